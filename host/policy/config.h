@@ -1,0 +1,128 @@
+/*
+ * Policy files: one GKeyFile per VM (`<dir>/<vm-name>.conf`, group [vm]) and
+ * a global `<dir>/ballastd.conf` (group [ballastd]: host-wide tunables;
+ * group [defaults]: per-VM keys applied to every VM). Every key, its unit,
+ * default and range is in one table (config.c) and in docs/config.md.
+ *
+ * Loading never fails as a whole: it returns the effective configuration and
+ * every error as "file:line: message". A VM whose file has an error runs in
+ * observe mode (and says why); a global file with an error puts every VM in
+ * observe mode, because ballastd cannot know what the admin meant.
+ *
+ * Reload = load the directory again and swap the struct config; the engine's
+ * per-VM controller state (policy_vm_state) lives in the daemon, not here.
+ */
+#ifndef BALLAST_CONFIG_H
+#define BALLAST_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "policy.h"
+
+#define CONFIG_GLOBAL_FILE    "ballastd.conf"
+#define CONFIG_MAX_FILE_BYTES (64 * 1024)
+
+/* A size as written: absolute ("256M") or a percentage of nominal ("50%"). */
+enum config_size_kind {
+    CONFIG_SIZE_UNSET = 0,
+    CONFIG_SIZE_BYTES,
+    CONFIG_SIZE_PCT,
+};
+
+struct config_size {
+    enum config_size_kind kind;
+    uint64_t bytes; /* CONFIG_SIZE_BYTES */
+    double pct;     /* CONFIG_SIZE_PCT, 0..100 */
+};
+
+/* Per-VM keys as written (before resolving against the nominal size). */
+struct config_vm_policy {
+    struct config_size min_memory;
+    struct config_size max_memory;
+    struct config_size fixed_memory;
+    uint32_t shares;
+    enum policy_mode mode;
+    bool agent_required;
+    bool reclaim_allowed;
+    bool ksm; /* let KSM merge this VM's memory (fleet launcher / KSM work) */
+};
+
+struct config_vm {
+    char *name; /* file name without ".conf" */
+    char *path;
+    struct config_vm_policy policy; /* defaults merged with the file; observe on error */
+    guint n_errors;                 /* errors in this VM's file */
+    char *first_error;              /* "file:line: message", NULL when none */
+};
+
+struct config {
+    char *dir;                        /* NULL for config_new_defaults() */
+    struct policy_tunables tunables;  /* [ballastd], built-in defaults where unset */
+    uint64_t tick_interval_ms;        /* == tunables.tick_interval_ms */
+    struct config_vm_policy defaults; /* [defaults]: VMs without a file get these */
+    guint n_global_errors;            /* errors in ballastd.conf (or the directory) */
+    char *global_error;               /* first of them, NULL when none */
+    GPtrArray *vms;                   /* struct config_vm *, sorted by name */
+    GPtrArray *errors;                /* char *, every error of every file, in order */
+};
+
+/* Built-in defaults only (no directory). Never NULL. */
+struct config *config_new_defaults(void);
+
+/*
+ * Loads dir/ballastd.conf (optional) and dir/ *.conf. Never NULL. A missing
+ * or unreadable directory, a bad file, a bad key: all land in ->errors.
+ * Files not ending in ".conf" and hidden files are ignored (editor backups).
+ */
+struct config *config_load_dir(const char *dir);
+
+void config_free(struct config *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(config, config_free)
+
+/* The VM's own file, or NULL when it has none (it then gets ->defaults). */
+const struct config_vm *config_find_vm(const struct config *c, const char *name);
+
+/*
+ * Effective engine parameters for a VM of this nominal size: its file or the
+ * defaults, percentages resolved, max capped at nominal, observe forced when
+ * its file or the global file had errors. *why (may be NULL) gets the first
+ * error responsible for a forced observe, or NULL; it points into c.
+ * Returns the VM's ksm setting through *ksm when ksm != NULL.
+ */
+void config_vm_params(const struct config *c, const char *name, uint64_t nominal_bytes,
+                      struct policy_vm_params *out, bool *ksm, const char **why);
+
+/*
+ * For `ballastd --check-config DIR`: loads DIR and returns how many errors it
+ * has; *errors_out (may be NULL) receives them ("file:line: message", owned
+ * by the caller, free with g_ptr_array_unref).
+ */
+guint config_check_dir(const char *dir, GPtrArray **errors_out);
+
+/* The key table, for docs and tests. */
+enum config_key_type {
+    CONFIG_KEY_SIZE,     /* "256M"; bare number = bytes */
+    CONFIG_KEY_SIZE_PCT, /* "256M" or "25%" of nominal */
+    CONFIG_KEY_UINT,     /* integer */
+    CONFIG_KEY_PCT,      /* number, percent */
+    CONFIG_KEY_DOUBLE,   /* number */
+    CONFIG_KEY_BOOL,     /* true/false */
+    CONFIG_KEY_MODE,     /* managed/observe/fixed */
+};
+
+struct config_key_info {
+    const char *group; /* "ballastd", or "vm" (also valid in [defaults]) */
+    const char *name;
+    enum config_key_type type;
+    const char *unit;
+    const char *default_text;
+    double min, max; /* range (for sizes: bytes) */
+    const char *doc;
+};
+
+const struct config_key_info *config_keys(size_t *n_keys);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * The ballast policy engine: one pure function that turns a snapshot of the
+ * host and of every guest into a balloon target and a reason per VM.
+ *
+ * The feedback loop it closes (docs/policy.md tells the whole story):
+ *   measured  - host MemAvailable and PSI; per guest the balloon's actual size
+ *               (query-balloon), the agent's REPORT (MemTotal, MemAvailable,
+ *               PSI, oom_kill) or QEMU's guest-stats when there is no agent;
+ *   actuated  - the balloon target (QMP `balloon` / virDomainSetMemoryFlags)
+ *               and optionally a RECLAIM request to the agent;
+ *   rate      - every tick (tunables.tick_interval_ms) and at once when a
+ *               PRESSURE frame arrives.
+ * Growth is immediate (a guest never waits for memory it needs); shrinking is
+ * gradual, toward the working set (MemTotal - MemAvailable, never MemFree)
+ * plus headroom, with a deadband, a hold-down after every growth, and stall
+ * detection for targets the balloon cannot reach.
+ *
+ * No I/O, no clock (now_ms is an input), no globals, no allocation: the caller
+ * owns every array. Per-VM memory between calls lives in struct
+ * policy_vm_state, which the caller keeps (keyed by VM name, across config
+ * reloads).
+ */
+#ifndef BALLAST_POLICY_H
+#define BALLAST_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POLICY_REASON_LEN 160
+
+/* A guest-stats field QEMU reported as -1 (not provided by the guest). */
+#define POLICY_UNKNOWN UINT64_MAX
+
+enum policy_mode {
+    POLICY_MODE_MANAGED = 0, /* ballastd moves the balloon */
+    POLICY_MODE_OBSERVE,     /* computes and explains, never actuates */
+    POLICY_MODE_FIXED,       /* target = fixed_bytes (or max), nothing else */
+};
+
+enum policy_decision {
+    POLICY_HOLD = 0,    /* target unchanged (deadband, hold-down, waiting) */
+    POLICY_SHRINK,      /* gradual step down toward working set + headroom */
+    POLICY_GROW,        /* working set rose: back to working set + headroom */
+    POLICY_GROW_URGENT, /* guest under pressure: large immediate step */
+    POLICY_STALLED,     /* balloon stuck away from target: held where it got */
+    POLICY_FIXED_SIZE,  /* mode fixed */
+    POLICY_NO_DATA,     /* neither agent nor guest-stats: hold, never shrink blind */
+    POLICY_INVALID,     /* unusable input (actual 0, max 0): nothing done */
+};
+
+/* Per-VM policy, resolved to bytes (config.h resolves percentages). */
+struct policy_vm_params {
+    uint64_t min_bytes;   /* never target below this */
+    uint64_t max_bytes;   /* never target above this: the VM's nominal size */
+    uint64_t fixed_bytes; /* mode fixed: the target; 0 = max_bytes */
+    uint32_t shares;      /* weight under host pressure: more shares, less squeezed */
+    enum policy_mode mode;
+    bool agent_required;  /* no fresh agent report -> never shrink */
+    bool reclaim_allowed; /* may ask the agent to RECLAIM (drop caches) */
+};
+
+/* Host-wide knobs of the engine; config.h fills them from ballastd.conf. */
+struct policy_tunables {
+    uint64_t tick_interval_ms; /* nominal time between calls; dt fallback */
+
+    /* Host pressure: level 0 at MemAvailable >= high, 1 at <= low (linear
+     * between, so behaviour changes smoothly), 1 when PSI some >= threshold. */
+    double host_avail_low_pct;
+    double host_avail_high_pct;
+    double host_psi_some_pct;
+
+    /* Guest pressure, any of which means "grow now". */
+    double guest_psi_some_pct;    /* agent PSI some avg10 */
+    double guest_psi_full_pct;    /* PSI full avg10 at/over this: straight to max */
+    double guest_avail_floor_pct; /* MemAvailable under max(pct of max, bytes) */
+    uint64_t guest_avail_floor_bytes;
+    double urgent_step_pct; /* an urgent growth is at least this % of max */
+
+    /* Headroom above the working set, host comfortable / host under pressure;
+     * each is max(pct of max, bytes), interpolated by the pressure level. */
+    double headroom_pct;
+    uint64_t headroom_bytes;
+    double pressure_headroom_pct;
+    uint64_t pressure_headroom_bytes;
+
+    /* Shrinking: each tick closes shrink_gain_pct of the gap (at least one
+     * deadband), capped per VM by rate * dt and step_max, scaled up by
+     * pressure_step_factor at full host pressure; and the whole fleet's
+     * shrink per call is capped by host_shrink_rate * dt. */
+    double shrink_gain_pct;
+    uint64_t vm_shrink_rate_bytes_per_s;
+    uint64_t vm_shrink_step_max_bytes;
+    uint64_t host_shrink_rate_bytes_per_s;
+    double pressure_step_factor;
+
+    /* Oscillation. */
+    double deadband_pct; /* changes under max(pct of max, bytes) are skipped */
+    uint64_t deadband_bytes;
+    uint64_t grow_hold_ms; /* no shrink for this long after a growth */
+
+    /* Stall: actual further than stall_tolerance from the target and moving
+     * less than that for stall_ticks calls -> hold at actual for retry_ms. */
+    uint64_t stall_tolerance_bytes;
+    uint32_t stall_ticks;
+    uint64_t stall_retry_ms;
+
+    /* Freshness. */
+    uint64_t agent_stale_ms;   /* agent report older than this is ignored */
+    uint64_t stats_stale_ms;   /* guest-stats older than this are ignored */
+    uint64_t blind_release_ms; /* no data at all this long -> give memory back (max); 0 = never */
+};
+
+struct policy_host {
+    uint64_t mem_total_bytes;
+    uint64_t mem_available_bytes;
+    bool psi_valid; /* /proc/pressure/memory readable */
+    double psi_some_avg10_pct;
+    double psi_full_avg10_pct;
+};
+
+/* The agent's last REPORT frame (guest /proc/meminfo, /proc/pressure/memory,
+ * /proc/vmstat). Untrusted: the engine checks it for plausibility. */
+struct policy_agent_report {
+    bool valid;               /* a report was ever received on this connection */
+    uint64_t age_ms;          /* now - arrival */
+    uint64_t mem_total_bytes; /* shrinks while the balloon is inflated */
+    uint64_t mem_free_bytes;
+    uint64_t mem_available_bytes;
+    uint64_t cached_bytes;
+    double psi_some_avg10_pct;
+    double psi_full_avg10_pct;
+    uint64_t oom_kill_count; /* /proc/vmstat oom_kill, monotonic in an honest guest */
+};
+
+/* QEMU's guest-stats (qom-get .../guest-stats), used when there is no agent.
+ * A field the guest did not provide is POLICY_UNKNOWN. */
+struct policy_guest_stats {
+    bool valid;
+    uint64_t age_ms;          /* now - "last-update" */
+    uint64_t total_bytes;     /* stat-total-memory */
+    uint64_t free_bytes;      /* stat-free-memory */
+    uint64_t available_bytes; /* stat-available-memory */
+};
+
+struct policy_vm_in {
+    const char *name; /* for the caller; the engine only copies nothing */
+    struct policy_vm_params params;
+    uint64_t actual_bytes; /* query-balloon "actual"; 0 = unknown */
+    uint64_t target_bytes; /* target currently set; 0 = never set (taken as actual) */
+    bool pressure_event;   /* a PRESSURE frame arrived since the last call */
+    struct policy_agent_report agent;
+    struct policy_guest_stats stats;
+};
+
+/* What the engine remembers about a VM between calls. Zero it (or call
+ * policy_vm_state_init) for a new VM; keep it across config reloads. */
+struct policy_vm_state {
+    bool initialized;
+    int64_t last_eval_ms;         /* now_ms of the previous call */
+    uint64_t last_actual_bytes;   /* actual at the previous call */
+    uint64_t last_target_bytes;   /* target the engine asked for last */
+    int64_t last_change_ms;       /* when that target last changed */
+    int64_t last_grow_ms;         /* last growth (hold-down starts here) */
+    uint64_t need_smoothed_bytes; /* working set, fast up / slow down */
+    uint32_t stall_ticks;         /* consecutive calls without convergence */
+    uint64_t stalled_at_bytes;    /* != 0: do not shrink below this ... */
+    int64_t stalled_until_ms;     /* ... until this time, then retry */
+    uint64_t last_oom_kill_count;
+    bool oom_kill_seen; /* last_oom_kill_count is meaningful */
+};
+
+struct policy_vm_out {
+    uint64_t target_bytes; /* what the target should be (also in observe) */
+    enum policy_decision decision;
+    bool actuate;           /* set this target now (false in observe) */
+    uint64_t reclaim_bytes; /* > 0: send RECLAIM for this much */
+    char reason[POLICY_REASON_LEN];
+};
+
+struct policy_snapshot {
+    int64_t now_ms; /* monotonic clock of the caller */
+    struct policy_host host;
+    const struct policy_tunables *tunables;
+    const struct policy_vm_in *vms;
+    size_t n_vms;
+};
+
+/* Fleet-wide figures of one call, for logs and `ballastctl status`. */
+struct policy_summary {
+    double host_pressure;        /* 0 comfortable .. 1 full pressure */
+    uint64_t host_deficit_bytes; /* how far host MemAvailable is under the high watermark */
+    uint64_t shrink_total_bytes; /* sum of shrink steps decided */
+    uint64_t grow_total_bytes;   /* sum of growth decided */
+    size_t n_urgent, n_stalled, n_actuate;
+};
+
+void policy_tunables_default(struct policy_tunables *t);
+void policy_vm_params_default(struct policy_vm_params *p, uint64_t nominal_bytes);
+void policy_vm_state_init(struct policy_vm_state *s);
+
+/*
+ * Decides a target for every VM. states[] and out[] have snap->n_vms entries
+ * in the order of snap->vms; states[] is read and updated, out[] written.
+ * summary may be NULL. Returns 0, or -EINVAL for NULL pointers / no tunables.
+ */
+int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *states,
+                    struct policy_vm_out *out, struct policy_summary *summary);
+
+const char *policy_decision_name(enum policy_decision d);
+const char *policy_mode_name(enum policy_mode m);
+/* "managed" / "observe" / "fixed" -> 0, else -EINVAL. */
+int policy_mode_parse(const char *text, enum policy_mode *out);
+
+#endif
