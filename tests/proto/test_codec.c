@@ -1,0 +1,293 @@
+/*
+ * proto_encode / proto_decode: every type round-trips, the byte layout is the
+ * one docs/protocol.md specifies, and every malformed header is refused with
+ * its own error before a payload byte is read.
+ */
+#include "cunit_main.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const unsigned all_types[] = {PROTO_HELLO,        PROTO_WELCOME, PROTO_REPORT,
+                                     PROTO_PRESSURE,     PROTO_CONFIG,  PROTO_RECLAIM,
+                                     PROTO_RECLAIM_DONE, PROTO_ACK,     PROTO_ERROR};
+#define TYPE_COUNT (sizeof(all_types) / sizeof(all_types[0]))
+
+/* Fills the whole union (padding too) with a pattern unique per byte. */
+static void fill(struct proto_frame *f, unsigned type, uint8_t salt)
+{
+    memset(f, 0, sizeof(*f));
+    f->type = (uint8_t)type;
+    f->seq = 0x01020304u + salt;
+    uint8_t *p = (uint8_t *)&f->u;
+    for (size_t i = 0; i < sizeof(f->u); i++)
+        p[i] = (uint8_t)(i * 7 + salt + 1);
+}
+
+static void test_sizes(void)
+{
+    CU_ASSERT_EQUAL(proto_self_check(), 0);
+    CU_ASSERT_EQUAL(proto_payload_bytes(PROTO_HELLO), 16);
+    CU_ASSERT_EQUAL(proto_payload_bytes(PROTO_REPORT), 176);
+    CU_ASSERT_EQUAL(proto_payload_bytes(PROTO_PRESSURE), 180);
+    CU_ASSERT_EQUAL(proto_payload_bytes(PROTO_RECLAIM_DONE), 36);
+    CU_ASSERT_EQUAL(proto_payload_bytes(0), 0);
+    CU_ASSERT_EQUAL(proto_payload_bytes(PROTO_TYPE_COUNT), 0);
+    CU_ASSERT_EQUAL(proto_payload_bytes(255), 0);
+    for (size_t i = 0; i < TYPE_COUNT; i++)
+        CU_ASSERT(proto_payload_bytes(all_types[i]) <= PROTO_MAX_PAYLOAD_BYTES);
+    CU_ASSERT_STRING_EQUAL(proto_type_name(PROTO_RECLAIM_DONE), "RECLAIM_DONE");
+    CU_ASSERT_STRING_EQUAL(proto_type_name(77), "?");
+}
+
+/* decode(encode(x)) encodes to the same bytes, for every type. */
+static void test_round_trip_all_types(void)
+{
+    for (size_t i = 0; i < TYPE_COUNT; i++) {
+        struct proto_frame in, out;
+        uint8_t wire1[PROTO_MAX_FRAME_BYTES], wire2[PROTO_MAX_FRAME_BYTES];
+        fill(&in, all_types[i], (uint8_t)i);
+        int n = proto_encode(&in, wire1, sizeof(wire1));
+        CU_ASSERT_EQUAL_FATAL(n, (int)(PROTO_HEADER_BYTES + proto_payload_bytes(all_types[i])));
+        size_t used = 0;
+        CU_ASSERT_EQUAL_FATAL(proto_decode(wire1, (size_t)n, &out, &used), 0);
+        CU_ASSERT_EQUAL(used, (size_t)n);
+        CU_ASSERT_EQUAL(out.type, all_types[i]);
+        CU_ASSERT_EQUAL(out.version, PROTO_VERSION);
+        CU_ASSERT_EQUAL(out.seq, in.seq);
+        CU_ASSERT_EQUAL(out.payload_bytes, proto_payload_bytes(all_types[i]));
+        CU_ASSERT_EQUAL(proto_encode(&out, wire2, sizeof(wire2)), n);
+        CU_ASSERT_EQUAL(memcmp(wire1, wire2, (size_t)n), 0);
+    }
+}
+
+/* Field by field for the frames whose values matter most to the host. */
+static void test_round_trip_fields(void)
+{
+    struct proto_frame in, out;
+    uint8_t wire[PROTO_MAX_FRAME_BYTES];
+    size_t used;
+
+    fill(&in, PROTO_PRESSURE, 3);
+    int n = proto_encode(&in, wire, sizeof(wire));
+    CU_ASSERT_EQUAL_FATAL(proto_decode(wire, (size_t)n, &out, &used), 0);
+    const struct proto_report *a = &in.u.pressure.report, *b = &out.u.pressure.report;
+    CU_ASSERT_EQUAL(a->timestamp_ns, b->timestamp_ns);
+    CU_ASSERT_EQUAL(a->report_seq, b->report_seq);
+    CU_ASSERT_EQUAL(a->valid_mask, b->valid_mask);
+    CU_ASSERT_EQUAL(a->mem_total_bytes, b->mem_total_bytes);
+    CU_ASSERT_EQUAL(a->mem_available_bytes, b->mem_available_bytes);
+    CU_ASSERT_EQUAL(a->inactive_anon_bytes, b->inactive_anon_bytes);
+    CU_ASSERT_EQUAL(a->psi_some_avg10_bp, b->psi_some_avg10_bp);
+    CU_ASSERT_EQUAL(a->psi_full_avg60_bp, b->psi_full_avg60_bp);
+    CU_ASSERT_EQUAL(a->psi_full_total_us, b->psi_full_total_us);
+    CU_ASSERT_EQUAL(a->oom_kill, b->oom_kill);
+    CU_ASSERT_EQUAL(a->uptime_ms, b->uptime_ms);
+    CU_ASSERT_EQUAL(in.u.pressure.triggers, out.u.pressure.triggers);
+
+    memset(&in, 0, sizeof(in));
+    in.type = PROTO_ERROR;
+    in.u.error.ref_seq = 9;
+    in.u.error.ref_type = PROTO_CONFIG;
+    in.u.error.error = -EINVAL;
+    n = proto_encode(&in, wire, sizeof(wire));
+    CU_ASSERT_EQUAL_FATAL(proto_decode(wire, (size_t)n, &out, &used), 0);
+    CU_ASSERT_EQUAL(out.u.error.error, -EINVAL); /* signed survives the wire */
+    CU_ASSERT_EQUAL(out.u.error.ref_type, PROTO_CONFIG);
+
+    memset(&in, 0, sizeof(in));
+    in.type = PROTO_RECLAIM_DONE;
+    in.u.reclaim_done.status = -EAGAIN;
+    in.u.reclaim_done.freed_bytes = 123456789012ULL;
+    n = proto_encode(&in, wire, sizeof(wire));
+    CU_ASSERT_EQUAL_FATAL(proto_decode(wire, (size_t)n, &out, &used), 0);
+    CU_ASSERT_EQUAL(out.u.reclaim_done.status, -EAGAIN);
+    CU_ASSERT_EQUAL(out.u.reclaim_done.freed_bytes, 123456789012ULL);
+}
+
+/* All-ones in every field: nothing truncated, every payload byte 0xff. */
+static void test_maximal_values(void)
+{
+    for (size_t i = 0; i < TYPE_COUNT; i++) {
+        struct proto_frame in, out;
+        uint8_t wire[PROTO_MAX_FRAME_BYTES];
+        memset(&in, 0xff, sizeof(in));
+        in.type = (uint8_t)all_types[i];
+        int n = proto_encode(&in, wire, sizeof(wire));
+        CU_ASSERT_FATAL(n > PROTO_HEADER_BYTES);
+        for (int j = PROTO_HEADER_BYTES; j < n; j++)
+            CU_ASSERT_EQUAL(wire[j], 0xff);
+        CU_ASSERT_EQUAL(wire[12] & wire[13] & wire[14] & wire[15], 0xff); /* seq */
+        size_t used;
+        CU_ASSERT_EQUAL_FATAL(proto_decode(wire, (size_t)n, &out, &used), 0);
+        CU_ASSERT_EQUAL(out.seq, UINT32_MAX);
+    }
+    struct proto_frame out;
+    uint8_t wire[PROTO_MAX_FRAME_BYTES];
+    struct proto_frame in;
+    memset(&in, 0xff, sizeof(in));
+    in.type = PROTO_REPORT;
+    size_t used;
+    proto_decode(wire, (size_t)proto_encode(&in, wire, sizeof(wire)), &out, &used);
+    CU_ASSERT_EQUAL(out.u.report.uptime_ms, UINT64_MAX);
+    CU_ASSERT_EQUAL(out.u.report.psi_full_avg60_bp, UINT32_MAX);
+}
+
+/* The byte layout docs/protocol.md promises, pinned. */
+static void test_layout(void)
+{
+    struct proto_frame f;
+    uint8_t wire[PROTO_MAX_FRAME_BYTES];
+    memset(&f, 0, sizeof(f));
+    f.type = PROTO_HELLO;
+    f.seq = 0x11223344;
+    f.u.hello.agent_version = 0x00000100;
+    f.u.hello.page_size_bytes = 4096;
+    f.u.hello.capabilities = PROTO_CAP_PRESSURE | PROTO_CAP_RECLAIM;
+    f.u.hello.proto_version_min = 1;
+    f.u.hello.proto_version_max = 1;
+    static const uint8_t expect[] = {
+        'B',  'L',  'S',  'T',  1,    1,    0,    0,    16,   0, 0, 0, 0x44, 0x33, 0x22, 0x11,
+        0x00, 0x01, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x03, 0, 0, 0, 1,    0,    1,    0,
+    };
+    CU_ASSERT_EQUAL_FATAL(proto_encode(&f, wire, sizeof(wire)), (int)sizeof(expect));
+    CU_ASSERT_EQUAL(memcmp(wire, expect, sizeof(expect)), 0);
+
+    memset(&f, 0, sizeof(f));
+    f.type = PROTO_REPORT;
+    f.u.report.mem_available_bytes = 0x0102030405060708ULL;
+    f.u.report.psi_some_avg10_bp = 0xa1a2a3a4;
+    f.u.report.uptime_ms = 0xf1f2f3f4f5f6f7f8ULL;
+    CU_ASSERT_EQUAL_FATAL(proto_encode(&f, wire, sizeof(wire)), 16 + 176);
+    const uint8_t *p = wire + PROTO_HEADER_BYTES;
+    CU_ASSERT_EQUAL(p[32], 0x08);
+    CU_ASSERT_EQUAL(p[39], 0x01);
+    CU_ASSERT_EQUAL(p[104], 0xa4);
+    CU_ASSERT_EQUAL(p[107], 0xa1);
+    CU_ASSERT_EQUAL(p[168], 0xf8);
+    CU_ASSERT_EQUAL(p[175], 0xf1);
+}
+
+static void test_encode_errors(void)
+{
+    struct proto_frame f;
+    uint8_t wire[PROTO_MAX_FRAME_BYTES];
+    memset(&f, 0, sizeof(f));
+    f.type = PROTO_REPORT;
+    CU_ASSERT_EQUAL(proto_encode(&f, wire, PROTO_HEADER_BYTES + 175), -ENOSPC);
+    f.type = 0;
+    CU_ASSERT_EQUAL(proto_encode(&f, wire, sizeof(wire)), -EINVAL);
+    f.type = PROTO_TYPE_COUNT;
+    CU_ASSERT_EQUAL(proto_encode(&f, wire, sizeof(wire)), -EINVAL);
+    CU_ASSERT_EQUAL(proto_encode(NULL, wire, sizeof(wire)), -EINVAL);
+}
+
+static int encode_type(unsigned type, uint8_t *wire)
+{
+    struct proto_frame f;
+    fill(&f, type, 1);
+    return proto_encode(&f, wire, PROTO_MAX_FRAME_BYTES);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void test_truncated(void)
+{
+    uint8_t wire[PROTO_MAX_FRAME_BYTES];
+    int n = encode_type(PROTO_REPORT, wire);
+    struct proto_frame out;
+    size_t used = 0;
+    for (int len = 0; len < n; len++)
+        CU_ASSERT_EQUAL(proto_decode(wire, (size_t)len, &out, &used), -EAGAIN);
+    CU_ASSERT_EQUAL(proto_decode(wire, (size_t)n, &out, &used), 0);
+}
+
+static void test_bad_headers(void)
+{
+    uint8_t wire[PROTO_MAX_FRAME_BYTES + 64];
+    struct proto_frame out;
+    size_t used = 0;
+    int n;
+
+    n = encode_type(PROTO_REPORT, wire);
+    wire[2] = 'X';
+    CU_ASSERT_EQUAL(proto_decode(wire, (size_t)n, &out, &used), -EBADMSG);
+    CU_ASSERT_EQUAL(proto_decode(wire, 3, &out, &used), -EBADMSG); /* even short */
+
+    n = encode_type(PROTO_REPORT, wire);
+    wire[4] = 2;
+    CU_ASSERT_EQUAL(proto_decode(wire, (size_t)n, &out, &used), -EPROTONOSUPPORT);
+    wire[4] = 0;
+    CU_ASSERT_EQUAL(proto_decode(wire, (size_t)n, &out, &used), -EPROTONOSUPPORT);
+
+    n = encode_type(PROTO_REPORT, wire);
+    wire[7] = 0x80;
+    CU_ASSERT_EQUAL(proto_decode(wire, (size_t)n, &out, &used), -EBADMSG);
+
+    /* Oversized: refused from the header alone, with no payload present. */
+    n = encode_type(PROTO_REPORT, wire);
+    put32(wire + 8, UINT32_MAX);
+    CU_ASSERT_EQUAL(proto_decode(wire, PROTO_HEADER_BYTES, &out, &used), -E2BIG);
+    put32(wire + 8, PROTO_MAX_PAYLOAD_BYTES + 1);
+    CU_ASSERT_EQUAL(proto_decode(wire, PROTO_HEADER_BYTES, &out, &used), -E2BIG);
+
+    /* Wrong length for the type, one byte either way, and 0. */
+    const uint32_t wrong[] = {175, 177, 0, 180, PROTO_MAX_PAYLOAD_BYTES};
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        n = encode_type(PROTO_REPORT, wire);
+        put32(wire + 8, wrong[i]);
+        CU_ASSERT_EQUAL(proto_decode(wire, PROTO_HEADER_BYTES, &out, &used), -EMSGSIZE);
+    }
+
+    /* Unknown types, valid length otherwise. */
+    const uint8_t unknown[] = {0, PROTO_TYPE_COUNT, 0x7f, 0xff};
+    for (size_t i = 0; i < sizeof(unknown); i++) {
+        n = encode_type(PROTO_ACK, wire);
+        wire[5] = unknown[i];
+        CU_ASSERT_EQUAL(proto_decode(wire, (size_t)n, &out, &used), -ENOMSG);
+    }
+}
+
+static void test_config_check(void)
+{
+    struct proto_config c = {1000, 0, 0, 0};
+    CU_ASSERT_EQUAL(proto_config_check(&c), 0);
+    c.report_interval_ms = PROTO_INTERVAL_MIN_MS - 1;
+    CU_ASSERT_EQUAL(proto_config_check(&c), -EINVAL);
+    c.report_interval_ms = PROTO_INTERVAL_MAX_MS + 1;
+    CU_ASSERT_EQUAL(proto_config_check(&c), -EINVAL);
+    c = (struct proto_config){1000, 150000, 0, 1000000};
+    CU_ASSERT_EQUAL(proto_config_check(&c), 0);
+    c.psi_window_us = 400000;
+    CU_ASSERT_EQUAL(proto_config_check(&c), -EINVAL);
+    c.psi_window_us = 11000000;
+    CU_ASSERT_EQUAL(proto_config_check(&c), -EINVAL);
+    c = (struct proto_config){1000, 0, 2000000, 1000000};
+    CU_ASSERT_EQUAL(proto_config_check(&c), -EINVAL);
+    CU_ASSERT_EQUAL(proto_config_check(NULL), -EINVAL);
+}
+
+static CU_TestInfo codec_tests[] = {
+    {"sizes match the tables", test_sizes},
+    {"every type round-trips", test_round_trip_all_types},
+    {"fields round-trip", test_round_trip_fields},
+    {"maximal values", test_maximal_values},
+    {"byte layout", test_layout},
+    {"encode errors", test_encode_errors},
+    {"truncated frames", test_truncated},
+    {"bad headers refused", test_bad_headers},
+    {"config check", test_config_check},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo ballast_test_suites[] = {
+    {"codec", NULL, NULL, NULL, NULL, codec_tests},
+    CU_SUITE_INFO_NULL,
+};
