@@ -36,8 +36,8 @@
 /* ---------------------------------------------------------------- host state */
 
 enum ksm_advisor {
-    KSM_ADVISOR_NONE = 0, /* "none": pages_to_scan is ours to set */
-    KSM_ADVISOR_SCAN_TIME,  /* "scan-time": the kernel sets pages_to_scan (6.9+) */
+    KSM_ADVISOR_NONE = 0,  /* "none": pages_to_scan is ours to set */
+    KSM_ADVISOR_SCAN_TIME, /* "scan-time": the kernel sets pages_to_scan (6.9+) */
 };
 
 /*
@@ -100,7 +100,7 @@ struct ksm_host_sample {
     uint64_t pages_scanned;  /* cumulative pages ksmd looked at (6.8+) */
     uint64_t pages_skipped;  /* cumulative pages smart_scan skipped (6.8+) */
     uint64_t full_scans;
-    uint64_t ksm_zero_pages; /* pages merged with the kernel zero page (use_zero_pages) */
+    uint64_t ksm_zero_pages;      /* pages merged with the kernel zero page (use_zero_pages) */
     int64_t general_profit_bytes; /* kernel's estimate; may be negative */
     uint64_t stable_node_chains;
     uint64_t stable_node_dups;
@@ -143,12 +143,12 @@ struct ksm_proc_sample {
     pid_t pid;
     uint32_t present; /* KSM_BIT(KSM_P_...) */
     uint32_t invalid;
-    uint64_t rmap_items;     /* ksm_rmap_items: scanned pages, each costs an rmap item */
-    uint64_t zero_pages;     /* ksm_zero_pages: merged with the zero page */
-    uint64_t merging_pages;  /* ksm_merging_pages: mapped to a shared KSM page */
+    uint64_t rmap_items;          /* ksm_rmap_items: scanned pages, each costs an rmap item */
+    uint64_t zero_pages;          /* ksm_zero_pages: merged with the zero page */
+    uint64_t merging_pages;       /* ksm_merging_pages: mapped to a shared KSM page */
     int64_t process_profit_bytes; /* kernel's ksm_process_profit; may be negative */
-    bool merge_any;          /* prctl(PR_SET_MEMORY_MERGE) on the whole process */
-    bool mergeable;          /* has a VMA registered with KSM (QEMU mem-merge=on) */
+    bool merge_any;               /* prctl(PR_SET_MEMORY_MERGE) on the whole process */
+    bool mergeable;               /* has a VMA registered with KSM (QEMU mem-merge=on) */
 };
 
 /*
@@ -183,8 +183,8 @@ int ksm_ksmd_cpu_ticks(const char *proc_root, pid_t pid, uint64_t *ticks_out);
  * core (100 = one core busy). clk_tck is sysconf(_SC_CLK_TCK). Returns 0, or
  * -EINVAL when ticks went backwards, interval_ms or clk_tck is 0.
  */
-int ksm_cpu_pct(uint64_t ticks_before, uint64_t ticks_after, uint64_t interval_ms,
-                uint64_t clk_tck, double *pct_out);
+int ksm_cpu_pct(uint64_t ticks_before, uint64_t ticks_after, uint64_t interval_ms, uint64_t clk_tck,
+                double *pct_out);
 
 /* -------------------------------------------------------------- accounting */
 
@@ -197,13 +197,13 @@ int ksm_cpu_pct(uint64_t ticks_before, uint64_t ticks_after, uint64_t interval_m
  * exactly the host's pages_sharing. See docs/ksm.md.
  */
 struct ksm_vm_account {
-    uint64_t merging_bytes;        /* mapped to KSM pages (gross) */
-    uint64_t saved_sharing_bytes;  /* fair share of the copies saved */
-    uint64_t saved_zero_bytes;     /* merged with the zero page: each saves a whole page */
-    uint64_t rmap_cost_bytes;      /* rmap items ksmd keeps for this VM's pages */
-    int64_t net_profit_bytes;      /* saved_sharing + saved_zero - rmap_cost */
+    uint64_t merging_bytes;       /* mapped to KSM pages (gross) */
+    uint64_t saved_sharing_bytes; /* fair share of the copies saved */
+    uint64_t saved_zero_bytes;    /* merged with the zero page: each saves a whole page */
+    uint64_t rmap_cost_bytes;     /* rmap items ksmd keeps for this VM's pages */
+    int64_t net_profit_bytes;     /* saved_sharing + saved_zero - rmap_cost */
     bool kernel_profit_present;
-    int64_t kernel_profit_bytes;   /* the kernel's ksm_process_profit, as read */
+    int64_t kernel_profit_bytes; /* the kernel's ksm_process_profit, as read */
 };
 
 /* Returns 0, or -EINVAL for a zero page size or NULL pointers. */
@@ -216,10 +216,10 @@ struct ksm_host_account {
     uint64_t saved_zero_bytes;    /* ksm_zero_pages * page */
     uint64_t rmap_items;          /* shared + sharing + unshared + volatile (ksm.rst) */
     uint64_t rmap_cost_bytes;
-    int64_t net_profit_bytes;     /* saved - rmap_cost */
+    int64_t net_profit_bytes; /* saved - rmap_cost */
     bool kernel_profit_present;
-    int64_t kernel_profit_bytes;  /* general_profit, as read */
-    uint64_t sharing_ratio_x100;  /* pages_sharing / pages_shared * 100; 0 if none */
+    int64_t kernel_profit_bytes; /* general_profit, as read */
+    uint64_t sharing_ratio_x100; /* pages_sharing / pages_shared * 100; 0 if none */
 };
 
 int ksm_account_host(const struct ksm_host_sample *host, uint64_t page_size,
@@ -283,19 +283,19 @@ const char *ksm_setting_name(enum ksm_setting s);
 /* Tuner knobs; ksm_tuner_config_default() gives the documented defaults. */
 struct ksm_tuner_config {
     enum ksm_mode mode;
-    double budget_pct;          /* ksmd CPU ceiling, % of one core (10) */
-    unsigned start_commit_pct;  /* start when guests' RAM >= this % of host RAM (50) */
-    unsigned stop_commit_pct;   /* stop below this... (35) */
-    unsigned start_avail_pct;   /* ...or start when MemAvailable < this % (20) */
-    unsigned stop_avail_pct;    /* ...and stop only when MemAvailable > this % (30) */
-    uint64_t min_on_ms;         /* stay on at least this long once started (300 s) */
-    uint64_t min_off_ms;        /* stay off at least this long, unless memory is low (60 s) */
-    bool use_zero_pages;        /* set use_zero_pages=1 on fleets (true) */
-    unsigned fleet_min_guests;  /* "a fleet": this many guests or more (2) */
-    uint64_t sleep_ms;          /* ksmd's sleep between batches (20, the kernel's) */
-    uint64_t min_pages_to_scan; /* floor of a batch (32) */
-    uint64_t max_pages_to_scan; /* ceiling of a batch (30000, as the advisor's) */
-    uint64_t max_sleep_ms;      /* longest sleep when slowing below the floor (2000) */
+    double budget_pct;            /* ksmd CPU ceiling, % of one core (10) */
+    unsigned start_commit_pct;    /* start when guests' RAM >= this % of host RAM (50) */
+    unsigned stop_commit_pct;     /* stop below this... (35) */
+    unsigned start_avail_pct;     /* ...or start when MemAvailable < this % (20) */
+    unsigned stop_avail_pct;      /* ...and stop only when MemAvailable > this % (30) */
+    uint64_t min_on_ms;           /* stay on at least this long once started (300 s) */
+    uint64_t min_off_ms;          /* stay off at least this long, unless memory is low (60 s) */
+    bool use_zero_pages;          /* set use_zero_pages=1 on fleets (true) */
+    unsigned fleet_min_guests;    /* "a fleet": this many guests or more (2) */
+    uint64_t sleep_ms;            /* ksmd's sleep between batches (20, the kernel's) */
+    uint64_t min_pages_to_scan;   /* floor of a batch (32) */
+    uint64_t max_pages_to_scan;   /* ceiling of a batch (30000, as the advisor's) */
+    uint64_t max_sleep_ms;        /* longest sleep when slowing below the floor (2000) */
     uint64_t start_pages_to_scan; /* first batch when ksmd starts (500) */
     uint64_t maintenance_scan_s;  /* converged: rescan everything once per (300 s) */
     uint64_t progress_min_pages;  /* merged this many more pages in an interval = progress (256) */
@@ -308,11 +308,12 @@ void ksm_tuner_config_default(struct ksm_tuner_config *cfg);
 
 /* Carried by the daemon from one decision to the next; zero-initialise it. */
 struct ksm_tuner_state {
+    bool initialised;             /* false: first decision, nothing changed yet */
     uint64_t since_change_ms;     /* time since run last changed */
     uint64_t full_scans_at_start; /* full_scans when ksmd was last started */
     uint64_t committed_at_stop;   /* committed bytes when stopped for no profit */
     bool stopped_unprofitable;
-    bool converged;               /* last interval found nothing new after a full scan */
+    bool converged; /* last interval found nothing new after a full scan */
 };
 
 struct ksm_tuner_input {
