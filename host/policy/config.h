@@ -80,7 +80,9 @@ struct config *config_new_defaults(void);
 struct config *config_load_dir(const char *dir);
 
 void config_free(struct config *c);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(config, config_free)
+/* g_autoptr(BallastConfig) c = config_load_dir(dir); */
+typedef struct config BallastConfig;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(BallastConfig, config_free)
 
 /* The VM's own file, or NULL when it has none (it then gets ->defaults). */
 const struct config_vm *config_find_vm(const struct config *c, const char *name);
@@ -123,6 +125,8 @@ struct config_key_info {
     const char *doc;
 };
 
-const struct config_key_info *config_keys(size_t *n_keys);
+/* The i-th key of the table (ballastd keys first, then vm keys); NULL past
+ * the end. */
+const struct config_key_info *config_key_at(size_t i);
 
 #endif

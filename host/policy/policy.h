@@ -162,12 +162,20 @@ struct policy_vm_state {
     uint64_t last_target_bytes;   /* target the engine asked for last */
     int64_t last_change_ms;       /* when that target last changed */
     int64_t last_grow_ms;         /* last growth (hold-down starts here) */
+    bool grown;                   /* last_grow_ms is meaningful */
     uint64_t need_smoothed_bytes; /* working set, fast up / slow down */
     uint32_t stall_ticks;         /* consecutive calls without convergence */
     uint64_t stalled_at_bytes;    /* != 0: do not shrink below this ... */
     int64_t stalled_until_ms;     /* ... until this time, then retry */
     uint64_t last_oom_kill_count;
-    bool oom_kill_seen; /* last_oom_kill_count is meaningful */
+    bool oom_kill_seen;   /* last_oom_kill_count is meaningful */
+    int64_t last_data_ms; /* last call with usable guest data (blind release) */
+    /* Figures of the last call, for `ballastctl explain` (and the engine's
+     * second pass over the fleet): */
+    uint64_t goal_bytes;     /* working set + headroom, clamped to [min, max] */
+    uint64_t need_bytes;     /* working set as seen: actual - MemAvailable */
+    uint64_t step_cap_bytes; /* largest shrink step allowed this call */
+    bool shrinkable;         /* eligible for host-pressure reclaim this call */
 };
 
 struct policy_vm_out {

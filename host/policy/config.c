@@ -1,0 +1,745 @@
+/*
+ * Policy files; see config.h. Every key is one row of `keys[]` below (name,
+ * type, unit, default, range, doc, where it lands): parsing, validation,
+ * docs/config.md and the tests all walk that one table.
+ *
+ * GKeyFile parses values but reports no line numbers and silently takes the
+ * last of two duplicate keys, so each file is first scanned line by line
+ * here: that scan knows the line of every key (for "file:line: message"),
+ * and catches duplicates, unknown groups and keys, and binary garbage.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "size.h"
+
+#define GROUP_GLOBAL   "ballastd"
+#define GROUP_DEFAULTS "defaults"
+#define GROUP_VM       "vm"
+
+/* Where a parsed value is stored. */
+enum field {
+    FIELD_U64,
+    FIELD_U32,
+    FIELD_DOUBLE,
+    FIELD_BOOL,
+    FIELD_MODE,
+    FIELD_CSIZE, /* struct config_size */
+};
+
+struct key_def {
+    struct config_key_info info;
+    bool global; /* stored in struct policy_tunables, else config_vm_policy */
+    enum field field;
+    size_t offset;
+};
+
+#define TUN(name, type, unit, def, lo, hi, field, member, doc)                                     \
+    {                                                                                              \
+        {GROUP_GLOBAL, name, type, unit, def, lo, hi, doc}, true, field,                           \
+            offsetof(struct policy_tunables, member)                                               \
+    }
+#define VMK(name, type, unit, def, lo, hi, field, member, doc)                                     \
+    {                                                                                              \
+        {GROUP_VM, name, type, unit, def, lo, hi, doc}, false, field,                              \
+            offsetof(struct config_vm_policy, member)                                              \
+    }
+
+#define TIB_F 1099511627776.0 /* 1 TiB as a range bound */
+
+/* Defaults here are the text a user would write; a unit test checks that
+ * each parses to the built-in default of policy_tunables_default(). */
+static const struct key_def keys[] = {
+    TUN("tick_interval_ms", CONFIG_KEY_UINT, "ms", "5000", 100, 600000, FIELD_U64, tick_interval_ms,
+        "Time between two policy rounds (a PRESSURE frame also starts one)."),
+    TUN("host_avail_low_pct", CONFIG_KEY_PCT, "% of host MemTotal", "10", 0, 100, FIELD_DOUBLE,
+        host_avail_low_pct, "Host MemAvailable at or under this: full host pressure."),
+    TUN("host_avail_high_pct", CONFIG_KEY_PCT, "% of host MemTotal", "20", 0, 100, FIELD_DOUBLE,
+        host_avail_high_pct,
+        "Host MemAvailable at or above this: no host pressure; linear in between."),
+    TUN("host_psi_some_pct", CONFIG_KEY_PCT, "% (avg10)", "10", 0, 100, FIELD_DOUBLE,
+        host_psi_some_pct, "Host memory PSI some avg10 at or over this: full pressure. 0 = off."),
+    TUN("guest_psi_some_pct", CONFIG_KEY_PCT, "% (avg10)", "10", 0, 100, FIELD_DOUBLE,
+        guest_psi_some_pct, "Guest PSI some avg10 at or over this: urgent growth. 0 = off."),
+    TUN("guest_psi_full_pct", CONFIG_KEY_PCT, "% (avg10)", "5", 0, 100, FIELD_DOUBLE,
+        guest_psi_full_pct, "Guest PSI full avg10 at or over this: grow straight to max. 0 = off."),
+    TUN("guest_avail_floor_pct", CONFIG_KEY_PCT, "% of max", "5", 0, 100, FIELD_DOUBLE,
+        guest_avail_floor_pct,
+        "Guest MemAvailable under max(this, guest_avail_floor): urgent growth."),
+    TUN("guest_avail_floor", CONFIG_KEY_SIZE, "bytes", "16M", 0, TIB_F, FIELD_U64,
+        guest_avail_floor_bytes, "Absolute part of the guest MemAvailable floor."),
+    TUN("urgent_step_pct", CONFIG_KEY_PCT, "% of max", "25", 0, 100, FIELD_DOUBLE, urgent_step_pct,
+        "Smallest urgent growth step."),
+    TUN("headroom_pct", CONFIG_KEY_PCT, "% of max", "10", 0, 100, FIELD_DOUBLE, headroom_pct,
+        "Free memory left above the working set, host comfortable: max(this, headroom)."),
+    TUN("headroom", CONFIG_KEY_SIZE, "bytes", "32M", 0, TIB_F, FIELD_U64, headroom_bytes,
+        "Absolute part of the headroom, host comfortable."),
+    TUN("pressure_headroom_pct", CONFIG_KEY_PCT, "% of max", "3", 0, 100, FIELD_DOUBLE,
+        pressure_headroom_pct, "Headroom at full host pressure: max(this, pressure_headroom)."),
+    TUN("pressure_headroom", CONFIG_KEY_SIZE, "bytes", "8M", 0, TIB_F, FIELD_U64,
+        pressure_headroom_bytes, "Absolute part of the headroom at full host pressure."),
+    TUN("shrink_gain_pct", CONFIG_KEY_PCT, "% of the gap per round", "25", 1, 100, FIELD_DOUBLE,
+        shrink_gain_pct, "Share of the distance to the goal closed by one shrink step."),
+    TUN("vm_shrink_per_s", CONFIG_KEY_SIZE, "bytes/s", "8M", 0, TIB_F, FIELD_U64,
+        vm_shrink_rate_bytes_per_s, "Per-VM shrink rate limit (times the round's duration)."),
+    TUN("vm_shrink_step_max", CONFIG_KEY_SIZE, "bytes", "64M", 0, TIB_F, FIELD_U64,
+        vm_shrink_step_max_bytes, "Per-VM largest shrink step in one round."),
+    TUN("host_shrink_per_s", CONFIG_KEY_SIZE, "bytes/s", "256M", 0, TIB_F, FIELD_U64,
+        host_shrink_rate_bytes_per_s, "Whole-fleet shrink rate limit."),
+    TUN("pressure_step_factor", CONFIG_KEY_DOUBLE, "factor", "4", 1, 100, FIELD_DOUBLE,
+        pressure_step_factor, "Shrink limits are multiplied by up to this under host pressure."),
+    TUN("deadband_pct", CONFIG_KEY_PCT, "% of max", "2", 0, 50, FIELD_DOUBLE, deadband_pct,
+        "Target changes under max(this, deadband) are skipped."),
+    TUN("deadband", CONFIG_KEY_SIZE, "bytes", "4M", 0, TIB_F, FIELD_U64, deadband_bytes,
+        "Absolute part of the deadband."),
+    TUN("grow_hold_ms", CONFIG_KEY_UINT, "ms", "60000", 0, 86400000, FIELD_U64, grow_hold_ms,
+        "No shrink for this long after a growth."),
+    TUN("stall_tolerance", CONFIG_KEY_SIZE, "bytes", "1M", 0, TIB_F, FIELD_U64,
+        stall_tolerance_bytes,
+        "Balloon within this of its target has converged; moving less is not moving."),
+    TUN("stall_ticks", CONFIG_KEY_UINT, "rounds", "3", 1, 1000, FIELD_U32, stall_ticks,
+        "Rounds without progress before a shrink is declared stalled."),
+    TUN("stall_retry_ms", CONFIG_KEY_UINT, "ms", "300000", 0, 86400000, FIELD_U64, stall_retry_ms,
+        "A stalled VM is held at the size reached for this long, then retried."),
+    TUN("agent_stale_ms", CONFIG_KEY_UINT, "ms", "15000", 100, 86400000, FIELD_U64, agent_stale_ms,
+        "Agent reports older than this are ignored."),
+    TUN("stats_stale_ms", CONFIG_KEY_UINT, "ms", "30000", 100, 86400000, FIELD_U64, stats_stale_ms,
+        "QEMU guest-stats older than this are ignored."),
+    TUN("blind_release_ms", CONFIG_KEY_UINT, "ms", "120000", 0, 86400000, FIELD_U64,
+        blind_release_ms, "No guest data for this long: grow back to max. 0 = never."),
+
+    VMK("min_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "25%", 0, TIB_F * 64,
+        FIELD_CSIZE, min_memory, "Never set the balloon target below this."),
+    VMK("max_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "100%", 0, TIB_F * 64,
+        FIELD_CSIZE, max_memory, "Never above this; capped at the VM's nominal size."),
+    VMK("fixed_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "100%", 0, TIB_F * 64,
+        FIELD_CSIZE, fixed_memory, "The target in mode = fixed."),
+    VMK("shares", CONFIG_KEY_UINT, "weight", "1000", 1, 1000000, FIELD_U32, shares,
+        "Under host pressure, VMs give memory in inverse proportion to shares."),
+    VMK("mode", CONFIG_KEY_MODE, "managed|observe|fixed", "managed", 0, 0, FIELD_MODE, mode,
+        "managed: ballastd moves the balloon; observe: explain only; fixed: hold fixed_memory."),
+    VMK("agent_required", CONFIG_KEY_BOOL, "bool", "false", 0, 1, FIELD_BOOL, agent_required,
+        "Never shrink without a fresh report from ballast-agent (guest-stats are not enough)."),
+    VMK("reclaim_allowed", CONFIG_KEY_BOOL, "bool", "true", 0, 1, FIELD_BOOL, reclaim_allowed,
+        "ballastd may ask the agent to RECLAIM (drop caches) before a shrink."),
+    VMK("ksm", CONFIG_KEY_BOOL, "bool", "true", 0, 1, FIELD_BOOL, ksm,
+        "Let KSM merge this VM's memory; false opts it out."),
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+const struct config_key_info *config_key_at(size_t i)
+{
+    return i < N_KEYS ? &keys[i].info : NULL;
+}
+
+static const struct key_def *find_key(bool global, const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (keys[i].global == global && strcmp(keys[i].info.name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static void vm_policy_builtin(struct config_vm_policy *p)
+{
+    *p = (struct config_vm_policy){
+        .min_memory = {CONFIG_SIZE_PCT, 0, 25.0},
+        .max_memory = {CONFIG_SIZE_PCT, 0, 100.0},
+        .fixed_memory = {CONFIG_SIZE_PCT, 0, 100.0},
+        .shares = 1000,
+        .mode = POLICY_MODE_MANAGED,
+        .agent_required = false,
+        .reclaim_allowed = true,
+        .ksm = true,
+    };
+}
+
+/* ---- one file -------------------------------------------------------- */
+
+/* One file being loaded: its text, where each key sits, its errors. */
+struct file_ctx {
+    const char *path;
+    bool global;
+    GPtrArray *errors; /* the config's list; this file appends */
+    guint n_errors;
+    char *first_error;
+    GHashTable *key_lines; /* "group\nkey" -> line (GUINT_TO_POINTER) */
+};
+
+G_GNUC_PRINTF(3, 4) static void file_error(struct file_ctx *f, unsigned line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    char *full = line ? g_strdup_printf("%s:%u: %s", f->path, line, msg)
+                      : g_strdup_printf("%s: %s", f->path, msg);
+    if (!f->first_error)
+        f->first_error = g_strdup(full);
+    f->n_errors++;
+    g_ptr_array_add(f->errors, full);
+}
+
+static unsigned key_line(struct file_ctx *f, const char *group, const char *key)
+{
+    g_autofree char *k = g_strdup_printf("%s\n%s", group, key);
+    return GPOINTER_TO_UINT(g_hash_table_lookup(f->key_lines, k));
+}
+
+static bool group_allowed(const struct file_ctx *f, const char *group)
+{
+    if (f->global)
+        return strcmp(group, GROUP_GLOBAL) == 0 || strcmp(group, GROUP_DEFAULTS) == 0;
+    return strcmp(group, GROUP_VM) == 0;
+}
+
+/* Reads at most CONFIG_MAX_FILE_BYTES + 1 bytes. Non-blocking open: a FIFO
+ * planted in the directory must not hang the daemon. */
+static int read_small_file(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return -EISDIR;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return -EINVAL;
+    }
+    if (st.st_size > CONFIG_MAX_FILE_BYTES) {
+        close(fd);
+        return -EFBIG;
+    }
+    char *buf = g_malloc(CONFIG_MAX_FILE_BYTES + 2);
+    size_t got = 0;
+    while (got <= CONFIG_MAX_FILE_BYTES) {
+        ssize_t n = read(fd, buf + got, CONFIG_MAX_FILE_BYTES + 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = -errno;
+            close(fd);
+            g_free(buf);
+            return e;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (got > CONFIG_MAX_FILE_BYTES) {
+        g_free(buf);
+        return -EFBIG;
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    return 0;
+}
+
+/* The line scan: structure, groups, keys, duplicates, garbage. Returns false
+ * when the text cannot be handed to GKeyFile at all. */
+static bool scan_lines(struct file_ctx *f, const char *text, size_t len)
+{
+    bool parsable = true;
+    unsigned line_no = 0;
+    g_autofree char *group = NULL;
+    g_autoptr(GHashTable) group_lines =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    size_t pos = 0;
+    while (pos < len) {
+        line_no++;
+        const char *start = text + pos;
+        const char *nl = memchr(start, '\n', len - pos);
+        size_t line_len = nl ? (size_t)(nl - start) : len - pos;
+        pos += line_len + (nl ? 1 : 0);
+
+        if (memchr(start, '\0', line_len)) {
+            file_error(f, line_no, "binary data (NUL byte)");
+            parsable = false;
+            continue;
+        }
+        if (!g_utf8_validate(start, (gssize)line_len, NULL)) {
+            file_error(f, line_no, "not valid UTF-8");
+            parsable = false;
+            continue;
+        }
+        g_autofree char *line = g_strndup(start, line_len);
+        g_strstrip(line);
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        if (line[0] == '[') {
+            size_t l = strlen(line);
+            if (line[l - 1] != ']' || l < 3) {
+                file_error(f, line_no, "malformed group header '%s'", line);
+                parsable = false;
+                continue;
+            }
+            g_free(group);
+            group = g_strndup(line + 1, l - 2);
+            if (!group_allowed(f, group)) {
+                file_error(f, line_no, "unknown group [%s] (expected %s)", group,
+                           f->global ? "[" GROUP_GLOBAL "] or [" GROUP_DEFAULTS "]"
+                                     : "[" GROUP_VM "]");
+                continue;
+            }
+            gpointer first = g_hash_table_lookup(group_lines, group);
+            if (first)
+                file_error(f, line_no, "duplicate group [%s] (first at line %u)", group,
+                           GPOINTER_TO_UINT(first));
+            else
+                g_hash_table_insert(group_lines, g_strdup(group), GUINT_TO_POINTER(line_no));
+            continue;
+        }
+        char *eq = strchr(line, '=');
+        if (!eq) {
+            file_error(f, line_no, "expected 'key = value' or '[group]'");
+            parsable = false;
+            continue;
+        }
+        *eq = '\0';
+        g_strstrip(line);
+        if (line[0] == '\0') {
+            file_error(f, line_no, "empty key name");
+            parsable = false;
+            continue;
+        }
+        if (!group) {
+            file_error(f, line_no, "key '%s' outside any group", line);
+            parsable = false;
+            continue;
+        }
+        if (!group_allowed(f, group))
+            continue; /* already reported at the group header */
+        bool global_key = strcmp(group, GROUP_GLOBAL) == 0;
+        if (!find_key(global_key, line)) {
+            /* A per-VM key in [ballastd] or a host key in a VM file is a
+             * common slip: say where it belongs. */
+            if (find_key(!global_key, line))
+                file_error(f, line_no, "key '%s' does not belong in [%s] (it goes in %s)", line,
+                           group,
+                           global_key ? "[" GROUP_DEFAULTS "] or a VM's [" GROUP_VM "]"
+                                      : "[" GROUP_GLOBAL "] of " CONFIG_GLOBAL_FILE);
+            else
+                file_error(f, line_no, "unknown key '%s' in [%s]", line, group);
+            continue;
+        }
+        g_autofree char *k = g_strdup_printf("%s\n%s", group, line);
+        gpointer first = g_hash_table_lookup(f->key_lines, k);
+        if (first) {
+            file_error(f, line_no, "duplicate key '%s' (first at line %u)", line,
+                       GPOINTER_TO_UINT(first));
+            continue;
+        }
+        g_hash_table_insert(f->key_lines, g_steal_pointer(&k), GUINT_TO_POINTER(line_no));
+    }
+    return parsable;
+}
+
+static bool is_plain_number(const char *s)
+{
+    /* digits, optional fraction; no sign, exponent, hex, inf or nan. */
+    size_t i = 0, digits = 0;
+    while (g_ascii_isdigit(s[i])) {
+        i++;
+        digits++;
+    }
+    if (s[i] == '.') {
+        i++;
+        size_t frac = 0;
+        while (g_ascii_isdigit(s[i])) {
+            i++;
+            frac++;
+        }
+        if (frac == 0)
+            return false;
+    }
+    return digits > 0 && s[i] == '\0';
+}
+
+/* Parses one value into *dst according to the key. */
+static void parse_value(struct file_ctx *f, const struct key_def *k, unsigned line,
+                        const char *value, void *dst)
+{
+    const struct config_key_info *ki = &k->info;
+    char *p = (char *)dst + k->offset;
+    switch (ki->type) {
+    case CONFIG_KEY_SIZE:
+    case CONFIG_KEY_SIZE_PCT: {
+        size_t vl = strlen(value);
+        if (ki->type == CONFIG_KEY_SIZE_PCT && vl > 1 && value[vl - 1] == '%') {
+            g_autofree char *num = g_strndup(value, vl - 1);
+            if (!is_plain_number(num)) {
+                file_error(f, line, "%s: bad percentage '%s'", ki->name, value);
+                return;
+            }
+            double pct = g_ascii_strtod(num, NULL);
+            if (!(pct >= 0.0 && pct <= 100.0)) {
+                file_error(f, line, "%s = %s: out of range [0%%, 100%%]", ki->name, value);
+                return;
+            }
+            *(struct config_size *)p = (struct config_size){CONFIG_SIZE_PCT, 0, pct};
+            return;
+        }
+        uint64_t bytes;
+        int rc = size_parse(value, 1, &bytes);
+        if (rc == -ERANGE || (rc == 0 && (double)bytes > ki->max)) {
+            char lim[32];
+            file_error(f, line, "%s = %s: too large (max %s)", ki->name, value,
+                       size_format((uint64_t)ki->max, lim, sizeof(lim)));
+            return;
+        }
+        if (rc < 0) {
+            file_error(f, line, "%s: bad size '%s' (expected e.g. 256M%s)", ki->name, value,
+                       ki->type == CONFIG_KEY_SIZE_PCT ? " or 25%" : "");
+            return;
+        }
+        if ((double)bytes < ki->min) {
+            file_error(f, line, "%s = %s: too small", ki->name, value);
+            return;
+        }
+        if (k->field == FIELD_CSIZE)
+            *(struct config_size *)p = (struct config_size){CONFIG_SIZE_BYTES, bytes, 0};
+        else
+            *(uint64_t *)p = bytes;
+        return;
+    }
+    case CONFIG_KEY_UINT:
+    case CONFIG_KEY_PCT:
+    case CONFIG_KEY_DOUBLE: {
+        if (!is_plain_number(value) || (ki->type == CONFIG_KEY_UINT && strchr(value, '.'))) {
+            file_error(f, line, "%s: bad number '%s'%s", ki->name, value,
+                       ki->type == CONFIG_KEY_UINT ? " (expected a whole number)" : "");
+            return;
+        }
+        double v = g_ascii_strtod(value, NULL);
+        if (!(v >= ki->min && v <= ki->max)) {
+            file_error(f, line, "%s = %s: out of range [%g, %g]", ki->name, value, ki->min,
+                       ki->max);
+            return;
+        }
+        if (k->field == FIELD_U64)
+            *(uint64_t *)p = (uint64_t)v;
+        else if (k->field == FIELD_U32)
+            *(uint32_t *)p = (uint32_t)v;
+        else
+            *(double *)p = v;
+        return;
+    }
+    case CONFIG_KEY_BOOL:
+        if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
+            *(bool *)p = true;
+        else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+            *(bool *)p = false;
+        else
+            file_error(f, line, "%s: expected true or false, not '%s'", ki->name, value);
+        return;
+    case CONFIG_KEY_MODE: {
+        enum policy_mode m;
+        if (policy_mode_parse(value, &m) < 0)
+            file_error(f, line, "%s: unknown mode '%s' (expected managed, observe or fixed)",
+                       ki->name, value);
+        else
+            *(enum policy_mode *)p = m;
+        return;
+    }
+    }
+}
+
+/* Every key of `group` present in the file goes through parse_value. */
+static void parse_group(struct file_ctx *f, GKeyFile *kf, const char *group, bool global_keys,
+                        void *dst)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct key_def *k = &keys[i];
+        if (k->global != global_keys)
+            continue;
+        unsigned line = key_line(f, group, k->info.name);
+        if (!line)
+            continue; /* absent, or rejected by the scan */
+        g_autoptr(GError) err = NULL;
+        g_autofree char *value = g_key_file_get_string(kf, group, k->info.name, &err);
+        if (!value) {
+            file_error(f, line, "%s: %s", k->info.name, err ? err->message : "unreadable");
+            continue;
+        }
+        g_strstrip(value);
+        if (value[0] == '\0') {
+            file_error(f, line, "%s: empty value", k->info.name);
+            continue;
+        }
+        parse_value(f, k, line, value, dst);
+    }
+}
+
+/* Sizes of the same kind can be compared at load time; mixed kinds are
+ * resolved (and clamped by the engine, with a reason) per VM. */
+static bool size_gt(const struct config_size *a, const struct config_size *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    return a->kind == CONFIG_SIZE_BYTES ? a->bytes > b->bytes : a->pct > b->pct;
+}
+
+static void size_text(const struct config_size *s, char *buf, size_t len)
+{
+    if (s->kind == CONFIG_SIZE_PCT)
+        snprintf(buf, len, "%g%%", s->pct);
+    else
+        size_format(s->bytes, buf, len);
+}
+
+static void check_vm_policy(struct file_ctx *f, const char *group, const struct config_vm_policy *p)
+{
+    char a[32], b[32];
+    if (size_gt(&p->min_memory, &p->max_memory)) {
+        unsigned line = key_line(f, group, "min_memory");
+        if (!line)
+            line = key_line(f, group, "max_memory");
+        size_text(&p->min_memory, a, sizeof(a));
+        size_text(&p->max_memory, b, sizeof(b));
+        file_error(f, line, "min_memory %s > max_memory %s", a, b);
+    }
+    if (p->mode == POLICY_MODE_FIXED &&
+        (size_gt(&p->fixed_memory, &p->max_memory) || size_gt(&p->min_memory, &p->fixed_memory))) {
+        unsigned line = key_line(f, group, "fixed_memory");
+        if (!line)
+            line = key_line(f, group, "mode");
+        size_text(&p->fixed_memory, a, sizeof(a));
+        file_error(f, line, "fixed_memory %s outside [min_memory, max_memory]", a);
+    }
+}
+
+static void check_tunables(struct file_ctx *f, const struct policy_tunables *t)
+{
+    if (t->host_avail_low_pct > t->host_avail_high_pct) {
+        unsigned line = key_line(f, GROUP_GLOBAL, "host_avail_low_pct");
+        if (!line)
+            line = key_line(f, GROUP_GLOBAL, "host_avail_high_pct");
+        file_error(f, line, "host_avail_low_pct %g > host_avail_high_pct %g", t->host_avail_low_pct,
+                   t->host_avail_high_pct);
+    }
+}
+
+/* Loads one file into tunables/defaults (global) or a VM policy. Returns the
+ * number of errors it added. */
+static guint load_file(const char *path, bool global, GPtrArray *errors,
+                       struct policy_tunables *tun, struct config_vm_policy *vm_policy,
+                       char **first_error)
+{
+    struct file_ctx f = {
+        .path = path,
+        .global = global,
+        .errors = errors,
+        .key_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
+    };
+    g_autofree char *text = NULL;
+    size_t len = 0;
+    int rc = read_small_file(path, &text, &len);
+    if (rc == -EFBIG)
+        file_error(&f, 0, "file too large (max %d bytes)", CONFIG_MAX_FILE_BYTES);
+    else if (rc == -EINVAL)
+        file_error(&f, 0, "not a regular file");
+    else if (rc < 0)
+        file_error(&f, 0, "cannot read: %s", g_strerror(-rc));
+    if (rc == 0 && scan_lines(&f, text, len)) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autoptr(GError) err = NULL;
+        if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &err)) {
+            file_error(&f, 0, "%s", err->message);
+        } else if (global) {
+            parse_group(&f, kf, GROUP_GLOBAL, true, tun);
+            parse_group(&f, kf, GROUP_DEFAULTS, false, vm_policy);
+            check_tunables(&f, tun);
+            check_vm_policy(&f, GROUP_DEFAULTS, vm_policy);
+        } else {
+            parse_group(&f, kf, GROUP_VM, false, vm_policy);
+            check_vm_policy(&f, GROUP_VM, vm_policy);
+        }
+    }
+    g_hash_table_unref(f.key_lines);
+    *first_error = f.first_error;
+    return f.n_errors;
+}
+
+/* ---- directory ------------------------------------------------------- */
+
+static void config_vm_free(gpointer p)
+{
+    struct config_vm *vm = p;
+    g_free(vm->name);
+    g_free(vm->path);
+    g_free(vm->first_error);
+    g_free(vm);
+}
+
+static struct config *config_alloc(void)
+{
+    struct config *c = g_new0(struct config, 1);
+    policy_tunables_default(&c->tunables);
+    c->tick_interval_ms = c->tunables.tick_interval_ms;
+    vm_policy_builtin(&c->defaults);
+    c->vms = g_ptr_array_new_with_free_func(config_vm_free);
+    c->errors = g_ptr_array_new_with_free_func(g_free);
+    return c;
+}
+
+struct config *config_new_defaults(void)
+{
+    return config_alloc();
+}
+
+static gint cmp_str(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+struct config *config_load_dir(const char *dir)
+{
+    struct config *c = config_alloc();
+    if (!dir) {
+        g_ptr_array_add(c->errors, g_strdup("(null): no configuration directory"));
+        c->n_global_errors = 1;
+        c->global_error = g_strdup(c->errors->pdata[0]);
+        return c;
+    }
+    c->dir = g_strdup(dir);
+
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GDir) d = g_dir_open(dir, 0, &err);
+    if (!d) {
+        char *msg = g_strdup_printf("%s: cannot open directory: %s", dir, err->message);
+        g_ptr_array_add(c->errors, msg);
+        c->n_global_errors = 1;
+        c->global_error = g_strdup(msg);
+        return c;
+    }
+
+    /* The global file first: its [defaults] are the base of every VM. */
+    g_autofree char *global_path = g_build_filename(dir, CONFIG_GLOBAL_FILE, NULL);
+    if (g_file_test(global_path, G_FILE_TEST_EXISTS)) {
+        c->n_global_errors =
+            load_file(global_path, true, c->errors, &c->tunables, &c->defaults, &c->global_error);
+        c->tick_interval_ms = c->tunables.tick_interval_ms;
+    }
+
+    /* Sorted, so errors and VMs come out in a stable order. */
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+    while ((name = g_dir_read_name(d)) != NULL) {
+        if (name[0] == '.' || !g_str_has_suffix(name, ".conf") ||
+            strcmp(name, CONFIG_GLOBAL_FILE) == 0)
+            continue;
+        g_ptr_array_add(names, g_strdup(name));
+    }
+    g_ptr_array_sort(names, cmp_str);
+
+    for (guint i = 0; i < names->len; i++) {
+        const char *file = names->pdata[i];
+        struct config_vm *vm = g_new0(struct config_vm, 1);
+        vm->name = g_strndup(file, strlen(file) - strlen(".conf"));
+        vm->path = g_build_filename(dir, file, NULL);
+        vm->policy = c->defaults;
+        struct policy_tunables unused;
+        vm->n_errors =
+            load_file(vm->path, false, c->errors, &unused, &vm->policy, &vm->first_error);
+        if (vm->n_errors)
+            vm->policy.mode = POLICY_MODE_OBSERVE;
+        g_ptr_array_add(c->vms, vm);
+    }
+    return c;
+}
+
+void config_free(struct config *c)
+{
+    if (!c)
+        return;
+    g_free(c->dir);
+    g_free(c->global_error);
+    g_ptr_array_unref(c->vms);
+    g_ptr_array_unref(c->errors);
+    g_free(c);
+}
+
+const struct config_vm *config_find_vm(const struct config *c, const char *name)
+{
+    if (!c || !name)
+        return NULL;
+    for (guint i = 0; i < c->vms->len; i++) {
+        const struct config_vm *vm = c->vms->pdata[i];
+        if (strcmp(vm->name, name) == 0)
+            return vm;
+    }
+    return NULL;
+}
+
+static uint64_t resolve_size(const struct config_size *s, uint64_t nominal_bytes,
+                             uint64_t unset_bytes)
+{
+    switch (s->kind) {
+    case CONFIG_SIZE_BYTES:
+        return s->bytes;
+    case CONFIG_SIZE_PCT:
+        return (uint64_t)((double)nominal_bytes * s->pct / 100.0);
+    case CONFIG_SIZE_UNSET:
+        break;
+    }
+    return unset_bytes;
+}
+
+void config_vm_params(const struct config *c, const char *name, uint64_t nominal_bytes,
+                      struct policy_vm_params *out, bool *ksm, const char **why)
+{
+    const struct config_vm *vm = config_find_vm(c, name);
+    const struct config_vm_policy *p = vm ? &vm->policy : &c->defaults;
+    uint64_t max = resolve_size(&p->max_memory, nominal_bytes, nominal_bytes);
+    if (nominal_bytes && max > nominal_bytes)
+        max = nominal_bytes; /* the balloon cannot give more than the VM has */
+    *out = (struct policy_vm_params){
+        .min_bytes = resolve_size(&p->min_memory, nominal_bytes, 0),
+        .max_bytes = max,
+        .fixed_bytes = resolve_size(&p->fixed_memory, nominal_bytes, 0),
+        .shares = p->shares ? p->shares : 1,
+        .mode = p->mode,
+        .agent_required = p->agent_required,
+        .reclaim_allowed = p->reclaim_allowed,
+    };
+    const char *reason = NULL;
+    if (c->n_global_errors) {
+        out->mode = POLICY_MODE_OBSERVE;
+        reason = c->global_error;
+    } else if (vm && vm->n_errors) {
+        out->mode = POLICY_MODE_OBSERVE;
+        reason = vm->first_error;
+    }
+    if (ksm)
+        *ksm = p->ksm;
+    if (why)
+        *why = reason;
+}
+
+guint config_check_dir(const char *dir, GPtrArray **errors_out)
+{
+    g_autoptr(BallastConfig) c = config_load_dir(dir);
+    guint n = c->errors->len;
+    if (errors_out)
+        *errors_out = g_ptr_array_ref(c->errors);
+    return n;
+}
