@@ -101,8 +101,10 @@ typedef void (*QmpEventFunc)(QmpConn *conn, const char *event, JsonObject *data,
                              gint64 timestamp_us, gpointer user_data);
 /* Every state transition. error is set when the transition to
  * DISCONNECTED was caused by a failure (peer died, protocol error, connect
- * timeout), NULL for an orderly one. Called after the pending callbacks of
- * a dying connection have had their error. */
+ * timeout), NULL for an orderly one. On a disconnect it is called first,
+ * then every pending callback gets its error (a reconnect started from
+ * here is not confused with the old connection's failures). Not called
+ * from the last qmp_conn_unref(). */
 typedef void (*QmpStateFunc)(QmpConn *conn, QmpState state, const GError *error,
                              gpointer user_data);
 
