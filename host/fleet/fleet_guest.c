@@ -1,0 +1,84 @@
+/* Guest names, per-guest paths and the per-guest KSM decision (pure). */
+#include "fleet_guest.h"
+
+#include <glib.h>
+#include <string.h>
+
+char *fleet_guest_name(const char *prefix, unsigned index)
+{
+    return g_strdup_printf("%s%u", prefix, index);
+}
+
+char *fleet_guest_path(const char *state_dir, const char *name, const char *file)
+{
+    return g_build_filename(state_dir, name, file, NULL);
+}
+
+bool fleet_guest_merge(const char *const *no_merge, const char *name)
+{
+    for (size_t i = 0; no_merge && no_merge[i]; i++) {
+        if (strcmp(no_merge[i], "all") == 0 || strcmp(no_merge[i], name) == 0)
+            return false;
+    }
+    return true;
+}
+
+bool fleet_socket_paths_fit(const char *state_dir, const char *prefix, unsigned count,
+                            unsigned *longest)
+{
+    if (count == 0) {
+        *longest = 0;
+        return true;
+    }
+    /* The last guest has the longest name; qmp.sock and agent.sock differ by one. */
+    g_autofree char *name = fleet_guest_name(prefix, count - 1);
+    g_autofree char *qmp = fleet_guest_path(state_dir, name, FLEET_QMP_SOCKET);
+    g_autofree char *agent = fleet_guest_path(state_dir, name, FLEET_AGENT_SOCKET);
+    size_t len = MAX(strlen(qmp), strlen(agent));
+    *longest = (unsigned)len;
+    return len <= FLEET_MAX_SOCKET_PATH;
+}
+
+/* Calls match(value) on the argument after each "-pidfile"; stops on true. */
+static bool pidfile_arg_matches(const char *cmdline, size_t len,
+                                bool (*match)(const char *arg, const char *want), const char *want)
+{
+    const char *end = cmdline + len;
+    const char *prev = NULL;
+    for (const char *p = cmdline; p < end;) {
+        const char *nul = memchr(p, '\0', (size_t)(end - p));
+        if (!nul)
+            break; /* an unterminated last argument cannot be trusted */
+        if (prev && strcmp(prev, "-pidfile") == 0 && match(p, want))
+            return true;
+        prev = p;
+        p = nul + 1;
+    }
+    return false;
+}
+
+static bool equals(const char *arg, const char *want)
+{
+    return strcmp(arg, want) == 0;
+}
+
+static bool in_dir(const char *arg, const char *dir)
+{
+    size_t n = strlen(dir);
+    /* "<dir>/<name>/pid" with a non-empty name and nothing else. */
+    if (strncmp(arg, dir, n) != 0 || arg[n] != '/')
+        return false;
+    const char *name = arg + n + 1;
+    const char *slash = strchr(name, '/');
+    return slash && slash > name && strcmp(slash + 1, FLEET_PID_FILE) == 0;
+}
+
+bool fleet_cmdline_has_pidfile(const char *cmdline, size_t len, const char *pidfile)
+{
+    return pidfile_arg_matches(cmdline, len, equals, pidfile);
+}
+
+bool fleet_cmdline_in_state_dir(const char *cmdline, size_t len, const char *state_dir)
+{
+    return pidfile_arg_matches(cmdline, len, in_dir, state_dir);
+}

@@ -1,0 +1,550 @@
+/*
+ * ballast-fleet: starts, stops and lists a fleet of tiny QEMU microvm guests
+ * that ballast manages (docs/fleet.md). main() parses, then one function per
+ * command does the machine-facing checks and the work; decisions come from
+ * the pure fleet_options/fleet_guest/fleet_accel/fleet_qemu modules.
+ *
+ * Exit codes: 0 done; 1 failed (message on stderr); 2 bad command line.
+ */
+#include "fleet_accel.h"
+#include "fleet_guest.h"
+#include "fleet_options.h"
+#include "fleet_proc.h"
+#include "fleet_qemu.h"
+#include "size.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROC_ROOT "/proc"
+
+static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fleet: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* <build>/guest, found from <build>/bin/ballast-fleet. */
+static char *default_image_dir(void)
+{
+    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
+    if (!exe)
+        return g_strdup("build/guest");
+    g_autofree char *bin = g_path_get_dirname(exe);
+    g_autofree char *build = g_path_get_dirname(bin);
+    return g_build_filename(build, "guest", NULL);
+}
+
+/*
+ * Serializes fleet commands on one state directory (two starts racing would
+ * both see it free). Returns the lock fd, or -errno.
+ */
+static int lock_state_dir(const char *dir)
+{
+    g_autofree char *path = g_build_filename(dir, ".lock", NULL);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int rc = -errno;
+        close(fd);
+        return rc == -EWOULDBLOCK ? -EBUSY : rc;
+    }
+    return fd;
+}
+
+static int load_spec(const char *dir, struct fleet_spec *spec, GError **error)
+{
+    g_autofree char *path = g_build_filename(dir, FLEET_STATE_FILE, NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, error))
+        return g_error_matches(*error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? -ENOENT : -EIO;
+    return fleet_spec_from_json(text, spec, error);
+}
+
+/* Removes what a stopped guest must not leave behind (logs stay for reading). */
+static void remove_guest_runtime_files(const char *dir, const char *name)
+{
+    const char *files[] = {FLEET_QMP_SOCKET, FLEET_AGENT_SOCKET, FLEET_PID_FILE};
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *path = fleet_guest_path(dir, name, files[i]);
+        g_unlink(path);
+    }
+}
+
+/* Without fleet.json: clean every guest-looking subdirectory. */
+static void remove_all_runtime_files(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *entry;
+    while (d && (entry = g_dir_read_name(d))) {
+        g_autofree char *sub = g_build_filename(dir, entry, NULL);
+        if (g_file_test(sub, G_FILE_TEST_IS_DIR))
+            remove_guest_runtime_files(dir, entry);
+    }
+}
+
+static char *console_tail(const char *path, int lines)
+{
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return g_strdup("  (no console output)");
+    g_auto(GStrv) all = g_strsplit(g_strchomp(text), "\n", -1);
+    guint n = g_strv_length(all);
+    GString *s = g_string_new(NULL);
+    for (guint i = n > (guint)lines ? n - (guint)lines : 0; i < n; i++)
+        g_string_append_printf(s, "  | %s\n", all[i]);
+    return g_string_free(s, FALSE);
+}
+
+/* Stops every QEMU of dir, cleans runtime files; returns pids stopped or -errno. */
+static int stop_fleet(const char *dir, const struct fleet_spec *spec, unsigned timeout_s)
+{
+    g_autoptr(GArray) pids = fleet_proc_find_in_state_dir(PROC_ROOT, dir);
+    int rc = fleet_proc_stop(PROC_ROOT, dir, pids, timeout_s * 1000);
+    if (rc > 0)
+        say("%d guest(s) ignored SIGTERM for %us: killed", rc, timeout_s);
+    if (spec) {
+        for (unsigned i = 0; i < spec->count; i++) {
+            g_autofree char *name = fleet_guest_name(spec->prefix, i);
+            remove_guest_runtime_files(dir, name);
+        }
+    } else {
+        remove_all_runtime_files(dir);
+    }
+    g_autofree char *state = g_build_filename(dir, FLEET_STATE_FILE, NULL);
+    g_unlink(state);
+    return rc < 0 ? rc : (int)pids->len;
+}
+
+static int resolve_accel(enum fleet_accel wanted, enum fleet_accel *out)
+{
+    struct fleet_accel_facts facts;
+    int rc = fleet_accel_probe(PROC_ROOT, "/sys", "/dev/kvm", &facts);
+    if (rc != 0) {
+        say("cannot read %s/cpuinfo: %s", PROC_ROOT, g_strerror(-rc));
+        return rc;
+    }
+    const char *reason;
+    enum fleet_accel auto_choice = fleet_accel_choose(&facts, &reason);
+    if (wanted == FLEET_ACCEL_AUTO) {
+        *out = auto_choice;
+        say("accel %s (%s)", fleet_accel_name(auto_choice), reason);
+    } else if (wanted == FLEET_ACCEL_KVM && !facts.dev_kvm_usable) {
+        say("--accel kvm: /dev/kvm is missing or not usable");
+        return -ENODEV;
+    } else {
+        if (wanted == FLEET_ACCEL_KVM && auto_choice != FLEET_ACCEL_KVM)
+            say("warning: --accel kvm although %s", reason);
+        *out = wanted;
+    }
+    return 0;
+}
+
+/* Waits for every guest's ready marker; a guest whose QEMU died fails at once. */
+static int wait_ready(const struct fleet_spec *spec, unsigned timeout_s, double t0)
+{
+    bool *ready = g_new0(bool, spec->count);
+    unsigned left = spec->count;
+    int rc = 0;
+    while (left > 0 && rc == 0) {
+        for (unsigned i = 0; i < spec->count && rc == 0; i++) {
+            if (ready[i])
+                continue;
+            g_autofree char *name = fleet_guest_name(spec->prefix, i);
+            g_autofree char *log = fleet_guest_path(spec->state_dir, name, FLEET_CONSOLE_LOG);
+            g_autofree char *pidfile = fleet_guest_path(spec->state_dir, name, FLEET_PID_FILE);
+            g_autofree char *text = NULL;
+            if (g_file_get_contents(log, &text, NULL, NULL) && strstr(text, FLEET_READY_MARKER)) {
+                ready[i] = true;
+                left--;
+                continue;
+            }
+            pid_t pid;
+            if (fleet_proc_read_pidfile(pidfile, &pid) != 0 ||
+                !fleet_proc_is_guest(PROC_ROOT, pid, pidfile)) {
+                g_autofree char *tail = console_tail(log, 10);
+                say("%s: QEMU exited before the guest was ready; console:\n%s", name, tail);
+                rc = -ECHILD;
+            }
+        }
+        if (left > 0 && rc == 0) {
+            if (now_s() - t0 > timeout_s) {
+                GString *names = g_string_new(NULL);
+                for (unsigned i = 0; i < spec->count; i++) {
+                    if (!ready[i])
+                        g_string_append_printf(names, " %s%u", spec->prefix, i);
+                }
+                say("%u guest(s) not ready after %us:%s (still running; see their console.log)",
+                    left, timeout_s, names->str);
+                g_string_free(names, TRUE);
+                rc = -ETIMEDOUT;
+            } else {
+                g_usleep(100 * 1000);
+            }
+        }
+    }
+    g_free(ready);
+    return rc;
+}
+
+/* Every machine-facing check of `start`, before anything is spawned. */
+static int prepare_start(const struct fleet_options *o, const char *dir, struct fleet_spec *spec)
+{
+    g_autofree char *qemu =
+        o->qemu ? g_strdup(o->qemu) : g_find_program_in_path("qemu-system-x86_64");
+    if (!qemu) {
+        say("qemu-system-x86_64 not found in PATH: run scripts/setup (package qemu-system-x86) "
+            "or pass --qemu PATH");
+        return -ENOENT;
+    }
+    if (!g_file_test(qemu, G_FILE_TEST_IS_REGULAR) || access(qemu, X_OK) != 0) {
+        say("QEMU '%s' is not an executable file", qemu);
+        return -ENOENT;
+    }
+    if (!g_path_is_absolute(qemu)) {
+        g_autofree char *cwd = g_get_current_dir();
+        char *abs = g_build_filename(cwd, qemu, NULL);
+        g_free(qemu);
+        qemu = abs;
+    }
+    g_autofree char *image = o->image_dir ? g_strdup(o->image_dir) : default_image_dir();
+    g_autofree char *image_abs = realpath(image, NULL);
+    g_autofree char *kernel = image_abs ? g_build_filename(image_abs, "vmlinuz", NULL) : NULL;
+    g_autofree char *initrd =
+        image_abs ? g_build_filename(image_abs, "initramfs.cpio.gz", NULL) : NULL;
+    if (!kernel || access(kernel, R_OK) != 0 || access(initrd, R_OK) != 0) {
+        say("guest image not found in %s (vmlinuz, initramfs.cpio.gz): build it with "
+            "scripts/guest-image --build-dir <build>, or pass --image DIR",
+            image);
+        return -ENOENT;
+    }
+
+    unsigned longest;
+    if (!fleet_socket_paths_fit(dir, o->name_prefix, o->count, &longest)) {
+        say("state directory %s is too deep: socket paths would be %u bytes, more than the "
+            "%d a unix socket allows; use a shorter path",
+            dir, longest, FLEET_MAX_SOCKET_PATH);
+        return -ENAMETOOLONG;
+    }
+
+    enum fleet_accel accel;
+    int rc = resolve_accel(o->accel, &accel);
+    if (rc != 0)
+        return rc;
+    uint64_t tsc_khz = o->tsc_khz ? o->tsc_khz : fleet_proc_tsc_khz();
+    if (tsc_khz == 0)
+        say("warning: could not measure the host TSC rate; guests calibrate on their own");
+    return fleet_spec_from_options(o, dir, image_abs, qemu, accel, tsc_khz, spec);
+}
+
+static int write_spec(const struct fleet_spec *spec)
+{
+    g_autofree char *json = fleet_spec_to_json(spec);
+    g_autofree char *path = g_build_filename(spec->state_dir, FLEET_STATE_FILE, NULL);
+    GError *err = NULL;
+    if (!g_file_set_contents(path, json, -1, &err)) {
+        say("cannot write %s: %s", path, err->message);
+        g_error_free(err);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Spawns every QEMU at once and waits for each daemonizing parent to exit. */
+static int spawn_all(const struct fleet_spec *spec)
+{
+    pid_t *launchers = g_new0(pid_t, spec->count);
+    int rc = 0;
+    for (unsigned i = 0; i < spec->count; i++) {
+        g_autofree char *name = fleet_guest_name(spec->prefix, i);
+        g_autofree char *gdir = fleet_guest_path(spec->state_dir, name, NULL);
+        g_autofree char *qlog = fleet_guest_path(spec->state_dir, name, FLEET_QEMU_LOG);
+        g_autofree char *clog = fleet_guest_path(spec->state_dir, name, FLEET_CONSOLE_LOG);
+        if (g_mkdir_with_parents(gdir, 0755) != 0) {
+            rc = -errno;
+            say("cannot create %s: %s", gdir, g_strerror(errno));
+            break;
+        }
+        remove_guest_runtime_files(spec->state_dir, name);
+        g_unlink(qlog);
+        g_unlink(clog);
+        g_auto(GStrv) argv = fleet_qemu_argv(spec, i);
+        int src = fleet_proc_spawn(argv, spec->thp, qlog, &launchers[i]);
+        if (src != 0) {
+            rc = src;
+            say("%s: cannot start %s: %s", name, spec->qemu, g_strerror(-src));
+            break;
+        }
+    }
+    for (unsigned i = 0; i < spec->count; i++) {
+        if (launchers[i] <= 0)
+            continue;
+        g_autofree char *name = fleet_guest_name(spec->prefix, i);
+        g_autofree char *qlog = fleet_guest_path(spec->state_dir, name, FLEET_QEMU_LOG);
+        g_autofree char *pidfile = fleet_guest_path(spec->state_dir, name, FLEET_PID_FILE);
+        int code = -1;
+        fleet_proc_wait(launchers[i], &code);
+        pid_t pid;
+        if (code != 0 || fleet_proc_read_pidfile(pidfile, &pid) != 0 ||
+            !fleet_proc_is_guest(PROC_ROOT, pid, pidfile)) {
+            g_autofree char *tail = console_tail(qlog, 10);
+            say("%s: QEMU failed to start (exit %d); %s:\n%s", name, code, qlog, tail);
+            rc = rc ? rc : -ECHILD;
+        }
+    }
+    g_free(launchers);
+    return rc;
+}
+
+static int cmd_start(const struct fleet_options *o)
+{
+    if (g_mkdir_with_parents(o->state_dir, 0755) != 0) {
+        say("cannot create state directory %s: %s", o->state_dir, g_strerror(errno));
+        return 1;
+    }
+    g_autofree char *dir = realpath(o->state_dir, NULL);
+    if (!dir) {
+        say("state directory %s: %s", o->state_dir, g_strerror(errno));
+        return 1;
+    }
+    int lock = lock_state_dir(dir);
+    if (lock < 0) {
+        say("state directory %s is in use by another fleet command (%s)", dir, g_strerror(-lock));
+        return 1;
+    }
+    g_autoptr(GArray) running = fleet_proc_find_in_state_dir(PROC_ROOT, dir);
+    if (running->len > 0) {
+        say("state directory %s already has a running fleet (%u QEMU process(es)): stop it "
+            "first with 'fleet stop --state %s' or use another directory",
+            dir, running->len, dir);
+        close(lock);
+        return 1;
+    }
+
+    struct fleet_spec spec;
+    if (prepare_start(o, dir, &spec) != 0) {
+        close(lock);
+        return 1;
+    }
+    /* A previous fleet here is dead (nothing runs): clear what it left. */
+    struct fleet_spec old;
+    GError *err = NULL;
+    if (load_spec(dir, &old, &err) == 0) {
+        stop_fleet(dir, &old, 1);
+        fleet_spec_clear(&old);
+    }
+    g_clear_error(&err);
+
+    int rc = write_spec(&spec);
+    double t0 = now_s();
+    if (rc == 0)
+        rc = spawn_all(&spec);
+    if (rc != 0) {
+        stop_fleet(dir, &spec, FLEET_DEFAULT_STOP_S);
+        say("start failed: stopped the guests already started");
+    } else {
+        char mem[32];
+        size_format(spec.memory_bytes, mem, sizeof(mem));
+        unsigned merging = 0;
+        for (unsigned i = 0; i < spec.count; i++)
+            merging += spec.merge[i];
+        printf("fleet: started %u guest(s) %s0..%s%u in %s: %s each, %u vCPU, accel %s, "
+               "mem-merge on %u/%u, THP %s (%.1fs)\n",
+               spec.count, spec.prefix, spec.prefix, spec.count - 1, dir, mem, spec.cpus,
+               fleet_accel_name(spec.accel), merging, spec.count, spec.thp ? "on" : "off",
+               now_s() - t0);
+        fflush(stdout);
+        if (o->wait) {
+            rc = wait_ready(&spec, o->timeout_s, t0);
+            if (rc == 0)
+                printf("fleet: all %u guest(s) ready (%.1fs)\n", spec.count, now_s() - t0);
+        }
+    }
+    fleet_spec_clear(&spec);
+    close(lock);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_stop(const struct fleet_options *o)
+{
+    g_autofree char *dir = realpath(o->state_dir, NULL);
+    if (!dir) {
+        say("state directory %s: %s", o->state_dir, g_strerror(errno));
+        return 1;
+    }
+    int lock = lock_state_dir(dir);
+    if (lock < 0) {
+        say("state directory %s is in use by another fleet command (%s)", dir, g_strerror(-lock));
+        return 1;
+    }
+    struct fleet_spec spec;
+    GError *err = NULL;
+    int lrc = load_spec(dir, &spec, &err);
+    if (lrc == -EINVAL)
+        say("warning: %s; stopping every QEMU of %s anyway", err->message, dir);
+    g_clear_error(&err);
+    int rc = stop_fleet(dir, lrc == 0 ? &spec : NULL, o->timeout_s);
+    if (rc < 0)
+        say("some QEMU of %s survived SIGKILL", dir);
+    else if (rc == 0 && lrc != 0)
+        say("no fleet in %s: nothing to stop", dir);
+    else
+        printf("fleet: stopped %d guest(s) in %s\n", rc, dir);
+    if (lrc == 0)
+        fleet_spec_clear(&spec);
+    close(lock);
+    return rc < 0 ? 1 : 0;
+}
+
+struct guest_status {
+    char *name;
+    pid_t pid; /* 0: none */
+    bool alive;
+    uint64_t rss_bytes;
+};
+
+static int cmd_status(const struct fleet_options *o)
+{
+    g_autofree char *dir = realpath(o->state_dir, NULL);
+    struct fleet_spec spec;
+    GError *err = NULL;
+    int rc = dir ? load_spec(dir, &spec, &err) : -ENOENT;
+    if (rc != 0) {
+        if (rc == -ENOENT)
+            say("no fleet in %s", o->state_dir);
+        else
+            say("%s", err ? err->message : "cannot read fleet.json");
+        g_clear_error(&err);
+        return 1;
+    }
+    struct guest_status *st = g_new0(struct guest_status, spec.count);
+    for (unsigned i = 0; i < spec.count; i++) {
+        st[i].name = fleet_guest_name(spec.prefix, i);
+        g_autofree char *pidfile = fleet_guest_path(dir, st[i].name, FLEET_PID_FILE);
+        if (fleet_proc_read_pidfile(pidfile, &st[i].pid) != 0)
+            st[i].pid = 0;
+        st[i].alive = st[i].pid && fleet_proc_is_guest(PROC_ROOT, st[i].pid, pidfile);
+        st[i].rss_bytes = st[i].alive ? fleet_proc_rss_bytes(PROC_ROOT, st[i].pid) : 0;
+    }
+    if (o->json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "state_dir");
+        json_builder_add_string_value(b, dir);
+        json_builder_set_member_name(b, "guests");
+        json_builder_begin_array(b);
+        for (unsigned i = 0; i < spec.count; i++) {
+            g_autofree char *qmp = fleet_guest_path(dir, st[i].name, FLEET_QMP_SOCKET);
+            g_autofree char *agent = fleet_guest_path(dir, st[i].name, FLEET_AGENT_SOCKET);
+            g_autofree char *console = fleet_guest_path(dir, st[i].name, FLEET_CONSOLE_LOG);
+            json_builder_begin_object(b);
+            json_builder_set_member_name(b, "name");
+            json_builder_add_string_value(b, st[i].name);
+            json_builder_set_member_name(b, "pid");
+            if (st[i].pid)
+                json_builder_add_int_value(b, st[i].pid);
+            else
+                json_builder_add_null_value(b);
+            json_builder_set_member_name(b, "alive");
+            json_builder_add_boolean_value(b, st[i].alive);
+            json_builder_set_member_name(b, "memory_bytes");
+            json_builder_add_int_value(b, (gint64)spec.memory_bytes);
+            json_builder_set_member_name(b, "rss_bytes");
+            json_builder_add_int_value(b, (gint64)st[i].rss_bytes);
+            json_builder_set_member_name(b, "accel");
+            json_builder_add_string_value(b, fleet_accel_name(spec.accel));
+            json_builder_set_member_name(b, "merge");
+            json_builder_add_boolean_value(b, spec.merge[i]);
+            json_builder_set_member_name(b, "qmp_socket");
+            json_builder_add_string_value(b, qmp);
+            json_builder_set_member_name(b, "agent_socket");
+            json_builder_add_string_value(b, agent);
+            json_builder_set_member_name(b, "console_log");
+            json_builder_add_string_value(b, console);
+            json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+        g_autoptr(JsonGenerator) gen = json_generator_new();
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        json_generator_set_root(gen, root);
+        json_generator_set_pretty(gen, TRUE);
+        g_autofree char *text = json_generator_to_data(gen, NULL);
+        printf("%s\n", text);
+    } else {
+        printf("%-12s %8s %-5s %10s %-5s %-5s %10s\n", "NAME", "PID", "ALIVE", "MEMORY", "ACCEL",
+               "MERGE", "RSS");
+        for (unsigned i = 0; i < spec.count; i++) {
+            char pid[16] = "-";
+            if (st[i].pid)
+                snprintf(pid, sizeof(pid), "%d", (int)st[i].pid);
+            char mem[24], rss[24] = "-";
+            snprintf(mem, sizeof(mem), "%" G_GUINT64_FORMAT "M", spec.memory_bytes >> 20);
+            if (st[i].rss_bytes)
+                snprintf(rss, sizeof(rss), "%" G_GUINT64_FORMAT "M", st[i].rss_bytes >> 20);
+            printf("%-12s %8s %-5s %10s %-5s %-5s %10s\n", st[i].name, pid,
+                   st[i].alive ? "yes" : "no", mem, fleet_accel_name(spec.accel),
+                   spec.merge[i] ? "on" : "off", rss);
+        }
+    }
+    for (unsigned i = 0; i < spec.count; i++)
+        g_free(st[i].name);
+    g_free(st);
+    fleet_spec_clear(&spec);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(fleet_usage(), argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    struct fleet_options o;
+    GError *err = NULL;
+    if (fleet_options_parse(argc, argv, &o, &err) != 0) {
+        say("%s", err->message);
+        fprintf(stderr, "(ballast-fleet --help lists the commands and options)\n");
+        g_error_free(err);
+        fleet_options_clear(&o);
+        return 2;
+    }
+    int rc;
+    switch (o.command) {
+    case FLEET_CMD_START:
+        rc = cmd_start(&o);
+        break;
+    case FLEET_CMD_STOP:
+        rc = cmd_stop(&o);
+        break;
+    default:
+        rc = cmd_status(&o);
+        break;
+    }
+    fleet_options_clear(&o);
+    return rc;
+}

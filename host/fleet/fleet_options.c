@@ -1,0 +1,356 @@
+/*
+ * ballast-fleet's command line: one GOptionContext per command, then checks
+ * of every value against what QEMU and the guest image can actually run,
+ * with a message that says why. Pure: no file is looked at here.
+ */
+#include "fleet_options.h"
+#include "fleet_guest.h"
+#include "size.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Room kept on the kernel command line for what the launcher itself adds. */
+#define FLEET_CMDLINE_RESERVED 256
+
+static const char usage_text[] =
+    "usage: ballast-fleet start --count N --memory SIZE --state DIR [options]\n"
+    "       ballast-fleet stop --state DIR [--timeout SEC]\n"
+    "       ballast-fleet status --state DIR [--json]\n"
+    "\n"
+    "start options:\n"
+    "  --count N              guests to start (1..1024), named <prefix>0..<prefix>N-1\n"
+    "  --memory SIZE          RAM per guest (e.g. 128M; bare number = MiB; at least 80M)\n"
+    "  --state DIR            per-guest sockets, logs and pid files go to DIR/<name>/\n"
+    "  --cpus N               vCPUs per guest (default 1)\n"
+    "  --accel auto|kvm|tcg   default auto: kvm on hardware virtualization, tcg otherwise\n"
+    "  --tb-size MIB          TCG code cache per guest (default 16)\n"
+    "  --deflate-on-oom       the guest may deflate its balloon under OOM\n"
+    "  --no-merge all|NAMES   mem-merge=off (no KSM) for all or these guests (a,b,...)\n"
+    "  --thp                  leave transparent huge pages on for QEMU (default off)\n"
+    "  --image DIR            guest image (default <build>/guest)\n"
+    "  --qemu PATH            QEMU binary (default qemu-system-x86_64 in PATH)\n"
+    "  --name-prefix P        guest name prefix (default vm)\n"
+    "  --workload SPEC        ballast.workload=SPEC on the guest kernel command line\n"
+    "  --append TEXT          more kernel command line\n"
+    "  --tsc-khz KHZ          guest tsc_early_khz (default: measured on the host)\n"
+    "  --wait                 return once every guest printed its ready marker\n"
+    "  --timeout SEC          with --wait: give up after SEC (default 300)\n"
+    "stop: SIGTERM, then SIGKILL after --timeout SEC (default 10).\n"
+    "See docs/fleet.md.\n";
+
+const char *fleet_usage(void)
+{
+    return usage_text;
+}
+
+static const char *const accel_names[] = {
+    [FLEET_ACCEL_AUTO] = "auto",
+    [FLEET_ACCEL_KVM] = "kvm",
+    [FLEET_ACCEL_TCG] = "tcg",
+};
+
+const char *fleet_accel_name(enum fleet_accel accel)
+{
+    return (unsigned)accel < G_N_ELEMENTS(accel_names) ? accel_names[accel] : "?";
+}
+
+int fleet_accel_from_name(const char *name, enum fleet_accel *out)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(accel_names); i++) {
+        if (name && strcmp(name, accel_names[i]) == 0) {
+            *out = (enum fleet_accel)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+bool fleet_prefix_valid(const char *prefix)
+{
+    size_t len = prefix ? strlen(prefix) : 0;
+    if (len == 0 || len > FLEET_MAX_PREFIX_LEN || !g_ascii_isalpha(prefix[0]))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!g_ascii_isalnum(prefix[i]) && prefix[i] != '_' && prefix[i] != '-')
+            return false;
+    }
+    return true;
+}
+
+void fleet_options_clear(struct fleet_options *opts)
+{
+    g_clear_pointer(&opts->state_dir, g_free);
+    g_clear_pointer(&opts->no_merge, g_strfreev);
+    g_clear_pointer(&opts->image_dir, g_free);
+    g_clear_pointer(&opts->qemu, g_free);
+    g_clear_pointer(&opts->name_prefix, g_free);
+    g_clear_pointer(&opts->workload, g_free);
+    g_clear_pointer(&opts->append, g_free);
+}
+
+static int fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static int fail(GError **error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, msg);
+    return -EINVAL;
+}
+
+/* Raw values as GOption stores them; checked and converted afterwards. */
+struct raw_options {
+    char *state;
+    int count;
+    char *memory;
+    int cpus;
+    char *accel;
+    int tb_size;
+    gboolean deflate_on_oom;
+    gboolean thp;
+    char **no_merge;
+    char *image;
+    char *qemu;
+    char *prefix;
+    char *workload;
+    char *append;
+    char *tsc_khz;
+    gboolean wait;
+    int timeout;
+    gboolean json;
+};
+
+static void raw_clear(struct raw_options *r)
+{
+    g_free(r->state);
+    g_free(r->memory);
+    g_free(r->accel);
+    g_strfreev(r->no_merge);
+    g_free(r->image);
+    g_free(r->qemu);
+    g_free(r->prefix);
+    g_free(r->workload);
+    g_free(r->append);
+    g_free(r->tsc_khz);
+}
+
+/* --no-merge may repeat and each value may be a comma list: flatten it. */
+static char **split_names(char **values)
+{
+    GPtrArray *names = g_ptr_array_new();
+    for (size_t i = 0; values && values[i]; i++) {
+        g_auto(GStrv) parts = g_strsplit(values[i], ",", -1);
+        for (size_t j = 0; parts[j]; j++) {
+            if (parts[j][0] != '\0')
+                g_ptr_array_add(names, g_strdup(parts[j]));
+        }
+    }
+    g_ptr_array_add(names, NULL);
+    return (char **)g_ptr_array_free(names, FALSE);
+}
+
+/* ballast.workload=SPEC is one kernel command line word: no blanks or quotes. */
+static bool workload_valid(const char *spec)
+{
+    if (spec[0] == '\0')
+        return false;
+    for (const char *p = spec; *p; p++) {
+        if (!g_ascii_isgraph(*p) || *p == '"' || *p == '\'')
+            return false;
+    }
+    return true;
+}
+
+static int check_start(struct raw_options *r, struct fleet_options *opts, GError **error)
+{
+    if (r->count == 0 && !r->memory && !r->state)
+        return fail(error, "start needs --count N --memory SIZE --state DIR");
+    if (r->count == 0)
+        return fail(error, "--count is required and must be at least 1");
+    if (r->count < 0 || r->count > FLEET_MAX_COUNT)
+        return fail(error, "--count %d is out of range 1..%d", r->count, FLEET_MAX_COUNT);
+    opts->count = (unsigned)r->count;
+
+    if (!r->memory)
+        return fail(error, "--memory is required (RAM per guest, e.g. --memory 128M)");
+    if (size_parse(r->memory, 1ULL << 20, &opts->memory_bytes) != 0)
+        return fail(error, "--memory '%s' is not a size (e.g. 128M, 1G; a bare number is MiB)",
+                    r->memory);
+    if (opts->memory_bytes < FLEET_MIN_MEMORY_BYTES)
+        return fail(error,
+                    "--memory %s is too small: the guest kernel needs at least %llu MiB "
+                    "to boot (measured; see docs/guest-image.md)",
+                    r->memory, FLEET_MIN_MEMORY_BYTES >> 20);
+    if (opts->memory_bytes % (1ULL << 20) != 0)
+        return fail(error, "--memory %s is not a whole number of MiB", r->memory);
+    if (opts->memory_bytes > (1ULL << 40))
+        return fail(error, "--memory %s is more than 1 TiB per guest", r->memory);
+
+    if (r->cpus < 1 || r->cpus > FLEET_MAX_CPUS)
+        return fail(error, "--cpus %d is out of range 1..%d", r->cpus, FLEET_MAX_CPUS);
+    opts->cpus = (unsigned)r->cpus;
+
+    if (fleet_accel_from_name(r->accel, &opts->accel) != 0)
+        return fail(error, "--accel '%s' is not one of auto, kvm, tcg", r->accel);
+    if (r->tb_size < 1 || r->tb_size > FLEET_MAX_TB_SIZE_MIB)
+        return fail(error, "--tb-size %d is out of range 1..%d (MiB)", r->tb_size,
+                    FLEET_MAX_TB_SIZE_MIB);
+    opts->tb_size_mib = (unsigned)r->tb_size;
+
+    if (!fleet_prefix_valid(r->prefix))
+        return fail(error,
+                    "--name-prefix '%s' is not valid: a letter, then letters, digits, '_' "
+                    "or '-', at most %d characters",
+                    r->prefix, FLEET_MAX_PREFIX_LEN);
+    opts->name_prefix = g_strdup(r->prefix);
+
+    opts->no_merge = split_names(r->no_merge);
+    for (size_t i = 0; opts->no_merge[i]; i++) {
+        const char *n = opts->no_merge[i];
+        if (strcmp(n, "all") == 0)
+            continue;
+        bool known = false;
+        for (unsigned g = 0; g < opts->count && !known; g++) {
+            g_autofree char *name = fleet_guest_name(opts->name_prefix, g);
+            known = strcmp(name, n) == 0;
+        }
+        if (!known)
+            return fail(error, "--no-merge '%s' is not a guest of this fleet (%s0..%s%u) or 'all'",
+                        n, opts->name_prefix, opts->name_prefix, opts->count - 1);
+    }
+
+    if (r->workload && !workload_valid(r->workload))
+        return fail(error,
+                    "--workload '%s' must be one word without blanks or quotes "
+                    "(it goes on the kernel command line)",
+                    r->workload);
+    size_t extra = (r->workload ? strlen(r->workload) : 0) + (r->append ? strlen(r->append) : 0);
+    if (extra + FLEET_CMDLINE_RESERVED >= FLEET_MAX_CMDLINE_LEN)
+        return fail(error,
+                    "--workload and --append are too long for the kernel command line "
+                    "(%d bytes in all)",
+                    FLEET_MAX_CMDLINE_LEN);
+    opts->workload = g_strdup(r->workload);
+    opts->append = g_strdup(r->append);
+
+    if (r->tsc_khz) {
+        uint64_t khz;
+        if (size_parse(r->tsc_khz, 1, &khz) != 0 || khz == 0 || khz > 100000000)
+            return fail(error, "--tsc-khz '%s' is not a frequency in kHz (e.g. 2600000)",
+                        r->tsc_khz);
+        opts->tsc_khz = khz;
+    }
+    opts->deflate_on_oom = r->deflate_on_oom;
+    opts->thp = r->thp;
+    opts->image_dir = g_strdup(r->image);
+    opts->qemu = g_strdup(r->qemu);
+    opts->wait = r->wait;
+    return 0;
+}
+
+int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts, GError **error)
+{
+    memset(opts, 0, sizeof(*opts));
+    if (argc < 2)
+        return fail(error, "no command given (start, stop or status)");
+
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "start") == 0)
+        opts->command = FLEET_CMD_START;
+    else if (strcmp(cmd, "stop") == 0)
+        opts->command = FLEET_CMD_STOP;
+    else if (strcmp(cmd, "status") == 0)
+        opts->command = FLEET_CMD_STATUS;
+    else
+        return fail(error, "unknown command '%s' (start, stop or status)", cmd);
+
+    struct raw_options r = {
+        .cpus = 1,
+        .tb_size = FLEET_DEFAULT_TB_SIZE_MIB,
+        .timeout = -1,
+    };
+    r.accel = g_strdup("auto");
+    r.prefix = g_strdup(FLEET_DEFAULT_PREFIX);
+
+    const GOptionEntry common_entries[] = {
+        {"state", 0, 0, G_OPTION_ARG_FILENAME, &r.state, "State directory", "DIR"},
+        {NULL},
+    };
+    const GOptionEntry start_entries[] = {
+        {"count", 0, 0, G_OPTION_ARG_INT, &r.count, "Guests to start", "N"},
+        {"memory", 0, 0, G_OPTION_ARG_STRING, &r.memory, "RAM per guest", "SIZE"},
+        {"cpus", 0, 0, G_OPTION_ARG_INT, &r.cpus, "vCPUs per guest", "N"},
+        {"accel", 0, 0, G_OPTION_ARG_STRING, &r.accel, "auto, kvm or tcg", "A"},
+        {"tb-size", 0, 0, G_OPTION_ARG_INT, &r.tb_size, "TCG code cache (MiB)", "MIB"},
+        {"deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r.deflate_on_oom, "Balloon deflate-on-oom",
+         NULL},
+        {"thp", 0, 0, G_OPTION_ARG_NONE, &r.thp, "Leave THP on for QEMU", NULL},
+        {"no-merge", 0, 0, G_OPTION_ARG_STRING_ARRAY, &r.no_merge, "mem-merge=off", "all|NAMES"},
+        {"image", 0, 0, G_OPTION_ARG_FILENAME, &r.image, "Guest image directory", "DIR"},
+        {"qemu", 0, 0, G_OPTION_ARG_FILENAME, &r.qemu, "QEMU binary", "PATH"},
+        {"name-prefix", 0, 0, G_OPTION_ARG_STRING, &r.prefix, "Guest name prefix", "P"},
+        {"workload", 0, 0, G_OPTION_ARG_STRING, &r.workload, "ballast.workload=SPEC", "SPEC"},
+        {"append", 0, 0, G_OPTION_ARG_STRING, &r.append, "More kernel command line", "TEXT"},
+        {"tsc-khz", 0, 0, G_OPTION_ARG_STRING, &r.tsc_khz, "Guest tsc_early_khz", "KHZ"},
+        {"wait", 0, 0, G_OPTION_ARG_NONE, &r.wait, "Wait for every ready marker", NULL},
+        {"timeout", 0, 0, G_OPTION_ARG_INT, &r.timeout, "Seconds to wait", "SEC"},
+        {NULL},
+    };
+    const GOptionEntry stop_entries[] = {
+        {"timeout", 0, 0, G_OPTION_ARG_INT, &r.timeout, "Seconds before SIGKILL", "SEC"},
+        {NULL},
+    };
+    const GOptionEntry status_entries[] = {
+        {"json", 0, 0, G_OPTION_ARG_NONE, &r.json, "JSON output", NULL},
+        {NULL},
+    };
+
+    GOptionContext *ctx = g_option_context_new(NULL);
+    g_option_context_set_summary(ctx, usage_text);
+    g_option_context_add_main_entries(ctx, common_entries, NULL);
+    if (opts->command == FLEET_CMD_START)
+        g_option_context_add_main_entries(ctx, start_entries, NULL);
+    else if (opts->command == FLEET_CMD_STOP)
+        g_option_context_add_main_entries(ctx, stop_entries, NULL);
+    else
+        g_option_context_add_main_entries(ctx, status_entries, NULL);
+
+    /* GOption edits the vector it parses: give it a copy without the command. */
+    char **args = g_new0(char *, (size_t)argc);
+    args[0] = g_strdup(argv[0]);
+    for (int i = 2; i < argc; i++)
+        args[i - 1] = g_strdup(argv[i]);
+    GError *perr = NULL;
+    int rc = 0;
+    if (!g_option_context_parse_strv(ctx, &args, &perr)) {
+        rc = fail(error, "%s: %s", cmd, perr->message);
+        g_error_free(perr);
+    } else if (args[1]) {
+        rc = fail(error, "%s: unexpected argument '%s'", cmd, args[1]);
+    }
+    g_strfreev(args);
+    g_option_context_free(ctx);
+
+    if (rc == 0 && !r.state)
+        rc = fail(error, "%s: --state DIR is required", cmd);
+    if (rc == 0 && r.state[0] == '\0')
+        rc = fail(error, "%s: --state must not be empty", cmd);
+    if (rc == 0 && opts->command == FLEET_CMD_START)
+        rc = check_start(&r, opts, error);
+    if (rc == 0 && r.timeout != -1 && (r.timeout < 1 || r.timeout > 86400))
+        rc = fail(error, "--timeout %d is out of range 1..86400 (seconds)", r.timeout);
+    if (rc == 0) {
+        opts->state_dir = g_strdup(r.state);
+        opts->json = r.json;
+        if (r.timeout != -1)
+            opts->timeout_s = (unsigned)r.timeout;
+        else
+            opts->timeout_s =
+                opts->command == FLEET_CMD_START ? FLEET_DEFAULT_WAIT_S : FLEET_DEFAULT_STOP_S;
+    }
+    raw_clear(&r);
+    return rc;
+}

@@ -1,0 +1,53 @@
+/*
+ * Process handling of the fleet launcher: start a QEMU with THP off, read
+ * pid files, tell whether a pid is still one of our guests, find stray
+ * guests of a state directory, stop them. /proc is a parameter.
+ */
+#ifndef BALLAST_FLEET_PROC_H
+#define BALLAST_FLEET_PROC_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * Forks and execs argv[0] with stdin from /dev/null and stdout/stderr
+ * appended to log_path. Unless thp, the child first sets PR_SET_THP_DISABLE,
+ * which survives fork and exec: QEMU's guest RAM then stays in 4 KiB pages
+ * that KSM and free page reporting can act on. Returns 0 or -errno.
+ */
+int fleet_proc_spawn(char *const *argv, bool thp, const char *log_path, pid_t *out_pid);
+
+/* Waits for a child; *exit_code is its exit status, or 128+signal. */
+int fleet_proc_wait(pid_t pid, int *exit_code);
+
+/* Reads a QEMU pid file. Returns 0, -ENOENT, or -EINVAL for garbage. */
+int fleet_proc_read_pidfile(const char *path, pid_t *out_pid);
+
+/* True when PID runs (not a zombie) with "-pidfile PIDFILE" on its command line. */
+bool fleet_proc_is_guest(const char *proc_root, pid_t pid, const char *pidfile);
+
+/* Pids of every live QEMU whose pid file lives under state_dir/<name>/. */
+GArray *fleet_proc_find_in_state_dir(const char *proc_root, const char *state_dir);
+
+/* VmRSS of PID in bytes, 0 when unknown. */
+uint64_t fleet_proc_rss_bytes(const char *proc_root, pid_t pid);
+
+/* True when PID runs (not a zombie) as a QEMU of the fleet in state_dir. */
+bool fleet_proc_in_state_dir(const char *proc_root, pid_t pid, const char *state_dir);
+
+/*
+ * Sends SIGTERM to every pid (QEMU shuts down cleanly and removes its pid
+ * file and sockets), waits up to timeout_ms, then SIGKILLs the rest and
+ * waits for them too. Each pid is checked to still be a guest of state_dir
+ * right before it is signalled, so a reused pid is never hit. Returns how
+ * many needed SIGKILL, or -ETIMEDOUT if some survived even that.
+ */
+int fleet_proc_stop(const char *proc_root, const char *state_dir, const GArray *pids,
+                    unsigned timeout_ms);
+
+/* The host TSC rate in kHz measured against CLOCK_MONOTONIC_RAW; 0 if unknown. */
+uint64_t fleet_proc_tsc_khz(void);
+
+#endif

@@ -1,0 +1,335 @@
+/*
+ * From a fleet spec to each guest's QEMU argv and kernel command line, and
+ * the spec to and from fleet.json. No I/O: process handling is fleet_proc.c.
+ */
+#include "fleet_qemu.h"
+#include "fleet_guest.h"
+
+#include <errno.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+int fleet_spec_from_options(const struct fleet_options *opts, const char *abs_state_dir,
+                            const char *image_dir, const char *qemu, enum fleet_accel accel,
+                            uint64_t tsc_khz, struct fleet_spec *spec)
+{
+    memset(spec, 0, sizeof(*spec));
+    if (accel == FLEET_ACCEL_AUTO || opts->count == 0 || abs_state_dir[0] != '/')
+        return -EINVAL;
+    spec->state_dir = g_strdup(abs_state_dir);
+    spec->qemu = g_strdup(qemu);
+    spec->kernel = g_build_filename(image_dir, "vmlinuz", NULL);
+    spec->initrd = g_build_filename(image_dir, "initramfs.cpio.gz", NULL);
+    spec->prefix = g_strdup(opts->name_prefix);
+    spec->count = opts->count;
+    spec->memory_bytes = opts->memory_bytes;
+    spec->cpus = opts->cpus;
+    spec->accel = accel;
+    spec->tb_size_mib = opts->tb_size_mib;
+    spec->deflate_on_oom = opts->deflate_on_oom;
+    spec->thp = opts->thp;
+    spec->tsc_khz = tsc_khz;
+    spec->workload = g_strdup(opts->workload);
+    spec->append = g_strdup(opts->append);
+    spec->merge = g_new0(bool, opts->count);
+    for (unsigned i = 0; i < opts->count; i++) {
+        g_autofree char *name = fleet_guest_name(opts->name_prefix, i);
+        spec->merge[i] = fleet_guest_merge((const char *const *)opts->no_merge, name);
+    }
+    return 0;
+}
+
+void fleet_spec_clear(struct fleet_spec *spec)
+{
+    g_free(spec->state_dir);
+    g_free(spec->qemu);
+    g_free(spec->kernel);
+    g_free(spec->initrd);
+    g_free(spec->prefix);
+    g_free(spec->workload);
+    g_free(spec->append);
+    g_free(spec->merge);
+    memset(spec, 0, sizeof(*spec));
+}
+
+char *fleet_qemu_escape(const char *value)
+{
+    GString *s = g_string_sized_new(strlen(value) + 8);
+    for (const char *p = value; *p; p++) {
+        if (*p == ',')
+            g_string_append_c(s, ',');
+        g_string_append_c(s, *p);
+    }
+    return g_string_free(s, FALSE);
+}
+
+char *fleet_kernel_cmdline(const struct fleet_spec *spec, unsigned index)
+{
+    g_autofree char *name = fleet_guest_name(spec->prefix, index);
+    /* panic=-1 + QEMU's -no-reboot: a guest that panics ends its QEMU. */
+    GString *s = g_string_new("console=ttyS0 panic=-1");
+    /*
+     * Many TCG guests booting at once miss the PIT calibration window and
+     * hang ("Unable to calibrate against PIT"): hand the kernel the TSC rate.
+     */
+    if (spec->tsc_khz)
+        g_string_append_printf(s, " tsc_early_khz=%" G_GUINT64_FORMAT, spec->tsc_khz);
+    g_string_append_printf(s, " ballast.name=%s", name);
+    if (spec->workload)
+        g_string_append_printf(s, " ballast.workload=%s", spec->workload);
+    if (spec->append && spec->append[0])
+        g_string_append_printf(s, " %s", spec->append);
+    return g_string_free(s, FALSE);
+}
+
+static void add(GPtrArray *argv, const char *arg)
+{
+    g_ptr_array_add(argv, g_strdup(arg));
+}
+
+static void addf(GPtrArray *argv, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void addf(GPtrArray *argv, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_ptr_array_add(argv, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
+{
+    g_autofree char *name = fleet_guest_name(spec->prefix, index);
+    g_autofree char *console = fleet_guest_path(spec->state_dir, name, FLEET_CONSOLE_LOG);
+    g_autofree char *qmp = fleet_guest_path(spec->state_dir, name, FLEET_QMP_SOCKET);
+    g_autofree char *agent = fleet_guest_path(spec->state_dir, name, FLEET_AGENT_SOCKET);
+    g_autofree char *pidfile = fleet_guest_path(spec->state_dir, name, FLEET_PID_FILE);
+    g_autofree char *console_esc = fleet_qemu_escape(console);
+    g_autofree char *qmp_esc = fleet_qemu_escape(qmp);
+    g_autofree char *agent_esc = fleet_qemu_escape(agent);
+    g_autofree char *cmdline = fleet_kernel_cmdline(spec, index);
+    GPtrArray *argv = g_ptr_array_new();
+
+    add(argv, spec->qemu);
+    add(argv, "-name");
+    add(argv, name);
+    /* microvm: no PCI, no firmware; devices are virtio-mmio. mem-merge is KSM. */
+    add(argv, "-machine");
+    addf(argv, "microvm,mem-merge=%s", spec->merge[index] ? "on" : "off");
+    add(argv, "-accel");
+    if (spec->accel == FLEET_ACCEL_KVM) {
+        add(argv, "kvm");
+        add(argv, "-cpu");
+        add(argv, "host");
+    } else {
+        addf(argv, "tcg,tb-size=%u", spec->tb_size_mib);
+    }
+    add(argv, "-m");
+    addf(argv, "%" G_GUINT64_FORMAT "M", spec->memory_bytes >> 20);
+    add(argv, "-smp");
+    addf(argv, "%u", spec->cpus);
+    /* -nodefaults drops the serial port too: the console is added back below. */
+    add(argv, "-nodefaults");
+    add(argv, "-no-user-config");
+    add(argv, "-display");
+    add(argv, "none");
+    add(argv, "-no-reboot");
+    add(argv, "-chardev");
+    addf(argv, "file,id=console,path=%s", console_esc);
+    add(argv, "-serial");
+    add(argv, "chardev:console");
+    add(argv, "-kernel");
+    add(argv, spec->kernel);
+    add(argv, "-initrd");
+    add(argv, spec->initrd);
+    add(argv, "-append");
+    add(argv, cmdline);
+    /* Free page reporting returns memory the guest freed without a balloon move. */
+    add(argv, "-device");
+    addf(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=on%s",
+         spec->deflate_on_oom ? ",deflate-on-oom=on" : "");
+    add(argv, "-device");
+    add(argv, "virtio-serial-device,id=vser0");
+    add(argv, "-chardev");
+    addf(argv, "socket,id=agent,path=%s,server=on,wait=off", agent_esc);
+    add(argv, "-device");
+    add(argv, "virtserialport,chardev=agent,name=" FLEET_AGENT_PORT);
+    add(argv, "-chardev");
+    addf(argv, "socket,id=qmp,path=%s,server=on,wait=off", qmp_esc);
+    add(argv, "-mon");
+    add(argv, "chardev=qmp,mode=control");
+    /* QEMU's parent exits once the guest runs: start returns when all do. */
+    add(argv, "-daemonize");
+    add(argv, "-pidfile");
+    add(argv, pidfile);
+    g_ptr_array_add(argv, NULL);
+    return (GStrv)g_ptr_array_free(argv, FALSE);
+}
+
+char *fleet_spec_to_json(const struct fleet_spec *spec)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "version");
+    json_builder_add_int_value(b, 1);
+#define STR(k, v)                                                                                  \
+    do {                                                                                           \
+        json_builder_set_member_name(b, k);                                                        \
+        if (v)                                                                                     \
+            json_builder_add_string_value(b, v);                                                   \
+        else                                                                                       \
+            json_builder_add_null_value(b);                                                        \
+    } while (0)
+#define INT(k, v)                                                                                  \
+    do {                                                                                           \
+        json_builder_set_member_name(b, k);                                                        \
+        json_builder_add_int_value(b, (gint64)(v));                                                \
+    } while (0)
+#define BOOL(k, v)                                                                                 \
+    do {                                                                                           \
+        json_builder_set_member_name(b, k);                                                        \
+        json_builder_add_boolean_value(b, v);                                                      \
+    } while (0)
+    STR("state_dir", spec->state_dir);
+    STR("qemu", spec->qemu);
+    STR("kernel", spec->kernel);
+    STR("initrd", spec->initrd);
+    STR("name_prefix", spec->prefix);
+    INT("count", spec->count);
+    INT("memory_bytes", spec->memory_bytes);
+    INT("cpus", spec->cpus);
+    STR("accel", fleet_accel_name(spec->accel));
+    INT("tb_size_mib", spec->tb_size_mib);
+    BOOL("deflate_on_oom", spec->deflate_on_oom);
+    BOOL("thp", spec->thp);
+    INT("tsc_khz", spec->tsc_khz);
+    STR("workload", spec->workload);
+    STR("append", spec->append);
+    json_builder_set_member_name(b, "guests");
+    json_builder_begin_array(b);
+    for (unsigned i = 0; i < spec->count; i++) {
+        g_autofree char *name = fleet_guest_name(spec->prefix, i);
+        json_builder_begin_object(b);
+        STR("name", name);
+        BOOL("merge", spec->merge[i]);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+#undef STR
+#undef INT
+#undef BOOL
+    json_builder_end_object(b);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    json_generator_set_pretty(gen, TRUE);
+    return json_generator_to_data(gen, NULL);
+}
+
+static int bad(GError **error, const char *what)
+{
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "fleet.json: bad or missing %s", what);
+    return -EINVAL;
+}
+
+static const char *get_str(JsonObject *o, const char *key)
+{
+    JsonNode *n = json_object_get_member(o, key);
+    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
+               ? json_node_get_string(n)
+               : NULL;
+}
+
+static bool get_int(JsonObject *o, const char *key, gint64 min, gint64 max, gint64 *out)
+{
+    JsonNode *n = json_object_get_member(o, key);
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+        return false;
+    *out = json_node_get_int(n);
+    return *out >= min && *out <= max;
+}
+
+static bool get_bool(JsonObject *o, const char *key, bool *out)
+{
+    JsonNode *n = json_object_get_member(o, key);
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
+        return false;
+    *out = json_node_get_boolean(n);
+    return true;
+}
+
+static int spec_from_object(JsonObject *o, struct fleet_spec *spec, GError **error)
+{
+    const char *strs[][2] = {{"state_dir", NULL}, {"qemu", NULL},        {"kernel", NULL},
+                             {"initrd", NULL},    {"name_prefix", NULL}, {"accel", NULL}};
+    for (size_t i = 0; i < G_N_ELEMENTS(strs); i++) {
+        strs[i][1] = get_str(o, strs[i][0]);
+        if (!strs[i][1])
+            return bad(error, strs[i][0]);
+    }
+    spec->state_dir = g_strdup(strs[0][1]);
+    spec->qemu = g_strdup(strs[1][1]);
+    spec->kernel = g_strdup(strs[2][1]);
+    spec->initrd = g_strdup(strs[3][1]);
+    spec->prefix = g_strdup(strs[4][1]);
+    if (fleet_accel_from_name(strs[5][1], &spec->accel) != 0 || spec->accel == FLEET_ACCEL_AUTO)
+        return bad(error, "accel");
+    if (!fleet_prefix_valid(spec->prefix))
+        return bad(error, "name_prefix");
+    gint64 v;
+    if (!get_int(o, "count", 1, FLEET_MAX_COUNT, &v))
+        return bad(error, "count");
+    spec->count = (unsigned)v;
+    if (!get_int(o, "memory_bytes", 1, G_MAXINT64, &v))
+        return bad(error, "memory_bytes");
+    spec->memory_bytes = (uint64_t)v;
+    if (!get_int(o, "cpus", 1, FLEET_MAX_CPUS, &v))
+        return bad(error, "cpus");
+    spec->cpus = (unsigned)v;
+    if (!get_int(o, "tb_size_mib", 1, FLEET_MAX_TB_SIZE_MIB, &v))
+        return bad(error, "tb_size_mib");
+    spec->tb_size_mib = (unsigned)v;
+    if (!get_int(o, "tsc_khz", 0, G_MAXINT64, &v))
+        return bad(error, "tsc_khz");
+    spec->tsc_khz = (uint64_t)v;
+    if (!get_bool(o, "deflate_on_oom", &spec->deflate_on_oom) || !get_bool(o, "thp", &spec->thp))
+        return bad(error, "deflate_on_oom/thp");
+    spec->workload = g_strdup(get_str(o, "workload"));
+    spec->append = g_strdup(get_str(o, "append"));
+
+    JsonNode *gn = json_object_get_member(o, "guests");
+    if (!gn || !JSON_NODE_HOLDS_ARRAY(gn))
+        return bad(error, "guests");
+    JsonArray *guests = json_node_get_array(gn);
+    if (json_array_get_length(guests) != spec->count)
+        return bad(error, "guests (count mismatch)");
+    spec->merge = g_new0(bool, spec->count);
+    for (unsigned i = 0; i < spec->count; i++) {
+        JsonNode *e = json_array_get_element(guests, i);
+        if (!JSON_NODE_HOLDS_OBJECT(e))
+            return bad(error, "guest entry");
+        JsonObject *g = json_node_get_object(e);
+        g_autofree char *expected = fleet_guest_name(spec->prefix, i);
+        const char *name = get_str(g, "name");
+        if (!name || strcmp(name, expected) != 0)
+            return bad(error, "guest name");
+        if (!get_bool(g, "merge", &spec->merge[i]))
+            return bad(error, "guest merge");
+    }
+    return 0;
+}
+
+int fleet_spec_from_json(const char *text, struct fleet_spec *spec, GError **error)
+{
+    memset(spec, 0, sizeof(*spec));
+    g_autoptr(JsonParser) parser = json_parser_new();
+    if (!json_parser_load_from_data(parser, text, -1, error))
+        return -EINVAL;
+    JsonNode *root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        return bad(error, "top-level object");
+    int rc = spec_from_object(json_node_get_object(root), spec, error);
+    if (rc != 0)
+        fleet_spec_clear(spec);
+    return rc;
+}
