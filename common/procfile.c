@@ -1,0 +1,95 @@
+/* Fixed-buffer line scanning of /proc files; see procfile.h. */
+#include "procfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int procfile_open(const char *root, const char *rel, int flags)
+{
+    char path[PROCFILE_PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/%s", root, rel);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -ENAMETOOLONG;
+    int fd = open(path, flags | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int procfile_scan_fd(int fd, char *buf, size_t buf_len, procfile_line_fn fn, void *ctx)
+{
+    if (fd < 0 || !buf || buf_len == 0 || !fn)
+        return -EINVAL;
+    off_t off = 0;
+    size_t have = 0;
+    bool skipping = false; /* inside a line longer than buf */
+    for (;;) {
+        if (off >= (off_t)PROCFILE_MAX_BYTES)
+            return -EFBIG;
+        ssize_t n = pread(fd, buf + have, buf_len - have, off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0) {
+            if (have > 0 && !skipping)
+                fn(buf, have, ctx); /* last line without a newline */
+            return 0;
+        }
+        off += n;
+        have += (size_t)n;
+        size_t start = 0;
+        for (size_t i = 0; i < have; i++) {
+            if (buf[i] != '\n')
+                continue;
+            if (!skipping)
+                fn(buf + start, i - start, ctx);
+            skipping = false;
+            start = i + 1;
+        }
+        memmove(buf, buf + start, have - start);
+        have -= start;
+        if (have == buf_len) {
+            skipping = true;
+            have = 0;
+        }
+    }
+}
+
+int procfile_scan(const char *root, const char *rel, char *buf, size_t buf_len, procfile_line_fn fn,
+                  void *ctx)
+{
+    int fd = procfile_open(root, rel, O_RDONLY);
+    if (fd < 0)
+        return fd;
+    int rc = procfile_scan_fd(fd, buf, buf_len, fn, ctx);
+    close(fd);
+    return rc;
+}
+
+int procfile_parse_u64(const char **p, const char *end, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    if (s >= end || *s < '0' || *s > '9')
+        return -EINVAL;
+    while (s < end && *s >= '0' && *s <= '9') {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -ERANGE;
+        v = v * 10 + d;
+        s++;
+    }
+    *p = s;
+    *out = v;
+    return 0;
+}
+
+void procfile_skip_blanks(const char **p, const char *end)
+{
+    while (*p < end && (**p == ' ' || **p == '\t'))
+        (*p)++;
+}

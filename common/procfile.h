@@ -1,0 +1,44 @@
+/*
+ * Reading /proc and /sys files without the heap: a line scanner over a
+ * caller-supplied fixed buffer, path building under a caller-given root
+ * (so tests point readers at fixture trees), and strict number parsing.
+ * Shared by the meminfo, vmstat and psi readers, host and guest alike.
+ */
+#ifndef BALLAST_PROCFILE_H
+#define BALLAST_PROCFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest path procfile_open() builds; longer ones fail with -ENAMETOOLONG. */
+#define PROCFILE_PATH_MAX 256
+/* Reading stops with -EFBIG past this: a hostile "file" may be endless. */
+#define PROCFILE_MAX_BYTES (1u << 20)
+
+/* Called once per line, without its newline; line is not NUL-terminated. */
+typedef void (*procfile_line_fn)(const char *line, size_t len, void *ctx);
+
+/* Opens root/rel (root "/proc", rel "meminfo"); returns an fd or -errno. */
+int procfile_open(const char *root, const char *rel, int flags);
+
+/*
+ * Reads fd from offset 0 (pread: the same fd can be re-read every tick) and
+ * calls fn for every line. A line longer than buf_len is skipped whole.
+ * Returns 0 or -errno.
+ */
+int procfile_scan_fd(int fd, char *buf, size_t buf_len, procfile_line_fn fn, void *ctx);
+
+/* procfile_open + procfile_scan_fd + close. */
+int procfile_scan(const char *root, const char *rel, char *buf, size_t buf_len, procfile_line_fn fn,
+                  void *ctx);
+
+/*
+ * Parses the decimal digits at *p (no sign, at least one digit), advancing
+ * *p past them. Returns 0, -EINVAL (no digit) or -ERANGE (over 64 bits).
+ */
+int procfile_parse_u64(const char **p, const char *end, uint64_t *out);
+
+/* Advances *p past spaces and tabs. */
+void procfile_skip_blanks(const char **p, const char *end);
+
+#endif
