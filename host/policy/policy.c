@@ -43,8 +43,8 @@ void policy_tunables_default(struct policy_tunables *t)
         .host_psi_some_pct = 10.0,
         .guest_psi_some_pct = 10.0,
         .guest_psi_full_pct = 5.0,
-        .guest_avail_floor_pct = 5.0,
-        .guest_avail_floor_bytes = 16 * MIB,
+        .guest_avail_floor_pct = 2.0,
+        .guest_avail_floor_bytes = 8 * MIB,
         .urgent_step_pct = 25.0,
         .headroom_pct = 10.0,
         .headroom_bytes = 32 * MIB,
@@ -258,8 +258,8 @@ struct guest_view {
     uint64_t free_bytes;
     uint64_t need_bytes; /* actual - available: the working set plus kernel overhead */
     bool urgent;
-    bool heavy;   /* go straight to max */
-    char why[96]; /* what made it urgent / what was ignored */
+    bool heavy;    /* go straight to max */
+    char why[128]; /* what made it urgent / what was ignored */
 };
 
 /* The agent's report is untrusted: a guest may lie to keep memory, or be
@@ -431,10 +431,13 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
     const uint64_t headroom_calm = max_u64(pct_of(p.max_bytes, t->headroom_pct), t->headroom_bytes);
     const uint64_t headroom_tight =
         max_u64(pct_of(p.max_bytes, t->pressure_headroom_pct), t->pressure_headroom_bytes);
-    const uint64_t headroom =
-        headroom_tight >= headroom_calm
-            ? headroom_calm
-            : headroom_calm - scale_u64(headroom_calm - headroom_tight, level);
+    uint64_t headroom = headroom_tight >= headroom_calm
+                            ? headroom_calm
+                            : headroom_calm - scale_u64(headroom_calm - headroom_tight, level);
+    /* Never plan a size that leaves the guest under its own pressure floor:
+     * shrinking into it would trigger an urgent growth, then a shrink again,
+     * forever. A deadband above the floor keeps the two apart. */
+    headroom = max_u64(headroom, add_sat(floor_bytes, deadband));
 
     struct guest_view g;
     read_guest(in, t, s, floor_bytes, &g);
@@ -722,9 +725,13 @@ int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *
         if (o->decision == POLICY_SHRINK && shrink_scale < 1.0 &&
             in->params.mode == POLICY_MODE_MANAGED && o->target_bytes < cur) {
             uint64_t step = scale_u64(cur - o->target_bytes, shrink_scale);
-            o->target_bytes = cur - step;
+            /* Policy bounds beat the rate limit (a target above max after a
+             * reload is corrected in one go). */
+            uint64_t hi = in->params.max_bytes;
+            uint64_t lo = min_u64(in->params.min_bytes, hi);
+            o->target_bytes = clamp_u64(cur - step, lo, hi);
             reason_append(o, " (host rate limit)");
-            if (step == 0)
+            if (o->target_bytes == cur)
                 o->decision = POLICY_HOLD;
         }
 

@@ -1,0 +1,914 @@
+/*
+ * The policy engine on constructed scenarios: stack structs in, targets and
+ * reasons out. Multi-tick scenarios drive the model guest of sim.h.
+ */
+#include "cunit_main.h"
+#include "policy.h"
+#include "sim.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MIB SIM_MIB
+#define GIB (1024 * MIB)
+
+static struct policy_tunables tun;
+
+/* A comfortable 24 GiB host. */
+static struct policy_snapshot snapshot(int64_t now_ms, const struct policy_vm_in *vms, size_t n)
+{
+    policy_tunables_default(&tun);
+    struct policy_snapshot s = {
+        .now_ms = now_ms,
+        .host = {.mem_total_bytes = 24 * GIB, .mem_available_bytes = 16 * GIB, .psi_valid = true},
+        .tunables = &tun,
+        .vms = vms,
+        .n_vms = n,
+    };
+    return s;
+}
+
+static void host_pressure(struct policy_snapshot *s, double avail_pct)
+{
+    s->host.mem_available_bytes = (uint64_t)((double)s->host.mem_total_bytes * avail_pct / 100.0);
+}
+
+/* One VM, one call. */
+static struct policy_vm_out eval1(struct policy_snapshot *snap, struct policy_vm_in *in,
+                                  struct policy_vm_state *st)
+{
+    struct policy_vm_out out;
+    memset(&out, 0xa5, sizeof(out)); /* the engine must write everything */
+    snap->vms = in;
+    snap->n_vms = 1;
+    CU_ASSERT_EQUAL_FATAL(policy_evaluate(snap, st, &out, NULL), 0);
+    CU_ASSERT(memchr(out.reason, '\0', sizeof(out.reason)) != NULL);
+    return out;
+}
+
+/* Runs the model for n ticks of the default interval; returns the output of
+ * the last tick. */
+static struct policy_vm_out run_ticks(struct sim_guest *g, struct policy_vm_state *st, int64_t *now,
+                                      int n, const struct policy_vm_params *params)
+{
+    struct policy_vm_out out = {0};
+    for (int i = 0; i < n; i++) {
+        struct policy_vm_in in;
+        sim_guest_input(g, "vm", &in);
+        if (params)
+            in.params = *params;
+        struct policy_snapshot snap = snapshot(*now, &in, 1);
+        out = eval1(&snap, &in, st);
+        CU_ASSERT(out.target_bytes >= in.params.min_bytes);
+        CU_ASSERT(out.target_bytes <= in.params.max_bytes);
+        sim_guest_apply(g, &out);
+        *now += (int64_t)tun.tick_interval_ms;
+    }
+    return out;
+}
+
+static void test_names(void)
+{
+    CU_ASSERT_STRING_EQUAL(policy_decision_name(POLICY_GROW_URGENT), "grow_urgent");
+    CU_ASSERT_STRING_EQUAL(policy_decision_name(POLICY_STALLED), "stalled");
+    CU_ASSERT_STRING_EQUAL(policy_decision_name((enum policy_decision)99), "?");
+    enum policy_mode m;
+    CU_ASSERT_EQUAL(policy_mode_parse("observe", &m), 0);
+    CU_ASSERT_EQUAL(m, POLICY_MODE_OBSERVE);
+    CU_ASSERT_EQUAL(policy_mode_parse("Observe", &m), -EINVAL);
+    CU_ASSERT_EQUAL(policy_mode_parse("observ", &m), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(policy_mode_name(POLICY_MODE_FIXED), "fixed");
+}
+
+static void test_bad_args(void)
+{
+    struct policy_snapshot snap = snapshot(0, NULL, 0);
+    CU_ASSERT_EQUAL(policy_evaluate(NULL, NULL, NULL, NULL), -EINVAL);
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, NULL, NULL, NULL), 0); /* empty fleet */
+    snap.n_vms = 1;
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, NULL, NULL, NULL), -EINVAL);
+    snap.n_vms = 0;
+    snap.tunables = NULL;
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, NULL, NULL, NULL), -EINVAL);
+}
+
+/* Whatever the guest says, the target stays in [min, max]. */
+static void test_bounds(void)
+{
+    const uint64_t avails[] = {0, 1, 10 * MIB, 100 * MIB, 900 * MIB, UINT64_MAX};
+    const uint64_t actuals[] = {1, 64 * MIB, 300 * MIB, 1 * GIB, 8 * GIB};
+    for (size_t a = 0; a < sizeof(avails) / sizeof(avails[0]); a++) {
+        for (size_t b = 0; b < sizeof(actuals) / sizeof(actuals[0]); b++) {
+            for (int pressure = 0; pressure < 2; pressure++) {
+                struct policy_vm_in in = {.name = "vm"};
+                policy_vm_params_default(&in.params, 1 * GIB);
+                in.params.min_bytes = 256 * MIB;
+                in.actual_bytes = actuals[b];
+                in.target_bytes = actuals[b];
+                in.pressure_event = pressure;
+                in.agent = (struct policy_agent_report){.valid = true,
+                                                        .mem_total_bytes = actuals[b],
+                                                        .mem_available_bytes = avails[a],
+                                                        .mem_free_bytes = 0};
+                struct policy_vm_state st = {0};
+                struct policy_snapshot snap = snapshot(1000, &in, 1);
+                host_pressure(&snap, pressure ? 2.0 : 50.0);
+                struct policy_vm_out o = eval1(&snap, &in, &st);
+                CU_ASSERT(o.target_bytes >= 256 * MIB);
+                CU_ASSERT(o.target_bytes <= 1 * GIB);
+            }
+        }
+    }
+}
+
+static void test_min_above_max(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 100, 0);
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    in.params.min_bytes = 2 * GIB; /* config would refuse; engine must stay safe */
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+    CU_ASSERT(strstr(o.reason, "min > max") != NULL);
+    CU_ASSERT_FALSE(o.actuate); /* already at max */
+}
+
+static void test_invalid_input(void)
+{
+    struct policy_vm_in in = {.name = "vm"};
+    policy_vm_params_default(&in.params, 1 * GIB);
+    in.actual_bytes = 0; /* query-balloon failed */
+    in.target_bytes = 512 * MIB;
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_INVALID);
+    CU_ASSERT_FALSE(o.actuate);
+    in.actual_bytes = 1 * GIB;
+    in.params.max_bytes = 0;
+    in.params.min_bytes = 0;
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_INVALID);
+    CU_ASSERT_FALSE(o.actuate);
+}
+
+/* The product's point: an idle guest gives memory back gradually, converges
+ * on working set + headroom, and then stays put. */
+static void test_idle_shrink_converges(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 200, 0);
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    uint64_t prev = g.target_bytes;
+    int changes = 0;
+    for (int i = 0; i < 120; i++) {
+        struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
+        if (o.decision == POLICY_SHRINK) {
+            /* bounded step: 8 MiB/s * 5 s = 40 MiB, and at most 64 MiB */
+            CU_ASSERT(prev - g.target_bytes <= 40 * MIB);
+            changes++;
+        }
+        CU_ASSERT(g.target_bytes <= prev); /* monotonic: no overshoot and back */
+        prev = g.target_bytes;
+    }
+    /* need = overhead 128 + used 200 MiB; headroom max(10% of 1 GiB, 32M) */
+    uint64_t need = g.overhead_bytes + g.used_bytes;
+    uint64_t headroom = (uint64_t)(0.10 * (double)GIB);
+    uint64_t goal = need + headroom;
+    CU_ASSERT(g.target_bytes >= goal);
+    CU_ASSERT(g.target_bytes <= goal + 21 * MIB); /* within one deadband (2% = 20 MiB) */
+    CU_ASSERT(changes >= 5);                      /* gradual, not in one jump */
+    /* Held: 60 more ticks, no change at all. */
+    uint64_t settled = g.target_bytes;
+    for (int i = 0; i < 60; i++) {
+        struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
+        CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
+        CU_ASSERT_FALSE(o.actuate);
+    }
+    CU_ASSERT_EQUAL(g.target_bytes, settled);
+}
+
+/* Small noise in usage around a constant mean must not move the target. */
+static void test_no_oscillation_with_noise(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 512, 100, 20);
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 80, NULL);
+    int changes = 0;
+    for (int i = 0; i < 200; i++) {
+        g.used_bytes = (100 + (i % 3 == 0 ? 3 : 0) - (i % 5 == 0 ? 2 : 0)) * MIB;
+        struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
+        changes += o.actuate;
+    }
+    CU_ASSERT(changes == 0);
+}
+
+/* MemFree is small when the cache is big; MemAvailable is what counts. */
+static void test_uses_memavailable(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 100, 760); /* 760 MiB of cache, MemFree tiny */
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    CU_ASSERT(in.agent.mem_free_bytes < 40 * MIB);
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK);
+    CU_ASSERT_EQUAL(st.need_bytes, g.overhead_bytes + g.used_bytes);
+    /* and asks the guest to drop cache, since the step exceeds MemFree */
+    CU_ASSERT(o.reclaim_bytes > 0);
+    CU_ASSERT_EQUAL(o.reclaim_bytes, in.target_bytes - o.target_bytes);
+    in.params.reclaim_allowed = false;
+    struct policy_vm_state st2 = {0};
+    o = eval1(&snap, &in, &st2);
+    CU_ASSERT_EQUAL(o.reclaim_bytes, 0);
+}
+
+/* After settling small, the guest's load jumps: PRESSURE arrives and the
+ * engine gives back enough at once, whatever the host's state. */
+static void test_spike_grows_at_once(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 150, 0);
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 100, NULL);
+    uint64_t small = g.target_bytes;
+    CU_ASSERT(small < 512 * MIB);
+
+    for (int pressure = 0; pressure < 2; pressure++) {
+        struct sim_guest g2 = g;
+        struct policy_vm_state st2 = st;
+        g2.used_bytes = 400 * MIB; /* MemAvailable collapses */
+        struct policy_vm_in in;
+        sim_guest_input(&g2, "vm", &in);
+        in.pressure_event = true;
+        struct policy_snapshot snap = snapshot(now, &in, 1);
+        if (pressure)
+            host_pressure(&snap, 3.0);
+        struct policy_vm_out o = eval1(&snap, &in, &st2);
+        CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+        CU_ASSERT_TRUE(o.actuate);
+        /* enough: the whole new working set plus headroom fits at once */
+        CU_ASSERT(o.target_bytes >= g2.overhead_bytes + g2.used_bytes + 32 * MIB);
+        CU_ASSERT(o.target_bytes - small >= 256 * MIB); /* not a 5% / 100 MiB crawl */
+        CU_ASSERT(strstr(o.reason, "PRESSURE") != NULL);
+    }
+}
+
+static void test_urgent_signals(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 300, 0);
+    g.actual_bytes = g.target_bytes = 600 * MIB;
+    struct policy_vm_in in;
+
+    /* PSI some over threshold */
+    sim_guest_input(&g, "vm", &in);
+    in.agent.psi_some_avg10_pct = 30.0;
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT(o.target_bytes >= 600 * MIB + 256 * MIB); /* at least 25% of max */
+    CU_ASSERT(o.target_bytes < 1 * GIB);
+
+    /* PSI full: straight to max */
+    sim_guest_input(&g, "vm", &in);
+    in.agent.psi_full_avg10_pct = 20.0;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+
+    /* MemAvailable under the floor (16 MiB vs 5% of 1 GiB = 51 MiB) */
+    g.used_bytes = 600 * MIB - g.overhead_bytes - 10 * MIB;
+    sim_guest_input(&g, "vm", &in);
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT(strstr(o.reason, "floor") != NULL);
+
+    /* an OOM kill: straight to max */
+    g.used_bytes = 300 * MIB;
+    sim_guest_input(&g, "vm", &in);
+    in.agent.oom_kill_count = 4;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st); /* first sight: baseline only */
+    CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    in.agent.oom_kill_count = 5;
+    snap.now_ms += 5000;
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+    CU_ASSERT(strstr(o.reason, "OOM") != NULL);
+}
+
+/* Usage rises, but not into pressure: plain growth, immediate, to working
+ * set + headroom. */
+static void test_grow_on_rising_usage(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 2048, 200, 0);
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 100, NULL);
+    uint64_t before = g.target_bytes;
+    g.used_bytes += 120 * MIB; /* eats into the 204 MiB headroom, not under the floor */
+    struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW);
+    CU_ASSERT(o.target_bytes > before);
+    CU_ASSERT(o.target_bytes >= g.overhead_bytes + g.used_bytes + 204 * MIB);
+}
+
+/* After a growth, no shrink for grow_hold_ms even if usage drops. */
+static void test_hold_down(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 150, 0);
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 100, NULL);
+    g.used_bytes = 500 * MIB;
+    struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
+    CU_ASSERT(o.decision == POLICY_GROW || o.decision == POLICY_GROW_URGENT);
+    uint64_t grown = g.target_bytes;
+    g.used_bytes = 150 * MIB; /* the spike is over */
+    int ticks_held = 0;
+    while (ticks_held < 100) {
+        o = run_ticks(&g, &st, &now, 1, NULL);
+        if (o.decision == POLICY_SHRINK)
+            break;
+        CU_ASSERT_EQUAL(g.target_bytes, grown);
+        ticks_held++;
+    }
+    /* 60 s hold-down at 5 s ticks: 11 or 12 ticks held, then shrinking */
+    CU_ASSERT(ticks_held >= 11 && ticks_held <= 13);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK);
+}
+
+static void test_deadband(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 200, 0);
+    struct policy_vm_in in;
+    /* target just 10 MiB above goal (deadband 20 MiB): hold */
+    uint64_t goal = g.overhead_bytes + g.used_bytes + (uint64_t)(0.10 * (double)GIB);
+    g.actual_bytes = g.target_bytes = ((goal + MIB - 1) & ~(MIB - 1)) + 10 * MIB;
+    sim_guest_input(&g, "vm", &in);
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
+    CU_ASSERT_FALSE(o.actuate);
+    /* 30 MiB above: shrinks, by at least the deadband or the whole gap */
+    g.actual_bytes = g.target_bytes = ((goal + MIB - 1) & ~(MIB - 1)) + 30 * MIB;
+    sim_guest_input(&g, "vm", &in);
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK);
+    CU_ASSERT(in.target_bytes - o.target_bytes >= 20 * MIB);
+}
+
+/* Per-VM step cap: rate * dt, step_max, larger under host pressure. */
+static void test_vm_rate_limit(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 8192, 200, 0);
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK);
+    CU_ASSERT_EQUAL(in.target_bytes - o.target_bytes, 40 * MIB); /* 8 MiB/s * 5 s */
+    /* one second later: 8 MiB */
+    in.target_bytes = in.actual_bytes = o.target_bytes;
+    sim_guest_init(&g, 8192, 200, 0);
+    g.actual_bytes = g.target_bytes = o.target_bytes;
+    sim_guest_input(&g, "vm", &in);
+    snap.now_ms += 1000;
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(in.target_bytes - o.target_bytes, 8 * MIB);
+    /* after a 10 minute pause: capped by 4 ticks of rate and by step_max */
+    snap.now_ms += 600000;
+    in.target_bytes = in.actual_bytes = o.target_bytes;
+    g.actual_bytes = g.target_bytes = o.target_bytes;
+    sim_guest_input(&g, "vm", &in);
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(in.target_bytes - o.target_bytes, 64 * MIB);
+    /* full host pressure: 4x the cap */
+    struct policy_vm_state st2 = {0};
+    sim_guest_init(&g, 8192, 200, 0);
+    sim_guest_input(&g, "vm", &in);
+    struct policy_snapshot snap2 = snapshot(1000, &in, 1);
+    host_pressure(&snap2, 5.0);
+    o = eval1(&snap2, &in, &st2);
+    CU_ASSERT_EQUAL(in.target_bytes - o.target_bytes, 160 * MIB);
+}
+
+/* Host comfortable: goal uses the normal headroom. Under pressure: smaller
+ * headroom, so the same guest settles lower. */
+static void test_host_pressure_tightens(void)
+{
+    uint64_t settled[2];
+    for (int p = 0; p < 2; p++) {
+        struct sim_guest g;
+        sim_guest_init(&g, 2048, 300, 0);
+        struct policy_vm_state st = {0};
+        int64_t now = 1000;
+        for (int i = 0; i < 150; i++) {
+            struct policy_vm_in in;
+            sim_guest_input(&g, "vm", &in);
+            struct policy_snapshot snap = snapshot(now, &in, 1);
+            host_pressure(&snap, p ? 8.0 : 40.0);
+            struct policy_vm_out o = eval1(&snap, &in, &st);
+            sim_guest_apply(&g, &o);
+            now += 5000;
+        }
+        settled[p] = g.target_bytes;
+    }
+    uint64_t need = 256 * MIB + 300 * MIB;
+    CU_ASSERT(settled[0] >= need + 204 * MIB); /* 10% of 2 GiB */
+    /* 3% of 2 GiB = 61 MiB, raised to floor + deadband (2% + 2%) = 82 MiB */
+    CU_ASSERT(settled[1] >= need + 81 * MIB);
+    CU_ASSERT(settled[1] <= need + 82 * MIB + 41 * MIB);
+    CU_ASSERT(settled[1] + 100 * MIB < settled[0]);
+}
+
+static void test_host_level_and_psi(void)
+{
+    struct policy_vm_in in;
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 100, 0);
+    sim_guest_input(&g, "vm", &in);
+    struct policy_vm_state st = {0};
+    struct policy_vm_out o;
+    struct policy_summary sum;
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    host_pressure(&snap, 15.0); /* halfway between 10 and 20 */
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, &st, &o, &sum), 0);
+    CU_ASSERT(fabs(sum.host_pressure - 0.5) < 0.01);
+    CU_ASSERT(sum.host_deficit_bytes > 0);
+    host_pressure(&snap, 50.0);
+    snap.host.psi_some_avg10_pct = 25.0;
+    memset(&st, 0, sizeof(st));
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, &st, &o, &sum), 0);
+    CU_ASSERT(sum.host_pressure == 1.0);
+    snap.host.psi_valid = false;
+    memset(&st, 0, sizeof(st));
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, &st, &o, &sum), 0);
+    CU_ASSERT(sum.host_pressure == 0.0);
+    CU_ASSERT_EQUAL(sum.host_deficit_bytes, 0);
+}
+
+/* Slow normal steps, loose per-VM caps: what each VM gives is then mostly
+ * its part of the host's deficit, which is what these tests look at. */
+static void loose_caps(void)
+{
+    tun.shrink_gain_pct = 1.0;
+    tun.vm_shrink_rate_bytes_per_s = 1 * GIB;
+    tun.vm_shrink_step_max_bytes = 8 * GIB;
+}
+
+/* Two VMs alike except shares; the host needs memory back: the one with
+ * fewer shares gives about twice as much. */
+static void test_shares_under_pressure(void)
+{
+    struct sim_guest g[2];
+    struct policy_vm_in in[2];
+    struct policy_vm_state st[2] = {0};
+    struct policy_vm_out out[2];
+    for (int i = 0; i < 2; i++) {
+        sim_guest_init(&g[i], 8192, 500, 0);
+        sim_guest_input(&g[i], i ? "b" : "a", &in[i]);
+        in[i].params.shares = i ? 2000 : 1000;
+    }
+    struct policy_snapshot snap = snapshot(1000, in, 2);
+    host_pressure(&snap, 12.0); /* deficit 8% of 24 GiB, about 2 GiB */
+    loose_caps();
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, st, out, NULL), 0);
+    uint64_t gave0 = in[0].target_bytes - out[0].target_bytes;
+    uint64_t gave1 = in[1].target_bytes - out[1].target_bytes;
+    CU_ASSERT(out[0].decision == POLICY_SHRINK && out[1].decision == POLICY_SHRINK);
+    CU_ASSERT(gave0 > gave1);
+    double ratio = (double)gave0 / (double)gave1;
+    CU_ASSERT(ratio > 1.6 && ratio < 2.4);
+    CU_ASSERT(strstr(out[0].reason, "host") != NULL);
+}
+
+/* Same shares, different slack: the one with most reclaimable gives most. */
+static void test_most_reclaimable_first(void)
+{
+    struct sim_guest g[2];
+    struct policy_vm_in in[2];
+    struct policy_vm_state st[2] = {0};
+    struct policy_vm_out out[2];
+    sim_guest_init(&g[0], 8192, 6000, 0); /* little slack */
+    sim_guest_init(&g[1], 8192, 1000, 0); /* lots */
+    for (int i = 0; i < 2; i++)
+        sim_guest_input(&g[i], "vm", &in[i]);
+    struct policy_snapshot snap = snapshot(1000, in, 2);
+    host_pressure(&snap, 12.0);
+    loose_caps();
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, st, out, NULL), 0);
+    CU_ASSERT(in[1].target_bytes - out[1].target_bytes >
+              2 * (in[0].target_bytes - out[0].target_bytes));
+}
+
+/* Comfortable host: nobody goes under working set + normal headroom. */
+static void test_comfortable_host_no_squeeze(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 400, 0);
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 100, NULL);
+    CU_ASSERT(g.target_bytes >= g.overhead_bytes + g.used_bytes + (uint64_t)(0.10 * (double)GIB));
+}
+
+/* A host-wide shrink budget holds for a large fleet. */
+static void test_host_rate_limit_fleet(void)
+{
+    enum { N = 200 };
+    static struct sim_guest g[N];
+    static struct policy_vm_in in[N];
+    static struct policy_vm_state st[N];
+    static struct policy_vm_out out[N];
+    memset(st, 0, sizeof(st));
+    for (int i = 0; i < N; i++) {
+        sim_guest_init(&g[i], 1024, 100 + (uint64_t)i, 0);
+        sim_guest_input(&g[i], "vm", &in[i]);
+    }
+    struct policy_snapshot snap = snapshot(1000, in, N);
+    struct policy_summary sum;
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, st, out, &sum), 0);
+    uint64_t total = 0;
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT(out[i].target_bytes <= in[i].target_bytes);
+        total += in[i].target_bytes - out[i].target_bytes;
+    }
+    /* 200 VMs x 40 MiB wanted, budget 256 MiB/s * 5 s = 1280 MiB */
+    CU_ASSERT(total <= 1280 * MIB);
+    CU_ASSERT(total >= 1200 * MIB);
+    CU_ASSERT_EQUAL(sum.shrink_total_bytes, total);
+    CU_ASSERT(strstr(out[0].reason, "host rate limit") != NULL);
+}
+
+/* FACTS.md: 256 -> 64 MiB stalls at 68 MiB forever. */
+static void test_stall(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 256, 0, 0);
+    g.overhead_bytes = 20 * MIB;              /* goal 20 + 32 MiB headroom: under the stall */
+    g.stuck_at_bytes = 68 * MIB + 300 * 1024; /* not on a MiB boundary */
+    struct policy_vm_params p;
+    policy_vm_params_default(&p, g.nominal_bytes);
+    p.min_bytes = 0;
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    struct policy_vm_out o = {0};
+    int stalled_at_tick = -1;
+    for (int i = 0; i < 60 && stalled_at_tick < 0; i++) {
+        o = run_ticks(&g, &st, &now, 1, &p);
+        if (o.decision == POLICY_STALLED)
+            stalled_at_tick = i;
+    }
+    CU_ASSERT_FATAL(stalled_at_tick > 0);
+    CU_ASSERT_TRUE(o.actuate);
+    CU_ASSERT_EQUAL(o.target_bytes, 69 * MIB); /* held where it got (MiB up) */
+    CU_ASSERT(strstr(o.reason, "stalled") != NULL);
+    /* no pushing for the retry period */
+    int64_t stall_time = now - 5000;
+    while (now < stall_time + 290000) {
+        o = run_ticks(&g, &st, &now, 1, &p);
+        CU_ASSERT(g.target_bytes >= 69 * MIB);
+        CU_ASSERT_FALSE(o.actuate);
+    }
+    /* retried afterwards */
+    bool retried = false;
+    for (int i = 0; i < 5; i++) {
+        o = run_ticks(&g, &st, &now, 1, &p);
+        if (o.decision == POLICY_SHRINK && o.actuate)
+            retried = true;
+    }
+    CU_ASSERT_TRUE(retried);
+}
+
+/* A balloon that moves slowly is not stalled: wait for it. */
+static void test_slow_balloon_not_stalled(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 2048, 100, 0);
+    g.inflate_bytes_per_tick = 4 * MIB;
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    int waits = 0;
+    for (int i = 0; i < 40; i++) {
+        struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
+        CU_ASSERT_NOT_EQUAL(o.decision, POLICY_STALLED);
+        waits += strstr(o.reason, "waiting for balloon") != NULL;
+    }
+    CU_ASSERT(waits > 10);
+}
+
+static void test_guest_stats_fallback(void)
+{
+    struct policy_vm_in in = {.name = "vm"};
+    policy_vm_params_default(&in.params, 2 * GIB);
+    in.actual_bytes = in.target_bytes = 2 * GIB;
+    in.stats = (struct policy_guest_stats){.valid = true,
+                                           .age_ms = 3000,
+                                           .total_bytes = 1900 * MIB,
+                                           .free_bytes = 1000 * MIB,
+                                           .available_bytes = 1500 * MIB};
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK);
+    CU_ASSERT_EQUAL(st.need_bytes, 2 * GIB - 1500 * MIB);
+    CU_ASSERT_EQUAL(o.reclaim_bytes, 0); /* no agent to ask */
+    /* no stat-available-memory: falls back to free (conservative) */
+    in.stats.available_bytes = POLICY_UNKNOWN;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(st.need_bytes, 2 * GIB - 1000 * MIB);
+    /* stale stats: no data */
+    in.stats.age_ms = 60000;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_NO_DATA);
+    CU_ASSERT_FALSE(o.actuate);
+    /* stale agent + fresh stats: stats used, and said so */
+    in.stats.age_ms = 1000;
+    in.agent = (struct policy_agent_report){.valid = true,
+                                            .age_ms = 60000,
+                                            .mem_total_bytes = 1900 * MIB,
+                                            .mem_available_bytes = 1800 * MIB};
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK);
+    CU_ASSERT(strstr(o.reason, "guest-stats") != NULL);
+    CU_ASSERT_EQUAL(st.need_bytes, 2 * GIB - 1000 * MIB);
+}
+
+/* Neither agent nor stats: hold, never shrink blind; after
+ * blind_release_ms, give memory back. */
+static void test_no_data(void)
+{
+    struct policy_vm_in in = {.name = "vm"};
+    policy_vm_params_default(&in.params, 2 * GIB);
+    in.actual_bytes = in.target_bytes = 1 * GIB;
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    struct policy_vm_out o;
+    for (int i = 0; i < 23; i++) { /* 115 s < 120 s */
+        struct policy_snapshot snap = snapshot(now, &in, 1);
+        host_pressure(&snap, 5.0); /* even under host pressure */
+        o = eval1(&snap, &in, &st);
+        CU_ASSERT_EQUAL(o.decision, POLICY_NO_DATA);
+        CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+        CU_ASSERT_FALSE(o.actuate);
+        now += 5000;
+    }
+    struct policy_snapshot snap = snapshot(now + 5000, &in, 1);
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW);
+    CU_ASSERT_EQUAL(o.target_bytes, 2 * GIB);
+    CU_ASSERT_TRUE(o.actuate);
+    /* a PRESSURE frame with no usable report still grows */
+    memset(&st, 0, sizeof(st));
+    in.pressure_event = true;
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT(o.target_bytes >= 1 * GIB + 512 * MIB);
+}
+
+static void test_agent_required(void)
+{
+    struct policy_vm_in in = {.name = "vm"};
+    policy_vm_params_default(&in.params, 2 * GIB);
+    in.params.agent_required = true;
+    in.actual_bytes = in.target_bytes = 2 * GIB;
+    in.stats = (struct policy_guest_stats){.valid = true,
+                                           .total_bytes = 1900 * MIB,
+                                           .free_bytes = 1500 * MIB,
+                                           .available_bytes = 1500 * MIB};
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
+    CU_ASSERT_FALSE(o.actuate);
+    CU_ASSERT(strstr(o.reason, "agent required") != NULL);
+    /* growth still works on guest-stats alone */
+    in.actual_bytes = in.target_bytes = 1 * GIB;
+    in.stats.total_bytes = 900 * MIB;
+    in.stats.free_bytes = in.stats.available_bytes = 5 * MIB;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    /* with a fresh agent it shrinks */
+    in.actual_bytes = in.target_bytes = 2 * GIB;
+    in.agent = (struct policy_agent_report){.valid = true,
+                                            .mem_total_bytes = 1900 * MIB,
+                                            .mem_available_bytes = 1500 * MIB,
+                                            .mem_free_bytes = 1500 * MIB};
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK);
+}
+
+/* A guest that claims to have more free memory than it can: ignored. */
+static void test_lying_agent(void)
+{
+    struct policy_agent_report lies[4];
+    for (int i = 0; i < 4; i++)
+        lies[i] = (struct policy_agent_report){.valid = true,
+                                               .mem_total_bytes = 900 * MIB,
+                                               .mem_available_bytes = 800 * MIB,
+                                               .mem_free_bytes = 700 * MIB};
+    lies[0].mem_available_bytes = 5 * GIB; /* > MemTotal */
+    lies[1].mem_total_bytes = 8 * GIB;     /* > balloon actual */
+    lies[1].mem_available_bytes = 7 * GIB;
+    lies[2].psi_some_avg10_pct = NAN; /* garbage */
+    lies[3].oom_kill_count = 1;       /* goes backwards below */
+    for (int i = 0; i < 4; i++) {
+        struct policy_vm_in in = {.name = "vm"};
+        policy_vm_params_default(&in.params, 1 * GIB);
+        in.actual_bytes = in.target_bytes = 1 * GIB;
+        in.agent = lies[i];
+        struct policy_vm_state st = {0};
+        if (i == 3) {
+            st.oom_kill_seen = true;
+            st.last_oom_kill_count = 10;
+        }
+        struct policy_snapshot snap = snapshot(1000, &in, 1);
+        struct policy_vm_out o = eval1(&snap, &in, &st);
+        CU_ASSERT_EQUAL(o.decision, POLICY_NO_DATA);
+        CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+        CU_ASSERT_FALSE(o.actuate);
+        CU_ASSERT(strstr(o.reason, "agent") != NULL);
+        /* with honest guest-stats the engine uses those instead */
+        in.stats = (struct policy_guest_stats){.valid = true,
+                                               .total_bytes = 900 * MIB,
+                                               .free_bytes = 300 * MIB,
+                                               .available_bytes = 300 * MIB};
+        memset(&st, 0, sizeof(st));
+        if (i == 3) {
+            st.oom_kill_seen = true;
+            st.last_oom_kill_count = 10;
+        }
+        o = eval1(&snap, &in, &st);
+        CU_ASSERT_EQUAL(st.need_bytes, 1 * GIB - 300 * MIB);
+        CU_ASSERT(strstr(o.reason, "using guest-stats") != NULL);
+    }
+}
+
+static void test_observe_mode(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 100, 600);
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    in.params.mode = POLICY_MODE_OBSERVE;
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK); /* what it would do */
+    CU_ASSERT(o.target_bytes < in.target_bytes);
+    CU_ASSERT_FALSE(o.actuate);
+    CU_ASSERT_EQUAL(o.reclaim_bytes, 0);
+    CU_ASSERT(strncmp(o.reason, "observe: would shrink", 21) == 0);
+    /* urgent too: shown, not done */
+    in.pressure_event = true;
+    in.target_bytes = in.actual_bytes = 600 * MIB;
+    g.actual_bytes = 600 * MIB;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT_FALSE(o.actuate);
+}
+
+static void test_fixed_mode(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 100, 0);
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    in.params.mode = POLICY_MODE_FIXED;
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_FIXED_SIZE);
+    CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+    CU_ASSERT_FALSE(o.actuate); /* already there */
+    in.params.fixed_bytes = 700 * MIB;
+    in.pressure_event = true; /* fixed means fixed */
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.target_bytes, 700 * MIB);
+    CU_ASSERT_TRUE(o.actuate);
+    in.params.fixed_bytes = 100 * MIB; /* under min (256 MiB): clamped */
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.target_bytes, 256 * MIB);
+}
+
+static void test_target_outside_policy(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 100, 0);
+    g.actual_bytes = g.target_bytes = 128 * MIB; /* under min after a reload */
+    g.overhead_bytes = 20 * MIB;
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    in.agent.valid = false;
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.target_bytes, 256 * MIB);
+    CU_ASSERT_TRUE(o.actuate);
+    CU_ASSERT(strstr(o.reason, "outside policy") != NULL);
+}
+
+/* 1000 VMs, mixed: every output sane, the host's deficit gets covered over
+ * a few ticks, and it takes no time. */
+static void test_large_fleet(void)
+{
+    enum { N = 1000 };
+    static struct sim_guest g[N];
+    static struct policy_vm_in in[N];
+    static struct policy_vm_state st[N];
+    static struct policy_vm_out out[N];
+    memset(st, 0, sizeof(st));
+    for (int i = 0; i < N; i++)
+        sim_guest_init(&g[i], 256 + (uint64_t)(i % 4) * 256, 40 + (uint64_t)(i % 7) * 20,
+                       (uint64_t)(i % 3) * 30);
+    int64_t now = 1000;
+    for (int t = 0; t < 50; t++) {
+        for (int i = 0; i < N; i++) {
+            sim_guest_input(&g[i], "vm", &in[i]);
+            in[i].params.shares = 500 + (uint32_t)(i % 5) * 500;
+            in[i].pressure_event = (i + t) % 97 == 0;
+        }
+        struct policy_snapshot snap = snapshot(now, in, N);
+        host_pressure(&snap, t < 25 ? 8.0 : 30.0);
+        CU_ASSERT_EQUAL_FATAL(policy_evaluate(&snap, st, out, NULL), 0);
+        for (int i = 0; i < N; i++) {
+            CU_ASSERT(out[i].target_bytes >= in[i].params.min_bytes);
+            CU_ASSERT(out[i].target_bytes <= in[i].params.max_bytes);
+            if (in[i].pressure_event)
+                CU_ASSERT(out[i].decision == POLICY_GROW_URGENT ||
+                          out[i].target_bytes == in[i].params.max_bytes ||
+                          out[i].target_bytes >= in[i].target_bytes);
+            sim_guest_apply(&g[i], &out[i]);
+        }
+        now += 5000;
+    }
+}
+
+static CU_TestInfo policy_tests[] = {
+    {"names", test_names},
+    {"bad args", test_bad_args},
+    {"bounds", test_bounds},
+    {"min above max", test_min_above_max},
+    {"invalid input", test_invalid_input},
+    {"idle shrink converges and holds", test_idle_shrink_converges},
+    {"no oscillation with noise", test_no_oscillation_with_noise},
+    {"uses MemAvailable not MemFree", test_uses_memavailable},
+    {"spike grows at once", test_spike_grows_at_once},
+    {"urgent signals", test_urgent_signals},
+    {"grow on rising usage", test_grow_on_rising_usage},
+    {"hold-down after growth", test_hold_down},
+    {"deadband", test_deadband},
+    {"per-VM rate limit", test_vm_rate_limit},
+    {"host pressure tightens", test_host_pressure_tightens},
+    {"host level and PSI", test_host_level_and_psi},
+    {"shares under pressure", test_shares_under_pressure},
+    {"most reclaimable first", test_most_reclaimable_first},
+    {"comfortable host no squeeze", test_comfortable_host_no_squeeze},
+    {"host rate limit", test_host_rate_limit_fleet},
+    {"stall", test_stall},
+    {"slow balloon not stalled", test_slow_balloon_not_stalled},
+    {"guest-stats fallback", test_guest_stats_fallback},
+    {"no data", test_no_data},
+    {"agent required", test_agent_required},
+    {"lying agent", test_lying_agent},
+    {"observe mode", test_observe_mode},
+    {"fixed mode", test_fixed_mode},
+    {"target outside policy", test_target_outside_policy},
+    {"large fleet", test_large_fleet},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo ballast_test_suites[] = {
+    {"policy", NULL, NULL, NULL, NULL, policy_tests},
+    CU_SUITE_INFO_NULL,
+};
