@@ -334,12 +334,12 @@ int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts,
     g_strfreev(args);
     g_option_context_free(ctx);
 
+    if (rc == 0 && opts->command == FLEET_CMD_START)
+        rc = check_start(&r, opts, error);
     if (rc == 0 && !r.state)
         rc = fail(error, "%s: --state DIR is required", cmd);
     if (rc == 0 && r.state[0] == '\0')
         rc = fail(error, "%s: --state must not be empty", cmd);
-    if (rc == 0 && opts->command == FLEET_CMD_START)
-        rc = check_start(&r, opts, error);
     if (rc == 0 && r.timeout != -1 && (r.timeout < 1 || r.timeout > 86400))
         rc = fail(error, "--timeout %d is out of range 1..86400 (seconds)", r.timeout);
     if (rc == 0) {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# integration.fleet.badinput: bad commands fail with a message and a non-zero
+# exit, start nothing, and leave an already running fleet alone.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_tools
+
+live=$(mktemp -d /tmp/ballast-fleet-live.XXXXXX)
+other=$(mktemp -d /tmp/ballast-fleet-other.XXXXXX)
+trap 'kill_leftovers "$live"; kill_leftovers "$other"; rm -rf "$live" "$other"' EXIT
+
+"$fleet" start --count 1 --memory 96M --state "$live" --wait --timeout 240 >/dev/null ||
+  fail "could not start the reference guest"
+pid=$(cat "$live/vm0/pid")
+
+# expect_fail WANT_IN_STDERR ARGS...: non-zero exit and a message naming the problem.
+expect_fail() {
+  local want=$1 rc=0 err
+  shift
+  err=$("$fleet" "$@" 2>&1 >/dev/null) || rc=$?
+  ((rc != 0)) || fail "'$*' succeeded"
+  grep -qiF -- "$want" <<<"$err" || fail "'$*': message lacks '$want': $err"
+  echo "ok (exit $rc): $* -> $(head -n1 <<<"$err")"
+}
+
+s=(--state "$other")
+expect_fail "--frobnicate" start --count 1 --memory 128M "${s[@]}" --frobnicate
+expect_fail "--count" start --memory 128M "${s[@]}"
+expect_fail "--count" start --count 0 --memory 128M "${s[@]}"
+expect_fail "80 MiB" start --count 1 --memory 64M "${s[@]}"
+expect_fail "not a size" start --count 1 --memory lots "${s[@]}"
+expect_fail "--memory" start --count 1 "${s[@]}"
+expect_fail "unknown command" restart "${s[@]}"
+expect_fail "not an executable" start --count 1 --memory 128M "${s[@]}" --qemu /nonexistent/qemu
+expect_fail "guest image not found" start --count 1 --memory 128M "${s[@]}" --image /nonexistent
+expect_fail "--no-merge" start --count 2 --memory 128M "${s[@]}" --no-merge vm5
+# The live fleet's directory is in use: refused, whatever the other options.
+expect_fail "already has a running fleet" start --count 1 --memory 128M --state "$live"
+expect_fail "already has a running fleet" start --count 3 --memory 256M --state "$live" --no-merge all
+expect_fail "no fleet" status --state "$other"
+expect_fail "/nonexistent" stop --state /nonexistent/fleet
+
+# Nothing was started by any of that...
+[[ -z $(pids_in "$other") ]] || fail "a failed start left a QEMU running in $other"
+[[ ! -e $other/fleet.json ]] || fail "a failed start left $other/fleet.json"
+# ...and the live guest is untouched: same pid, still answering, same config.
+[[ $(cat "$live/vm0/pid") == "$pid" ]] || fail "live guest's pid file changed"
+tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qx -- "$live/vm0/pid" || fail "live guest died"
+[[ $(balloon_actual "$live" vm0) == $((96 << 20)) ]] || fail "live guest's balloon changed"
+"$fleet" status --state "$live" | grep -Eq '^vm0 +[0-9]+ +yes +96M' || fail "live status wrong"
+[[ ! -e $live/vm1 ]] || fail "a refused start created $live/vm1"
+
+"$fleet" stop --state "$live" >/dev/null
+assert_clean "$live"
+echo "PASS"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# integration.fleet.boot: the launcher boots 2 real guests to their ready
+# marker, each answers query-balloon on its qmp.sock with its configured size,
+# status sees them, and stop leaves no QEMU, socket or pid file behind.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_tools
+
+state=$(mktemp -d /tmp/ballast-fleet-boot.XXXXXX)
+trap 'kill_leftovers "$state"; rm -rf "$state"' EXIT
+
+"$fleet" start --count 2 --memory 128M --state "$state" --wait --timeout 240 ||
+  { tail -n 20 "$state"/vm*/console.log >&2 || true; fail "start --wait failed"; }
+
+for vm in vm0 vm1; do
+  grep -q '^ballast-guest: ready' "$state/$vm/console.log" || fail "$vm: no ready marker"
+  for f in qmp.sock agent.sock; do
+    [[ -S $state/$vm/$f ]] || fail "$vm: $f is not a socket"
+  done
+  pid=$(cat "$state/$vm/pid")
+  tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qx -- "$state/$vm/pid" ||
+    fail "$vm: pid $pid is not this guest's QEMU"
+  actual=$(balloon_actual "$state" "$vm")
+  [[ $actual == $((128 << 20)) ]] || fail "$vm: query-balloon actual=$actual, want $((128 << 20))"
+  # THP is off for the QEMU process unless --thp.
+  grep -q '^THP_enabled:[[:space:]]*0' "/proc/$pid/status" || fail "$vm: THP not disabled"
+  echo "$vm: pid $pid ready, balloon actual $actual"
+done
+
+status=$("$fleet" status --state "$state" --json)
+alive=$(python3 -c 'import json,sys; g=json.load(sys.stdin)["guests"]; print(sum(x["alive"] and x["merge"] for x in g), len(g))' <<<"$status")
+[[ $alive == "2 2" ]] || fail "status --json: want 2 alive merging guests of 2, got '$alive'"
+"$fleet" status --state "$state" | grep -Eq '^vm1 +[0-9]+ +yes +128M +(tcg|kvm) +on ' ||
+  fail "status text line for vm1 is wrong"
+
+"$fleet" stop --state "$state"
+assert_clean "$state"
+# Logs stay for reading.
+[[ -s $state/vm0/console.log ]] || fail "console.log removed by stop"
+# Stop again: nothing to do, still success.
+"$fleet" stop --state "$state" 2>/dev/null || fail "second stop failed"
+echo "PASS"

@@ -1,0 +1,328 @@
+/*
+ * Guest names, the per-guest KSM decision, each guest's QEMU argv and kernel
+ * command line, fleet.json round trips, and recognising our QEMU by its
+ * /proc/PID/cmdline.
+ */
+#include "cunit_main.h"
+#include "fleet_guest.h"
+#include "fleet_qemu.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void test_names(void)
+{
+    char *n = fleet_guest_name("vm", 0);
+    CU_ASSERT_STRING_EQUAL(n, "vm0");
+    g_free(n);
+    n = fleet_guest_name("web-", 15);
+    CU_ASSERT_STRING_EQUAL(n, "web-15");
+    g_free(n);
+    n = fleet_guest_path("/s", "vm3", FLEET_QMP_SOCKET);
+    CU_ASSERT_STRING_EQUAL(n, "/s/vm3/qmp.sock");
+    g_free(n);
+    n = fleet_guest_path("/s", "vm3", NULL);
+    CU_ASSERT_STRING_EQUAL(n, "/s/vm3");
+    g_free(n);
+}
+
+static void test_merge_decision(void)
+{
+    const char *none[] = {NULL};
+    const char *all[] = {"all", NULL};
+    const char *some[] = {"vm1", "vm3", NULL};
+    CU_ASSERT_TRUE(fleet_guest_merge(NULL, "vm0"));
+    CU_ASSERT_TRUE(fleet_guest_merge(none, "vm0"));
+    CU_ASSERT_FALSE(fleet_guest_merge(all, "vm0"));
+    CU_ASSERT_FALSE(fleet_guest_merge(all, "vm7"));
+    CU_ASSERT_TRUE(fleet_guest_merge(some, "vm0"));
+    CU_ASSERT_FALSE(fleet_guest_merge(some, "vm1"));
+    CU_ASSERT_FALSE(fleet_guest_merge(some, "vm3"));
+    CU_ASSERT_TRUE(fleet_guest_merge(some, "vm13")); /* no prefix match */
+}
+
+static void test_socket_paths(void)
+{
+    unsigned longest;
+    CU_ASSERT_TRUE(fleet_socket_paths_fit("/tmp/f", "vm", 16, &longest));
+    CU_ASSERT_EQUAL(longest, strlen("/tmp/f/vm15/agent.sock"));
+    char *deep = g_strnfill(100, 'd');
+    deep[0] = '/';
+    CU_ASSERT_FALSE(fleet_socket_paths_fit(deep, "vm", 1, &longest));
+    CU_ASSERT_TRUE(longest > FLEET_MAX_SOCKET_PATH);
+    g_free(deep);
+}
+
+static void make_spec(struct fleet_spec *spec, const char *const *no_merge, bool deflate,
+                      enum fleet_accel accel)
+{
+    struct fleet_options o = {
+        .command = FLEET_CMD_START,
+        .count = 4,
+        .memory_bytes = 128ULL << 20,
+        .cpus = 2,
+        .tb_size_mib = 16,
+        .deflate_on_oom = deflate,
+        .name_prefix = (char *)"vm",
+        .no_merge = (char **)no_merge,
+        .workload = (char *)"anon:32M",
+        .append = (char *)"loglevel=4",
+    };
+    CU_ASSERT_EQUAL_FATAL(
+        fleet_spec_from_options(&o, "/run/f", "/img", "/usr/bin/qemu", accel, 2600000, spec), 0);
+}
+
+/* Index of the argument after flag whose value starts with prefix, or -1. */
+static int find_opt(char **argv, const char *flag, const char *prefix)
+{
+    for (int i = 0; argv[i] && argv[i + 1]; i++) {
+        if (strcmp(argv[i], flag) == 0 && g_str_has_prefix(argv[i + 1], prefix))
+            return i + 1;
+    }
+    return -1;
+}
+
+static bool has_arg(char **argv, const char *arg)
+{
+    return g_strv_contains((const char *const *)argv, arg);
+}
+
+static void test_argv_tcg(void)
+{
+    const char *no_merge[] = {"vm2", NULL};
+    struct fleet_spec spec;
+    make_spec(&spec, no_merge, false, FLEET_ACCEL_TCG);
+    char **argv = fleet_qemu_argv(&spec, 1);
+    CU_ASSERT_STRING_EQUAL(argv[0], "/usr/bin/qemu");
+    int i = find_opt(argv, "-machine", "microvm");
+    CU_ASSERT_FATAL(i > 0);
+    CU_ASSERT_STRING_EQUAL(argv[i], "microvm,mem-merge=on");
+    CU_ASSERT(find_opt(argv, "-accel", "tcg,tb-size=16") > 0);
+    CU_ASSERT(find_opt(argv, "-cpu", "host") < 0);
+    i = find_opt(argv, "-m", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "128M");
+    i = find_opt(argv, "-smp", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "2");
+    i = find_opt(argv, "-name", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "vm1");
+    CU_ASSERT(find_opt(argv, "-chardev", "file,id=console,path=/run/f/vm1/console.log") > 0);
+    CU_ASSERT(find_opt(argv, "-serial", "chardev:console") > 0);
+    CU_ASSERT(find_opt(argv, "-chardev",
+                       "socket,id=qmp,path=/run/f/vm1/qmp.sock,server=on,wait=off") > 0);
+    CU_ASSERT(find_opt(argv, "-mon", "chardev=qmp,mode=control") > 0);
+    CU_ASSERT(find_opt(argv, "-chardev",
+                       "socket,id=agent,path=/run/f/vm1/agent.sock,server=on,wait=off") > 0);
+    CU_ASSERT(find_opt(argv, "-device", "virtserialport,chardev=agent,name=org.ballast.agent.0") >
+              0);
+    i = find_opt(argv, "-device", "virtio-balloon-device");
+    CU_ASSERT_FATAL(i > 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(argv[i], "free-page-reporting=on"));
+    CU_ASSERT_PTR_NULL(strstr(argv[i], "deflate-on-oom"));
+    i = find_opt(argv, "-pidfile", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "/run/f/vm1/pid");
+    i = find_opt(argv, "-kernel", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "/img/vmlinuz");
+    i = find_opt(argv, "-initrd", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "/img/initramfs.cpio.gz");
+    CU_ASSERT_TRUE(has_arg(argv, "-daemonize"));
+    CU_ASSERT_TRUE(has_arg(argv, "-nodefaults"));
+    CU_ASSERT_TRUE(has_arg(argv, "-no-reboot"));
+    i = find_opt(argv, "-display", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "none");
+    g_strfreev(argv);
+
+    /* The opted-out guest, alone. */
+    argv = fleet_qemu_argv(&spec, 2);
+    i = find_opt(argv, "-machine", "microvm");
+    CU_ASSERT_STRING_EQUAL(argv[i], "microvm,mem-merge=off");
+    g_strfreev(argv);
+    fleet_spec_clear(&spec);
+}
+
+static void test_argv_kvm_deflate(void)
+{
+    const char *all[] = {"all", NULL};
+    struct fleet_spec spec;
+    make_spec(&spec, all, true, FLEET_ACCEL_KVM);
+    for (unsigned g = 0; g < spec.count; g++) {
+        char **argv = fleet_qemu_argv(&spec, g);
+        int i = find_opt(argv, "-machine", "microvm");
+        CU_ASSERT_STRING_EQUAL(argv[i], "microvm,mem-merge=off");
+        i = find_opt(argv, "-accel", "");
+        CU_ASSERT_STRING_EQUAL(argv[i], "kvm");
+        i = find_opt(argv, "-cpu", "");
+        CU_ASSERT_STRING_EQUAL(argv[i], "host");
+        i = find_opt(argv, "-device", "virtio-balloon-device");
+        CU_ASSERT_PTR_NOT_NULL(strstr(argv[i], ",deflate-on-oom=on"));
+        g_strfreev(argv);
+    }
+    fleet_spec_clear(&spec);
+}
+
+static void test_kernel_cmdline(void)
+{
+    struct fleet_spec spec;
+    make_spec(&spec, NULL, false, FLEET_ACCEL_TCG);
+    char *c = fleet_kernel_cmdline(&spec, 3);
+    CU_ASSERT_STRING_EQUAL(c, "console=ttyS0 panic=-1 tsc_early_khz=2600000 ballast.name=vm3 "
+                              "ballast.workload=anon:32M loglevel=4");
+    g_free(c);
+    /* No measured TSC, no workload, no append: none of them appear. */
+    spec.tsc_khz = 0;
+    g_clear_pointer(&spec.workload, g_free);
+    g_clear_pointer(&spec.append, g_free);
+    c = fleet_kernel_cmdline(&spec, 0);
+    CU_ASSERT_STRING_EQUAL(c, "console=ttyS0 panic=-1 ballast.name=vm0");
+    g_free(c);
+    char **argv = fleet_qemu_argv(&spec, 0);
+    int i = find_opt(argv, "-append", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "console=ttyS0 panic=-1 ballast.name=vm0");
+    g_strfreev(argv);
+    fleet_spec_clear(&spec);
+}
+
+static void test_comma_escaping(void)
+{
+    char *e = fleet_qemu_escape("/tmp/a,b/c");
+    CU_ASSERT_STRING_EQUAL(e, "/tmp/a,,b/c");
+    g_free(e);
+    struct fleet_options o = {.count = 1,
+                              .memory_bytes = 96ULL << 20,
+                              .cpus = 1,
+                              .tb_size_mib = 8,
+                              .name_prefix = (char *)"vm"};
+    struct fleet_spec spec;
+    CU_ASSERT_EQUAL_FATAL(
+        fleet_spec_from_options(&o, "/tmp/x,y", "/img", "/q", FLEET_ACCEL_TCG, 0, &spec), 0);
+    char **argv = fleet_qemu_argv(&spec, 0);
+    CU_ASSERT(find_opt(argv, "-chardev", "socket,id=qmp,path=/tmp/x,,y/vm0/qmp.sock,") > 0);
+    /* -pidfile takes a plain path: not escaped. */
+    int i = find_opt(argv, "-pidfile", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "/tmp/x,y/vm0/pid");
+    g_strfreev(argv);
+    fleet_spec_clear(&spec);
+}
+
+static void test_spec_rejects(void)
+{
+    struct fleet_options o = {.count = 1, .name_prefix = (char *)"vm"};
+    struct fleet_spec spec;
+    CU_ASSERT_EQUAL(fleet_spec_from_options(&o, "/s", "/i", "/q", FLEET_ACCEL_AUTO, 0, &spec),
+                    -EINVAL);
+    CU_ASSERT_EQUAL(fleet_spec_from_options(&o, "rel", "/i", "/q", FLEET_ACCEL_TCG, 0, &spec),
+                    -EINVAL);
+}
+
+static void test_json_round_trip(void)
+{
+    const char *no_merge[] = {"vm0", "vm3", NULL};
+    struct fleet_spec a, b;
+    make_spec(&a, no_merge, true, FLEET_ACCEL_TCG);
+    char *json = fleet_spec_to_json(&a);
+    GError *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(fleet_spec_from_json(json, &b, &err), 0);
+    CU_ASSERT_STRING_EQUAL(b.state_dir, "/run/f");
+    CU_ASSERT_STRING_EQUAL(b.qemu, "/usr/bin/qemu");
+    CU_ASSERT_STRING_EQUAL(b.kernel, "/img/vmlinuz");
+    CU_ASSERT_STRING_EQUAL(b.prefix, "vm");
+    CU_ASSERT_EQUAL(b.count, 4);
+    CU_ASSERT_EQUAL(b.memory_bytes, 128ULL << 20);
+    CU_ASSERT_EQUAL(b.cpus, 2);
+    CU_ASSERT_EQUAL(b.accel, FLEET_ACCEL_TCG);
+    CU_ASSERT_TRUE(b.deflate_on_oom);
+    CU_ASSERT_EQUAL(b.tsc_khz, 2600000);
+    CU_ASSERT_STRING_EQUAL(b.workload, "anon:32M");
+    CU_ASSERT_FALSE(b.merge[0]);
+    CU_ASSERT_TRUE(b.merge[1]);
+    CU_ASSERT_TRUE(b.merge[2]);
+    CU_ASSERT_FALSE(b.merge[3]);
+    /* Same spec, same argv. */
+    for (unsigned g = 0; g < 4; g++) {
+        char **x = fleet_qemu_argv(&a, g), **y = fleet_qemu_argv(&b, g);
+        CU_ASSERT_TRUE(g_strv_equal((const char *const *)x, (const char *const *)y));
+        g_strfreev(x);
+        g_strfreev(y);
+    }
+    g_free(json);
+    fleet_spec_clear(&a);
+    fleet_spec_clear(&b);
+}
+
+static void test_json_rejects(void)
+{
+    const char *bad[] = {
+        "",
+        "[]",
+        "{\"state_dir\":\"/s\"}",
+        /* guest list does not match count */
+        "{\"state_dir\":\"/s\",\"qemu\":\"/q\",\"kernel\":\"/k\",\"initrd\":\"/i\","
+        "\"name_prefix\":\"vm\",\"accel\":\"tcg\",\"count\":2,\"memory_bytes\":1,\"cpus\":1,"
+        "\"tb_size_mib\":16,\"tsc_khz\":0,\"deflate_on_oom\":false,\"thp\":false,"
+        "\"guests\":[{\"name\":\"vm0\",\"merge\":true}]}",
+        /* a guest named out of order */
+        "{\"state_dir\":\"/s\",\"qemu\":\"/q\",\"kernel\":\"/k\",\"initrd\":\"/i\","
+        "\"name_prefix\":\"vm\",\"accel\":\"tcg\",\"count\":1,\"memory_bytes\":1,\"cpus\":1,"
+        "\"tb_size_mib\":16,\"tsc_khz\":0,\"deflate_on_oom\":false,\"thp\":false,"
+        "\"guests\":[{\"name\":\"vm9\",\"merge\":true}]}",
+        /* accel auto is never stored */
+        "{\"state_dir\":\"/s\",\"qemu\":\"/q\",\"kernel\":\"/k\",\"initrd\":\"/i\","
+        "\"name_prefix\":\"vm\",\"accel\":\"auto\",\"count\":1,\"memory_bytes\":1,\"cpus\":1,"
+        "\"tb_size_mib\":16,\"tsc_khz\":0,\"deflate_on_oom\":false,\"thp\":false,"
+        "\"guests\":[{\"name\":\"vm0\",\"merge\":true}]}",
+        /* count as a string */
+        "{\"state_dir\":\"/s\",\"qemu\":\"/q\",\"kernel\":\"/k\",\"initrd\":\"/i\","
+        "\"name_prefix\":\"vm\",\"accel\":\"tcg\",\"count\":\"1\",\"memory_bytes\":1,\"cpus\":1,"
+        "\"tb_size_mib\":16,\"tsc_khz\":0,\"deflate_on_oom\":false,\"thp\":false,"
+        "\"guests\":[{\"name\":\"vm0\",\"merge\":true}]}",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        struct fleet_spec s;
+        GError *err = NULL;
+        CU_ASSERT_NOT_EQUAL(fleet_spec_from_json(bad[i], &s, &err), 0);
+        CU_ASSERT_PTR_NOT_NULL(err);
+        CU_ASSERT_PTR_NULL(s.state_dir); /* cleared on failure */
+        g_clear_error(&err);
+    }
+}
+
+static void test_cmdline_match(void)
+{
+    static const char ours[] = "qemu-system-x86_64\0-name\0vm1\0-pidfile\0/s/vm1/pid\0";
+    size_t n = sizeof(ours) - 1; /* /proc/PID/cmdline ends with the last NUL */
+    CU_ASSERT_TRUE(fleet_cmdline_has_pidfile(ours, n, "/s/vm1/pid"));
+    CU_ASSERT_FALSE(fleet_cmdline_has_pidfile(ours, n, "/s/vm10/pid"));
+    CU_ASSERT_FALSE(fleet_cmdline_has_pidfile(ours, n, "/s/vm1/pi"));
+    CU_ASSERT_TRUE(fleet_cmdline_in_state_dir(ours, n, "/s"));
+    CU_ASSERT_FALSE(fleet_cmdline_in_state_dir(ours, n, "/s/vm1"));
+    CU_ASSERT_FALSE(fleet_cmdline_in_state_dir(ours, n, "/"));
+    /* A sibling directory sharing a prefix is another fleet. */
+    static const char sibling[] = "qemu\0-pidfile\0/s2/vm0/pid\0";
+    CU_ASSERT_FALSE(fleet_cmdline_in_state_dir(sibling, sizeof(sibling) - 1, "/s"));
+    /* The path merely mentioned elsewhere (not after -pidfile) does not count. */
+    static const char mention[] = "vi\0/s/vm1/pid\0";
+    CU_ASSERT_FALSE(fleet_cmdline_has_pidfile(mention, sizeof(mention) - 1, "/s/vm1/pid"));
+    CU_ASSERT_FALSE(fleet_cmdline_in_state_dir(mention, sizeof(mention) - 1, "/s"));
+    /* Truncated: the last argument has no NUL. */
+    CU_ASSERT_FALSE(fleet_cmdline_has_pidfile(ours, n - 1, "/s/vm1/pid"));
+    CU_ASSERT_FALSE(fleet_cmdline_has_pidfile("", 0, "/s/vm1/pid"));
+}
+
+static CU_TestInfo qemu_tests[] = {
+    {"guest names and paths", test_names},
+    {"per-guest merge decision", test_merge_decision},
+    {"socket paths fit sun_path", test_socket_paths},
+    {"argv under tcg, mem-merge per guest", test_argv_tcg},
+    {"argv under kvm, deflate-on-oom", test_argv_kvm_deflate},
+    {"kernel command line", test_kernel_cmdline},
+    {"commas in paths", test_comma_escaping},
+    {"spec rejects", test_spec_rejects},
+    {"fleet.json round trip", test_json_round_trip},
+    {"fleet.json rejects", test_json_rejects},
+    {"recognise our qemu", test_cmdline_match},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo ballast_test_suites[] = {
+    {"fleet qemu", NULL, NULL, NULL, NULL, qemu_tests},
+    CU_SUITE_INFO_NULL,
+};
