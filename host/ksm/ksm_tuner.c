@@ -349,8 +349,8 @@ static bool decide_on_off(const struct ksm_tuner_input *in, const struct view *v
             return false;
         }
         /* Does it pay? Judged only after full scans have had their chance. */
-        if (in->cur.full_scans >= st->full_scans_at_start + UNPROFIT_SCANS &&
-            in->cur.full_scans > 0 && v->progress_pages < (int64_t)c->progress_min_pages) {
+        if (v->have_delta && in->cur.full_scans >= st->full_scans_at_start + UNPROFIT_SCANS &&
+            v->progress_pages < (int64_t)c->progress_min_pages) {
             struct ksm_host_account acc;
             ksm_account_host(&in->cur, 4096, &acc);
             int64_t profit =
