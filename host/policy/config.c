@@ -124,7 +124,7 @@ static const struct key_def keys[] = {
         FIELD_CSIZE, fixed_memory, "The target in mode = fixed."),
     VMK("shares", CONFIG_KEY_UINT, "weight", "1000", 1, 1000000, FIELD_U32, shares,
         "Under host pressure, VMs give memory in inverse proportion to shares."),
-    VMK("mode", CONFIG_KEY_MODE, "managed|observe|fixed", "managed", 0, 0, FIELD_MODE, mode,
+    VMK("mode", CONFIG_KEY_MODE, "enum", "managed", 0, 0, FIELD_MODE, mode,
         "managed: ballastd moves the balloon; observe: explain only; fixed: hold fixed_memory."),
     VMK("agent_required", CONFIG_KEY_BOOL, "bool", "false", 0, 1, FIELD_BOOL, agent_required,
         "Never shrink without a fresh report from ballast-agent (guest-stats are not enough)."),
@@ -374,18 +374,24 @@ static bool is_plain_number(const char *s)
     return digits > 0 && s[i] == '\0';
 }
 
-/* Parses one value into *dst according to the key. */
+/* Parses one value into *dst according to the key. Messages quote the
+ * value, cut to 40 characters (a hostile file may hold a 60 KiB line). */
 static void parse_value(struct file_ctx *f, const struct key_def *k, unsigned line,
-                        const char *value, void *dst)
+                        const char *full_value, void *dst)
 {
+    char value[48];
+    if (strlen(full_value) > 40)
+        snprintf(value, sizeof(value), "%.37s...", full_value);
+    else
+        snprintf(value, sizeof(value), "%s", full_value);
     const struct config_key_info *ki = &k->info;
     char *p = (char *)dst + k->offset;
     switch (ki->type) {
     case CONFIG_KEY_SIZE:
     case CONFIG_KEY_SIZE_PCT: {
-        size_t vl = strlen(value);
-        if (ki->type == CONFIG_KEY_SIZE_PCT && vl > 1 && value[vl - 1] == '%') {
-            g_autofree char *num = g_strndup(value, vl - 1);
+        size_t vl = strlen(full_value);
+        if (ki->type == CONFIG_KEY_SIZE_PCT && vl > 1 && full_value[vl - 1] == '%') {
+            g_autofree char *num = g_strndup(full_value, vl - 1);
             if (!is_plain_number(num)) {
                 file_error(f, line, "%s: bad percentage '%s'", ki->name, value);
                 return;
@@ -399,7 +405,7 @@ static void parse_value(struct file_ctx *f, const struct key_def *k, unsigned li
             return;
         }
         uint64_t bytes;
-        int rc = size_parse(value, 1, &bytes);
+        int rc = size_parse(full_value, 1, &bytes);
         if (rc == -ERANGE || (rc == 0 && (double)bytes > ki->max)) {
             char lim[32];
             file_error(f, line, "%s = %s: too large (max %s)", ki->name, value,
@@ -424,14 +430,15 @@ static void parse_value(struct file_ctx *f, const struct key_def *k, unsigned li
     case CONFIG_KEY_UINT:
     case CONFIG_KEY_PCT:
     case CONFIG_KEY_DOUBLE: {
-        if (!is_plain_number(value) || (ki->type == CONFIG_KEY_UINT && strchr(value, '.'))) {
+        if (!is_plain_number(full_value) ||
+            (ki->type == CONFIG_KEY_UINT && strchr(full_value, '.'))) {
             file_error(f, line, "%s: bad number '%s'%s", ki->name, value,
                        ki->type == CONFIG_KEY_UINT ? " (expected a whole number)" : "");
             return;
         }
-        double v = g_ascii_strtod(value, NULL);
+        double v = g_ascii_strtod(full_value, NULL);
         if (!(v >= ki->min && v <= ki->max)) {
-            file_error(f, line, "%s = %s: out of range [%g, %g]", ki->name, value, ki->min,
+            file_error(f, line, "%s = %s: out of range [%.0f, %.0f]", ki->name, value, ki->min,
                        ki->max);
             return;
         }
@@ -444,16 +451,18 @@ static void parse_value(struct file_ctx *f, const struct key_def *k, unsigned li
         return;
     }
     case CONFIG_KEY_BOOL:
-        if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
+        if (strcmp(full_value, "true") == 0 || strcmp(full_value, "yes") == 0 ||
+            strcmp(full_value, "1") == 0)
             *(bool *)p = true;
-        else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+        else if (strcmp(full_value, "false") == 0 || strcmp(full_value, "no") == 0 ||
+                 strcmp(full_value, "0") == 0)
             *(bool *)p = false;
         else
             file_error(f, line, "%s: expected true or false, not '%s'", ki->name, value);
         return;
     case CONFIG_KEY_MODE: {
         enum policy_mode m;
-        if (policy_mode_parse(value, &m) < 0)
+        if (policy_mode_parse(full_value, &m) < 0)
             file_error(f, line, "%s: unknown mode '%s' (expected managed, observe or fixed)",
                        ki->name, value);
         else

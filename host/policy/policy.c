@@ -72,7 +72,7 @@ void policy_vm_params_default(struct policy_vm_params *p, uint64_t nominal_bytes
     *p = (struct policy_vm_params){
         .min_bytes = nominal_bytes / 4,
         .max_bytes = nominal_bytes,
-        .fixed_bytes = 0,
+        .fixed_bytes = nominal_bytes,
         .shares = 1000,
         .mode = POLICY_MODE_MANAGED,
         .agent_required = false,

@@ -1,0 +1,424 @@
+/*
+ * Policy files: good, bad (every error kind, exact file:line), hostile
+ * (binary, huge, FIFO, directory, missing), global + per-VM merging,
+ * observe-on-error, and the key table against docs/config.md.
+ */
+#include "cunit_main.h"
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+#define FIX BALLAST_FIXTURES
+
+#define SAME(field) (a->field == b->field)
+static bool tunables_equal(const struct policy_tunables *a, const struct policy_tunables *b)
+{
+    return SAME(tick_interval_ms) && SAME(host_avail_low_pct) && SAME(host_avail_high_pct) &&
+           SAME(host_psi_some_pct) && SAME(guest_psi_some_pct) && SAME(guest_psi_full_pct) &&
+           SAME(guest_avail_floor_pct) && SAME(guest_avail_floor_bytes) && SAME(urgent_step_pct) &&
+           SAME(headroom_pct) && SAME(headroom_bytes) && SAME(pressure_headroom_pct) &&
+           SAME(pressure_headroom_bytes) && SAME(shrink_gain_pct) &&
+           SAME(vm_shrink_rate_bytes_per_s) && SAME(vm_shrink_step_max_bytes) &&
+           SAME(host_shrink_rate_bytes_per_s) && SAME(pressure_step_factor) && SAME(deadband_pct) &&
+           SAME(deadband_bytes) && SAME(grow_hold_ms) && SAME(stall_tolerance_bytes) &&
+           SAME(stall_ticks) && SAME(stall_retry_ms) && SAME(agent_stale_ms) &&
+           SAME(stats_stale_ms) && SAME(blind_release_ms);
+}
+
+static bool params_equal(const struct policy_vm_params *a, const struct policy_vm_params *b)
+{
+    return SAME(min_bytes) && SAME(max_bytes) && SAME(fixed_bytes) && SAME(shares) && SAME(mode) &&
+           SAME(agent_required) && SAME(reclaim_allowed);
+}
+#undef SAME
+
+static bool has_error(const struct config *c, const char *exact)
+{
+    for (guint i = 0; i < c->errors->len; i++)
+        if (strcmp(c->errors->pdata[i], exact) == 0)
+            return true;
+    fprintf(stderr, "\nmissing error: %s\nerrors were:\n", exact);
+    for (guint i = 0; i < c->errors->len; i++)
+        fprintf(stderr, "  %s\n", (char *)c->errors->pdata[i]);
+    return false;
+}
+
+static void test_good_dir(void)
+{
+    g_autoptr(BallastConfig) c = config_load_dir(FIX "/config-good");
+    for (guint i = 0; i < c->errors->len; i++)
+        fprintf(stderr, "unexpected: %s\n", (char *)c->errors->pdata[i]);
+    CU_ASSERT_EQUAL(c->errors->len, 0);
+    CU_ASSERT_EQUAL(c->n_global_errors, 0);
+    CU_ASSERT_PTR_NULL(c->global_error);
+    /* global values read */
+    CU_ASSERT_EQUAL(c->tick_interval_ms, 2000);
+    CU_ASSERT_EQUAL(c->tunables.tick_interval_ms, 2000);
+    CU_ASSERT_DOUBLE_EQUAL(c->tunables.host_avail_low_pct, 8.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(c->tunables.host_avail_high_pct, 25.5, 1e-9);
+    CU_ASSERT_EQUAL(c->tunables.headroom_bytes, 48 * MIB);
+    CU_ASSERT_EQUAL(c->tunables.vm_shrink_rate_bytes_per_s, 16 * MIB);
+    /* untouched keys keep the built-in defaults */
+    struct policy_tunables def;
+    policy_tunables_default(&def);
+    CU_ASSERT_EQUAL(c->tunables.stall_ticks, def.stall_ticks);
+    CU_ASSERT_EQUAL(c->tunables.grow_hold_ms, def.grow_hold_ms);
+    /* VMs: sorted, ignored files skipped (README, web.conf~, .hidden.conf) */
+    CU_ASSERT_EQUAL_FATAL(c->vms->len, 4);
+    const char *names[] = {"db", "empty", "small", "web"};
+    for (guint i = 0; i < 4; i++)
+        CU_ASSERT_STRING_EQUAL(((struct config_vm *)c->vms->pdata[i])->name, names[i]);
+    CU_ASSERT_PTR_NULL(config_find_vm(c, "README"));
+    CU_ASSERT_PTR_NULL(config_find_vm(c, "hidden"));
+}
+
+/* [defaults] under the VM's own keys; percentages resolved; max capped. */
+static void test_merge_and_resolve(void)
+{
+    g_autoptr(BallastConfig) c = config_load_dir(FIX "/config-good");
+    struct policy_vm_params p;
+    bool ksm = true;
+    const char *why = "x";
+
+    config_vm_params(c, "web", 4 * GIB, &p, &ksm, &why);
+    CU_ASSERT_EQUAL(p.min_bytes, 256 * MIB);
+    CU_ASSERT_EQUAL(p.max_bytes, 2 * GIB);
+    CU_ASSERT_EQUAL(p.shares, 2000);
+    CU_ASSERT_TRUE(p.agent_required);
+    CU_ASSERT_FALSE(p.reclaim_allowed); /* from [defaults] */
+    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_MANAGED);
+    CU_ASSERT_FALSE(ksm);
+    CU_ASSERT_PTR_NULL(why);
+    /* max_memory 2G on a 1 GiB VM: capped at nominal */
+    config_vm_params(c, "web", 1 * GIB, &p, NULL, NULL);
+    CU_ASSERT_EQUAL(p.max_bytes, 1 * GIB);
+
+    config_vm_params(c, "small", 1 * GIB, &p, &ksm, NULL);
+    CU_ASSERT_EQUAL(p.max_bytes, 512 * MIB);
+    CU_ASSERT_EQUAL(p.min_bytes, (uint64_t)(0.30 * (double)GIB)); /* [defaults] 30% */
+    CU_ASSERT_EQUAL(p.shares, 500);
+    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
+    CU_ASSERT_TRUE(ksm);
+
+    config_vm_params(c, "db", 4 * GIB, &p, NULL, NULL);
+    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_FIXED);
+    CU_ASSERT_EQUAL(p.fixed_bytes, 3 * GIB);
+
+    /* an empty file and no file at all both mean [defaults] */
+    struct policy_vm_params q;
+    config_vm_params(c, "empty", 1 * GIB, &p, NULL, NULL);
+    config_vm_params(c, "no-such-vm", 1 * GIB, &q, NULL, &why);
+    CU_ASSERT_TRUE(params_equal(&p, &q));
+    CU_ASSERT_EQUAL(q.shares, 500);
+    CU_ASSERT_EQUAL(q.max_bytes, 1 * GIB);
+    CU_ASSERT_PTR_NULL(why);
+}
+
+static void test_bad_files(void)
+{
+    g_autoptr(BallastConfig) c = config_load_dir(FIX "/config-bad");
+    const char *expected[] = {
+        FIX "/config-bad/unknown-key.conf:3: unknown key 'colour' in [vm]",
+        FIX "/config-bad/bad-size.conf:2: min_memory: bad size '12X' (expected e.g. 256M or 25%)",
+        FIX "/config-bad/min-above-max.conf:4: min_memory 2.0 GiB > max_memory 1.0 GiB",
+        FIX "/config-bad/mode-typo.conf:2: mode: unknown mode 'observ' (expected managed, "
+            "observe or fixed)",
+        FIX "/config-bad/out-of-range.conf:2: shares = 0: out of range [1, 1000000]",
+        FIX "/config-bad/out-of-range.conf:3: min_memory = 150%: out of range [0%, 100%]",
+        FIX "/config-bad/duplicate-key.conf:4: duplicate key 'shares' (first at line 2)",
+        FIX "/config-bad/duplicate-group.conf:3: duplicate group [vm] (first at line 1)",
+        FIX "/config-bad/unknown-group.conf:1: unknown group [virtual-machine] (expected [vm])",
+        FIX "/config-bad/garbage-line.conf:2: expected 'key = value' or '[group]'",
+        FIX "/config-bad/outside-group.conf:1: key 'shares' outside any group",
+        FIX "/config-bad/bad-bool.conf:2: ksm: expected true or false, not 'maybe'",
+        FIX "/config-bad/huge.conf:2: max_memory = 99999999999999999999999: too large (max "
+            "64.0 TiB)",
+        FIX "/config-bad/wrong-group.conf:2: key 'tick_interval_ms' does not belong in [vm] (it "
+            "goes in [ballastd] of ballastd.conf)",
+        FIX "/config-bad/fractional.conf:2: shares: bad number '1.5' (expected a whole number)",
+    };
+    for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+        CU_ASSERT_TRUE(has_error(c, expected[i]));
+    CU_ASSERT_EQUAL(c->errors->len, sizeof(expected) / sizeof(expected[0]));
+    CU_ASSERT_EQUAL(c->n_global_errors, 0);
+
+    /* every bad VM is observe, with its first error as the reason */
+    for (guint i = 0; i < c->vms->len; i++) {
+        const struct config_vm *vm = c->vms->pdata[i];
+        struct policy_vm_params p;
+        const char *why = NULL;
+        config_vm_params(c, vm->name, 1 * GIB, &p, NULL, &why);
+        if (strcmp(vm->name, "fine") == 0) {
+            CU_ASSERT_EQUAL(vm->n_errors, 0);
+            CU_ASSERT_EQUAL(p.mode, POLICY_MODE_MANAGED);
+            CU_ASSERT_EQUAL(p.shares, 100);
+            CU_ASSERT_PTR_NULL(why);
+        } else {
+            CU_ASSERT(vm->n_errors > 0);
+            CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+            CU_ASSERT_STRING_EQUAL(why, vm->first_error);
+            CU_ASSERT(strstr(why, vm->name) != NULL);
+        }
+    }
+    const struct config_vm *oor = config_find_vm(c, "out-of-range");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(oor);
+    CU_ASSERT_EQUAL(oor->n_errors, 2);
+}
+
+/* A bad global file: every VM observes, and says why. */
+static void test_bad_global(void)
+{
+    g_autoptr(BallastConfig) c = config_load_dir(FIX "/config-badglobal");
+    CU_ASSERT_TRUE(
+        has_error(c, FIX "/config-badglobal/ballastd.conf:2: tick_interval_ms = 5: out of range "
+                         "[100, 600000]"));
+    CU_ASSERT_TRUE(has_error(c, FIX "/config-badglobal/ballastd.conf:3: host_avail_low_pct 30 > "
+                                    "host_avail_high_pct 20"));
+    CU_ASSERT_EQUAL(c->n_global_errors, 2);
+    CU_ASSERT_EQUAL(c->tick_interval_ms, 5000); /* bad value: default kept */
+    struct policy_vm_params p;
+    const char *why = NULL;
+    config_vm_params(c, "vm1", 1 * GIB, &p, NULL, &why);
+    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
+    CU_ASSERT_EQUAL(p.shares, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(why);
+    CU_ASSERT(strstr(why, "ballastd.conf:2:") != NULL);
+    config_vm_params(c, "unlisted", 1 * GIB, &p, NULL, &why);
+    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
+}
+
+static char *tmpdir(void)
+{
+    char *d = g_dir_make_tmp("ballast-config-XXXXXX", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    return d;
+}
+
+static void rm_tree(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (d) {
+        const char *n;
+        while ((n = g_dir_read_name(d))) {
+            g_autofree char *p = g_build_filename(dir, n, NULL);
+            if (g_file_test(p, G_FILE_TEST_IS_DIR) && !g_file_test(p, G_FILE_TEST_IS_SYMLINK))
+                rm_tree(p);
+            else
+                g_unlink(p);
+        }
+        g_dir_close(d);
+    }
+    g_rmdir(dir);
+}
+
+static void write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    g_autofree char *p = g_build_filename(dir, name, NULL);
+    CU_ASSERT_TRUE_FATAL(g_file_set_contents(p, data, (gssize)len, NULL));
+}
+
+static void test_hostile(void)
+{
+    g_autofree char *d = tmpdir();
+    /* binary garbage with NUL bytes */
+    unsigned char junk[512];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (unsigned char)(i * 37 + 11);
+    write_file(d, "binary.conf", junk, sizeof(junk));
+    /* invalid UTF-8, no NUL */
+    static const char latin1[] = "[vm]\n# caf\xe9\nshares = 5\n";
+    write_file(d, "latin1.conf", latin1, strlen(latin1));
+    /* too large */
+    size_t big_len = CONFIG_MAX_FILE_BYTES + 10;
+    g_autofree char *big = g_malloc(big_len);
+    memset(big, '#', big_len);
+    write_file(d, "big.conf", big, big_len);
+    /* a directory and a FIFO named like policy files (must not hang) */
+    g_autofree char *sub = g_build_filename(d, "dir.conf", NULL);
+    CU_ASSERT_EQUAL(g_mkdir(sub, 0700), 0);
+    g_autofree char *fifo = g_build_filename(d, "fifo.conf", NULL);
+    CU_ASSERT_EQUAL(mkfifo(fifo, 0600), 0);
+    /* a very long line of a huge number */
+    GString *s = g_string_new("[vm]\nshares = ");
+    for (int i = 0; i < 5000; i++)
+        g_string_append_c(s, '9');
+    g_string_append_c(s, '\n');
+    write_file(d, "long.conf", s->str, s->len);
+    g_string_free(s, TRUE);
+    /* negative and exotic numbers */
+    static const char exotic[] = "[vm]\nshares = -5\nmin_memory = nan%\nmax_memory = 0x10\n";
+    write_file(d, "exotic.conf", exotic, strlen(exotic));
+
+    g_autoptr(BallastConfig) c = config_load_dir(d);
+    CU_ASSERT_EQUAL(c->vms->len, 7);
+    for (guint i = 0; i < c->vms->len; i++) {
+        const struct config_vm *vm = c->vms->pdata[i];
+        CU_ASSERT(vm->n_errors > 0);
+        CU_ASSERT_EQUAL(vm->policy.mode, POLICY_MODE_OBSERVE);
+    }
+    g_autofree char *e1 = g_strdup_printf("%s/binary.conf:1: not valid UTF-8", d);
+    g_autofree char *e2 = g_strdup_printf("%s/latin1.conf:2: not valid UTF-8", d);
+    g_autofree char *e3 = g_strdup_printf("%s/big.conf: file too large (max 65536 bytes)", d);
+    g_autofree char *e4 = g_strdup_printf("%s/dir.conf: cannot read: Is a directory", d);
+    g_autofree char *e5 = g_strdup_printf("%s/fifo.conf: not a regular file", d);
+    g_autofree char *e6 =
+        g_strdup_printf("%s/exotic.conf:2: shares: bad number '-5' (expected a whole number)", d);
+    g_autofree char *e7 =
+        g_strdup_printf("%s/exotic.conf:3: min_memory: bad percentage 'nan%%'", d);
+    g_autofree char *e8 = g_strdup_printf(
+        "%s/exotic.conf:4: max_memory: bad size '0x10' (expected e.g. 256M or 25%%)", d);
+    const char *all[] = {e1, e2, e3, e4, e5, e6, e7, e8};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        CU_ASSERT_TRUE(has_error(c, all[i]));
+    const struct config_vm *lng = config_find_vm(c, "long");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lng);
+    CU_ASSERT(strstr(lng->first_error, "long.conf:2: shares = 9999") != NULL);
+    CU_ASSERT(strstr(lng->first_error, "999...: out of range [1, 1000000]") != NULL);
+    CU_ASSERT(strlen(lng->first_error) < strlen(d) + 120); /* the value is cut */
+    CU_ASSERT(strstr(lng->first_error, "out of range") != NULL);
+    rm_tree(d);
+}
+
+static void test_missing_dir(void)
+{
+    g_autoptr(BallastConfig) c = config_load_dir("/nonexistent/ballast-config");
+    CU_ASSERT_EQUAL(c->errors->len, 1);
+    CU_ASSERT_EQUAL(c->n_global_errors, 1);
+    CU_ASSERT(g_str_has_prefix(c->errors->pdata[0],
+                               "/nonexistent/ballast-config: cannot open directory: "));
+    struct policy_vm_params p;
+    config_vm_params(c, "any", 1 * GIB, &p, NULL, NULL);
+    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
+
+    g_autoptr(BallastConfig) n = config_load_dir(NULL);
+    CU_ASSERT_EQUAL(n->errors->len, 1);
+}
+
+static void test_empty_dir_is_defaults(void)
+{
+    g_autofree char *d = tmpdir();
+    g_autoptr(BallastConfig) c = config_load_dir(d);
+    g_autoptr(BallastConfig) b = config_new_defaults();
+    CU_ASSERT_EQUAL(c->errors->len, 0);
+    CU_ASSERT_EQUAL(c->vms->len, 0);
+    struct policy_tunables def;
+    policy_tunables_default(&def);
+    CU_ASSERT_TRUE(tunables_equal(&c->tunables, &def));
+    CU_ASSERT_TRUE(tunables_equal(&b->tunables, &def));
+    struct policy_vm_params p, q;
+    config_vm_params(c, "x", 1 * GIB, &p, NULL, NULL);
+    policy_vm_params_default(&q, 1 * GIB);
+    CU_ASSERT_TRUE(params_equal(&p, &q));
+    rm_tree(d);
+}
+
+/* Writing every key with its documented default changes nothing: the table's
+ * default_text and the built-in defaults agree. */
+static void test_defaults_match_table(void)
+{
+    GString *g = g_string_new("[ballastd]\n");
+    GString *v = g_string_new("[defaults]\n");
+    for (size_t i = 0; config_key_at(i); i++) {
+        const struct config_key_info *k = config_key_at(i);
+        GString *to = strcmp(k->group, "ballastd") == 0 ? g : v;
+        g_string_append_printf(to, "%s = %s\n", k->name, k->default_text);
+    }
+    g_string_append(g, v->str);
+    g_autofree char *d = tmpdir();
+    write_file(d, "ballastd.conf", g->str, g->len);
+    write_file(d, "vm.conf", "[vm]\n", 5);
+    g_string_free(g, TRUE);
+    g_string_free(v, TRUE);
+    g_autoptr(BallastConfig) c = config_load_dir(d);
+    for (guint i = 0; i < c->errors->len; i++)
+        fprintf(stderr, "unexpected: %s\n", (char *)c->errors->pdata[i]);
+    CU_ASSERT_EQUAL(c->errors->len, 0);
+    struct policy_tunables def;
+    policy_tunables_default(&def);
+    CU_ASSERT_TRUE(tunables_equal(&c->tunables, &def));
+    struct policy_vm_params p, q;
+    config_vm_params(c, "vm", 3 * GIB, &p, NULL, NULL);
+    policy_vm_params_default(&q, 3 * GIB);
+    CU_ASSERT_TRUE(params_equal(&p, &q));
+    rm_tree(d);
+}
+
+/* Every key of the table is documented in docs/config.md. */
+static void test_keys_documented(void)
+{
+    g_autofree char *doc = NULL;
+    CU_ASSERT_TRUE_FATAL(g_file_get_contents(FIX "/../../docs/config.md", &doc, NULL, NULL));
+    size_t n = 0;
+    for (size_t i = 0; config_key_at(i); i++, n++) {
+        const struct config_key_info *k = config_key_at(i);
+        g_autofree char *needle = g_strdup_printf("`%s`", k->name);
+        if (!strstr(doc, needle))
+            fprintf(stderr, "docs/config.md lacks %s\n", needle);
+        CU_ASSERT(strstr(doc, needle) != NULL);
+        CU_ASSERT(k->doc && k->doc[0]);
+        CU_ASSERT(k->unit && k->unit[0]);
+    }
+    CU_ASSERT(n >= 30);
+}
+
+static void test_check_dir(void)
+{
+    GPtrArray *errors = NULL;
+    CU_ASSERT_EQUAL(config_check_dir(FIX "/config-good", &errors), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(errors);
+    CU_ASSERT_EQUAL(errors->len, 0);
+    g_ptr_array_unref(errors);
+    CU_ASSERT_EQUAL(config_check_dir(FIX "/config-bad", &errors), 15);
+    CU_ASSERT_EQUAL(errors->len, 15);
+    CU_ASSERT(strstr(errors->pdata[0], "config-bad/") != NULL);
+    g_ptr_array_unref(errors);
+    CU_ASSERT_EQUAL(config_check_dir(FIX "/config-badglobal", NULL), 2);
+}
+
+/* Reload: a new struct config for the same directory reflects the edit. */
+static void test_reload(void)
+{
+    g_autofree char *d = tmpdir();
+    write_file(d, "a.conf", "[vm]\nshares = 10\n", 17);
+    g_autoptr(BallastConfig) c1 = config_load_dir(d);
+    write_file(d, "a.conf", "[vm]\nshares = 20\nmode = bogus\n", 30);
+    g_autoptr(BallastConfig) c2 = config_load_dir(d);
+    struct policy_vm_params p1, p2;
+    config_vm_params(c1, "a", GIB, &p1, NULL, NULL);
+    config_vm_params(c2, "a", GIB, &p2, NULL, NULL);
+    CU_ASSERT_EQUAL(p1.shares, 10);
+    CU_ASSERT_EQUAL(p1.mode, POLICY_MODE_MANAGED);
+    CU_ASSERT_EQUAL(p2.shares, 20);
+    CU_ASSERT_EQUAL(p2.mode, POLICY_MODE_OBSERVE);
+    rm_tree(d);
+}
+
+static CU_TestInfo config_tests[] = {
+    {"good dir", test_good_dir},
+    {"merge and resolve", test_merge_and_resolve},
+    {"bad files", test_bad_files},
+    {"bad global", test_bad_global},
+    {"hostile", test_hostile},
+    {"missing dir", test_missing_dir},
+    {"empty dir is defaults", test_empty_dir_is_defaults},
+    {"defaults match table", test_defaults_match_table},
+    {"keys documented", test_keys_documented},
+    {"check dir", test_check_dir},
+    {"reload", test_reload},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo ballast_test_suites[] = {
+    {"config", NULL, NULL, NULL, NULL, config_tests},
+    CU_SUITE_INFO_NULL,
+};
