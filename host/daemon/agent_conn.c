@@ -1,0 +1,297 @@
+/*
+ * Host side of the agent channel (see agent_conn.h).
+ *
+ *   agent                       ballastd
+ *   HELLO   ---------------->   check version range
+ *           <----------------   WELCOME (version, capabilities) + CONFIG
+ *   REPORT  ---------------->   every report_interval_ms
+ *   PRESSURE --------------->   at once when a PSI trigger fires
+ *           <----------------   RECLAIM (when the policy asks)
+ *   RECLAIM_DONE ----------->
+ */
+#include "agent_conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+/* What ballastd uses of the agent's capabilities. */
+#define AGENT_HOST_CAPS (PROTO_CAP_PRESSURE | PROTO_CAP_RECLAIM | PROTO_CAP_VMSTAT)
+
+const char *agent_state_name(enum agent_state s)
+{
+    switch (s) {
+    case AGENT_DOWN:
+        return "down";
+    case AGENT_CONNECTED:
+        return "connecting";
+    case AGENT_READY:
+        return "connected";
+    }
+    return "?";
+}
+
+static void schedule_retry(struct agent_conn *a);
+
+static void close_fd(struct agent_conn *a)
+{
+    if (a->watch_id) {
+        g_source_remove(a->watch_id);
+        a->watch_id = 0;
+    }
+    if (a->fd >= 0) {
+        close(a->fd);
+        a->fd = -1;
+    }
+    proto_stream_reset(&a->stream);
+}
+
+/* Drops the connection; reject = the guest misbehaved (counted, slower retry). */
+static void disconnect(struct agent_conn *a, bool reject, const char *why)
+{
+    bool was_ready = a->state == AGENT_READY;
+    close_fd(a);
+    a->state = AGENT_DOWN;
+    if (reject) {
+        a->rejects++;
+        if (!a->rejected)
+            a->backoff_ms = 0;
+        a->rejected = true;
+        /* Fields other than MESSAGE are plain strings, not formats. */
+        char count[24];
+        g_snprintf(count, sizeof(count), "%" G_GUINT64_FORMAT, a->rejects);
+        g_log_structured(
+            G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", a->name, "AGENT_REJECTS", count, "MESSAGE",
+            "agent %s: disconnected, misbehaving guest (%s; %" G_GUINT64_FORMAT " rejects)",
+            a->name, why, a->rejects);
+    } else {
+        g_message("agent %s: disconnected (%s)", a->name, why);
+    }
+    if (was_ready && a->events->state)
+        a->events->state(a->ctx, false);
+    schedule_retry(a);
+}
+
+static int send_frame(struct agent_conn *a, struct proto_frame *f)
+{
+    uint8_t buf[PROTO_MAX_FRAME_BYTES];
+    f->seq = ++a->tx_seq;
+    int n = proto_encode(f, buf, sizeof(buf));
+    if (n < 0)
+        return n;
+    ssize_t w = send(a->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w == n)
+        return 0;
+    /* A partial frame would desynchronise the stream: a peer that does not
+     * read its socket is as broken as one that writes garbage. */
+    return w < 0 ? -errno : -EAGAIN;
+}
+
+static int on_hello(struct agent_conn *a, const struct proto_hello *h)
+{
+    if (h->proto_version_min > PROTO_VERSION || h->proto_version_max < PROTO_VERSION)
+        return -EPROTONOSUPPORT;
+    struct proto_frame f = {.type = PROTO_WELCOME};
+    f.u.welcome.host_version = 0x000100; /* 0.1.0 */
+    f.u.welcome.capabilities = h->capabilities & AGENT_HOST_CAPS;
+    f.u.welcome.proto_version = PROTO_VERSION;
+    a->capabilities = f.u.welcome.capabilities;
+    int rc = send_frame(a, &f);
+    if (rc < 0)
+        return rc;
+    struct proto_frame c = {.type = PROTO_CONFIG};
+    c.u.config = a->config;
+    if ((rc = send_frame(a, &c)) < 0)
+        return rc;
+    bool first = a->state != AGENT_READY;
+    a->state = AGENT_READY;
+    a->backoff_ms = 0;
+    a->rejected = false;
+    if (first) {
+        g_message("agent %s: ready (agent version %u.%u.%u, capabilities 0x%x)", a->name,
+                  h->agent_version >> 16, (h->agent_version >> 8) & 0xff, h->agent_version & 0xff,
+                  a->capabilities);
+        if (a->events->state)
+            a->events->state(a->ctx, true);
+    }
+    return 0;
+}
+
+/* Returns NULL, or why the frame is a protocol violation. */
+static const char *dispatch(struct agent_conn *a, const struct proto_frame *f)
+{
+    switch (f->type) {
+    case PROTO_HELLO:
+        if (on_hello(a, &f->u.hello) < 0)
+            return "HELLO refused";
+        return NULL;
+    case PROTO_REPORT:
+    case PROTO_PRESSURE:
+        if (a->state != AGENT_READY)
+            return "report before HELLO";
+        if (f->type == PROTO_REPORT)
+            a->events->report(a->ctx, &f->u.report, false, 0);
+        else
+            a->events->report(a->ctx, &f->u.pressure.report, true, f->u.pressure.triggers);
+        return NULL;
+    case PROTO_RECLAIM_DONE:
+        if (a->state != AGENT_READY)
+            return "RECLAIM_DONE before HELLO";
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "VM", a->name, "MESSAGE",
+                         "agent %s: reclaim done, status %d, freed %" G_GUINT64_FORMAT
+                         " of %" G_GUINT64_FORMAT " bytes",
+                         a->name, f->u.reclaim_done.status, f->u.reclaim_done.freed_bytes,
+                         f->u.reclaim_done.requested_bytes);
+        return NULL;
+    case PROTO_ACK:
+        return NULL;
+    case PROTO_ERROR:
+        g_message("agent %s: refused our %s: %s", a->name, proto_type_name(f->u.error.ref_type),
+                  g_strerror(-f->u.error.error));
+        return NULL;
+    default:
+        return "host-bound frame type from the guest";
+    }
+}
+
+static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
+{
+    struct agent_conn *a = data;
+    size_t room;
+    uint8_t *space = proto_stream_space(&a->stream, &room);
+    ssize_t n = recv(fd, space, room, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    if (n <= 0) {
+        a->watch_id = 0;
+        disconnect(a, false, n == 0 ? "closed by peer" : g_strerror(errno));
+        return G_SOURCE_REMOVE;
+    }
+    proto_stream_commit(&a->stream, (size_t)n);
+
+    uint64_t garbage_before = a->stream.stats.garbage_bytes;
+    const char *why = NULL;
+    struct proto_frame f;
+    int rc;
+    while (!why && (rc = proto_stream_next(&a->stream, &f)) != 0) {
+        if (rc < 0) {
+            why = "malformed frame";
+            break;
+        }
+        if (a->stream.stats.garbage_bytes != garbage_before) {
+            why = "garbage between frames";
+            break;
+        }
+        a->frames++;
+        gint64 now = g_get_monotonic_time();
+        if (now - a->window_start_us > G_USEC_PER_SEC) {
+            a->window_start_us = now;
+            a->window_frames = 0;
+        }
+        if (++a->window_frames > AGENT_MAX_FRAMES_PER_S) {
+            why = "frame flood";
+            break;
+        }
+        why = dispatch(a, &f);
+        if (a->fd < 0)
+            return G_SOURCE_REMOVE; /* stopped from a callback */
+    }
+    if (!why && a->stream.stats.garbage_bytes != garbage_before)
+        why = "garbage";
+    if (why) {
+        a->watch_id = 0;
+        disconnect(a, true, why);
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_retry(gpointer data)
+{
+    struct agent_conn *a = data;
+    a->retry_id = 0;
+    agent_conn_start(a);
+    return G_SOURCE_REMOVE;
+}
+
+static void schedule_retry(struct agent_conn *a)
+{
+    if (a->retry_id)
+        return;
+    guint lo = a->rejected ? AGENT_REJECT_BACKOFF_MIN_MS : AGENT_BACKOFF_MIN_MS;
+    guint hi = a->rejected ? AGENT_REJECT_BACKOFF_MAX_MS : AGENT_BACKOFF_MAX_MS;
+    a->backoff_ms = a->backoff_ms ? MIN(a->backoff_ms * 2, hi) : lo;
+    a->retry_id = g_timeout_add(a->backoff_ms, on_retry, a);
+}
+
+int agent_conn_init(struct agent_conn *a, const char *name, const char *path,
+                    const struct proto_config *config, const struct agent_events *events, void *ctx)
+{
+    memset(a, 0, sizeof(*a));
+    a->fd = -1;
+    a->name = name;
+    if (strlen(path) >= sizeof(a->path))
+        return -ENAMETOOLONG;
+    g_strlcpy(a->path, path, sizeof(a->path));
+    a->config = *config;
+    a->events = events;
+    a->ctx = ctx;
+    proto_stream_init(&a->stream);
+    return 0;
+}
+
+void agent_conn_start(struct agent_conn *a)
+{
+    if (a->fd >= 0)
+        return;
+    if (a->retry_id) {
+        g_source_remove(a->retry_id);
+        a->retry_id = 0;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, a->path, sizeof(sa.sun_path));
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        /* ENOENT (no agent channel yet), ECONNREFUSED (QEMU gone), EAGAIN: retry later. */
+        if (fd >= 0)
+            close(fd);
+        schedule_retry(a);
+        return;
+    }
+    a->fd = fd;
+    a->state = AGENT_CONNECTED;
+    a->connects++;
+    a->tx_seq = 0;
+    a->window_frames = 0;
+    a->window_start_us = g_get_monotonic_time();
+    proto_stream_reset(&a->stream);
+    a->watch_id = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, a);
+}
+
+void agent_conn_stop(struct agent_conn *a)
+{
+    if (a->retry_id) {
+        g_source_remove(a->retry_id);
+        a->retry_id = 0;
+    }
+    close_fd(a);
+    a->state = AGENT_DOWN;
+}
+
+int agent_conn_send_reclaim(struct agent_conn *a, uint64_t bytes)
+{
+    if (a->state != AGENT_READY)
+        return -ENOTCONN;
+    if (!(a->capabilities & PROTO_CAP_RECLAIM))
+        return -EOPNOTSUPP;
+    struct proto_frame f = {.type = PROTO_RECLAIM};
+    f.u.reclaim.request_bytes = bytes;
+    int rc = send_frame(a, &f);
+    if (rc < 0)
+        disconnect(a, false, "cannot send RECLAIM");
+    return rc;
+}

@@ -1,0 +1,77 @@
+/*
+ * ballastd's end of one guest agent channel: a unix socket client to the
+ * host side of the guest's virtio-serial port (DIR/<vm>/agent.sock, where
+ * QEMU listens), decoding with proto's streaming decoder.
+ *
+ * The guest is untrusted. Any byte that is not part of a valid frame, a frame
+ * in the wrong direction or before HELLO, or a flood of frames, disconnects
+ * the agent and counts a reject; the retry then waits longer, so a hostile
+ * guest costs ballastd a read per minute, not a core. Everything lives in a
+ * preallocated struct embedded in the VM's state: no allocation per frame.
+ */
+#ifndef BALLAST_AGENT_CONN_H
+#define BALLAST_AGENT_CONN_H
+
+#include "proto.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#define AGENT_BACKOFF_MIN_MS 500
+#define AGENT_BACKOFF_MAX_MS 10000
+/* After a reject the first retry waits this long, doubling up to the cap. */
+#define AGENT_REJECT_BACKOFF_MIN_MS 5000
+#define AGENT_REJECT_BACKOFF_MAX_MS 60000
+/* More frames than this in one second is a flood (an honest agent sends ~1). */
+#define AGENT_MAX_FRAMES_PER_S 100
+
+enum agent_state {
+    AGENT_DOWN,      /* not connected; a retry may be scheduled */
+    AGENT_CONNECTED, /* socket up, waiting for HELLO */
+    AGENT_READY,     /* HELLO seen, WELCOME and CONFIG sent */
+};
+
+struct agent_events {
+    /* A REPORT (pressure false) or PRESSURE (pressure true, triggers set) arrived. */
+    void (*report)(void *ctx, const struct proto_report *report, bool pressure, uint32_t triggers);
+    /* The agent became READY (up) or went DOWN. */
+    void (*state)(void *ctx, bool up);
+};
+
+struct agent_conn {
+    const char *name; /* for logs; borrowed from the owner */
+    char path[108];   /* sun_path */
+    int fd;
+    guint watch_id;
+    guint retry_id;
+    guint backoff_ms;
+    bool rejected; /* the last disconnect was for misbehaviour */
+    enum agent_state state;
+    struct proto_stream stream;
+    struct proto_config config; /* sent after every HELLO */
+    uint32_t tx_seq;
+    uint32_t capabilities;  /* agreed in WELCOME */
+    gint64 window_start_us; /* flood check */
+    uint32_t window_frames;
+    uint64_t frames;  /* valid frames received, all connections */
+    uint64_t rejects; /* disconnects for misbehaviour */
+    uint64_t connects;
+    const struct agent_events *events;
+    void *ctx;
+};
+
+/* Prepares a (down) connection; path longer than sun_path -> -ENAMETOOLONG. */
+int agent_conn_init(struct agent_conn *a, const char *name, const char *path,
+                    const struct proto_config *config, const struct agent_events *events,
+                    void *ctx);
+/* Tries to connect now (and keeps retrying with backoff while down). */
+void agent_conn_start(struct agent_conn *a);
+/* Closes the socket and cancels retries; no callback runs afterwards. */
+void agent_conn_stop(struct agent_conn *a);
+/* Sends RECLAIM; -ENOTCONN when not READY, -EOPNOTSUPP without the capability. */
+int agent_conn_send_reclaim(struct agent_conn *a, uint64_t bytes);
+const char *agent_state_name(enum agent_state s);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * ballastctl: talks to ballastd's control socket (docs/control-protocol.md).
+ *
+ *   ballastctl [--socket PATH] [--json] status
+ *   ballastctl [--socket PATH] [--json] explain VM
+ *   ballastctl [--socket PATH] set-policy VM KEY=VALUE
+ *   ballastctl [--socket PATH] dry-run on|off
+ *   ballastctl [--socket PATH] ping
+ *
+ * Exit codes: 0 ok, 1 runtime error (no daemon, the daemon refused the
+ * request), 2 usage error.
+ */
+#include "control.h"
+#include "size.h"
+#include "status_table.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET "/run/ballastd.sock"
+#define EXIT_RUNTIME   1
+#define EXIT_USAGE     2
+/* Replies can be large (a status of 1,000 VMs is ~400 KiB); cap them anyway. */
+#define MAX_REPLY_BYTES (64u << 20)
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: ballastctl [--socket PATH] [--json] status | explain VM |\n"
+                    "                  set-policy VM KEY=VALUE | dry-run on|off | ping\n");
+    return EXIT_USAGE;
+}
+
+/* Sends one request line, reads one reply line. */
+static int roundtrip(const char *path, const char *request, GString *reply)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    size_t len = strlen(request);
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(fd, request + off, len - off, MSG_NOSIGNAL);
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        off += (size_t)n;
+    }
+    char buf[65536];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EPIPE;
+            close(fd);
+            return -e;
+        }
+        g_string_append_len(reply, buf, n);
+        if (memchr(buf, '\n', (size_t)n))
+            break;
+        if (reply->len > MAX_REPLY_BYTES) {
+            close(fd);
+            return -EMSGSIZE;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+static void print_json(JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_pretty(gen, TRUE);
+    json_generator_set_root(gen, node);
+    g_autofree char *text = json_generator_to_data(gen, NULL);
+    printf("%s\n", text);
+}
+
+static const char *obj_str(JsonObject *o, const char *name)
+{
+    JsonNode *n = json_object_get_member(o, name);
+    if (n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING)
+        return json_node_get_string(n);
+    return "-";
+}
+
+static const char *obj_size(JsonObject *o, const char *name, char *buf, size_t len)
+{
+    JsonNode *n = json_object_get_member(o, name);
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64 ||
+        json_node_get_int(n) < 0)
+        return "-";
+    return size_format((uint64_t)json_node_get_int(n), buf, len);
+}
+
+static void print_explain(JsonNode *result)
+{
+    if (!JSON_NODE_HOLDS_OBJECT(result)) {
+        print_json(result);
+        return;
+    }
+    JsonObject *o = json_node_get_object(result);
+    char a[32], b[32], c[32];
+    printf("%s: %s, decision %s\n", obj_str(o, "vm"), obj_str(o, "mode"), obj_str(o, "decision"));
+    printf("  reason:   %s\n", obj_str(o, "reason"));
+    printf("  target %s, actual %s, nominal %s\n", obj_size(o, "target_bytes", a, sizeof(a)),
+           obj_size(o, "actual_bytes", b, sizeof(b)), obj_size(o, "nominal_bytes", c, sizeof(c)));
+    JsonNode *p = json_object_get_member(o, "params");
+    if (p && JSON_NODE_HOLDS_OBJECT(p)) {
+        JsonObject *po = json_node_get_object(p);
+        printf("  policy: min %s, max %s, mode %s, shares %" G_GINT64_FORMAT "\n",
+               obj_size(po, "min_bytes", a, sizeof(a)), obj_size(po, "max_bytes", b, sizeof(b)),
+               obj_str(po, "mode"), json_object_get_int_member_with_default(po, "shares", 0));
+    }
+    JsonNode *ov = json_object_get_member(o, "overrides");
+    if (ov && JSON_NODE_HOLDS_ARRAY(ov) && json_array_get_length(json_node_get_array(ov))) {
+        printf("  runtime overrides:");
+        JsonArray *arr = json_node_get_array(ov);
+        for (guint i = 0; i < json_array_get_length(arr); i++)
+            printf(" %s", json_array_get_string_element(arr, i));
+        printf("\n");
+    }
+    const char *cfg = obj_str(o, "config_error");
+    if (strcmp(cfg, "-") != 0)
+        printf("  config error (observe forced): %s\n", cfg);
+    JsonNode *ag = json_object_get_member(o, "agent");
+    if (ag && JSON_NODE_HOLDS_OBJECT(ag)) {
+        JsonObject *ao = json_node_get_object(ag);
+        printf("  agent %s: available %s of %s, PSI some %.2f%%, report age %" G_GINT64_FORMAT
+               " ms, rejects %" G_GINT64_FORMAT "\n",
+               obj_str(ao, "state"), obj_size(ao, "mem_available_bytes", a, sizeof(a)),
+               obj_size(ao, "mem_total_bytes", b, sizeof(b)),
+               json_object_get_double_member_with_default(ao, "psi_some_avg10_pct", 0),
+               json_object_get_int_member_with_default(ao, "age_ms", 0),
+               json_object_get_int_member_with_default(ao, "rejects", 0));
+    }
+    JsonNode *gs = json_object_get_member(o, "guest_stats");
+    if (gs && JSON_NODE_HOLDS_OBJECT(gs)) {
+        JsonObject *go = json_node_get_object(gs);
+        if (json_object_get_boolean_member_with_default(go, "valid", FALSE))
+            printf("  balloon guest-stats: available %s, age %" G_GINT64_FORMAT " ms\n",
+                   obj_size(go, "available_bytes", a, sizeof(a)),
+                   json_object_get_int_member_with_default(go, "age_ms", 0));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    g_autofree char *socket_path = NULL;
+    gboolean json = FALSE;
+    GOptionEntry entries[] = {
+        {"socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
+         "ballastd control socket (default " DEFAULT_SOCKET ")", "PATH"},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the reply's result as JSON", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx =
+        g_option_context_new("status | explain VM | set-policy VM KEY=VALUE | dry-run on|off");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "ballastctl: %s\n", error->message);
+        return EXIT_USAGE;
+    }
+    if (argc < 2)
+        return usage();
+
+    struct ctl_request req = {0};
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "status") && argc == 2) {
+        req.cmd = CTL_CMD_STATUS;
+    } else if (!strcmp(cmd, "ping") && argc == 2) {
+        req.cmd = CTL_CMD_PING;
+    } else if (!strcmp(cmd, "explain") && argc == 3) {
+        req.cmd = CTL_CMD_EXPLAIN;
+        ctl_copy(req.vm, sizeof(req.vm), argv[2]);
+    } else if (!strcmp(cmd, "set-policy") && argc == 4) {
+        req.cmd = CTL_CMD_SET_POLICY;
+        const char *eq = strchr(argv[3], '=');
+        if (!eq || eq == argv[3] || (size_t)(eq - argv[3]) >= sizeof(req.key))
+            return usage();
+        ctl_copy(req.vm, sizeof(req.vm), argv[2]);
+        memcpy(req.key, argv[3], (size_t)(eq - argv[3]));
+        ctl_copy(req.value, sizeof(req.value), eq + 1);
+    } else if (!strcmp(cmd, "dry-run") && argc == 3 &&
+               (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
+        req.cmd = CTL_CMD_DRY_RUN;
+        req.enabled = !strcmp(argv[2], "on");
+    } else {
+        return usage();
+    }
+
+    g_autofree char *line = ctl_request_serialise(&req);
+    g_autoptr(GString) reply = g_string_new(NULL);
+    const char *path = socket_path ? socket_path : DEFAULT_SOCKET;
+    int rc = roundtrip(path, line, reply);
+    if (rc < 0) {
+        fprintf(stderr, "ballastctl: %s: %s\n", path, g_strerror(-rc));
+        return EXIT_RUNTIME;
+    }
+    g_autoptr(JsonNode) result = NULL;
+    g_autofree char *err_code = NULL, *err_msg = NULL;
+    rc = ctl_reply_parse(reply->str, &result, &err_code, &err_msg);
+    if (rc == -EIO) {
+        fprintf(stderr, "ballastctl: %s: %s\n", err_code, err_msg);
+        return EXIT_RUNTIME;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "ballastctl: malformed reply from ballastd\n");
+        return EXIT_RUNTIME;
+    }
+    if (json && result) {
+        print_json(result);
+        return 0;
+    }
+    switch (req.cmd) {
+    case CTL_CMD_STATUS: {
+        struct ctl_host_status host;
+        g_autofree struct ctl_vm_status *vms = NULL;
+        size_t n;
+        if (ctl_status_from_json(result, &host, &vms, &n) < 0) {
+            fprintf(stderr, "ballastctl: malformed status\n");
+            return EXIT_RUNTIME;
+        }
+        g_autoptr(GString) out = g_string_new(NULL);
+        status_table_format(out, &host, vms, n);
+        fputs(out->str, stdout);
+        break;
+    }
+    case CTL_CMD_EXPLAIN:
+        print_explain(result);
+        break;
+    case CTL_CMD_SET_POLICY:
+        printf("%s: %s=%s\n", req.vm, req.key, req.value);
+        break;
+    case CTL_CMD_DRY_RUN:
+        printf("dry run %s\n", req.enabled ? "on" : "off");
+        break;
+    case CTL_CMD_PING:
+        printf("pong\n");
+        break;
+    }
+    return 0;
+}

@@ -1,0 +1,146 @@
+/*
+ * ballastd: the host daemon. Parses argv, checks the configuration, opens
+ * the control socket, wires signals into the GMainLoop and runs it; the
+ * manager (manager.c) does the work. Single-threaded.
+ *
+ * Exit codes: 0 clean exit (SIGTERM/SIGINT) or a clean --check-config;
+ * 1 runtime error (cannot watch the fleet, cannot bind the control socket);
+ * 2 usage or configuration error.
+ */
+#include "config.h"
+#include "ctlserver.h"
+#include "manager.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <glib-unix.h>
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+
+struct daemon {
+    GMainLoop *loop;
+    struct manager *manager;
+    int signal_exit;
+};
+
+static gboolean on_term(gpointer data)
+{
+    struct daemon *d = data;
+    g_message("signal received: exiting");
+    g_main_loop_quit(d->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_hup(gpointer data)
+{
+    struct daemon *d = data;
+    manager_reload(d->manager);
+    return G_SOURCE_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+    g_autofree char *fleet_dir = NULL, *socket_path = NULL, *config_dir = NULL;
+    g_autofree char *proc_root = NULL;
+    gboolean dry_run = FALSE, check_config = FALSE, verbose = FALSE, version = FALSE;
+    GOptionEntry entries[] = {
+        {"fleet", 0, 0, G_OPTION_ARG_FILENAME, &fleet_dir, "Fleet state directory to manage",
+         "DIR"},
+        {"socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "Control socket path", "PATH"},
+        {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &config_dir,
+         "Policy directory (ballastd.conf, <vm>.conf)", "DIR"},
+        {"dry-run", 0, 0, G_OPTION_ARG_NONE, &dry_run, "Compute and log decisions, change nothing",
+         NULL},
+        {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+         "Check --config-dir and exit (0 clean, 2 errors)", NULL},
+        {"proc-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &proc_root,
+         "Read host /proc from here (tests)", "DIR"},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Debug logging", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- ballast memory balloon daemon");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(
+        ctx, "Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.\n"
+             "Signals: SIGHUP reloads --config-dir; SIGTERM/SIGINT exit cleanly.\n");
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "ballastd: %s\n", error->message);
+        return EXIT_USAGE;
+    }
+    if (version) {
+        printf("ballastd %s\n", BALLAST_VERSION);
+        return 0;
+    }
+    if (verbose)
+        g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+
+    if (check_config) {
+        if (!config_dir) {
+            fprintf(stderr, "ballastd: --check-config needs --config-dir DIR\n");
+            return EXIT_USAGE;
+        }
+        g_autoptr(GPtrArray) errors = NULL;
+        guint n = config_check_dir(config_dir, &errors);
+        for (guint i = 0; errors && i < errors->len; i++)
+            fprintf(stderr, "%s\n", (const char *)errors->pdata[i]);
+        printf("%s: %u error%s\n", config_dir, n, n == 1 ? "" : "s");
+        return n ? EXIT_USAGE : 0;
+    }
+    if (!fleet_dir || !socket_path || argc > 1) {
+        fprintf(stderr, "usage: ballastd --fleet DIR --socket PATH [--config-dir DIR] "
+                        "[--dry-run] [--check-config]\n");
+        return EXIT_USAGE;
+    }
+    if (config_dir) {
+        /* A config that does not load cleanly at start is an admin error: say so now. */
+        g_autoptr(GPtrArray) errors = NULL;
+        guint n = config_check_dir(config_dir, &errors);
+        if (n) {
+            for (guint i = 0; i < errors->len; i++)
+                fprintf(stderr, "ballastd: %s\n", (const char *)errors->pdata[i]);
+            return EXIT_USAGE;
+        }
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    struct daemon d = {.loop = g_main_loop_new(NULL, FALSE)};
+    struct manager_options mo = {
+        .fleet_dir = fleet_dir,
+        .config_dir = config_dir,
+        .proc_root = proc_root ? proc_root : "/proc",
+        .dry_run = dry_run,
+    };
+    d.manager = manager_new(&mo);
+    int status = 0;
+    struct ctlserver *ctl = NULL;
+    if (manager_start(d.manager, &error) < 0) {
+        g_critical("%s", error ? error->message : "cannot start");
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    ctl = ctlserver_new(socket_path, manager_handle_request, d.manager, &error);
+    if (!ctl) {
+        g_critical("control socket: %s", error->message);
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    guint sig_ids[3] = {
+        g_unix_signal_add(SIGTERM, on_term, &d),
+        g_unix_signal_add(SIGINT, on_term, &d),
+        g_unix_signal_add(SIGHUP, on_hup, &d),
+    };
+    g_message("ballastd %s ready, control socket %s", BALLAST_VERSION, socket_path);
+    g_main_loop_run(d.loop);
+    for (size_t i = 0; i < G_N_ELEMENTS(sig_ids); i++)
+        g_source_remove(sig_ids[i]);
+out:
+    ctlserver_free(ctl);
+    manager_free(d.manager);
+    g_main_loop_unref(d.loop);
+    return status;
+}

@@ -1,0 +1,440 @@
+/*
+ * Control protocol codec (see control.h and docs/control-protocol.md).
+ *
+ * A request is untrusted until parsed: its length and JSON nesting depth are
+ * checked before json-glib allocates anything, every member is type-checked,
+ * and strings are copied into fixed buffers only when they fit.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+static const struct {
+    enum ctl_cmd cmd;
+    const char *name;
+} cmd_table[] = {
+    {CTL_CMD_PING, "ping"},       {CTL_CMD_STATUS, "status"},
+    {CTL_CMD_EXPLAIN, "explain"}, {CTL_CMD_SET_POLICY, "set-policy"},
+    {CTL_CMD_DRY_RUN, "dry-run"},
+};
+
+const char *ctl_cmd_name(enum ctl_cmd cmd)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(cmd_table); i++)
+        if (cmd_table[i].cmd == cmd)
+            return cmd_table[i].name;
+    return NULL;
+}
+
+void ctl_copy(char *dst, size_t dst_len, const char *src)
+{
+    if (dst_len == 0)
+        return;
+    g_strlcpy(dst, src ? src : "", dst_len);
+}
+
+bool ctl_peer_allowed(uid_t peer_uid, uid_t daemon_uid)
+{
+    return peer_uid == 0 || peer_uid == daemon_uid;
+}
+
+/*
+ * Nesting depth of JSON text, counting brackets outside strings. json-glib
+ * parses recursively; a 64 KiB line of '[' must not reach it.
+ */
+static int json_depth(const char *s, size_t len)
+{
+    int depth = 0, max = 0;
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"')
+            in_string = true;
+        else if (c == '{' || c == '[') {
+            if (++depth > max)
+                max = depth;
+        } else if (c == '}' || c == ']')
+            depth--;
+    }
+    return max;
+}
+
+static int fail(const char **err_code, char **err_msg, const char *code, int rc, const char *fmt,
+                ...) G_GNUC_PRINTF(5, 6);
+
+static int fail(const char **err_code, char **err_msg, const char *code, int rc, const char *fmt,
+                ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    *err_code = code;
+    *err_msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Copies string member `name` into dst; -EINVAL if absent, not a string or too long. */
+static int get_string(JsonObject *obj, const char *name, char *dst, size_t dst_len,
+                      const char **err_code, char **err_msg)
+{
+    JsonNode *node = json_object_get_member(obj, name);
+    if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+        return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL,
+                    "member \"%s\" must be a string", name);
+    const char *s = json_node_get_string(node);
+    size_t n = strlen(s);
+    if (n == 0 || n >= dst_len)
+        return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL,
+                    "member \"%s\" must be 1..%zu bytes", name, dst_len - 1);
+    memcpy(dst, s, n + 1);
+    return 0;
+}
+
+int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, const char **err_code,
+                      char **err_msg)
+{
+    *err_code = NULL;
+    *err_msg = NULL;
+    if (len > CTL_MAX_LINE_BYTES)
+        return fail(err_code, err_msg, CTL_ERR_TOO_LONG, -EMSGSIZE, "request longer than %d bytes",
+                    CTL_MAX_LINE_BYTES);
+    if (memchr(line, '\0', len))
+        return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL, "NUL byte in request");
+    if (json_depth(line, len) > CTL_MAX_JSON_DEPTH)
+        return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL, "JSON nested deeper than %d",
+                    CTL_MAX_JSON_DEPTH);
+
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    g_autoptr(GError) error = NULL;
+    if (!json_parser_load_from_data(parser, line, (gssize)len, &error))
+        return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL, "not JSON: %s",
+                    error->message);
+    JsonNode *root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL,
+                    "request must be a JSON object");
+    JsonObject *obj = json_node_get_object(root);
+
+    char cmd[32];
+    int rc = get_string(obj, "cmd", cmd, sizeof(cmd), err_code, err_msg);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    bool found = false;
+    for (size_t i = 0; i < G_N_ELEMENTS(cmd_table); i++) {
+        if (strcmp(cmd, cmd_table[i].name) == 0) {
+            out->cmd = cmd_table[i].cmd;
+            found = true;
+        }
+    }
+    if (!found)
+        return fail(err_code, err_msg, CTL_ERR_UNKNOWN_COMMAND, -ENOTSUP, "unknown command \"%s\"",
+                    cmd);
+
+    switch (out->cmd) {
+    case CTL_CMD_PING:
+    case CTL_CMD_STATUS:
+        return 0;
+    case CTL_CMD_EXPLAIN:
+        return get_string(obj, "vm", out->vm, sizeof(out->vm), err_code, err_msg);
+    case CTL_CMD_SET_POLICY:
+        if ((rc = get_string(obj, "vm", out->vm, sizeof(out->vm), err_code, err_msg)) < 0 ||
+            (rc = get_string(obj, "key", out->key, sizeof(out->key), err_code, err_msg)) < 0 ||
+            (rc = get_string(obj, "value", out->value, sizeof(out->value), err_code, err_msg)) < 0)
+            return rc;
+        return 0;
+    case CTL_CMD_DRY_RUN: {
+        JsonNode *node = json_object_get_member(obj, "enabled");
+        if (!node || !JSON_NODE_HOLDS_VALUE(node) ||
+            json_node_get_value_type(node) != G_TYPE_BOOLEAN)
+            return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL,
+                        "member \"enabled\" must be true or false");
+        out->enabled = json_node_get_boolean(node);
+        return 0;
+    }
+    }
+    return fail(err_code, err_msg, CTL_ERR_INTERNAL, -EINVAL, "unhandled command");
+}
+
+static char *node_to_line(JsonNode *root)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_root(gen, root);
+    g_autofree char *text = json_generator_to_data(gen, NULL);
+    return g_strconcat(text, "\n", NULL);
+}
+
+char *ctl_request_serialise(const struct ctl_request *req)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "cmd");
+    json_builder_add_string_value(b, ctl_cmd_name(req->cmd));
+    switch (req->cmd) {
+    case CTL_CMD_EXPLAIN:
+        json_builder_set_member_name(b, "vm");
+        json_builder_add_string_value(b, req->vm);
+        break;
+    case CTL_CMD_SET_POLICY:
+        json_builder_set_member_name(b, "vm");
+        json_builder_add_string_value(b, req->vm);
+        json_builder_set_member_name(b, "key");
+        json_builder_add_string_value(b, req->key);
+        json_builder_set_member_name(b, "value");
+        json_builder_add_string_value(b, req->value);
+        break;
+    case CTL_CMD_DRY_RUN:
+        json_builder_set_member_name(b, "enabled");
+        json_builder_add_boolean_value(b, req->enabled);
+        break;
+    default:
+        break;
+    }
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    return node_to_line(root);
+}
+
+char *ctl_reply_ok(enum ctl_cmd cmd, JsonNode *result)
+{
+    g_autoptr(JsonObject) obj = json_object_new();
+    json_object_set_boolean_member(obj, "ok", TRUE);
+    json_object_set_string_member(obj, "cmd", ctl_cmd_name(cmd));
+    if (result)
+        json_object_set_member(obj, "result", result);
+    g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), obj);
+    return node_to_line(root);
+}
+
+char *ctl_reply_error(const char *code, const char *message)
+{
+    g_autoptr(JsonObject) err = json_object_new();
+    json_object_set_string_member(err, "code", code);
+    json_object_set_string_member(err, "message", message ? message : "");
+    g_autoptr(JsonObject) obj = json_object_new();
+    json_object_set_boolean_member(obj, "ok", FALSE);
+    json_object_set_object_member(obj, "error", g_steal_pointer(&err));
+    g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), obj);
+    return node_to_line(root);
+}
+
+int ctl_reply_parse(const char *line, JsonNode **result, char **err_code, char **err_msg)
+{
+    *result = NULL;
+    *err_code = NULL;
+    *err_msg = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    if (!json_parser_load_from_data(parser, line, -1, NULL))
+        return -EINVAL;
+    JsonNode *root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        return -EINVAL;
+    JsonObject *obj = json_node_get_object(root);
+    JsonNode *ok = json_object_get_member(obj, "ok");
+    if (!ok || !JSON_NODE_HOLDS_VALUE(ok) || json_node_get_value_type(ok) != G_TYPE_BOOLEAN)
+        return -EINVAL;
+    if (!json_node_get_boolean(ok)) {
+        JsonNode *err = json_object_get_member(obj, "error");
+        if (!err || !JSON_NODE_HOLDS_OBJECT(err))
+            return -EINVAL;
+        JsonObject *eo = json_node_get_object(err);
+        *err_code = g_strdup(json_object_get_string_member_with_default(eo, "code", "?"));
+        *err_msg = g_strdup(json_object_get_string_member_with_default(eo, "message", ""));
+        return -EIO;
+    }
+    JsonNode *res = json_object_get_member(obj, "result");
+    if (res)
+        *result = json_node_copy(res);
+    return 0;
+}
+
+void ctl_vm_status_init(struct ctl_vm_status *vm)
+{
+    memset(vm, 0, sizeof(*vm));
+    vm->nominal_bytes = vm->target_bytes = vm->actual_bytes = -1;
+    vm->guest_available_bytes = -1;
+    vm->psi_some_avg10_pct = vm->psi_full_avg10_pct = NAN;
+    vm->agent_frames = vm->agent_rejects = -1;
+    vm->ksm_merging_pages = vm->ksm_profit_bytes = -1;
+}
+
+void ctl_host_status_init(struct ctl_host_status *host)
+{
+    memset(host, 0, sizeof(*host));
+    host->mem_total_bytes = host->mem_available_bytes = -1;
+    host->psi_some_avg10_pct = host->psi_full_avg10_pct = NAN;
+    host->ticks = host->balloon_changes = host->agent_rejects = -1;
+}
+
+/* Field tables: one line per member, so the schema is read off in one place. */
+struct int_field {
+    const char *name;
+    size_t offset;
+};
+struct pct_field {
+    const char *name;
+    size_t offset;
+};
+struct str_field {
+    const char *name;
+    size_t offset;
+    size_t len;
+};
+
+#define VM_INT(m)                                                                                  \
+    {                                                                                              \
+#m, offsetof(struct ctl_vm_status, m)                                                      \
+    }
+#define VM_STR(m)                                                                                  \
+    {                                                                                              \
+#m, offsetof(struct ctl_vm_status, m), sizeof(((struct ctl_vm_status *)0)->m)              \
+    }
+static const struct int_field vm_ints[] = {
+    VM_INT(nominal_bytes),         VM_INT(target_bytes),     VM_INT(actual_bytes),
+    VM_INT(guest_available_bytes), VM_INT(agent_frames),     VM_INT(agent_rejects),
+    VM_INT(ksm_merging_pages),     VM_INT(ksm_profit_bytes),
+};
+static const struct pct_field vm_pcts[] = {
+    VM_INT(psi_some_avg10_pct),
+    VM_INT(psi_full_avg10_pct),
+};
+static const struct str_field vm_strs[] = {
+    VM_STR(name), VM_STR(mode), VM_STR(qmp), VM_STR(agent), VM_STR(last_reason),
+};
+#define HOST_INT(m)                                                                                \
+    {                                                                                              \
+#m, offsetof(struct ctl_host_status, m)                                                    \
+    }
+static const struct int_field host_ints[] = {
+    HOST_INT(mem_total_bytes), HOST_INT(mem_available_bytes), HOST_INT(ticks),
+    HOST_INT(balloon_changes), HOST_INT(agent_rejects),
+};
+static const struct pct_field host_pcts[] = {
+    HOST_INT(psi_some_avg10_pct),
+    HOST_INT(psi_full_avg10_pct),
+};
+
+static void put_ints(JsonObject *o, const void *base, const struct int_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = *(const int64_t *)((const char *)base + f[i].offset);
+        if (v < 0)
+            json_object_set_null_member(o, f[i].name);
+        else
+            json_object_set_int_member(o, f[i].name, v);
+    }
+}
+
+static void put_pcts(JsonObject *o, const void *base, const struct pct_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = *(const double *)((const char *)base + f[i].offset);
+        if (isnan(v))
+            json_object_set_null_member(o, f[i].name);
+        else
+            json_object_set_double_member(o, f[i].name, v);
+    }
+}
+
+static void get_ints(JsonObject *o, void *base, const struct int_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        JsonNode *node = json_object_get_member(o, f[i].name);
+        int64_t *dst = (int64_t *)((char *)base + f[i].offset);
+        if (node && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_INT64)
+            *dst = json_node_get_int(node);
+    }
+}
+
+static void get_pcts(JsonObject *o, void *base, const struct pct_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        JsonNode *node = json_object_get_member(o, f[i].name);
+        double *dst = (double *)((char *)base + f[i].offset);
+        if (node && JSON_NODE_HOLDS_VALUE(node) &&
+            (json_node_get_value_type(node) == G_TYPE_DOUBLE ||
+             json_node_get_value_type(node) == G_TYPE_INT64))
+            *dst = json_node_get_double(node);
+    }
+}
+
+JsonNode *ctl_status_to_json(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
+                             size_t n_vms)
+{
+    JsonObject *root = json_object_new();
+    json_object_set_int_member(root, "version", CTL_PROTOCOL_VERSION);
+
+    JsonObject *h = json_object_new();
+    put_ints(h, host, host_ints, G_N_ELEMENTS(host_ints));
+    put_pcts(h, host, host_pcts, G_N_ELEMENTS(host_pcts));
+    json_object_set_boolean_member(h, "dry_run", host->dry_run);
+    json_object_set_object_member(root, "host", h);
+
+    JsonArray *arr = json_array_sized_new((guint)n_vms);
+    for (size_t i = 0; i < n_vms; i++) {
+        JsonObject *v = json_object_new();
+        for (size_t k = 0; k < G_N_ELEMENTS(vm_strs); k++)
+            json_object_set_string_member(v, vm_strs[k].name,
+                                          (const char *)&vms[i] + vm_strs[k].offset);
+        put_ints(v, &vms[i], vm_ints, G_N_ELEMENTS(vm_ints));
+        put_pcts(v, &vms[i], vm_pcts, G_N_ELEMENTS(vm_pcts));
+        json_array_add_object_element(arr, v);
+    }
+    json_object_set_array_member(root, "vms", arr);
+    return json_node_init_object(json_node_alloc(), root);
+}
+
+int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct ctl_vm_status **vms,
+                         size_t *n_vms)
+{
+    *vms = NULL;
+    *n_vms = 0;
+    ctl_host_status_init(host);
+    if (!result || !JSON_NODE_HOLDS_OBJECT(result))
+        return -EINVAL;
+    JsonObject *root = json_node_get_object(result);
+    JsonNode *h = json_object_get_member(root, "host");
+    if (h && JSON_NODE_HOLDS_OBJECT(h)) {
+        JsonObject *ho = json_node_get_object(h);
+        get_ints(ho, host, host_ints, G_N_ELEMENTS(host_ints));
+        get_pcts(ho, host, host_pcts, G_N_ELEMENTS(host_pcts));
+        host->dry_run = json_object_get_boolean_member_with_default(ho, "dry_run", FALSE);
+    }
+    JsonNode *a = json_object_get_member(root, "vms");
+    if (!a || !JSON_NODE_HOLDS_ARRAY(a))
+        return -EINVAL;
+    JsonArray *arr = json_node_get_array(a);
+    guint n = json_array_get_length(arr);
+    struct ctl_vm_status *out = g_new(struct ctl_vm_status, n ? n : 1);
+    size_t kept = 0;
+    for (guint i = 0; i < n; i++) {
+        JsonNode *e = json_array_get_element(arr, i);
+        if (!JSON_NODE_HOLDS_OBJECT(e))
+            continue;
+        JsonObject *v = json_node_get_object(e);
+        struct ctl_vm_status *row = &out[kept];
+        ctl_vm_status_init(row);
+        for (size_t k = 0; k < G_N_ELEMENTS(vm_strs); k++) {
+            JsonNode *s = json_object_get_member(v, vm_strs[k].name);
+            if (s && JSON_NODE_HOLDS_VALUE(s) && json_node_get_value_type(s) == G_TYPE_STRING)
+                ctl_copy((char *)row + vm_strs[k].offset, vm_strs[k].len, json_node_get_string(s));
+        }
+        get_ints(v, row, vm_ints, G_N_ELEMENTS(vm_ints));
+        get_pcts(v, row, vm_pcts, G_N_ELEMENTS(vm_pcts));
+        kept++;
+    }
+    *vms = out;
+    *n_vms = kept;
+    return 0;
+}

@@ -1,0 +1,143 @@
+/*
+ * The control protocol between ballastctl and ballastd: one JSON object per
+ * line each way over a unix socket (docs/control-protocol.md is the schema).
+ *
+ * Both ends share this file so the request and the status document are
+ * written and read by the same code: ballastd parses requests and serialises
+ * results, ballastctl serialises requests and parses results. Parsing is
+ * hostile-input safe (length and nesting checked before json-glib sees a
+ * byte) and needs no socket, so the unit tests drive it with plain strings.
+ */
+#ifndef BALLAST_CONTROL_H
+#define BALLAST_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#define CTL_PROTOCOL_VERSION 1
+/* A request line longer than this is refused and the connection closed. */
+#define CTL_MAX_LINE_BYTES 65536
+/* Deeper JSON is refused before parsing: no request needs more than 3. */
+#define CTL_MAX_JSON_DEPTH 16
+#define CTL_VM_NAME_MAX    64
+#define CTL_KEY_MAX        64
+#define CTL_VALUE_MAX      256
+#define CTL_MODE_MAX       16
+#define CTL_STATE_MAX      16
+#define CTL_REASON_MAX     160
+
+enum ctl_cmd {
+    CTL_CMD_PING,
+    CTL_CMD_STATUS,
+    CTL_CMD_EXPLAIN,
+    CTL_CMD_SET_POLICY,
+    CTL_CMD_DRY_RUN,
+};
+
+struct ctl_request {
+    enum ctl_cmd cmd;
+    char vm[CTL_VM_NAME_MAX];  /* explain, set-policy */
+    char key[CTL_KEY_MAX];     /* set-policy */
+    char value[CTL_VALUE_MAX]; /* set-policy */
+    bool enabled;              /* dry-run */
+};
+
+/* Error codes of a refused request ("code" in the error object). */
+#define CTL_ERR_BAD_REQUEST     "bad-request"
+#define CTL_ERR_TOO_LONG        "too-long"
+#define CTL_ERR_UNKNOWN_COMMAND "unknown-command"
+#define CTL_ERR_NO_SUCH_VM      "no-such-vm"
+#define CTL_ERR_BAD_POLICY      "bad-policy"
+#define CTL_ERR_INTERNAL        "internal"
+
+/* The command's wire name ("set-policy"), or NULL for an invalid value. */
+const char *ctl_cmd_name(enum ctl_cmd cmd);
+
+/*
+ * Parses one request line (without its newline; len bytes, need not be NUL
+ * terminated). Returns 0, or -EMSGSIZE (too long), -EINVAL (not JSON, not an
+ * object, too deep, missing or mistyped member, over-long string) or
+ * -ENOTSUP (unknown command); *err_code and *err_msg (static strings / a
+ * g_strdup'd message the caller frees) describe the failure for the reply.
+ */
+int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, const char **err_code,
+                      char **err_msg);
+
+/* The request as one JSON line with its trailing newline (g_free it). */
+char *ctl_request_serialise(const struct ctl_request *req);
+
+/* {"ok":true,"cmd":NAME,"result":RESULT}\n — takes ownership of result. */
+char *ctl_reply_ok(enum ctl_cmd cmd, JsonNode *result);
+/* {"ok":false,"error":{"code":CODE,"message":MSG}}\n */
+char *ctl_reply_error(const char *code, const char *message);
+
+/*
+ * Parses a reply line. Returns 0 and sets *result (json_node_unref it; NULL
+ * when the reply had no result), or -EIO for an error reply (*err_code and
+ * *err_msg g_strdup'd) and -EINVAL for a malformed reply.
+ */
+int ctl_reply_parse(const char *line, JsonNode **result, char **err_code, char **err_msg);
+
+/*
+ * The status document. Unknown numbers are -1 (bytes, counts) or NAN (pct);
+ * they travel as JSON null. The ksm_* fields are filled by the KSM accounting
+ * when it is wired in; until then they stay unknown.
+ */
+struct ctl_vm_status {
+    char name[CTL_VM_NAME_MAX];
+    int64_t nominal_bytes;         /* memory the guest was started with */
+    int64_t target_bytes;          /* the balloon target ballastd wants */
+    int64_t actual_bytes;          /* QEMU's query-balloon "actual" */
+    int64_t guest_available_bytes; /* guest MemAvailable (agent, else QEMU stats) */
+    double psi_some_avg10_pct;     /* guest memory PSI some avg10 */
+    double psi_full_avg10_pct;
+    char mode[CTL_MODE_MAX];   /* "auto", "dry-run", "fixed", "off" */
+    char qmp[CTL_STATE_MAX];   /* "connected", "connecting", "down" */
+    char agent[CTL_STATE_MAX]; /* "connected", "connecting", "down" */
+    char last_reason[CTL_REASON_MAX];
+    int64_t agent_frames;      /* frames decoded since start */
+    int64_t agent_rejects;     /* disconnects for garbage */
+    int64_t ksm_merging_pages; /* /proc/PID/ksm_merging_pages */
+    int64_t ksm_profit_bytes;  /* ksm_stat ksm_process_profit */
+};
+
+struct ctl_host_status {
+    int64_t mem_total_bytes;
+    int64_t mem_available_bytes;
+    double psi_some_avg10_pct;
+    double psi_full_avg10_pct;
+    bool dry_run;
+    int64_t ticks;
+    int64_t balloon_changes; /* targets actually sent to QEMU */
+    int64_t agent_rejects;   /* all VMs, including removed ones */
+};
+
+/* Sets every number of a VM row / host block to "unknown". */
+void ctl_vm_status_init(struct ctl_vm_status *vm);
+void ctl_host_status_init(struct ctl_host_status *host);
+
+/* The "result" of a status reply. */
+JsonNode *ctl_status_to_json(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
+                             size_t n_vms);
+/*
+ * Reads a status result back; *vms is a g_new array of *n_vms rows (g_free).
+ * Missing or null members stay unknown, so newer daemons can add members.
+ */
+int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct ctl_vm_status **vms,
+                         size_t *n_vms);
+
+/* Copies src into a fixed buffer, truncating; always NUL terminates. */
+void ctl_copy(char *dst, size_t dst_len, const char *src);
+
+/*
+ * Whether a peer may use the control socket: root, or the user ballastd runs
+ * as (only ever root in production; the same user in tests).
+ */
+bool ctl_peer_allowed(uid_t peer_uid, uid_t daemon_uid);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * ballastd's control socket: a unix stream socket, mode 0600, that accepts
+ * only root (or ballastd's own user) by SO_PEERCRED, reads one request line
+ * at a time into a fixed buffer and hands it to a handler that returns the
+ * reply line. The protocol itself is control.h's; this file is the plumbing.
+ */
+#ifndef BALLAST_CTLSERVER_H
+#define BALLAST_CTLSERVER_H
+
+#include <stddef.h>
+
+#include <glib.h>
+
+/* At most this many clients at once; more are accepted and closed at once. */
+#define CTLSERVER_MAX_CLIENTS 16
+/* A reply not fully written after this long drops the client. */
+#define CTLSERVER_IDLE_TIMEOUT_MS 30000
+
+/* Returns the reply line (with its newline), g_malloc'd. */
+typedef char *(*ctlserver_handler)(void *ctx, const char *line, size_t len);
+
+struct ctlserver_stats {
+    guint64 accepted;
+    guint64 refused_peer; /* wrong uid */
+    guint64 refused_busy; /* too many clients */
+    guint64 requests;
+    guint64 too_long;
+};
+
+struct ctlserver;
+
+/*
+ * Binds path (a stale socket left by a dead ballastd is replaced; a live one
+ * is an error: G_IO_ERROR_ADDRESS_IN_USE) with mode 0600 and starts serving
+ * on the default main context.
+ */
+struct ctlserver *ctlserver_new(const char *path, ctlserver_handler handler, void *ctx,
+                                GError **error);
+/* Closes every client and the socket, and unlinks path. NULL is fine. */
+void ctlserver_free(struct ctlserver *srv);
+void ctlserver_get_stats(const struct ctlserver *srv, struct ctlserver_stats *out);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * A fleet guest's QMP connection (see fleet_qmp.h), on host/qmp's async
+ * client. The connection is the source of truth for "is this QEMU alive":
+ * when it drops, the fleet source rescans and the pid file decides whether
+ * the guest is gone or only restarting; until then we retry with backoff.
+ */
+#include "fleet_qmp.h"
+
+#include "qmp.h"
+#include "qmp_balloon.h"
+
+#include <errno.h>
+
+struct fleet_qmp {
+    QmpConn *conn;
+    char *name;
+    const struct fleet_qmp_events *events;
+    void *ctx;
+    bool closing; /* set in free: late CANCELLED callbacks must not touch anything */
+    bool up;
+    bool query_pending;
+    bool stats_pending;
+    guint reconnect_id;
+    guint backoff_ms;
+    guint attempts;     /* failed connects since the last success (log once) */
+    char *balloon_path; /* QOM path of the balloon device, NULL until found */
+    struct vmsource_balloon balloon;
+};
+
+static void emit_balloon(struct fleet_qmp *fq)
+{
+    fq->events->balloon(fq->ctx, &fq->balloon);
+}
+
+static void schedule_reconnect(struct fleet_qmp *fq);
+
+static void on_connected(QmpConn *conn, const GError *error, gpointer data);
+
+static gboolean on_reconnect(gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    fq->reconnect_id = 0;
+    qmp_conn_connect_async(fq->conn, FLEET_QMP_TIMEOUT_MS, on_connected, fq);
+    return G_SOURCE_REMOVE;
+}
+
+static void schedule_reconnect(struct fleet_qmp *fq)
+{
+    if (fq->closing || fq->reconnect_id)
+        return;
+    fq->backoff_ms = fq->backoff_ms ? MIN(fq->backoff_ms * 2, FLEET_QMP_BACKOFF_MAX_MS)
+                                    : FLEET_QMP_BACKOFF_MIN_MS;
+    fq->reconnect_id = g_timeout_add(fq->backoff_ms, on_reconnect, fq);
+}
+
+/*
+ * {"execute": "query-memory-size-summary"}
+ *   -> {"return": {"base-memory": 134217728, "plugged-memory": 0}}
+ * base-memory is -m: the guest's nominal size, what a fully deflated balloon gives.
+ */
+static void on_memory_summary(QmpConn *conn, JsonNode *result, const GError *error, gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    if (fq->closing || error)
+        return;
+    if (!JSON_NODE_HOLDS_OBJECT(result))
+        return;
+    JsonNode *base = json_object_get_member(json_node_get_object(result), "base-memory");
+    if (!base || json_node_get_value_type(base) != G_TYPE_INT64 || json_node_get_int(base) <= 0)
+        return;
+    fq->balloon.nominal_bytes = json_node_get_int(base);
+    emit_balloon(fq);
+}
+
+static void on_stats_interval(QmpConn *conn, const GError *error, gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    if (!fq->closing && error)
+        g_message("qmp %s: guest-stats polling not enabled: %s", fq->name, error->message);
+}
+
+static void on_balloon_path(QmpConn *conn, const char *qom_path, const GError *error, gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    if (fq->closing)
+        return;
+    if (error) {
+        g_message("qmp %s: no balloon device: %s", fq->name, error->message);
+        return;
+    }
+    g_free(fq->balloon_path);
+    fq->balloon_path = g_strdup(qom_path);
+    qmp_balloon_set_stats_interval_async(conn, qom_path, FLEET_QMP_STATS_INTERVAL_S,
+                                         FLEET_QMP_TIMEOUT_MS, on_stats_interval, fq);
+}
+
+static void on_connected(QmpConn *conn, const GError *error, gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    if (fq->closing)
+        return;
+    if (error) {
+        if (fq->attempts++ == 0)
+            g_message("qmp %s: cannot connect (retrying): %s", fq->name, error->message);
+        schedule_reconnect(fq);
+        return;
+    }
+    fq->attempts = 0;
+    fq->backoff_ms = 0;
+    fq->up = true;
+    g_message("qmp %s: connected (QEMU %s)", fq->name, qmp_conn_get_qemu_version(conn));
+    fq->events->state(fq->ctx, true);
+    if (fq->closing)
+        return;
+    qmp_conn_execute_async(conn, "query-memory-size-summary", NULL, FLEET_QMP_TIMEOUT_MS,
+                           on_memory_summary, fq);
+    qmp_balloon_find_device_async(conn, FLEET_QMP_TIMEOUT_MS, on_balloon_path, fq);
+    fleet_qmp_refresh(fq, false);
+}
+
+static void on_state(QmpConn *conn, QmpState state, const GError *error, gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    if (fq->closing || state != QMP_STATE_DISCONNECTED)
+        return;
+    bool was_up = fq->up;
+    fq->up = false;
+    fq->query_pending = fq->stats_pending = false;
+    if (was_up) {
+        g_message("qmp %s: disconnected: %s", fq->name, error ? error->message : "closed");
+        fq->events->state(fq->ctx, false);
+    }
+    schedule_reconnect(fq);
+}
+
+/* {"event": "BALLOON_CHANGE", "data": {"actual": 100663296}, ...} */
+static void on_balloon_change(QmpConn *conn, const char *event, JsonObject *data,
+                              gint64 timestamp_us, gpointer user)
+{
+    struct fleet_qmp *fq = user;
+    guint64 actual;
+    if (fq->closing || !qmp_balloon_parse_change_event(data, &actual, NULL))
+        return;
+    fq->balloon.actual_bytes = (int64_t)actual;
+    emit_balloon(fq);
+}
+
+static void on_query(QmpConn *conn, guint64 actual_bytes, const GError *error, gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    if (fq->closing)
+        return;
+    fq->query_pending = false;
+    if (error)
+        return; /* transport errors surface through on_state */
+    fq->balloon.actual_bytes = (int64_t)actual_bytes;
+    emit_balloon(fq);
+}
+
+static int64_t stat_or_unknown(guint64 v)
+{
+    return v == QMP_BALLOON_STAT_NONE || v > INT64_MAX ? -1 : (int64_t)v;
+}
+
+static void on_stats(QmpConn *conn, const QmpBalloonStats *stats, const GError *error,
+                     gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    if (fq->closing)
+        return;
+    fq->stats_pending = false;
+    if (error)
+        return;
+    fq->balloon.guest_stats_update_s = stats->last_update_s;
+    fq->balloon.guest_total_bytes = stat_or_unknown(stats->total_bytes);
+    fq->balloon.guest_available_bytes = stat_or_unknown(stats->available_bytes);
+    fq->balloon.guest_free_bytes = stat_or_unknown(stats->free_bytes);
+    emit_balloon(fq);
+}
+
+void fleet_qmp_refresh(struct fleet_qmp *fq, bool guest_stats)
+{
+    if (!fq || !fq->up)
+        return;
+    if (!fq->query_pending) {
+        fq->query_pending = true;
+        qmp_balloon_query_async(fq->conn, FLEET_QMP_TIMEOUT_MS, on_query, fq);
+    }
+    if (guest_stats && fq->balloon_path && !fq->stats_pending) {
+        fq->stats_pending = true;
+        qmp_balloon_read_stats_async(fq->conn, fq->balloon_path, FLEET_QMP_TIMEOUT_MS, on_stats,
+                                     fq);
+    }
+}
+
+static void on_set_target(QmpConn *conn, const GError *error, gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    if (!fq->closing && error && !g_error_matches(error, QMP_ERROR, QMP_ERROR_CANCELLED))
+        g_warning("qmp %s: balloon command failed: %s", fq->name, error->message);
+}
+
+int fleet_qmp_set_target(struct fleet_qmp *fq, uint64_t target_bytes)
+{
+    if (!fq || !fq->up)
+        return -ENOTCONN;
+    qmp_balloon_set_target_async(fq->conn, target_bytes, FLEET_QMP_TIMEOUT_MS, on_set_target, fq);
+    return 0;
+}
+
+struct fleet_qmp *fleet_qmp_new(const char *socket_path, const char *name,
+                                const struct fleet_qmp_events *events, void *ctx)
+{
+    struct fleet_qmp *fq = g_new0(struct fleet_qmp, 1);
+    fq->name = g_strdup(name);
+    fq->events = events;
+    fq->ctx = ctx;
+    fq->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0};
+    fq->conn = qmp_conn_new(socket_path);
+    qmp_conn_set_state_func(fq->conn, on_state, fq, NULL);
+    qmp_conn_subscribe(fq->conn, QMP_EVENT_BALLOON_CHANGE, on_balloon_change, fq, NULL);
+    qmp_conn_connect_async(fq->conn, FLEET_QMP_TIMEOUT_MS, on_connected, fq);
+    return fq;
+}
+
+void fleet_qmp_free(struct fleet_qmp *fq)
+{
+    if (!fq)
+        return;
+    fq->closing = true;
+    if (fq->reconnect_id)
+        g_source_remove(fq->reconnect_id);
+    /* Pending callbacks run (CANCELLED) inside this unref and see closing. */
+    qmp_conn_unref(fq->conn);
+    g_free(fq->balloon_path);
+    g_free(fq->name);
+    g_free(fq);
+}

@@ -1,0 +1,40 @@
+/*
+ * One fleet guest's QMP side, for the fleet VM source: keeps a QmpConn
+ * (host/qmp) connected with backoff, follows BALLOON_CHANGE, answers
+ * refresh requests with query-balloon (and guest-stats when asked), and
+ * moves the balloon target. Results go out through two callbacks.
+ */
+#ifndef BALLAST_FLEET_QMP_H
+#define BALLAST_FLEET_QMP_H
+
+#include "vmsource.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Reconnect backoff: first retry, doubling up to the cap. */
+#define FLEET_QMP_BACKOFF_MIN_MS 250
+#define FLEET_QMP_BACKOFF_MAX_MS 10000
+#define FLEET_QMP_TIMEOUT_MS     3000
+/* Guest statistics polling period asked of the balloon driver (fallback path). */
+#define FLEET_QMP_STATS_INTERVAL_S 2
+
+struct fleet_qmp;
+
+struct fleet_qmp_events {
+    void (*state)(void *ctx, bool connected);
+    void (*balloon)(void *ctx, const struct vmsource_balloon *balloon);
+};
+
+/* Starts connecting to socket_path at once; name is for logs. */
+struct fleet_qmp *fleet_qmp_new(const char *socket_path, const char *name,
+                                const struct fleet_qmp_events *events, void *ctx);
+/* Disconnects; no callback runs during or after this. NULL is fine. */
+void fleet_qmp_free(struct fleet_qmp *fq);
+
+/* 0 when the balloon command was sent, -ENOTCONN when QMP is not up. */
+int fleet_qmp_set_target(struct fleet_qmp *fq, uint64_t target_bytes);
+/* query-balloon (+ guest-stats) now, unless a refresh is still in flight. */
+void fleet_qmp_refresh(struct fleet_qmp *fq, bool guest_stats);
+
+#endif

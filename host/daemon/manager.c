@@ -1,0 +1,697 @@
+/*
+ * ballastd's manager (see manager.h).
+ *
+ * The loop it closes, once per tick (config tick_interval_ms, and at once
+ * when a guest sends PRESSURE):
+ *   1. read the host (<proc>/meminfo, <proc>/pressure/memory);
+ *   2. ask every VM's backend for fresh balloon figures (query-balloon; the
+ *      balloon driver's guest-stats when the VM has no agent) - the answers
+ *      land asynchronously and are used by the next tick;
+ *   3. build the policy snapshot from preallocated arrays and call the pure
+ *      engine (host/policy);
+ *   4. send the targets that changed, growth first, within a per-VM shrink
+ *      interval and a host-wide command budget; in dry-run, only log them.
+ * Logging: one structured line per target that changes, never one per tick.
+ */
+#include "manager.h"
+
+#include "agent_conn.h"
+#include "config.h"
+#include "control.h"
+#include "hostmem.h"
+#include "policy.h"
+#include "size.h"
+#include "vm_override.h"
+#include "vmsource_fleet.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+struct bd_vm {
+    struct manager *m;
+    char name[CTL_VM_NAME_MAX];
+    struct vmsource_vm *handle;
+    bool backend_up;
+    struct vmsource_balloon balloon;
+    bool has_agent;
+    struct agent_conn agent;
+    struct proto_report report;
+    gint64 report_ms;
+    bool report_valid;
+    bool pressure_event;
+    uint64_t target_set_bytes; /* last target sent to QEMU, 0 = none since (re)connect */
+    gint64 last_set_ms;
+    bool evaluated; /* in/out below are from the last tick */
+    struct policy_vm_in in;
+    struct policy_vm_state pstate;
+    struct policy_vm_out out;
+    uint64_t logged_target;
+    char status_reason[CTL_REASON_MAX]; /* why it was not evaluated */
+    char config_error[CTL_REASON_MAX];  /* why config forced observe, "" = none */
+    struct vm_override ovr;
+};
+
+struct manager {
+    char *fleet_dir;
+    char *config_dir;
+    char *proc_root;
+    unsigned rescan_ms;
+    bool dry_run;
+    struct config *cfg;
+    struct vmsource *src;
+    GPtrArray *vms; /* struct bd_vm *, sorted by name */
+    /* Snapshot arrays, grown only when a VM is added. */
+    size_t cap;
+    struct policy_vm_in *in;
+    struct policy_vm_state *states;
+    struct policy_vm_out *outs;
+    struct bd_vm **order;
+    struct policy_host host;
+    bool host_valid;
+    bool host_warned;
+    guint tick_id;
+    uint64_t tick_ms;
+    guint soon_id;
+    gint64 last_tick_ms;
+    uint64_t ticks, balloon_changes, removed_rejects;
+    struct proto_config agent_config;
+};
+
+static gint64 now_ms(void)
+{
+    return g_get_monotonic_time() / 1000;
+}
+
+static void set_reason(struct bd_vm *vm, const char *text)
+{
+    ctl_copy(vm->status_reason, sizeof(vm->status_reason), text);
+}
+
+/* --- agent events ------------------------------------------------------------------------- */
+
+static void run_tick(struct manager *m);
+
+static gboolean on_tick_soon(gpointer data)
+{
+    struct manager *m = data;
+    m->soon_id = 0;
+    run_tick(m);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_agent_report(void *ctx, const struct proto_report *r, bool pressure,
+                            uint32_t triggers)
+{
+    struct bd_vm *vm = ctx;
+    vm->report = *r;
+    vm->report_ms = now_ms();
+    vm->report_valid = true;
+    if (!pressure)
+        return;
+    vm->pressure_event = true;
+    struct manager *m = vm->m;
+    if (!m->soon_id) {
+        gint64 wait = m->last_tick_ms + MANAGER_MIN_TICK_GAP_MS - now_ms();
+        m->soon_id = g_timeout_add(wait > 0 ? (guint)wait : 0, on_tick_soon, m);
+    }
+}
+
+static void on_agent_state(void *ctx, bool up)
+{
+    struct bd_vm *vm = ctx;
+    if (!up)
+        vm->report_valid = false;
+}
+
+static const struct agent_events agent_events = {on_agent_report, on_agent_state};
+
+/* --- VM source events --------------------------------------------------------------------- */
+
+static gint cmp_vm(gconstpointer a, gconstpointer b)
+{
+    return strcmp((*(struct bd_vm *const *)a)->name, (*(struct bd_vm *const *)b)->name);
+}
+
+static void grow_arrays(struct manager *m, size_t need)
+{
+    if (need <= m->cap)
+        return;
+    size_t cap = MAX(need, m->cap * 2);
+    m->in = g_renew(struct policy_vm_in, m->in, cap);
+    m->states = g_renew(struct policy_vm_state, m->states, cap);
+    m->outs = g_renew(struct policy_vm_out, m->outs, cap);
+    m->order = g_renew(struct bd_vm *, m->order, cap);
+    m->cap = cap;
+}
+
+static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name)
+{
+    struct manager *m = ctx;
+    struct bd_vm *vm = g_new0(struct bd_vm, 1);
+    vm->m = m;
+    ctl_copy(vm->name, sizeof(vm->name), name);
+    vm->handle = handle;
+    vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0};
+    policy_vm_state_init(&vm->pstate);
+    set_reason(vm, "waiting for QMP");
+    const char *agent_path = m->src->ops->agent_socket_path(m->src, handle);
+    if (agent_path && agent_conn_init(&vm->agent, vm->name, agent_path, &m->agent_config,
+                                      &agent_events, vm) == 0) {
+        vm->has_agent = true;
+        agent_conn_start(&vm->agent);
+    }
+    grow_arrays(m, m->vms->len + 1);
+    g_ptr_array_add(m->vms, vm);
+    g_ptr_array_sort(m->vms, cmp_vm);
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
+                     "%s: managing (agent %s)", vm->name, agent_path ? agent_path : "none");
+    return vm;
+}
+
+static void vm_free(struct bd_vm *vm)
+{
+    if (vm->has_agent)
+        agent_conn_stop(&vm->agent);
+    g_free(vm);
+}
+
+static void on_vm_removed(void *ctx, void *cookie)
+{
+    struct manager *m = ctx;
+    struct bd_vm *vm = cookie;
+    m->removed_rejects += vm->agent.rejects;
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
+                     "%s: gone, no longer managed", vm->name);
+    g_ptr_array_remove(m->vms, vm);
+    vm_free(vm);
+}
+
+static void on_vm_backend(void *ctx, void *cookie, bool connected)
+{
+    struct bd_vm *vm = cookie;
+    vm->backend_up = connected;
+    /* A reconnected QEMU may be a new process: what we sent before means nothing. */
+    vm->target_set_bytes = 0;
+    set_reason(vm, connected ? "waiting for QEMU's figures" : "QMP not connected");
+    if (connected && vm->has_agent && vm->agent.state == AGENT_DOWN)
+        agent_conn_start(&vm->agent);
+}
+
+static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon *b)
+{
+    struct bd_vm *vm = cookie;
+    vm->balloon = *b;
+}
+
+static const struct vmsource_events source_events = {on_vm_added, on_vm_removed, on_vm_backend,
+                                                     on_vm_balloon};
+
+/* --- the tick ----------------------------------------------------------------------------- */
+
+static uint64_t rfield(const struct proto_report *r, enum proto_report_field f, uint64_t v)
+{
+    return r->valid_mask & PROTO_R_BIT(f) ? v : 0;
+}
+
+static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 wall_s,
+                        struct policy_vm_in *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->name = vm->name;
+    uint64_t nominal = (uint64_t)vm->balloon.nominal_bytes;
+    const char *why = NULL;
+    config_vm_params(m->cfg, vm->name, nominal, &in->params, NULL, &why);
+    ctl_copy(vm->config_error, sizeof(vm->config_error), why);
+    vm_override_apply(&vm->ovr, nominal, &in->params);
+    in->actual_bytes = (uint64_t)vm->balloon.actual_bytes;
+    in->target_bytes = vm->target_set_bytes;
+    in->pressure_event = vm->pressure_event;
+
+    const struct proto_report *r = &vm->report;
+    struct policy_agent_report *a = &in->agent;
+    a->valid = vm->report_valid;
+    if (a->valid) {
+        a->age_ms = (uint64_t)MAX(0, now - vm->report_ms);
+        a->mem_total_bytes = rfield(r, PROTO_R_MEM_TOTAL, r->mem_total_bytes);
+        a->mem_free_bytes = rfield(r, PROTO_R_MEM_FREE, r->mem_free_bytes);
+        a->mem_available_bytes = rfield(r, PROTO_R_MEM_AVAILABLE, r->mem_available_bytes);
+        a->cached_bytes = rfield(r, PROTO_R_CACHED, r->cached_bytes);
+        a->psi_some_avg10_pct = rfield(r, PROTO_R_PSI_SOME, r->psi_some_avg10_bp) / 100.0;
+        a->psi_full_avg10_pct = rfield(r, PROTO_R_PSI_FULL, r->psi_full_avg10_bp) / 100.0;
+        a->oom_kill_count = rfield(r, PROTO_R_OOM_KILL, r->oom_kill);
+    }
+
+    const struct vmsource_balloon *b = &vm->balloon;
+    struct policy_guest_stats *s = &in->stats;
+    s->valid = b->guest_stats_update_s > 0;
+    if (s->valid) {
+        s->age_ms = (uint64_t)MAX(0, wall_s - b->guest_stats_update_s) * 1000;
+        s->total_bytes = b->guest_total_bytes < 0 ? POLICY_UNKNOWN : (uint64_t)b->guest_total_bytes;
+        s->free_bytes = b->guest_free_bytes < 0 ? POLICY_UNKNOWN : (uint64_t)b->guest_free_bytes;
+        s->available_bytes =
+            b->guest_available_bytes < 0 ? POLICY_UNKNOWN : (uint64_t)b->guest_available_bytes;
+    }
+}
+
+static void log_target(struct bd_vm *vm, const char *verb, uint64_t from, uint64_t to)
+{
+    char a[32], b[32], to_s[24], from_s[24];
+    /* Journal fields other than MESSAGE are plain strings, not formats. */
+    g_snprintf(to_s, sizeof(to_s), "%" G_GUINT64_FORMAT, to);
+    g_snprintf(from_s, sizeof(from_s), "%" G_GUINT64_FORMAT, from);
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "TARGET_BYTES", to_s,
+                     "PREVIOUS_BYTES", from_s, "DECISION", policy_decision_name(vm->out.decision),
+                     "MESSAGE", "%s: %s target %s -> %s (%s: %s)", vm->name, verb,
+                     size_format(from, a, sizeof(a)), size_format(to, b, sizeof(b)),
+                     policy_decision_name(vm->out.decision), vm->out.reason);
+}
+
+static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, unsigned *budget)
+{
+    const struct policy_vm_out *out = &vm->out;
+    uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : vm->in.actual_bytes;
+    if (m->dry_run || !out->actuate) {
+        if (out->target_bytes != vm->logged_target && out->target_bytes != current)
+            log_target(vm, m->dry_run ? "dry-run: would move" : "observe: would move", current,
+                       out->target_bytes);
+        vm->logged_target = out->target_bytes;
+        return;
+    }
+    if (out->target_bytes == current)
+        return;
+    if (!grow && now - vm->last_set_ms < MANAGER_VM_MIN_SHRINK_INTERVAL_MS)
+        return; /* the engine asks again next tick */
+    if (*budget == 0)
+        return;
+    int rc = m->src->ops->set_target(m->src, vm->handle, out->target_bytes);
+    if (rc < 0) {
+        g_debug("%s: balloon not sent: %s", vm->name, g_strerror(-rc));
+        return;
+    }
+    (*budget)--;
+    log_target(vm, "moving", current, out->target_bytes);
+    vm->target_set_bytes = out->target_bytes;
+    vm->logged_target = out->target_bytes;
+    vm->last_set_ms = now;
+    m->balloon_changes++;
+}
+
+static void run_tick(struct manager *m)
+{
+    gint64 now = now_ms();
+    gint64 wall_s = g_get_real_time() / G_USEC_PER_SEC;
+    m->last_tick_ms = now;
+    m->ticks++;
+
+    struct policy_host host;
+    int rc = hostmem_read(m->proc_root, &host);
+    if (rc == 0) {
+        m->host = host;
+        m->host_valid = true;
+        m->host_warned = false;
+    } else if (!m->host_warned) {
+        g_warning("cannot read host memory under %s: %s; not deciding", m->proc_root,
+                  g_strerror(-rc));
+        m->host_warned = true;
+        m->host_valid = false;
+    }
+
+    size_t n = 0;
+    for (guint i = 0; i < m->vms->len; i++) {
+        struct bd_vm *vm = m->vms->pdata[i];
+        vm->evaluated = false;
+        if (!vm->backend_up)
+            continue;
+        m->src->ops->refresh(m->src, vm->handle, !vm->has_agent || !vm->report_valid);
+        if (vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes < 0) {
+            set_reason(vm, "waiting for QEMU's figures");
+            continue;
+        }
+        fill_inputs(m, vm, now, wall_s, &m->in[n]);
+        m->states[n] = vm->pstate;
+        m->order[n] = vm;
+        n++;
+    }
+    if (!m->host_valid || n == 0)
+        return;
+
+    struct policy_snapshot snap = {
+        .now_ms = now, .host = m->host, .tunables = &m->cfg->tunables, .vms = m->in, .n_vms = n};
+    rc = policy_evaluate(&snap, m->states, m->outs, NULL);
+    if (rc < 0) {
+        g_warning("policy_evaluate: %s", g_strerror(-rc));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct bd_vm *vm = m->order[i];
+        vm->pstate = m->states[i];
+        vm->out = m->outs[i];
+        vm->in = m->in[i];
+        vm->evaluated = true;
+        vm->pressure_event = false;
+    }
+    /* Growth first: a guest never waits for memory because shrinks used the budget. */
+    unsigned budget = MANAGER_HOST_MAX_SETS_PER_TICK;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            struct bd_vm *vm = m->order[i];
+            uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : vm->in.actual_bytes;
+            bool grow = vm->out.target_bytes > current;
+            if ((pass == 0) == grow)
+                actuate(m, vm, now, grow, &budget);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct bd_vm *vm = m->order[i];
+        if (!m->dry_run && vm->out.reclaim_bytes > 0 && vm->has_agent)
+            agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes);
+    }
+}
+
+static gboolean on_tick(gpointer data)
+{
+    run_tick(data);
+    return G_SOURCE_CONTINUE;
+}
+
+static void arm_tick(struct manager *m)
+{
+    uint64_t ms = m->cfg->tick_interval_ms ? m->cfg->tick_interval_ms : 1000;
+    if (m->tick_id && ms == m->tick_ms)
+        return;
+    if (m->tick_id)
+        g_source_remove(m->tick_id);
+    m->tick_ms = ms;
+    m->tick_id = g_timeout_add((guint)ms, on_tick, m);
+    /* Agents report at the tick's pace; PSI triggers fire on 150 ms stall per second. */
+    m->agent_config = (struct proto_config){
+        .report_interval_ms = (uint32_t)CLAMP(ms, PROTO_INTERVAL_MIN_MS, PROTO_INTERVAL_MAX_MS),
+        .psi_some_threshold_us = 150000,
+        .psi_full_threshold_us = 50000,
+        .psi_window_us = 1000000,
+    };
+}
+
+/* --- config ------------------------------------------------------------------------------- */
+
+static struct config *load_config(struct manager *m)
+{
+    struct config *c = m->config_dir ? config_load_dir(m->config_dir) : config_new_defaults();
+    for (guint i = 0; c->errors && i < c->errors->len; i++)
+        g_warning("config: %s", (const char *)c->errors->pdata[i]);
+    return c;
+}
+
+void manager_reload(struct manager *m)
+{
+    struct config *c = load_config(m);
+    config_free(m->cfg);
+    m->cfg = c;
+    arm_tick(m);
+    g_message("config reloaded from %s (%u errors); tick %" G_GUINT64_FORMAT " ms",
+              m->config_dir ? m->config_dir : "built-in defaults", c->errors ? c->errors->len : 0,
+              m->tick_ms);
+}
+
+/* --- lifecycle ---------------------------------------------------------------------------- */
+
+struct manager *manager_new(const struct manager_options *o)
+{
+    struct manager *m = g_new0(struct manager, 1);
+    m->fleet_dir = g_strdup(o->fleet_dir);
+    m->config_dir = g_strdup(o->config_dir);
+    m->proc_root = g_strdup(o->proc_root ? o->proc_root : "/proc");
+    m->dry_run = o->dry_run;
+    m->rescan_ms = o->rescan_ms;
+    m->vms = g_ptr_array_new();
+    return m;
+}
+
+int manager_start(struct manager *m, GError **error)
+{
+    m->cfg = load_config(m);
+    arm_tick(m);
+    m->src = vmsource_fleet_new(m->fleet_dir, m->rescan_ms, &source_events, m);
+    int rc = m->src->ops->start(m->src, error);
+    if (rc < 0)
+        return rc;
+    g_message("managing fleet %s, tick %" G_GUINT64_FORMAT " ms%s", m->fleet_dir, m->tick_ms,
+              m->dry_run ? ", DRY RUN" : "");
+    return 0;
+}
+
+void manager_free(struct manager *m)
+{
+    if (!m)
+        return;
+    if (m->tick_id)
+        g_source_remove(m->tick_id);
+    if (m->soon_id)
+        g_source_remove(m->soon_id);
+    /* The source frees its VMs without events: free ours after it. */
+    if (m->src)
+        m->src->ops->free(m->src);
+    for (guint i = 0; i < m->vms->len; i++)
+        vm_free(m->vms->pdata[i]);
+    g_ptr_array_unref(m->vms);
+    config_free(m->cfg);
+    g_free(m->in);
+    g_free(m->states);
+    g_free(m->outs);
+    g_free(m->order);
+    g_free(m->fleet_dir);
+    g_free(m->config_dir);
+    g_free(m->proc_root);
+    g_free(m);
+}
+
+/* --- control requests --------------------------------------------------------------------- */
+
+static struct bd_vm *find_vm(struct manager *m, const char *name)
+{
+    for (guint i = 0; i < m->vms->len; i++) {
+        struct bd_vm *vm = m->vms->pdata[i];
+        if (strcmp(vm->name, name) == 0)
+            return vm;
+    }
+    return NULL;
+}
+
+static const char *vm_mode(struct manager *m, struct bd_vm *vm)
+{
+    if (m->dry_run)
+        return "dry-run";
+    return vm->evaluated ? policy_mode_name(vm->in.params.mode) : "-";
+}
+
+static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status *s)
+{
+    ctl_vm_status_init(s);
+    ctl_copy(s->name, sizeof(s->name), vm->name);
+    s->nominal_bytes = vm->balloon.nominal_bytes;
+    s->actual_bytes = vm->balloon.actual_bytes;
+    s->target_bytes = vm->evaluated          ? (int64_t)vm->out.target_bytes
+                      : vm->target_set_bytes ? (int64_t)vm->target_set_bytes
+                                             : -1;
+    const struct proto_report *r = &vm->report;
+    if (vm->report_valid && (r->valid_mask & PROTO_R_BIT(PROTO_R_MEM_AVAILABLE)))
+        s->guest_available_bytes = (int64_t)r->mem_available_bytes;
+    else
+        s->guest_available_bytes = vm->balloon.guest_available_bytes;
+    if (vm->report_valid && (r->valid_mask & PROTO_R_BIT(PROTO_R_PSI_SOME)))
+        s->psi_some_avg10_pct = r->psi_some_avg10_bp / 100.0;
+    if (vm->report_valid && (r->valid_mask & PROTO_R_BIT(PROTO_R_PSI_FULL)))
+        s->psi_full_avg10_pct = r->psi_full_avg10_bp / 100.0;
+    ctl_copy(s->mode, sizeof(s->mode), vm_mode(m, vm));
+    ctl_copy(s->qmp, sizeof(s->qmp), vm->backend_up ? "connected" : "down");
+    ctl_copy(s->agent, sizeof(s->agent),
+             vm->has_agent ? agent_state_name(vm->agent.state) : "none");
+    ctl_copy(s->last_reason, sizeof(s->last_reason),
+             vm->evaluated ? vm->out.reason : vm->status_reason);
+    s->agent_frames = (int64_t)vm->agent.frames;
+    s->agent_rejects = (int64_t)vm->agent.rejects;
+}
+
+static JsonNode *status_result(struct manager *m)
+{
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    if (m->host_valid) {
+        h.mem_total_bytes = (int64_t)m->host.mem_total_bytes;
+        h.mem_available_bytes = (int64_t)m->host.mem_available_bytes;
+        if (m->host.psi_valid) {
+            h.psi_some_avg10_pct = m->host.psi_some_avg10_pct;
+            h.psi_full_avg10_pct = m->host.psi_full_avg10_pct;
+        }
+    }
+    h.dry_run = m->dry_run;
+    h.ticks = (int64_t)m->ticks;
+    h.balloon_changes = (int64_t)m->balloon_changes;
+    h.agent_rejects = (int64_t)m->removed_rejects;
+    g_autofree struct ctl_vm_status *rows = g_new(struct ctl_vm_status, MAX(m->vms->len, 1));
+    for (guint i = 0; i < m->vms->len; i++) {
+        vm_status(m, m->vms->pdata[i], &rows[i]);
+        h.agent_rejects += rows[i].agent_rejects;
+    }
+    return ctl_status_to_json(&h, rows, m->vms->len);
+}
+
+static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "vm");
+    json_builder_add_string_value(b, vm->name);
+    json_builder_set_member_name(b, "evaluated");
+    json_builder_add_boolean_value(b, vm->evaluated);
+    json_builder_set_member_name(b, "dry_run");
+    json_builder_add_boolean_value(b, m->dry_run);
+    json_builder_set_member_name(b, "mode");
+    json_builder_add_string_value(b, vm_mode(m, vm));
+    json_builder_set_member_name(b, "decision");
+    json_builder_add_string_value(b,
+                                  vm->evaluated ? policy_decision_name(vm->out.decision) : "none");
+    json_builder_set_member_name(b, "reason");
+    json_builder_add_string_value(b, vm->evaluated ? vm->out.reason : vm->status_reason);
+#define ADD_INT(name, v)                                                                           \
+    do {                                                                                           \
+        json_builder_set_member_name(b, name);                                                     \
+        json_builder_add_int_value(b, (gint64)(v));                                                \
+    } while (0)
+#define ADD_DBL(name, v)                                                                           \
+    do {                                                                                           \
+        json_builder_set_member_name(b, name);                                                     \
+        json_builder_add_double_value(b, (v));                                                     \
+    } while (0)
+#define ADD_BOOL(name, v)                                                                          \
+    do {                                                                                           \
+        json_builder_set_member_name(b, name);                                                     \
+        json_builder_add_boolean_value(b, (v));                                                    \
+    } while (0)
+    ADD_INT("nominal_bytes", vm->balloon.nominal_bytes);
+    ADD_INT("actual_bytes", vm->balloon.actual_bytes);
+    ADD_INT("target_bytes", vm->evaluated ? (int64_t)vm->out.target_bytes : -1);
+    ADD_INT("target_set_bytes", vm->target_set_bytes);
+    ADD_INT("reclaim_bytes", vm->evaluated ? (int64_t)vm->out.reclaim_bytes : 0);
+    ADD_INT("last_set_ms_ago", vm->last_set_ms ? now_ms() - vm->last_set_ms : -1);
+    json_builder_set_member_name(b, "config_error");
+    if (vm->config_error[0])
+        json_builder_add_string_value(b, vm->config_error);
+    else
+        json_builder_add_null_value(b);
+
+    json_builder_set_member_name(b, "params");
+    json_builder_begin_object(b);
+    const struct policy_vm_params *p = &vm->in.params;
+    ADD_INT("min_bytes", p->min_bytes);
+    ADD_INT("max_bytes", p->max_bytes);
+    ADD_INT("fixed_bytes", p->fixed_bytes);
+    ADD_INT("shares", p->shares);
+    json_builder_set_member_name(b, "mode");
+    json_builder_add_string_value(b, policy_mode_name(p->mode));
+    ADD_BOOL("agent_required", p->agent_required);
+    ADD_BOOL("reclaim_allowed", p->reclaim_allowed);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "overrides");
+    json_builder_begin_array(b);
+    g_autoptr(GPtrArray) ovr = g_ptr_array_new_with_free_func(g_free);
+    vm_override_list(&vm->ovr, ovr);
+    for (guint i = 0; i < ovr->len; i++)
+        json_builder_add_string_value(b, ovr->pdata[i]);
+    json_builder_end_array(b);
+
+    json_builder_set_member_name(b, "agent");
+    json_builder_begin_object(b);
+    const struct policy_agent_report *a = &vm->in.agent;
+    json_builder_set_member_name(b, "state");
+    json_builder_add_string_value(b, vm->has_agent ? agent_state_name(vm->agent.state) : "none");
+    ADD_BOOL("report_valid", a->valid);
+    ADD_INT("age_ms", a->age_ms);
+    ADD_INT("mem_total_bytes", a->mem_total_bytes);
+    ADD_INT("mem_available_bytes", a->mem_available_bytes);
+    ADD_DBL("psi_some_avg10_pct", a->psi_some_avg10_pct);
+    ADD_DBL("psi_full_avg10_pct", a->psi_full_avg10_pct);
+    ADD_INT("frames", vm->agent.frames);
+    ADD_INT("rejects", vm->agent.rejects);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "guest_stats");
+    json_builder_begin_object(b);
+    const struct policy_guest_stats *s = &vm->in.stats;
+    ADD_BOOL("valid", s->valid);
+    ADD_INT("age_ms", s->age_ms);
+    ADD_INT("available_bytes",
+            s->available_bytes == POLICY_UNKNOWN ? -1 : (int64_t)s->available_bytes);
+    ADD_INT("free_bytes", s->free_bytes == POLICY_UNKNOWN ? -1 : (int64_t)s->free_bytes);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "host");
+    json_builder_begin_object(b);
+    ADD_INT("mem_total_bytes", m->host.mem_total_bytes);
+    ADD_INT("mem_available_bytes", m->host.mem_available_bytes);
+    ADD_DBL("psi_some_avg10_pct", m->host.psi_some_avg10_pct);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+#undef ADD_INT
+#undef ADD_DBL
+#undef ADD_BOOL
+    return json_builder_get_root(b);
+}
+
+char *manager_handle_request(void *data, const char *line, size_t len)
+{
+    struct manager *m = data;
+    struct ctl_request req;
+    const char *code;
+    g_autofree char *msg = NULL;
+    if (ctl_request_parse(line, len, &req, &code, &msg) < 0)
+        return ctl_reply_error(code, msg);
+
+    struct bd_vm *vm = NULL;
+    if (req.cmd == CTL_CMD_EXPLAIN || req.cmd == CTL_CMD_SET_POLICY) {
+        vm = find_vm(m, req.vm);
+        if (!vm) {
+            g_autofree char *text = g_strdup_printf("no VM named \"%s\"", req.vm);
+            return ctl_reply_error(CTL_ERR_NO_SUCH_VM, text);
+        }
+    }
+    switch (req.cmd) {
+    case CTL_CMD_PING: {
+        JsonObject *o = json_object_new();
+        json_object_set_int_member(o, "version", CTL_PROTOCOL_VERSION);
+        json_object_set_string_member(o, "ballast", BALLAST_VERSION);
+        return ctl_reply_ok(req.cmd, json_node_init_object(json_node_alloc(), o));
+    }
+    case CTL_CMD_STATUS:
+        return ctl_reply_ok(req.cmd, status_result(m));
+    case CTL_CMD_EXPLAIN:
+        return ctl_reply_ok(req.cmd, explain_result(m, vm));
+    case CTL_CMD_SET_POLICY: {
+        const char *why;
+        struct vm_override trial = vm->ovr;
+        if (vm_override_set(&trial, req.key, req.value, &why) < 0)
+            return ctl_reply_error(CTL_ERR_BAD_POLICY, why);
+        vm->ovr = trial;
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
+                         "%s: runtime policy %s=%s", vm->name, req.key, req.value);
+        JsonObject *o = json_object_new();
+        json_object_set_string_member(o, "vm", vm->name);
+        json_object_set_string_member(o, "key", req.key);
+        json_object_set_string_member(o, "value", req.value);
+        return ctl_reply_ok(req.cmd, json_node_init_object(json_node_alloc(), o));
+    }
+    case CTL_CMD_DRY_RUN: {
+        if (m->dry_run != req.enabled)
+            g_message("dry run %s (control socket)", req.enabled ? "on" : "off");
+        m->dry_run = req.enabled;
+        for (guint i = 0; i < m->vms->len; i++)
+            ((struct bd_vm *)m->vms->pdata[i])->logged_target = 0;
+        JsonObject *o = json_object_new();
+        json_object_set_boolean_member(o, "dry_run", m->dry_run);
+        return ctl_reply_ok(req.cmd, json_node_init_object(json_node_alloc(), o));
+    }
+    }
+    return ctl_reply_error(CTL_ERR_INTERNAL, "unhandled command");
+}

@@ -1,0 +1,44 @@
+/*
+ * ballastd's manager: the state of every VM and the tick that closes the
+ * loop (read host + guests -> policy_evaluate -> actuate, rate-limited). It
+ * owns the VM source, the per-VM agent connections and the configuration,
+ * and answers control requests. main() (ballastd.c) only parses argv, wires
+ * signals and runs the GMainLoop.
+ */
+#ifndef BALLAST_MANAGER_H
+#define BALLAST_MANAGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <glib.h>
+
+/* A shrink of one VM is sent at most this often (growth is never delayed). */
+#define MANAGER_VM_MIN_SHRINK_INTERVAL_MS 2000
+/* At most this many balloon commands per tick, host-wide (growth goes first). */
+#define MANAGER_HOST_MAX_SETS_PER_TICK 16
+/* A PRESSURE frame runs a tick at once, but not more often than this. */
+#define MANAGER_MIN_TICK_GAP_MS 100
+
+struct manager_options {
+    const char *fleet_dir;
+    const char *config_dir; /* NULL: built-in defaults */
+    const char *proc_root;  /* "/proc" */
+    bool dry_run;
+    unsigned rescan_ms; /* fleet safety-net rescan, 0 = default */
+};
+
+struct manager;
+
+struct manager *manager_new(const struct manager_options *opts);
+/* Loads the config, starts the VM source and the tick. -errno + error on failure. */
+int manager_start(struct manager *m, GError **error);
+/* SIGHUP: reload the config directory; VM and controller state are kept. */
+void manager_reload(struct manager *m);
+/* Stops everything (connections closed, timers removed) and frees. */
+void manager_free(struct manager *m);
+
+/* ctlserver handler: one request line in, one reply line out (g_free). */
+char *manager_handle_request(void *m, const char *line, size_t len);
+
+#endif

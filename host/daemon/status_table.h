@@ -1,0 +1,20 @@
+/*
+ * The human table `ballastctl status` prints, built from the status document
+ * (control.h). Pure: rows in, text out, so the tests check the layout without
+ * a daemon.
+ */
+#ifndef BALLAST_STATUS_TABLE_H
+#define BALLAST_STATUS_TABLE_H
+
+#include "control.h"
+
+#include <glib.h>
+
+/*
+ * Appends the host line, a header and one line per VM to out. Unknown values
+ * print as "-". The KSM column appears only when some VM has KSM figures.
+ */
+void status_table_format(GString *out, const struct ctl_host_status *host,
+                         const struct ctl_vm_status *vms, size_t n_vms);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * Where ballastd's guests come from, behind one small vtable.
+ *
+ * A VM source finds guests, tells ballastd when they appear and disappear,
+ * moves their balloon target and reports what the balloon did. The fleet
+ * source (vmsource_fleet.c) watches a `scripts/fleet` state directory and
+ * talks QMP to each QEMU itself; a libvirt source will do the same through
+ * virConnectDomainEventRegisterAny / virDomainSetMemoryFlags /
+ * virDomainMemoryStats and a <channel> socket path. ballastd's manager only
+ * sees this interface, so the policy, the agent connections and the control
+ * socket are shared by both.
+ *
+ * Everything runs on the GMainLoop: sources report through `events`
+ * callbacks, never from another thread.
+ */
+#ifndef BALLAST_VMSOURCE_H
+#define BALLAST_VMSOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <glib.h>
+
+struct vmsource;
+/* A source's own per-VM handle; opaque to the manager. */
+struct vmsource_vm;
+
+/* What the backend knows about a VM's balloon; -1 = unknown. */
+struct vmsource_balloon {
+    int64_t nominal_bytes;     /* memory the VM was started with */
+    int64_t actual_bytes;      /* current balloon size as QEMU sees it */
+    int64_t guest_total_bytes; /* virtio-balloon guest stats, when polled */
+    int64_t guest_available_bytes;
+    int64_t guest_free_bytes;
+    int64_t guest_stats_update_s; /* wall clock of the guest stats, 0 = never */
+};
+
+/* Callbacks from a source into its owner (ballastd's manager). */
+struct vmsource_events {
+    /* A VM appeared; returns the owner's cookie passed back in every later event. */
+    void *(*vm_added)(void *ctx, struct vmsource_vm *vm, const char *name);
+    /* The VM is gone: its handle and cookie must not be used after this returns. */
+    void (*vm_removed)(void *ctx, void *cookie);
+    /* The management connection (QMP, libvirt) came up or went down. */
+    void (*vm_backend)(void *ctx, void *cookie, bool connected);
+    /* New balloon figures (query-balloon reply, BALLOON_CHANGE, guest stats). */
+    void (*vm_balloon)(void *ctx, void *cookie, const struct vmsource_balloon *balloon);
+};
+
+struct vmsource_ops {
+    const char *kind; /* "fleet", "libvirt" */
+    /* First scan and start watching; vm_added fires for every VM found. */
+    int (*start)(struct vmsource *src, GError **error);
+    /* Look for appeared/disappeared VMs now (also done on its own, slowly). */
+    void (*rescan)(struct vmsource *src);
+    /* Asks the backend to move the balloon; 0 when the request was sent. */
+    int (*set_target)(struct vmsource *src, struct vmsource_vm *vm, uint64_t target_bytes);
+    /*
+     * Asks for fresh balloon figures; the answer arrives as vm_balloon.
+     * guest_stats: also read the balloon driver's guest statistics (the
+     * fallback when the VM has no agent).
+     */
+    void (*refresh)(struct vmsource *src, struct vmsource_vm *vm, bool guest_stats);
+    /* Host-side unix socket of the VM's agent channel, or NULL when it has none. */
+    const char *(*agent_socket_path)(struct vmsource *src, struct vmsource_vm *vm);
+    /* PID of the VM's QEMU (for KSM per-process figures), or -1. */
+    pid_t (*vm_pid)(struct vmsource *src, struct vmsource_vm *vm);
+    /* Stops watching, closes every connection, emits no more events, frees src. */
+    void (*free)(struct vmsource *src);
+};
+
+struct vmsource {
+    const struct vmsource_ops *ops;
+    const struct vmsource_events *events;
+    void *events_ctx;
+};
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * Fleet VM source: watches a fleet state directory and manages each guest's
+ * QEMU over its QMP socket (see vmsource_fleet.h).
+ */
+#include "vmsource_fleet.h"
+
+#include "fleet_qmp.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gio/gio.h>
+
+/* After a directory event, rescan this often for this long. */
+#define FLEET_BURST_PERIOD_MS 250
+#define FLEET_BURST_LEN_MS    5000
+
+struct vmsource_vm {
+    struct fleet_source *src;
+    char *name;
+    char *qmp_path;
+    char *agent_path;
+    char *pid_path;
+    void *cookie;
+    bool seen; /* mark and sweep during a rescan */
+    struct fleet_qmp *qmp;
+};
+
+struct fleet_source {
+    struct vmsource base;
+    char *dir;
+    unsigned rescan_ms;
+    GHashTable *vms; /* name -> struct vmsource_vm* */
+    GFileMonitor *monitor;
+    guint rescan_id;
+    guint burst_id;
+    guint idle_id; /* a rescan asked for from inside a callback */
+    gint64 burst_until_us;
+};
+
+gboolean fleet_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= 64 || name[0] == '.')
+        return FALSE;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!g_ascii_isalnum(c) && c != '.' && c != '_' && c != '-')
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* -1 when the pid file is absent or unreadable, 0 when it names no live process, else the pid. */
+static pid_t read_pid(const char *path, bool *present)
+{
+    *present = false;
+    char buf[32];
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    *present = true;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *end;
+    long pid = strtol(buf, &end, 10);
+    while (*end == ' ' || *end == '\n' || *end == '\t')
+        end++;
+    if (end == buf || *end || pid <= 0 || pid > INT32_MAX)
+        return -1; /* being written, or garbage: not evidence the guest is gone */
+    if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+        return 0;
+    return (pid_t)pid;
+}
+
+static gint cmp_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fleet_scan(const char *dir, GPtrArray *names)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!fleet_name_valid(de->d_name))
+            continue;
+        g_autofree char *qmp = g_build_filename(dir, de->d_name, "qmp.sock", NULL);
+        struct stat st;
+        if (stat(qmp, &st) < 0 || !S_ISSOCK(st.st_mode))
+            continue;
+        g_autofree char *pidf = g_build_filename(dir, de->d_name, "pid", NULL);
+        bool present;
+        if (read_pid(pidf, &present) == 0 && present)
+            continue; /* QEMU died; its socket file stays behind */
+        g_ptr_array_add(names, g_strdup(de->d_name));
+    }
+    closedir(d);
+    g_ptr_array_sort(names, cmp_names);
+    return 0;
+}
+
+static void vm_free(struct vmsource_vm *vm)
+{
+    fleet_qmp_free(vm->qmp);
+    g_free(vm->name);
+    g_free(vm->qmp_path);
+    g_free(vm->agent_path);
+    g_free(vm->pid_path);
+    g_free(vm);
+}
+
+/* --- events from the QMP side ------------------------------------------------------------ */
+
+static void fleet_rescan(struct vmsource *base);
+
+static gboolean on_idle_rescan(gpointer data)
+{
+    struct fleet_source *fs = data;
+    fs->idle_id = 0;
+    fleet_rescan(&fs->base);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_qmp_state(void *ctx, bool connected)
+{
+    struct vmsource_vm *vm = ctx;
+    struct fleet_source *fs = vm->src;
+    fs->base.events->vm_backend(fs->base.events_ctx, vm->cookie, connected);
+    /* A dead QEMU should disappear at once; not from inside its own callback. */
+    if (!connected && !fs->idle_id)
+        fs->idle_id = g_idle_add(on_idle_rescan, fs);
+}
+
+static void on_qmp_balloon(void *ctx, const struct vmsource_balloon *b)
+{
+    struct vmsource_vm *vm = ctx;
+    vm->src->base.events->vm_balloon(vm->src->base.events_ctx, vm->cookie, b);
+}
+
+/* --- scanning ----------------------------------------------------------------------------- */
+
+static void fleet_rescan(struct vmsource *base)
+{
+    struct fleet_source *fs = (struct fleet_source *)base;
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    int rc = fleet_scan(fs->dir, names);
+    if (rc < 0) {
+        /* A vanished state dir means the fleet is gone: every VM goes with it. */
+        g_debug("fleet: scan %s: %s", fs->dir, g_strerror(-rc));
+    }
+
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, fs->vms);
+    while (g_hash_table_iter_next(&it, &key, &value))
+        ((struct vmsource_vm *)value)->seen = false;
+
+    for (guint i = 0; i < names->len; i++) {
+        const char *name = names->pdata[i];
+        struct vmsource_vm *vm = g_hash_table_lookup(fs->vms, name);
+        if (vm) {
+            vm->seen = true;
+            continue;
+        }
+        vm = g_new0(struct vmsource_vm, 1);
+        vm->src = fs;
+        vm->name = g_strdup(name);
+        vm->qmp_path = g_build_filename(fs->dir, name, "qmp.sock", NULL);
+        vm->agent_path = g_build_filename(fs->dir, name, "agent.sock", NULL);
+        vm->pid_path = g_build_filename(fs->dir, name, "pid", NULL);
+        vm->seen = true;
+        g_hash_table_insert(fs->vms, vm->name, vm);
+        g_message("fleet: guest %s appeared", name);
+        vm->cookie = base->events->vm_added(base->events_ctx, vm, name);
+        static const struct fleet_qmp_events qev = {on_qmp_state, on_qmp_balloon};
+        vm->qmp = fleet_qmp_new(vm->qmp_path, name, &qev, vm);
+    }
+
+    g_hash_table_iter_init(&it, fs->vms);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        struct vmsource_vm *vm = value;
+        if (vm->seen)
+            continue;
+        g_message("fleet: guest %s disappeared", vm->name);
+        g_hash_table_iter_steal(&it);
+        base->events->vm_removed(base->events_ctx, vm->cookie);
+        vm_free(vm);
+    }
+}
+
+static gboolean on_rescan_timer(gpointer data)
+{
+    struct fleet_source *fs = data;
+    fleet_rescan(&fs->base);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_burst_timer(gpointer data)
+{
+    struct fleet_source *fs = data;
+    fleet_rescan(&fs->base);
+    if (g_get_monotonic_time() < fs->burst_until_us)
+        return G_SOURCE_CONTINUE;
+    fs->burst_id = 0;
+    return G_SOURCE_REMOVE;
+}
+
+static void on_dir_changed(GFileMonitor *monitor, GFile *file, GFile *other,
+                           GFileMonitorEvent event, gpointer data)
+{
+    struct fleet_source *fs = data;
+    fleet_rescan(&fs->base);
+    fs->burst_until_us = g_get_monotonic_time() + FLEET_BURST_LEN_MS * 1000;
+    if (!fs->burst_id)
+        fs->burst_id = g_timeout_add(FLEET_BURST_PERIOD_MS, on_burst_timer, fs);
+}
+
+static int fleet_start(struct vmsource *base, GError **error)
+{
+    struct fleet_source *fs = (struct fleet_source *)base;
+    struct stat st;
+    if (stat(fs->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
+                    "fleet state directory %s: not a directory", fs->dir);
+        return -ENOTDIR;
+    }
+    g_autoptr(GFile) file = g_file_new_for_path(fs->dir);
+    fs->monitor = g_file_monitor_directory(file, G_FILE_MONITOR_WATCH_MOVES, NULL, error);
+    if (!fs->monitor)
+        return -EIO;
+    /* inotify directly, no rate limit: a new guest should be picked up at once. */
+    g_file_monitor_set_rate_limit(fs->monitor, 0);
+    g_signal_connect(fs->monitor, "changed", G_CALLBACK(on_dir_changed), fs);
+    fs->rescan_id = g_timeout_add(fs->rescan_ms, on_rescan_timer, fs);
+    fleet_rescan(base);
+    return 0;
+}
+
+static int fleet_set_target(struct vmsource *base, struct vmsource_vm *vm, uint64_t target_bytes)
+{
+    return fleet_qmp_set_target(vm->qmp, target_bytes);
+}
+
+static void fleet_refresh(struct vmsource *base, struct vmsource_vm *vm, bool guest_stats)
+{
+    fleet_qmp_refresh(vm->qmp, guest_stats);
+}
+
+static const char *fleet_agent_socket_path(struct vmsource *base, struct vmsource_vm *vm)
+{
+    return vm->agent_path;
+}
+
+static pid_t fleet_vm_pid(struct vmsource *base, struct vmsource_vm *vm)
+{
+    bool present;
+    pid_t pid = read_pid(vm->pid_path, &present);
+    return pid > 0 ? pid : -1;
+}
+
+static void fleet_free(struct vmsource *base)
+{
+    struct fleet_source *fs = (struct fleet_source *)base;
+    if (fs->rescan_id)
+        g_source_remove(fs->rescan_id);
+    if (fs->burst_id)
+        g_source_remove(fs->burst_id);
+    if (fs->idle_id)
+        g_source_remove(fs->idle_id);
+    if (fs->monitor) {
+        g_signal_handlers_disconnect_by_data(fs->monitor, fs);
+        g_file_monitor_cancel(fs->monitor);
+        g_object_unref(fs->monitor);
+    }
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, fs->vms);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        g_hash_table_iter_steal(&it);
+        vm_free(value);
+    }
+    g_hash_table_unref(fs->vms);
+    g_free(fs->dir);
+    g_free(fs);
+}
+
+static const struct vmsource_ops fleet_ops = {
+    .kind = "fleet",
+    .start = fleet_start,
+    .rescan = fleet_rescan,
+    .set_target = fleet_set_target,
+    .refresh = fleet_refresh,
+    .agent_socket_path = fleet_agent_socket_path,
+    .vm_pid = fleet_vm_pid,
+    .free = fleet_free,
+};
+
+struct vmsource *vmsource_fleet_new(const char *dir, unsigned rescan_ms,
+                                    const struct vmsource_events *events, void *events_ctx)
+{
+    struct fleet_source *fs = g_new0(struct fleet_source, 1);
+    fs->base.ops = &fleet_ops;
+    fs->base.events = events;
+    fs->base.events_ctx = events_ctx;
+    fs->dir = g_strdup(dir);
+    fs->rescan_ms = rescan_ms ? rescan_ms : FLEET_RESCAN_MS;
+    fs->vms = g_hash_table_new(g_str_hash, g_str_equal);
+    return &fs->base;
+}

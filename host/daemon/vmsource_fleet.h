@@ -1,0 +1,41 @@
+/*
+ * The fleet VM source: guests started by `scripts/fleet start --state DIR`,
+ * one directory per guest, DIR/<name>/{qmp.sock,agent.sock,console.log,pid}.
+ *
+ * Guests are noticed through a GFileMonitor (inotify) on DIR, which triggers
+ * a short burst of rescans (a guest's directory appears before QEMU creates
+ * its sockets), plus a slow rescan as a safety net, and a rescan whenever a
+ * QMP connection drops (a killed QEMU leaves its socket file behind, so the
+ * pid file decides whether it is still there).
+ */
+#ifndef BALLAST_VMSOURCE_FLEET_H
+#define BALLAST_VMSOURCE_FLEET_H
+
+#include "vmsource.h"
+
+#include <glib.h>
+
+/* Slow safety-net rescan period. */
+#define FLEET_RESCAN_MS 5000
+
+/*
+ * Creates the source for state directory dir (not yet started: call
+ * src->ops->start). rescan_ms: the slow rescan period (0 = FLEET_RESCAN_MS).
+ */
+struct vmsource *vmsource_fleet_new(const char *dir, unsigned rescan_ms,
+                                    const struct vmsource_events *events, void *events_ctx);
+
+/*
+ * Whether name is acceptable as a guest directory name: 1..63 bytes of
+ * [A-Za-z0-9._-], not starting with '.'.
+ */
+gboolean fleet_name_valid(const char *name);
+
+/*
+ * One scan of dir: appends (g_strdup'd, sorted) the names of live guests —
+ * a valid name, a directory holding a qmp.sock socket, and either no pid file
+ * or a pid file naming a live process. Returns 0 or -errno (dir unreadable).
+ */
+int fleet_scan(const char *dir, GPtrArray *names);
+
+#endif

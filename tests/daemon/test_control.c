@@ -1,0 +1,256 @@
+/* The control protocol codec: requests in (hostile ones too), replies and status out and back. */
+#include "control.h"
+#include "cunit_main.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+static int parse(const char *line, struct ctl_request *req, const char **code)
+{
+    char *msg = NULL;
+    int rc = ctl_request_parse(line, strlen(line), req, code, &msg);
+    if (rc < 0)
+        CU_ASSERT_PTR_NOT_NULL(msg); /* every refusal says why */
+    g_free(msg);
+    return rc;
+}
+
+static void test_valid_requests(void)
+{
+    struct ctl_request r;
+    const char *code;
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"status\"}", &r, &code), 0);
+    CU_ASSERT_EQUAL(r.cmd, CTL_CMD_STATUS);
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"ping\",\"extra\":[1,2]}", &r, &code), 0);
+    CU_ASSERT_EQUAL(r.cmd, CTL_CMD_PING);
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"explain\",\"vm\":\"vm0\"}", &r, &code), 0);
+    CU_ASSERT_EQUAL(r.cmd, CTL_CMD_EXPLAIN);
+    CU_ASSERT_STRING_EQUAL(r.vm, "vm0");
+    CU_ASSERT_EQUAL(
+        parse("{\"cmd\":\"set-policy\",\"vm\":\"web-1\",\"key\":\"min_memory\",\"value\":\"96M\"}",
+              &r, &code),
+        0);
+    CU_ASSERT_EQUAL(r.cmd, CTL_CMD_SET_POLICY);
+    CU_ASSERT_STRING_EQUAL(r.vm, "web-1");
+    CU_ASSERT_STRING_EQUAL(r.key, "min_memory");
+    CU_ASSERT_STRING_EQUAL(r.value, "96M");
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"dry-run\",\"enabled\":true}", &r, &code), 0);
+    CU_ASSERT_EQUAL(r.cmd, CTL_CMD_DRY_RUN);
+    CU_ASSERT_TRUE(r.enabled);
+    CU_ASSERT_EQUAL(parse("  {\"enabled\":false, \"cmd\":\"dry-run\"}  ", &r, &code), 0);
+    CU_ASSERT_FALSE(r.enabled);
+}
+
+static void test_garbage(void)
+{
+    struct ctl_request r;
+    const char *code;
+    const char *bad[] = {
+        "",
+        "hello",
+        "{",
+        "[\"status\"]",
+        "\"status\"",
+        "42",
+        "null",
+        "{\"cmd\":42}",
+        "{\"cmd\":null}",
+        "{\"cmd\":[\"status\"]}",
+        "{\"command\":\"status\"}",
+        "{\"cmd\":\"\"}",
+        "{\"cmd\":\"explain\"}",
+        "{\"cmd\":\"explain\",\"vm\":7}",
+        "{\"cmd\":\"explain\",\"vm\":\"\"}",
+        "{\"cmd\":\"set-policy\",\"vm\":\"vm0\",\"key\":\"mode\"}",
+        "{\"cmd\":\"dry-run\"}",
+        "{\"cmd\":\"dry-run\",\"enabled\":\"yes\"}",
+        "{\"cmd\":\"dry-run\",\"enabled\":1}",
+        "{\"cmd\":\"status\"} trailing",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        int rc = parse(bad[i], &r, &code);
+        CU_ASSERT_EQUAL(rc, -EINVAL);
+        CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
+        if (rc != -EINVAL)
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+    }
+    /* A NUL inside the line is refused, not silently truncated. */
+    const char nul[] = "{\"cmd\":\"status\"}\0{\"cmd\":\"x\"}";
+    char *msg = NULL;
+    CU_ASSERT_EQUAL(ctl_request_parse(nul, sizeof(nul) - 1, &r, &code, &msg), -EINVAL);
+    g_free(msg);
+}
+
+static void test_unknown_command(void)
+{
+    struct ctl_request r;
+    const char *code;
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"reboot\"}", &r, &code), -ENOTSUP);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_UNKNOWN_COMMAND);
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"STATUS\"}", &r, &code), -ENOTSUP);
+}
+
+static void test_hostile_sizes(void)
+{
+    struct ctl_request r;
+    const char *code;
+    char *msg = NULL;
+    /* Longer than the limit: refused on length alone, before any parsing. */
+    size_t n = CTL_MAX_LINE_BYTES + 1;
+    char *big = g_malloc(n);
+    memset(big, '[', n);
+    CU_ASSERT_EQUAL(ctl_request_parse(big, n, &r, &code, &msg), -EMSGSIZE);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_TOO_LONG);
+    g_clear_pointer(&msg, g_free);
+    /* Within the limit but 60k deep: refused by the depth check, json-glib never recurses. */
+    CU_ASSERT_EQUAL(ctl_request_parse(big, CTL_MAX_LINE_BYTES - 10, &r, &code, &msg), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
+    g_clear_pointer(&msg, g_free);
+    g_free(big);
+    /* Brackets inside strings do not count as depth. */
+    CU_ASSERT_EQUAL(
+        parse("{\"cmd\":\"ping\",\"x\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[\"}", &r, &code), 0);
+    /* A VM name that would not fit the fixed buffer is refused, not truncated. */
+    GString *s = g_string_new("{\"cmd\":\"explain\",\"vm\":\"");
+    for (int i = 0; i < CTL_VM_NAME_MAX; i++)
+        g_string_append_c(s, 'a');
+    g_string_append(s, "\"}");
+    CU_ASSERT_EQUAL(parse(s->str, &r, &code), -EINVAL);
+    g_string_free(s, TRUE);
+}
+
+static void test_request_roundtrip(void)
+{
+    struct ctl_request in = {.cmd = CTL_CMD_SET_POLICY};
+    ctl_copy(in.vm, sizeof(in.vm), "vm\"quoted\\");
+    ctl_copy(in.key, sizeof(in.key), "mode");
+    ctl_copy(in.value, sizeof(in.value), "observe");
+    char *line = ctl_request_serialise(&in);
+    size_t len = strlen(line);
+    CU_ASSERT_EQUAL(line[len - 1], '\n');
+    CU_ASSERT_PTR_NULL(memchr(line, '\n', len - 1)); /* one line */
+    struct ctl_request out;
+    const char *code;
+    char *msg = NULL;
+    CU_ASSERT_EQUAL(ctl_request_parse(line, len - 1, &out, &code, &msg), 0);
+    CU_ASSERT_EQUAL(out.cmd, CTL_CMD_SET_POLICY);
+    CU_ASSERT_STRING_EQUAL(out.vm, in.vm);
+    CU_ASSERT_STRING_EQUAL(out.value, "observe");
+    g_free(line);
+
+    struct ctl_request dr = {.cmd = CTL_CMD_DRY_RUN, .enabled = true};
+    line = ctl_request_serialise(&dr);
+    CU_ASSERT_EQUAL(ctl_request_parse(line, strlen(line) - 1, &out, &code, &msg), 0);
+    CU_ASSERT_TRUE(out.enabled);
+    g_free(line);
+}
+
+static void test_replies(void)
+{
+    JsonObject *o = json_object_new();
+    json_object_set_int_member(o, "answer", 42);
+    char *line = ctl_reply_ok(CTL_CMD_PING, json_node_init_object(json_node_alloc(), o));
+    CU_ASSERT_PTR_NOT_NULL(strstr(line, "\"ok\":true"));
+    JsonNode *result = NULL;
+    char *code = NULL, *msg = NULL;
+    CU_ASSERT_EQUAL(ctl_reply_parse(line, &result, &code, &msg), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(result);
+    CU_ASSERT_EQUAL(json_object_get_int_member(json_node_get_object(result), "answer"), 42);
+    json_node_unref(result);
+    g_free(line);
+
+    line = ctl_reply_error(CTL_ERR_NO_SUCH_VM, "no VM named \"x\"");
+    CU_ASSERT_EQUAL(ctl_reply_parse(line, &result, &code, &msg), -EIO);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_NO_SUCH_VM);
+    CU_ASSERT_STRING_EQUAL(msg, "no VM named \"x\"");
+    CU_ASSERT_PTR_NULL(result);
+    g_free(code);
+    g_free(msg);
+    g_free(line);
+
+    CU_ASSERT_EQUAL(ctl_reply_parse("garbage", &result, &code, &msg), -EINVAL);
+    CU_ASSERT_EQUAL(ctl_reply_parse("{\"ok\":\"yes\"}", &result, &code, &msg), -EINVAL);
+    CU_ASSERT_EQUAL(ctl_reply_parse("{\"ok\":false}", &result, &code, &msg), -EINVAL);
+}
+
+static void test_status_roundtrip(void)
+{
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    h.mem_total_bytes = 24LL << 30;
+    h.mem_available_bytes = 20LL << 30;
+    h.psi_some_avg10_pct = 0.25;
+    h.dry_run = true;
+    h.ticks = 17;
+    struct ctl_vm_status vms[2];
+    ctl_vm_status_init(&vms[0]);
+    ctl_vm_status_init(&vms[1]);
+    ctl_copy(vms[0].name, sizeof(vms[0].name), "vm0");
+    vms[0].nominal_bytes = 128 << 20;
+    vms[0].actual_bytes = 96 << 20;
+    vms[0].target_bytes = 96 << 20;
+    vms[0].guest_available_bytes = 40 << 20;
+    vms[0].psi_some_avg10_pct = 1.5;
+    vms[0].ksm_profit_bytes = 1 << 20;
+    ctl_copy(vms[0].mode, sizeof(vms[0].mode), "managed");
+    ctl_copy(vms[0].last_reason, sizeof(vms[0].last_reason), "shrink: idle");
+    ctl_copy(vms[1].name, sizeof(vms[1].name), "vm1");
+
+    JsonNode *node = ctl_status_to_json(&h, vms, 2);
+    /* Unknowns travel as null, not as -1. */
+    JsonObject *v1 = json_array_get_object_element(
+        json_object_get_array_member(json_node_get_object(node), "vms"), 1);
+    CU_ASSERT_TRUE(json_object_get_null_member(v1, "actual_bytes"));
+    CU_ASSERT_TRUE(json_object_get_null_member(v1, "psi_some_avg10_pct"));
+
+    struct ctl_host_status h2;
+    struct ctl_vm_status *back = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL(ctl_status_from_json(node, &h2, &back, &n), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    CU_ASSERT_EQUAL(h2.mem_total_bytes, h.mem_total_bytes);
+    CU_ASSERT_TRUE(h2.dry_run);
+    CU_ASSERT_EQUAL(h2.ticks, 17);
+    CU_ASSERT_TRUE(isnan(h2.psi_full_avg10_pct));
+    CU_ASSERT_STRING_EQUAL(back[0].name, "vm0");
+    CU_ASSERT_EQUAL(back[0].actual_bytes, 96 << 20);
+    CU_ASSERT_EQUAL(back[0].ksm_profit_bytes, 1 << 20);
+    CU_ASSERT_DOUBLE_EQUAL(back[0].psi_some_avg10_pct, 1.5, 1e-9);
+    CU_ASSERT_STRING_EQUAL(back[0].last_reason, "shrink: idle");
+    CU_ASSERT_EQUAL(back[1].actual_bytes, -1);
+    CU_ASSERT_TRUE(isnan(back[1].psi_some_avg10_pct));
+    g_free(back);
+    json_node_unref(node);
+
+    /* Not a status document. */
+    JsonNode *arr = json_node_init_array(json_node_alloc(), json_array_new());
+    CU_ASSERT_EQUAL(ctl_status_from_json(arr, &h2, &back, &n), -EINVAL);
+    json_node_unref(arr);
+}
+
+static void test_peer(void)
+{
+    CU_ASSERT_TRUE(ctl_peer_allowed(0, 0));
+    CU_ASSERT_FALSE(ctl_peer_allowed(1000, 0));
+    CU_ASSERT_TRUE(ctl_peer_allowed(0, 1000));
+    CU_ASSERT_TRUE(ctl_peer_allowed(1000, 1000));
+    CU_ASSERT_FALSE(ctl_peer_allowed(1001, 1000));
+}
+
+static CU_TestInfo control_tests[] = {
+    {"valid requests", test_valid_requests},
+    {"garbage refused", test_garbage},
+    {"unknown command", test_unknown_command},
+    {"huge and deep lines", test_hostile_sizes},
+    {"request roundtrip", test_request_roundtrip},
+    {"replies", test_replies},
+    {"status roundtrip", test_status_roundtrip},
+    {"peer credentials", test_peer},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo ballast_test_suites[] = {
+    {"control", NULL, NULL, NULL, NULL, control_tests},
+    CU_SUITE_INFO_NULL,
+};

@@ -1,0 +1,437 @@
+/*
+ * ballastd's two socket ends on real unix sockets: the control server
+ * (request lines, hostile clients, socket mode, stale sockets) and the agent
+ * connection (handshake, reports, and a guest that sends garbage).
+ */
+#include "agent_conn.h"
+#include "control.h"
+#include "ctlserver.h"
+#include "cunit_main.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+static char *tmpdir;
+
+static int setup(void)
+{
+    tmpdir = g_dir_make_tmp("ballast-sock-XXXXXX", NULL);
+    return tmpdir ? 0 : 1;
+}
+
+static int teardown(void)
+{
+    GDir *d = g_dir_open(tmpdir, 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        char *p = g_build_filename(tmpdir, e, NULL);
+        g_unlink(p);
+        g_free(p);
+    }
+    if (d)
+        g_dir_close(d);
+    g_rmdir(tmpdir);
+    g_free(tmpdir);
+    return 0;
+}
+
+static int connect_to(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* --- control server ----------------------------------------------------------------------- */
+
+static char *handler(void *ctx, const char *line, size_t len)
+{
+    (*(int *)ctx)++;
+    struct ctl_request req;
+    const char *code;
+    char *msg = NULL;
+    if (ctl_request_parse(line, len, &req, &code, &msg) < 0) {
+        char *r = ctl_reply_error(code, msg);
+        g_free(msg);
+        return r;
+    }
+    return ctl_reply_ok(req.cmd, NULL);
+}
+
+struct client_job {
+    char *path;
+    GString *request;
+    GString *reply;
+    bool eof;
+    bool expect_eof; /* wait for the server to hang up after the replies */
+    int want_lines;
+    gint done;
+};
+
+/* Runs in a thread: write the request, read until want_lines lines or EOF. */
+static gpointer client_thread(gpointer data)
+{
+    struct client_job *j = data;
+    int fd = connect_to(j->path);
+    if (fd >= 0) {
+        struct timeval tv = {.tv_sec = 5};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        /* The server may close before it read everything (too-long): ignore EPIPE. */
+        for (size_t off = 0; off < j->request->len;) {
+            ssize_t n = send(fd, j->request->str + off, j->request->len - off, MSG_NOSIGNAL);
+            if (n <= 0)
+                break;
+            off += (size_t)n;
+        }
+        char buf[4096];
+        int lines = 0;
+        while (lines < j->want_lines) {
+            ssize_t n = recv(fd, buf, sizeof(buf), 0);
+            if (n <= 0) {
+                j->eof = n == 0 || errno == ECONNRESET;
+                break;
+            }
+            g_string_append_len(j->reply, buf, n);
+            for (ssize_t i = 0; i < n; i++)
+                lines += buf[i] == '\n';
+        }
+        if (lines >= j->want_lines && j->expect_eof) {
+            ssize_t n = recv(fd, buf, sizeof(buf), 0);
+            /* Closed with our unread bytes in its buffer: a reset, also a hang-up. */
+            j->eof = n == 0 || (n < 0 && errno == ECONNRESET);
+        }
+        close(fd);
+    }
+    g_atomic_int_set(&j->done, 1);
+    return NULL;
+}
+
+static void run_client(struct client_job *j)
+{
+    GThread *t = g_thread_new("client", client_thread, j);
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (!g_atomic_int_get(&j->done) && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, FALSE) ? 0 : g_usleep(1000);
+    g_thread_join(t);
+}
+
+static void test_ctl_requests(void)
+{
+    char *path = g_build_filename(tmpdir, "ctl.sock", NULL);
+    int calls = 0;
+    GError *error = NULL;
+    struct ctlserver *srv = ctlserver_new(path, handler, &calls, &error);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    struct stat st;
+    CU_ASSERT_EQUAL(stat(path, &st), 0);
+    CU_ASSERT_TRUE(S_ISSOCK(st.st_mode));
+    CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+
+    /* Three requests in one write, one of them garbage, one unknown; blank lines ignored. */
+    struct client_job j = {.path = path,
+                           .request = g_string_new("{\"cmd\":\"ping\"}\n\n{oops\r\n"
+                                                   "{\"cmd\":\"nope\"}\n"),
+                           .reply = g_string_new(NULL),
+                           .want_lines = 3};
+    run_client(&j);
+    gchar **lines = g_strsplit(j.reply->str, "\n", -1);
+    CU_ASSERT_EQUAL_FATAL(g_strv_length(lines), 4);
+    CU_ASSERT_PTR_NOT_NULL(strstr(lines[0], "\"ok\":true"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(lines[1], CTL_ERR_BAD_REQUEST));
+    CU_ASSERT_PTR_NOT_NULL(strstr(lines[2], CTL_ERR_UNKNOWN_COMMAND));
+    CU_ASSERT_EQUAL(calls, 3);
+    g_strfreev(lines);
+
+    /* A line that never ends: answered too-long, then the server hangs up. */
+    struct client_job big = {.path = path,
+                             .request = g_string_new(NULL),
+                             .reply = g_string_new(NULL),
+                             .want_lines = 1,
+                             .expect_eof = true};
+    for (int i = 0; i < CTL_MAX_LINE_BYTES + 4096; i++)
+        g_string_append_c(big.request, 'x');
+    run_client(&big);
+    CU_ASSERT_PTR_NOT_NULL(strstr(big.reply->str, CTL_ERR_TOO_LONG));
+    CU_ASSERT_TRUE(big.eof);
+    CU_ASSERT_EQUAL(calls, 3); /* the handler never saw it */
+    struct ctlserver_stats stats;
+    ctlserver_get_stats(srv, &stats);
+    CU_ASSERT_EQUAL(stats.too_long, 1);
+    CU_ASSERT_EQUAL(stats.refused_peer, 0);
+
+    /* The server still serves after both. */
+    struct client_job again = {.path = path,
+                               .request = g_string_new("{\"cmd\":\"status\"}\n"),
+                               .reply = g_string_new(NULL),
+                               .want_lines = 1};
+    run_client(&again);
+    CU_ASSERT_PTR_NOT_NULL(strstr(again.reply->str, "\"ok\":true"));
+
+    /* A second daemon on the same socket is refused while the first lives. */
+    struct ctlserver *dup = ctlserver_new(path, handler, &calls, &error);
+    CU_ASSERT_PTR_NULL(dup);
+    CU_ASSERT_TRUE(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE));
+    g_clear_error(&error);
+
+    ctlserver_free(srv);
+    CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0); /* removed on exit */
+    g_string_free(j.request, TRUE);
+    g_string_free(j.reply, TRUE);
+    g_string_free(big.request, TRUE);
+    g_string_free(big.reply, TRUE);
+    g_string_free(again.request, TRUE);
+    g_string_free(again.reply, TRUE);
+    g_free(path);
+}
+
+static void test_ctl_stale(void)
+{
+    char *path = g_build_filename(tmpdir, "stale.sock", NULL);
+    /* A socket file nobody listens on: what a killed ballastd leaves. */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    CU_ASSERT_EQUAL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd);
+    int calls = 0;
+    GError *error = NULL;
+    struct ctlserver *srv = ctlserver_new(path, handler, &calls, &error);
+    CU_ASSERT_PTR_NOT_NULL(srv);
+    ctlserver_free(srv);
+
+    /* A regular file is never removed. */
+    g_file_set_contents(path, "keep", 4, NULL);
+    srv = ctlserver_new(path, handler, &calls, &error);
+    CU_ASSERT_PTR_NULL(srv);
+    g_clear_error(&error);
+    CU_ASSERT_EQUAL(access(path, F_OK), 0);
+    g_unlink(path);
+    g_free(path);
+}
+
+/* --- agent connection --------------------------------------------------------------------- */
+
+struct agent_log {
+    int reports, pressures, ups, downs;
+    uint64_t last_available;
+};
+
+static void ag_report(void *ctx, const struct proto_report *r, bool pressure, uint32_t triggers)
+{
+    struct agent_log *l = ctx;
+    if (pressure)
+        l->pressures++;
+    else
+        l->reports++;
+    l->last_available = r->mem_available_bytes;
+}
+
+static void ag_state(void *ctx, bool up)
+{
+    struct agent_log *l = ctx;
+    if (up)
+        l->ups++;
+    else
+        l->downs++;
+}
+
+static const struct agent_events ag_events = {ag_report, ag_state};
+
+static void send_frame(int fd, struct proto_frame *f)
+{
+    uint8_t buf[PROTO_MAX_FRAME_BYTES];
+    int n = proto_encode(f, buf, sizeof(buf));
+    CU_ASSERT_TRUE_FATAL(n > 0);
+    CU_ASSERT_EQUAL(send(fd, buf, (size_t)n, MSG_NOSIGNAL), n);
+}
+
+static void pump(guint ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000;
+    while (g_get_monotonic_time() < end)
+        g_main_context_iteration(NULL, FALSE) ? 0 : g_usleep(1000);
+}
+
+/* A listening "QEMU chardev" and an agent_conn connected to it; returns the accepted fd. */
+static int open_pair(const char *name, int *lfd, struct agent_conn *a, struct agent_log *log)
+{
+    char *path = g_build_filename(tmpdir, name, NULL);
+    *lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    CU_ASSERT_EQUAL(bind(*lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    CU_ASSERT_EQUAL(listen(*lfd, 4), 0);
+    struct proto_config cfg = {.report_interval_ms = 1000};
+    CU_ASSERT_EQUAL(agent_conn_init(a, "test", path, &cfg, &ag_events, log), 0);
+    agent_conn_start(a);
+    CU_ASSERT_EQUAL(a->state, AGENT_CONNECTED);
+    int fd = accept(*lfd, NULL, NULL);
+    CU_ASSERT_TRUE(fd >= 0);
+    g_free(path);
+    return fd;
+}
+
+static bool readable(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, timeout_ms) == 1;
+}
+
+static void hello(int fd)
+{
+    struct proto_frame f = {.type = PROTO_HELLO};
+    f.u.hello.agent_version = 0x000100;
+    f.u.hello.page_size_bytes = 4096;
+    f.u.hello.capabilities = PROTO_CAP_ALL;
+    f.u.hello.proto_version_min = 1;
+    f.u.hello.proto_version_max = 1;
+    send_frame(fd, &f);
+}
+
+static void test_agent_handshake(void)
+{
+    struct agent_conn a;
+    struct agent_log log = {0};
+    int lfd;
+    int fd = open_pair("agent0.sock", &lfd, &a, &log);
+    hello(fd);
+    pump(50);
+    CU_ASSERT_EQUAL(a.state, AGENT_READY);
+    CU_ASSERT_EQUAL(log.ups, 1);
+    /* WELCOME then CONFIG come back. */
+    CU_ASSERT_TRUE_FATAL(readable(fd, 1000));
+    uint8_t buf[2 * PROTO_MAX_FRAME_BYTES];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    struct proto_frame f;
+    size_t used;
+    CU_ASSERT_EQUAL_FATAL(proto_decode(buf, (size_t)n, &f, &used), 0);
+    CU_ASSERT_EQUAL(f.type, PROTO_WELCOME);
+    CU_ASSERT_EQUAL(f.u.welcome.proto_version, 1);
+    CU_ASSERT_EQUAL(proto_decode(buf + used, (size_t)n - used, &f, &used), 0);
+    CU_ASSERT_EQUAL(f.type, PROTO_CONFIG);
+    CU_ASSERT_EQUAL(f.u.config.report_interval_ms, 1000);
+
+    struct proto_frame r = {.type = PROTO_REPORT};
+    r.u.report.valid_mask = PROTO_R_BIT(PROTO_R_MEM_AVAILABLE);
+    r.u.report.mem_available_bytes = 42 << 20;
+    send_frame(fd, &r);
+    struct proto_frame p = {.type = PROTO_PRESSURE};
+    p.u.pressure.triggers = PROTO_TRIGGER_SOME;
+    send_frame(fd, &p);
+    pump(50);
+    CU_ASSERT_EQUAL(log.reports, 1);
+    CU_ASSERT_EQUAL(log.pressures, 1);
+    CU_ASSERT_EQUAL(a.frames, 3);
+    CU_ASSERT_EQUAL(a.rejects, 0);
+    CU_ASSERT_EQUAL(agent_conn_send_reclaim(&a, 1 << 20), 0);
+    CU_ASSERT_TRUE(readable(fd, 1000));
+    n = recv(fd, buf, sizeof(buf), 0);
+    CU_ASSERT_EQUAL(proto_decode(buf, (size_t)n, &f, &used), 0);
+    CU_ASSERT_EQUAL(f.type, PROTO_RECLAIM);
+    CU_ASSERT_EQUAL(f.u.reclaim.request_bytes, 1 << 20);
+
+    /* Now the guest turns hostile: garbage gets it disconnected and counted. */
+    const char junk[] = "GET / HTTP/1.0\r\n\r\n";
+    CU_ASSERT_EQUAL(send(fd, junk, sizeof(junk) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(junk) - 1);
+    pump(50);
+    CU_ASSERT_EQUAL(a.state, AGENT_DOWN);
+    CU_ASSERT_EQUAL(a.rejects, 1);
+    CU_ASSERT_EQUAL(log.downs, 1);
+    CU_ASSERT_TRUE(a.retry_id != 0);                             /* it will try again ... */
+    CU_ASSERT_TRUE(a.backoff_ms >= AGENT_REJECT_BACKOFF_MIN_MS); /* ... but not soon */
+    CU_ASSERT_TRUE(readable(fd, 1000));
+    CU_ASSERT_EQUAL(recv(fd, buf, sizeof(buf), 0), 0); /* we hung up */
+    agent_conn_stop(&a);
+    CU_ASSERT_EQUAL(a.retry_id, 0);
+    close(fd);
+    close(lfd);
+}
+
+static void test_agent_violations(void)
+{
+    /* Each of these gets the agent disconnected as misbehaving. */
+    for (int kind = 0; kind < 4; kind++) {
+        struct agent_conn a;
+        struct agent_log log = {0};
+        int lfd;
+        char name[32];
+        snprintf(name, sizeof(name), "agentv%d.sock", kind);
+        int fd = open_pair(name, &lfd, &a, &log);
+        if (kind == 0) { /* a report before HELLO */
+            struct proto_frame r = {.type = PROTO_REPORT};
+            send_frame(fd, &r);
+        } else if (kind == 1) { /* a host-bound frame type from the guest */
+            hello(fd);
+            struct proto_frame w = {.type = PROTO_RECLAIM};
+            send_frame(fd, &w);
+        } else if (kind == 2) { /* a valid magic with an absurd length */
+            uint8_t hdr[PROTO_HEADER_BYTES] = {
+                PROTO_MAGIC0, PROTO_MAGIC1, PROTO_MAGIC2, PROTO_MAGIC3, 1, PROTO_REPORT};
+            hdr[8] = 0xff; /* payload_length, little-endian */
+            hdr[9] = 0xff;
+            hdr[10] = 0xff;
+            send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL);
+        } else { /* a flood of valid reports */
+            hello(fd);
+            for (int i = 0; i < AGENT_MAX_FRAMES_PER_S + 10; i++) {
+                struct proto_frame r = {.type = PROTO_REPORT};
+                send_frame(fd, &r);
+            }
+        }
+        pump(100);
+        CU_ASSERT_EQUAL(a.state, AGENT_DOWN);
+        CU_ASSERT_EQUAL(a.rejects, 1);
+        if (a.rejects != 1)
+            fprintf(stderr, "violation %d not rejected\n", kind);
+        agent_conn_stop(&a);
+        close(fd);
+        close(lfd);
+    }
+}
+
+static void test_agent_absent(void)
+{
+    /* No socket at all: no crash, a retry is scheduled, nothing counted as a reject. */
+    struct agent_conn a;
+    struct agent_log log = {0};
+    struct proto_config cfg = {.report_interval_ms = 1000};
+    char *path = g_build_filename(tmpdir, "missing.sock", NULL);
+    CU_ASSERT_EQUAL(agent_conn_init(&a, "absent", path, &cfg, &ag_events, &log), 0);
+    agent_conn_start(&a);
+    CU_ASSERT_EQUAL(a.state, AGENT_DOWN);
+    CU_ASSERT_TRUE(a.retry_id != 0);
+    CU_ASSERT_EQUAL(a.rejects, 0);
+    agent_conn_stop(&a);
+    g_free(path);
+
+    char long_path[200];
+    memset(long_path, 'a', sizeof(long_path) - 1);
+    long_path[sizeof(long_path) - 1] = '\0';
+    CU_ASSERT_EQUAL(agent_conn_init(&a, "long", long_path, &cfg, &ag_events, &log), -ENAMETOOLONG);
+}
+
+static CU_TestInfo socket_tests[] = {
+    {"control: requests, garbage, too long, second daemon", test_ctl_requests},
+    {"control: stale socket replaced, regular file kept", test_ctl_stale},
+    {"agent: handshake, reports, garbage disconnects", test_agent_handshake},
+    {"agent: protocol violations", test_agent_violations},
+    {"agent: no socket", test_agent_absent},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo ballast_test_suites[] = {
+    {"sockets", setup, teardown, NULL, NULL, socket_tests},
+    CU_SUITE_INFO_NULL,
+};
