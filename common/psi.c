@@ -13,9 +13,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
-#define PSI_BUF_BYTES 256
+#define PSI_BUF_BYTES     256
+#define PSI_PROC_MAGIC    0x9fa0
+#define PSI_CGROUP2_MAGIC 0x63677270
 
 /* "12.34" -> 1234 basis points; up to two decimals, at most 100.00. */
 static int parse_pct_bp(const char **p, const char *end, uint32_t *out_bp)
@@ -167,6 +170,12 @@ int psi_trigger_open(const char *proc_root, const char *resource, int full, uint
     int fd = procfile_open(proc_root, rel, O_RDWR | O_NONBLOCK);
     if (fd < 0)
         return fd;
+    /* Only procfs and cgroupfs know triggers; a fixture file would be overwritten. */
+    struct statfs st;
+    if (fstatfs(fd, &st) < 0 || (st.f_type != PSI_PROC_MAGIC && st.f_type != PSI_CGROUP2_MAGIC)) {
+        close(fd);
+        return -EOPNOTSUPP;
+    }
     rc = write_trigger(fd, full, threshold_us, window_us);
     /*
      * Without CAP_SYS_RESOURCE the kernel (6.5+) only accepts windows that

@@ -40,7 +40,8 @@ int psi_read(const char *proc_root, const char *resource, struct psi *out);
  * once "some" (full = 0) or "full" tasks stalled threshold_us within
  * window_us. Returns the fd (O_NONBLOCK; keep it open: closing drops the
  * trigger) or -errno (-EINVAL for limits the kernel refuses, -ENOENT
- * without PSI, -EOPNOTSUPP when psi=0 on the kernel command line). Without
+ * without PSI, -EOPNOTSUPP when psi=0 on the kernel command line or the
+ * file is not on procfs/cgroupfs, e.g. a test fixture). Without
  * CAP_SYS_RESOURCE the kernel wants a window that is a multiple of 2 s; the
  * window is then rounded up and the threshold scaled to keep the ratio.
  */
