@@ -272,12 +272,14 @@ int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts,
         .tb_size = FLEET_DEFAULT_TB_SIZE_MIB,
         .timeout = -1,
     };
-    r.accel = g_strdup("auto");
-    r.prefix = g_strdup(FLEET_DEFAULT_PREFIX);
+    /*
+     * String defaults are filled in after parsing: GOption keeps (and never
+     * frees) a string option's previous value when the option is given.
+     */
 
     const GOptionEntry common_entries[] = {
         {"state", 0, 0, G_OPTION_ARG_FILENAME, &r.state, "State directory", "DIR"},
-        {NULL},
+        G_OPTION_ENTRY_NULL,
     };
     const GOptionEntry start_entries[] = {
         {"count", 0, 0, G_OPTION_ARG_INT, &r.count, "Guests to start", "N"},
@@ -297,15 +299,15 @@ int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts,
         {"tsc-khz", 0, 0, G_OPTION_ARG_STRING, &r.tsc_khz, "Guest tsc_early_khz", "KHZ"},
         {"wait", 0, 0, G_OPTION_ARG_NONE, &r.wait, "Wait for every ready marker", NULL},
         {"timeout", 0, 0, G_OPTION_ARG_INT, &r.timeout, "Seconds to wait", "SEC"},
-        {NULL},
+        G_OPTION_ENTRY_NULL,
     };
     const GOptionEntry stop_entries[] = {
         {"timeout", 0, 0, G_OPTION_ARG_INT, &r.timeout, "Seconds before SIGKILL", "SEC"},
-        {NULL},
+        G_OPTION_ENTRY_NULL,
     };
     const GOptionEntry status_entries[] = {
         {"json", 0, 0, G_OPTION_ARG_NONE, &r.json, "JSON output", NULL},
-        {NULL},
+        G_OPTION_ENTRY_NULL,
     };
 
     GOptionContext *ctx = g_option_context_new(NULL);
@@ -334,6 +336,10 @@ int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts,
     g_strfreev(args);
     g_option_context_free(ctx);
 
+    if (!r.accel)
+        r.accel = g_strdup("auto");
+    if (!r.prefix)
+        r.prefix = g_strdup(FLEET_DEFAULT_PREFIX);
     if (rc == 0 && opts->command == FLEET_CMD_START)
         rc = check_start(&r, opts, error);
     if (rc == 0 && !r.state)
