@@ -33,7 +33,17 @@ alive=$(python3 -c 'import json,sys; g=json.load(sys.stdin)["guests"]; print(sum
 "$fleet" status --state "$state" | grep -Eq '^vm1 +[0-9]+ +yes +128M +(tcg|kvm) +on ' ||
   fail "status text line for vm1 is wrong"
 
-"$fleet" stop --state "$state"
+# A guest that died (SIGKILL: QEMU leaves its pid file and sockets) shows as
+# not alive; a guest that does not react to SIGTERM (stopped) gets SIGKILL.
+pid1=$(cat "$state/vm1/pid")
+kill -KILL "$pid1"
+while [[ -e /proc/$pid1 ]] && ! grep -q '^State:.*Z' "/proc/$pid1/status" 2>/dev/null; do sleep 0.1; done
+[[ -e $state/vm1/pid && -S $state/vm1/qmp.sock ]] || fail "expected stale files of the killed vm1"
+"$fleet" status --state "$state" | grep -Eq '^vm1 +[0-9]+ +no ' || fail "status: killed vm1 not shown dead"
+"$fleet" status --state "$state" | grep -Eq '^vm0 +[0-9]+ +yes ' || fail "status: vm0 not alive"
+kill -STOP "$(cat "$state/vm0/pid")"
+out=$("$fleet" stop --state "$state" --timeout 1 2>&1)
+grep -q 'ignored SIGTERM' <<<"$out" || fail "stop did not report the SIGKILL: $out"
 assert_clean "$state"
 # Logs stay for reading.
 [[ -s $state/vm0/console.log ]] || fail "console.log removed by stop"
