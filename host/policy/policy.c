@@ -407,14 +407,15 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
     }
     const uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
 
-    /* dt since the last call bounds the shrink step; a long pause (daemon
-     * stopped, host suspended) must not turn into one giant step. */
+    /* The time since the last shrink bounds the next step (rate * dt): extra
+     * calls (a PRESSURE frame elsewhere runs the whole fleet) do not add
+     * steps, and a long pause (daemon stopped, host suspended) does not turn
+     * into one giant step. */
     uint64_t tick = t->tick_interval_ms ? t->tick_interval_ms : 5000;
     uint64_t dt_ms = tick;
-    if (s->initialized && now > s->last_eval_ms)
-        dt_ms = min_u64((uint64_t)(now - s->last_eval_ms), 4 * tick);
-    else if (s->initialized)
-        dt_ms = 0;
+    if (s->shrunk)
+        dt_ms =
+            now > s->last_shrink_ms ? min_u64((uint64_t)(now - s->last_shrink_ms), 4 * tick) : 0;
 
     if (p.mode == POLICY_MODE_FIXED) {
         uint64_t fixed = p.fixed_bytes ? p.fixed_bytes : p.max_bytes;
@@ -572,11 +573,19 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
         goto done;
     }
 
-    if (grow_goal > cur && grow_goal - cur >= deadband) {
-        out->target_bytes = grow_goal;
+    /* Growth with hysteresis: triggered when the guest eats into the tight
+     * headroom (never below floor + deadband), refilled to the headroom of
+     * the moment. Host pressure moving between the two then changes no
+     * target by itself, so the fleet does not pump with the host's level. */
+    uint64_t trigger =
+        add_sat(g.need_bytes, max_u64(headroom_tight, add_sat(floor_bytes, deadband)));
+    if (trigger > cur && cur < p.max_bytes) {
+        uint64_t target = max_u64(grow_goal, add_sat(trigger, deadband));
+        target = clamp_u64(round_up_mib(target), p.min_bytes, p.max_bytes);
+        out->target_bytes = target;
         out->decision = POLICY_GROW;
         reason_set(out, "working set %llu MiB rose: grow %llu -> %llu MiB (headroom %llu MiB)",
-                   MIBS(g.need_bytes), MIBS(cur), MIBS(grow_goal), MIBS(headroom));
+                   MIBS(g.need_bytes), MIBS(cur), MIBS(target), MIBS(headroom));
         s->last_grow_ms = now;
         s->grown = true;
         goto done;
@@ -622,14 +631,22 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
     uint64_t cap = min_u64(scale_u64(t->vm_shrink_rate_bytes_per_s, (double)dt_ms / 1000.0),
                            t->vm_shrink_step_max_bytes);
     cap = scale_u64(cap, factor);
-    uint64_t step = max_u64(pct_of(gap, t->shrink_gain_pct), deadband);
-    step = min_u64(min_u64(step, cap), gap);
+    uint64_t desired = min_u64(max_u64(pct_of(gap, t->shrink_gain_pct), deadband), gap);
     s->step_cap_bytes = cap;
-    s->shrinkable = true;
-    if (step == 0) {
-        reason_set(out, "shrink rate limit is 0: holding (goal %llu MiB)", MIBS(goal));
+    uint64_t tick_cap =
+        scale_u64(min_u64(scale_u64(t->vm_shrink_rate_bytes_per_s, (double)tick / 1000.0),
+                          t->vm_shrink_step_max_bytes),
+                  factor);
+    if (cap < min_u64(desired, tick_cap)) {
+        /* The allowance since the last step does not cover a step worth
+         * making (the step wanted, or a full tick's worth): wait. Extra
+         * calls between ticks therefore add no balloon operations. */
+        reason_set(out, "pacing: next shrink step toward %llu MiB when the rate allows",
+                   MIBS(goal));
         goto done;
     }
+    uint64_t step = min_u64(desired, cap);
+    s->shrinkable = true;
     out->target_bytes = cur - step;
     out->decision = POLICY_SHRINK;
     reason_set(out, "shrink %llu -> %llu MiB toward working set %llu + headroom %llu MiB",
@@ -707,33 +724,47 @@ int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *
         1.0 + (t->pressure_step_factor > 1.0 ? t->pressure_step_factor - 1.0 : 0.0) * level;
     uint64_t budget =
         scale_u64(scale_u64(t->host_shrink_rate_bytes_per_s, (double)tick / 1000.0), factor);
-    uint64_t total_shrink = 0;
-    for (size_t i = 0; i < snap->n_vms; i++) {
-        uint64_t cur =
-            snap->vms[i].target_bytes ? snap->vms[i].target_bytes : snap->vms[i].actual_bytes;
-        if (out[i].decision == POLICY_SHRINK && snap->vms[i].params.mode == POLICY_MODE_MANAGED)
-            total_shrink += sub_sat(cur, out[i].target_bytes);
+    /* The budget goes to whole steps, VM after VM from a starting point
+     * that moves every tick; the rest wait their turn. Scaling every step
+     * down instead would turn 1000 VMs into 1000 tiny balloon moves a tick. */
+    if (snap->n_vms > 0) {
+        size_t start = (size_t)(((uint64_t)(snap->now_ms > 0 ? snap->now_ms : 0) / tick) * 7919u %
+                                snap->n_vms);
+        uint64_t left = budget;
+        for (size_t k = 0; k < snap->n_vms; k++) {
+            size_t i = (start + k) % snap->n_vms;
+            const struct policy_vm_in *in = &snap->vms[i];
+            struct policy_vm_out *o = &out[i];
+            uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
+            if (o->decision != POLICY_SHRINK || in->params.mode != POLICY_MODE_MANAGED ||
+                o->target_bytes >= cur || cur > in->params.max_bytes)
+                continue; /* a policy correction (above max) is never deferred */
+            uint64_t step = cur - o->target_bytes;
+            uint64_t dband =
+                max_u64(pct_of(in->params.max_bytes, t->deadband_pct), t->deadband_bytes);
+            if (step <= left) {
+                left -= step;
+            } else if (left >= dband) {
+                o->target_bytes = cur - left;
+                left = 0;
+                reason_append(o, " (cut by host rate limit)");
+            } else {
+                o->target_bytes = cur;
+                o->decision = POLICY_HOLD;
+                states[i].shrinkable = false;
+                reason_set(o,
+                           "host shrink budget of this tick used: waiting for a turn "
+                           "(goal %llu MiB)",
+                           MIBS(states[i].goal_bytes));
+            }
+        }
     }
-    double shrink_scale = total_shrink > budget ? (double)budget / (double)total_shrink : 1.0;
 
     for (size_t i = 0; i < snap->n_vms; i++) {
         const struct policy_vm_in *in = &snap->vms[i];
         struct policy_vm_state *s = &states[i];
         struct policy_vm_out *o = &out[i];
         uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
-
-        if (o->decision == POLICY_SHRINK && shrink_scale < 1.0 &&
-            in->params.mode == POLICY_MODE_MANAGED && o->target_bytes < cur) {
-            uint64_t step = scale_u64(cur - o->target_bytes, shrink_scale);
-            /* Policy bounds beat the rate limit (a target above max after a
-             * reload is corrected in one go). */
-            uint64_t hi = in->params.max_bytes;
-            uint64_t lo = min_u64(in->params.min_bytes, hi);
-            o->target_bytes = clamp_u64(cur - step, lo, hi);
-            reason_append(o, " (host rate limit)");
-            if (o->target_bytes == cur)
-                o->decision = POLICY_HOLD;
-        }
 
         bool changes = o->decision != POLICY_INVALID && o->target_bytes != in->target_bytes &&
                        o->target_bytes != 0;
@@ -764,6 +795,10 @@ int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *
         if (o->actuate)
             sum.n_actuate++;
 
+        if (o->actuate && o->decision == POLICY_SHRINK) {
+            s->last_shrink_ms = snap->now_ms;
+            s->shrunk = true;
+        }
         if (o->actuate && o->target_bytes != s->last_target_bytes) {
             s->last_target_bytes = o->target_bytes;
             s->last_change_ms = snap->now_ms;

@@ -163,6 +163,8 @@ struct policy_vm_state {
     int64_t last_change_ms;       /* when that target last changed */
     int64_t last_grow_ms;         /* last growth (hold-down starts here) */
     bool grown;                   /* last_grow_ms is meaningful */
+    int64_t last_shrink_ms;       /* last shrink actuated (paces the next one) */
+    bool shrunk;                  /* last_shrink_ms is meaningful */
     uint64_t need_smoothed_bytes; /* working set, fast up / slow down */
     uint32_t stall_ticks;         /* consecutive calls without convergence */
     uint64_t stalled_at_bytes;    /* != 0: do not shrink below this ... */

@@ -323,8 +323,16 @@ static void test_grow_on_rising_usage(void)
     int64_t now = 1000;
     run_ticks(&g, &st, &now, 100, NULL);
     uint64_t before = g.target_bytes;
-    g.used_bytes += 120 * MIB; /* eats into the 204 MiB headroom, not under the floor */
+    /* Hysteresis: eating into the comfortable headroom (204 MiB) changes
+     * nothing while 82 MiB (floor + deadband) or more are left ... */
+    uint64_t need = g.overhead_bytes + g.used_bytes;
+    g.used_bytes += before - need - 100 * MIB;
     struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
+    CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
+    CU_ASSERT_EQUAL(g.target_bytes, before);
+    /* ... under it, the target goes back up to working set + full headroom. */
+    g.used_bytes += 40 * MIB;
+    o = run_ticks(&g, &st, &now, 1, NULL);
     CU_ASSERT_EQUAL(o.decision, POLICY_GROW);
     CU_ASSERT(o.target_bytes > before);
     CU_ASSERT(o.target_bytes >= g.overhead_bytes + g.used_bytes + 204 * MIB);
@@ -391,14 +399,22 @@ static void test_vm_rate_limit(void)
     struct policy_vm_out o = eval1(&snap, &in, &st);
     CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK);
     CU_ASSERT_EQUAL(in.target_bytes - o.target_bytes, 40 * MIB); /* 8 MiB/s * 5 s */
-    /* one second later: 8 MiB */
+    /* one second later (a PRESSURE elsewhere ran the engine): no step */
     in.target_bytes = in.actual_bytes = o.target_bytes;
     sim_guest_init(&g, 8192, 200, 0);
     g.actual_bytes = g.target_bytes = o.target_bytes;
     sim_guest_input(&g, "vm", &in);
     snap.now_ms += 1000;
+    st.last_shrink_ms = snap.now_ms - 1000; /* as pass 3 would have set it */
+    st.shrunk = true;
     o = eval1(&snap, &in, &st);
-    CU_ASSERT_EQUAL(in.target_bytes - o.target_bytes, 8 * MIB);
+    CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
+    CU_ASSERT(strstr(o.reason, "pacing") != NULL);
+    /* four seconds on: 5 s since the last step, 40 MiB again */
+    snap.now_ms += 4000;
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK);
+    CU_ASSERT_EQUAL(in.target_bytes - o.target_bytes, 40 * MIB);
     /* after a 10 minute pause: capped by 4 ticks of rate and by step_max */
     snap.now_ms += 600000;
     in.target_bytes = in.actual_bytes = o.target_bytes;
@@ -553,15 +569,40 @@ static void test_host_rate_limit_fleet(void)
     struct policy_summary sum;
     CU_ASSERT_EQUAL(policy_evaluate(&snap, st, out, &sum), 0);
     uint64_t total = 0;
+    int full = 0, cut = 0, waiting = 0;
     for (int i = 0; i < N; i++) {
         CU_ASSERT(out[i].target_bytes <= in[i].target_bytes);
-        total += in[i].target_bytes - out[i].target_bytes;
+        uint64_t step = in[i].target_bytes - out[i].target_bytes;
+        total += step;
+        if (step == 40 * MIB)
+            full++;
+        else if (step > 0)
+            cut++;
+        else if (strstr(out[i].reason, "waiting for a turn"))
+            waiting++;
     }
-    /* 200 VMs x 40 MiB wanted, budget 256 MiB/s * 5 s = 1280 MiB */
+    /* 200 VMs x 40 MiB wanted, budget 256 MiB/s * 5 s = 1280 MiB: whole
+     * steps for 32 VMs, nobody gets a sliver, the rest wait their turn. */
     CU_ASSERT(total <= 1280 * MIB);
-    CU_ASSERT(total >= 1200 * MIB);
+    CU_ASSERT(total >= 1280 * MIB - 40 * MIB);
+    CU_ASSERT_EQUAL(full, 32);
+    CU_ASSERT(cut <= 1);
+    CU_ASSERT_EQUAL(waiting, N - full - cut);
     CU_ASSERT_EQUAL(sum.shrink_total_bytes, total);
-    CU_ASSERT(strstr(out[0].reason, "host rate limit") != NULL);
+    /* the next tick (same inputs), others get their turn */
+    static bool moved1[N];
+    for (int i = 0; i < N; i++)
+        moved1[i] = out[i].target_bytes < in[i].target_bytes;
+    snap.now_ms += 5000;
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, st, out, &sum), 0);
+    int moved2 = 0, both = 0;
+    for (int i = 0; i < N; i++) {
+        bool m = out[i].target_bytes < in[i].target_bytes;
+        moved2 += m;
+        both += m && moved1[i];
+    }
+    CU_ASSERT(moved2 >= 32);
+    CU_ASSERT(both < 8);
 }
 
 /* FACTS.md: 256 -> 64 MiB stalls at 68 MiB forever. */
