@@ -431,6 +431,8 @@ struct manager *manager_new(const struct manager_options *o)
 int manager_start(struct manager *m, GError **error)
 {
     m->cfg = load_config(m);
+    /* Status shows the host from the start, not only after the first tick. */
+    m->host_valid = hostmem_read(m->proc_root, &m->host) == 0;
     arm_tick(m);
     m->src = vmsource_fleet_new(m->fleet_dir, m->rescan_ms, &source_events, m);
     int rc = m->src->ops->start(m->src, error);

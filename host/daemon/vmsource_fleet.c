@@ -76,6 +76,18 @@ static pid_t read_pid(const char *path, bool *present)
         return -1; /* being written, or garbage: not evidence the guest is gone */
     if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
         return 0;
+    /* A killed QEMU stays a zombie until its parent (often init) reaps it. */
+    char stat_path[64], stat[256];
+    snprintf(stat_path, sizeof(stat_path), "/proc/%ld/stat", pid);
+    FILE *sf = fopen(stat_path, "re");
+    if (sf) {
+        size_t got = fread(stat, 1, sizeof(stat) - 1, sf);
+        fclose(sf);
+        stat[got] = '\0';
+        const char *paren = strrchr(stat, ')');
+        if (paren && paren[1] == ' ' && paren[2] == 'Z')
+            return 0;
+    }
     return (pid_t)pid;
 }
 

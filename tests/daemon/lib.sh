@@ -1,0 +1,71 @@
+# Shared by the ballastd integration tests: a private state dir, a fleet, a
+# ballastd, and a trap that stops all of them (by PID) however the test ends.
+set -euo pipefail
+build=${BALLAST_BUILD_DIR:?run under ctest (BALLAST_BUILD_DIR)}
+src=${BALLAST_SOURCE_DIR:?run under ctest (BALLAST_SOURCE_DIR)}
+bin=$build/bin
+state=$(mktemp -d /tmp/ballast-daemon-XXXXXX)
+conf=$(mktemp -d /tmp/ballast-daemon-conf-XXXXXX)
+daemon_pid=
+fleet_started=
+extra_pids=()
+
+cleanup() {
+  local rc=$?
+  if [[ -n $daemon_pid ]] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  for p in "${extra_pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$state"/fake*
+  if [[ -n $fleet_started ]]; then
+    BALLAST_BUILD_DIR=$build "$src/scripts/fleet" stop --state "$state" >/dev/null 2>&1 || true
+  fi
+  if ((rc != 0 && rc != 77)) && [[ -f $state/ballastd.log ]]; then
+    echo "--- last lines of ballastd's log" >&2
+    tail -40 "$state/ballastd.log" >&2
+  fi
+  rm -rf "$state" "$conf"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+skip() { echo "SKIPPED: $*" >&2; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+ctl() { "$bin/ballastctl" --socket "$state/ctl.sock" "$@"; }
+status_json() { ctl --json status; }
+
+# wait_for SECONDS CMD...: polls CMD every 0.5 s until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+need_guests() {
+  command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
+  [[ -x $bin/ballast-fleet ]] || skip "ballast-fleet not built"
+  [[ -f $build/guest/vmlinuz ]] || skip "no guest image in $build/guest (scripts/guest-image)"
+  command -v jq >/dev/null || skip "jq not installed"
+}
+
+start_fleet() { # COUNT MEMORY
+  fleet_started=1
+  BALLAST_BUILD_DIR=$build "$src/scripts/fleet" start --count "$1" --memory "$2" \
+    --state "$state" --wait --timeout 120 >"$state/fleet.log" 2>&1 ||
+    { cat "$state/fleet.log" >&2; fail "fleet did not start"; }
+}
+
+# A 1 s tick so tests see decisions quickly; everything else is the default policy.
+fast_config() {
+  printf '[ballastd]\ntick_interval_ms = 1000\n' >"$conf/ballastd.conf"
+}
+
+start_daemon() { # extra ballastd args...
+  "$bin/ballastd" --fleet "$state" --socket "$state/ctl.sock" "$@" >"$state/ballastd.log" 2>&1 &
+  daemon_pid=$!
+  wait_for 10 ctl ping || fail "ballastd did not answer on its control socket"
+}
