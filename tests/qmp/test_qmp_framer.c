@@ -160,10 +160,12 @@ static void test_parse_stats(void)
     CU_ASSERT_EQUAL(s.available_bytes, QMP_BALLOON_STAT_NONE); /* absent */
     CU_ASSERT_EQUAL(s.last_update_s, 1700000000);
 
-    const char *bad[] = {"{\"stats\": {}}", "{\"last-update\": 1}",
-                         "{\"stats\": [], "
-                         "\"last-update\": 1}",
-                         "5"};
+    const char *bad[] = {
+        "{\"stats\": {}}",
+        "{\"last-update\": 1}",
+        "{\"stats\": [], \"last-update\": 1}",
+        "5",
+    };
     for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(JsonNode) n = parse(bad[i]);
         CU_ASSERT_FALSE(qmp_balloon_parse_stats(n, &s, NULL));
