@@ -169,7 +169,7 @@ int main(int argc, char **argv)
         {"socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
          "ballastd control socket (default " DEFAULT_SOCKET ")", "PATH"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the reply's result as JSON", NULL},
-        {NULL},
+        G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GOptionContext) ctx =
         g_option_context_new("status | explain VM | set-policy VM KEY=VALUE | dry-run on|off");

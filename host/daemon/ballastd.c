@@ -60,7 +60,7 @@ int main(int argc, char **argv)
          "Read host /proc from here (tests)", "DIR"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Debug logging", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
-        {NULL},
+        G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- ballast memory balloon daemon");
     g_option_context_add_main_entries(ctx, entries, NULL);
