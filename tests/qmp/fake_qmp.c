@@ -65,7 +65,6 @@ static void fake_close_client(FakeQmp *fake)
     g_queue_clear_full(&fake->commands, (GDestroyNotify)json_node_unref);
 }
 
-
 /* Writes what the socket takes; the rest waits for G_IO_OUT. */
 static void fake_flush(FakeQmp *fake)
 {
