@@ -5,11 +5,14 @@
  *
  *   ballast-agent [--pid1] [--interval-ms N] [--port NAME] [--device PATH]
  *                 [--connect SOCKET] [--proc DIR] [--sys DIR] [--cgroup DIR]
- *                 [--verbose]
+ *                 [--verbose] [--bench-reports N]
  */
 #include "agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <time.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,40 @@ static struct agent agent; /* static: the agent's whole state, no heap */
 static void on_sigchld(int sig)
 {
     (void)sig; /* only to interrupt poll(); reaping happens in the loop */
+}
+
+/*
+ * --bench-reports N: the CPU cost of one report (sample /proc, encode, write
+ * to /dev/null) averaged over N, in process CPU time. scripts/bench-agent.
+ */
+static int bench_reports(const struct agent_options *opt, unsigned n)
+{
+    int rc = agent_init(&agent, opt);
+    if (rc < 0)
+        return rc;
+    int out = open("/dev/null", O_WRONLY);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    for (unsigned i = 0; i < n; i++) {
+        struct proto_frame f;
+        memset(&f, 0, sizeof(f));
+        f.type = PROTO_REPORT;
+        agent_sample(&agent, &f.u.report);
+        uint8_t wire[PROTO_MAX_FRAME_BYTES];
+        int len = proto_encode(&f, wire, sizeof(wire));
+        if (len < 0 || write(out, wire, (size_t)len) != len)
+            return -EIO;
+    }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    char line[96];
+    int len =
+        snprintf(line, sizeof(line), "cpu_per_report_us=%.2f reports=%u\n", ns / n / 1000.0, n);
+    ssize_t w = write(STDOUT_FILENO, line, (size_t)len);
+    (void)w;
+    close(out);
+    agent_close(&agent);
+    return 0;
 }
 
 static void usage(void)
@@ -52,6 +89,7 @@ int main(int argc, char **argv)
         .port_name = AGENT_PORT_NAME,
         .interval_ms = AGENT_DEFAULT_INTERVAL_MS,
     };
+    uint32_t bench_n = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -61,6 +99,12 @@ int main(int argc, char **argv)
             opt.verbose = true;
         } else if (val && strcmp(arg, "--interval-ms") == 0) {
             if (parse_u32(val, &opt.interval_ms) < 0) {
+                usage();
+                return 2;
+            }
+            i++;
+        } else if (val && strcmp(arg, "--bench-reports") == 0) {
+            if (parse_u32(val, &bench_n) < 0 || bench_n == 0) {
                 usage();
                 return 2;
             }
@@ -82,6 +126,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (bench_n)
+        return bench_reports(&opt, bench_n) < 0 ? 1 : 0;
     if (getpid() == 1)
         opt.pid1 = true;
 
