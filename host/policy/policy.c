@@ -523,8 +523,8 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
             reason_set(out, "%s, but already at %llu MiB (max %llu)", g.why, MIBS(cur),
                        MIBS(p.max_bytes));
         }
-        s->last_grow_ms = now;
-        s->grown = true; /* pressure restarts the hold-down too */
+        s->last_grow_ms = now; /* pressure restarts the hold-down too */
+        s->grown = true;
         goto done;
     }
 
@@ -769,7 +769,8 @@ int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *
         bool changes = o->decision != POLICY_INVALID && o->target_bytes != in->target_bytes &&
                        o->target_bytes != 0;
         if (o->decision == POLICY_SHRINK && in->params.reclaim_allowed && in->agent.valid &&
-            in->agent.age_ms <= t->agent_stale_ms) {
+            in->agent.age_ms <= t->agent_stale_ms &&
+            in->agent.mem_free_bytes <= in->agent.mem_total_bytes) {
             /* Ask the guest to drop caches when the step would eat into
              * them: the balloon then inflates into free pages at once. */
             uint64_t step = sub_sat(cur, o->target_bytes);

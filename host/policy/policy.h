@@ -144,7 +144,7 @@ struct policy_guest_stats {
 };
 
 struct policy_vm_in {
-    const char *name; /* for the caller; the engine only copies nothing */
+    const char *name; /* for the caller and tests; the engine never reads it */
     struct policy_vm_params params;
     uint64_t actual_bytes; /* query-balloon "actual"; 0 = unknown */
     uint64_t target_bytes; /* target currently set; 0 = never set (taken as actual) */
