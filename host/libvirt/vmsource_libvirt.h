@@ -1,0 +1,65 @@
+/*
+ * The libvirt VM source: the running domains of one libvirt connection
+ * (default qemu:///system) that have a virtio memballoon, behind the same
+ * vtable as the fleet source (host/daemon/vmsource.h).
+ *
+ *   discovery   virConnectListAllDomains(ACTIVE) at start and after every
+ *               reconnect; then lifecycle events only, no polling
+ *               (STARTED/RESUMED add, STOPPED/UNDEFINED remove, SUSPENDED
+ *               marks the backend down until RESUMED, CRASHED is logged);
+ *   target      virDomainSetMemoryFlags(AFFECT_LIVE) in KiB;
+ *   balloon     VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, and virDomainMemoryStats
+ *               on refresh (after virDomainSetMemoryStatsPeriod when the
+ *               domain had no stats period);
+ *   agent       the host socket of <channel type='unix'> named
+ *               org.ballast.agent.0 in the live domain XML;
+ *   policy      <metadata><ballast:policy xmlns:ballast=LV_POLICY_NS_URI>,
+ *               read at discovery and on VIR_DOMAIN_EVENT_ID_METADATA_CHANGE;
+ *   libvirtd    a close callback and keepalive notice a restart; the source
+ *               reconnects with backoff (LV_RECONNECT_MIN_MS doubling to
+ *               LV_RECONNECT_MAX_MS), marks VMs' backend down meanwhile and
+ *               re-lists afterwards (gone VMs removed, new ones added).
+ *
+ * Single-threaded on the GMainLoop (lv_event.h). libvirt calls here are
+ * synchronous RPCs to libvirtd (about a millisecond each); a libvirtd that
+ * stops answering is cut off by keepalive (LV_KEEPALIVE_*).
+ */
+#ifndef BALLAST_VMSOURCE_LIBVIRT_H
+#define BALLAST_VMSOURCE_LIBVIRT_H
+
+#include "lv_policy.h"
+#include "vmsource.h"
+
+#include <glib.h>
+
+#define LV_DEFAULT_URI          "qemu:///system"
+#define LV_RECONNECT_MIN_MS     500
+#define LV_RECONNECT_MAX_MS     30000
+#define LV_KEEPALIVE_INTERVAL_S 5
+#define LV_KEEPALIVE_COUNT      3
+/* Stats period set on domains that have none, so virDomainMemoryStats has guest figures. */
+#define LV_DEFAULT_STATS_PERIOD_S 5
+
+struct vmsource_libvirt_options {
+    const char *uri;         /* NULL: LV_DEFAULT_URI */
+    unsigned stats_period_s; /* 0: LV_DEFAULT_STATS_PERIOD_S; never lowers an existing period */
+    /* The base of metadata policies: the config's [defaults] (NULL: built-in). */
+    const struct config_vm_policy *policy_defaults;
+    /* Optional: a VM's metadata policy was read or changed (cookie as in vmsource_events). */
+    void (*policy_changed)(void *ctx, void *cookie, const struct lv_policy *policy);
+};
+
+/* Creates the source (not yet started: call src->ops->start). */
+struct vmsource *vmsource_libvirt_new(const struct vmsource_libvirt_options *opts,
+                                      const struct vmsource_events *events, void *events_ctx);
+
+/* The VM's metadata policy as last read (present == false when it has none). */
+const struct lv_policy *vmsource_libvirt_vm_policy(struct vmsource *src, struct vmsource_vm *vm);
+
+/* The VM's machine type ("pc-q35-7.2", "microvm"), or NULL. */
+const char *vmsource_libvirt_vm_machine(struct vmsource *src, struct vmsource_vm *vm);
+
+/* Whether the source is connected to libvirtd right now. */
+bool vmsource_libvirt_connected(struct vmsource *src);
+
+#endif
