@@ -238,10 +238,11 @@ enum ksm_mode {
     KSM_MODE_AUTO,    /* ballast's controller: on/off by commitment, rate by CPU budget */
     KSM_MODE_ADVISOR, /* on/off as auto, rate by the kernel's scan-time advisor */
     KSM_MODE_FIXED,   /* on, with the configured pages_to_scan / sleep_millisecs */
+    KSM_MODE_OBSERVE, /* measure and explain only: ksmd's settings belong to someone else */
 };
 
 const char *ksm_mode_name(enum ksm_mode mode);
-/* "off", "auto", "advisor", "fixed" -> mode; 0 or -EINVAL. */
+/* "off", "auto", "advisor", "fixed", "observe" -> mode; 0 or -EINVAL. */
 int ksm_mode_parse(const char *text, enum ksm_mode *out);
 
 /* What to write: a bit per field in `mask`, the value next to it. */

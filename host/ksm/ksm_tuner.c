@@ -60,6 +60,8 @@ const char *ksm_mode_name(enum ksm_mode mode)
         return "advisor";
     case KSM_MODE_FIXED:
         return "fixed";
+    case KSM_MODE_OBSERVE:
+        return "observe";
     }
     return "?";
 }
@@ -67,7 +69,7 @@ const char *ksm_mode_name(enum ksm_mode mode)
 int ksm_mode_parse(const char *text, enum ksm_mode *out)
 {
     static const enum ksm_mode modes[] = {KSM_MODE_OFF, KSM_MODE_AUTO, KSM_MODE_ADVISOR,
-                                          KSM_MODE_FIXED};
+                                          KSM_MODE_FIXED, KSM_MODE_OBSERVE};
     if (!text || !out)
         return -EINVAL;
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -107,7 +109,7 @@ void ksm_tuner_config_default(struct ksm_tuner_config *cfg)
 
 static bool config_ok(const struct ksm_tuner_config *c)
 {
-    return c->mode <= KSM_MODE_FIXED && c->budget_pct > 0 && c->budget_pct <= 100 &&
+    return c->mode <= KSM_MODE_OBSERVE && c->budget_pct > 0 && c->budget_pct <= 100 &&
            c->stop_commit_pct < c->start_commit_pct && c->start_avail_pct < c->stop_avail_pct &&
            c->stop_avail_pct <= 100 && c->sleep_ms > 0 && c->min_pages_to_scan > 0 &&
            c->min_pages_to_scan <= c->start_pages_to_scan &&
@@ -556,6 +558,13 @@ int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *
     build_view(in, &v);
 
     switch (c->mode) {
+    case KSM_MODE_OBSERVE:
+        summary(out,
+                "observe: ballast measures KSM but leaves ksmd's settings alone (run=%llu, "
+                "%llu pages every %llu ms)",
+                (unsigned long long)in->cur.run, (unsigned long long)in->cur.pages_to_scan,
+                (unsigned long long)in->cur.sleep_ms);
+        return 0;
     case KSM_MODE_OFF:
         want(in, out, KSM_S_RUN, 0, "KSM mode is off");
         summary(out, "mode off");

@@ -40,17 +40,23 @@ struct key_def {
     bool global; /* stored in struct policy_tunables, else config_vm_policy */
     enum field field;
     size_t offset;
+    bool ksm; /* global, but stored in struct config_ksm */
 };
 
 #define TUN(name, type, unit, def, lo, hi, field, member, doc)                                     \
     {                                                                                              \
         {GROUP_GLOBAL, name, type, unit, def, lo, hi, doc}, true, field,                           \
-            offsetof(struct policy_tunables, member)                                               \
+            offsetof(struct policy_tunables, member), false                                        \
+    }
+#define KSMK(name, type, unit, def, lo, hi, field, member, doc)                                    \
+    {                                                                                              \
+        {GROUP_GLOBAL, name, type, unit, def, lo, hi, doc}, true, field,                           \
+            offsetof(struct config_ksm, member), true                                              \
     }
 #define VMK(name, type, unit, def, lo, hi, field, member, doc)                                     \
     {                                                                                              \
         {GROUP_VM, name, type, unit, def, lo, hi, doc}, false, field,                              \
-            offsetof(struct config_vm_policy, member)                                              \
+            offsetof(struct config_vm_policy, member), false                                       \
     }
 
 #define TIB_F 1099511627776.0 /* 1 TiB as a range bound */
@@ -115,6 +121,18 @@ static const struct key_def keys[] = {
         "QEMU guest-stats older than this are ignored."),
     TUN("blind_release_ms", CONFIG_KEY_UINT, "ms", "120000", 0, 86400000, FIELD_U64,
         blind_release_ms, "No guest data for this long: grow back to max. 0 = never."),
+    KSMK("ksm_mode", CONFIG_KEY_KSM_MODE, "enum", "observe", 0, 0, FIELD_U32, mode,
+         "KSM tuning: auto (on/off by commitment, scan rate within the CPU budget), advisor "
+         "(the kernel's scan-time advisor paces), fixed, off, or observe (measure only)."),
+    KSMK("ksm_cpu_budget_pct", CONFIG_KEY_PCT, "% of one core", "10", 0.1, 100, FIELD_DOUBLE,
+         cpu_budget_pct, "ksmd CPU ceiling in modes auto and advisor."),
+    KSMK("ksm_interval_ms", CONFIG_KEY_UINT, "ms", "10000", 1000, 600000, FIELD_U64, interval_ms,
+         "Time between two KSM tuner decisions (ksmd CPU is measured over it)."),
+    KSMK("ksm_start_commit_pct", CONFIG_KEY_UINT, "% of host MemTotal", "50", 1, 1000, FIELD_U32,
+         start_commit_pct,
+         "Start ksmd when the guests' nominal RAM reaches this share of host RAM."),
+    KSMK("ksm_stop_commit_pct", CONFIG_KEY_UINT, "% of host MemTotal", "35", 0, 999, FIELD_U32,
+         stop_commit_pct, "Stop it under this (if host memory is plentiful); below the start."),
 
     VMK("min_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "25%", 0, TIB_F * 64,
         FIELD_CSIZE, min_memory, "Never set the balloon target below this."),
@@ -139,6 +157,23 @@ static const struct key_def keys[] = {
 const struct config_key_info *config_key_at(size_t i)
 {
     return i < N_KEYS ? &keys[i].info : NULL;
+}
+
+static const char *const ksm_mode_names[] = {"off", "auto", "advisor", "fixed", "observe"};
+
+const char *config_ksm_mode_name(uint32_t mode)
+{
+    return mode < G_N_ELEMENTS(ksm_mode_names) ? ksm_mode_names[mode] : NULL;
+}
+
+static void ksm_builtin(struct config_ksm *k)
+{
+    /* observe by default: ksmd is host-wide, and another tuner (ksmtuned, an admin) may own it. */
+    *k = (struct config_ksm){.mode = 4,
+                             .cpu_budget_pct = 10.0,
+                             .interval_ms = 10000,
+                             .start_commit_pct = 50,
+                             .stop_commit_pct = 35};
 }
 
 static const struct key_def *find_key(bool global, const char *name)
@@ -460,6 +495,16 @@ static void parse_value(struct file_ctx *f, const struct key_def *k, unsigned li
         else
             file_error(f, line, "%s: expected true or false, not '%s'", ki->name, value);
         return;
+    case CONFIG_KEY_KSM_MODE:
+        for (uint32_t i = 0; i < G_N_ELEMENTS(ksm_mode_names); i++) {
+            if (strcmp(full_value, ksm_mode_names[i]) == 0) {
+                *(uint32_t *)p = i;
+                return;
+            }
+        }
+        file_error(f, line, "%s: unknown mode '%s' (expected off, auto, advisor, fixed or observe)",
+                   ki->name, value);
+        return;
     case CONFIG_KEY_MODE: {
         enum policy_mode m;
         if (policy_mode_parse(full_value, &m) < 0)
@@ -474,7 +519,7 @@ static void parse_value(struct file_ctx *f, const struct key_def *k, unsigned li
 
 /* Every key of `group` present in the file goes through parse_value. */
 static void parse_group(struct file_ctx *f, GKeyFile *kf, const char *group, bool global_keys,
-                        void *dst)
+                        void *dst, struct config_ksm *ksm_dst)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct key_def *k = &keys[i];
@@ -494,7 +539,9 @@ static void parse_group(struct file_ctx *f, GKeyFile *kf, const char *group, boo
             file_error(f, line, "%s: empty value", k->info.name);
             continue;
         }
-        parse_value(f, k, line, value, dst);
+        if (k->ksm && !ksm_dst)
+            continue;
+        parse_value(f, k, line, value, k->ksm ? (void *)ksm_dst : dst);
     }
 }
 
@@ -536,6 +583,17 @@ static void check_vm_policy(struct file_ctx *f, const char *group, const struct 
     }
 }
 
+static void check_ksm(struct file_ctx *f, const struct config_ksm *k)
+{
+    if (k->stop_commit_pct >= k->start_commit_pct) {
+        unsigned line = key_line(f, GROUP_GLOBAL, "ksm_stop_commit_pct");
+        if (!line)
+            line = key_line(f, GROUP_GLOBAL, "ksm_start_commit_pct");
+        file_error(f, line, "ksm_stop_commit_pct %u >= ksm_start_commit_pct %u", k->stop_commit_pct,
+                   k->start_commit_pct);
+    }
+}
+
 static void check_tunables(struct file_ctx *f, const struct policy_tunables *t)
 {
     if (t->host_avail_low_pct > t->host_avail_high_pct) {
@@ -550,8 +608,8 @@ static void check_tunables(struct file_ctx *f, const struct policy_tunables *t)
 /* Loads one file into tunables/defaults (global) or a VM policy. Returns the
  * number of errors it added. */
 static guint load_file(const char *path, bool global, GPtrArray *errors,
-                       struct policy_tunables *tun, struct config_vm_policy *vm_policy,
-                       char **first_error)
+                       struct policy_tunables *tun, struct config_ksm *ksm,
+                       struct config_vm_policy *vm_policy, char **first_error)
 {
     struct file_ctx f = {
         .path = path,
@@ -574,12 +632,13 @@ static guint load_file(const char *path, bool global, GPtrArray *errors,
         if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &err)) {
             file_error(&f, 0, "%s", err->message);
         } else if (global) {
-            parse_group(&f, kf, GROUP_GLOBAL, true, tun);
-            parse_group(&f, kf, GROUP_DEFAULTS, false, vm_policy);
+            parse_group(&f, kf, GROUP_GLOBAL, true, tun, ksm);
+            parse_group(&f, kf, GROUP_DEFAULTS, false, vm_policy, NULL);
             check_tunables(&f, tun);
+            check_ksm(&f, ksm);
             check_vm_policy(&f, GROUP_DEFAULTS, vm_policy);
         } else {
-            parse_group(&f, kf, GROUP_VM, false, vm_policy);
+            parse_group(&f, kf, GROUP_VM, false, vm_policy, NULL);
             check_vm_policy(&f, GROUP_VM, vm_policy);
         }
     }
@@ -604,6 +663,7 @@ static struct config *config_alloc(void)
     struct config *c = g_new0(struct config, 1);
     policy_tunables_default(&c->tunables);
     c->tick_interval_ms = c->tunables.tick_interval_ms;
+    ksm_builtin(&c->ksm);
     vm_policy_builtin(&c->defaults);
     c->vms = g_ptr_array_new_with_free_func(config_vm_free);
     c->errors = g_ptr_array_new_with_free_func(g_free);
@@ -644,8 +704,8 @@ struct config *config_load_dir(const char *dir)
     /* The global file first: its [defaults] are the base of every VM. */
     g_autofree char *global_path = g_build_filename(dir, CONFIG_GLOBAL_FILE, NULL);
     if (g_file_test(global_path, G_FILE_TEST_EXISTS)) {
-        c->n_global_errors =
-            load_file(global_path, true, c->errors, &c->tunables, &c->defaults, &c->global_error);
+        c->n_global_errors = load_file(global_path, true, c->errors, &c->tunables, &c->ksm,
+                                       &c->defaults, &c->global_error);
         c->tick_interval_ms = c->tunables.tick_interval_ms;
     }
 
@@ -668,7 +728,7 @@ struct config *config_load_dir(const char *dir)
         vm->policy = c->defaults;
         struct policy_tunables unused;
         vm->n_errors =
-            load_file(vm->path, false, c->errors, &unused, &vm->policy, &vm->first_error);
+            load_file(vm->path, false, c->errors, &unused, NULL, &vm->policy, &vm->first_error);
         if (vm->n_errors)
             vm->policy.mode = POLICY_MODE_OBSERVE;
         g_ptr_array_add(c->vms, vm);

@@ -58,9 +58,26 @@ struct config_vm {
     char *first_error;              /* "file:line: message", NULL when none */
 };
 
+/*
+ * [ballastd] keys of ballastd's KSM monitor (host/daemon/ksm_monitor.c), not
+ * read by the balloon engine. mode indexes config_ksm_mode_name(), which
+ * lists host/ksm's enum ksm_mode in order (a unit test checks they agree).
+ */
+struct config_ksm {
+    uint32_t mode;             /* off, auto, advisor, fixed, observe */
+    double cpu_budget_pct;     /* ksmd CPU ceiling, % of one core */
+    uint64_t interval_ms;      /* between two tuner decisions */
+    uint32_t start_commit_pct; /* start ksmd when guests' RAM >= this % of host RAM */
+    uint32_t stop_commit_pct;  /* stop under this (and memory plentiful) */
+};
+
+/* "off", "auto", ... for a config_ksm mode; NULL past the end. */
+const char *config_ksm_mode_name(uint32_t mode);
+
 struct config {
     char *dir;                        /* NULL for config_new_defaults() */
     struct policy_tunables tunables;  /* [ballastd], built-in defaults where unset */
+    struct config_ksm ksm;            /* [ballastd] ksm_* keys */
     uint64_t tick_interval_ms;        /* == tunables.tick_interval_ms */
     struct config_vm_policy defaults; /* [defaults]: VMs without a file get these */
     guint n_global_errors;            /* errors in ballastd.conf (or the directory) */
@@ -113,6 +130,7 @@ enum config_key_type {
     CONFIG_KEY_DOUBLE,   /* number */
     CONFIG_KEY_BOOL,     /* true/false */
     CONFIG_KEY_MODE,     /* managed/observe/fixed */
+    CONFIG_KEY_KSM_MODE, /* off/auto/advisor/fixed/observe */
 };
 
 struct config_key_info {

@@ -548,6 +548,26 @@ static void test_fixed_and_off_modes(void)
     ksm_tuner_config_default(&cfg);
 }
 
+/* Observe never writes, whatever the host looks like, and says what it sees. */
+static void test_observe_mode(void)
+{
+    struct ksm_tuner_output out;
+    cfg.mode = KSM_MODE_OBSERVE;
+    struct ksm_tuner_input in = input(32, 90, 5, host(0, 100, 20));
+    in.cur.use_zero_pages = 0;
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&in, &out), 0);
+    CU_ASSERT_EQUAL(out.settings.mask, 0);
+    CU_ASSERT_EQUAL(out.n_changes, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out.summary, "observe"));
+    in = running(30000, 90.0, 0, 3); /* far over any budget: still hands off */
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&in, &out), 0);
+    CU_ASSERT_EQUAL(out.settings.mask, 0);
+    enum ksm_mode m;
+    CU_ASSERT_EQUAL(ksm_mode_parse("observe", &m), 0);
+    CU_ASSERT_EQUAL(m, KSM_MODE_OBSERVE);
+    ksm_tuner_config_default(&cfg);
+}
+
 static void test_zero_pages_rules(void)
 {
     struct ksm_tuner_output out;
@@ -669,6 +689,7 @@ static CU_TestInfo tuner_tests[] = {
     {"advisor missing falls back", test_advisor_missing_falls_back},
     {"auto takes back from advisor", test_auto_takes_back_from_advisor},
     {"fixed and off modes", test_fixed_and_off_modes},
+    {"observe mode", test_observe_mode},
     {"zero pages rules", test_zero_pages_rules},
     {"garbage setting rewritten", test_garbage_setting_rewritten},
     {"bad config", test_bad_config},
