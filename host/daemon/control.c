@@ -266,7 +266,10 @@ void ctl_vm_status_init(struct ctl_vm_status *vm)
     vm->guest_available_bytes = -1;
     vm->psi_some_avg10_pct = vm->psi_full_avg10_pct = NAN;
     vm->agent_frames = vm->agent_rejects = -1;
-    vm->ksm_merging_pages = vm->ksm_profit_bytes = -1;
+    vm->ksm_merging_pages = -1;
+    vm->ksm_saved_sharing_bytes = vm->ksm_saved_zero_bytes = vm->ksm_rmap_cost_bytes = -1;
+    vm->ksm_profit_bytes = vm->ksm_net_profit_bytes = CTL_UNKNOWN_S64;
+    vm->ksm_mergeable = vm->ksm_allowed = -1;
 }
 
 void ctl_host_status_init(struct ctl_host_status *host)
@@ -275,6 +278,14 @@ void ctl_host_status_init(struct ctl_host_status *host)
     host->mem_total_bytes = host->mem_available_bytes = -1;
     host->psi_some_avg10_pct = host->psi_full_avg10_pct = NAN;
     host->ticks = host->balloon_changes = host->agent_rejects = -1;
+    host->ksm_run = host->ksm_pages_to_scan = host->ksm_sleep_ms = host->ksm_use_zero_pages = -1;
+    host->ksm_pages_shared = host->ksm_pages_sharing = host->ksm_zero_pages = -1;
+    host->ksm_full_scans = host->ksm_tuner_changes = -1;
+    host->ksm_saved_bytes = host->ksm_saved_sharing_bytes = host->ksm_saved_zero_bytes = -1;
+    host->ksm_rmap_cost_bytes = -1;
+    host->ksm_net_profit_bytes = host->ksm_general_profit_bytes = CTL_UNKNOWN_S64;
+    host->ksmd_cpu_pct = host->ksmd_cpu_avg_pct = host->ksmd_cpu_seconds = NAN;
+    host->ksm_cpu_budget_pct = NAN;
 }
 
 /* Field tables: one line per member, so the schema is read off in one place. */
@@ -301,9 +312,21 @@ struct str_field {
 #m, offsetof(struct ctl_vm_status, m), sizeof(((struct ctl_vm_status *)0)->m)              \
     }
 static const struct int_field vm_ints[] = {
-    VM_INT(nominal_bytes),         VM_INT(target_bytes),     VM_INT(actual_bytes),
-    VM_INT(guest_available_bytes), VM_INT(agent_frames),     VM_INT(agent_rejects),
-    VM_INT(ksm_merging_pages),     VM_INT(ksm_profit_bytes),
+    VM_INT(nominal_bytes),        VM_INT(target_bytes),
+    VM_INT(actual_bytes),         VM_INT(guest_available_bytes),
+    VM_INT(agent_frames),         VM_INT(agent_rejects),
+    VM_INT(ksm_merging_pages),    VM_INT(ksm_saved_sharing_bytes),
+    VM_INT(ksm_saved_zero_bytes), VM_INT(ksm_rmap_cost_bytes),
+};
+/* Signed: CTL_UNKNOWN_S64 is unknown, negatives are real values. */
+static const struct int_field vm_sints[] = {
+    VM_INT(ksm_profit_bytes),
+    VM_INT(ksm_net_profit_bytes),
+};
+/* Yes/no: -1 is unknown. */
+static const struct int_field vm_bools[] = {
+    VM_INT(ksm_mergeable),
+    VM_INT(ksm_allowed),
 };
 static const struct pct_field vm_pcts[] = {
     VM_INT(psi_some_avg10_pct),
@@ -317,12 +340,42 @@ static const struct str_field vm_strs[] = {
 #m, offsetof(struct ctl_host_status, m)                                                    \
     }
 static const struct int_field host_ints[] = {
-    HOST_INT(mem_total_bytes), HOST_INT(mem_available_bytes), HOST_INT(ticks),
-    HOST_INT(balloon_changes), HOST_INT(agent_rejects),
+    HOST_INT(mem_total_bytes),
+    HOST_INT(mem_available_bytes),
+    HOST_INT(ticks),
+    HOST_INT(balloon_changes),
+    HOST_INT(agent_rejects),
+    HOST_INT(ksm_run),
+    HOST_INT(ksm_pages_to_scan),
+    HOST_INT(ksm_sleep_ms),
+    HOST_INT(ksm_use_zero_pages),
+    HOST_INT(ksm_pages_shared),
+    HOST_INT(ksm_pages_sharing),
+    HOST_INT(ksm_zero_pages),
+    HOST_INT(ksm_full_scans),
+    HOST_INT(ksm_saved_bytes),
+    HOST_INT(ksm_saved_sharing_bytes),
+    HOST_INT(ksm_saved_zero_bytes),
+    HOST_INT(ksm_rmap_cost_bytes),
+    HOST_INT(ksm_tuner_changes),
+};
+static const struct int_field host_sints[] = {
+    HOST_INT(ksm_net_profit_bytes),
+    HOST_INT(ksm_general_profit_bytes),
 };
 static const struct pct_field host_pcts[] = {
-    HOST_INT(psi_some_avg10_pct),
-    HOST_INT(psi_full_avg10_pct),
+    HOST_INT(psi_some_avg10_pct), HOST_INT(psi_full_avg10_pct), HOST_INT(ksmd_cpu_pct),
+    HOST_INT(ksmd_cpu_avg_pct),   HOST_INT(ksmd_cpu_seconds),   HOST_INT(ksm_cpu_budget_pct),
+};
+#define HOST_STR(m)                                                                                \
+    {                                                                                              \
+#m, offsetof(struct ctl_host_status, m), sizeof(((struct ctl_host_status *)0)->m)          \
+    }
+/* An empty string travels as null. */
+static const struct str_field host_strs[] = {
+    HOST_STR(ksm_mode),
+    HOST_STR(ksm_reason),
+    HOST_STR(ksm_last_change),
 };
 
 static void put_ints(JsonObject *o, const void *base, const struct int_field *f, size_t n)
@@ -344,6 +397,58 @@ static void put_pcts(JsonObject *o, const void *base, const struct pct_field *f,
             json_object_set_null_member(o, f[i].name);
         else
             json_object_set_double_member(o, f[i].name, v);
+    }
+}
+
+static void put_sints(JsonObject *o, const void *base, const struct int_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = *(const int64_t *)((const char *)base + f[i].offset);
+        if (v == CTL_UNKNOWN_S64)
+            json_object_set_null_member(o, f[i].name);
+        else
+            json_object_set_int_member(o, f[i].name, v);
+    }
+}
+
+static void put_bools(JsonObject *o, const void *base, const struct int_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int v = *(const int *)((const char *)base + f[i].offset);
+        if (v < 0)
+            json_object_set_null_member(o, f[i].name);
+        else
+            json_object_set_boolean_member(o, f[i].name, v != 0);
+    }
+}
+
+static void put_strs(JsonObject *o, const void *base, const struct str_field *f, size_t n,
+                     bool empty_is_null)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *v = (const char *)base + f[i].offset;
+        if (empty_is_null && !v[0])
+            json_object_set_null_member(o, f[i].name);
+        else
+            json_object_set_string_member(o, f[i].name, v);
+    }
+}
+
+static void get_strs(JsonObject *o, void *base, const struct str_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        JsonNode *s = json_object_get_member(o, f[i].name);
+        if (s && JSON_NODE_HOLDS_VALUE(s) && json_node_get_value_type(s) == G_TYPE_STRING)
+            ctl_copy((char *)base + f[i].offset, f[i].len, json_node_get_string(s));
+    }
+}
+
+static void get_bools(JsonObject *o, void *base, const struct int_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        JsonNode *node = json_object_get_member(o, f[i].name);
+        if (node && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_BOOLEAN)
+            *(int *)((char *)base + f[i].offset) = json_node_get_boolean(node) ? 1 : 0;
     }
 }
 
@@ -377,17 +482,19 @@ JsonNode *ctl_status_to_json(const struct ctl_host_status *host, const struct ct
 
     JsonObject *h = json_object_new();
     put_ints(h, host, host_ints, G_N_ELEMENTS(host_ints));
+    put_sints(h, host, host_sints, G_N_ELEMENTS(host_sints));
     put_pcts(h, host, host_pcts, G_N_ELEMENTS(host_pcts));
+    put_strs(h, host, host_strs, G_N_ELEMENTS(host_strs), true);
     json_object_set_boolean_member(h, "dry_run", host->dry_run);
     json_object_set_object_member(root, "host", h);
 
     JsonArray *arr = json_array_sized_new((guint)n_vms);
     for (size_t i = 0; i < n_vms; i++) {
         JsonObject *v = json_object_new();
-        for (size_t k = 0; k < G_N_ELEMENTS(vm_strs); k++)
-            json_object_set_string_member(v, vm_strs[k].name,
-                                          (const char *)&vms[i] + vm_strs[k].offset);
+        put_strs(v, &vms[i], vm_strs, G_N_ELEMENTS(vm_strs), false);
         put_ints(v, &vms[i], vm_ints, G_N_ELEMENTS(vm_ints));
+        put_sints(v, &vms[i], vm_sints, G_N_ELEMENTS(vm_sints));
+        put_bools(v, &vms[i], vm_bools, G_N_ELEMENTS(vm_bools));
         put_pcts(v, &vms[i], vm_pcts, G_N_ELEMENTS(vm_pcts));
         json_array_add_object_element(arr, v);
     }
@@ -408,7 +515,9 @@ int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct 
     if (h && JSON_NODE_HOLDS_OBJECT(h)) {
         JsonObject *ho = json_node_get_object(h);
         get_ints(ho, host, host_ints, G_N_ELEMENTS(host_ints));
+        get_ints(ho, host, host_sints, G_N_ELEMENTS(host_sints));
         get_pcts(ho, host, host_pcts, G_N_ELEMENTS(host_pcts));
+        get_strs(ho, host, host_strs, G_N_ELEMENTS(host_strs));
         host->dry_run = json_object_get_boolean_member_with_default(ho, "dry_run", FALSE);
     }
     JsonNode *a = json_object_get_member(root, "vms");
@@ -425,12 +534,10 @@ int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct 
         JsonObject *v = json_node_get_object(e);
         struct ctl_vm_status *row = &out[kept];
         ctl_vm_status_init(row);
-        for (size_t k = 0; k < G_N_ELEMENTS(vm_strs); k++) {
-            JsonNode *s = json_object_get_member(v, vm_strs[k].name);
-            if (s && JSON_NODE_HOLDS_VALUE(s) && json_node_get_value_type(s) == G_TYPE_STRING)
-                ctl_copy((char *)row + vm_strs[k].offset, vm_strs[k].len, json_node_get_string(s));
-        }
+        get_strs(v, row, vm_strs, G_N_ELEMENTS(vm_strs));
         get_ints(v, row, vm_ints, G_N_ELEMENTS(vm_ints));
+        get_ints(v, row, vm_sints, G_N_ELEMENTS(vm_sints));
+        get_bools(v, row, vm_bools, G_N_ELEMENTS(vm_bools));
         get_pcts(v, row, vm_pcts, G_N_ELEMENTS(vm_pcts));
         kept++;
     }

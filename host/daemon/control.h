@@ -84,10 +84,13 @@ char *ctl_reply_error(const char *code, const char *message);
 int ctl_reply_parse(const char *line, JsonNode **result, char **err_code, char **err_msg);
 
 /*
- * The status document. Unknown numbers are -1 (bytes, counts) or NAN (pct);
- * they travel as JSON null. The ksm_* fields are filled by the KSM accounting
- * when it is wired in; until then they stay unknown.
+ * The status document. Unknown numbers are -1 (bytes, counts), NAN (pct),
+ * CTL_UNKNOWN_S64 (signed figures such as profits, which may be negative) or
+ * -1 for a yes/no; they all travel as JSON null. The ksm_* fields come from
+ * ballastd's KSM monitor (ksm_monitor.c, docs/ksm.md).
  */
+#define CTL_UNKNOWN_S64    INT64_MIN
+#define CTL_KSM_REASON_MAX 256
 struct ctl_vm_status {
     char name[CTL_VM_NAME_MAX];
     int64_t nominal_bytes;         /* memory the guest was started with */
@@ -100,10 +103,16 @@ struct ctl_vm_status {
     char qmp[CTL_STATE_MAX];   /* "connected", "connecting", "down" */
     char agent[CTL_STATE_MAX]; /* "connected", "connecting", "down" */
     char last_reason[CTL_REASON_MAX];
-    int64_t agent_frames;      /* frames decoded since start */
-    int64_t agent_rejects;     /* disconnects for garbage */
-    int64_t ksm_merging_pages; /* /proc/PID/ksm_merging_pages */
-    int64_t ksm_profit_bytes;  /* ksm_stat ksm_process_profit */
+    int64_t agent_frames;            /* frames decoded since start */
+    int64_t agent_rejects;           /* disconnects for garbage */
+    int64_t ksm_merging_pages;       /* ksm_stat ksm_merging_pages: mapped to KSM pages */
+    int64_t ksm_profit_bytes;        /* ksm_stat ksm_process_profit (signed) */
+    int64_t ksm_saved_sharing_bytes; /* fair share of the copies saved by sharing */
+    int64_t ksm_saved_zero_bytes;    /* merged with the kernel zero page */
+    int64_t ksm_rmap_cost_bytes;     /* rmap items ksmd keeps for this VM */
+    int64_t ksm_net_profit_bytes;    /* saved_sharing + saved_zero - rmap cost (signed) */
+    int ksm_mergeable;               /* ksm_stat ksm_mergeable: 1, 0, -1 unknown */
+    int ksm_allowed;                 /* the VM's `ksm` policy key: 1, 0, -1 unknown */
 };
 
 struct ctl_host_status {
@@ -115,6 +124,20 @@ struct ctl_host_status {
     int64_t ticks;
     int64_t balloon_changes; /* targets actually sent to QEMU */
     int64_t agent_rejects;   /* all VMs, including removed ones */
+    /* KSM, host-wide (see docs/control-protocol.md for each member). */
+    char ksm_mode[CTL_MODE_MAX];              /* config ksm_mode, "" unknown */
+    char ksm_reason[CTL_KSM_REASON_MAX];      /* what the tuner sees now */
+    char ksm_last_change[CTL_KSM_REASON_MAX]; /* the last setting it changed, and why */
+    int64_t ksm_run, ksm_pages_to_scan, ksm_sleep_ms, ksm_use_zero_pages;
+    int64_t ksm_pages_shared, ksm_pages_sharing, ksm_zero_pages, ksm_full_scans;
+    int64_t ksm_saved_bytes, ksm_saved_sharing_bytes, ksm_saved_zero_bytes, ksm_rmap_cost_bytes;
+    int64_t ksm_net_profit_bytes;     /* signed */
+    int64_t ksm_general_profit_bytes; /* signed, the kernel's */
+    int64_t ksm_tuner_changes;        /* settings written since start */
+    double ksmd_cpu_pct;              /* % of one core over the last tuner interval */
+    double ksmd_cpu_avg_pct;          /* % of one core since ballastd started */
+    double ksmd_cpu_seconds;          /* ksmd CPU time since ballastd started */
+    double ksm_cpu_budget_pct;
 };
 
 /* Sets every number of a VM row / host block to "unknown". */

@@ -25,13 +25,71 @@ static const char *or_dash(const char *s)
     return s && *s ? s : "-";
 }
 
+/* A signed byte figure (a profit): "-12.0 MiB", "-" when unknown. */
+static const char *fmt_sbytes(int64_t bytes, char *buf, size_t len)
+{
+    if (bytes == CTL_UNKNOWN_S64)
+        return "-";
+    char mag[32];
+    uint64_t m = bytes < 0 ? (uint64_t)0 - (uint64_t)bytes : (uint64_t)bytes;
+    g_snprintf(buf, len, "%s%s", bytes < 0 ? "-" : "", size_format(m, mag, sizeof(mag)));
+    return buf;
+}
+
+static int64_t sum_known(int64_t a, int64_t b)
+{
+    if (a < 0 && b < 0)
+        return -1;
+    return (a < 0 ? 0 : a) + (b < 0 ? 0 : b);
+}
+
+/* yes / no for the MERGE column; "off!" when policy says no but QEMU's RAM is mergeable. */
+static const char *fmt_merge(const struct ctl_vm_status *v)
+{
+    if (v->ksm_allowed == 0 && v->ksm_mergeable == 1)
+        return "off!";
+    if (v->ksm_mergeable < 0)
+        return "-";
+    return v->ksm_mergeable ? "yes" : "no";
+}
+
+/* The host's KSM lines, when the daemon reports KSM at all. */
+static void format_ksm_host(GString *out, const struct ctl_host_status *h)
+{
+    if (!h->ksm_mode[0])
+        return;
+    char a[32], b[32], c[32], d[32];
+    g_string_append_printf(out, "ksm: mode %s, run %s, saved %s (zero pages %s), rmap %s, net %s",
+                           h->ksm_mode,
+                           h->ksm_run < 0    ? "-"
+                           : h->ksm_run == 1 ? "on"
+                                             : "off",
+                           fmt_bytes(h->ksm_saved_bytes, a, sizeof(a)),
+                           fmt_bytes(h->ksm_saved_zero_bytes, b, sizeof(b)),
+                           fmt_bytes(h->ksm_rmap_cost_bytes, c, sizeof(c)),
+                           fmt_sbytes(h->ksm_net_profit_bytes, d, sizeof(d)));
+    g_string_append(out, "; ksmd CPU ");
+    if (isnan(h->ksmd_cpu_pct))
+        g_string_append(out, "-");
+    else
+        g_string_append_printf(out, "%.1f%%", h->ksmd_cpu_pct);
+    if (!isnan(h->ksmd_cpu_avg_pct))
+        g_string_append_printf(out, " (avg %.1f%%)", h->ksmd_cpu_avg_pct);
+    if (!isnan(h->ksm_cpu_budget_pct))
+        g_string_append_printf(out, " of budget %.1f%%", h->ksm_cpu_budget_pct);
+    if (h->ksm_pages_to_scan >= 0 && h->ksm_sleep_ms >= 0)
+        g_string_append_printf(out, ", %" G_GINT64_FORMAT " pages / %" G_GINT64_FORMAT " ms",
+                               h->ksm_pages_to_scan, h->ksm_sleep_ms);
+    g_string_append_printf(out, "\nksm tuner: %s\n", or_dash(h->ksm_reason));
+}
+
 void status_table_format(GString *out, const struct ctl_host_status *host,
                          const struct ctl_vm_status *vms, size_t n_vms)
 {
     char a[32], b[32], c[32], d[32], e[32];
     bool ksm = false;
     for (size_t i = 0; i < n_vms; i++)
-        if (vms[i].ksm_profit_bytes >= 0)
+        if (vms[i].ksm_saved_sharing_bytes >= 0 || vms[i].ksm_mergeable >= 0)
             ksm = true;
 
     g_string_append_printf(out, "host: total %s, available %s, PSI some %s full %s%s\n",
@@ -40,10 +98,12 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
                            fmt_pct(host->psi_some_avg10_pct, c, sizeof(c)),
                            fmt_pct(host->psi_full_avg10_pct, d, sizeof(d)),
                            host->dry_run ? ", DRY RUN" : "");
+    format_ksm_host(out, host);
     g_string_append_printf(out, "%-16s %11s %11s %11s %11s %6s %-8s %-10s %-10s", "VM", "NOMINAL",
                            "TARGET", "ACTUAL", "GUEST-AVAIL", "PSI", "MODE", "QMP", "AGENT");
     if (ksm)
-        g_string_append_printf(out, " %11s", "KSM-SAVED");
+        g_string_append_printf(out, " %11s %11s %11s %5s", "KSM-SAVED", "KSM-ZERO", "KSM-NET",
+                               "MERGE");
     g_string_append(out, " REASON\n");
     for (size_t i = 0; i < n_vms; i++) {
         const struct ctl_vm_status *v = &vms[i];
@@ -55,7 +115,12 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
                                fmt_pct(v->psi_some_avg10_pct, e, sizeof(e)), or_dash(v->mode),
                                or_dash(v->qmp), or_dash(v->agent));
         if (ksm)
-            g_string_append_printf(out, " %11s", fmt_bytes(v->ksm_profit_bytes, a, sizeof(a)));
+            g_string_append_printf(
+                out, " %11s %11s %11s %5s",
+                fmt_bytes(sum_known(v->ksm_saved_sharing_bytes, v->ksm_saved_zero_bytes), a,
+                          sizeof(a)),
+                fmt_bytes(v->ksm_saved_zero_bytes, b, sizeof(b)),
+                fmt_sbytes(v->ksm_net_profit_bytes, c, sizeof(c)), fmt_merge(v));
         g_string_append_printf(out, " %s\n", or_dash(v->last_reason));
     }
 }

@@ -70,7 +70,7 @@ static void test_table_ksm_and_dry_run(void)
     struct ctl_vm_status v[2];
     rows(&h, v);
     h.dry_run = true;
-    v[0].ksm_profit_bytes = 3LL << 20;
+    v[0].ksm_saved_sharing_bytes = 3LL << 20;
     GString *out = g_string_new(NULL);
     status_table_format(out, &h, v, 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(out->str, "DRY RUN"));
