@@ -1,5 +1,6 @@
 /* Guest names, per-guest paths and the per-guest KSM decision (pure). */
 #include "fleet_guest.h"
+#include "config.h"
 
 #include <glib.h>
 #include <string.h>
@@ -81,4 +82,19 @@ bool fleet_cmdline_has_pidfile(const char *cmdline, size_t len, const char *pidf
 bool fleet_cmdline_in_state_dir(const char *cmdline, size_t len, const char *state_dir)
 {
     return pidfile_arg_matches(cmdline, len, in_dir, state_dir);
+}
+
+void fleet_guest_apply_ksm_policy(const struct config *cfg, const char *prefix, unsigned count,
+                                  uint64_t memory_bytes, bool *merge)
+{
+    if (!cfg)
+        return;
+    for (unsigned i = 0; i < count; i++) {
+        g_autofree char *name = fleet_guest_name(prefix, i);
+        struct policy_vm_params params;
+        bool ksm = true;
+        config_vm_params(cfg, name, memory_bytes, &params, &ksm, NULL);
+        if (!ksm)
+            merge[i] = false;
+    }
 }

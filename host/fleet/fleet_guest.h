@@ -7,6 +7,7 @@
 #define BALLAST_FLEET_GUEST_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 /* Files of guest NAME under DIR/NAME/. */
@@ -36,6 +37,16 @@ char *fleet_guest_path(const char *state_dir, const char *name, const char *file
  * guest merges. Kept apart so per-VM policy can decide it later.
  */
 bool fleet_guest_merge(const char *const *no_merge, const char *name);
+
+struct config;
+/*
+ * The per-VM KSM opt-out of ballastd's policy files (key `ksm`, see
+ * docs/config.md): clears merge[i] for every guest whose policy says
+ * ksm = false. It only ever turns merging off: --no-merge and the policy
+ * both have to allow it. cfg may be NULL (no --config-dir).
+ */
+void fleet_guest_apply_ksm_policy(const struct config *cfg, const char *prefix, unsigned count,
+                                  uint64_t memory_bytes, bool *merge);
 
 /*
  * Whether every socket of a fleet of COUNT guests under state_dir fits in a

@@ -8,6 +8,7 @@
  */
 #include "fleet_accel.h"
 #include "fleet_guest.h"
+#include "config.h"
 #include "fleet_options.h"
 #include "fleet_proc.h"
 #include "fleet_qemu.h"
@@ -257,7 +258,21 @@ static int prepare_start(const struct fleet_options *o, const char *dir, struct 
     uint64_t tsc_khz = o->tsc_khz ? o->tsc_khz : fleet_proc_tsc_khz();
     if (tsc_khz == 0)
         say("warning: could not measure the host TSC rate; guests calibrate on their own");
-    return fleet_spec_from_options(o, dir, image_abs, qemu, accel, tsc_khz, spec);
+    rc = fleet_spec_from_options(o, dir, image_abs, qemu, accel, tsc_khz, spec);
+    if (rc != 0 || !o->config_dir)
+        return rc;
+    /* The launcher is where a KSM opt-out takes effect (mem-merge is fixed
+     * for QEMU's lifetime). A policy file with errors stops the launch: the
+     * guest might be one the admin meant to keep out of KSM. */
+    g_autoptr(BallastConfig) cfg = config_load_dir(o->config_dir);
+    if (cfg->errors->len) {
+        for (guint i = 0; i < cfg->errors->len; i++)
+            say("%s", (const char *)cfg->errors->pdata[i]);
+        say("policy files in %s have errors: not starting", o->config_dir);
+        return -EINVAL;
+    }
+    fleet_guest_apply_ksm_policy(cfg, spec->prefix, spec->count, spec->memory_bytes, spec->merge);
+    return 0;
 }
 
 static int write_spec(const struct fleet_spec *spec)

@@ -33,6 +33,8 @@ static const char usage_text[] =
     "  --name-prefix P        guest name prefix (default vm)\n"
     "  --workload SPEC        ballast.workload=SPEC on the guest kernel command line\n"
     "  --append TEXT          more kernel command line\n"
+    "  --config-dir DIR       ballastd policy files: a VM whose policy says\n"
+    "                         ksm = false gets mem-merge=off (KSM opt-out)\n"
     "  --tsc-khz KHZ          guest tsc_early_khz (default: measured on the host)\n"
     "  --wait                 return once every guest printed its ready marker\n"
     "  --timeout SEC          with --wait: give up after SEC (default 300)\n"
@@ -87,6 +89,7 @@ void fleet_options_clear(struct fleet_options *opts)
     g_clear_pointer(&opts->name_prefix, g_free);
     g_clear_pointer(&opts->workload, g_free);
     g_clear_pointer(&opts->append, g_free);
+    g_clear_pointer(&opts->config_dir, g_free);
 }
 
 static int fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -117,6 +120,7 @@ struct raw_options {
     char *prefix;
     char *workload;
     char *append;
+    char *config_dir;
     char *tsc_khz;
     gboolean wait;
     int timeout;
@@ -134,6 +138,7 @@ static void raw_clear(struct raw_options *r)
     g_free(r->prefix);
     g_free(r->workload);
     g_free(r->append);
+    g_free(r->config_dir);
     g_free(r->tsc_khz);
 }
 
@@ -235,6 +240,7 @@ static int check_start(struct raw_options *r, struct fleet_options *opts, GError
                     FLEET_MAX_CMDLINE_LEN);
     opts->workload = g_strdup(r->workload);
     opts->append = g_strdup(r->append);
+    opts->config_dir = g_strdup(r->config_dir);
 
     if (r->tsc_khz) {
         uint64_t khz;
@@ -296,6 +302,8 @@ int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts,
         {"name-prefix", 0, 0, G_OPTION_ARG_STRING, &r.prefix, "Guest name prefix", "P"},
         {"workload", 0, 0, G_OPTION_ARG_STRING, &r.workload, "ballast.workload=SPEC", "SPEC"},
         {"append", 0, 0, G_OPTION_ARG_STRING, &r.append, "More kernel command line", "TEXT"},
+        {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &r.config_dir,
+         "ballastd policy files (ksm key)", "DIR"},
         {"tsc-khz", 0, 0, G_OPTION_ARG_STRING, &r.tsc_khz, "Guest tsc_early_khz", "KHZ"},
         {"wait", 0, 0, G_OPTION_ARG_NONE, &r.wait, "Wait for every ready marker", NULL},
         {"timeout", 0, 0, G_OPTION_ARG_INT, &r.timeout, "Seconds to wait", "SEC"},

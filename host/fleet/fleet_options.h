@@ -54,6 +54,7 @@ struct fleet_options {
     char *name_prefix;
     char *workload;   /* NULL: none */
     char *append;     /* NULL: none */
+    char *config_dir; /* NULL: none; per-VM `ksm` keys decide mem-merge */
     uint64_t tsc_khz; /* 0: measure the host's */
     bool wait;
     /* start --wait: seconds for all markers; stop: seconds before SIGKILL */

@@ -34,6 +34,11 @@ expect_fail "unknown command" restart "${s[@]}"
 expect_fail "not an executable" start --count 1 --memory 128M "${s[@]}" --qemu /nonexistent/qemu
 expect_fail "guest image not found" start --count 1 --memory 128M "${s[@]}" --image /nonexistent
 expect_fail "--no-merge" start --count 2 --memory 128M "${s[@]}" --no-merge vm5
+# A policy file with an error refuses the launch and names file:line.
+badconf=$(mktemp -d /tmp/ballast-fleet-conf.XXXXXX)
+printf '[vm]\nksm = perhaps\n' >"$badconf/vm0.conf"
+expect_fail "vm0.conf:2:" start --count 1 --memory 128M "${s[@]}" --config-dir "$badconf"
+rm -rf "$badconf"
 # The live fleet's directory is in use: refused, whatever the other options.
 expect_fail "already has a running fleet" start --count 1 --memory 128M --state "$live"
 expect_fail "already has a running fleet" start --count 3 --memory 256M --state "$live" --no-merge all

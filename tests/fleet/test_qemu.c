@@ -6,6 +6,9 @@
 #include "cunit_main.h"
 #include "fleet_guest.h"
 #include "fleet_qemu.h"
+#include "config.h"
+
+#include <glib/gstdio.h>
 
 #include <errno.h>
 #include <string.h>
@@ -307,9 +310,51 @@ static void test_cmdline_match(void)
     CU_ASSERT_FALSE(fleet_cmdline_has_pidfile("", 0, "/s/vm1/pid"));
 }
 
+/* The per-VM `ksm` key of ballastd's policy files turns mem-merge off for
+ * that guest only, and never turns it back on over --no-merge. */
+static void test_ksm_policy(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("fleet-ksm-XXXXXX", NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+    g_autofree char *vm1 = g_build_filename(dir, "vm1.conf", NULL);
+    g_autofree char *vm2 = g_build_filename(dir, "vm2.conf", NULL);
+    CU_ASSERT_TRUE(g_file_set_contents(vm1, "[vm]\nksm = false\n", -1, NULL));
+    CU_ASSERT_TRUE(g_file_set_contents(vm2, "[vm]\nksm = true\n", -1, NULL));
+    g_autoptr(BallastConfig) cfg = config_load_dir(dir);
+    CU_ASSERT_EQUAL(cfg->errors->len, 0);
+
+    bool merge[4] = {true, true, true, false}; /* vm3 opted out by --no-merge */
+    fleet_guest_apply_ksm_policy(cfg, "vm", 4, 128ULL << 20, merge);
+    CU_ASSERT_TRUE(merge[0]);  /* no file: the default, ksm = true */
+    CU_ASSERT_FALSE(merge[1]); /* ksm = false */
+    CU_ASSERT_TRUE(merge[2]);
+    CU_ASSERT_FALSE(merge[3]); /* the policy cannot override --no-merge */
+
+    /* [defaults] ksm = false opts every guest without its own file out. */
+    g_autofree char *global = g_build_filename(dir, "ballastd.conf", NULL);
+    CU_ASSERT_TRUE(g_file_set_contents(global, "[defaults]\nksm = false\n", -1, NULL));
+    g_autoptr(BallastConfig) cfg2 = config_load_dir(dir);
+    CU_ASSERT_EQUAL(cfg2->errors->len, 0);
+    bool merge2[3] = {true, true, true};
+    fleet_guest_apply_ksm_policy(cfg2, "vm", 3, 128ULL << 20, merge2);
+    CU_ASSERT_FALSE(merge2[0]);
+    CU_ASSERT_FALSE(merge2[1]);
+    CU_ASSERT_TRUE(merge2[2]); /* its own file says true */
+
+    bool merge3[2] = {true, true};
+    fleet_guest_apply_ksm_policy(NULL, "vm", 2, 128ULL << 20, merge3);
+    CU_ASSERT_TRUE(merge3[0] && merge3[1]);
+
+    g_unlink(vm1);
+    g_unlink(vm2);
+    g_unlink(global);
+    g_rmdir(dir);
+}
+
 static CU_TestInfo qemu_tests[] = {
     {"guest names and paths", test_names},
     {"per-guest merge decision", test_merge_decision},
+    {"ksm opt-out from policy files", test_ksm_policy},
     {"socket paths fit sun_path", test_socket_paths},
     {"argv under tcg, mem-merge per guest", test_argv_tcg},
     {"argv under kvm, deflate-on-oom", test_argv_kvm_deflate},
