@@ -154,15 +154,27 @@ static void test_stop_term_then_kill(void)
     g_autofree char *state = g_build_filename(tmp_dir, "fleet", NULL);
     pid_t polite = fake_guest("vm0", false);
     pid_t stubborn = fake_guest("vm1", true);
-    /* Wait until both exec'd their shell (argv visible in /proc). */
-    for (int i = 0; i < 100; i++) {
+    /*
+     * Wait until both exec'd their shell (argv visible in /proc). Look for
+     * these two pids, not for "two matches": a shell's forked child has the
+     * same argv until it execs sleep, so a count can see one shell twice.
+     */
+    bool both = false;
+    for (int i = 0; i < 250 && !both; i++) {
         g_autoptr(GArray) seen = fleet_proc_find_in_state_dir("/proc", state);
-        if (seen->len == 2)
-            break;
-        g_usleep(20000);
+        bool p = false, s = false;
+        for (guint k = 0; k < seen->len; k++) {
+            p |= g_array_index(seen, pid_t, k) == polite;
+            s |= g_array_index(seen, pid_t, k) == stubborn;
+        }
+        both = p && s;
+        if (!both)
+            g_usleep(20000);
     }
-    g_autoptr(GArray) pids = fleet_proc_find_in_state_dir("/proc", state);
-    CU_ASSERT_EQUAL_FATAL(pids->len, 2);
+    CU_ASSERT_TRUE_FATAL(both);
+    g_autoptr(GArray) pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+    g_array_append_val(pids, polite);
+    g_array_append_val(pids, stubborn);
     /* A stranger pid in the list is never signalled: it is not in the fleet. */
     pid_t self = getpid();
     g_array_append_val(pids, self);
