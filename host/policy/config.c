@@ -730,7 +730,7 @@ struct config *config_load_dir(const char *dir)
         vm->n_errors =
             load_file(vm->path, false, c->errors, &unused, NULL, &vm->policy, &vm->first_error);
         if (vm->n_errors)
-            vm->policy.mode = POLICY_MODE_OBSERVE;
+            vm->policy.mode = POLICY_MODE_SAFE;
         g_ptr_array_add(c->vms, vm);
     }
     return c;
@@ -792,10 +792,10 @@ void config_vm_params(const struct config *c, const char *name, uint64_t nominal
     };
     const char *reason = NULL;
     if (c->n_global_errors) {
-        out->mode = POLICY_MODE_OBSERVE;
+        out->mode = POLICY_MODE_SAFE;
         reason = c->global_error;
     } else if (vm && vm->n_errors) {
-        out->mode = POLICY_MODE_OBSERVE;
+        out->mode = POLICY_MODE_SAFE;
         reason = vm->first_error;
     }
     if (ksm)

@@ -6,8 +6,11 @@
  *
  * Loading never fails as a whole: it returns the effective configuration and
  * every error as "file:line: message". A VM whose file has an error runs in
- * observe mode (and says why); a global file with an error puts every VM in
- * observe mode, because ballastd cannot know what the admin meant.
+ * safe mode (and says why); a global file with an error puts every VM in
+ * safe mode, because ballastd cannot know what the admin meant. Safe mode
+ * (POLICY_MODE_SAFE) never shrinks but still gives memory back to a guest
+ * that needs it: refusing to act at all could leave a guest whose balloon an
+ * earlier run inflated to be OOM-killed.
  *
  * Reload = load the directory again and swap the struct config; the engine's
  * per-VM controller state (policy_vm_state) lives in the daemon, not here.
@@ -53,7 +56,7 @@ struct config_vm_policy {
 struct config_vm {
     char *name; /* file name without ".conf" */
     char *path;
-    struct config_vm_policy policy; /* defaults merged with the file; observe on error */
+    struct config_vm_policy policy; /* defaults merged with the file; safe mode on error */
     guint n_errors;                 /* errors in this VM's file */
     char *first_error;              /* "file:line: message", NULL when none */
 };
@@ -106,9 +109,9 @@ const struct config_vm *config_find_vm(const struct config *c, const char *name)
 
 /*
  * Effective engine parameters for a VM of this nominal size: its file or the
- * defaults, percentages resolved, max capped at nominal, observe forced when
- * its file or the global file had errors. *why (may be NULL) gets the first
- * error responsible for a forced observe, or NULL; it points into c.
+ * defaults, percentages resolved, max capped at nominal, safe mode forced
+ * when its file or the global file had errors. *why (may be NULL) gets the
+ * first error responsible for a forced safe mode, or NULL; it points into c.
  * Returns the VM's ksm setting through *ksm when ksm != NULL.
  */
 void config_vm_params(const struct config *c, const char *name, uint64_t nominal_bytes,

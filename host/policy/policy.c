@@ -96,6 +96,7 @@ static const char *const mode_names[] = {
     [POLICY_MODE_MANAGED] = "managed",
     [POLICY_MODE_OBSERVE] = "observe",
     [POLICY_MODE_FIXED] = "fixed",
+    [POLICY_MODE_SAFE] = "safe",
 };
 
 const char *policy_decision_name(enum policy_decision d)
@@ -117,6 +118,8 @@ int policy_mode_parse(const char *text, enum policy_mode *out)
     if (!text || !out)
         return -EINVAL;
     for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+        if (i == POLICY_MODE_SAFE)
+            continue; /* forced by config errors, never chosen */
         if (strcmp(text, mode_names[i]) == 0) {
             *out = (enum policy_mode)i;
             return 0;
@@ -257,6 +260,7 @@ struct guest_view {
     uint64_t available_bytes;
     uint64_t free_bytes;
     uint64_t need_bytes; /* actual - available: the working set plus kernel overhead */
+    uint64_t used_bytes; /* agent MemTotal - MemAvailable: independent of the balloon */
     bool urgent;
     bool heavy;    /* go straight to max */
     char why[128]; /* what made it urgent / what was ignored */
@@ -311,7 +315,23 @@ static void read_guest(const struct policy_vm_in *in, const struct policy_tunabl
             g->from_agent = true;
             g->available_bytes = a->mem_available_bytes;
             g->free_bytes = a->mem_free_bytes;
-            g->need_bytes = sub_sat(in->actual_bytes, a->mem_available_bytes);
+            g->used_bytes = a->mem_total_bytes - a->mem_available_bytes;
+            /*
+             * need = actual - MemAvailable = used + (actual - MemTotal), the
+             * last term being the kernel's own share, constant whatever the
+             * balloon does. While the balloon moves, actual (a fresh
+             * query-balloon) and the report (up to a second old) disagree:
+             * right after a deflation `actual - MemAvailable` would count the
+             * new pages as used and grow the guest a second time. Then the
+             * overhead learned while the balloon stood still is used instead.
+             */
+            uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
+            uint64_t moved = in->actual_bytes > s->last_actual_bytes
+                                 ? in->actual_bytes - s->last_actual_bytes
+                                 : s->last_actual_bytes - in->actual_bytes;
+            if (s->overhead_known && moved > t->stall_tolerance_bytes)
+                overhead = s->overhead_bytes;
+            g->need_bytes = add_sat(g->used_bytes, overhead);
             if (s->oom_kill_seen && a->oom_kill_count > s->last_oom_kill_count) {
                 g->urgent = g->heavy = true;
                 snprintf(g->why, sizeof(g->why), "guest OOM-killed %llu process(es)",
@@ -451,6 +471,23 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
     }
     if (!s->initialized)
         s->last_data_ms = now;
+
+    /* How fast the guest's own use rises between two reports, and the
+     * kernel's share learned while the balloon stands still (read_guest). */
+    uint64_t rise = 0;
+    if (g.have && g.from_agent) {
+        if (s->used_known && g.used_bytes > s->last_used_bytes)
+            rise = g.used_bytes - s->last_used_bytes;
+        s->last_used_bytes = g.used_bytes;
+        s->used_known = true;
+        uint64_t moved = in->actual_bytes > s->last_actual_bytes
+                             ? in->actual_bytes - s->last_actual_bytes
+                             : s->last_actual_bytes - in->actual_bytes;
+        if (s->initialized && moved <= t->stall_tolerance_bytes) {
+            s->overhead_bytes = sub_sat(in->actual_bytes, in->agent.mem_total_bytes);
+            s->overhead_known = true;
+        }
+    }
     if (g.have) {
         s->last_data_ms = now;
         s->need_bytes = g.need_bytes;
@@ -573,12 +610,44 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
         goto done;
     }
 
+    /*
+     * Growth ahead of a rising working set. The trigger below waits until
+     * the guest eats into its tight headroom; a guest allocating fast may be
+     * OOM-killed before the next report gets there: a tiny guest with no page
+     * cache to reclaim is killed before its PSI trigger fires (measured under
+     * TCG: ~25 MiB/s of allocation ate 35 MiB of headroom and OOM-killed the
+     * workload 1.7 s into its spike, no PRESSURE frame was ever sent). So when
+     * the guest's own use rose by a deadband or more since the last report,
+     * and one more such rise would cross the trigger, grow now to need +
+     * headroom + the rise: room for one more report interval at the rate just
+     * seen. MemTotal - MemAvailable does not move with the balloon, so our
+     * own actuation never looks like a rise.
+     */
+    uint64_t margin = max_u64(headroom_tight, add_sat(floor_bytes, deadband));
+    if (rise >= deadband && cur < p.max_bytes &&
+        add_sat(add_sat(g.need_bytes, rise), margin) > cur) {
+        uint64_t target = add_sat(add_sat(g.need_bytes, headroom), rise);
+        target = clamp_u64(round_up_mib(target), p.min_bytes, p.max_bytes);
+        if (target > cur) {
+            out->target_bytes = target;
+            out->decision = POLICY_GROW;
+            reason_set(out,
+                       "working set rising +%llu MiB to %llu MiB: grow %llu -> %llu MiB "
+                       "(headroom %llu + rise)",
+                       MIBS(rise), MIBS(g.need_bytes), MIBS(cur), MIBS(target), MIBS(headroom));
+            s->stall_ticks = 0;
+            s->stalled_at_bytes = 0;
+            s->last_grow_ms = now;
+            s->grown = true;
+            goto done;
+        }
+    }
+
     /* Growth with hysteresis: triggered when the guest eats into the tight
      * headroom (never below floor + deadband), refilled to the headroom of
      * the moment. Host pressure moving between the two then changes no
      * target by itself, so the fleet does not pump with the host's level. */
-    uint64_t trigger =
-        add_sat(g.need_bytes, max_u64(headroom_tight, add_sat(floor_bytes, deadband)));
+    uint64_t trigger = add_sat(g.need_bytes, margin);
     if (trigger > cur && cur < p.max_bytes) {
         uint64_t target = max_u64(grow_goal, add_sat(trigger, deadband));
         target = clamp_u64(round_up_mib(target), p.min_bytes, p.max_bytes);
@@ -781,6 +850,18 @@ int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *
             o->actuate = false;
             o->reclaim_bytes = 0;
             reason_prefix(o, "observe: would %s; ", policy_decision_name(o->decision));
+        } else if (in->params.mode == POLICY_MODE_SAFE) {
+            /* Never lower a target, never RECLAIM; raise it when the guest
+             * needs memory (see enum policy_mode). */
+            o->reclaim_bytes = 0;
+            o->actuate = changes && o->target_bytes > cur;
+            if (o->actuate)
+                reason_prefix(o, "safe (config error): ");
+            else if (o->target_bytes < cur)
+                reason_prefix(o, "safe (config error), never shrinks: would %s; ",
+                              policy_decision_name(o->decision));
+            else
+                reason_prefix(o, "safe (config error): ");
         } else {
             o->actuate = changes;
         }
@@ -811,4 +892,21 @@ int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *
     if (summary)
         *summary = sum;
     return 0;
+}
+
+bool policy_vm_wants_growth(const struct policy_snapshot *snap, const struct policy_vm_state *state)
+{
+    if (!snap || !snap->tunables || snap->n_vms != 1 || !snap->vms || !state)
+        return false;
+    const struct policy_vm_in *in = &snap->vms[0];
+    if (in->params.mode == POLICY_MODE_OBSERVE || in->params.mode == POLICY_MODE_FIXED)
+        return false;
+    uint64_t deficit = 0;
+    double level = host_pressure_level(&snap->host, snap->tunables, &deficit);
+    struct policy_vm_state copy = *state;
+    struct policy_vm_out out;
+    decide_vm(snap, level, in, &copy, &out);
+    uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
+    return (out.decision == POLICY_GROW || out.decision == POLICY_GROW_URGENT) &&
+           out.target_bytes > cur;
 }

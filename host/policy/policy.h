@@ -34,8 +34,17 @@
 
 enum policy_mode {
     POLICY_MODE_MANAGED = 0, /* ballastd moves the balloon */
-    POLICY_MODE_OBSERVE,     /* computes and explains, never actuates */
+    POLICY_MODE_OBSERVE,     /* chosen by the admin: computes and explains, never actuates */
     POLICY_MODE_FIXED,       /* target = fixed_bytes (or max), nothing else */
+    /*
+     * Forced by a configuration error, never chosen (policy_mode_parse refuses
+     * "safe"): ballastd cannot trust the policy, but it must not leave a guest
+     * whose balloon an earlier run inflated to be OOM-killed. So it decides as
+     * in managed mode and actuates only what raises the target (growth, urgent
+     * growth, blind release, a clamp up to min); it never shrinks and never asks
+     * for RECLAIM. An admin's `mode = observe` stays strictly hands-off.
+     */
+    POLICY_MODE_SAFE,
 };
 
 enum policy_decision {
@@ -170,8 +179,12 @@ struct policy_vm_state {
     uint64_t stalled_at_bytes;    /* != 0: do not shrink below this ... */
     int64_t stalled_until_ms;     /* ... until this time, then retry */
     uint64_t last_oom_kill_count;
-    bool oom_kill_seen;   /* last_oom_kill_count is meaningful */
-    int64_t last_data_ms; /* last call with usable guest data (blind release) */
+    bool oom_kill_seen;      /* last_oom_kill_count is meaningful */
+    int64_t last_data_ms;    /* last call with usable guest data (blind release) */
+    uint64_t overhead_bytes; /* actual - agent MemTotal while the balloon stood still */
+    bool overhead_known;
+    uint64_t last_used_bytes; /* agent MemTotal - MemAvailable at the previous call */
+    bool used_known;          /* last_used_bytes is meaningful */
     /* Figures of the last call, for `ballastctl explain` (and the engine's
      * second pass over the fleet): */
     uint64_t goal_bytes;     /* working set + headroom, clamped to [min, max] */
@@ -217,9 +230,19 @@ void policy_vm_state_init(struct policy_vm_state *s);
 int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *states,
                     struct policy_vm_out *out, struct policy_summary *summary);
 
+/*
+ * Would the engine grow this VM if called now? For the caller's event path: a
+ * fresh agent REPORT that shows pressure, a working set eating into the
+ * headroom or an OOM kill should be acted on at once, not at the next tick.
+ * snap holds exactly one VM (snap->vms[0]); state is read, never written.
+ */
+bool policy_vm_wants_growth(const struct policy_snapshot *snap,
+                            const struct policy_vm_state *state);
+
 const char *policy_decision_name(enum policy_decision d);
 const char *policy_mode_name(enum policy_mode m);
-/* "managed" / "observe" / "fixed" -> 0, else -EINVAL. */
+/* "managed" / "observe" / "fixed" -> 0, else -EINVAL ("safe" too: it is
+ * forced by configuration errors, never chosen). */
 int policy_mode_parse(const char *text, enum policy_mode *out);
 
 #endif

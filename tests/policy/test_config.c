@@ -1,7 +1,7 @@
 /*
  * Policy files: good, bad (every error kind, exact file:line), hostile
  * (binary, huge, FIFO, directory, missing), global + per-VM merging,
- * observe-on-error, and the key table against docs/config.md.
+ * safe-mode-on-error, and the key table against docs/config.md.
  */
 #include "cunit_main.h"
 #include "config.h"
@@ -151,7 +151,8 @@ static void test_bad_files(void)
     CU_ASSERT_EQUAL(c->errors->len, sizeof(expected) / sizeof(expected[0]));
     CU_ASSERT_EQUAL(c->n_global_errors, 0);
 
-    /* every bad VM is observe, with its first error as the reason */
+    /* every bad VM is in safe mode (never shrinks, still grows), with its first
+     * error as the reason; a valid `mode = observe` (small.conf above) is not */
     for (guint i = 0; i < c->vms->len; i++) {
         const struct config_vm *vm = c->vms->pdata[i];
         struct policy_vm_params p;
@@ -164,7 +165,7 @@ static void test_bad_files(void)
             CU_ASSERT_PTR_NULL(why);
         } else {
             CU_ASSERT(vm->n_errors > 0);
-            CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
+            CU_ASSERT_EQUAL(p.mode, POLICY_MODE_SAFE);
             CU_ASSERT_PTR_NOT_NULL_FATAL(why);
             CU_ASSERT_STRING_EQUAL(why, vm->first_error);
             CU_ASSERT(strstr(why, vm->name) != NULL);
@@ -175,7 +176,7 @@ static void test_bad_files(void)
     CU_ASSERT_EQUAL(oor->n_errors, 2);
 }
 
-/* A bad global file: every VM observes, and says why. */
+/* A bad global file: every VM goes to safe mode, and says why. */
 static void test_bad_global(void)
 {
     g_autoptr(BallastConfig) c = config_load_dir(FIX "/config-badglobal");
@@ -189,12 +190,12 @@ static void test_bad_global(void)
     struct policy_vm_params p;
     const char *why = NULL;
     config_vm_params(c, "vm1", 1 * GIB, &p, NULL, &why);
-    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
+    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_SAFE);
     CU_ASSERT_EQUAL(p.shares, 100);
     CU_ASSERT_PTR_NOT_NULL_FATAL(why);
     CU_ASSERT(strstr(why, "ballastd.conf:2:") != NULL);
     config_vm_params(c, "unlisted", 1 * GIB, &p, NULL, &why);
-    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
+    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_SAFE);
 }
 
 static char *tmpdir(void)
@@ -264,7 +265,7 @@ static void test_hostile(void)
     for (guint i = 0; i < c->vms->len; i++) {
         const struct config_vm *vm = c->vms->pdata[i];
         CU_ASSERT(vm->n_errors > 0);
-        CU_ASSERT_EQUAL(vm->policy.mode, POLICY_MODE_OBSERVE);
+        CU_ASSERT_EQUAL(vm->policy.mode, POLICY_MODE_SAFE);
     }
     g_autofree char *e1 = g_strdup_printf("%s/binary.conf:1: not valid UTF-8", d);
     g_autofree char *e2 = g_strdup_printf("%s/latin1.conf:2: not valid UTF-8", d);
@@ -298,7 +299,7 @@ static void test_missing_dir(void)
                                "/nonexistent/ballast-config: cannot open directory: "));
     struct policy_vm_params p;
     config_vm_params(c, "any", 1 * GIB, &p, NULL, NULL);
-    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
+    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_SAFE);
 
     g_autoptr(BallastConfig) n = config_load_dir(NULL);
     CU_ASSERT_EQUAL(n->errors->len, 1);
@@ -399,7 +400,7 @@ static void test_reload(void)
     CU_ASSERT_EQUAL(p1.shares, 10);
     CU_ASSERT_EQUAL(p1.mode, POLICY_MODE_MANAGED);
     CU_ASSERT_EQUAL(p2.shares, 20);
-    CU_ASSERT_EQUAL(p2.mode, POLICY_MODE_OBSERVE);
+    CU_ASSERT_EQUAL(p2.mode, POLICY_MODE_SAFE);
     rm_tree(d);
 }
 

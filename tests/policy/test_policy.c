@@ -326,10 +326,18 @@ static void test_grow_on_rising_usage(void)
     /* Hysteresis: eating into the comfortable headroom (204 MiB) changes
      * nothing while 82 MiB (floor + deadband) or more are left ... */
     uint64_t need = g.overhead_bytes + g.used_bytes;
-    g.used_bytes += before - need - 100 * MIB;
-    struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
-    CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
-    CU_ASSERT_EQUAL(g.target_bytes, before);
+    uint64_t climb = before - need - 100 * MIB;
+    struct policy_vm_out o = {0};
+    /* ... (a slow climb, 16 MiB per report: under the deadband of 41 MiB,
+     * so the rising-usage rule stays out of it) ... */
+    while (climb > 0) {
+        uint64_t d = climb < 16 * MIB ? climb : 16 * MIB;
+        g.used_bytes += d;
+        climb -= d;
+        o = run_ticks(&g, &st, &now, 1, NULL);
+        CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
+        CU_ASSERT_EQUAL(g.target_bytes, before);
+    }
     /* ... under it, the target goes back up to working set + full headroom. */
     g.used_bytes += 40 * MIB;
     o = run_ticks(&g, &st, &now, 1, NULL);
@@ -839,6 +847,201 @@ static void test_observe_mode(void)
     CU_ASSERT_FALSE(o.actuate);
 }
 
+/* A guest allocating fast: growth comes from the rise between two reports,
+ * before the headroom is gone, and leaves room for one more such rise. */
+static void test_grow_ahead_of_rise(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 256, 40, 0); /* overhead 32 MiB */
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 200, NULL);
+    uint64_t settled = g.target_bytes;
+    CU_ASSERT(settled < 160 * MIB);
+    /* +24 MiB in one report: 8 MiB would still be left above the trigger, so
+     * the hysteresis rule alone would hold; the rise rule grows now. */
+    uint64_t need = g.overhead_bytes + g.used_bytes;
+    uint64_t left = settled - need;
+    g.used_bytes += 24 * MIB;
+    CU_ASSERT(left > 24 * MIB + 8 * MIB);
+    struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW);
+    CU_ASSERT(strstr(o.reason, "rising") != NULL);
+    CU_ASSERT(o.target_bytes >= need + 24 * MIB + 32 * MIB + 24 * MIB);
+    CU_ASSERT(o.target_bytes <= 256 * MIB);
+    /* The same report evaluated again (a tick without a new report) is no
+     * second rise. */
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    struct policy_snapshot snap = snapshot(now, &in, 1);
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW);
+    /* A small rise with plenty of room left changes nothing. */
+    g.used_bytes += 6 * MIB;
+    now += 1000;
+    o = run_ticks(&g, &st, &now, 1, NULL);
+    CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
+}
+
+/* Right after a deflation, query-balloon already shows the new actual while
+ * the last report still shows the old MemTotal: that is not usage, and must
+ * not grow the guest a second time. */
+static void test_deflate_not_usage(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 200, 0);
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 200, NULL);
+    uint64_t small = g.target_bytes;
+    CU_ASSERT(small < 600 * MIB);
+    /* The report of the small guest, the balloon now 300 MiB larger. */
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    in.actual_bytes = in.target_bytes = small + 300 * MIB;
+    struct policy_snapshot snap = snapshot(now, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW);
+    CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT(st.need_bytes <= g.overhead_bytes + g.used_bytes + MIB);
+}
+
+/* The event path: would a fresh report grow the VM now? */
+static void test_wants_growth(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 200, 0);
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 200, NULL);
+    struct policy_vm_state before = st;
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    struct policy_snapshot snap = snapshot(now, &in, 1);
+    CU_ASSERT_FALSE(policy_vm_wants_growth(&snap, &st)); /* idle, settled */
+    in.pressure_event = true;
+    CU_ASSERT_TRUE(policy_vm_wants_growth(&snap, &st));
+    in.params.mode = POLICY_MODE_OBSERVE; /* nothing would be done */
+    CU_ASSERT_FALSE(policy_vm_wants_growth(&snap, &st));
+    in.params.mode = POLICY_MODE_SAFE; /* growth is done in safe mode */
+    CU_ASSERT_TRUE(policy_vm_wants_growth(&snap, &st));
+    in.pressure_event = false;
+    in.params.mode = POLICY_MODE_MANAGED;
+    g.used_bytes += 150 * MIB; /* eats the headroom */
+    sim_guest_input(&g, "vm", &in);
+    CU_ASSERT_TRUE(policy_vm_wants_growth(&snap, &st));
+    /* read-only */
+    CU_ASSERT(memcmp(&st, &before, sizeof(st)) == 0);
+    snap.n_vms = 2;
+    CU_ASSERT_FALSE(policy_vm_wants_growth(&snap, &st));
+    CU_ASSERT_FALSE(policy_vm_wants_growth(NULL, &st));
+}
+
+/*
+ * Safe mode, forced by a broken policy file: an earlier run left the balloon
+ * inflated. Nothing is shrunk and nothing RECLAIMed, but a guest under
+ * pressure gets its memory back at once (no action of ours may get a guest
+ * OOM-killed). An admin's observe stays strictly hands-off in the same case.
+ */
+static void test_safe_mode(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 100, 600);
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    in.params.mode = POLICY_MODE_SAFE;
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK); /* what managed would do ... */
+    CU_ASSERT_FALSE(o.actuate);                 /* ... is not done */
+    CU_ASSERT_EQUAL(o.reclaim_bytes, 0);
+    CU_ASSERT(strstr(o.reason, "config error") != NULL);
+    CU_ASSERT(strstr(o.reason, "never shrinks: would shrink") != NULL);
+
+    /* Under host pressure: still no shrink, and no part of the host's deficit. */
+    host_pressure(&snap, 5.0);
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_FALSE(o.actuate);
+    host_pressure(&snap, 60.0);
+
+    /* Inflated by an earlier run to 300 MiB, the guest now uses 280 MiB:
+     * PRESSURE -> urgent growth, actuated. */
+    g.actual_bytes = g.target_bytes = 300 * MIB;
+    g.cache_bytes = 0;
+    g.used_bytes = 300 * MIB - g.overhead_bytes - 4 * MIB;
+    sim_guest_input(&g, "vm", &in);
+    in.params.mode = POLICY_MODE_SAFE;
+    in.pressure_event = true;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT_TRUE(o.actuate);
+    CU_ASSERT(o.target_bytes > 300 * MIB);
+    CU_ASSERT(o.target_bytes <= in.params.max_bytes);
+    CU_ASSERT(strncmp(o.reason, "safe (config error): ", 21) == 0);
+
+    /* Without PRESSURE, the MemAvailable floor alone does it too. */
+    in.pressure_event = false;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT_TRUE(o.actuate);
+
+    /* A target under the policy min is raised (a clamp up is growth) ... */
+    g.used_bytes = 50 * MIB;
+    sim_guest_input(&g, "vm", &in);
+    in.params.mode = POLICY_MODE_SAFE;
+    in.params.min_bytes = 400 * MIB;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.target_bytes, 400 * MIB);
+    CU_ASSERT_TRUE(o.actuate);
+    /* ... a target over the max is not lowered. */
+    in.params.min_bytes = 100 * MIB;
+    in.params.max_bytes = 200 * MIB;
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_FALSE(o.actuate);
+    CU_ASSERT(strstr(o.reason, "never shrinks") != NULL);
+
+    /* The same pressured guest under an admin's observe: nothing is done. */
+    g.used_bytes = 300 * MIB - g.overhead_bytes - 4 * MIB;
+    sim_guest_input(&g, "vm", &in);
+    in.params.mode = POLICY_MODE_OBSERVE;
+    in.pressure_event = true;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT_FALSE(o.actuate);
+    CU_ASSERT(strncmp(o.reason, "observe: would grow_urgent", 26) == 0);
+
+    /* "safe" is never a mode one can choose. */
+    enum policy_mode m = POLICY_MODE_MANAGED;
+    CU_ASSERT_EQUAL(policy_mode_parse("safe", &m), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(policy_mode_name(POLICY_MODE_SAFE), "safe");
+}
+
+/* A safe-mode VM over a long run: idle guests never shrink below where they
+ * were, however long it runs and whatever the host does. */
+static void test_safe_mode_never_shrinks(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 100, 0);
+    g.actual_bytes = g.target_bytes = 700 * MIB;
+    struct policy_vm_params p;
+    policy_vm_params_default(&p, g.nominal_bytes);
+    p.mode = POLICY_MODE_SAFE;
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    for (int i = 0; i < 300; i++) {
+        uint64_t before = g.target_bytes;
+        struct policy_vm_out o = run_ticks(&g, &st, &now, 1, &p);
+        CU_ASSERT(g.target_bytes >= before);
+        CU_ASSERT_EQUAL(o.reclaim_bytes, 0);
+    }
+    CU_ASSERT_EQUAL(g.target_bytes, 700 * MIB);
+}
+
 static void test_fixed_mode(void)
 {
     struct sim_guest g;
@@ -943,6 +1146,11 @@ static CU_TestInfo policy_tests[] = {
     {"agent required", test_agent_required},
     {"lying agent", test_lying_agent},
     {"observe mode", test_observe_mode},
+    {"safe mode (config error)", test_safe_mode},
+    {"safe mode never shrinks", test_safe_mode_never_shrinks},
+    {"grow ahead of a rising working set", test_grow_ahead_of_rise},
+    {"deflation is not usage", test_deflate_not_usage},
+    {"wants growth (event path)", test_wants_growth},
     {"fixed mode", test_fixed_mode},
     {"target outside policy", test_target_outside_policy},
     {"large fleet", test_large_fleet},
