@@ -58,12 +58,13 @@ function(ballast_fuzzer)
   target_link_options(${exe} PRIVATE -fsanitize=fuzzer)
   set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${BALLAST_TEST_BIN_DIR})
   set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/${T_NAME})
-  file(MAKE_DIRECTORY ${corpus})
+  set(artifacts ${CMAKE_BINARY_DIR}/fuzz-artifacts/${T_NAME}/)
+  file(MAKE_DIRECTORY ${corpus} ${artifacts})
   # Seeds (if any) live in tests/fuzz/corpus/<name>; they are read, never written.
   set(seeds ${BALLAST_TESTS_DIR}/fuzz/corpus/${T_NAME})
   add_test(NAME ${T_NAME}
     COMMAND ${exe} -max_total_time=${BALLAST_FUZZ_SECONDS} -timeout=5 -rss_limit_mb=1024
-            -print_final_stats=1 ${corpus} ${seeds})
+            -print_final_stats=1 -artifact_prefix=${artifacts} ${corpus} ${seeds})
   set_tests_properties(${T_NAME} PROPERTIES LABELS fuzz
     TIMEOUT 600 RUN_SERIAL TRUE)
 endfunction()
