@@ -44,7 +44,7 @@ static gboolean on_hup(gpointer data)
 int main(int argc, char **argv)
 {
     g_autofree char *fleet_dir = NULL, *socket_path = NULL, *config_dir = NULL;
-    g_autofree char *proc_root = NULL;
+    g_autofree char *proc_root = NULL, *ksm_sysfs_root = NULL;
     gboolean dry_run = FALSE, check_config = FALSE, verbose = FALSE, version = FALSE;
     GOptionEntry entries[] = {
         {"fleet", 0, 0, G_OPTION_ARG_FILENAME, &fleet_dir, "Fleet state directory to manage",
@@ -58,6 +58,8 @@ int main(int argc, char **argv)
          "Check --config-dir and exit (0 clean, 2 errors)", NULL},
         {"proc-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &proc_root,
          "Read host /proc from here (tests)", "DIR"},
+        {"ksm-sysfs-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &ksm_sysfs_root,
+         "Read and tune KSM here instead of /sys/kernel/mm/ksm (tests)", "DIR"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Debug logging", NULL},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
         G_OPTION_ENTRY_NULL,
@@ -118,6 +120,7 @@ int main(int argc, char **argv)
         .fleet_dir = fleet_dir,
         .config_dir = config_dir,
         .proc_root = proc_root ? proc_root : "/proc",
+        .ksm_sysfs_root = ksm_sysfs_root,
         .dry_run = dry_run,
     };
     d.manager = manager_new(&mo);

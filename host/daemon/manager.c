@@ -19,6 +19,7 @@
 #include "config.h"
 #include "control.h"
 #include "hostmem.h"
+#include "ksm_monitor.h"
 #include "policy.h"
 #include "size.h"
 #include "vm_override.h"
@@ -50,6 +51,7 @@ struct bd_vm {
     char status_reason[CTL_REASON_MAX]; /* why it was not evaluated */
     char config_error[CTL_REASON_MAX];  /* why config forced observe, "" = none */
     struct vm_override ovr;
+    struct ksm_monitor_vm ksm;
 };
 
 struct manager {
@@ -76,6 +78,8 @@ struct manager {
     gint64 last_tick_ms;
     uint64_t ticks, balloon_changes, removed_rejects;
     struct proto_config agent_config;
+    char *ksm_sysfs_root;
+    struct ksm_monitor ksm;
 };
 
 static gint64 now_ms(void)
@@ -153,6 +157,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     ctl_copy(vm->name, sizeof(vm->name), name);
     vm->handle = handle;
     vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0};
+    vm->ksm.pid = -1;
     policy_vm_state_init(&vm->pstate);
     set_reason(vm, "waiting for QMP");
     const char *agent_path = m->src->ops->agent_socket_path(m->src, handle);
@@ -297,6 +302,26 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
     m->balloon_changes++;
 }
 
+/* KSM figures of the host and every VM, and a tuner decision when one is due. */
+static void ksm_tick(struct manager *m, gint64 now)
+{
+    ksm_monitor_tick_host(&m->ksm);
+    uint64_t committed = 0;
+    unsigned mergeable_vms = 0;
+    for (guint i = 0; i < m->vms->len; i++) {
+        struct bd_vm *vm = m->vms->pdata[i];
+        const struct config_vm *cv = config_find_vm(m->cfg, vm->name);
+        bool allowed = cv ? cv->policy.ksm : m->cfg->defaults.ksm;
+        ksm_monitor_tick_vm(&m->ksm, &vm->ksm, vm->name, m->src->ops->vm_pid(m->src, vm->handle),
+                            allowed);
+        if (vm->balloon.nominal_bytes > 0)
+            committed += (uint64_t)vm->balloon.nominal_bytes;
+        mergeable_vms += allowed;
+    }
+    ksm_monitor_tick_tune(&m->ksm, (uint64_t)now, m->host_valid ? m->host.mem_total_bytes : 0,
+                          m->host.mem_available_bytes, committed, mergeable_vms);
+}
+
 static void run_tick(struct manager *m)
 {
     gint64 now = now_ms();
@@ -316,6 +341,8 @@ static void run_tick(struct manager *m)
         m->host_warned = true;
         m->host_valid = false;
     }
+
+    ksm_tick(m, now);
 
     size_t n = 0;
     for (guint i = 0; i < m->vms->len; i++) {
@@ -409,6 +436,7 @@ void manager_reload(struct manager *m)
     config_free(m->cfg);
     m->cfg = c;
     arm_tick(m);
+    ksm_monitor_configure(&m->ksm, c);
     g_message("config reloaded from %s (%u errors); tick %" G_GUINT64_FORMAT " ms",
               m->config_dir ? m->config_dir : "built-in defaults", c->errors ? c->errors->len : 0,
               m->tick_ms);
@@ -424,6 +452,7 @@ struct manager *manager_new(const struct manager_options *o)
     m->proc_root = g_strdup(o->proc_root ? o->proc_root : "/proc");
     m->dry_run = o->dry_run;
     m->rescan_ms = o->rescan_ms;
+    m->ksm_sysfs_root = g_strdup(o->ksm_sysfs_root);
     m->vms = g_ptr_array_new();
     return m;
 }
@@ -434,6 +463,9 @@ int manager_start(struct manager *m, GError **error)
     /* Status shows the host from the start, not only after the first tick. */
     m->host_valid = hostmem_read(m->proc_root, &m->host) == 0;
     arm_tick(m);
+    ksm_monitor_init(&m->ksm, m->ksm_sysfs_root, m->proc_root, (uint64_t)now_ms());
+    ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
+    ksm_monitor_configure(&m->ksm, m->cfg);
     m->src = vmsource_fleet_new(m->fleet_dir, m->rescan_ms, &source_events, m);
     int rc = m->src->ops->start(m->src, error);
     if (rc < 0)
@@ -465,6 +497,8 @@ void manager_free(struct manager *m)
     g_free(m->fleet_dir);
     g_free(m->config_dir);
     g_free(m->proc_root);
+    g_free(m->ksm_sysfs_root);
+    ksm_monitor_clear(&m->ksm);
     g_free(m);
 }
 
@@ -513,6 +547,7 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
              vm->evaluated ? vm->out.reason : vm->status_reason);
     s->agent_frames = (int64_t)vm->agent.frames;
     s->agent_rejects = (int64_t)vm->agent.rejects;
+    ksm_monitor_vm_status(&vm->ksm, s);
 }
 
 static JsonNode *status_result(struct manager *m)
@@ -531,6 +566,7 @@ static JsonNode *status_result(struct manager *m)
     h.ticks = (int64_t)m->ticks;
     h.balloon_changes = (int64_t)m->balloon_changes;
     h.agent_rejects = (int64_t)m->removed_rejects;
+    ksm_monitor_host_status(&m->ksm, &h);
     g_autofree struct ctl_vm_status *rows = g_new(struct ctl_vm_status, MAX(m->vms->len, 1));
     for (guint i = 0; i < m->vms->len; i++) {
         vm_status(m, m->vms->pdata[i], &rows[i]);
@@ -635,6 +671,7 @@ static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
     ADD_INT("mem_available_bytes", m->host.mem_available_bytes);
     ADD_DBL("psi_some_avg10_pct", m->host.psi_some_avg10_pct);
     json_builder_end_object(b);
+    ksm_monitor_explain(&m->ksm, &vm->ksm, b);
     json_builder_end_object(b);
 #undef ADD_INT
 #undef ADD_DBL
@@ -688,6 +725,7 @@ char *manager_handle_request(void *data, const char *line, size_t len)
         if (m->dry_run != req.enabled)
             g_message("dry run %s (control socket)", req.enabled ? "on" : "off");
         m->dry_run = req.enabled;
+        ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
         for (guint i = 0; i < m->vms->len; i++)
             ((struct bd_vm *)m->vms->pdata[i])->logged_target = 0;
         JsonObject *o = json_object_new();

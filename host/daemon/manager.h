@@ -22,8 +22,9 @@
 
 struct manager_options {
     const char *fleet_dir;
-    const char *config_dir; /* NULL: built-in defaults */
-    const char *proc_root;  /* "/proc" */
+    const char *config_dir;     /* NULL: built-in defaults */
+    const char *proc_root;      /* "/proc" */
+    const char *ksm_sysfs_root; /* NULL: /sys/kernel/mm/ksm */
     bool dry_run;
     unsigned rescan_ms; /* fleet safety-net rescan, 0 = default */
 };
