@@ -109,10 +109,20 @@ static void on_start(GMarkupParseContext *ctx, const char *element, const char *
         return;
     }
 
-    /* Our policy element: under <domain><metadata>, or the root of a metadata reply. */
+    /* The root of a virDomainGetMetadata reply is ours whatever it says: libvirt
+     * selected it by our namespace URI and strips the namespace from it. */
+    if (st->policy_only && depth == 1) {
+        out->has_policy = true;
+        st->policy_depth = depth;
+        if (strcmp(local_name(element), LV_POLICY_ELEMENT) != 0)
+            policy_error(st, "<%s> in namespace %s: expected <%s>", element, LV_POLICY_NS_URI,
+                         LV_POLICY_ELEMENT);
+        return;
+    }
+    /* Our policy element under <domain><metadata>. */
     if (st->policy_depth == 0 && strcmp(local_name(element), LV_POLICY_ELEMENT) == 0 &&
         g_strcmp0(ns_uri(st, element), LV_POLICY_NS_URI) == 0 &&
-        (st->policy_only ? depth == 1 : PATH_IS(st, "domain", "metadata", LV_POLICY_ELEMENT))) {
+        PATH_IS(st, "domain", "metadata", LV_POLICY_ELEMENT)) {
         if (out->has_policy) {
             policy_error(st, "more than one <%s> element in namespace %s", LV_POLICY_ELEMENT,
                          LV_POLICY_NS_URI);

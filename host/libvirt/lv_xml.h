@@ -69,8 +69,10 @@ int lv_domain_info_parse(const char *xml, gssize len, struct lv_domain_info *out
 
 /*
  * Parses the text virDomainGetMetadata(ELEMENT, LV_POLICY_NS_URI) returns:
- * the policy element alone. Fills only the policy_* fields of *out
- * (has_policy false when the root is not our element). 0 or -EINVAL.
+ * the policy element alone, which libvirt hands back without its namespace
+ * (it picked the element by namespace already). Fills only the policy_*
+ * fields of *out; has_policy is true, and a root other than <policy> is a
+ * policy error. 0 or -EINVAL (malformed XML).
  */
 int lv_policy_xml_parse(const char *xml, gssize len, struct lv_domain_info *out, GError **error);
 

@@ -201,8 +201,19 @@ static void test_metadata_reply(void)
     CU_ASSERT_TRUE(info.has_policy);
     CU_ASSERT_STRING_EQUAL(info.policy_values->pdata[0], "50%");
     lv_domain_info_clear(&info);
-    CU_ASSERT_EQUAL_FATAL(lv_policy_xml_parse("<other xmlns='urn:x'/>", -1, &info, NULL), 0);
-    CU_ASSERT_FALSE(info.has_policy);
+    /* As libvirt really returns it: namespace stripped. */
+    CU_ASSERT_EQUAL_FATAL(
+        lv_policy_xml_parse("<policy>\n  <shares>77</shares>\n</policy>\n", -1, &info, NULL), 0);
+    CU_ASSERT_TRUE(info.has_policy);
+    CU_ASSERT_EQUAL(info.policy_keys->len, 1);
+    CU_ASSERT_STRING_EQUAL(info.policy_values->pdata[0], "77");
+    CU_ASSERT_EQUAL(info.policy_errors->len, 0);
+    lv_domain_info_clear(&info);
+    /* Something else stored under our namespace: a policy error, not silence. */
+    CU_ASSERT_EQUAL_FATAL(
+        lv_policy_xml_parse("<settings><shares>1</shares></settings>", -1, &info, NULL), 0);
+    CU_ASSERT_TRUE(info.has_policy);
+    CU_ASSERT_EQUAL(info.policy_errors->len, 1);
     lv_domain_info_clear(&info);
 }
 
