@@ -151,6 +151,22 @@ static void print_explain(JsonNode *result)
                json_object_get_int_member_with_default(ao, "age_ms", 0),
                json_object_get_int_member_with_default(ao, "rejects", 0));
     }
+    JsonNode *ks = json_object_get_member(o, "ksm");
+    if (ks && JSON_NODE_HOLDS_OBJECT(ks)) {
+        JsonObject *ko = json_node_get_object(ks);
+        JsonNode *mg = json_object_get_member(ko, "mergeable");
+        const char *merge = !mg || JSON_NODE_HOLDS_NULL(mg) ? "-"
+                            : json_node_get_boolean(mg)     ? "yes"
+                                                            : "no";
+        printf("  ksm: policy %s, mergeable %s, saved by sharing %s, by zero pages %s, rmap %s\n",
+               json_object_get_boolean_member_with_default(ko, "allowed", TRUE) ? "on" : "off",
+               merge, obj_size(ko, "saved_sharing_bytes", a, sizeof(a)),
+               obj_size(ko, "saved_zero_bytes", b, sizeof(b)),
+               obj_size(ko, "rmap_cost_bytes", c, sizeof(c)));
+        printf("  ksm tuner (%s): %s\n", obj_str(ko, "mode"), obj_str(ko, "tuner"));
+        if (strcmp(obj_str(ko, "last_change"), "-") != 0)
+            printf("  ksm last change: %s\n", obj_str(ko, "last_change"));
+    }
     JsonNode *gs = json_object_get_member(o, "guest_stats");
     if (gs && JSON_NODE_HOLDS_OBJECT(gs)) {
         JsonObject *go = json_node_get_object(gs);
