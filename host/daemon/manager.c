@@ -49,7 +49,12 @@ struct bd_vm {
     struct policy_vm_out out;
     uint64_t logged_target;
     char status_reason[CTL_REASON_MAX]; /* why it was not evaluated */
-    char config_error[CTL_REASON_MAX];  /* why config forced observe, "" = none */
+    char config_error[CTL_REASON_MAX];  /* why config forced safe mode, "" = none */
+    /* Convergence watch after a growth: when did the balloon get there? */
+    uint64_t grow_wait_bytes; /* target of the growth being watched, 0 = none */
+    gint64 grow_trigger_ms;   /* arrival of the report / PRESSURE that asked for it */
+    gint64 grow_sent_ms;      /* when the balloon command went out */
+    int64_t grow_latency_ms;  /* last measured report -> balloon reached, -1 = none */
     struct vm_override ovr;
     struct ksm_monitor_vm ksm;
 };
@@ -77,6 +82,8 @@ struct manager {
     guint soon_id;
     gint64 last_tick_ms;
     uint64_t ticks, balloon_changes, removed_rejects;
+    uint64_t event_ticks; /* ticks run at once for a PRESSURE frame or a report */
+    guint watch_id;       /* fast query-balloon polling while a growth converges */
     struct proto_config agent_config;
     char *ksm_sysfs_root;
     struct ksm_monitor ksm;
@@ -94,14 +101,43 @@ static void set_reason(struct bd_vm *vm, const char *text)
 
 /* --- agent events ------------------------------------------------------------------------- */
 
-static void run_tick(struct manager *m);
+static void run_tick(struct manager *m, bool scheduled);
+static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 wall_s,
+                        struct policy_vm_in *in);
 
 static gboolean on_tick_soon(gpointer data)
 {
     struct manager *m = data;
     m->soon_id = 0;
-    run_tick(m);
+    m->event_ticks++;
+    run_tick(m, false);
     return G_SOURCE_REMOVE;
+}
+
+/* Runs a tick at once (at most one per MANAGER_MIN_TICK_GAP_MS). */
+static void tick_soon(struct manager *m)
+{
+    if (m->soon_id)
+        return;
+    gint64 wait = m->last_tick_ms + MANAGER_MIN_TICK_GAP_MS - now_ms();
+    m->soon_id = g_timeout_add(wait > 0 ? (guint)wait : 0, on_tick_soon, m);
+}
+
+/*
+ * Would this fresh report grow the VM? Then decide now, not at the next tick:
+ * a guest allocating fast has a second or two of headroom (docs/policy.md).
+ * The engine answers on a copy of the VM's state; nothing is decided here.
+ */
+static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
+{
+    if (!vm->backend_up || !m->host_valid || vm->balloon.nominal_bytes <= 0 ||
+        vm->balloon.actual_bytes <= 0)
+        return false;
+    struct policy_vm_in in;
+    fill_inputs(m, vm, now_ms(), g_get_real_time() / G_USEC_PER_SEC, &in);
+    struct policy_snapshot snap = {
+        .now_ms = now_ms(), .host = m->host, .tunables = &m->cfg->tunables, .vms = &in, .n_vms = 1};
+    return policy_vm_wants_growth(&snap, &vm->pstate);
 }
 
 static void on_agent_report(void *ctx, const struct proto_report *r, bool pressure,
@@ -111,14 +147,10 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
     vm->report = *r;
     vm->report_ms = now_ms();
     vm->report_valid = true;
-    if (!pressure)
-        return;
-    vm->pressure_event = true;
-    struct manager *m = vm->m;
-    if (!m->soon_id) {
-        gint64 wait = m->last_tick_ms + MANAGER_MIN_TICK_GAP_MS - now_ms();
-        m->soon_id = g_timeout_add(wait > 0 ? (guint)wait : 0, on_tick_soon, m);
-    }
+    if (pressure)
+        vm->pressure_event = true;
+    if (pressure || report_wants_growth(vm->m, vm))
+        tick_soon(vm->m);
 }
 
 static void on_agent_state(void *ctx, bool up)
@@ -157,6 +189,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     ctl_copy(vm->name, sizeof(vm->name), name);
     vm->handle = handle;
     vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0};
+    vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
     policy_vm_state_init(&vm->pstate);
     set_reason(vm, "waiting for QMP");
@@ -207,6 +240,47 @@ static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon
 {
     struct bd_vm *vm = cookie;
     vm->balloon = *b;
+    if (vm->grow_wait_bytes && b->actual_bytes >= 0 &&
+        (uint64_t)b->actual_bytes + MANAGER_CONVERGED_BYTES >= vm->grow_wait_bytes) {
+        gint64 now = now_ms();
+        char sz[32], lat[24];
+        vm->grow_latency_ms = now - vm->grow_trigger_ms;
+        g_snprintf(lat, sizeof(lat), "%" G_GINT64_FORMAT, vm->grow_latency_ms);
+        g_log_structured(
+            G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "LATENCY_MS", lat, "MESSAGE",
+            "%s: balloon reached %s %" G_GINT64_FORMAT
+            " ms after the report that asked for it (command sent after %" G_GINT64_FORMAT " ms)",
+            vm->name, size_format(vm->grow_wait_bytes, sz, sizeof(sz)), vm->grow_latency_ms,
+            vm->grow_sent_ms - vm->grow_trigger_ms);
+        vm->grow_wait_bytes = 0;
+    }
+}
+
+/* While a growth converges, query-balloon every MANAGER_CONVERGE_POLL_MS:
+ * BALLOON_CHANGE is rate-limited to one a second by QEMU. */
+static gboolean on_watch(gpointer data)
+{
+    struct manager *m = data;
+    gint64 now = now_ms();
+    bool any = false;
+    for (guint i = 0; i < m->vms->len; i++) {
+        struct bd_vm *vm = m->vms->pdata[i];
+        if (!vm->grow_wait_bytes)
+            continue;
+        if (!vm->backend_up || now - vm->grow_sent_ms > MANAGER_CONVERGE_WATCH_MS) {
+            char sz[32];
+            g_message("%s: balloon did not reach %s within %d ms of the command", vm->name,
+                      size_format(vm->grow_wait_bytes, sz, sizeof(sz)), MANAGER_CONVERGE_WATCH_MS);
+            vm->grow_wait_bytes = 0;
+            continue;
+        }
+        any = true;
+        m->src->ops->refresh(m->src, vm->handle, false);
+    }
+    if (any)
+        return G_SOURCE_CONTINUE;
+    m->watch_id = 0;
+    return G_SOURCE_REMOVE;
 }
 
 static const struct vmsource_events source_events = {on_vm_added, on_vm_removed, on_vm_backend,
@@ -278,8 +352,11 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
     uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : vm->in.actual_bytes;
     if (m->dry_run || !out->actuate) {
         if (out->target_bytes != vm->logged_target && out->target_bytes != current)
-            log_target(vm, m->dry_run ? "dry-run: would move" : "observe: would move", current,
-                       out->target_bytes);
+            log_target(vm,
+                       m->dry_run                               ? "dry-run: would move"
+                       : vm->in.params.mode == POLICY_MODE_SAFE ? "safe mode: would move"
+                                                                : "observe: would move",
+                       current, out->target_bytes);
         vm->logged_target = out->target_bytes;
         return;
     }
@@ -296,6 +373,15 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
     }
     (*budget)--;
     log_target(vm, "moving", current, out->target_bytes);
+    if (grow) {
+        vm->grow_wait_bytes = out->target_bytes;
+        vm->grow_trigger_ms = vm->report_valid ? MIN(vm->report_ms, now) : now;
+        vm->grow_sent_ms = now;
+        if (!m->watch_id)
+            m->watch_id = g_timeout_add(MANAGER_CONVERGE_POLL_MS, on_watch, m);
+    } else {
+        vm->grow_wait_bytes = 0;
+    }
     vm->target_set_bytes = out->target_bytes;
     vm->logged_target = out->target_bytes;
     vm->last_set_ms = now;
@@ -322,7 +408,9 @@ static void ksm_tick(struct manager *m, gint64 now)
                           m->host.mem_available_bytes, committed, mergeable_vms);
 }
 
-static void run_tick(struct manager *m)
+/* scheduled: the periodic tick; false: run at once for a PRESSURE frame or a
+ * report that wants growth (only the balloon loop; KSM waits for the tick). */
+static void run_tick(struct manager *m, bool scheduled)
 {
     gint64 now = now_ms();
     gint64 wall_s = g_get_real_time() / G_USEC_PER_SEC;
@@ -342,7 +430,8 @@ static void run_tick(struct manager *m)
         m->host_valid = false;
     }
 
-    ksm_tick(m, now);
+    if (scheduled)
+        ksm_tick(m, now);
 
     size_t n = 0;
     for (guint i = 0; i < m->vms->len; i++) {
@@ -398,7 +487,7 @@ static void run_tick(struct manager *m)
 
 static gboolean on_tick(gpointer data)
 {
-    run_tick(data);
+    run_tick(data, true);
     return G_SOURCE_CONTINUE;
 }
 
@@ -411,9 +500,12 @@ static void arm_tick(struct manager *m)
         g_source_remove(m->tick_id);
     m->tick_ms = ms;
     m->tick_id = g_timeout_add((guint)ms, on_tick, m);
-    /* Agents report at the tick's pace; PSI triggers fire on 150 ms stall per second. */
+    /* Agents report every second (or at the tick, if faster): a guest that
+     * allocates fast is seen within a second and grown at once, whatever the
+     * tick (report_wants_growth). PSI triggers fire on 150 ms stall per second. */
     m->agent_config = (struct proto_config){
-        .report_interval_ms = (uint32_t)CLAMP(ms, PROTO_INTERVAL_MIN_MS, PROTO_INTERVAL_MAX_MS),
+        .report_interval_ms = (uint32_t)CLAMP(MIN(ms, MANAGER_REPORT_INTERVAL_MS),
+                                              PROTO_INTERVAL_MIN_MS, PROTO_INTERVAL_MAX_MS),
         .psi_some_threshold_us = 150000,
         .psi_full_threshold_us = 50000,
         .psi_window_us = 1000000,
@@ -483,6 +575,8 @@ void manager_free(struct manager *m)
         g_source_remove(m->tick_id);
     if (m->soon_id)
         g_source_remove(m->soon_id);
+    if (m->watch_id)
+        g_source_remove(m->watch_id);
     /* The source frees its VMs without events: free ours after it. */
     if (m->src)
         m->src->ops->free(m->src);
@@ -613,6 +707,11 @@ static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
     ADD_INT("target_set_bytes", vm->target_set_bytes);
     ADD_INT("reclaim_bytes", vm->evaluated ? (int64_t)vm->out.reclaim_bytes : 0);
     ADD_INT("last_set_ms_ago", vm->last_set_ms ? now_ms() - vm->last_set_ms : -1);
+    json_builder_set_member_name(b, "grow_latency_ms");
+    if (vm->grow_latency_ms >= 0)
+        json_builder_add_int_value(b, vm->grow_latency_ms);
+    else
+        json_builder_add_null_value(b);
     json_builder_set_member_name(b, "config_error");
     if (vm->config_error[0])
         json_builder_add_string_value(b, vm->config_error);

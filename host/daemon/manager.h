@@ -17,8 +17,17 @@
 #define MANAGER_VM_MIN_SHRINK_INTERVAL_MS 2000
 /* At most this many balloon commands per tick, host-wide (growth goes first). */
 #define MANAGER_HOST_MAX_SETS_PER_TICK 16
-/* A PRESSURE frame runs a tick at once, but not more often than this. */
+/* A PRESSURE frame (or a report that wants growth) runs a tick at once, but
+ * not more often than this. */
 #define MANAGER_MIN_TICK_GAP_MS 100
+/* Agents report this often (or at the tick, when it is shorter). */
+#define MANAGER_REPORT_INTERVAL_MS 1000
+/* After a growth, query-balloon this often until actual is within
+ * MANAGER_CONVERGED_BYTES of the target (logged with the latency), for at
+ * most MANAGER_CONVERGE_WATCH_MS. */
+#define MANAGER_CONVERGE_POLL_MS  50
+#define MANAGER_CONVERGED_BYTES   (1u << 20)
+#define MANAGER_CONVERGE_WATCH_MS 10000
 
 struct manager_options {
     const char *fleet_dir;
