@@ -647,6 +647,19 @@ const char *vmsource_libvirt_vm_machine(struct vmsource *src, struct vmsource_vm
     return vm->info.machine;
 }
 
+void vmsource_libvirt_set_policy_defaults(struct vmsource *src,
+                                          const struct config_vm_policy *defaults)
+{
+    struct lv_source *ls = (struct lv_source *)src;
+    ls->policy_defaults = *defaults;
+    g_autoptr(GList) list = g_hash_table_get_values(ls->vms);
+    for (GList *l = list; l; l = l->next) {
+        struct vmsource_vm *vm = l->data;
+        if (vm->dom)
+            reread_policy(ls, vm);
+    }
+}
+
 bool vmsource_libvirt_connected(struct vmsource *src)
 {
     return ((struct lv_source *)src)->conn != NULL;

@@ -59,6 +59,13 @@ const struct lv_policy *vmsource_libvirt_vm_policy(struct vmsource *src, struct 
 /* The VM's machine type ("pc-q35-7.2", "microvm"), or NULL. */
 const char *vmsource_libvirt_vm_machine(struct vmsource *src, struct vmsource_vm *vm);
 
+/*
+ * After a config reload: new [defaults] under every metadata policy. Each
+ * VM's metadata is read again and policy_changed fires for each.
+ */
+void vmsource_libvirt_set_policy_defaults(struct vmsource *src,
+                                          const struct config_vm_policy *defaults);
+
 /* Whether the source is connected to libvirtd right now. */
 bool vmsource_libvirt_connected(struct vmsource *src);
 
