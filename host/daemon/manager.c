@@ -750,6 +750,7 @@ static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
     ADD_INT("mem_available_bytes", a->mem_available_bytes);
     ADD_DBL("psi_some_avg10_pct", a->psi_some_avg10_pct);
     ADD_DBL("psi_full_avg10_pct", a->psi_full_avg10_pct);
+    ADD_INT("oom_kill_count", a->oom_kill_count);
     ADD_INT("frames", vm->agent.frames);
     ADD_INT("rejects", vm->agent.rejects);
     json_builder_end_object(b);
