@@ -1,0 +1,269 @@
+/*
+ * ballast-ksm-drive: drives ksmd with one strategy for a fixed window and
+ * samples what it achieves, for scripts/bench-ksm (docs/benchmarks/ksm.md).
+ *
+ *   ballast-ksm-drive --strategy defaults|ksmtuned|advisor|ballast --window-s N
+ *                     --committed BYTES --guests N [--mem-total BYTES]
+ *                     [--budget-pct P] [--csv FILE] [--no-reset]
+ *
+ * It first unmerges everything (run=2, until KSM holds no page, then run=0)
+ * so every strategy starts from the same state, then:
+ *   defaults  run=1 with the kernel's defaults (100 pages / 20 ms, no zero pages)
+ *   ksmtuned  the ksmtuned / oVirt MOM formula (ksm_tuner_ksmtuned) every 60 s
+ *   advisor   ballastd's KSM monitor in mode advisor (the kernel's scan-time advisor)
+ *   ballast   ballastd's KSM monitor in mode auto (the CPU-budget loop)
+ * The last two run the daemon's own code (ksm_monitor.c) with a 10 s interval.
+ * Every second it writes a CSV row (t_s, run, pages_to_scan, sleep_ms,
+ * pages_shared, pages_sharing, ksm_zero_pages, general_profit, full_scans,
+ * ksmd_ticks, mem_available); at the end one JSON line with the results.
+ *
+ * --mem-total scales the host the formulas see (the guests' commitment is
+ * judged against it, MemAvailable is capped at it): a small fleet on a big
+ * host would otherwise leave both on/off rules off, and there would be
+ * nothing to compare. Must run as root; it changes host-wide KSM settings
+ * (scripts/bench-ksm saves and restores them).
+ */
+#include "hostmem.h"
+#include "ksm.h"
+#include "ksm_monitor.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#define KSMTUNED_INTERVAL_MS 60000 /* ksmtuned's KSM_MONITOR_INTERVAL */
+
+struct sample {
+    double t_s;
+    struct ksm_host_sample h;
+    uint64_t ticks;
+    uint64_t avail;
+};
+
+static uint64_t now_ms(void)
+{
+    return (uint64_t)(g_get_monotonic_time() / 1000);
+}
+
+static uint64_t saved_pages(const struct ksm_host_sample *h)
+{
+    return h->pages_sharing + h->ksm_zero_pages;
+}
+
+static int write_one(const char *root, enum ksm_setting s, uint64_t v)
+{
+    struct ksm_settings st = {.mask = KSM_BIT(s)};
+    switch (s) {
+    case KSM_S_RUN:
+        st.run = v;
+        break;
+    case KSM_S_PAGES_TO_SCAN:
+        st.pages_to_scan = v;
+        break;
+    case KSM_S_SLEEP_MS:
+        st.sleep_ms = v;
+        break;
+    case KSM_S_USE_ZERO_PAGES:
+        st.use_zero_pages = v;
+        break;
+    case KSM_S_ADVISOR_MODE:
+        st.advisor_mode = v ? KSM_ADVISOR_SCAN_TIME : KSM_ADVISOR_NONE;
+        break;
+    default:
+        return -EINVAL;
+    }
+    return ksm_apply(root, &st, NULL);
+}
+
+/* run=2 until no page is merged, then run=0 with the kernel's defaults. */
+static int reset(const char *sysfs)
+{
+    int rc = write_one(sysfs, KSM_S_RUN, 2);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < 600; i++) {
+        struct ksm_host_sample h;
+        ksm_read_host(sysfs, &h);
+        if (h.pages_shared + h.pages_sharing + h.ksm_zero_pages == 0)
+            break;
+        g_usleep(200000);
+    }
+    if ((rc = write_one(sysfs, KSM_S_RUN, 0)) < 0)
+        return rc;
+    write_one(sysfs, KSM_S_ADVISOR_MODE, 0);
+    write_one(sysfs, KSM_S_USE_ZERO_PAGES, 0);
+    write_one(sysfs, KSM_S_SLEEP_MS, 20);
+    return write_one(sysfs, KSM_S_PAGES_TO_SCAN, 100);
+}
+
+static void take(const char *sysfs, pid_t ksmd, uint64_t t0, struct sample *s)
+{
+    s->t_s = (double)(now_ms() - t0) / 1000.0;
+    ksm_read_host(sysfs, &s->h);
+    s->ticks = 0;
+    if (ksmd > 0)
+        ksm_ksmd_cpu_ticks("/proc", ksmd, &s->ticks);
+    struct policy_host ph;
+    s->avail = hostmem_read("/proc", &ph) == 0 ? ph.mem_available_bytes : 0;
+}
+
+int main(int argc, char **argv)
+{
+    g_autofree char *strategy = NULL, *csv_path = NULL, *sysfs_opt = NULL;
+    gint64 window_s = 300, committed = 0, mem_total_opt = 0;
+    gint guests = 0;
+    gdouble budget = 10.0;
+    gboolean no_reset = FALSE;
+    GOptionEntry entries[] = {
+        {"strategy", 0, 0, G_OPTION_ARG_STRING, &strategy, "defaults|ksmtuned|advisor|ballast",
+         "S"},
+        {"window-s", 0, 0, G_OPTION_ARG_INT64, &window_s, "Seconds to drive ksmd", "N"},
+        {"committed", 0, 0, G_OPTION_ARG_INT64, &committed, "Guests' nominal RAM, bytes", "B"},
+        {"guests", 0, 0, G_OPTION_ARG_INT, &guests, "Number of guests", "N"},
+        {"mem-total", 0, 0, G_OPTION_ARG_INT64, &mem_total_opt, "Host RAM the formulas see", "B"},
+        {"budget-pct", 0, 0, G_OPTION_ARG_DOUBLE, &budget, "ballast's ksmd CPU budget", "P"},
+        {"csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path, "Write samples here", "FILE"},
+        {"sysfs", 0, 0, G_OPTION_ARG_FILENAME, &sysfs_opt, "KSM sysfs root", "DIR"},
+        {"no-reset", 0, 0, G_OPTION_ARG_NONE, &no_reset, "Do not unmerge first", NULL},
+        G_OPTION_ENTRY_NULL,
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- drive ksmd with one strategy");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &error) || !strategy || window_s <= 0 ||
+        guests <= 0 || committed <= 0 || budget <= 0) {
+        fprintf(stderr, "ballast-ksm-drive: %s\n",
+                error ? error->message : "need --strategy, --window-s, --guests, --committed");
+        return 2;
+    }
+    const char *sysfs = sysfs_opt ? sysfs_opt : KSM_SYSFS_ROOT;
+    enum { DEFAULTS, KSMTUNED, ADVISOR, BALLAST } strat;
+    if (!strcmp(strategy, "defaults"))
+        strat = DEFAULTS;
+    else if (!strcmp(strategy, "ksmtuned"))
+        strat = KSMTUNED;
+    else if (!strcmp(strategy, "advisor"))
+        strat = ADVISOR;
+    else if (!strcmp(strategy, "ballast"))
+        strat = BALLAST;
+    else {
+        fprintf(stderr, "ballast-ksm-drive: unknown strategy %s\n", strategy);
+        return 2;
+    }
+    struct policy_host real;
+    if (hostmem_read("/proc", &real) < 0) {
+        fprintf(stderr, "ballast-ksm-drive: cannot read /proc/meminfo\n");
+        return 1;
+    }
+    uint64_t mem_total = mem_total_opt > 0 ? (uint64_t)mem_total_opt : real.mem_total_bytes;
+    pid_t ksmd = -1;
+    ksm_ksmd_find("/proc", &ksmd);
+    uint64_t clk_tck = (uint64_t)sysconf(_SC_CLK_TCK);
+    int rc;
+    if (!no_reset && (rc = reset(sysfs)) < 0) {
+        fprintf(stderr, "ballast-ksm-drive: reset: %s\n", g_strerror(-rc));
+        return 1;
+    }
+
+    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
+    if (csv)
+        fprintf(csv, "t_s,run,pages_to_scan,sleep_ms,pages_shared,pages_sharing,ksm_zero_pages,"
+                     "general_profit,full_scans,ksmd_ticks,mem_available\n");
+    struct ksm_monitor km;
+    ksm_monitor_init(&km, sysfs, "/proc", now_ms());
+    if (strat == ADVISOR || strat == BALLAST) {
+        g_autoptr(BallastConfig) c = config_new_defaults();
+        c->ksm.mode = strat == ADVISOR ? KSM_MODE_ADVISOR : KSM_MODE_AUTO;
+        c->ksm.cpu_budget_pct = budget;
+        ksm_monitor_configure(&km, c);
+    }
+    struct ksm_tuner_config kcfg;
+    ksm_tuner_config_default(&kcfg);
+
+    GArray *samples = g_array_new(FALSE, FALSE, sizeof(struct sample));
+    const uint64_t t0 = now_ms();
+    uint64_t next_ksmtuned = t0;
+    for (uint64_t tick = 0;; tick++) {
+        uint64_t now = now_ms();
+        struct sample s;
+        take(sysfs, ksmd, t0, &s);
+        uint64_t avail = s.avail < mem_total ? s.avail : mem_total;
+        switch (strat) {
+        case DEFAULTS:
+            if (tick == 0)
+                write_one(sysfs, KSM_S_RUN, 1);
+            break;
+        case KSMTUNED:
+            if (now >= next_ksmtuned) {
+                struct ksm_tuner_input in = {.cfg = &kcfg,
+                                             .mem_total_bytes = mem_total,
+                                             .mem_available_bytes = avail,
+                                             .committed_bytes = (uint64_t)committed,
+                                             .guest_count = (unsigned)guests,
+                                             .cur = s.h};
+                struct ksm_tuner_output out;
+                if (ksm_tuner_ksmtuned(&in, &out) == 0 && out.settings.mask) {
+                    ksm_apply(sysfs, &out.settings, NULL);
+                    fprintf(stderr, "ksmtuned: %s\n", out.summary);
+                }
+                next_ksmtuned += KSMTUNED_INTERVAL_MS;
+            }
+            break;
+        case ADVISOR:
+        case BALLAST:
+            ksm_monitor_tick_host(&km);
+            ksm_monitor_tick_tune(&km, now, mem_total, avail, (uint64_t)committed,
+                                  (unsigned)guests);
+            break;
+        }
+        g_array_append_val(samples, s);
+        if (csv)
+            fprintf(csv, "%.1f,%llu,%llu,%llu,%llu,%llu,%llu,%lld,%llu,%llu,%llu\n", s.t_s,
+                    (unsigned long long)s.h.run, (unsigned long long)s.h.pages_to_scan,
+                    (unsigned long long)s.h.sleep_ms, (unsigned long long)s.h.pages_shared,
+                    (unsigned long long)s.h.pages_sharing, (unsigned long long)s.h.ksm_zero_pages,
+                    (long long)s.h.general_profit_bytes, (unsigned long long)s.h.full_scans,
+                    (unsigned long long)s.ticks, (unsigned long long)s.avail);
+        if (s.t_s >= (double)window_s)
+            break;
+        uint64_t next = t0 + (tick + 1) * 1000;
+        uint64_t after = now_ms();
+        if (next > after)
+            g_usleep((next - after) * 1000);
+    }
+    if (csv)
+        fclose(csv);
+
+    const struct sample *first = &g_array_index(samples, struct sample, 0);
+    const struct sample *last = &g_array_index(samples, struct sample, samples->len - 1);
+    uint64_t final = saved_pages(&last->h);
+    double t90 = -1;
+    for (guint i = 0; i < samples->len && final > 0; i++) {
+        const struct sample *s = &g_array_index(samples, struct sample, i);
+        if ((double)saved_pages(&s->h) >= 0.9 * (double) final) {
+            t90 = s->t_s;
+            break;
+        }
+    }
+    double cpu_s = (double)(last->ticks - first->ticks) / (double)clk_tck;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    printf("{\"strategy\":\"%s\",\"window_s\":%.1f,\"t90_s\":%.1f,\"saved_bytes\":%llu,"
+           "\"zero_bytes\":%llu,\"general_profit\":%lld,\"ksmd_cpu_s\":%.2f,"
+           "\"ksmd_cpu_pct\":%.2f,\"mem_available_delta\":%lld,\"full_scans\":%llu,"
+           "\"pages_to_scan_end\":%llu,\"sleep_ms_end\":%llu}\n",
+           strategy, last->t_s, t90, (unsigned long long)(final * page),
+           (unsigned long long)(last->h.ksm_zero_pages * page),
+           (long long)last->h.general_profit_bytes, cpu_s,
+           last->t_s > 0 ? cpu_s / last->t_s * 100 : 0,
+           (long long)last->avail - (long long)first->avail,
+           (unsigned long long)(last->h.full_scans - first->h.full_scans),
+           (unsigned long long)last->h.pages_to_scan, (unsigned long long)last->h.sleep_ms);
+    g_array_unref(samples);
+    ksm_monitor_clear(&km);
+    return 0;
+}
