@@ -272,6 +272,29 @@ void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem
     bool ticks_valid;
     measure_ksmd(km, now_ms, &ticks, &ticks_valid);
 
+    /* ksmd is host-wide: while ksmtuned or MOM runs, it owns ksmd and ballast
+     * only measures (two controllers on one knob would fight). */
+    const char *other = NULL;
+    pid_t other_pid = 0;
+    if (km->tcfg.mode != KSM_MODE_OBSERVE &&
+        ksm_other_tuner_find(km->proc_root, &other, &other_pid) == 0) {
+        if (!km->other_tuner_pid)
+            g_message("ksm: %s (pid %d) tunes KSM on this host: ballast only observes while it "
+                      "runs",
+                      other, (int)other_pid);
+        km->other_tuner_pid = other_pid;
+        g_snprintf(km->summary, sizeof(km->summary),
+                   "observing only: %s (pid %d) tunes KSM on this host", other, (int)other_pid);
+        km->decided = true;
+        km->last_decision_ms = now_ms;
+        return;
+    }
+    if (km->other_tuner_pid) {
+        g_message("ksm: the other KSM tuner (pid %d) is gone: ballast tunes KSM again",
+                  (int)km->other_tuner_pid);
+        km->other_tuner_pid = 0;
+    }
+
     struct ksm_tuner_input in = {
         .cfg = &km->tcfg,
         .mem_total_bytes = mem_total_bytes,

@@ -81,6 +81,7 @@ struct ksm_monitor {
     uint64_t last_decision_ms;
     struct ksm_tuner_state state;
     char summary[KSM_TUNER_REASON_LEN];
+    pid_t other_tuner_pid; /* ksmtuned/momd seen at the last decision, 0 if none */
     char last_change[CTL_KSM_REASON_MAX];
     uint64_t changes;          /* settings written since start */
     uint32_t dry_run_proposal; /* hash of the last logged dry-run proposal */

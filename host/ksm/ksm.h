@@ -173,6 +173,14 @@ int ksm_read_proc(const char *proc_root, pid_t pid, struct ksm_proc_sample *out)
 int ksm_ksmd_find(const char *proc_root, pid_t *pid_out);
 
 /*
+ * Another KSM tuner on this host (ksmtuned, oVirt MOM's momd), found by comm
+ * under proc_root. ksmd is host-wide: two controllers would fight over it,
+ * so ballast only observes while one runs. 0 with *name_out (static) and
+ * *pid_out, -ESRCH when none, or -errno.
+ */
+int ksm_other_tuner_find(const char *proc_root, const char **name_out, pid_t *pid_out);
+
+/*
  * Reads utime + stime (clock ticks) of pid from proc_root/PID/stat and checks
  * its comm is still "ksmd". Returns 0, -ESRCH (gone or no longer ksmd), -EINVAL.
  */
@@ -315,6 +323,10 @@ struct ksm_tuner_state {
     uint64_t committed_at_stop;   /* committed bytes when stopped for no profit */
     bool stopped_unprofitable;
     bool converged; /* last interval found nothing new after a full scan */
+    /* ballast started ksmd itself. A ksmd someone else started (an admin,
+     * ballastd's previous run) has its rate tuned within the budget but is
+     * never stopped by auto/advisor: only an explicit ksm_mode = off does. */
+    bool started_by_us;
 };
 
 struct ksm_tuner_input {

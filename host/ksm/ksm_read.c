@@ -505,17 +505,21 @@ static bool is_ksmd(const char *proc_root, pid_t pid)
     return strcmp(sl.comm, "ksmd") == 0 && (sl.flags & KSM_PF_KTHREAD);
 }
 
-int ksm_ksmd_find(const char *proc_root, pid_t *pid_out)
+/*
+ * Walks the pid directories under root and returns (via *pid_out, and the
+ * matched name via *which) the first process whose comm is one of names[]
+ * and that accept() takes. 0, -ESRCH when none, or -errno.
+ */
+static int find_by_comm(const char *root, const char *const *names,
+                        bool (*accept)(const char *root, pid_t pid), pid_t *pid_out,
+                        const char **which)
 {
-    if (!pid_out)
-        return -EINVAL;
-    const char *root = proc_root ? proc_root : KSM_PROC_ROOT;
     DIR *d = opendir(root);
     if (!d)
         return -errno;
     int rc = -ESRCH;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    while (rc == -ESRCH && (e = readdir(d))) {
         uint64_t v;
         const char *end;
         if (parse_u64_prefix(e->d_name, &v, &end) < 0 || *end || v == 0 || v > INT_MAX)
@@ -528,16 +532,36 @@ int ksm_ksmd_find(const char *proc_root, pid_t *pid_out)
             join_path(path, sizeof(path), dir, "comm") < 0 ||
             read_small(path, comm, sizeof(comm), NULL) < 0)
             continue;
-        if (strcmp(comm, "ksmd\n") != 0 && strcmp(comm, "ksmd") != 0)
-            continue;
-        if (is_ksmd(root, (pid_t)v)) {
-            *pid_out = (pid_t)v;
-            rc = 0;
-            break;
+        comm[strcspn(comm, "\n")] = '\0';
+        for (size_t i = 0; names[i]; i++) {
+            if (strcmp(comm, names[i]) == 0 && (!accept || accept(root, (pid_t)v))) {
+                *pid_out = (pid_t)v;
+                if (which)
+                    *which = names[i];
+                rc = 0;
+                break;
+            }
         }
     }
     closedir(d);
     return rc;
+}
+
+int ksm_ksmd_find(const char *proc_root, pid_t *pid_out)
+{
+    static const char *const names[] = {"ksmd", NULL};
+    if (!pid_out)
+        return -EINVAL;
+    return find_by_comm(proc_root ? proc_root : KSM_PROC_ROOT, names, is_ksmd, pid_out, NULL);
+}
+
+int ksm_other_tuner_find(const char *proc_root, const char **name_out, pid_t *pid_out)
+{
+    /* ksmtuned (the qemu-kvm package's script) and oVirt MOM's daemon. */
+    static const char *const names[] = {"ksmtuned", "momd", NULL};
+    if (!pid_out || !name_out)
+        return -EINVAL;
+    return find_by_comm(proc_root ? proc_root : KSM_PROC_ROOT, names, NULL, pid_out, name_out);
 }
 
 int ksm_ksmd_cpu_ticks(const char *proc_root, pid_t pid, uint64_t *ticks_out)

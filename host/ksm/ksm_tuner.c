@@ -333,6 +333,7 @@ static void start_settings(const struct ksm_tuner_input *in, struct ksm_tuner_ou
     out->state.full_scans_at_start = in->cur.full_scans;
     out->state.stopped_unprofitable = false;
     out->state.converged = false;
+    out->state.started_by_us = true;
 }
 
 /*
@@ -345,6 +346,11 @@ static bool decide_on_off(const struct ksm_tuner_input *in, const struct view *v
     const struct ksm_tuner_config *c = in->cfg;
     struct ksm_tuner_state *st = &out->state;
     if (v->running) {
+        if (!st->started_by_us) {
+            summary(out, "on, started outside ballast: its scan rate is kept within the CPU "
+                         "budget, but ballast does not stop a ksmd it did not start");
+            return true;
+        }
         if (in->guest_count == 0) {
             want(in, out, KSM_S_RUN, 0, "no guests: nothing to merge");
             st->since_change_ms = 0;

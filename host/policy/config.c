@@ -121,7 +121,7 @@ static const struct key_def keys[] = {
         "QEMU guest-stats older than this are ignored."),
     TUN("blind_release_ms", CONFIG_KEY_UINT, "ms", "120000", 0, 86400000, FIELD_U64,
         blind_release_ms, "No guest data for this long: grow back to max. 0 = never."),
-    KSMK("ksm_mode", CONFIG_KEY_KSM_MODE, "enum", "observe", 0, 0, FIELD_U32, mode,
+    KSMK("ksm_mode", CONFIG_KEY_KSM_MODE, "enum", "auto", 0, 0, FIELD_U32, mode,
          "KSM tuning: auto (on/off by commitment, scan rate within the CPU budget), advisor "
          "(the kernel's scan-time advisor paces), fixed, off, or observe (measure only)."),
     KSMK("ksm_cpu_budget_pct", CONFIG_KEY_PCT, "% of one core", "10", 0.1, 100, FIELD_DOUBLE,
@@ -168,8 +168,12 @@ const char *config_ksm_mode_name(uint32_t mode)
 
 static void ksm_builtin(struct config_ksm *k)
 {
-    /* observe by default: ksmd is host-wide, and another tuner (ksmtuned, an admin) may own it. */
-    *k = (struct config_ksm){.mode = 4,
+    /*
+     * auto by default: ballastd is the host's memory manager. Two guards keep
+     * it from fighting others over the host-wide ksmd: it only observes while
+     * ksmtuned or MOM runs, and never stops a ksmd it did not start.
+     */
+    *k = (struct config_ksm){.mode = 1, /* "auto" in ksm_mode_names (enum ksm_mode) */
                              .cpu_budget_pct = 10.0,
                              .interval_ms = 10000,
                              .start_commit_pct = 50,

@@ -134,7 +134,8 @@ static void test_mode_names_agree(void)
     }
     CU_ASSERT_STRING_EQUAL(config_ksm_mode_name(KSM_MODE_OBSERVE), "observe");
     g_autoptr(BallastConfig) c = config_new_defaults();
-    CU_ASSERT_EQUAL(c->ksm.mode, (uint32_t)KSM_MODE_OBSERVE); /* hands off by default */
+    /* auto by default; the guards (another tuner, a foreign ksmd) are the tuner's. */
+    CU_ASSERT_EQUAL(c->ksm.mode, (uint32_t)KSM_MODE_AUTO);
     CU_ASSERT_DOUBLE_EQUAL(c->ksm.cpu_budget_pct, 10.0, 1e-9);
 }
 
@@ -173,7 +174,10 @@ static void test_config_keys_parse(void)
         "[ballastd]\nksm_mode = turbo\nksm_start_commit_pct = 30\nksm_stop_commit_pct = 30\n");
     g_autoptr(BallastConfig) bad = config_load_dir(d);
     CU_ASSERT_EQUAL(bad->errors->len, 2); /* unknown mode; stop not below start */
-    CU_ASSERT_EQUAL(bad->ksm.mode, (uint32_t)KSM_MODE_OBSERVE);
+    /* A ballastd.conf with errors: ballastd only observes KSM. */
+    struct ksm_tuner_config eff;
+    ksm_monitor_tuner_config(&bad->ksm, bad->n_global_errors > 0, &eff);
+    CU_ASSERT_EQUAL(eff.mode, KSM_MODE_OBSERVE);
     put(d, "vm0.conf", "[vm]\nksm = false\n");
     put(d, "ballastd.conf", "[ballastd]\n");
     g_autoptr(BallastConfig) vmc = config_load_dir(d);

@@ -7,7 +7,11 @@
 #include "ksm.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define FIX(p) BALLAST_FIXTURES "/" p
 
@@ -211,8 +215,53 @@ static void test_names(void)
     CU_ASSERT_STRING_EQUAL(ksm_advisor_name(KSM_ADVISOR_NONE), "none");
 }
 
+static void put_comm(const char *root, const char *pid, const char *comm)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", root, pid);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/%s/comm", root, pid);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(comm, f);
+    fclose(f);
+}
+
+/* ksmtuned or MOM's momd found by comm; look-alikes and non-pid dirs are not. */
+static void test_other_tuner(void)
+{
+    char root[] = "/tmp/ksm-proc-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(root));
+    put_comm(root, "1", "init\n");
+    put_comm(root, "20", "ksmtuned-helper\n"); /* a prefix is not the name */
+    put_comm(root, "self", "ksmtuned\n");      /* not a pid directory */
+    put_comm(root, "007", "ksmtuned\n");       /* not a pid directory either */
+    const char *name = NULL;
+    pid_t pid = 0;
+    CU_ASSERT_EQUAL(ksm_other_tuner_find(root, &name, &pid), -ESRCH);
+    put_comm(root, "4242", "ksmtuned\n");
+    CU_ASSERT_EQUAL(ksm_other_tuner_find(root, &name, &pid), 0);
+    CU_ASSERT_EQUAL(pid, 4242);
+    CU_ASSERT_STRING_EQUAL(name, "ksmtuned");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/4242/comm", root);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/4242", root);
+    rmdir(path);
+    put_comm(root, "77", "momd\n");
+    CU_ASSERT_EQUAL(ksm_other_tuner_find(root, &name, &pid), 0);
+    CU_ASSERT_EQUAL(pid, 77);
+    CU_ASSERT_STRING_EQUAL(name, "momd");
+    CU_ASSERT_EQUAL(ksm_other_tuner_find("/nonexistent-proc", &name, &pid), -ENOENT);
+    CU_ASSERT_EQUAL(ksm_other_tuner_find(root, NULL, &pid), -EINVAL);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 static CU_TestInfo read_tests[] = {
     {"host 6.18", test_host_618},
+    {"other KSM tuners", test_other_tuner},
     {"host 5.15 lacks newer files", test_host_515},
     {"host missing", test_host_missing},
     {"host garbage", test_host_garbage},

@@ -48,6 +48,7 @@ static struct ksm_tuner_input input(unsigned guests, unsigned commit_pct, unsign
     in.interval_ms = 10000;
     in.state.initialised = true;
     in.state.since_change_ms = 3600 * 1000; /* long since the last change */
+    in.state.started_by_us = true;          /* a ksmd that is running, ballast started */
     return in;
 }
 
@@ -663,9 +664,39 @@ static void test_ksmtuned_formula(void)
     CU_ASSERT_EQUAL(out.settings.run, 0);
 }
 
+/* A ksmd someone else started (an admin, a previous ballastd run) is never
+ * stopped by auto: its rate is still kept within the budget. */
+static void test_foreign_ksmd_not_stopped(void)
+{
+    /* No guests, lightly committed: a ksmd of ballast's own would stop here. */
+    struct ksm_tuner_input in = input(0, 0, 90, host(1, 100, 20));
+    in.state.started_by_us = false;
+    struct ksm_tuner_output out;
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&in, &out), 0);
+    CU_ASSERT_FALSE(sets(&out, KSM_S_RUN));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out.summary, "started outside ballast"));
+    CU_ASSERT_FALSE(out.state.started_by_us);
+
+    /* Over budget: the rate still comes down, and it still is not stopped. */
+    struct ksm_tuner_input busy = running(5000, 40.0, 1000, 10);
+    busy.state.started_by_us = false;
+    busy.committed_bytes = 0; /* nothing committed: would stop if ballast's own */
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&busy, &out), 0);
+    CU_ASSERT_FALSE(sets(&out, KSM_S_RUN));
+    CU_ASSERT_TRUE(sets(&out, KSM_S_PAGES_TO_SCAN));
+    CU_ASSERT(out.settings.pages_to_scan < 5000);
+
+    /* The same ksmd, once ballast started it itself, is stopped. */
+    in.state.started_by_us = true;
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&in, &out), 0);
+    CU_ASSERT_TRUE(sets(&out, KSM_S_RUN));
+    CU_ASSERT_EQUAL(out.settings.run, 0);
+}
+
 static CU_TestInfo tuner_tests[] = {
     {"idle host stays off", test_idle_host_stays_off},
     {"no guests stops", test_no_guests_stops},
+    {"foreign ksmd is not stopped", test_foreign_ksmd_not_stopped},
     {"committed fleet starts", test_committed_fleet_starts},
     {"lightly committed stays off", test_lightly_committed_stays_off},
     {"memory low starts", test_memory_low_starts},
