@@ -25,7 +25,8 @@ static const char usage_text[] =
     "  --cpus N               vCPUs per guest (default 1)\n"
     "  --accel auto|kvm|tcg   default auto: kvm on hardware virtualization, tcg otherwise\n"
     "  --tb-size MIB          TCG code cache per guest (default 16)\n"
-    "  --deflate-on-oom       the guest may deflate its balloon under OOM\n"
+    "  --no-deflate-on-oom    balloon without deflate-on-oom (default: on, the guest\n"
+    "                         takes pages back from the balloon before it OOM-kills)\n"
     "  --no-merge all|NAMES   mem-merge=off (no KSM) for all or these guests (a,b,...)\n"
     "  --thp                  leave transparent huge pages on for QEMU (default off)\n"
     "  --image DIR            guest image (default <build>/guest)\n"
@@ -112,7 +113,8 @@ struct raw_options {
     int cpus;
     char *accel;
     int tb_size;
-    gboolean deflate_on_oom;
+    gboolean deflate_on_oom; /* the default; still accepted */
+    gboolean no_deflate_on_oom;
     gboolean thp;
     char **no_merge;
     char *image;
@@ -249,7 +251,12 @@ static int check_start(struct raw_options *r, struct fleet_options *opts, GError
                         r->tsc_khz);
         opts->tsc_khz = khz;
     }
-    opts->deflate_on_oom = r->deflate_on_oom;
+    /* On by default: the guest's balloon driver then gives pages back before
+     * its OOM killer runs, the safety net under ballastd's growth (a workload
+     * jump bigger than the headroom, a daemon that is stopped or slow). */
+    if (r->deflate_on_oom && r->no_deflate_on_oom)
+        return fail(error, "--deflate-on-oom and --no-deflate-on-oom contradict each other");
+    opts->deflate_on_oom = !r->no_deflate_on_oom;
     opts->thp = r->thp;
     opts->image_dir = g_strdup(r->image);
     opts->qemu = g_strdup(r->qemu);
@@ -293,8 +300,10 @@ int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts,
         {"cpus", 0, 0, G_OPTION_ARG_INT, &r.cpus, "vCPUs per guest", "N"},
         {"accel", 0, 0, G_OPTION_ARG_STRING, &r.accel, "auto, kvm or tcg", "A"},
         {"tb-size", 0, 0, G_OPTION_ARG_INT, &r.tb_size, "TCG code cache (MiB)", "MIB"},
-        {"deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r.deflate_on_oom, "Balloon deflate-on-oom",
-         NULL},
+        {"deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r.deflate_on_oom,
+         "Balloon deflate-on-oom (the default)", NULL},
+        {"no-deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r.no_deflate_on_oom,
+         "Balloon without deflate-on-oom", NULL},
         {"thp", 0, 0, G_OPTION_ARG_NONE, &r.thp, "Leave THP on for QEMU", NULL},
         {"no-merge", 0, 0, G_OPTION_ARG_STRING_ARRAY, &r.no_merge, "mem-merge=off", "all|NAMES"},
         {"image", 0, 0, G_OPTION_ARG_FILENAME, &r.image, "Guest image directory", "DIR"},

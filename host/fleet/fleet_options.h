@@ -46,7 +46,7 @@ struct fleet_options {
     unsigned cpus;
     enum fleet_accel accel;
     unsigned tb_size_mib;
-    bool deflate_on_oom;
+    bool deflate_on_oom; /* default on; --no-deflate-on-oom */
     bool thp;        /* leave transparent huge pages on for QEMU */
     char **no_merge; /* NULL-terminated names, or {"all"}; never NULL after parse */
     char *image_dir; /* NULL: <build>/guest next to the binary */

@@ -58,6 +58,7 @@ void policy_tunables_default(struct policy_tunables *t)
         .deadband_pct = 2.0,
         .deadband_bytes = 4 * MIB,
         .grow_hold_ms = 60000,
+        .deflate_hold_ms = 300000,
         .stall_tolerance_bytes = 1 * MIB,
         .stall_ticks = 3,
         .stall_retry_ms = 300000,
@@ -519,6 +520,38 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
     if (s->stalled_at_bytes && now >= s->stalled_until_ms)
         s->stalled_at_bytes = 0; /* retry */
 
+    /*
+     * The guest deflated its balloon on OOM. With virtio-balloon
+     * deflate-on-oom, the guest's OOM notifier takes pages back from the
+     * balloon (256 pages a call) before its OOM killer runs: the balloon's
+     * actual rises above the target we set, without a command of ours. (Our
+     * growth never does that: it raises the target first; a shrink only
+     * lowers actual toward it.) The guest just proved its target too small,
+     * whatever its last report said: an urgent growth from the new actual,
+     * counted once per episode, and no shrink for deflate_hold_ms: inflating
+     * again would push it straight back into OOM.
+     */
+    const uint64_t deflate_step = max_u64(t->stall_tolerance_bytes, MIB);
+    if (s->deflate_open && in->actual_bytes < add_sat(cur, deflate_step))
+        s->deflate_open = false; /* the target caught up: episode over */
+    if (s->initialized && in->target_bytes && p.mode != POLICY_MODE_FIXED &&
+        in->actual_bytes >= add_sat(cur, deflate_step) &&
+        in->actual_bytes >= add_sat(s->last_actual_bytes, deflate_step)) {
+        if (!s->deflate_open) {
+            s->deflate_open = true;
+            s->guest_deflate_events++;
+            out->guest_deflated = true;
+        }
+        s->deflate_held = true;
+        s->deflate_hold_until_ms = now + (int64_t)t->deflate_hold_ms;
+        if (!g.heavy) {
+            g.urgent = true;
+            snprintf(g.why, sizeof(g.why),
+                     "guest deflated its balloon on OOM (actual %llu MiB > target %llu MiB)",
+                     MIBS(in->actual_bytes), MIBS(cur));
+        }
+    }
+
     /* Goal: working set + headroom. Grow against the latest figure, shrink
      * against the smoothed one. */
     uint64_t grow_goal = 0, goal = 0;
@@ -676,6 +709,14 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
         reason_set(
             out, "hold-down after growth: no shrink for %llus more",
             (unsigned long long)((t->grow_hold_ms - (uint64_t)(now - s->last_grow_ms)) / 1000));
+        goto done;
+    }
+    if (s->deflate_held && now < s->deflate_hold_until_ms) {
+        reason_set(out,
+                   "hold-down after the guest deflated on OOM: no shrink for %llus more "
+                   "(goal %llu MiB)",
+                   (unsigned long long)((uint64_t)(s->deflate_hold_until_ms - now) / 1000),
+                   MIBS(goal));
         goto done;
     }
     if (s->stalled_at_bytes && goal < s->stalled_at_bytes) {

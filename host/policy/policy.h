@@ -107,6 +107,9 @@ struct policy_tunables {
     double deadband_pct; /* changes under max(pct of max, bytes) are skipped */
     uint64_t deadband_bytes;
     uint64_t grow_hold_ms; /* no shrink for this long after a growth */
+    /* No shrink for this long after the guest deflated its balloon on OOM
+     * (virtio-balloon deflate-on-oom): it just proved the target too small. */
+    uint64_t deflate_hold_ms;
 
     /* Stall: actual further than stall_tolerance from the target and moving
      * less than that for stall_ticks calls -> hold at actual for retry_ms. */
@@ -185,6 +188,13 @@ struct policy_vm_state {
     bool overhead_known;
     uint64_t last_used_bytes; /* agent MemTotal - MemAvailable at the previous call */
     bool used_known;          /* last_used_bytes is meaningful */
+    /* The guest deflated its balloon on OOM (actual rose above the target
+     * without a command of ours): counted once per episode, no shrink until
+     * deflate_hold_until_ms. */
+    uint64_t guest_deflate_events;
+    bool deflate_open; /* an episode is being answered: actual still above target */
+    bool deflate_held; /* deflate_hold_until_ms is meaningful */
+    int64_t deflate_hold_until_ms;
     /* Figures of the last call, for `ballastctl explain` (and the engine's
      * second pass over the fleet): */
     uint64_t goal_bytes;     /* working set + headroom, clamped to [min, max] */
@@ -198,6 +208,7 @@ struct policy_vm_out {
     enum policy_decision decision;
     bool actuate;           /* set this target now (false in observe) */
     uint64_t reclaim_bytes; /* > 0: send RECLAIM for this much */
+    bool guest_deflated;    /* this call saw a new guest deflate-on-OOM episode */
     char reason[POLICY_REASON_LEN];
 };
 

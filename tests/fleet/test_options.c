@@ -36,7 +36,7 @@ static void test_start_defaults(void)
     CU_ASSERT_EQUAL(o.accel, FLEET_ACCEL_AUTO);
     CU_ASSERT_EQUAL(o.tb_size_mib, FLEET_DEFAULT_TB_SIZE_MIB);
     CU_ASSERT_STRING_EQUAL(o.name_prefix, "vm");
-    CU_ASSERT_FALSE(o.deflate_on_oom);
+    CU_ASSERT_TRUE(o.deflate_on_oom); /* the OOM safety net is on by default */
     CU_ASSERT_FALSE(o.thp);
     CU_ASSERT_FALSE(o.wait);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o.no_merge);
@@ -91,6 +91,25 @@ static void test_bare_memory_is_mib(void)
     CU_ASSERT_EQUAL(
         parse(&o, &msg, ARGS("start", "--count", "1", "--memory", "96", "--state", "d")), 0);
     CU_ASSERT_EQUAL(o.memory_bytes, 96ULL << 20);
+    fleet_options_clear(&o);
+}
+
+/* deflate-on-oom is on unless turned off; the old flag still parses. */
+static void test_deflate_on_oom(void)
+{
+    struct fleet_options o;
+    char *msg;
+    CU_ASSERT_EQUAL(parse(&o, &msg,
+                          ARGS("start", "--count", "1", "--memory", "96", "--state", "d",
+                               "--no-deflate-on-oom")),
+                    0);
+    CU_ASSERT_FALSE(o.deflate_on_oom);
+    fleet_options_clear(&o);
+    CU_ASSERT_EQUAL(
+        parse(&o, &msg,
+              ARGS("start", "--count", "1", "--memory", "96", "--state", "d", "--deflate-on-oom")),
+        0);
+    CU_ASSERT_TRUE(o.deflate_on_oom);
     fleet_options_clear(&o);
 }
 
@@ -150,6 +169,9 @@ static void test_rejects_start(void)
     expect_reject(
         ARGS("start", "--count", "1", "--memory", "128M", "--state", "d", "--timeout", "0"),
         "--timeout");
+    expect_reject(ARGS("start", "--count", "1", "--memory", "128M", "--state", "d",
+                       "--deflate-on-oom", "--no-deflate-on-oom"),
+                  "contradict");
     expect_reject(ARGS("start", "--count", "1", "--memory", "128M", "--state", "d", "--bogus"),
                   "--bogus");
     expect_reject(ARGS("start", "--count", "1", "--memory", "128M", "--state", "d", "extra"),
@@ -228,6 +250,7 @@ static CU_TestInfo options_tests[] = {
     {"start defaults", test_start_defaults},
     {"start with every option", test_start_all_options},
     {"bare --memory is MiB", test_bare_memory_is_mib},
+    {"deflate-on-oom on by default, --no-deflate-on-oom", test_deflate_on_oom},
     {"start rejects bad input", test_rejects_start},
     {"over-long command line", test_long_append_rejected},
     {"stop and status", test_commands},

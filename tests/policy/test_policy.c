@@ -906,6 +906,122 @@ static void test_deflate_not_usage(void)
     CU_ASSERT(st.need_bytes <= g.overhead_bytes + g.used_bytes + MIB);
 }
 
+/*
+ * deflate-on-oom: the guest's OOM notifier took pages back from the balloon,
+ * so actual rose above the target without a command. Urgent growth from the
+ * new actual with headroom, counted once, and no re-inflation for
+ * deflate_hold_ms.
+ */
+static void test_guest_deflate_on_oom(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 256, 40, 0);
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 200, NULL);
+    uint64_t small = g.target_bytes;
+    CU_ASSERT_FATAL(small < 160 * MIB);
+    CU_ASSERT_EQUAL(st.guest_deflate_events, 0);
+
+    /* A jump of 100 MiB: the guest deflates 24 MiB on OOM, the report lags. */
+    g.used_bytes += 100 * MIB;
+    g.actual_bytes = small + 24 * MIB;
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    in.agent.mem_total_bytes = small - g.overhead_bytes; /* report from before */
+    in.agent.mem_available_bytes = in.agent.mem_total_bytes - 40 * MIB;
+    CU_ASSERT_TRUE(
+        policy_vm_wants_growth(&(struct policy_snapshot){.now_ms = now,
+                                                         .host = snapshot(0, NULL, 0).host,
+                                                         .tunables = &tun,
+                                                         .vms = &in,
+                                                         .n_vms = 1},
+                               &st));
+    struct policy_snapshot snap = snapshot(now, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT_TRUE(o.actuate);
+    CU_ASSERT_TRUE(o.guest_deflated);
+    CU_ASSERT_EQUAL(st.guest_deflate_events, 1);
+    /* at least the new actual, plus headroom (32 MiB at this size) */
+    CU_ASSERT(o.target_bytes >= g.actual_bytes + 32 * MIB);
+    CU_ASSERT(strstr(o.reason, "deflated its balloon on OOM") != NULL);
+    sim_guest_apply(&g, &o);
+    now += 1000;
+
+    /* The next call sees the balloon where we put it: no second event. */
+    o = run_ticks(&g, &st, &now, 1, NULL);
+    CU_ASSERT_FALSE(o.guest_deflated);
+    CU_ASSERT_EQUAL(st.guest_deflate_events, 1);
+
+    /* The workload ends: the guest is idle again, but is not re-inflated
+     * during the hold-down (300 s), only after it. */
+    g.used_bytes -= 100 * MIB;
+    uint64_t held = g.target_bytes;
+    for (int i = 0; i < 55; i++) { /* 275 s */
+        o = run_ticks(&g, &st, &now, 1, NULL);
+        CU_ASSERT_NOT_EQUAL(o.decision, POLICY_SHRINK);
+    }
+    CU_ASSERT_EQUAL(g.target_bytes, held);
+    CU_ASSERT(strstr(o.reason, "deflated on OOM") != NULL);
+    run_ticks(&g, &st, &now, 20, NULL);
+    CU_ASSERT(g.target_bytes < held);
+
+    /* A second episode counts again. */
+    run_ticks(&g, &st, &now, 100, NULL);
+    g.actual_bytes = g.target_bytes + 2 * MIB;
+    o = run_ticks(&g, &st, &now, 1, NULL);
+    CU_ASSERT_TRUE(o.guest_deflated);
+    CU_ASSERT_EQUAL(st.guest_deflate_events, 2);
+}
+
+/* What is not a deflate: a shrink in progress (actual above the target but
+ * falling), a balloon stalled above its target, and a fresh daemon that never
+ * set a target. In observe mode an episode counts once however long it lasts. */
+static void test_not_a_deflate(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 200, 0);
+    g.inflate_bytes_per_tick = 8 * MIB; /* slow balloon */
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 300, NULL);
+    CU_ASSERT_EQUAL(st.guest_deflate_events, 0);
+
+    sim_guest_init(&g, 1024, 100, 0);
+    g.overhead_bytes = 20 * MIB;
+    g.stuck_at_bytes = 400 * MIB; /* stalls */
+    policy_vm_state_init(&st);
+    run_ticks(&g, &st, &now, 200, NULL);
+    CU_ASSERT_EQUAL(st.guest_deflate_events, 0);
+
+    struct policy_vm_in in;
+    sim_guest_init(&g, 1024, 100, 0);
+    sim_guest_input(&g, "vm", &in);
+    in.target_bytes = 0; /* nothing set since (re)connect */
+    policy_vm_state_init(&st);
+    struct policy_snapshot snap = snapshot(now, &in, 1);
+    eval1(&snap, &in, &st);
+    in.actual_bytes = 1024 * MIB;
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_FALSE(o.guest_deflated);
+
+    /* observe: actual keeps rising over an untouched target; one episode. */
+    sim_guest_init(&g, 256, 40, 0);
+    policy_vm_state_init(&st);
+    run_ticks(&g, &st, &now, 200, NULL);
+    struct policy_vm_params obs;
+    policy_vm_params_default(&obs, g.nominal_bytes);
+    obs.mode = POLICY_MODE_OBSERVE;
+    for (int i = 1; i <= 5; i++) {
+        g.actual_bytes = g.target_bytes + (uint64_t)i * 4 * MIB;
+        o = run_ticks(&g, &st, &now, 1, &obs);
+        CU_ASSERT_FALSE(o.actuate);
+        g.actual_bytes = g.target_bytes + (uint64_t)i * 4 * MIB; /* apply moved it back */
+    }
+    CU_ASSERT_EQUAL(st.guest_deflate_events, 1);
+}
+
 /* The event path: would a fresh report grow the VM now? */
 static void test_wants_growth(void)
 {
@@ -1131,6 +1247,8 @@ static CU_TestInfo policy_tests[] = {
     {"urgent signals", test_urgent_signals},
     {"grow on rising usage", test_grow_on_rising_usage},
     {"hold-down after growth", test_hold_down},
+    {"guest deflate-on-oom: urgent growth, counted, hold-down", test_guest_deflate_on_oom},
+    {"shrinks, stalls and restarts are not deflates", test_not_a_deflate},
     {"deadband", test_deadband},
     {"per-VM rate limit", test_vm_rate_limit},
     {"host pressure tightens", test_host_pressure_tightens},
