@@ -6,6 +6,10 @@
  *   ballastctl [--socket PATH] set-policy VM KEY=VALUE
  *   ballastctl [--socket PATH] dry-run on|off
  *   ballastctl [--socket PATH] ping
+ *   ballastctl [--socket PATH] notify DOMAIN prepare|started|stopped|release
+ *
+ * `notify` is what the libvirt qemu hook runs (scripts/libvirt/qemu-hook): a
+ * hint ballastd answers at once and acts on afterwards.
  *
  * Exit codes: 0 ok, 1 runtime error (no daemon, the daemon refused the
  * request), 2 usage error.
@@ -30,7 +34,8 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: ballastctl [--socket PATH] [--json] status | explain VM |\n"
-                    "                  set-policy VM KEY=VALUE | dry-run on|off | ping\n");
+                    "                  set-policy VM KEY=VALUE | dry-run on|off | ping |\n"
+                    "                  notify DOMAIN prepare|started|stopped|release\n");
     return EXIT_USAGE;
 }
 
@@ -188,7 +193,8 @@ int main(int argc, char **argv)
         G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GOptionContext) ctx =
-        g_option_context_new("status | explain VM | set-policy VM KEY=VALUE | dry-run on|off");
+        g_option_context_new("status | explain VM | set-policy VM KEY=VALUE | dry-run on|off | "
+                             "notify DOMAIN EVENT");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_autoptr(GError) error = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
@@ -219,6 +225,15 @@ int main(int argc, char **argv)
                (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
         req.cmd = CTL_CMD_DRY_RUN;
         req.enabled = !strcmp(argv[2], "on");
+    } else if (!strcmp(cmd, "notify") && argc == 4 &&
+               ctl_notify_event_parse(argv[3], &req.event) == 0) {
+        /* A domain name ballastd could not hold is refused here, not truncated. */
+        if (strlen(argv[2]) == 0 || strlen(argv[2]) >= sizeof(req.vm)) {
+            fprintf(stderr, "ballastctl: domain name must be 1..%zu bytes\n", sizeof(req.vm) - 1);
+            return EXIT_USAGE;
+        }
+        req.cmd = CTL_CMD_NOTIFY;
+        ctl_copy(req.vm, sizeof(req.vm), argv[2]);
     } else {
         return usage();
     }
@@ -271,6 +286,11 @@ int main(int argc, char **argv)
         break;
     case CTL_CMD_PING:
         printf("pong\n");
+        break;
+    case CTL_CMD_NOTIFY:
+        if (result && JSON_NODE_HOLDS_OBJECT(result))
+            printf("%s %s: %s\n", req.vm, ctl_notify_event_name(req.event),
+                   obj_str(json_node_get_object(result), "action"));
         break;
     }
     return 0;

@@ -3,6 +3,10 @@
  * the control socket, wires signals into the GMainLoop and runs it; the
  * manager (manager.c) does the work. Single-threaded.
  *
+ * VM sources: --fleet DIR (guests of scripts/fleet, over QMP) and/or
+ * --libvirt [URI] (running libvirt domains, default qemu:///system); at
+ * least one.
+ *
  * Exit codes: 0 clean exit (SIGTERM/SIGINT) or a clean --check-config;
  * 1 runtime error (cannot watch the fleet, cannot bind the control socket);
  * 2 usage or configuration error.
@@ -10,6 +14,7 @@
 #include "config.h"
 #include "ctlserver.h"
 #include "manager.h"
+#include "vmsource_libvirt.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +30,16 @@ struct daemon {
     struct manager *manager;
     int signal_exit;
 };
+
+/* --libvirt takes an optional URI: `--libvirt`, `--libvirt URI` or `--libvirt=URI`. */
+static char *libvirt_uri;
+
+static gboolean on_libvirt_opt(const char *name, const char *value, gpointer data, GError **error)
+{
+    g_free(libvirt_uri);
+    libvirt_uri = g_strdup(value && value[0] ? value : LV_DEFAULT_URI);
+    return TRUE;
+}
 
 static gboolean on_term(gpointer data)
 {
@@ -49,6 +64,8 @@ int main(int argc, char **argv)
     GOptionEntry entries[] = {
         {"fleet", 0, 0, G_OPTION_ARG_FILENAME, &fleet_dir, "Fleet state directory to manage",
          "DIR"},
+        {"libvirt", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, on_libvirt_opt,
+         "Manage the running domains of this libvirt URI (default " LV_DEFAULT_URI ")", "[URI]"},
         {"socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "Control socket path", "PATH"},
         {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &config_dir,
          "Policy directory (ballastd.conf, <vm>.conf)", "DIR"},
@@ -93,9 +110,10 @@ int main(int argc, char **argv)
         printf("%s: %u error%s\n", config_dir, n, n == 1 ? "" : "s");
         return n ? EXIT_USAGE : 0;
     }
-    if (!fleet_dir || !socket_path || argc > 1) {
-        fprintf(stderr, "usage: ballastd --fleet DIR --socket PATH [--config-dir DIR] "
-                        "[--dry-run] [--check-config]\n");
+    if ((!fleet_dir && !libvirt_uri) || !socket_path || argc > 1) {
+        fprintf(stderr, "usage: ballastd {--fleet DIR | --libvirt [URI]}... --socket PATH "
+                        "[--config-dir DIR] [--dry-run] [--check-config]\n");
+        g_free(libvirt_uri);
         return EXIT_USAGE;
     }
     if (config_dir) {
@@ -118,6 +136,7 @@ int main(int argc, char **argv)
     struct daemon d = {.loop = g_main_loop_new(NULL, FALSE)};
     struct manager_options mo = {
         .fleet_dir = fleet_dir,
+        .libvirt_uri = libvirt_uri,
         .config_dir = config_dir,
         .proc_root = proc_root ? proc_root : "/proc",
         .ksm_sysfs_root = ksm_sysfs_root,
@@ -150,5 +169,6 @@ out:
     ctlserver_free(ctl);
     manager_free(d.manager);
     g_main_loop_unref(d.loop);
+    g_free(libvirt_uri);
     return status;
 }

@@ -17,7 +17,14 @@ static const struct {
 } cmd_table[] = {
     {CTL_CMD_PING, "ping"},       {CTL_CMD_STATUS, "status"},
     {CTL_CMD_EXPLAIN, "explain"}, {CTL_CMD_SET_POLICY, "set-policy"},
-    {CTL_CMD_DRY_RUN, "dry-run"},
+    {CTL_CMD_DRY_RUN, "dry-run"}, {CTL_CMD_NOTIFY, "notify"},
+};
+
+static const char *const notify_names[] = {
+    [CTL_NOTIFY_PREPARE] = "prepare",
+    [CTL_NOTIFY_STARTED] = "started",
+    [CTL_NOTIFY_STOPPED] = "stopped",
+    [CTL_NOTIFY_RELEASE] = "release",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
@@ -26,6 +33,22 @@ const char *ctl_cmd_name(enum ctl_cmd cmd)
         if (cmd_table[i].cmd == cmd)
             return cmd_table[i].name;
     return NULL;
+}
+
+const char *ctl_notify_event_name(enum ctl_notify_event event)
+{
+    return (unsigned)event < G_N_ELEMENTS(notify_names) ? notify_names[event] : NULL;
+}
+
+int ctl_notify_event_parse(const char *name, enum ctl_notify_event *out)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(notify_names); i++) {
+        if (strcmp(name, notify_names[i]) == 0) {
+            *out = (enum ctl_notify_event)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
 }
 
 void ctl_copy(char *dst, size_t dst_len, const char *src)
@@ -163,6 +186,16 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, con
         out->enabled = json_node_get_boolean(node);
         return 0;
     }
+    case CTL_CMD_NOTIFY: {
+        char event[16];
+        if ((rc = get_string(obj, "vm", out->vm, sizeof(out->vm), err_code, err_msg)) < 0 ||
+            (rc = get_string(obj, "event", event, sizeof(event), err_code, err_msg)) < 0)
+            return rc;
+        if (ctl_notify_event_parse(event, &out->event) < 0)
+            return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL,
+                        "member \"event\" must be prepare, started, stopped or release");
+        return 0;
+    }
     }
     return fail(err_code, err_msg, CTL_ERR_INTERNAL, -EINVAL, "unhandled command");
 }
@@ -197,6 +230,12 @@ char *ctl_request_serialise(const struct ctl_request *req)
     case CTL_CMD_DRY_RUN:
         json_builder_set_member_name(b, "enabled");
         json_builder_add_boolean_value(b, req->enabled);
+        break;
+    case CTL_CMD_NOTIFY:
+        json_builder_set_member_name(b, "vm");
+        json_builder_add_string_value(b, req->vm);
+        json_builder_set_member_name(b, "event");
+        json_builder_add_string_value(b, ctl_notify_event_name(req->event));
         break;
     default:
         break;
@@ -333,7 +372,8 @@ static const struct pct_field vm_pcts[] = {
     VM_INT(psi_full_avg10_pct),
 };
 static const struct str_field vm_strs[] = {
-    VM_STR(name), VM_STR(mode), VM_STR(qmp), VM_STR(agent), VM_STR(last_reason),
+    VM_STR(name),        VM_STR(mode),   VM_STR(qmp),           VM_STR(agent),
+    VM_STR(last_reason), VM_STR(source), VM_STR(policy_source),
 };
 #define HOST_INT(m)                                                                                \
     {                                                                                              \

@@ -37,14 +37,29 @@ enum ctl_cmd {
     CTL_CMD_EXPLAIN,
     CTL_CMD_SET_POLICY,
     CTL_CMD_DRY_RUN,
+    CTL_CMD_NOTIFY,
+};
+
+/*
+ * `notify`: a hint from the libvirt qemu hook (scripts/libvirt/qemu-hook)
+ * that a domain is being prepared, has started, has stopped or has been
+ * released. ballastd acts on it after replying and never calls libvirt on
+ * the hook's path; libvirt's events stay the source of truth.
+ */
+enum ctl_notify_event {
+    CTL_NOTIFY_PREPARE,
+    CTL_NOTIFY_STARTED,
+    CTL_NOTIFY_STOPPED,
+    CTL_NOTIFY_RELEASE,
 };
 
 struct ctl_request {
     enum ctl_cmd cmd;
-    char vm[CTL_VM_NAME_MAX];  /* explain, set-policy */
-    char key[CTL_KEY_MAX];     /* set-policy */
-    char value[CTL_VALUE_MAX]; /* set-policy */
-    bool enabled;              /* dry-run */
+    char vm[CTL_VM_NAME_MAX];    /* explain, set-policy, notify */
+    char key[CTL_KEY_MAX];       /* set-policy */
+    char value[CTL_VALUE_MAX];   /* set-policy */
+    bool enabled;                /* dry-run */
+    enum ctl_notify_event event; /* notify */
 };
 
 /* Error codes of a refused request ("code" in the error object). */
@@ -57,6 +72,10 @@ struct ctl_request {
 
 /* The command's wire name ("set-policy"), or NULL for an invalid value. */
 const char *ctl_cmd_name(enum ctl_cmd cmd);
+/* The notify event's wire name ("started"), or NULL for an invalid value. */
+const char *ctl_notify_event_name(enum ctl_notify_event event);
+/* "prepare", "started", "stopped", "release" -> *out: 0, or -EINVAL. */
+int ctl_notify_event_parse(const char *name, enum ctl_notify_event *out);
 
 /*
  * Parses one request line (without its newline; len bytes, need not be NUL
@@ -113,6 +132,9 @@ struct ctl_vm_status {
     int64_t ksm_net_profit_bytes;    /* saved_sharing + saved_zero - rmap cost (signed) */
     int ksm_mergeable;               /* ksm_stat ksm_mergeable: 1, 0, -1 unknown */
     int ksm_allowed;                 /* the VM's `ksm` policy key: 1, 0, -1 unknown */
+
+    char source[CTL_STATE_MAX];        /* VM source: "fleet", "libvirt" */
+    char policy_source[CTL_STATE_MAX]; /* "file", "metadata" (libvirt), "defaults" */
 };
 
 struct ctl_host_status {

@@ -12,6 +12,12 @@
  *   4. send the targets that changed, growth first, within a per-VM shrink
  *      interval and a host-wide command budget; in dry-run, only log them.
  * Logging: one structured line per target that changes, never one per tick.
+ *
+ * VMs come from one or more sources (vmsource.h): the fleet directory and/or
+ * a libvirt connection. Each VM remembers its source; a name is managed once
+ * (the second VM to claim a name, from another source, is logged and left
+ * alone). A libvirt VM's policy is its config file, else its domain
+ * metadata, else [defaults] (lv_policy_vm_params).
  */
 #include "manager.h"
 
@@ -20,10 +26,12 @@
 #include "control.h"
 #include "hostmem.h"
 #include "ksm_monitor.h"
+#include "lv_policy.h"
 #include "policy.h"
 #include "size.h"
 #include "vm_override.h"
 #include "vmsource_fleet.h"
+#include "vmsource_libvirt.h"
 
 #include <errno.h>
 #include <math.h>
@@ -32,7 +40,12 @@
 struct bd_vm {
     struct manager *m;
     char name[CTL_VM_NAME_MAX];
+    struct vmsource *src; /* the source this VM came from */
     struct vmsource_vm *handle;
+    bool libvirt;              /* src is the libvirt source */
+    struct lv_policy meta;     /* libvirt: the domain's metadata policy as last read */
+    const char *policy_source; /* "file", "metadata", "defaults" (static strings) */
+    bool agent_parked;         /* agent closed by a stopped/release notify */
     bool backend_up;
     struct vmsource_balloon balloon;
     bool has_agent;
@@ -59,14 +72,25 @@ struct bd_vm {
     struct ksm_monitor_vm ksm;
 };
 
+/* One VM source and its way back to the manager (the events' ctx). */
+struct bd_source {
+    struct manager *m;
+    struct vmsource *src;
+};
+
+#define MANAGER_MAX_SOURCES 2 /* the fleet and one libvirt connection */
+
 struct manager {
-    char *fleet_dir;
+    char *fleet_dir;   /* NULL: no fleet source */
+    char *libvirt_uri; /* NULL: no libvirt source */
     char *config_dir;
     char *proc_root;
     unsigned rescan_ms;
     bool dry_run;
     struct config *cfg;
-    struct vmsource *src;
+    struct bd_source sources[MANAGER_MAX_SOURCES];
+    unsigned n_sources;
+    guint notify_id; /* libvirt rescan asked for by a `notify started` */
     GPtrArray *vms; /* struct bd_vm *, sorted by name */
     /* Snapshot arrays, grown only when a VM is added. */
     size_t cap;
@@ -181,19 +205,45 @@ static void grow_arrays(struct manager *m, size_t need)
     m->cap = cap;
 }
 
+static struct bd_vm *find_vm(struct manager *m, const char *name);
+
+/*
+ * The cookie is NULL for a VM ballastd does not manage: a name too long for
+ * the control protocol, or one another source already manages (names are
+ * how config files, status and ballastctl find a VM, so they must be unique;
+ * the first source to report a name keeps it). Every other callback ignores
+ * a NULL cookie.
+ */
 static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name)
 {
-    struct manager *m = ctx;
+    struct bd_source *bs = ctx;
+    struct manager *m = bs->m;
+    if (strlen(name) >= CTL_VM_NAME_MAX) {
+        g_warning("%s VM \"%.*s...\": name longer than %d bytes, not managed", bs->src->ops->kind,
+                  CTL_VM_NAME_MAX - 1, name, CTL_VM_NAME_MAX - 1);
+        return NULL;
+    }
+    struct bd_vm *other = find_vm(m, name);
+    if (other) {
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", name, "MESSAGE",
+                         "%s: a %s VM of this name is managed already: the %s VM is not managed "
+                         "(rename one of them)",
+                         name, other->src->ops->kind, bs->src->ops->kind);
+        return NULL;
+    }
     struct bd_vm *vm = g_new0(struct bd_vm, 1);
     vm->m = m;
     ctl_copy(vm->name, sizeof(vm->name), name);
+    vm->src = bs->src;
+    vm->libvirt = strcmp(bs->src->ops->kind, "libvirt") == 0;
+    vm->policy_source = "defaults";
     vm->handle = handle;
     vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0};
     vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
     policy_vm_state_init(&vm->pstate);
-    set_reason(vm, "waiting for QMP");
-    const char *agent_path = m->src->ops->agent_socket_path(m->src, handle);
+    set_reason(vm, vm->libvirt ? "waiting for libvirt" : "waiting for QMP");
+    const char *agent_path = vm->src->ops->agent_socket_path(vm->src, handle);
     if (agent_path && agent_conn_init(&vm->agent, vm->name, agent_path, &m->agent_config,
                                       &agent_events, vm) == 0) {
         vm->has_agent = true;
@@ -203,7 +253,8 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     g_ptr_array_add(m->vms, vm);
     g_ptr_array_sort(m->vms, cmp_vm);
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
-                     "%s: managing (agent %s)", vm->name, agent_path ? agent_path : "none");
+                     "%s: managing (%s, agent %s)", vm->name, vm->src->ops->kind,
+                     agent_path ? agent_path : "none");
     return vm;
 }
 
@@ -211,13 +262,16 @@ static void vm_free(struct bd_vm *vm)
 {
     if (vm->has_agent)
         agent_conn_stop(&vm->agent);
+    lv_policy_clear(&vm->meta);
     g_free(vm);
 }
 
 static void on_vm_removed(void *ctx, void *cookie)
 {
-    struct manager *m = ctx;
+    struct manager *m = ((struct bd_source *)ctx)->m;
     struct bd_vm *vm = cookie;
+    if (!vm)
+        return;
     m->removed_rejects += vm->agent.rejects;
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
                      "%s: gone, no longer managed", vm->name);
@@ -228,17 +282,25 @@ static void on_vm_removed(void *ctx, void *cookie)
 static void on_vm_backend(void *ctx, void *cookie, bool connected)
 {
     struct bd_vm *vm = cookie;
+    if (!vm)
+        return;
     vm->backend_up = connected;
     /* A reconnected QEMU may be a new process: what we sent before means nothing. */
     vm->target_set_bytes = 0;
-    set_reason(vm, connected ? "waiting for QEMU's figures" : "QMP not connected");
-    if (connected && vm->has_agent && vm->agent.state == AGENT_DOWN)
+    set_reason(vm, connected     ? "waiting for QEMU's figures"
+                   : vm->libvirt ? "libvirt not connected or domain paused"
+                                 : "QMP not connected");
+    if (connected && vm->has_agent && vm->agent.state == AGENT_DOWN) {
+        vm->agent_parked = false;
         agent_conn_start(&vm->agent);
+    }
 }
 
 static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon *b)
 {
     struct bd_vm *vm = cookie;
+    if (!vm)
+        return;
     vm->balloon = *b;
     if (vm->grow_wait_bytes && b->actual_bytes >= 0 &&
         (uint64_t)b->actual_bytes + MANAGER_CONVERGED_BYTES >= vm->grow_wait_bytes) {
@@ -275,7 +337,7 @@ static gboolean on_watch(gpointer data)
             continue;
         }
         any = true;
-        m->src->ops->refresh(m->src, vm->handle, false);
+        vm->src->ops->refresh(vm->src, vm->handle, false);
     }
     if (any)
         return G_SOURCE_CONTINUE;
@@ -285,6 +347,30 @@ static gboolean on_watch(gpointer data)
 
 static const struct vmsource_events source_events = {on_vm_added, on_vm_removed, on_vm_backend,
                                                      on_vm_balloon};
+
+/* libvirt: a domain's metadata policy was read (discovery, change event, reload). */
+static void on_vm_policy(void *ctx, void *cookie, const struct lv_policy *p)
+{
+    struct bd_vm *vm = cookie;
+    if (!vm)
+        return;
+    lv_policy_clear(&vm->meta);
+    vm->meta = *p;
+    vm->meta.first_error = g_strdup(p->first_error);
+    /* A new floor or mode should not wait for the next scheduled tick. */
+    tick_soon(vm->m);
+}
+
+/*
+ * The VM's engine parameters: its config file, else (libvirt) its metadata
+ * policy, else [defaults]; *why gets the error that forced safe/observe mode.
+ */
+static void vm_params(struct manager *m, struct bd_vm *vm, uint64_t nominal_bytes,
+                      struct policy_vm_params *out, bool *ksm, const char **why)
+{
+    lv_policy_vm_params(m->cfg, vm->name, vm->libvirt ? &vm->meta : NULL, nominal_bytes, out, ksm,
+                        why, &vm->policy_source);
+}
 
 /* --- the tick ----------------------------------------------------------------------------- */
 
@@ -300,7 +386,7 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
     in->name = vm->name;
     uint64_t nominal = (uint64_t)vm->balloon.nominal_bytes;
     const char *why = NULL;
-    config_vm_params(m->cfg, vm->name, nominal, &in->params, NULL, &why);
+    vm_params(m, vm, nominal, &in->params, NULL, &why);
     ctl_copy(vm->config_error, sizeof(vm->config_error), why);
     vm_override_apply(&vm->ovr, nominal, &in->params);
     in->actual_bytes = (uint64_t)vm->balloon.actual_bytes;
@@ -366,7 +452,7 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
         return; /* the engine asks again next tick */
     if (*budget == 0)
         return;
-    int rc = m->src->ops->set_target(m->src, vm->handle, out->target_bytes);
+    int rc = vm->src->ops->set_target(vm->src, vm->handle, out->target_bytes);
     if (rc < 0) {
         g_debug("%s: balloon not sent: %s", vm->name, g_strerror(-rc));
         return;
@@ -396,9 +482,11 @@ static void ksm_tick(struct manager *m, gint64 now)
     unsigned mergeable_vms = 0;
     for (guint i = 0; i < m->vms->len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
-        const struct config_vm *cv = config_find_vm(m->cfg, vm->name);
-        bool allowed = cv ? cv->policy.ksm : m->cfg->defaults.ksm;
-        ksm_monitor_tick_vm(&m->ksm, &vm->ksm, vm->name, m->src->ops->vm_pid(m->src, vm->handle),
+        struct policy_vm_params params;
+        bool allowed = true;
+        vm_params(m, vm, vm->balloon.nominal_bytes > 0 ? (uint64_t)vm->balloon.nominal_bytes : 0,
+                  &params, &allowed, NULL);
+        ksm_monitor_tick_vm(&m->ksm, &vm->ksm, vm->name, vm->src->ops->vm_pid(vm->src, vm->handle),
                             allowed);
         if (vm->balloon.nominal_bytes > 0)
             committed += (uint64_t)vm->balloon.nominal_bytes;
@@ -439,7 +527,7 @@ static void run_tick(struct manager *m, bool scheduled)
         vm->evaluated = false;
         if (!vm->backend_up)
             continue;
-        m->src->ops->refresh(m->src, vm->handle, !vm->has_agent || !vm->report_valid);
+        vm->src->ops->refresh(vm->src, vm->handle, !vm->has_agent || !vm->report_valid);
         if (vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes < 0) {
             set_reason(vm, "waiting for QEMU's figures");
             continue;
@@ -529,6 +617,10 @@ void manager_reload(struct manager *m)
     m->cfg = c;
     arm_tick(m);
     ksm_monitor_configure(&m->ksm, c);
+    /* Metadata policies sit on [defaults]: rebuild them (policy_changed fires per VM). */
+    for (unsigned i = 0; i < m->n_sources; i++)
+        if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
+            vmsource_libvirt_set_policy_defaults(m->sources[i].src, &c->defaults);
     g_message("config reloaded from %s (%u errors); tick %" G_GUINT64_FORMAT " ms",
               m->config_dir ? m->config_dir : "built-in defaults", c->errors ? c->errors->len : 0,
               m->tick_ms);
@@ -540,6 +632,7 @@ struct manager *manager_new(const struct manager_options *o)
 {
     struct manager *m = g_new0(struct manager, 1);
     m->fleet_dir = g_strdup(o->fleet_dir);
+    m->libvirt_uri = g_strdup(o->libvirt_uri);
     m->config_dir = g_strdup(o->config_dir);
     m->proc_root = g_strdup(o->proc_root ? o->proc_root : "/proc");
     m->dry_run = o->dry_run;
@@ -558,12 +651,32 @@ int manager_start(struct manager *m, GError **error)
     ksm_monitor_init(&m->ksm, m->ksm_sysfs_root, m->proc_root, (uint64_t)now_ms());
     ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
     ksm_monitor_configure(&m->ksm, m->cfg);
-    m->src = vmsource_fleet_new(m->fleet_dir, m->rescan_ms, &source_events, m);
-    int rc = m->src->ops->start(m->src, error);
-    if (rc < 0)
-        return rc;
-    g_message("managing fleet %s, tick %" G_GUINT64_FORMAT " ms%s", m->fleet_dir, m->tick_ms,
-              m->dry_run ? ", DRY RUN" : "");
+    /* The fleet first: on a name claimed by both, the fleet's guest keeps it. */
+    if (m->fleet_dir) {
+        struct bd_source *bs = &m->sources[m->n_sources++];
+        bs->m = m;
+        bs->src = vmsource_fleet_new(m->fleet_dir, m->rescan_ms, &source_events, bs);
+        int rc = bs->src->ops->start(bs->src, error);
+        if (rc < 0)
+            return rc;
+    }
+    if (m->libvirt_uri) {
+        struct bd_source *bs = &m->sources[m->n_sources++];
+        struct vmsource_libvirt_options lo = {
+            .uri = m->libvirt_uri,
+            .policy_defaults = &m->cfg->defaults,
+            .policy_changed = on_vm_policy,
+        };
+        bs->m = m;
+        bs->src = vmsource_libvirt_new(&lo, &source_events, bs);
+        /* Never fails for an absent libvirtd: the source retries with backoff. */
+        int rc = bs->src->ops->start(bs->src, error);
+        if (rc < 0)
+            return rc;
+    }
+    g_message("managing%s%s%s%s, tick %" G_GUINT64_FORMAT " ms%s", m->fleet_dir ? " fleet " : "",
+              m->fleet_dir ? m->fleet_dir : "", m->libvirt_uri ? " libvirt " : "",
+              m->libvirt_uri ? m->libvirt_uri : "", m->tick_ms, m->dry_run ? ", DRY RUN" : "");
     return 0;
 }
 
@@ -577,9 +690,11 @@ void manager_free(struct manager *m)
         g_source_remove(m->soon_id);
     if (m->watch_id)
         g_source_remove(m->watch_id);
-    /* The source frees its VMs without events: free ours after it. */
-    if (m->src)
-        m->src->ops->free(m->src);
+    if (m->notify_id)
+        g_source_remove(m->notify_id);
+    /* A source frees its VMs without events: free ours after them. */
+    for (unsigned i = 0; i < m->n_sources; i++)
+        m->sources[i].src->ops->free(m->sources[i].src);
     for (guint i = 0; i < m->vms->len; i++)
         vm_free(m->vms->pdata[i]);
     g_ptr_array_unref(m->vms);
@@ -589,6 +704,7 @@ void manager_free(struct manager *m)
     g_free(m->outs);
     g_free(m->order);
     g_free(m->fleet_dir);
+    g_free(m->libvirt_uri);
     g_free(m->config_dir);
     g_free(m->proc_root);
     g_free(m->ksm_sysfs_root);
@@ -606,6 +722,15 @@ static struct bd_vm *find_vm(struct manager *m, const char *name)
             return vm;
     }
     return NULL;
+}
+
+/* Where the VM's policy comes from now: "file", "metadata" or "defaults". */
+static const char *vm_policy_source(struct manager *m, struct bd_vm *vm)
+{
+    struct policy_vm_params params;
+    uint64_t nominal = vm->balloon.nominal_bytes > 0 ? (uint64_t)vm->balloon.nominal_bytes : 0;
+    vm_params(m, vm, nominal, &params, NULL, NULL);
+    return vm->policy_source;
 }
 
 static const char *vm_mode(struct manager *m, struct bd_vm *vm)
@@ -635,6 +760,8 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
         s->psi_full_avg10_pct = r->psi_full_avg10_bp / 100.0;
     ctl_copy(s->mode, sizeof(s->mode), vm_mode(m, vm));
     ctl_copy(s->qmp, sizeof(s->qmp), vm->backend_up ? "connected" : "down");
+    ctl_copy(s->source, sizeof(s->source), vm->src->ops->kind);
+    ctl_copy(s->policy_source, sizeof(s->policy_source), vm_policy_source(m, vm));
     ctl_copy(s->agent, sizeof(s->agent),
              vm->has_agent ? agent_state_name(vm->agent.state) : "none");
     ctl_copy(s->last_reason, sizeof(s->last_reason),
@@ -717,6 +844,32 @@ static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
         json_builder_add_string_value(b, vm->config_error);
     else
         json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "source");
+    json_builder_add_string_value(b, vm->src->ops->kind);
+    json_builder_set_member_name(b, "policy_source");
+    json_builder_add_string_value(b, vm_policy_source(m, vm));
+    /* libvirt: the <ballast:policy> of the domain's metadata as last read. */
+    json_builder_set_member_name(b, "metadata");
+    if (vm->libvirt) {
+        json_builder_begin_object(b);
+        ADD_BOOL("present", vm->meta.present);
+        ADD_INT("keys", vm->meta.n_keys);
+        ADD_INT("errors", vm->meta.n_errors);
+        json_builder_set_member_name(b, "error");
+        if (vm->meta.first_error)
+            json_builder_add_string_value(b, vm->meta.first_error);
+        else
+            json_builder_add_null_value(b);
+        const char *machine = vmsource_libvirt_vm_machine(vm->src, vm->handle);
+        json_builder_set_member_name(b, "machine");
+        if (machine)
+            json_builder_add_string_value(b, machine);
+        else
+            json_builder_add_null_value(b);
+        json_builder_end_object(b);
+    } else {
+        json_builder_add_null_value(b);
+    }
 
     json_builder_set_member_name(b, "params");
     json_builder_begin_object(b);
@@ -779,6 +932,72 @@ static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
     return json_builder_get_root(b);
 }
 
+/* --- notify (the libvirt hook's hint) ------------------------------------------------------ */
+
+static gboolean on_notify_rescan(gpointer data)
+{
+    struct manager *m = data;
+    m->notify_id = 0;
+    for (unsigned i = 0; i < m->n_sources; i++)
+        if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
+            m->sources[i].src->ops->rescan(m->sources[i].src);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * The hook runs inside libvirtd's domain start/stop, synchronously: this
+ * answers at once and only schedules work. Nothing here calls libvirt; the
+ * rescan runs from an idle after the reply is queued, and libvirt's own
+ * lifecycle events remain what adds and removes VMs.
+ *   prepare           nothing (QEMU does not run yet);
+ *   started           rescan the libvirt source soon (in case its event is
+ *                     late or the connection was down), and reopen an agent
+ *                     a stopped/release notify closed;
+ *   stopped, release  close the VM's agent connection now instead of letting
+ *                     it retry against a dead QEMU until the event arrives.
+ */
+static JsonNode *notify_result(struct manager *m, const struct ctl_request *req)
+{
+    struct bd_vm *vm = find_vm(m, req->vm);
+    if (vm && !vm->libvirt)
+        vm = NULL; /* a fleet guest of the same name is not this domain */
+    bool have_libvirt = m->libvirt_uri != NULL;
+    const char *action = "none";
+    switch (req->event) {
+    case CTL_NOTIFY_PREPARE:
+        break;
+    case CTL_NOTIFY_STARTED:
+        if (have_libvirt) {
+            if (!m->notify_id)
+                m->notify_id = g_idle_add(on_notify_rescan, m);
+            action = "rescan";
+        }
+        if (vm && vm->agent_parked && vm->has_agent) {
+            vm->agent_parked = false;
+            agent_conn_start(&vm->agent);
+        }
+        break;
+    case CTL_NOTIFY_STOPPED:
+    case CTL_NOTIFY_RELEASE:
+        if (vm && vm->has_agent && !vm->agent_parked) {
+            agent_conn_stop(&vm->agent);
+            vm->agent_parked = true;
+            vm->report_valid = false;
+            action = "agent-closed";
+        }
+        break;
+    }
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "VM", req->vm, "MESSAGE",
+                     "%s: notify %s (%s): %s", req->vm, ctl_notify_event_name(req->event),
+                     vm ? "managed" : "not managed", action);
+    JsonObject *o = json_object_new();
+    json_object_set_string_member(o, "vm", req->vm);
+    json_object_set_string_member(o, "event", ctl_notify_event_name(req->event));
+    json_object_set_boolean_member(o, "managed", vm != NULL);
+    json_object_set_string_member(o, "action", action);
+    return json_node_init_object(json_node_alloc(), o);
+}
+
 char *manager_handle_request(void *data, const char *line, size_t len)
 {
     struct manager *m = data;
@@ -832,6 +1051,8 @@ char *manager_handle_request(void *data, const char *line, size_t len)
         json_object_set_boolean_member(o, "dry_run", m->dry_run);
         return ctl_reply_ok(req.cmd, json_node_init_object(json_node_alloc(), o));
     }
+    case CTL_CMD_NOTIFY:
+        return ctl_reply_ok(req.cmd, notify_result(m, &req));
     }
     return ctl_reply_error(CTL_ERR_INTERNAL, "unhandled command");
 }

@@ -1,7 +1,7 @@
 /*
  * ballastd's manager: the state of every VM and the tick that closes the
  * loop (read host + guests -> policy_evaluate -> actuate, rate-limited). It
- * owns the VM source, the per-VM agent connections and the configuration,
+ * owns the VM sources (fleet and/or libvirt), the per-VM agent connections and the configuration,
  * and answers control requests. main() (ballastd.c) only parses argv, wires
  * signals and runs the GMainLoop.
  */
@@ -30,7 +30,8 @@
 #define MANAGER_CONVERGE_WATCH_MS 10000
 
 struct manager_options {
-    const char *fleet_dir;
+    const char *fleet_dir;      /* NULL: no fleet source */
+    const char *libvirt_uri;    /* NULL: no libvirt source */
     const char *config_dir;     /* NULL: built-in defaults */
     const char *proc_root;      /* "/proc" */
     const char *ksm_sysfs_root; /* NULL: /sys/kernel/mm/ksm */

@@ -195,6 +195,8 @@ static void test_status_roundtrip(void)
     vms[0].ksm_profit_bytes = 1 << 20;
     ctl_copy(vms[0].mode, sizeof(vms[0].mode), "managed");
     ctl_copy(vms[0].last_reason, sizeof(vms[0].last_reason), "shrink: idle");
+    ctl_copy(vms[0].source, sizeof(vms[0].source), "libvirt");
+    ctl_copy(vms[0].policy_source, sizeof(vms[0].policy_source), "metadata");
     ctl_copy(vms[1].name, sizeof(vms[1].name), "vm1");
 
     JsonNode *node = ctl_status_to_json(&h, vms, 2);
@@ -218,6 +220,8 @@ static void test_status_roundtrip(void)
     CU_ASSERT_EQUAL(back[0].ksm_profit_bytes, 1 << 20);
     CU_ASSERT_DOUBLE_EQUAL(back[0].psi_some_avg10_pct, 1.5, 1e-9);
     CU_ASSERT_STRING_EQUAL(back[0].last_reason, "shrink: idle");
+    CU_ASSERT_STRING_EQUAL(back[0].source, "libvirt");
+    CU_ASSERT_STRING_EQUAL(back[0].policy_source, "metadata");
     CU_ASSERT_EQUAL(back[1].actual_bytes, -1);
     CU_ASSERT_TRUE(isnan(back[1].psi_some_avg10_pct));
     g_free(back);
@@ -227,6 +231,52 @@ static void test_status_roundtrip(void)
     JsonNode *arr = json_node_init_array(json_node_alloc(), json_array_new());
     CU_ASSERT_EQUAL(ctl_status_from_json(arr, &h2, &back, &n), -EINVAL);
     json_node_unref(arr);
+}
+
+/* The libvirt hook's hint: names checked, unknown events refused, round trip. */
+static void test_notify(void)
+{
+    struct ctl_request r;
+    const char *code;
+    static const char *const events[] = {"prepare", "started", "stopped", "release"};
+    for (size_t i = 0; i < G_N_ELEMENTS(events); i++) {
+        char *line =
+            g_strdup_printf("{\"cmd\":\"notify\",\"vm\":\"web-1\",\"event\":\"%s\"}", events[i]);
+        CU_ASSERT_EQUAL(parse(line, &r, &code), 0);
+        CU_ASSERT_EQUAL(r.cmd, CTL_CMD_NOTIFY);
+        CU_ASSERT_STRING_EQUAL(r.vm, "web-1");
+        CU_ASSERT_STRING_EQUAL(ctl_notify_event_name(r.event), events[i]);
+        g_free(line);
+    }
+    const char *bad[] = {
+        "{\"cmd\":\"notify\",\"vm\":\"d\"}",
+        "{\"cmd\":\"notify\",\"event\":\"started\"}",
+        "{\"cmd\":\"notify\",\"vm\":\"d\",\"event\":\"migrate\"}",
+        "{\"cmd\":\"notify\",\"vm\":\"d\",\"event\":\"STARTED\"}",
+        "{\"cmd\":\"notify\",\"vm\":\"d\",\"event\":1}",
+        "{\"cmd\":\"notify\",\"vm\":\"d\",\"event\":\"startedstartedstarted\"}",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        CU_ASSERT_EQUAL(parse(bad[i], &r, &code), -EINVAL);
+        CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
+    }
+    enum ctl_notify_event ev;
+    CU_ASSERT_EQUAL(ctl_notify_event_parse("release", &ev), 0);
+    CU_ASSERT_EQUAL(ev, CTL_NOTIFY_RELEASE);
+    CU_ASSERT_EQUAL(ctl_notify_event_parse("", &ev), -EINVAL);
+    CU_ASSERT_PTR_NULL(ctl_notify_event_name((enum ctl_notify_event)42));
+
+    struct ctl_request in = {.cmd = CTL_CMD_NOTIFY, .event = CTL_NOTIFY_STOPPED};
+    ctl_copy(in.vm, sizeof(in.vm), "dom\"1");
+    char *line = ctl_request_serialise(&in);
+    struct ctl_request out;
+    char *msg = NULL;
+    CU_ASSERT_EQUAL(ctl_request_parse(line, strlen(line) - 1, &out, &code, &msg), 0);
+    CU_ASSERT_EQUAL(out.cmd, CTL_CMD_NOTIFY);
+    CU_ASSERT_EQUAL(out.event, CTL_NOTIFY_STOPPED);
+    CU_ASSERT_STRING_EQUAL(out.vm, "dom\"1");
+    g_free(msg);
+    g_free(line);
 }
 
 static void test_peer(void)
@@ -246,6 +296,7 @@ static CU_TestInfo control_tests[] = {
     {"request roundtrip", test_request_roundtrip},
     {"replies", test_replies},
     {"status roundtrip", test_status_roundtrip},
+    {"notify", test_notify},
     {"peer credentials", test_peer},
     CU_TEST_INFO_NULL,
 };
