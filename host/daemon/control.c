@@ -305,6 +305,8 @@ void ctl_vm_status_init(struct ctl_vm_status *vm)
     vm->guest_available_bytes = -1;
     vm->psi_some_avg10_pct = vm->psi_full_avg10_pct = NAN;
     vm->agent_frames = vm->agent_rejects = -1;
+    vm->guest_deflate_events = vm->event_decisions = -1;
+    vm->balloon_queries = vm->balloon_sets = -1;
     vm->ksm_merging_pages = -1;
     vm->ksm_saved_sharing_bytes = vm->ksm_saved_zero_bytes = vm->ksm_rmap_cost_bytes = -1;
     vm->ksm_profit_bytes = vm->ksm_net_profit_bytes = CTL_UNKNOWN_S64;
@@ -356,6 +358,8 @@ static const struct int_field vm_ints[] = {
     VM_INT(agent_frames),         VM_INT(agent_rejects),
     VM_INT(ksm_merging_pages),    VM_INT(ksm_saved_sharing_bytes),
     VM_INT(ksm_saved_zero_bytes), VM_INT(ksm_rmap_cost_bytes),
+    VM_INT(guest_deflate_events), VM_INT(event_decisions),
+    VM_INT(balloon_queries),      VM_INT(balloon_sets),
 };
 /* Signed: CTL_UNKNOWN_S64 is unknown, negatives are real values. */
 static const struct int_field vm_sints[] = {

@@ -133,6 +133,11 @@ struct ctl_vm_status {
     int ksm_mergeable;               /* ksm_stat ksm_mergeable: 1, 0, -1 unknown */
     int ksm_allowed;                 /* the VM's `ksm` policy key: 1, 0, -1 unknown */
 
+    int64_t guest_deflate_events; /* the guest deflated its balloon on OOM (episodes) */
+    int64_t event_decisions;      /* growths decided at once for this VM (PRESSURE, report) */
+    int64_t balloon_queries;      /* balloon figures asked of its backend (query-balloon) */
+    int64_t balloon_sets;         /* balloon targets sent to its backend */
+
     char source[CTL_STATE_MAX];        /* VM source: "fleet", "libvirt" */
     char policy_source[CTL_STATE_MAX]; /* "file", "metadata" (libvirt), "defaults" */
 };

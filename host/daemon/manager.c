@@ -70,6 +70,15 @@ struct bd_vm {
     int64_t grow_latency_ms;  /* last measured report -> balloon reached, -1 = none */
     struct vm_override ovr;
     struct ksm_monitor_vm ksm;
+    /* The event path: a decision for this VM alone (vm_decide_soon). */
+    guint decide_id;
+    gint64 last_decide_ms;
+    uint64_t event_decisions;
+    /* Backend requests for this VM (QMP query-balloon / balloon under the
+     * fleet): status shows them, so a test can tell that an event on one VM
+     * cost nothing on the others. */
+    uint64_t balloon_queries;
+    uint64_t balloon_sets;
 };
 
 /* One VM source and its way back to the manager (the events' ctx). */
@@ -91,7 +100,7 @@ struct manager {
     struct bd_source sources[MANAGER_MAX_SOURCES];
     unsigned n_sources;
     guint notify_id; /* libvirt rescan asked for by a `notify started` */
-    GPtrArray *vms; /* struct bd_vm *, sorted by name */
+    GPtrArray *vms;  /* struct bd_vm *, sorted by name */
     /* Snapshot arrays, grown only when a VM is added. */
     size_t cap;
     struct policy_vm_in *in;
@@ -101,6 +110,7 @@ struct manager {
     struct policy_host host;
     bool host_valid;
     bool host_warned;
+    gint64 host_read_ms; /* when m->host was read */
     guint tick_id;
     uint64_t tick_ms;
     guint soon_id;
@@ -164,6 +174,8 @@ static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
     return policy_vm_wants_growth(&snap, &vm->pstate);
 }
 
+static void vm_decide_soon(struct bd_vm *vm);
+
 static void on_agent_report(void *ctx, const struct proto_report *r, bool pressure,
                             uint32_t triggers)
 {
@@ -174,7 +186,7 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
     if (pressure)
         vm->pressure_event = true;
     if (pressure || report_wants_growth(vm->m, vm))
-        tick_soon(vm->m);
+        vm_decide_soon(vm);
 }
 
 static void on_agent_state(void *ctx, bool up)
@@ -260,6 +272,8 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
 
 static void vm_free(struct bd_vm *vm)
 {
+    if (vm->decide_id)
+        g_source_remove(vm->decide_id);
     if (vm->has_agent)
         agent_conn_stop(&vm->agent);
     lv_policy_clear(&vm->meta);
@@ -301,7 +315,13 @@ static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon
     struct bd_vm *vm = cookie;
     if (!vm)
         return;
+    int64_t before = vm->balloon.actual_bytes;
     vm->balloon = *b;
+    /* actual rising above the target we set, without a command of ours: the
+     * guest deflated its balloon on OOM (deflate-on-oom). Urgent: decide now. */
+    if (vm->target_set_bytes && before >= 0 && b->actual_bytes > before &&
+        (uint64_t)b->actual_bytes >= vm->target_set_bytes + MANAGER_CONVERGED_BYTES)
+        vm_decide_soon(vm);
     if (vm->grow_wait_bytes && b->actual_bytes >= 0 &&
         (uint64_t)b->actual_bytes + MANAGER_CONVERGED_BYTES >= vm->grow_wait_bytes) {
         gint64 now = now_ms();
@@ -316,6 +336,13 @@ static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon
             vm->grow_sent_ms - vm->grow_trigger_ms);
         vm->grow_wait_bytes = 0;
     }
+}
+
+/* Fresh balloon figures for one VM (query-balloon under the fleet). */
+static void vm_refresh(struct bd_vm *vm, bool guest_stats)
+{
+    vm->balloon_queries++;
+    vm->src->ops->refresh(vm->src, vm->handle, guest_stats);
 }
 
 /* While a growth converges, query-balloon every MANAGER_CONVERGE_POLL_MS:
@@ -337,7 +364,7 @@ static gboolean on_watch(gpointer data)
             continue;
         }
         any = true;
-        vm->src->ops->refresh(vm->src, vm->handle, false);
+        vm_refresh(vm, false);
     }
     if (any)
         return G_SOURCE_CONTINUE;
@@ -458,6 +485,7 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
         return;
     }
     (*budget)--;
+    vm->balloon_sets++;
     log_target(vm, "moving", current, out->target_bytes);
     if (grow) {
         vm->grow_wait_bytes = out->target_bytes;
@@ -496,8 +524,30 @@ static void ksm_tick(struct manager *m, gint64 now)
                           m->host.mem_available_bytes, committed, mergeable_vms);
 }
 
-/* scheduled: the periodic tick; false: run at once for a PRESSURE frame or a
- * report that wants growth (only the balloon loop; KSM waits for the tick). */
+/* Takes the engine's answer for a VM; logs a guest's deflate-on-OOM once. */
+static void commit_decision(struct bd_vm *vm, const struct policy_vm_in *in,
+                            const struct policy_vm_state *st, const struct policy_vm_out *out)
+{
+    vm->pstate = *st;
+    vm->out = *out;
+    vm->in = *in;
+    vm->evaluated = true;
+    vm->pressure_event = false;
+    if (out->guest_deflated) {
+        char a[32], t[32], count[24];
+        g_snprintf(count, sizeof(count), "%" G_GUINT64_FORMAT, st->guest_deflate_events);
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", vm->name, "GUEST_DEFLATE_EVENTS",
+                         count, "MESSAGE",
+                         "%s: guest deflated its balloon on OOM (actual %s above target %s; "
+                         "event %s): growing it, no shrink for %" G_GUINT64_FORMAT " s",
+                         vm->name, size_format(in->actual_bytes, a, sizeof(a)),
+                         size_format(in->target_bytes, t, sizeof(t)), count,
+                         vm->m->cfg->tunables.deflate_hold_ms / 1000);
+    }
+}
+
+/* scheduled: the periodic tick; false: run at once (a libvirt policy change;
+ * only the balloon loop, KSM waits for the tick). */
 static void run_tick(struct manager *m, bool scheduled)
 {
     gint64 now = now_ms();
@@ -507,6 +557,7 @@ static void run_tick(struct manager *m, bool scheduled)
 
     struct policy_host host;
     int rc = hostmem_read(m->proc_root, &host);
+    m->host_read_ms = now;
     if (rc == 0) {
         m->host = host;
         m->host_valid = true;
@@ -527,7 +578,7 @@ static void run_tick(struct manager *m, bool scheduled)
         vm->evaluated = false;
         if (!vm->backend_up)
             continue;
-        vm->src->ops->refresh(vm->src, vm->handle, !vm->has_agent || !vm->report_valid);
+        vm_refresh(vm, !vm->has_agent || !vm->report_valid);
         if (vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes < 0) {
             set_reason(vm, "waiting for QEMU's figures");
             continue;
@@ -547,14 +598,8 @@ static void run_tick(struct manager *m, bool scheduled)
         g_warning("policy_evaluate: %s", g_strerror(-rc));
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct bd_vm *vm = m->order[i];
-        vm->pstate = m->states[i];
-        vm->out = m->outs[i];
-        vm->in = m->in[i];
-        vm->evaluated = true;
-        vm->pressure_event = false;
-    }
+    for (size_t i = 0; i < n; i++)
+        commit_decision(m->order[i], &m->in[i], &m->states[i], &m->outs[i]);
     /* Growth first: a guest never waits for memory because shrinks used the budget. */
     unsigned budget = MANAGER_HOST_MAX_SETS_PER_TICK;
     for (int pass = 0; pass < 2; pass++) {
@@ -571,6 +616,69 @@ static void run_tick(struct manager *m, bool scheduled)
         if (!m->dry_run && vm->out.reclaim_bytes > 0 && vm->has_agent)
             agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes);
     }
+}
+
+/*
+ * The event path: a PRESSURE frame, a report that wants growth or a guest
+ * deflating on OOM decides for THIS VM at once, on the figures we have (the
+ * last query-balloon / BALLOON_CHANGE; no balloon of another VM is queried).
+ * The engine runs on a one-VM snapshot, and only a growth is taken: shrinking
+ * and the host's share-out need the whole fleet and wait for the tick. The
+ * convergence watch then queries this VM alone until the balloon is there.
+ */
+static void decide_one(struct manager *m, struct bd_vm *vm)
+{
+    gint64 now = now_ms();
+    vm->last_decide_ms = now;
+    if (!vm->backend_up || vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes <= 0)
+        return;
+    /* The host's figures are at most a report interval old: good enough for
+     * a growth (never refused for host pressure) and one read per burst. */
+    if (now - m->host_read_ms >= MANAGER_REPORT_INTERVAL_MS) {
+        struct policy_host host;
+        if (hostmem_read(m->proc_root, &host) == 0) {
+            m->host = host;
+            m->host_valid = true;
+        }
+        m->host_read_ms = now;
+    }
+    if (!m->host_valid)
+        return;
+    struct policy_vm_in in;
+    fill_inputs(m, vm, now, g_get_real_time() / G_USEC_PER_SEC, &in);
+    struct policy_vm_state st = vm->pstate;
+    struct policy_vm_out out;
+    struct policy_snapshot snap = {
+        .now_ms = now, .host = m->host, .tunables = &m->cfg->tunables, .vms = &in, .n_vms = 1};
+    if (policy_evaluate(&snap, &st, &out, NULL) < 0)
+        return;
+    uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : in.actual_bytes;
+    if ((out.decision != POLICY_GROW && out.decision != POLICY_GROW_URGENT) ||
+        out.target_bytes <= current)
+        return; /* nothing urgent after all: the tick decides */
+    vm->event_decisions++;
+    m->event_ticks++;
+    commit_decision(vm, &in, &st, &out);
+    unsigned budget = 1;
+    actuate(m, vm, now, true, &budget);
+}
+
+static gboolean on_vm_decide(gpointer data)
+{
+    struct bd_vm *vm = data;
+    vm->decide_id = 0;
+    decide_one(vm->m, vm);
+    return G_SOURCE_REMOVE;
+}
+
+/* At most one immediate decision per VM per MANAGER_VM_MIN_DECIDE_GAP_MS: a
+ * burst of PRESSURE frames or BALLOON_CHANGE events costs one decision. */
+static void vm_decide_soon(struct bd_vm *vm)
+{
+    if (vm->decide_id)
+        return;
+    gint64 wait = vm->last_decide_ms + MANAGER_VM_MIN_DECIDE_GAP_MS - now_ms();
+    vm->decide_id = g_timeout_add(wait > 0 ? (guint)wait : 0, on_vm_decide, vm);
 }
 
 static gboolean on_tick(gpointer data)
@@ -768,6 +876,10 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
              vm->evaluated ? vm->out.reason : vm->status_reason);
     s->agent_frames = (int64_t)vm->agent.frames;
     s->agent_rejects = (int64_t)vm->agent.rejects;
+    s->guest_deflate_events = (int64_t)vm->pstate.guest_deflate_events;
+    s->event_decisions = (int64_t)vm->event_decisions;
+    s->balloon_queries = (int64_t)vm->balloon_queries;
+    s->balloon_sets = (int64_t)vm->balloon_sets;
     ksm_monitor_vm_status(&vm->ksm, s);
 }
 
@@ -834,6 +946,14 @@ static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
     ADD_INT("target_set_bytes", vm->target_set_bytes);
     ADD_INT("reclaim_bytes", vm->evaluated ? (int64_t)vm->out.reclaim_bytes : 0);
     ADD_INT("last_set_ms_ago", vm->last_set_ms ? now_ms() - vm->last_set_ms : -1);
+    ADD_INT("guest_deflate_events", vm->pstate.guest_deflate_events);
+    ADD_INT("deflate_hold_ms_left",
+            vm->pstate.deflate_held && vm->pstate.deflate_hold_until_ms > now_ms()
+                ? vm->pstate.deflate_hold_until_ms - now_ms()
+                : 0);
+    ADD_INT("event_decisions", vm->event_decisions);
+    ADD_INT("balloon_queries", vm->balloon_queries);
+    ADD_INT("balloon_sets", vm->balloon_sets);
     json_builder_set_member_name(b, "grow_latency_ms");
     if (vm->grow_latency_ms >= 0)
         json_builder_add_int_value(b, vm->grow_latency_ms);

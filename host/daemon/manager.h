@@ -17,9 +17,11 @@
 #define MANAGER_VM_MIN_SHRINK_INTERVAL_MS 2000
 /* At most this many balloon commands per tick, host-wide (growth goes first). */
 #define MANAGER_HOST_MAX_SETS_PER_TICK 16
-/* A PRESSURE frame (or a report that wants growth) runs a tick at once, but
- * not more often than this. */
+/* An event tick (libvirt policy change) runs at most this often. */
 #define MANAGER_MIN_TICK_GAP_MS 100
+/* A PRESSURE frame, a report that wants growth or a guest deflating on OOM
+ * decides for that VM alone at once, at most this often per VM. */
+#define MANAGER_VM_MIN_DECIDE_GAP_MS 150
 /* Agents report this often (or at the tick, when it is shorter). */
 #define MANAGER_REPORT_INTERVAL_MS 1000
 /* After a growth, query-balloon this often until actual is within
