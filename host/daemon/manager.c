@@ -1107,7 +1107,7 @@ static JsonNode *notify_result(struct manager *m, const struct ctl_request *req)
         }
         break;
     }
-    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "VM", req->vm, "MESSAGE",
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", req->vm, "MESSAGE",
                      "%s: notify %s (%s): %s", req->vm, ctl_notify_event_name(req->event),
                      vm ? "managed" : "not managed", action);
     JsonObject *o = json_object_new();

@@ -237,7 +237,7 @@ void lv_policy_vm_params(const struct config *c, const char *name, const struct 
     if (source)
         *source = "metadata";
     if (meta->n_errors && !c->n_global_errors) {
-        out->mode = POLICY_MODE_OBSERVE;
+        out->mode = POLICY_MODE_SAFE;
         if (why)
             *why = meta->first_error;
     }

@@ -14,8 +14,8 @@
  * (host/policy/config.h, docs/config.md) with the same value syntax, so a
  * policy can move between a `<vm>.conf` file and the domain XML unchanged.
  * Precedence: a VM's own config file wins over its metadata; metadata wins
- * over [defaults]. A metadata policy with any error puts the VM in observe
- * mode, as a policy file with an error does.
+ * over [defaults]. A metadata policy with any error puts the VM in safe
+ * mode (never shrunk, still grown), as a policy file with an error does.
  *
  * Pure functions: no libvirt call, no I/O.
  */
@@ -54,9 +54,9 @@ guint lv_policy_from_info(const struct lv_domain_info *info, const struct config
 /*
  * The engine parameters of VM `name`: its config file when it has one
  * (config_vm_params), else its metadata policy when present, else the
- * config's [defaults]. A metadata policy with errors forces observe, with
- * *why (may be NULL) pointing at its first error; global config errors
- * force observe as always. *source (may be NULL) gets "file", "metadata"
+ * config's [defaults]. A metadata policy with errors forces safe mode,
+ * with *why (may be NULL) pointing at its first error; global config errors
+ * force safe mode as always. *source (may be NULL) gets "file", "metadata"
  * or "defaults".
  */
 void lv_policy_vm_params(const struct config *c, const char *name, const struct lv_policy *meta,

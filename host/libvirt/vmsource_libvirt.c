@@ -33,6 +33,9 @@ struct vmsource_vm {
     bool paused;
     bool refresh_pending;
     pid_t pid;
+    /* Last figures of each kind: a balloon-change event carries only actual,
+     * a stats read may lack the guest figures (microvm); neither erases the other. */
+    struct vmsource_balloon balloon;
 };
 
 struct lv_source {
@@ -107,7 +110,7 @@ static void apply_policy(struct lv_source *ls, struct vmsource_vm *vm,
     lv_policy_clear(&vm->policy);
     lv_policy_from_info(info, &ls->policy_defaults, &vm->policy, errors);
     for (guint i = 0; i < errors->len; i++)
-        g_warning("libvirt: domain %s: %s (the VM is observed only)", vm->name,
+        g_warning("libvirt: domain %s: %s (safe mode: never shrunk, still grown)", vm->name,
                   (const char *)errors->pdata[i]);
     if (vm->policy.present)
         g_message("libvirt: domain %s: metadata policy, %u key(s)%s", vm->name, vm->policy.n_keys,
@@ -152,38 +155,31 @@ static void read_stats(struct lv_source *ls, struct vmsource_vm *vm)
         g_debug("libvirt: domain %s: memory stats: %s", vm->name, last_error());
         return;
     }
-    struct vmsource_balloon b = {
-        .nominal_bytes = vm->info.memory_bytes ? (int64_t)vm->info.memory_bytes : -1,
-        .actual_bytes = -1,
-        .guest_total_bytes = -1,
-        .guest_available_bytes = -1,
-        .guest_free_bytes = -1,
-        .guest_stats_update_s = 0,
-    };
+    struct vmsource_balloon *b = &vm->balloon;
     /* libvirt gives KiB for every memory figure. */
     for (int i = 0; i < n; i++) {
         int64_t kib = (int64_t)stats[i].val;
         switch (stats[i].tag) {
         case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
-            b.actual_bytes = kib * 1024;
+            b->actual_bytes = kib * 1024;
             break;
         case VIR_DOMAIN_MEMORY_STAT_AVAILABLE: /* guest MemTotal */
-            b.guest_total_bytes = kib * 1024;
+            b->guest_total_bytes = kib * 1024;
             break;
         case VIR_DOMAIN_MEMORY_STAT_USABLE: /* guest MemAvailable */
-            b.guest_available_bytes = kib * 1024;
+            b->guest_available_bytes = kib * 1024;
             break;
         case VIR_DOMAIN_MEMORY_STAT_UNUSED: /* guest MemFree */
-            b.guest_free_bytes = kib * 1024;
+            b->guest_free_bytes = kib * 1024;
             break;
         case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE:
-            b.guest_stats_update_s = (int64_t)stats[i].val;
+            b->guest_stats_update_s = (int64_t)stats[i].val;
             break;
         default:
             break;
         }
     }
-    ls->base.events->vm_balloon(ls->base.events_ctx, vm->cookie, &b);
+    ls->base.events->vm_balloon(ls->base.events_ctx, vm->cookie, b);
 }
 
 /* Refreshes run from an idle, never inside the caller's own call. */
@@ -242,6 +238,14 @@ static void try_add(struct lv_source *ls, virDomainPtr dom)
     vm->dom = dom;
     virDomainRef(dom);
     vm->info = info;
+    vm->balloon = (struct vmsource_balloon){
+        .nominal_bytes = info.memory_bytes ? (int64_t)info.memory_bytes : -1,
+        .actual_bytes = -1,
+        .guest_total_bytes = -1,
+        .guest_available_bytes = -1,
+        .guest_free_bytes = -1,
+        .guest_stats_update_s = 0,
+    };
     int state = VIR_DOMAIN_NOSTATE;
     if (virDomainGetState(dom, &state, NULL, 0) == 0)
         vm->paused = state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_PMSUSPENDED;
@@ -394,14 +398,8 @@ static int on_balloon_change(virConnectPtr conn, virDomainPtr dom, unsigned long
     struct vmsource_vm *vm = find_vm(ls, dom);
     if (!vm)
         return 0;
-    struct vmsource_balloon b = {
-        .nominal_bytes = vm->info.memory_bytes ? (int64_t)vm->info.memory_bytes : -1,
-        .actual_bytes = (int64_t)actual_kib * 1024,
-        .guest_total_bytes = -1,
-        .guest_available_bytes = -1,
-        .guest_free_bytes = -1,
-    };
-    ls->base.events->vm_balloon(ls->base.events_ctx, vm->cookie, &b);
+    vm->balloon.actual_bytes = (int64_t)actual_kib * 1024;
+    ls->base.events->vm_balloon(ls->base.events_ctx, vm->cookie, &vm->balloon);
     return 0;
 }
 

@@ -137,8 +137,8 @@ probe_expect "^policy $q35 present=1 keys=2 errors=0 source=metadata shares=4242
   ok "metadata: change event seen, new policy applied" || fail "metadata change not seen"
 v metadata "$q35" https://ballast.dev/xmlns/policy/1 --live --key ballast \
   --set "<policy><shares>lots</shares></policy>" >/dev/null
-probe_expect "^policy $q35 present=1 keys=0 errors=1 .*mode=observe .*error=metadata: <shares>" 5 &&
-  ok "metadata: bad value -> observe with the reason" || fail "bad metadata not reported"
+probe_expect "^policy $q35 present=1 keys=0 errors=1 .*mode=safe .*error=metadata: <shares>" 5 &&
+  ok "metadata: bad value -> safe mode with the reason" || fail "bad metadata not reported"
 v metadata "$q35" https://ballast.dev/xmlns/policy/1 --live --remove >/dev/null
 probe_expect "^policy $q35 present=0 .*source=defaults" 5 &&
   ok "metadata: removal -> defaults" || fail "metadata removal not seen"

@@ -1,6 +1,6 @@
 /*
  * Metadata policy (lv_policy.c): the keys of config.c's table with its
- * syntax and ranges, errors that force observe, and the precedence
+ * syntax and ranges, errors that force safe mode, and the precedence
  * file > metadata > [defaults].
  */
 #include "cunit_main.h"
@@ -212,11 +212,11 @@ static void test_precedence(void)
     CU_ASSERT_STRING_EQUAL(source, "defaults");
     CU_ASSERT_EQUAL(out.shares, 300);
 
-    /* Metadata with an error: observe, with the reason. */
+    /* Metadata with an error: safe mode (never shrinks, still grows), with the reason. */
     struct lv_policy bad;
     CU_ASSERT_EQUAL(from_inner("<b:shares>many</b:shares>", &bad, NULL), 1);
     lv_policy_vm_params(c, "db", &bad, 1ULL << 30, &out, NULL, &why, &source);
-    CU_ASSERT_EQUAL(out.mode, POLICY_MODE_OBSERVE);
+    CU_ASSERT_EQUAL(out.mode, POLICY_MODE_SAFE);
     CU_ASSERT_PTR_NOT_NULL(why);
     CU_ASSERT_TRUE(why && strstr(why, "shares") != NULL);
 
