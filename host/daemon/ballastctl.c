@@ -142,6 +142,20 @@ static void print_explain(JsonNode *result)
             printf(" %s", json_array_get_string_element(arr, i));
         printf("\n");
     }
+    printf("  source %s, policy from %s\n", obj_str(o, "source"), obj_str(o, "policy_source"));
+    JsonNode *md = json_object_get_member(o, "metadata");
+    if (md && JSON_NODE_HOLDS_OBJECT(md)) {
+        JsonObject *mo = json_node_get_object(md);
+        printf("  libvirt %s: metadata policy %s, %" G_GINT64_FORMAT " key(s), %" G_GINT64_FORMAT
+               " error(s)%s%s\n",
+               obj_str(mo, "machine"),
+               json_object_get_boolean_member_with_default(mo, "present", FALSE) ? "present"
+                                                                                 : "absent",
+               json_object_get_int_member_with_default(mo, "keys", 0),
+               json_object_get_int_member_with_default(mo, "errors", 0),
+               strcmp(obj_str(mo, "error"), "-") ? ": " : "",
+               strcmp(obj_str(mo, "error"), "-") ? obj_str(mo, "error") : "");
+    }
     const char *cfg = obj_str(o, "config_error");
     if (strcmp(cfg, "-") != 0)
         printf("  config error (observe forced): %s\n", cfg);
