@@ -1067,7 +1067,8 @@ static gboolean on_notify_rescan(gpointer data)
 /*
  * The hook runs inside libvirtd's domain start/stop, synchronously: this
  * answers at once and only schedules work. Nothing here calls libvirt; the
- * rescan runs from an idle after the reply is queued, and libvirt's own
+ * rescan runs from an idle after the reply is queued (idle priority: the
+ * reply's write watch, at default priority, is served first), and libvirt's own
  * lifecycle events remain what adds and removes VMs.
  *   prepare           nothing (QEMU does not run yet);
  *   started           rescan the libvirt source soon (in case its event is
