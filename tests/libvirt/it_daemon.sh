@@ -16,7 +16,9 @@
 #   hook        the installed qemu hook -> ballastctl notify -> ballastd
 #               (release closes the agent, started reopens it; exits 0 at once);
 #   events      `virsh destroy` of one domain drops it from status at once,
-#               the other is still served.
+#               the other is still served;
+#   names       a domain started under the name of a (stand-in) fleet guest
+#               is refused with a warning; notify leaves the fleet guest alone.
 # ballastd is stopped, domains destroyed and undefined and the private
 # libvirtd stopped, by PID, however the test ends (trap EXIT in lib.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -193,6 +195,30 @@ sleep 2.5
 status | jq -e --arg n "$q35" --argjson t "$ticks0" '.host.ticks > $t and
   ([.vms[] | select(.name == $n and .qmp == "connected" and .agent == "connected")] | length == 1)' \
   >/dev/null && ok "events: $q35 still served" || fail "$q35 after the destroy: $(status | jq -c .)"
+
+# --- names: a fleet guest and a libvirt domain of the same name --------------------------------
+# A stand-in fleet guest named like the (now stopped) microvm: a directory
+# with a listening qmp.sock is a live guest to the fleet source.
+mkdir "$fleet/$mvm"
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(120)' \
+  "$fleet/$mvm/qmp.sock" &
+fake_pid=$!
+cleanup_extra="kill $fake_pid 2>/dev/null; $cleanup_extra"
+fleet_has() { status | jq -e --arg n "$mvm" '[.vms[] | select(.name == $n and .source == "fleet")] | length == 1'; }
+wait_for 10 fleet_has || fail "fleet stand-in $mvm not managed"
+v start "$mvm" >/dev/null
+wait_for 10 grep -q "$mvm: a fleet VM of this name is managed already: the libvirt VM is not managed" \
+  "$lvdir/ballastd.log" && ok "names: libvirt domain clashing with a fleet guest refused with a warning" ||
+  fail "no warning for the name clash"
+status | jq -e --arg n "$mvm" '[.vms[] | select(.name == $n)] | (length == 1 and .[0].source == "fleet")' \
+  >/dev/null || fail "after the clash: $(status | jq -c --arg n "$mvm" '[.vms[] | select(.name == $n) | {name, source}]')"
+[[ $(ctl --json notify "$mvm" release | jq -r '.managed') == false ]] &&
+  ok "names: notify never touches the fleet guest of that name" || fail "notify reached the fleet guest"
+kill "$fake_pid" 2>/dev/null
+wait "$fake_pid" 2>/dev/null || :
+rm -rf "${fleet:?}/$mvm"
+v destroy "$mvm" >/dev/null
 
 kill -TERM "$daemon_pid"
 rc=0
