@@ -52,8 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     config_vm_params(c, "vm", 1ULL << 30, &p, NULL, &why);
     if (c->errors->len == 0 && (p.max_bytes > (1ULL << 30) || p.shares == 0))
         abort();
+    /* A file with errors: safe mode (never shrinks) and a reason. */
     if ((c->n_global_errors || config_find_vm(c, "vm")->n_errors) &&
-        (p.mode != POLICY_MODE_OBSERVE || !why))
+        (p.mode != POLICY_MODE_SAFE || !why))
         abort();
     config_free(c);
     return 0;
