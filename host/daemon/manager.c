@@ -52,6 +52,7 @@ struct bd_vm {
     struct agent_conn agent;
     struct proto_report report;
     gint64 report_ms;
+    int64_t report_actual_bytes; /* balloon actual when the report arrived, -1 unknown */
     bool report_valid;
     bool pressure_event;
     uint64_t target_set_bytes; /* last target sent to QEMU, 0 = none since (re)connect */
@@ -182,6 +183,7 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
     struct bd_vm *vm = ctx;
     vm->report = *r;
     vm->report_ms = now_ms();
+    vm->report_actual_bytes = vm->balloon.actual_bytes;
     vm->report_valid = true;
     if (pressure)
         vm->pressure_event = true;
@@ -417,6 +419,7 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
     ctl_copy(vm->config_error, sizeof(vm->config_error), why);
     vm_override_apply(&vm->ovr, nominal, &in->params);
     in->actual_bytes = (uint64_t)vm->balloon.actual_bytes;
+    in->nominal_bytes = nominal;
     in->target_bytes = vm->target_set_bytes;
     in->pressure_event = vm->pressure_event;
 
@@ -432,6 +435,8 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
         a->psi_some_avg10_pct = rfield(r, PROTO_R_PSI_SOME, r->psi_some_avg10_bp) / 100.0;
         a->psi_full_avg10_pct = rfield(r, PROTO_R_PSI_FULL, r->psi_full_avg10_bp) / 100.0;
         a->oom_kill_count = rfield(r, PROTO_R_OOM_KILL, r->oom_kill);
+        a->balloon_actual_bytes =
+            vm->report_actual_bytes > 0 ? (uint64_t)vm->report_actual_bytes : 0;
     }
 
     const struct vmsource_balloon *b = &vm->balloon;

@@ -286,7 +286,11 @@ static bool agent_plausible(const struct policy_vm_in *in, const struct policy_v
         snprintf(why, why_len, "agent MemFree > MemTotal");
         return false;
     }
-    if (a->mem_total_bytes > add_sat(in->actual_bytes, slack_bytes)) {
+    /* With deflate-on-oom the balloon stays inside MemTotal: the bound is then
+     * the VM's nominal size, not the balloon's actual. */
+    uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
+    uint64_t bound = s->balloon_in_total ? nominal : in->actual_bytes;
+    if (a->mem_total_bytes > add_sat(bound, slack_bytes)) {
         snprintf(why, why_len, "agent MemTotal %llu MiB > balloon actual %llu MiB",
                  MIBS(a->mem_total_bytes), MIBS(in->actual_bytes));
         return false;
@@ -317,22 +321,34 @@ static void read_guest(const struct policy_vm_in *in, const struct policy_tunabl
             g->available_bytes = a->mem_available_bytes;
             g->free_bytes = a->mem_free_bytes;
             g->used_bytes = a->mem_total_bytes - a->mem_available_bytes;
-            /*
-             * need = actual - MemAvailable = used + (actual - MemTotal), the
-             * last term being the kernel's own share, constant whatever the
-             * balloon does. While the balloon moves, actual (a fresh
-             * query-balloon) and the report (up to a second old) disagree:
-             * right after a deflation `actual - MemAvailable` would count the
-             * new pages as used and grow the guest a second time. Then the
-             * overhead learned while the balloon stood still is used instead.
-             */
-            uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
-            uint64_t moved = in->actual_bytes > s->last_actual_bytes
-                                 ? in->actual_bytes - s->last_actual_bytes
-                                 : s->last_actual_bytes - in->actual_bytes;
-            if (s->overhead_known && moved > t->stall_tolerance_bytes)
-                overhead = s->overhead_bytes;
-            g->need_bytes = add_sat(g->used_bytes, overhead);
+            if (s->balloon_in_total) {
+                /* MemTotal - MemAvailable counts the balloon as used: take off
+                 * the balloon as it was when the report arrived. The kernel's
+                 * share is nominal - MemTotal, whatever the balloon does, so
+                 * no learned overhead is needed. */
+                uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
+                uint64_t at_report =
+                    a->balloon_actual_bytes ? a->balloon_actual_bytes : in->actual_bytes;
+                g->used_bytes = sub_sat(g->used_bytes, sub_sat(nominal, at_report));
+                g->need_bytes = add_sat(g->used_bytes, sub_sat(nominal, a->mem_total_bytes));
+            } else {
+                /*
+                 * need = actual - MemAvailable = used + (actual - MemTotal), the
+                 * last term being the kernel's own share, constant whatever the
+                 * balloon does. While the balloon moves, actual (a fresh
+                 * query-balloon) and the report (up to a second old) disagree:
+                 * right after a deflation `actual - MemAvailable` would count the
+                 * new pages as used and grow the guest a second time. Then the
+                 * overhead learned while the balloon stood still is used instead.
+                 */
+                uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
+                uint64_t moved = in->actual_bytes > s->last_actual_bytes
+                                     ? in->actual_bytes - s->last_actual_bytes
+                                     : s->last_actual_bytes - in->actual_bytes;
+                if (s->overhead_known && moved > t->stall_tolerance_bytes)
+                    overhead = s->overhead_bytes;
+                g->need_bytes = add_sat(g->used_bytes, overhead);
+            }
             if (s->oom_kill_seen && a->oom_kill_count > s->last_oom_kill_count) {
                 g->urgent = g->heavy = true;
                 snprintf(g->why, sizeof(g->why), "guest OOM-killed %llu process(es)",
@@ -367,8 +383,9 @@ static void read_guest(const struct policy_vm_in *in, const struct policy_tunabl
          * what the guest could give, which only errs on the safe side. */
         uint64_t avail =
             st->available_bytes != POLICY_UNKNOWN ? st->available_bytes : st->free_bytes;
+        uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
         if (avail <= st->total_bytes && st->free_bytes <= st->total_bytes &&
-            st->total_bytes <= add_sat(in->actual_bytes, slack)) {
+            st->total_bytes <= add_sat(s->balloon_in_total ? nominal : in->actual_bytes, slack)) {
             g->have = true;
             g->available_bytes = avail;
             g->free_bytes = st->free_bytes;
@@ -461,6 +478,22 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
      * forever. A deadband above the floor keeps the two apart. */
     headroom = max_u64(headroom, add_sat(floor_bytes, deadband));
 
+    /* deflate-on-oom balloons stay inside the guest's MemTotal (see
+     * policy_vm_state.balloon_in_total): a fresh report or guest-stats with
+     * a total above actual, but not above nominal, shows it. */
+    {
+        uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : p.max_bytes;
+        uint64_t slack = max_u64(pct_of(p.max_bytes, 2.0), 2 * MIB);
+        uint64_t total = 0;
+        if (in->agent.valid && in->agent.age_ms <= t->agent_stale_ms)
+            total = in->agent.mem_total_bytes;
+        else if (in->stats.valid && in->stats.age_ms <= t->stats_stale_ms &&
+                 in->stats.total_bytes != POLICY_UNKNOWN)
+            total = in->stats.total_bytes;
+        if (total > add_sat(in->actual_bytes, slack) && total <= add_sat(nominal, slack))
+            s->balloon_in_total = true;
+    }
+
     struct guest_view g;
     read_guest(in, t, s, floor_bytes, &g);
 
@@ -484,7 +517,7 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
         uint64_t moved = in->actual_bytes > s->last_actual_bytes
                              ? in->actual_bytes - s->last_actual_bytes
                              : s->last_actual_bytes - in->actual_bytes;
-        if (s->initialized && moved <= t->stall_tolerance_bytes) {
+        if (s->initialized && moved <= t->stall_tolerance_bytes && !s->balloon_in_total) {
             s->overhead_bytes = sub_sat(in->actual_bytes, in->agent.mem_total_bytes);
             s->overhead_known = true;
         }

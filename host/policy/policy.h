@@ -143,6 +143,9 @@ struct policy_agent_report {
     double psi_some_avg10_pct;
     double psi_full_avg10_pct;
     uint64_t oom_kill_count; /* /proc/vmstat oom_kill, monotonic in an honest guest */
+    /* The balloon's actual size when this report arrived (the caller's last
+     * query-balloon / BALLOON_CHANGE then); 0 = unknown, actual_bytes is used. */
+    uint64_t balloon_actual_bytes;
 };
 
 /* QEMU's guest-stats (qom-get .../guest-stats), used when there is no agent.
@@ -158,9 +161,10 @@ struct policy_guest_stats {
 struct policy_vm_in {
     const char *name; /* for the caller and tests; the engine never reads it */
     struct policy_vm_params params;
-    uint64_t actual_bytes; /* query-balloon "actual"; 0 = unknown */
-    uint64_t target_bytes; /* target currently set; 0 = never set (taken as actual) */
-    bool pressure_event;   /* a PRESSURE frame arrived since the last call */
+    uint64_t actual_bytes;  /* query-balloon "actual"; 0 = unknown */
+    uint64_t nominal_bytes; /* memory the VM was started with; 0 = unknown (max_bytes) */
+    uint64_t target_bytes;  /* target currently set; 0 = never set (taken as actual) */
+    bool pressure_event;    /* a PRESSURE frame arrived since the last call */
     struct policy_agent_report agent;
     struct policy_guest_stats stats;
 };
@@ -188,6 +192,11 @@ struct policy_vm_state {
     bool overhead_known;
     uint64_t last_used_bytes; /* agent MemTotal - MemAvailable at the previous call */
     bool used_known;          /* last_used_bytes is meaningful */
+    /* The guest counts its balloon inside MemTotal: a virtio-balloon with
+     * deflate-on-oom does not take inflated pages off the guest's managed
+     * memory, so MemTotal stays near nominal and the balloon shows as used.
+     * Seen once (MemTotal above actual), kept. */
+    bool balloon_in_total;
     /* The guest deflated its balloon on OOM (actual rose above the target
      * without a command of ours): counted once per episode, no shrink until
      * deflate_hold_until_ms. */

@@ -23,6 +23,7 @@ struct sim_guest {
     uint64_t target_bytes;           /* balloon target as set */
     uint64_t stuck_at_bytes;         /* balloon cannot go below this (0 = no limit) */
     uint64_t inflate_bytes_per_tick; /* 0 = reaches the target at once */
+    bool in_total; /* deflate-on-oom: the balloon stays inside MemTotal, as used */
 };
 
 static inline void sim_guest_init(struct sim_guest *g, uint64_t nominal_mib, uint64_t used_mib,
@@ -51,6 +52,8 @@ static inline void sim_guest_report(const struct sim_guest *g, struct policy_age
     r->mem_available_bytes = total - used;
     r->mem_free_bytes = total - used - cache;
     r->cached_bytes = cache;
+    if (g->in_total) /* the balloon's pages are allocated inside MemTotal */
+        r->mem_total_bytes = g->nominal_bytes - g->overhead_bytes;
 }
 
 /* Applies a decision to the model: the balloon moves toward the target. */
@@ -75,6 +78,7 @@ static inline void sim_guest_input(const struct sim_guest *g, const char *name,
     in->name = name;
     policy_vm_params_default(&in->params, g->nominal_bytes);
     in->actual_bytes = g->actual_bytes;
+    in->nominal_bytes = g->nominal_bytes;
     in->target_bytes = g->target_bytes;
     sim_guest_report(g, &in->agent);
 }

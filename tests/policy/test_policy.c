@@ -1022,6 +1022,59 @@ static void test_not_a_deflate(void)
     CU_ASSERT_EQUAL(st.guest_deflate_events, 1);
 }
 
+/*
+ * deflate-on-oom balloons stay inside the guest's MemTotal (the balloon shows
+ * as used memory). The engine must read such a guest as well as one whose
+ * MemTotal shrinks: converge on the same goal, grow on a spike, and not count
+ * a report taken before a growth as usage.
+ */
+static void test_balloon_in_total(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 200, 0);
+    g.in_total = true;
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    for (int i = 0; i < 200; i++) {
+        struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
+        CU_ASSERT_NOT_EQUAL(o.decision, POLICY_NO_DATA);
+    }
+    CU_ASSERT_TRUE(st.balloon_in_total);
+    uint64_t goal = g.overhead_bytes + g.used_bytes + (uint64_t)(0.10 * (double)GIB);
+    CU_ASSERT(g.target_bytes >= goal);
+    CU_ASSERT(g.target_bytes <= goal + 21 * MIB);
+    CU_ASSERT(st.need_bytes == g.overhead_bytes + g.used_bytes);
+
+    /* A spike: grown at once to the new working set + headroom. */
+    uint64_t small = g.target_bytes;
+    g.used_bytes += 80 * MIB; /* eats the headroom, still fits */
+    struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
+    CU_ASSERT(o.decision == POLICY_GROW || o.decision == POLICY_GROW_URGENT);
+    CU_ASSERT(g.target_bytes >= g.overhead_bytes + g.used_bytes + 100 * MIB);
+    uint64_t grown = g.target_bytes;
+
+    /* The report taken before that growth, evaluated with the new actual:
+     * the caller says which balloon the report saw, so nothing is added. */
+    struct sim_guest before = g;
+    before.actual_bytes = small;
+    struct policy_vm_in in;
+    sim_guest_input(&before, "vm", &in);
+    in.actual_bytes = in.target_bytes = grown;
+    in.agent.balloon_actual_bytes = small;
+    struct policy_snapshot snap = snapshot(now, &in, 1);
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW);
+    CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT(st.need_bytes == g.overhead_bytes + g.used_bytes);
+
+    /* A guest claiming more than its nominal size is still refused. */
+    sim_guest_input(&g, "vm", &in);
+    in.agent.mem_total_bytes = 2 * GIB;
+    in.agent.mem_available_bytes = 1 * GIB;
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT(strstr(o.reason, "MemTotal") != NULL);
+}
+
 /* The event path: would a fresh report grow the VM now? */
 static void test_wants_growth(void)
 {
@@ -1249,6 +1302,7 @@ static CU_TestInfo policy_tests[] = {
     {"hold-down after growth", test_hold_down},
     {"guest deflate-on-oom: urgent growth, counted, hold-down", test_guest_deflate_on_oom},
     {"shrinks, stalls and restarts are not deflates", test_not_a_deflate},
+    {"deflate-on-oom balloon inside MemTotal", test_balloon_in_total},
     {"deadband", test_deadband},
     {"per-VM rate limit", test_vm_rate_limit},
     {"host pressure tightens", test_host_pressure_tightens},
