@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# integration.daemon.oom_deflate: the OOM safety net. One 256 MiB guest,
+# started with the fleet's default virtio-balloon deflate-on-oom=on, idles
+# while ballastd (1 s tick) shrinks it to its working set + headroom; then its
+# workload jumps by 100 MiB at once - far more than the headroom, faster than
+# any report can reach the host. The guest's balloon driver must give pages
+# back before its OOM killer runs (no OOM kill: agent oom_kill count 0, no OOM
+# killer on the console), the workload must get all of its memory, and
+# ballastd must see the deflate (actual above its target without a command),
+# count it once, grow the guest from there and hold off shrinking it.
+source "$(dirname "$0")/lib.sh"
+need_guests
+mib=$((1024 * 1024))
+nominal=$((256 * mib))
+jump_at_s=45
+
+fleet_started=1
+BALLAST_BUILD_DIR=$build "$src/scripts/fleet" start --count 1 --memory 256M --state "$state" \
+  --workload "spike:base=16M,peak=116M,after=${jump_at_s}s,hold=60s" \
+  --wait --timeout 120 >"$state/fleet.log" 2>&1 || { cat "$state/fleet.log" >&2; fail "fleet did not start"; }
+booted=$SECONDS
+grep -q 'deflate-on-oom=on' /proc/"$(cat "$state/vm0/pid")"/cmdline ||
+  fail "the fleet did not start the guest with deflate-on-oom=on by default"
+fast_config
+echo 'ksm_mode = observe' >>"$conf/ballastd.conf" # leave the host's KSM alone
+start_daemon --config-dir "$conf"
+
+shrunk() {
+  status_json | jq -e --argjson lim $((150 * mib)) '
+    .vms[0] | .agent == "connected" and .actual_bytes != null and .actual_bytes <= $lim'
+}
+wait_for $((jump_at_s - 8)) shrunk || { status_json >&2; fail "guest not shrunk to <= 150 MiB before the jump"; }
+((SECONDS - booted < jump_at_s - 2)) || fail "shrink came too late to test the jump"
+before=$(status_json | jq '.vms[0].actual_bytes / 1048576 | floor')
+echo "shrunk to $before MiB before a +100 MiB jump"
+
+got_it() { grep -q 'holding 116 MiB' "$state/vm0/console.log"; }
+wait_for $((jump_at_s + 60)) got_it || fail "the workload never got its 116 MiB"
+sleep 3 # let a late OOM kill or a late deflate show
+
+kills=$(ctl --json explain vm0 | jq '.agent.oom_kill_count')
+[[ $kills == 0 ]] || fail "vm0: agent reports oom_kill $kills"
+! grep -q 'Out of memory\|oom-kill\|invoked oom-killer' "$state/vm0/console.log" ||
+  fail "vm0: OOM killer on the console: $(grep -m3 'Out of memory\|oom' "$state/vm0/console.log")"
+ok "no OOM kill: the workload got +100 MiB over a $before MiB guest"
+
+explain=$(ctl --json explain vm0)
+events=$(jq '.guest_deflate_events' <<<"$explain")
+((events >= 1)) || fail "ballastd saw no deflate-on-OOM (guest_deflate_events $events): $explain"
+grep -q 'vm0: guest deflated its balloon on OOM' "$state/ballastd.log" || fail "deflate not logged"
+logged=$(grep -c 'vm0: guest deflated its balloon on OOM' "$state/ballastd.log")
+((logged == events)) || fail "deflate logged $logged times for $events episodes"
+status_json | jq -e '.vms[0].guest_deflate_events >= 1' >/dev/null ||
+  fail "status does not count the deflate"
+jq -e '.target_set_bytes >= .actual_bytes - 1048576 and .deflate_hold_ms_left > 0' \
+  <<<"$explain" >/dev/null || fail "after the deflate: target below actual or no hold-down: $explain"
+grep 'deflated\|vm0: moving target .*grow' "$state/ballastd.log" | sed 's/^/  /' | head -8
+ok "ballastd saw $events deflate episode(s), grew the guest from there and holds off shrinking"
