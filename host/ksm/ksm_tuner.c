@@ -449,10 +449,18 @@ static void decide_rate(const struct ksm_tuner_input *in, const struct view *v,
          "auto mode: ballast paces ksmd itself, kernel advisor off");
     zero_pages_for_fleet(in, out);
 
+    /*
+     * Converged = a full scan merged nothing new. Not before ksmd has made two
+     * full scans since it started: a page merges only once its checksum held
+     * over two passes, and the first "full scan" after a start can be the
+     * tail of an almost empty pass. Without this, a fresh start looked
+     * converged after one interval and dropped to the maintenance pace.
+     */
+    bool settled = in->cur.full_scans >= st->full_scans_at_start + 2;
     if (v->have_delta) {
         if (v->progress_pages >= (int64_t)c->progress_min_pages)
             st->converged = false;
-        else if (v->scans_delta >= 1)
+        else if (v->scans_delta >= 1 && settled)
             st->converged = true;
     }
     double secs = (double)in->interval_ms / 1000.0;

@@ -345,6 +345,18 @@ static void test_converged_slows_down(void)
     CU_ASSERT_EQUAL(ksm_tuner_decide(&in, &out), 0);
     CU_ASSERT_FALSE(out.state.converged);
     CU_ASSERT_TRUE(new_rate(&out, &in.cur) >= 50000);
+
+    /* Just started: the first full scan merged nothing (it cannot: a page
+     * merges after its checksum held over two passes). Not converged. */
+    in = running(1000, 5.0, 0, 1);
+    in.state.full_scans_at_start = in.cur.full_scans - 1;
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&in, &out), 0);
+    CU_ASSERT_FALSE(out.state.converged);
+    CU_ASSERT_TRUE(new_rate(&out, &in.cur) >= 50000);
+    /* Two full scans since the start and still nothing: converged. */
+    in.state.full_scans_at_start = in.cur.full_scans - 2;
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&in, &out), 0);
+    CU_ASSERT_TRUE(out.state.converged);
 }
 
 static void test_slow_rate_uses_longer_sleep(void)
