@@ -245,6 +245,15 @@ char *ctl_request_serialise(const struct ctl_request *req)
     return node_to_line(root);
 }
 
+JsonNode *ctl_node_take_object(JsonObject *object)
+{
+    /* json_node_init_object takes a reference of its own: without the unref
+     * every status reply leaked its whole tree (~4 KiB a guest). */
+    JsonNode *node = json_node_init_object(json_node_alloc(), object);
+    json_object_unref(object);
+    return node;
+}
+
 char *ctl_reply_ok(enum ctl_cmd cmd, JsonNode *result)
 {
     g_autoptr(JsonObject) obj = json_object_new();
@@ -543,7 +552,7 @@ JsonNode *ctl_status_to_json(const struct ctl_host_status *host, const struct ct
         json_array_add_object_element(arr, v);
     }
     json_object_set_array_member(root, "vms", arr);
-    return json_node_init_object(json_node_alloc(), root);
+    return ctl_node_take_object(root);
 }
 
 int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct ctl_vm_status **vms,

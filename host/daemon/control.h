@@ -90,6 +90,9 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, con
 /* The request as one JSON line with its trailing newline (g_free it). */
 char *ctl_request_serialise(const struct ctl_request *req);
 
+/* A node holding object; takes over the caller's reference. */
+JsonNode *ctl_node_take_object(JsonObject *object);
+
 /* {"ok":true,"cmd":NAME,"result":RESULT}\n — takes ownership of result. */
 char *ctl_reply_ok(enum ctl_cmd cmd, JsonNode *result);
 /* {"ok":false,"error":{"code":CODE,"message":MSG}}\n */

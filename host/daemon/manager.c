@@ -34,6 +34,7 @@
 #include "vmsource_libvirt.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <string.h>
 
@@ -574,8 +575,13 @@ static void run_tick(struct manager *m, bool scheduled)
         m->host_valid = false;
     }
 
-    if (scheduled)
+    if (scheduled) {
         ksm_tick(m, now);
+        /* Give freed heap pages back: start-up and QMP replies leave holes
+         * that glibc keeps (measured: ~0.4 MiB of a 1.4 MiB heap with 64
+         * guests). Once per scheduled tick costs microseconds. */
+        malloc_trim(0);
+    }
 
     size_t n = 0;
     for (guint i = 0; i < m->vms->len; i++) {
@@ -1121,7 +1127,7 @@ static JsonNode *notify_result(struct manager *m, const struct ctl_request *req)
     json_object_set_string_member(o, "event", ctl_notify_event_name(req->event));
     json_object_set_boolean_member(o, "managed", vm != NULL);
     json_object_set_string_member(o, "action", action);
-    return json_node_init_object(json_node_alloc(), o);
+    return ctl_node_take_object(o);
 }
 
 char *manager_handle_request(void *data, const char *line, size_t len)
@@ -1146,7 +1152,7 @@ char *manager_handle_request(void *data, const char *line, size_t len)
         JsonObject *o = json_object_new();
         json_object_set_int_member(o, "version", CTL_PROTOCOL_VERSION);
         json_object_set_string_member(o, "ballast", BALLAST_VERSION);
-        return ctl_reply_ok(req.cmd, json_node_init_object(json_node_alloc(), o));
+        return ctl_reply_ok(req.cmd, ctl_node_take_object(o));
     }
     case CTL_CMD_STATUS:
         return ctl_reply_ok(req.cmd, status_result(m));
@@ -1164,7 +1170,7 @@ char *manager_handle_request(void *data, const char *line, size_t len)
         json_object_set_string_member(o, "vm", vm->name);
         json_object_set_string_member(o, "key", req.key);
         json_object_set_string_member(o, "value", req.value);
-        return ctl_reply_ok(req.cmd, json_node_init_object(json_node_alloc(), o));
+        return ctl_reply_ok(req.cmd, ctl_node_take_object(o));
     }
     case CTL_CMD_DRY_RUN: {
         if (m->dry_run != req.enabled)
@@ -1175,7 +1181,7 @@ char *manager_handle_request(void *data, const char *line, size_t len)
             ((struct bd_vm *)m->vms->pdata[i])->logged_target = 0;
         JsonObject *o = json_object_new();
         json_object_set_boolean_member(o, "dry_run", m->dry_run);
-        return ctl_reply_ok(req.cmd, json_node_init_object(json_node_alloc(), o));
+        return ctl_reply_ok(req.cmd, ctl_node_take_object(o));
     }
     case CTL_CMD_NOTIFY:
         return ctl_reply_ok(req.cmd, notify_result(m, &req));

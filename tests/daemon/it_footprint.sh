@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# integration.daemon.footprint: ballastd's own memory, earlyoom-style. One
+# ballastd on an empty fleet, one managing 64 fake guests (tests/daemon
+# fake_fleet.c: real QMP and agent sockets, a REPORT per guest per second,
+# no QEMU), both with a 1 s tick. Once the 64 are managed (QMP and agent
+# connected, decided at least once) and five more ticks ran, the private
+# anonymous memory of each (smaps_rollup "Anonymous": heap, stacks and the
+# relocated data of its libraries, i.e. what the process itself dirtied) is
+# read three times. Fails when a guest costs more than PER_VM_KIB or the
+# whole passes MAX_KIB. Anonymous rather than Private_Clean + Private_Dirty:
+# clean library pages count as "private" only while no other process maps
+# them, and a freshly linked binary's page-cache pages are dirty until
+# written back - neither is ballastd's doing. USS is printed too.
+source "$(dirname "$0")/lib.sh"
+command -v jq >/dev/null || skip "jq not installed"
+fake=$build/tests/fake-fleet
+[[ -x $fake ]] || skip "fake-fleet not built"
+n=64
+per_vm_kib=${PER_VM_KIB:-16}
+max_kib=${MAX_KIB:-3584}
+
+printf '[ballastd]\ntick_interval_ms = 1000\nksm_mode = observe\n' >"$conf/ballastd.conf"
+mkdir -p "$state/empty" "$state/fleet"
+
+anon_kib() { awk '/^Anonymous:/ {print $2}' "/proc/$1/smaps_rollup"; }
+uss_kib() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
+ticks() { "$bin/ballastctl" --socket "$1" --json status | jq '.host.ticks'; }
+# The largest of three samples a second apart: a reading between two frees
+# is not a leak, but the test should see the worst of the steady state.
+sample() {
+  local best=0 v
+  for _ in 1 2 3; do
+    v=$(anon_kib "$1")
+    ((v > best)) && best=$v
+    sleep 1
+  done
+  echo "$best"
+}
+
+"$bin/ballastd" --fleet "$state/empty" --socket "$state/empty.sock" --config-dir "$conf" \
+  >"$state/empty.log" 2>&1 &
+empty_pid=$!
+extra_pids+=("$empty_pid")
+wait_for 10 "$bin/ballastctl" --socket "$state/empty.sock" ping || fail "empty ballastd did not start"
+
+coproc FAKE { exec "$fake" "$state/fleet" "$n" --memory 256 --used 64 --report-ms 1000; }
+extra_pids+=("$FAKE_PID")
+read -r -t 10 line <&"${FAKE[0]}" && [[ $line == ready ]] || fail "fake fleet did not start"
+"$bin/ballastd" --fleet "$state/fleet" --socket "$state/ctl.sock" --config-dir "$conf" \
+  >"$state/ballastd.log" 2>&1 &
+daemon_pid=$!
+wait_for 10 ctl ping || fail "ballastd did not answer on its control socket"
+
+managed() {
+  status_json | jq -e --argjson n "$n" '
+    [.vms[] | select(.qmp == "connected" and .agent == "connected" and .mode == "managed")]
+    | length == $n'
+}
+wait_for 60 managed || { status_json | jq -c '.vms[0]' >&2; fail "the $n fake guests were not all managed"; }
+t0=$(ticks "$state/ctl.sock")
+ticked() { (($(ticks "$state/ctl.sock") >= t0 + 5)); }
+wait_for 30 ticked || fail "ballastd does not tick"
+
+base=$(sample "$empty_pid")
+full=$(sample "$daemon_pid")
+per_vm=$(((full - base) / n))
+echo "ballastd anonymous memory: $base KiB with no guest, $full KiB with $n (${per_vm} KiB a guest)"
+echo "  USS (Private_Clean + Private_Dirty): $(uss_kib "$daemon_pid") KiB, threads $(ls /proc/$daemon_pid/task | wc -l)"
+awk '/^[0-9a-f]+-[0-9a-f]+ / {m = $6 ? $6 : "[anon]"} /^Anonymous:/ {a[m] += $2}
+     END {for (k in a) if (a[k] >= 32) printf "  %6d KiB %s\n", a[k], k}' \
+  "/proc/$daemon_pid/smaps" | sort -rn | head -8
+((per_vm <= per_vm_kib)) || fail "a guest costs ballastd $per_vm KiB (> $per_vm_kib KiB)"
+((full <= max_kib)) || fail "ballastd with $n guests uses $full KiB (> $max_kib KiB)"
+ok "footprint: $full KiB with $n guests (<= $max_kib), $per_vm KiB a guest (<= $per_vm_kib)"
