@@ -7,7 +7,10 @@
  * boots: 64 of them cost a few MiB and no CPU, so ballastd's own footprint
  * and its cost per report can be measured without the noise of 64 TCG guests.
  *
- *   fake-fleet DIR COUNT [--memory MIB] [--used MIB] [--report-ms MS]
+ *   fake-fleet DIR COUNT [--memory MIB] [--actual MIB] [--used MIB] [--report-ms MS]
+ *
+ * --actual starts every balloon inflated to that size (as a previous ballastd
+ * run would have left it).
  *
  * Prints "ready" once every socket listens, then reads commands on stdin,
  * one per line, and answers on stdout (each answer ends with "end"):
@@ -360,16 +363,21 @@ int main(int argc, char **argv)
     }
     const char *dir = argv[1];
     n_vms = (unsigned)atoi(argv[2]);
-    uint64_t memory_mib = 256, used_mib = 64;
+    uint64_t memory_mib = 256, used_mib = 64, actual_mib = 0;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--memory") == 0)
             memory_mib = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--actual") == 0)
+            actual_mib = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--used") == 0)
             used_mib = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--report-ms") == 0)
             report_ms = strtoull(argv[i + 1], NULL, 10);
     }
-    if (n_vms == 0 || n_vms > MAX_VMS || memory_mib < 64 || report_ms == 0) {
+    if (actual_mib == 0)
+        actual_mib = memory_mib;
+    if (n_vms == 0 || n_vms > MAX_VMS || memory_mib < 64 || report_ms == 0 || actual_mib < 32 ||
+        actual_mib > memory_mib) {
         fprintf(stderr, "fake-fleet: bad arguments\n");
         return 2;
     }
@@ -393,7 +401,8 @@ int main(int argc, char **argv)
             return 1;
         }
         vm->qmp_fd = vm->agent_fd = -1;
-        vm->nominal_bytes = vm->actual_bytes = memory_mib * MIB;
+        vm->nominal_bytes = memory_mib * MIB;
+        vm->actual_bytes = actual_mib * MIB;
         vm->used_bytes = used_mib * MIB;
     }
     printf("ready\n");
