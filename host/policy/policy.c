@@ -446,7 +446,7 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
     const uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
 
     /* The time since the last shrink bounds the next step (rate * dt): extra
-     * calls (a PRESSURE frame elsewhere runs the whole fleet) do not add
+     * calls (the event path, a one-VM snapshot between ticks) do not add
      * steps, and a long pause (daemon stopped, host suspended) does not turn
      * into one giant step. */
     uint64_t tick = t->tick_interval_ms ? t->tick_interval_ms : 5000;
