@@ -672,6 +672,9 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
     commit_decision(vm, &in, &st, &out);
     unsigned budget = 1;
     actuate(m, vm, now, true, &budget);
+    /* A deflate is seen on the balloon, not in a report: measure from now. */
+    if (out.guest_deflated && vm->grow_wait_bytes)
+        vm->grow_trigger_ms = now;
 }
 
 static gboolean on_vm_decide(gpointer data)

@@ -480,17 +480,35 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
 
     /* deflate-on-oom balloons stay inside the guest's MemTotal (see
      * policy_vm_state.balloon_in_total): a fresh report or guest-stats with
-     * a total above actual, but not above nominal, shows it. */
+     * a total above the balloon's actual, but not above nominal, shows it.
+     * Only while the balloon stands still since the report arrived (for
+     * guest-stats: since the last call): a report taken just before a shrink
+     * shows the
+     * old, larger MemTotal above the new actual - that is not the mode, and
+     * taking it for the mode would subtract the balloon from a use that
+     * never contained it. */
     {
         uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : p.max_bytes;
         uint64_t slack = max_u64(pct_of(p.max_bytes, 2.0), 2 * MIB);
-        uint64_t total = 0;
-        if (in->agent.valid && in->agent.age_ms <= t->agent_stale_ms)
-            total = in->agent.mem_total_bytes;
-        else if (in->stats.valid && in->stats.age_ms <= t->stats_stale_ms &&
-                 in->stats.total_bytes != POLICY_UNKNOWN)
+        uint64_t total = 0, seen_at = in->actual_bytes;
+        bool from_stats = false;
+        if (in->agent.valid && in->agent.age_ms <= t->agent_stale_ms) {
+            /* Only when the caller says which balloon the report saw. */
+            total = in->agent.balloon_actual_bytes ? in->agent.mem_total_bytes : 0;
+            seen_at = in->agent.balloon_actual_bytes;
+        } else if (in->stats.valid && in->stats.age_ms <= t->stats_stale_ms &&
+                   in->stats.total_bytes != POLICY_UNKNOWN) {
             total = in->stats.total_bytes;
-        if (total > add_sat(in->actual_bytes, slack) && total <= add_sat(nominal, slack))
+            from_stats = true;
+        }
+        uint64_t moved_since_report =
+            in->actual_bytes > seen_at ? in->actual_bytes - seen_at : seen_at - in->actual_bytes;
+        uint64_t moved_since_call = in->actual_bytes > s->last_actual_bytes
+                                        ? in->actual_bytes - s->last_actual_bytes
+                                        : s->last_actual_bytes - in->actual_bytes;
+        if (s->initialized && moved_since_report <= t->stall_tolerance_bytes &&
+            (!from_stats || moved_since_call <= t->stall_tolerance_bytes) &&
+            total > add_sat(in->actual_bytes, slack) && total <= add_sat(nominal, slack))
             s->balloon_in_total = true;
     }
 

@@ -81,6 +81,7 @@ static inline void sim_guest_input(const struct sim_guest *g, const char *name,
     in->nominal_bytes = g->nominal_bytes;
     in->target_bytes = g->target_bytes;
     sim_guest_report(g, &in->agent);
+    in->agent.balloon_actual_bytes = g->actual_bytes; /* as ballastd passes it */
 }
 
 #endif

@@ -1067,6 +1067,23 @@ static void test_balloon_in_total(void)
     CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW_URGENT);
     CU_ASSERT(st.need_bytes == g.overhead_bytes + g.used_bytes);
 
+    /* A guest whose MemTotal does shrink is never taken for one that does
+     * not, even by a report taken just before a big shrink (the old, larger
+     * MemTotal above the new actual). */
+    struct sim_guest n;
+    sim_guest_init(&n, 1024, 200, 0);
+    struct policy_vm_state nst = {0};
+    run_ticks(&n, &nst, &now, 3, NULL);
+    struct policy_vm_in stale;
+    sim_guest_input(&n, "vm", &stale);
+    stale.actual_bytes = stale.target_bytes = n.actual_bytes - 200 * MIB;
+    stale.agent.balloon_actual_bytes = n.actual_bytes; /* arrived before the shrink */
+    struct policy_snapshot nsnap = snapshot(now, &stale, 1);
+    eval1(&nsnap, &stale, &nst);
+    stale.agent.balloon_actual_bytes = 0; /* or nobody said */
+    eval1(&nsnap, &stale, &nst);
+    CU_ASSERT_FALSE(nst.balloon_in_total);
+
     /* A guest claiming more than its nominal size is still refused. */
     sim_guest_input(&g, "vm", &in);
     in.agent.mem_total_bytes = 2 * GIB;
