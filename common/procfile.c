@@ -18,6 +18,17 @@ int procfile_open(const char *root, const char *rel, int flags)
     return fd < 0 ? -errno : fd;
 }
 
+void procfile_scan_text(const char *text, size_t len, procfile_line_fn fn, void *ctx)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl ? nl : end;
+        fn(p, (size_t)(line_end - p), ctx);
+        p = nl ? nl + 1 : end;
+    }
+}
+
 int procfile_scan_fd(int fd, char *buf, size_t buf_len, procfile_line_fn fn, void *ctx)
 {
     if (fd < 0 || !buf || buf_len == 0 || !fn)

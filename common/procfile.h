@@ -28,6 +28,9 @@ int procfile_open(const char *root, const char *rel, int flags);
  */
 int procfile_scan_fd(int fd, char *buf, size_t buf_len, procfile_line_fn fn, void *ctx);
 
+/* Calls fn for every line of text[0..len) (a buffer already read). */
+void procfile_scan_text(const char *text, size_t len, procfile_line_fn fn, void *ctx);
+
 /* procfile_open + procfile_scan_fd + close. */
 int procfile_scan(const char *root, const char *rel, char *buf, size_t buf_len, procfile_line_fn fn,
                   void *ctx);

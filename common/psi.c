@@ -108,13 +108,7 @@ static void parse_line(const char *line, size_t len, void *ctx)
 int psi_parse(const char *text, size_t len, struct psi *out)
 {
     memset(out, 0, sizeof(*out));
-    const char *p = text, *end = text + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *line_end = nl ? nl : end;
-        parse_line(p, (size_t)(line_end - p), out);
-        p = nl ? nl + 1 : end;
-    }
+    procfile_scan_text(text, len, parse_line, out);
     return out->valid ? 0 : -ENODATA;
 }
 

@@ -76,6 +76,27 @@ static int lock_state_dir(const char *dir)
     return fd;
 }
 
+/*
+ * The state directory as an absolute path (*dir_out, g_free it) and its lock
+ * held: start and stop both begin so. Says what is wrong and returns -1.
+ */
+static int open_locked_state_dir(const char *state_dir, char **dir_out)
+{
+    char *dir = realpath(state_dir, NULL);
+    if (!dir) {
+        say("state directory %s: %s", state_dir, g_strerror(errno));
+        return -1;
+    }
+    int lock = lock_state_dir(dir);
+    if (lock < 0) {
+        say("state directory %s is in use by another fleet command (%s)", dir, g_strerror(-lock));
+        free(dir);
+        return -1;
+    }
+    *dir_out = dir;
+    return lock;
+}
+
 static int load_spec(const char *dir, struct fleet_spec *spec, GError **error)
 {
     g_autofree char *path = g_build_filename(dir, FLEET_STATE_FILE, NULL);
@@ -340,16 +361,10 @@ static int cmd_start(const struct fleet_options *o)
         say("cannot create state directory %s: %s", o->state_dir, g_strerror(errno));
         return 1;
     }
-    g_autofree char *dir = realpath(o->state_dir, NULL);
-    if (!dir) {
-        say("state directory %s: %s", o->state_dir, g_strerror(errno));
+    g_autofree char *dir = NULL;
+    int lock = open_locked_state_dir(o->state_dir, &dir);
+    if (lock < 0)
         return 1;
-    }
-    int lock = lock_state_dir(dir);
-    if (lock < 0) {
-        say("state directory %s is in use by another fleet command (%s)", dir, g_strerror(-lock));
-        return 1;
-    }
     g_autoptr(GArray) running = fleet_proc_find_in_state_dir(PROC_ROOT, dir);
     if (running->len > 0) {
         say("state directory %s already has a running fleet (%u QEMU process(es)): stop it "
@@ -405,16 +420,10 @@ static int cmd_start(const struct fleet_options *o)
 
 static int cmd_stop(const struct fleet_options *o)
 {
-    g_autofree char *dir = realpath(o->state_dir, NULL);
-    if (!dir) {
-        say("state directory %s: %s", o->state_dir, g_strerror(errno));
+    g_autofree char *dir = NULL;
+    int lock = open_locked_state_dir(o->state_dir, &dir);
+    if (lock < 0)
         return 1;
-    }
-    int lock = lock_state_dir(dir);
-    if (lock < 0) {
-        say("state directory %s is in use by another fleet command (%s)", dir, g_strerror(-lock));
-        return 1;
-    }
     struct fleet_spec spec;
     GError *err = NULL;
     int lrc = load_spec(dir, &spec, &err);
