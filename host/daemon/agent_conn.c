@@ -10,6 +10,7 @@
  *   RECLAIM_DONE ----------->
  */
 #include "agent_conn.h"
+#include "fd_watch.h"
 
 #include <errno.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 
 #include <glib-unix.h>
 
-/* What ballastd uses of the agent's capabilities. */
+/* What ballastd uses of the agent's capabilities; QUIET too when allow_quiet. */
 #define AGENT_HOST_CAPS (PROTO_CAP_PRESSURE | PROTO_CAP_RECLAIM | PROTO_CAP_VMSTAT)
 
 const char *agent_state_name(enum agent_state s)
@@ -97,7 +98,8 @@ static int on_hello(struct agent_conn *a, const struct proto_hello *h)
         return -EPROTONOSUPPORT;
     struct proto_frame f = {.type = PROTO_WELCOME};
     f.u.welcome.host_version = 0x000100; /* 0.1.0 */
-    f.u.welcome.capabilities = h->capabilities & AGENT_HOST_CAPS;
+    f.u.welcome.capabilities =
+        h->capabilities & (AGENT_HOST_CAPS | (a->allow_quiet ? PROTO_CAP_QUIET : 0));
     f.u.welcome.proto_version = PROTO_VERSION;
     a->capabilities = f.u.welcome.capabilities;
     int rc = send_frame(a, &f);
@@ -269,7 +271,7 @@ void agent_conn_start(struct agent_conn *a)
     a->window_frames = 0;
     a->window_start_us = g_get_monotonic_time();
     proto_stream_reset(&a->stream);
-    a->watch_id = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, a);
+    a->watch_id = fd_watch_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, a);
 }
 
 void agent_conn_stop(struct agent_conn *a)

@@ -8,6 +8,7 @@
 #include "ctlserver.h"
 
 #include "control.h"
+#include "fd_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +64,7 @@ static void client_watch(struct client *c, GIOCondition cond)
 {
     if (c->watch_id)
         g_source_remove(c->watch_id);
-    c->watch_id = g_unix_fd_add(c->fd, cond, on_client_io, c);
+    c->watch_id = fd_watch_add(c->fd, cond, on_client_io, c);
 }
 
 static void client_queue(struct client *c, char *reply)
@@ -260,7 +261,7 @@ struct ctlserver *ctlserver_new(const char *path, ctlserver_handler handler, voi
     srv->handler = handler;
     srv->ctx = ctx;
     srv->clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
-    srv->watch_id = g_unix_fd_add(fd, G_IO_IN, on_accept, srv);
+    srv->watch_id = fd_watch_add(fd, G_IO_IN, on_accept, srv);
     srv->sweep_id = g_timeout_add_seconds(5, on_sweep, srv);
     return srv;
 }

@@ -5,6 +5,7 @@
 #include "vmsource_fleet.h"
 
 #include "fleet_qmp.h"
+#include "fd_watch.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -269,7 +270,7 @@ static int fleet_start(struct vmsource *base, GError **error)
         return -err;
     }
     /* No rate limit: a new guest should be picked up at once. */
-    fs->inotify_id = g_unix_fd_add(fs->inotify_fd, G_IO_IN, on_dir_changed, fs);
+    fs->inotify_id = fd_watch_add(fs->inotify_fd, G_IO_IN, on_dir_changed, fs);
     fs->rescan_id = g_timeout_add(fs->rescan_ms, on_rescan_timer, fs);
     fleet_rescan(base);
     return 0;

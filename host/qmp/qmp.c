@@ -671,6 +671,10 @@ QmpConn *qmp_conn_new(const char *socket_path)
     conn->source = g_source_new(&qmp_source_funcs, sizeof(QmpSource));
     ((QmpSource *)conn->source)->conn = conn;
     g_source_set_name(conn->source, "qmp");
+    /* Never blocked while dispatching: blocking an fd source makes GLib
+     * signal its own wakeup eventfd twice per dispatch, an extra poll() per
+     * QMP message. The callbacks never iterate the main loop. */
+    g_source_set_can_recurse(conn->source, TRUE);
     g_source_attach(conn->source, g_main_context_get_thread_default());
     return conn;
 }
