@@ -51,6 +51,7 @@ struct agent_options {
 struct agent_stats {
     uint64_t reports_sent;
     uint64_t reports_dropped; /* nobody listening, or the out buffer full */
+    uint64_t reports_held;    /* quiet: sampled, not material, not sent */
     uint64_t pressure_sent;
     uint64_t frames_in;
     uint64_t connects;
@@ -72,6 +73,12 @@ struct agent {
     uint64_t next_report_ns;
     struct proto_config config;
     uint32_t capabilities; /* PROTO_CAP_* as sent in HELLO */
+    /* Quiet reporting (PROTO_CAP_QUIET granted by this connection's WELCOME):
+     * the last report sent and when, to hold back the ones that say nothing new. */
+    bool quiet;
+    bool have_last_sent;
+    uint64_t last_sent_ns;
+    struct proto_report last_sent;
     uint32_t tx_seq;
     uint32_t report_seq;
     struct proto_stream in;
@@ -92,7 +99,7 @@ uint64_t agent_now_ns(void);
 void agent_fill_report(const struct meminfo *mi, const struct vmstat *vs, const struct psi *psi,
                        uint64_t timestamp_ns, uint64_t uptime_ms, struct proto_report *out);
 
-/* Reads /proc now and fills *out (report_seq taken from the agent). */
+/* Reads /proc now and fills *out (report_seq: the agent's next, not taken). */
 void agent_sample(struct agent *a, struct proto_report *out);
 
 /* --- agent_reclaim.c --- */

@@ -2,7 +2,9 @@
  * The agent's loop: one poll() over the port and the PSI trigger fds, with
  * the next report (or the next look for a vanished host) as its timeout.
  *
- *   tick        -> sample /proc, REPORT            (every interval)
+ *   tick        -> sample /proc, REPORT            (every interval; when the
+ *                  host granted QUIET, only a material change or every
+ *                  PROTO_QUIET_HEARTBEAT_INTERVALS-th interval is sent)
  *   POLLPRI     -> sample /proc, PRESSURE at once  (a PSI trigger fired)
  *   POLLIN      -> bytes into the stream decoder, whole frames dispatched
  *   POLLHUP     -> the host went away: stop polling the port (a virtio port
@@ -53,6 +55,21 @@ static void send_hello(struct agent *a)
     enqueue(a, &f);
 }
 
+/*
+ * Whether a periodic sample is held back: the host granted QUIET, the last
+ * report sent is recent, and nothing moved materially since (proto.h).
+ */
+static bool hold_report(const struct agent *a, const struct proto_report *r, uint64_t now_ns)
+{
+    if (!a->quiet || !a->have_last_sent)
+        return false;
+    uint64_t heartbeat_ns =
+        (uint64_t)PROTO_QUIET_HEARTBEAT_INTERVALS * a->config.report_interval_ms * NS_PER_MS;
+    if (now_ns - a->last_sent_ns >= heartbeat_ns)
+        return false;
+    return !proto_report_material(&a->last_sent, r);
+}
+
 static void send_report(struct agent *a, uint32_t triggers)
 {
     if (a->link != AGENT_LINK_UP) {
@@ -64,6 +81,11 @@ static void send_report(struct agent *a, uint32_t triggers)
     memset(&f, 0, sizeof(f));
     struct proto_report *r = triggers ? &f.u.pressure.report : &f.u.report;
     agent_sample(a, r);
+    if (!triggers && hold_report(a, r, r->timestamp_ns)) {
+        a->stats.reports_held++;
+        return;
+    }
+    a->report_seq++;
     f.type = triggers ? PROTO_PRESSURE : PROTO_REPORT;
     if (triggers)
         f.u.pressure.triggers = triggers;
@@ -71,6 +93,9 @@ static void send_report(struct agent *a, uint32_t triggers)
         a->stats.reports_dropped++;
         return;
     }
+    a->last_sent = *r;
+    a->last_sent_ns = r->timestamp_ns;
+    a->have_last_sent = true;
     if (triggers)
         a->stats.pressure_sent++;
     else
@@ -140,6 +165,8 @@ typedef void (*frame_handler)(struct agent *a, const struct proto_frame *f);
 
 static void on_welcome(struct agent *a, const struct proto_frame *f)
 {
+    /* Granted for this connection only: a new host (HELLO again) starts loud. */
+    a->quiet = (f->u.welcome.capabilities & PROTO_CAP_QUIET) != 0;
     if (a->opt.verbose)
         agent_log("WELCOME host %#x caps %#x v%u", f->u.welcome.host_version,
                   f->u.welcome.capabilities, f->u.welcome.proto_version);
@@ -230,6 +257,8 @@ static void link_up(struct agent *a)
     a->stats.connects++;
     proto_stream_reset(&a->in);
     a->out_len = 0;
+    a->quiet = false; /* until this host's WELCOME grants it */
+    a->have_last_sent = false;
     send_hello(a);
     a->next_report_ns = agent_now_ns(); /* a first report right away */
     agent_log("host connected (%llu); agent %s", (unsigned long long)a->stats.connects,
@@ -239,9 +268,10 @@ static void link_up(struct agent *a)
 static void link_down(struct agent *a)
 {
     if (a->link == AGENT_LINK_UP)
-        agent_log("host gone; %llu reports sent, %llu dropped",
+        agent_log("host gone; %llu reports sent, %llu dropped, %llu held (quiet)",
                   (unsigned long long)a->stats.reports_sent,
-                  (unsigned long long)a->stats.reports_dropped);
+                  (unsigned long long)a->stats.reports_dropped,
+                  (unsigned long long)a->stats.reports_held);
     a->link = AGENT_LINK_DOWN;
     a->out_len = 0; /* half a frame would be garbage to the next host */
     if (a->port_is_socket && a->port_fd >= 0) {
@@ -340,7 +370,7 @@ int agent_init(struct agent *a, const struct agent_options *opt)
         agent_close(a);
         return rc;
     }
-    a->capabilities = PROTO_CAP_RECLAIM;
+    a->capabilities = PROTO_CAP_RECLAIM | PROTO_CAP_QUIET;
     if (a->vmstat_fd >= 0)
         a->capabilities |= PROTO_CAP_VMSTAT;
     if (agent_reclaim_has_cgroup(opt->cgroup_root))

@@ -85,5 +85,5 @@ void agent_sample(struct agent *a, struct proto_report *out)
     if (a->psi_fd >= 0)
         psi_read_fd(a->psi_fd, &psi);
     agent_fill_report(&mi, &vs, &psi, agent_now_ns(), clock_ms(CLOCK_BOOTTIME), out);
-    out->report_seq = a->report_seq++;
+    out->report_seq = a->report_seq; /* taken (++) only when the frame is sent */
 }

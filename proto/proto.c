@@ -416,3 +416,32 @@ int proto_config_check(const struct proto_config *c)
         return -EINVAL;
     return 0;
 }
+
+/* --- quiet reporting ------------------------------------------------------------------ */
+
+static bool moved(uint64_t a, uint64_t b, uint64_t band)
+{
+    return (a > b ? a - b : b - a) >= band;
+}
+
+bool proto_report_material(const struct proto_report *last, const struct proto_report *cur)
+{
+    if (last->valid_mask != cur->valid_mask)
+        return true;
+    uint64_t total =
+        cur->mem_total_bytes > last->mem_total_bytes ? cur->mem_total_bytes : last->mem_total_bytes;
+    uint64_t band = total / PROTO_QUIET_DEADBAND_DIVISOR;
+    if (band < PROTO_QUIET_DEADBAND_MIN_BYTES)
+        band = PROTO_QUIET_DEADBAND_MIN_BYTES;
+    /* Unsigned sums of two fields a hostile /proc may fill with anything:
+     * wrap-around only makes a report look material, which is harmless. */
+    return moved(last->mem_total_bytes, cur->mem_total_bytes, band) ||
+           moved(last->mem_available_bytes, cur->mem_available_bytes, band) ||
+           moved(last->mem_free_bytes, cur->mem_free_bytes, band) ||
+           moved(last->swap_free_bytes, cur->swap_free_bytes, band) ||
+           moved(last->active_anon_bytes + last->inactive_anon_bytes,
+                 cur->active_anon_bytes + cur->inactive_anon_bytes, band) ||
+           moved(last->psi_some_avg10_bp, cur->psi_some_avg10_bp, PROTO_QUIET_PSI_BP) ||
+           moved(last->psi_full_avg10_bp, cur->psi_full_avg10_bp, PROTO_QUIET_PSI_BP) ||
+           last->oom_kill != cur->oom_kill;
+}

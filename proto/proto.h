@@ -18,6 +18,7 @@
 #ifndef BALLAST_PROTO_H
 #define BALLAST_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,7 +53,8 @@ enum proto_type {
 #define PROTO_CAP_RECLAIM        (1u << 1) /* RECLAIM is understood */
 #define PROTO_CAP_CGROUP_RECLAIM (1u << 2) /* ... through memory.reclaim (else drop_caches) */
 #define PROTO_CAP_VMSTAT         (1u << 3) /* pgscan/pgsteal/pgmajfault/oom_kill are filled */
-#define PROTO_CAP_ALL            0x0fu
+#define PROTO_CAP_QUIET          (1u << 4) /* REPORT only on a material change (see below) */
+#define PROTO_CAP_ALL            0x1fu
 
 /* REPORT.valid_mask: which fields were read this time (hostile /proc tolerated). */
 enum proto_report_field {
@@ -282,5 +284,29 @@ void proto_stream_reset(struct proto_stream *s);
 #define PROTO_INTERVAL_MIN_MS 50
 #define PROTO_INTERVAL_MAX_MS 3600000
 int proto_config_check(const struct proto_config *c);
+
+/*
+ * Quiet reporting (capability QUIET, when the host's WELCOME grants it): the
+ * agent still samples every report interval, but sends the REPORT only when
+ * proto_report_material() says it differs from the last one sent, or when
+ * PROTO_QUIET_HEARTBEAT_INTERVALS intervals passed without one. An idle
+ * guest then wakes the host once in ten intervals instead of every one; a
+ * guest whose memory moves reports as often as before. PRESSURE frames are
+ * never held back.
+ */
+#define PROTO_QUIET_HEARTBEAT_INTERVALS 10
+/* Memory moves below max(MIN, MemTotal / DIVISOR) are not material. */
+#define PROTO_QUIET_DEADBAND_MIN_BYTES (1ull << 20)
+#define PROTO_QUIET_DEADBAND_DIVISOR   128
+/* PSI avg10 moves below this (basis points: 100 = 1 %) are not material. */
+#define PROTO_QUIET_PSI_BP 100
+
+/*
+ * Whether cur differs materially from last: another valid_mask, MemTotal,
+ * MemAvailable, MemFree, SwapFree or anonymous memory moved by the deadband
+ * or more, PSI some/full avg10 by PROTO_QUIET_PSI_BP or more, or the OOM
+ * kill count changed. Pure.
+ */
+bool proto_report_material(const struct proto_report *last, const struct proto_report *cur);
 
 #endif

@@ -53,6 +53,7 @@ struct agent_conn {
     struct proto_config config; /* sent after every HELLO */
     uint32_t tx_seq;
     uint32_t capabilities;  /* agreed in WELCOME */
+    bool allow_quiet;       /* grant PROTO_CAP_QUIET (the owner's staleness allows it) */
     gint64 window_start_us; /* flood check */
     uint32_t window_frames;
     uint64_t frames;  /* valid frames received, all connections */

@@ -178,6 +178,19 @@ static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
 
 static void vm_decide_soon(struct bd_vm *vm);
 
+/*
+ * Quiet reports (PROTO_CAP_QUIET): an idle agent then reports once every
+ * PROTO_QUIET_HEARTBEAT_INTERVALS intervals instead of every interval; a
+ * moving guest as often as before. Granted only while such a report stays
+ * fresh for the policy (agent_stale_ms), two intervals to spare for a slow
+ * guest. With 64 idle guests it is 6 wakeups of ballastd a second, not 64.
+ */
+static bool quiet_reports_ok(const struct manager *m)
+{
+    return m->cfg->tunables.agent_stale_ms >=
+           (uint64_t)(PROTO_QUIET_HEARTBEAT_INTERVALS + 2) * m->agent_config.report_interval_ms;
+}
+
 static void on_agent_report(void *ctx, const struct proto_report *r, bool pressure,
                             uint32_t triggers)
 {
@@ -262,6 +275,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     if (agent_path && agent_conn_init(&vm->agent, vm->name, agent_path, &m->agent_config,
                                       &agent_events, vm) == 0) {
         vm->has_agent = true;
+        vm->agent.allow_quiet = quiet_reports_ok(m);
         agent_conn_start(&vm->agent);
     }
     grow_arrays(m, m->vms->len + 1);
@@ -739,6 +753,10 @@ void manager_reload(struct manager *m)
     m->cfg = c;
     arm_tick(m);
     ksm_monitor_configure(&m->ksm, c);
+    for (guint i = 0; i < m->vms->len; i++) { /* from the agent's next HELLO */
+        struct bd_vm *vm = m->vms->pdata[i];
+        vm->agent.allow_quiet = quiet_reports_ok(m);
+    }
     /* Metadata policies sit on [defaults]: rebuild them (policy_changed fires per VM). */
     for (unsigned i = 0; i < m->n_sources; i++)
         if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)

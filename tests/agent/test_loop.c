@@ -194,6 +194,38 @@ static void test_loop_against_fake_host(void)
     CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_REPORT, &f, 3000), 1);
     CU_ASSERT(f.u.report.report_seq > before_restart + 1); /* the gap shows the drops */
 
+    /* This host grants QUIET: an unchanged guest reports only every
+     * PROTO_QUIET_HEARTBEAT_INTERVALS intervals (10 x 100 ms), not every one. */
+    memset(&f, 0, sizeof(f));
+    f.type = PROTO_WELCOME;
+    f.u.welcome = (struct proto_welcome){0x000100, PROTO_CAP_QUIET, PROTO_VERSION};
+    client_send(&c, &f);
+    memset(&f, 0, sizeof(f));
+    f.type = PROTO_CONFIG;
+    f.u.config = (struct proto_config){100, 0, 0, 0};
+    client_send(&c, &f);
+    CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_ACK, &f, 2000), 1);
+    t0 = client_now_ms();
+    reports = 0;
+    uint64_t last_report_ms = 0;
+    while (client_now_ms() - t0 < 2500)
+        if (client_wait_type(&c, PROTO_REPORT, &f, 200) == 1) {
+            reports++;
+            last_report_ms = client_now_ms();
+        }
+    CU_ASSERT(reports >= 1 && reports <= 4); /* 25 if it were loud */
+    /* Right after a heartbeat, a material change (MemTotal back to 214 MiB,
+     * the balloon deflated) is sent at the next interval, not at the next
+     * heartbeat 1 s later. */
+    if (last_report_ms == 0 || client_now_ms() - last_report_ms > 300) {
+        CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_REPORT, &f, 2000), 1);
+    }
+    uint64_t changed_ms = client_now_ms();
+    CU_ASSERT_EQUAL(SH("cp %s/meminfo %s/meminfo", BALLAST_FIXTURES "/proc-normal", proc), 0);
+    CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_REPORT, &f, 2000), 1);
+    CU_ASSERT(client_now_ms() - changed_ms < 600);
+    CU_ASSERT_EQUAL(f.u.report.mem_total_bytes, 219136ULL * 1024);
+
     client_close(&c);
     kill(pid, SIGKILL);
     int status;

@@ -274,6 +274,77 @@ static void test_config_check(void)
     CU_ASSERT_EQUAL(proto_config_check(NULL), -EINVAL);
 }
 
+/* Quiet reporting's "material change" rule (docs/protocol.md). */
+static void test_report_material(void)
+{
+    const uint64_t mib = 1ull << 20;
+    struct proto_report a = {.valid_mask = 0x7ff,
+                             .mem_total_bytes = 256 * mib, /* deadband 2 MiB */
+                             .mem_free_bytes = 100 * mib,
+                             .mem_available_bytes = 150 * mib,
+                             .swap_free_bytes = 0,
+                             .active_anon_bytes = 40 * mib,
+                             .inactive_anon_bytes = 10 * mib,
+                             .psi_some_avg10_bp = 250,
+                             .oom_kill = 3,
+                             .pgscan = 10,
+                             .uptime_ms = 1000,
+                             .report_seq = 7};
+    struct proto_report b = a;
+    CU_ASSERT_FALSE(proto_report_material(&a, &b));
+    /* Counters, clocks and cache figures alone are not material. */
+    b.uptime_ms += 60000;
+    b.report_seq++;
+    b.pgscan += 1000;
+    b.cached_bytes += 100 * mib;
+    CU_ASSERT_FALSE(proto_report_material(&a, &b));
+    /* Below the deadband (MemTotal / 128 = 2 MiB), either way. */
+    b.mem_available_bytes = a.mem_available_bytes + 2 * mib - 1;
+    b.mem_free_bytes = a.mem_free_bytes - (2 * mib - 1);
+    CU_ASSERT_FALSE(proto_report_material(&a, &b));
+    b.mem_available_bytes = a.mem_available_bytes - 2 * mib;
+    CU_ASSERT_TRUE(proto_report_material(&a, &b));
+    b = a;
+    b.inactive_anon_bytes += 2 * mib; /* anonymous memory grew */
+    CU_ASSERT_TRUE(proto_report_material(&a, &b));
+    b = a;
+    b.mem_total_bytes -= 2 * mib; /* the balloon took memory */
+    CU_ASSERT_TRUE(proto_report_material(&a, &b));
+    b = a;
+    b.swap_free_bytes += 8 * mib;
+    CU_ASSERT_TRUE(proto_report_material(&a, &b));
+    /* A small guest: the deadband does not go below 1 MiB. */
+    struct proto_report s = {.mem_total_bytes = 64 * mib, .mem_available_bytes = 30 * mib};
+    struct proto_report t = s;
+    t.mem_available_bytes += mib - 1;
+    CU_ASSERT_FALSE(proto_report_material(&s, &t));
+    t.mem_available_bytes += 1;
+    CU_ASSERT_TRUE(proto_report_material(&s, &t));
+    /* PSI: 1 percentage point of avg10. */
+    b = a;
+    b.psi_some_avg10_bp = 250 + 99;
+    CU_ASSERT_FALSE(proto_report_material(&a, &b));
+    b.psi_some_avg10_bp = 150;
+    CU_ASSERT_TRUE(proto_report_material(&a, &b));
+    b = a;
+    b.psi_full_avg10_bp = 100;
+    CU_ASSERT_TRUE(proto_report_material(&a, &b));
+    /* Any OOM kill, and any change of what was readable. */
+    b = a;
+    b.oom_kill++;
+    CU_ASSERT_TRUE(proto_report_material(&a, &b));
+    b = a;
+    b.valid_mask &= ~PROTO_R_BIT(PROTO_R_SWAP_FREE);
+    CU_ASSERT_TRUE(proto_report_material(&a, &b));
+    /* Hostile figures: no overflow trap, and the change is seen. */
+    b = a;
+    b.mem_total_bytes = UINT64_MAX;
+    b.active_anon_bytes = UINT64_MAX;
+    b.inactive_anon_bytes = UINT64_MAX;
+    CU_ASSERT_TRUE(proto_report_material(&a, &b));
+    CU_ASSERT_TRUE(proto_report_material(&b, &a));
+}
+
 static CU_TestInfo codec_tests[] = {
     {"sizes match the tables", test_sizes},
     {"every type round-trips", test_round_trip_all_types},
@@ -284,6 +355,7 @@ static CU_TestInfo codec_tests[] = {
     {"truncated frames", test_truncated},
     {"bad headers refused", test_bad_headers},
     {"config check", test_config_check},
+    {"quiet reports: what is material", test_report_material},
     CU_TEST_INFO_NULL,
 };
 
