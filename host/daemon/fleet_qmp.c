@@ -236,3 +236,8 @@ void fleet_qmp_free(struct fleet_qmp *fq)
     g_free(fq->name);
     g_free(fq);
 }
+
+bool fleet_qmp_connected(const struct fleet_qmp *fq)
+{
+    return fq && fq->up;
+}

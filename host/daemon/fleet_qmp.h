@@ -36,5 +36,7 @@ void fleet_qmp_free(struct fleet_qmp *fq);
 int fleet_qmp_set_target(struct fleet_qmp *fq, uint64_t target_bytes);
 /* query-balloon (+ guest-stats) now, unless a refresh is still in flight. */
 void fleet_qmp_refresh(struct fleet_qmp *fq, bool guest_stats);
+/* Whether the QMP session is up (negotiated). */
+bool fleet_qmp_connected(const struct fleet_qmp *fq);
 
 #endif

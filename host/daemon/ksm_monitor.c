@@ -276,8 +276,14 @@ void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem
      * only measures (two controllers on one knob would fight). */
     const char *other = NULL;
     pid_t other_pid = 0;
-    if (km->tcfg.mode != KSM_MODE_OBSERVE &&
-        ksm_other_tuner_find(km->proc_root, &other, &other_pid) == 0) {
+    bool scan = km->tcfg.mode != KSM_MODE_OBSERVE &&
+                (km->other_tuner_pid || !km->peer_scanned ||
+                 now_ms >= km->peer_scan_ms + KSM_MONITOR_PEER_SCAN_MS);
+    if (scan) {
+        km->peer_scanned = true;
+        km->peer_scan_ms = now_ms;
+    }
+    if (scan && ksm_other_tuner_find(km->proc_root, &other, &other_pid) == 0) {
         if (!km->other_tuner_pid)
             g_message("ksm: %s (pid %d) tunes KSM on this host: ballast only observes while it "
                       "runs",
@@ -289,7 +295,7 @@ void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem
         km->last_decision_ms = now_ms;
         return;
     }
-    if (km->other_tuner_pid) {
+    if (scan && km->other_tuner_pid) {
         g_message("ksm: the other KSM tuner (pid %d) is gone: ballast tunes KSM again",
                   (int)km->other_tuner_pid);
         km->other_tuner_pid = 0;
@@ -479,4 +485,9 @@ void ksm_monitor_explain(const struct ksm_monitor *km, const struct ksm_monitor_
     else
         json_builder_add_null_value(b);
     json_builder_end_object(b);
+}
+
+uint64_t ksm_monitor_interval_ms(const struct ksm_monitor *km)
+{
+    return km->ck.interval_ms ? km->ck.interval_ms : 10000;
 }

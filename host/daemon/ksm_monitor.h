@@ -1,11 +1,10 @@
 /*
- * ballastd's KSM monitor: the daemon-side glue around host/ksm. Each tick it
- * reads /sys/kernel/mm/ksm and every VM's /proc/PID/ksm_stat, turns them into
- * bytes saved per VM and per host (sharing, zero pages, rmap cost, net), and
- * logs a line when a figure changes materially. Every ksm_interval_ms it
- * measures ksmd's CPU from its /proc stat, asks the pure tuner
- * (ksm_tuner_decide) for settings, writes them (ksm_apply) and logs each
- * change with its reason. It fills the KSM members of the status document
+ * ballastd's KSM monitor: the daemon-side glue around host/ksm. Each time the
+ * manager calls it (once per ksm_interval_ms, at a tick) it reads /sys/kernel/mm/ksm and every VM's
+ * /proc/PID/ksm_stat, turns them into bytes saved per VM and per host (sharing, zero pages, rmap
+ * cost, net), and logs a line when a figure changes materially. Every ksm_interval_ms it measures
+ * ksmd's CPU from its /proc stat, asks the pure tuner (ksm_tuner_decide) for settings, writes them
+ * (ksm_apply) and logs each change with its reason. It fills the KSM members of the status document
  * and of `explain`.
  *
  * State lives in two structs the manager embeds (no allocation per tick):
@@ -28,6 +27,9 @@
  * ticks do not land exactly on the interval, and waiting for the next tick
  * would stretch a 10 s interval to 15 s at the default 5 s tick. */
 #define KSM_MONITOR_SLACK_MS 600
+/* Looking for ksmtuned/momd walks all of /proc (a comm read per process):
+ * at most this often while none runs; every decision while one does. */
+#define KSM_MONITOR_PEER_SCAN_MS 60000
 
 struct ksm_monitor_vm {
     pid_t pid;        /* QEMU's, as last seen; -1 unknown */
@@ -82,6 +84,8 @@ struct ksm_monitor {
     struct ksm_tuner_state state;
     char summary[KSM_TUNER_REASON_LEN];
     pid_t other_tuner_pid; /* ksmtuned/momd seen at the last decision, 0 if none */
+    bool peer_scanned;
+    uint64_t peer_scan_ms; /* last walk of /proc for ksmtuned/momd */
     char last_change[CTL_KSM_REASON_MAX];
     uint64_t changes;          /* settings written since start */
     uint32_t dry_run_proposal; /* hash of the last logged dry-run proposal */
@@ -106,6 +110,8 @@ void ksm_monitor_set_dry_run(struct ksm_monitor *km, bool dry_run);
 
 /* Tick, step 1: the host sample (before any VM, whose accounting needs it). */
 void ksm_monitor_tick_host(struct ksm_monitor *km);
+/* The tuner's interval (config ksm_interval_ms, default 10 s). */
+uint64_t ksm_monitor_interval_ms(const struct ksm_monitor *km);
 /* Tick, step 2, per VM: pid < 0 when the VM's QEMU is unknown. */
 void ksm_monitor_tick_vm(struct ksm_monitor *km, struct ksm_monitor_vm *vm, const char *name,
                          pid_t pid, bool allowed);

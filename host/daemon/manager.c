@@ -80,6 +80,7 @@ struct bd_vm {
      * fleet): status shows them, so a test can tell that an event on one VM
      * cost nothing on the others. */
     uint64_t balloon_queries;
+    gint64 refresh_ms; /* last query-balloon asked at a tick */
     uint64_t balloon_sets;
 };
 
@@ -120,6 +121,7 @@ struct manager {
     uint64_t ticks, balloon_changes, removed_rejects;
     uint64_t event_ticks; /* ticks run at once for a PRESSURE frame or a report */
     guint watch_id;       /* fast query-balloon polling while a growth converges */
+    gint64 ksm_read_ms;   /* last KSM read (ksm_tick) */
     struct proto_config agent_config;
     char *ksm_sysfs_root;
     struct ksm_monitor ksm;
@@ -525,6 +527,13 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
 /* KSM figures of the host and every VM, and a tuner decision when one is due. */
 static void ksm_tick(struct manager *m, gint64 now)
 {
+    /* KSM figures move at ksmd's pace (a full scan takes tens of seconds):
+     * read them (some 18 sysfs files and a ksm_stat per VM) once per KSM
+     * interval, the tuner's own cadence, not at every tick. */
+    uint64_t every = ksm_monitor_interval_ms(&m->ksm);
+    if (m->ksm_read_ms && (uint64_t)(now - m->ksm_read_ms) + KSM_MONITOR_SLACK_MS < every)
+        return;
+    m->ksm_read_ms = now;
     ksm_monitor_tick_host(&m->ksm);
     uint64_t committed = 0;
     unsigned mergeable_vms = 0;
@@ -603,7 +612,17 @@ static void run_tick(struct manager *m, bool scheduled)
         vm->evaluated = false;
         if (!vm->backend_up)
             continue;
-        vm_refresh(vm, !vm->has_agent || !vm->report_valid);
+        /* Under the fleet, BALLOON_CHANGE events keep actual current (QEMU
+         * rate-limits them to one a second and always delivers the last); a
+         * query-balloon is the safety net every MANAGER_BALLOON_REFRESH_MS,
+         * or brings guest-stats when there is no agent. Saves a QMP round
+         * trip per VM per tick. libvirt's figures come only by refreshing. */
+        bool stats = !vm->has_agent || !vm->report_valid;
+        if (stats || vm->src->ops->refresh_each_tick || vm->balloon.actual_bytes < 0 ||
+            vm->balloon.nominal_bytes <= 0 || now - vm->refresh_ms >= MANAGER_BALLOON_REFRESH_MS) {
+            vm->refresh_ms = now;
+            vm_refresh(vm, stats);
+        }
         if (vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes < 0) {
             set_reason(vm, "waiting for QEMU's figures");
             continue;

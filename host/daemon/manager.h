@@ -30,6 +30,8 @@
 #define MANAGER_CONVERGE_POLL_MS  50
 #define MANAGER_CONVERGED_BYTES   (1u << 20)
 #define MANAGER_CONVERGE_WATCH_MS 10000
+/* A tick asks a VM for balloon figures this often at most (events do the rest). */
+#define MANAGER_BALLOON_REFRESH_MS 30000
 
 struct manager_options {
     const char *fleet_dir;      /* NULL: no fleet source */

@@ -62,6 +62,12 @@ struct vmsource_ops {
      * fallback when the VM has no agent).
      */
     void (*refresh)(struct vmsource *src, struct vmsource_vm *vm, bool guest_stats);
+    /*
+     * true: refresh at every tick (its figures, guest stats included, are
+     * fresh only through it). false: balloon events keep the figures current,
+     * and the manager refreshes only as a safety net or for guest stats.
+     */
+    bool refresh_each_tick;
     /* Host-side unix socket of the VM's agent channel, or NULL when it has none. */
     const char *(*agent_socket_path)(struct vmsource *src, struct vmsource_vm *vm);
     /* PID of the VM's QEMU (for KSM per-process figures), or -1. */

@@ -32,6 +32,7 @@ struct vmsource_vm {
     void *cookie;
     bool seen; /* mark and sweep during a rescan */
     struct fleet_qmp *qmp;
+    pid_t pid; /* QEMU's, read from pid_path once; 0 = not known (again) */
 };
 
 struct fleet_source {
@@ -153,6 +154,8 @@ static void on_qmp_state(void *ctx, bool connected)
 {
     struct vmsource_vm *vm = ctx;
     struct fleet_source *fs = vm->src;
+    if (!connected)
+        vm->pid = 0; /* a QEMU that hung up may be gone: read the pid file again */
     fs->base.events->vm_backend(fs->base.events_ctx, vm->cookie, connected);
     /* A dead QEMU should disappear at once; not from inside its own callback. */
     if (!connected && !fs->idle_id)
@@ -291,10 +294,17 @@ static const char *fleet_agent_socket_path(struct vmsource *base, struct vmsourc
     return vm->agent_path;
 }
 
+/* Asked every tick (KSM figures): the pid file is read once per QMP
+ * connection, as a dying QEMU always hangs up its QMP socket first. */
 static pid_t fleet_vm_pid(struct vmsource *base, struct vmsource_vm *vm)
 {
+    (void)base;
+    if (vm->pid > 0)
+        return vm->pid;
     bool present;
     pid_t pid = read_pid(vm->pid_path, &present);
+    if (pid > 0 && fleet_qmp_connected(vm->qmp))
+        vm->pid = pid;
     return pid > 0 ? pid : -1;
 }
 

@@ -15,8 +15,9 @@
 
 #include <glib.h>
 
-/* Slow safety-net rescan period. */
-#define FLEET_RESCAN_MS 5000
+/* Slow safety-net rescan period: inotify and QMP hangups do the real work;
+ * a rescan costs a stat, a pid file and a /proc read per guest. */
+#define FLEET_RESCAN_MS 15000
 
 /*
  * Creates the source for state directory dir (not yet started: call

@@ -154,7 +154,8 @@ struct ksm_proc_sample {
 /*
  * Reads proc_root/PID/ksm_stat (lines "key value" or "key: value"; unknown keys
  * are ignored, so newer kernels keep working) and proc_root/PID/ksm_merging_pages.
- * merging_pages comes from ksm_stat when it has it, else from the separate file.
+ * merging_pages comes from ksm_stat when it has it, else from the separate file
+ * (read only then).
  * Returns 0; -ESRCH when proc_root/PID does not exist; -EOPNOTSUPP when it exists
  * but neither file does (kernel before 5.19); -EINVAL on garbage (valid fields
  * still filled, out->invalid says which); -EINVAL for pid <= 0.

@@ -379,15 +379,17 @@ int ksm_read_proc(const char *proc_root, pid_t pid, struct ksm_proc_sample *out)
     int rc = pid_dir(dir, sizeof(dir), proc_root, pid);
     if (rc < 0)
         return rc;
-    struct stat st;
-    if (stat(dir, &st) < 0)
-        return errno == ENOENT ? -ESRCH : -errno;
-
     bool have_stat = false, have_file = false;
     int first_error = 0;
     rc = join_path(path, sizeof(path), dir, "ksm_stat");
     if (rc == 0)
         rc = read_small(path, buf, sizeof(buf), NULL);
+    if (rc == -ENOENT) {
+        /* No ksm_stat: an old kernel, or no such process at all? */
+        struct stat st;
+        if (stat(dir, &st) < 0)
+            return errno == ENOENT ? -ESRCH : -errno;
+    }
     if (rc == 0) {
         have_stat = true;
         char *save = NULL;
@@ -399,8 +401,13 @@ int ksm_read_proc(const char *proc_root, pid_t pid, struct ksm_proc_sample *out)
         first_error = rc == -EFBIG ? -EINVAL : rc;
     }
 
+    /* The separate file only when ksm_stat gave no merging count (before
+     * 6.4, or garbled): ballastd reads every VM each KSM interval, and an
+     * open+read+close is most of what that costs. */
     uint64_t merging_file = 0;
-    rc = join_path(path, sizeof(path), dir, "ksm_merging_pages");
+    rc = out->present & KSM_BIT(KSM_P_MERGING_PAGES)
+             ? -ENOENT
+             : join_path(path, sizeof(path), dir, "ksm_merging_pages");
     if (rc == 0)
         rc = read_small(path, buf, sizeof(buf), NULL);
     if (rc == 0) {

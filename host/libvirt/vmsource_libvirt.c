@@ -606,6 +606,8 @@ static const struct vmsource_ops libvirt_ops = {
     .rescan = lv_rescan,
     .set_target = lv_set_target,
     .refresh = lv_refresh,
+    /* virDomainMemoryStats brings the guest stats; the balloon event does not. */
+    .refresh_each_tick = true,
     .agent_socket_path = lv_agent_socket_path,
     .vm_pid = lv_vm_pid,
     .free = lv_free,

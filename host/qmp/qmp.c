@@ -123,6 +123,7 @@ struct QmpConn {
 
     GSource *source;
     gpointer fd_tag;
+    GIOCondition fd_events; /* what fd_tag polls for now */
     int fd;
 
     QmpFramer framer;
@@ -186,7 +187,11 @@ static void conn_update_fd_events(QmpConn *conn)
     GIOCondition want = G_IO_IN;
     if (conn->out->len > conn->out_offset)
         want |= G_IO_OUT;
-    g_source_modify_unix_fd(conn->source, conn->fd_tag, want);
+    /* Only on a change: every modify wakes the context (an eventfd write),
+     * and almost every command goes out whole at once. */
+    if (want != conn->fd_events)
+        g_source_modify_unix_fd(conn->source, conn->fd_tag, want);
+    conn->fd_events = want;
 }
 
 /* Writes what the socket takes now. A failure is not handled here (we may
@@ -787,6 +792,7 @@ void qmp_conn_connect_async(QmpConn *conn, guint timeout_ms, QmpDoneFunc cb, gpo
     }
     conn->fd = fd;
     conn->fd_tag = g_source_add_unix_fd(conn->source, fd, G_IO_IN);
+    conn->fd_events = G_IO_IN;
     conn_rearm(conn);
 }
 

@@ -114,7 +114,9 @@ static void test_proc_618(void)
     CU_ASSERT_EQUAL(p.process_profit_bytes, 76224000);
     CU_ASSERT_FALSE(p.merge_any);
     CU_ASSERT_TRUE(p.mergeable);
-    CU_ASSERT_EQUAL(p.present, (UINT32_C(1) << KSM_P_COUNT) - 1);
+    /* ksm_stat had the merging count: the separate file is not read. */
+    CU_ASSERT_EQUAL(p.present,
+                    ((UINT32_C(1) << KSM_P_COUNT) - 1) & ~KSM_BIT(KSM_P_MERGING_PAGES_FILE));
 }
 
 static void test_proc_old(void)
