@@ -4,9 +4,10 @@
  * The loop it closes, once per tick (config tick_interval_ms, and at once
  * when a guest sends PRESSURE):
  *   1. read the host (<proc>/meminfo, <proc>/pressure/memory);
- *   2. ask every VM's backend for fresh balloon figures (query-balloon; the
- *      balloon driver's guest-stats when the VM has no agent) - the answers
- *      land asynchronously and are used by the next tick;
+ *   2. ask the VMs' backends for fresh balloon figures where events do not
+ *      keep them current (libvirt every tick; the fleet's guest-stats when a
+ *      VM has no agent, else a 30 s safety net) - the answers land
+ *      asynchronously and are used by the next tick;
  *   3. build the policy snapshot from preallocated arrays and call the pure
  *      engine (host/policy);
  *   4. send the targets that changed, growth first, within a per-VM shrink
