@@ -27,6 +27,7 @@
 #include "control.h"
 #include "hostmem.h"
 #include "ksm_monitor.h"
+#include "libvirt_module.h"
 #include "lv_policy.h"
 #include "policy.h"
 #include "size.h"
@@ -94,8 +95,9 @@ struct bd_source {
 #define MANAGER_MAX_SOURCES 2 /* the fleet and one libvirt connection */
 
 struct manager {
-    char *fleet_dir;   /* NULL: no fleet source */
-    char *libvirt_uri; /* NULL: no libvirt source */
+    char *fleet_dir;                /* NULL: no fleet source */
+    char *libvirt_uri;              /* NULL: no libvirt source */
+    const struct lv_module_api *lv; /* ballast-libvirt.so, loaded for libvirt_uri */
     char *config_dir;
     char *proc_root;
     unsigned rescan_ms;
@@ -780,7 +782,7 @@ void manager_reload(struct manager *m)
     /* Metadata policies sit on [defaults]: rebuild them (policy_changed fires per VM). */
     for (unsigned i = 0; i < m->n_sources; i++)
         if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
-            vmsource_libvirt_set_policy_defaults(m->sources[i].src, &c->defaults);
+            m->lv->set_policy_defaults(m->sources[i].src, &c->defaults);
     g_message("config reloaded from %s (%u errors); tick %" G_GUINT64_FORMAT " ms",
               m->config_dir ? m->config_dir : "built-in defaults", c->errors ? c->errors->len : 0,
               m->tick_ms);
@@ -821,6 +823,9 @@ int manager_start(struct manager *m, GError **error)
             return rc;
     }
     if (m->libvirt_uri) {
+        m->lv = libvirt_module_load(error);
+        if (!m->lv)
+            return -ENOENT;
         struct bd_source *bs = &m->sources[m->n_sources++];
         struct vmsource_libvirt_options lo = {
             .uri = m->libvirt_uri,
@@ -828,7 +833,7 @@ int manager_start(struct manager *m, GError **error)
             .policy_changed = on_vm_policy,
         };
         bs->m = m;
-        bs->src = vmsource_libvirt_new(&lo, &source_events, bs);
+        bs->src = m->lv->source_new(&lo, &source_events, bs);
         /* Never fails for an absent libvirtd: the source retries with backoff. */
         int rc = bs->src->ops->start(bs->src, error);
         if (rc < 0)
@@ -1032,7 +1037,7 @@ static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
             json_builder_add_string_value(b, vm->meta.first_error);
         else
             json_builder_add_null_value(b);
-        const char *machine = vmsource_libvirt_vm_machine(vm->src, vm->handle);
+        const char *machine = m->lv->vm_machine(vm->src, vm->handle);
         json_builder_set_member_name(b, "machine");
         if (machine)
             json_builder_add_string_value(b, machine);

@@ -32,6 +32,18 @@ grep -q "ballastd.conf:2: .*observe mode" "$state/bad-config.log" ||
 kill "$bad_pid"
 wait "$bad_pid" || true
 rm -rf "$bad"
+# ballastd does not link libvirt: --libvirt loads build/lib/ballast-libvirt.so.
+# A missing or foreign module is a clear start-up error, not a crash.
+! ldd "$bin/ballastd" | grep -q libvirt || fail "ballastd links libvirt: $(ldd "$bin/ballastd" | grep libvirt)"
+BALLAST_LIBVIRT_MODULE=$state/none.so "$bin/ballastd" --libvirt --socket "$state/y.sock" \
+  >"$state/module.log" 2>&1 && fail "ballastd --libvirt ran without its module"
+grep -q "libvirt module: .*none.so" "$state/module.log" ||
+  fail "missing module not reported: $(cat "$state/module.log")"
+BALLAST_LIBVIRT_MODULE=$(ldd "$bin/ballastd" | awk '/libz\.so/ {print $3}') \
+  "$bin/ballastd" --libvirt --socket "$state/y.sock" >"$state/module.log" 2>&1 &&
+  fail "ballastd --libvirt ran with a foreign module"
+grep -q "not a module of this ballastd build" "$state/module.log" ||
+  fail "foreign module not reported: $(cat "$state/module.log")"
 expect_rc 2 "$bin/ballastctl"
 expect_rc 2 "$bin/ballastctl" --socket "$state/ctl.sock" frobnicate
 expect_rc 2 "$bin/ballastctl" --socket "$state/ctl.sock" dry-run maybe

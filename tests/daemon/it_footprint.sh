@@ -21,7 +21,7 @@ if grep -q __asan_init "$bin/ballastd" 2>/dev/null; then
 fi
 n=64
 per_vm_kib=${PER_VM_KIB:-16}
-max_kib=${MAX_KIB:-3584}
+max_kib=${MAX_KIB:-2048} # the target: 64 guests in about 2 MiB
 
 printf '[ballastd]\ntick_interval_ms = 1000\nksm_mode = observe\n' >"$conf/ballastd.conf"
 mkdir -p "$state/empty" "$state/fleet"
