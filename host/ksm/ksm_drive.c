@@ -4,7 +4,7 @@
  *
  *   ballast-ksm-drive --strategy defaults|ksmtuned|advisor|ballast --window-s N
  *                     --committed BYTES --guests N [--mem-total BYTES]
- *                     [--budget-pct P] [--csv FILE] [--no-reset]
+ *                     [--budget-pct P] [--csv FILE] [--no-reset] [--fleet DIR]
  *
  * It first unmerges everything (run=2, until KSM holds no page, then run=0)
  * so every strategy starts from the same state, then:
@@ -15,7 +15,14 @@
  * The last two run the daemon's own code (ksm_monitor.c) with a 10 s interval.
  * Every second it writes a CSV row (t_s, run, pages_to_scan, sleep_ms,
  * pages_shared, pages_sharing, ksm_zero_pages, general_profit, full_scans,
- * ksmd_ticks, mem_available); at the end one JSON line with the results.
+ * ksmd_ticks, mem_available, and with --fleet: fleet_saved, fleet_zero,
+ * fleet_net); at the end one JSON line with the results.
+ *
+ * --fleet DIR: the fleet's state directory (DIR/<vm>/pid). Host-wide counters
+ * count every mergeable process on the host; with --fleet the driver also
+ * sums what KSM saves these QEMU processes alone (ksm_account_vm over each
+ * /proc/PID/ksm_stat: their fair share of pages_sharing, their zero pages,
+ * net of rmap cost), and computes the time to 90% on that.
  *
  * --mem-total scales the host the formulas see (the guests' commitment is
  * judged against it, MemAvailable is capped at it): a small fleet on a big
@@ -43,7 +50,46 @@ struct sample {
     struct ksm_host_sample h;
     uint64_t ticks;
     uint64_t avail;
+    uint64_t fleet_saved; /* bytes: sharing share + zero pages of the fleet's QEMUs */
+    uint64_t fleet_zero;
+    int64_t fleet_net; /* fleet_saved - their rmap cost */
 };
+
+#define MAX_FLEET_PIDS 1024
+
+/* The QEMU pids of a fleet state directory (DIR/<vm>/pid); returns how many. */
+static unsigned fleet_pids(const char *dir, pid_t *pids, unsigned max)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    unsigned n = 0;
+    const char *name;
+    while (d && n < max && (name = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(dir, name, "pid", NULL);
+        g_autofree char *text = NULL;
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+            continue;
+        long pid = strtol(text, NULL, 10);
+        if (pid > 0 && pid < INT32_MAX)
+            pids[n++] = (pid_t)pid;
+    }
+    return n;
+}
+
+static void take_fleet(const pid_t *pids, unsigned n, struct sample *s)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    for (unsigned i = 0; i < n; i++) {
+        struct ksm_proc_sample p;
+        struct ksm_vm_account a;
+        if (ksm_read_proc("/proc", pids[i], &p) < 0 && !p.present)
+            continue;
+        if (ksm_account_vm(&p, &s->h, page, &a) < 0)
+            continue;
+        s->fleet_saved += a.saved_sharing_bytes + a.saved_zero_bytes;
+        s->fleet_zero += a.saved_zero_bytes;
+        s->fleet_net += a.net_profit_bytes;
+    }
+}
 
 static uint64_t now_ms(void)
 {
@@ -119,7 +165,10 @@ int main(int argc, char **argv)
     gint guests = 0;
     gdouble budget = 10.0;
     gboolean no_reset = FALSE;
+    g_autofree char *fleet_dir = NULL;
     GOptionEntry entries[] = {
+        {"fleet", 0, 0, G_OPTION_ARG_FILENAME, &fleet_dir, "Also sum over this fleet's QEMUs",
+         "DIR"},
         {"strategy", 0, 0, G_OPTION_ARG_STRING, &strategy, "defaults|ksmtuned|advisor|ballast",
          "S"},
         {"window-s", 0, 0, G_OPTION_ARG_INT64, &window_s, "Seconds to drive ksmd", "N"},
@@ -170,10 +219,17 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    static pid_t pids[MAX_FLEET_PIDS];
+    unsigned n_pids = fleet_dir ? fleet_pids(fleet_dir, pids, MAX_FLEET_PIDS) : 0;
+    if (fleet_dir && n_pids == 0) {
+        fprintf(stderr, "ballast-ksm-drive: no QEMU pid under %s/*/pid\n", fleet_dir);
+        return 1;
+    }
     FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
     if (csv)
         fprintf(csv, "t_s,run,pages_to_scan,sleep_ms,pages_shared,pages_sharing,ksm_zero_pages,"
-                     "general_profit,full_scans,ksmd_ticks,mem_available\n");
+                     "general_profit,full_scans,ksmd_ticks,mem_available,fleet_saved,fleet_zero,"
+                     "fleet_net\n");
     struct ksm_monitor km;
     ksm_monitor_init(&km, sysfs, "/proc", now_ms());
     if (strat == ADVISOR || strat == BALLAST) {
@@ -190,8 +246,9 @@ int main(int argc, char **argv)
     uint64_t next_ksmtuned = t0;
     for (uint64_t tick = 0;; tick++) {
         uint64_t now = now_ms();
-        struct sample s;
+        struct sample s = {0};
         take(sysfs, ksmd, t0, &s);
+        take_fleet(pids, n_pids, &s);
         uint64_t avail = s.avail < mem_total ? s.avail : mem_total;
         switch (strat) {
         case DEFAULTS:
@@ -223,12 +280,14 @@ int main(int argc, char **argv)
         }
         g_array_append_val(samples, s);
         if (csv)
-            fprintf(csv, "%.1f,%llu,%llu,%llu,%llu,%llu,%llu,%lld,%llu,%llu,%llu\n", s.t_s,
-                    (unsigned long long)s.h.run, (unsigned long long)s.h.pages_to_scan,
+            fprintf(csv, "%.1f,%llu,%llu,%llu,%llu,%llu,%llu,%lld,%llu,%llu,%llu,%llu,%llu,%lld\n",
+                    s.t_s, (unsigned long long)s.h.run, (unsigned long long)s.h.pages_to_scan,
                     (unsigned long long)s.h.sleep_ms, (unsigned long long)s.h.pages_shared,
                     (unsigned long long)s.h.pages_sharing, (unsigned long long)s.h.ksm_zero_pages,
                     (long long)s.h.general_profit_bytes, (unsigned long long)s.h.full_scans,
-                    (unsigned long long)s.ticks, (unsigned long long)s.avail);
+                    (unsigned long long)s.ticks, (unsigned long long)s.avail,
+                    (unsigned long long)s.fleet_saved, (unsigned long long)s.fleet_zero,
+                    (long long)s.fleet_net);
         if (s.t_s >= (double)window_s)
             break;
         uint64_t next = t0 + (tick + 1) * 1000;
@@ -241,28 +300,33 @@ int main(int argc, char **argv)
 
     const struct sample *first = &g_array_index(samples, struct sample, 0);
     const struct sample *last = &g_array_index(samples, struct sample, samples->len - 1);
-    uint64_t final = saved_pages(&last->h);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    /* Time to 90% of the final saving: the fleet's own when it is known. */
+    uint64_t final = n_pids ? last->fleet_saved : saved_pages(&last->h) * page;
     double t90 = -1;
     for (guint i = 0; i < samples->len && final > 0; i++) {
         const struct sample *s = &g_array_index(samples, struct sample, i);
-        if ((double)saved_pages(&s->h) >= 0.9 * (double) final) {
+        uint64_t v = n_pids ? s->fleet_saved : saved_pages(&s->h) * page;
+        if ((double)v >= 0.9 * (double) final) {
             t90 = s->t_s;
             break;
         }
     }
     double cpu_s = (double)(last->ticks - first->ticks) / (double)clk_tck;
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     printf("{\"strategy\":\"%s\",\"window_s\":%.1f,\"t90_s\":%.1f,\"saved_bytes\":%llu,"
            "\"zero_bytes\":%llu,\"general_profit\":%lld,\"ksmd_cpu_s\":%.2f,"
            "\"ksmd_cpu_pct\":%.2f,\"mem_available_delta\":%lld,\"full_scans\":%llu,"
-           "\"pages_to_scan_end\":%llu,\"sleep_ms_end\":%llu}\n",
-           strategy, last->t_s, t90, (unsigned long long)(final * page),
+           "\"pages_to_scan_end\":%llu,\"sleep_ms_end\":%llu,\"fleet_pids\":%u,"
+           "\"fleet_saved_bytes\":%llu,\"fleet_zero_bytes\":%llu,\"fleet_net_bytes\":%lld}\n",
+           strategy, last->t_s, t90, (unsigned long long)(saved_pages(&last->h) * page),
            (unsigned long long)(last->h.ksm_zero_pages * page),
            (long long)last->h.general_profit_bytes, cpu_s,
            last->t_s > 0 ? cpu_s / last->t_s * 100 : 0,
            (long long)last->avail - (long long)first->avail,
            (unsigned long long)(last->h.full_scans - first->h.full_scans),
-           (unsigned long long)last->h.pages_to_scan, (unsigned long long)last->h.sleep_ms);
+           (unsigned long long)last->h.pages_to_scan, (unsigned long long)last->h.sleep_ms, n_pids,
+           (unsigned long long)last->fleet_saved, (unsigned long long)last->fleet_zero,
+           (long long)last->fleet_net);
     g_array_unref(samples);
     ksm_monitor_clear(&km);
     return 0;
