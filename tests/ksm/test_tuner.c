@@ -424,6 +424,54 @@ static void test_unprofitable_stops_and_waits_for_growth(void)
  * there, and not keep rewriting settings. Then the cost per page doubles
  * (guests' memory got harder to compare): one tick over, then back under.
  */
+/*
+ * ksmd's first pass only checksums pages; merging costs several times more
+ * per page (3.6x measured). A plant with that step: the loop must pace the
+ * cheap pass so that the merging pass stays within the budget.
+ */
+static void test_first_pass_paced_for_merging(void)
+{
+    struct ksm_host_sample prev = host(0, 100, 20), cur = prev;
+    cur.pages_unshared = 1000000;
+    struct ksm_tuner_state st = {0};
+    const double cost = 0.00008; /* % of a core per page/s on the checksum pass */
+    double scanned = 0, cpu = 0, max_cpu_merging = 0;
+    bool have_prev = false;
+    for (int tick = 0; tick < 60; tick++) {
+        struct ksm_tuner_input in = input(32, 70, 40, cur);
+        in.prev = prev;
+        in.have_prev = have_prev;
+        in.state = st;
+        in.ksmd_cpu_pct = cpu;
+        in.ksmd_cpu_valid = have_prev;
+        struct ksm_tuner_output out;
+        CU_ASSERT_EQUAL_FATAL(ksm_tuner_decide(&in, &out), 0);
+        prev = cur;
+        have_prev = true;
+        if (sets(&out, KSM_S_RUN))
+            cur.run = out.settings.run;
+        if (sets(&out, KSM_S_PAGES_TO_SCAN))
+            cur.pages_to_scan = out.settings.pages_to_scan;
+        if (sets(&out, KSM_S_SLEEP_MS))
+            cur.sleep_ms = out.settings.sleep_ms;
+        st = out.state;
+        double rate = cur.run == 1 ? (double)cur.pages_to_scan * 1000.0 / (double)cur.sleep_ms : 0;
+        bool merging = scanned >= 1000000; /* the second look merges */
+        cpu = cost * rate * (merging ? 3.6 : 1.0);
+        scanned += rate * 10; /* a 10 s interval */
+        if (merging) {
+            cur.pages_sharing += 20000;
+            if (cpu > max_cpu_merging)
+                max_cpu_merging = cpu;
+        }
+        cur.full_scans = prev.full_scans + (uint64_t)(scanned / 1000000) -
+                         (uint64_t)((scanned - rate * 10) / 1000000);
+    }
+    CU_ASSERT_TRUE(scanned >= 1000000); /* it did get through the first pass */
+    CU_ASSERT_TRUE(max_cpu_merging > 0);
+    CU_ASSERT_TRUE(max_cpu_merging <= cfg.budget_pct);
+}
+
 static void test_closed_loop_holds_budget(void)
 {
     struct ksm_host_sample prev = host(0, 100, 20), cur = prev;
@@ -727,6 +775,7 @@ static CU_TestInfo tuner_tests[] = {
     {"slow rate uses longer sleep", test_slow_rate_uses_longer_sleep},
     {"merging resumes", test_merging_resumes},
     {"unprofitable stops and waits", test_unprofitable_stops_and_waits_for_growth},
+    {"first pass paced for the merging pass", test_first_pass_paced_for_merging},
     {"closed loop holds budget", test_closed_loop_holds_budget},
     {"advisor mode", test_advisor_mode},
     {"advisor missing falls back", test_advisor_missing_falls_back},
