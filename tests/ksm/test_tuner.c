@@ -428,49 +428,65 @@ static void test_unprofitable_stops_and_waits_for_growth(void)
  * (guests' memory got harder to compare): one tick over, then back under.
  */
 /*
+ * A closed loop against a model of ksmd: each step runs the tuner on the
+ * model's counters and the CPU it measured last, applies what the tuner
+ * wrote, and returns the scan rate ksmd now runs at (pages/s). The caller
+ * moves the model (CPU for that rate, merges, full scans) before the next.
+ */
+struct plant_loop {
+    struct ksm_host_sample cur, prev;
+    struct ksm_tuner_state st;
+    bool have_prev;
+    double cpu; /* ksmd's CPU over the last interval, % of a core */
+};
+
+static double loop_step(struct plant_loop *l, struct ksm_tuner_output *out)
+{
+    struct ksm_tuner_input in = input(32, 70, 40, l->cur);
+    in.prev = l->prev;
+    in.have_prev = l->have_prev;
+    in.state = l->st;
+    in.ksmd_cpu_pct = l->cpu;
+    in.ksmd_cpu_valid = l->have_prev;
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&in, out), 0);
+    l->prev = l->cur;
+    l->have_prev = true;
+    if (sets(out, KSM_S_RUN))
+        l->cur.run = out->settings.run;
+    if (sets(out, KSM_S_PAGES_TO_SCAN))
+        l->cur.pages_to_scan = out->settings.pages_to_scan;
+    if (sets(out, KSM_S_SLEEP_MS))
+        l->cur.sleep_ms = out->settings.sleep_ms;
+    l->st = out->state;
+    return l->cur.run == 1 ? (double)l->cur.pages_to_scan * 1000.0 / (double)l->cur.sleep_ms : 0;
+}
+
+/*
  * ksmd's first pass only checksums pages; merging costs several times more
  * per page (3.6x measured). A plant with that step: the loop must pace the
  * cheap pass so that the merging pass stays within the budget.
  */
 static void test_first_pass_paced_for_merging(void)
 {
-    struct ksm_host_sample prev = host(0, 100, 20), cur = prev;
-    cur.pages_unshared = 1000000;
-    struct ksm_tuner_state st = {0};
+    struct plant_loop l = {.cur = host(0, 100, 20)};
+    l.cur.pages_unshared = 1000000;
+    l.prev = l.cur;
     const double cost = 0.00008; /* % of a core per page/s on the checksum pass */
-    double scanned = 0, cpu = 0, max_cpu_merging = 0;
-    bool have_prev = false;
+    double scanned = 0, max_cpu_merging = 0;
     for (int tick = 0; tick < 60; tick++) {
-        struct ksm_tuner_input in = input(32, 70, 40, cur);
-        in.prev = prev;
-        in.have_prev = have_prev;
-        in.state = st;
-        in.ksmd_cpu_pct = cpu;
-        in.ksmd_cpu_valid = have_prev;
         struct ksm_tuner_output out;
-        CU_ASSERT_EQUAL_FATAL(ksm_tuner_decide(&in, &out), 0);
-        prev = cur;
-        have_prev = true;
-        if (sets(&out, KSM_S_RUN))
-            cur.run = out.settings.run;
-        if (sets(&out, KSM_S_PAGES_TO_SCAN))
-            cur.pages_to_scan = out.settings.pages_to_scan;
-        if (sets(&out, KSM_S_SLEEP_MS))
-            cur.sleep_ms = out.settings.sleep_ms;
-        st = out.state;
-        double rate = cur.run == 1 ? (double)cur.pages_to_scan * 1000.0 / (double)cur.sleep_ms : 0;
+        double rate = loop_step(&l, &out);
         bool merging = scanned >= 1000000; /* the second look merges */
-        cpu = cost * rate * (merging ? 3.6 : 1.0);
+        l.cpu = cost * rate * (merging ? 3.6 : 1.0);
         scanned += rate * 10; /* a 10 s interval */
         if (!merging && scanned > 0)
-            cur.ksm_zero_pages += 5000; /* empty pages merge on the first look */
+            l.cur.ksm_zero_pages += 5000; /* empty pages merge on the first look */
         if (merging) {
-            cur.pages_sharing += 20000;
-            if (cpu > max_cpu_merging)
-                max_cpu_merging = cpu;
+            l.cur.pages_sharing += 20000;
+            if (l.cpu > max_cpu_merging)
+                max_cpu_merging = l.cpu;
         }
-        cur.full_scans = prev.full_scans + (uint64_t)(scanned / 1000000) -
-                         (uint64_t)((scanned - rate * 10) / 1000000);
+        l.cur.full_scans = (uint64_t)(scanned / 1000000);
     }
     CU_ASSERT_TRUE(scanned >= 1000000); /* it did get through the first pass */
     CU_ASSERT_TRUE(max_cpu_merging > 0);
@@ -479,52 +495,34 @@ static void test_first_pass_paced_for_merging(void)
 
 static void test_closed_loop_holds_budget(void)
 {
-    struct ksm_host_sample prev = host(0, 100, 20), cur = prev;
-    cur.pages_unshared = 2000000;
-    struct ksm_tuner_state st = {0};
+    struct plant_loop l = {.cur = host(0, 100, 20)};
+    l.cur.pages_unshared = 2000000;
+    l.prev = l.cur;
     double cost = 0.0001; /* % of a core per page/s: 50000 pages/s = 5% */
     unsigned seed = 12345, over_after_settle = 0, writes_late = 0;
     double scanned_total = 0;
-    bool have_prev = false;
-    double cpu = 0;
     for (int tick = 0; tick < 80; tick++) {
         if (tick == 50)
             cost *= 2;
-        struct ksm_tuner_input in = input(32, 70, 40, cur);
-        in.prev = prev;
-        in.have_prev = have_prev;
-        in.state = st;
-        in.ksmd_cpu_pct = cpu;
-        in.ksmd_cpu_valid = have_prev;
         struct ksm_tuner_output out;
-        CU_ASSERT_EQUAL_FATAL(ksm_tuner_decide(&in, &out), 0);
-        prev = cur;
-        have_prev = true;
-        if (sets(&out, KSM_S_RUN))
-            cur.run = out.settings.run;
-        if (sets(&out, KSM_S_PAGES_TO_SCAN))
-            cur.pages_to_scan = out.settings.pages_to_scan;
-        if (sets(&out, KSM_S_SLEEP_MS))
-            cur.sleep_ms = out.settings.sleep_ms;
+        double rate = loop_step(&l, &out);
         if ((tick >= 20 && tick < 50) || tick >= 60)
             writes_late +=
                 (out.settings.mask & (KSM_BIT(KSM_S_PAGES_TO_SCAN) | KSM_BIT(KSM_S_SLEEP_MS))) != 0;
-        st = out.state;
         /* The plant: ksmd burns CPU proportional to its rate and keeps merging. */
         seed = seed * 1103515245 + 12345;
         double noise = 0.9 + 0.2 * (double)((seed >> 16) & 0x7fff) / 32767.0;
-        double rate = cur.run == 1 ? (double)cur.pages_to_scan * 1000.0 / (double)cur.sleep_ms : 0;
-        cpu = cost * rate * noise;
-        cur.pages_sharing += 5000;  /* merges keep coming: never converged */
-        scanned_total += rate * 10; /* full scans of the 2M candidates */
-        cur.full_scans = (uint64_t)(scanned_total / 2000000);
-        if (((tick >= 15 && tick < 50) || tick >= 52) && cpu > cfg.budget_pct)
+        l.cpu = cost * rate * noise;
+        l.cur.pages_sharing += 5000; /* merges keep coming: never converged */
+        scanned_total += rate * 10;  /* full scans of the 2M candidates */
+        l.cur.full_scans = (uint64_t)(scanned_total / 2000000);
+        if (((tick >= 15 && tick < 50) || tick >= 52) && l.cpu > cfg.budget_pct)
             over_after_settle++;
     }
-    CU_ASSERT_EQUAL(cur.run, 1);
+    CU_ASSERT_EQUAL(l.cur.run, 1);
     CU_ASSERT_EQUAL(over_after_settle, 0);
     CU_ASSERT_TRUE(writes_late <= 3);
-    CU_ASSERT_TRUE(cpu >= 0.5 * cfg.budget_pct && cpu <= cfg.budget_pct);
+    CU_ASSERT_TRUE(l.cpu >= 0.5 * cfg.budget_pct && l.cpu <= cfg.budget_pct);
 }
 
 /* ------------------------------------------------------------ modes */
