@@ -155,13 +155,20 @@ static gboolean on_tick_soon(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* Schedules fn once, at not_before_ms or at once if that has passed; a call
+ * while *id is pending does nothing (a burst coalesces into one run). */
+static void run_once_not_before(guint *id, gint64 not_before_ms, GSourceFunc fn, gpointer data)
+{
+    if (*id)
+        return;
+    gint64 wait = not_before_ms - now_ms();
+    *id = g_timeout_add(wait > 0 ? (guint)wait : 0, fn, data);
+}
+
 /* Runs a tick at once (at most one per MANAGER_MIN_TICK_GAP_MS). */
 static void tick_soon(struct manager *m)
 {
-    if (m->soon_id)
-        return;
-    gint64 wait = m->last_tick_ms + MANAGER_MIN_TICK_GAP_MS - now_ms();
-    m->soon_id = g_timeout_add(wait > 0 ? (guint)wait : 0, on_tick_soon, m);
+    run_once_not_before(&m->soon_id, m->last_tick_ms + MANAGER_MIN_TICK_GAP_MS, on_tick_soon, m);
 }
 
 /*
@@ -725,10 +732,8 @@ static gboolean on_vm_decide(gpointer data)
  * burst of PRESSURE frames or BALLOON_CHANGE events costs one decision. */
 static void vm_decide_soon(struct bd_vm *vm)
 {
-    if (vm->decide_id)
-        return;
-    gint64 wait = vm->last_decide_ms + MANAGER_VM_MIN_DECIDE_GAP_MS - now_ms();
-    vm->decide_id = g_timeout_add(wait > 0 ? (guint)wait : 0, on_vm_decide, vm);
+    run_once_not_before(&vm->decide_id, vm->last_decide_ms + MANAGER_VM_MIN_DECIDE_GAP_MS,
+                        on_vm_decide, vm);
 }
 
 static gboolean on_tick(gpointer data)
