@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -149,6 +150,20 @@ static pid_t fake_guest(const char *name, bool ignore_term)
     return pid;
 }
 
+/* Whether pid ignores SIGTERM (the SigIgn mask of /proc/PID/status). */
+static bool term_ignored(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return false;
+    const char *line = strstr(text, "\nSigIgn:");
+    if (!line)
+        return false;
+    unsigned long long mask = strtoull(line + strlen("\nSigIgn:"), NULL, 16);
+    return (mask & (1ull << (SIGTERM - 1))) != 0;
+}
+
 static void test_stop_term_then_kill(void)
 {
     g_autofree char *state = g_build_filename(tmp_dir, "fleet", NULL);
@@ -172,6 +187,15 @@ static void test_stop_term_then_kill(void)
             g_usleep(20000);
     }
     CU_ASSERT_TRUE_FATAL(both);
+    /* And until the stubborn one ran its `trap '' TERM` (SigIgn has TERM):
+     * a SIGTERM that lands first kills it, and nothing needs SIGKILL. */
+    bool ignoring = false;
+    for (int i = 0; i < 250 && !ignoring; i++) {
+        ignoring = term_ignored(stubborn);
+        if (!ignoring)
+            g_usleep(20000);
+    }
+    CU_ASSERT_TRUE_FATAL(ignoring);
     g_autoptr(GArray) pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
     g_array_append_val(pids, polite);
     g_array_append_val(pids, stubborn);
