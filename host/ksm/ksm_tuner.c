@@ -32,9 +32,12 @@
  *    32 idle guests: 3.6x, docs/benchmarks/ksm.md). Paced on the cheap pass,
  *    the merging pass would run at up to 4x the budget; so for the first two
  *    full scans after ksmd starts (or ballast starts watching it) the loop
- *    paces to budget / FIRST_PASS_COST. Once a full scan merges nothing new, the
- * rate drops to a maintenance pace (every candidate page rescanned once per 300 s); new merges (a
- * guest booting) send it back to the budget-bound pace.
+ *    paces to budget / FIRST_PASS_COST until an interval lies wholly in the
+ *    second full scan after ksmd starts (or ballast starts watching it), and
+ *    to the budget from then on. Once a full scan merges nothing new, the
+ *    rate drops to a maintenance pace (every candidate page rescanned once
+ *    per 300 s); new merges (a guest booting) send it back to the
+ *    budget-bound pace.
  */
 #include "ksm.h"
 
@@ -51,7 +54,7 @@
 #define LOW_EDGE_FRAC 0.60
 #define NOISE_FRAC    0.10 /* below 10% of budget the tick count is too coarse */
 #define MAX_UP_FACTOR 2.0
-/* Until anything is merged, CPU is paced to budget / this (see the top comment). */
+/* During ksmd's first full scan, CPU is paced to budget / this (see the top comment). */
 #define FIRST_PASS_COST 4.0
 #define MIN_STEP_FRAC   0.10 /* smaller rate changes are not worth a write */
 #define REGROW_PCT      10   /* restart after an unprofitable stop: +10% of RAM committed */
@@ -479,11 +482,17 @@ static void decide_rate(const struct ksm_tuner_input *in, const struct view *v,
         return;
     }
     const double cpu = in->ksmd_cpu_pct;
-    /* Fewer than two full scans since ksmd started (or we began to watch
-     * it): pages get their cheap first look; pace for the merging one. Not
-     * "nothing merged yet": with use_zero_pages, empty pages merge on the
-     * first look, and the bench saw 13.3% against a 10% budget that way. */
-    const bool first_pass = !settled;
+    /* The CPU just measured covers some of ksmd's first full scan since it
+     * started (or we began to watch it): pages got their cheap first look;
+     * pace for the merging one. Keyed on full scans, not on "nothing merged
+     * yet": with use_zero_pages, empty pages merge on the first look, and
+     * the bench saw 13.3% against a 10% budget that way. Once a whole
+     * interval lies in the second scan, the cost measured is the merging
+     * one and the full budget applies: pacing the merging pass to a quarter
+     * as well left ksmd at 2% of a 10% budget and took time to 90% from 80 s
+     * to 214 s (docs/benchmarks/ksm.md). A restart after run=0 keeps pages'
+     * checksums, so its first scan merges at once and costs what it shows. */
+    const bool first_pass = in->prev.full_scans < st->full_scans_at_start + 1;
     const double pace = first_pass ? budget / FIRST_PASS_COST : budget;
     if (cpu > budget) {
         target = rate * SETPOINT_FRAC * budget / cpu;
@@ -494,7 +503,7 @@ static void decide_rate(const struct ksm_tuner_input *in, const struct view *v,
     } else if (first_pass && cpu > pace) {
         target = rate * SETPOINT_FRAC * pace / cpu;
         snprintf(why, sizeof(why),
-                 "first full scans: ksmd's %.1f%% on the checksum pass would be several "
+                 "first full scan: ksmd's %.1f%% on the checksum pass would be several "
                  "times that once pages merge; pace to %.1f%% (budget %.1f%% / %.0f): scan "
                  "%.0f -> %.0f pages/s",
                  cpu, pace, budget, FIRST_PASS_COST, rate, target);
