@@ -52,6 +52,7 @@ struct agent_stats {
     uint64_t reports_sent;
     uint64_t reports_dropped; /* nobody listening, or the out buffer full */
     uint64_t reports_held;    /* quiet: sampled, not material, not sent */
+    uint64_t polls;           /* POLL frames answered */
     uint64_t pressure_sent;
     uint64_t frames_in;
     uint64_t connects;
@@ -76,6 +77,7 @@ struct agent {
     /* Quiet reporting (PROTO_CAP_QUIET granted by this connection's WELCOME):
      * the last report sent and when, to hold back the ones that say nothing new. */
     bool quiet;
+    bool polled; /* PROTO_CAP_POLL granted too: no heartbeat, the host POLLs */
     bool have_last_sent;
     uint64_t last_sent_ns;
     struct proto_report last_sent;

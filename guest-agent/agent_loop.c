@@ -4,7 +4,8 @@
  *
  *   tick        -> sample /proc, REPORT            (every interval; when the
  *                  host granted QUIET, only a material change or every
- *                  PROTO_QUIET_HEARTBEAT_INTERVALS-th interval is sent)
+ *                  PROTO_QUIET_HEARTBEAT_INTERVALS-th interval is sent;
+ *                  with POLL granted too, no heartbeat: POLL asks for one)
  *   POLLPRI     -> sample /proc, PRESSURE at once  (a PSI trigger fired)
  *   POLLIN      -> bytes into the stream decoder, whole frames dispatched
  *   POLLHUP     -> the host went away: stop polling the port (a virtio port
@@ -57,12 +58,15 @@ static void send_hello(struct agent *a)
 
 /*
  * Whether a periodic sample is held back: the host granted QUIET, the last
- * report sent is recent, and nothing moved materially since (proto.h).
+ * report sent is recent (or the host POLLs for its heartbeat), and nothing
+ * moved materially since (proto.h).
  */
 static bool hold_report(const struct agent *a, const struct proto_report *r, uint64_t now_ns)
 {
     if (!a->quiet || !a->have_last_sent)
         return false;
+    if (a->polled)
+        return !proto_report_material(&a->last_sent, r);
     uint64_t heartbeat_ns =
         (uint64_t)PROTO_QUIET_HEARTBEAT_INTERVALS * a->config.report_interval_ms * NS_PER_MS;
     if (now_ns - a->last_sent_ns >= heartbeat_ns)
@@ -70,7 +74,9 @@ static bool hold_report(const struct agent *a, const struct proto_report *r, uin
     return !proto_report_material(&a->last_sent, r);
 }
 
-static void send_report(struct agent *a, uint32_t triggers)
+/* triggers: PRESSURE with these PSI triggers; 0: a REPORT, held back when
+ * quiet and nothing moved, unless forced (the answer to a POLL). */
+static void send_report_as(struct agent *a, uint32_t triggers, bool force)
 {
     if (a->link != AGENT_LINK_UP) {
         a->report_seq++; /* the host sees the gap */
@@ -81,7 +87,7 @@ static void send_report(struct agent *a, uint32_t triggers)
     memset(&f, 0, sizeof(f));
     struct proto_report *r = triggers ? &f.u.pressure.report : &f.u.report;
     agent_sample(a, r);
-    if (!triggers && hold_report(a, r, r->timestamp_ns)) {
+    if (!triggers && !force && hold_report(a, r, r->timestamp_ns)) {
         a->stats.reports_held++;
         return;
     }
@@ -100,6 +106,11 @@ static void send_report(struct agent *a, uint32_t triggers)
         a->stats.pressure_sent++;
     else
         a->stats.reports_sent++;
+}
+
+static void send_report(struct agent *a, uint32_t triggers)
+{
+    send_report_as(a, triggers, false);
 }
 
 static void answer(struct agent *a, const struct proto_frame *req, int rc)
@@ -167,6 +178,7 @@ static void on_welcome(struct agent *a, const struct proto_frame *f)
 {
     /* Granted for this connection only: a new host (HELLO again) starts loud. */
     a->quiet = (f->u.welcome.capabilities & PROTO_CAP_QUIET) != 0;
+    a->polled = a->quiet && (f->u.welcome.capabilities & PROTO_CAP_POLL) != 0;
     if (a->opt.verbose)
         agent_log("WELCOME host %#x caps %#x v%u", f->u.welcome.host_version,
                   f->u.welcome.capabilities, f->u.welcome.proto_version);
@@ -198,6 +210,14 @@ static void on_reclaim(struct agent *a, const struct proto_frame *f)
     enqueue(a, &done);
 }
 
+/* The host wants the figures now (its heartbeat when it granted POLL). */
+static void on_poll(struct agent *a, const struct proto_frame *f)
+{
+    (void)f;
+    a->stats.polls++;
+    send_report_as(a, 0, true);
+}
+
 static void on_answer(struct agent *a, const struct proto_frame *f)
 {
     if (f->type == PROTO_ERROR)
@@ -220,6 +240,7 @@ static const frame_handler handlers[PROTO_TYPE_COUNT] = {
     [PROTO_RECLAIM_DONE] = on_unexpected,
     [PROTO_ACK] = on_answer,
     [PROTO_ERROR] = on_answer,
+    [PROTO_POLL] = on_poll,
 };
 
 /* --- the link to the host --- */
@@ -258,6 +279,7 @@ static void link_up(struct agent *a)
     proto_stream_reset(&a->in);
     a->out_len = 0;
     a->quiet = false; /* until this host's WELCOME grants it */
+    a->polled = false;
     a->have_last_sent = false;
     send_hello(a);
     a->next_report_ns = agent_now_ns(); /* a first report right away */
@@ -268,10 +290,10 @@ static void link_up(struct agent *a)
 static void link_down(struct agent *a)
 {
     if (a->link == AGENT_LINK_UP)
-        agent_log("host gone; %llu reports sent, %llu dropped, %llu held (quiet)",
+        agent_log("host gone; %llu reports sent, %llu dropped, %llu held (quiet), %llu polls",
                   (unsigned long long)a->stats.reports_sent,
                   (unsigned long long)a->stats.reports_dropped,
-                  (unsigned long long)a->stats.reports_held);
+                  (unsigned long long)a->stats.reports_held, (unsigned long long)a->stats.polls);
     a->link = AGENT_LINK_DOWN;
     a->out_len = 0; /* half a frame would be garbage to the next host */
     if (a->port_is_socket && a->port_fd >= 0) {
@@ -370,7 +392,7 @@ int agent_init(struct agent *a, const struct agent_options *opt)
         agent_close(a);
         return rc;
     }
-    a->capabilities = PROTO_CAP_RECLAIM | PROTO_CAP_QUIET;
+    a->capabilities = PROTO_CAP_RECLAIM | PROTO_CAP_QUIET | PROTO_CAP_POLL;
     if (a->vmstat_fd >= 0)
         a->capabilities |= PROTO_CAP_VMSTAT;
     if (agent_reclaim_has_cgroup(opt->cgroup_root))

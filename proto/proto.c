@@ -92,6 +92,9 @@ static const struct proto_field error_fields[] = {
     F(struct proto_error, error),
 };
 
+/* POLL has no payload: an empty table (one unused slot: C has no empty arrays). */
+static const struct proto_field poll_fields[1];
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define T(n, f, b)                                                                                 \
     {                                                                                              \
@@ -112,6 +115,7 @@ static const struct proto_type_info types[PROTO_TYPE_COUNT] = {
     [PROTO_RECLAIM_DONE] = T("RECLAIM_DONE", reclaim_done_fields, PROTO_RECLAIM_DONE_BYTES),
     [PROTO_ACK] = T("ACK", ack_fields, PROTO_ACK_BYTES),
     [PROTO_ERROR] = T("ERROR", error_fields, PROTO_ERROR_BYTES),
+    [PROTO_POLL] = {"POLL", poll_fields, 0, PROTO_POLL_BYTES},
 };
 
 _Static_assert(sizeof(struct proto_frame) < 512, "a frame lives on the stack of the agent loop");

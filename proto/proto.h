@@ -45,6 +45,7 @@ enum proto_type {
     PROTO_RECLAIM_DONE = 7, /* g->h what a RECLAIM actually freed */
     PROTO_ACK = 8,          /* either way: a frame was applied */
     PROTO_ERROR = 9,        /* either way: a frame was refused, with a negative errno */
+    PROTO_POLL = 10,        /* h->g send a REPORT now (capability POLL); no payload */
     PROTO_TYPE_COUNT
 };
 
@@ -54,7 +55,8 @@ enum proto_type {
 #define PROTO_CAP_CGROUP_RECLAIM (1u << 2) /* ... through memory.reclaim (else drop_caches) */
 #define PROTO_CAP_VMSTAT         (1u << 3) /* pgscan/pgsteal/pgmajfault/oom_kill are filled */
 #define PROTO_CAP_QUIET          (1u << 4) /* REPORT only on a material change (see below) */
-#define PROTO_CAP_ALL            0x1fu
+#define PROTO_CAP_POLL           (1u << 5) /* with QUIET: no heartbeat, the host POLLs instead */
+#define PROTO_CAP_ALL            0x3fu
 
 /* REPORT.valid_mask: which fields were read this time (hostile /proc tolerated). */
 enum proto_report_field {
@@ -201,6 +203,7 @@ struct proto_frame {
 #define PROTO_RECLAIM_DONE_BYTES 36
 #define PROTO_ACK_BYTES          8
 #define PROTO_ERROR_BYTES        12
+#define PROTO_POLL_BYTES         0
 
 /* 0 when every type's field table adds up to its declared size (tests). */
 int proto_self_check(void);
@@ -295,6 +298,13 @@ int proto_config_check(const struct proto_config *c);
  * never held back.
  */
 #define PROTO_QUIET_HEARTBEAT_INTERVALS 10
+/*
+ * Polled reporting (capability POLL, granted with QUIET): the agent sends no
+ * heartbeat at all; the host sends POLL when it wants the figures (ballastd:
+ * to every quiet agent at once, at its tick) and the agent answers with a
+ * REPORT at once, material or not. A host that polls a whole fleet together
+ * reads the answers together: one wakeup for 32 guests instead of 32.
+ */
 /* Memory moves below max(MIN, MemTotal / DIVISOR) are not material. */
 #define PROTO_QUIET_DEADBAND_MIN_BYTES (1ull << 20)
 #define PROTO_QUIET_DEADBAND_DIVISOR   128

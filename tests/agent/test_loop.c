@@ -226,6 +226,39 @@ static void test_loop_against_fake_host(void)
     CU_ASSERT(client_now_ms() - changed_ms < 600);
     CU_ASSERT_EQUAL(f.u.report.mem_total_bytes, 219136ULL * 1024);
 
+    /* This host grants POLL too: no heartbeat at all (15 intervals pass,
+     * more than a quiet agent's 10), a REPORT at once for each POLL, and a
+     * material change still sent at the next interval. */
+    memset(&f, 0, sizeof(f));
+    f.type = PROTO_WELCOME;
+    f.u.welcome = (struct proto_welcome){0x000100, PROTO_CAP_QUIET | PROTO_CAP_POLL, PROTO_VERSION};
+    client_send(&c, &f);
+    memset(&f, 0, sizeof(f));
+    f.type = PROTO_CONFIG;
+    f.u.config = (struct proto_config){100, 0, 0, 0};
+    client_send(&c, &f);
+    CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_ACK, &f, 2000), 1);
+    t0 = client_now_ms();
+    reports = 0;
+    while (client_now_ms() - t0 < 1500)
+        if (client_wait_type(&c, PROTO_REPORT, &f, 200) == 1)
+            reports++;
+    CU_ASSERT_EQUAL(reports, 0);
+    uint32_t seq_before_poll = f.u.report.report_seq;
+    memset(&f, 0, sizeof(f));
+    f.type = PROTO_POLL;
+    uint64_t polled_ms = client_now_ms();
+    client_send(&c, &f);
+    CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_REPORT, &f, 1000), 1);
+    CU_ASSERT(client_now_ms() - polled_ms < 500);
+    CU_ASSERT(f.u.report.report_seq > seq_before_poll);
+    CU_ASSERT_EQUAL(f.u.report.mem_total_bytes, 219136ULL * 1024);
+    changed_ms = client_now_ms();
+    CU_ASSERT_EQUAL(SH("cp %s/meminfo %s/meminfo", BALLAST_FIXTURES "/proc-balloon", proc), 0);
+    CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_REPORT, &f, 2000), 1);
+    CU_ASSERT(client_now_ms() - changed_ms < 600);
+    CU_ASSERT_EQUAL(f.u.report.mem_total_bytes, 120832ULL * 1024);
+
     client_close(&c);
     kill(pid, SIGKILL);
     int status;
