@@ -6,6 +6,8 @@
  *           <----------------   WELCOME (version, capabilities) + CONFIG
  *   REPORT  ---------------->   every report_interval_ms
  *   PRESSURE --------------->   at once when a PSI trigger fires
+ *           <----------------   POLL (QUIET + POLL agreed: at ballastd's tick)
+ *   REPORT  ---------------->   at once, read with the fleet's other answers
  *           <----------------   RECLAIM (when the policy asks)
  *   RECLAIM_DONE ----------->
  */
@@ -49,6 +51,7 @@ static void close_fd(struct agent_conn *a)
         a->fd = -1;
     }
     proto_stream_reset(&a->stream);
+    a->paused = false;
 }
 
 /* Drops the connection; reject = the guest misbehaved (counted, slower retry). */
@@ -98,8 +101,12 @@ static int on_hello(struct agent_conn *a, const struct proto_hello *h)
         return -EPROTONOSUPPORT;
     struct proto_frame f = {.type = PROTO_WELCOME};
     f.u.welcome.host_version = 0x000100; /* 0.1.0 */
-    f.u.welcome.capabilities =
-        h->capabilities & (AGENT_HOST_CAPS | (a->allow_quiet ? PROTO_CAP_QUIET : 0));
+    uint32_t offer = AGENT_HOST_CAPS;
+    if (a->allow_quiet)
+        offer |= PROTO_CAP_QUIET | (a->allow_poll ? PROTO_CAP_POLL : 0);
+    f.u.welcome.capabilities = h->capabilities & offer;
+    if (!(f.u.welcome.capabilities & PROTO_CAP_QUIET))
+        f.u.welcome.capabilities &= ~PROTO_CAP_POLL; /* POLL means nothing without QUIET */
     f.u.welcome.proto_version = PROTO_VERSION;
     a->capabilities = f.u.welcome.capabilities;
     int rc = send_frame(a, &f);
@@ -160,18 +167,22 @@ static const char *dispatch(struct agent_conn *a, const struct proto_frame *f)
     }
 }
 
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
+/*
+ * Reads once and dispatches every whole frame. Returns false when the
+ * connection is gone (closed, refused or stopped from a callback); then the
+ * watch, if one called us, must go (watch_id is already 0).
+ */
+static bool read_frames(struct agent_conn *a)
 {
-    struct agent_conn *a = data;
     size_t room;
     uint8_t *space = proto_stream_space(&a->stream, &room);
-    ssize_t n = recv(fd, space, room, MSG_DONTWAIT);
+    ssize_t n = recv(a->fd, space, room, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return G_SOURCE_CONTINUE;
+        return true;
     if (n <= 0) {
         a->watch_id = 0;
         disconnect(a, false, n == 0 ? "closed by peer" : g_strerror(errno));
-        return G_SOURCE_REMOVE;
+        return false;
     }
     proto_stream_commit(&a->stream, (size_t)n);
 
@@ -200,16 +211,66 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
         }
         why = dispatch(a, &f);
         if (a->fd < 0)
-            return G_SOURCE_REMOVE; /* stopped from a callback */
+            return false; /* stopped from a callback */
     }
     if (!why && a->stream.stats.garbage_bytes != garbage_before)
         why = "garbage";
     if (why) {
         a->watch_id = 0;
         disconnect(a, true, why);
-        return G_SOURCE_REMOVE;
+        return false;
     }
-    return G_SOURCE_CONTINUE;
+    return true;
+}
+
+static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
+{
+    (void)fd;
+    (void)cond;
+    return read_frames(data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static void watch(struct agent_conn *a)
+{
+    a->watch_id = fd_watch_add(a->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, a);
+}
+
+bool agent_conn_pollable(const struct agent_conn *a)
+{
+    const uint32_t need = PROTO_CAP_QUIET | PROTO_CAP_POLL;
+    return a->state == AGENT_READY && (a->capabilities & need) == need;
+}
+
+int agent_conn_poll(struct agent_conn *a)
+{
+    if (a->state != AGENT_READY)
+        return -ENOTCONN;
+    if (!agent_conn_pollable(a))
+        return -EOPNOTSUPP;
+    struct proto_frame f = {.type = PROTO_POLL};
+    int rc = send_frame(a, &f);
+    if (rc < 0) {
+        disconnect(a, false, "cannot send POLL");
+        return rc;
+    }
+    a->polls++;
+    if (a->watch_id) {
+        g_source_remove(a->watch_id);
+        a->watch_id = 0;
+    }
+    a->paused = true;
+    return 0;
+}
+
+void agent_conn_collect(struct agent_conn *a)
+{
+    if (!a->paused)
+        return;
+    a->paused = false;
+    if (a->fd < 0)
+        return;
+    if (read_frames(a) && a->fd >= 0 && !a->watch_id)
+        watch(a);
 }
 
 static gboolean on_retry(gpointer data)
@@ -271,7 +332,8 @@ void agent_conn_start(struct agent_conn *a)
     a->window_frames = 0;
     a->window_start_us = g_get_monotonic_time();
     proto_stream_reset(&a->stream);
-    a->watch_id = fd_watch_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, a);
+    a->paused = false;
+    watch(a);
 }
 
 void agent_conn_stop(struct agent_conn *a)

@@ -54,11 +54,14 @@ struct agent_conn {
     uint32_t tx_seq;
     uint32_t capabilities;  /* agreed in WELCOME */
     bool allow_quiet;       /* grant PROTO_CAP_QUIET (the owner's staleness allows it) */
+    bool allow_poll;        /* grant PROTO_CAP_POLL with QUIET (the owner polls at its tick) */
+    bool paused;            /* POLL sent; the socket is read at agent_conn_collect() */
     gint64 window_start_us; /* flood check */
     uint32_t window_frames;
     uint64_t frames;  /* valid frames received, all connections */
     uint64_t rejects; /* disconnects for misbehaviour */
     uint64_t connects;
+    uint64_t polls; /* POLL frames sent */
     const struct agent_events *events;
     void *ctx;
 };
@@ -74,5 +77,19 @@ void agent_conn_stop(struct agent_conn *a);
 /* Sends RECLAIM; -ENOTCONN when not READY, -EOPNOTSUPP without the capability. */
 int agent_conn_send_reclaim(struct agent_conn *a, uint64_t bytes);
 const char *agent_state_name(enum agent_state s);
+
+/*
+ * Polled reporting (PROTO_CAP_POLL): a quiet agent that was granted POLL
+ * sends no heartbeat; its owner asks for one. agent_conn_poll() sends POLL
+ * and stops watching the socket; agent_conn_collect() reads what arrived
+ * meanwhile (dispatching the frames as a wakeup would) and watches it again.
+ * Polling a whole fleet at once and collecting it a little later reads the
+ * answers of every guest in one wakeup instead of one wakeup per guest; any
+ * frame that comes in the meantime (a PRESSURE too) waits at most that long.
+ */
+bool agent_conn_pollable(const struct agent_conn *a); /* READY, QUIET and POLL agreed */
+/* 0; -ENOTCONN when not READY, -EOPNOTSUPP without the capabilities. */
+int agent_conn_poll(struct agent_conn *a);
+void agent_conn_collect(struct agent_conn *a);
 
 #endif

@@ -32,6 +32,9 @@
 #define MANAGER_CONVERGE_WATCH_MS 10000
 /* A tick asks a VM for balloon figures this often at most (events do the rest). */
 #define MANAGER_BALLOON_REFRESH_MS 30000
+/* At a scheduled tick, quiet agents granted POLL are asked for a report and
+ * read together this much later, then the tick decides on their answers. */
+#define MANAGER_POLL_COLLECT_MS 100
 
 struct manager_options {
     const char *fleet_dir;      /* NULL: no fleet source */

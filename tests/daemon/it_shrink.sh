@@ -47,3 +47,33 @@ vm0_moves=$(grep -c 'vm0: moving target' "$state/ballastd.log")
 ((vm0_moves < ticks)) || fail "vm0: $vm0_moves move lines in $ticks ticks: logging per tick?"
 ctl status
 ok "idle guests shrunk below nominal, above min; $moves move lines = balloon commands, $ticks ticks"
+
+# Polled reporting: once nothing moves, the idle agents send no heartbeat of
+# their own; every tick (1 s here) POLLs them and decides on the answer read
+# 100 ms later, so the report a decision used is always fresh. Broken polls
+# would show as no POLL counted, or as reports ageing toward the 15 s
+# staleness limit (a quiet agent's own heartbeat is every 10 s).
+settled() { # no balloon command for 8 s
+  local c
+  c=$(status_json | jq .host.balloon_changes)
+  [[ $c == "${last_changes:-}" ]] && ((SECONDS - changed_at >= 8)) && return 0
+  [[ $c != "${last_changes:-}" ]] && { last_changes=$c; changed_at=$SECONDS; }
+  return 1
+}
+changed_at=$SECONDS
+wait_for 90 settled || fail "balloon commands did not stop within 90 s"
+for vm in vm0 vm1; do
+  ctl --json explain "$vm" | jq -e '.agent.polled == true' >/dev/null ||
+    fail "$vm: agent not granted polled reporting"
+done
+p0=$(ctl --json explain vm0 | jq .agent.polls)
+worst=0
+for _ in 1 2 3 4 5 6 7 8; do
+  sleep 1
+  age=$(ctl --json explain vm0 | jq '.agent.age_ms')
+  ((age > worst)) && worst=$age
+done
+p1=$(ctl --json explain vm0 | jq .agent.polls)
+((p1 - p0 >= 3)) || fail "vm0: $((p1 - p0)) POLLs in 8 s of 1 s ticks"
+((worst < 1000)) || fail "vm0: a decision used a report $worst ms old (polls not answered?)"
+ok "idle agents polled: $((p1 - p0)) POLLs to vm0 in 8 s, oldest report a decision used: $worst ms"

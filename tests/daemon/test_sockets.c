@@ -359,10 +359,94 @@ static void test_agent_handshake(void)
     close(lfd);
 }
 
+/* Reads the frames waiting on fd; returns how many of type. */
+static int count_frames(int fd, unsigned type)
+{
+    uint8_t buf[4 * PROTO_MAX_FRAME_BYTES];
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    int found = 0;
+    size_t off = 0, used;
+    struct proto_frame f;
+    while (n > 0 && off < (size_t)n && proto_decode(buf + off, (size_t)n - off, &f, &used) == 0) {
+        found += f.type == type;
+        off += used;
+    }
+    return found;
+}
+
+/* Polled reporting: WELCOME grants POLL only with QUIET and only when the
+ * owner allows it; a POLL pauses reading until collect, which reads it all. */
+static void test_agent_poll_collect(void)
+{
+    struct agent_conn a;
+    struct agent_log log = {0};
+    int lfd;
+    int fd = open_pair("agentp.sock", &lfd, &a, &log);
+    a.allow_quiet = true;
+    a.allow_poll = true;
+    hello(fd);
+    pump(50);
+    CU_ASSERT_EQUAL_FATAL(a.state, AGENT_READY);
+    CU_ASSERT_EQUAL(a.capabilities & (PROTO_CAP_QUIET | PROTO_CAP_POLL),
+                    PROTO_CAP_QUIET | PROTO_CAP_POLL);
+    CU_ASSERT_TRUE(agent_conn_pollable(&a));
+    CU_ASSERT_TRUE(readable(fd, 1000));
+    count_frames(fd, PROTO_WELCOME); /* WELCOME + CONFIG */
+
+    CU_ASSERT_EQUAL(agent_conn_poll(&a), 0);
+    CU_ASSERT_TRUE(a.paused);
+    CU_ASSERT_TRUE(readable(fd, 1000));
+    CU_ASSERT_EQUAL(count_frames(fd, PROTO_POLL), 1);
+    struct proto_frame r = {.type = PROTO_REPORT};
+    r.u.report.valid_mask = PROTO_R_BIT(PROTO_R_MEM_AVAILABLE);
+    r.u.report.mem_available_bytes = 7 << 20;
+    send_frame(fd, &r);
+    pump(50);
+    CU_ASSERT_EQUAL(log.reports, 0); /* paused: the answer waits for collect */
+    agent_conn_collect(&a);
+    CU_ASSERT_EQUAL(log.reports, 1); /* read at once, no main loop turn needed */
+    CU_ASSERT_EQUAL(log.last_available, 7 << 20);
+    CU_ASSERT_FALSE(a.paused);
+    CU_ASSERT_TRUE(a.watch_id != 0);
+    send_frame(fd, &r); /* and watched again */
+    pump(50);
+    CU_ASSERT_EQUAL(log.reports, 2);
+    agent_conn_collect(&a); /* not paused: nothing happens */
+    CU_ASSERT_EQUAL(log.reports, 2);
+    agent_conn_stop(&a);
+    close(fd);
+    close(lfd);
+
+    /* Not allowed to poll: no POLL in WELCOME, and poll refuses. */
+    fd = open_pair("agentq.sock", &lfd, &a, &log);
+    a.allow_quiet = true;
+    hello(fd);
+    pump(50);
+    CU_ASSERT_EQUAL(a.capabilities & (PROTO_CAP_QUIET | PROTO_CAP_POLL), PROTO_CAP_QUIET);
+    CU_ASSERT_FALSE(agent_conn_pollable(&a));
+    CU_ASSERT_EQUAL(agent_conn_poll(&a), -EOPNOTSUPP);
+    CU_ASSERT_FALSE(a.paused);
+    agent_conn_stop(&a);
+    close(fd);
+    close(lfd);
+
+    /* POLL without QUIET means nothing: not granted. */
+    fd = open_pair("agentr.sock", &lfd, &a, &log);
+    a.allow_poll = true;
+    hello(fd);
+    pump(50);
+    CU_ASSERT_EQUAL(a.capabilities & (PROTO_CAP_QUIET | PROTO_CAP_POLL), 0);
+    CU_ASSERT_EQUAL(agent_conn_poll(&a), -EOPNOTSUPP);
+    agent_conn_stop(&a);
+    CU_ASSERT_EQUAL(agent_conn_poll(&a), -ENOTCONN);
+    close(fd);
+    close(lfd);
+}
+
 static void test_agent_violations(void)
 {
     /* Each of these gets the agent disconnected as misbehaving. */
-    for (int kind = 0; kind < 4; kind++) {
+    for (int kind = 0; kind < 5; kind++) {
         struct agent_conn a;
         struct agent_log log = {0};
         int lfd;
@@ -383,6 +467,10 @@ static void test_agent_violations(void)
             hdr[9] = 0xff;
             hdr[10] = 0xff;
             send(fd, hdr, sizeof(hdr), MSG_NOSIGNAL);
+        } else if (kind == 3) { /* the host's POLL, from the guest */
+            hello(fd);
+            struct proto_frame p = {.type = PROTO_POLL};
+            send_frame(fd, &p);
         } else { /* a flood of valid reports */
             hello(fd);
             for (int i = 0; i < AGENT_MAX_FRAMES_PER_S + 10; i++) {
@@ -427,6 +515,7 @@ static CU_TestInfo socket_tests[] = {
     {"control: stale socket replaced, regular file kept", test_ctl_stale},
     {"agent: handshake, reports, garbage disconnects", test_agent_handshake},
     {"agent: protocol violations", test_agent_violations},
+    {"agent: poll, then collect the answer", test_agent_poll_collect},
     {"agent: no socket", test_agent_absent},
     CU_TEST_INFO_NULL,
 };
