@@ -12,7 +12,6 @@
  *   RECLAIM_DONE ----------->
  */
 #include "agent_conn.h"
-#include "fd_watch.h"
 
 #include <errno.h>
 #include <string.h>
@@ -42,16 +41,12 @@ static void schedule_retry(struct agent_conn *a);
 
 static void close_fd(struct agent_conn *a)
 {
-    if (a->watch_id) {
-        g_source_remove(a->watch_id);
-        a->watch_id = 0;
-    }
+    fd_group_remove(a->group, &a->member);
     if (a->fd >= 0) {
         close(a->fd);
         a->fd = -1;
     }
     proto_stream_reset(&a->stream);
-    a->paused = false;
 }
 
 /* Drops the connection; reject = the guest misbehaved (counted, slower retry). */
@@ -167,22 +162,19 @@ static const char *dispatch(struct agent_conn *a, const struct proto_frame *f)
     }
 }
 
-/*
- * Reads once and dispatches every whole frame. Returns false when the
- * connection is gone (closed, refused or stopped from a callback); then the
- * watch, if one called us, must go (watch_id is already 0).
- */
-static bool read_frames(struct agent_conn *a)
+/* The socket has input (or hung up): read once, dispatch every whole frame. */
+static void on_readable(struct fd_group_member *m, uint32_t events)
 {
+    (void)events; /* a hang-up reads as 0 bytes */
+    struct agent_conn *a = m->data;
     size_t room;
     uint8_t *space = proto_stream_space(&a->stream, &room);
     ssize_t n = recv(a->fd, space, room, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return true;
+        return;
     if (n <= 0) {
-        a->watch_id = 0;
         disconnect(a, false, n == 0 ? "closed by peer" : g_strerror(errno));
-        return false;
+        return;
     }
     proto_stream_commit(&a->stream, (size_t)n);
 
@@ -211,28 +203,12 @@ static bool read_frames(struct agent_conn *a)
         }
         why = dispatch(a, &f);
         if (a->fd < 0)
-            return false; /* stopped from a callback */
+            return; /* stopped from a callback */
     }
     if (!why && a->stream.stats.garbage_bytes != garbage_before)
         why = "garbage";
-    if (why) {
-        a->watch_id = 0;
+    if (why)
         disconnect(a, true, why);
-        return false;
-    }
-    return true;
-}
-
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
-{
-    (void)fd;
-    (void)cond;
-    return read_frames(data) ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static void watch(struct agent_conn *a)
-{
-    a->watch_id = fd_watch_add(a->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, a);
 }
 
 bool agent_conn_pollable(const struct agent_conn *a)
@@ -254,23 +230,7 @@ int agent_conn_poll(struct agent_conn *a)
         return rc;
     }
     a->polls++;
-    if (a->watch_id) {
-        g_source_remove(a->watch_id);
-        a->watch_id = 0;
-    }
-    a->paused = true;
     return 0;
-}
-
-void agent_conn_collect(struct agent_conn *a)
-{
-    if (!a->paused)
-        return;
-    a->paused = false;
-    if (a->fd < 0)
-        return;
-    if (read_frames(a) && a->fd >= 0 && !a->watch_id)
-        watch(a);
 }
 
 static gboolean on_retry(gpointer data)
@@ -291,11 +251,14 @@ static void schedule_retry(struct agent_conn *a)
     a->retry_id = g_timeout_add(a->backoff_ms, on_retry, a);
 }
 
-int agent_conn_init(struct agent_conn *a, const char *name, const char *path,
-                    const struct proto_config *config, const struct agent_events *events, void *ctx)
+int agent_conn_init(struct agent_conn *a, struct fd_group *group, const char *name,
+                    const char *path, const struct proto_config *config,
+                    const struct agent_events *events, void *ctx)
 {
     memset(a, 0, sizeof(*a));
     a->fd = -1;
+    a->group = group;
+    a->member.fd = -1;
     a->name = name;
     if (strlen(path) >= sizeof(a->path))
         return -ENAMETOOLONG;
@@ -332,8 +295,13 @@ void agent_conn_start(struct agent_conn *a)
     a->window_frames = 0;
     a->window_start_us = g_get_monotonic_time();
     proto_stream_reset(&a->stream);
-    a->paused = false;
-    watch(a);
+    int rc = fd_group_add(a->group, &a->member, fd, on_readable, a);
+    if (rc < 0) {
+        g_warning("agent %s: cannot watch its socket: %s", a->name, g_strerror(-rc));
+        close_fd(a);
+        a->state = AGENT_DOWN;
+        schedule_retry(a);
+    }
 }
 
 void agent_conn_stop(struct agent_conn *a)

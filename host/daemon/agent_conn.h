@@ -12,6 +12,7 @@
 #ifndef BALLAST_AGENT_CONN_H
 #define BALLAST_AGENT_CONN_H
 
+#include "fd_group.h"
 #include "proto.h"
 
 #include <stdbool.h>
@@ -44,7 +45,8 @@ struct agent_conn {
     const char *name; /* for logs; borrowed from the owner */
     char path[108];   /* sun_path */
     int fd;
-    guint watch_id;
+    struct fd_group *group;        /* watches fd, with the fleet's other agents */
+    struct fd_group_member member; /* our place in it */
     guint retry_id;
     guint backoff_ms;
     bool rejected; /* the last disconnect was for misbehaviour */
@@ -55,7 +57,6 @@ struct agent_conn {
     uint32_t capabilities;  /* agreed in WELCOME */
     bool allow_quiet;       /* grant PROTO_CAP_QUIET (the owner's staleness allows it) */
     bool allow_poll;        /* grant PROTO_CAP_POLL with QUIET (the owner polls at its tick) */
-    bool paused;            /* POLL sent; the socket is read at agent_conn_collect() */
     gint64 window_start_us; /* flood check */
     uint32_t window_frames;
     uint64_t frames;  /* valid frames received, all connections */
@@ -66,10 +67,11 @@ struct agent_conn {
     void *ctx;
 };
 
-/* Prepares a (down) connection; path longer than sun_path -> -ENAMETOOLONG. */
-int agent_conn_init(struct agent_conn *a, const char *name, const char *path,
-                    const struct proto_config *config, const struct agent_events *events,
-                    void *ctx);
+/* Prepares a (down) connection whose socket the group will watch; path
+ * longer than sun_path -> -ENAMETOOLONG. */
+int agent_conn_init(struct agent_conn *a, struct fd_group *group, const char *name,
+                    const char *path, const struct proto_config *config,
+                    const struct agent_events *events, void *ctx);
 /* Tries to connect now (and keeps retrying with backoff while down). */
 void agent_conn_start(struct agent_conn *a);
 /* Closes the socket and cancels retries; no callback runs afterwards. */
@@ -80,16 +82,13 @@ const char *agent_state_name(enum agent_state s);
 
 /*
  * Polled reporting (PROTO_CAP_POLL): a quiet agent that was granted POLL
- * sends no heartbeat; its owner asks for one. agent_conn_poll() sends POLL
- * and stops watching the socket; agent_conn_collect() reads what arrived
- * meanwhile (dispatching the frames as a wakeup would) and watches it again.
- * Polling a whole fleet at once and collecting it a little later reads the
- * answers of every guest in one wakeup instead of one wakeup per guest; any
+ * sends no heartbeat; its owner asks for one with agent_conn_poll(). To read
+ * a whole fleet's answers in one wakeup, the owner pauses the agents' group
+ * after polling them all and dispatches it a little later (fd_group.h); any
  * frame that comes in the meantime (a PRESSURE too) waits at most that long.
  */
 bool agent_conn_pollable(const struct agent_conn *a); /* READY, QUIET and POLL agreed */
-/* 0; -ENOTCONN when not READY, -EOPNOTSUPP without the capabilities. */
+/* Sends POLL: 0; -ENOTCONN when not READY, -EOPNOTSUPP without the capabilities. */
 int agent_conn_poll(struct agent_conn *a);
-void agent_conn_collect(struct agent_conn *a);
 
 #endif

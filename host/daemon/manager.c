@@ -6,7 +6,7 @@
  *   1. read the host (<proc>/meminfo, <proc>/pressure/memory);
  *   2. ask the VMs' backends for fresh balloon figures where events do not
  *      keep them current (libvirt every tick; the fleet's guest-stats when a
- *      VM has no agent, else a 30 s safety net) - the answers land
+ *      VM has no agent, else a 5 min safety net) - the answers land
  *      asynchronously and are used by the next tick;
  *   3. build the policy snapshot from preallocated arrays and call the pure
  *      engine (host/policy);
@@ -120,7 +120,8 @@ struct manager {
     guint tick_id;
     uint64_t tick_ms;
     guint soon_id;
-    guint collect_id; /* polled agents are read, then the tick runs */
+    guint collect_id;        /* polled agents are read, then the tick runs */
+    struct fd_group *agents; /* every VM's agent socket, one GLib source */
     gint64 last_tick_ms;
     uint64_t ticks, balloon_changes, removed_rejects;
     uint64_t event_ticks; /* ticks run at once for a PRESSURE frame or a report */
@@ -300,7 +301,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     policy_vm_state_init(&vm->pstate);
     set_reason(vm, vm->libvirt ? "waiting for libvirt" : "waiting for QMP");
     const char *agent_path = vm->src->ops->agent_socket_path(vm->src, handle);
-    if (agent_path && agent_conn_init(&vm->agent, vm->name, agent_path, &m->agent_config,
+    if (agent_path && agent_conn_init(&vm->agent, m->agents, vm->name, agent_path, &m->agent_config,
                                       &agent_events, vm) == 0) {
         vm->has_agent = true;
         vm->agent.allow_quiet = quiet_reports_ok(m);
@@ -643,7 +644,9 @@ static void run_tick(struct manager *m, bool scheduled)
          * rate-limits them to one a second and always delivers the last); a
          * query-balloon is the safety net every MANAGER_BALLOON_REFRESH_MS,
          * or brings guest-stats when there is no agent. Saves a QMP round
-         * trip per VM per tick. libvirt's figures come only by refreshing. */
+         * trip per VM per tick, and a wakeup per answer: the 32 QEMUs of an
+         * idle fleet answer at their own moments. libvirt's figures come
+         * only by refreshing. */
         bool stats = !vm->has_agent || !vm->report_valid;
         if (stats || vm->src->ops->refresh_each_tick || vm->balloon.actual_bytes < 0 ||
             vm->balloon.nominal_bytes <= 0 || now - vm->refresh_ms >= MANAGER_BALLOON_REFRESH_MS) {
@@ -772,15 +775,14 @@ static unsigned poll_agents(struct manager *m)
     return polled;
 }
 
+/* The answers to the tick's POLLs (and whatever else came meanwhile), read
+ * in one go; then the tick decides on them. */
 static gboolean on_collect(gpointer data)
 {
     struct manager *m = data;
     m->collect_id = 0;
-    for (guint i = 0; i < m->vms->len; i++) {
-        struct bd_vm *vm = m->vms->pdata[i];
-        if (vm->has_agent)
-            agent_conn_collect(&vm->agent);
-    }
+    fd_group_dispatch(m->agents);
+    fd_group_pause(m->agents, false);
     run_tick(m, true);
     return G_SOURCE_REMOVE;
 }
@@ -790,10 +792,12 @@ static gboolean on_tick(gpointer data)
     struct manager *m = data;
     if (m->collect_id)
         return G_SOURCE_CONTINUE; /* a tick shorter than the collection: skip one */
-    if (poll_agents(m) > 0)
+    if (poll_agents(m) > 0) {
+        fd_group_pause(m->agents, true);
         m->collect_id = g_timeout_add(MANAGER_POLL_COLLECT_MS, on_collect, m);
-    else
+    } else {
         run_tick(m, true);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -868,6 +872,13 @@ struct manager *manager_new(const struct manager_options *o)
 int manager_start(struct manager *m, GError **error)
 {
     m->cfg = load_config(m);
+    m->agents = fd_group_new();
+    if (!m->agents) {
+        int err = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "epoll_create1: %s",
+                    g_strerror(err));
+        return -err;
+    }
     /* Status shows the host from the start, not only after the first tick. */
     m->host_valid = hostmem_read(m->proc_root, &m->host) == 0;
     arm_tick(m);
@@ -926,6 +937,7 @@ void manager_free(struct manager *m)
     for (guint i = 0; i < m->vms->len; i++)
         vm_free(m->vms->pdata[i]);
     g_ptr_array_unref(m->vms);
+    fd_group_free(m->agents); /* after the VMs: their agents leave it first */
     config_free(m->cfg);
     g_free(m->in);
     g_free(m->states);

@@ -19,11 +19,13 @@
 #include <glib/gstdio.h>
 
 static char *tmpdir;
+static struct fd_group *agents; /* the agents' group, as ballastd has one */
 
 static int setup(void)
 {
     tmpdir = g_dir_make_tmp("ballast-sock-XXXXXX", NULL);
-    return tmpdir ? 0 : 1;
+    agents = fd_group_new();
+    return tmpdir && agents ? 0 : 1;
 }
 
 static int teardown(void)
@@ -39,6 +41,7 @@ static int teardown(void)
         g_dir_close(d);
     g_rmdir(tmpdir);
     g_free(tmpdir);
+    fd_group_free(agents);
     return 0;
 }
 
@@ -274,7 +277,7 @@ static int open_pair(const char *name, int *lfd, struct agent_conn *a, struct ag
     CU_ASSERT_EQUAL(bind(*lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     CU_ASSERT_EQUAL(listen(*lfd, 4), 0);
     struct proto_config cfg = {.report_interval_ms = 1000};
-    CU_ASSERT_EQUAL(agent_conn_init(a, "test", path, &cfg, &ag_events, log), 0);
+    CU_ASSERT_EQUAL(agent_conn_init(a, agents, "test", path, &cfg, &ag_events, log), 0);
     agent_conn_start(a);
     CU_ASSERT_EQUAL(a->state, AGENT_CONNECTED);
     int fd = accept(*lfd, NULL, NULL);
@@ -375,7 +378,8 @@ static int count_frames(int fd, unsigned type)
 }
 
 /* Polled reporting: WELCOME grants POLL only with QUIET and only when the
- * owner allows it; a POLL pauses reading until collect, which reads it all. */
+ * owner allows it; with the agents' group paused after the POLL, the answer
+ * waits for the owner's dispatch, which reads it at once. */
 static void test_agent_poll_collect(void)
 {
     struct agent_conn a;
@@ -394,7 +398,8 @@ static void test_agent_poll_collect(void)
     count_frames(fd, PROTO_WELCOME); /* WELCOME + CONFIG */
 
     CU_ASSERT_EQUAL(agent_conn_poll(&a), 0);
-    CU_ASSERT_TRUE(a.paused);
+    CU_ASSERT_EQUAL(a.polls, 1);
+    fd_group_pause(agents, true);
     CU_ASSERT_TRUE(readable(fd, 1000));
     CU_ASSERT_EQUAL(count_frames(fd, PROTO_POLL), 1);
     struct proto_frame r = {.type = PROTO_REPORT};
@@ -402,16 +407,15 @@ static void test_agent_poll_collect(void)
     r.u.report.mem_available_bytes = 7 << 20;
     send_frame(fd, &r);
     pump(50);
-    CU_ASSERT_EQUAL(log.reports, 0); /* paused: the answer waits for collect */
-    agent_conn_collect(&a);
+    CU_ASSERT_EQUAL(log.reports, 0); /* paused: the answer waits */
+    fd_group_dispatch(agents);
     CU_ASSERT_EQUAL(log.reports, 1); /* read at once, no main loop turn needed */
     CU_ASSERT_EQUAL(log.last_available, 7 << 20);
-    CU_ASSERT_FALSE(a.paused);
-    CU_ASSERT_TRUE(a.watch_id != 0);
+    fd_group_pause(agents, false);
     send_frame(fd, &r); /* and watched again */
     pump(50);
     CU_ASSERT_EQUAL(log.reports, 2);
-    agent_conn_collect(&a); /* not paused: nothing happens */
+    fd_group_dispatch(agents); /* nothing waiting: nothing happens */
     CU_ASSERT_EQUAL(log.reports, 2);
     agent_conn_stop(&a);
     close(fd);
@@ -425,7 +429,7 @@ static void test_agent_poll_collect(void)
     CU_ASSERT_EQUAL(a.capabilities & (PROTO_CAP_QUIET | PROTO_CAP_POLL), PROTO_CAP_QUIET);
     CU_ASSERT_FALSE(agent_conn_pollable(&a));
     CU_ASSERT_EQUAL(agent_conn_poll(&a), -EOPNOTSUPP);
-    CU_ASSERT_FALSE(a.paused);
+    CU_ASSERT_EQUAL(a.polls, 0);
     agent_conn_stop(&a);
     close(fd);
     close(lfd);
@@ -496,7 +500,7 @@ static void test_agent_absent(void)
     struct agent_log log = {0};
     struct proto_config cfg = {.report_interval_ms = 1000};
     char *path = g_build_filename(tmpdir, "missing.sock", NULL);
-    CU_ASSERT_EQUAL(agent_conn_init(&a, "absent", path, &cfg, &ag_events, &log), 0);
+    CU_ASSERT_EQUAL(agent_conn_init(&a, agents, "absent", path, &cfg, &ag_events, &log), 0);
     agent_conn_start(&a);
     CU_ASSERT_EQUAL(a.state, AGENT_DOWN);
     CU_ASSERT_TRUE(a.retry_id != 0);
@@ -507,7 +511,8 @@ static void test_agent_absent(void)
     char long_path[200];
     memset(long_path, 'a', sizeof(long_path) - 1);
     long_path[sizeof(long_path) - 1] = '\0';
-    CU_ASSERT_EQUAL(agent_conn_init(&a, "long", long_path, &cfg, &ag_events, &log), -ENAMETOOLONG);
+    CU_ASSERT_EQUAL(agent_conn_init(&a, agents, "long", long_path, &cfg, &ag_events, &log),
+                    -ENAMETOOLONG);
 }
 
 static CU_TestInfo socket_tests[] = {
