@@ -70,6 +70,22 @@ static void read_text(const char *path, char *buf, size_t len)
     buf[n > 0 ? n : 0] = '\0';
 }
 
+/* The host's WELCOME with these capabilities, then CONFIG at 100 ms: 1 once
+ * the agent acknowledged the CONFIG (so the grant is in force). */
+static int grant(struct client *c, uint32_t caps)
+{
+    struct proto_frame f;
+    memset(&f, 0, sizeof(f));
+    f.type = PROTO_WELCOME;
+    f.u.welcome = (struct proto_welcome){0x000100, caps, PROTO_VERSION};
+    client_send(c, &f);
+    memset(&f, 0, sizeof(f));
+    f.type = PROTO_CONFIG;
+    f.u.config = (struct proto_config){100, 0, 0, 0};
+    client_send(c, &f);
+    return client_wait_type(c, PROTO_ACK, &f, 2000);
+}
+
 static void test_loop_against_fake_host(void)
 {
     strcpy(tmpdir, "/tmp/ballast-agent-test.XXXXXX");
@@ -196,15 +212,7 @@ static void test_loop_against_fake_host(void)
 
     /* This host grants QUIET: an unchanged guest reports only every
      * PROTO_QUIET_HEARTBEAT_INTERVALS intervals (10 x 100 ms), not every one. */
-    memset(&f, 0, sizeof(f));
-    f.type = PROTO_WELCOME;
-    f.u.welcome = (struct proto_welcome){0x000100, PROTO_CAP_QUIET, PROTO_VERSION};
-    client_send(&c, &f);
-    memset(&f, 0, sizeof(f));
-    f.type = PROTO_CONFIG;
-    f.u.config = (struct proto_config){100, 0, 0, 0};
-    client_send(&c, &f);
-    CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_ACK, &f, 2000), 1);
+    CU_ASSERT_EQUAL_FATAL(grant(&c, PROTO_CAP_QUIET), 1);
     t0 = client_now_ms();
     reports = 0;
     uint64_t last_report_ms = 0;
@@ -229,15 +237,7 @@ static void test_loop_against_fake_host(void)
     /* This host grants POLL too: no heartbeat at all (15 intervals pass,
      * more than a quiet agent's 10), a REPORT at once for each POLL, and a
      * material change still sent at the next interval. */
-    memset(&f, 0, sizeof(f));
-    f.type = PROTO_WELCOME;
-    f.u.welcome = (struct proto_welcome){0x000100, PROTO_CAP_QUIET | PROTO_CAP_POLL, PROTO_VERSION};
-    client_send(&c, &f);
-    memset(&f, 0, sizeof(f));
-    f.type = PROTO_CONFIG;
-    f.u.config = (struct proto_config){100, 0, 0, 0};
-    client_send(&c, &f);
-    CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_ACK, &f, 2000), 1);
+    CU_ASSERT_EQUAL_FATAL(grant(&c, PROTO_CAP_QUIET | PROTO_CAP_POLL), 1);
     t0 = client_now_ms();
     reports = 0;
     while (client_now_ms() - t0 < 1500)
