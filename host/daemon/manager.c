@@ -3,6 +3,9 @@
  *
  * The loop it closes, once per tick (config tick_interval_ms, and at once
  * when a guest sends PRESSURE):
+ *   0. POLL the quiet agents that did not report in the last interval and
+ *      read all their answers MANAGER_POLL_COLLECT_MS later (poll_agents,
+ *      on_collect), so that the steps below use fresh figures;
  *   1. read the host (<proc>/meminfo, <proc>/pressure/memory);
  *   2. ask the VMs' backends for fresh balloon figures where events do not
  *      keep them current (libvirt every tick; the fleet's guest-stats when a
