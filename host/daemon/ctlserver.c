@@ -9,6 +9,7 @@
 
 #include "control.h"
 #include "fd_watch.h"
+#include "timer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -150,6 +151,14 @@ drop:
     return G_SOURCE_REMOVE;
 }
 
+static gboolean on_sweep(gpointer data);
+
+static void arm_sweep(struct ctlserver *srv)
+{
+    if (!srv->sweep_id)
+        srv->sweep_id = timer_add_ms(5000, on_sweep, srv);
+}
+
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
 {
     struct ctlserver *srv = data;
@@ -178,12 +187,16 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
         c->out = g_string_new(NULL);
         c->last_activity_us = g_get_monotonic_time();
         g_ptr_array_add(srv->clients, c);
+        arm_sweep(srv);
         client_watch(c, G_IO_IN);
     }
     return G_SOURCE_CONTINUE;
 }
 
-/* A client that sits on a half-written reply or a half-sent line goes eventually. */
+/* A client that sits on a half-written reply or a half-sent line goes
+ * eventually. The sweep runs only while clients are connected: an idle daemon
+ * has no timer of its own to wake for (every wakeup costs ~150 us on a busy
+ * host, docs/benchmarks/ballastd.md). */
 static gboolean on_sweep(gpointer data)
 {
     struct ctlserver *srv = data;
@@ -193,7 +206,10 @@ static gboolean on_sweep(gpointer data)
         if (c->last_activity_us < limit)
             g_ptr_array_remove_index(srv->clients, i);
     }
-    return G_SOURCE_CONTINUE;
+    if (srv->clients->len)
+        return G_SOURCE_CONTINUE;
+    srv->sweep_id = 0;
+    return G_SOURCE_REMOVE;
 }
 
 /* 0 when path is free (absent, or a stale socket we removed). */
@@ -262,7 +278,6 @@ struct ctlserver *ctlserver_new(const char *path, ctlserver_handler handler, voi
     srv->ctx = ctx;
     srv->clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
     srv->watch_id = fd_watch_add(fd, G_IO_IN, on_accept, srv);
-    srv->sweep_id = g_timeout_add_seconds(5, on_sweep, srv);
     return srv;
 }
 
@@ -271,7 +286,8 @@ void ctlserver_free(struct ctlserver *srv)
     if (!srv)
         return;
     g_source_remove(srv->watch_id);
-    g_source_remove(srv->sweep_id);
+    if (srv->sweep_id)
+        g_source_remove(srv->sweep_id);
     g_ptr_array_unref(srv->clients);
     close(srv->fd);
     unlink(srv->path);

@@ -34,6 +34,7 @@
 #include "lv_policy.h"
 #include "policy.h"
 #include "size.h"
+#include "timer.h"
 #include "vm_override.h"
 #include "vmsource_fleet.h"
 #include "vmsource_libvirt.h"
@@ -812,7 +813,7 @@ static void arm_tick(struct manager *m)
     if (m->tick_id)
         g_source_remove(m->tick_id);
     m->tick_ms = ms;
-    m->tick_id = g_timeout_add((guint)ms, on_tick, m);
+    m->tick_id = timer_add_ms((guint)ms, on_tick, m);
     /* Agents report every second (or at the tick, if faster): a guest that
      * allocates fast is seen within a second and grown at once, whatever the
      * tick (report_wants_growth). PSI triggers fire on 150 ms stall per second. */

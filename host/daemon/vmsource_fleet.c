@@ -6,6 +6,7 @@
 
 #include "fleet_qmp.h"
 #include "fd_watch.h"
+#include "timer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -104,7 +105,7 @@ static gint cmp_names(gconstpointer a, gconstpointer b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int fleet_scan(const char *dir, GPtrArray *names)
+int fleet_scan(const char *dir, GPtrArray *names, fleet_scan_live_fn live, void *ctx)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -113,6 +114,10 @@ int fleet_scan(const char *dir, GPtrArray *names)
     while ((de = readdir(d))) {
         if (!fleet_name_valid(de->d_name))
             continue;
+        if (live && live(de->d_name, ctx)) {
+            g_ptr_array_add(names, g_strdup(de->d_name));
+            continue;
+        }
         g_autofree char *qmp = g_build_filename(dir, de->d_name, "qmp.sock", NULL);
         struct stat st;
         if (stat(qmp, &st) < 0 || !S_ISSOCK(st.st_mode))
@@ -170,11 +175,18 @@ static void on_qmp_balloon(void *ctx, const struct vmsource_balloon *b)
 
 /* --- scanning ----------------------------------------------------------------------------- */
 
+static bool vm_connected(const char *name, void *ctx)
+{
+    struct fleet_source *fs = ctx;
+    struct vmsource_vm *vm = g_hash_table_lookup(fs->vms, name);
+    return vm && fleet_qmp_connected(vm->qmp);
+}
+
 static void fleet_rescan(struct vmsource *base)
 {
     struct fleet_source *fs = (struct fleet_source *)base;
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    int rc = fleet_scan(fs->dir, names);
+    int rc = fleet_scan(fs->dir, names, vm_connected, fs);
     if (rc < 0) {
         /* A vanished state dir means the fleet is gone: every VM goes with it. */
         g_debug("fleet: scan %s: %s", fs->dir, g_strerror(-rc));
@@ -274,7 +286,7 @@ static int fleet_start(struct vmsource *base, GError **error)
     }
     /* No rate limit: a new guest should be picked up at once. */
     fs->inotify_id = fd_watch_add(fs->inotify_fd, G_IO_IN, on_dir_changed, fs);
-    fs->rescan_id = g_timeout_add(fs->rescan_ms, on_rescan_timer, fs);
+    fs->rescan_id = timer_add_ms(fs->rescan_ms, on_rescan_timer, fs);
     fleet_rescan(base);
     return 0;
 }

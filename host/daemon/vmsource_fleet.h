@@ -32,11 +32,18 @@ struct vmsource *vmsource_fleet_new(const char *dir, unsigned rescan_ms,
  */
 gboolean fleet_name_valid(const char *name);
 
+/* Whether the caller already knows name's QEMU to be alive (NULL: none is). */
+typedef bool (*fleet_scan_live_fn)(const char *name, void *ctx);
+
 /*
  * One scan of dir: appends (g_strdup'd, sorted) the names of live guests —
  * a valid name, a directory holding a qmp.sock socket, and either no pid file
- * or a pid file naming a live process. Returns 0 or -errno (dir unreadable).
+ * or a pid file naming a live process. A name for which live() says yes is
+ * kept without those checks (the source passes "its QMP connection is up":
+ * a QEMU that dies hangs up, and that triggers a scan of its own), so a
+ * periodic scan of a settled fleet reads the directory and nothing else.
+ * Returns 0 or -errno (dir unreadable).
  */
-int fleet_scan(const char *dir, GPtrArray *names);
+int fleet_scan(const char *dir, GPtrArray *names, fleet_scan_live_fn live, void *ctx);
 
 #endif

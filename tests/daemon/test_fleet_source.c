@@ -88,6 +88,12 @@ static pid_t dead_pid(void)
     return pid;
 }
 
+static bool live_dead_and_booting(const char *name, void *ctx)
+{
+    (*(unsigned *)ctx)++;
+    return strcmp(name, "dead") == 0 || strcmp(name, "booting") == 0;
+}
+
 static void test_scan(void)
 {
     char *dir = g_build_filename(tmpdir, "scan", NULL);
@@ -122,16 +128,29 @@ static void test_scan(void)
     g_free(p);
 
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-    CU_ASSERT_EQUAL(fleet_scan(dir, names), 0);
+    CU_ASSERT_EQUAL(fleet_scan(dir, names, NULL, NULL), 0);
     const char *want[] = {"garbled", "live", "vm0", "vm1"}; /* sorted */
     CU_ASSERT_EQUAL_FATAL(names->len, G_N_ELEMENTS(want));
     for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
         CU_ASSERT_STRING_EQUAL(names->pdata[i], want[i]);
     g_ptr_array_unref(names);
 
+    /* Names the caller knows to be alive are kept unchecked: "dead" (stale
+     * pid) and "booting" (no socket) stay; the predicate is asked only about
+     * valid names (the 6 guests above, "fake" and the ballastd.log file). */
+    names = g_ptr_array_new_with_free_func(g_free);
+    unsigned asked = 0;
+    CU_ASSERT_EQUAL(fleet_scan(dir, names, live_dead_and_booting, &asked), 0);
+    const char *want_live[] = {"booting", "dead", "garbled", "live", "vm0", "vm1"};
+    CU_ASSERT_EQUAL(asked, 8);
+    CU_ASSERT_EQUAL_FATAL(names->len, G_N_ELEMENTS(want_live));
+    for (size_t i = 0; i < G_N_ELEMENTS(want_live); i++)
+        CU_ASSERT_STRING_EQUAL(names->pdata[i], want_live[i]);
+    g_ptr_array_unref(names);
+
     names = g_ptr_array_new_with_free_func(g_free);
     char *missing = g_build_filename(tmpdir, "nope", NULL);
-    CU_ASSERT_EQUAL(fleet_scan(missing, names), -ENOENT);
+    CU_ASSERT_EQUAL(fleet_scan(missing, names, NULL, NULL), -ENOENT);
     CU_ASSERT_EQUAL(names->len, 0);
     g_free(missing);
     g_ptr_array_unref(names);
