@@ -260,6 +260,23 @@ static void measure_ksmd(struct ksm_monitor *km, uint64_t now_ms, uint64_t *tick
         km->cpu_valid = true;
 }
 
+/*
+ * Did ksmd's settings change since the last decision left them? ballast
+ * re-reads them after every write, so a difference means another writer: a
+ * ksmtuned or momd that started since the last /proc walk, or an admin. The
+ * kernel's own advisor moves pages_to_scan, so that one counts only while the
+ * advisor is off.
+ */
+static bool knobs_moved(const struct ksm_monitor *km)
+{
+    if (!km->have_prev)
+        return false;
+    const struct ksm_host_sample *a = &km->prev, *b = &km->cur;
+    return a->run != b->run || a->sleep_ms != b->sleep_ms ||
+           (b->advisor_mode == KSM_ADVISOR_NONE && a->advisor_mode == KSM_ADVISOR_NONE &&
+            a->pages_to_scan != b->pages_to_scan);
+}
+
 void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem_total_bytes,
                            uint64_t mem_available_bytes, uint64_t committed_bytes, unsigned guests)
 {
@@ -277,7 +294,7 @@ void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem
     const char *other = NULL;
     pid_t other_pid = 0;
     bool scan = km->tcfg.mode != KSM_MODE_OBSERVE &&
-                (km->other_tuner_pid || !km->peer_scanned ||
+                (km->other_tuner_pid || !km->peer_scanned || knobs_moved(km) ||
                  now_ms >= km->peer_scan_ms + KSM_MONITOR_PEER_SCAN_MS);
     if (scan) {
         km->peer_scanned = true;

@@ -27,9 +27,11 @@
  * ticks do not land exactly on the interval, and waiting for the next tick
  * would stretch a 10 s interval to 15 s at the default 5 s tick. */
 #define KSM_MONITOR_SLACK_MS 600
-/* Looking for ksmtuned/momd walks all of /proc (a comm read per process):
- * at most this often while none runs; every decision while one does. */
-#define KSM_MONITOR_PEER_SCAN_MS 60000
+/* Looking for ksmtuned/momd walks all of /proc (a comm read per process, a
+ * few hundred syscalls): at most this often while none runs, every decision
+ * while one does, and at once when ksmd's knobs moved under us, the symptom
+ * of a tuner that started since (ksm_knobs_moved). */
+#define KSM_MONITOR_PEER_SCAN_MS 300000
 
 struct ksm_monitor_vm {
     pid_t pid;        /* QEMU's, as last seen; -1 unknown */

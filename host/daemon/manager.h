@@ -34,6 +34,9 @@
  * (BALLOON_CHANGE events do the rest; this is only a safety net). At 30 s the
  * answers were most of an idle 32-guest fleet's wakeups of ballastd. */
 #define MANAGER_BALLOON_REFRESH_MS 300000
+/* Per-VM KSM figures (ksm_stat) when nobody asks: once a minute, for the
+ * log; a status or explain request reads them if older than an interval. */
+#define MANAGER_KSM_VM_READ_MS 60000
 /* At a scheduled tick, quiet agents granted POLL are asked for a report and
  * read together this much later, then the tick decides on their answers. */
 #define MANAGER_POLL_COLLECT_MS 100

@@ -368,6 +368,52 @@ static void test_no_ksm(void)
     ksm_monitor_clear(&km);
 }
 
+/*
+ * ksmtuned starting after ballast: the periodic /proc walk is minutes apart,
+ * but ksmtuned's first write moves ksmd's knobs, and that triggers the walk
+ * at the next decision: ballast backs off to observing and writes nothing.
+ */
+static void test_peer_found_when_knobs_move(void)
+{
+    reset_tree();
+    struct ksm_monitor km;
+    ksm_monitor_init(&km, sysfs, proc, 0);
+    g_autoptr(BallastConfig) c = config_mode(KSM_MODE_AUTO, 10);
+    ksm_monitor_configure(&km, c);
+    const uint64_t total = 24 * GiB, avail = 20 * GiB, committed = 6 * GiB;
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 0, total, avail, committed, 8);
+    CU_ASSERT_STRING_EQUAL(get("run"), "1"); /* no peer yet: ballast tunes */
+
+    /* ksmtuned appears; its knobs are still ours: no walk, ballast keeps tuning. */
+    g_autofree char *peer = g_build_filename(proc, "4242", NULL);
+    CU_ASSERT_EQUAL_FATAL(g_mkdir_with_parents(peer, 0755), 0);
+    put(peer, "comm", "ksmtuned\n");
+    ksmd_ticks(1100); /* 1 s of CPU in 10 s: 10%, within the budget */
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 10000, total, avail, committed, 8);
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    ksm_monitor_host_status(&km, &h);
+    CU_ASSERT_PTR_NULL(strstr(h.ksm_reason, "observing only"));
+
+    /* ksmtuned writes sleep_millisecs: the next decision walks /proc, finds it, writes nothing. */
+    put(sysfs, "sleep_millisecs", "50\n");
+    put(sysfs, "pages_to_scan", "1234\n");
+    ksmd_ticks(1900); /* 80%: ballast would cut the rate if it still tuned */
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 20000, total, avail, committed, 8);
+    ctl_host_status_init(&h);
+    ksm_monitor_host_status(&km, &h);
+    CU_ASSERT_PTR_NOT_NULL(strstr(h.ksm_reason, "observing only: ksmtuned (pid 4242)"));
+    CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), "1234");
+    CU_ASSERT_STRING_EQUAL(get("sleep_millisecs"), "50");
+    CU_ASSERT_PTR_NOT_NULL(strstr(logbuf->str, "ksmtuned (pid 4242) tunes KSM on this host"));
+    g_autofree char *rm = g_strdup_printf("rm -rf %s", peer);
+    CU_ASSERT_EQUAL(sh(rm), 0);
+    ksm_monitor_clear(&km);
+}
+
 static CU_TestInfo monitor_tests[] = {
     {"mode names agree", test_mode_names_agree},
     {"tuner config mapping", test_tuner_config_mapping},
@@ -375,6 +421,7 @@ static CU_TestInfo monitor_tests[] = {
     {"accounting and status", test_accounting_and_status},
     {"auto tunes and logs", test_auto_tunes_and_logs},
     {"no ksm", test_no_ksm},
+    {"peer found when knobs move", test_peer_found_when_knobs_move},
     CU_TEST_INFO_NULL,
 };
 
