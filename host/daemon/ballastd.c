@@ -13,12 +13,17 @@
  */
 #include "config.h"
 #include "ctlserver.h"
+#include "fd_watch.h"
 #include "manager.h"
 #include "vmsource_libvirt.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <glib-unix.h>
 
@@ -28,7 +33,6 @@
 struct daemon {
     GMainLoop *loop;
     struct manager *manager;
-    int signal_exit;
 };
 
 /* --libvirt takes an optional URI: `--libvirt`, `--libvirt URI` or `--libvirt=URI`. */
@@ -41,19 +45,52 @@ static gboolean on_libvirt_opt(const char *name, const char *value, gpointer dat
     return TRUE;
 }
 
-static gboolean on_term(gpointer data)
+/*
+ * SIGTERM and SIGINT stop the loop, SIGHUP reloads the policy files. They
+ * arrive on a signalfd the main loop watches: g_unix_signal_add() would start
+ * GLib's worker thread (a second thread with its stack and malloc arena) only
+ * to forward them.
+ */
+static int signals_open(void)
 {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -errno;
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static gboolean on_signal(gint fd, GIOCondition cond, gpointer data)
+{
+    (void)cond;
     struct daemon *d = data;
-    g_message("signal received: exiting");
-    g_main_loop_quit(d->loop);
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            manager_reload(d->manager);
+        } else {
+            g_message("signal received: exiting");
+            g_main_loop_quit(d->loop);
+        }
+    }
     return G_SOURCE_CONTINUE;
 }
 
-static gboolean on_hup(gpointer data)
+/* Two sockets per guest (QMP and agent): a few hundred guests pass the usual
+ * soft limit of 1024 descriptors. GLib polls with poll(), not select(), so
+ * descriptors above 1024 are fine: take the hard limit. */
+static void raise_fd_limit(void)
 {
-    struct daemon *d = data;
-    manager_reload(d->manager);
-    return G_SOURCE_CONTINUE;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            g_warning("cannot raise the open file limit: %s", g_strerror(errno));
+    }
 }
 
 int main(int argc, char **argv)
@@ -133,6 +170,13 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    int sig_fd = signals_open();
+    if (sig_fd < 0) {
+        g_critical("cannot receive signals: %s", g_strerror(-sig_fd));
+        g_free(libvirt_uri);
+        return EXIT_RUNTIME;
+    }
     struct daemon d = {.loop = g_main_loop_new(NULL, FALSE)};
     struct manager_options mo = {
         .fleet_dir = fleet_dir,
@@ -156,16 +200,12 @@ int main(int argc, char **argv)
         status = EXIT_RUNTIME;
         goto out;
     }
-    guint sig_ids[3] = {
-        g_unix_signal_add(SIGTERM, on_term, &d),
-        g_unix_signal_add(SIGINT, on_term, &d),
-        g_unix_signal_add(SIGHUP, on_hup, &d),
-    };
+    guint sig_id = fd_watch_add(sig_fd, G_IO_IN, on_signal, &d);
     g_message("ballastd %s ready, control socket %s", BALLAST_VERSION, socket_path);
     g_main_loop_run(d.loop);
-    for (size_t i = 0; i < G_N_ELEMENTS(sig_ids); i++)
-        g_source_remove(sig_ids[i]);
+    g_source_remove(sig_id);
 out:
+    close(sig_fd);
     ctlserver_free(ctl);
     manager_free(d.manager);
     g_main_loop_unref(d.loop);
