@@ -13,7 +13,12 @@
 struct fd_group {
     GSource source;
     int epfd;
-    gpointer tag;
+    /* Added with g_source_add_poll, not g_source_add_unix_fd: GLib copies
+     * pfd.events into its poll set at every iteration, so pausing is a store
+     * here. g_source_modify_unix_fd() would write the context's wakeup
+     * eventfd and cost a loop iteration (a poll over every fd of the daemon,
+     * and a read of that eventfd) for each pause and each resume. */
+    GPollFD pfd;
     bool paused;
 };
 
@@ -32,11 +37,19 @@ void fd_group_dispatch(struct fd_group *g)
     }
 }
 
+static gboolean group_check(GSource *source)
+{
+    struct fd_group *g = (struct fd_group *)source;
+    return !g->paused && (g->pfd.revents & G_IO_IN);
+}
+
 static gboolean group_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
     (void)cb;
     (void)data;
-    fd_group_dispatch((struct fd_group *)source);
+    struct fd_group *g = (struct fd_group *)source;
+    if (!g->paused) /* paused by a source dispatched before us in this iteration */
+        fd_group_dispatch(g);
     return G_SOURCE_CONTINUE;
 }
 
@@ -48,6 +61,7 @@ static void group_finalize(GSource *source)
 }
 
 static GSourceFuncs group_funcs = {
+    .check = group_check,
     .dispatch = group_dispatch,
     .finalize = group_finalize,
 };
@@ -61,7 +75,8 @@ struct fd_group *fd_group_new(void)
     struct fd_group *g = (struct fd_group *)s;
     g->epfd = epfd;
     g->paused = false;
-    g->tag = g_source_add_unix_fd(s, epfd, G_IO_IN);
+    g->pfd = (GPollFD){.fd = epfd, .events = G_IO_IN};
+    g_source_add_poll(s, &g->pfd);
     /* Our callbacks never iterate the loop: no blocking, no self-wakeup (fd_watch.h). */
     g_source_set_can_recurse(s, TRUE);
     g_source_attach(s, NULL);
@@ -104,5 +119,5 @@ void fd_group_pause(struct fd_group *g, bool paused)
     if (g->paused == paused)
         return;
     g->paused = paused;
-    g_source_modify_unix_fd(&g->source, g->tag, paused ? 0 : G_IO_IN);
+    g->pfd.events = paused ? 0 : G_IO_IN;
 }

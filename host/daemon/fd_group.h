@@ -41,7 +41,7 @@ int fd_group_add(struct fd_group *g, struct fd_group_member *m, int fd, fd_group
                  void *data);
 /* Stops watching (call before closing the fd); a member not in the group is ignored. */
 void fd_group_remove(struct fd_group *g, struct fd_group_member *m);
-/* Paused: the group's fd is out of GLib's poll; input waits (one eventfd write). */
+/* Paused: the group's fd is out of GLib's poll from the next iteration; input waits. */
 void fd_group_pause(struct fd_group *g, bool paused);
 /* Runs the callbacks of every member with input now, paused or not (from a
  * GLib dispatch, or by the owner to read what came while paused). */
