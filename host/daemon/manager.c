@@ -3,9 +3,10 @@
  *
  * The loop it closes, once per tick (config tick_interval_ms, and at once
  * when a guest sends PRESSURE):
- *   0. POLL the quiet agents that did not report in the last interval and
- *      read all their answers MANAGER_POLL_COLLECT_MS later (poll_agents,
- *      on_collect), so that the steps below use fresh figures;
+ *   0. POLL the quiet agents whose last report is half the stale window old
+ *      and read all their answers MANAGER_POLL_COLLECT_MS later (poll_agents,
+ *      on_collect; the others' reports are within the agents' deadband of
+ *      the truth, poll_due);
  *   1. read the host (<proc>/meminfo, <proc>/pressure/memory);
  *   2. ask the VMs' backends for fresh balloon figures where events do not
  *      keep them current (libvirt every tick; the fleet's guest-stats when a
@@ -211,13 +212,13 @@ static bool quiet_reports_ok(const struct manager *m)
 }
 
 /*
- * Polled heartbeats (PROTO_CAP_POLL, with QUIET): the agent sends none; every
- * scheduled tick POLLs the quiet agents that did not report in the last
- * interval, all at once, and reads their answers together after
- * MANAGER_POLL_COLLECT_MS (poll_agents, on_collect). An idle fleet then
- * wakes ballastd about twice a tick instead of once per guest heartbeat, and
- * every tick decides on figures at most MANAGER_POLL_COLLECT_MS old. Granted
- * while an answer stays fresh for the policy with one poll lost: two ticks.
+ * Polled heartbeats (PROTO_CAP_POLL, with QUIET): the agent sends none; a
+ * scheduled tick POLLs the quiet agents whose report is due (poll_due), all
+ * at once, and reads their answers together after MANAGER_POLL_COLLECT_MS
+ * (poll_agents, on_collect). An idle fleet then wakes ballastd about three
+ * times per two ticks instead of once per guest heartbeat. Granted while a
+ * poll that goes unanswered still leaves the report fresh at the next tick:
+ * under agent_stale_ms / 2 + a tick when due, so agent_stale_ms >= 2 ticks.
  */
 static bool polled_reports_ok(const struct manager *m)
 {
@@ -792,19 +793,34 @@ static void vm_decide_soon(struct bd_vm *vm)
                         on_vm_decide, vm);
 }
 
-/* Sends POLL to every polled agent without a report in the last interval;
- * returns how many now wait for on_collect. */
+/*
+ * Which quiet agents a tick POLLs. A quiet agent sends any material move at
+ * once (proto.h: memory by max(1 MiB, MemTotal / 128), PSI by 1 %), so the
+ * last report it sent is within that deadband of the truth however old it
+ * is; a POLL adds proof of life and a bound on age. It is due once the
+ * report is half the stale window old: a decision then never uses a report
+ * older than agent_stale_ms / 2 + a tick, which polled_reports_ok keeps
+ * under agent_stale_ms. With the defaults (15 s, 5 s tick) an idle fleet is
+ * polled every other tick, and the ticks between cost one wakeup and no
+ * socket I/O. A guest whose memory moves reports on its own and is not
+ * polled at all.
+ */
+static bool poll_due(const struct manager *m, const struct bd_vm *vm, gint64 now)
+{
+    return !vm->report_valid ||
+           now - vm->report_ms >= (gint64)(m->cfg->tunables.agent_stale_ms / 2);
+}
+
+/* Sends POLL to every polled agent that is due; returns how many now wait
+ * for on_collect. */
 static unsigned poll_agents(struct manager *m)
 {
     gint64 now = now_ms();
     unsigned polled = 0;
     for (guint i = 0; i < m->vms->len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
-        if (!vm->has_agent || !agent_conn_pollable(&vm->agent))
+        if (!vm->has_agent || !agent_conn_pollable(&vm->agent) || !poll_due(m, vm, now))
             continue;
-        if (vm->report_valid &&
-            now - vm->report_ms < (gint64)MIN(MANAGER_REPORT_INTERVAL_MS, m->tick_ms / 2))
-            continue; /* it just told us */
         if (agent_conn_poll(&vm->agent) == 0)
             polled++;
     }
