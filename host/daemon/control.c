@@ -7,6 +7,8 @@
  */
 #include "control.h"
 
+#include "json_writer.h"
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -431,59 +433,62 @@ static const struct str_field host_strs[] = {
     HOST_STR(ksm_last_change),
 };
 
-static void put_ints(JsonObject *o, const void *base, const struct int_field *f, size_t n)
+static void write_ints(struct json_writer *w, const void *base, const struct int_field *f, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int64_t v = *(const int64_t *)((const char *)base + f[i].offset);
+        json_writer_key(w, f[i].name);
         if (v < 0)
-            json_object_set_null_member(o, f[i].name);
+            json_writer_null(w);
         else
-            json_object_set_int_member(o, f[i].name, v);
+            json_writer_int(w, v);
     }
 }
 
-static void put_pcts(JsonObject *o, const void *base, const struct pct_field *f, size_t n)
+static void write_pcts(struct json_writer *w, const void *base, const struct pct_field *f, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        double v = *(const double *)((const char *)base + f[i].offset);
-        if (isnan(v))
-            json_object_set_null_member(o, f[i].name);
-        else
-            json_object_set_double_member(o, f[i].name, v);
+        json_writer_key(w, f[i].name);
+        json_writer_double(w, *(const double *)((const char *)base + f[i].offset)); /* NaN: null */
     }
 }
 
-static void put_sints(JsonObject *o, const void *base, const struct int_field *f, size_t n)
+static void write_sints(struct json_writer *w, const void *base, const struct int_field *f,
+                        size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int64_t v = *(const int64_t *)((const char *)base + f[i].offset);
+        json_writer_key(w, f[i].name);
         if (v == CTL_UNKNOWN_S64)
-            json_object_set_null_member(o, f[i].name);
+            json_writer_null(w);
         else
-            json_object_set_int_member(o, f[i].name, v);
+            json_writer_int(w, v);
     }
 }
 
-static void put_bools(JsonObject *o, const void *base, const struct int_field *f, size_t n)
+static void write_bools(struct json_writer *w, const void *base, const struct int_field *f,
+                        size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int v = *(const int *)((const char *)base + f[i].offset);
+        json_writer_key(w, f[i].name);
         if (v < 0)
-            json_object_set_null_member(o, f[i].name);
+            json_writer_null(w);
         else
-            json_object_set_boolean_member(o, f[i].name, v != 0);
+            json_writer_bool(w, v != 0);
     }
 }
 
-static void put_strs(JsonObject *o, const void *base, const struct str_field *f, size_t n,
-                     bool empty_is_null)
+static void write_strs(struct json_writer *w, const void *base, const struct str_field *f, size_t n,
+                       bool empty_is_null)
 {
     for (size_t i = 0; i < n; i++) {
         const char *v = (const char *)base + f[i].offset;
+        json_writer_key(w, f[i].name);
         if (empty_is_null && !v[0])
-            json_object_set_null_member(o, f[i].name);
+            json_writer_null(w);
         else
-            json_object_set_string_member(o, f[i].name, v);
+            json_writer_string(w, v);
     }
 }
 
@@ -527,32 +532,49 @@ static void get_pcts(JsonObject *o, void *base, const struct pct_field *f, size_
     }
 }
 
-JsonNode *ctl_status_to_json(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
-                             size_t n_vms)
+char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
+                       size_t n_vms)
 {
-    JsonObject *root = json_object_new();
-    json_object_set_int_member(root, "version", CTL_PROTOCOL_VERSION);
+    /* ~1 KiB a guest: sized once, so the text is not copied as it grows. */
+    GString *out = g_string_sized_new(1024 + 1024 * n_vms);
+    struct json_writer w;
+    json_writer_init(&w, out);
+    json_writer_object_begin(&w);
+    json_writer_key(&w, "ok");
+    json_writer_bool(&w, true);
+    json_writer_key(&w, "cmd");
+    json_writer_string(&w, ctl_cmd_name(CTL_CMD_STATUS));
+    json_writer_key(&w, "result");
+    json_writer_object_begin(&w);
+    json_writer_key(&w, "version");
+    json_writer_int(&w, CTL_PROTOCOL_VERSION);
 
-    JsonObject *h = json_object_new();
-    put_ints(h, host, host_ints, G_N_ELEMENTS(host_ints));
-    put_sints(h, host, host_sints, G_N_ELEMENTS(host_sints));
-    put_pcts(h, host, host_pcts, G_N_ELEMENTS(host_pcts));
-    put_strs(h, host, host_strs, G_N_ELEMENTS(host_strs), true);
-    json_object_set_boolean_member(h, "dry_run", host->dry_run);
-    json_object_set_object_member(root, "host", h);
+    json_writer_key(&w, "host");
+    json_writer_object_begin(&w);
+    write_ints(&w, host, host_ints, G_N_ELEMENTS(host_ints));
+    write_sints(&w, host, host_sints, G_N_ELEMENTS(host_sints));
+    write_pcts(&w, host, host_pcts, G_N_ELEMENTS(host_pcts));
+    write_strs(&w, host, host_strs, G_N_ELEMENTS(host_strs), true);
+    json_writer_key(&w, "dry_run");
+    json_writer_bool(&w, host->dry_run);
+    json_writer_object_end(&w);
 
-    JsonArray *arr = json_array_sized_new((guint)n_vms);
+    json_writer_key(&w, "vms");
+    json_writer_array_begin(&w);
     for (size_t i = 0; i < n_vms; i++) {
-        JsonObject *v = json_object_new();
-        put_strs(v, &vms[i], vm_strs, G_N_ELEMENTS(vm_strs), false);
-        put_ints(v, &vms[i], vm_ints, G_N_ELEMENTS(vm_ints));
-        put_sints(v, &vms[i], vm_sints, G_N_ELEMENTS(vm_sints));
-        put_bools(v, &vms[i], vm_bools, G_N_ELEMENTS(vm_bools));
-        put_pcts(v, &vms[i], vm_pcts, G_N_ELEMENTS(vm_pcts));
-        json_array_add_object_element(arr, v);
+        json_writer_object_begin(&w);
+        write_strs(&w, &vms[i], vm_strs, G_N_ELEMENTS(vm_strs), false);
+        write_ints(&w, &vms[i], vm_ints, G_N_ELEMENTS(vm_ints));
+        write_sints(&w, &vms[i], vm_sints, G_N_ELEMENTS(vm_sints));
+        write_bools(&w, &vms[i], vm_bools, G_N_ELEMENTS(vm_bools));
+        write_pcts(&w, &vms[i], vm_pcts, G_N_ELEMENTS(vm_pcts));
+        json_writer_object_end(&w);
     }
-    json_object_set_array_member(root, "vms", arr);
-    return ctl_node_take_object(root);
+    json_writer_array_end(&w);
+    json_writer_object_end(&w);
+    json_writer_object_end(&w);
+    g_string_append_c(out, '\n');
+    return g_string_free(out, FALSE);
 }
 
 int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct ctl_vm_status **vms,

@@ -174,9 +174,12 @@ struct ctl_host_status {
 void ctl_vm_status_init(struct ctl_vm_status *vm);
 void ctl_host_status_init(struct ctl_host_status *host);
 
-/* The "result" of a status reply. */
-JsonNode *ctl_status_to_json(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
-                             size_t n_vms);
+/*
+ * The whole status reply line (ctl_reply_ok's envelope, "\n" included; g_free),
+ * written as text without a json-glib tree (json_writer.h).
+ */
+char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
+                       size_t n_vms);
 /*
  * Reads a status result back; *vms is a g_new array of *n_vms rows (g_free).
  * Missing or null members stay unknown, so newer daemons can add members.

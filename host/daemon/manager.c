@@ -1067,7 +1067,7 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
     ksm_monitor_vm_status(&vm->ksm, s);
 }
 
-static JsonNode *status_result(struct manager *m)
+static char *status_reply(struct manager *m)
 {
     ksm_fresh_vms(m);
     struct ctl_host_status h;
@@ -1090,7 +1090,7 @@ static JsonNode *status_result(struct manager *m)
         vm_status(m, m->vms->pdata[i], &rows[i]);
         h.agent_rejects += rows[i].agent_rejects;
     }
-    return ctl_status_to_json(&h, rows, m->vms->len);
+    return ctl_status_reply(&h, rows, m->vms->len);
 }
 
 static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
@@ -1332,7 +1332,7 @@ char *manager_handle_request(void *data, const char *line, size_t len)
         return ctl_reply_ok(req.cmd, ctl_node_take_object(o));
     }
     case CTL_CMD_STATUS:
-        return ctl_reply_ok(req.cmd, status_result(m));
+        return status_reply(m);
     case CTL_CMD_EXPLAIN:
         return ctl_reply_ok(req.cmd, explain_result(m, vm));
     case CTL_CMD_SET_POLICY: {

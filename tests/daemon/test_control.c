@@ -199,7 +199,17 @@ static void test_status_roundtrip(void)
     ctl_copy(vms[0].policy_source, sizeof(vms[0].policy_source), "metadata");
     ctl_copy(vms[1].name, sizeof(vms[1].name), "vm1");
 
-    JsonNode *node = ctl_status_to_json(&h, vms, 2);
+    /* The reply is text written without json-glib: json-glib's parser reads it. */
+    ctl_copy(vms[1].last_reason, sizeof(vms[1].last_reason),
+             "quote \" backslash \\ tab \t bell \a bad \xff utf-8 \xc3\xa9");
+    g_autofree char *line = ctl_status_reply(&h, vms, 2);
+    CU_ASSERT_TRUE(g_str_has_suffix(line, "}\n"));
+    JsonNode *node = NULL;
+    g_autofree char *code = NULL, *msg = NULL;
+    CU_ASSERT_EQUAL_FATAL(ctl_reply_parse(line, &node, &code, &msg), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(node);
+    CU_ASSERT_EQUAL(json_object_get_int_member(json_node_get_object(node), "version"),
+                    CTL_PROTOCOL_VERSION);
     /* Unknowns travel as null, not as -1. */
     JsonObject *v1 = json_array_get_object_element(
         json_object_get_array_member(json_node_get_object(node), "vms"), 1);
@@ -224,6 +234,9 @@ static void test_status_roundtrip(void)
     CU_ASSERT_STRING_EQUAL(back[0].policy_source, "metadata");
     CU_ASSERT_EQUAL(back[1].actual_bytes, -1);
     CU_ASSERT_TRUE(isnan(back[1].psi_some_avg10_pct));
+    /* Escapes survive; a byte that is not UTF-8 arrives as U+FFFD. */
+    CU_ASSERT_STRING_EQUAL(back[1].last_reason,
+                           "quote \" backslash \\ tab \t bell \a bad \xef\xbf\xbd utf-8 \xc3\xa9");
     g_free(back);
     json_node_unref(node);
 

@@ -246,7 +246,10 @@ static void test_accounting_and_status(void)
 
     /* JSON and the table carry it all; a negative net profit survives the trip. */
     s.ksm_net_profit_bytes = -(5 << 20);
-    JsonNode *node = ctl_status_to_json(&h, &s, 1);
+    g_autofree char *line = ctl_status_reply(&h, &s, 1);
+    JsonNode *node = NULL;
+    g_autofree char *code = NULL, *msg = NULL;
+    CU_ASSERT_EQUAL_FATAL(ctl_reply_parse(line, &node, &code, &msg), 0);
     struct ctl_host_status h2;
     struct ctl_vm_status *back = NULL;
     size_t n = 0;

@@ -1,0 +1,151 @@
+/* json_writer.c — see json_writer.h. */
+#include "json_writer.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+void json_writer_init(struct json_writer *w, GString *out)
+{
+    memset(w, 0, sizeof(*w));
+    w->out = out;
+}
+
+/* The comma before a value or a key, unless it follows a key or opens a container. */
+static void item(struct json_writer *w)
+{
+    if (w->after_key) {
+        w->after_key = false;
+        return;
+    }
+    if (w->depth > 0) {
+        if (w->has_items[w->depth - 1])
+            g_string_append_c(w->out, ',');
+        w->has_items[w->depth - 1] = true;
+    }
+}
+
+static void open_container(struct json_writer *w, char c)
+{
+    g_assert(w->depth < JSON_WRITER_MAX_DEPTH);
+    item(w);
+    g_string_append_c(w->out, c);
+    w->has_items[w->depth++] = false;
+}
+
+static void close_container(struct json_writer *w, char c)
+{
+    g_assert(w->depth > 0 && !w->after_key);
+    w->depth--;
+    g_string_append_c(w->out, c);
+}
+
+void json_writer_object_begin(struct json_writer *w)
+{
+    open_container(w, '{');
+}
+
+void json_writer_object_end(struct json_writer *w)
+{
+    close_container(w, '}');
+}
+
+void json_writer_array_begin(struct json_writer *w)
+{
+    open_container(w, '[');
+}
+
+void json_writer_array_end(struct json_writer *w)
+{
+    close_container(w, ']');
+}
+
+static void quoted(GString *out, const char *s)
+{
+    g_string_append_c(out, '"');
+    const char *p = s;
+    while (*p) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x80) {
+            /* A whole UTF-8 sequence is copied; an invalid byte becomes U+FFFD. */
+            gunichar u = g_utf8_get_char_validated(p, -1);
+            if (u == (gunichar)-1 || u == (gunichar)-2) {
+                g_string_append(out, "\\ufffd");
+                p++;
+            } else {
+                const char *next = g_utf8_next_char(p);
+                g_string_append_len(out, p, next - p);
+                p = next;
+            }
+            continue;
+        }
+        switch (c) {
+        case '"':
+            g_string_append(out, "\\\"");
+            break;
+        case '\\':
+            g_string_append(out, "\\\\");
+            break;
+        case '\n':
+            g_string_append(out, "\\n");
+            break;
+        case '\r':
+            g_string_append(out, "\\r");
+            break;
+        case '\t':
+            g_string_append(out, "\\t");
+            break;
+        default:
+            if (c < 0x20)
+                g_string_append_printf(out, "\\u%04x", c);
+            else
+                g_string_append_c(out, (char)c);
+        }
+        p++;
+    }
+    g_string_append_c(out, '"');
+}
+
+void json_writer_key(struct json_writer *w, const char *key)
+{
+    g_assert(w->depth > 0 && !w->after_key);
+    item(w);
+    quoted(w->out, key);
+    g_string_append_c(w->out, ':');
+    w->after_key = true;
+}
+
+void json_writer_int(struct json_writer *w, int64_t v)
+{
+    item(w);
+    g_string_append_printf(w->out, "%" PRId64, v);
+}
+
+void json_writer_double(struct json_writer *w, double v)
+{
+    if (!isfinite(v)) {
+        json_writer_null(w);
+        return;
+    }
+    item(w);
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    g_string_append(w->out, g_ascii_dtostr(buf, sizeof(buf), v));
+}
+
+void json_writer_bool(struct json_writer *w, bool v)
+{
+    item(w);
+    g_string_append(w->out, v ? "true" : "false");
+}
+
+void json_writer_null(struct json_writer *w)
+{
+    item(w);
+    g_string_append(w->out, "null");
+}
+
+void json_writer_string(struct json_writer *w, const char *s)
+{
+    item(w);
+    quoted(w->out, s ? s : "");
+}

@@ -1,0 +1,47 @@
+/*
+ * json_writer.h — JSON text written straight into a GString.
+ *
+ * For the big replies ballastd builds often (the status document: some 60
+ * members per guest). Building them as a json-glib tree allocated ~2000
+ * nodes and list links per request for 32 guests, from GSlice, whose
+ * magazines keep freed chunks: 20 status requests left ~190 KiB more heap
+ * resident for good (docs/benchmarks/ballastd.md). Written directly, a reply
+ * costs its text and nothing else.
+ *
+ * Output is compact (no spaces), members in call order. Strings are escaped
+ * per RFC 8259, and bytes that are not UTF-8 become U+FFFD, so the text is
+ * always valid JSON whatever a guest put in a name or a reason. Doubles
+ * that are not finite are written as null.
+ */
+#ifndef BALLAST_JSON_WRITER_H
+#define BALLAST_JSON_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#define JSON_WRITER_MAX_DEPTH 32
+
+struct json_writer {
+    GString *out;
+    unsigned depth;
+    bool after_key;
+    bool has_items[JSON_WRITER_MAX_DEPTH]; /* per open container: a comma before the next item */
+};
+
+void json_writer_init(struct json_writer *w, GString *out);
+/* Containers; nesting deeper than JSON_WRITER_MAX_DEPTH is a programming error. */
+void json_writer_object_begin(struct json_writer *w);
+void json_writer_object_end(struct json_writer *w);
+void json_writer_array_begin(struct json_writer *w);
+void json_writer_array_end(struct json_writer *w);
+/* A member name; the next call writes its value. */
+void json_writer_key(struct json_writer *w, const char *key);
+void json_writer_int(struct json_writer *w, int64_t v);
+void json_writer_double(struct json_writer *w, double v);
+void json_writer_bool(struct json_writer *w, bool v);
+void json_writer_null(struct json_writer *w);
+void json_writer_string(struct json_writer *w, const char *s);
+
+#endif
