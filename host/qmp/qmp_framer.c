@@ -5,8 +5,8 @@
 #include <string.h>
 
 /* Small to start: an idle connection costs this much, a 64-guest fleet
- * 64 times this (4 KiB was a fifth of ballastd's heap there); replies ballast asks for fit (query-balloon is ~40 bytes,
- * guest-stats ~500). The buffer doubles up to the message limit. */
+ * 64 times this (4 KiB was a fifth of ballastd's heap there); replies ballast asks for fit
+ * (query-balloon is ~40 bytes, guest-stats ~500). The buffer doubles up to the message limit. */
 #define FRAMER_INITIAL_BYTES 1024u
 
 void qmp_framer_init(QmpFramer *f, gsize max_bytes)
@@ -98,6 +98,14 @@ int qmp_framer_next(QmpFramer *f, const char **line, gsize *line_len, GError **e
     gsize held = f->len - f->start;
     const char *nl = held > f->scanned ? memchr(base + f->scanned, '\n', held - f->scanned) : NULL;
     if (!nl) {
+        if (held == 0 && f->buf) {
+            /* Everything handed out: an idle connection holds no buffer
+             * (1 KiB a guest; the next read allocates one again). */
+            g_free(f->buf);
+            f->buf = NULL;
+            f->len = f->cap = f->start = f->scanned = 0;
+            return 0;
+        }
         f->scanned = held;
         if (held > f->max_bytes + 1) {
             g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,

@@ -91,6 +91,12 @@ static void test_limit(void)
     gsize avail;
     CU_ASSERT_PTR_NOT_NULL(qmp_framer_reserve(&f, 10, &avail));
     CU_ASSERT(f.cap <= 4096);
+    /* Once every line is handed out, an idle framer holds no buffer at all. */
+    qmp_framer_push(&f, "{}\n", 3);
+    CU_ASSERT_EQUAL(qmp_framer_next(&f, &line, &len, NULL), 1);
+    CU_ASSERT_EQUAL(qmp_framer_next(&f, &line, &len, NULL), 0);
+    CU_ASSERT_PTR_NULL(f.buf);
+    CU_ASSERT_EQUAL(f.cap, 0);
     g_string_free(big, TRUE);
     qmp_framer_clear(&f);
 }
