@@ -33,7 +33,7 @@ const char *ksm_setting_name(enum ksm_setting s)
 /* sysfs takes one write(2) per value; a short write is an error. */
 static int write_value(const char *root, enum ksm_setting s, const char *text)
 {
-    char path[PATH_MAX];
+    char path[512]; /* a sysfs path under the caller's root: small, and on the stack */
     int n = snprintf(path, sizeof(path), "%s/%s", root, setting_files[s]);
     if (n < 0 || (size_t)n >= sizeof(path))
         return -ENAMETOOLONG;

@@ -18,8 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The largest file read here is ksm_stat (~150 bytes) or a stat line (~300). */
-#define KSM_READ_BUF 4096
+/* The largest file read here is ksm_stat (~150 bytes) or a stat line (~300).
+ * Buffers live on the stack: finding ksmd nested three of 4 KiB paths and a
+ * 4 KiB buffer, and the 20 KiB that touched stayed in ballastd's RSS. */
+#define KSM_READ_BUF 1024
+/* /proc and /sys paths under a root given by the caller (a test's temporary
+ * directory at most): far below PATH_MAX; longer is -ENAMETOOLONG. */
+#define KSM_PATH_BUF 512
 
 /* PF_KTHREAD from include/linux/sched.h: the task is a kernel thread. */
 #define KSM_PF_KTHREAD 0x00200000u
@@ -208,7 +213,7 @@ const char *ksm_host_field_name(enum ksm_host_field f)
 static int read_host_field(const char *root, const struct host_field *hf,
                            struct ksm_host_sample *out)
 {
-    char path[PATH_MAX], buf[KSM_READ_BUF];
+    char path[KSM_PATH_BUF], buf[KSM_READ_BUF];
     int rc = join_path(path, sizeof(path), root, hf->name);
     if (rc == 0)
         rc = read_small(path, buf, sizeof(buf), NULL);
@@ -375,7 +380,7 @@ int ksm_read_proc(const char *proc_root, pid_t pid, struct ksm_proc_sample *out)
     out->pid = pid;
     if (pid <= 0)
         return -EINVAL;
-    char dir[PATH_MAX], path[PATH_MAX], buf[KSM_READ_BUF];
+    char dir[KSM_PATH_BUF], path[KSM_PATH_BUF], buf[KSM_READ_BUF];
     int rc = pid_dir(dir, sizeof(dir), proc_root, pid);
     if (rc < 0)
         return rc;
@@ -491,7 +496,7 @@ static int parse_stat_line(const char *buf, struct stat_line *out)
 
 static int read_stat_line(const char *proc_root, pid_t pid, struct stat_line *out)
 {
-    char dir[PATH_MAX], path[PATH_MAX], buf[KSM_READ_BUF];
+    char dir[KSM_PATH_BUF], path[KSM_PATH_BUF], buf[KSM_READ_BUF];
     int rc = pid_dir(dir, sizeof(dir), proc_root, pid);
     if (rc == 0)
         rc = join_path(path, sizeof(path), dir, "stat");
@@ -534,7 +539,7 @@ static int find_by_comm(const char *root, const char *const *names,
         if (e->d_name[0] == '0')
             continue; /* "007" is not a pid directory */
         /* comm first: one small read rules out almost every process. */
-        char dir[PATH_MAX], path[PATH_MAX], comm[64];
+        char dir[KSM_PATH_BUF], path[KSM_PATH_BUF], comm[64];
         if (pid_dir(dir, sizeof(dir), root, (pid_t)v) < 0 ||
             join_path(path, sizeof(path), dir, "comm") < 0 ||
             read_small(path, comm, sizeof(comm), NULL) < 0)
