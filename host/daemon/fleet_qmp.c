@@ -142,6 +142,7 @@ static void on_balloon_change(QmpConn *conn, const char *event, JsonObject *data
     if (fq->closing || !qmp_balloon_parse_change_event(data, &actual, NULL))
         return;
     fq->balloon.actual_bytes = (int64_t)actual;
+    fq->balloon.actual_changed_real_us = timestamp_us;
     emit_balloon(fq);
 }
 
@@ -154,6 +155,7 @@ static void on_query(QmpConn *conn, guint64 actual_bytes, const GError *error, g
     if (error)
         return; /* transport errors surface through on_state */
     fq->balloon.actual_bytes = (int64_t)actual_bytes;
+    fq->balloon.actual_changed_real_us = 0; /* a reply carries no time stamp */
     emit_balloon(fq);
 }
 
@@ -215,7 +217,7 @@ struct fleet_qmp *fleet_qmp_new(const char *socket_path, const char *name,
     fq->name = g_strdup(name);
     fq->events = events;
     fq->ctx = ctx;
-    fq->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0};
+    fq->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0};
     fq->conn = qmp_conn_new(socket_path);
     qmp_conn_set_state_func(fq->conn, on_state, fq, NULL);
     qmp_conn_subscribe(fq->conn, QMP_EVENT_BALLOON_CHANGE, on_balloon_change, fq, NULL);

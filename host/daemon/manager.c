@@ -37,6 +37,7 @@
 #include "size.h"
 #include "timer.h"
 #include "vm_override.h"
+#include "target_history.h"
 #include "vmsource_fleet.h"
 #include "vmsource_libvirt.h"
 
@@ -65,7 +66,11 @@ struct bd_vm {
     bool pressure_event;
     uint64_t target_set_bytes; /* last target sent to QEMU, 0 = none since (re)connect */
     gint64 last_set_ms;
-    bool evaluated; /* in/out below are from the last tick */
+    /* deflate-on-oom seen on the balloon's events (on_vm_balloon): */
+    struct target_history sent;       /* targets sent, by wall-clock time */
+    uint64_t guest_raised_over_bytes; /* for the next decision, 0 = none */
+    gint64 raise_counted_real_us;     /* events stamped before this are counted */
+    bool evaluated;                   /* in/out below are from the last tick */
     struct policy_vm_in in;
     struct policy_vm_state pstate;
     struct policy_vm_out out;
@@ -301,7 +306,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     vm->libvirt = strcmp(bs->src->ops->kind, "libvirt") == 0;
     vm->policy_source = "defaults";
     vm->handle = handle;
-    vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0};
+    vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0};
     vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
     policy_vm_state_init(&vm->pstate);
@@ -354,6 +359,7 @@ static void on_vm_backend(void *ctx, void *cookie, bool connected)
     vm->backend_up = connected;
     /* A reconnected QEMU may be a new process: what we sent before means nothing. */
     vm->target_set_bytes = 0;
+    target_history_clear(&vm->sent);
     set_reason(vm, connected     ? "waiting for QEMU's figures"
                    : vm->libvirt ? "libvirt not connected or domain paused"
                                  : "QMP not connected");
@@ -370,11 +376,22 @@ static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon
         return;
     int64_t before = vm->balloon.actual_bytes;
     vm->balloon = *b;
-    /* actual rising above the target we set, without a command of ours: the
-     * guest deflated its balloon on OOM (deflate-on-oom). Urgent: decide now. */
-    if (vm->target_set_bytes && before >= 0 && b->actual_bytes > before &&
-        (uint64_t)b->actual_bytes >= vm->target_set_bytes + MANAGER_CONVERGED_BYTES)
-        vm_decide_soon(vm);
+    /* actual rising above the target in force, without a command of ours: the
+     * guest deflated its balloon on OOM (deflate-on-oom). Urgent: decide now.
+     * An event stamped by QEMU is compared with the target in force at its
+     * time stamp (target_history.h): read late, after a growth of ours, it
+     * still shows the guest's own deflate; the decision counts it once. */
+    if (before >= 0 && b->actual_bytes > before) {
+        int64_t at = b->actual_changed_real_us;
+        uint64_t in_force = vm->target_set_bytes;
+        if (at)
+            in_force = at > vm->raise_counted_real_us ? target_history_at(&vm->sent, at) : 0;
+        if (in_force && (uint64_t)b->actual_bytes >= in_force + MANAGER_CONVERGED_BYTES) {
+            if (at)
+                vm->guest_raised_over_bytes = in_force;
+            vm_decide_soon(vm);
+        }
+    }
     if (vm->grow_wait_bytes && b->actual_bytes >= 0 &&
         (uint64_t)b->actual_bytes + MANAGER_CONVERGED_BYTES >= vm->grow_wait_bytes) {
         gint64 now = now_ms();
@@ -473,6 +490,7 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
     in->nominal_bytes = nominal;
     in->target_bytes = vm->target_set_bytes;
     in->pressure_event = vm->pressure_event;
+    in->guest_raised_over_bytes = vm->guest_raised_over_bytes;
 
     const struct proto_report *r = &vm->report;
     struct policy_agent_report *a = &in->agent;
@@ -535,6 +553,8 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
         return; /* the engine asks again next tick */
     if (*budget == 0)
         return;
+    /* Before the command: QEMU's stamp on its effect is never earlier. */
+    gint64 sent_real_us = g_get_real_time();
     int rc = vm->src->ops->set_target(vm->src, vm->handle, out->target_bytes);
     if (rc < 0) {
         g_debug("%s: balloon not sent: %s", vm->name, g_strerror(-rc));
@@ -553,6 +573,7 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
         vm->grow_wait_bytes = 0;
     }
     vm->target_set_bytes = out->target_bytes;
+    target_history_push(&vm->sent, out->target_bytes, sent_real_us);
     vm->logged_target = out->target_bytes;
     vm->last_set_ms = now;
     m->balloon_changes++;
@@ -627,15 +648,24 @@ static void commit_decision(struct bd_vm *vm, const struct policy_vm_in *in,
     vm->in = *in;
     vm->evaluated = true;
     vm->pressure_event = false;
+    if (in->guest_raised_over_bytes) {
+        /* Taken: events stamped from now on are news. */
+        vm->guest_raised_over_bytes = 0;
+        vm->raise_counted_real_us = g_get_real_time();
+    }
     if (out->guest_deflated) {
         char a[32], t[32], count[24];
+        /* The target the guest deflated over: the one in force then. */
+        uint64_t over = in->target_bytes;
+        if (in->guest_raised_over_bytes && in->actual_bytes < over + MANAGER_CONVERGED_BYTES)
+            over = in->guest_raised_over_bytes; /* seen late: grown past it already */
         g_snprintf(count, sizeof(count), "%" G_GUINT64_FORMAT, st->guest_deflate_events);
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", vm->name, "GUEST_DEFLATE_EVENTS",
                          count, "MESSAGE",
                          "%s: guest deflated its balloon on OOM (actual %s above target %s; "
                          "event %s): growing it, no shrink for %" G_GUINT64_FORMAT " s",
                          vm->name, size_format(in->actual_bytes, a, sizeof(a)),
-                         size_format(in->target_bytes, t, sizeof(t)), count,
+                         size_format(over, t, sizeof(t)), count,
                          vm->m->cfg->tunables.deflate_hold_ms / 1000);
     }
 }

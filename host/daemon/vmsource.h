@@ -34,6 +34,9 @@ struct vmsource_balloon {
     int64_t guest_available_bytes;
     int64_t guest_free_bytes;
     int64_t guest_stats_update_s; /* wall clock of the guest stats, 0 = never */
+    /* Wall clock (us) when actual_bytes took its value, as the backend stamped
+     * it (QMP BALLOON_CHANGE "timestamp"); 0 = unknown (a query reply). */
+    int64_t actual_changed_real_us;
 };
 
 /* Callbacks from a source into its owner (ballastd's manager). */

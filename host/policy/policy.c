@@ -580,22 +580,26 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
      * lowers actual toward it.) The guest just proved its target too small,
      * whatever its last report said: an urgent growth from the new actual,
      * counted once per episode, and no shrink for deflate_hold_ms: inflating
-     * again would push it straight back into OOM.
+     * again would push it straight back into OOM. The caller may also have
+     * seen the rise on its events after it already raised the target
+     * (guest_raised_over_bytes): the episode counts and holds the same, the
+     * growth is already there.
      */
     const uint64_t deflate_step = max_u64(t->stall_tolerance_bytes, MIB);
     if (s->deflate_open && in->actual_bytes < add_sat(cur, deflate_step))
         s->deflate_open = false; /* the target caught up: episode over */
+    bool above_now = in->actual_bytes >= add_sat(cur, deflate_step) &&
+                     in->actual_bytes >= add_sat(s->last_actual_bytes, deflate_step);
     if (s->initialized && in->target_bytes && p.mode != POLICY_MODE_FIXED &&
-        in->actual_bytes >= add_sat(cur, deflate_step) &&
-        in->actual_bytes >= add_sat(s->last_actual_bytes, deflate_step)) {
+        (above_now || in->guest_raised_over_bytes)) {
         if (!s->deflate_open) {
-            s->deflate_open = true;
+            s->deflate_open = above_now;
             s->guest_deflate_events++;
             out->guest_deflated = true;
         }
         s->deflate_held = true;
         s->deflate_hold_until_ms = now + (int64_t)t->deflate_hold_ms;
-        if (!g.heavy) {
+        if (above_now && !g.heavy) {
             g.urgent = true;
             snprintf(g.why, sizeof(g.why),
                      "guest deflated its balloon on OOM (actual %llu MiB > target %llu MiB)",

@@ -165,6 +165,11 @@ struct policy_vm_in {
     uint64_t nominal_bytes; /* memory the VM was started with; 0 = unknown (max_bytes) */
     uint64_t target_bytes;  /* target currently set; 0 = never set (taken as actual) */
     bool pressure_event;    /* a PRESSURE frame arrived since the last call */
+    /* != 0: since the last call the balloon rose above this target - the one
+     * in force when QEMU saw it rise (event time stamps) - without a command
+     * of ours: the guest deflated on OOM, even if a later target of ours is
+     * above actual by now. */
+    uint64_t guest_raised_over_bytes;
     struct policy_agent_report agent;
     struct policy_guest_stats stats;
 };

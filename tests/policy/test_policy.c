@@ -975,6 +975,70 @@ static void test_guest_deflate_on_oom(void)
     CU_ASSERT_EQUAL(st.guest_deflate_events, 2);
 }
 
+/*
+ * The deflate seen late: the daemon read the guest's PRESSURE report before
+ * the balloon's events and already grew the target past the deflated actual;
+ * the events' time stamps then told it the balloon had risen over the target
+ * in force at the time (guest_raised_over_bytes). The episode counts once and
+ * holds off shrinking; the target is never lowered for it.
+ */
+static void test_guest_deflate_seen_late(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 256, 40, 0);
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 200, NULL);
+    uint64_t small = g.target_bytes;
+    CU_ASSERT_FATAL(small < 160 * MIB);
+
+    /* The growth of ours came first: target 256 MiB, actual 200 MiB. */
+    g.used_bytes += 100 * MIB;
+    g.target_bytes = 256 * MIB;
+    g.actual_bytes = 200 * MIB;
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    in.guest_raised_over_bytes = small;
+    struct policy_snapshot snap = snapshot(now, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_TRUE(o.guest_deflated);
+    CU_ASSERT_EQUAL(st.guest_deflate_events, 1);
+    CU_ASSERT_TRUE(st.deflate_held);
+    CU_ASSERT(st.deflate_hold_until_ms > now);
+    CU_ASSERT(o.target_bytes >= 256 * MIB);
+    sim_guest_apply(&g, &o);
+    now += 1000;
+
+    /* The balloon reaches the target; no second episode. */
+    g.actual_bytes = g.target_bytes;
+    o = run_ticks(&g, &st, &now, 1, NULL);
+    CU_ASSERT_FALSE(o.guest_deflated);
+    CU_ASSERT_EQUAL(st.guest_deflate_events, 1);
+
+    /* The workload ends: no shrink during the hold-down. */
+    g.used_bytes -= 100 * MIB;
+    for (int i = 0; i < 50; i++) {
+        o = run_ticks(&g, &st, &now, 1, NULL);
+        CU_ASSERT_NOT_EQUAL(o.decision, POLICY_SHRINK);
+    }
+    CU_ASSERT_EQUAL(g.target_bytes, 256 * MIB);
+
+    /* A fixed VM is never ballooned by us: no episode there. */
+    struct policy_vm_params fixed;
+    policy_vm_params_default(&fixed, g.nominal_bytes);
+    fixed.mode = POLICY_MODE_FIXED;
+    fixed.fixed_bytes = 128 * MIB;
+    policy_vm_state_init(&st);
+    run_ticks(&g, &st, &now, 20, &fixed);
+    sim_guest_input(&g, "vm", &in);
+    in.params = fixed;
+    in.guest_raised_over_bytes = 64 * MIB;
+    snap = snapshot(now, &in, 1);
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_FALSE(o.guest_deflated);
+    CU_ASSERT_EQUAL(st.guest_deflate_events, 0);
+}
+
 /* What is not a deflate: a shrink in progress (actual above the target but
  * falling), a balloon stalled above its target, and a fresh daemon that never
  * set a target. In observe mode an episode counts once however long it lasts. */
@@ -1318,6 +1382,7 @@ static CU_TestInfo policy_tests[] = {
     {"grow on rising usage", test_grow_on_rising_usage},
     {"hold-down after growth", test_hold_down},
     {"guest deflate-on-oom: urgent growth, counted, hold-down", test_guest_deflate_on_oom},
+    {"guest deflate-on-oom seen late, after our growth", test_guest_deflate_seen_late},
     {"shrinks, stalls and restarts are not deflates", test_not_a_deflate},
     {"deflate-on-oom balloon inside MemTotal", test_balloon_in_total},
     {"deadband", test_deadband},
