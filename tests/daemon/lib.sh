@@ -13,6 +13,7 @@ extra_pids=()
 cleanup() {
   local rc=$?
   if [[ -n $daemon_pid ]] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -CONT "$daemon_pid" 2>/dev/null || true # a test may have frozen it
     kill "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
   fi
