@@ -46,7 +46,7 @@ static void close_fd(struct agent_conn *a)
         close(a->fd);
         a->fd = -1;
     }
-    proto_stream_reset(&a->stream);
+    g_clear_pointer(&a->stream, g_free);
 }
 
 /* Drops the connection; reject = the guest misbehaved (counted, slower retry). */
@@ -167,27 +167,31 @@ static void on_readable(struct fd_group_member *m, uint32_t events)
 {
     (void)events; /* a hang-up reads as 0 bytes */
     struct agent_conn *a = m->data;
+    if (!a->stream) {
+        a->stream = g_new(struct proto_stream, 1);
+        proto_stream_init(a->stream);
+    }
     size_t room;
-    uint8_t *space = proto_stream_space(&a->stream, &room);
+    uint8_t *space = proto_stream_space(a->stream, &room);
     ssize_t n = recv(a->fd, space, room, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
+        goto out;
     if (n <= 0) {
         disconnect(a, false, n == 0 ? "closed by peer" : g_strerror(errno));
         return;
     }
-    proto_stream_commit(&a->stream, (size_t)n);
+    proto_stream_commit(a->stream, (size_t)n);
 
-    uint64_t garbage_before = a->stream.stats.garbage_bytes;
+    uint64_t garbage_before = a->stream->stats.garbage_bytes;
     const char *why = NULL;
     struct proto_frame f;
     int rc;
-    while (!why && (rc = proto_stream_next(&a->stream, &f)) != 0) {
+    while (!why && (rc = proto_stream_next(a->stream, &f)) != 0) {
         if (rc < 0) {
             why = "malformed frame";
             break;
         }
-        if (a->stream.stats.garbage_bytes != garbage_before) {
+        if (a->stream->stats.garbage_bytes != garbage_before) {
             why = "garbage between frames";
             break;
         }
@@ -205,10 +209,15 @@ static void on_readable(struct fd_group_member *m, uint32_t events)
         if (a->fd < 0)
             return; /* stopped from a callback */
     }
-    if (!why && a->stream.stats.garbage_bytes != garbage_before)
+    if (!why && a->stream->stats.garbage_bytes != garbage_before)
         why = "garbage";
-    if (why)
+    if (why) {
         disconnect(a, true, why);
+        return;
+    }
+out:
+    if (a->stream->len == 0)
+        g_clear_pointer(&a->stream, g_free); /* between frames: nothing to keep */
 }
 
 bool agent_conn_pollable(const struct agent_conn *a)
@@ -266,7 +275,6 @@ int agent_conn_init(struct agent_conn *a, struct fd_group *group, const char *na
     a->config = *config;
     a->events = events;
     a->ctx = ctx;
-    proto_stream_init(&a->stream);
     return 0;
 }
 
@@ -294,7 +302,7 @@ void agent_conn_start(struct agent_conn *a)
     a->tx_seq = 0;
     a->window_frames = 0;
     a->window_start_us = g_get_monotonic_time();
-    proto_stream_reset(&a->stream);
+    g_clear_pointer(&a->stream, g_free);
     int rc = fd_group_add(a->group, &a->member, fd, on_readable, a);
     if (rc < 0) {
         g_warning("agent %s: cannot watch its socket: %s", a->name, g_strerror(-rc));

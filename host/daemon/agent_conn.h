@@ -51,7 +51,11 @@ struct agent_conn {
     guint backoff_ms;
     bool rejected; /* the last disconnect was for misbehaviour */
     enum agent_state state;
-    struct proto_stream stream;
+    /* Bytes of a frame still on its way; NULL between frames. An agent sends
+     * a report every few seconds at most and each read takes whole frames,
+     * so the 616-byte buffer lives for one read: 32 idle guests keep ~19 KiB
+     * less of ballastd's heap resident. */
+    struct proto_stream *stream;
     struct proto_config config; /* sent after every HELLO */
     uint32_t tx_seq;
     uint32_t capabilities;  /* agreed in WELCOME */

@@ -51,8 +51,9 @@ struct bd_vm {
     char name[CTL_VM_NAME_MAX];
     struct vmsource *src; /* the source this VM came from */
     struct vmsource_vm *handle;
-    bool libvirt;              /* src is the libvirt source */
-    struct lv_policy meta;     /* libvirt: the domain's metadata policy as last read */
+    bool libvirt; /* src is the libvirt source */
+    struct lv_policy
+        *meta; /* libvirt: the domain's metadata policy as last read; NULL for the fleet */
     const char *policy_source; /* "file", "metadata", "defaults" (static strings) */
     bool agent_parked;         /* agent closed by a stopped/release notify */
     bool backend_up;
@@ -75,8 +76,8 @@ struct bd_vm {
     struct policy_vm_state pstate;
     struct policy_vm_out out;
     uint64_t logged_target;
-    char status_reason[CTL_REASON_MAX]; /* why it was not evaluated */
-    char config_error[CTL_REASON_MAX];  /* why config forced safe mode, "" = none */
+    const char *status_reason; /* why it was not evaluated (a static string) */
+    char *config_error;        /* why config forced safe mode, NULL = none */
     /* Convergence watch after a growth: when did the balloon get there? */
     uint64_t grow_wait_bytes; /* target of the growth being watched, 0 = none */
     gint64 grow_trigger_ms;   /* arrival of the report / PRESSURE that asked for it */
@@ -117,12 +118,6 @@ struct manager {
     unsigned n_sources;
     guint notify_id; /* libvirt rescan asked for by a `notify started` */
     GPtrArray *vms;  /* struct bd_vm *, sorted by name */
-    /* Snapshot arrays, grown only when a VM is added. */
-    size_t cap;
-    struct policy_vm_in *in;
-    struct policy_vm_state *states;
-    struct policy_vm_out *outs;
-    struct bd_vm **order;
     struct policy_host host;
     bool host_valid;
     bool host_warned;
@@ -148,9 +143,9 @@ static gint64 now_ms(void)
     return g_get_monotonic_time() / 1000;
 }
 
-static void set_reason(struct bd_vm *vm, const char *text)
+static void set_reason(struct bd_vm *vm, const char *static_text)
 {
-    ctl_copy(vm->status_reason, sizeof(vm->status_reason), text);
+    vm->status_reason = static_text;
 }
 
 /* --- agent events ------------------------------------------------------------------------- */
@@ -261,18 +256,6 @@ static gint cmp_vm(gconstpointer a, gconstpointer b)
     return strcmp((*(struct bd_vm *const *)a)->name, (*(struct bd_vm *const *)b)->name);
 }
 
-static void grow_arrays(struct manager *m, size_t need)
-{
-    if (need <= m->cap)
-        return;
-    size_t cap = MAX(need, m->cap * 2);
-    m->in = g_renew(struct policy_vm_in, m->in, cap);
-    m->states = g_renew(struct policy_vm_state, m->states, cap);
-    m->outs = g_renew(struct policy_vm_out, m->outs, cap);
-    m->order = g_renew(struct bd_vm *, m->order, cap);
-    m->cap = cap;
-}
-
 static struct bd_vm *find_vm(struct manager *m, const char *name);
 
 /*
@@ -304,6 +287,8 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     ctl_copy(vm->name, sizeof(vm->name), name);
     vm->src = bs->src;
     vm->libvirt = strcmp(bs->src->ops->kind, "libvirt") == 0;
+    if (vm->libvirt)
+        vm->meta = g_new0(struct lv_policy, 1);
     vm->policy_source = "defaults";
     vm->handle = handle;
     vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0};
@@ -319,7 +304,6 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
         vm->agent.allow_poll = polled_reports_ok(m);
         agent_conn_start(&vm->agent);
     }
-    grow_arrays(m, m->vms->len + 1);
     g_ptr_array_add(m->vms, vm);
     g_ptr_array_sort(m->vms, cmp_vm);
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
@@ -334,7 +318,10 @@ static void vm_free(struct bd_vm *vm)
         g_source_remove(vm->decide_id);
     if (vm->has_agent)
         agent_conn_stop(&vm->agent);
-    lv_policy_clear(&vm->meta);
+    if (vm->meta)
+        lv_policy_clear(vm->meta);
+    g_free(vm->meta);
+    g_free(vm->config_error);
     g_free(vm);
 }
 
@@ -449,11 +436,11 @@ static const struct vmsource_events source_events = {on_vm_added, on_vm_removed,
 static void on_vm_policy(void *ctx, void *cookie, const struct lv_policy *p)
 {
     struct bd_vm *vm = cookie;
-    if (!vm)
+    if (!vm || !vm->meta)
         return;
-    lv_policy_clear(&vm->meta);
-    vm->meta = *p;
-    vm->meta.first_error = g_strdup(p->first_error);
+    lv_policy_clear(vm->meta);
+    *vm->meta = *p;
+    vm->meta->first_error = g_strdup(p->first_error);
     /* A new floor or mode should not wait for the next scheduled tick. */
     tick_soon(vm->m);
 }
@@ -465,8 +452,8 @@ static void on_vm_policy(void *ctx, void *cookie, const struct lv_policy *p)
 static void vm_params(struct manager *m, struct bd_vm *vm, uint64_t nominal_bytes,
                       struct policy_vm_params *out, bool *ksm, const char **why)
 {
-    lv_policy_vm_params(m->cfg, vm->name, vm->libvirt ? &vm->meta : NULL, nominal_bytes, out, ksm,
-                        why, &vm->policy_source);
+    lv_policy_vm_params(m->cfg, vm->name, vm->meta, nominal_bytes, out, ksm, why,
+                        &vm->policy_source);
 }
 
 /* --- the tick ----------------------------------------------------------------------------- */
@@ -484,7 +471,12 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
     uint64_t nominal = (uint64_t)vm->balloon.nominal_bytes;
     const char *why = NULL;
     vm_params(m, vm, nominal, &in->params, NULL, &why);
-    ctl_copy(vm->config_error, sizeof(vm->config_error), why);
+    if (why && !*why)
+        why = NULL;
+    if (g_strcmp0(vm->config_error, why) != 0) { /* the config's string may not outlive a reload */
+        g_free(vm->config_error);
+        vm->config_error = g_strdup(why);
+    }
     vm_override_apply(&vm->ovr, nominal, &in->params);
     in->actual_bytes = (uint64_t)vm->balloon.actual_bytes;
     in->nominal_bytes = nominal;
@@ -670,6 +662,8 @@ static void commit_decision(struct bd_vm *vm, const struct policy_vm_in *in,
     }
 }
 
+static void decide_all(struct manager *m, gint64 now, gint64 wall_s);
+
 /* scheduled: the periodic tick; false: run at once (a libvirt policy change;
  * only the balloon loop, KSM waits for the tick). */
 static void run_tick(struct manager *m, bool scheduled)
@@ -693,16 +687,35 @@ static void run_tick(struct manager *m, bool scheduled)
         m->host_valid = false;
     }
 
-    if (scheduled) {
+    if (scheduled)
         ksm_tick(m, now);
-        /* Give freed heap pages back: start-up and QMP replies leave holes
-         * that glibc keeps (measured: ~0.4 MiB of a 1.4 MiB heap with 64
-         * guests). Once per scheduled tick costs microseconds. */
+    decide_all(m, now, wall_s);
+    if (scheduled) {
+        /* Give freed heap pages back: start-up, QMP replies and the tick's
+         * own snapshot leave holes that glibc keeps (measured: ~0.4 MiB of a
+         * 1.4 MiB heap with 64 guests). Once per scheduled tick costs
+         * microseconds. */
         malloc_trim(0);
     }
+}
 
+/*
+ * The balloon loop over the whole fleet: one snapshot, one policy_evaluate,
+ * growth actuated before shrinks. The snapshot arrays (~620 bytes a VM)
+ * live for this call only: the engine's state between ticks is each VM's
+ * own copy, and the pages go back at the tick's malloc_trim.
+ */
+static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
+{
+    guint len = m->vms->len;
+    if (len == 0)
+        return;
+    g_autofree struct policy_vm_in *in = g_new(struct policy_vm_in, len);
+    g_autofree struct policy_vm_state *states = g_new(struct policy_vm_state, len);
+    g_autofree struct policy_vm_out *outs = g_new(struct policy_vm_out, len);
+    g_autofree struct bd_vm **order = g_new(struct bd_vm *, len);
     size_t n = 0;
-    for (guint i = 0; i < m->vms->len; i++) {
+    for (guint i = 0; i < len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
         vm->evaluated = false;
         if (!vm->backend_up)
@@ -724,28 +737,28 @@ static void run_tick(struct manager *m, bool scheduled)
             set_reason(vm, "waiting for QEMU's figures");
             continue;
         }
-        fill_inputs(m, vm, now, wall_s, &m->in[n]);
-        m->states[n] = vm->pstate;
-        m->order[n] = vm;
+        fill_inputs(m, vm, now, wall_s, &in[n]);
+        states[n] = vm->pstate;
+        order[n] = vm;
         n++;
     }
     if (!m->host_valid || n == 0)
         return;
 
     struct policy_snapshot snap = {
-        .now_ms = now, .host = m->host, .tunables = &m->cfg->tunables, .vms = m->in, .n_vms = n};
-    rc = policy_evaluate(&snap, m->states, m->outs, NULL);
+        .now_ms = now, .host = m->host, .tunables = &m->cfg->tunables, .vms = in, .n_vms = n};
+    int rc = policy_evaluate(&snap, states, outs, NULL);
     if (rc < 0) {
         g_warning("policy_evaluate: %s", g_strerror(-rc));
         return;
     }
     for (size_t i = 0; i < n; i++)
-        commit_decision(m->order[i], &m->in[i], &m->states[i], &m->outs[i]);
+        commit_decision(order[i], &in[i], &states[i], &outs[i]);
     /* Growth first: a guest never waits for memory because shrinks used the budget. */
     unsigned budget = MANAGER_HOST_MAX_SETS_PER_TICK;
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
-            struct bd_vm *vm = m->order[i];
+            struct bd_vm *vm = order[i];
             uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : vm->in.actual_bytes;
             bool grow = vm->out.target_bytes > current;
             if ((pass == 0) == grow)
@@ -753,7 +766,7 @@ static void run_tick(struct manager *m, bool scheduled)
         }
     }
     for (size_t i = 0; i < n; i++) {
-        struct bd_vm *vm = m->order[i];
+        struct bd_vm *vm = order[i];
         if (!m->dry_run && vm->out.reclaim_bytes > 0 && vm->has_agent)
             agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes);
     }
@@ -1021,10 +1034,6 @@ void manager_free(struct manager *m)
     g_ptr_array_unref(m->vms);
     fd_group_free(m->agents); /* after the VMs: their agents leave it first */
     config_free(m->cfg);
-    g_free(m->in);
-    g_free(m->states);
-    g_free(m->outs);
-    g_free(m->order);
     g_free(m->fleet_dir);
     g_free(m->libvirt_uri);
     g_free(m->config_dir);
@@ -1176,7 +1185,7 @@ static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
     else
         json_builder_add_null_value(b);
     json_builder_set_member_name(b, "config_error");
-    if (vm->config_error[0])
+    if (vm->config_error)
         json_builder_add_string_value(b, vm->config_error);
     else
         json_builder_add_null_value(b);
@@ -1188,12 +1197,12 @@ static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
     json_builder_set_member_name(b, "metadata");
     if (vm->libvirt) {
         json_builder_begin_object(b);
-        ADD_BOOL("present", vm->meta.present);
-        ADD_INT("keys", vm->meta.n_keys);
-        ADD_INT("errors", vm->meta.n_errors);
+        ADD_BOOL("present", vm->meta->present);
+        ADD_INT("keys", vm->meta->n_keys);
+        ADD_INT("errors", vm->meta->n_errors);
         json_builder_set_member_name(b, "error");
-        if (vm->meta.first_error)
-            json_builder_add_string_value(b, vm->meta.first_error);
+        if (vm->meta->first_error)
+            json_builder_add_string_value(b, vm->meta->first_error);
         else
             json_builder_add_null_value(b);
         const char *machine = m->lv->vm_machine(vm->src, vm->handle);
