@@ -302,7 +302,6 @@ void agent_conn_start(struct agent_conn *a)
     a->tx_seq = 0;
     a->window_frames = 0;
     a->window_start_us = g_get_monotonic_time();
-    g_clear_pointer(&a->stream, g_free);
     int rc = fd_group_add(a->group, &a->member, fd, on_readable, a);
     if (rc < 0) {
         g_warning("agent %s: cannot watch its socket: %s", a->name, g_strerror(-rc));

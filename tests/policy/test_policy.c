@@ -847,16 +847,25 @@ static void test_observe_mode(void)
     CU_ASSERT_FALSE(o.actuate);
 }
 
+/* A 256 MiB guest using 40 MiB (overhead 32 MiB), run for 200 ticks until
+ * the engine has shrunk it; returns the target it settled on. */
+static uint64_t settle_small(struct sim_guest *g, struct policy_vm_state *st, int64_t *now)
+{
+    sim_guest_init(g, 256, 40, 0);
+    *st = (struct policy_vm_state){0};
+    *now = 1000;
+    run_ticks(g, st, now, 200, NULL);
+    return g->target_bytes;
+}
+
 /* A guest allocating fast: growth comes from the rise between two reports,
  * before the headroom is gone, and leaves room for one more such rise. */
 static void test_grow_ahead_of_rise(void)
 {
     struct sim_guest g;
-    sim_guest_init(&g, 256, 40, 0); /* overhead 32 MiB */
-    struct policy_vm_state st = {0};
-    int64_t now = 1000;
-    run_ticks(&g, &st, &now, 200, NULL);
-    uint64_t settled = g.target_bytes;
+    struct policy_vm_state st;
+    int64_t now;
+    uint64_t settled = settle_small(&g, &st, &now);
     CU_ASSERT(settled < 160 * MIB);
     /* +24 MiB in one report: 8 MiB would still be left above the trigger, so
      * the hysteresis rule alone would hold; the rise rule grows now. */
@@ -915,11 +924,9 @@ static void test_deflate_not_usage(void)
 static void test_guest_deflate_on_oom(void)
 {
     struct sim_guest g;
-    sim_guest_init(&g, 256, 40, 0);
-    struct policy_vm_state st = {0};
-    int64_t now = 1000;
-    run_ticks(&g, &st, &now, 200, NULL);
-    uint64_t small = g.target_bytes;
+    struct policy_vm_state st;
+    int64_t now;
+    uint64_t small = settle_small(&g, &st, &now);
     CU_ASSERT_FATAL(small < 160 * MIB);
     CU_ASSERT_EQUAL(st.guest_deflate_events, 0);
 
@@ -985,11 +992,9 @@ static void test_guest_deflate_on_oom(void)
 static void test_guest_deflate_seen_late(void)
 {
     struct sim_guest g;
-    sim_guest_init(&g, 256, 40, 0);
-    struct policy_vm_state st = {0};
-    int64_t now = 1000;
-    run_ticks(&g, &st, &now, 200, NULL);
-    uint64_t small = g.target_bytes;
+    struct policy_vm_state st;
+    int64_t now;
+    uint64_t small = settle_small(&g, &st, &now);
     CU_ASSERT_FATAL(small < 160 * MIB);
 
     /* The growth of ours came first: target 256 MiB, actual 200 MiB. */
