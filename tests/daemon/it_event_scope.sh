@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # integration.daemon.event_scope: a PRESSURE frame is decided for its own VM
-# and costs the others nothing. Eight fake guests (fake_fleet.c), balloons
+# and costs the others nothing. Eight fake guests (tools/fake_fleet.c), balloons
 # inflated to 128 of 256 MiB, a 60 s tick so no scheduled tick falls in the
 # test. A PRESSURE frame from fake3 must grow fake3 at once, and no other
 # guest may receive a single QMP command meanwhile (counted by the fakes'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # integration.daemon.footprint: ballastd's own memory, earlyoom-style. One
 # ballastd on an empty fleet, one managing 64 fake guests (tests/daemon
-# fake_fleet.c: real QMP and agent sockets, a REPORT per guest per second,
+# tools/fake_fleet.c: real QMP and agent sockets, a REPORT per guest per second,
 # no QEMU), both with a 1 s tick. Once the 64 are managed (QMP and agent
 # connected, decided at least once) and five more ticks ran, the private
 # anonymous memory of each (smaps_rollup "Anonymous": heap, stacks and the
