@@ -196,6 +196,109 @@ static void print_explain(JsonNode *result)
     }
 }
 
+/* argv[1..] (after the options) -> a request; -1 for a usage error (said). */
+static int parse_command(int argc, char **argv, struct ctl_request *req)
+{
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "status") && argc == 2) {
+        req->cmd = CTL_CMD_STATUS;
+    } else if (!strcmp(cmd, "ping") && argc == 2) {
+        req->cmd = CTL_CMD_PING;
+    } else if (!strcmp(cmd, "explain") && argc == 3) {
+        req->cmd = CTL_CMD_EXPLAIN;
+        ctl_copy(req->vm, sizeof(req->vm), argv[2]);
+    } else if (!strcmp(cmd, "set-policy") && argc == 4) {
+        req->cmd = CTL_CMD_SET_POLICY;
+        const char *eq = strchr(argv[3], '=');
+        if (!eq || eq == argv[3] || (size_t)(eq - argv[3]) >= sizeof(req->key))
+            return usage(), -1;
+        ctl_copy(req->vm, sizeof(req->vm), argv[2]);
+        memcpy(req->key, argv[3], (size_t)(eq - argv[3]));
+        ctl_copy(req->value, sizeof(req->value), eq + 1);
+    } else if (!strcmp(cmd, "dry-run") && argc == 3 &&
+               (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
+        req->cmd = CTL_CMD_DRY_RUN;
+        req->enabled = !strcmp(argv[2], "on");
+    } else if (!strcmp(cmd, "notify") && argc == 4 &&
+               ctl_notify_event_parse(argv[3], &req->event) == 0) {
+        /* A domain name ballastd could not hold is refused here, not truncated. */
+        if (strlen(argv[2]) == 0 || strlen(argv[2]) >= sizeof(req->vm)) {
+            fprintf(stderr, "ballastctl: domain name must be 1..%zu bytes\n", sizeof(req->vm) - 1);
+            return -1;
+        }
+        req->cmd = CTL_CMD_NOTIFY;
+        ctl_copy(req->vm, sizeof(req->vm), argv[2]);
+    } else {
+        return usage(), -1;
+    }
+    return 0;
+}
+
+/* Sends req, parses the reply into *result; an exit code (0 ok), errors said. */
+static int call_daemon(const char *path, const struct ctl_request *req, JsonNode **result)
+{
+    g_autofree char *line = ctl_request_serialise(req);
+    g_autoptr(GString) reply = g_string_new(NULL);
+    int rc = roundtrip(path, line, reply);
+    if (rc < 0) {
+        fprintf(stderr, "ballastctl: %s: %s\n", path, g_strerror(-rc));
+        return EXIT_RUNTIME;
+    }
+    g_autofree char *err_code = NULL, *err_msg = NULL;
+    rc = ctl_reply_parse(reply->str, result, &err_code, &err_msg);
+    if (rc == -EIO) {
+        fprintf(stderr, "ballastctl: %s: %s\n", err_code, err_msg);
+        return EXIT_RUNTIME;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "ballastctl: malformed reply from ballastd\n");
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+static int print_status(JsonNode *result)
+{
+    struct ctl_host_status host;
+    g_autofree struct ctl_vm_status *vms = NULL;
+    size_t n;
+    if (ctl_status_from_json(result, &host, &vms, &n) < 0) {
+        fprintf(stderr, "ballastctl: malformed status\n");
+        return EXIT_RUNTIME;
+    }
+    g_autoptr(GString) out = g_string_new(NULL);
+    status_table_format(out, &host, vms, n);
+    fputs(out->str, stdout);
+    return 0;
+}
+
+/* The reply for people; an exit code. */
+static int print_result(const struct ctl_request *req, JsonNode *result)
+{
+    switch (req->cmd) {
+    case CTL_CMD_STATUS:
+        return print_status(result);
+    case CTL_CMD_EXPLAIN:
+        print_explain(result);
+        break;
+    case CTL_CMD_SET_POLICY:
+        printf("%s: %s=%s\n", req->vm, req->key, req->value);
+        break;
+    case CTL_CMD_DRY_RUN:
+        printf("dry run %s\n", req->enabled ? "on" : "off");
+        break;
+    case CTL_CMD_PING:
+        printf("pong\n");
+        break;
+    case CTL_CMD_NOTIFY:
+        if (result && JSON_NODE_HOLDS_OBJECT(result))
+            printf("%s %s: %s\n", req->vm, ctl_notify_event_name(req->event),
+                   obj_str(json_node_get_object(result), "action"));
+        break;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     g_autofree char *socket_path = NULL;
@@ -217,95 +320,16 @@ int main(int argc, char **argv)
     }
     if (argc < 2)
         return usage();
-
     struct ctl_request req = {0};
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "status") && argc == 2) {
-        req.cmd = CTL_CMD_STATUS;
-    } else if (!strcmp(cmd, "ping") && argc == 2) {
-        req.cmd = CTL_CMD_PING;
-    } else if (!strcmp(cmd, "explain") && argc == 3) {
-        req.cmd = CTL_CMD_EXPLAIN;
-        ctl_copy(req.vm, sizeof(req.vm), argv[2]);
-    } else if (!strcmp(cmd, "set-policy") && argc == 4) {
-        req.cmd = CTL_CMD_SET_POLICY;
-        const char *eq = strchr(argv[3], '=');
-        if (!eq || eq == argv[3] || (size_t)(eq - argv[3]) >= sizeof(req.key))
-            return usage();
-        ctl_copy(req.vm, sizeof(req.vm), argv[2]);
-        memcpy(req.key, argv[3], (size_t)(eq - argv[3]));
-        ctl_copy(req.value, sizeof(req.value), eq + 1);
-    } else if (!strcmp(cmd, "dry-run") && argc == 3 &&
-               (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
-        req.cmd = CTL_CMD_DRY_RUN;
-        req.enabled = !strcmp(argv[2], "on");
-    } else if (!strcmp(cmd, "notify") && argc == 4 &&
-               ctl_notify_event_parse(argv[3], &req.event) == 0) {
-        /* A domain name ballastd could not hold is refused here, not truncated. */
-        if (strlen(argv[2]) == 0 || strlen(argv[2]) >= sizeof(req.vm)) {
-            fprintf(stderr, "ballastctl: domain name must be 1..%zu bytes\n", sizeof(req.vm) - 1);
-            return EXIT_USAGE;
-        }
-        req.cmd = CTL_CMD_NOTIFY;
-        ctl_copy(req.vm, sizeof(req.vm), argv[2]);
-    } else {
-        return usage();
-    }
-
-    g_autofree char *line = ctl_request_serialise(&req);
-    g_autoptr(GString) reply = g_string_new(NULL);
-    const char *path = socket_path ? socket_path : DEFAULT_SOCKET;
-    int rc = roundtrip(path, line, reply);
-    if (rc < 0) {
-        fprintf(stderr, "ballastctl: %s: %s\n", path, g_strerror(-rc));
-        return EXIT_RUNTIME;
-    }
+    if (parse_command(argc, argv, &req) < 0)
+        return EXIT_USAGE;
     g_autoptr(JsonNode) result = NULL;
-    g_autofree char *err_code = NULL, *err_msg = NULL;
-    rc = ctl_reply_parse(reply->str, &result, &err_code, &err_msg);
-    if (rc == -EIO) {
-        fprintf(stderr, "ballastctl: %s: %s\n", err_code, err_msg);
-        return EXIT_RUNTIME;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "ballastctl: malformed reply from ballastd\n");
-        return EXIT_RUNTIME;
-    }
+    int rc = call_daemon(socket_path ? socket_path : DEFAULT_SOCKET, &req, &result);
+    if (rc != 0)
+        return rc;
     if (json && result) {
         print_json(result);
         return 0;
     }
-    switch (req.cmd) {
-    case CTL_CMD_STATUS: {
-        struct ctl_host_status host;
-        g_autofree struct ctl_vm_status *vms = NULL;
-        size_t n;
-        if (ctl_status_from_json(result, &host, &vms, &n) < 0) {
-            fprintf(stderr, "ballastctl: malformed status\n");
-            return EXIT_RUNTIME;
-        }
-        g_autoptr(GString) out = g_string_new(NULL);
-        status_table_format(out, &host, vms, n);
-        fputs(out->str, stdout);
-        break;
-    }
-    case CTL_CMD_EXPLAIN:
-        print_explain(result);
-        break;
-    case CTL_CMD_SET_POLICY:
-        printf("%s: %s=%s\n", req.vm, req.key, req.value);
-        break;
-    case CTL_CMD_DRY_RUN:
-        printf("dry run %s\n", req.enabled ? "on" : "off");
-        break;
-    case CTL_CMD_PING:
-        printf("pong\n");
-        break;
-    case CTL_CMD_NOTIFY:
-        if (result && JSON_NODE_HOLDS_OBJECT(result))
-            printf("%s %s: %s\n", req.vm, ctl_notify_event_name(req.event),
-                   obj_str(json_node_get_object(result), "action"));
-        break;
-    }
-    return 0;
+    return print_result(&req, result);
 }
