@@ -154,6 +154,11 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+static uint64_t diff_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
 /* pct% of bytes, for pct in [0, 100] (larger values are the caller's bug,
  * but saturate rather than wrap). */
 static uint64_t pct_of(uint64_t bytes, double pct)
@@ -267,6 +272,19 @@ struct guest_view {
     char why[128]; /* what made it urgent / what was ignored */
 };
 
+/* The size the VM was started with; its policy max when unknown. */
+static uint64_t vm_nominal(const struct policy_vm_in *in)
+{
+    return in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
+}
+
+/* How far a guest's total may lie above the balloon's actual and still be
+ * believed: a report taken just before an inflation shows the old size. */
+static uint64_t total_slack(uint64_t max_bytes)
+{
+    return max_u64(pct_of(max_bytes, 2.0), 2 * MIB);
+}
+
 /* The agent's report is untrusted: a guest may lie to keep memory, or be
  * confused. Reject what cannot be true; the caller falls back. */
 static bool agent_plausible(const struct policy_vm_in *in, const struct policy_vm_state *s,
@@ -288,8 +306,7 @@ static bool agent_plausible(const struct policy_vm_in *in, const struct policy_v
     }
     /* With deflate-on-oom the balloon stays inside MemTotal: the bound is then
      * the VM's nominal size, not the balloon's actual. */
-    uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
-    uint64_t bound = s->balloon_in_total ? nominal : in->actual_bytes;
+    uint64_t bound = s->balloon_in_total ? vm_nominal(in) : in->actual_bytes;
     if (a->mem_total_bytes > add_sat(bound, slack_bytes)) {
         snprintf(why, why_len, "agent MemTotal %llu MiB > balloon actual %llu MiB",
                  MIBS(a->mem_total_bytes), MIBS(in->actual_bytes));
@@ -306,105 +323,147 @@ static bool agent_plausible(const struct policy_vm_in *in, const struct policy_v
     return true;
 }
 
+/* A report younger than agent_stale_ms; older ones are ignored. */
+static bool agent_fresh(const struct policy_vm_in *in, const struct policy_tunables *t)
+{
+    return in->agent.valid && in->agent.age_ms <= t->agent_stale_ms;
+}
+
+/*
+ * The guest's own use (MemTotal - MemAvailable, which does not move with the
+ * balloon) and its working set as the balloon sees it (need = actual -
+ * MemAvailable), from a plausible agent report.
+ */
+static void agent_need(const struct policy_vm_in *in, const struct policy_tunables *t,
+                       const struct policy_vm_state *s, struct guest_view *g)
+{
+    const struct policy_agent_report *a = &in->agent;
+    g->used_bytes = a->mem_total_bytes - a->mem_available_bytes;
+    if (s->balloon_in_total) {
+        /* MemTotal - MemAvailable counts the balloon as used: take off
+         * the balloon as it was when the report arrived. The kernel's
+         * share is nominal - MemTotal, whatever the balloon does, so
+         * no learned overhead is needed. */
+        uint64_t nominal = vm_nominal(in);
+        uint64_t at_report = a->balloon_actual_bytes ? a->balloon_actual_bytes : in->actual_bytes;
+        g->used_bytes = sub_sat(g->used_bytes, sub_sat(nominal, at_report));
+        g->need_bytes = add_sat(g->used_bytes, sub_sat(nominal, a->mem_total_bytes));
+        return;
+    }
+    /*
+     * need = actual - MemAvailable = used + (actual - MemTotal), the
+     * last term being the kernel's own share, constant whatever the
+     * balloon does. While the balloon moves, actual (a fresh
+     * query-balloon) and the report (up to a second old) disagree:
+     * right after a deflation `actual - MemAvailable` would count the
+     * new pages as used and grow the guest a second time. Then the
+     * overhead learned while the balloon stood still is used instead.
+     */
+    uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
+    if (s->overhead_known &&
+        diff_u64(in->actual_bytes, s->last_actual_bytes) > t->stall_tolerance_bytes)
+        overhead = s->overhead_bytes;
+    g->need_bytes = add_sat(g->used_bytes, overhead);
+}
+
+/* What in the agent's report means "grow now", strongest first: an OOM kill
+ * or PSI full go straight to max, the rest take an urgent step. */
+static void agent_urgency(const struct policy_vm_in *in, const struct policy_tunables *t,
+                          const struct policy_vm_state *s, uint64_t floor_bytes,
+                          struct guest_view *g)
+{
+    const struct policy_agent_report *a = &in->agent;
+    if (s->oom_kill_seen && a->oom_kill_count > s->last_oom_kill_count) {
+        g->urgent = g->heavy = true;
+        snprintf(g->why, sizeof(g->why), "guest OOM-killed %llu process(es)",
+                 (unsigned long long)(a->oom_kill_count - s->last_oom_kill_count));
+    } else if (t->guest_psi_full_pct > 0.0 && a->psi_full_avg10_pct >= t->guest_psi_full_pct) {
+        g->urgent = g->heavy = true;
+        snprintf(g->why, sizeof(g->why), "guest PSI full %.1f%%", a->psi_full_avg10_pct);
+    } else if (in->pressure_event) {
+        g->urgent = true;
+        snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
+    } else if (t->guest_psi_some_pct > 0.0 && a->psi_some_avg10_pct >= t->guest_psi_some_pct) {
+        g->urgent = true;
+        snprintf(g->why, sizeof(g->why), "guest PSI some %.1f%%", a->psi_some_avg10_pct);
+    } else if (a->mem_available_bytes < floor_bytes) {
+        g->urgent = true;
+        snprintf(g->why, sizeof(g->why), "guest MemAvailable %llu MiB < floor %llu MiB",
+                 MIBS(a->mem_available_bytes), MIBS(floor_bytes));
+    }
+}
+
+static void guest_from_agent(const struct policy_vm_in *in, const struct policy_tunables *t,
+                             const struct policy_vm_state *s, uint64_t floor_bytes,
+                             struct guest_view *g)
+{
+    g->have = true;
+    g->from_agent = true;
+    g->available_bytes = in->agent.mem_available_bytes;
+    g->free_bytes = in->agent.mem_free_bytes;
+    agent_need(in, t, s, g);
+    agent_urgency(in, t, s, floor_bytes, g);
+}
+
+/*
+ * QEMU's guest-stats, when there is no usable agent report. False when they
+ * are stale, incomplete or implausible; then `ignored` says so, unless it
+ * already says why the agent's report was ignored.
+ */
+static bool guest_from_stats(const struct policy_vm_in *in, const struct policy_tunables *t,
+                             const struct policy_vm_state *s, uint64_t floor_bytes, char *ignored,
+                             size_t ignored_len, struct guest_view *g)
+{
+    const struct policy_guest_stats *st = &in->stats;
+    if (!st->valid || st->age_ms > t->stats_stale_ms || st->total_bytes == POLICY_UNKNOWN ||
+        st->free_bytes == POLICY_UNKNOWN)
+        return false;
+    /* stat-available-memory needs a 4.16+ guest; MemFree understates
+     * what the guest could give, which only errs on the safe side. */
+    uint64_t avail = st->available_bytes != POLICY_UNKNOWN ? st->available_bytes : st->free_bytes;
+    uint64_t bound = s->balloon_in_total ? vm_nominal(in) : in->actual_bytes;
+    if (avail > st->total_bytes || st->free_bytes > st->total_bytes ||
+        st->total_bytes > add_sat(bound, total_slack(in->params.max_bytes))) {
+        if (!ignored[0])
+            snprintf(ignored, ignored_len, "guest-stats implausible");
+        return false;
+    }
+    g->have = true;
+    g->available_bytes = avail;
+    g->free_bytes = st->free_bytes;
+    g->need_bytes = sub_sat(in->actual_bytes, avail);
+    if (in->pressure_event) {
+        g->urgent = true;
+        snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
+    } else if (avail < floor_bytes) {
+        g->urgent = true;
+        snprintf(g->why, sizeof(g->why), "guest-stats available %llu MiB < floor %llu MiB",
+                 MIBS(avail), MIBS(floor_bytes));
+    } else if (ignored[0]) {
+        snprintf(g->why, sizeof(g->why), "%s, using guest-stats", ignored);
+    }
+    return true;
+}
+
+/* What the guest tells us this call: the agent's report if fresh and
+ * plausible, else QEMU's guest-stats if fresh and plausible, else nothing
+ * (g->have false), with g->why saying what was ignored and why. */
 static void read_guest(const struct policy_vm_in *in, const struct policy_tunables *t,
                        const struct policy_vm_state *s, uint64_t floor_bytes, struct guest_view *g)
 {
     memset(g, 0, sizeof(*g));
     char ignored[80] = "";
-    uint64_t slack = max_u64(pct_of(in->params.max_bytes, 2.0), 2 * MIB);
-
-    if (in->agent.valid && in->agent.age_ms <= t->agent_stale_ms) {
-        if (agent_plausible(in, s, slack, ignored, sizeof(ignored))) {
-            const struct policy_agent_report *a = &in->agent;
-            g->have = true;
-            g->from_agent = true;
-            g->available_bytes = a->mem_available_bytes;
-            g->free_bytes = a->mem_free_bytes;
-            g->used_bytes = a->mem_total_bytes - a->mem_available_bytes;
-            if (s->balloon_in_total) {
-                /* MemTotal - MemAvailable counts the balloon as used: take off
-                 * the balloon as it was when the report arrived. The kernel's
-                 * share is nominal - MemTotal, whatever the balloon does, so
-                 * no learned overhead is needed. */
-                uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
-                uint64_t at_report =
-                    a->balloon_actual_bytes ? a->balloon_actual_bytes : in->actual_bytes;
-                g->used_bytes = sub_sat(g->used_bytes, sub_sat(nominal, at_report));
-                g->need_bytes = add_sat(g->used_bytes, sub_sat(nominal, a->mem_total_bytes));
-            } else {
-                /*
-                 * need = actual - MemAvailable = used + (actual - MemTotal), the
-                 * last term being the kernel's own share, constant whatever the
-                 * balloon does. While the balloon moves, actual (a fresh
-                 * query-balloon) and the report (up to a second old) disagree:
-                 * right after a deflation `actual - MemAvailable` would count the
-                 * new pages as used and grow the guest a second time. Then the
-                 * overhead learned while the balloon stood still is used instead.
-                 */
-                uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
-                uint64_t moved = in->actual_bytes > s->last_actual_bytes
-                                     ? in->actual_bytes - s->last_actual_bytes
-                                     : s->last_actual_bytes - in->actual_bytes;
-                if (s->overhead_known && moved > t->stall_tolerance_bytes)
-                    overhead = s->overhead_bytes;
-                g->need_bytes = add_sat(g->used_bytes, overhead);
-            }
-            if (s->oom_kill_seen && a->oom_kill_count > s->last_oom_kill_count) {
-                g->urgent = g->heavy = true;
-                snprintf(g->why, sizeof(g->why), "guest OOM-killed %llu process(es)",
-                         (unsigned long long)(a->oom_kill_count - s->last_oom_kill_count));
-            } else if (t->guest_psi_full_pct > 0.0 &&
-                       a->psi_full_avg10_pct >= t->guest_psi_full_pct) {
-                g->urgent = g->heavy = true;
-                snprintf(g->why, sizeof(g->why), "guest PSI full %.1f%%", a->psi_full_avg10_pct);
-            } else if (in->pressure_event) {
-                g->urgent = true;
-                snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
-            } else if (t->guest_psi_some_pct > 0.0 &&
-                       a->psi_some_avg10_pct >= t->guest_psi_some_pct) {
-                g->urgent = true;
-                snprintf(g->why, sizeof(g->why), "guest PSI some %.1f%%", a->psi_some_avg10_pct);
-            } else if (a->mem_available_bytes < floor_bytes) {
-                g->urgent = true;
-                snprintf(g->why, sizeof(g->why), "guest MemAvailable %llu MiB < floor %llu MiB",
-                         MIBS(a->mem_available_bytes), MIBS(floor_bytes));
-            }
-            return;
-        }
-    } else if (in->agent.valid) {
+    bool fresh = agent_fresh(in, t);
+    if (fresh &&
+        agent_plausible(in, s, total_slack(in->params.max_bytes), ignored, sizeof(ignored))) {
+        guest_from_agent(in, t, s, floor_bytes, g);
+        return;
+    }
+    if (!fresh && in->agent.valid)
         snprintf(ignored, sizeof(ignored), "agent report %llus old",
                  (unsigned long long)(in->agent.age_ms / 1000));
-    }
-
-    const struct policy_guest_stats *st = &in->stats;
-    if (st->valid && st->age_ms <= t->stats_stale_ms && st->total_bytes != POLICY_UNKNOWN &&
-        st->free_bytes != POLICY_UNKNOWN) {
-        /* stat-available-memory needs a 4.16+ guest; MemFree understates
-         * what the guest could give, which only errs on the safe side. */
-        uint64_t avail =
-            st->available_bytes != POLICY_UNKNOWN ? st->available_bytes : st->free_bytes;
-        uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
-        if (avail <= st->total_bytes && st->free_bytes <= st->total_bytes &&
-            st->total_bytes <= add_sat(s->balloon_in_total ? nominal : in->actual_bytes, slack)) {
-            g->have = true;
-            g->available_bytes = avail;
-            g->free_bytes = st->free_bytes;
-            g->need_bytes = sub_sat(in->actual_bytes, avail);
-            if (in->pressure_event) {
-                g->urgent = true;
-                snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
-            } else if (avail < floor_bytes) {
-                g->urgent = true;
-                snprintf(g->why, sizeof(g->why), "guest-stats available %llu MiB < floor %llu MiB",
-                         MIBS(avail), MIBS(floor_bytes));
-            } else if (ignored[0]) {
-                snprintf(g->why, sizeof(g->why), "%s, using guest-stats", ignored);
-            }
-            return;
-        }
-        if (!ignored[0])
-            snprintf(ignored, sizeof(ignored), "guest-stats implausible");
-    }
+    if (guest_from_stats(in, t, s, floor_bytes, ignored, sizeof(ignored), g))
+        return;
 
     /* Nothing usable. A PRESSURE frame still counts: the agent is alive and
      * says the guest stalls, whatever its last report looked like. */
