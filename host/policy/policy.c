@@ -475,413 +475,655 @@ static void read_guest(const struct policy_vm_in *in, const struct policy_tunabl
     }
 }
 
+/*
+ * Pass 1: one VM on its own merits.
+ *
+ * decide_vm() first observes the VM once - the sizes this call works with,
+ * what the guest says, what the balloon did since the last call - into a
+ * struct vm_view, remembering in the VM's state what the next call needs.
+ * Then it tries the rules of vm_rules[] in order; the first that decides
+ * wins (docs/policy.md, "Decisions, in order"). Two rules come before the
+ * observation, because there is nothing to observe (invalid) or nothing to
+ * decide (fixed). Every rule reads the view, writes out->target_bytes,
+ * decision and reason, and updates the state it owns (hold-down, stall).
+ */
+
+/* One VM as this call sees it; built by view_init and observe_vm, read by
+ * the rules. */
+struct vm_view {
+    const struct policy_tunables *t;
+    const struct policy_vm_in *in;
+    struct policy_vm_params p;     /* the VM's policy, min clamped to max */
+    bool clamped_policy;           /* the policy had min > max */
+    int64_t now_ms;                /* the caller's clock */
+    double level;                  /* host pressure, 0 comfortable .. 1 full */
+    uint64_t cur_bytes;            /* target in force (actual if never set) */
+    uint64_t tick_ms;              /* nominal time between calls */
+    uint64_t dt_ms;                /* shrink allowance: time since the last shrink */
+    uint64_t floor_bytes;          /* guest MemAvailable under this is pressure */
+    uint64_t deadband_bytes;       /* target changes smaller than this are not made */
+    uint64_t headroom_tight_bytes; /* headroom at full host pressure */
+    uint64_t headroom_bytes;       /* headroom of the moment, >= floor + deadband */
+    uint64_t grow_margin_bytes;    /* grow when need + this passes the target */
+    struct guest_view g;           /* what the guest says (read_guest) */
+    uint64_t rise_bytes;           /* rise of the guest's own use since the last report */
+    bool stalled_now;              /* the balloon stopped short of a lower target */
+    uint64_t grow_goal_bytes;      /* latest need + headroom, clamped; 0 without data */
+    uint64_t goal_bytes;           /* the larger of that and smoothed need + headroom */
+};
+
+static uint64_t vm_deadband(const struct policy_tunables *t, uint64_t max_bytes)
+{
+    return max_u64(pct_of(max_bytes, t->deadband_pct), t->deadband_bytes);
+}
+
+/* Shrink steps grow with host pressure, up to pressure_step_factor. */
+static double step_factor(const struct policy_tunables *t, double level)
+{
+    return 1.0 + (t->pressure_step_factor > 1.0 ? t->pressure_step_factor - 1.0 : 0.0) * level;
+}
+
+/* The largest shrink for an allowance of ms: rate * ms, at most step_max,
+ * times the pressure factor. */
+static uint64_t shrink_cap(const struct policy_tunables *t, uint64_t ms, double factor)
+{
+    uint64_t cap = min_u64(scale_u64(t->vm_shrink_rate_bytes_per_s, (double)ms / 1000.0),
+                           t->vm_shrink_step_max_bytes);
+    return scale_u64(cap, factor);
+}
+
+static void decide(struct policy_vm_out *out, enum policy_decision d, uint64_t target_bytes)
+{
+    out->decision = d;
+    out->target_bytes = target_bytes;
+}
+
+/* A growth restarts the hold-down: no shrink for grow_hold_ms. */
+static void note_growth(const struct vm_view *v, struct policy_vm_state *s)
+{
+    s->last_grow_ms = v->now_ms;
+    s->grown = true;
+}
+
+/* The VM's policy and the timing of this call: all that the rules before
+ * the observation need. */
+static void view_init(struct vm_view *v, const struct policy_snapshot *snap, double level,
+                      const struct policy_vm_in *in, const struct policy_vm_state *s)
+{
+    memset(v, 0, sizeof(*v));
+    v->t = snap->tunables;
+    v->in = in;
+    v->p = in->params;
+    if (v->p.min_bytes > v->p.max_bytes) {
+        v->p.min_bytes = v->p.max_bytes; /* config should have refused it; stay safe */
+        v->clamped_policy = true;
+    }
+    v->now_ms = snap->now_ms;
+    v->level = level;
+    v->cur_bytes = in->target_bytes ? in->target_bytes : in->actual_bytes;
+
+    /* The time since the last shrink bounds the next step (rate * dt): extra
+     * calls (the event path, a one-VM snapshot between ticks) do not add
+     * steps, and a long pause (daemon stopped, host suspended) does not turn
+     * into one giant step. */
+    v->tick_ms = v->t->tick_interval_ms ? v->t->tick_interval_ms : 5000;
+    v->dt_ms = v->tick_ms;
+    if (s->shrunk)
+        v->dt_ms = v->now_ms > s->last_shrink_ms
+                       ? min_u64((uint64_t)(v->now_ms - s->last_shrink_ms), 4 * v->tick_ms)
+                       : 0;
+}
+
+/* The sizes the rules work with, each max(pct of max, bytes): the guest's
+ * pressure floor, the deadband, and the headroom, which host pressure moves
+ * from its comfortable to its tight value. */
+static void view_sizes(struct vm_view *v)
+{
+    const struct policy_tunables *t = v->t;
+    const uint64_t max = v->p.max_bytes;
+    v->floor_bytes = max_u64(pct_of(max, t->guest_avail_floor_pct), t->guest_avail_floor_bytes);
+    v->deadband_bytes = vm_deadband(t, max);
+    const uint64_t calm = max_u64(pct_of(max, t->headroom_pct), t->headroom_bytes);
+    const uint64_t tight =
+        max_u64(pct_of(max, t->pressure_headroom_pct), t->pressure_headroom_bytes);
+    v->headroom_tight_bytes = tight;
+    uint64_t headroom = tight >= calm ? calm : calm - scale_u64(calm - tight, v->level);
+    /* Never plan a size that leaves the guest under its own pressure floor:
+     * shrinking into it would trigger an urgent growth, then a shrink again,
+     * forever. A deadband above the floor keeps the two apart. */
+    const uint64_t above_floor = add_sat(v->floor_bytes, v->deadband_bytes);
+    v->headroom_bytes = max_u64(headroom, above_floor);
+    v->grow_margin_bytes = max_u64(tight, above_floor);
+}
+
+/*
+ * deflate-on-oom balloons stay inside the guest's MemTotal (see
+ * policy_vm_state.balloon_in_total): a fresh report or guest-stats with a
+ * total above the balloon's actual, but not above nominal, shows it. Only
+ * while the balloon stands still since the report arrived (for guest-stats:
+ * since the last call): a report taken just before a shrink shows the old,
+ * larger MemTotal above the new actual - that is not the mode, and taking it
+ * for the mode would subtract the balloon from a use that never contained
+ * it. Once seen, kept.
+ */
+static void note_balloon_in_total(const struct vm_view *v, struct policy_vm_state *s)
+{
+    const struct policy_vm_in *in = v->in;
+    const struct policy_tunables *t = v->t;
+    uint64_t total = 0, seen_at = in->actual_bytes;
+    bool from_stats = false;
+    if (agent_fresh(in, t)) {
+        /* Only when the caller says which balloon the report saw. */
+        total = in->agent.balloon_actual_bytes ? in->agent.mem_total_bytes : 0;
+        seen_at = in->agent.balloon_actual_bytes;
+    } else if (in->stats.valid && in->stats.age_ms <= t->stats_stale_ms &&
+               in->stats.total_bytes != POLICY_UNKNOWN) {
+        total = in->stats.total_bytes;
+        from_stats = true;
+    }
+    const uint64_t slack = total_slack(v->p.max_bytes);
+    const uint64_t tolerance = t->stall_tolerance_bytes;
+    if (s->initialized && diff_u64(in->actual_bytes, seen_at) <= tolerance &&
+        (!from_stats || diff_u64(in->actual_bytes, s->last_actual_bytes) <= tolerance) &&
+        total > add_sat(in->actual_bytes, slack) && total <= add_sat(vm_nominal(in), slack))
+        s->balloon_in_total = true;
+}
+
+/* What this call's guest figures teach the next one: the oom_kill counter,
+ * the guest's own use (how fast it rises), the kernel's share while the
+ * balloon stands still, and the working set smoothed for shrinking. */
+static void learn_from_guest(struct vm_view *v, struct policy_vm_state *s)
+{
+    const struct policy_vm_in *in = v->in;
+    const struct guest_view *g = &v->g;
+    /* Keep the oom_kill counter in step whenever the agent is fresh and the
+     * counter is sane; a counter that went backwards is resynchronised. */
+    if (agent_fresh(in, v->t)) {
+        s->last_oom_kill_count = in->agent.oom_kill_count;
+        s->oom_kill_seen = true;
+    }
+    if (!s->initialized)
+        s->last_data_ms = v->now_ms;
+
+    /* How fast the guest's own use rises between two reports, and the
+     * kernel's share learned while the balloon stands still (agent_need). */
+    if (g->have && g->from_agent) {
+        if (s->used_known && g->used_bytes > s->last_used_bytes)
+            v->rise_bytes = g->used_bytes - s->last_used_bytes;
+        s->last_used_bytes = g->used_bytes;
+        s->used_known = true;
+        if (s->initialized &&
+            diff_u64(in->actual_bytes, s->last_actual_bytes) <= v->t->stall_tolerance_bytes &&
+            !s->balloon_in_total) {
+            s->overhead_bytes = sub_sat(in->actual_bytes, in->agent.mem_total_bytes);
+            s->overhead_known = true;
+        }
+    }
+    if (g->have) {
+        s->last_data_ms = v->now_ms;
+        s->need_bytes = g->need_bytes;
+        /* Fast up, slow down: a dip in usage must last to be trusted. */
+        if (!s->initialized || g->need_bytes >= s->need_smoothed_bytes ||
+            s->need_smoothed_bytes == 0)
+            s->need_smoothed_bytes = g->need_bytes;
+        else
+            s->need_smoothed_bytes -= (s->need_smoothed_bytes - g->need_bytes) / 2;
+    }
+}
+
+/* Stall detection: only for shrinking (actual above a lower target). A
+ * deflate that lags is the guest's business; we never lower a target on a
+ * guest that wants memory. A stall's hold ends after stall_retry_ms. */
+static void note_stall(struct vm_view *v, struct policy_vm_state *s)
+{
+    const struct policy_tunables *t = v->t;
+    const uint64_t actual = v->in->actual_bytes;
+    if (actual > add_sat(v->cur_bytes, t->stall_tolerance_bytes)) {
+        if (s->initialized && diff_u64(actual, s->last_actual_bytes) < t->stall_tolerance_bytes)
+            s->stall_ticks++;
+        else
+            s->stall_ticks = 0;
+        if (t->stall_ticks > 0 && s->stall_ticks >= t->stall_ticks)
+            v->stalled_now = true;
+    } else {
+        s->stall_ticks = 0;
+    }
+    if (s->stalled_at_bytes && v->now_ms >= s->stalled_until_ms)
+        s->stalled_at_bytes = 0; /* retry */
+}
+
+/*
+ * The guest deflated its balloon on OOM. With virtio-balloon
+ * deflate-on-oom, the guest's OOM notifier takes pages back from the
+ * balloon (256 pages a call) before its OOM killer runs: the balloon's
+ * actual rises above the target we set, without a command of ours. (Our
+ * growth never does that: it raises the target first; a shrink only
+ * lowers actual toward it.) The guest just proved its target too small,
+ * whatever its last report said: an urgent growth from the new actual,
+ * counted once per episode, and no shrink for deflate_hold_ms: inflating
+ * again would push it straight back into OOM. The caller may also have
+ * seen the rise on its events after it already raised the target
+ * (guest_raised_over_bytes): the episode counts and holds the same, the
+ * growth is already there.
+ */
+static void note_guest_deflate(struct vm_view *v, struct policy_vm_state *s,
+                               struct policy_vm_out *out)
+{
+    const struct policy_vm_in *in = v->in;
+    const uint64_t cur = v->cur_bytes;
+    const uint64_t deflate_step = max_u64(v->t->stall_tolerance_bytes, MIB);
+    if (s->deflate_open && in->actual_bytes < add_sat(cur, deflate_step))
+        s->deflate_open = false; /* the target caught up: episode over */
+    bool above_now = in->actual_bytes >= add_sat(cur, deflate_step) &&
+                     in->actual_bytes >= add_sat(s->last_actual_bytes, deflate_step);
+    if (!s->initialized || !in->target_bytes || v->p.mode == POLICY_MODE_FIXED ||
+        !(above_now || in->guest_raised_over_bytes))
+        return;
+    if (!s->deflate_open) {
+        s->deflate_open = above_now;
+        s->guest_deflate_events++;
+        out->guest_deflated = true;
+    }
+    s->deflate_held = true;
+    s->deflate_hold_until_ms = v->now_ms + (int64_t)v->t->deflate_hold_ms;
+    if (above_now && !v->g.heavy) {
+        v->g.urgent = true;
+        snprintf(v->g.why, sizeof(v->g.why),
+                 "guest deflated its balloon on OOM (actual %llu MiB > target %llu MiB)",
+                 MIBS(in->actual_bytes), MIBS(cur));
+    }
+}
+
+/* Goal: working set + headroom, clamped to [min, max]. Grow against the
+ * latest figure, shrink against the smoothed one. */
+static void view_goals(struct vm_view *v, struct policy_vm_state *s)
+{
+    if (v->g.have) {
+        const struct policy_vm_params *p = &v->p;
+        v->grow_goal_bytes = clamp_u64(round_up_mib(add_sat(v->g.need_bytes, v->headroom_bytes)),
+                                       p->min_bytes, p->max_bytes);
+        v->goal_bytes = clamp_u64(round_up_mib(add_sat(s->need_smoothed_bytes, v->headroom_bytes)),
+                                  p->min_bytes, p->max_bytes);
+        if (v->grow_goal_bytes > v->goal_bytes)
+            v->goal_bytes = v->grow_goal_bytes;
+    }
+    s->goal_bytes = v->goal_bytes;
+}
+
+/* The observe step, in the order the figures depend on each other: the
+ * mode of the balloon decides how the guest's report reads, the report
+ * what is learnt, and a deflate on OOM makes the guest urgent. */
+static void observe_vm(struct vm_view *v, struct policy_vm_state *s, struct policy_vm_out *out)
+{
+    view_sizes(v);
+    note_balloon_in_total(v, s);
+    read_guest(v->in, v->t, s, v->floor_bytes, &v->g);
+    learn_from_guest(v, s);
+    note_stall(v, s);
+    note_guest_deflate(v, s, out);
+    view_goals(v, s);
+}
+
+/* invalid: without the balloon's actual size or a policy max there is
+ * nothing to decide from; the target is left as it is. */
+static bool rule_invalid(const struct policy_vm_in *in, struct policy_vm_out *out)
+{
+    if (in->params.max_bytes != 0 && in->actual_bytes != 0)
+        return false;
+    decide(out, POLICY_INVALID, in->target_bytes);
+    reason_set(out, "%s",
+               in->params.max_bytes == 0 ? "policy max is 0: nothing done"
+                                         : "balloon actual unknown: nothing done");
+    return true;
+}
+
+/* fixed: mode fixed sets fixed_bytes (max when 0), within [min, max], and
+ * nothing else: no observation, no state. */
+static bool rule_fixed(const struct vm_view *v, struct policy_vm_out *out)
+{
+    if (v->p.mode != POLICY_MODE_FIXED)
+        return false;
+    uint64_t fixed = v->p.fixed_bytes ? v->p.fixed_bytes : v->p.max_bytes;
+    decide(out, POLICY_FIXED_SIZE, clamp_u64(fixed, v->p.min_bytes, v->p.max_bytes));
+    reason_set(out, "fixed at %llu MiB%s", MIBS(out->target_bytes),
+               v->clamped_policy ? " (policy min > max: clamped)" : "");
+    return true;
+}
+
+/*
+ * grow_urgent: the guest is under pressure (OOM kill, PSI, a PRESSURE frame,
+ * MemAvailable under its floor) or deflated its balloon on OOM. Give it back
+ * at once and by plenty: what the floor lacks plus headroom, at least
+ * urgent_step_pct of max; everything under heavy pressure. Never
+ * rate-limited, whatever the host's state; it forgets any stall and
+ * restarts the hold-down, even when the VM is already at max.
+ */
+static bool rule_grow_urgent(const struct vm_view *v, struct policy_vm_state *s,
+                             struct policy_vm_out *out)
+{
+    const struct guest_view *g = &v->g;
+    if (!g->urgent)
+        return false;
+    const uint64_t cur = v->cur_bytes;
+    uint64_t target;
+    if (g->heavy) {
+        target = v->p.max_bytes;
+    } else {
+        uint64_t base = max_u64(v->in->actual_bytes, cur);
+        uint64_t deficit = g->have ? sub_sat(v->floor_bytes, g->available_bytes) : 0;
+        uint64_t step = max_u64(add_sat(deficit, v->headroom_bytes),
+                                pct_of(v->p.max_bytes, v->t->urgent_step_pct));
+        target = max_u64(add_sat(base, step), v->grow_goal_bytes);
+        target = clamp_u64(round_up_mib(target), v->p.min_bytes, v->p.max_bytes);
+    }
+    s->stall_ticks = 0;
+    s->stalled_at_bytes = 0;
+    if (target > cur) {
+        decide(out, POLICY_GROW_URGENT, target);
+        reason_set(out, "%s: grow %llu -> %llu MiB%s", g->why, MIBS(cur), MIBS(target),
+                   g->heavy ? " (max)" : "");
+    } else {
+        decide(out, POLICY_HOLD, cur);
+        reason_set(out, "%s, but already at %llu MiB (max %llu)", g->why, MIBS(cur),
+                   MIBS(v->p.max_bytes));
+    }
+    note_growth(v, s); /* pressure restarts the hold-down too */
+    return true;
+}
+
+/* clamp: a target outside [min, max] (policy reloaded, set by hand) is
+ * corrected first, in one step, with or without data. */
+static bool rule_clamp_to_policy(const struct vm_view *v, struct policy_vm_state *s,
+                                 struct policy_vm_out *out)
+{
+    const uint64_t cur = v->cur_bytes;
+    if (cur <= v->p.max_bytes && cur >= v->p.min_bytes)
+        return false;
+    uint64_t target = clamp_u64(cur, v->p.min_bytes, v->p.max_bytes);
+    decide(out, target > cur ? POLICY_GROW : POLICY_SHRINK, target);
+    reason_set(out, "target %llu MiB outside policy [%llu, %llu] MiB: clamped", MIBS(cur),
+               MIBS(v->p.min_bytes), MIBS(v->p.max_bytes));
+    return true;
+}
+
+/* stalled: the balloon stopped short of a lower target (measured: 256 ->
+ * 64 MiB stalls at 68 MiB with no error and no event). Stop pushing: hold
+ * where the balloon got, ask the agent to RECLAIM the rest, retry after
+ * stall_retry_ms. */
+static bool rule_stalled(const struct vm_view *v, struct policy_vm_state *s,
+                         struct policy_vm_out *out)
+{
+    if (!v->stalled_now)
+        return false;
+    const struct policy_vm_in *in = v->in;
+    uint64_t at = clamp_u64(round_up_mib(in->actual_bytes), v->p.min_bytes, v->p.max_bytes);
+    s->stalled_at_bytes = at;
+    s->stalled_until_ms = v->now_ms + (int64_t)v->t->stall_retry_ms;
+    s->stall_ticks = 0;
+    decide(out, POLICY_STALLED, at);
+    reason_set(out, "stalled: balloon stuck at %llu MiB, target was %llu MiB; retry in %llus",
+               MIBS(in->actual_bytes), MIBS(v->cur_bytes),
+               (unsigned long long)(v->t->stall_retry_ms / 1000));
+    if (v->p.reclaim_allowed && v->g.from_agent)
+        out->reclaim_bytes = in->actual_bytes - v->cur_bytes;
+    return true;
+}
+
+/* no_data: neither a usable agent report nor guest-stats. Hold, never
+ * shrink blind; but a guest whose agent died (maybe OOM-killed itself) may
+ * be starving: after blind_release_ms, give it its memory back. */
+static bool rule_no_data(const struct vm_view *v, struct policy_vm_state *s,
+                         struct policy_vm_out *out)
+{
+    if (v->g.have)
+        return false;
+    const uint64_t cur = v->cur_bytes;
+    const char *why = v->g.why;
+    uint64_t blind_ms = v->now_ms > s->last_data_ms ? (uint64_t)(v->now_ms - s->last_data_ms) : 0;
+    if (v->t->blind_release_ms && blind_ms >= v->t->blind_release_ms && cur < v->p.max_bytes) {
+        decide(out, POLICY_GROW, v->p.max_bytes);
+        reason_set(out, "no guest data for %llus: giving memory back (%s)",
+                   (unsigned long long)(blind_ms / 1000), why[0] ? why : "no agent");
+    } else {
+        decide(out, POLICY_NO_DATA, cur);
+        reason_set(out, "%s: holding at %llu MiB, never shrink blind",
+                   why[0] ? why : "no fresh agent report or guest-stats", MIBS(cur));
+    }
+    return true;
+}
+
+/*
+ * grow (rising): growth ahead of a rising working set. rule_grow waits
+ * until the guest eats into its tight headroom; a guest allocating fast may
+ * be OOM-killed before the next report gets there: a tiny guest with no page
+ * cache to reclaim is killed before its PSI trigger fires (measured under
+ * TCG: ~25 MiB/s of allocation ate 35 MiB of headroom and OOM-killed the
+ * workload 1.7 s into its spike, no PRESSURE frame was ever sent). So when
+ * the guest's own use rose by a deadband or more since the last report, and
+ * one more such rise would cross the trigger, grow now to need + headroom +
+ * the rise: room for one more report interval at the rate just seen.
+ * MemTotal - MemAvailable does not move with the balloon, so our own
+ * actuation never looks like a rise.
+ */
+static bool rule_grow_rising(const struct vm_view *v, struct policy_vm_state *s,
+                             struct policy_vm_out *out)
+{
+    const uint64_t cur = v->cur_bytes, rise = v->rise_bytes, need = v->g.need_bytes;
+    if (rise < v->deadband_bytes || cur >= v->p.max_bytes ||
+        add_sat(add_sat(need, rise), v->grow_margin_bytes) <= cur)
+        return false;
+    uint64_t target = add_sat(add_sat(need, v->headroom_bytes), rise);
+    target = clamp_u64(round_up_mib(target), v->p.min_bytes, v->p.max_bytes);
+    if (target <= cur)
+        return false;
+    decide(out, POLICY_GROW, target);
+    reason_set(out,
+               "working set rising +%llu MiB to %llu MiB: grow %llu -> %llu MiB "
+               "(headroom %llu + rise)",
+               MIBS(rise), MIBS(need), MIBS(cur), MIBS(target), MIBS(v->headroom_bytes));
+    s->stall_ticks = 0;
+    s->stalled_at_bytes = 0;
+    note_growth(v, s);
+    return true;
+}
+
+/* grow: growth with hysteresis: triggered when the guest eats into the
+ * tight headroom (never below floor + deadband), refilled to the headroom
+ * of the moment. Host pressure moving between the two then changes no
+ * target by itself, so the fleet does not pump with the host's level. */
+static bool rule_grow(const struct vm_view *v, struct policy_vm_state *s, struct policy_vm_out *out)
+{
+    const uint64_t cur = v->cur_bytes;
+    uint64_t trigger = add_sat(v->g.need_bytes, v->grow_margin_bytes);
+    if (trigger <= cur || cur >= v->p.max_bytes)
+        return false;
+    uint64_t target = max_u64(v->grow_goal_bytes, add_sat(trigger, v->deadband_bytes));
+    target = clamp_u64(round_up_mib(target), v->p.min_bytes, v->p.max_bytes);
+    decide(out, POLICY_GROW, target);
+    reason_set(out, "working set %llu MiB rose: grow %llu -> %llu MiB (headroom %llu MiB)",
+               MIBS(v->g.need_bytes), MIBS(cur), MIBS(target), MIBS(v->headroom_bytes));
+    note_growth(v, s);
+    return true;
+}
+
+/*
+ * The holds: each names one reason not to shrink toward the goal, in the
+ * order `ballastctl explain` answers "why not smaller?".
+ */
+
+/* hold: at the goal, or above it by less than a deadband. */
+static bool rule_hold_at_goal(const struct vm_view *v, struct policy_vm_state *s,
+                              struct policy_vm_out *out)
+{
+    const uint64_t cur = v->cur_bytes, goal = v->goal_bytes;
+    if (goal < cur && cur - goal >= v->deadband_bytes)
+        return false;
+    decide(out, POLICY_HOLD, cur);
+    reason_set(out, "at working set %llu + headroom %llu MiB (goal %llu, target %llu MiB)",
+               MIBS(s->need_smoothed_bytes), MIBS(v->headroom_bytes), MIBS(goal), MIBS(cur));
+    return true;
+}
+
+/* hold: agent_required, and only guest-stats: they may grow, never shrink. */
+static bool rule_hold_agent_required(const struct vm_view *v, struct policy_vm_state *s,
+                                     struct policy_vm_out *out)
+{
+    if (!v->p.agent_required || v->g.from_agent)
+        return false;
+    decide(out, POLICY_HOLD, v->cur_bytes);
+    reason_set(out, "agent required: no shrink without a fresh agent report (%s)",
+               v->g.why[0] ? v->g.why : "guest-stats only");
+    return true;
+}
+
+/* hold: no shrink for grow_hold_ms after any growth. */
+static bool rule_hold_after_growth(const struct vm_view *v, struct policy_vm_state *s,
+                                   struct policy_vm_out *out)
+{
+    const struct policy_tunables *t = v->t;
+    const int64_t now = v->now_ms;
+    if (!s->grown || now - s->last_grow_ms >= (int64_t)t->grow_hold_ms)
+        return false;
+    decide(out, POLICY_HOLD, v->cur_bytes);
+    reason_set(out, "hold-down after growth: no shrink for %llus more",
+               (unsigned long long)((t->grow_hold_ms - (uint64_t)(now - s->last_grow_ms)) / 1000));
+    return true;
+}
+
+/* hold: no shrink for deflate_hold_ms after the guest deflated on OOM
+ * (note_guest_deflate): inflating would push it back into OOM. */
+static bool rule_hold_after_deflate(const struct vm_view *v, struct policy_vm_state *s,
+                                    struct policy_vm_out *out)
+{
+    const int64_t now = v->now_ms;
+    if (!s->deflate_held || now >= s->deflate_hold_until_ms)
+        return false;
+    decide(out, POLICY_HOLD, v->cur_bytes);
+    reason_set(out,
+               "hold-down after the guest deflated on OOM: no shrink for %llus more "
+               "(goal %llu MiB)",
+               (unsigned long long)((uint64_t)(s->deflate_hold_until_ms - now) / 1000),
+               MIBS(v->goal_bytes));
+    return true;
+}
+
+/* hold (stalled): a stall holds the target where the balloon got until
+ * stall_retry_ms have passed (rule_stalled); no push below it till then. */
+static bool rule_hold_at_stall(const struct vm_view *v, struct policy_vm_state *s,
+                               struct policy_vm_out *out)
+{
+    if (!s->stalled_at_bytes || v->goal_bytes >= s->stalled_at_bytes)
+        return false;
+    decide(out, POLICY_STALLED, v->cur_bytes);
+    reason_set(out, "stalled at %llu MiB (goal %llu MiB): retry in %llus",
+               MIBS(s->stalled_at_bytes), MIBS(v->goal_bytes),
+               (unsigned long long)((uint64_t)(s->stalled_until_ms - v->now_ms) / 1000));
+    return true;
+}
+
+/* hold: the balloon is still inflating toward the last target. */
+static bool rule_hold_balloon_moving(const struct vm_view *v, struct policy_vm_state *s,
+                                     struct policy_vm_out *out)
+{
+    const uint64_t cur = v->cur_bytes;
+    if (v->in->actual_bytes <= add_sat(cur, v->t->stall_tolerance_bytes))
+        return false;
+    decide(out, POLICY_HOLD, cur);
+    reason_set(out, "waiting for balloon: actual %llu MiB, target %llu MiB",
+               MIBS(v->in->actual_bytes), MIBS(cur));
+    return true;
+}
+
+/*
+ * shrink: one gradual step toward the goal. Close shrink_gain of the gap,
+ * at least a deadband (or it would never finish), at most rate * dt and
+ * step_max, both scaled up with host pressure. The cap is what the guest's
+ * reclaim can follow. Pacing: when the allowance since the last step does
+ * not cover a step worth making (the step wanted, or a full tick's worth),
+ * wait; extra calls between ticks therefore add no balloon operations. A
+ * VM that steps may be squeezed further by pass 2, up to its cap.
+ */
+static bool rule_shrink(const struct vm_view *v, struct policy_vm_state *s,
+                        struct policy_vm_out *out)
+{
+    const struct policy_tunables *t = v->t;
+    const uint64_t cur = v->cur_bytes, goal = v->goal_bytes;
+    uint64_t gap = cur - goal;
+    double factor = step_factor(t, v->level);
+    uint64_t cap = shrink_cap(t, v->dt_ms, factor);
+    uint64_t desired = min_u64(max_u64(pct_of(gap, t->shrink_gain_pct), v->deadband_bytes), gap);
+    s->step_cap_bytes = cap;
+    if (cap < min_u64(desired, shrink_cap(t, v->tick_ms, factor))) {
+        decide(out, POLICY_HOLD, cur);
+        reason_set(out, "pacing: next shrink step toward %llu MiB when the rate allows",
+                   MIBS(goal));
+        return true;
+    }
+    s->shrinkable = true;
+    decide(out, POLICY_SHRINK, cur - min_u64(desired, cap));
+    reason_set(out, "shrink %llu -> %llu MiB toward working set %llu + headroom %llu MiB",
+               MIBS(cur), MIBS(out->target_bytes), MIBS(s->need_smoothed_bytes),
+               MIBS(v->headroom_bytes));
+    return true;
+}
+
+typedef bool vm_rule_fn(const struct vm_view *v, struct policy_vm_state *s,
+                        struct policy_vm_out *out);
+
+/* After the observation, in this order; the first rule that decides wins
+ * and rule_shrink always does. Urgent growth comes first, so nothing defers
+ * a guest under pressure; every rule after rule_no_data may take the guest's
+ * figures as there (g.have); both growths come before the holds, so no
+ * hold-down ever delays a growth. */
+static vm_rule_fn *const vm_rules[] = {
+    rule_grow_urgent,         /* pressure or deflate on OOM: grow now, by plenty */
+    rule_clamp_to_policy,     /* target outside [min, max]: corrected in one step */
+    rule_stalled,             /* balloon stuck short of a lower target: hold there */
+    rule_no_data,             /* nothing usable: hold, or give it all back after a while */
+    rule_grow_rising,         /* own use rising fast: grow ahead of it */
+    rule_grow,                /* ate into the tight headroom: refill the headroom */
+    rule_hold_at_goal,        /* within a deadband of the goal */
+    rule_hold_agent_required, /* guest-stats never shrink an agent_required VM */
+    rule_hold_after_growth,   /* grow_hold_ms after a growth */
+    rule_hold_after_deflate,  /* deflate_hold_ms after a deflate on OOM */
+    rule_hold_at_stall,       /* stall_retry_ms after a stall */
+    rule_hold_balloon_moving, /* the balloon still inflating toward the target */
+    rule_shrink,              /* one paced, bounded step toward the goal */
+};
+
+/* Every decision after the observation: what was ignored goes to the end of
+ * the reason, a clamped policy to its head; the target stays in [min, max]. */
+static void finish_vm(const struct vm_view *v, struct policy_vm_out *out)
+{
+    const struct guest_view *g = &v->g;
+    if (g->why[0] && g->have && !g->urgent && out->decision != POLICY_INVALID)
+        reason_append(out, " [%s]", g->why);
+    if (v->clamped_policy)
+        reason_prefix(out, "policy min > max, min clamped to max; ");
+    out->target_bytes = clamp_u64(out->target_bytes, v->p.min_bytes, v->p.max_bytes);
+}
+
 /* Pass 1 for one VM. Leaves out->target_bytes / decision / reason, and in
  * the state the goal, the step cap and whether pass 2 may squeeze further. */
 static void decide_vm(const struct policy_snapshot *snap, double level,
                       const struct policy_vm_in *in, struct policy_vm_state *s,
                       struct policy_vm_out *out)
 {
-    const struct policy_tunables *t = snap->tunables;
-    const int64_t now = snap->now_ms;
-    struct policy_vm_params p = in->params;
-
     memset(out, 0, sizeof(*out));
     s->shrinkable = false;
     s->step_cap_bytes = 0;
-
-    if (p.max_bytes == 0 || in->actual_bytes == 0) {
-        out->target_bytes = in->target_bytes;
-        out->decision = POLICY_INVALID;
-        reason_set(out, "%s",
-                   p.max_bytes == 0 ? "policy max is 0: nothing done"
-                                    : "balloon actual unknown: nothing done");
+    if (rule_invalid(in, out))
         return;
-    }
-    bool clamped_policy = false;
-    if (p.min_bytes > p.max_bytes) {
-        p.min_bytes = p.max_bytes; /* config should have refused it; stay safe */
-        clamped_policy = true;
-    }
-    const uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
-
-    /* The time since the last shrink bounds the next step (rate * dt): extra
-     * calls (the event path, a one-VM snapshot between ticks) do not add
-     * steps, and a long pause (daemon stopped, host suspended) does not turn
-     * into one giant step. */
-    uint64_t tick = t->tick_interval_ms ? t->tick_interval_ms : 5000;
-    uint64_t dt_ms = tick;
-    if (s->shrunk)
-        dt_ms =
-            now > s->last_shrink_ms ? min_u64((uint64_t)(now - s->last_shrink_ms), 4 * tick) : 0;
-
-    if (p.mode == POLICY_MODE_FIXED) {
-        uint64_t fixed = p.fixed_bytes ? p.fixed_bytes : p.max_bytes;
-        out->target_bytes = clamp_u64(fixed, p.min_bytes, p.max_bytes);
-        out->decision = POLICY_FIXED_SIZE;
-        reason_set(out, "fixed at %llu MiB%s", MIBS(out->target_bytes),
-                   clamped_policy ? " (policy min > max: clamped)" : "");
+    struct vm_view v;
+    view_init(&v, snap, level, in, s);
+    if (rule_fixed(&v, out))
         return;
+    observe_vm(&v, s, out);
+    for (size_t i = 0; i < sizeof(vm_rules) / sizeof(vm_rules[0]); i++) {
+        if (vm_rules[i](&v, s, out))
+            break;
     }
-
-    const uint64_t floor_bytes =
-        max_u64(pct_of(p.max_bytes, t->guest_avail_floor_pct), t->guest_avail_floor_bytes);
-    const uint64_t deadband = max_u64(pct_of(p.max_bytes, t->deadband_pct), t->deadband_bytes);
-    const uint64_t headroom_calm = max_u64(pct_of(p.max_bytes, t->headroom_pct), t->headroom_bytes);
-    const uint64_t headroom_tight =
-        max_u64(pct_of(p.max_bytes, t->pressure_headroom_pct), t->pressure_headroom_bytes);
-    uint64_t headroom = headroom_tight >= headroom_calm
-                            ? headroom_calm
-                            : headroom_calm - scale_u64(headroom_calm - headroom_tight, level);
-    /* Never plan a size that leaves the guest under its own pressure floor:
-     * shrinking into it would trigger an urgent growth, then a shrink again,
-     * forever. A deadband above the floor keeps the two apart. */
-    headroom = max_u64(headroom, add_sat(floor_bytes, deadband));
-
-    /* deflate-on-oom balloons stay inside the guest's MemTotal (see
-     * policy_vm_state.balloon_in_total): a fresh report or guest-stats with
-     * a total above the balloon's actual, but not above nominal, shows it.
-     * Only while the balloon stands still since the report arrived (for
-     * guest-stats: since the last call): a report taken just before a shrink
-     * shows the
-     * old, larger MemTotal above the new actual - that is not the mode, and
-     * taking it for the mode would subtract the balloon from a use that
-     * never contained it. */
-    {
-        uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : p.max_bytes;
-        uint64_t slack = max_u64(pct_of(p.max_bytes, 2.0), 2 * MIB);
-        uint64_t total = 0, seen_at = in->actual_bytes;
-        bool from_stats = false;
-        if (in->agent.valid && in->agent.age_ms <= t->agent_stale_ms) {
-            /* Only when the caller says which balloon the report saw. */
-            total = in->agent.balloon_actual_bytes ? in->agent.mem_total_bytes : 0;
-            seen_at = in->agent.balloon_actual_bytes;
-        } else if (in->stats.valid && in->stats.age_ms <= t->stats_stale_ms &&
-                   in->stats.total_bytes != POLICY_UNKNOWN) {
-            total = in->stats.total_bytes;
-            from_stats = true;
-        }
-        uint64_t moved_since_report =
-            in->actual_bytes > seen_at ? in->actual_bytes - seen_at : seen_at - in->actual_bytes;
-        uint64_t moved_since_call = in->actual_bytes > s->last_actual_bytes
-                                        ? in->actual_bytes - s->last_actual_bytes
-                                        : s->last_actual_bytes - in->actual_bytes;
-        if (s->initialized && moved_since_report <= t->stall_tolerance_bytes &&
-            (!from_stats || moved_since_call <= t->stall_tolerance_bytes) &&
-            total > add_sat(in->actual_bytes, slack) && total <= add_sat(nominal, slack))
-            s->balloon_in_total = true;
-    }
-
-    struct guest_view g;
-    read_guest(in, t, s, floor_bytes, &g);
-
-    /* Keep the oom_kill counter in step whenever the agent is fresh and the
-     * counter is sane; a counter that went backwards is resynchronised. */
-    if (in->agent.valid && in->agent.age_ms <= t->agent_stale_ms) {
-        s->last_oom_kill_count = in->agent.oom_kill_count;
-        s->oom_kill_seen = true;
-    }
-    if (!s->initialized)
-        s->last_data_ms = now;
-
-    /* How fast the guest's own use rises between two reports, and the
-     * kernel's share learned while the balloon stands still (read_guest). */
-    uint64_t rise = 0;
-    if (g.have && g.from_agent) {
-        if (s->used_known && g.used_bytes > s->last_used_bytes)
-            rise = g.used_bytes - s->last_used_bytes;
-        s->last_used_bytes = g.used_bytes;
-        s->used_known = true;
-        uint64_t moved = in->actual_bytes > s->last_actual_bytes
-                             ? in->actual_bytes - s->last_actual_bytes
-                             : s->last_actual_bytes - in->actual_bytes;
-        if (s->initialized && moved <= t->stall_tolerance_bytes && !s->balloon_in_total) {
-            s->overhead_bytes = sub_sat(in->actual_bytes, in->agent.mem_total_bytes);
-            s->overhead_known = true;
-        }
-    }
-    if (g.have) {
-        s->last_data_ms = now;
-        s->need_bytes = g.need_bytes;
-        /* Fast up, slow down: a dip in usage must last to be trusted. */
-        if (!s->initialized || g.need_bytes >= s->need_smoothed_bytes ||
-            s->need_smoothed_bytes == 0)
-            s->need_smoothed_bytes = g.need_bytes;
-        else
-            s->need_smoothed_bytes -= (s->need_smoothed_bytes - g.need_bytes) / 2;
-    }
-
-    /* Stall detection: only for shrinking (actual above a lower target). A
-     * deflate that lags is the guest's business; we never lower a target on
-     * a guest that wants memory. */
-    bool stalled_now = false;
-    if (in->actual_bytes > add_sat(cur, t->stall_tolerance_bytes)) {
-        uint64_t moved = in->actual_bytes > s->last_actual_bytes
-                             ? in->actual_bytes - s->last_actual_bytes
-                             : s->last_actual_bytes - in->actual_bytes;
-        if (s->initialized && moved < t->stall_tolerance_bytes)
-            s->stall_ticks++;
-        else
-            s->stall_ticks = 0;
-        if (t->stall_ticks > 0 && s->stall_ticks >= t->stall_ticks)
-            stalled_now = true;
-    } else {
-        s->stall_ticks = 0;
-    }
-    if (s->stalled_at_bytes && now >= s->stalled_until_ms)
-        s->stalled_at_bytes = 0; /* retry */
-
-    /*
-     * The guest deflated its balloon on OOM. With virtio-balloon
-     * deflate-on-oom, the guest's OOM notifier takes pages back from the
-     * balloon (256 pages a call) before its OOM killer runs: the balloon's
-     * actual rises above the target we set, without a command of ours. (Our
-     * growth never does that: it raises the target first; a shrink only
-     * lowers actual toward it.) The guest just proved its target too small,
-     * whatever its last report said: an urgent growth from the new actual,
-     * counted once per episode, and no shrink for deflate_hold_ms: inflating
-     * again would push it straight back into OOM. The caller may also have
-     * seen the rise on its events after it already raised the target
-     * (guest_raised_over_bytes): the episode counts and holds the same, the
-     * growth is already there.
-     */
-    const uint64_t deflate_step = max_u64(t->stall_tolerance_bytes, MIB);
-    if (s->deflate_open && in->actual_bytes < add_sat(cur, deflate_step))
-        s->deflate_open = false; /* the target caught up: episode over */
-    bool above_now = in->actual_bytes >= add_sat(cur, deflate_step) &&
-                     in->actual_bytes >= add_sat(s->last_actual_bytes, deflate_step);
-    if (s->initialized && in->target_bytes && p.mode != POLICY_MODE_FIXED &&
-        (above_now || in->guest_raised_over_bytes)) {
-        if (!s->deflate_open) {
-            s->deflate_open = above_now;
-            s->guest_deflate_events++;
-            out->guest_deflated = true;
-        }
-        s->deflate_held = true;
-        s->deflate_hold_until_ms = now + (int64_t)t->deflate_hold_ms;
-        if (above_now && !g.heavy) {
-            g.urgent = true;
-            snprintf(g.why, sizeof(g.why),
-                     "guest deflated its balloon on OOM (actual %llu MiB > target %llu MiB)",
-                     MIBS(in->actual_bytes), MIBS(cur));
-        }
-    }
-
-    /* Goal: working set + headroom. Grow against the latest figure, shrink
-     * against the smoothed one. */
-    uint64_t grow_goal = 0, goal = 0;
-    if (g.have) {
-        grow_goal =
-            clamp_u64(round_up_mib(add_sat(g.need_bytes, headroom)), p.min_bytes, p.max_bytes);
-        goal = clamp_u64(round_up_mib(add_sat(s->need_smoothed_bytes, headroom)), p.min_bytes,
-                         p.max_bytes);
-        if (grow_goal > goal)
-            goal = grow_goal;
-    }
-    s->goal_bytes = goal;
-
-    if (g.urgent) {
-        /* Give it back at once and by plenty: what the floor lacks plus
-         * headroom, at least urgent_step_pct of max; everything under heavy
-         * pressure. Never rate-limited, whatever the host's state. */
-        uint64_t target;
-        if (g.heavy) {
-            target = p.max_bytes;
-        } else {
-            uint64_t base = max_u64(in->actual_bytes, cur);
-            uint64_t deficit = g.have ? sub_sat(floor_bytes, g.available_bytes) : 0;
-            uint64_t step =
-                max_u64(add_sat(deficit, headroom), pct_of(p.max_bytes, t->urgent_step_pct));
-            target = max_u64(add_sat(base, step), grow_goal);
-            target = clamp_u64(round_up_mib(target), p.min_bytes, p.max_bytes);
-        }
-        s->stall_ticks = 0;
-        s->stalled_at_bytes = 0;
-        if (target > cur) {
-            out->target_bytes = target;
-            out->decision = POLICY_GROW_URGENT;
-            reason_set(out, "%s: grow %llu -> %llu MiB%s", g.why, MIBS(cur), MIBS(target),
-                       g.heavy ? " (max)" : "");
-        } else {
-            out->target_bytes = cur;
-            out->decision = POLICY_HOLD;
-            reason_set(out, "%s, but already at %llu MiB (max %llu)", g.why, MIBS(cur),
-                       MIBS(p.max_bytes));
-        }
-        s->last_grow_ms = now; /* pressure restarts the hold-down too */
-        s->grown = true;
-        goto done;
-    }
-
-    /* A target outside [min, max] (policy reloaded, set by hand) is fixed
-     * first, with or without data. */
-    if (cur > p.max_bytes || cur < p.min_bytes) {
-        out->target_bytes = clamp_u64(cur, p.min_bytes, p.max_bytes);
-        out->decision = out->target_bytes > cur ? POLICY_GROW : POLICY_SHRINK;
-        reason_set(out, "target %llu MiB outside policy [%llu, %llu] MiB: clamped", MIBS(cur),
-                   MIBS(p.min_bytes), MIBS(p.max_bytes));
-        goto done;
-    }
-
-    if (stalled_now) {
-        /* FACTS: 256 -> 64 MiB stalls at 68 MiB with no error and no event.
-         * Stop pushing: hold where the balloon got, retry later. */
-        uint64_t at = clamp_u64(round_up_mib(in->actual_bytes), p.min_bytes, p.max_bytes);
-        s->stalled_at_bytes = at;
-        s->stalled_until_ms = now + (int64_t)t->stall_retry_ms;
-        s->stall_ticks = 0;
-        out->target_bytes = at;
-        out->decision = POLICY_STALLED;
-        reason_set(out, "stalled: balloon stuck at %llu MiB, target was %llu MiB; retry in %llus",
-                   MIBS(in->actual_bytes), MIBS(cur),
-                   (unsigned long long)(t->stall_retry_ms / 1000));
-        if (p.reclaim_allowed && g.from_agent)
-            out->reclaim_bytes = in->actual_bytes - cur;
-        goto done;
-    }
-
-    if (!g.have) {
-        out->target_bytes = cur;
-        uint64_t blind_ms = now > s->last_data_ms ? (uint64_t)(now - s->last_data_ms) : 0;
-        if (t->blind_release_ms && blind_ms >= t->blind_release_ms && cur < p.max_bytes) {
-            /* A guest whose agent died (maybe OOM-killed itself) may be
-             * starving: after long enough, give it its memory back. */
-            out->target_bytes = p.max_bytes;
-            out->decision = POLICY_GROW;
-            reason_set(out, "no guest data for %llus: giving memory back (%s)",
-                       (unsigned long long)(blind_ms / 1000), g.why[0] ? g.why : "no agent");
-        } else {
-            out->decision = POLICY_NO_DATA;
-            reason_set(out, "%s: holding at %llu MiB, never shrink blind",
-                       g.why[0] ? g.why : "no fresh agent report or guest-stats", MIBS(cur));
-        }
-        goto done;
-    }
-
-    /*
-     * Growth ahead of a rising working set. The trigger below waits until
-     * the guest eats into its tight headroom; a guest allocating fast may be
-     * OOM-killed before the next report gets there: a tiny guest with no page
-     * cache to reclaim is killed before its PSI trigger fires (measured under
-     * TCG: ~25 MiB/s of allocation ate 35 MiB of headroom and OOM-killed the
-     * workload 1.7 s into its spike, no PRESSURE frame was ever sent). So when
-     * the guest's own use rose by a deadband or more since the last report,
-     * and one more such rise would cross the trigger, grow now to need +
-     * headroom + the rise: room for one more report interval at the rate just
-     * seen. MemTotal - MemAvailable does not move with the balloon, so our
-     * own actuation never looks like a rise.
-     */
-    uint64_t margin = max_u64(headroom_tight, add_sat(floor_bytes, deadband));
-    if (rise >= deadband && cur < p.max_bytes &&
-        add_sat(add_sat(g.need_bytes, rise), margin) > cur) {
-        uint64_t target = add_sat(add_sat(g.need_bytes, headroom), rise);
-        target = clamp_u64(round_up_mib(target), p.min_bytes, p.max_bytes);
-        if (target > cur) {
-            out->target_bytes = target;
-            out->decision = POLICY_GROW;
-            reason_set(out,
-                       "working set rising +%llu MiB to %llu MiB: grow %llu -> %llu MiB "
-                       "(headroom %llu + rise)",
-                       MIBS(rise), MIBS(g.need_bytes), MIBS(cur), MIBS(target), MIBS(headroom));
-            s->stall_ticks = 0;
-            s->stalled_at_bytes = 0;
-            s->last_grow_ms = now;
-            s->grown = true;
-            goto done;
-        }
-    }
-
-    /* Growth with hysteresis: triggered when the guest eats into the tight
-     * headroom (never below floor + deadband), refilled to the headroom of
-     * the moment. Host pressure moving between the two then changes no
-     * target by itself, so the fleet does not pump with the host's level. */
-    uint64_t trigger = add_sat(g.need_bytes, margin);
-    if (trigger > cur && cur < p.max_bytes) {
-        uint64_t target = max_u64(grow_goal, add_sat(trigger, deadband));
-        target = clamp_u64(round_up_mib(target), p.min_bytes, p.max_bytes);
-        out->target_bytes = target;
-        out->decision = POLICY_GROW;
-        reason_set(out, "working set %llu MiB rose: grow %llu -> %llu MiB (headroom %llu MiB)",
-                   MIBS(g.need_bytes), MIBS(cur), MIBS(target), MIBS(headroom));
-        s->last_grow_ms = now;
-        s->grown = true;
-        goto done;
-    }
-
-    out->target_bytes = cur;
-    out->decision = POLICY_HOLD;
-    if (goal >= cur || cur - goal < deadband) {
-        reason_set(out, "at working set %llu + headroom %llu MiB (goal %llu, target %llu MiB)",
-                   MIBS(s->need_smoothed_bytes), MIBS(headroom), MIBS(goal), MIBS(cur));
-        goto done;
-    }
-    if (p.agent_required && !g.from_agent) {
-        reason_set(out, "agent required: no shrink without a fresh agent report (%s)",
-                   g.why[0] ? g.why : "guest-stats only");
-        goto done;
-    }
-    if (s->grown && now - s->last_grow_ms < (int64_t)t->grow_hold_ms) {
-        reason_set(
-            out, "hold-down after growth: no shrink for %llus more",
-            (unsigned long long)((t->grow_hold_ms - (uint64_t)(now - s->last_grow_ms)) / 1000));
-        goto done;
-    }
-    if (s->deflate_held && now < s->deflate_hold_until_ms) {
-        reason_set(out,
-                   "hold-down after the guest deflated on OOM: no shrink for %llus more "
-                   "(goal %llu MiB)",
-                   (unsigned long long)((uint64_t)(s->deflate_hold_until_ms - now) / 1000),
-                   MIBS(goal));
-        goto done;
-    }
-    if (s->stalled_at_bytes && goal < s->stalled_at_bytes) {
-        out->decision = POLICY_STALLED;
-        reason_set(out, "stalled at %llu MiB (goal %llu MiB): retry in %llus",
-                   MIBS(s->stalled_at_bytes), MIBS(goal),
-                   (unsigned long long)((uint64_t)(s->stalled_until_ms - now) / 1000));
-        goto done;
-    }
-    if (in->actual_bytes > add_sat(cur, t->stall_tolerance_bytes)) {
-        reason_set(out, "waiting for balloon: actual %llu MiB, target %llu MiB",
-                   MIBS(in->actual_bytes), MIBS(cur));
-        goto done;
-    }
-
-    /* Gradual shrink: close shrink_gain of the gap, at least a deadband (or
-     * it would never finish), at most rate * dt and step_max, both scaled up
-     * with host pressure. The cap is what the guest's reclaim can follow. */
-    uint64_t gap = cur - goal;
-    double factor =
-        1.0 + (t->pressure_step_factor > 1.0 ? t->pressure_step_factor - 1.0 : 0.0) * level;
-    uint64_t cap = min_u64(scale_u64(t->vm_shrink_rate_bytes_per_s, (double)dt_ms / 1000.0),
-                           t->vm_shrink_step_max_bytes);
-    cap = scale_u64(cap, factor);
-    uint64_t desired = min_u64(max_u64(pct_of(gap, t->shrink_gain_pct), deadband), gap);
-    s->step_cap_bytes = cap;
-    uint64_t tick_cap =
-        scale_u64(min_u64(scale_u64(t->vm_shrink_rate_bytes_per_s, (double)tick / 1000.0),
-                          t->vm_shrink_step_max_bytes),
-                  factor);
-    if (cap < min_u64(desired, tick_cap)) {
-        /* The allowance since the last step does not cover a step worth
-         * making (the step wanted, or a full tick's worth): wait. Extra
-         * calls between ticks therefore add no balloon operations. */
-        reason_set(out, "pacing: next shrink step toward %llu MiB when the rate allows",
-                   MIBS(goal));
-        goto done;
-    }
-    uint64_t step = min_u64(desired, cap);
-    s->shrinkable = true;
-    out->target_bytes = cur - step;
-    out->decision = POLICY_SHRINK;
-    reason_set(out, "shrink %llu -> %llu MiB toward working set %llu + headroom %llu MiB",
-               MIBS(cur), MIBS(out->target_bytes), MIBS(s->need_smoothed_bytes), MIBS(headroom));
-
-done:
-    if (g.why[0] && g.have && !g.urgent && out->decision != POLICY_INVALID)
-        reason_append(out, " [%s]", g.why);
-    if (clamped_policy)
-        reason_prefix(out, "policy min > max, min clamped to max; ");
-    out->target_bytes = clamp_u64(out->target_bytes, p.min_bytes, p.max_bytes);
+    finish_vm(&v, out);
 }
 
 int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *states,
