@@ -2,16 +2,20 @@
  * The policy engine; see policy.h for the contract and docs/policy.md for
  * the loop it closes.
  *
- * One call runs three passes over the fleet, all O(n), no allocation:
- *   1. per VM: read what the guest says (agent, else QEMU guest-stats, else
- *      nothing), detect pressure and stalls, and pick grow / shrink / hold on
- *      the VM's own merits with the host's pressure level folded into the
- *      headroom and the step size;
+ * One call (policy_evaluate) runs three passes over the fleet, all O(n), no
+ * allocation:
+ *   1. per VM (decide_vm): read what the guest says (agent, else QEMU
+ *      guest-stats, else nothing), detect pressure and stalls, and pick
+ *      grow / shrink / hold on the VM's own merits with the host's pressure
+ *      level folded into the headroom and the step size - an observe step,
+ *      then named rules in a fixed order (vm_rules[]);
  *   2. when the host is under its high watermark, spread what the normal steps
  *      do not cover over the shrinkable VMs, in proportion to reclaimable
- *      memory divided by shares (most slack and fewest shares give most);
- *   3. cap the whole fleet's shrinking by the host-wide rate, then mark what
- *      to actuate, what to RECLAIM, and finish the reasons.
+ *      memory divided by shares (most slack and fewest shares give most)
+ *      (share_out_deficit);
+ *   3. cap the whole fleet's shrinking by the host-wide rate (cap_host_rate),
+ *      then mark what to RECLAIM and what to actuate, sum up and remember
+ *      (request_reclaim, actuate_by_mode, summary_add, remember_call).
  *
  * Why the loop does not oscillate: the working set is measured as
  * actual - MemAvailable, which does not depend on the balloon size (the
@@ -276,6 +280,12 @@ struct guest_view {
 static uint64_t vm_nominal(const struct policy_vm_in *in)
 {
     return in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
+}
+
+/* The target in force: the one set, or actual when none was set yet. */
+static uint64_t vm_cur(const struct policy_vm_in *in)
+{
+    return in->target_bytes ? in->target_bytes : in->actual_bytes;
 }
 
 /* How far a guest's total may lie above the balloon's actual and still be
@@ -560,7 +570,7 @@ static void view_init(struct vm_view *v, const struct policy_snapshot *snap, dou
     }
     v->now_ms = snap->now_ms;
     v->level = level;
-    v->cur_bytes = in->target_bytes ? in->target_bytes : in->actual_bytes;
+    v->cur_bytes = vm_cur(in);
 
     /* The time since the last shrink bounds the next step (rate * dt): extra
      * calls (the event path, a one-VM snapshot between ticks) do not add
@@ -1126,165 +1136,223 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
     finish_vm(&v, out);
 }
 
+/* Pass 2 may squeeze a VM further: a managed VM that made a shrink step. */
+static bool squeezable(const struct policy_vm_in *in, const struct policy_vm_state *s)
+{
+    return s->shrinkable && in->params.mode == POLICY_MODE_MANAGED;
+}
+
+/* A VM's claim on the host's deficit: memory above its goal per share. */
+static double squeeze_weight(const struct policy_vm_in *in, const struct policy_vm_state *s,
+                             const struct policy_vm_out *o)
+{
+    uint64_t room = sub_sat(o->target_bytes, s->goal_bytes);
+    return (double)room / (double)(in->params.shares ? in->params.shares : 1);
+}
+
+/* What pass 1's own steps already give back, managed VMs only. */
+static uint64_t planned_shrink(const struct policy_snapshot *snap, const struct policy_vm_out *out)
+{
+    uint64_t planned = 0;
+    for (size_t i = 0; i < snap->n_vms; i++) {
+        const struct policy_vm_in *in = &snap->vms[i];
+        if (out[i].decision == POLICY_SHRINK && in->params.mode == POLICY_MODE_MANAGED)
+            planned += sub_sat(vm_cur(in), out[i].target_bytes);
+    }
+    return planned;
+}
+
+/* One VM's share of the deficit, at most its room above the goal and what
+ * its step cap leaves of its own step. */
+static void squeeze_vm(const struct policy_vm_in *in, const struct policy_vm_state *s,
+                       struct policy_vm_out *o, uint64_t share_bytes, double level)
+{
+    uint64_t cur = vm_cur(in);
+    uint64_t room = sub_sat(o->target_bytes, s->goal_bytes);
+    uint64_t stepped = sub_sat(cur, o->target_bytes);
+    uint64_t extra = min_u64(share_bytes, room);
+    extra = min_u64(extra, sub_sat(s->step_cap_bytes, stepped));
+    if (extra == 0)
+        return;
+    o->target_bytes -= extra;
+    if (o->decision != POLICY_SHRINK) {
+        o->decision = POLICY_SHRINK;
+        reason_set(o, "host pressure %.0f%%: shrink %llu -> %llu MiB (goal %llu)", level * 100.0,
+                   MIBS(cur), MIBS(o->target_bytes), MIBS(s->goal_bytes));
+    } else {
+        reason_append(o, " +%llu MiB for host", MIBS(extra));
+    }
+}
+
+/* Pass 2: host below its high watermark. Spread what the normal steps
+ * leave of the deficit over the squeezable VMs by room / shares: most slack
+ * and fewest shares give most. O(n), no sorting, no scratch memory. */
+static void share_out_deficit(const struct policy_snapshot *snap,
+                              const struct policy_vm_state *states, struct policy_vm_out *out,
+                              double level, uint64_t deficit)
+{
+    uint64_t planned = planned_shrink(snap, out);
+    if (deficit <= planned)
+        return;
+    uint64_t remaining = deficit - planned;
+    double total_weight = 0.0;
+    for (size_t i = 0; i < snap->n_vms; i++) {
+        if (squeezable(&snap->vms[i], &states[i]))
+            total_weight += squeeze_weight(&snap->vms[i], &states[i], &out[i]);
+    }
+    for (size_t i = 0; i < snap->n_vms && total_weight > 0.0; i++) {
+        if (!squeezable(&snap->vms[i], &states[i]))
+            continue;
+        double w = squeeze_weight(&snap->vms[i], &states[i], &out[i]);
+        squeeze_vm(&snap->vms[i], &states[i], &out[i], scale_u64(remaining, w / total_weight),
+                   level);
+    }
+}
+
+/* One VM's shrink against what is left of the host budget: made whole,
+ * cut to what is left (when that is worth a deadband), or held for a later
+ * turn. A policy correction (above max) is never deferred. */
+static void spend_budget(const struct policy_tunables *t, const struct policy_vm_in *in,
+                         struct policy_vm_state *s, struct policy_vm_out *o, uint64_t *left)
+{
+    uint64_t cur = vm_cur(in);
+    if (o->decision != POLICY_SHRINK || in->params.mode != POLICY_MODE_MANAGED ||
+        o->target_bytes >= cur || cur > in->params.max_bytes)
+        return;
+    uint64_t step = cur - o->target_bytes;
+    if (step <= *left) {
+        *left -= step;
+    } else if (*left >= vm_deadband(t, in->params.max_bytes)) {
+        o->target_bytes = cur - *left;
+        *left = 0;
+        reason_append(o, " (cut by host rate limit)");
+    } else {
+        decide(o, POLICY_HOLD, cur);
+        s->shrinkable = false;
+        reason_set(o, "host shrink budget of this tick used: waiting for a turn (goal %llu MiB)",
+                   MIBS(s->goal_bytes));
+    }
+}
+
+/* Pass 3, first: the host-wide rate, host_shrink_rate * tick (scaled with host
+ * pressure like the VMs' steps). The budget goes to whole steps, VM after VM
+ * from a starting point that moves every tick; the rest wait their turn.
+ * Scaling every step down instead would turn 1000 VMs into 1000 tiny
+ * balloon moves a tick. */
+static void cap_host_rate(const struct policy_snapshot *snap, struct policy_vm_state *states,
+                          struct policy_vm_out *out, double level)
+{
+    const struct policy_tunables *t = snap->tunables;
+    if (snap->n_vms == 0)
+        return;
+    uint64_t tick = t->tick_interval_ms ? t->tick_interval_ms : 5000;
+    uint64_t left = scale_u64(scale_u64(t->host_shrink_rate_bytes_per_s, (double)tick / 1000.0),
+                              step_factor(t, level));
+    size_t start =
+        (size_t)(((uint64_t)(snap->now_ms > 0 ? snap->now_ms : 0) / tick) * 7919u % snap->n_vms);
+    for (size_t k = 0; k < snap->n_vms; k++) {
+        size_t i = (start + k) % snap->n_vms;
+        spend_budget(t, &snap->vms[i], &states[i], &out[i], &left);
+    }
+}
+
+/* Ask the guest to drop caches when a shrink step would eat into them: the
+ * balloon then inflates into free pages at once. Needs a fresh agent report
+ * with sane MemFree, and reclaim_allowed. */
+static void request_reclaim(const struct policy_tunables *t, const struct policy_vm_in *in,
+                            struct policy_vm_out *o)
+{
+    if (o->decision != POLICY_SHRINK || !in->params.reclaim_allowed || !agent_fresh(in, t) ||
+        in->agent.mem_free_bytes > in->agent.mem_total_bytes)
+        return;
+    uint64_t step = sub_sat(vm_cur(in), o->target_bytes);
+    if (in->agent.mem_free_bytes < step + t->guest_avail_floor_bytes)
+        o->reclaim_bytes = step;
+}
+
+/* Whether to set the target now: any change in managed mode; never in
+ * observe (nor RECLAIM); in safe mode only a raise (see enum policy_mode). */
+static void actuate_by_mode(const struct policy_vm_in *in, struct policy_vm_out *o)
+{
+    uint64_t cur = vm_cur(in);
+    bool changes = o->decision != POLICY_INVALID && o->target_bytes != in->target_bytes &&
+                   o->target_bytes != 0;
+    if (in->params.mode == POLICY_MODE_OBSERVE) {
+        o->actuate = false;
+        o->reclaim_bytes = 0;
+        reason_prefix(o, "observe: would %s; ", policy_decision_name(o->decision));
+    } else if (in->params.mode == POLICY_MODE_SAFE) {
+        /* Never lower a target, never RECLAIM; raise it when the guest
+         * needs memory. */
+        o->reclaim_bytes = 0;
+        o->actuate = changes && o->target_bytes > cur;
+        if (o->actuate)
+            reason_prefix(o, "safe (config error): ");
+        else if (o->target_bytes < cur)
+            reason_prefix(o, "safe (config error), never shrinks: would %s; ",
+                          policy_decision_name(o->decision));
+        else
+            reason_prefix(o, "safe (config error): ");
+    } else {
+        o->actuate = changes;
+    }
+}
+
+static void summary_add(struct policy_summary *sum, const struct policy_vm_in *in,
+                        const struct policy_vm_out *o)
+{
+    uint64_t cur = vm_cur(in);
+    if (o->decision == POLICY_SHRINK)
+        sum->shrink_total_bytes += sub_sat(cur, o->target_bytes);
+    if (o->decision == POLICY_GROW || o->decision == POLICY_GROW_URGENT)
+        sum->grow_total_bytes += sub_sat(o->target_bytes, cur);
+    if (o->decision == POLICY_GROW_URGENT)
+        sum->n_urgent++;
+    if (o->decision == POLICY_STALLED)
+        sum->n_stalled++;
+    if (o->actuate)
+        sum->n_actuate++;
+}
+
+/* What the next call needs to know of this one: when a shrink was made
+ * (pacing), the target last asked for, actual, and the time. */
+static void remember_call(int64_t now_ms, const struct policy_vm_in *in,
+                          const struct policy_vm_out *o, struct policy_vm_state *s)
+{
+    if (o->actuate && o->decision == POLICY_SHRINK) {
+        s->last_shrink_ms = now_ms;
+        s->shrunk = true;
+    }
+    if (o->actuate && o->target_bytes != s->last_target_bytes) {
+        s->last_target_bytes = o->target_bytes;
+        s->last_change_ms = now_ms;
+    }
+    s->last_actual_bytes = in->actual_bytes;
+    s->last_eval_ms = now_ms;
+    s->initialized = true;
+}
+
 int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *states,
                     struct policy_vm_out *out, struct policy_summary *summary)
 {
     if (!snap || !snap->tunables || (snap->n_vms && (!snap->vms || !states || !out)))
         return -EINVAL;
-    const struct policy_tunables *t = snap->tunables;
     uint64_t deficit = 0;
-    double level = host_pressure_level(&snap->host, t, &deficit);
+    double level = host_pressure_level(&snap->host, snap->tunables, &deficit);
     struct policy_summary sum = {.host_pressure = level, .host_deficit_bytes = deficit};
 
     /* Pass 1: each VM on its own merits. */
     for (size_t i = 0; i < snap->n_vms; i++)
         decide_vm(snap, level, &snap->vms[i], &states[i], &out[i]);
-
-    /* Pass 2: host below its high watermark. Spread what the normal steps
-     * leave of the deficit over shrinkable VMs by (room / shares). */
-    uint64_t planned = 0;
-    for (size_t i = 0; i < snap->n_vms; i++) {
-        uint64_t cur =
-            snap->vms[i].target_bytes ? snap->vms[i].target_bytes : snap->vms[i].actual_bytes;
-        if (out[i].decision == POLICY_SHRINK && snap->vms[i].params.mode == POLICY_MODE_MANAGED)
-            planned += sub_sat(cur, out[i].target_bytes);
-    }
-    if (deficit > planned) {
-        uint64_t remaining = deficit - planned;
-        double total_weight = 0.0;
-        for (size_t i = 0; i < snap->n_vms; i++) {
-            const struct policy_vm_in *in = &snap->vms[i];
-            if (!states[i].shrinkable || in->params.mode != POLICY_MODE_MANAGED)
-                continue;
-            uint64_t room = sub_sat(out[i].target_bytes, states[i].goal_bytes);
-            total_weight += (double)room / (double)(in->params.shares ? in->params.shares : 1);
-        }
-        for (size_t i = 0; i < snap->n_vms && total_weight > 0.0; i++) {
-            const struct policy_vm_in *in = &snap->vms[i];
-            if (!states[i].shrinkable || in->params.mode != POLICY_MODE_MANAGED)
-                continue;
-            uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
-            uint64_t room = sub_sat(out[i].target_bytes, states[i].goal_bytes);
-            double w = (double)room / (double)(in->params.shares ? in->params.shares : 1);
-            uint64_t extra = scale_u64(remaining, w / total_weight);
-            uint64_t stepped = sub_sat(cur, out[i].target_bytes);
-            extra = min_u64(extra, room);
-            extra = min_u64(extra, sub_sat(states[i].step_cap_bytes, stepped));
-            if (extra == 0)
-                continue;
-            out[i].target_bytes -= extra;
-            if (out[i].decision != POLICY_SHRINK) {
-                out[i].decision = POLICY_SHRINK;
-                reason_set(&out[i], "host pressure %.0f%%: shrink %llu -> %llu MiB (goal %llu)",
-                           level * 100.0, MIBS(cur), MIBS(out[i].target_bytes),
-                           MIBS(states[i].goal_bytes));
-            } else {
-                reason_append(&out[i], " +%llu MiB for host", MIBS(extra));
-            }
-        }
-    }
-
+    /* Pass 2: what the host still lacks, from the VMs with most to give. */
+    share_out_deficit(snap, states, out, level, deficit);
     /* Pass 3: the host-wide rate, then actuation, RECLAIM and state. */
-    uint64_t tick = t->tick_interval_ms ? t->tick_interval_ms : 5000;
-    double factor =
-        1.0 + (t->pressure_step_factor > 1.0 ? t->pressure_step_factor - 1.0 : 0.0) * level;
-    uint64_t budget =
-        scale_u64(scale_u64(t->host_shrink_rate_bytes_per_s, (double)tick / 1000.0), factor);
-    /* The budget goes to whole steps, VM after VM from a starting point
-     * that moves every tick; the rest wait their turn. Scaling every step
-     * down instead would turn 1000 VMs into 1000 tiny balloon moves a tick. */
-    if (snap->n_vms > 0) {
-        size_t start = (size_t)(((uint64_t)(snap->now_ms > 0 ? snap->now_ms : 0) / tick) * 7919u %
-                                snap->n_vms);
-        uint64_t left = budget;
-        for (size_t k = 0; k < snap->n_vms; k++) {
-            size_t i = (start + k) % snap->n_vms;
-            const struct policy_vm_in *in = &snap->vms[i];
-            struct policy_vm_out *o = &out[i];
-            uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
-            if (o->decision != POLICY_SHRINK || in->params.mode != POLICY_MODE_MANAGED ||
-                o->target_bytes >= cur || cur > in->params.max_bytes)
-                continue; /* a policy correction (above max) is never deferred */
-            uint64_t step = cur - o->target_bytes;
-            uint64_t dband =
-                max_u64(pct_of(in->params.max_bytes, t->deadband_pct), t->deadband_bytes);
-            if (step <= left) {
-                left -= step;
-            } else if (left >= dband) {
-                o->target_bytes = cur - left;
-                left = 0;
-                reason_append(o, " (cut by host rate limit)");
-            } else {
-                o->target_bytes = cur;
-                o->decision = POLICY_HOLD;
-                states[i].shrinkable = false;
-                reason_set(o,
-                           "host shrink budget of this tick used: waiting for a turn "
-                           "(goal %llu MiB)",
-                           MIBS(states[i].goal_bytes));
-            }
-        }
-    }
-
+    cap_host_rate(snap, states, out, level);
     for (size_t i = 0; i < snap->n_vms; i++) {
-        const struct policy_vm_in *in = &snap->vms[i];
-        struct policy_vm_state *s = &states[i];
-        struct policy_vm_out *o = &out[i];
-        uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
-
-        bool changes = o->decision != POLICY_INVALID && o->target_bytes != in->target_bytes &&
-                       o->target_bytes != 0;
-        if (o->decision == POLICY_SHRINK && in->params.reclaim_allowed && in->agent.valid &&
-            in->agent.age_ms <= t->agent_stale_ms &&
-            in->agent.mem_free_bytes <= in->agent.mem_total_bytes) {
-            /* Ask the guest to drop caches when the step would eat into
-             * them: the balloon then inflates into free pages at once. */
-            uint64_t step = sub_sat(cur, o->target_bytes);
-            if (in->agent.mem_free_bytes < step + t->guest_avail_floor_bytes)
-                o->reclaim_bytes = step;
-        }
-        if (in->params.mode == POLICY_MODE_OBSERVE) {
-            o->actuate = false;
-            o->reclaim_bytes = 0;
-            reason_prefix(o, "observe: would %s; ", policy_decision_name(o->decision));
-        } else if (in->params.mode == POLICY_MODE_SAFE) {
-            /* Never lower a target, never RECLAIM; raise it when the guest
-             * needs memory (see enum policy_mode). */
-            o->reclaim_bytes = 0;
-            o->actuate = changes && o->target_bytes > cur;
-            if (o->actuate)
-                reason_prefix(o, "safe (config error): ");
-            else if (o->target_bytes < cur)
-                reason_prefix(o, "safe (config error), never shrinks: would %s; ",
-                              policy_decision_name(o->decision));
-            else
-                reason_prefix(o, "safe (config error): ");
-        } else {
-            o->actuate = changes;
-        }
-
-        if (o->decision == POLICY_SHRINK)
-            sum.shrink_total_bytes += sub_sat(cur, o->target_bytes);
-        if (o->decision == POLICY_GROW || o->decision == POLICY_GROW_URGENT)
-            sum.grow_total_bytes += sub_sat(o->target_bytes, cur);
-        if (o->decision == POLICY_GROW_URGENT)
-            sum.n_urgent++;
-        if (o->decision == POLICY_STALLED)
-            sum.n_stalled++;
-        if (o->actuate)
-            sum.n_actuate++;
-
-        if (o->actuate && o->decision == POLICY_SHRINK) {
-            s->last_shrink_ms = snap->now_ms;
-            s->shrunk = true;
-        }
-        if (o->actuate && o->target_bytes != s->last_target_bytes) {
-            s->last_target_bytes = o->target_bytes;
-            s->last_change_ms = snap->now_ms;
-        }
-        s->last_actual_bytes = in->actual_bytes;
-        s->last_eval_ms = snap->now_ms;
-        s->initialized = true;
+        request_reclaim(snap->tunables, &snap->vms[i], &out[i]);
+        actuate_by_mode(&snap->vms[i], &out[i]);
+        summary_add(&sum, &snap->vms[i], &out[i]);
+        remember_call(snap->now_ms, &snap->vms[i], &out[i], &states[i]);
     }
     if (summary)
         *summary = sum;
@@ -1303,7 +1371,7 @@ bool policy_vm_wants_growth(const struct policy_snapshot *snap, const struct pol
     struct policy_vm_state copy = *state;
     struct policy_vm_out out;
     decide_vm(snap, level, in, &copy, &out);
-    uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
+    uint64_t cur = vm_cur(in);
     return (out.decision == POLICY_GROW || out.decision == POLICY_GROW_URGENT) &&
            out.target_bytes > cur;
 }
