@@ -145,22 +145,40 @@ static void proxmox_round(struct vm *vms, size_t n, uint64_t host_total, uint64_
     }
 }
 
-static void run(enum controller ctl, size_t n, int ticks, uint64_t seed, double host_pct,
-                struct result *res)
+/* One run: the fleet, the host it lives on, and the sums its result is
+ * made of. */
+struct sim {
+    size_t n;
+    struct vm *vms;
+    struct policy_vm_in *in; /* the engine's arrays, one entry per VM */
+    struct policy_vm_state *st;
+    struct policy_vm_out *out;
+    struct policy_tunables tun;
+    uint64_t nominal_sum, host_base, host_total;
+    double actual_pct_sum, idle_pct_sum, response_sum_s;
+    uint64_t idle_samples, responses;
+};
+
+/* A fleet of n guests of 256 MiB - 2 GiB, idle at 20-35% of nominal plus
+ * page cache, all balloons at full size, on a host that holds host_pct% of
+ * their nominal memory (+1 GiB for itself): guests fit only if idle ones
+ * give memory back. */
+static void sim_init(struct sim *sim, size_t n, uint64_t seed, double host_pct)
 {
-    struct vm *vms = calloc(n, sizeof(*vms));
-    struct policy_vm_in *in = calloc(n, sizeof(*in));
-    struct policy_vm_state *st = calloc(n, sizeof(*st));
-    struct policy_vm_out *out = calloc(n, sizeof(*out));
-    if (!vms || !in || !st || !out) {
+    memset(sim, 0, sizeof(*sim));
+    sim->n = n;
+    sim->vms = calloc(n, sizeof(*sim->vms));
+    sim->in = calloc(n, sizeof(*sim->in));
+    sim->st = calloc(n, sizeof(*sim->st));
+    sim->out = calloc(n, sizeof(*sim->out));
+    if (!sim->vms || !sim->in || !sim->st || !sim->out) {
         fprintf(stderr, "ballast-sim: out of memory\n");
         exit(1);
     }
     rng_state = seed ? seed : 42;
     static const uint64_t sizes_mib[] = {256, 512, 1024, 2048};
-    uint64_t nominal_sum = 0;
     for (size_t i = 0; i < n; i++) {
-        struct vm *v = &vms[i];
+        struct vm *v = &sim->vms[i];
         v->nominal = sizes_mib[rng() % 4] * MIB;
         v->overhead = v->nominal / 8 < 30 * MIB ? 30 * MIB : v->nominal / 8;
         v->base_used = (uint64_t)((0.20 + 0.15 * rng_unit()) * (double)v->nominal);
@@ -169,138 +187,178 @@ static void run(enum controller ctl, size_t n, int ticks, uint64_t seed, double 
         v->actual = v->nominal;
         v->spike_started = -1;
         v->mom_free_avg = (double)mem_free(v);
-        nominal_sum += v->nominal;
+        sim->nominal_sum += v->nominal;
     }
-    /* The host holds host_pct% of the fleet's nominal memory (+1 GiB for
-     * itself): guests fit only if idle ones give memory back. */
-    const uint64_t host_base = 1024 * MIB;
-    const uint64_t host_total = (uint64_t)((double)nominal_sum * host_pct / 100.0) + host_base;
+    sim->host_base = 1024 * MIB;
+    sim->host_total = (uint64_t)((double)sim->nominal_sum * host_pct / 100.0) + sim->host_base;
+    policy_tunables_default(&sim->tun);
+}
 
-    struct policy_tunables tun;
-    policy_tunables_default(&tun);
+static void sim_free(struct sim *sim)
+{
+    free(sim->vms);
+    free(sim->in);
+    free(sim->st);
+    free(sim->out);
+}
+
+static uint64_t sim_actual_sum(const struct sim *sim)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < sim->n; i++)
+        sum += sim->vms[i].actual;
+    return sum;
+}
+
+/* The workload: a spike ends, or (about once per 30 minutes) begins: the
+ * working set jumps by 30-50% of nominal and stays up for 1-5 minutes. */
+static void workload_step(struct sim *sim, int t, struct result *res)
+{
+    for (size_t i = 0; i < sim->n; i++) {
+        struct vm *v = &sim->vms[i];
+        if (v->spike_left > 0) {
+            if (--v->spike_left == 0)
+                v->used = v->base_used;
+        } else if (rng() % 360 == 0) { /* ~ once per 30 minutes */
+            v->used = v->base_used + (uint64_t)((0.30 + 0.20 * rng_unit()) * (double)v->nominal);
+            if (v->used > v->nominal - v->overhead - 8 * MIB)
+                v->used = v->nominal - v->overhead - 8 * MIB;
+            v->spike_left = 12 + (int)(rng() % 49);
+            v->spike_started = t;
+            res->spikes++;
+        }
+    }
+}
+
+/* What ballastd would hand the engine for this guest: its balloon, the
+ * agent's fresh report, and a PRESSURE frame when the guest stalls. */
+static void ballast_input(const struct vm *v, struct policy_vm_in *x)
+{
+    memset(x, 0, sizeof(*x));
+    policy_vm_params_default(&x->params, v->nominal);
+    x->actual_bytes = v->actual;
+    x->target_bytes = v->actual;
+    x->agent.valid = true;
+    x->agent.age_ms = 1000;
+    x->agent.mem_total_bytes = mem_total(v);
+    x->agent.mem_available_bytes = mem_available(v);
+    x->agent.mem_free_bytes = mem_free(v);
+    x->agent.oom_kill_count = v->oom_kills;
+    /* The agent's PSI trigger fires when reclaim stalls: the cache is gone
+     * and MemAvailable is nearly spent. */
+    x->pressure_event = mem_available(v) < v->nominal / 20;
+}
+
+/* One round per tick, and again at once (a second apart, up to 4 times)
+ * while some agent still sends PRESSURE: ballastd runs the engine on every
+ * PRESSURE frame, not at the next tick. */
+static void ballast_round(struct sim *sim, int t, struct result *res)
+{
+    for (int sub = 0; sub < 5; sub++) {
+        size_t pressured = 0;
+        uint64_t actual_sum = 0;
+        for (size_t i = 0; i < sim->n; i++) {
+            ballast_input(&sim->vms[i], &sim->in[i]);
+            pressured += sim->in[i].pressure_event;
+            actual_sum += sim->vms[i].actual;
+        }
+        if (sub > 0 && pressured == 0)
+            break;
+        uint64_t host_used = sim->host_base + actual_sum;
+        uint64_t host_avail = host_used < sim->host_total ? sim->host_total - host_used : 0;
+        struct policy_snapshot snap = {
+            .now_ms = (int64_t)t * TICK_MS + sub * 1000,
+            .host = {.mem_total_bytes = sim->host_total, .mem_available_bytes = host_avail},
+            .tunables = &sim->tun,
+            .vms = sim->in,
+            .n_vms = sim->n,
+        };
+        policy_evaluate(&snap, sim->st, sim->out, NULL);
+        for (size_t i = 0; i < sim->n; i++) {
+            if (sim->out[i].actuate) {
+                sim->vms[i].actual = sim->out[i].target_bytes;
+                res->balloon_ops++;
+            }
+        }
+    }
+}
+
+/* The controller's turn: ballast every tick (and on PRESSURE), the MOM and
+ * Proxmox models every 10 s. */
+static void control_step(struct sim *sim, enum controller ctl, int t, struct result *res)
+{
+    uint64_t host_used = sim->host_base + sim_actual_sum(sim);
+    uint64_t host_avail = host_used < sim->host_total ? sim->host_total - host_used : 0;
+    if (ctl == CTL_BALLAST)
+        ballast_round(sim, t, res);
+    else if (ctl == CTL_MOM && t % 2 == 0)
+        mom_round(sim->vms, sim->n, (double)host_avail * 100.0 / (double)sim->host_total,
+                  &res->balloon_ops);
+    else if (ctl == CTL_PROXMOX && t % 2 == 0)
+        proxmox_round(sim->vms, sim->n, sim->host_total, host_used, &res->balloon_ops);
+}
+
+/* One guest after the controller's turn: starved (working set over
+ * MemTotal, counted as an OOM kill), spike fitted, idle size. */
+static void measure_vm(struct sim *sim, struct vm *v, int t, int ticks, struct result *res)
+{
+    v->mom_free_avg = 0.9 * v->mom_free_avg + 0.1 * (double)mem_free(v);
+    bool starved = v->used > mem_total(v);
+    if (starved) {
+        res->starved_vm_s += TICK_MS / 1000;
+        v->oom_kills++;
+    }
+    if (v->spike_started >= 0 && !starved) {
+        double s = (double)(t - v->spike_started) * TICK_MS / 1000.0;
+        sim->response_sum_s += s;
+        if (s > res->max_response_s)
+            res->max_response_s = s;
+        sim->responses++;
+        v->spike_started = -1;
+    }
+    if (v->spike_left == 0 && t > ticks / 4) {
+        sim->idle_pct_sum += (double)v->actual * 100.0 / (double)v->nominal;
+        sim->idle_samples++;
+    }
+}
+
+/* Every guest, then the host: overcommitted and its lowest MemAvailable,
+ * both after the warm-up (the first quarter of the run). */
+static void measure_step(struct sim *sim, int t, int ticks, struct result *res)
+{
+    uint64_t actual_sum = 0;
+    for (size_t i = 0; i < sim->n; i++) {
+        actual_sum += sim->vms[i].actual;
+        measure_vm(sim, &sim->vms[i], t, ticks, res);
+    }
+    uint64_t host_used = sim->host_base + actual_sum;
+    if (host_used > sim->host_total && t >= ticks / 4)
+        res->host_overcommit_s += TICK_MS / 1000; /* after the warm-up */
+    double avail_pct = host_used < sim->host_total
+                           ? (double)(sim->host_total - host_used) * 100.0 / (double)sim->host_total
+                           : 0.0;
+    if (avail_pct < res->min_host_avail_pct && t >= ticks / 4)
+        res->min_host_avail_pct = avail_pct;
+    sim->actual_pct_sum += (double)actual_sum * 100.0 / (double)sim->nominal_sum;
+}
+
+static void run(enum controller ctl, size_t n, int ticks, uint64_t seed, double host_pct,
+                struct result *res)
+{
+    struct sim sim;
+    sim_init(&sim, n, seed, host_pct);
     memset(res, 0, sizeof(*res));
     res->name = ctl_names[ctl];
     res->min_host_avail_pct = 100.0;
-    double actual_pct_sum = 0, idle_pct_sum = 0;
-    uint64_t idle_samples = 0, responses = 0;
-    double response_sum_s = 0;
-
     for (int t = 0; t < ticks; t++) {
-        /* 1. workload */
-        for (size_t i = 0; i < n; i++) {
-            struct vm *v = &vms[i];
-            if (v->spike_left > 0) {
-                if (--v->spike_left == 0)
-                    v->used = v->base_used;
-            } else if (rng() % 360 == 0) { /* ~ once per 30 minutes */
-                v->used =
-                    v->base_used + (uint64_t)((0.30 + 0.20 * rng_unit()) * (double)v->nominal);
-                if (v->used > v->nominal - v->overhead - 8 * MIB)
-                    v->used = v->nominal - v->overhead - 8 * MIB;
-                v->spike_left = 12 + (int)(rng() % 49);
-                v->spike_started = t;
-                res->spikes++;
-            }
-        }
-        uint64_t actual_sum = 0;
-        for (size_t i = 0; i < n; i++)
-            actual_sum += vms[i].actual;
-        uint64_t host_used = host_base + actual_sum;
-        uint64_t host_avail = host_used < host_total ? host_total - host_used : 0;
-
-        /* 2. the controller */
-        if (ctl == CTL_BALLAST) {
-            /* One round per tick, and again at once (a second apart, up to
-             * 4 times) while some agent still sends PRESSURE: ballastd runs
-             * the engine on every PRESSURE frame, not at the next tick. */
-            for (int sub = 0; sub < 5; sub++) {
-                size_t pressured = 0;
-                actual_sum = 0;
-                for (size_t i = 0; i < n; i++) {
-                    struct vm *v = &vms[i];
-                    struct policy_vm_in *x = &in[i];
-                    memset(x, 0, sizeof(*x));
-                    policy_vm_params_default(&x->params, v->nominal);
-                    x->actual_bytes = v->actual;
-                    x->target_bytes = v->actual;
-                    x->agent.valid = true;
-                    x->agent.age_ms = 1000;
-                    x->agent.mem_total_bytes = mem_total(v);
-                    x->agent.mem_available_bytes = mem_available(v);
-                    x->agent.mem_free_bytes = mem_free(v);
-                    x->agent.oom_kill_count = v->oom_kills;
-                    /* The agent's PSI trigger fires when reclaim stalls: the
-                     * cache is gone and MemAvailable is nearly spent. */
-                    x->pressure_event = mem_available(v) < v->nominal / 20;
-                    pressured += x->pressure_event;
-                    actual_sum += v->actual;
-                }
-                if (sub > 0 && pressured == 0)
-                    break;
-                host_used = host_base + actual_sum;
-                host_avail = host_used < host_total ? host_total - host_used : 0;
-                struct policy_snapshot snap = {
-                    .now_ms = (int64_t)t * TICK_MS + sub * 1000,
-                    .host = {.mem_total_bytes = host_total, .mem_available_bytes = host_avail},
-                    .tunables = &tun,
-                    .vms = in,
-                    .n_vms = n,
-                };
-                policy_evaluate(&snap, st, out, NULL);
-                for (size_t i = 0; i < n; i++) {
-                    if (out[i].actuate) {
-                        vms[i].actual = out[i].target_bytes;
-                        res->balloon_ops++;
-                    }
-                }
-            }
-        } else if (ctl == CTL_MOM && t % 2 == 0) {
-            mom_round(vms, n, (double)host_avail * 100.0 / (double)host_total, &res->balloon_ops);
-        } else if (ctl == CTL_PROXMOX && t % 2 == 0) {
-            proxmox_round(vms, n, host_total, host_used, &res->balloon_ops);
-        }
-
-        /* 3. measure */
-        actual_sum = 0;
-        for (size_t i = 0; i < n; i++) {
-            struct vm *v = &vms[i];
-            actual_sum += v->actual;
-            v->mom_free_avg = 0.9 * v->mom_free_avg + 0.1 * (double)mem_free(v);
-            bool starved = v->used > mem_total(v);
-            if (starved) {
-                res->starved_vm_s += TICK_MS / 1000;
-                v->oom_kills++;
-            }
-            if (v->spike_started >= 0 && !starved) {
-                double s = (double)(t - v->spike_started) * TICK_MS / 1000.0;
-                response_sum_s += s;
-                if (s > res->max_response_s)
-                    res->max_response_s = s;
-                responses++;
-                v->spike_started = -1;
-            }
-            if (v->spike_left == 0 && t > ticks / 4) {
-                idle_pct_sum += (double)v->actual * 100.0 / (double)v->nominal;
-                idle_samples++;
-            }
-        }
-        host_used = host_base + actual_sum;
-        if (host_used > host_total && t >= ticks / 4)
-            res->host_overcommit_s += TICK_MS / 1000; /* after the warm-up */
-        double avail_pct = host_used < host_total
-                               ? (double)(host_total - host_used) * 100.0 / (double)host_total
-                               : 0.0;
-        if (avail_pct < res->min_host_avail_pct && t >= ticks / 4)
-            res->min_host_avail_pct = avail_pct;
-        actual_pct_sum += (double)actual_sum * 100.0 / (double)nominal_sum;
+        workload_step(&sim, t, res);
+        control_step(&sim, ctl, t, res);
+        measure_step(&sim, t, ticks, res);
     }
-    res->mean_actual_pct = actual_pct_sum / ticks;
-    res->idle_actual_pct = idle_samples ? idle_pct_sum / (double)idle_samples : 0;
-    res->mean_response_s = responses ? response_sum_s / (double)responses : 0;
-    free(vms);
-    free(in);
-    free(st);
-    free(out);
+    res->mean_actual_pct = sim.actual_pct_sum / ticks;
+    res->idle_actual_pct = sim.idle_samples ? sim.idle_pct_sum / (double)sim.idle_samples : 0;
+    res->mean_response_s = sim.responses ? sim.response_sum_s / (double)sim.responses : 0;
+    sim_free(&sim);
 }
 
 static void usage(FILE *f)
@@ -309,7 +367,17 @@ static void usage(FILE *f)
                "[--controller ballast|mom|proxmox|none|all] [--check]\n");
 }
 
-int main(int argc, char **argv)
+struct options {
+    long vms, minutes;
+    unsigned long long seed;
+    double host_pct;
+    const char *which; /* a controller's name, or "all" */
+    bool check;
+};
+
+/* false when main should exit at once with *exit_code (--help: 0, a bad
+ * option: 2). */
+static bool parse_options(int argc, char **argv, struct options *o, int *exit_code)
 {
     static const struct option opts[] = {
         {"vms", required_argument, NULL, 'n'},
@@ -321,71 +389,82 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    long vms = 1000, minutes = 60;
-    unsigned long long seed = 42;
-    double host_pct = 70.0;
-    const char *which = "all";
-    bool check = false;
+    *o = (struct options){.vms = 1000, .minutes = 60, .seed = 42, .host_pct = 70.0, .which = "all"};
     int c;
     while ((c = getopt_long(argc, argv, "n:m:s:p:c:kh", opts, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'n':
-            vms = strtol(optarg, &end, 10);
+            o->vms = strtol(optarg, &end, 10);
             break;
         case 'm':
-            minutes = strtol(optarg, &end, 10);
+            o->minutes = strtol(optarg, &end, 10);
             break;
         case 's':
-            seed = strtoull(optarg, &end, 10);
+            o->seed = strtoull(optarg, &end, 10);
             break;
         case 'p':
-            host_pct = strtod(optarg, &end);
+            o->host_pct = strtod(optarg, &end);
             break;
         case 'c':
-            which = optarg;
+            o->which = optarg;
             end = optarg + strlen(optarg);
             break;
         case 'k':
-            check = true;
+            o->check = true;
             end = (char *)"";
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            *exit_code = 0;
+            return false;
         default:
             usage(stderr);
-            return 2;
+            *exit_code = 2;
+            return false;
         }
-        if (!end || *end || vms < 1 || vms > 1000000 || minutes < 1 || minutes > 10080 ||
-            !(host_pct > 1.0 && host_pct <= 1000.0)) {
+        if (!end || *end || o->vms < 1 || o->vms > 1000000 || o->minutes < 1 ||
+            o->minutes > 10080 || !(o->host_pct > 1.0 && o->host_pct <= 1000.0)) {
             fprintf(stderr, "ballast-sim: bad option value\n");
             usage(stderr);
-            return 2;
+            *exit_code = 2;
+            return false;
         }
     }
-    int ticks = (int)(minutes * 60000 / TICK_MS);
+    return true;
+}
+
+static void print_row(const struct result *r)
+{
+    printf("| %s | %.1f | %.1f | %.1f | %llu | %llu | %llu | %.1f / %.0f | %llu |\n", r->name,
+           r->mean_actual_pct, r->idle_actual_pct, r->min_host_avail_pct,
+           (unsigned long long)r->host_overcommit_s, (unsigned long long)r->spikes,
+           (unsigned long long)r->starved_vm_s, r->mean_response_s, r->max_response_s,
+           (unsigned long long)r->balloon_ops);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int exit_code = 0;
+    if (!parse_options(argc, argv, &o, &exit_code))
+        return exit_code;
+    int ticks = (int)(o.minutes * 60000 / TICK_MS);
     printf("fleet: %ld VMs, %ld min at %d s ticks, host RAM = %.0f%% of the fleet's nominal, "
            "seed %llu\n\n",
-           vms, minutes, TICK_MS / 1000, host_pct, seed);
+           o.vms, o.minutes, TICK_MS / 1000, o.host_pct, o.seed);
     printf("| controller | mean balloon (%% of nominal) | idle VMs (%% of nominal) | min host "
            "avail %% | host overcommitted (s) | spikes | starved VM-s | mean / max time to "
            "fit a spike (s) | balloon ops |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     struct result results[4] = {0};
     for (int k = 0; k < 4; k++) {
-        if (!check && strcmp(which, "all") != 0 && strcmp(which, ctl_names[k]) != 0)
+        if (!o.check && strcmp(o.which, "all") != 0 && strcmp(o.which, ctl_names[k]) != 0)
             continue;
-        struct result r;
-        run((enum controller)k, (size_t)vms, ticks, seed, host_pct, &r);
-        results[k] = r;
-        printf("| %s | %.1f | %.1f | %.1f | %llu | %llu | %llu | %.1f / %.0f | %llu |\n", r.name,
-               r.mean_actual_pct, r.idle_actual_pct, r.min_host_avail_pct,
-               (unsigned long long)r.host_overcommit_s, (unsigned long long)r.spikes,
-               (unsigned long long)r.starved_vm_s, r.mean_response_s, r.max_response_s,
-               (unsigned long long)r.balloon_ops);
+        run((enum controller)k, (size_t)o.vms, ticks, o.seed, o.host_pct, &results[k]);
+        print_row(&results[k]);
     }
-    if (check) {
+    if (o.check) {
         const struct result *b = &results[CTL_BALLAST], *m = &results[CTL_MOM];
         bool ok = b->starved_vm_s == 0 && b->max_response_s <= TICK_MS / 1000 &&
                   b->idle_actual_pct < m->idle_actual_pct && b->host_overcommit_s == 0;

@@ -2,16 +2,20 @@
  * The policy engine; see policy.h for the contract and docs/policy.md for
  * the loop it closes.
  *
- * One call runs three passes over the fleet, all O(n), no allocation:
- *   1. per VM: read what the guest says (agent, else QEMU guest-stats, else
- *      nothing), detect pressure and stalls, and pick grow / shrink / hold on
- *      the VM's own merits with the host's pressure level folded into the
- *      headroom and the step size;
+ * One call (policy_evaluate) runs three passes over the fleet, all O(n), no
+ * allocation:
+ *   1. per VM (decide_vm): read what the guest says (agent, else QEMU
+ *      guest-stats, else nothing), detect pressure and stalls, and pick
+ *      grow / shrink / hold on the VM's own merits with the host's pressure
+ *      level folded into the headroom and the step size - an observe step,
+ *      then named rules in a fixed order (vm_rules[]);
  *   2. when the host is under its high watermark, spread what the normal steps
  *      do not cover over the shrinkable VMs, in proportion to reclaimable
- *      memory divided by shares (most slack and fewest shares give most);
- *   3. cap the whole fleet's shrinking by the host-wide rate, then mark what
- *      to actuate, what to RECLAIM, and finish the reasons.
+ *      memory divided by shares (most slack and fewest shares give most)
+ *      (share_out_deficit);
+ *   3. cap the whole fleet's shrinking by the host-wide rate (cap_host_rate),
+ *      then mark what to RECLAIM and what to actuate, sum up and remember
+ *      (request_reclaim, actuate_by_mode, summary_add, remember_call).
  *
  * Why the loop does not oscillate: the working set is measured as
  * actual - MemAvailable, which does not depend on the balloon size (the
@@ -154,6 +158,11 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+static uint64_t diff_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
 /* pct% of bytes, for pct in [0, 100] (larger values are the caller's bug,
  * but saturate rather than wrap). */
 static uint64_t pct_of(uint64_t bytes, double pct)
@@ -267,6 +276,25 @@ struct guest_view {
     char why[128]; /* what made it urgent / what was ignored */
 };
 
+/* The size the VM was started with; its policy max when unknown. */
+static uint64_t vm_nominal(const struct policy_vm_in *in)
+{
+    return in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
+}
+
+/* The target in force: the one set, or actual when none was set yet. */
+static uint64_t vm_cur(const struct policy_vm_in *in)
+{
+    return in->target_bytes ? in->target_bytes : in->actual_bytes;
+}
+
+/* How far a guest's total may lie above the balloon's actual and still be
+ * believed: a report taken just before an inflation shows the old size. */
+static uint64_t total_slack(uint64_t max_bytes)
+{
+    return max_u64(pct_of(max_bytes, 2.0), 2 * MIB);
+}
+
 /* The agent's report is untrusted: a guest may lie to keep memory, or be
  * confused. Reject what cannot be true; the caller falls back. */
 static bool agent_plausible(const struct policy_vm_in *in, const struct policy_vm_state *s,
@@ -288,8 +316,7 @@ static bool agent_plausible(const struct policy_vm_in *in, const struct policy_v
     }
     /* With deflate-on-oom the balloon stays inside MemTotal: the bound is then
      * the VM's nominal size, not the balloon's actual. */
-    uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
-    uint64_t bound = s->balloon_in_total ? nominal : in->actual_bytes;
+    uint64_t bound = s->balloon_in_total ? vm_nominal(in) : in->actual_bytes;
     if (a->mem_total_bytes > add_sat(bound, slack_bytes)) {
         snprintf(why, why_len, "agent MemTotal %llu MiB > balloon actual %llu MiB",
                  MIBS(a->mem_total_bytes), MIBS(in->actual_bytes));
@@ -306,105 +333,147 @@ static bool agent_plausible(const struct policy_vm_in *in, const struct policy_v
     return true;
 }
 
+/* A report younger than agent_stale_ms; older ones are ignored. */
+static bool agent_fresh(const struct policy_vm_in *in, const struct policy_tunables *t)
+{
+    return in->agent.valid && in->agent.age_ms <= t->agent_stale_ms;
+}
+
+/*
+ * The guest's own use (MemTotal - MemAvailable, which does not move with the
+ * balloon) and its working set as the balloon sees it (need = actual -
+ * MemAvailable), from a plausible agent report.
+ */
+static void agent_need(const struct policy_vm_in *in, const struct policy_tunables *t,
+                       const struct policy_vm_state *s, struct guest_view *g)
+{
+    const struct policy_agent_report *a = &in->agent;
+    g->used_bytes = a->mem_total_bytes - a->mem_available_bytes;
+    if (s->balloon_in_total) {
+        /* MemTotal - MemAvailable counts the balloon as used: take off
+         * the balloon as it was when the report arrived. The kernel's
+         * share is nominal - MemTotal, whatever the balloon does, so
+         * no learned overhead is needed. */
+        uint64_t nominal = vm_nominal(in);
+        uint64_t at_report = a->balloon_actual_bytes ? a->balloon_actual_bytes : in->actual_bytes;
+        g->used_bytes = sub_sat(g->used_bytes, sub_sat(nominal, at_report));
+        g->need_bytes = add_sat(g->used_bytes, sub_sat(nominal, a->mem_total_bytes));
+        return;
+    }
+    /*
+     * need = actual - MemAvailable = used + (actual - MemTotal), the
+     * last term being the kernel's own share, constant whatever the
+     * balloon does. While the balloon moves, actual (a fresh
+     * query-balloon) and the report (up to a second old) disagree:
+     * right after a deflation `actual - MemAvailable` would count the
+     * new pages as used and grow the guest a second time. Then the
+     * overhead learned while the balloon stood still is used instead.
+     */
+    uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
+    if (s->overhead_known &&
+        diff_u64(in->actual_bytes, s->last_actual_bytes) > t->stall_tolerance_bytes)
+        overhead = s->overhead_bytes;
+    g->need_bytes = add_sat(g->used_bytes, overhead);
+}
+
+/* What in the agent's report means "grow now", strongest first: an OOM kill
+ * or PSI full go straight to max, the rest take an urgent step. */
+static void agent_urgency(const struct policy_vm_in *in, const struct policy_tunables *t,
+                          const struct policy_vm_state *s, uint64_t floor_bytes,
+                          struct guest_view *g)
+{
+    const struct policy_agent_report *a = &in->agent;
+    if (s->oom_kill_seen && a->oom_kill_count > s->last_oom_kill_count) {
+        g->urgent = g->heavy = true;
+        snprintf(g->why, sizeof(g->why), "guest OOM-killed %llu process(es)",
+                 (unsigned long long)(a->oom_kill_count - s->last_oom_kill_count));
+    } else if (t->guest_psi_full_pct > 0.0 && a->psi_full_avg10_pct >= t->guest_psi_full_pct) {
+        g->urgent = g->heavy = true;
+        snprintf(g->why, sizeof(g->why), "guest PSI full %.1f%%", a->psi_full_avg10_pct);
+    } else if (in->pressure_event) {
+        g->urgent = true;
+        snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
+    } else if (t->guest_psi_some_pct > 0.0 && a->psi_some_avg10_pct >= t->guest_psi_some_pct) {
+        g->urgent = true;
+        snprintf(g->why, sizeof(g->why), "guest PSI some %.1f%%", a->psi_some_avg10_pct);
+    } else if (a->mem_available_bytes < floor_bytes) {
+        g->urgent = true;
+        snprintf(g->why, sizeof(g->why), "guest MemAvailable %llu MiB < floor %llu MiB",
+                 MIBS(a->mem_available_bytes), MIBS(floor_bytes));
+    }
+}
+
+static void guest_from_agent(const struct policy_vm_in *in, const struct policy_tunables *t,
+                             const struct policy_vm_state *s, uint64_t floor_bytes,
+                             struct guest_view *g)
+{
+    g->have = true;
+    g->from_agent = true;
+    g->available_bytes = in->agent.mem_available_bytes;
+    g->free_bytes = in->agent.mem_free_bytes;
+    agent_need(in, t, s, g);
+    agent_urgency(in, t, s, floor_bytes, g);
+}
+
+/*
+ * QEMU's guest-stats, when there is no usable agent report. False when they
+ * are stale, incomplete or implausible; then `ignored` says so, unless it
+ * already says why the agent's report was ignored.
+ */
+static bool guest_from_stats(const struct policy_vm_in *in, const struct policy_tunables *t,
+                             const struct policy_vm_state *s, uint64_t floor_bytes, char *ignored,
+                             size_t ignored_len, struct guest_view *g)
+{
+    const struct policy_guest_stats *st = &in->stats;
+    if (!st->valid || st->age_ms > t->stats_stale_ms || st->total_bytes == POLICY_UNKNOWN ||
+        st->free_bytes == POLICY_UNKNOWN)
+        return false;
+    /* stat-available-memory needs a 4.16+ guest; MemFree understates
+     * what the guest could give, which only errs on the safe side. */
+    uint64_t avail = st->available_bytes != POLICY_UNKNOWN ? st->available_bytes : st->free_bytes;
+    uint64_t bound = s->balloon_in_total ? vm_nominal(in) : in->actual_bytes;
+    if (avail > st->total_bytes || st->free_bytes > st->total_bytes ||
+        st->total_bytes > add_sat(bound, total_slack(in->params.max_bytes))) {
+        if (!ignored[0])
+            snprintf(ignored, ignored_len, "guest-stats implausible");
+        return false;
+    }
+    g->have = true;
+    g->available_bytes = avail;
+    g->free_bytes = st->free_bytes;
+    g->need_bytes = sub_sat(in->actual_bytes, avail);
+    if (in->pressure_event) {
+        g->urgent = true;
+        snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
+    } else if (avail < floor_bytes) {
+        g->urgent = true;
+        snprintf(g->why, sizeof(g->why), "guest-stats available %llu MiB < floor %llu MiB",
+                 MIBS(avail), MIBS(floor_bytes));
+    } else if (ignored[0]) {
+        snprintf(g->why, sizeof(g->why), "%s, using guest-stats", ignored);
+    }
+    return true;
+}
+
+/* What the guest tells us this call: the agent's report if fresh and
+ * plausible, else QEMU's guest-stats if fresh and plausible, else nothing
+ * (g->have false), with g->why saying what was ignored and why. */
 static void read_guest(const struct policy_vm_in *in, const struct policy_tunables *t,
                        const struct policy_vm_state *s, uint64_t floor_bytes, struct guest_view *g)
 {
     memset(g, 0, sizeof(*g));
     char ignored[80] = "";
-    uint64_t slack = max_u64(pct_of(in->params.max_bytes, 2.0), 2 * MIB);
-
-    if (in->agent.valid && in->agent.age_ms <= t->agent_stale_ms) {
-        if (agent_plausible(in, s, slack, ignored, sizeof(ignored))) {
-            const struct policy_agent_report *a = &in->agent;
-            g->have = true;
-            g->from_agent = true;
-            g->available_bytes = a->mem_available_bytes;
-            g->free_bytes = a->mem_free_bytes;
-            g->used_bytes = a->mem_total_bytes - a->mem_available_bytes;
-            if (s->balloon_in_total) {
-                /* MemTotal - MemAvailable counts the balloon as used: take off
-                 * the balloon as it was when the report arrived. The kernel's
-                 * share is nominal - MemTotal, whatever the balloon does, so
-                 * no learned overhead is needed. */
-                uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
-                uint64_t at_report =
-                    a->balloon_actual_bytes ? a->balloon_actual_bytes : in->actual_bytes;
-                g->used_bytes = sub_sat(g->used_bytes, sub_sat(nominal, at_report));
-                g->need_bytes = add_sat(g->used_bytes, sub_sat(nominal, a->mem_total_bytes));
-            } else {
-                /*
-                 * need = actual - MemAvailable = used + (actual - MemTotal), the
-                 * last term being the kernel's own share, constant whatever the
-                 * balloon does. While the balloon moves, actual (a fresh
-                 * query-balloon) and the report (up to a second old) disagree:
-                 * right after a deflation `actual - MemAvailable` would count the
-                 * new pages as used and grow the guest a second time. Then the
-                 * overhead learned while the balloon stood still is used instead.
-                 */
-                uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
-                uint64_t moved = in->actual_bytes > s->last_actual_bytes
-                                     ? in->actual_bytes - s->last_actual_bytes
-                                     : s->last_actual_bytes - in->actual_bytes;
-                if (s->overhead_known && moved > t->stall_tolerance_bytes)
-                    overhead = s->overhead_bytes;
-                g->need_bytes = add_sat(g->used_bytes, overhead);
-            }
-            if (s->oom_kill_seen && a->oom_kill_count > s->last_oom_kill_count) {
-                g->urgent = g->heavy = true;
-                snprintf(g->why, sizeof(g->why), "guest OOM-killed %llu process(es)",
-                         (unsigned long long)(a->oom_kill_count - s->last_oom_kill_count));
-            } else if (t->guest_psi_full_pct > 0.0 &&
-                       a->psi_full_avg10_pct >= t->guest_psi_full_pct) {
-                g->urgent = g->heavy = true;
-                snprintf(g->why, sizeof(g->why), "guest PSI full %.1f%%", a->psi_full_avg10_pct);
-            } else if (in->pressure_event) {
-                g->urgent = true;
-                snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
-            } else if (t->guest_psi_some_pct > 0.0 &&
-                       a->psi_some_avg10_pct >= t->guest_psi_some_pct) {
-                g->urgent = true;
-                snprintf(g->why, sizeof(g->why), "guest PSI some %.1f%%", a->psi_some_avg10_pct);
-            } else if (a->mem_available_bytes < floor_bytes) {
-                g->urgent = true;
-                snprintf(g->why, sizeof(g->why), "guest MemAvailable %llu MiB < floor %llu MiB",
-                         MIBS(a->mem_available_bytes), MIBS(floor_bytes));
-            }
-            return;
-        }
-    } else if (in->agent.valid) {
+    bool fresh = agent_fresh(in, t);
+    if (fresh &&
+        agent_plausible(in, s, total_slack(in->params.max_bytes), ignored, sizeof(ignored))) {
+        guest_from_agent(in, t, s, floor_bytes, g);
+        return;
+    }
+    if (!fresh && in->agent.valid)
         snprintf(ignored, sizeof(ignored), "agent report %llus old",
                  (unsigned long long)(in->agent.age_ms / 1000));
-    }
-
-    const struct policy_guest_stats *st = &in->stats;
-    if (st->valid && st->age_ms <= t->stats_stale_ms && st->total_bytes != POLICY_UNKNOWN &&
-        st->free_bytes != POLICY_UNKNOWN) {
-        /* stat-available-memory needs a 4.16+ guest; MemFree understates
-         * what the guest could give, which only errs on the safe side. */
-        uint64_t avail =
-            st->available_bytes != POLICY_UNKNOWN ? st->available_bytes : st->free_bytes;
-        uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : in->params.max_bytes;
-        if (avail <= st->total_bytes && st->free_bytes <= st->total_bytes &&
-            st->total_bytes <= add_sat(s->balloon_in_total ? nominal : in->actual_bytes, slack)) {
-            g->have = true;
-            g->available_bytes = avail;
-            g->free_bytes = st->free_bytes;
-            g->need_bytes = sub_sat(in->actual_bytes, avail);
-            if (in->pressure_event) {
-                g->urgent = true;
-                snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
-            } else if (avail < floor_bytes) {
-                g->urgent = true;
-                snprintf(g->why, sizeof(g->why), "guest-stats available %llu MiB < floor %llu MiB",
-                         MIBS(avail), MIBS(floor_bytes));
-            } else if (ignored[0]) {
-                snprintf(g->why, sizeof(g->why), "%s, using guest-stats", ignored);
-            }
-            return;
-        }
-        if (!ignored[0])
-            snprintf(ignored, sizeof(ignored), "guest-stats implausible");
-    }
+    if (guest_from_stats(in, t, s, floor_bytes, ignored, sizeof(ignored), g))
+        return;
 
     /* Nothing usable. A PRESSURE frame still counts: the agent is alive and
      * says the guest stalls, whatever its last report looked like. */
@@ -416,413 +485,851 @@ static void read_guest(const struct policy_vm_in *in, const struct policy_tunabl
     }
 }
 
+/*
+ * Pass 1: one VM on its own merits.
+ *
+ * decide_vm() first observes the VM once - the sizes this call works with,
+ * what the guest says, what the balloon did since the last call - into a
+ * struct vm_view, remembering in the VM's state what the next call needs.
+ * Then it tries the rules of vm_rules[] in order; the first that decides
+ * wins (docs/policy.md, "Decisions, in order"). Two rules come before the
+ * observation, because there is nothing to observe (invalid) or nothing to
+ * decide (fixed). Every rule reads the view, writes out->target_bytes,
+ * decision and reason, and updates the state it owns (hold-down, stall).
+ */
+
+/* One VM as this call sees it; built by view_init and observe_vm, read by
+ * the rules. */
+struct vm_view {
+    const struct policy_tunables *t;
+    const struct policy_vm_in *in;
+    struct policy_vm_params p;     /* the VM's policy, min clamped to max */
+    bool clamped_policy;           /* the policy had min > max */
+    int64_t now_ms;                /* the caller's clock */
+    double level;                  /* host pressure, 0 comfortable .. 1 full */
+    uint64_t cur_bytes;            /* target in force (actual if never set) */
+    uint64_t tick_ms;              /* nominal time between calls */
+    uint64_t dt_ms;                /* shrink allowance: time since the last shrink */
+    uint64_t floor_bytes;          /* guest MemAvailable under this is pressure */
+    uint64_t deadband_bytes;       /* target changes smaller than this are not made */
+    uint64_t headroom_tight_bytes; /* headroom at full host pressure */
+    uint64_t headroom_bytes;       /* headroom of the moment, >= floor + deadband */
+    uint64_t grow_margin_bytes;    /* grow when need + this passes the target */
+    struct guest_view g;           /* what the guest says (read_guest) */
+    uint64_t rise_bytes;           /* rise of the guest's own use since the last report */
+    bool stalled_now;              /* the balloon stopped short of a lower target */
+    uint64_t grow_goal_bytes;      /* latest need + headroom, clamped; 0 without data */
+    uint64_t goal_bytes;           /* the larger of that and smoothed need + headroom */
+};
+
+static uint64_t vm_deadband(const struct policy_tunables *t, uint64_t max_bytes)
+{
+    return max_u64(pct_of(max_bytes, t->deadband_pct), t->deadband_bytes);
+}
+
+/* Shrink steps grow with host pressure, up to pressure_step_factor. */
+static double step_factor(const struct policy_tunables *t, double level)
+{
+    return 1.0 + (t->pressure_step_factor > 1.0 ? t->pressure_step_factor - 1.0 : 0.0) * level;
+}
+
+/* The largest shrink for an allowance of ms: rate * ms, at most step_max,
+ * times the pressure factor. */
+static uint64_t shrink_cap(const struct policy_tunables *t, uint64_t ms, double factor)
+{
+    uint64_t cap = min_u64(scale_u64(t->vm_shrink_rate_bytes_per_s, (double)ms / 1000.0),
+                           t->vm_shrink_step_max_bytes);
+    return scale_u64(cap, factor);
+}
+
+static void decide(struct policy_vm_out *out, enum policy_decision d, uint64_t target_bytes)
+{
+    out->decision = d;
+    out->target_bytes = target_bytes;
+}
+
+/* A growth restarts the hold-down: no shrink for grow_hold_ms. */
+static void note_growth(const struct vm_view *v, struct policy_vm_state *s)
+{
+    s->last_grow_ms = v->now_ms;
+    s->grown = true;
+}
+
+/* The VM's policy and the timing of this call: all that the rules before
+ * the observation need. */
+static void view_init(struct vm_view *v, const struct policy_snapshot *snap, double level,
+                      const struct policy_vm_in *in, const struct policy_vm_state *s)
+{
+    memset(v, 0, sizeof(*v));
+    v->t = snap->tunables;
+    v->in = in;
+    v->p = in->params;
+    if (v->p.min_bytes > v->p.max_bytes) {
+        v->p.min_bytes = v->p.max_bytes; /* config should have refused it; stay safe */
+        v->clamped_policy = true;
+    }
+    v->now_ms = snap->now_ms;
+    v->level = level;
+    v->cur_bytes = vm_cur(in);
+
+    /* The time since the last shrink bounds the next step (rate * dt): extra
+     * calls (the event path, a one-VM snapshot between ticks) do not add
+     * steps, and a long pause (daemon stopped, host suspended) does not turn
+     * into one giant step. */
+    v->tick_ms = v->t->tick_interval_ms ? v->t->tick_interval_ms : 5000;
+    v->dt_ms = v->tick_ms;
+    if (s->shrunk)
+        v->dt_ms = v->now_ms > s->last_shrink_ms
+                       ? min_u64((uint64_t)(v->now_ms - s->last_shrink_ms), 4 * v->tick_ms)
+                       : 0;
+}
+
+/* The sizes the rules work with, each max(pct of max, bytes): the guest's
+ * pressure floor, the deadband, and the headroom, which host pressure moves
+ * from its comfortable to its tight value. */
+static void view_sizes(struct vm_view *v)
+{
+    const struct policy_tunables *t = v->t;
+    const uint64_t max = v->p.max_bytes;
+    v->floor_bytes = max_u64(pct_of(max, t->guest_avail_floor_pct), t->guest_avail_floor_bytes);
+    v->deadband_bytes = vm_deadband(t, max);
+    const uint64_t calm = max_u64(pct_of(max, t->headroom_pct), t->headroom_bytes);
+    const uint64_t tight =
+        max_u64(pct_of(max, t->pressure_headroom_pct), t->pressure_headroom_bytes);
+    v->headroom_tight_bytes = tight;
+    uint64_t headroom = tight >= calm ? calm : calm - scale_u64(calm - tight, v->level);
+    /* Never plan a size that leaves the guest under its own pressure floor:
+     * shrinking into it would trigger an urgent growth, then a shrink again,
+     * forever. A deadband above the floor keeps the two apart. */
+    const uint64_t above_floor = add_sat(v->floor_bytes, v->deadband_bytes);
+    v->headroom_bytes = max_u64(headroom, above_floor);
+    v->grow_margin_bytes = max_u64(tight, above_floor);
+}
+
+/*
+ * deflate-on-oom balloons stay inside the guest's MemTotal (see
+ * policy_vm_state.balloon_in_total): a fresh report or guest-stats with a
+ * total above the balloon's actual, but not above nominal, shows it. Only
+ * while the balloon stands still since the report arrived (for guest-stats:
+ * since the last call): a report taken just before a shrink shows the old,
+ * larger MemTotal above the new actual - that is not the mode, and taking it
+ * for the mode would subtract the balloon from a use that never contained
+ * it. Once seen, kept.
+ */
+static void note_balloon_in_total(const struct vm_view *v, struct policy_vm_state *s)
+{
+    const struct policy_vm_in *in = v->in;
+    const struct policy_tunables *t = v->t;
+    uint64_t total = 0, seen_at = in->actual_bytes;
+    bool from_stats = false;
+    if (agent_fresh(in, t)) {
+        /* Only when the caller says which balloon the report saw. */
+        total = in->agent.balloon_actual_bytes ? in->agent.mem_total_bytes : 0;
+        seen_at = in->agent.balloon_actual_bytes;
+    } else if (in->stats.valid && in->stats.age_ms <= t->stats_stale_ms &&
+               in->stats.total_bytes != POLICY_UNKNOWN) {
+        total = in->stats.total_bytes;
+        from_stats = true;
+    }
+    const uint64_t slack = total_slack(v->p.max_bytes);
+    const uint64_t tolerance = t->stall_tolerance_bytes;
+    if (s->initialized && diff_u64(in->actual_bytes, seen_at) <= tolerance &&
+        (!from_stats || diff_u64(in->actual_bytes, s->last_actual_bytes) <= tolerance) &&
+        total > add_sat(in->actual_bytes, slack) && total <= add_sat(vm_nominal(in), slack))
+        s->balloon_in_total = true;
+}
+
+/* What this call's guest figures teach the next one: the oom_kill counter,
+ * the guest's own use (how fast it rises), the kernel's share while the
+ * balloon stands still, and the working set smoothed for shrinking. */
+static void learn_from_guest(struct vm_view *v, struct policy_vm_state *s)
+{
+    const struct policy_vm_in *in = v->in;
+    const struct guest_view *g = &v->g;
+    /* Keep the oom_kill counter in step whenever the agent is fresh and the
+     * counter is sane; a counter that went backwards is resynchronised. */
+    if (agent_fresh(in, v->t)) {
+        s->last_oom_kill_count = in->agent.oom_kill_count;
+        s->oom_kill_seen = true;
+    }
+    if (!s->initialized)
+        s->last_data_ms = v->now_ms;
+
+    /* How fast the guest's own use rises between two reports, and the
+     * kernel's share learned while the balloon stands still (agent_need). */
+    if (g->have && g->from_agent) {
+        if (s->used_known && g->used_bytes > s->last_used_bytes)
+            v->rise_bytes = g->used_bytes - s->last_used_bytes;
+        s->last_used_bytes = g->used_bytes;
+        s->used_known = true;
+        if (s->initialized &&
+            diff_u64(in->actual_bytes, s->last_actual_bytes) <= v->t->stall_tolerance_bytes &&
+            !s->balloon_in_total) {
+            s->overhead_bytes = sub_sat(in->actual_bytes, in->agent.mem_total_bytes);
+            s->overhead_known = true;
+        }
+    }
+    if (g->have) {
+        s->last_data_ms = v->now_ms;
+        s->need_bytes = g->need_bytes;
+        /* Fast up, slow down: a dip in usage must last to be trusted. */
+        if (!s->initialized || g->need_bytes >= s->need_smoothed_bytes ||
+            s->need_smoothed_bytes == 0)
+            s->need_smoothed_bytes = g->need_bytes;
+        else
+            s->need_smoothed_bytes -= (s->need_smoothed_bytes - g->need_bytes) / 2;
+    }
+}
+
+/* Stall detection: only for shrinking (actual above a lower target). A
+ * deflate that lags is the guest's business; we never lower a target on a
+ * guest that wants memory. A stall's hold ends after stall_retry_ms. */
+static void note_stall(struct vm_view *v, struct policy_vm_state *s)
+{
+    const struct policy_tunables *t = v->t;
+    const uint64_t actual = v->in->actual_bytes;
+    if (actual > add_sat(v->cur_bytes, t->stall_tolerance_bytes)) {
+        if (s->initialized && diff_u64(actual, s->last_actual_bytes) < t->stall_tolerance_bytes)
+            s->stall_ticks++;
+        else
+            s->stall_ticks = 0;
+        if (t->stall_ticks > 0 && s->stall_ticks >= t->stall_ticks)
+            v->stalled_now = true;
+    } else {
+        s->stall_ticks = 0;
+    }
+    if (s->stalled_at_bytes && v->now_ms >= s->stalled_until_ms)
+        s->stalled_at_bytes = 0; /* retry */
+}
+
+/*
+ * The guest deflated its balloon on OOM. With virtio-balloon
+ * deflate-on-oom, the guest's OOM notifier takes pages back from the
+ * balloon (256 pages a call) before its OOM killer runs: the balloon's
+ * actual rises above the target we set, without a command of ours. (Our
+ * growth never does that: it raises the target first; a shrink only
+ * lowers actual toward it.) The guest just proved its target too small,
+ * whatever its last report said: an urgent growth from the new actual,
+ * counted once per episode, and no shrink for deflate_hold_ms: inflating
+ * again would push it straight back into OOM. The caller may also have
+ * seen the rise on its events after it already raised the target
+ * (guest_raised_over_bytes): the episode counts and holds the same, the
+ * growth is already there.
+ */
+static void note_guest_deflate(struct vm_view *v, struct policy_vm_state *s,
+                               struct policy_vm_out *out)
+{
+    const struct policy_vm_in *in = v->in;
+    const uint64_t cur = v->cur_bytes;
+    const uint64_t deflate_step = max_u64(v->t->stall_tolerance_bytes, MIB);
+    if (s->deflate_open && in->actual_bytes < add_sat(cur, deflate_step))
+        s->deflate_open = false; /* the target caught up: episode over */
+    bool above_now = in->actual_bytes >= add_sat(cur, deflate_step) &&
+                     in->actual_bytes >= add_sat(s->last_actual_bytes, deflate_step);
+    if (!s->initialized || !in->target_bytes || v->p.mode == POLICY_MODE_FIXED ||
+        !(above_now || in->guest_raised_over_bytes))
+        return;
+    if (!s->deflate_open) {
+        s->deflate_open = above_now;
+        s->guest_deflate_events++;
+        out->guest_deflated = true;
+    }
+    s->deflate_held = true;
+    s->deflate_hold_until_ms = v->now_ms + (int64_t)v->t->deflate_hold_ms;
+    if (above_now && !v->g.heavy) {
+        v->g.urgent = true;
+        snprintf(v->g.why, sizeof(v->g.why),
+                 "guest deflated its balloon on OOM (actual %llu MiB > target %llu MiB)",
+                 MIBS(in->actual_bytes), MIBS(cur));
+    }
+}
+
+/* Goal: working set + headroom, clamped to [min, max]. Grow against the
+ * latest figure, shrink against the smoothed one. */
+static void view_goals(struct vm_view *v, struct policy_vm_state *s)
+{
+    if (v->g.have) {
+        const struct policy_vm_params *p = &v->p;
+        v->grow_goal_bytes = clamp_u64(round_up_mib(add_sat(v->g.need_bytes, v->headroom_bytes)),
+                                       p->min_bytes, p->max_bytes);
+        v->goal_bytes = clamp_u64(round_up_mib(add_sat(s->need_smoothed_bytes, v->headroom_bytes)),
+                                  p->min_bytes, p->max_bytes);
+        if (v->grow_goal_bytes > v->goal_bytes)
+            v->goal_bytes = v->grow_goal_bytes;
+    }
+    s->goal_bytes = v->goal_bytes;
+}
+
+/* The observe step, in the order the figures depend on each other: the
+ * mode of the balloon decides how the guest's report reads, the report
+ * what is learnt, and a deflate on OOM makes the guest urgent. */
+static void observe_vm(struct vm_view *v, struct policy_vm_state *s, struct policy_vm_out *out)
+{
+    view_sizes(v);
+    note_balloon_in_total(v, s);
+    read_guest(v->in, v->t, s, v->floor_bytes, &v->g);
+    learn_from_guest(v, s);
+    note_stall(v, s);
+    note_guest_deflate(v, s, out);
+    view_goals(v, s);
+}
+
+/* invalid: without the balloon's actual size or a policy max there is
+ * nothing to decide from; the target is left as it is. */
+static bool rule_invalid(const struct policy_vm_in *in, struct policy_vm_out *out)
+{
+    if (in->params.max_bytes != 0 && in->actual_bytes != 0)
+        return false;
+    decide(out, POLICY_INVALID, in->target_bytes);
+    reason_set(out, "%s",
+               in->params.max_bytes == 0 ? "policy max is 0: nothing done"
+                                         : "balloon actual unknown: nothing done");
+    return true;
+}
+
+/* fixed: mode fixed sets fixed_bytes (max when 0), within [min, max], and
+ * nothing else: no observation, no state. */
+static bool rule_fixed(const struct vm_view *v, struct policy_vm_out *out)
+{
+    if (v->p.mode != POLICY_MODE_FIXED)
+        return false;
+    uint64_t fixed = v->p.fixed_bytes ? v->p.fixed_bytes : v->p.max_bytes;
+    decide(out, POLICY_FIXED_SIZE, clamp_u64(fixed, v->p.min_bytes, v->p.max_bytes));
+    reason_set(out, "fixed at %llu MiB%s", MIBS(out->target_bytes),
+               v->clamped_policy ? " (policy min > max: clamped)" : "");
+    return true;
+}
+
+/*
+ * grow_urgent: the guest is under pressure (OOM kill, PSI, a PRESSURE frame,
+ * MemAvailable under its floor) or deflated its balloon on OOM. Give it back
+ * at once and by plenty: what the floor lacks plus headroom, at least
+ * urgent_step_pct of max; everything under heavy pressure. Never
+ * rate-limited, whatever the host's state; it forgets any stall and
+ * restarts the hold-down, even when the VM is already at max.
+ */
+static bool rule_grow_urgent(const struct vm_view *v, struct policy_vm_state *s,
+                             struct policy_vm_out *out)
+{
+    const struct guest_view *g = &v->g;
+    if (!g->urgent)
+        return false;
+    const uint64_t cur = v->cur_bytes;
+    uint64_t target;
+    if (g->heavy) {
+        target = v->p.max_bytes;
+    } else {
+        uint64_t base = max_u64(v->in->actual_bytes, cur);
+        uint64_t deficit = g->have ? sub_sat(v->floor_bytes, g->available_bytes) : 0;
+        uint64_t step = max_u64(add_sat(deficit, v->headroom_bytes),
+                                pct_of(v->p.max_bytes, v->t->urgent_step_pct));
+        target = max_u64(add_sat(base, step), v->grow_goal_bytes);
+        target = clamp_u64(round_up_mib(target), v->p.min_bytes, v->p.max_bytes);
+    }
+    s->stall_ticks = 0;
+    s->stalled_at_bytes = 0;
+    if (target > cur) {
+        decide(out, POLICY_GROW_URGENT, target);
+        reason_set(out, "%s: grow %llu -> %llu MiB%s", g->why, MIBS(cur), MIBS(target),
+                   g->heavy ? " (max)" : "");
+    } else {
+        decide(out, POLICY_HOLD, cur);
+        reason_set(out, "%s, but already at %llu MiB (max %llu)", g->why, MIBS(cur),
+                   MIBS(v->p.max_bytes));
+    }
+    note_growth(v, s); /* pressure restarts the hold-down too */
+    return true;
+}
+
+/* clamp: a target outside [min, max] (policy reloaded, set by hand) is
+ * corrected first, in one step, with or without data. */
+static bool rule_clamp_to_policy(const struct vm_view *v, struct policy_vm_state *s,
+                                 struct policy_vm_out *out)
+{
+    const uint64_t cur = v->cur_bytes;
+    if (cur <= v->p.max_bytes && cur >= v->p.min_bytes)
+        return false;
+    uint64_t target = clamp_u64(cur, v->p.min_bytes, v->p.max_bytes);
+    decide(out, target > cur ? POLICY_GROW : POLICY_SHRINK, target);
+    reason_set(out, "target %llu MiB outside policy [%llu, %llu] MiB: clamped", MIBS(cur),
+               MIBS(v->p.min_bytes), MIBS(v->p.max_bytes));
+    return true;
+}
+
+/* stalled: the balloon stopped short of a lower target (measured: 256 ->
+ * 64 MiB stalls at 68 MiB with no error and no event). Stop pushing: hold
+ * where the balloon got, ask the agent to RECLAIM the rest, retry after
+ * stall_retry_ms. */
+static bool rule_stalled(const struct vm_view *v, struct policy_vm_state *s,
+                         struct policy_vm_out *out)
+{
+    if (!v->stalled_now)
+        return false;
+    const struct policy_vm_in *in = v->in;
+    uint64_t at = clamp_u64(round_up_mib(in->actual_bytes), v->p.min_bytes, v->p.max_bytes);
+    s->stalled_at_bytes = at;
+    s->stalled_until_ms = v->now_ms + (int64_t)v->t->stall_retry_ms;
+    s->stall_ticks = 0;
+    decide(out, POLICY_STALLED, at);
+    reason_set(out, "stalled: balloon stuck at %llu MiB, target was %llu MiB; retry in %llus",
+               MIBS(in->actual_bytes), MIBS(v->cur_bytes),
+               (unsigned long long)(v->t->stall_retry_ms / 1000));
+    if (v->p.reclaim_allowed && v->g.from_agent)
+        out->reclaim_bytes = in->actual_bytes - v->cur_bytes;
+    return true;
+}
+
+/* no_data: neither a usable agent report nor guest-stats. Hold, never
+ * shrink blind; but a guest whose agent died (maybe OOM-killed itself) may
+ * be starving: after blind_release_ms, give it its memory back. */
+static bool rule_no_data(const struct vm_view *v, struct policy_vm_state *s,
+                         struct policy_vm_out *out)
+{
+    if (v->g.have)
+        return false;
+    const uint64_t cur = v->cur_bytes;
+    const char *why = v->g.why;
+    uint64_t blind_ms = v->now_ms > s->last_data_ms ? (uint64_t)(v->now_ms - s->last_data_ms) : 0;
+    if (v->t->blind_release_ms && blind_ms >= v->t->blind_release_ms && cur < v->p.max_bytes) {
+        decide(out, POLICY_GROW, v->p.max_bytes);
+        reason_set(out, "no guest data for %llus: giving memory back (%s)",
+                   (unsigned long long)(blind_ms / 1000), why[0] ? why : "no agent");
+    } else {
+        decide(out, POLICY_NO_DATA, cur);
+        reason_set(out, "%s: holding at %llu MiB, never shrink blind",
+                   why[0] ? why : "no fresh agent report or guest-stats", MIBS(cur));
+    }
+    return true;
+}
+
+/*
+ * grow (rising): growth ahead of a rising working set. rule_grow waits
+ * until the guest eats into its tight headroom; a guest allocating fast may
+ * be OOM-killed before the next report gets there: a tiny guest with no page
+ * cache to reclaim is killed before its PSI trigger fires (measured under
+ * TCG: ~25 MiB/s of allocation ate 35 MiB of headroom and OOM-killed the
+ * workload 1.7 s into its spike, no PRESSURE frame was ever sent). So when
+ * the guest's own use rose by a deadband or more since the last report, and
+ * one more such rise would cross the trigger, grow now to need + headroom +
+ * the rise: room for one more report interval at the rate just seen.
+ * MemTotal - MemAvailable does not move with the balloon, so our own
+ * actuation never looks like a rise.
+ */
+static bool rule_grow_rising(const struct vm_view *v, struct policy_vm_state *s,
+                             struct policy_vm_out *out)
+{
+    const uint64_t cur = v->cur_bytes, rise = v->rise_bytes, need = v->g.need_bytes;
+    if (rise < v->deadband_bytes || cur >= v->p.max_bytes ||
+        add_sat(add_sat(need, rise), v->grow_margin_bytes) <= cur)
+        return false;
+    uint64_t target = add_sat(add_sat(need, v->headroom_bytes), rise);
+    target = clamp_u64(round_up_mib(target), v->p.min_bytes, v->p.max_bytes);
+    if (target <= cur)
+        return false;
+    decide(out, POLICY_GROW, target);
+    reason_set(out,
+               "working set rising +%llu MiB to %llu MiB: grow %llu -> %llu MiB "
+               "(headroom %llu + rise)",
+               MIBS(rise), MIBS(need), MIBS(cur), MIBS(target), MIBS(v->headroom_bytes));
+    s->stall_ticks = 0;
+    s->stalled_at_bytes = 0;
+    note_growth(v, s);
+    return true;
+}
+
+/* grow: growth with hysteresis: triggered when the guest eats into the
+ * tight headroom (never below floor + deadband), refilled to the headroom
+ * of the moment. Host pressure moving between the two then changes no
+ * target by itself, so the fleet does not pump with the host's level. */
+static bool rule_grow(const struct vm_view *v, struct policy_vm_state *s, struct policy_vm_out *out)
+{
+    const uint64_t cur = v->cur_bytes;
+    uint64_t trigger = add_sat(v->g.need_bytes, v->grow_margin_bytes);
+    if (trigger <= cur || cur >= v->p.max_bytes)
+        return false;
+    uint64_t target = max_u64(v->grow_goal_bytes, add_sat(trigger, v->deadband_bytes));
+    target = clamp_u64(round_up_mib(target), v->p.min_bytes, v->p.max_bytes);
+    decide(out, POLICY_GROW, target);
+    reason_set(out, "working set %llu MiB rose: grow %llu -> %llu MiB (headroom %llu MiB)",
+               MIBS(v->g.need_bytes), MIBS(cur), MIBS(target), MIBS(v->headroom_bytes));
+    note_growth(v, s);
+    return true;
+}
+
+/*
+ * The holds: each names one reason not to shrink toward the goal, in the
+ * order `ballastctl explain` answers "why not smaller?".
+ */
+
+/* hold: at the goal, or above it by less than a deadband. */
+static bool rule_hold_at_goal(const struct vm_view *v, struct policy_vm_state *s,
+                              struct policy_vm_out *out)
+{
+    const uint64_t cur = v->cur_bytes, goal = v->goal_bytes;
+    if (goal < cur && cur - goal >= v->deadband_bytes)
+        return false;
+    decide(out, POLICY_HOLD, cur);
+    reason_set(out, "at working set %llu + headroom %llu MiB (goal %llu, target %llu MiB)",
+               MIBS(s->need_smoothed_bytes), MIBS(v->headroom_bytes), MIBS(goal), MIBS(cur));
+    return true;
+}
+
+/* hold: agent_required, and only guest-stats: they may grow, never shrink. */
+static bool rule_hold_agent_required(const struct vm_view *v, struct policy_vm_state *s,
+                                     struct policy_vm_out *out)
+{
+    if (!v->p.agent_required || v->g.from_agent)
+        return false;
+    decide(out, POLICY_HOLD, v->cur_bytes);
+    reason_set(out, "agent required: no shrink without a fresh agent report (%s)",
+               v->g.why[0] ? v->g.why : "guest-stats only");
+    return true;
+}
+
+/* hold: no shrink for grow_hold_ms after any growth. */
+static bool rule_hold_after_growth(const struct vm_view *v, struct policy_vm_state *s,
+                                   struct policy_vm_out *out)
+{
+    const struct policy_tunables *t = v->t;
+    const int64_t now = v->now_ms;
+    if (!s->grown || now - s->last_grow_ms >= (int64_t)t->grow_hold_ms)
+        return false;
+    decide(out, POLICY_HOLD, v->cur_bytes);
+    reason_set(out, "hold-down after growth: no shrink for %llus more",
+               (unsigned long long)((t->grow_hold_ms - (uint64_t)(now - s->last_grow_ms)) / 1000));
+    return true;
+}
+
+/* hold: no shrink for deflate_hold_ms after the guest deflated on OOM
+ * (note_guest_deflate): inflating would push it back into OOM. */
+static bool rule_hold_after_deflate(const struct vm_view *v, struct policy_vm_state *s,
+                                    struct policy_vm_out *out)
+{
+    const int64_t now = v->now_ms;
+    if (!s->deflate_held || now >= s->deflate_hold_until_ms)
+        return false;
+    decide(out, POLICY_HOLD, v->cur_bytes);
+    reason_set(out,
+               "hold-down after the guest deflated on OOM: no shrink for %llus more "
+               "(goal %llu MiB)",
+               (unsigned long long)((uint64_t)(s->deflate_hold_until_ms - now) / 1000),
+               MIBS(v->goal_bytes));
+    return true;
+}
+
+/* hold (stalled): a stall holds the target where the balloon got until
+ * stall_retry_ms have passed (rule_stalled); no push below it till then. */
+static bool rule_hold_at_stall(const struct vm_view *v, struct policy_vm_state *s,
+                               struct policy_vm_out *out)
+{
+    if (!s->stalled_at_bytes || v->goal_bytes >= s->stalled_at_bytes)
+        return false;
+    decide(out, POLICY_STALLED, v->cur_bytes);
+    reason_set(out, "stalled at %llu MiB (goal %llu MiB): retry in %llus",
+               MIBS(s->stalled_at_bytes), MIBS(v->goal_bytes),
+               (unsigned long long)((uint64_t)(s->stalled_until_ms - v->now_ms) / 1000));
+    return true;
+}
+
+/* hold: the balloon is still inflating toward the last target. */
+static bool rule_hold_balloon_moving(const struct vm_view *v, struct policy_vm_state *s,
+                                     struct policy_vm_out *out)
+{
+    const uint64_t cur = v->cur_bytes;
+    if (v->in->actual_bytes <= add_sat(cur, v->t->stall_tolerance_bytes))
+        return false;
+    decide(out, POLICY_HOLD, cur);
+    reason_set(out, "waiting for balloon: actual %llu MiB, target %llu MiB",
+               MIBS(v->in->actual_bytes), MIBS(cur));
+    return true;
+}
+
+/*
+ * shrink: one gradual step toward the goal. Close shrink_gain of the gap,
+ * at least a deadband (or it would never finish), at most rate * dt and
+ * step_max, both scaled up with host pressure. The cap is what the guest's
+ * reclaim can follow. Pacing: when the allowance since the last step does
+ * not cover a step worth making (the step wanted, or a full tick's worth),
+ * wait; extra calls between ticks therefore add no balloon operations. A
+ * VM that steps may be squeezed further by pass 2, up to its cap.
+ */
+static bool rule_shrink(const struct vm_view *v, struct policy_vm_state *s,
+                        struct policy_vm_out *out)
+{
+    const struct policy_tunables *t = v->t;
+    const uint64_t cur = v->cur_bytes, goal = v->goal_bytes;
+    uint64_t gap = cur - goal;
+    double factor = step_factor(t, v->level);
+    uint64_t cap = shrink_cap(t, v->dt_ms, factor);
+    uint64_t desired = min_u64(max_u64(pct_of(gap, t->shrink_gain_pct), v->deadband_bytes), gap);
+    s->step_cap_bytes = cap;
+    if (cap < min_u64(desired, shrink_cap(t, v->tick_ms, factor))) {
+        decide(out, POLICY_HOLD, cur);
+        reason_set(out, "pacing: next shrink step toward %llu MiB when the rate allows",
+                   MIBS(goal));
+        return true;
+    }
+    s->shrinkable = true;
+    decide(out, POLICY_SHRINK, cur - min_u64(desired, cap));
+    reason_set(out, "shrink %llu -> %llu MiB toward working set %llu + headroom %llu MiB",
+               MIBS(cur), MIBS(out->target_bytes), MIBS(s->need_smoothed_bytes),
+               MIBS(v->headroom_bytes));
+    return true;
+}
+
+typedef bool vm_rule_fn(const struct vm_view *v, struct policy_vm_state *s,
+                        struct policy_vm_out *out);
+
+/* After the observation, in this order; the first rule that decides wins
+ * and rule_shrink always does. Urgent growth comes first, so nothing defers
+ * a guest under pressure; every rule after rule_no_data may take the guest's
+ * figures as there (g.have); both growths come before the holds, so no
+ * hold-down ever delays a growth. */
+static vm_rule_fn *const vm_rules[] = {
+    rule_grow_urgent,         /* pressure or deflate on OOM: grow now, by plenty */
+    rule_clamp_to_policy,     /* target outside [min, max]: corrected in one step */
+    rule_stalled,             /* balloon stuck short of a lower target: hold there */
+    rule_no_data,             /* nothing usable: hold, or give it all back after a while */
+    rule_grow_rising,         /* own use rising fast: grow ahead of it */
+    rule_grow,                /* ate into the tight headroom: refill the headroom */
+    rule_hold_at_goal,        /* within a deadband of the goal */
+    rule_hold_agent_required, /* guest-stats never shrink an agent_required VM */
+    rule_hold_after_growth,   /* grow_hold_ms after a growth */
+    rule_hold_after_deflate,  /* deflate_hold_ms after a deflate on OOM */
+    rule_hold_at_stall,       /* stall_retry_ms after a stall */
+    rule_hold_balloon_moving, /* the balloon still inflating toward the target */
+    rule_shrink,              /* one paced, bounded step toward the goal */
+};
+
+/* Every decision after the observation: what was ignored goes to the end of
+ * the reason, a clamped policy to its head; the target stays in [min, max]. */
+static void finish_vm(const struct vm_view *v, struct policy_vm_out *out)
+{
+    const struct guest_view *g = &v->g;
+    if (g->why[0] && g->have && !g->urgent && out->decision != POLICY_INVALID)
+        reason_append(out, " [%s]", g->why);
+    if (v->clamped_policy)
+        reason_prefix(out, "policy min > max, min clamped to max; ");
+    out->target_bytes = clamp_u64(out->target_bytes, v->p.min_bytes, v->p.max_bytes);
+}
+
 /* Pass 1 for one VM. Leaves out->target_bytes / decision / reason, and in
  * the state the goal, the step cap and whether pass 2 may squeeze further. */
 static void decide_vm(const struct policy_snapshot *snap, double level,
                       const struct policy_vm_in *in, struct policy_vm_state *s,
                       struct policy_vm_out *out)
 {
-    const struct policy_tunables *t = snap->tunables;
-    const int64_t now = snap->now_ms;
-    struct policy_vm_params p = in->params;
-
     memset(out, 0, sizeof(*out));
     s->shrinkable = false;
     s->step_cap_bytes = 0;
-
-    if (p.max_bytes == 0 || in->actual_bytes == 0) {
-        out->target_bytes = in->target_bytes;
-        out->decision = POLICY_INVALID;
-        reason_set(out, "%s",
-                   p.max_bytes == 0 ? "policy max is 0: nothing done"
-                                    : "balloon actual unknown: nothing done");
+    if (rule_invalid(in, out))
         return;
-    }
-    bool clamped_policy = false;
-    if (p.min_bytes > p.max_bytes) {
-        p.min_bytes = p.max_bytes; /* config should have refused it; stay safe */
-        clamped_policy = true;
-    }
-    const uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
-
-    /* The time since the last shrink bounds the next step (rate * dt): extra
-     * calls (the event path, a one-VM snapshot between ticks) do not add
-     * steps, and a long pause (daemon stopped, host suspended) does not turn
-     * into one giant step. */
-    uint64_t tick = t->tick_interval_ms ? t->tick_interval_ms : 5000;
-    uint64_t dt_ms = tick;
-    if (s->shrunk)
-        dt_ms =
-            now > s->last_shrink_ms ? min_u64((uint64_t)(now - s->last_shrink_ms), 4 * tick) : 0;
-
-    if (p.mode == POLICY_MODE_FIXED) {
-        uint64_t fixed = p.fixed_bytes ? p.fixed_bytes : p.max_bytes;
-        out->target_bytes = clamp_u64(fixed, p.min_bytes, p.max_bytes);
-        out->decision = POLICY_FIXED_SIZE;
-        reason_set(out, "fixed at %llu MiB%s", MIBS(out->target_bytes),
-                   clamped_policy ? " (policy min > max: clamped)" : "");
+    struct vm_view v;
+    view_init(&v, snap, level, in, s);
+    if (rule_fixed(&v, out))
         return;
+    observe_vm(&v, s, out);
+    for (size_t i = 0; i < sizeof(vm_rules) / sizeof(vm_rules[0]); i++) {
+        if (vm_rules[i](&v, s, out))
+            break;
     }
+    finish_vm(&v, out);
+}
 
-    const uint64_t floor_bytes =
-        max_u64(pct_of(p.max_bytes, t->guest_avail_floor_pct), t->guest_avail_floor_bytes);
-    const uint64_t deadband = max_u64(pct_of(p.max_bytes, t->deadband_pct), t->deadband_bytes);
-    const uint64_t headroom_calm = max_u64(pct_of(p.max_bytes, t->headroom_pct), t->headroom_bytes);
-    const uint64_t headroom_tight =
-        max_u64(pct_of(p.max_bytes, t->pressure_headroom_pct), t->pressure_headroom_bytes);
-    uint64_t headroom = headroom_tight >= headroom_calm
-                            ? headroom_calm
-                            : headroom_calm - scale_u64(headroom_calm - headroom_tight, level);
-    /* Never plan a size that leaves the guest under its own pressure floor:
-     * shrinking into it would trigger an urgent growth, then a shrink again,
-     * forever. A deadband above the floor keeps the two apart. */
-    headroom = max_u64(headroom, add_sat(floor_bytes, deadband));
+/* Pass 2 may squeeze a VM further: a managed VM that made a shrink step. */
+static bool squeezable(const struct policy_vm_in *in, const struct policy_vm_state *s)
+{
+    return s->shrinkable && in->params.mode == POLICY_MODE_MANAGED;
+}
 
-    /* deflate-on-oom balloons stay inside the guest's MemTotal (see
-     * policy_vm_state.balloon_in_total): a fresh report or guest-stats with
-     * a total above the balloon's actual, but not above nominal, shows it.
-     * Only while the balloon stands still since the report arrived (for
-     * guest-stats: since the last call): a report taken just before a shrink
-     * shows the
-     * old, larger MemTotal above the new actual - that is not the mode, and
-     * taking it for the mode would subtract the balloon from a use that
-     * never contained it. */
-    {
-        uint64_t nominal = in->nominal_bytes ? in->nominal_bytes : p.max_bytes;
-        uint64_t slack = max_u64(pct_of(p.max_bytes, 2.0), 2 * MIB);
-        uint64_t total = 0, seen_at = in->actual_bytes;
-        bool from_stats = false;
-        if (in->agent.valid && in->agent.age_ms <= t->agent_stale_ms) {
-            /* Only when the caller says which balloon the report saw. */
-            total = in->agent.balloon_actual_bytes ? in->agent.mem_total_bytes : 0;
-            seen_at = in->agent.balloon_actual_bytes;
-        } else if (in->stats.valid && in->stats.age_ms <= t->stats_stale_ms &&
-                   in->stats.total_bytes != POLICY_UNKNOWN) {
-            total = in->stats.total_bytes;
-            from_stats = true;
-        }
-        uint64_t moved_since_report =
-            in->actual_bytes > seen_at ? in->actual_bytes - seen_at : seen_at - in->actual_bytes;
-        uint64_t moved_since_call = in->actual_bytes > s->last_actual_bytes
-                                        ? in->actual_bytes - s->last_actual_bytes
-                                        : s->last_actual_bytes - in->actual_bytes;
-        if (s->initialized && moved_since_report <= t->stall_tolerance_bytes &&
-            (!from_stats || moved_since_call <= t->stall_tolerance_bytes) &&
-            total > add_sat(in->actual_bytes, slack) && total <= add_sat(nominal, slack))
-            s->balloon_in_total = true;
+/* A VM's claim on the host's deficit: memory above its goal per share. */
+static double squeeze_weight(const struct policy_vm_in *in, const struct policy_vm_state *s,
+                             const struct policy_vm_out *o)
+{
+    uint64_t room = sub_sat(o->target_bytes, s->goal_bytes);
+    return (double)room / (double)(in->params.shares ? in->params.shares : 1);
+}
+
+/* What pass 1's own steps already give back, managed VMs only. */
+static uint64_t planned_shrink(const struct policy_snapshot *snap, const struct policy_vm_out *out)
+{
+    uint64_t planned = 0;
+    for (size_t i = 0; i < snap->n_vms; i++) {
+        const struct policy_vm_in *in = &snap->vms[i];
+        if (out[i].decision == POLICY_SHRINK && in->params.mode == POLICY_MODE_MANAGED)
+            planned += sub_sat(vm_cur(in), out[i].target_bytes);
     }
+    return planned;
+}
 
-    struct guest_view g;
-    read_guest(in, t, s, floor_bytes, &g);
-
-    /* Keep the oom_kill counter in step whenever the agent is fresh and the
-     * counter is sane; a counter that went backwards is resynchronised. */
-    if (in->agent.valid && in->agent.age_ms <= t->agent_stale_ms) {
-        s->last_oom_kill_count = in->agent.oom_kill_count;
-        s->oom_kill_seen = true;
-    }
-    if (!s->initialized)
-        s->last_data_ms = now;
-
-    /* How fast the guest's own use rises between two reports, and the
-     * kernel's share learned while the balloon stands still (read_guest). */
-    uint64_t rise = 0;
-    if (g.have && g.from_agent) {
-        if (s->used_known && g.used_bytes > s->last_used_bytes)
-            rise = g.used_bytes - s->last_used_bytes;
-        s->last_used_bytes = g.used_bytes;
-        s->used_known = true;
-        uint64_t moved = in->actual_bytes > s->last_actual_bytes
-                             ? in->actual_bytes - s->last_actual_bytes
-                             : s->last_actual_bytes - in->actual_bytes;
-        if (s->initialized && moved <= t->stall_tolerance_bytes && !s->balloon_in_total) {
-            s->overhead_bytes = sub_sat(in->actual_bytes, in->agent.mem_total_bytes);
-            s->overhead_known = true;
-        }
-    }
-    if (g.have) {
-        s->last_data_ms = now;
-        s->need_bytes = g.need_bytes;
-        /* Fast up, slow down: a dip in usage must last to be trusted. */
-        if (!s->initialized || g.need_bytes >= s->need_smoothed_bytes ||
-            s->need_smoothed_bytes == 0)
-            s->need_smoothed_bytes = g.need_bytes;
-        else
-            s->need_smoothed_bytes -= (s->need_smoothed_bytes - g.need_bytes) / 2;
-    }
-
-    /* Stall detection: only for shrinking (actual above a lower target). A
-     * deflate that lags is the guest's business; we never lower a target on
-     * a guest that wants memory. */
-    bool stalled_now = false;
-    if (in->actual_bytes > add_sat(cur, t->stall_tolerance_bytes)) {
-        uint64_t moved = in->actual_bytes > s->last_actual_bytes
-                             ? in->actual_bytes - s->last_actual_bytes
-                             : s->last_actual_bytes - in->actual_bytes;
-        if (s->initialized && moved < t->stall_tolerance_bytes)
-            s->stall_ticks++;
-        else
-            s->stall_ticks = 0;
-        if (t->stall_ticks > 0 && s->stall_ticks >= t->stall_ticks)
-            stalled_now = true;
+/* One VM's share of the deficit, at most its room above the goal and what
+ * its step cap leaves of its own step. */
+static void squeeze_vm(const struct policy_vm_in *in, const struct policy_vm_state *s,
+                       struct policy_vm_out *o, uint64_t share_bytes, double level)
+{
+    uint64_t cur = vm_cur(in);
+    uint64_t room = sub_sat(o->target_bytes, s->goal_bytes);
+    uint64_t stepped = sub_sat(cur, o->target_bytes);
+    uint64_t extra = min_u64(share_bytes, room);
+    extra = min_u64(extra, sub_sat(s->step_cap_bytes, stepped));
+    if (extra == 0)
+        return;
+    o->target_bytes -= extra;
+    if (o->decision != POLICY_SHRINK) {
+        o->decision = POLICY_SHRINK;
+        reason_set(o, "host pressure %.0f%%: shrink %llu -> %llu MiB (goal %llu)", level * 100.0,
+                   MIBS(cur), MIBS(o->target_bytes), MIBS(s->goal_bytes));
     } else {
-        s->stall_ticks = 0;
+        reason_append(o, " +%llu MiB for host", MIBS(extra));
     }
-    if (s->stalled_at_bytes && now >= s->stalled_until_ms)
-        s->stalled_at_bytes = 0; /* retry */
+}
 
-    /*
-     * The guest deflated its balloon on OOM. With virtio-balloon
-     * deflate-on-oom, the guest's OOM notifier takes pages back from the
-     * balloon (256 pages a call) before its OOM killer runs: the balloon's
-     * actual rises above the target we set, without a command of ours. (Our
-     * growth never does that: it raises the target first; a shrink only
-     * lowers actual toward it.) The guest just proved its target too small,
-     * whatever its last report said: an urgent growth from the new actual,
-     * counted once per episode, and no shrink for deflate_hold_ms: inflating
-     * again would push it straight back into OOM. The caller may also have
-     * seen the rise on its events after it already raised the target
-     * (guest_raised_over_bytes): the episode counts and holds the same, the
-     * growth is already there.
-     */
-    const uint64_t deflate_step = max_u64(t->stall_tolerance_bytes, MIB);
-    if (s->deflate_open && in->actual_bytes < add_sat(cur, deflate_step))
-        s->deflate_open = false; /* the target caught up: episode over */
-    bool above_now = in->actual_bytes >= add_sat(cur, deflate_step) &&
-                     in->actual_bytes >= add_sat(s->last_actual_bytes, deflate_step);
-    if (s->initialized && in->target_bytes && p.mode != POLICY_MODE_FIXED &&
-        (above_now || in->guest_raised_over_bytes)) {
-        if (!s->deflate_open) {
-            s->deflate_open = above_now;
-            s->guest_deflate_events++;
-            out->guest_deflated = true;
-        }
-        s->deflate_held = true;
-        s->deflate_hold_until_ms = now + (int64_t)t->deflate_hold_ms;
-        if (above_now && !g.heavy) {
-            g.urgent = true;
-            snprintf(g.why, sizeof(g.why),
-                     "guest deflated its balloon on OOM (actual %llu MiB > target %llu MiB)",
-                     MIBS(in->actual_bytes), MIBS(cur));
-        }
+/* Pass 2: host below its high watermark. Spread what the normal steps
+ * leave of the deficit over the squeezable VMs by room / shares: most slack
+ * and fewest shares give most. O(n), no sorting, no scratch memory. */
+static void share_out_deficit(const struct policy_snapshot *snap,
+                              const struct policy_vm_state *states, struct policy_vm_out *out,
+                              double level, uint64_t deficit)
+{
+    uint64_t planned = planned_shrink(snap, out);
+    if (deficit <= planned)
+        return;
+    uint64_t remaining = deficit - planned;
+    double total_weight = 0.0;
+    for (size_t i = 0; i < snap->n_vms; i++) {
+        if (squeezable(&snap->vms[i], &states[i]))
+            total_weight += squeeze_weight(&snap->vms[i], &states[i], &out[i]);
     }
+    for (size_t i = 0; i < snap->n_vms && total_weight > 0.0; i++) {
+        if (!squeezable(&snap->vms[i], &states[i]))
+            continue;
+        double w = squeeze_weight(&snap->vms[i], &states[i], &out[i]);
+        squeeze_vm(&snap->vms[i], &states[i], &out[i], scale_u64(remaining, w / total_weight),
+                   level);
+    }
+}
 
-    /* Goal: working set + headroom. Grow against the latest figure, shrink
-     * against the smoothed one. */
-    uint64_t grow_goal = 0, goal = 0;
-    if (g.have) {
-        grow_goal =
-            clamp_u64(round_up_mib(add_sat(g.need_bytes, headroom)), p.min_bytes, p.max_bytes);
-        goal = clamp_u64(round_up_mib(add_sat(s->need_smoothed_bytes, headroom)), p.min_bytes,
-                         p.max_bytes);
-        if (grow_goal > goal)
-            goal = grow_goal;
+/* One VM's shrink against what is left of the host budget: made whole,
+ * cut to what is left (when that is worth a deadband), or held for a later
+ * turn. A policy correction (above max) is never deferred. */
+static void spend_budget(const struct policy_tunables *t, const struct policy_vm_in *in,
+                         struct policy_vm_state *s, struct policy_vm_out *o, uint64_t *left)
+{
+    uint64_t cur = vm_cur(in);
+    if (o->decision != POLICY_SHRINK || in->params.mode != POLICY_MODE_MANAGED ||
+        o->target_bytes >= cur || cur > in->params.max_bytes)
+        return;
+    uint64_t step = cur - o->target_bytes;
+    if (step <= *left) {
+        *left -= step;
+    } else if (*left >= vm_deadband(t, in->params.max_bytes)) {
+        o->target_bytes = cur - *left;
+        *left = 0;
+        reason_append(o, " (cut by host rate limit)");
+    } else {
+        decide(o, POLICY_HOLD, cur);
+        s->shrinkable = false;
+        reason_set(o, "host shrink budget of this tick used: waiting for a turn (goal %llu MiB)",
+                   MIBS(s->goal_bytes));
     }
-    s->goal_bytes = goal;
+}
 
-    if (g.urgent) {
-        /* Give it back at once and by plenty: what the floor lacks plus
-         * headroom, at least urgent_step_pct of max; everything under heavy
-         * pressure. Never rate-limited, whatever the host's state. */
-        uint64_t target;
-        if (g.heavy) {
-            target = p.max_bytes;
-        } else {
-            uint64_t base = max_u64(in->actual_bytes, cur);
-            uint64_t deficit = g.have ? sub_sat(floor_bytes, g.available_bytes) : 0;
-            uint64_t step =
-                max_u64(add_sat(deficit, headroom), pct_of(p.max_bytes, t->urgent_step_pct));
-            target = max_u64(add_sat(base, step), grow_goal);
-            target = clamp_u64(round_up_mib(target), p.min_bytes, p.max_bytes);
-        }
-        s->stall_ticks = 0;
-        s->stalled_at_bytes = 0;
-        if (target > cur) {
-            out->target_bytes = target;
-            out->decision = POLICY_GROW_URGENT;
-            reason_set(out, "%s: grow %llu -> %llu MiB%s", g.why, MIBS(cur), MIBS(target),
-                       g.heavy ? " (max)" : "");
-        } else {
-            out->target_bytes = cur;
-            out->decision = POLICY_HOLD;
-            reason_set(out, "%s, but already at %llu MiB (max %llu)", g.why, MIBS(cur),
-                       MIBS(p.max_bytes));
-        }
-        s->last_grow_ms = now; /* pressure restarts the hold-down too */
-        s->grown = true;
-        goto done;
+/* Pass 3, first: the host-wide rate, host_shrink_rate * tick (scaled with host
+ * pressure like the VMs' steps). The budget goes to whole steps, VM after VM
+ * from a starting point that moves every tick; the rest wait their turn.
+ * Scaling every step down instead would turn 1000 VMs into 1000 tiny
+ * balloon moves a tick. */
+static void cap_host_rate(const struct policy_snapshot *snap, struct policy_vm_state *states,
+                          struct policy_vm_out *out, double level)
+{
+    const struct policy_tunables *t = snap->tunables;
+    if (snap->n_vms == 0)
+        return;
+    uint64_t tick = t->tick_interval_ms ? t->tick_interval_ms : 5000;
+    uint64_t left = scale_u64(scale_u64(t->host_shrink_rate_bytes_per_s, (double)tick / 1000.0),
+                              step_factor(t, level));
+    size_t start =
+        (size_t)(((uint64_t)(snap->now_ms > 0 ? snap->now_ms : 0) / tick) * 7919u % snap->n_vms);
+    for (size_t k = 0; k < snap->n_vms; k++) {
+        size_t i = (start + k) % snap->n_vms;
+        spend_budget(t, &snap->vms[i], &states[i], &out[i], &left);
     }
+}
 
-    /* A target outside [min, max] (policy reloaded, set by hand) is fixed
-     * first, with or without data. */
-    if (cur > p.max_bytes || cur < p.min_bytes) {
-        out->target_bytes = clamp_u64(cur, p.min_bytes, p.max_bytes);
-        out->decision = out->target_bytes > cur ? POLICY_GROW : POLICY_SHRINK;
-        reason_set(out, "target %llu MiB outside policy [%llu, %llu] MiB: clamped", MIBS(cur),
-                   MIBS(p.min_bytes), MIBS(p.max_bytes));
-        goto done;
-    }
+/* Ask the guest to drop caches when a shrink step would eat into them: the
+ * balloon then inflates into free pages at once. Needs a fresh agent report
+ * with sane MemFree, and reclaim_allowed. */
+static void request_reclaim(const struct policy_tunables *t, const struct policy_vm_in *in,
+                            struct policy_vm_out *o)
+{
+    if (o->decision != POLICY_SHRINK || !in->params.reclaim_allowed || !agent_fresh(in, t) ||
+        in->agent.mem_free_bytes > in->agent.mem_total_bytes)
+        return;
+    uint64_t step = sub_sat(vm_cur(in), o->target_bytes);
+    if (in->agent.mem_free_bytes < step + t->guest_avail_floor_bytes)
+        o->reclaim_bytes = step;
+}
 
-    if (stalled_now) {
-        /* FACTS: 256 -> 64 MiB stalls at 68 MiB with no error and no event.
-         * Stop pushing: hold where the balloon got, retry later. */
-        uint64_t at = clamp_u64(round_up_mib(in->actual_bytes), p.min_bytes, p.max_bytes);
-        s->stalled_at_bytes = at;
-        s->stalled_until_ms = now + (int64_t)t->stall_retry_ms;
-        s->stall_ticks = 0;
-        out->target_bytes = at;
-        out->decision = POLICY_STALLED;
-        reason_set(out, "stalled: balloon stuck at %llu MiB, target was %llu MiB; retry in %llus",
-                   MIBS(in->actual_bytes), MIBS(cur),
-                   (unsigned long long)(t->stall_retry_ms / 1000));
-        if (p.reclaim_allowed && g.from_agent)
-            out->reclaim_bytes = in->actual_bytes - cur;
-        goto done;
+/* Whether to set the target now: any change in managed mode; never in
+ * observe (nor RECLAIM); in safe mode only a raise (see enum policy_mode). */
+static void actuate_by_mode(const struct policy_vm_in *in, struct policy_vm_out *o)
+{
+    uint64_t cur = vm_cur(in);
+    bool changes = o->decision != POLICY_INVALID && o->target_bytes != in->target_bytes &&
+                   o->target_bytes != 0;
+    if (in->params.mode == POLICY_MODE_OBSERVE) {
+        o->actuate = false;
+        o->reclaim_bytes = 0;
+        reason_prefix(o, "observe: would %s; ", policy_decision_name(o->decision));
+    } else if (in->params.mode == POLICY_MODE_SAFE) {
+        /* Never lower a target, never RECLAIM; raise it when the guest
+         * needs memory. */
+        o->reclaim_bytes = 0;
+        o->actuate = changes && o->target_bytes > cur;
+        if (o->actuate)
+            reason_prefix(o, "safe (config error): ");
+        else if (o->target_bytes < cur)
+            reason_prefix(o, "safe (config error), never shrinks: would %s; ",
+                          policy_decision_name(o->decision));
+        else
+            reason_prefix(o, "safe (config error): ");
+    } else {
+        o->actuate = changes;
     }
+}
 
-    if (!g.have) {
-        out->target_bytes = cur;
-        uint64_t blind_ms = now > s->last_data_ms ? (uint64_t)(now - s->last_data_ms) : 0;
-        if (t->blind_release_ms && blind_ms >= t->blind_release_ms && cur < p.max_bytes) {
-            /* A guest whose agent died (maybe OOM-killed itself) may be
-             * starving: after long enough, give it its memory back. */
-            out->target_bytes = p.max_bytes;
-            out->decision = POLICY_GROW;
-            reason_set(out, "no guest data for %llus: giving memory back (%s)",
-                       (unsigned long long)(blind_ms / 1000), g.why[0] ? g.why : "no agent");
-        } else {
-            out->decision = POLICY_NO_DATA;
-            reason_set(out, "%s: holding at %llu MiB, never shrink blind",
-                       g.why[0] ? g.why : "no fresh agent report or guest-stats", MIBS(cur));
-        }
-        goto done;
-    }
+static void summary_add(struct policy_summary *sum, const struct policy_vm_in *in,
+                        const struct policy_vm_out *o)
+{
+    uint64_t cur = vm_cur(in);
+    if (o->decision == POLICY_SHRINK)
+        sum->shrink_total_bytes += sub_sat(cur, o->target_bytes);
+    if (o->decision == POLICY_GROW || o->decision == POLICY_GROW_URGENT)
+        sum->grow_total_bytes += sub_sat(o->target_bytes, cur);
+    if (o->decision == POLICY_GROW_URGENT)
+        sum->n_urgent++;
+    if (o->decision == POLICY_STALLED)
+        sum->n_stalled++;
+    if (o->actuate)
+        sum->n_actuate++;
+}
 
-    /*
-     * Growth ahead of a rising working set. The trigger below waits until
-     * the guest eats into its tight headroom; a guest allocating fast may be
-     * OOM-killed before the next report gets there: a tiny guest with no page
-     * cache to reclaim is killed before its PSI trigger fires (measured under
-     * TCG: ~25 MiB/s of allocation ate 35 MiB of headroom and OOM-killed the
-     * workload 1.7 s into its spike, no PRESSURE frame was ever sent). So when
-     * the guest's own use rose by a deadband or more since the last report,
-     * and one more such rise would cross the trigger, grow now to need +
-     * headroom + the rise: room for one more report interval at the rate just
-     * seen. MemTotal - MemAvailable does not move with the balloon, so our
-     * own actuation never looks like a rise.
-     */
-    uint64_t margin = max_u64(headroom_tight, add_sat(floor_bytes, deadband));
-    if (rise >= deadband && cur < p.max_bytes &&
-        add_sat(add_sat(g.need_bytes, rise), margin) > cur) {
-        uint64_t target = add_sat(add_sat(g.need_bytes, headroom), rise);
-        target = clamp_u64(round_up_mib(target), p.min_bytes, p.max_bytes);
-        if (target > cur) {
-            out->target_bytes = target;
-            out->decision = POLICY_GROW;
-            reason_set(out,
-                       "working set rising +%llu MiB to %llu MiB: grow %llu -> %llu MiB "
-                       "(headroom %llu + rise)",
-                       MIBS(rise), MIBS(g.need_bytes), MIBS(cur), MIBS(target), MIBS(headroom));
-            s->stall_ticks = 0;
-            s->stalled_at_bytes = 0;
-            s->last_grow_ms = now;
-            s->grown = true;
-            goto done;
-        }
+/* What the next call needs to know of this one: when a shrink was made
+ * (pacing), the target last asked for, actual, and the time. */
+static void remember_call(int64_t now_ms, const struct policy_vm_in *in,
+                          const struct policy_vm_out *o, struct policy_vm_state *s)
+{
+    if (o->actuate && o->decision == POLICY_SHRINK) {
+        s->last_shrink_ms = now_ms;
+        s->shrunk = true;
     }
-
-    /* Growth with hysteresis: triggered when the guest eats into the tight
-     * headroom (never below floor + deadband), refilled to the headroom of
-     * the moment. Host pressure moving between the two then changes no
-     * target by itself, so the fleet does not pump with the host's level. */
-    uint64_t trigger = add_sat(g.need_bytes, margin);
-    if (trigger > cur && cur < p.max_bytes) {
-        uint64_t target = max_u64(grow_goal, add_sat(trigger, deadband));
-        target = clamp_u64(round_up_mib(target), p.min_bytes, p.max_bytes);
-        out->target_bytes = target;
-        out->decision = POLICY_GROW;
-        reason_set(out, "working set %llu MiB rose: grow %llu -> %llu MiB (headroom %llu MiB)",
-                   MIBS(g.need_bytes), MIBS(cur), MIBS(target), MIBS(headroom));
-        s->last_grow_ms = now;
-        s->grown = true;
-        goto done;
+    if (o->actuate && o->target_bytes != s->last_target_bytes) {
+        s->last_target_bytes = o->target_bytes;
+        s->last_change_ms = now_ms;
     }
-
-    out->target_bytes = cur;
-    out->decision = POLICY_HOLD;
-    if (goal >= cur || cur - goal < deadband) {
-        reason_set(out, "at working set %llu + headroom %llu MiB (goal %llu, target %llu MiB)",
-                   MIBS(s->need_smoothed_bytes), MIBS(headroom), MIBS(goal), MIBS(cur));
-        goto done;
-    }
-    if (p.agent_required && !g.from_agent) {
-        reason_set(out, "agent required: no shrink without a fresh agent report (%s)",
-                   g.why[0] ? g.why : "guest-stats only");
-        goto done;
-    }
-    if (s->grown && now - s->last_grow_ms < (int64_t)t->grow_hold_ms) {
-        reason_set(
-            out, "hold-down after growth: no shrink for %llus more",
-            (unsigned long long)((t->grow_hold_ms - (uint64_t)(now - s->last_grow_ms)) / 1000));
-        goto done;
-    }
-    if (s->deflate_held && now < s->deflate_hold_until_ms) {
-        reason_set(out,
-                   "hold-down after the guest deflated on OOM: no shrink for %llus more "
-                   "(goal %llu MiB)",
-                   (unsigned long long)((uint64_t)(s->deflate_hold_until_ms - now) / 1000),
-                   MIBS(goal));
-        goto done;
-    }
-    if (s->stalled_at_bytes && goal < s->stalled_at_bytes) {
-        out->decision = POLICY_STALLED;
-        reason_set(out, "stalled at %llu MiB (goal %llu MiB): retry in %llus",
-                   MIBS(s->stalled_at_bytes), MIBS(goal),
-                   (unsigned long long)((uint64_t)(s->stalled_until_ms - now) / 1000));
-        goto done;
-    }
-    if (in->actual_bytes > add_sat(cur, t->stall_tolerance_bytes)) {
-        reason_set(out, "waiting for balloon: actual %llu MiB, target %llu MiB",
-                   MIBS(in->actual_bytes), MIBS(cur));
-        goto done;
-    }
-
-    /* Gradual shrink: close shrink_gain of the gap, at least a deadband (or
-     * it would never finish), at most rate * dt and step_max, both scaled up
-     * with host pressure. The cap is what the guest's reclaim can follow. */
-    uint64_t gap = cur - goal;
-    double factor =
-        1.0 + (t->pressure_step_factor > 1.0 ? t->pressure_step_factor - 1.0 : 0.0) * level;
-    uint64_t cap = min_u64(scale_u64(t->vm_shrink_rate_bytes_per_s, (double)dt_ms / 1000.0),
-                           t->vm_shrink_step_max_bytes);
-    cap = scale_u64(cap, factor);
-    uint64_t desired = min_u64(max_u64(pct_of(gap, t->shrink_gain_pct), deadband), gap);
-    s->step_cap_bytes = cap;
-    uint64_t tick_cap =
-        scale_u64(min_u64(scale_u64(t->vm_shrink_rate_bytes_per_s, (double)tick / 1000.0),
-                          t->vm_shrink_step_max_bytes),
-                  factor);
-    if (cap < min_u64(desired, tick_cap)) {
-        /* The allowance since the last step does not cover a step worth
-         * making (the step wanted, or a full tick's worth): wait. Extra
-         * calls between ticks therefore add no balloon operations. */
-        reason_set(out, "pacing: next shrink step toward %llu MiB when the rate allows",
-                   MIBS(goal));
-        goto done;
-    }
-    uint64_t step = min_u64(desired, cap);
-    s->shrinkable = true;
-    out->target_bytes = cur - step;
-    out->decision = POLICY_SHRINK;
-    reason_set(out, "shrink %llu -> %llu MiB toward working set %llu + headroom %llu MiB",
-               MIBS(cur), MIBS(out->target_bytes), MIBS(s->need_smoothed_bytes), MIBS(headroom));
-
-done:
-    if (g.why[0] && g.have && !g.urgent && out->decision != POLICY_INVALID)
-        reason_append(out, " [%s]", g.why);
-    if (clamped_policy)
-        reason_prefix(out, "policy min > max, min clamped to max; ");
-    out->target_bytes = clamp_u64(out->target_bytes, p.min_bytes, p.max_bytes);
+    s->last_actual_bytes = in->actual_bytes;
+    s->last_eval_ms = now_ms;
+    s->initialized = true;
 }
 
 int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *states,
@@ -830,160 +1337,22 @@ int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *
 {
     if (!snap || !snap->tunables || (snap->n_vms && (!snap->vms || !states || !out)))
         return -EINVAL;
-    const struct policy_tunables *t = snap->tunables;
     uint64_t deficit = 0;
-    double level = host_pressure_level(&snap->host, t, &deficit);
+    double level = host_pressure_level(&snap->host, snap->tunables, &deficit);
     struct policy_summary sum = {.host_pressure = level, .host_deficit_bytes = deficit};
 
     /* Pass 1: each VM on its own merits. */
     for (size_t i = 0; i < snap->n_vms; i++)
         decide_vm(snap, level, &snap->vms[i], &states[i], &out[i]);
-
-    /* Pass 2: host below its high watermark. Spread what the normal steps
-     * leave of the deficit over shrinkable VMs by (room / shares). */
-    uint64_t planned = 0;
-    for (size_t i = 0; i < snap->n_vms; i++) {
-        uint64_t cur =
-            snap->vms[i].target_bytes ? snap->vms[i].target_bytes : snap->vms[i].actual_bytes;
-        if (out[i].decision == POLICY_SHRINK && snap->vms[i].params.mode == POLICY_MODE_MANAGED)
-            planned += sub_sat(cur, out[i].target_bytes);
-    }
-    if (deficit > planned) {
-        uint64_t remaining = deficit - planned;
-        double total_weight = 0.0;
-        for (size_t i = 0; i < snap->n_vms; i++) {
-            const struct policy_vm_in *in = &snap->vms[i];
-            if (!states[i].shrinkable || in->params.mode != POLICY_MODE_MANAGED)
-                continue;
-            uint64_t room = sub_sat(out[i].target_bytes, states[i].goal_bytes);
-            total_weight += (double)room / (double)(in->params.shares ? in->params.shares : 1);
-        }
-        for (size_t i = 0; i < snap->n_vms && total_weight > 0.0; i++) {
-            const struct policy_vm_in *in = &snap->vms[i];
-            if (!states[i].shrinkable || in->params.mode != POLICY_MODE_MANAGED)
-                continue;
-            uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
-            uint64_t room = sub_sat(out[i].target_bytes, states[i].goal_bytes);
-            double w = (double)room / (double)(in->params.shares ? in->params.shares : 1);
-            uint64_t extra = scale_u64(remaining, w / total_weight);
-            uint64_t stepped = sub_sat(cur, out[i].target_bytes);
-            extra = min_u64(extra, room);
-            extra = min_u64(extra, sub_sat(states[i].step_cap_bytes, stepped));
-            if (extra == 0)
-                continue;
-            out[i].target_bytes -= extra;
-            if (out[i].decision != POLICY_SHRINK) {
-                out[i].decision = POLICY_SHRINK;
-                reason_set(&out[i], "host pressure %.0f%%: shrink %llu -> %llu MiB (goal %llu)",
-                           level * 100.0, MIBS(cur), MIBS(out[i].target_bytes),
-                           MIBS(states[i].goal_bytes));
-            } else {
-                reason_append(&out[i], " +%llu MiB for host", MIBS(extra));
-            }
-        }
-    }
-
+    /* Pass 2: what the host still lacks, from the VMs with most to give. */
+    share_out_deficit(snap, states, out, level, deficit);
     /* Pass 3: the host-wide rate, then actuation, RECLAIM and state. */
-    uint64_t tick = t->tick_interval_ms ? t->tick_interval_ms : 5000;
-    double factor =
-        1.0 + (t->pressure_step_factor > 1.0 ? t->pressure_step_factor - 1.0 : 0.0) * level;
-    uint64_t budget =
-        scale_u64(scale_u64(t->host_shrink_rate_bytes_per_s, (double)tick / 1000.0), factor);
-    /* The budget goes to whole steps, VM after VM from a starting point
-     * that moves every tick; the rest wait their turn. Scaling every step
-     * down instead would turn 1000 VMs into 1000 tiny balloon moves a tick. */
-    if (snap->n_vms > 0) {
-        size_t start = (size_t)(((uint64_t)(snap->now_ms > 0 ? snap->now_ms : 0) / tick) * 7919u %
-                                snap->n_vms);
-        uint64_t left = budget;
-        for (size_t k = 0; k < snap->n_vms; k++) {
-            size_t i = (start + k) % snap->n_vms;
-            const struct policy_vm_in *in = &snap->vms[i];
-            struct policy_vm_out *o = &out[i];
-            uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
-            if (o->decision != POLICY_SHRINK || in->params.mode != POLICY_MODE_MANAGED ||
-                o->target_bytes >= cur || cur > in->params.max_bytes)
-                continue; /* a policy correction (above max) is never deferred */
-            uint64_t step = cur - o->target_bytes;
-            uint64_t dband =
-                max_u64(pct_of(in->params.max_bytes, t->deadband_pct), t->deadband_bytes);
-            if (step <= left) {
-                left -= step;
-            } else if (left >= dband) {
-                o->target_bytes = cur - left;
-                left = 0;
-                reason_append(o, " (cut by host rate limit)");
-            } else {
-                o->target_bytes = cur;
-                o->decision = POLICY_HOLD;
-                states[i].shrinkable = false;
-                reason_set(o,
-                           "host shrink budget of this tick used: waiting for a turn "
-                           "(goal %llu MiB)",
-                           MIBS(states[i].goal_bytes));
-            }
-        }
-    }
-
+    cap_host_rate(snap, states, out, level);
     for (size_t i = 0; i < snap->n_vms; i++) {
-        const struct policy_vm_in *in = &snap->vms[i];
-        struct policy_vm_state *s = &states[i];
-        struct policy_vm_out *o = &out[i];
-        uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
-
-        bool changes = o->decision != POLICY_INVALID && o->target_bytes != in->target_bytes &&
-                       o->target_bytes != 0;
-        if (o->decision == POLICY_SHRINK && in->params.reclaim_allowed && in->agent.valid &&
-            in->agent.age_ms <= t->agent_stale_ms &&
-            in->agent.mem_free_bytes <= in->agent.mem_total_bytes) {
-            /* Ask the guest to drop caches when the step would eat into
-             * them: the balloon then inflates into free pages at once. */
-            uint64_t step = sub_sat(cur, o->target_bytes);
-            if (in->agent.mem_free_bytes < step + t->guest_avail_floor_bytes)
-                o->reclaim_bytes = step;
-        }
-        if (in->params.mode == POLICY_MODE_OBSERVE) {
-            o->actuate = false;
-            o->reclaim_bytes = 0;
-            reason_prefix(o, "observe: would %s; ", policy_decision_name(o->decision));
-        } else if (in->params.mode == POLICY_MODE_SAFE) {
-            /* Never lower a target, never RECLAIM; raise it when the guest
-             * needs memory (see enum policy_mode). */
-            o->reclaim_bytes = 0;
-            o->actuate = changes && o->target_bytes > cur;
-            if (o->actuate)
-                reason_prefix(o, "safe (config error): ");
-            else if (o->target_bytes < cur)
-                reason_prefix(o, "safe (config error), never shrinks: would %s; ",
-                              policy_decision_name(o->decision));
-            else
-                reason_prefix(o, "safe (config error): ");
-        } else {
-            o->actuate = changes;
-        }
-
-        if (o->decision == POLICY_SHRINK)
-            sum.shrink_total_bytes += sub_sat(cur, o->target_bytes);
-        if (o->decision == POLICY_GROW || o->decision == POLICY_GROW_URGENT)
-            sum.grow_total_bytes += sub_sat(o->target_bytes, cur);
-        if (o->decision == POLICY_GROW_URGENT)
-            sum.n_urgent++;
-        if (o->decision == POLICY_STALLED)
-            sum.n_stalled++;
-        if (o->actuate)
-            sum.n_actuate++;
-
-        if (o->actuate && o->decision == POLICY_SHRINK) {
-            s->last_shrink_ms = snap->now_ms;
-            s->shrunk = true;
-        }
-        if (o->actuate && o->target_bytes != s->last_target_bytes) {
-            s->last_target_bytes = o->target_bytes;
-            s->last_change_ms = snap->now_ms;
-        }
-        s->last_actual_bytes = in->actual_bytes;
-        s->last_eval_ms = snap->now_ms;
-        s->initialized = true;
+        request_reclaim(snap->tunables, &snap->vms[i], &out[i]);
+        actuate_by_mode(&snap->vms[i], &out[i]);
+        summary_add(&sum, &snap->vms[i], &out[i]);
+        remember_call(snap->now_ms, &snap->vms[i], &out[i], &states[i]);
     }
     if (summary)
         *summary = sum;
@@ -1002,7 +1371,7 @@ bool policy_vm_wants_growth(const struct policy_snapshot *snap, const struct pol
     struct policy_vm_state copy = *state;
     struct policy_vm_out out;
     decide_vm(snap, level, in, &copy, &out);
-    uint64_t cur = in->target_bytes ? in->target_bytes : in->actual_bytes;
+    uint64_t cur = vm_cur(in);
     return (out.decision == POLICY_GROW || out.decision == POLICY_GROW_URGENT) &&
            out.target_bytes > cur;
 }
