@@ -93,6 +93,20 @@ static const char *const decision_names[] = {
     [POLICY_NO_DATA] = "no_data", [POLICY_INVALID] = "invalid",
 };
 
+static const char *const cause_names[] = {
+    [POLICY_CAUSE_NONE] = "none",
+    [POLICY_CAUSE_OOM_KILL] = "oom_kill",
+    [POLICY_CAUSE_PSI_FULL] = "psi_full",
+    [POLICY_CAUSE_PRESSURE] = "pressure",
+    [POLICY_CAUSE_PSI_SOME] = "psi_some",
+    [POLICY_CAUSE_MEM_FLOOR] = "mem_floor",
+    [POLICY_CAUSE_GUEST_DEFLATE] = "guest_deflate",
+    [POLICY_CAUSE_RISING] = "rising",
+    [POLICY_CAUSE_WORKING_SET] = "working_set",
+    [POLICY_CAUSE_BLIND] = "blind",
+    [POLICY_CAUSE_CLAMP] = "clamp",
+};
+
 static const char *const mode_names[] = {
     [POLICY_MODE_MANAGED] = "managed",
     [POLICY_MODE_OBSERVE] = "observe",
@@ -104,6 +118,13 @@ const char *policy_decision_name(enum policy_decision d)
 {
     if ((size_t)d < sizeof(decision_names) / sizeof(decision_names[0]) && decision_names[d])
         return decision_names[d];
+    return "?";
+}
+
+const char *policy_cause_name(enum policy_cause c)
+{
+    if ((size_t)c < sizeof(cause_names) / sizeof(cause_names[0]) && cause_names[c])
+        return cause_names[c];
     return "?";
 }
 
@@ -264,6 +285,7 @@ struct guest_view {
     uint64_t used_bytes; /* agent MemTotal - MemAvailable: independent of the balloon */
     bool urgent;
     bool heavy;    /* go straight to max */
+    enum policy_cause cause; /* what made it urgent */
     char why[128]; /* what made it urgent / what was ignored */
 };
 
@@ -351,21 +373,26 @@ static void read_guest(const struct policy_vm_in *in, const struct policy_tunabl
             }
             if (s->oom_kill_seen && a->oom_kill_count > s->last_oom_kill_count) {
                 g->urgent = g->heavy = true;
+                g->cause = POLICY_CAUSE_OOM_KILL;
                 snprintf(g->why, sizeof(g->why), "guest OOM-killed %llu process(es)",
                          (unsigned long long)(a->oom_kill_count - s->last_oom_kill_count));
             } else if (t->guest_psi_full_pct > 0.0 &&
                        a->psi_full_avg10_pct >= t->guest_psi_full_pct) {
                 g->urgent = g->heavy = true;
+                g->cause = POLICY_CAUSE_PSI_FULL;
                 snprintf(g->why, sizeof(g->why), "guest PSI full %.1f%%", a->psi_full_avg10_pct);
             } else if (in->pressure_event) {
                 g->urgent = true;
+                g->cause = POLICY_CAUSE_PRESSURE;
                 snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
             } else if (t->guest_psi_some_pct > 0.0 &&
                        a->psi_some_avg10_pct >= t->guest_psi_some_pct) {
                 g->urgent = true;
+                g->cause = POLICY_CAUSE_PSI_SOME;
                 snprintf(g->why, sizeof(g->why), "guest PSI some %.1f%%", a->psi_some_avg10_pct);
             } else if (a->mem_available_bytes < floor_bytes) {
                 g->urgent = true;
+                g->cause = POLICY_CAUSE_MEM_FLOOR;
                 snprintf(g->why, sizeof(g->why), "guest MemAvailable %llu MiB < floor %llu MiB",
                          MIBS(a->mem_available_bytes), MIBS(floor_bytes));
             }
@@ -392,9 +419,11 @@ static void read_guest(const struct policy_vm_in *in, const struct policy_tunabl
             g->need_bytes = sub_sat(in->actual_bytes, avail);
             if (in->pressure_event) {
                 g->urgent = true;
+                g->cause = POLICY_CAUSE_PRESSURE;
                 snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
             } else if (avail < floor_bytes) {
                 g->urgent = true;
+                g->cause = POLICY_CAUSE_MEM_FLOOR;
                 snprintf(g->why, sizeof(g->why), "guest-stats available %llu MiB < floor %llu MiB",
                          MIBS(avail), MIBS(floor_bytes));
             } else if (ignored[0]) {
@@ -410,6 +439,7 @@ static void read_guest(const struct policy_vm_in *in, const struct policy_tunabl
      * says the guest stalls, whatever its last report looked like. */
     if (in->pressure_event) {
         g->urgent = true;
+        g->cause = POLICY_CAUSE_PRESSURE;
         snprintf(g->why, sizeof(g->why), "PRESSURE from agent (no usable report)");
     } else if (ignored[0]) {
         snprintf(g->why, sizeof(g->why), "%s", ignored);
@@ -601,6 +631,7 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
         s->deflate_hold_until_ms = now + (int64_t)t->deflate_hold_ms;
         if (above_now && !g.heavy) {
             g.urgent = true;
+            g.cause = POLICY_CAUSE_GUEST_DEFLATE;
             snprintf(g.why, sizeof(g.why),
                      "guest deflated its balloon on OOM (actual %llu MiB > target %llu MiB)",
                      MIBS(in->actual_bytes), MIBS(cur));
@@ -640,6 +671,7 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
         if (target > cur) {
             out->target_bytes = target;
             out->decision = POLICY_GROW_URGENT;
+            out->cause = g.cause;
             reason_set(out, "%s: grow %llu -> %llu MiB%s", g.why, MIBS(cur), MIBS(target),
                        g.heavy ? " (max)" : "");
         } else {
@@ -658,6 +690,8 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
     if (cur > p.max_bytes || cur < p.min_bytes) {
         out->target_bytes = clamp_u64(cur, p.min_bytes, p.max_bytes);
         out->decision = out->target_bytes > cur ? POLICY_GROW : POLICY_SHRINK;
+        if (out->decision == POLICY_GROW)
+            out->cause = POLICY_CAUSE_CLAMP;
         reason_set(out, "target %llu MiB outside policy [%llu, %llu] MiB: clamped", MIBS(cur),
                    MIBS(p.min_bytes), MIBS(p.max_bytes));
         goto done;
@@ -688,6 +722,7 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
              * starving: after long enough, give it its memory back. */
             out->target_bytes = p.max_bytes;
             out->decision = POLICY_GROW;
+            out->cause = POLICY_CAUSE_BLIND;
             reason_set(out, "no guest data for %llus: giving memory back (%s)",
                        (unsigned long long)(blind_ms / 1000), g.why[0] ? g.why : "no agent");
         } else {
@@ -719,6 +754,7 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
         if (target > cur) {
             out->target_bytes = target;
             out->decision = POLICY_GROW;
+            out->cause = POLICY_CAUSE_RISING;
             reason_set(out,
                        "working set rising +%llu MiB to %llu MiB: grow %llu -> %llu MiB "
                        "(headroom %llu + rise)",
@@ -741,6 +777,7 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
         target = clamp_u64(round_up_mib(target), p.min_bytes, p.max_bytes);
         out->target_bytes = target;
         out->decision = POLICY_GROW;
+        out->cause = POLICY_CAUSE_WORKING_SET;
         reason_set(out, "working set %llu MiB rose: grow %llu -> %llu MiB (headroom %llu MiB)",
                    MIBS(g.need_bytes), MIBS(cur), MIBS(target), MIBS(headroom));
         s->last_grow_ms = now;
