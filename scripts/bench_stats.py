@@ -37,6 +37,9 @@ the shell script only measures and fills in the report.
   bench_stats.py sum
       The sum of the integers on stdin, one a line; "null" or an empty line
       counts 0 (jq prints null for a guest without the figure).
+  bench_stats.py median
+      The lower median of the integers on stdin, one a line (empty lines
+      skipped); "-" with none.
 
 Exit status: 0, or 2 for a usage error or an unreadable file.
 """
@@ -152,6 +155,10 @@ def percent_saved(before: float, after: float) -> str:
     return f"{(before - after) * 100 / before:.0f}" if before > 0 else "-"
 
 
+def ints(lines: Iterable[str]) -> list[int]:
+    return [int(w) for w in (line.strip() for line in lines) if w]
+
+
 def sum_lines(lines: Iterable[str]) -> int:
     total = 0
     for line in lines:
@@ -207,6 +214,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     s.add_argument("before", type=float)
     s.add_argument("after", type=float)
     sub.add_parser("sum")
+    sub.add_parser("median")
     args = p.parse_args(argv)
 
     if args.cmd == "log":
@@ -223,11 +231,15 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         print(rate(args.events, args.seconds, args.min), file=out)
     elif args.cmd == "percent-saved":
         print(percent_saved(args.before, args.after), file=out)
-    elif args.cmd == "sum":
+    elif args.cmd in ("sum", "median"):
         try:
-            print(sum_lines(sys.stdin), file=out)
+            if args.cmd == "sum":
+                print(sum_lines(sys.stdin), file=out)
+            else:
+                values = ints(sys.stdin)
+                print(median_low(values) if values else "-", file=out)
         except ValueError as e:
-            print(f"bench_stats: sum: {e}", file=sys.stderr)
+            print(f"bench_stats: {args.cmd}: {e}", file=sys.stderr)
             return 2
     return 0
 

@@ -219,6 +219,13 @@ class CliTest(unittest.TestCase):
         self.assertEqual(rc, 2)
         self.assertIn("lots", err)
 
+    def test_median(self):
+        # MemAvailable samples, as scripts/bench-ballastd takes 5 (was: sort -n | sed -n 3p)
+        self.assertEqual(run("median", stdin="900\n100\n500\n300\n700\n")[1], "500\n")
+        self.assertEqual(run("median", stdin="4\n2\n")[1], "2\n")
+        self.assertEqual(run("median", stdin="\n")[1], "-\n")
+        self.assertEqual(run("median", stdin="1\nx\n")[0], 2)
+
 
 if __name__ == "__main__":
     unittest.main()
