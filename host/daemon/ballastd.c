@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ctlserver.h"
 #include "fd_watch.h"
+#include "log_fields.h"
 #include "manager.h"
 #include "vmsource_libvirt.h"
 
@@ -117,6 +118,7 @@ int main(int argc, char **argv)
     gslice_to_malloc(argv);
     g_autofree char *fleet_dir = NULL, *socket_path = NULL, *config_dir = NULL;
     g_autofree char *proc_root = NULL, *ksm_sysfs_root = NULL;
+    g_autofree char *log_format = NULL;
     gboolean dry_run = FALSE, check_config = FALSE, verbose = FALSE, version = FALSE;
     GOptionEntry entries[] = {
         {"fleet", 0, 0, G_OPTION_ARG_FILENAME, &fleet_dir, "Fleet state directory to manage",
@@ -135,6 +137,8 @@ int main(int argc, char **argv)
         {"ksm-sysfs-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &ksm_sysfs_root,
          "Read and tune KSM here instead of /sys/kernel/mm/ksm (tests)", "DIR"},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Debug logging", NULL},
+        {"log-format", 0, 0, G_OPTION_ARG_STRING, &log_format,
+         "Log to stderr as text (default) or as fields: a JSON object a record", "text|fields"},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
         G_OPTION_ENTRY_NULL,
     };
@@ -151,6 +155,11 @@ int main(int argc, char **argv)
     if (version) {
         printf("ballastd %s\n", BALLAST_VERSION);
         return 0;
+    }
+    if (log_format && log_fields_install(log_format) < 0) {
+        fprintf(stderr, "ballastd: --log-format must be text or fields\n");
+        g_free(libvirt_uri);
+        return EXIT_USAGE;
     }
     if (verbose)
         g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
@@ -169,7 +178,8 @@ int main(int argc, char **argv)
     }
     if ((!fleet_dir && !libvirt_uri) || !socket_path || argc > 1) {
         fprintf(stderr, "usage: ballastd {--fleet DIR | --libvirt [URI]}... --socket PATH "
-                        "[--config-dir DIR] [--dry-run] [--check-config]\n");
+                        "[--config-dir DIR] [--dry-run] [--check-config]\n"
+                        "                [--log-format=text|fields]\n");
         g_free(libvirt_uri);
         return EXIT_USAGE;
     }

@@ -414,9 +414,11 @@ static gboolean on_watch(gpointer data)
         if (!vm->grow_wait_bytes)
             continue;
         if (!vm->backend_up || now - vm->grow_sent_ms > MANAGER_CONVERGE_WATCH_MS) {
-            char sz[32];
-            g_message("%s: balloon did not reach %s within %d ms of the command", vm->name,
-                      size_format(vm->grow_wait_bytes, sz, sizeof(sz)), MANAGER_CONVERGE_WATCH_MS);
+            char sz[32], ms[24];
+            g_snprintf(ms, sizeof(ms), "%d", MANAGER_CONVERGE_WATCH_MS);
+            g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "TIMEOUT_MS", ms,
+                             "MESSAGE", "%s: balloon did not reach %s within %s ms of the command",
+                             vm->name, size_format(vm->grow_wait_bytes, sz, sizeof(sz)), ms);
             vm->grow_wait_bytes = 0;
             continue;
         }
@@ -512,7 +514,8 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
     }
 }
 
-static void log_target(struct bd_vm *vm, const char *verb, uint64_t from, uint64_t to)
+/* sent: the command went out (ACTION move); else only logged (would_move). */
+static void log_target(struct bd_vm *vm, bool sent, const char *verb, uint64_t from, uint64_t to)
 {
     char a[32], b[32], to_s[24], from_s[24];
     /* Journal fields other than MESSAGE are plain strings, not formats. */
@@ -520,8 +523,9 @@ static void log_target(struct bd_vm *vm, const char *verb, uint64_t from, uint64
     g_snprintf(from_s, sizeof(from_s), "%" G_GUINT64_FORMAT, from);
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "TARGET_BYTES", to_s,
                      "PREVIOUS_BYTES", from_s, "DECISION", policy_decision_name(vm->out.decision),
-                     "MESSAGE", "%s: %s target %s -> %s (%s: %s)", vm->name, verb,
-                     size_format(from, a, sizeof(a)), size_format(to, b, sizeof(b)),
+                     "REASON", policy_cause_name(vm->out.cause), "ACTION",
+                     sent ? "move" : "would_move", "MESSAGE", "%s: %s target %s -> %s (%s: %s)",
+                     vm->name, verb, size_format(from, a, sizeof(a)), size_format(to, b, sizeof(b)),
                      policy_decision_name(vm->out.decision), vm->out.reason);
 }
 
@@ -531,7 +535,7 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
     uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : vm->in.actual_bytes;
     if (m->dry_run || !out->actuate) {
         if (out->target_bytes != vm->logged_target && out->target_bytes != current)
-            log_target(vm,
+            log_target(vm, false,
                        m->dry_run                               ? "dry-run: would move"
                        : vm->in.params.mode == POLICY_MODE_SAFE ? "safe mode: would move"
                                                                 : "observe: would move",
@@ -554,7 +558,7 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
     }
     (*budget)--;
     vm->balloon_sets++;
-    log_target(vm, "moving", current, out->target_bytes);
+    log_target(vm, true, "moving", current, out->target_bytes);
     if (grow) {
         vm->grow_wait_bytes = out->target_bytes;
         vm->grow_trigger_ms = vm->report_valid ? MIN(vm->report_ms, now) : now;

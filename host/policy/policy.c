@@ -97,6 +97,20 @@ static const char *const decision_names[] = {
     [POLICY_NO_DATA] = "no_data", [POLICY_INVALID] = "invalid",
 };
 
+static const char *const cause_names[] = {
+    [POLICY_CAUSE_NONE] = "none",
+    [POLICY_CAUSE_OOM_KILL] = "oom_kill",
+    [POLICY_CAUSE_PSI_FULL] = "psi_full",
+    [POLICY_CAUSE_PRESSURE] = "pressure",
+    [POLICY_CAUSE_PSI_SOME] = "psi_some",
+    [POLICY_CAUSE_MEM_FLOOR] = "mem_floor",
+    [POLICY_CAUSE_GUEST_DEFLATE] = "guest_deflate",
+    [POLICY_CAUSE_RISING] = "rising",
+    [POLICY_CAUSE_WORKING_SET] = "working_set",
+    [POLICY_CAUSE_BLIND] = "blind",
+    [POLICY_CAUSE_CLAMP] = "clamp",
+};
+
 static const char *const mode_names[] = {
     [POLICY_MODE_MANAGED] = "managed",
     [POLICY_MODE_OBSERVE] = "observe",
@@ -108,6 +122,13 @@ const char *policy_decision_name(enum policy_decision d)
 {
     if ((size_t)d < sizeof(decision_names) / sizeof(decision_names[0]) && decision_names[d])
         return decision_names[d];
+    return "?";
+}
+
+const char *policy_cause_name(enum policy_cause c)
+{
+    if ((size_t)c < sizeof(cause_names) / sizeof(cause_names[0]) && cause_names[c])
+        return cause_names[c];
     return "?";
 }
 
@@ -272,8 +293,9 @@ struct guest_view {
     uint64_t need_bytes; /* actual - available: the working set plus kernel overhead */
     uint64_t used_bytes; /* agent MemTotal - MemAvailable: independent of the balloon */
     bool urgent;
-    bool heavy;    /* go straight to max */
-    char why[128]; /* what made it urgent / what was ignored */
+    bool heavy;              /* go straight to max */
+    enum policy_cause cause; /* what made it urgent */
+    char why[128];           /* what made it urgent / what was ignored */
 };
 
 /* The size the VM was started with; its policy max when unknown. */
@@ -385,19 +407,24 @@ static void agent_urgency(const struct policy_vm_in *in, const struct policy_tun
     const struct policy_agent_report *a = &in->agent;
     if (s->oom_kill_seen && a->oom_kill_count > s->last_oom_kill_count) {
         g->urgent = g->heavy = true;
+        g->cause = POLICY_CAUSE_OOM_KILL;
         snprintf(g->why, sizeof(g->why), "guest OOM-killed %llu process(es)",
                  (unsigned long long)(a->oom_kill_count - s->last_oom_kill_count));
     } else if (t->guest_psi_full_pct > 0.0 && a->psi_full_avg10_pct >= t->guest_psi_full_pct) {
         g->urgent = g->heavy = true;
+        g->cause = POLICY_CAUSE_PSI_FULL;
         snprintf(g->why, sizeof(g->why), "guest PSI full %.1f%%", a->psi_full_avg10_pct);
     } else if (in->pressure_event) {
         g->urgent = true;
+        g->cause = POLICY_CAUSE_PRESSURE;
         snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
     } else if (t->guest_psi_some_pct > 0.0 && a->psi_some_avg10_pct >= t->guest_psi_some_pct) {
         g->urgent = true;
+        g->cause = POLICY_CAUSE_PSI_SOME;
         snprintf(g->why, sizeof(g->why), "guest PSI some %.1f%%", a->psi_some_avg10_pct);
     } else if (a->mem_available_bytes < floor_bytes) {
         g->urgent = true;
+        g->cause = POLICY_CAUSE_MEM_FLOOR;
         snprintf(g->why, sizeof(g->why), "guest MemAvailable %llu MiB < floor %llu MiB",
                  MIBS(a->mem_available_bytes), MIBS(floor_bytes));
     }
@@ -444,9 +471,11 @@ static bool guest_from_stats(const struct policy_vm_in *in, const struct policy_
     g->need_bytes = sub_sat(in->actual_bytes, avail);
     if (in->pressure_event) {
         g->urgent = true;
+        g->cause = POLICY_CAUSE_PRESSURE;
         snprintf(g->why, sizeof(g->why), "PRESSURE from agent");
     } else if (avail < floor_bytes) {
         g->urgent = true;
+        g->cause = POLICY_CAUSE_MEM_FLOOR;
         snprintf(g->why, sizeof(g->why), "guest-stats available %llu MiB < floor %llu MiB",
                  MIBS(avail), MIBS(floor_bytes));
     } else if (ignored[0]) {
@@ -479,6 +508,7 @@ static void read_guest(const struct policy_vm_in *in, const struct policy_tunabl
      * says the guest stalls, whatever its last report looked like. */
     if (in->pressure_event) {
         g->urgent = true;
+        g->cause = POLICY_CAUSE_PRESSURE;
         snprintf(g->why, sizeof(g->why), "PRESSURE from agent (no usable report)");
     } else if (ignored[0]) {
         snprintf(g->why, sizeof(g->why), "%s", ignored);
@@ -738,6 +768,7 @@ static void note_guest_deflate(struct vm_view *v, struct policy_vm_state *s,
     s->deflate_hold_until_ms = v->now_ms + (int64_t)v->t->deflate_hold_ms;
     if (above_now && !v->g.heavy) {
         v->g.urgent = true;
+        v->g.cause = POLICY_CAUSE_GUEST_DEFLATE;
         snprintf(v->g.why, sizeof(v->g.why),
                  "guest deflated its balloon on OOM (actual %llu MiB > target %llu MiB)",
                  MIBS(in->actual_bytes), MIBS(cur));
@@ -830,6 +861,7 @@ static bool rule_grow_urgent(const struct vm_view *v, struct policy_vm_state *s,
     s->stalled_at_bytes = 0;
     if (target > cur) {
         decide(out, POLICY_GROW_URGENT, target);
+        out->cause = g->cause;
         reason_set(out, "%s: grow %llu -> %llu MiB%s", g->why, MIBS(cur), MIBS(target),
                    g->heavy ? " (max)" : "");
     } else {
@@ -851,6 +883,8 @@ static bool rule_clamp_to_policy(const struct vm_view *v, struct policy_vm_state
         return false;
     uint64_t target = clamp_u64(cur, v->p.min_bytes, v->p.max_bytes);
     decide(out, target > cur ? POLICY_GROW : POLICY_SHRINK, target);
+    if (target > cur)
+        out->cause = POLICY_CAUSE_CLAMP;
     reason_set(out, "target %llu MiB outside policy [%llu, %llu] MiB: clamped", MIBS(cur),
                MIBS(v->p.min_bytes), MIBS(v->p.max_bytes));
     return true;
@@ -892,6 +926,7 @@ static bool rule_no_data(const struct vm_view *v, struct policy_vm_state *s,
     uint64_t blind_ms = v->now_ms > s->last_data_ms ? (uint64_t)(v->now_ms - s->last_data_ms) : 0;
     if (v->t->blind_release_ms && blind_ms >= v->t->blind_release_ms && cur < v->p.max_bytes) {
         decide(out, POLICY_GROW, v->p.max_bytes);
+        out->cause = POLICY_CAUSE_BLIND;
         reason_set(out, "no guest data for %llus: giving memory back (%s)",
                    (unsigned long long)(blind_ms / 1000), why[0] ? why : "no agent");
     } else {
@@ -927,6 +962,7 @@ static bool rule_grow_rising(const struct vm_view *v, struct policy_vm_state *s,
     if (target <= cur)
         return false;
     decide(out, POLICY_GROW, target);
+    out->cause = POLICY_CAUSE_RISING;
     reason_set(out,
                "working set rising +%llu MiB to %llu MiB: grow %llu -> %llu MiB "
                "(headroom %llu + rise)",
@@ -950,6 +986,7 @@ static bool rule_grow(const struct vm_view *v, struct policy_vm_state *s, struct
     uint64_t target = max_u64(v->grow_goal_bytes, add_sat(trigger, v->deadband_bytes));
     target = clamp_u64(round_up_mib(target), v->p.min_bytes, v->p.max_bytes);
     decide(out, POLICY_GROW, target);
+    out->cause = POLICY_CAUSE_WORKING_SET;
     reason_set(out, "working set %llu MiB rose: grow %llu -> %llu MiB (headroom %llu MiB)",
                MIBS(v->g.need_bytes), MIBS(cur), MIBS(target), MIBS(v->headroom_bytes));
     note_growth(v, s);

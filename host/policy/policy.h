@@ -58,6 +58,22 @@ enum policy_decision {
     POLICY_INVALID,     /* unusable input (actual 0, max 0): nothing done */
 };
 
+/* What a growth answers, as data (ballastd's log field REASON; benchmarks
+ * count by it). The reason text says the same in words. */
+enum policy_cause {
+    POLICY_CAUSE_NONE = 0,
+    POLICY_CAUSE_OOM_KILL,      /* the guest OOM-killed a process */
+    POLICY_CAUSE_PSI_FULL,      /* guest PSI full avg10 at or over guest_psi_full_pct */
+    POLICY_CAUSE_PRESSURE,      /* a PRESSURE frame from the agent */
+    POLICY_CAUSE_PSI_SOME,      /* guest PSI some avg10 at or over guest_psi_some_pct */
+    POLICY_CAUSE_MEM_FLOOR,     /* MemAvailable (agent or guest-stats) under the floor */
+    POLICY_CAUSE_GUEST_DEFLATE, /* the guest deflated its balloon on OOM */
+    POLICY_CAUSE_RISING,        /* working set rising: growth ahead of it */
+    POLICY_CAUSE_WORKING_SET,   /* working set ate into the tight headroom */
+    POLICY_CAUSE_BLIND,         /* no guest data for blind_release_ms: memory given back */
+    POLICY_CAUSE_CLAMP,         /* target outside [min, max] */
+};
+
 /* Per-VM policy, resolved to bytes (config.h resolves percentages). */
 struct policy_vm_params {
     uint64_t min_bytes;   /* never target below this */
@@ -220,6 +236,7 @@ struct policy_vm_state {
 struct policy_vm_out {
     uint64_t target_bytes; /* what the target should be (also in observe) */
     enum policy_decision decision;
+    enum policy_cause cause; /* what a growth answers; NONE for the other decisions */
     bool actuate;           /* set this target now (false in observe) */
     uint64_t reclaim_bytes; /* > 0: send RECLAIM for this much */
     bool guest_deflated;    /* this call saw a new guest deflate-on-OOM episode */
@@ -265,6 +282,8 @@ bool policy_vm_wants_growth(const struct policy_snapshot *snap,
                             const struct policy_vm_state *state);
 
 const char *policy_decision_name(enum policy_decision d);
+/* "pressure", "psi_full", ... ; "none" for POLICY_CAUSE_NONE. */
+const char *policy_cause_name(enum policy_cause c);
 const char *policy_mode_name(enum policy_mode m);
 /* "managed" / "observe" / "fixed" -> 0, else -EINVAL ("safe" too: it is
  * forced by configuration errors, never chosen). */

@@ -16,7 +16,9 @@ n=8
 printf '[ballastd]\ntick_interval_ms = 60000\nksm_mode = observe\n' >"$conf/ballastd.conf"
 coproc FAKE { exec "$fake" "$state" "$n" --memory 256 --actual 128 --used 64; }
 extra_pids+=("$FAKE_PID")
-read -r -t 10 line <&"${FAKE[0]}" && [[ $line == ready ]] || fail "fake fleet did not start"
+if ! read -r -t 10 line <&"${FAKE[0]}" || [[ $line != ready ]]; then
+  fail "fake fleet did not start"
+fi
 fake_cmd() { # CMD...: one command to the fakes; prints their answer
   echo "$*" >&"${FAKE[1]}"
   while read -r -t 5 line <&"${FAKE[0]}" && [[ $line != end ]]; do echo "$line"; done

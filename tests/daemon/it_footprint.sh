@@ -49,7 +49,9 @@ wait_for 10 "$bin/ballastctl" --socket "$state/empty.sock" ping || fail "empty b
 
 coproc FAKE { exec "$fake" "$state/fleet" "$n" --memory 256 --used 64 --report-ms 1000; }
 extra_pids+=("$FAKE_PID")
-read -r -t 10 line <&"${FAKE[0]}" && [[ $line == ready ]] || fail "fake fleet did not start"
+if ! read -r -t 10 line <&"${FAKE[0]}" || [[ $line != ready ]]; then
+  fail "fake fleet did not start"
+fi
 "$bin/ballastd" --fleet "$state/fleet" --socket "$state/ctl.sock" --config-dir "$conf" \
   >"$state/ballastd.log" 2>&1 &
 daemon_pid=$!
@@ -69,7 +71,7 @@ base=$(sample "$empty_pid")
 full=$(sample "$daemon_pid")
 per_vm=$(((full - base) / n))
 echo "ballastd anonymous memory: $base KiB with no guest, $full KiB with $n (${per_vm} KiB a guest)"
-echo "  USS (Private_Clean + Private_Dirty): $(uss_kib "$daemon_pid") KiB, threads $(ls /proc/$daemon_pid/task | wc -l)"
+echo "  USS (Private_Clean + Private_Dirty): $(uss_kib "$daemon_pid") KiB, threads $(awk '/^Threads:/ {print $2}' "/proc/$daemon_pid/status")"
 awk '/^[0-9a-f]+-[0-9a-f]+ / {m = $6 ? $6 : "[anon]"} /^Anonymous:/ {a[m] += $2}
      END {for (k in a) if (a[k] >= 32) printf "  %6d KiB %s\n", a[k], k}' \
   "/proc/$daemon_pid/smaps" | sort -rn | head -8

@@ -19,7 +19,6 @@
 source "$(dirname "$0")/lib.sh"
 need_guests
 mib=$((1024 * 1024))
-nominal=$((256 * mib))
 jump_at_s=45
 
 fleet_started=1

@@ -26,7 +26,8 @@ BALLAST_BUILD_DIR=$build "$src/scripts/fleet" start --count 2 --memory 256M --st
   --workload "sawtooth:min=16M,max=144M,step=8M,tick=500ms,start=${spike_at_s}s,high=112M" \
   --wait --timeout 120 >"$state/fleet.log" 2>&1 || { cat "$state/fleet.log" >&2; fail "fleet did not start"; }
 booted=$SECONDS
-start_daemon # default policy: no --config-dir
+# shellcheck disable=SC2119 # no arguments on purpose: the default policy, no --config-dir
+start_daemon
 
 shrunk() {
   status_json | jq -e --argjson n $nominal --argjson d $((40 * mib)) '

@@ -1,5 +1,6 @@
 # Shared by the ballastd integration tests: a private state dir, a fleet, a
 # ballastd, and a trap that stops all of them (by PID) however the test ends.
+# shellcheck shell=bash
 set -euo pipefail
 build=${BALLAST_BUILD_DIR:?run under ctest (BALLAST_BUILD_DIR)}
 src=${BALLAST_SOURCE_DIR:?run under ctest (BALLAST_SOURCE_DIR)}

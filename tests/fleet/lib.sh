@@ -1,5 +1,6 @@
 # Shared by the fleet integration tests (sourced): where things are, and
 # checks on what a fleet leaves behind.
+# shellcheck shell=bash
 fleet=${BALLAST_BUILD_DIR:?run under ctest (BALLAST_BUILD_DIR)}/bin/ballast-fleet
 qmp_call=$(dirname "${BASH_SOURCE[0]}")/qmp_call.py
 
@@ -28,8 +29,8 @@ pids_in() {
 kill_leftovers() {
   local dir=$1 pids
   "$fleet" stop --state "$dir" --timeout 5 >/dev/null 2>&1 || true
-  pids=$(pids_in "$dir")
-  [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
+  mapfile -t pids < <(pids_in "$dir")
+  ((${#pids[@]} == 0)) || kill -9 "${pids[@]}" 2>/dev/null || true
 }
 
 # A stopped fleet leaves no QEMU and no socket or pid file.

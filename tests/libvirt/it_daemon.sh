@@ -33,8 +33,13 @@ nominal=$((160 * mib))
 q35=$tag-q35
 mvm=$tag-microvm
 daemon_pid=
-cleanup_extra='[[ -n $daemon_pid ]] && { kill "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; }
-  if ((fails)) && [[ -f $lvdir/ballastd.log ]]; then echo "--- ballastd log (tail)" >&2; tail -n 40 "$lvdir/ballastd.log" >&2; fi; :'
+fake_pid=
+lv_cleanup_extra() {
+  [[ -n ${fake_pid:-} ]] && kill "$fake_pid" 2>/dev/null
+  [[ -n $daemon_pid ]] && { kill "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; }
+  if ((fails)) && [[ -f $lvdir/ballastd.log ]]; then echo "--- ballastd log (tail)" >&2; tail -n 40 "$lvdir/ballastd.log" >&2; fi
+  :
+}
 
 v define "$(lv_domain_xml ballast-q35 "$q35" none)" >/dev/null
 v define "$(lv_domain_xml ballast-microvm "$mvm" 1)" >/dev/null
@@ -71,13 +76,22 @@ both_managed() {
   status | jq -e --arg a "$q35" --arg b "$mvm" '[.vms[] | select((.name == $a or .name == $b)
     and .source == "libvirt" and .policy_source == "metadata")] | length == 2'
 }
-wait_for 20 both_managed && ok "discovery: $q35 and $mvm managed, policy from metadata" ||
+if wait_for 20 both_managed; then
+  ok "discovery: $q35 and $mvm managed, policy from metadata"
+else
   fail "domains not managed: $(status | jq -c '[.vms[] | {name, source, policy_source}]')"
-grep -q "managing fleet $fleet libvirt $uri" "$lvdir/ballastd.log" &&
-  ok "discovery: --libvirt combined with --fleet" || fail "startup line does not name both sources"
-[[ $(explain "$q35" | jq -r .metadata.machine) == pc-q35* ]] &&
-  [[ $(explain "$mvm" | jq -r .metadata.machine) == microvm ]] &&
-  ok "discovery: machine types q35 and microvm" || fail "machine types: $(explain "$q35" | jq -c .metadata)"
+fi
+if grep -q "managing fleet $fleet libvirt $uri" "$lvdir/ballastd.log"; then
+  ok "discovery: --libvirt combined with --fleet"
+else
+  fail "startup line does not name both sources"
+fi
+if [[ $(explain "$q35" | jq -r .metadata.machine) == pc-q35* ]] &&
+  [[ $(explain "$mvm" | jq -r .metadata.machine) == microvm ]]; then
+  ok "discovery: machine types q35 and microvm"
+else
+  fail "machine types: $(explain "$q35" | jq -c .metadata)"
+fi
 
 # --- agents over the libvirt <channel> --------------------------------------------------------
 agents_fresh() {
@@ -92,8 +106,11 @@ else
   fail "agents: $(status | jq -c '[.vms[] | {name, agent, agent_frames}]')"
 fi
 owner=$(stat -c %U "$lvdir/guests/$mvm.agent.sock" 2>/dev/null || echo none)
-[[ $owner == libvirt-qemu ]] && ok "agent: channel socket made by QEMU as $owner" ||
+if [[ $owner == libvirt-qemu ]]; then
+  ok "agent: channel socket made by QEMU as $owner"
+else
   fail "agent socket owner '$owner'"
+fi
 
 # --- balloon: idle guests shrink, never below the metadata floor ------------------------------
 q35_min=$((96 * mib))
@@ -109,72 +126,115 @@ else
   fail "not shrunk: $q35 $(actual_kib "$q35") KiB, $mvm $(actual_kib "$mvm") KiB; $(status | jq -c '[.vms[] | {name, target_bytes, last_reason}]')"
 fi
 a=$(actual_kib "$q35")
-((a * 1024 >= q35_min)) && ok "balloon: $q35 kept at or above its metadata min_memory 96M" ||
+if ((a * 1024 >= q35_min)); then
+  ok "balloon: $q35 kept at or above its metadata min_memory 96M"
+else
   fail "$q35 actual $a KiB below min_memory 96M"
+fi
 status | jq -e --arg a "$q35" --argjson min $q35_min \
   '.vms[] | select(.name == $a) | .target_bytes >= $min' >/dev/null || fail "$q35 target below min"
-explain "$q35" | jq -e --argjson min $q35_min '.params.min_bytes == $min' >/dev/null &&
-  ok "balloon: explain shows min 96M from metadata" || fail "q35 params: $(explain "$q35" | jq -c .params)"
+if explain "$q35" | jq -e --argjson min $q35_min '.params.min_bytes == $min' >/dev/null; then
+  ok "balloon: explain shows min 96M from metadata"
+else
+  fail "q35 params: $(explain "$q35" | jq -c .params)"
+fi
 
 # --- stats ------------------------------------------------------------------------------------
 period=$(v dumpxml "$q35" | sed -n "s/.*<stats period='\([0-9]*\)'.*/\1/p")
-[[ -n $period && $period -gt 0 ]] && ok "stats: ballastd set a stats period (${period} s) on $q35" ||
+if [[ -n $period && $period -gt 0 ]]; then
+  ok "stats: ballastd set a stats period (${period} s) on $q35"
+else
   fail "no stats period on $q35"
-explain "$q35" | jq -e '.guest_stats.valid and .guest_stats.available_bytes > 0' >/dev/null &&
-  ok "stats: balloon guest statistics read for $q35" ||
+fi
+if explain "$q35" | jq -e '.guest_stats.valid and .guest_stats.available_bytes > 0' >/dev/null; then
+  ok "stats: balloon guest statistics read for $q35"
+else
   fail "no guest stats for $q35: $(explain "$q35" | jq -c .guest_stats)"
+fi
 
 # --- metadata: a live change is applied at once -----------------------------------------------
 ns=https://ballast.dev/xmlns/policy/1
 v metadata "$mvm" $ns --live --key ballast \
   --set "<policy><min_memory>144M</min_memory><mode>managed</mode></policy>" >/dev/null
 new_min() { explain "$mvm" | jq -e --argjson m $((144 * mib)) '.params.min_bytes == $m and .metadata.keys == 2'; }
-wait_for 3 new_min && ok "metadata: live change seen in explain (min 144M)" ||
+if wait_for 3 new_min; then
+  ok "metadata: live change seen in explain (min 144M)"
+else
   fail "metadata change not applied: $(explain "$mvm" | jq -c '{params, metadata}')"
+fi
 grown() { (($(actual_kib "$mvm") >= 144 * 1024)); }
 t1=$SECONDS
-wait_for 20 grown && ok "metadata: balloon grew to the new floor in $((SECONDS - t1)) s ($(actual_kib "$mvm") KiB)" ||
+if wait_for 20 grown; then
+  ok "metadata: balloon grew to the new floor in $((SECONDS - t1)) s ($(actual_kib "$mvm") KiB)"
+else
   fail "$mvm actual $(actual_kib "$mvm") KiB after min 144M"
+fi
 v metadata "$mvm" $ns --live --key ballast --set "<policy><shares>lots</shares></policy>" >/dev/null
 bad_meta() {
   explain "$mvm" | jq -e '.mode == "safe" and (.config_error | startswith("metadata: <shares>"))
     and .metadata.errors == 1'
 }
-wait_for 5 bad_meta && ok "metadata: bad value -> safe mode, reason in explain" ||
+if wait_for 5 bad_meta; then
+  ok "metadata: bad value -> safe mode, reason in explain"
+else
   fail "bad metadata: $(explain "$mvm" | jq -c '{mode, config_error, metadata}')"
+fi
 v metadata "$mvm" $ns --live --remove >/dev/null
-wait_for 5 eval 'explain "$mvm" | jq -e ".policy_source == \"defaults\" and .config_error == null"' &&
-  ok "metadata: removed -> [defaults]" || fail "metadata removal: $(explain "$mvm" | jq -c .metadata)"
+meta_removed() { explain "$mvm" | jq -e '.policy_source == "defaults" and .config_error == null'; }
+if wait_for 5 meta_removed; then
+  ok "metadata: removed -> [defaults]"
+else
+  fail "metadata removal: $(explain "$mvm" | jq -c .metadata)"
+fi
 printf '[vm]\nmin_memory = 112M\n' >"$conf/$q35.conf"
 kill -HUP "$daemon_pid"
 file_wins() {
   explain "$q35" | jq -e --argjson m $((112 * mib)) '.policy_source == "file" and .params.min_bytes == $m
     and .metadata.present'
 }
-wait_for 5 file_wins && ok "metadata: a config file wins over metadata (after SIGHUP)" ||
+if wait_for 5 file_wins; then
+  ok "metadata: a config file wins over metadata (after SIGHUP)"
+else
   fail "config file precedence: $(explain "$q35" | jq -c '{policy_source, params, metadata}')"
+fi
 
 # --- the hook through the real ballastctl and ballastd ----------------------------------------
 hooks=$lvdir/hooks
 "$src/scripts/libvirt-hook" install --hooks-dir "$hooks" --ballastctl "$ballastctl" --socket "$sock" >/dev/null
 hook=$hooks/qemu.d/ballast
 run_hook() { # DOMAIN OP -> ms in $ms
-  local t=$(date +%s%N) rc=0
+  local t rc=0
+  t=$(date +%s%N)
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$hook" "$1" "$2" begin - </dev/null >/dev/null 2>&1 || rc=$?
   ms=$((($(date +%s%N) - t) / 1000000))
   return $rc
 }
-run_hook "$q35" release && ((ms < 1000)) || fail "hook release: rc $?, $ms ms"
-wait_for 3 grep -q "$q35: notify release (managed): agent-closed" "$lvdir/ballastd.log" &&
-  ok "hook: release -> ballastd closed the agent ($ms ms in the hook)" || fail "release notify not handled"
+hook_rc=0
+run_hook "$q35" release || hook_rc=$?
+((hook_rc == 0 && ms < 1000)) || fail "hook release: rc $hook_rc, $ms ms"
+if wait_for 3 grep -q "$q35: notify release (managed): agent-closed" "$lvdir/ballastd.log"; then
+  ok "hook: release -> ballastd closed the agent ($ms ms in the hook)"
+else
+  fail "release notify not handled"
+fi
 explain "$q35" | jq -e '.agent.state == "down"' >/dev/null || fail "agent not closed after release"
 run_hook "$q35" started || fail "hook started: rc $?"
-wait_for 3 grep -q "$q35: notify started (managed): rescan" "$lvdir/ballastd.log" &&
-  ok "hook: started -> rescan" || fail "started notify not handled"
-wait_for 15 eval 'explain "$q35" | jq -e ".agent.state == \"connected\""' &&
-  ok "hook: agent reopened after started" || fail "agent not back after started"
-out=$(ctl notify "no-such-$tag" prepare) && [[ $out == *": none" ]] &&
-  ok "hook: notify for an unmanaged domain answers (none)" || fail "notify unmanaged: '$out'"
+if wait_for 3 grep -q "$q35: notify started (managed): rescan" "$lvdir/ballastd.log"; then
+  ok "hook: started -> rescan"
+else
+  fail "started notify not handled"
+fi
+agent_back() { explain "$q35" | jq -e '.agent.state == "connected"'; }
+if wait_for 15 agent_back; then
+  ok "hook: agent reopened after started"
+else
+  fail "agent not back after started"
+fi
+if out=$(ctl notify "no-such-$tag" prepare) && [[ $out == *": none" ]]; then
+  ok "hook: notify for an unmanaged domain answers (none)"
+else
+  fail "notify unmanaged: '$out'"
+fi
 
 # --- events: destroy drops one domain at once, the other is still served ----------------------
 # QEMU takes a second or two to exit on SIGTERM: the clock starts when virsh
@@ -186,15 +246,22 @@ t_stop=$(date +%s%N)
 gone() { status | jq -e --arg n "$mvm" '[.vms[] | select(.name == $n)] | length == 0'; }
 if wait_for 5 gone; then
   ms=$((($(date +%s%N) - t_stop) / 1000000))
-  ((ms < 1000)) && ok "events: destroyed $mvm left status $ms ms after virsh destroy returned ($((($(date +%s%N) - t_destroy) / 1000000)) ms after it began)" ||
+  if ((ms < 1000)); then
+    ok "events: destroyed $mvm left status $ms ms after virsh destroy returned ($((($(date +%s%N) - t_destroy) / 1000000)) ms after it began)"
+  else
     fail "destroyed $mvm left status only $ms ms after virsh destroy returned"
+  fi
 else
   fail "destroyed $mvm still in status"
 fi
 sleep 2.5
-status | jq -e --arg n "$q35" --argjson t "$ticks0" '.host.ticks > $t and
+if status | jq -e --arg n "$q35" --argjson t "$ticks0" '.host.ticks > $t and
   ([.vms[] | select(.name == $n and .qmp == "connected" and .agent == "connected")] | length == 1)' \
-  >/dev/null && ok "events: $q35 still served" || fail "$q35 after the destroy: $(status | jq -c .)"
+  >/dev/null; then
+  ok "events: $q35 still served"
+else
+  fail "$q35 after the destroy: $(status | jq -c .)"
+fi
 
 # --- names: a fleet guest and a libvirt domain of the same name --------------------------------
 # A stand-in fleet guest named like the (now stopped) microvm: a directory
@@ -204,19 +271,25 @@ python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(120)' \
   "$fleet/$mvm/qmp.sock" &
 fake_pid=$!
-cleanup_extra="kill $fake_pid 2>/dev/null; $cleanup_extra"
 fleet_has() { status | jq -e --arg n "$mvm" '[.vms[] | select(.name == $n and .source == "fleet")] | length == 1'; }
 wait_for 10 fleet_has || fail "fleet stand-in $mvm not managed"
 v start "$mvm" >/dev/null
-wait_for 10 grep -q "$mvm: a fleet VM of this name is managed already: the libvirt VM is not managed" \
-  "$lvdir/ballastd.log" && ok "names: libvirt domain clashing with a fleet guest refused with a warning" ||
+if wait_for 10 grep -q "$mvm: a fleet VM of this name is managed already: the libvirt VM is not managed" \
+  "$lvdir/ballastd.log"; then
+  ok "names: libvirt domain clashing with a fleet guest refused with a warning"
+else
   fail "no warning for the name clash"
+fi
 status | jq -e --arg n "$mvm" '[.vms[] | select(.name == $n)] | (length == 1 and .[0].source == "fleet")' \
   >/dev/null || fail "after the clash: $(status | jq -c --arg n "$mvm" '[.vms[] | select(.name == $n) | {name, source}]')"
-[[ $(ctl --json notify "$mvm" release | jq -r '.managed') == false ]] &&
-  ok "names: notify never touches the fleet guest of that name" || fail "notify reached the fleet guest"
+if [[ $(ctl --json notify "$mvm" release | jq -r '.managed') == false ]]; then
+  ok "names: notify never touches the fleet guest of that name"
+else
+  fail "notify reached the fleet guest"
+fi
 kill "$fake_pid" 2>/dev/null
 wait "$fake_pid" 2>/dev/null || :
+fake_pid=
 rm -rf "${fleet:?}/$mvm"
 v destroy "$mvm" >/dev/null
 
@@ -224,7 +297,11 @@ kill -TERM "$daemon_pid"
 rc=0
 wait "$daemon_pid" || rc=$?
 daemon_pid=
-((rc == 0)) && ok "ballastd exited 0 on SIGTERM" || fail "ballastd exit status $rc"
+if ((rc == 0)); then
+  ok "ballastd exited 0 on SIGTERM"
+else
+  fail "ballastd exit status $rc"
+fi
 grep -E 'CRITICAL|runtime error|Sanitizer' "$lvdir/ballastd.log" && fail "ballastd log has errors"
 ((fails == 0)) || { log "$fails check(s) failed"; exit 1; }
 log "all checks passed"

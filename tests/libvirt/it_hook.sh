@@ -15,7 +15,13 @@ installer=$src/scripts/libvirt-hook
 
 work=$(mktemp -d /tmp/ballast-hook.XXXXXX)
 chmod 755 "$work"
-cleanup_extra='rm -rf "$work"; [[ -n ${real_installed:-} ]] && "$installer" uninstall >/dev/null; [[ -n ${made_qemu_d:-} ]] && rmdir /etc/libvirt/hooks/qemu.d 2>/dev/null; [[ -n ${made_hooks:-} ]] && rmdir /etc/libvirt/hooks 2>/dev/null; :'
+lv_cleanup_extra() {
+  rm -rf "$work"
+  [[ -n ${real_installed:-} ]] && "$installer" uninstall >/dev/null
+  [[ -n ${made_qemu_d:-} ]] && rmdir /etc/libvirt/hooks/qemu.d 2>/dev/null
+  [[ -n ${made_hooks:-} ]] && rmdir /etc/libvirt/hooks 2>/dev/null
+  :
+}
 trap lv_cleanup EXIT
 
 # A ballastctl stand-in that records its arguments (and can hang, or fail).
@@ -32,35 +38,55 @@ chmod 755 "$fake"
 hooks=$work/hooks
 "$installer" install --hooks-dir "$hooks" --ballastctl "$fake" --socket /tmp/none.sock >/dev/null
 hook=$hooks/qemu.d/ballast
-[[ -x $hook ]] && ok "installer: $hook executable" || fail "installer: no executable hook"
-grep -q "BALLAST_CTL:=$fake}" "$hook" && grep -q 'BALLAST_SOCKET:=/tmp/none.sock}' "$hook" &&
-  ok "installer: paths written into the hook" || fail "installer: paths not in the hook"
-"$installer" status --hooks-dir "$hooks" >/dev/null && ok "installer: status" || fail "status says not installed"
+if [[ -x $hook ]]; then
+  ok "installer: $hook executable"
+else
+  fail "installer: no executable hook"
+fi
+if grep -q "BALLAST_CTL:=$fake}" "$hook" && grep -q 'BALLAST_SOCKET:=/tmp/none.sock}' "$hook"; then
+  ok "installer: paths written into the hook"
+else
+  fail "installer: paths not in the hook"
+fi
+if "$installer" status --hooks-dir "$hooks" >/dev/null; then
+  ok "installer: status"
+else
+  fail "status says not installed"
+fi
 "$installer" install --hooks-dir "$hooks" --ballastctl 'rel/path' 2>/dev/null && fail "relative --ballastctl accepted"
 "$installer" install --hooks-dir "$hooks" --ballastctl '/a"b' 2>/dev/null && fail "quote in --ballastctl accepted"
-ls -A "$hooks/qemu.d" | grep -qv '^ballast$' && fail "installer left temp files"
+find "$hooks/qemu.d" -mindepth 1 -maxdepth 1 ! -name ballast | grep -q . && fail "installer left temp files"
 
 # --- the hook's contract, run as libvirt runs it --------------------------------------------
 xml='<domain type="qemu"><name>d1</name></domain>'
 run_hook() { # op -> exit code; duration in $ms
-  local t0=$(date +%s%N) rc=0
+  local t0 rc=0
+  t0=$(date +%s%N)
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$hook" d1 "$1" begin - <<<"$xml" >/dev/null 2>&1 || rc=$?
   ms=$((($(date +%s%N) - t0) / 1000000))
   return $rc
 }
 for op in prepare started stopped release; do
-  run_hook "$op" && ((ms < 1000)) || fail "hook $op: rc $? in $ms ms"
+  hook_rc=0
+  run_hook "$op" || hook_rc=$?
+  ((hook_rc == 0 && ms < 1000)) || fail "hook $op: rc $hook_rc in $ms ms"
 done
 run_hook migrate || fail "hook migrate: rc $?"
 sleep 0.5
 expected=$'--socket /tmp/none.sock notify d1 prepare\n--socket /tmp/none.sock notify d1 started\n--socket /tmp/none.sock notify d1 stopped\n--socket /tmp/none.sock notify d1 release'
 got=$(sort -t' ' -k5 "$work/calls" 2>/dev/null | sort)
-[[ $got == "$(sort <<<"$expected")" ]] && ok "contract: notify for the four operations, none for migrate" ||
+if [[ $got == "$(sort <<<"$expected")" ]]; then
+  ok "contract: notify for the four operations, none for migrate"
+else
   fail "calls were: $(tr '\n' '|' <"$work/calls" 2>/dev/null)"
+fi
 
 touch "$work/hang"
-run_hook started && ((ms < 1000)) && ok "contract: returns 0 in $ms ms although ballastctl hangs" ||
+if run_hook started && ((ms < 1000)); then
+  ok "contract: returns 0 in $ms ms although ballastctl hangs"
+else
   fail "hook with hanging ballastctl: rc $?, $ms ms"
+fi
 sleep 3 # BALLAST_HOOK_TIMEOUT is 2 s
 hung=$(cat "$work/hang.pid" 2>/dev/null || true)
 if [[ -z $hung ]]; then
@@ -76,19 +102,29 @@ rm -f "$work/hang"
 ctl=$build/bin/ballastctl
 if [[ -x $ctl ]]; then
   "$installer" install --hooks-dir "$hooks" --ballastctl "$ctl" --socket "$work/no-ballastd.sock" >/dev/null
-  run_hook started && ((ms < 1000)) && ok "contract: ballastd down -> exit 0 in $ms ms (real ballastctl)" ||
+  if run_hook started && ((ms < 1000)); then
+    ok "contract: ballastd down -> exit 0 in $ms ms (real ballastctl)"
+  else
     fail "hook with ballastd down: rc $?, $ms ms"
+  fi
   rc=0
   "$ctl" --socket "$work/no-ballastd.sock" notify d1 started >/dev/null 2>&1 || rc=$?
   # 1 = no daemon (runtime error); 2 would mean ballastctl does not know the command.
-  ((rc == 1)) && ok "contract: ballastctl notify without ballastd exits 1" ||
+  if ((rc == 1)); then
+    ok "contract: ballastctl notify without ballastd exits 1"
+  else
     fail "ballastctl notify without ballastd: exit $rc, expected 1"
+  fi
 else
   log "NOTE: $ctl not built: skipped the real-ballastctl case"
 fi
 
 "$installer" uninstall --hooks-dir "$hooks" >/dev/null
-[[ ! -e $hook ]] && ok "installer: uninstall removes the hook" || fail "uninstall left $hook"
+if [[ ! -e $hook ]]; then
+  ok "installer: uninstall removes the hook"
+else
+  fail "uninstall left $hook"
+fi
 "$installer" uninstall --hooks-dir "$hooks" >/dev/null || fail "second uninstall failed"
 
 # --- under a real libvirtd ----------------------------------------------------------------

@@ -51,11 +51,17 @@ if probe_expect "^added $mvm " 20; then
 else
   fail "running microvm not discovered"
 fi
-probe_expect "^policy $mvm present=1 keys=3 errors=0 source=metadata" 5 &&
-  ok "metadata: microvm policy read at discovery" || fail "microvm metadata policy not read"
+if probe_expect "^policy $mvm present=1 keys=3 errors=0 source=metadata" 5; then
+  ok "metadata: microvm policy read at discovery"
+else
+  fail "microvm metadata policy not read"
+fi
 [[ " $(probe_list) " == *" $nob "* ]] && fail "domain without memballoon managed"
-grep -q "$nob has no virtio memballoon" "$lvdir/probe.stderr" &&
-  ok "discovery: domain without memballoon skipped" || fail "no-balloon domain not reported as skipped"
+if grep -q "$nob has no virtio memballoon" "$lvdir/probe.stderr"; then
+  ok "discovery: domain without memballoon skipped"
+else
+  fail "no-balloon domain not reported as skipped"
+fi
 v destroy "$nob" >/dev/null
 
 # --- lifecycle: start is an event ---------------------------------------------------------
@@ -67,8 +73,11 @@ if probe_expect "^added $q35 machine=pc-q35" 10; then
 else
   fail "start of $q35 not seen"
 fi
-probe_expect "^policy $q35 present=1 keys=4 errors=0 source=metadata shares=1000 mode=managed min=100663296 " 5 &&
-  ok "metadata: q35 policy (min_memory 96M) read" || fail "q35 metadata policy wrong: $line"
+if probe_expect "^policy $q35 present=1 keys=4 errors=0 source=metadata shares=1000 mode=managed min=100663296 " 5; then
+  ok "metadata: q35 policy (min_memory 96M) read"
+else
+  fail "q35 metadata policy wrong: $line"
+fi
 wait_ready "$q35" 90 || fail "q35 guest never printed its ready marker"
 
 # --- setmem: target moves the balloon ------------------------------------------------------
@@ -99,16 +108,27 @@ for vm in "$q35" "$mvm"; do
     [[ $after == $((112 * 1024)) ]] && break
     sleep 0.5
   done
-  [[ $after == $((112 * 1024)) ]] && ok "setmem: dommemstat actual $before -> $after KiB ($vm)" ||
+  if [[ $after == $((112 * 1024)) ]]; then
+    ok "setmem: dommemstat actual $before -> $after KiB ($vm)"
+  else
     fail "dommemstat actual of $vm is $after KiB, expected $((112 * 1024))"
+  fi
 done
 probe_send "setmem $q35 $((1 << 40))"
 probe_expect "^setmem $q35 " 5
-[[ $line == "setmem $q35 -22" ]] && ok "setmem: above max refused with -EINVAL" || fail "setmem above max: $line"
+if [[ $line == "setmem $q35 -22" ]]; then
+  ok "setmem: above max refused with -EINVAL"
+else
+  fail "setmem above max: $line"
+fi
 
 # --- stats: the source set a period on q35, guest figures arrive --------------------------
 period=$(v dumpxml "$q35" | sed -n "s/.*<stats period='\([0-9]*\)'.*/\1/p")
-[[ $period == 1 ]] && ok "stats: period set to 1 s by the source" || fail "stats period '$period' after start"
+if [[ $period == 1 ]]; then
+  ok "stats: period set to 1 s by the source"
+else
+  fail "stats period '$period' after start"
+fi
 got=
 for ((i = 0; i < 10; i++)); do
   probe_send "refresh $q35"
@@ -126,45 +146,75 @@ else
   fail "no guest stats for q35"
 fi
 probe_send "refresh $mvm"
-probe_expect "^balloon $mvm " 5 && [[ $(field actual) == $((112 << 20)) ]] &&
-  ok "stats: microvm actual via virDomainMemoryStats (guest stats: $(field available))" ||
+if probe_expect "^balloon $mvm " 5 && [[ $(field actual) == $((112 << 20)) ]]; then
+  ok "stats: microvm actual via virDomainMemoryStats (guest stats: $(field available))"
+else
   fail "microvm refresh: $line"
+fi
 
 # --- metadata change event -----------------------------------------------------------------
 v metadata "$q35" https://ballast.dev/xmlns/policy/1 --live --key ballast \
   --set "<policy><shares>4242</shares><mode>observe</mode></policy>" >/dev/null
-probe_expect "^policy $q35 present=1 keys=2 errors=0 source=metadata shares=4242 mode=observe" 5 &&
-  ok "metadata: change event seen, new policy applied" || fail "metadata change not seen"
+if probe_expect "^policy $q35 present=1 keys=2 errors=0 source=metadata shares=4242 mode=observe" 5; then
+  ok "metadata: change event seen, new policy applied"
+else
+  fail "metadata change not seen"
+fi
 v metadata "$q35" https://ballast.dev/xmlns/policy/1 --live --key ballast \
   --set "<policy><shares>lots</shares></policy>" >/dev/null
-probe_expect "^policy $q35 present=1 keys=0 errors=1 .*mode=safe .*error=metadata: <shares>" 5 &&
-  ok "metadata: bad value -> safe mode with the reason" || fail "bad metadata not reported"
+if probe_expect "^policy $q35 present=1 keys=0 errors=1 .*mode=safe .*error=metadata: <shares>" 5; then
+  ok "metadata: bad value -> safe mode with the reason"
+else
+  fail "bad metadata not reported"
+fi
 v metadata "$q35" https://ballast.dev/xmlns/policy/1 --live --remove >/dev/null
-probe_expect "^policy $q35 present=0 .*source=defaults" 5 &&
-  ok "metadata: removal -> defaults" || fail "metadata removal not seen"
+if probe_expect "^policy $q35 present=0 .*source=defaults" 5; then
+  ok "metadata: removal -> defaults"
+else
+  fail "metadata removal not seen"
+fi
 
 # --- libvirtd restart ---------------------------------------------------------------------
 "$env_sh" restart-libvirtd "$lvdir" 2>>"$lvdir/probe.stderr"
 probe_expect '^connection down|^backend .* down' 15 || fail "loss of libvirtd not noticed"
-probe_expect '^connection up' 40 && ok "reconnect: connected again" || fail "no reconnect"
+if probe_expect '^connection up' 40; then
+  ok "reconnect: connected again"
+else
+  fail "no reconnect"
+fi
 vms=" $(probe_list) "
-[[ $vms == *" $q35 "* && $vms == *" $mvm "* ]] && ok "reconnect: both VMs kept" ||
+if [[ $vms == *" $q35 "* && $vms == *" $mvm "* ]]; then
+  ok "reconnect: both VMs kept"
+else
   fail "VMs after reconnect:$vms"
+fi
 probe_send "setmem $q35 $((128 << 20))"
 probe_expect "^setmem $q35 " 5
-[[ $line == "setmem $q35 0" ]] && ok "reconnect: VM still managed, set_target works" ||
+if [[ $line == "setmem $q35 0" ]]; then
+  ok "reconnect: VM still managed, set_target works"
+else
   fail "set_target after reconnect: $line"
-probe_expect "^balloon $q35 .*actual=$((128 << 20)) " 15 && ok "reconnect: balloon events flow again" ||
+fi
+if probe_expect "^balloon $q35 .*actual=$((128 << 20)) " 15; then
+  ok "reconnect: balloon events flow again"
+else
   fail "no balloon event after reconnect"
+fi
 
 # --- stop is an event -----------------------------------------------------------------------
 t_stop=$(date +%s%N)
 v destroy "$mvm" >/dev/null
-probe_expect "^removed $mvm" 10 &&
-  ok "events: destroy of $mvm seen after $((($(date +%s%N) - t_stop) / 1000000)) ms" ||
+if probe_expect "^removed $mvm" 10; then
+  ok "events: destroy of $mvm seen after $((($(date +%s%N) - t_stop) / 1000000)) ms"
+else
   fail "destroy of $mvm not seen"
+fi
 v destroy "$q35" >/dev/null
-probe_expect "^removed $q35" 10 && ok "events: destroy of $q35 seen" || fail "destroy of $q35 not seen"
+if probe_expect "^removed $q35" 10; then
+  ok "events: destroy of $q35 seen"
+else
+  fail "destroy of $q35 not seen"
+fi
 
 probe_send quit
 wait "$probe_pid" || fail "probe exited with $?"

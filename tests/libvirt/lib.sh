@@ -1,6 +1,8 @@
 # Shared by the libvirt integration tests: a private libvirtd (libvirtd-env),
 # tiny-guest domains made from docs/examples/*.xml, and the probe program
 # (ballast-libvirt-probe) driven as a coprocess. Source it; call lv_setup.
+# A test that needs more cleanup defines lv_cleanup_extra (run before libvirtd stops).
+# shellcheck shell=bash
 set -euo pipefail
 
 src=${BALLAST_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -8,6 +10,7 @@ build=${BALLAST_BUILD_DIR:-$src/build}
 env_sh=$src/tests/libvirt/libvirtd-env
 probe_bin=$build/tests/ballast-libvirt-probe
 # Unique per run: domain names must not meet another run's.
+# shellcheck disable=SC2034 # used by the tests that source this file
 tag=lvt$$
 fails=0
 
@@ -23,7 +26,7 @@ lv_cleanup() {
     kill "$probe_pid" 2>/dev/null
     wait "$probe_pid" 2>/dev/null
   fi
-  [[ -n ${cleanup_extra:-} ]] && eval "$cleanup_extra"
+  if declare -F lv_cleanup_extra >/dev/null; then lv_cleanup_extra; fi
   if [[ -n ${lvdir:-} ]]; then
     "$env_sh" stop "$lvdir"
     if ((rc != 0 && rc != 77)) || ((fails)); then
@@ -78,6 +81,7 @@ lv_domain_xml() {
 
 probe_start() {
   coproc PROBE { exec "$probe_bin" --uri "$uri" "$@" 2>>"$lvdir/probe.stderr"; }
+  # shellcheck disable=SC2153 # PROBE_PID is set by coproc PROBE, not a misspelt probe_pid
   probe_pid=$PROBE_PID
   probe_out=${PROBE[0]}
   probe_in=${PROBE[1]}
@@ -115,7 +119,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
 
 # Waits for the guest's ready marker in its console log.
 wait_ready() {
-  local name=$1 t=${2:-60} deadline=$((SECONDS + ${2:-60}))
+  local name=$1 deadline=$((SECONDS + ${2:-60}))
   while ((SECONDS < deadline)); do
     grep -q 'ballast-guest: ready' "$lvdir/guests/$name.console.log" 2>/dev/null && return 0
     sleep 0.3

@@ -74,6 +74,10 @@ static void test_names(void)
     CU_ASSERT_STRING_EQUAL(policy_decision_name(POLICY_GROW_URGENT), "grow_urgent");
     CU_ASSERT_STRING_EQUAL(policy_decision_name(POLICY_STALLED), "stalled");
     CU_ASSERT_STRING_EQUAL(policy_decision_name((enum policy_decision)99), "?");
+    CU_ASSERT_STRING_EQUAL(policy_cause_name(POLICY_CAUSE_NONE), "none");
+    CU_ASSERT_STRING_EQUAL(policy_cause_name(POLICY_CAUSE_PSI_SOME), "psi_some");
+    CU_ASSERT_STRING_EQUAL(policy_cause_name(POLICY_CAUSE_CLAMP), "clamp");
+    CU_ASSERT_STRING_EQUAL(policy_cause_name((enum policy_cause)99), "?");
     enum policy_mode m;
     CU_ASSERT_EQUAL(policy_mode_parse("observe", &m), 0);
     CU_ASSERT_EQUAL(m, POLICY_MODE_OBSERVE);
@@ -262,6 +266,7 @@ static void test_spike_grows_at_once(void)
         CU_ASSERT(o.target_bytes >= g2.overhead_bytes + g2.used_bytes + 32 * MIB);
         CU_ASSERT(o.target_bytes - small >= 256 * MIB); /* not a 5% / 100 MiB crawl */
         CU_ASSERT(strstr(o.reason, "PRESSURE") != NULL);
+        CU_ASSERT_EQUAL(o.cause, POLICY_CAUSE_PRESSURE);
     }
 }
 
@@ -281,6 +286,7 @@ static void test_urgent_signals(void)
     CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
     CU_ASSERT(o.target_bytes >= 600 * MIB + 256 * MIB); /* at least 25% of max */
     CU_ASSERT(o.target_bytes < 1 * GIB);
+    CU_ASSERT_EQUAL(o.cause, POLICY_CAUSE_PSI_SOME);
 
     /* PSI full: straight to max */
     sim_guest_input(&g, "vm", &in);
@@ -289,6 +295,7 @@ static void test_urgent_signals(void)
     o = eval1(&snap, &in, &st);
     CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
     CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+    CU_ASSERT_EQUAL(o.cause, POLICY_CAUSE_PSI_FULL);
 
     /* MemAvailable under the floor (16 MiB vs 5% of 1 GiB = 51 MiB) */
     g.used_bytes = 600 * MIB - g.overhead_bytes - 10 * MIB;
@@ -297,6 +304,7 @@ static void test_urgent_signals(void)
     o = eval1(&snap, &in, &st);
     CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
     CU_ASSERT(strstr(o.reason, "floor") != NULL);
+    CU_ASSERT_EQUAL(o.cause, POLICY_CAUSE_MEM_FLOOR);
 
     /* an OOM kill: straight to max */
     g.used_bytes = 300 * MIB;
@@ -305,12 +313,14 @@ static void test_urgent_signals(void)
     memset(&st, 0, sizeof(st));
     o = eval1(&snap, &in, &st); /* first sight: baseline only */
     CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT_EQUAL(o.cause, POLICY_CAUSE_NONE);
     in.agent.oom_kill_count = 5;
     snap.now_ms += 5000;
     o = eval1(&snap, &in, &st);
     CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
     CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
     CU_ASSERT(strstr(o.reason, "OOM") != NULL);
+    CU_ASSERT_EQUAL(o.cause, POLICY_CAUSE_OOM_KILL);
 }
 
 /* Usage rises, but not into pressure: plain growth, immediate, to working
@@ -876,6 +886,7 @@ static void test_grow_ahead_of_rise(void)
     struct policy_vm_out o = run_ticks(&g, &st, &now, 1, NULL);
     CU_ASSERT_EQUAL(o.decision, POLICY_GROW);
     CU_ASSERT(strstr(o.reason, "rising") != NULL);
+    CU_ASSERT_EQUAL(o.cause, POLICY_CAUSE_RISING);
     CU_ASSERT(o.target_bytes >= need + 24 * MIB + 32 * MIB + 24 * MIB);
     CU_ASSERT(o.target_bytes <= 256 * MIB);
     /* The same report evaluated again (a tick without a new report) is no
@@ -953,6 +964,7 @@ static void test_guest_deflate_on_oom(void)
     /* at least the new actual, plus headroom (32 MiB at this size) */
     CU_ASSERT(o.target_bytes >= g.actual_bytes + 32 * MIB);
     CU_ASSERT(strstr(o.reason, "deflated its balloon on OOM") != NULL);
+    CU_ASSERT_EQUAL(o.cause, POLICY_CAUSE_GUEST_DEFLATE);
     sim_guest_apply(&g, &o);
     now += 1000;
 
