@@ -113,33 +113,46 @@ static void gslice_to_malloc(char **argv)
     unsetenv("G_SLICE"); /* no /proc: carry on with GSlice */
 }
 
-int main(int argc, char **argv)
+/* What argv asked for. */
+struct args {
+    char *fleet_dir, *socket_path, *config_dir, *proc_root, *ksm_sysfs_root, *log_format;
+    gboolean dry_run, check_config, verbose, version;
+};
+
+static void args_clear(struct args *a)
 {
-    gslice_to_malloc(argv);
-    g_autofree char *fleet_dir = NULL, *socket_path = NULL, *config_dir = NULL;
-    g_autofree char *proc_root = NULL, *ksm_sysfs_root = NULL;
-    g_autofree char *log_format = NULL;
-    gboolean dry_run = FALSE, check_config = FALSE, verbose = FALSE, version = FALSE;
+    g_free(a->fleet_dir);
+    g_free(a->socket_path);
+    g_free(a->config_dir);
+    g_free(a->proc_root);
+    g_free(a->ksm_sysfs_root);
+    g_free(a->log_format);
+    g_clear_pointer(&libvirt_uri, g_free);
+}
+
+/* 0 to go on, else an exit code (the error said). */
+static int parse_args(int *argc, char ***argv, struct args *a)
+{
     GOptionEntry entries[] = {
-        {"fleet", 0, 0, G_OPTION_ARG_FILENAME, &fleet_dir, "Fleet state directory to manage",
+        {"fleet", 0, 0, G_OPTION_ARG_FILENAME, &a->fleet_dir, "Fleet state directory to manage",
          "DIR"},
         {"libvirt", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, on_libvirt_opt,
          "Manage the running domains of this libvirt URI (default " LV_DEFAULT_URI ")", "[URI]"},
-        {"socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "Control socket path", "PATH"},
-        {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &config_dir,
+        {"socket", 0, 0, G_OPTION_ARG_FILENAME, &a->socket_path, "Control socket path", "PATH"},
+        {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &a->config_dir,
          "Policy directory (ballastd.conf, <vm>.conf)", "DIR"},
-        {"dry-run", 0, 0, G_OPTION_ARG_NONE, &dry_run, "Compute and log decisions, change nothing",
-         NULL},
-        {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+        {"dry-run", 0, 0, G_OPTION_ARG_NONE, &a->dry_run,
+         "Compute and log decisions, change nothing", NULL},
+        {"check-config", 0, 0, G_OPTION_ARG_NONE, &a->check_config,
          "Check --config-dir and exit (0 clean, 2 errors)", NULL},
-        {"proc-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &proc_root,
+        {"proc-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &a->proc_root,
          "Read host /proc from here (tests)", "DIR"},
-        {"ksm-sysfs-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &ksm_sysfs_root,
+        {"ksm-sysfs-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &a->ksm_sysfs_root,
          "Read and tune KSM here instead of /sys/kernel/mm/ksm (tests)", "DIR"},
-        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Debug logging", NULL},
-        {"log-format", 0, 0, G_OPTION_ARG_STRING, &log_format,
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &a->verbose, "Debug logging", NULL},
+        {"log-format", 0, 0, G_OPTION_ARG_STRING, &a->log_format,
          "Log to stderr as text (default) or as fields: a JSON object a record", "text|fields"},
-        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &a->version, "Print the version", NULL},
         G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- ballast memory balloon daemon");
@@ -148,97 +161,125 @@ int main(int argc, char **argv)
         ctx, "Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.\n"
              "Signals: SIGHUP reloads --config-dir; SIGTERM/SIGINT exit cleanly.\n");
     g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+    if (!g_option_context_parse(ctx, argc, argv, &error)) {
         fprintf(stderr, "ballastd: %s\n", error->message);
         return EXIT_USAGE;
     }
-    if (version) {
-        printf("ballastd %s\n", BALLAST_VERSION);
-        return 0;
-    }
-    if (log_format && log_fields_install(log_format) < 0) {
-        fprintf(stderr, "ballastd: --log-format must be text or fields\n");
-        g_free(libvirt_uri);
+    return 0;
+}
+
+/* --check-config: the strict check, an exit code. */
+static int check_config_only(const char *config_dir)
+{
+    if (!config_dir) {
+        fprintf(stderr, "ballastd: --check-config needs --config-dir DIR\n");
         return EXIT_USAGE;
     }
-    if (verbose)
-        g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+    g_autoptr(GPtrArray) errors = NULL;
+    guint n = config_check_dir(config_dir, &errors);
+    for (guint i = 0; errors && i < errors->len; i++)
+        fprintf(stderr, "%s\n", (const char *)errors->pdata[i]);
+    printf("%s: %u error%s\n", config_dir, n, n == 1 ? "" : "s");
+    return n ? EXIT_USAGE : 0;
+}
 
-    if (check_config) {
-        if (!config_dir) {
-            fprintf(stderr, "ballastd: --check-config needs --config-dir DIR\n");
-            return EXIT_USAGE;
-        }
-        g_autoptr(GPtrArray) errors = NULL;
-        guint n = config_check_dir(config_dir, &errors);
-        for (guint i = 0; errors && i < errors->len; i++)
-            fprintf(stderr, "%s\n", (const char *)errors->pdata[i]);
-        printf("%s: %u error%s\n", config_dir, n, n == 1 ? "" : "s");
-        return n ? EXIT_USAGE : 0;
-    }
-    if ((!fleet_dir && !libvirt_uri) || !socket_path || argc > 1) {
-        fprintf(stderr, "usage: ballastd {--fleet DIR | --libvirt [URI]}... --socket PATH "
-                        "[--config-dir DIR] [--dry-run] [--check-config]\n"
-                        "                [--log-format=text|fields]\n");
-        g_free(libvirt_uri);
-        return EXIT_USAGE;
-    }
-    if (config_dir) {
-        /*
-         * A bad file is reported with file:line and does not stop the daemon:
-         * refusing to start would leave every guest's balloon wherever the
-         * last run put it, with nobody to give memory back under pressure.
-         * The config layer instead puts the VMs a bad file covers (all of
-         * them, for ballastd.conf) in observe mode, and `explain` says why.
-         * `--check-config` is the strict check that exits non-zero.
-         */
-        g_autoptr(GPtrArray) errors = NULL;
-        guint n = config_check_dir(config_dir, &errors);
-        for (guint i = 0; n && i < errors->len; i++)
-            g_warning("config: %s (the VMs it covers run in observe mode)",
-                      (const char *)errors->pdata[i]);
-    }
+/*
+ * A bad file is reported with file:line and does not stop the daemon:
+ * refusing to start would leave every guest's balloon wherever the last run
+ * put it, with nobody to give memory back under pressure. The config layer
+ * instead puts the VMs a bad file covers (all of them, for ballastd.conf) in
+ * observe mode, and `explain` says why. `--check-config` is the strict check
+ * that exits non-zero.
+ */
+static void warn_config(const char *config_dir)
+{
+    g_autoptr(GPtrArray) errors = NULL;
+    guint n = config_check_dir(config_dir, &errors);
+    for (guint i = 0; n && i < errors->len; i++)
+        g_warning("config: %s (the VMs it covers run in observe mode)",
+                  (const char *)errors->pdata[i]);
+}
 
-    signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
-    int sig_fd = signals_open();
-    if (sig_fd < 0) {
-        g_critical("cannot receive signals: %s", g_strerror(-sig_fd));
-        g_free(libvirt_uri);
-        return EXIT_RUNTIME;
-    }
+/* Starts the manager and the control socket, runs the loop; an exit code. */
+static int run(const struct args *a, int sig_fd)
+{
     struct daemon d = {.loop = g_main_loop_new(NULL, FALSE)};
     struct manager_options mo = {
-        .fleet_dir = fleet_dir,
+        .fleet_dir = a->fleet_dir,
         .libvirt_uri = libvirt_uri,
-        .config_dir = config_dir,
-        .proc_root = proc_root ? proc_root : "/proc",
-        .ksm_sysfs_root = ksm_sysfs_root,
-        .dry_run = dry_run,
+        .config_dir = a->config_dir,
+        .proc_root = a->proc_root ? a->proc_root : "/proc",
+        .ksm_sysfs_root = a->ksm_sysfs_root,
+        .dry_run = a->dry_run,
     };
     d.manager = manager_new(&mo);
     int status = 0;
     struct ctlserver *ctl = NULL;
+    g_autoptr(GError) error = NULL;
     if (manager_start(d.manager, &error) < 0) {
         g_critical("%s", error ? error->message : "cannot start");
         status = EXIT_RUNTIME;
         goto out;
     }
-    ctl = ctlserver_new(socket_path, manager_handle_request, d.manager, &error);
+    ctl = ctlserver_new(a->socket_path, manager_handle_request, d.manager, &error);
     if (!ctl) {
         g_critical("control socket: %s", error->message);
         status = EXIT_RUNTIME;
         goto out;
     }
     guint sig_id = fd_watch_add(sig_fd, G_IO_IN, on_signal, &d);
-    g_message("ballastd %s ready, control socket %s", BALLAST_VERSION, socket_path);
+    g_message("ballastd %s ready, control socket %s", BALLAST_VERSION, a->socket_path);
     g_main_loop_run(d.loop);
     g_source_remove(sig_id);
 out:
-    close(sig_fd);
     ctlserver_free(ctl);
     manager_free(d.manager);
     g_main_loop_unref(d.loop);
-    g_free(libvirt_uri);
+    return status;
+}
+
+/* Everything after argv is parsed: an exit code. */
+static int daemon_main(int argc, struct args *a)
+{
+    if (a->version) {
+        printf("ballastd %s\n", BALLAST_VERSION);
+        return 0;
+    }
+    if (a->log_format && log_fields_install(a->log_format) < 0) {
+        fprintf(stderr, "ballastd: --log-format must be text or fields\n");
+        return EXIT_USAGE;
+    }
+    if (a->verbose)
+        g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+    if (a->check_config)
+        return check_config_only(a->config_dir);
+    if ((!a->fleet_dir && !libvirt_uri) || !a->socket_path || argc > 1) {
+        fprintf(stderr, "usage: ballastd {--fleet DIR | --libvirt [URI]}... --socket PATH "
+                        "[--config-dir DIR] [--dry-run] [--check-config]\n"
+                        "                [--log-format=text|fields]\n");
+        return EXIT_USAGE;
+    }
+    if (a->config_dir)
+        warn_config(a->config_dir);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    int sig_fd = signals_open();
+    if (sig_fd < 0) {
+        g_critical("cannot receive signals: %s", g_strerror(-sig_fd));
+        return EXIT_RUNTIME;
+    }
+    int status = run(a, sig_fd);
+    close(sig_fd);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    gslice_to_malloc(argv);
+    struct args a = {0};
+    int status = parse_args(&argc, &argv, &a);
+    if (status == 0)
+        status = daemon_main(argc, &a);
+    args_clear(&a);
     return status;
 }
