@@ -1375,11 +1375,9 @@ char *manager_handle_request(void *data, const char *line, size_t len)
     case CTL_CMD_EXPLAIN:
         return ctl_reply_ok(req.cmd, explain_result(m, vm));
     case CTL_CMD_SET_POLICY: {
-        const char *why;
-        struct vm_override trial = vm->ovr;
-        if (vm_override_set(&trial, req.key, req.value, &why) < 0)
+        g_autofree char *why = NULL;
+        if (vm_override_set(&vm->ovr, req.key, req.value, &why) < 0)
             return ctl_reply_error(CTL_ERR_BAD_POLICY, why);
-        vm->ovr = trial;
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
                          "%s: runtime policy %s=%s", vm->name, req.key, req.value);
         JsonObject *o = json_object_new();

@@ -90,7 +90,7 @@ static void test_table_ksm_and_dry_run(void)
 static void test_override(void)
 {
     struct vm_override o = {0};
-    const char *why;
+    g_autofree char *why = NULL;
     CU_ASSERT_EQUAL(vm_override_set(&o, "min_memory", "64M", &why), 0);
     CU_ASSERT_EQUAL(vm_override_set(&o, "max-memory", "75%", &why), 0);
     CU_ASSERT_EQUAL(vm_override_set(&o, "mode", "observe", &why), 0);
@@ -122,14 +122,27 @@ static void test_override(void)
 static void test_override_rejects_and_clamps(void)
 {
     struct vm_override o = {0};
-    const char *why;
+    char *why = NULL;
     CU_ASSERT_EQUAL(vm_override_set(&o, "colour", "blue", &why), -ENOENT);
     CU_ASSERT_PTR_NOT_NULL(why);
-    const char *bad[][2] = {{"min_memory", "lots"}, {"min_memory", "0"}, {"max_memory", "150%"},
-                            {"max_memory", "0%"},   {"shares", "0"},     {"shares", "-3"},
-                            {"shares", "99999"},    {"mode", "turbo"},   {"agent_required", "2"}};
-    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+    g_free(why);
+    /* ksm: policy files and metadata only (the key table says so). */
+    CU_ASSERT_EQUAL(vm_override_set(&o, "ksm", "false", &why), -ENOENT);
+    g_free(why);
+    /* Values, ranges and messages of a policy file (config.c's table). */
+    const char *bad[][3] = {
+        {"min_memory", "lots", "min_memory: bad size 'lots' (expected e.g. 256M or 25%)"},
+        {"max_memory", "150%", "max_memory = 150%: out of range [0%, 100%]"},
+        {"shares", "0", "shares = 0: out of range [1, 1000000]"},
+        {"shares", "-3", "shares: bad number '-3' (expected a whole number)"},
+        {"shares", "1000001", "shares = 1000001: out of range [1, 1000000]"},
+        {"mode", "turbo", "mode: unknown mode 'turbo' (expected managed, observe or fixed)"},
+        {"agent_required", "2", "agent_required: expected true or false, not '2'"}};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         CU_ASSERT_EQUAL(vm_override_set(&o, bad[i][0], bad[i][1], &why), -EINVAL);
+        CU_ASSERT_STRING_EQUAL(why, bad[i][2]);
+        g_free(why);
+    }
     /* Nothing bad was kept. */
     GPtrArray *list = g_ptr_array_new_with_free_func(g_free);
     vm_override_list(&o, list);
@@ -139,6 +152,7 @@ static void test_override_rejects_and_clamps(void)
     /* min above max and max above nominal are clamped, never passed to the engine. */
     CU_ASSERT_EQUAL(vm_override_set(&o, "min_memory", "1G", &why), 0);
     CU_ASSERT_EQUAL(vm_override_set(&o, "max_memory", "512M", &why), 0);
+    CU_ASSERT_PTR_NULL(why);
     struct policy_vm_params p;
     policy_vm_params_default(&p, 256ULL << 20);
     vm_override_apply(&o, 256ULL << 20, &p);
