@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "size.h"
+#include "vm_policy.h"
 
 #define GROUP_GLOBAL   "ballastd"
 #define GROUP_DEFAULTS "defaults"
@@ -403,7 +404,7 @@ static int parse_key(const struct key_def *k, const char *label, const char *tex
 /* ---- rules between per-VM keys --------------------------------------- */
 
 /* Sizes of the same kind can be compared at load time; mixed kinds are
- * only known per VM, where min and fixed are clamped to max (ballastd). */
+ * only known per VM, where min and fixed are clamped to max (vm_policy.c). */
 static bool size_gt(const struct config_size *a, const struct config_size *b)
 {
     if (a->kind != b->kind)
@@ -980,49 +981,26 @@ const struct config_vm *config_find_vm(const struct config *c, const char *name)
     return NULL;
 }
 
-static uint64_t resolve_size(const struct config_size *s, uint64_t nominal_bytes,
-                             uint64_t unset_bytes)
+const char *config_vm_error(const struct config *c, const char *name)
 {
-    switch (s->kind) {
-    case CONFIG_SIZE_BYTES:
-        return s->bytes;
-    case CONFIG_SIZE_PCT:
-        return (uint64_t)((double)nominal_bytes * s->pct / 100.0);
-    case CONFIG_SIZE_UNSET:
-        break;
-    }
-    return unset_bytes;
+    if (c->n_global_errors)
+        return c->global_error;
+    const struct config_vm *vm = config_find_vm(c, name);
+    return vm && vm->n_errors ? vm->first_error : NULL;
 }
 
 void config_vm_params(const struct config *c, const char *name, uint64_t nominal_bytes,
                       struct policy_vm_params *out, bool *ksm, const char **why)
 {
-    const struct config_vm *vm = config_find_vm(c, name);
-    const struct config_vm_policy *p = vm ? &vm->policy : &c->defaults;
-    uint64_t max = resolve_size(&p->max_memory, nominal_bytes, nominal_bytes);
-    if (nominal_bytes && max > nominal_bytes)
-        max = nominal_bytes; /* the balloon cannot give more than the VM has */
-    *out = (struct policy_vm_params){
-        .min_bytes = resolve_size(&p->min_memory, nominal_bytes, 0),
-        .max_bytes = max,
-        .fixed_bytes = resolve_size(&p->fixed_memory, nominal_bytes, 0),
-        .shares = p->shares ? p->shares : 1,
-        .mode = p->mode,
-        .agent_required = p->agent_required,
-        .reclaim_allowed = p->reclaim_allowed,
-    };
-    const char *reason = NULL;
-    if (c->n_global_errors) {
-        out->mode = POLICY_MODE_SAFE;
-        reason = c->global_error;
-    } else if (vm && vm->n_errors) {
-        out->mode = POLICY_MODE_SAFE;
-        reason = vm->first_error;
-    }
+    struct vm_policy_in in = {.cfg = c, .name = name, .nominal_bytes = nominal_bytes};
+    struct vm_policy r;
+    vm_policy_resolve(&in, &r);
+    *out = r.params;
     if (ksm)
-        *ksm = p->ksm;
+        *ksm = r.ksm;
     if (why)
-        *why = reason;
+        *why = config_vm_error(c, name);
+    vm_policy_clear(&r);
 }
 
 guint config_check_dir(const char *dir, GPtrArray **errors_out)

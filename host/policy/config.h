@@ -109,14 +109,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BallastConfig, config_free)
 const struct config_vm *config_find_vm(const struct config *c, const char *name);
 
 /*
- * Effective engine parameters for a VM of this nominal size: its file or the
- * defaults, percentages resolved, max capped at nominal, safe mode forced
+ * Effective engine parameters for a VM of this nominal size from the
+ * policy files alone: vm_policy_resolve() (vm_policy.h) without metadata
+ * or runtime overrides, i.e. its file or the defaults, percentages
+ * resolved, max capped at nominal, min and fixed at max, safe mode forced
  * when its file or the global file had errors. *why (may be NULL) gets the
  * first error responsible for a forced safe mode, or NULL; it points into c.
  * Returns the VM's ksm setting through *ksm when ksm != NULL.
  */
 void config_vm_params(const struct config *c, const char *name, uint64_t nominal_bytes,
                       struct policy_vm_params *out, bool *ksm, const char **why);
+
+/* The error that forces VM `name`'s policy from files into safe mode: the
+ * global file's first error, else its own file's, else NULL (points into c). */
+const char *config_vm_error(const struct config *c, const char *name);
 
 /*
  * For `ballastd --check-config DIR`: loads DIR and returns how many errors it
