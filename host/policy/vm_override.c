@@ -35,46 +35,6 @@ int vm_override_set(struct vm_override *o, const char *key, const char *value, c
     return config_vm_layer_set(&o->layer, (size_t)i, NULL, value, msg);
 }
 
-static bool given(const struct vm_override *o, const char *key)
-{
-    int i = config_vm_key_index(key);
-    return i >= 0 && (o->layer.set & (1u << i));
-}
-
-static uint64_t resolve(const struct config_size *s, uint64_t nominal_bytes)
-{
-    if (s->kind == CONFIG_SIZE_PCT)
-        return (uint64_t)((double)nominal_bytes * s->pct / 100.0);
-    return s->bytes;
-}
-
-void vm_override_apply(const struct vm_override *o, uint64_t nominal_bytes,
-                       struct policy_vm_params *p)
-{
-    const struct config_vm_policy *v = &o->layer.v;
-    if (given(o, "max_memory"))
-        p->max_bytes = resolve(&v->max_memory, nominal_bytes);
-    if (given(o, "min_memory"))
-        p->min_bytes = resolve(&v->min_memory, nominal_bytes);
-    if (given(o, "fixed_memory"))
-        p->fixed_bytes = resolve(&v->fixed_memory, nominal_bytes);
-    if (given(o, "shares"))
-        p->shares = v->shares;
-    if (given(o, "mode"))
-        p->mode = v->mode;
-    if (given(o, "agent_required"))
-        p->agent_required = v->agent_required;
-    if (given(o, "reclaim_allowed"))
-        p->reclaim_allowed = v->reclaim_allowed;
-    /* A balloon can only give back what the VM was started with. */
-    if (nominal_bytes && p->max_bytes > nominal_bytes)
-        p->max_bytes = nominal_bytes;
-    if (p->min_bytes > p->max_bytes)
-        p->min_bytes = p->max_bytes;
-    if (p->fixed_bytes > p->max_bytes)
-        p->fixed_bytes = p->max_bytes;
-}
-
 void vm_override_list(const struct vm_override *o, GPtrArray *out)
 {
     config_vm_layer_list(&o->layer, out);

@@ -1,7 +1,7 @@
 /*
  * Runtime policy overrides from `ballastctl set-policy VM KEY=VALUE`: kept
- * per VM in ballastd (not written to disk), applied on top of the VM's
- * configured parameters every tick, so they survive SIGHUP reloads and end
+ * per VM in ballastd (not written to disk), put on top of the VM's policy
+ * by the resolver (vm_policy.h), so they survive SIGHUP reloads and end
  * with the daemon or with `KEY=default`. The keys, their syntax, ranges and
  * messages are config.h's table (the keys marked CONFIG_IN_RUNTIME): a
  * value set-policy takes is one a policy file takes, with the same result.
@@ -11,9 +11,6 @@
 #define BALLAST_VM_OVERRIDE_H
 
 #include "config.h"
-#include "policy.h"
-
-#include <stdint.h>
 
 #include <glib.h>
 
@@ -31,10 +28,6 @@ struct vm_override {
  * wrong, as a policy file's error does ("shares = 0: out of range [1, 1000000]").
  */
 int vm_override_set(struct vm_override *o, const char *key, const char *value, char **msg);
-
-/* Applies the overrides to p for a VM of nominal_bytes; keeps min <= max <= nominal. */
-void vm_override_apply(const struct vm_override *o, uint64_t nominal_bytes,
-                       struct policy_vm_params *p);
 
 /* Appends "key=value" strings of the active overrides to out (g_strdup'd). */
 void vm_override_list(const struct vm_override *o, GPtrArray *out);
