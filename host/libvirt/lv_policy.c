@@ -3,7 +3,8 @@
  *
  * Names, types, ranges and messages all come from config.c's table: a key
  * added there is parsed here too, or refused as "not allowed in metadata"
- * when the table says so.
+ * when the table says so (a unit test, unit.policy.keys, holds files,
+ * metadata and set-policy to the same answers).
  */
 #include "lv_policy.h"
 
