@@ -44,8 +44,8 @@ const struct lv_module_api *libvirt_module_load(GError **error)
     if (!api || api->abi_version != LV_MODULE_ABI_VERSION ||
         api->options_size != sizeof(struct vmsource_libvirt_options) ||
         api->policy_size != sizeof(struct lv_policy) ||
-        api->defaults_size != sizeof(struct config_vm_policy) || !api->source_new ||
-        !api->vm_machine || !api->set_policy_defaults) {
+        api->layer_size != sizeof(struct config_vm_layer) || !api->source_new || !api->vm_machine ||
+        !api->reread_policies) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
                     "libvirt module %s: not a module of this ballastd build (ABI %u, want %u)",
                     path, api ? api->abi_version : 0, LV_MODULE_ABI_VERSION);

@@ -21,8 +21,10 @@
  * VMs come from one or more sources (vmsource.h): the fleet directory and/or
  * a libvirt connection. Each VM remembers its source; a name is managed once
  * (the second VM to claim a name, from another source, is logged and left
- * alone). A libvirt VM's policy is its config file, else its domain
- * metadata, else [defaults] (lv_policy_vm_params).
+ * alone). A VM's policy is its config file, else (libvirt) its domain
+ * metadata, else [defaults], with runtime overrides on top: resolved by
+ * vm_policy_resolve (host/policy/vm_policy.h) when an input changes, and
+ * cached per VM.
  */
 #include "manager.h"
 
@@ -37,6 +39,7 @@
 #include "size.h"
 #include "timer.h"
 #include "vm_override.h"
+#include "vm_policy.h"
 #include "target_history.h"
 #include "vmsource_fleet.h"
 #include "vmsource_libvirt.h"
@@ -54,8 +57,8 @@ struct bd_vm {
     bool libvirt; /* src is the libvirt source */
     struct lv_policy
         *meta; /* libvirt: the domain's metadata policy as last read; NULL for the fleet */
-    const char *policy_source; /* "file", "metadata", "defaults" (static strings) */
-    bool agent_parked;         /* agent closed by a stopped/release notify */
+    struct vm_policy_cache policy; /* resolved policy; see resolved_policy() */
+    bool agent_parked;             /* agent closed by a stopped/release notify */
     bool backend_up;
     struct vmsource_balloon balloon;
     bool has_agent;
@@ -289,7 +292,6 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     vm->libvirt = strcmp(bs->src->ops->kind, "libvirt") == 0;
     if (vm->libvirt)
         vm->meta = g_new0(struct lv_policy, 1);
-    vm->policy_source = "defaults";
     vm->handle = handle;
     vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0};
     vm->grow_latency_ms = -1;
@@ -321,6 +323,7 @@ static void vm_free(struct bd_vm *vm)
     if (vm->meta)
         lv_policy_clear(vm->meta);
     g_free(vm->meta);
+    vm_policy_cache_clear(&vm->policy);
     g_free(vm->config_error);
     g_free(vm);
 }
@@ -443,19 +446,28 @@ static void on_vm_policy(void *ctx, void *cookie, const struct lv_policy *p)
     lv_policy_clear(vm->meta);
     *vm->meta = *p;
     vm->meta->first_error = g_strdup(p->first_error);
+    vm_policy_cache_invalidate(&vm->policy);
     /* A new floor or mode should not wait for the next scheduled tick. */
     tick_soon(vm->m);
 }
 
 /*
- * The VM's engine parameters: its config file, else (libvirt) its metadata
- * policy, else [defaults]; *why gets the error that forced safe/observe mode.
+ * The VM's policy (engine parameters, ksm opt-out, source, the error that
+ * forces safe mode) from its cache: resolved again only after an input
+ * changed. manager_reload, on_vm_policy and set-policy invalidate the
+ * cache; a new nominal size is noticed by the cache itself.
  */
-static void vm_params(struct manager *m, struct bd_vm *vm, uint64_t nominal_bytes,
-                      struct policy_vm_params *out, bool *ksm, const char **why)
+static const struct vm_policy *resolved_policy(struct manager *m, struct bd_vm *vm)
 {
-    lv_policy_vm_params(m->cfg, vm->name, vm->meta, nominal_bytes, out, ksm, why,
-                        &vm->policy_source);
+    struct vm_policy_in in = {
+        .cfg = m->cfg,
+        .name = vm->name,
+        .nominal_bytes = vm->balloon.nominal_bytes > 0 ? (uint64_t)vm->balloon.nominal_bytes : 0,
+        .meta = vm->meta && vm->meta->present ? &vm->meta->keys : NULL,
+        .meta_error = vm->meta && vm->meta->present ? vm->meta->first_error : NULL,
+        .overrides = &vm->ovr.layer,
+    };
+    return vm_policy_cache_get(&vm->policy, &in);
 }
 
 /* --- the tick ----------------------------------------------------------------------------- */
@@ -471,15 +483,12 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
     memset(in, 0, sizeof(*in));
     in->name = vm->name;
     uint64_t nominal = (uint64_t)vm->balloon.nominal_bytes;
-    const char *why = NULL;
-    vm_params(m, vm, nominal, &in->params, NULL, &why);
-    if (why && !*why)
-        why = NULL;
-    if (g_strcmp0(vm->config_error, why) != 0) { /* the config's string may not outlive a reload */
+    const struct vm_policy *pol = resolved_policy(m, vm);
+    in->params = pol->params;
+    if (g_strcmp0(vm->config_error, pol->config_error) != 0) { /* as of this decision */
         g_free(vm->config_error);
-        vm->config_error = g_strdup(why);
+        vm->config_error = g_strdup(pol->config_error);
     }
-    vm_override_apply(&vm->ovr, nominal, &in->params);
     in->actual_bytes = (uint64_t)vm->balloon.actual_bytes;
     in->nominal_bytes = nominal;
     in->target_bytes = vm->target_set_bytes;
@@ -579,11 +588,7 @@ static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, 
 /* Whether vm's policy lets KSM merge its memory (the opt-out key). */
 static bool vm_ksm_allowed(struct manager *m, struct bd_vm *vm)
 {
-    struct policy_vm_params params;
-    bool allowed = true;
-    vm_params(m, vm, vm->balloon.nominal_bytes > 0 ? (uint64_t)vm->balloon.nominal_bytes : 0,
-              &params, &allowed, NULL);
-    return allowed;
+    return resolved_policy(m, vm)->ksm;
 }
 
 /* Reads every VM's ksm_stat (the per-VM KSM figures of status and explain). */
@@ -942,11 +947,13 @@ void manager_reload(struct manager *m)
         struct bd_vm *vm = m->vms->pdata[i];
         vm->agent.allow_quiet = quiet_reports_ok(m);
         vm->agent.allow_poll = polled_reports_ok(m);
+        vm_policy_cache_invalidate(&vm->policy); /* new files, new [defaults] */
     }
-    /* Metadata policies sit on [defaults]: rebuild them (policy_changed fires per VM). */
+    /* Read metadata policies again too (policy_changed fires per VM): a
+     * change whose event was missed is picked up at a SIGHUP. */
     for (unsigned i = 0; i < m->n_sources; i++)
         if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
-            m->lv->set_policy_defaults(m->sources[i].src, &c->defaults);
+            m->lv->reread_policies(m->sources[i].src);
     g_message("config reloaded from %s (%u errors); tick %" G_GUINT64_FORMAT " ms",
               m->config_dir ? m->config_dir : "built-in defaults", c->errors ? c->errors->len : 0,
               m->tick_ms);
@@ -1000,7 +1007,6 @@ int manager_start(struct manager *m, GError **error)
         struct bd_source *bs = &m->sources[m->n_sources++];
         struct vmsource_libvirt_options lo = {
             .uri = m->libvirt_uri,
-            .policy_defaults = &m->cfg->defaults,
             .policy_changed = on_vm_policy,
         };
         bs->m = m;
@@ -1062,10 +1068,7 @@ static struct bd_vm *find_vm(struct manager *m, const char *name)
 /* Where the VM's policy comes from now: "file", "metadata" or "defaults". */
 static const char *vm_policy_source(struct manager *m, struct bd_vm *vm)
 {
-    struct policy_vm_params params;
-    uint64_t nominal = vm->balloon.nominal_bytes > 0 ? (uint64_t)vm->balloon.nominal_bytes : 0;
-    vm_params(m, vm, nominal, &params, NULL, NULL);
-    return vm->policy_source;
+    return vm_policy_source_name(resolved_policy(m, vm)->source);
 }
 
 static const char *vm_mode(struct manager *m, struct bd_vm *vm)
@@ -1379,11 +1382,10 @@ char *manager_handle_request(void *data, const char *line, size_t len)
     case CTL_CMD_EXPLAIN:
         return ctl_reply_ok(req.cmd, explain_result(m, vm));
     case CTL_CMD_SET_POLICY: {
-        const char *why;
-        struct vm_override trial = vm->ovr;
-        if (vm_override_set(&trial, req.key, req.value, &why) < 0)
+        g_autofree char *why = NULL;
+        if (vm_override_set(&vm->ovr, req.key, req.value, &why) < 0)
             return ctl_reply_error(CTL_ERR_BAD_POLICY, why);
-        vm->ovr = trial;
+        vm_policy_cache_invalidate(&vm->policy);
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
                          "%s: runtime policy %s=%s", vm->name, req.key, req.value);
         JsonObject *o = json_object_new();

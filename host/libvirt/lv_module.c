@@ -9,10 +9,10 @@ const struct lv_module_api *ballast_libvirt_module(void)
         .abi_version = LV_MODULE_ABI_VERSION,
         .options_size = sizeof(struct vmsource_libvirt_options),
         .policy_size = sizeof(struct lv_policy),
-        .defaults_size = sizeof(struct config_vm_policy),
+        .layer_size = sizeof(struct config_vm_layer),
         .source_new = vmsource_libvirt_new,
         .vm_machine = vmsource_libvirt_vm_machine,
-        .set_policy_defaults = vmsource_libvirt_set_policy_defaults,
+        .reread_policies = vmsource_libvirt_reread_policies,
     };
     return &api;
 }

@@ -19,19 +19,19 @@
 
 #include <stddef.h>
 
-#define LV_MODULE_ABI_VERSION 1
+#define LV_MODULE_ABI_VERSION 2
 #define LV_MODULE_ENTRY       "ballast_libvirt_module"
 #define LV_MODULE_FILE        "ballast-libvirt.so"
 
 struct lv_module_api {
     unsigned abi_version;
-    size_t options_size;  /* sizeof(struct vmsource_libvirt_options) */
-    size_t policy_size;   /* sizeof(struct lv_policy) */
-    size_t defaults_size; /* sizeof(struct config_vm_policy) */
+    size_t options_size; /* sizeof(struct vmsource_libvirt_options) */
+    size_t policy_size;  /* sizeof(struct lv_policy) */
+    size_t layer_size;   /* sizeof(struct config_vm_layer) */
     struct vmsource *(*source_new)(const struct vmsource_libvirt_options *opts,
                                    const struct vmsource_events *events, void *events_ctx);
     const char *(*vm_machine)(struct vmsource *src, struct vmsource_vm *vm);
-    void (*set_policy_defaults)(struct vmsource *src, const struct config_vm_policy *defaults);
+    void (*reread_policies)(struct vmsource *src);
 };
 
 typedef const struct lv_module_api *(*lv_module_entry_fn)(void);

@@ -10,12 +10,14 @@
  *     </ballast:policy>
  *   </metadata>
  *
- * The child elements are exactly the per-VM keys of a policy file
- * (host/policy/config.h, docs/config.md) with the same value syntax, so a
- * policy can move between a `<vm>.conf` file and the domain XML unchanged.
- * Precedence: a VM's own config file wins over its metadata; metadata wins
- * over [defaults]. A metadata policy with any error puts the VM in safe
- * mode (never shrunk, still grown), as a policy file with an error does.
+ * The child elements are exactly the per-VM keys of a policy file that
+ * config.h's table allows in metadata (all of them today), parsed by the
+ * table's one parser: same names, syntax, ranges and messages, so a policy
+ * can move between a `<vm>.conf` file and the domain XML unchanged. This
+ * file only turns the element into those keys (a struct config_vm_layer)
+ * and their errors; what wins over what (a config file over metadata over
+ * [defaults]) and safe mode on an error are the resolver's
+ * (host/policy/vm_policy.h).
  *
  * Pure functions: no libvirt call, no I/O.
  */
@@ -30,11 +32,11 @@
 #include "config.h"
 #include "lv_xml.h"
 
-/* A domain's metadata policy: the keys given, over a base (the config's [defaults]). */
+/* A domain's metadata policy: the keys it gives and its errors. */
 struct lv_policy {
-    bool present;                   /* the domain has a ballast policy element */
-    struct config_vm_policy policy; /* base with the metadata's keys applied */
-    guint n_keys;                   /* keys applied */
+    bool present;                /* the domain has a ballast policy element */
+    struct config_vm_layer keys; /* the valid keys given */
+    guint n_keys;                /* keys given and valid */
     guint n_errors;
     char *first_error; /* "metadata: ...", NULL when none */
 };
@@ -43,24 +45,14 @@ void lv_policy_clear(struct lv_policy *p);
 
 /*
  * Builds *out from the policy fields of a parsed domain (or metadata) XML:
- * base is copied, each key is parsed as config.c parses it (same names,
- * types and ranges: the table of config_key_at), and cross-checks (min <=
- * max, fixed inside them) applied. Every problem is appended to errors
- * (may be NULL) as "metadata: message". Returns the number of errors.
+ * each key is parsed through config.h's table (config_vm_layer_set; a key
+ * the table does not allow in metadata is refused), and the rules between
+ * the keys it gives checked (config_vm_policy_check: min <= max, fixed
+ * inside them). Every problem is appended to errors (may be NULL) as
+ * "metadata: <key>: message" (or "metadata: message"). Returns the number
+ * of errors.
  */
-guint lv_policy_from_info(const struct lv_domain_info *info, const struct config_vm_policy *base,
-                          struct lv_policy *out, GPtrArray *errors);
-
-/*
- * The engine parameters of VM `name`: its config file when it has one
- * (config_vm_params), else its metadata policy when present, else the
- * config's [defaults]. A metadata policy with errors forces safe mode,
- * with *why (may be NULL) pointing at its first error; global config errors
- * force safe mode as always. *source (may be NULL) gets "file", "metadata"
- * or "defaults".
- */
-void lv_policy_vm_params(const struct config *c, const char *name, const struct lv_policy *meta,
-                         uint64_t nominal_bytes, struct policy_vm_params *out, bool *ksm,
-                         const char **why, const char **source);
+guint lv_policy_from_info(const struct lv_domain_info *info, struct lv_policy *out,
+                          GPtrArray *errors);
 
 #endif

@@ -42,7 +42,6 @@ struct lv_source {
     struct vmsource base;
     char *uri;
     unsigned stats_period_s;
-    struct config_vm_policy policy_defaults;
     void (*policy_changed)(void *ctx, void *cookie, const struct lv_policy *policy);
 
     virConnectPtr conn;
@@ -108,7 +107,7 @@ static void apply_policy(struct lv_source *ls, struct vmsource_vm *vm,
 {
     g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
     lv_policy_clear(&vm->policy);
-    lv_policy_from_info(info, &ls->policy_defaults, &vm->policy, errors);
+    lv_policy_from_info(info, &vm->policy, errors);
     for (guint i = 0; i < errors->len; i++)
         g_warning("libvirt: domain %s: %s (safe mode: never shrunk, still grown)", vm->name,
                   (const char *)errors->pdata[i]);
@@ -623,12 +622,6 @@ struct vmsource *vmsource_libvirt_new(const struct vmsource_libvirt_options *opt
     ls->uri = g_strdup(opts && opts->uri ? opts->uri : LV_DEFAULT_URI);
     ls->stats_period_s =
         opts && opts->stats_period_s ? opts->stats_period_s : LV_DEFAULT_STATS_PERIOD_S;
-    if (opts && opts->policy_defaults) {
-        ls->policy_defaults = *opts->policy_defaults;
-    } else {
-        g_autoptr(BallastConfig) c = config_new_defaults();
-        ls->policy_defaults = c->defaults;
-    }
     ls->policy_changed = opts ? opts->policy_changed : NULL;
     ls->cb_lifecycle = ls->cb_balloon = ls->cb_metadata = -1;
     ls->backoff_ms = LV_RECONNECT_MIN_MS;
@@ -647,11 +640,9 @@ const char *vmsource_libvirt_vm_machine(struct vmsource *src, struct vmsource_vm
     return vm->info.machine;
 }
 
-void vmsource_libvirt_set_policy_defaults(struct vmsource *src,
-                                          const struct config_vm_policy *defaults)
+void vmsource_libvirt_reread_policies(struct vmsource *src)
 {
     struct lv_source *ls = (struct lv_source *)src;
-    ls->policy_defaults = *defaults;
     g_autoptr(GList) list = g_hash_table_get_values(ls->vms);
     for (GList *l = list; l; l = l->next) {
         struct vmsource_vm *vm = l->data;

@@ -43,8 +43,6 @@
 struct vmsource_libvirt_options {
     const char *uri;         /* NULL: LV_DEFAULT_URI */
     unsigned stats_period_s; /* 0: LV_DEFAULT_STATS_PERIOD_S; never lowers an existing period */
-    /* The base of metadata policies: the config's [defaults] (NULL: built-in). */
-    const struct config_vm_policy *policy_defaults;
     /* Optional: a VM's metadata policy was read or changed (cookie as in vmsource_events). */
     void (*policy_changed)(void *ctx, void *cookie, const struct lv_policy *policy);
 };
@@ -60,11 +58,11 @@ const struct lv_policy *vmsource_libvirt_vm_policy(struct vmsource *src, struct 
 const char *vmsource_libvirt_vm_machine(struct vmsource *src, struct vmsource_vm *vm);
 
 /*
- * After a config reload: new [defaults] under every metadata policy. Each
- * VM's metadata is read again and policy_changed fires for each.
+ * Reads every VM's metadata policy again and fires policy_changed for each
+ * (ballastd does it on a config reload: a change whose event was missed, or
+ * a libvirt without metadata-change events, is picked up then).
  */
-void vmsource_libvirt_set_policy_defaults(struct vmsource *src,
-                                          const struct config_vm_policy *defaults);
+void vmsource_libvirt_reread_policies(struct vmsource *src);
 
 /* Whether the source is connected to libvirtd right now. */
 bool vmsource_libvirt_connected(struct vmsource *src);

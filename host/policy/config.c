@@ -1,7 +1,9 @@
 /*
  * Policy files; see config.h. Every key is one row of `keys[]` below (name,
- * type, unit, default, range, doc, where it lands): parsing, validation,
- * docs/config.md and the tests all walk that one table.
+ * type, unit, default, range, where it may be given, doc, where it lands):
+ * parsing, validation, docs/config.md and the tests all walk that one
+ * table. Its one value parser (parse_key) serves policy files, libvirt
+ * metadata and `ballastctl set-policy` alike (config_vm_layer_set).
  *
  * GKeyFile parses values but reports no line numbers and silently takes the
  * last of two duplicate keys, so each file is first scanned line by line
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "size.h"
+#include "vm_policy.h"
 
 #define GROUP_GLOBAL   "ballastd"
 #define GROUP_DEFAULTS "defaults"
@@ -45,19 +48,22 @@ struct key_def {
 
 #define TUN(name, type, unit, def, lo, hi, field, member, doc)                                     \
     {                                                                                              \
-        {GROUP_GLOBAL, name, type, unit, def, lo, hi, doc}, true, field,                           \
+        {GROUP_GLOBAL, name, type, unit, def, lo, hi, CONFIG_IN_FILE, doc}, true, field,           \
             offsetof(struct policy_tunables, member), false                                        \
     }
 #define KSMK(name, type, unit, def, lo, hi, field, member, doc)                                    \
     {                                                                                              \
-        {GROUP_GLOBAL, name, type, unit, def, lo, hi, doc}, true, field,                           \
+        {GROUP_GLOBAL, name, type, unit, def, lo, hi, CONFIG_IN_FILE, doc}, true, field,           \
             offsetof(struct config_ksm, member), true                                              \
     }
-#define VMK(name, type, unit, def, lo, hi, field, member, doc)                                     \
+/* Per-VM keys: `where` says if metadata and set-policy may give them too. */
+#define VMK(name, type, unit, def, lo, hi, where, field, member, doc)                              \
     {                                                                                              \
-        {GROUP_VM, name, type, unit, def, lo, hi, doc}, false, field,                              \
+        {GROUP_VM, name, type, unit, def, lo, hi, CONFIG_IN_FILE | (where), doc}, false, field,    \
             offsetof(struct config_vm_policy, member), false                                       \
     }
+#define META    CONFIG_IN_METADATA
+#define RUNTIME CONFIG_IN_RUNTIME
 
 #define TIB_F 1099511627776.0 /* 1 TiB as a range bound */
 
@@ -135,20 +141,28 @@ static const struct key_def keys[] = {
          stop_commit_pct, "Stop it under this (if host memory is plentiful); below the start."),
 
     VMK("min_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "25%", 0, TIB_F * 64,
-        FIELD_CSIZE, min_memory, "Never set the balloon target below this."),
+        META | RUNTIME, FIELD_CSIZE, min_memory, "Never set the balloon target below this."),
     VMK("max_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "100%", 0, TIB_F * 64,
-        FIELD_CSIZE, max_memory, "Never above this; capped at the VM's nominal size."),
+        META | RUNTIME, FIELD_CSIZE, max_memory,
+        "Never above this; capped at the VM's nominal size."),
     VMK("fixed_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "100%", 0, TIB_F * 64,
-        FIELD_CSIZE, fixed_memory, "The target in mode = fixed."),
-    VMK("shares", CONFIG_KEY_UINT, "weight", "1000", 1, 1000000, FIELD_U32, shares,
+        META | RUNTIME, FIELD_CSIZE, fixed_memory, "The target in mode = fixed."),
+    /* The engine only divides by shares, in doubles (policy.c, the host
+     * pressure pass: weight = reclaimable bytes / shares): no integer
+     * product to overflow, and a 1,000,000 : 1 ratio is still exact enough.
+     * So files, metadata and set-policy all take 1 .. 1,000,000. */
+    VMK("shares", CONFIG_KEY_UINT, "weight", "1000", 1, 1000000, META | RUNTIME, FIELD_U32, shares,
         "Under host pressure, VMs give memory in inverse proportion to shares."),
-    VMK("mode", CONFIG_KEY_MODE, "enum", "managed", 0, 0, FIELD_MODE, mode,
+    VMK("mode", CONFIG_KEY_MODE, "enum", "managed", 0, 0, META | RUNTIME, FIELD_MODE, mode,
         "managed: ballastd moves the balloon; observe: explain only; fixed: hold fixed_memory."),
-    VMK("agent_required", CONFIG_KEY_BOOL, "bool", "false", 0, 1, FIELD_BOOL, agent_required,
+    VMK("agent_required", CONFIG_KEY_BOOL, "bool", "false", 0, 1, META | RUNTIME, FIELD_BOOL,
+        agent_required,
         "Never shrink without a fresh report from ballast-agent (guest-stats are not enough)."),
-    VMK("reclaim_allowed", CONFIG_KEY_BOOL, "bool", "true", 0, 1, FIELD_BOOL, reclaim_allowed,
-        "ballastd may ask the agent to RECLAIM (drop caches) before a shrink."),
-    VMK("ksm", CONFIG_KEY_BOOL, "bool", "true", 0, 1, FIELD_BOOL, ksm,
+    VMK("reclaim_allowed", CONFIG_KEY_BOOL, "bool", "true", 0, 1, META | RUNTIME, FIELD_BOOL,
+        reclaim_allowed, "ballastd may ask the agent to RECLAIM (drop caches) before a shrink."),
+    /* Not at runtime: whether QEMU registers the VM's RAM with KSM is
+     * decided when QEMU starts (the fleet launcher's mem-merge=off). */
+    VMK("ksm", CONFIG_KEY_BOOL, "bool", "true", 0, 1, META, FIELD_BOOL, ksm,
         "Let KSM merge this VM's memory; false opts it out."),
 };
 
@@ -200,6 +214,345 @@ static void vm_policy_builtin(struct config_vm_policy *p)
         .reclaim_allowed = true,
         .ksm = true,
     };
+}
+
+/* ---- values: one parser for files, metadata and set-policy ---------- */
+
+static bool is_plain_number(const char *s)
+{
+    /* digits, optional fraction; no sign, exponent, hex, inf or nan. */
+    size_t i = 0, digits = 0;
+    while (g_ascii_isdigit(s[i])) {
+        i++;
+        digits++;
+    }
+    if (s[i] == '.') {
+        i++;
+        size_t frac = 0;
+        while (g_ascii_isdigit(s[i])) {
+            i++;
+            frac++;
+        }
+        if (frac == 0)
+            return false;
+    }
+    return digits > 0 && s[i] == '\0';
+}
+
+/* One value being parsed: the key, how messages name it, the text (trimmed)
+ * and the same cut to 40 characters for messages (a hostile file may hold a
+ * 60 KiB line), and where the result goes. */
+struct value_in {
+    const struct key_def *k;
+    const char *label;
+    const char *text;
+    char shown[48];
+    void *dst; /* the member of the key's struct */
+};
+
+G_GNUC_PRINTF(3, 4)
+static int value_error(const struct value_in *v, char **msg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *body = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    *msg = g_strconcat(v->label, body, NULL);
+    return -EINVAL;
+}
+
+/* A range bound as messages show it: 100, 1000000, 0.1. */
+static const char *bound_text(double x, char *buf, size_t len)
+{
+    if (x == floor(x) && fabs(x) < 1e15)
+        snprintf(buf, len, "%.0f", x);
+    else
+        snprintf(buf, len, "%g", x);
+    return buf;
+}
+
+/* "25%" of a CONFIG_KEY_SIZE_PCT key. */
+static int parse_percent(const struct value_in *v, size_t len, char **msg)
+{
+    g_autofree char *num = g_strndup(v->text, len - 1);
+    if (!is_plain_number(num))
+        return value_error(v, msg, ": bad percentage '%s'", v->shown);
+    double pct = g_ascii_strtod(num, NULL);
+    if (!(pct >= 0.0 && pct <= 100.0))
+        return value_error(v, msg, " = %s: out of range [0%%, 100%%]", v->shown);
+    *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_PCT, 0, pct};
+    return 0;
+}
+
+/* "256M" (or "25%" where the key takes a percentage of nominal). */
+static int parse_size(const struct value_in *v, char **msg)
+{
+    const struct config_key_info *ki = &v->k->info;
+    size_t len = strlen(v->text);
+    if (ki->type == CONFIG_KEY_SIZE_PCT && len > 1 && v->text[len - 1] == '%')
+        return parse_percent(v, len, msg);
+    uint64_t bytes;
+    int rc = size_parse(v->text, 1, &bytes);
+    if (rc == -ERANGE || (rc == 0 && (double)bytes > ki->max)) {
+        char lim[32];
+        return value_error(v, msg, " = %s: too large (max %s)", v->shown,
+                           size_format((uint64_t)ki->max, lim, sizeof(lim)));
+    }
+    if (rc < 0)
+        return value_error(v, msg, ": bad size '%s' (expected e.g. 256M%s)", v->shown,
+                           ki->type == CONFIG_KEY_SIZE_PCT ? " or 25%" : "");
+    if ((double)bytes < ki->min)
+        return value_error(v, msg, " = %s: too small", v->shown);
+    if (v->k->field == FIELD_CSIZE)
+        *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_BYTES, bytes, 0};
+    else
+        *(uint64_t *)v->dst = bytes;
+    return 0;
+}
+
+/* Integers, percents and plain numbers, within the key's range. */
+static int parse_number(const struct value_in *v, char **msg)
+{
+    const struct config_key_info *ki = &v->k->info;
+    bool whole = ki->type == CONFIG_KEY_UINT;
+    if (!is_plain_number(v->text) || (whole && strchr(v->text, '.')))
+        return value_error(v, msg, ": bad number '%s'%s", v->shown,
+                           whole ? " (expected a whole number)" : "");
+    double x = g_ascii_strtod(v->text, NULL);
+    if (!(x >= ki->min && x <= ki->max)) {
+        char lo[32], hi[32];
+        return value_error(v, msg, " = %s: out of range [%s, %s]", v->shown,
+                           bound_text(ki->min, lo, sizeof(lo)),
+                           bound_text(ki->max, hi, sizeof(hi)));
+    }
+    if (v->k->field == FIELD_U64)
+        *(uint64_t *)v->dst = (uint64_t)x;
+    else if (v->k->field == FIELD_U32)
+        *(uint32_t *)v->dst = (uint32_t)x;
+    else
+        *(double *)v->dst = x;
+    return 0;
+}
+
+static int parse_bool(const struct value_in *v, char **msg)
+{
+    const char *t = v->text;
+    if (strcmp(t, "true") == 0 || strcmp(t, "yes") == 0 || strcmp(t, "1") == 0)
+        *(bool *)v->dst = true;
+    else if (strcmp(t, "false") == 0 || strcmp(t, "no") == 0 || strcmp(t, "0") == 0)
+        *(bool *)v->dst = false;
+    else
+        return value_error(v, msg, ": expected true or false, not '%s'", v->shown);
+    return 0;
+}
+
+/* mode (managed/observe/fixed; "safe" is forced, never chosen) and ksm_mode. */
+static int parse_enum(const struct value_in *v, char **msg)
+{
+    if (v->k->info.type == CONFIG_KEY_MODE) {
+        enum policy_mode m;
+        if (policy_mode_parse(v->text, &m) < 0)
+            return value_error(v, msg, ": unknown mode '%s' (expected managed, observe or fixed)",
+                               v->shown);
+        *(enum policy_mode *)v->dst = m;
+        return 0;
+    }
+    for (uint32_t i = 0; i < G_N_ELEMENTS(ksm_mode_names); i++) {
+        if (strcmp(v->text, ksm_mode_names[i]) == 0) {
+            *(uint32_t *)v->dst = i;
+            return 0;
+        }
+    }
+    return value_error(
+        v, msg, ": unknown mode '%s' (expected off, auto, advisor, fixed or observe)", v->shown);
+}
+
+/*
+ * Parses `text` for key k into the key's member of *base (a struct
+ * policy_tunables, config_ksm or config_vm_policy, as the key says). 0, or
+ * -EINVAL with *msg ("LABEL: ..." or "LABEL = VALUE: ...", g_free'd by the
+ * caller) and *base unchanged.
+ */
+static int parse_key(const struct key_def *k, const char *label, const char *text, void *base,
+                     char **msg)
+{
+    g_autofree char *trimmed = g_strstrip(g_strdup(text));
+    struct value_in v = {k, label ? label : k->info.name, trimmed, "", (char *)base + k->offset};
+    if (trimmed[0] == '\0')
+        return value_error(&v, msg, ": empty value");
+    if (strlen(trimmed) > 40)
+        snprintf(v.shown, sizeof(v.shown), "%.37s...", trimmed);
+    else
+        snprintf(v.shown, sizeof(v.shown), "%s", trimmed);
+    switch (k->info.type) {
+    case CONFIG_KEY_SIZE:
+    case CONFIG_KEY_SIZE_PCT:
+        return parse_size(&v, msg);
+    case CONFIG_KEY_UINT:
+    case CONFIG_KEY_PCT:
+    case CONFIG_KEY_DOUBLE:
+        return parse_number(&v, msg);
+    case CONFIG_KEY_BOOL:
+        return parse_bool(&v, msg);
+    case CONFIG_KEY_MODE:
+    case CONFIG_KEY_KSM_MODE:
+        return parse_enum(&v, msg);
+    }
+    return value_error(&v, msg, ": unsupported key type");
+}
+
+/* ---- rules between per-VM keys --------------------------------------- */
+
+/* Sizes of the same kind can be compared at load time; mixed kinds are
+ * only known per VM, where min and fixed are clamped to max (vm_policy.c). */
+static bool size_gt(const struct config_size *a, const struct config_size *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    return a->kind == CONFIG_SIZE_BYTES ? a->bytes > b->bytes : a->pct > b->pct;
+}
+
+static void size_text(const struct config_size *s, char *buf, size_t len)
+{
+    if (s->kind == CONFIG_SIZE_PCT)
+        snprintf(buf, len, "%g%%", s->pct);
+    else
+        size_format(s->bytes, buf, len);
+}
+
+guint config_vm_policy_check(const struct config_vm_policy *p, config_check_fn report, void *ctx)
+{
+    char a[32], b[32], msg[96];
+    guint n = 0;
+    if (size_gt(&p->min_memory, &p->max_memory)) {
+        size_text(&p->min_memory, a, sizeof(a));
+        size_text(&p->max_memory, b, sizeof(b));
+        snprintf(msg, sizeof(msg), "min_memory %s > max_memory %s", a, b);
+        report(ctx, "min_memory", "max_memory", msg);
+        n++;
+    }
+    if (p->mode == POLICY_MODE_FIXED &&
+        (size_gt(&p->fixed_memory, &p->max_memory) || size_gt(&p->min_memory, &p->fixed_memory))) {
+        size_text(&p->fixed_memory, a, sizeof(a));
+        snprintf(msg, sizeof(msg), "fixed_memory %s outside [min_memory, max_memory]", a);
+        report(ctx, "fixed_memory", "mode", msg);
+        n++;
+    }
+    return n;
+}
+
+/* ---- per-VM keys outside files (metadata, set-policy) ---------------- */
+
+/* The per-VM keys are the table's last rows, in the order of
+ * config_vm_key_at (the bits of struct config_vm_layer). */
+static const struct key_def *vm_key_def(size_t i)
+{
+    if (i >= CONFIG_VM_KEYS_MAX)
+        return NULL;
+    size_t n = 0;
+    for (size_t k = 0; k < N_KEYS; k++)
+        if (!keys[k].global && n++ == i)
+            return &keys[k];
+    return NULL;
+}
+
+const struct config_key_info *config_vm_key_at(size_t i)
+{
+    const struct key_def *k = vm_key_def(i);
+    return k ? &k->info : NULL;
+}
+
+int config_vm_key_index(const char *name)
+{
+    const struct config_key_info *k;
+    for (size_t i = 0; (k = config_vm_key_at(i)); i++)
+        if (strcmp(k->name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static size_t field_size(enum field f)
+{
+    switch (f) {
+    case FIELD_U64:
+        return sizeof(uint64_t);
+    case FIELD_U32:
+        return sizeof(uint32_t);
+    case FIELD_DOUBLE:
+        return sizeof(double);
+    case FIELD_BOOL:
+        return sizeof(bool);
+    case FIELD_MODE:
+        return sizeof(enum policy_mode);
+    case FIELD_CSIZE:
+        return sizeof(struct config_size);
+    }
+    return 0;
+}
+
+int config_vm_layer_set(struct config_vm_layer *l, size_t i, const char *label, const char *value,
+                        char **msg)
+{
+    const struct key_def *k = vm_key_def(i);
+    if (!k) {
+        *msg = g_strdup("no such key");
+        return -EINVAL;
+    }
+    int rc = parse_key(k, label, value, &l->v, msg);
+    if (rc == 0)
+        l->set |= 1u << i;
+    return rc;
+}
+
+void config_vm_layer_unset(struct config_vm_layer *l, size_t i)
+{
+    if (i < CONFIG_VM_KEYS_MAX)
+        l->set &= ~(1u << i);
+}
+
+void config_vm_layer_apply(const struct config_vm_layer *l, struct config_vm_policy *p)
+{
+    const struct key_def *k;
+    for (size_t i = 0; (k = vm_key_def(i)); i++)
+        if (l->set & (1u << i))
+            memcpy((char *)p + k->offset, (const char *)&l->v + k->offset, field_size(k->field));
+}
+
+/* A per-VM key's value as set-policy and explain show it. */
+static void vm_value_text(const struct key_def *k, const struct config_vm_policy *p, char *buf,
+                          size_t len)
+{
+    const char *v = (const char *)p + k->offset;
+    switch (k->field) {
+    case FIELD_CSIZE:
+        size_text((const struct config_size *)v, buf, len);
+        return;
+    case FIELD_U32:
+        snprintf(buf, len, "%u", *(const uint32_t *)v);
+        return;
+    case FIELD_MODE:
+        snprintf(buf, len, "%s", policy_mode_name(*(const enum policy_mode *)v));
+        return;
+    case FIELD_BOOL:
+        snprintf(buf, len, "%s", *(const bool *)v ? "true" : "false");
+        return;
+    case FIELD_U64:
+    case FIELD_DOUBLE:
+        break; /* no per-VM key is stored so */
+    }
+    snprintf(buf, len, "?");
+}
+
+void config_vm_layer_list(const struct config_vm_layer *l, GPtrArray *out)
+{
+    const struct key_def *k;
+    char buf[40];
+    for (size_t i = 0; (k = vm_key_def(i)); i++) {
+        if (!(l->set & (1u << i)))
+            continue;
+        vm_value_text(k, &l->v, buf, sizeof(buf));
+        g_ptr_array_add(out, g_strdup_printf("%s=%s", k->info.name, buf));
+    }
 }
 
 /* ---- one file -------------------------------------------------------- */
@@ -293,6 +646,75 @@ static int read_small_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
+/* A "[group]" line: the group it opens (*group), unknown and duplicate
+ * groups. Returns false when it is malformed (GKeyFile would refuse it). */
+static bool scan_group(struct file_ctx *f, const char *line, unsigned line_no, char **group,
+                       GHashTable *group_lines)
+{
+    size_t l = strlen(line);
+    if (line[l - 1] != ']' || l < 3) {
+        file_error(f, line_no, "malformed group header '%s'", line);
+        return false;
+    }
+    g_free(*group);
+    *group = g_strndup(line + 1, l - 2);
+    if (!group_allowed(f, *group)) {
+        file_error(f, line_no, "unknown group [%s] (expected %s)", *group,
+                   f->global ? "[" GROUP_GLOBAL "] or [" GROUP_DEFAULTS "]" : "[" GROUP_VM "]");
+        return true;
+    }
+    gpointer first = g_hash_table_lookup(group_lines, *group);
+    if (first)
+        file_error(f, line_no, "duplicate group [%s] (first at line %u)", *group,
+                   GPOINTER_TO_UINT(first));
+    else
+        g_hash_table_insert(group_lines, g_strdup(*group), GUINT_TO_POINTER(line_no));
+    return true;
+}
+
+/* A "key = value" line in `group` (NULL: before any): the key's line in
+ * f->key_lines, or why not. Returns false when GKeyFile would refuse it. */
+static bool scan_key(struct file_ctx *f, char *line, unsigned line_no, const char *group)
+{
+    char *eq = strchr(line, '=');
+    if (!eq) {
+        file_error(f, line_no, "expected 'key = value' or '[group]'");
+        return false;
+    }
+    *eq = '\0';
+    g_strstrip(line);
+    if (line[0] == '\0') {
+        file_error(f, line_no, "empty key name");
+        return false;
+    }
+    if (!group) {
+        file_error(f, line_no, "key '%s' outside any group", line);
+        return false;
+    }
+    if (!group_allowed(f, group))
+        return true; /* already reported at the group header */
+    bool global_key = strcmp(group, GROUP_GLOBAL) == 0;
+    if (!find_key(global_key, line)) {
+        /* A per-VM key in [ballastd] or a host key in a VM file is a
+         * common slip: say where it belongs. */
+        if (find_key(!global_key, line))
+            file_error(f, line_no, "key '%s' does not belong in [%s] (it goes in %s)", line, group,
+                       global_key ? "[" GROUP_DEFAULTS "] or a VM's [" GROUP_VM "]"
+                                  : "[" GROUP_GLOBAL "] of " CONFIG_GLOBAL_FILE);
+        else
+            file_error(f, line_no, "unknown key '%s' in [%s]", line, group);
+        return true;
+    }
+    g_autofree char *k = g_strdup_printf("%s\n%s", group, line);
+    gpointer first = g_hash_table_lookup(f->key_lines, k);
+    if (first)
+        file_error(f, line_no, "duplicate key '%s' (first at line %u)", line,
+                   GPOINTER_TO_UINT(first));
+    else
+        g_hash_table_insert(f->key_lines, g_steal_pointer(&k), GUINT_TO_POINTER(line_no));
+    return true;
+}
+
 /* The line scan: structure, groups, keys, duplicates, garbage. Returns false
  * when the text cannot be handed to GKeyFile at all. */
 static bool scan_lines(struct file_ctx *f, const char *text, size_t len)
@@ -320,205 +742,23 @@ static bool scan_lines(struct file_ctx *f, const char *text, size_t len)
             parsable = false;
             continue;
         }
-        g_autofree char *line = g_strndup(start, line_len);
-        g_strstrip(line);
+        g_autofree char *line = g_strstrip(g_strndup(start, line_len));
         if (line[0] == '\0' || line[0] == '#')
             continue;
-        if (line[0] == '[') {
-            size_t l = strlen(line);
-            if (line[l - 1] != ']' || l < 3) {
-                file_error(f, line_no, "malformed group header '%s'", line);
-                parsable = false;
-                continue;
-            }
-            g_free(group);
-            group = g_strndup(line + 1, l - 2);
-            if (!group_allowed(f, group)) {
-                file_error(f, line_no, "unknown group [%s] (expected %s)", group,
-                           f->global ? "[" GROUP_GLOBAL "] or [" GROUP_DEFAULTS "]"
-                                     : "[" GROUP_VM "]");
-                continue;
-            }
-            gpointer first = g_hash_table_lookup(group_lines, group);
-            if (first)
-                file_error(f, line_no, "duplicate group [%s] (first at line %u)", group,
-                           GPOINTER_TO_UINT(first));
-            else
-                g_hash_table_insert(group_lines, g_strdup(group), GUINT_TO_POINTER(line_no));
-            continue;
-        }
-        char *eq = strchr(line, '=');
-        if (!eq) {
-            file_error(f, line_no, "expected 'key = value' or '[group]'");
+        if (!(line[0] == '[' ? scan_group(f, line, line_no, &group, group_lines)
+                             : scan_key(f, line, line_no, group)))
             parsable = false;
-            continue;
-        }
-        *eq = '\0';
-        g_strstrip(line);
-        if (line[0] == '\0') {
-            file_error(f, line_no, "empty key name");
-            parsable = false;
-            continue;
-        }
-        if (!group) {
-            file_error(f, line_no, "key '%s' outside any group", line);
-            parsable = false;
-            continue;
-        }
-        if (!group_allowed(f, group))
-            continue; /* already reported at the group header */
-        bool global_key = strcmp(group, GROUP_GLOBAL) == 0;
-        if (!find_key(global_key, line)) {
-            /* A per-VM key in [ballastd] or a host key in a VM file is a
-             * common slip: say where it belongs. */
-            if (find_key(!global_key, line))
-                file_error(f, line_no, "key '%s' does not belong in [%s] (it goes in %s)", line,
-                           group,
-                           global_key ? "[" GROUP_DEFAULTS "] or a VM's [" GROUP_VM "]"
-                                      : "[" GROUP_GLOBAL "] of " CONFIG_GLOBAL_FILE);
-            else
-                file_error(f, line_no, "unknown key '%s' in [%s]", line, group);
-            continue;
-        }
-        g_autofree char *k = g_strdup_printf("%s\n%s", group, line);
-        gpointer first = g_hash_table_lookup(f->key_lines, k);
-        if (first) {
-            file_error(f, line_no, "duplicate key '%s' (first at line %u)", line,
-                       GPOINTER_TO_UINT(first));
-            continue;
-        }
-        g_hash_table_insert(f->key_lines, g_steal_pointer(&k), GUINT_TO_POINTER(line_no));
     }
     return parsable;
 }
 
-static bool is_plain_number(const char *s)
-{
-    /* digits, optional fraction; no sign, exponent, hex, inf or nan. */
-    size_t i = 0, digits = 0;
-    while (g_ascii_isdigit(s[i])) {
-        i++;
-        digits++;
-    }
-    if (s[i] == '.') {
-        i++;
-        size_t frac = 0;
-        while (g_ascii_isdigit(s[i])) {
-            i++;
-            frac++;
-        }
-        if (frac == 0)
-            return false;
-    }
-    return digits > 0 && s[i] == '\0';
-}
-
-/* Parses one value into *dst according to the key. Messages quote the
- * value, cut to 40 characters (a hostile file may hold a 60 KiB line). */
+/* A file's value: parsed as everywhere, errors at the key's line. */
 static void parse_value(struct file_ctx *f, const struct key_def *k, unsigned line,
-                        const char *full_value, void *dst)
+                        const char *value, void *dst)
 {
-    char value[48];
-    if (strlen(full_value) > 40)
-        snprintf(value, sizeof(value), "%.37s...", full_value);
-    else
-        snprintf(value, sizeof(value), "%s", full_value);
-    const struct config_key_info *ki = &k->info;
-    char *p = (char *)dst + k->offset;
-    switch (ki->type) {
-    case CONFIG_KEY_SIZE:
-    case CONFIG_KEY_SIZE_PCT: {
-        size_t vl = strlen(full_value);
-        if (ki->type == CONFIG_KEY_SIZE_PCT && vl > 1 && full_value[vl - 1] == '%') {
-            g_autofree char *num = g_strndup(full_value, vl - 1);
-            if (!is_plain_number(num)) {
-                file_error(f, line, "%s: bad percentage '%s'", ki->name, value);
-                return;
-            }
-            double pct = g_ascii_strtod(num, NULL);
-            if (!(pct >= 0.0 && pct <= 100.0)) {
-                file_error(f, line, "%s = %s: out of range [0%%, 100%%]", ki->name, value);
-                return;
-            }
-            *(struct config_size *)p = (struct config_size){CONFIG_SIZE_PCT, 0, pct};
-            return;
-        }
-        uint64_t bytes;
-        int rc = size_parse(full_value, 1, &bytes);
-        if (rc == -ERANGE || (rc == 0 && (double)bytes > ki->max)) {
-            char lim[32];
-            file_error(f, line, "%s = %s: too large (max %s)", ki->name, value,
-                       size_format((uint64_t)ki->max, lim, sizeof(lim)));
-            return;
-        }
-        if (rc < 0) {
-            file_error(f, line, "%s: bad size '%s' (expected e.g. 256M%s)", ki->name, value,
-                       ki->type == CONFIG_KEY_SIZE_PCT ? " or 25%" : "");
-            return;
-        }
-        if ((double)bytes < ki->min) {
-            file_error(f, line, "%s = %s: too small", ki->name, value);
-            return;
-        }
-        if (k->field == FIELD_CSIZE)
-            *(struct config_size *)p = (struct config_size){CONFIG_SIZE_BYTES, bytes, 0};
-        else
-            *(uint64_t *)p = bytes;
-        return;
-    }
-    case CONFIG_KEY_UINT:
-    case CONFIG_KEY_PCT:
-    case CONFIG_KEY_DOUBLE: {
-        if (!is_plain_number(full_value) ||
-            (ki->type == CONFIG_KEY_UINT && strchr(full_value, '.'))) {
-            file_error(f, line, "%s: bad number '%s'%s", ki->name, value,
-                       ki->type == CONFIG_KEY_UINT ? " (expected a whole number)" : "");
-            return;
-        }
-        double v = g_ascii_strtod(full_value, NULL);
-        if (!(v >= ki->min && v <= ki->max)) {
-            file_error(f, line, "%s = %s: out of range [%.0f, %.0f]", ki->name, value, ki->min,
-                       ki->max);
-            return;
-        }
-        if (k->field == FIELD_U64)
-            *(uint64_t *)p = (uint64_t)v;
-        else if (k->field == FIELD_U32)
-            *(uint32_t *)p = (uint32_t)v;
-        else
-            *(double *)p = v;
-        return;
-    }
-    case CONFIG_KEY_BOOL:
-        if (strcmp(full_value, "true") == 0 || strcmp(full_value, "yes") == 0 ||
-            strcmp(full_value, "1") == 0)
-            *(bool *)p = true;
-        else if (strcmp(full_value, "false") == 0 || strcmp(full_value, "no") == 0 ||
-                 strcmp(full_value, "0") == 0)
-            *(bool *)p = false;
-        else
-            file_error(f, line, "%s: expected true or false, not '%s'", ki->name, value);
-        return;
-    case CONFIG_KEY_KSM_MODE:
-        for (uint32_t i = 0; i < G_N_ELEMENTS(ksm_mode_names); i++) {
-            if (strcmp(full_value, ksm_mode_names[i]) == 0) {
-                *(uint32_t *)p = i;
-                return;
-            }
-        }
-        file_error(f, line, "%s: unknown mode '%s' (expected off, auto, advisor, fixed or observe)",
-                   ki->name, value);
-        return;
-    case CONFIG_KEY_MODE: {
-        enum policy_mode m;
-        if (policy_mode_parse(full_value, &m) < 0)
-            file_error(f, line, "%s: unknown mode '%s' (expected managed, observe or fixed)",
-                       ki->name, value);
-        else
-            *(enum policy_mode *)p = m;
-        return;
-    }
-    }
+    g_autofree char *msg = NULL;
+    if (parse_key(k, NULL, value, dst, &msg) < 0)
+        file_error(f, line, "%s", msg);
 }
 
 /* Every key of `group` present in the file goes through parse_value. */
@@ -538,53 +778,31 @@ static void parse_group(struct file_ctx *f, GKeyFile *kf, const char *group, boo
             file_error(f, line, "%s: %s", k->info.name, err ? err->message : "unreadable");
             continue;
         }
-        g_strstrip(value);
-        if (value[0] == '\0') {
-            file_error(f, line, "%s: empty value", k->info.name);
-            continue;
-        }
         if (k->ksm && !ksm_dst)
             continue;
         parse_value(f, k, line, value, k->ksm ? (void *)ksm_dst : dst);
     }
 }
 
-/* Sizes of the same kind can be compared at load time; mixed kinds are
- * resolved (and clamped by the engine, with a reason) per VM. */
-static bool size_gt(const struct config_size *a, const struct config_size *b)
-{
-    if (a->kind != b->kind)
-        return false;
-    return a->kind == CONFIG_SIZE_BYTES ? a->bytes > b->bytes : a->pct > b->pct;
-}
+/* A broken rule of a file's policy, at the line of the key it is about. */
+struct check_ctx {
+    struct file_ctx *f;
+    const char *group;
+};
 
-static void size_text(const struct config_size *s, char *buf, size_t len)
+static void report_at_line(void *data, const char *key, const char *other_key, const char *msg)
 {
-    if (s->kind == CONFIG_SIZE_PCT)
-        snprintf(buf, len, "%g%%", s->pct);
-    else
-        size_format(s->bytes, buf, len);
+    struct check_ctx *c = data;
+    unsigned line = key_line(c->f, c->group, key);
+    if (!line)
+        line = key_line(c->f, c->group, other_key);
+    file_error(c->f, line, "%s", msg);
 }
 
 static void check_vm_policy(struct file_ctx *f, const char *group, const struct config_vm_policy *p)
 {
-    char a[32], b[32];
-    if (size_gt(&p->min_memory, &p->max_memory)) {
-        unsigned line = key_line(f, group, "min_memory");
-        if (!line)
-            line = key_line(f, group, "max_memory");
-        size_text(&p->min_memory, a, sizeof(a));
-        size_text(&p->max_memory, b, sizeof(b));
-        file_error(f, line, "min_memory %s > max_memory %s", a, b);
-    }
-    if (p->mode == POLICY_MODE_FIXED &&
-        (size_gt(&p->fixed_memory, &p->max_memory) || size_gt(&p->min_memory, &p->fixed_memory))) {
-        unsigned line = key_line(f, group, "fixed_memory");
-        if (!line)
-            line = key_line(f, group, "mode");
-        size_text(&p->fixed_memory, a, sizeof(a));
-        file_error(f, line, "fixed_memory %s outside [min_memory, max_memory]", a);
-    }
+    struct check_ctx c = {f, group};
+    config_vm_policy_check(p, report_at_line, &c);
 }
 
 static void check_ksm(struct file_ctx *f, const struct config_ksm *k)
@@ -763,49 +981,26 @@ const struct config_vm *config_find_vm(const struct config *c, const char *name)
     return NULL;
 }
 
-static uint64_t resolve_size(const struct config_size *s, uint64_t nominal_bytes,
-                             uint64_t unset_bytes)
+const char *config_vm_error(const struct config *c, const char *name)
 {
-    switch (s->kind) {
-    case CONFIG_SIZE_BYTES:
-        return s->bytes;
-    case CONFIG_SIZE_PCT:
-        return (uint64_t)((double)nominal_bytes * s->pct / 100.0);
-    case CONFIG_SIZE_UNSET:
-        break;
-    }
-    return unset_bytes;
+    if (c->n_global_errors)
+        return c->global_error;
+    const struct config_vm *vm = config_find_vm(c, name);
+    return vm && vm->n_errors ? vm->first_error : NULL;
 }
 
 void config_vm_params(const struct config *c, const char *name, uint64_t nominal_bytes,
                       struct policy_vm_params *out, bool *ksm, const char **why)
 {
-    const struct config_vm *vm = config_find_vm(c, name);
-    const struct config_vm_policy *p = vm ? &vm->policy : &c->defaults;
-    uint64_t max = resolve_size(&p->max_memory, nominal_bytes, nominal_bytes);
-    if (nominal_bytes && max > nominal_bytes)
-        max = nominal_bytes; /* the balloon cannot give more than the VM has */
-    *out = (struct policy_vm_params){
-        .min_bytes = resolve_size(&p->min_memory, nominal_bytes, 0),
-        .max_bytes = max,
-        .fixed_bytes = resolve_size(&p->fixed_memory, nominal_bytes, 0),
-        .shares = p->shares ? p->shares : 1,
-        .mode = p->mode,
-        .agent_required = p->agent_required,
-        .reclaim_allowed = p->reclaim_allowed,
-    };
-    const char *reason = NULL;
-    if (c->n_global_errors) {
-        out->mode = POLICY_MODE_SAFE;
-        reason = c->global_error;
-    } else if (vm && vm->n_errors) {
-        out->mode = POLICY_MODE_SAFE;
-        reason = vm->first_error;
-    }
+    struct vm_policy_in in = {.cfg = c, .name = name, .nominal_bytes = nominal_bytes};
+    struct vm_policy r;
+    vm_policy_resolve(&in, &r);
+    *out = r.params;
     if (ksm)
-        *ksm = p->ksm;
+        *ksm = r.ksm;
     if (why)
-        *why = reason;
+        *why = config_vm_error(c, name);
+    vm_policy_clear(&r);
 }
 
 guint config_check_dir(const char *dir, GPtrArray **errors_out)

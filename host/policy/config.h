@@ -2,7 +2,8 @@
  * Policy files: one GKeyFile per VM (`<dir>/<vm-name>.conf`, group [vm]) and
  * a global `<dir>/ballastd.conf` (group [ballastd]: host-wide tunables;
  * group [defaults]: per-VM keys applied to every VM). Every key, its unit,
- * default and range is in one table (config.c) and in docs/config.md.
+ * default, range and where else it may be given (libvirt metadata,
+ * set-policy) is in one table (config.c) and in docs/config.md.
  *
  * Loading never fails as a whole: it returns the effective configuration and
  * every error as "file:line: message". A VM whose file has an error runs in
@@ -108,14 +109,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BallastConfig, config_free)
 const struct config_vm *config_find_vm(const struct config *c, const char *name);
 
 /*
- * Effective engine parameters for a VM of this nominal size: its file or the
- * defaults, percentages resolved, max capped at nominal, safe mode forced
+ * Effective engine parameters for a VM of this nominal size from the
+ * policy files alone: vm_policy_resolve() (vm_policy.h) without metadata
+ * or runtime overrides, i.e. its file or the defaults, percentages
+ * resolved, max capped at nominal, min and fixed at max, safe mode forced
  * when its file or the global file had errors. *why (may be NULL) gets the
  * first error responsible for a forced safe mode, or NULL; it points into c.
  * Returns the VM's ksm setting through *ksm when ksm != NULL.
  */
 void config_vm_params(const struct config *c, const char *name, uint64_t nominal_bytes,
                       struct policy_vm_params *out, bool *ksm, const char **why);
+
+/* The error that forces VM `name`'s policy from files into safe mode: the
+ * global file's first error, else its own file's, else NULL (points into c). */
+const char *config_vm_error(const struct config *c, const char *name);
 
 /*
  * For `ballastd --check-config DIR`: loads DIR and returns how many errors it
@@ -136,18 +143,86 @@ enum config_key_type {
     CONFIG_KEY_KSM_MODE, /* off/auto/advisor/fixed/observe */
 };
 
+/*
+ * Where a key may be given. Every key goes in a policy file; a per-VM key
+ * may also be allowed in a libvirt domain's <ballast:policy> metadata
+ * (host/libvirt/lv_policy.c) and at runtime (`ballastctl set-policy`,
+ * vm_override.c). The table says which, one flag per key: those front ends
+ * read it, so there is no second list to drift.
+ */
+enum config_key_where {
+    CONFIG_IN_FILE = 1u << 0,
+    CONFIG_IN_METADATA = 1u << 1,
+    CONFIG_IN_RUNTIME = 1u << 2,
+};
+
 struct config_key_info {
     const char *group; /* "ballastd", or "vm" (also valid in [defaults]) */
     const char *name;
     enum config_key_type type;
     const char *unit;
     const char *default_text;
-    double min, max; /* range (for sizes: bytes) */
+    double min, max; /* range (for sizes: bytes; CONFIG_KEY_SIZE_PCT also 0% .. 100%) */
+    unsigned where;  /* enum config_key_where bits */
     const char *doc;
 };
 
 /* The i-th key of the table (ballastd keys first, then vm keys); NULL past
  * the end. */
 const struct config_key_info *config_key_at(size_t i);
+
+/* ---- per-VM keys outside policy files ----------------------------------- */
+
+/* The i-th per-VM key (the table's "vm" rows, in order); NULL past the end. */
+const struct config_key_info *config_vm_key_at(size_t i);
+
+/* The index of per-VM key `name` (as config_vm_key_at), or -1. */
+int config_vm_key_index(const char *name);
+
+/*
+ * Some per-VM keys, as a metadata policy or runtime overrides give them:
+ * the keys whose bit is set in `set`, with their values in `v` (the other
+ * members of v are zero and mean nothing). Applied over a whole policy with
+ * config_vm_layer_apply.
+ */
+struct config_vm_layer {
+    struct config_vm_policy v;
+    uint32_t set; /* bit i: config_vm_key_at(i) is given */
+};
+#define CONFIG_VM_KEYS_MAX 32 /* bits of config_vm_layer.set (unit.policy.keys checks) */
+
+/*
+ * Parses `value` for the i-th per-VM key into l (and sets its bit), with the
+ * syntax, range and messages of a policy file: one parser for files,
+ * metadata and set-policy. Surrounding white space is ignored. `label`
+ * names the key in messages (NULL: its name; metadata says "<shares>").
+ * Whether the key may be given where the caller reads it (the key's
+ * `where`) is the caller's check. Returns 0, or -EINVAL with *msg
+ * ("shares = 0: out of range [1, 1000000]"; g_free it) and l unchanged.
+ */
+int config_vm_layer_set(struct config_vm_layer *l, size_t i, const char *label, const char *value,
+                        char **msg);
+
+/* Forgets the i-th per-VM key. */
+void config_vm_layer_unset(struct config_vm_layer *l, size_t i);
+
+/* Copies the given keys of l over p. */
+void config_vm_layer_apply(const struct config_vm_layer *l, struct config_vm_policy *p);
+
+/* Appends "key=value" for each given key of l, in table order, g_strdup'd:
+ * "min_memory=64.0 MiB", "max_memory=75%", "shares=300", "mode=observe". */
+void config_vm_layer_list(const struct config_vm_layer *l, GPtrArray *out);
+
+/*
+ * The rules between per-VM keys: min_memory <= max_memory, and in mode
+ * fixed min_memory <= fixed_memory <= max_memory, checked where the sizes
+ * are of one kind (bytes, or % of nominal; mixed kinds are only known per
+ * VM and clamped then). Calls report once per broken rule with the key it
+ * is about (min_memory, fixed_memory), the key to point at when that one
+ * was not given (max_memory, mode) and the message
+ * ("min_memory 2.0 GiB > max_memory 1.0 GiB"). Returns how many.
+ */
+typedef void (*config_check_fn)(void *ctx, const char *key, const char *other_key, const char *msg);
+guint config_vm_policy_check(const struct config_vm_policy *p, config_check_fn report, void *ctx);
 
 #endif

@@ -1,47 +1,33 @@
 /*
  * Runtime policy overrides from `ballastctl set-policy VM KEY=VALUE`: kept
- * per VM in ballastd (not written to disk), applied on top of the VM's
- * configured parameters every tick, so they survive SIGHUP reloads and end
- * with the daemon or with `KEY=default`. Pure: no I/O, testable on the stack.
+ * per VM in ballastd (not written to disk), put on top of the VM's policy
+ * by the resolver (vm_policy.h), so they survive SIGHUP reloads and end
+ * with the daemon or with `KEY=default`. The keys, their syntax, ranges and
+ * messages are config.h's table (the keys marked CONFIG_IN_RUNTIME): a
+ * value set-policy takes is one a policy file takes, with the same result.
+ * Pure: no I/O, testable on the stack.
  */
 #ifndef BALLAST_VM_OVERRIDE_H
 #define BALLAST_VM_OVERRIDE_H
 
-#include "policy.h"
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "config.h"
 
 #include <glib.h>
 
-struct vm_override_size {
-    bool set;
-    bool is_pct;
-    uint64_t bytes;
-    double pct; /* of nominal, 0..100 */
-};
-
 struct vm_override {
-    struct vm_override_size min_memory, max_memory, fixed_memory;
-    bool has_shares, has_mode, has_agent_required, has_reclaim_allowed;
-    uint32_t shares;
-    enum policy_mode mode;
-    bool agent_required, reclaim_allowed;
+    struct config_vm_layer layer; /* the keys set at runtime */
 };
 
 /*
- * Sets (or with value "default" clears) one key: min_memory, max_memory,
- * fixed_memory ("256M" or "50%"), shares (1..10000), mode
- * (managed/observe/fixed), agent_required, reclaim_allowed (true/false).
- * '-' and '_' are interchangeable in key names. Returns 0, -ENOENT for an
- * unknown key, -EINVAL for a bad value; *why (static text) says what is wrong.
+ * Sets (or with value "default" clears) one per-VM key that may be set at
+ * runtime: min_memory, max_memory, fixed_memory, shares, mode,
+ * agent_required, reclaim_allowed (ksm may not: QEMU registers its RAM with
+ * KSM, or not, when it starts). '-' and '_' are interchangeable in key
+ * names. Returns 0, -ENOENT for an unknown key or one not settable at
+ * runtime, -EINVAL for a bad value, with *msg (g_free it) saying what is
+ * wrong, as a policy file's error does ("shares = 0: out of range [1, 1000000]").
  */
-int vm_override_set(struct vm_override *o, const char *key, const char *value, const char **why);
-
-/* Applies the overrides to p for a VM of nominal_bytes; keeps min <= max <= nominal. */
-void vm_override_apply(const struct vm_override *o, uint64_t nominal_bytes,
-                       struct policy_vm_params *p);
+int vm_override_set(struct vm_override *o, const char *key, const char *value, char **msg);
 
 /* Appends "key=value" strings of the active overrides to out (g_strdup'd). */
 void vm_override_list(const struct vm_override *o, GPtrArray *out);

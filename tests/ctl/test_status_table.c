@@ -1,9 +1,7 @@
-/* `ballastctl status` layout, and runtime policy overrides (set-policy). */
+/* `ballastctl status` layout. (Runtime policy overrides: unit.policy.vm_policy.) */
 #include "cunit_main.h"
 #include "status_table.h"
-#include "vm_override.h"
 
-#include <errno.h>
 #include <string.h>
 
 static void rows(struct ctl_host_status *h, struct ctl_vm_status *v)
@@ -87,78 +85,13 @@ static void test_table_ksm_and_dry_run(void)
     g_string_free(out, TRUE);
 }
 
-static void test_override(void)
-{
-    struct vm_override o = {0};
-    const char *why;
-    CU_ASSERT_EQUAL(vm_override_set(&o, "min_memory", "64M", &why), 0);
-    CU_ASSERT_EQUAL(vm_override_set(&o, "max-memory", "75%", &why), 0);
-    CU_ASSERT_EQUAL(vm_override_set(&o, "mode", "observe", &why), 0);
-    CU_ASSERT_EQUAL(vm_override_set(&o, "shares", "300", &why), 0);
-    CU_ASSERT_EQUAL(vm_override_set(&o, "reclaim_allowed", "true", &why), 0);
-
-    struct policy_vm_params p;
-    policy_vm_params_default(&p, 256ULL << 20);
-    vm_override_apply(&o, 256ULL << 20, &p);
-    CU_ASSERT_EQUAL(p.min_bytes, 64ULL << 20);
-    CU_ASSERT_EQUAL(p.max_bytes, 192ULL << 20);
-    CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
-    CU_ASSERT_EQUAL(p.shares, 300);
-    CU_ASSERT_TRUE(p.reclaim_allowed);
-
-    GPtrArray *list = g_ptr_array_new_with_free_func(g_free);
-    vm_override_list(&o, list);
-    CU_ASSERT_EQUAL(list->len, 5);
-    g_ptr_array_unref(list);
-
-    /* "default" clears; the configured value comes back. */
-    CU_ASSERT_EQUAL(vm_override_set(&o, "mode", "default", &why), 0);
-    policy_vm_params_default(&p, 256ULL << 20);
-    enum policy_mode configured = p.mode;
-    vm_override_apply(&o, 256ULL << 20, &p);
-    CU_ASSERT_EQUAL(p.mode, configured);
-}
-
-static void test_override_rejects_and_clamps(void)
-{
-    struct vm_override o = {0};
-    const char *why;
-    CU_ASSERT_EQUAL(vm_override_set(&o, "colour", "blue", &why), -ENOENT);
-    CU_ASSERT_PTR_NOT_NULL(why);
-    const char *bad[][2] = {{"min_memory", "lots"}, {"min_memory", "0"}, {"max_memory", "150%"},
-                            {"max_memory", "0%"},   {"shares", "0"},     {"shares", "-3"},
-                            {"shares", "99999"},    {"mode", "turbo"},   {"agent_required", "2"}};
-    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
-        CU_ASSERT_EQUAL(vm_override_set(&o, bad[i][0], bad[i][1], &why), -EINVAL);
-    /* Nothing bad was kept. */
-    GPtrArray *list = g_ptr_array_new_with_free_func(g_free);
-    vm_override_list(&o, list);
-    CU_ASSERT_EQUAL(list->len, 0);
-    g_ptr_array_unref(list);
-
-    /* min above max and max above nominal are clamped, never passed to the engine. */
-    CU_ASSERT_EQUAL(vm_override_set(&o, "min_memory", "1G", &why), 0);
-    CU_ASSERT_EQUAL(vm_override_set(&o, "max_memory", "512M", &why), 0);
-    struct policy_vm_params p;
-    policy_vm_params_default(&p, 256ULL << 20);
-    vm_override_apply(&o, 256ULL << 20, &p);
-    CU_ASSERT_EQUAL(p.max_bytes, 256ULL << 20);
-    CU_ASSERT_EQUAL(p.min_bytes, 256ULL << 20);
-}
-
 static CU_TestInfo table_tests[] = {
     {"status table", test_table},
     {"status table: KSM column, dry run, empty", test_table_ksm_and_dry_run},
     CU_TEST_INFO_NULL,
 };
-static CU_TestInfo override_tests[] = {
-    {"set, apply, clear", test_override},
-    {"rejects and clamps", test_override_rejects_and_clamps},
-    CU_TEST_INFO_NULL,
-};
 
 CU_SuiteInfo ballast_test_suites[] = {
     {"status_table", NULL, NULL, NULL, NULL, table_tests},
-    {"vm_override", NULL, NULL, NULL, NULL, override_tests},
     CU_SUITE_INFO_NULL,
 };

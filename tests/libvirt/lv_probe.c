@@ -18,6 +18,7 @@
  * Commands on stdin: setmem NAME BYTES | refresh NAME | pid NAME | list | quit.
  */
 #include "fleet_accel.h"
+#include "vm_policy.h"
 #include "vmsource_libvirt.h"
 
 #include <errno.h>
@@ -87,16 +88,25 @@ static void on_policy(void *ctx, void *cookie, const struct lv_policy *lp)
 {
     struct probe *p = ctx;
     struct probe_vm *pv = cookie;
-    struct policy_vm_params params;
-    const char *why = NULL, *source = NULL;
     /* Nominal 1 GiB: percentages come out as round numbers in the test. */
-    lv_policy_vm_params(p->config, pv->name, lp, 1ULL << 30, &params, NULL, &why, &source);
+    struct vm_policy_in in = {
+        .cfg = p->config,
+        .name = pv->name,
+        .nominal_bytes = 1ULL << 30,
+        .meta = lp->present ? &lp->keys : NULL,
+        .meta_error = lp->present ? lp->first_error : NULL,
+    };
+    struct vm_policy r;
+    vm_policy_resolve(&in, &r);
+    const struct policy_vm_params params = r.params;
+    const char *why = r.config_error, *source = vm_policy_source_name(r.source);
     printf(
         "policy %s present=%d keys=%u errors=%u source=%s shares=%u mode=%s min=%" G_GUINT64_FORMAT
         " max=%" G_GUINT64_FORMAT "%s%s\n",
         pv->name, lp->present, lp->n_keys, lp->n_errors, source, params.shares,
         policy_mode_name(params.mode), params.min_bytes, params.max_bytes, why ? " error=" : "",
         why ? why : "");
+    vm_policy_clear(&r);
 }
 
 static const struct vmsource_events events = {on_added, on_removed, on_backend, on_balloon};
@@ -212,7 +222,6 @@ int main(int argc, char **argv)
     struct vmsource_libvirt_options opts = {
         .uri = uri,
         .stats_period_s = (unsigned)stats_period,
-        .policy_defaults = &p.config->defaults,
         .policy_changed = on_policy,
     };
     p.src = vmsource_libvirt_new(&opts, &events, &p);

@@ -1,10 +1,13 @@
 /*
  * Metadata policy (lv_policy.c): the keys of config.c's table with its
- * syntax and ranges, errors that force safe mode, and the precedence
- * file > metadata > [defaults].
+ * syntax and ranges, errors that force safe mode, and, through the
+ * resolver (vm_policy.h), the precedence file > metadata > [defaults].
+ * (That files, metadata and set-policy agree value by value:
+ * unit.policy.keys.)
  */
 #include "cunit_main.h"
 #include "lv_policy.h"
+#include "vm_policy.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,16 +15,24 @@
 
 #define NS "https://ballast.dev/xmlns/policy/1"
 
-/* Parses `<b:policy xmlns:b=NS>inner</b:policy>` over the built-in defaults. */
+/* Parses `<b:policy xmlns:b=NS>inner</b:policy>`. */
 static guint from_inner(const char *inner, struct lv_policy *out, GPtrArray *errors)
 {
     g_autofree char *xml = g_strdup_printf("<b:policy xmlns:b='" NS "'>%s</b:policy>", inner);
     struct lv_domain_info info;
     CU_ASSERT_EQUAL_FATAL(lv_policy_xml_parse(xml, -1, &info, NULL), 0);
-    g_autoptr(BallastConfig) c = config_new_defaults();
-    guint n = lv_policy_from_info(&info, &c->defaults, out, errors);
+    guint n = lv_policy_from_info(&info, out, errors);
     lv_domain_info_clear(&info);
     return n;
+}
+
+/* The metadata's keys over the built-in [defaults]. */
+static struct config_vm_policy over_builtin(const struct lv_policy *p)
+{
+    g_autoptr(BallastConfig) c = config_new_defaults();
+    struct config_vm_policy v = c->defaults;
+    config_vm_layer_apply(&p->keys, &v);
+    return v;
 }
 
 static bool csize_eq(const struct config_size *a, const struct config_size *b)
@@ -53,25 +64,27 @@ static void test_all_keys(void)
                     0);
     CU_ASSERT_TRUE(p.present);
     CU_ASSERT_EQUAL(p.n_keys, 8);
-    CU_ASSERT_EQUAL(p.policy.min_memory.kind, CONFIG_SIZE_BYTES);
-    CU_ASSERT_EQUAL(p.policy.min_memory.bytes, 64ULL << 20);
-    CU_ASSERT_EQUAL(p.policy.max_memory.kind, CONFIG_SIZE_PCT);
-    CU_ASSERT_DOUBLE_EQUAL(p.policy.max_memory.pct, 75.0, 1e-9);
-    CU_ASSERT_EQUAL(p.policy.fixed_memory.bytes, 100ULL << 20);
-    CU_ASSERT_EQUAL(p.policy.shares, 2500);
-    CU_ASSERT_EQUAL(p.policy.mode, POLICY_MODE_OBSERVE);
-    CU_ASSERT_TRUE(p.policy.agent_required);
-    CU_ASSERT_FALSE(p.policy.reclaim_allowed);
-    CU_ASSERT_FALSE(p.policy.ksm);
+    CU_ASSERT_EQUAL(p.keys.set, 0xff);
+    const struct config_vm_policy *v = &p.keys.v;
+    CU_ASSERT_EQUAL(v->min_memory.kind, CONFIG_SIZE_BYTES);
+    CU_ASSERT_EQUAL(v->min_memory.bytes, 64ULL << 20);
+    CU_ASSERT_EQUAL(v->max_memory.kind, CONFIG_SIZE_PCT);
+    CU_ASSERT_DOUBLE_EQUAL(v->max_memory.pct, 75.0, 1e-9);
+    CU_ASSERT_EQUAL(v->fixed_memory.bytes, 100ULL << 20);
+    CU_ASSERT_EQUAL(v->shares, 2500);
+    CU_ASSERT_EQUAL(v->mode, POLICY_MODE_OBSERVE);
+    CU_ASSERT_TRUE(v->agent_required);
+    CU_ASSERT_FALSE(v->reclaim_allowed);
+    CU_ASSERT_FALSE(v->ksm);
     lv_policy_clear(&p);
 }
 
 static void test_every_config_key_supported(void)
 {
-    /* A per-VM key added to config.c must be accepted in metadata too. */
+    /* A per-VM key config.c's table allows in metadata is accepted there. */
     const struct config_key_info *k;
     for (size_t i = 0; (k = config_key_at(i)); i++) {
-        if (strcmp(k->group, "vm") != 0)
+        if (strcmp(k->group, "vm") != 0 || !(k->where & CONFIG_IN_METADATA))
             continue;
         g_autofree char *inner =
             g_strdup_printf("<b:%s>%s</b:%s>", k->name, k->default_text, k->name);
@@ -97,7 +110,8 @@ static void test_defaults_unchanged(void)
     struct lv_policy p;
     CU_ASSERT_EQUAL(from_inner(inner->str, &p, NULL), 0);
     g_autoptr(BallastConfig) c = config_new_defaults();
-    CU_ASSERT_TRUE(policy_eq(&p.policy, &c->defaults));
+    struct config_vm_policy v = over_builtin(&p);
+    CU_ASSERT_TRUE(policy_eq(&v, &c->defaults));
     lv_policy_clear(&p);
     g_string_free(inner, TRUE);
 }
@@ -119,10 +133,12 @@ static void test_errors(void)
         {"<b:min>256M</b:min>", "unknown key"},
         {"<b:tick_interval_ms>100</b:tick_interval_ms>", "unknown key"},
         {"<b:shares></b:shares>", "empty value"},
-        {"<b:min_memory>512M</b:min_memory><b:max_memory>256M</b:max_memory>", "larger than"},
+        {"<b:min_memory>512M</b:min_memory><b:max_memory>256M</b:max_memory>",
+         "min_memory 512.0 MiB > max_memory 256.0 MiB"},
+        {"<b:shares>5000000</b:shares>", "<shares> = 5000000: out of range [1, 1000000]"},
         {"<b:mode>fixed</b:mode><b:fixed_memory>90%</b:fixed_memory>"
          "<b:max_memory>50%</b:max_memory>",
-         "fixed_memory outside"},
+         "fixed_memory 90% outside"},
         {"<b:shares>1</b:shares><b:shares>2</b:shares>", "twice"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -174,6 +190,20 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+/* Through the resolver, on a real config directory. */
+static void resolve(const struct config *c, const char *name, const struct lv_policy *meta,
+                    struct vm_policy *out)
+{
+    struct vm_policy_in in = {
+        .cfg = c,
+        .name = name,
+        .nominal_bytes = 1ULL << 30,
+        .meta = meta && meta->present ? &meta->keys : NULL,
+        .meta_error = meta && meta->present ? meta->first_error : NULL,
+    };
+    vm_policy_resolve(&in, out);
+}
+
 static void test_precedence(void)
 {
     g_autofree char *dir = write_config_dir("web.conf", "[vm]\nshares = 7\n");
@@ -181,44 +211,41 @@ static void test_precedence(void)
     CU_ASSERT_EQUAL_FATAL(c->errors->len, 0);
 
     /* Metadata over [defaults]: shares from the metadata, min_memory from [defaults]. */
-    g_autofree char *xml = g_strdup("<b:policy xmlns:b='" NS "'><b:shares>4000</b:shares>"
-                                    "<b:max_memory>512M</b:max_memory></b:policy>");
-    struct lv_domain_info info;
-    CU_ASSERT_EQUAL_FATAL(lv_policy_xml_parse(xml, -1, &info, NULL), 0);
     struct lv_policy meta;
-    CU_ASSERT_EQUAL(lv_policy_from_info(&info, &c->defaults, &meta, NULL), 0);
-    lv_domain_info_clear(&info);
-
-    struct policy_vm_params out;
-    const char *why = "x", *source = NULL;
-    bool ksm = false;
-    lv_policy_vm_params(c, "db", &meta, 1ULL << 30, &out, &ksm, &why, &source);
-    CU_ASSERT_STRING_EQUAL(source, "metadata");
-    CU_ASSERT_EQUAL(out.shares, 4000);
-    CU_ASSERT_EQUAL(out.max_bytes, 512ULL << 20);
-    CU_ASSERT_EQUAL(out.min_bytes, (1ULL << 30) / 10); /* [defaults] 10% of nominal */
-    CU_ASSERT_EQUAL(out.mode, POLICY_MODE_MANAGED);
-    CU_ASSERT_PTR_NULL(why);
-    CU_ASSERT_TRUE(ksm);
+    CU_ASSERT_EQUAL(
+        from_inner("<b:shares>4000</b:shares><b:max_memory>512M</b:max_memory>", &meta, NULL), 0);
+    struct vm_policy r;
+    resolve(c, "db", &meta, &r);
+    CU_ASSERT_STRING_EQUAL(vm_policy_source_name(r.source), "metadata");
+    CU_ASSERT_EQUAL(r.params.shares, 4000);
+    CU_ASSERT_EQUAL(r.params.max_bytes, 512ULL << 20);
+    CU_ASSERT_EQUAL(r.params.min_bytes, (1ULL << 30) / 10); /* [defaults] 10% of nominal */
+    CU_ASSERT_EQUAL(r.params.mode, POLICY_MODE_MANAGED);
+    CU_ASSERT_PTR_NULL(r.config_error);
+    CU_ASSERT_TRUE(r.ksm);
+    vm_policy_clear(&r);
 
     /* The VM's own file wins over its metadata. */
-    lv_policy_vm_params(c, "web", &meta, 1ULL << 30, &out, NULL, NULL, &source);
-    CU_ASSERT_STRING_EQUAL(source, "file");
-    CU_ASSERT_EQUAL(out.shares, 7);
-    CU_ASSERT_EQUAL(out.max_bytes, 1ULL << 30);
+    resolve(c, "web", &meta, &r);
+    CU_ASSERT_STRING_EQUAL(vm_policy_source_name(r.source), "file");
+    CU_ASSERT_EQUAL(r.params.shares, 7);
+    CU_ASSERT_EQUAL(r.params.max_bytes, 1ULL << 30);
+    vm_policy_clear(&r);
 
     /* No metadata: [defaults]. */
-    lv_policy_vm_params(c, "db", NULL, 1ULL << 30, &out, NULL, NULL, &source);
-    CU_ASSERT_STRING_EQUAL(source, "defaults");
-    CU_ASSERT_EQUAL(out.shares, 300);
+    resolve(c, "db", NULL, &r);
+    CU_ASSERT_STRING_EQUAL(vm_policy_source_name(r.source), "defaults");
+    CU_ASSERT_EQUAL(r.params.shares, 300);
+    vm_policy_clear(&r);
 
     /* Metadata with an error: safe mode (never shrinks, still grows), with the reason. */
     struct lv_policy bad;
     CU_ASSERT_EQUAL(from_inner("<b:shares>many</b:shares>", &bad, NULL), 1);
-    lv_policy_vm_params(c, "db", &bad, 1ULL << 30, &out, NULL, &why, &source);
-    CU_ASSERT_EQUAL(out.mode, POLICY_MODE_SAFE);
-    CU_ASSERT_PTR_NOT_NULL(why);
-    CU_ASSERT_TRUE(why && strstr(why, "shares") != NULL);
+    resolve(c, "db", &bad, &r);
+    CU_ASSERT_EQUAL(r.params.mode, POLICY_MODE_SAFE);
+    CU_ASSERT_STRING_EQUAL(r.config_error,
+                           "metadata: <shares>: bad number 'many' (expected a whole number)");
+    vm_policy_clear(&r);
 
     lv_policy_clear(&bad);
     lv_policy_clear(&meta);
@@ -230,11 +257,10 @@ static void test_absent(void)
     struct lv_domain_info info;
     CU_ASSERT_EQUAL_FATAL(lv_domain_info_parse("<domain><name>x</name></domain>", -1, &info, NULL),
                           0);
-    g_autoptr(BallastConfig) c = config_new_defaults();
     struct lv_policy p;
-    CU_ASSERT_EQUAL(lv_policy_from_info(&info, &c->defaults, &p, NULL), 0);
+    CU_ASSERT_EQUAL(lv_policy_from_info(&info, &p, NULL), 0);
     CU_ASSERT_FALSE(p.present);
-    CU_ASSERT_TRUE(policy_eq(&p.policy, &c->defaults));
+    CU_ASSERT_EQUAL(p.keys.set, 0);
     lv_domain_info_clear(&info);
     lv_policy_clear(&p);
 }

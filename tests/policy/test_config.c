@@ -354,7 +354,102 @@ static void test_defaults_match_table(void)
     rm_tree(d);
 }
 
-/* Every key of the table is documented in docs/config.md. */
+/* A size bound as docs/config.md writes it: 0, 1T, 64T, 8M. */
+static void doc_size(double bytes, char *buf, size_t len)
+{
+    static const char units[] = "TGMK";
+    uint64_t b = (uint64_t)bytes;
+    for (int i = 0; b && i < 4; i++) {
+        uint64_t unit = 1ULL << (10 * (4 - i));
+        if (b % unit == 0) {
+            snprintf(buf, len, "%llu%c", (unsigned long long)(b / unit), units[i]);
+            return;
+        }
+    }
+    snprintf(buf, len, "%llu", (unsigned long long)b);
+}
+
+/* A number bound as docs/config.md writes it: 100, 86400000, 0.1. */
+static void doc_number(double x, char *buf, size_t len)
+{
+    if (x == floor(x))
+        snprintf(buf, len, "%.0f", x);
+    else
+        snprintf(buf, len, "%g", x);
+}
+
+/* The "type" and "range" cells of a key's row, from the table. */
+static void doc_type_range(const struct config_key_info *k, const char **type, char *range,
+                           size_t len)
+{
+    char lo[32], hi[32];
+    switch (k->type) {
+    case CONFIG_KEY_SIZE:
+    case CONFIG_KEY_SIZE_PCT:
+        doc_size(k->min, lo, sizeof(lo));
+        doc_size(k->max, hi, sizeof(hi));
+        *type = k->type == CONFIG_KEY_SIZE ? "size" : "size or %";
+        snprintf(range, len, "%s .. %s%s", lo, hi,
+                 k->type == CONFIG_KEY_SIZE ? "" : ", or 0% .. 100%");
+        return;
+    case CONFIG_KEY_UINT:
+    case CONFIG_KEY_PCT:
+    case CONFIG_KEY_DOUBLE:
+        doc_number(k->min, lo, sizeof(lo));
+        doc_number(k->max, hi, sizeof(hi));
+        *type = k->type == CONFIG_KEY_UINT  ? "integer"
+                : k->type == CONFIG_KEY_PCT ? "percent"
+                                            : "number";
+        snprintf(range, len, "%s .. %s", lo, hi);
+        return;
+    case CONFIG_KEY_BOOL:
+        *type = "bool";
+        snprintf(range, len, "true/false");
+        return;
+    case CONFIG_KEY_MODE:
+        *type = "mode";
+        snprintf(range, len, "managed, observe, fixed");
+        return;
+    case CONFIG_KEY_KSM_MODE:
+        *type = "KSM mode";
+        snprintf(range, len, "off, auto, advisor, fixed, observe");
+        return;
+    }
+    *type = "?";
+    snprintf(range, len, "?");
+}
+
+/* The cells of key `name`'s row in docs/config.md ("| `name` | ... |"), trimmed. */
+static gchar **doc_row(const char *doc, const char *name)
+{
+    g_autofree char *needle = g_strdup_printf("\n| `%s` |", name);
+    const char *row = strstr(doc, needle);
+    if (!row)
+        return NULL;
+    row++;
+    const char *eol = strchr(row, '\n');
+    g_autofree char *line = g_strndup(row, eol ? (size_t)(eol - row) : strlen(row));
+    gchar **cells = g_strsplit(line, "|", -1);
+    for (gchar **c = cells; *c; c++)
+        g_strstrip(*c);
+    return cells;
+}
+
+static bool cell_is(const char *key, const char *what, const char *doc_cell, const char *want)
+{
+    if (g_strcmp0(doc_cell, want) == 0)
+        return true;
+    fprintf(stderr, "docs/config.md, `%s`: %s is '%s', the table says '%s'\n", key, what,
+            doc_cell ? doc_cell : "(missing)", want);
+    return false;
+}
+
+/*
+ * Every key of the table has its row in docs/config.md, and the row says
+ * what the table says: type, unit, default, range, and for per-VM keys
+ * whether libvirt metadata and `ballastctl set-policy` take it.
+ * Cells: "", key, type, unit, default, range, [metadata, set-policy,] meaning, "".
+ */
 static void test_keys_documented(void)
 {
     g_autofree char *doc = NULL;
@@ -362,12 +457,26 @@ static void test_keys_documented(void)
     size_t n = 0;
     for (size_t i = 0; config_key_at(i); i++, n++) {
         const struct config_key_info *k = config_key_at(i);
-        g_autofree char *needle = g_strdup_printf("`%s`", k->name);
-        if (!strstr(doc, needle))
-            fprintf(stderr, "docs/config.md lacks %s\n", needle);
-        CU_ASSERT(strstr(doc, needle) != NULL);
         CU_ASSERT(k->doc && k->doc[0]);
         CU_ASSERT(k->unit && k->unit[0]);
+        g_auto(GStrv) cells = doc_row(doc, k->name);
+        if (!cells)
+            fprintf(stderr, "docs/config.md lacks a row for `%s`\n", k->name);
+        bool vm = strcmp(k->group, "vm") == 0;
+        CU_ASSERT_FATAL(cells && g_strv_length(cells) == (vm ? 10u : 8u));
+        const char *type;
+        char range[96];
+        doc_type_range(k, &type, range, sizeof(range));
+        CU_ASSERT(cell_is(k->name, "type", cells[2], type));
+        CU_ASSERT(cell_is(k->name, "unit", cells[3], k->unit));
+        CU_ASSERT(cell_is(k->name, "default", cells[4], k->default_text));
+        CU_ASSERT(cell_is(k->name, "range", cells[5], range));
+        if (vm) {
+            CU_ASSERT(cell_is(k->name, "metadata", cells[6],
+                              k->where & CONFIG_IN_METADATA ? "yes" : "no"));
+            CU_ASSERT(cell_is(k->name, "set-policy", cells[7],
+                              k->where & CONFIG_IN_RUNTIME ? "yes" : "no"));
+        }
     }
     CU_ASSERT(n >= 30);
 }
