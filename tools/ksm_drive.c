@@ -30,6 +30,7 @@
  * nothing to compare. Must run as root; it changes host-wide KSM settings
  * (scripts/bench-ksm saves and restores them).
  */
+#include "fleet_layout.h"
 #include "hostmem.h"
 #include "ksm.h"
 #include "ksm_monitor.h"
@@ -64,9 +65,10 @@ static unsigned fleet_pids(const char *dir, pid_t *pids, unsigned max)
     unsigned n = 0;
     const char *name;
     while (d && n < max && (name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(dir, name, "pid", NULL);
+        char path[FLEET_LAYOUT_PATH_MAX];
         g_autofree char *text = NULL;
-        if (!g_file_get_contents(path, &text, NULL, NULL))
+        if (fleet_layout_path(path, sizeof(path), dir, name, FLEET_FILE_PID) != 0 ||
+            !g_file_get_contents(path, &text, NULL, NULL))
             continue;
         long pid = strtol(text, NULL, 10);
         if (pid > 0 && pid < INT32_MAX)
