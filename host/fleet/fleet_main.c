@@ -1,8 +1,9 @@
 /*
  * ballast-fleet: starts, stops and lists a fleet of tiny QEMU microvm guests
- * that ballast manages (docs/fleet.md). main() parses, then one function per
- * command does the machine-facing checks and the work; decisions come from
- * the pure fleet_options/fleet_guest/fleet_accel/fleet_qemu modules.
+ * that ballast manages, and says where their files are (docs/fleet.md).
+ * main() parses, then one function per command does the machine-facing
+ * checks and the work; decisions come from the pure fleet_options,
+ * fleet_guest, fleet_accel and fleet_qemu modules, paths from fleet_layout.
  *
  * Exit codes: 0 done; 1 failed (message on stderr); 2 bad command line.
  */
@@ -608,6 +609,39 @@ static int cmd_status(const struct fleet_options *o)
     return 0;
 }
 
+/*
+ * Prints one path of the state directory's layout, or a file's bare name
+ * without --state. Nothing on disk is looked at: scripts ask before a start
+ * and after a stop alike.
+ */
+static int cmd_path(const struct fleet_options *o)
+{
+    const struct fleet_file_info *info = fleet_layout_file(o->file);
+    if (!o->state_dir) {
+        printf("%s\n", info->name);
+        return 0;
+    }
+    char path[FLEET_LAYOUT_PATH_MAX];
+    if (fleet_layout_path(path, sizeof(path), o->state_dir, o->guest_name, o->file) != 0) {
+        size_t len = fleet_layout_path_len(o->state_dir, o->guest_name, o->file);
+        if (info->socket)
+            say("%s: the path would be %zu bytes, more than the %d a unix socket allows", info->key,
+                len, FLEET_LAYOUT_SOCKET_MAX);
+        else
+            say("%s: the path would be %zu bytes, more than PATH_MAX allows", info->key, len);
+        return 1;
+    }
+    printf("%s\n", path);
+    return 0;
+}
+
+static int (*const commands[])(const struct fleet_options *) = {
+    [FLEET_CMD_START] = cmd_start,
+    [FLEET_CMD_STOP] = cmd_stop,
+    [FLEET_CMD_STATUS] = cmd_status,
+    [FLEET_CMD_PATH] = cmd_path,
+};
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -624,18 +658,7 @@ int main(int argc, char **argv)
         fleet_options_clear(&o);
         return 2;
     }
-    int rc;
-    switch (o.command) {
-    case FLEET_CMD_START:
-        rc = cmd_start(&o);
-        break;
-    case FLEET_CMD_STOP:
-        rc = cmd_stop(&o);
-        break;
-    default:
-        rc = cmd_status(&o);
-        break;
-    }
+    int rc = commands[o.command](&o);
     fleet_options_clear(&o);
     return rc;
 }

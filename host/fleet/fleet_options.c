@@ -17,6 +17,7 @@ static const char usage_text[] =
     "usage: ballast-fleet start --count N --memory SIZE --state DIR [options]\n"
     "       ballast-fleet stop --state DIR [--timeout SEC]\n"
     "       ballast-fleet status --state DIR [--json]\n"
+    "       ballast-fleet path [--state DIR] [NAME] FILE\n"
     "\n"
     "start options:\n"
     "  --count N              guests to start (1..1024), named <prefix>0..<prefix>N-1\n"
@@ -40,6 +41,10 @@ static const char usage_text[] =
     "  --wait                 return once every guest printed its ready marker\n"
     "  --timeout SEC          with --wait: give up after SEC (default 300)\n"
     "stop: SIGTERM, then SIGKILL after --timeout SEC (default 10).\n"
+    "path: prints where a file of the state directory is, without looking:\n"
+    "  FILE dir, qmp, agent, pid, console, qemu-log: DIR/NAME[/file] (NAME required)\n"
+    "  FILE state, lock: DIR/fleet.json, DIR/.lock\n"
+    "  without --state: the file's name alone (qmp.sock, ...)\n"
     "See docs/fleet.md.\n";
 
 const char *fleet_usage(void)
@@ -91,6 +96,7 @@ void fleet_options_clear(struct fleet_options *opts)
     g_clear_pointer(&opts->workload, g_free);
     g_clear_pointer(&opts->append, g_free);
     g_clear_pointer(&opts->config_dir, g_free);
+    g_clear_pointer(&opts->guest_name, g_free);
 }
 
 static int fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -127,6 +133,7 @@ struct raw_options {
     gboolean wait;
     int timeout;
     gboolean json;
+    char **args; /* path: what GOption left, [NAME] FILE */
 };
 
 static void raw_clear(struct raw_options *r)
@@ -142,6 +149,7 @@ static void raw_clear(struct raw_options *r)
     g_free(r->append);
     g_free(r->config_dir);
     g_free(r->tsc_khz);
+    g_strfreev(r->args);
 }
 
 /* --no-merge may repeat and each value may be a comma list: flatten it. */
@@ -294,6 +302,7 @@ static const struct {
     {"start", FLEET_CMD_START},
     {"stop", FLEET_CMD_STOP},
     {"status", FLEET_CMD_STATUS},
+    {"path", FLEET_CMD_PATH},
 };
 
 static int command_from_name(const char *name, enum fleet_command *out)
@@ -358,12 +367,12 @@ static GOptionContext *command_context(enum fleet_command command, struct raw_op
         add_start_entries(ctx, r);
     else if (command == FLEET_CMD_STOP)
         g_option_context_add_main_entries(ctx, stop_entries, NULL);
-    else
+    else if (command == FLEET_CMD_STATUS)
         g_option_context_add_main_entries(ctx, status_entries, NULL);
     return ctx;
 }
 
-/* GOption over argv[2..] (argv[1] is the command) into r; no argument may be left over. */
+/* GOption over argv[2..] (argv[1] is the command) into r; only path takes arguments. */
 static int parse_argv(int argc, char *const *argv, enum fleet_command command,
                       struct raw_options *r, GError **error)
 {
@@ -379,6 +388,8 @@ static int parse_argv(int argc, char *const *argv, enum fleet_command command,
     if (!g_option_context_parse_strv(ctx, &args, &perr)) {
         rc = fail(error, "%s: %s", cmd, perr->message);
         g_error_free(perr);
+    } else if (command == FLEET_CMD_PATH) {
+        r->args = g_strdupv(args + 1);
     } else if (args[1]) {
         rc = fail(error, "%s: unexpected argument '%s'", cmd, args[1]);
     }
@@ -387,13 +398,53 @@ static int parse_argv(int argc, char *const *argv, enum fleet_command command,
     return rc;
 }
 
+/* "dir, qmp, agent, ...": every FILE `path` knows, from the layout's table. */
+static char *file_keys(void)
+{
+    GString *s = g_string_new(NULL);
+    for (unsigned f = 0; f < FLEET_FILE_COUNT; f++)
+        g_string_append_printf(s, "%s%s", f ? ", " : "", fleet_layout_file(f)->key);
+    return g_string_free(s, FALSE);
+}
+
+/* path [--state DIR] [NAME] FILE: which forms make sense (docs/fleet.md). */
+static int check_path(const struct raw_options *r, struct fleet_options *opts, GError **error)
+{
+    guint n = r->args ? g_strv_length(r->args) : 0;
+    g_autofree char *keys = file_keys();
+    if (n == 0)
+        return fail(error, "path: which FILE? (%s)", keys);
+    if (n > 2)
+        return fail(error, "path: unexpected argument '%s'", r->args[2]);
+    const char *key = r->args[n - 1];
+    const char *name = n == 2 ? r->args[0] : NULL;
+    if (fleet_layout_file_from_key(key, &opts->file) != 0)
+        return fail(error, "path: unknown FILE '%s' (%s)", key, keys);
+    const struct fleet_file_info *info = fleet_layout_file(opts->file);
+    if (!r->state && name)
+        return fail(error, "path: NAME needs --state DIR");
+    if (!r->state && !info->name)
+        return fail(error, "path: %s needs --state DIR and NAME", key);
+    if (r->state && info->per_guest && !name)
+        return fail(error, "path: %s is a guest's file: give the guest's NAME before it", key);
+    if (!info->per_guest && name)
+        return fail(error, "path: %s is the fleet's own file: it takes no NAME", key);
+    if (name && !fleet_layout_name_valid(name))
+        return fail(error,
+                    "path: '%s' is not a guest name (1..%d letters, digits, '.', '_' or '-', "
+                    "not starting with '.')",
+                    name, FLEET_LAYOUT_NAME_MAX);
+    opts->guest_name = g_strdup(name);
+    return 0;
+}
+
 /* --state and --timeout, which every command shares; fills the rest of opts. */
 static int check_common(const struct raw_options *r, struct fleet_options *opts, const char *cmd,
                         GError **error)
 {
-    if (!r->state)
+    if (!r->state && opts->command != FLEET_CMD_PATH)
         return fail(error, "%s: --state DIR is required", cmd);
-    if (r->state[0] == '\0')
+    if (r->state && r->state[0] == '\0')
         return fail(error, "%s: --state must not be empty", cmd);
     if (r->timeout != -1 && (r->timeout < 1 || r->timeout > 86400))
         return fail(error, "--timeout %d is out of range 1..86400 (seconds)", r->timeout);
@@ -411,10 +462,10 @@ int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts,
 {
     memset(opts, 0, sizeof(*opts));
     if (argc < 2)
-        return fail(error, "no command given (start, stop or status)");
+        return fail(error, "no command given (start, stop, status or path)");
     const char *cmd = argv[1];
     if (command_from_name(cmd, &opts->command) != 0)
-        return fail(error, "unknown command '%s' (start, stop or status)", cmd);
+        return fail(error, "unknown command '%s' (start, stop, status or path)", cmd);
 
     struct raw_options r = {
         .cpus = 1,
@@ -432,6 +483,8 @@ int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts,
         r.prefix = g_strdup(FLEET_DEFAULT_PREFIX);
     if (rc == 0 && opts->command == FLEET_CMD_START)
         rc = check_start(&r, opts, error);
+    if (rc == 0 && opts->command == FLEET_CMD_PATH)
+        rc = check_path(&r, opts, error);
     if (rc == 0)
         rc = check_common(&r, opts, cmd, error);
     raw_clear(&r);
