@@ -398,6 +398,21 @@ static int spawn_all(const struct fleet_spec *spec)
     return rc;
 }
 
+static void say_started(const struct fleet_spec *spec, double elapsed_s)
+{
+    char mem[32];
+    size_format(spec->memory_bytes, mem, sizeof(mem));
+    unsigned merging = 0;
+    for (unsigned i = 0; i < spec->count; i++)
+        merging += spec->merge[i];
+    printf("fleet: started %u guest(s) %s0..%s%u in %s: %s each, %u vCPU, accel %s, "
+           "mem-merge on %u/%u, THP %s (%.1fs)\n",
+           spec->count, spec->prefix, spec->prefix, spec->count - 1, spec->state_dir, mem,
+           spec->cpus, fleet_accel_name(spec->accel), merging, spec->count,
+           spec->thp ? "on" : "off", elapsed_s);
+    fflush(stdout);
+}
+
 static int cmd_start(const struct fleet_options *o)
 {
     if (g_mkdir_with_parents(o->state_dir, 0755) != 0) {
@@ -439,17 +454,7 @@ static int cmd_start(const struct fleet_options *o)
         stop_fleet(dir, &spec, FLEET_DEFAULT_STOP_S);
         say("start failed: stopped the guests already started");
     } else {
-        char mem[32];
-        size_format(spec.memory_bytes, mem, sizeof(mem));
-        unsigned merging = 0;
-        for (unsigned i = 0; i < spec.count; i++)
-            merging += spec.merge[i];
-        printf("fleet: started %u guest(s) %s0..%s%u in %s: %s each, %u vCPU, accel %s, "
-               "mem-merge on %u/%u, THP %s (%.1fs)\n",
-               spec.count, spec.prefix, spec.prefix, spec.count - 1, dir, mem, spec.cpus,
-               fleet_accel_name(spec.accel), merging, spec.count, spec.thp ? "on" : "off",
-               now_s() - t0);
-        fflush(stdout);
+        say_started(&spec, now_s() - t0);
         if (o->wait) {
             rc = wait_ready(&spec, o->timeout_s, t0);
             if (rc == 0)
