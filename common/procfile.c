@@ -1,6 +1,7 @@
 /* Fixed-buffer line scanning of /proc files; see procfile.h. */
 #include "procfile.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -16,6 +17,44 @@ int procfile_open(const char *root, const char *rel, int flags)
         return -ENAMETOOLONG;
     int fd = open(path, flags | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
+}
+
+int procfile_read_fd(int fd, char *buf, size_t buf_len, size_t *len_out)
+{
+    if (fd < 0 || !buf || buf_len == 0)
+        return -EINVAL;
+    size_t len = 0;
+    for (;;) {
+        char extra;
+        bool full = len == buf_len - 1; /* one byte more says the file does not fit */
+        ssize_t n = full ? pread(fd, &extra, 1, (off_t)len)
+                         : pread(fd, buf + len, buf_len - 1 - len, (off_t)len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            break;
+        if (full)
+            return -EFBIG;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    if (memchr(buf, '\0', len))
+        return -EINVAL;
+    if (len_out)
+        *len_out = len;
+    return 0;
+}
+
+int procfile_read(const char *root, const char *rel, char *buf, size_t buf_len, size_t *len_out)
+{
+    int fd = procfile_open(root, rel, O_RDONLY | O_NOCTTY);
+    if (fd < 0)
+        return fd;
+    int rc = procfile_read_fd(fd, buf, buf_len, len_out);
+    close(fd);
+    return rc;
 }
 
 void procfile_scan_text(const char *text, size_t len, procfile_line_fn fn, void *ctx)
@@ -95,6 +134,21 @@ int procfile_parse_u64(const char **p, const char *end, uint64_t *out)
         s++;
     }
     *p = s;
+    *out = v;
+    return 0;
+}
+
+int procfile_parse_u64_value(const char *text, size_t len, uint64_t *out)
+{
+    const char *p = text, *end = text + len;
+    uint64_t v;
+    int rc = procfile_parse_u64(&p, end, &v);
+    if (rc < 0)
+        return rc;
+    for (; p < end; p++) {
+        if (!isspace((unsigned char)*p))
+            return -EINVAL;
+    }
     *out = v;
     return 0;
 }

@@ -1,8 +1,9 @@
 /*
  * Reading /proc and /sys files without the heap: a line scanner over a
- * caller-supplied fixed buffer, path building under a caller-given root
- * (so tests point readers at fixture trees), and strict number parsing.
- * Shared by the meminfo, vmstat and psi readers, host and guest alike.
+ * caller-supplied fixed buffer, a whole-file reader for small files (a sysfs
+ * value, /proc/PID/stat), path building under a caller-given root (so tests
+ * point readers at fixture trees), and strict number parsing. Shared by the
+ * meminfo, vmstat and psi readers, host and guest alike, and by host/ksm.
  */
 #ifndef BALLAST_PROCFILE_H
 #define BALLAST_PROCFILE_H
@@ -28,6 +29,17 @@ int procfile_open(const char *root, const char *rel, int flags);
  */
 int procfile_scan_fd(int fd, char *buf, size_t buf_len, procfile_line_fn fn, void *ctx);
 
+/*
+ * Reads the whole of a small file (from offset 0, like procfile_scan_fd) into
+ * buf and NUL-terminates it; *len_out (may be NULL) gets its length. Returns
+ * 0, -errno of the read, -EFBIG when it holds more than buf_len - 1 bytes, or
+ * -EINVAL when it holds a NUL byte (nothing a kernel file prints).
+ */
+int procfile_read_fd(int fd, char *buf, size_t buf_len, size_t *len_out);
+
+/* procfile_open + procfile_read_fd + close; -errno of the open too. */
+int procfile_read(const char *root, const char *rel, char *buf, size_t buf_len, size_t *len_out);
+
 /* Calls fn for every line of text[0..len) (a buffer already read). */
 void procfile_scan_text(const char *text, size_t len, procfile_line_fn fn, void *ctx);
 
@@ -40,6 +52,13 @@ int procfile_scan(const char *root, const char *rel, char *buf, size_t buf_len, 
  * *p past them. Returns 0, -EINVAL (no digit) or -ERANGE (over 64 bits).
  */
 int procfile_parse_u64(const char **p, const char *end, uint64_t *out);
+
+/*
+ * Parses text[0..len) as one whole value: decimal digits (no sign, no
+ * leading blank), then nothing but whitespace (sysfs ends a value with a
+ * newline). Returns 0, -EINVAL or -ERANGE (over 64 bits).
+ */
+int procfile_parse_u64_value(const char *text, size_t len, uint64_t *out);
 
 /* Advances *p past spaces and tabs. */
 void procfile_skip_blanks(const char **p, const char *end);

@@ -21,6 +21,7 @@
  *   reports on|off     agents send reports or stay silent
  * Exits on EOF on stdin or SIGTERM.
  */
+#include "fleet_layout.h"
 #include "proto.h"
 
 #include <errno.h>
@@ -70,22 +71,6 @@ static void on_term(int sig)
 {
     (void)sig;
     stop = 1;
-}
-
-/* DIR/<name>[/leaf] into path; false when it does not fit. */
-static bool vm_path(char *path, size_t len, const char *dir, const char *name, const char *leaf)
-{
-    const char *parts[] = {dir, "/", name, leaf ? "/" : "", leaf ? leaf : ""};
-    size_t at = 0;
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        size_t n = strlen(parts[i]);
-        if (at + n >= len)
-            return false;
-        memcpy(path + at, parts[i], n);
-        at += n;
-    }
-    path[at] = '\0';
-    return true;
 }
 
 static int listen_at(const char *path)
@@ -386,15 +371,16 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < n_vms; i++) {
         struct fake_vm *vm = &vms[i];
         snprintf(vm->name, sizeof(vm->name), "fake%u", i);
-        char path[512];
-        if (!vm_path(path, sizeof(path), dir, vm->name, NULL)) {
+        char path[FLEET_LAYOUT_SOCKET_BUF];
+        if (fleet_layout_guest_fits(dir, vm->name, NULL) != 0) {
             fprintf(stderr, "fake-fleet: %s: path too long\n", dir);
             return 2;
         }
+        fleet_layout_path(path, sizeof(path), dir, vm->name, FLEET_FILE_GUEST_DIR);
         mkdir(path, 0755);
-        vm_path(path, sizeof(path), dir, vm->name, "qmp.sock");
+        fleet_layout_path(path, sizeof(path), dir, vm->name, FLEET_FILE_QMP);
         vm->qmp_listen = listen_at(path);
-        vm_path(path, sizeof(path), dir, vm->name, "agent.sock");
+        fleet_layout_path(path, sizeof(path), dir, vm->name, FLEET_FILE_AGENT);
         vm->agent_listen = listen_at(path);
         if (vm->qmp_listen < 0 || vm->agent_listen < 0) {
             fprintf(stderr, "fake-fleet: cannot listen at %s: %s\n", path, strerror(errno));
@@ -494,10 +480,10 @@ int main(int argc, char **argv)
         }
     }
     for (unsigned i = 0; i < n_vms; i++) {
-        char path[512];
-        if (vm_path(path, sizeof(path), dir, vms[i].name, "qmp.sock"))
+        char path[FLEET_LAYOUT_SOCKET_BUF];
+        if (fleet_layout_path(path, sizeof(path), dir, vms[i].name, FLEET_FILE_QMP) == 0)
             unlink(path);
-        if (vm_path(path, sizeof(path), dir, vms[i].name, "agent.sock"))
+        if (fleet_layout_path(path, sizeof(path), dir, vms[i].name, FLEET_FILE_AGENT) == 0)
             unlink(path);
     }
     return 0;

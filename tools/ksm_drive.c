@@ -30,6 +30,7 @@
  * nothing to compare. Must run as root; it changes host-wide KSM settings
  * (scripts/bench-ksm saves and restores them).
  */
+#include "fleet_layout.h"
 #include "hostmem.h"
 #include "ksm.h"
 #include "ksm_monitor.h"
@@ -64,9 +65,10 @@ static unsigned fleet_pids(const char *dir, pid_t *pids, unsigned max)
     unsigned n = 0;
     const char *name;
     while (d && n < max && (name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(dir, name, "pid", NULL);
+        char path[FLEET_LAYOUT_PATH_MAX];
         g_autofree char *text = NULL;
-        if (!g_file_get_contents(path, &text, NULL, NULL))
+        if (fleet_layout_path(path, sizeof(path), dir, name, FLEET_FILE_PID) != 0 ||
+            !g_file_get_contents(path, &text, NULL, NULL))
             continue;
         long pid = strtol(text, NULL, 10);
         if (pid > 0 && pid < INT32_MAX)
@@ -158,160 +160,190 @@ static void take(const char *sysfs, pid_t ksmd, uint64_t t0, struct sample *s)
     s->avail = hostmem_read("/proc", &ph) == 0 ? ph.mem_available_bytes : 0;
 }
 
-int main(int argc, char **argv)
+enum strategy { DEFAULTS, KSMTUNED, ADVISOR, BALLAST };
+
+static const char *const strategy_names[] = {
+    [DEFAULTS] = "defaults",
+    [KSMTUNED] = "ksmtuned",
+    [ADVISOR] = "advisor",
+    [BALLAST] = "ballast",
+};
+
+struct options {
+    char *strategy_name, *csv_path, *sysfs, *fleet_dir;
+    gint64 window_s, committed, mem_total;
+    gint guests;
+    gdouble budget_pct;
+    gboolean no_reset;
+    enum strategy strategy;
+};
+
+static void options_clear(struct options *o)
 {
-    g_autofree char *strategy = NULL, *csv_path = NULL, *sysfs_opt = NULL;
-    gint64 window_s = 300, committed = 0, mem_total_opt = 0;
-    gint guests = 0;
-    gdouble budget = 10.0;
-    gboolean no_reset = FALSE;
-    g_autofree char *fleet_dir = NULL;
+    g_free(o->strategy_name);
+    g_free(o->csv_path);
+    g_free(o->sysfs);
+    g_free(o->fleet_dir);
+}
+
+/* Returns 0, or 2 (the exit code for a bad command line) once it said why. */
+static int parse_options(int *argc, char ***argv, struct options *o)
+{
+    *o = (struct options){.window_s = 300, .budget_pct = 10.0};
     GOptionEntry entries[] = {
-        {"fleet", 0, 0, G_OPTION_ARG_FILENAME, &fleet_dir, "Also sum over this fleet's QEMUs",
+        {"fleet", 0, 0, G_OPTION_ARG_FILENAME, &o->fleet_dir, "Also sum over this fleet's QEMUs",
          "DIR"},
-        {"strategy", 0, 0, G_OPTION_ARG_STRING, &strategy, "defaults|ksmtuned|advisor|ballast",
-         "S"},
-        {"window-s", 0, 0, G_OPTION_ARG_INT64, &window_s, "Seconds to drive ksmd", "N"},
-        {"committed", 0, 0, G_OPTION_ARG_INT64, &committed, "Guests' nominal RAM, bytes", "B"},
-        {"guests", 0, 0, G_OPTION_ARG_INT, &guests, "Number of guests", "N"},
-        {"mem-total", 0, 0, G_OPTION_ARG_INT64, &mem_total_opt, "Host RAM the formulas see", "B"},
-        {"budget-pct", 0, 0, G_OPTION_ARG_DOUBLE, &budget, "ballast's ksmd CPU budget", "P"},
-        {"csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path, "Write samples here", "FILE"},
-        {"sysfs", 0, 0, G_OPTION_ARG_FILENAME, &sysfs_opt, "KSM sysfs root", "DIR"},
-        {"no-reset", 0, 0, G_OPTION_ARG_NONE, &no_reset, "Do not unmerge first", NULL},
+        {"strategy", 0, 0, G_OPTION_ARG_STRING, &o->strategy_name,
+         "defaults|ksmtuned|advisor|ballast", "S"},
+        {"window-s", 0, 0, G_OPTION_ARG_INT64, &o->window_s, "Seconds to drive ksmd", "N"},
+        {"committed", 0, 0, G_OPTION_ARG_INT64, &o->committed, "Guests' nominal RAM, bytes", "B"},
+        {"guests", 0, 0, G_OPTION_ARG_INT, &o->guests, "Number of guests", "N"},
+        {"mem-total", 0, 0, G_OPTION_ARG_INT64, &o->mem_total, "Host RAM the formulas see", "B"},
+        {"budget-pct", 0, 0, G_OPTION_ARG_DOUBLE, &o->budget_pct, "ballast's ksmd CPU budget", "P"},
+        {"csv", 0, 0, G_OPTION_ARG_FILENAME, &o->csv_path, "Write samples here", "FILE"},
+        {"sysfs", 0, 0, G_OPTION_ARG_FILENAME, &o->sysfs, "KSM sysfs root", "DIR"},
+        {"no-reset", 0, 0, G_OPTION_ARG_NONE, &o->no_reset, "Do not unmerge first", NULL},
         G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- drive ksmd with one strategy");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(ctx, &argc, &argv, &error) || !strategy || window_s <= 0 ||
-        guests <= 0 || committed <= 0 || budget <= 0) {
+    if (!g_option_context_parse(ctx, argc, argv, &error) || !o->strategy_name || o->window_s <= 0 ||
+        o->guests <= 0 || o->committed <= 0 || o->budget_pct <= 0) {
         fprintf(stderr, "ballast-ksm-drive: %s\n",
                 error ? error->message : "need --strategy, --window-s, --guests, --committed");
         return 2;
     }
-    const char *sysfs = sysfs_opt ? sysfs_opt : KSM_SYSFS_ROOT;
-    enum { DEFAULTS, KSMTUNED, ADVISOR, BALLAST } strat;
-    if (!strcmp(strategy, "defaults"))
-        strat = DEFAULTS;
-    else if (!strcmp(strategy, "ksmtuned"))
-        strat = KSMTUNED;
-    else if (!strcmp(strategy, "advisor"))
-        strat = ADVISOR;
-    else if (!strcmp(strategy, "ballast"))
-        strat = BALLAST;
-    else {
-        fprintf(stderr, "ballast-ksm-drive: unknown strategy %s\n", strategy);
-        return 2;
+    for (size_t i = 0; i < G_N_ELEMENTS(strategy_names); i++) {
+        if (strcmp(o->strategy_name, strategy_names[i]) == 0) {
+            o->strategy = (enum strategy)i;
+            return 0;
+        }
     }
-    struct policy_host real;
-    if (hostmem_read("/proc", &real) < 0) {
-        fprintf(stderr, "ballast-ksm-drive: cannot read /proc/meminfo\n");
-        return 1;
-    }
-    uint64_t mem_total = mem_total_opt > 0 ? (uint64_t)mem_total_opt : real.mem_total_bytes;
-    pid_t ksmd = -1;
-    ksm_ksmd_find("/proc", &ksmd);
-    uint64_t clk_tck = (uint64_t)sysconf(_SC_CLK_TCK);
-    int rc;
-    if (!no_reset && (rc = reset(sysfs)) < 0) {
-        fprintf(stderr, "ballast-ksm-drive: reset: %s\n", g_strerror(-rc));
-        return 1;
-    }
+    fprintf(stderr, "ballast-ksm-drive: unknown strategy %s\n", o->strategy_name);
+    return 2;
+}
 
-    static pid_t pids[MAX_FLEET_PIDS];
-    unsigned n_pids = fleet_dir ? fleet_pids(fleet_dir, pids, MAX_FLEET_PIDS) : 0;
-    if (fleet_dir && n_pids == 0) {
-        fprintf(stderr, "ballast-ksm-drive: no QEMU pid under %s/*/pid\n", fleet_dir);
-        return 1;
-    }
-    FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
-    if (csv)
-        fprintf(csv, "t_s,run,pages_to_scan,sleep_ms,pages_shared,pages_sharing,ksm_zero_pages,"
-                     "general_profit,full_scans,ksmd_ticks,mem_available,fleet_saved,fleet_zero,"
-                     "fleet_net\n");
+/* One run: what the strategies act on and what the samples go to. */
+struct drive {
+    const struct options *o;
+    const char *sysfs;
+    uint64_t mem_total;
+    pid_t ksmd;
+    const pid_t *pids;
+    unsigned n_pids;
+    FILE *csv;
     struct ksm_monitor km;
-    ksm_monitor_init(&km, sysfs, "/proc", now_ms());
-    if (strat == ADVISOR || strat == BALLAST) {
-        g_autoptr(BallastConfig) c = config_new_defaults();
-        c->ksm.mode = strat == ADVISOR ? KSM_MODE_ADVISOR : KSM_MODE_AUTO;
-        c->ksm.cpu_budget_pct = budget;
-        ksm_monitor_configure(&km, c);
-    }
     struct ksm_tuner_config kcfg;
-    ksm_tuner_config_default(&kcfg);
+    uint64_t next_ksmtuned;
+};
 
+static void csv_header(FILE *csv)
+{
+    fprintf(csv, "t_s,run,pages_to_scan,sleep_ms,pages_shared,pages_sharing,ksm_zero_pages,"
+                 "general_profit,full_scans,ksmd_ticks,mem_available,fleet_saved,fleet_zero,"
+                 "fleet_net\n");
+}
+
+static void csv_row(FILE *csv, const struct sample *s)
+{
+    fprintf(csv, "%.1f,%llu,%llu,%llu,%llu,%llu,%llu,%lld,%llu,%llu,%llu,%llu,%llu,%lld\n", s->t_s,
+            (unsigned long long)s->h.run, (unsigned long long)s->h.pages_to_scan,
+            (unsigned long long)s->h.sleep_ms, (unsigned long long)s->h.pages_shared,
+            (unsigned long long)s->h.pages_sharing, (unsigned long long)s->h.ksm_zero_pages,
+            (long long)s->h.general_profit_bytes, (unsigned long long)s->h.full_scans,
+            (unsigned long long)s->ticks, (unsigned long long)s->avail,
+            (unsigned long long)s->fleet_saved, (unsigned long long)s->fleet_zero,
+            (long long)s->fleet_net);
+}
+
+/* The ksmtuned / MOM formula, every KSMTUNED_INTERVAL_MS as ksmtuned runs it. */
+static void step_ksmtuned(struct drive *d, uint64_t now, const struct sample *s, uint64_t avail)
+{
+    if (now < d->next_ksmtuned)
+        return;
+    struct ksm_tuner_input in = {.cfg = &d->kcfg,
+                                 .mem_total_bytes = d->mem_total,
+                                 .mem_available_bytes = avail,
+                                 .committed_bytes = (uint64_t)d->o->committed,
+                                 .guest_count = (unsigned)d->o->guests,
+                                 .cur = s->h};
+    struct ksm_tuner_output out;
+    if (ksm_tuner_ksmtuned(&in, &out) == 0 && out.settings.mask) {
+        ksm_apply(d->sysfs, &out.settings, NULL);
+        fprintf(stderr, "ksmtuned: %s\n", out.summary);
+    }
+    d->next_ksmtuned += KSMTUNED_INTERVAL_MS;
+}
+
+/* One second of the strategy, on the sample just taken. */
+static void step(struct drive *d, uint64_t tick, uint64_t now, const struct sample *s)
+{
+    uint64_t avail = s->avail < d->mem_total ? s->avail : d->mem_total;
+    switch (d->o->strategy) {
+    case DEFAULTS:
+        if (tick == 0)
+            write_one(d->sysfs, KSM_S_RUN, 1);
+        break;
+    case KSMTUNED:
+        step_ksmtuned(d, now, s, avail);
+        break;
+    case ADVISOR:
+    case BALLAST:
+        ksm_monitor_tick_host(&d->km);
+        ksm_monitor_tick_tune(&d->km, now, d->mem_total, avail, (uint64_t)d->o->committed,
+                              (unsigned)d->o->guests);
+        break;
+    }
+}
+
+/* Samples and drives once a second for the window; returns the samples. */
+static GArray *run_window(struct drive *d)
+{
     GArray *samples = g_array_new(FALSE, FALSE, sizeof(struct sample));
     const uint64_t t0 = now_ms();
-    uint64_t next_ksmtuned = t0;
+    d->next_ksmtuned = t0;
     for (uint64_t tick = 0;; tick++) {
         uint64_t now = now_ms();
         struct sample s = {0};
-        take(sysfs, ksmd, t0, &s);
-        take_fleet(pids, n_pids, &s);
-        uint64_t avail = s.avail < mem_total ? s.avail : mem_total;
-        switch (strat) {
-        case DEFAULTS:
-            if (tick == 0)
-                write_one(sysfs, KSM_S_RUN, 1);
-            break;
-        case KSMTUNED:
-            if (now >= next_ksmtuned) {
-                struct ksm_tuner_input in = {.cfg = &kcfg,
-                                             .mem_total_bytes = mem_total,
-                                             .mem_available_bytes = avail,
-                                             .committed_bytes = (uint64_t)committed,
-                                             .guest_count = (unsigned)guests,
-                                             .cur = s.h};
-                struct ksm_tuner_output out;
-                if (ksm_tuner_ksmtuned(&in, &out) == 0 && out.settings.mask) {
-                    ksm_apply(sysfs, &out.settings, NULL);
-                    fprintf(stderr, "ksmtuned: %s\n", out.summary);
-                }
-                next_ksmtuned += KSMTUNED_INTERVAL_MS;
-            }
-            break;
-        case ADVISOR:
-        case BALLAST:
-            ksm_monitor_tick_host(&km);
-            ksm_monitor_tick_tune(&km, now, mem_total, avail, (uint64_t)committed,
-                                  (unsigned)guests);
-            break;
-        }
+        take(d->sysfs, d->ksmd, t0, &s);
+        take_fleet(d->pids, d->n_pids, &s);
+        step(d, tick, now, &s);
         g_array_append_val(samples, s);
-        if (csv)
-            fprintf(csv, "%.1f,%llu,%llu,%llu,%llu,%llu,%llu,%lld,%llu,%llu,%llu,%llu,%llu,%lld\n",
-                    s.t_s, (unsigned long long)s.h.run, (unsigned long long)s.h.pages_to_scan,
-                    (unsigned long long)s.h.sleep_ms, (unsigned long long)s.h.pages_shared,
-                    (unsigned long long)s.h.pages_sharing, (unsigned long long)s.h.ksm_zero_pages,
-                    (long long)s.h.general_profit_bytes, (unsigned long long)s.h.full_scans,
-                    (unsigned long long)s.ticks, (unsigned long long)s.avail,
-                    (unsigned long long)s.fleet_saved, (unsigned long long)s.fleet_zero,
-                    (long long)s.fleet_net);
-        if (s.t_s >= (double)window_s)
+        if (d->csv)
+            csv_row(d->csv, &s);
+        if (s.t_s >= (double)d->o->window_s)
             break;
         uint64_t next = t0 + (tick + 1) * 1000;
         uint64_t after = now_ms();
         if (next > after)
             g_usleep((next - after) * 1000);
     }
-    if (csv)
-        fclose(csv);
+    return samples;
+}
 
+/* Time to 90% of the final saving, the fleet's own when it is known; -1 for none. */
+static double time_to_90(const GArray *samples, bool fleet, uint64_t page)
+{
+    const struct sample *last = &g_array_index(samples, struct sample, samples->len - 1);
+    uint64_t final = fleet ? last->fleet_saved : saved_pages(&last->h) * page;
+    for (guint i = 0; i < samples->len && final > 0; i++) {
+        const struct sample *s = &g_array_index(samples, struct sample, i);
+        uint64_t v = fleet ? s->fleet_saved : saved_pages(&s->h) * page;
+        if ((double)v >= 0.9 * (double) final)
+            return s->t_s;
+    }
+    return -1;
+}
+
+/* The results as one JSON line. */
+static void print_result(const char *strategy, const GArray *samples, unsigned n_pids)
+{
     const struct sample *first = &g_array_index(samples, struct sample, 0);
     const struct sample *last = &g_array_index(samples, struct sample, samples->len - 1);
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-    /* Time to 90% of the final saving: the fleet's own when it is known. */
-    uint64_t final = n_pids ? last->fleet_saved : saved_pages(&last->h) * page;
-    double t90 = -1;
-    for (guint i = 0; i < samples->len && final > 0; i++) {
-        const struct sample *s = &g_array_index(samples, struct sample, i);
-        uint64_t v = n_pids ? s->fleet_saved : saved_pages(&s->h) * page;
-        if ((double)v >= 0.9 * (double) final) {
-            t90 = s->t_s;
-            break;
-        }
-    }
+    uint64_t clk_tck = (uint64_t)sysconf(_SC_CLK_TCK);
+    double t90 = time_to_90(samples, n_pids > 0, page);
     double cpu_s = (double)(last->ticks - first->ticks) / (double)clk_tck;
     printf("{\"strategy\":\"%s\",\"window_s\":%.1f,\"t90_s\":%.1f,\"saved_bytes\":%llu,"
            "\"zero_bytes\":%llu,\"general_profit\":%lld,\"ksmd_cpu_s\":%.2f,"
@@ -327,7 +359,72 @@ int main(int argc, char **argv)
            (unsigned long long)last->h.pages_to_scan, (unsigned long long)last->h.sleep_ms, n_pids,
            (unsigned long long)last->fleet_saved, (unsigned long long)last->fleet_zero,
            (long long)last->fleet_net);
+}
+
+/* The advisor and ballast strategies run ballastd's own KSM monitor. */
+static void configure_monitor(struct drive *d)
+{
+    ksm_monitor_init(&d->km, d->sysfs, "/proc", now_ms());
+    if (d->o->strategy == ADVISOR || d->o->strategy == BALLAST) {
+        g_autoptr(BallastConfig) c = config_new_defaults();
+        c->ksm.mode = d->o->strategy == ADVISOR ? KSM_MODE_ADVISOR : KSM_MODE_AUTO;
+        c->ksm.cpu_budget_pct = d->o->budget_pct;
+        ksm_monitor_configure(&d->km, c);
+    }
+    ksm_tuner_config_default(&d->kcfg);
+}
+
+/* Everything before the window: host RAM, ksmd, the reset, the fleet's pids. 0 or exit code 1. */
+static int prepare(struct drive *d, pid_t *pids, unsigned max_pids)
+{
+    const struct options *o = d->o;
+    struct policy_host real;
+    if (hostmem_read("/proc", &real) < 0) {
+        fprintf(stderr, "ballast-ksm-drive: cannot read /proc/meminfo\n");
+        return 1;
+    }
+    d->mem_total = o->mem_total > 0 ? (uint64_t)o->mem_total : real.mem_total_bytes;
+    d->ksmd = -1;
+    ksm_ksmd_find("/proc", &d->ksmd);
+    int rc;
+    if (!o->no_reset && (rc = reset(d->sysfs)) < 0) {
+        fprintf(stderr, "ballast-ksm-drive: reset: %s\n", g_strerror(-rc));
+        return 1;
+    }
+    d->n_pids = o->fleet_dir ? fleet_pids(o->fleet_dir, pids, max_pids) : 0;
+    d->pids = pids;
+    if (o->fleet_dir && d->n_pids == 0) {
+        fprintf(stderr, "ballast-ksm-drive: no QEMU pid under %s/*/%s\n", o->fleet_dir,
+                FLEET_PID_FILE);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    int rc = parse_options(&argc, &argv, &o);
+    static struct drive d;
+    static pid_t pids[MAX_FLEET_PIDS];
+    d.o = &o;
+    d.sysfs = o.sysfs ? o.sysfs : KSM_SYSFS_ROOT;
+    if (rc == 0)
+        rc = prepare(&d, pids, MAX_FLEET_PIDS);
+    if (rc != 0) {
+        options_clear(&o);
+        return rc;
+    }
+    d.csv = o.csv_path ? fopen(o.csv_path, "w") : NULL;
+    if (d.csv)
+        csv_header(d.csv);
+    configure_monitor(&d);
+    GArray *samples = run_window(&d);
+    if (d.csv)
+        fclose(d.csv);
+    print_result(o.strategy_name, samples, d.n_pids);
     g_array_unref(samples);
-    ksm_monitor_clear(&km);
+    ksm_monitor_clear(&d.km);
+    options_clear(&o);
     return 0;
 }

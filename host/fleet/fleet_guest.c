@@ -10,9 +10,12 @@ char *fleet_guest_name(const char *prefix, unsigned index)
     return g_strdup_printf("%s%u", prefix, index);
 }
 
-char *fleet_guest_path(const char *state_dir, const char *name, const char *file)
+char *fleet_file_path(const char *state_dir, const char *name, enum fleet_file file)
 {
-    return g_build_filename(state_dir, name, file, NULL);
+    char buf[FLEET_LAYOUT_PATH_MAX];
+    if (fleet_layout_path(buf, sizeof(buf), state_dir, name, file) != 0)
+        return NULL;
+    return g_strdup(buf);
 }
 
 bool fleet_guest_merge(const char *const *no_merge, const char *name)
@@ -31,13 +34,12 @@ bool fleet_socket_paths_fit(const char *state_dir, const char *prefix, unsigned 
         *longest = 0;
         return true;
     }
-    /* The last guest has the longest name; qmp.sock and agent.sock differ by one. */
+    /* The last guest has the longest name. */
     g_autofree char *name = fleet_guest_name(prefix, count - 1);
-    g_autofree char *qmp = fleet_guest_path(state_dir, name, FLEET_QMP_SOCKET);
-    g_autofree char *agent = fleet_guest_path(state_dir, name, FLEET_AGENT_SOCKET);
-    size_t len = MAX(strlen(qmp), strlen(agent));
+    size_t len;
+    bool fit = fleet_layout_guest_fits(state_dir, name, &len) == 0;
     *longest = (unsigned)len;
-    return len <= FLEET_MAX_SOCKET_PATH;
+    return fit;
 }
 
 /* Calls match(value) on the argument after each "-pidfile"; stops on true. */
@@ -65,13 +67,7 @@ static bool equals(const char *arg, const char *want)
 
 static bool in_dir(const char *arg, const char *dir)
 {
-    size_t n = strlen(dir);
-    /* "<dir>/<name>/pid" with a non-empty name and nothing else. */
-    if (strncmp(arg, dir, n) != 0 || arg[n] != '/')
-        return false;
-    const char *name = arg + n + 1;
-    const char *slash = strchr(name, '/');
-    return slash && slash > name && strcmp(slash + 1, FLEET_PID_FILE) == 0;
+    return fleet_layout_is_guest_file(arg, dir, FLEET_FILE_PID);
 }
 
 bool fleet_cmdline_has_pidfile(const char *cmdline, size_t len, const char *pidfile)

@@ -1,35 +1,32 @@
 /*
  * Per-guest decisions of the fleet launcher, pure: a guest's name, its files
  * in the state directory, and whether its RAM may be merged by KSM. Other
- * tools rely on the names (<prefix><i>, i from 0) and the layout.
+ * tools rely on the names (<prefix><i>, i from 0); the directory layout
+ * itself is host/fleetdir/fleet_layout.h's.
  */
 #ifndef BALLAST_FLEET_GUEST_H
 #define BALLAST_FLEET_GUEST_H
+
+#include "fleet_layout.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
-/* Files of guest NAME under DIR/NAME/. */
-#define FLEET_QMP_SOCKET   "qmp.sock"
-#define FLEET_AGENT_SOCKET "agent.sock"
-#define FLEET_CONSOLE_LOG  "console.log"
-#define FLEET_PID_FILE     "pid"
-#define FLEET_QEMU_LOG     "qemu.log"
-/* The fleet's parameters, read by status and stop. */
-#define FLEET_STATE_FILE "fleet.json"
 /* Name of the virtio-serial port the agent looks for in the guest. */
 #define FLEET_AGENT_PORT "org.ballast.agent.0"
 /* The line /init prints once the guest is up (scripts/guest/init). */
 #define FLEET_READY_MARKER "ballast-guest: ready"
-/* sun_path holds 108 bytes, NUL included. */
-#define FLEET_MAX_SOCKET_PATH 107
 
 /* "<prefix><index>", e.g. vm0. Caller frees. */
 char *fleet_guest_name(const char *prefix, unsigned index);
 
-/* "<state_dir>/<name>/<file>" (file NULL: the guest's directory). Caller frees. */
-char *fleet_guest_path(const char *state_dir, const char *name, const char *file);
+/*
+ * fleet_layout_path() as a new string (name NULL for a fleet file such as
+ * FLEET_FILE_STATE). NULL when the path is refused: a bad name, or longer
+ * than its limit (a socket over the unix limit). Caller frees.
+ */
+char *fleet_file_path(const char *state_dir, const char *name, enum fleet_file file);
 
 /*
  * Whether guest NAME gets mem-merge=on (its RAM advertised to KSM). no_merge
@@ -49,8 +46,9 @@ void fleet_guest_apply_ksm_policy(const struct config *cfg, const char *prefix, 
                                   uint64_t memory_bytes, bool *merge);
 
 /*
- * Whether every socket of a fleet of COUNT guests under state_dir fits in a
- * unix socket address; returns the longest path's length in *longest.
+ * Whether every file of a fleet of COUNT guests under state_dir fits its
+ * limit (the sockets a unix socket address); returns the longest socket
+ * path's length in *longest.
  */
 bool fleet_socket_paths_fit(const char *state_dir, const char *prefix, unsigned count,
                             unsigned *longest);

@@ -1,8 +1,9 @@
 /*
  * ballast-fleet: starts, stops and lists a fleet of tiny QEMU microvm guests
- * that ballast manages (docs/fleet.md). main() parses, then one function per
- * command does the machine-facing checks and the work; decisions come from
- * the pure fleet_options/fleet_guest/fleet_accel/fleet_qemu modules.
+ * that ballast manages, and says where their files are (docs/fleet.md).
+ * main() parses, then one function per command does the machine-facing
+ * checks and the work; decisions come from the pure fleet_options,
+ * fleet_guest, fleet_accel and fleet_qemu modules, paths from fleet_layout.
  *
  * Exit codes: 0 done; 1 failed (message on stderr); 2 bad command line.
  */
@@ -64,7 +65,9 @@ static char *default_image_dir(void)
  */
 static int lock_state_dir(const char *dir)
 {
-    g_autofree char *path = g_build_filename(dir, ".lock", NULL);
+    g_autofree char *path = fleet_file_path(dir, NULL, FLEET_FILE_LOCK);
+    if (!path)
+        return -ENAMETOOLONG;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
@@ -99,8 +102,13 @@ static int open_locked_state_dir(const char *state_dir, char **dir_out)
 
 static int load_spec(const char *dir, struct fleet_spec *spec, GError **error)
 {
-    g_autofree char *path = g_build_filename(dir, FLEET_STATE_FILE, NULL);
+    g_autofree char *path = fleet_file_path(dir, NULL, FLEET_FILE_STATE);
     g_autofree char *text = NULL;
+    if (!path) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG, "%s/%s: path too long", dir,
+                    FLEET_STATE_FILE);
+        return -ENAMETOOLONG;
+    }
     if (!g_file_get_contents(path, &text, NULL, error))
         return g_error_matches(*error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? -ENOENT : -EIO;
     return fleet_spec_from_json(text, spec, error);
@@ -109,10 +117,11 @@ static int load_spec(const char *dir, struct fleet_spec *spec, GError **error)
 /* Removes what a stopped guest must not leave behind (logs stay for reading). */
 static void remove_guest_runtime_files(const char *dir, const char *name)
 {
-    const char *files[] = {FLEET_QMP_SOCKET, FLEET_AGENT_SOCKET, FLEET_PID_FILE};
+    static const enum fleet_file files[] = {FLEET_FILE_QMP, FLEET_FILE_AGENT, FLEET_FILE_PID};
     for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
-        g_autofree char *path = fleet_guest_path(dir, name, files[i]);
-        g_unlink(path);
+        g_autofree char *path = fleet_file_path(dir, name, files[i]);
+        if (path)
+            g_unlink(path);
     }
 }
 
@@ -122,8 +131,8 @@ static void remove_all_runtime_files(const char *dir)
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
     const char *entry;
     while (d && (entry = g_dir_read_name(d))) {
-        g_autofree char *sub = g_build_filename(dir, entry, NULL);
-        if (g_file_test(sub, G_FILE_TEST_IS_DIR))
+        g_autofree char *sub = fleet_file_path(dir, entry, FLEET_FILE_GUEST_DIR);
+        if (sub && g_file_test(sub, G_FILE_TEST_IS_DIR))
             remove_guest_runtime_files(dir, entry);
     }
 }
@@ -131,7 +140,7 @@ static void remove_all_runtime_files(const char *dir)
 static char *console_tail(const char *path, int lines)
 {
     g_autofree char *text = NULL;
-    if (!g_file_get_contents(path, &text, NULL, NULL))
+    if (!path || !g_file_get_contents(path, &text, NULL, NULL))
         return g_strdup("  (no console output)");
     g_auto(GStrv) all = g_strsplit(g_strchomp(text), "\n", -1);
     guint n = g_strv_length(all);
@@ -156,8 +165,9 @@ static int stop_fleet(const char *dir, const struct fleet_spec *spec, unsigned t
     } else {
         remove_all_runtime_files(dir);
     }
-    g_autofree char *state = g_build_filename(dir, FLEET_STATE_FILE, NULL);
-    g_unlink(state);
+    g_autofree char *state = fleet_file_path(dir, NULL, FLEET_FILE_STATE);
+    if (state)
+        g_unlink(state);
     return rc < 0 ? rc : (int)pids->len;
 }
 
@@ -185,6 +195,37 @@ static int resolve_accel(enum fleet_accel wanted, enum fleet_accel *out)
     return 0;
 }
 
+/* 1 once guest INDEX printed its ready marker, 0 while it boots, -ECHILD when its QEMU died. */
+static int guest_ready(const struct fleet_spec *spec, unsigned index)
+{
+    g_autofree char *name = fleet_guest_name(spec->prefix, index);
+    g_autofree char *log = fleet_file_path(spec->state_dir, name, FLEET_FILE_CONSOLE);
+    g_autofree char *pidfile = fleet_file_path(spec->state_dir, name, FLEET_FILE_PID);
+    g_autofree char *text = NULL;
+    if (log && g_file_get_contents(log, &text, NULL, NULL) && strstr(text, FLEET_READY_MARKER))
+        return 1;
+    pid_t pid;
+    if (pidfile && fleet_proc_read_pidfile(pidfile, &pid) == 0 &&
+        fleet_proc_is_guest(PROC_ROOT, pid, pidfile))
+        return 0;
+    g_autofree char *tail = console_tail(log, 10);
+    say("%s: QEMU exited before the guest was ready; console:\n%s", name, tail);
+    return -ECHILD;
+}
+
+static void say_not_ready(const struct fleet_spec *spec, const bool *ready, unsigned left,
+                          unsigned timeout_s)
+{
+    GString *names = g_string_new(NULL);
+    for (unsigned i = 0; i < spec->count; i++) {
+        if (!ready[i])
+            g_string_append_printf(names, " %s%u", spec->prefix, i);
+    }
+    say("%u guest(s) not ready after %us:%s (still running; see their " FLEET_CONSOLE_LOG ")", left,
+        timeout_s, names->str);
+    g_string_free(names, TRUE);
+}
+
 /* Waits for every guest's ready marker; a guest whose QEMU died fails at once. */
 static int wait_ready(const struct fleet_spec *spec, unsigned timeout_s, double t0)
 {
@@ -195,63 +236,51 @@ static int wait_ready(const struct fleet_spec *spec, unsigned timeout_s, double 
         for (unsigned i = 0; i < spec->count && rc == 0; i++) {
             if (ready[i])
                 continue;
-            g_autofree char *name = fleet_guest_name(spec->prefix, i);
-            g_autofree char *log = fleet_guest_path(spec->state_dir, name, FLEET_CONSOLE_LOG);
-            g_autofree char *pidfile = fleet_guest_path(spec->state_dir, name, FLEET_PID_FILE);
-            g_autofree char *text = NULL;
-            if (g_file_get_contents(log, &text, NULL, NULL) && strstr(text, FLEET_READY_MARKER)) {
+            rc = guest_ready(spec, i);
+            if (rc > 0) {
                 ready[i] = true;
                 left--;
-                continue;
-            }
-            pid_t pid;
-            if (fleet_proc_read_pidfile(pidfile, &pid) != 0 ||
-                !fleet_proc_is_guest(PROC_ROOT, pid, pidfile)) {
-                g_autofree char *tail = console_tail(log, 10);
-                say("%s: QEMU exited before the guest was ready; console:\n%s", name, tail);
-                rc = -ECHILD;
+                rc = 0;
             }
         }
-        if (left > 0 && rc == 0) {
-            if (now_s() - t0 > timeout_s) {
-                GString *names = g_string_new(NULL);
-                for (unsigned i = 0; i < spec->count; i++) {
-                    if (!ready[i])
-                        g_string_append_printf(names, " %s%u", spec->prefix, i);
-                }
-                say("%u guest(s) not ready after %us:%s (still running; see their console.log)",
-                    left, timeout_s, names->str);
-                g_string_free(names, TRUE);
-                rc = -ETIMEDOUT;
-            } else {
-                g_usleep(100 * 1000);
-            }
+        if (left == 0 || rc != 0)
+            break;
+        if (now_s() - t0 > timeout_s) {
+            say_not_ready(spec, ready, left, timeout_s);
+            rc = -ETIMEDOUT;
+        } else {
+            g_usleep(100 * 1000);
         }
     }
     g_free(ready);
     return rc;
 }
 
-/* Every machine-facing check of `start`, before anything is spawned. */
-static int prepare_start(const struct fleet_options *o, const char *dir, struct fleet_spec *spec)
+/* The QEMU binary to run, as an absolute path; NULL (said why) when there is none. */
+static char *find_qemu(const char *given)
 {
-    g_autofree char *qemu =
-        o->qemu ? g_strdup(o->qemu) : g_find_program_in_path("qemu-system-x86_64");
+    g_autofree char *qemu = given ? g_strdup(given) : g_find_program_in_path("qemu-system-x86_64");
     if (!qemu) {
         say("qemu-system-x86_64 not found in PATH: run scripts/setup (package qemu-system-x86) "
             "or pass --qemu PATH");
-        return -ENOENT;
+        return NULL;
     }
     if (!g_file_test(qemu, G_FILE_TEST_IS_REGULAR) || access(qemu, X_OK) != 0) {
         say("QEMU '%s' is not an executable file", qemu);
+        return NULL;
+    }
+    if (g_path_is_absolute(qemu))
+        return g_steal_pointer(&qemu);
+    g_autofree char *cwd = g_get_current_dir();
+    return g_build_filename(cwd, qemu, NULL);
+}
+
+/* Every machine-facing check of `start`, before anything is spawned. */
+static int prepare_start(const struct fleet_options *o, const char *dir, struct fleet_spec *spec)
+{
+    g_autofree char *qemu = find_qemu(o->qemu);
+    if (!qemu)
         return -ENOENT;
-    }
-    if (!g_path_is_absolute(qemu)) {
-        g_autofree char *cwd = g_get_current_dir();
-        char *abs = g_build_filename(cwd, qemu, NULL);
-        g_free(qemu);
-        qemu = abs;
-    }
     g_autofree char *image = o->image_dir ? g_strdup(o->image_dir) : default_image_dir();
     g_autofree char *image_abs = realpath(image, NULL);
     g_autofree char *kernel = image_abs ? g_build_filename(image_abs, "vmlinuz", NULL) : NULL;
@@ -268,7 +297,7 @@ static int prepare_start(const struct fleet_options *o, const char *dir, struct 
     if (!fleet_socket_paths_fit(dir, o->name_prefix, o->count, &longest)) {
         say("state directory %s is too deep: socket paths would be %u bytes, more than the "
             "%d a unix socket allows; use a shorter path",
-            dir, longest, FLEET_MAX_SOCKET_PATH);
+            dir, longest, FLEET_LAYOUT_SOCKET_MAX);
         return -ENAMETOOLONG;
     }
 
@@ -299,7 +328,7 @@ static int prepare_start(const struct fleet_options *o, const char *dir, struct 
 static int write_spec(const struct fleet_spec *spec)
 {
     g_autofree char *json = fleet_spec_to_json(spec);
-    g_autofree char *path = g_build_filename(spec->state_dir, FLEET_STATE_FILE, NULL);
+    g_autofree char *path = fleet_file_path(spec->state_dir, NULL, FLEET_FILE_STATE);
     GError *err = NULL;
     if (!g_file_set_contents(path, json, -1, &err)) {
         say("cannot write %s: %s", path, err->message);
@@ -309,50 +338,79 @@ static int write_spec(const struct fleet_spec *spec)
     return 0;
 }
 
+/* Creates guest INDEX's directory, clears what a previous run left, spawns its QEMU. */
+static int spawn_guest(const struct fleet_spec *spec, unsigned index, pid_t *launcher)
+{
+    g_autofree char *name = fleet_guest_name(spec->prefix, index);
+    g_autofree char *gdir = fleet_file_path(spec->state_dir, name, FLEET_FILE_GUEST_DIR);
+    g_autofree char *qlog = fleet_file_path(spec->state_dir, name, FLEET_FILE_QEMU_LOG);
+    g_autofree char *clog = fleet_file_path(spec->state_dir, name, FLEET_FILE_CONSOLE);
+    g_auto(GStrv) argv = fleet_qemu_argv(spec, index);
+    if (!gdir || !qlog || !clog || !argv) {
+        say("%s: its paths under %s are too long", name, spec->state_dir);
+        return -ENAMETOOLONG;
+    }
+    if (g_mkdir_with_parents(gdir, 0755) != 0) {
+        int err = errno;
+        say("cannot create %s: %s", gdir, g_strerror(err));
+        return -err;
+    }
+    remove_guest_runtime_files(spec->state_dir, name);
+    g_unlink(qlog);
+    g_unlink(clog);
+    int rc = fleet_proc_spawn(argv, spec->thp, qlog, launcher);
+    if (rc != 0)
+        say("%s: cannot start %s: %s", name, spec->qemu, g_strerror(-rc));
+    return rc;
+}
+
+/* Reaps guest INDEX's daemonizing parent: 0 when its QEMU runs, else says why. */
+static int check_started(const struct fleet_spec *spec, unsigned index, pid_t launcher)
+{
+    g_autofree char *name = fleet_guest_name(spec->prefix, index);
+    g_autofree char *qlog = fleet_file_path(spec->state_dir, name, FLEET_FILE_QEMU_LOG);
+    g_autofree char *pidfile = fleet_file_path(spec->state_dir, name, FLEET_FILE_PID);
+    int code = -1;
+    fleet_proc_wait(launcher, &code);
+    pid_t pid;
+    if (code == 0 && pidfile && fleet_proc_read_pidfile(pidfile, &pid) == 0 &&
+        fleet_proc_is_guest(PROC_ROOT, pid, pidfile))
+        return 0;
+    g_autofree char *tail = console_tail(qlog, 10);
+    say("%s: QEMU failed to start (exit %d); %s:\n%s", name, code, qlog, tail);
+    return -ECHILD;
+}
+
 /* Spawns every QEMU at once and waits for each daemonizing parent to exit. */
 static int spawn_all(const struct fleet_spec *spec)
 {
     pid_t *launchers = g_new0(pid_t, spec->count);
     int rc = 0;
-    for (unsigned i = 0; i < spec->count; i++) {
-        g_autofree char *name = fleet_guest_name(spec->prefix, i);
-        g_autofree char *gdir = fleet_guest_path(spec->state_dir, name, NULL);
-        g_autofree char *qlog = fleet_guest_path(spec->state_dir, name, FLEET_QEMU_LOG);
-        g_autofree char *clog = fleet_guest_path(spec->state_dir, name, FLEET_CONSOLE_LOG);
-        if (g_mkdir_with_parents(gdir, 0755) != 0) {
-            rc = -errno;
-            say("cannot create %s: %s", gdir, g_strerror(errno));
-            break;
-        }
-        remove_guest_runtime_files(spec->state_dir, name);
-        g_unlink(qlog);
-        g_unlink(clog);
-        g_auto(GStrv) argv = fleet_qemu_argv(spec, i);
-        int src = fleet_proc_spawn(argv, spec->thp, qlog, &launchers[i]);
-        if (src != 0) {
-            rc = src;
-            say("%s: cannot start %s: %s", name, spec->qemu, g_strerror(-src));
-            break;
-        }
-    }
+    for (unsigned i = 0; i < spec->count && rc == 0; i++)
+        rc = spawn_guest(spec, i, &launchers[i]);
     for (unsigned i = 0; i < spec->count; i++) {
         if (launchers[i] <= 0)
             continue;
-        g_autofree char *name = fleet_guest_name(spec->prefix, i);
-        g_autofree char *qlog = fleet_guest_path(spec->state_dir, name, FLEET_QEMU_LOG);
-        g_autofree char *pidfile = fleet_guest_path(spec->state_dir, name, FLEET_PID_FILE);
-        int code = -1;
-        fleet_proc_wait(launchers[i], &code);
-        pid_t pid;
-        if (code != 0 || fleet_proc_read_pidfile(pidfile, &pid) != 0 ||
-            !fleet_proc_is_guest(PROC_ROOT, pid, pidfile)) {
-            g_autofree char *tail = console_tail(qlog, 10);
-            say("%s: QEMU failed to start (exit %d); %s:\n%s", name, code, qlog, tail);
-            rc = rc ? rc : -ECHILD;
-        }
+        int started = check_started(spec, i, launchers[i]);
+        rc = rc ? rc : started;
     }
     g_free(launchers);
     return rc;
+}
+
+static void say_started(const struct fleet_spec *spec, double elapsed_s)
+{
+    char mem[32];
+    size_format(spec->memory_bytes, mem, sizeof(mem));
+    unsigned merging = 0;
+    for (unsigned i = 0; i < spec->count; i++)
+        merging += spec->merge[i];
+    printf("fleet: started %u guest(s) %s0..%s%u in %s: %s each, %u vCPU, accel %s, "
+           "mem-merge on %u/%u, THP %s (%.1fs)\n",
+           spec->count, spec->prefix, spec->prefix, spec->count - 1, spec->state_dir, mem,
+           spec->cpus, fleet_accel_name(spec->accel), merging, spec->count,
+           spec->thp ? "on" : "off", elapsed_s);
+    fflush(stdout);
 }
 
 static int cmd_start(const struct fleet_options *o)
@@ -396,17 +454,7 @@ static int cmd_start(const struct fleet_options *o)
         stop_fleet(dir, &spec, FLEET_DEFAULT_STOP_S);
         say("start failed: stopped the guests already started");
     } else {
-        char mem[32];
-        size_format(spec.memory_bytes, mem, sizeof(mem));
-        unsigned merging = 0;
-        for (unsigned i = 0; i < spec.count; i++)
-            merging += spec.merge[i];
-        printf("fleet: started %u guest(s) %s0..%s%u in %s: %s each, %u vCPU, accel %s, "
-               "mem-merge on %u/%u, THP %s (%.1fs)\n",
-               spec.count, spec.prefix, spec.prefix, spec.count - 1, dir, mem, spec.cpus,
-               fleet_accel_name(spec.accel), merging, spec.count, spec.thp ? "on" : "off",
-               now_s() - t0);
-        fflush(stdout);
+        say_started(&spec, now_s() - t0);
         if (o->wait) {
             rc = wait_ready(&spec, o->timeout_s, t0);
             if (rc == 0)
@@ -450,6 +498,94 @@ struct guest_status {
     uint64_t rss_bytes;
 };
 
+static void read_guest_status(const char *dir, const struct fleet_spec *spec, unsigned index,
+                              struct guest_status *st)
+{
+    st->name = fleet_guest_name(spec->prefix, index);
+    g_autofree char *pidfile = fleet_file_path(dir, st->name, FLEET_FILE_PID);
+    if (!pidfile || fleet_proc_read_pidfile(pidfile, &st->pid) != 0)
+        st->pid = 0;
+    st->alive = st->pid && fleet_proc_is_guest(PROC_ROOT, st->pid, pidfile);
+    st->rss_bytes = st->alive ? fleet_proc_rss_bytes(PROC_ROOT, st->pid) : 0;
+}
+
+/* member: the path of the guest's file f, or null when it passes its limit. */
+static void add_path_member(JsonBuilder *b, const char *member, const char *dir, const char *name,
+                            enum fleet_file f)
+{
+    g_autofree char *path = fleet_file_path(dir, name, f);
+    json_builder_set_member_name(b, member);
+    if (path)
+        json_builder_add_string_value(b, path);
+    else
+        json_builder_add_null_value(b);
+}
+
+static void add_guest_json(JsonBuilder *b, const char *dir, const struct fleet_spec *spec,
+                           unsigned index, const struct guest_status *st)
+{
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, st->name);
+    json_builder_set_member_name(b, "pid");
+    if (st->pid)
+        json_builder_add_int_value(b, st->pid);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "alive");
+    json_builder_add_boolean_value(b, st->alive);
+    json_builder_set_member_name(b, "memory_bytes");
+    json_builder_add_int_value(b, (gint64)spec->memory_bytes);
+    json_builder_set_member_name(b, "rss_bytes");
+    json_builder_add_int_value(b, (gint64)st->rss_bytes);
+    json_builder_set_member_name(b, "accel");
+    json_builder_add_string_value(b, fleet_accel_name(spec->accel));
+    json_builder_set_member_name(b, "merge");
+    json_builder_add_boolean_value(b, spec->merge[index]);
+    add_path_member(b, "qmp_socket", dir, st->name, FLEET_FILE_QMP);
+    add_path_member(b, "agent_socket", dir, st->name, FLEET_FILE_AGENT);
+    add_path_member(b, "console_log", dir, st->name, FLEET_FILE_CONSOLE);
+    json_builder_end_object(b);
+}
+
+static void print_status_json(const char *dir, const struct fleet_spec *spec,
+                              const struct guest_status *st)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "state_dir");
+    json_builder_add_string_value(b, dir);
+    json_builder_set_member_name(b, "guests");
+    json_builder_begin_array(b);
+    for (unsigned i = 0; i < spec->count; i++)
+        add_guest_json(b, dir, spec, i, &st[i]);
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    json_generator_set_pretty(gen, TRUE);
+    g_autofree char *text = json_generator_to_data(gen, NULL);
+    printf("%s\n", text);
+}
+
+static void print_status_table(const struct fleet_spec *spec, const struct guest_status *st)
+{
+    printf("%-12s %8s %-5s %10s %-5s %-5s %10s\n", "NAME", "PID", "ALIVE", "MEMORY", "ACCEL",
+           "MERGE", "RSS");
+    for (unsigned i = 0; i < spec->count; i++) {
+        char pid[16] = "-";
+        if (st[i].pid)
+            snprintf(pid, sizeof(pid), "%d", (int)st[i].pid);
+        char mem[24], rss[24] = "-";
+        snprintf(mem, sizeof(mem), "%" G_GUINT64_FORMAT "M", spec->memory_bytes >> 20);
+        if (st[i].rss_bytes)
+            snprintf(rss, sizeof(rss), "%" G_GUINT64_FORMAT "M", st[i].rss_bytes >> 20);
+        printf("%-12s %8s %-5s %10s %-5s %-5s %10s\n", st[i].name, pid, st[i].alive ? "yes" : "no",
+               mem, fleet_accel_name(spec->accel), spec->merge[i] ? "on" : "off", rss);
+    }
+}
+
 static int cmd_status(const struct fleet_options *o)
 {
     g_autofree char *dir = realpath(o->state_dir, NULL);
@@ -460,86 +596,56 @@ static int cmd_status(const struct fleet_options *o)
         if (rc == -ENOENT)
             say("no fleet in %s", o->state_dir);
         else
-            say("%s", err ? err->message : "cannot read fleet.json");
+            say("%s", err ? err->message : "cannot read " FLEET_STATE_FILE);
         g_clear_error(&err);
         return 1;
     }
     struct guest_status *st = g_new0(struct guest_status, spec.count);
-    for (unsigned i = 0; i < spec.count; i++) {
-        st[i].name = fleet_guest_name(spec.prefix, i);
-        g_autofree char *pidfile = fleet_guest_path(dir, st[i].name, FLEET_PID_FILE);
-        if (fleet_proc_read_pidfile(pidfile, &st[i].pid) != 0)
-            st[i].pid = 0;
-        st[i].alive = st[i].pid && fleet_proc_is_guest(PROC_ROOT, st[i].pid, pidfile);
-        st[i].rss_bytes = st[i].alive ? fleet_proc_rss_bytes(PROC_ROOT, st[i].pid) : 0;
-    }
-    if (o->json) {
-        g_autoptr(JsonBuilder) b = json_builder_new();
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "state_dir");
-        json_builder_add_string_value(b, dir);
-        json_builder_set_member_name(b, "guests");
-        json_builder_begin_array(b);
-        for (unsigned i = 0; i < spec.count; i++) {
-            g_autofree char *qmp = fleet_guest_path(dir, st[i].name, FLEET_QMP_SOCKET);
-            g_autofree char *agent = fleet_guest_path(dir, st[i].name, FLEET_AGENT_SOCKET);
-            g_autofree char *console = fleet_guest_path(dir, st[i].name, FLEET_CONSOLE_LOG);
-            json_builder_begin_object(b);
-            json_builder_set_member_name(b, "name");
-            json_builder_add_string_value(b, st[i].name);
-            json_builder_set_member_name(b, "pid");
-            if (st[i].pid)
-                json_builder_add_int_value(b, st[i].pid);
-            else
-                json_builder_add_null_value(b);
-            json_builder_set_member_name(b, "alive");
-            json_builder_add_boolean_value(b, st[i].alive);
-            json_builder_set_member_name(b, "memory_bytes");
-            json_builder_add_int_value(b, (gint64)spec.memory_bytes);
-            json_builder_set_member_name(b, "rss_bytes");
-            json_builder_add_int_value(b, (gint64)st[i].rss_bytes);
-            json_builder_set_member_name(b, "accel");
-            json_builder_add_string_value(b, fleet_accel_name(spec.accel));
-            json_builder_set_member_name(b, "merge");
-            json_builder_add_boolean_value(b, spec.merge[i]);
-            json_builder_set_member_name(b, "qmp_socket");
-            json_builder_add_string_value(b, qmp);
-            json_builder_set_member_name(b, "agent_socket");
-            json_builder_add_string_value(b, agent);
-            json_builder_set_member_name(b, "console_log");
-            json_builder_add_string_value(b, console);
-            json_builder_end_object(b);
-        }
-        json_builder_end_array(b);
-        json_builder_end_object(b);
-        g_autoptr(JsonGenerator) gen = json_generator_new();
-        g_autoptr(JsonNode) root = json_builder_get_root(b);
-        json_generator_set_root(gen, root);
-        json_generator_set_pretty(gen, TRUE);
-        g_autofree char *text = json_generator_to_data(gen, NULL);
-        printf("%s\n", text);
-    } else {
-        printf("%-12s %8s %-5s %10s %-5s %-5s %10s\n", "NAME", "PID", "ALIVE", "MEMORY", "ACCEL",
-               "MERGE", "RSS");
-        for (unsigned i = 0; i < spec.count; i++) {
-            char pid[16] = "-";
-            if (st[i].pid)
-                snprintf(pid, sizeof(pid), "%d", (int)st[i].pid);
-            char mem[24], rss[24] = "-";
-            snprintf(mem, sizeof(mem), "%" G_GUINT64_FORMAT "M", spec.memory_bytes >> 20);
-            if (st[i].rss_bytes)
-                snprintf(rss, sizeof(rss), "%" G_GUINT64_FORMAT "M", st[i].rss_bytes >> 20);
-            printf("%-12s %8s %-5s %10s %-5s %-5s %10s\n", st[i].name, pid,
-                   st[i].alive ? "yes" : "no", mem, fleet_accel_name(spec.accel),
-                   spec.merge[i] ? "on" : "off", rss);
-        }
-    }
+    for (unsigned i = 0; i < spec.count; i++)
+        read_guest_status(dir, &spec, i, &st[i]);
+    if (o->json)
+        print_status_json(dir, &spec, st);
+    else
+        print_status_table(&spec, st);
     for (unsigned i = 0; i < spec.count; i++)
         g_free(st[i].name);
     g_free(st);
     fleet_spec_clear(&spec);
     return 0;
 }
+
+/*
+ * Prints one path of the state directory's layout, or a file's bare name
+ * without --state. Nothing on disk is looked at: scripts ask before a start
+ * and after a stop alike.
+ */
+static int cmd_path(const struct fleet_options *o)
+{
+    const struct fleet_file_info *info = fleet_layout_file(o->file);
+    if (!o->state_dir) {
+        printf("%s\n", info->name);
+        return 0;
+    }
+    char path[FLEET_LAYOUT_PATH_MAX];
+    if (fleet_layout_path(path, sizeof(path), o->state_dir, o->guest_name, o->file) != 0) {
+        size_t len = fleet_layout_path_len(o->state_dir, o->guest_name, o->file);
+        if (info->socket)
+            say("%s: the path would be %zu bytes, more than the %d a unix socket allows", info->key,
+                len, FLEET_LAYOUT_SOCKET_MAX);
+        else
+            say("%s: the path would be %zu bytes, more than PATH_MAX allows", info->key, len);
+        return 1;
+    }
+    printf("%s\n", path);
+    return 0;
+}
+
+static int (*const commands[])(const struct fleet_options *) = {
+    [FLEET_CMD_START] = cmd_start,
+    [FLEET_CMD_STOP] = cmd_stop,
+    [FLEET_CMD_STATUS] = cmd_status,
+    [FLEET_CMD_PATH] = cmd_path,
+};
 
 int main(int argc, char **argv)
 {
@@ -557,18 +663,7 @@ int main(int argc, char **argv)
         fleet_options_clear(&o);
         return 2;
     }
-    int rc;
-    switch (o.command) {
-    case FLEET_CMD_START:
-        rc = cmd_start(&o);
-        break;
-    case FLEET_CMD_STOP:
-        rc = cmd_stop(&o);
-        break;
-    default:
-        rc = cmd_status(&o);
-        break;
-    }
+    int rc = commands[o.command](&o);
     fleet_options_clear(&o);
     return rc;
 }

@@ -17,6 +17,7 @@ static const char usage_text[] =
     "usage: ballast-fleet start --count N --memory SIZE --state DIR [options]\n"
     "       ballast-fleet stop --state DIR [--timeout SEC]\n"
     "       ballast-fleet status --state DIR [--json]\n"
+    "       ballast-fleet path [--state DIR] [NAME] FILE\n"
     "\n"
     "start options:\n"
     "  --count N              guests to start (1..1024), named <prefix>0..<prefix>N-1\n"
@@ -40,6 +41,10 @@ static const char usage_text[] =
     "  --wait                 return once every guest printed its ready marker\n"
     "  --timeout SEC          with --wait: give up after SEC (default 300)\n"
     "stop: SIGTERM, then SIGKILL after --timeout SEC (default 10).\n"
+    "path: prints where a file of the state directory is, without looking:\n"
+    "  FILE dir, qmp, agent, pid, console, qemu-log: DIR/NAME[/file] (NAME required)\n"
+    "  FILE state, lock: DIR/fleet.json, DIR/.lock\n"
+    "  without --state: the file's name alone (qmp.sock, ...)\n"
     "See docs/fleet.md.\n";
 
 const char *fleet_usage(void)
@@ -91,6 +96,7 @@ void fleet_options_clear(struct fleet_options *opts)
     g_clear_pointer(&opts->workload, g_free);
     g_clear_pointer(&opts->append, g_free);
     g_clear_pointer(&opts->config_dir, g_free);
+    g_clear_pointer(&opts->guest_name, g_free);
 }
 
 static int fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -127,6 +133,7 @@ struct raw_options {
     gboolean wait;
     int timeout;
     gboolean json;
+    char **args; /* path: what GOption left, [NAME] FILE */
 };
 
 static void raw_clear(struct raw_options *r)
@@ -142,6 +149,7 @@ static void raw_clear(struct raw_options *r)
     g_free(r->append);
     g_free(r->config_dir);
     g_free(r->tsc_khz);
+    g_strfreev(r->args);
 }
 
 /* --no-merge may repeat and each value may be a comma list: flatten it. */
@@ -171,10 +179,9 @@ static bool workload_valid(const char *spec)
     return true;
 }
 
-static int check_start(struct raw_options *r, struct fleet_options *opts, GError **error)
+/* --count, --memory, --cpus, --accel, --tb-size: what QEMU and the guest image can run. */
+static int check_machine(const struct raw_options *r, struct fleet_options *opts, GError **error)
 {
-    if (r->count == 0 && !r->memory && !r->state)
-        return fail(error, "start needs --count N --memory SIZE --state DIR");
     if (r->count == 0)
         return fail(error, "--count is required and must be at least 1");
     if (r->count < 0 || r->count > FLEET_MAX_COUNT)
@@ -206,7 +213,12 @@ static int check_start(struct raw_options *r, struct fleet_options *opts, GError
         return fail(error, "--tb-size %d is out of range 1..%d (MiB)", r->tb_size,
                     FLEET_MAX_TB_SIZE_MIB);
     opts->tb_size_mib = (unsigned)r->tb_size;
+    return 0;
+}
 
+/* --name-prefix, then --no-merge against the names it gives. */
+static int check_names(const struct raw_options *r, struct fleet_options *opts, GError **error)
+{
     if (!fleet_prefix_valid(r->prefix))
         return fail(error,
                     "--name-prefix '%s' is not valid: a letter, then letters, digits, '_' "
@@ -228,7 +240,12 @@ static int check_start(struct raw_options *r, struct fleet_options *opts, GError
             return fail(error, "--no-merge '%s' is not a guest of this fleet (%s0..%s%u) or 'all'",
                         n, opts->name_prefix, opts->name_prefix, opts->count - 1);
     }
+    return 0;
+}
 
+/* --workload, --append, --tsc-khz: what goes on the guest kernel command line. */
+static int check_kernel(const struct raw_options *r, struct fleet_options *opts, GError **error)
+{
     if (r->workload && !workload_valid(r->workload))
         return fail(error,
                     "--workload '%s' must be one word without blanks or quotes "
@@ -242,7 +259,6 @@ static int check_start(struct raw_options *r, struct fleet_options *opts, GError
                     FLEET_MAX_CMDLINE_LEN);
     opts->workload = g_strdup(r->workload);
     opts->append = g_strdup(r->append);
-    opts->config_dir = g_strdup(r->config_dir);
 
     if (r->tsc_khz) {
         uint64_t khz;
@@ -251,6 +267,21 @@ static int check_start(struct raw_options *r, struct fleet_options *opts, GError
                         r->tsc_khz);
         opts->tsc_khz = khz;
     }
+    return 0;
+}
+
+static int check_start(const struct raw_options *r, struct fleet_options *opts, GError **error)
+{
+    if (r->count == 0 && !r->memory && !r->state)
+        return fail(error, "start needs --count N --memory SIZE --state DIR");
+    int rc = check_machine(r, opts, error);
+    if (rc == 0)
+        rc = check_names(r, opts, error);
+    if (rc == 0)
+        rc = check_kernel(r, opts, error);
+    if (rc != 0)
+        return rc;
+    opts->config_dir = g_strdup(r->config_dir);
     /* On by default: the guest's balloon driver then gives pages back before
      * its OOM killer runs, the safety net under ballastd's growth (a workload
      * jump bigger than the headroom, a daemon that is stopped or slow). */
@@ -264,79 +295,89 @@ static int check_start(struct raw_options *r, struct fleet_options *opts, GError
     return 0;
 }
 
-int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts, GError **error)
+static const struct {
+    const char *name;
+    enum fleet_command command;
+} commands[] = {
+    {"start", FLEET_CMD_START},
+    {"stop", FLEET_CMD_STOP},
+    {"status", FLEET_CMD_STATUS},
+    {"path", FLEET_CMD_PATH},
+};
+
+static int command_from_name(const char *name, enum fleet_command *out)
 {
-    memset(opts, 0, sizeof(*opts));
-    if (argc < 2)
-        return fail(error, "no command given (start, stop or status)");
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (strcmp(name, commands[i].name) == 0) {
+            *out = commands[i].command;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
 
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "start") == 0)
-        opts->command = FLEET_CMD_START;
-    else if (strcmp(cmd, "stop") == 0)
-        opts->command = FLEET_CMD_STOP;
-    else if (strcmp(cmd, "status") == 0)
-        opts->command = FLEET_CMD_STATUS;
-    else
-        return fail(error, "unknown command '%s' (start, stop or status)", cmd);
-
-    struct raw_options r = {
-        .cpus = 1,
-        .tb_size = FLEET_DEFAULT_TB_SIZE_MIB,
-        .timeout = -1,
-    };
-    /*
-     * String defaults are filled in after parsing: GOption keeps (and never
-     * frees) a string option's previous value when the option is given.
-     */
-
-    const GOptionEntry common_entries[] = {
-        {"state", 0, 0, G_OPTION_ARG_FILENAME, &r.state, "State directory", "DIR"},
+static void add_start_entries(GOptionContext *ctx, struct raw_options *r)
+{
+    const GOptionEntry entries[] = {
+        {"count", 0, 0, G_OPTION_ARG_INT, &r->count, "Guests to start", "N"},
+        {"memory", 0, 0, G_OPTION_ARG_STRING, &r->memory, "RAM per guest", "SIZE"},
+        {"cpus", 0, 0, G_OPTION_ARG_INT, &r->cpus, "vCPUs per guest", "N"},
+        {"accel", 0, 0, G_OPTION_ARG_STRING, &r->accel, "auto, kvm or tcg", "A"},
+        {"tb-size", 0, 0, G_OPTION_ARG_INT, &r->tb_size, "TCG code cache (MiB)", "MIB"},
+        {"deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r->deflate_on_oom,
+         "Balloon deflate-on-oom (the default)", NULL},
+        {"no-deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r->no_deflate_on_oom,
+         "Balloon without deflate-on-oom", NULL},
+        {"thp", 0, 0, G_OPTION_ARG_NONE, &r->thp, "Leave THP on for QEMU", NULL},
+        {"no-merge", 0, 0, G_OPTION_ARG_STRING_ARRAY, &r->no_merge, "mem-merge=off", "all|NAMES"},
+        {"image", 0, 0, G_OPTION_ARG_FILENAME, &r->image, "Guest image directory", "DIR"},
+        {"qemu", 0, 0, G_OPTION_ARG_FILENAME, &r->qemu, "QEMU binary", "PATH"},
+        {"name-prefix", 0, 0, G_OPTION_ARG_STRING, &r->prefix, "Guest name prefix", "P"},
+        {"workload", 0, 0, G_OPTION_ARG_STRING, &r->workload, "ballast.workload=SPEC", "SPEC"},
+        {"append", 0, 0, G_OPTION_ARG_STRING, &r->append, "More kernel command line", "TEXT"},
+        {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &r->config_dir,
+         "ballastd policy files (ksm key)", "DIR"},
+        {"tsc-khz", 0, 0, G_OPTION_ARG_STRING, &r->tsc_khz, "Guest tsc_early_khz", "KHZ"},
+        {"wait", 0, 0, G_OPTION_ARG_NONE, &r->wait, "Wait for every ready marker", NULL},
+        {"timeout", 0, 0, G_OPTION_ARG_INT, &r->timeout, "Seconds to wait", "SEC"},
         G_OPTION_ENTRY_NULL,
     };
-    const GOptionEntry start_entries[] = {
-        {"count", 0, 0, G_OPTION_ARG_INT, &r.count, "Guests to start", "N"},
-        {"memory", 0, 0, G_OPTION_ARG_STRING, &r.memory, "RAM per guest", "SIZE"},
-        {"cpus", 0, 0, G_OPTION_ARG_INT, &r.cpus, "vCPUs per guest", "N"},
-        {"accel", 0, 0, G_OPTION_ARG_STRING, &r.accel, "auto, kvm or tcg", "A"},
-        {"tb-size", 0, 0, G_OPTION_ARG_INT, &r.tb_size, "TCG code cache (MiB)", "MIB"},
-        {"deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r.deflate_on_oom,
-         "Balloon deflate-on-oom (the default)", NULL},
-        {"no-deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r.no_deflate_on_oom,
-         "Balloon without deflate-on-oom", NULL},
-        {"thp", 0, 0, G_OPTION_ARG_NONE, &r.thp, "Leave THP on for QEMU", NULL},
-        {"no-merge", 0, 0, G_OPTION_ARG_STRING_ARRAY, &r.no_merge, "mem-merge=off", "all|NAMES"},
-        {"image", 0, 0, G_OPTION_ARG_FILENAME, &r.image, "Guest image directory", "DIR"},
-        {"qemu", 0, 0, G_OPTION_ARG_FILENAME, &r.qemu, "QEMU binary", "PATH"},
-        {"name-prefix", 0, 0, G_OPTION_ARG_STRING, &r.prefix, "Guest name prefix", "P"},
-        {"workload", 0, 0, G_OPTION_ARG_STRING, &r.workload, "ballast.workload=SPEC", "SPEC"},
-        {"append", 0, 0, G_OPTION_ARG_STRING, &r.append, "More kernel command line", "TEXT"},
-        {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &r.config_dir,
-         "ballastd policy files (ksm key)", "DIR"},
-        {"tsc-khz", 0, 0, G_OPTION_ARG_STRING, &r.tsc_khz, "Guest tsc_early_khz", "KHZ"},
-        {"wait", 0, 0, G_OPTION_ARG_NONE, &r.wait, "Wait for every ready marker", NULL},
-        {"timeout", 0, 0, G_OPTION_ARG_INT, &r.timeout, "Seconds to wait", "SEC"},
+    g_option_context_add_main_entries(ctx, entries, NULL); /* copies the table */
+}
+
+/* The options of command (and --state, which every command takes) into r. */
+static GOptionContext *command_context(enum fleet_command command, struct raw_options *r)
+{
+    const GOptionEntry common_entries[] = {
+        {"state", 0, 0, G_OPTION_ARG_FILENAME, &r->state, "State directory", "DIR"},
         G_OPTION_ENTRY_NULL,
     };
     const GOptionEntry stop_entries[] = {
-        {"timeout", 0, 0, G_OPTION_ARG_INT, &r.timeout, "Seconds before SIGKILL", "SEC"},
+        {"timeout", 0, 0, G_OPTION_ARG_INT, &r->timeout, "Seconds before SIGKILL", "SEC"},
         G_OPTION_ENTRY_NULL,
     };
     const GOptionEntry status_entries[] = {
-        {"json", 0, 0, G_OPTION_ARG_NONE, &r.json, "JSON output", NULL},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &r->json, "JSON output", NULL},
         G_OPTION_ENTRY_NULL,
     };
-
     GOptionContext *ctx = g_option_context_new(NULL);
     g_option_context_set_summary(ctx, usage_text);
     g_option_context_add_main_entries(ctx, common_entries, NULL);
-    if (opts->command == FLEET_CMD_START)
-        g_option_context_add_main_entries(ctx, start_entries, NULL);
-    else if (opts->command == FLEET_CMD_STOP)
+    if (command == FLEET_CMD_START)
+        add_start_entries(ctx, r);
+    else if (command == FLEET_CMD_STOP)
         g_option_context_add_main_entries(ctx, stop_entries, NULL);
-    else
+    else if (command == FLEET_CMD_STATUS)
         g_option_context_add_main_entries(ctx, status_entries, NULL);
+    return ctx;
+}
 
+/* GOption over argv[2..] (argv[1] is the command) into r; only path takes arguments. */
+static int parse_argv(int argc, char *const *argv, enum fleet_command command,
+                      struct raw_options *r, GError **error)
+{
+    const char *cmd = argv[1];
+    GOptionContext *ctx = command_context(command, r);
     /* GOption edits the vector it parses: give it a copy without the command. */
     char **args = g_new0(char *, (size_t)argc);
     args[0] = g_strdup(argv[0]);
@@ -347,33 +388,105 @@ int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts,
     if (!g_option_context_parse_strv(ctx, &args, &perr)) {
         rc = fail(error, "%s: %s", cmd, perr->message);
         g_error_free(perr);
+    } else if (command == FLEET_CMD_PATH) {
+        r->args = g_strdupv(args + 1);
     } else if (args[1]) {
         rc = fail(error, "%s: unexpected argument '%s'", cmd, args[1]);
     }
     g_strfreev(args);
     g_option_context_free(ctx);
+    return rc;
+}
 
+/* "dir, qmp, agent, ...": every FILE `path` knows, from the layout's table. */
+static char *file_keys(void)
+{
+    GString *s = g_string_new(NULL);
+    for (unsigned f = 0; f < FLEET_FILE_COUNT; f++)
+        g_string_append_printf(s, "%s%s", f ? ", " : "", fleet_layout_file(f)->key);
+    return g_string_free(s, FALSE);
+}
+
+/* path [--state DIR] [NAME] FILE: which forms make sense (docs/fleet.md). */
+static int check_path(const struct raw_options *r, struct fleet_options *opts, GError **error)
+{
+    guint n = r->args ? g_strv_length(r->args) : 0;
+    g_autofree char *keys = file_keys();
+    if (n == 0)
+        return fail(error, "path: which FILE? (%s)", keys);
+    if (n > 2)
+        return fail(error, "path: unexpected argument '%s'", r->args[2]);
+    const char *key = r->args[n - 1];
+    const char *name = n == 2 ? r->args[0] : NULL;
+    if (fleet_layout_file_from_key(key, &opts->file) != 0)
+        return fail(error, "path: unknown FILE '%s' (%s)", key, keys);
+    const struct fleet_file_info *info = fleet_layout_file(opts->file);
+    if (!r->state && name)
+        return fail(error, "path: NAME needs --state DIR");
+    if (!r->state && !info->name)
+        return fail(error, "path: %s needs --state DIR and NAME", key);
+    if (r->state && info->per_guest && !name)
+        return fail(error, "path: %s is a guest's file: give the guest's NAME before it", key);
+    if (!info->per_guest && name)
+        return fail(error, "path: %s is the fleet's own file: it takes no NAME", key);
+    if (name && !fleet_layout_name_valid(name))
+        return fail(error,
+                    "path: '%s' is not a guest name (1..%d letters, digits, '.', '_' or '-', "
+                    "not starting with '.')",
+                    name, FLEET_LAYOUT_NAME_MAX);
+    opts->guest_name = g_strdup(name);
+    return 0;
+}
+
+/* --state and --timeout, which every command shares; fills the rest of opts. */
+static int check_common(const struct raw_options *r, struct fleet_options *opts, const char *cmd,
+                        GError **error)
+{
+    if (!r->state && opts->command != FLEET_CMD_PATH)
+        return fail(error, "%s: --state DIR is required", cmd);
+    if (r->state && r->state[0] == '\0')
+        return fail(error, "%s: --state must not be empty", cmd);
+    if (r->timeout != -1 && (r->timeout < 1 || r->timeout > 86400))
+        return fail(error, "--timeout %d is out of range 1..86400 (seconds)", r->timeout);
+    opts->state_dir = g_strdup(r->state);
+    opts->json = r->json;
+    if (r->timeout != -1)
+        opts->timeout_s = (unsigned)r->timeout;
+    else
+        opts->timeout_s =
+            opts->command == FLEET_CMD_START ? FLEET_DEFAULT_WAIT_S : FLEET_DEFAULT_STOP_S;
+    return 0;
+}
+
+int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts, GError **error)
+{
+    memset(opts, 0, sizeof(*opts));
+    if (argc < 2)
+        return fail(error, "no command given (start, stop, status or path)");
+    const char *cmd = argv[1];
+    if (command_from_name(cmd, &opts->command) != 0)
+        return fail(error, "unknown command '%s' (start, stop, status or path)", cmd);
+
+    struct raw_options r = {
+        .cpus = 1,
+        .tb_size = FLEET_DEFAULT_TB_SIZE_MIB,
+        .timeout = -1,
+    };
+    int rc = parse_argv(argc, argv, opts->command, &r, error);
+    /*
+     * String defaults are filled in after parsing: GOption keeps (and never
+     * frees) a string option's previous value when the option is given.
+     */
     if (!r.accel)
         r.accel = g_strdup("auto");
     if (!r.prefix)
         r.prefix = g_strdup(FLEET_DEFAULT_PREFIX);
     if (rc == 0 && opts->command == FLEET_CMD_START)
         rc = check_start(&r, opts, error);
-    if (rc == 0 && !r.state)
-        rc = fail(error, "%s: --state DIR is required", cmd);
-    if (rc == 0 && r.state[0] == '\0')
-        rc = fail(error, "%s: --state must not be empty", cmd);
-    if (rc == 0 && r.timeout != -1 && (r.timeout < 1 || r.timeout > 86400))
-        rc = fail(error, "--timeout %d is out of range 1..86400 (seconds)", r.timeout);
-    if (rc == 0) {
-        opts->state_dir = g_strdup(r.state);
-        opts->json = r.json;
-        if (r.timeout != -1)
-            opts->timeout_s = (unsigned)r.timeout;
-        else
-            opts->timeout_s =
-                opts->command == FLEET_CMD_START ? FLEET_DEFAULT_WAIT_S : FLEET_DEFAULT_STOP_S;
-    }
+    if (rc == 0 && opts->command == FLEET_CMD_PATH)
+        rc = check_path(&r, opts, error);
+    if (rc == 0)
+        rc = check_common(&r, opts, cmd, error);
     raw_clear(&r);
     return rc;
 }

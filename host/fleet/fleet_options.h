@@ -1,11 +1,13 @@
 /*
- * Command line of ballast-fleet (`start`, `stop`, `status`): parsing and
+ * Command line of ballast-fleet (`start`, `stop`, `status`, `path`): parsing and
  * validation only, no I/O, so every rule is unit-tested (tests/fleet/).
  * Checks that need the machine (QEMU present, image built, state directory
  * free) happen in fleet_main.c.
  */
 #ifndef BALLAST_FLEET_OPTIONS_H
 #define BALLAST_FLEET_OPTIONS_H
+
+#include "fleet_layout.h"
 
 #include <glib.h>
 #include <stdbool.h>
@@ -29,6 +31,7 @@ enum fleet_command {
     FLEET_CMD_START,
     FLEET_CMD_STOP,
     FLEET_CMD_STATUS,
+    FLEET_CMD_PATH,
 };
 
 enum fleet_accel {
@@ -39,7 +42,7 @@ enum fleet_accel {
 
 struct fleet_options {
     enum fleet_command command;
-    char *state_dir; /* as given; made absolute by main */
+    char *state_dir; /* as given; made absolute by main, except for path (NULL: `path FILE`) */
     /* start */
     unsigned count;
     uint64_t memory_bytes;
@@ -47,10 +50,10 @@ struct fleet_options {
     enum fleet_accel accel;
     unsigned tb_size_mib;
     bool deflate_on_oom; /* default on; --no-deflate-on-oom */
-    bool thp;        /* leave transparent huge pages on for QEMU */
-    char **no_merge; /* NULL-terminated names, or {"all"}; never NULL after parse */
-    char *image_dir; /* NULL: <build>/guest next to the binary */
-    char *qemu;      /* NULL: qemu-system-x86_64 from PATH */
+    bool thp;            /* leave transparent huge pages on for QEMU */
+    char **no_merge;     /* NULL-terminated names, or {"all"}; never NULL after parse */
+    char *image_dir;     /* NULL: <build>/guest next to the binary */
+    char *qemu;          /* NULL: qemu-system-x86_64 from PATH */
     char *name_prefix;
     char *workload;   /* NULL: none */
     char *append;     /* NULL: none */
@@ -61,6 +64,9 @@ struct fleet_options {
     unsigned timeout_s;
     /* status */
     bool json;
+    /* path */
+    enum fleet_file file;
+    char *guest_name; /* NULL for a fleet file, or without --state */
 };
 
 /*

@@ -97,22 +97,9 @@ static void addf(GPtrArray *argv, const char *fmt, ...)
     va_end(ap);
 }
 
-GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
+/* The machine: accel, memory, CPUs, and nothing QEMU would add by default. */
+static void add_machine(GPtrArray *argv, const struct fleet_spec *spec, unsigned index)
 {
-    g_autofree char *name = fleet_guest_name(spec->prefix, index);
-    g_autofree char *console = fleet_guest_path(spec->state_dir, name, FLEET_CONSOLE_LOG);
-    g_autofree char *qmp = fleet_guest_path(spec->state_dir, name, FLEET_QMP_SOCKET);
-    g_autofree char *agent = fleet_guest_path(spec->state_dir, name, FLEET_AGENT_SOCKET);
-    g_autofree char *pidfile = fleet_guest_path(spec->state_dir, name, FLEET_PID_FILE);
-    g_autofree char *console_esc = fleet_qemu_escape(console);
-    g_autofree char *qmp_esc = fleet_qemu_escape(qmp);
-    g_autofree char *agent_esc = fleet_qemu_escape(agent);
-    g_autofree char *cmdline = fleet_kernel_cmdline(spec, index);
-    GPtrArray *argv = g_ptr_array_new();
-
-    add(argv, spec->qemu);
-    add(argv, "-name");
-    add(argv, name);
     /* microvm: no PCI, no firmware; devices are virtio-mmio. mem-merge is KSM. */
     add(argv, "-machine");
     addf(argv, "microvm,mem-merge=%s", spec->merge[index] ? "on" : "off");
@@ -134,6 +121,14 @@ GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
     add(argv, "-display");
     add(argv, "none");
     add(argv, "-no-reboot");
+}
+
+/* The serial console into a file, the kernel, its command line. */
+static void add_boot(GPtrArray *argv, const struct fleet_spec *spec, unsigned index,
+                     const char *console)
+{
+    g_autofree char *console_esc = fleet_qemu_escape(console);
+    g_autofree char *cmdline = fleet_kernel_cmdline(spec, index);
     add(argv, "-chardev");
     addf(argv, "file,id=console,path=%s", console_esc);
     add(argv, "-serial");
@@ -144,6 +139,14 @@ GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
     add(argv, spec->initrd);
     add(argv, "-append");
     add(argv, cmdline);
+}
+
+/* The balloon, the agent's port, the QMP monitor, and daemonizing. */
+static void add_devices(GPtrArray *argv, const struct fleet_spec *spec, const char *agent,
+                        const char *qmp, const char *pidfile)
+{
+    g_autofree char *agent_esc = fleet_qemu_escape(agent);
+    g_autofree char *qmp_esc = fleet_qemu_escape(qmp);
     /* Free page reporting returns memory the guest freed without a balloon move. */
     add(argv, "-device");
     addf(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=on%s",
@@ -162,6 +165,24 @@ GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
     add(argv, "-daemonize");
     add(argv, "-pidfile");
     add(argv, pidfile);
+}
+
+GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
+{
+    g_autofree char *name = fleet_guest_name(spec->prefix, index);
+    g_autofree char *console = fleet_file_path(spec->state_dir, name, FLEET_FILE_CONSOLE);
+    g_autofree char *qmp = fleet_file_path(spec->state_dir, name, FLEET_FILE_QMP);
+    g_autofree char *agent = fleet_file_path(spec->state_dir, name, FLEET_FILE_AGENT);
+    g_autofree char *pidfile = fleet_file_path(spec->state_dir, name, FLEET_FILE_PID);
+    if (!console || !qmp || !agent || !pidfile)
+        return NULL; /* a path over its limit: start checks fleet_socket_paths_fit() first */
+    GPtrArray *argv = g_ptr_array_new();
+    add(argv, spec->qemu);
+    add(argv, "-name");
+    add(argv, name);
+    add_machine(argv, spec, index);
+    add_boot(argv, spec, index, console);
+    add_devices(argv, spec, agent, qmp, pidfile);
     g_ptr_array_add(argv, NULL);
     return (GStrv)g_ptr_array_free(argv, FALSE);
 }

@@ -51,7 +51,10 @@ char *fleet_qemu_escape(const char *value);
  */
 char *fleet_kernel_cmdline(const struct fleet_spec *spec, unsigned index);
 
-/* The whole QEMU argv of guest INDEX (argv[0] is spec->qemu). */
+/*
+ * The whole QEMU argv of guest INDEX (argv[0] is spec->qemu); NULL when one
+ * of the guest's paths passes its limit (fleet_socket_paths_fit()).
+ */
 GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index);
 
 /* fleet.json: the spec as JSON text, and back (for status and stop). */

@@ -7,6 +7,7 @@
  * pages_to_scan, set the advisor's limits before entering it, start last.
  */
 #include "ksm.h"
+#include "procfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,14 +34,10 @@ const char *ksm_setting_name(enum ksm_setting s)
 /* sysfs takes one write(2) per value; a short write is an error. */
 static int write_value(const char *root, enum ksm_setting s, const char *text)
 {
-    char path[512]; /* a sysfs path under the caller's root: small, and on the stack */
-    int n = snprintf(path, sizeof(path), "%s/%s", root, setting_files[s]);
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return -ENAMETOOLONG;
     /* No O_CREAT: a file the kernel lacks is an error, not a new file. */
-    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+    int fd = procfile_open(root, setting_files[s], O_WRONLY | O_TRUNC | O_NOCTTY);
     if (fd < 0)
-        return -errno;
+        return fd;
     size_t len = strlen(text);
     ssize_t w;
     do {

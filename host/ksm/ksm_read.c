@@ -1,11 +1,13 @@
 /*
  * Readers of KSM state: /sys/kernel/mm/ksm (host), /proc/PID/ksm_stat and
  * /proc/PID/ksm_merging_pages (one VM), /proc/<ksmd>/stat (ksmd's CPU). Every
- * file is read whole into a fixed stack buffer, parsed strictly and never
- * trusted: a value that is not a plain decimal (sign, garbage, overflow, empty)
- * marks the field invalid instead of being half-parsed. Nothing is allocated.
+ * file is read whole into a fixed stack buffer by common/procfile, parsed
+ * strictly and never trusted: a value that is not a plain decimal (sign,
+ * garbage, overflow, empty) marks the field invalid instead of being
+ * half-parsed. Nothing is allocated.
  */
 #include "ksm.h"
+#include "procfile.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -22,109 +24,28 @@
  * Buffers live on the stack: finding ksmd nested three of 4 KiB paths and a
  * 4 KiB buffer, and the 20 KiB that touched stayed in ballastd's RSS. */
 #define KSM_READ_BUF 1024
-/* /proc and /sys paths under a root given by the caller (a test's temporary
- * directory at most): far below PATH_MAX; longer is -ENAMETOOLONG. */
-#define KSM_PATH_BUF 512
+/* "<pid>/ksm_merging_pages": procfile_open() joins it to the caller's root
+ * and refuses more than PROCFILE_PATH_MAX in all (-ENAMETOOLONG). */
+#define KSM_REL_BUF 64
 
 /* PF_KTHREAD from include/linux/sched.h: the task is a kernel thread. */
 #define KSM_PF_KTHREAD 0x00200000u
 
-static int join_path(char *buf, size_t len, const char *a, const char *b)
-{
-    int n = snprintf(buf, len, "%s/%s", a, b);
-    if (n < 0 || (size_t)n >= len)
-        return -ENAMETOOLONG;
-    return 0;
-}
+/* ----------------------------------------------------------------- values */
 
-/*
- * Reads a whole small file into buf (NUL-terminated). -errno of open/read;
- * -EFBIG when it does not fit; -EINVAL when it holds a NUL byte.
- */
-static int read_small(const char *path, char *buf, size_t cap, size_t *len_out)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
-    size_t len = 0;
-    int rc = 0;
-    for (;;) {
-        if (len == cap - 1) {
-            char extra;
-            ssize_t more = read(fd, &extra, 1);
-            rc = more > 0 ? -EFBIG : (more < 0 ? -errno : 0);
-            break;
-        }
-        ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (rc < 0)
-        return rc;
-    buf[len] = '\0';
-    if (strlen(buf) != len)
-        return -EINVAL;
-    if (len_out)
-        *len_out = len;
-    return 0;
-}
+enum value_type {
+    VT_U64,     /* unsigned decimal */
+    VT_I64,     /* signed decimal: the profits */
+    VT_COUNT,   /* printed signed (%ld) but counts pages: negative is garbage; a uint64_t */
+    VT_ADVISOR, /* "[none] scan-time" */
+    VT_YES_NO,  /* ksm_stat's flags */
+};
 
-/* Only trailing whitespace (sysfs ends values with "\n") may follow a number. */
-static bool rest_is_space(const char *p)
+static int parse_i64(const char *text, size_t len, int64_t *out)
 {
-    while (*p) {
-        if (!isspace((unsigned char)*p))
-            return false;
-        p++;
-    }
-    return true;
-}
-
-/* Parses one unsigned decimal; *end is set past it. No sign, no leading space. */
-static int parse_u64_prefix(const char *p, uint64_t *out, const char **end)
-{
-    uint64_t v = 0;
-    const char *start = p;
-    while (*p >= '0' && *p <= '9') {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -ERANGE;
-        v = v * 10 + d;
-        p++;
-    }
-    if (p == start)
-        return -EINVAL;
-    *out = v;
-    *end = p;
-    return 0;
-}
-
-static int parse_u64(const char *text, uint64_t *out)
-{
-    const char *end;
-    uint64_t v;
-    int rc = parse_u64_prefix(text, &v, &end);
-    if (rc < 0)
-        return rc;
-    if (!rest_is_space(end))
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
-static int parse_i64(const char *text, int64_t *out)
-{
-    bool negative = text[0] == '-';
+    bool negative = len > 0 && text[0] == '-';
     uint64_t mag;
-    int rc = parse_u64(negative ? text + 1 : text, &mag);
+    int rc = procfile_parse_u64_value(text + negative, len - negative, &mag);
     if (rc < 0)
         return rc;
     if (negative) {
@@ -140,22 +61,75 @@ static int parse_i64(const char *text, int64_t *out)
 }
 
 /* "[none] scan-time\n": exactly one bracketed, known word. */
-static int parse_advisor(const char *text, enum ksm_advisor *out)
+static int parse_advisor(const char *text, size_t len, enum ksm_advisor *out)
 {
-    const char *open = strchr(text, '[');
-    if (!open || strchr(open + 1, '['))
+    const char *end = text + len;
+    const char *open = memchr(text, '[', len);
+    if (!open || memchr(open + 1, '[', (size_t)(end - open - 1)))
         return -EINVAL;
-    const char *close = strchr(open, ']');
+    const char *close = memchr(open, ']', (size_t)(end - open));
     if (!close)
         return -EINVAL;
-    size_t len = (size_t)(close - open - 1);
-    if (len == 4 && strncmp(open + 1, "none", 4) == 0)
+    size_t n = (size_t)(close - open - 1);
+    if (n == 4 && strncmp(open + 1, "none", 4) == 0)
         *out = KSM_ADVISOR_NONE;
-    else if (len == 9 && strncmp(open + 1, "scan-time", 9) == 0)
+    else if (n == 9 && strncmp(open + 1, "scan-time", 9) == 0)
         *out = KSM_ADVISOR_SCAN_TIME;
     else
         return -EINVAL;
     return 0;
+}
+
+/* "yes" or "no", up to the first blank; then nothing but whitespace. */
+static int parse_yes_no(const char *text, size_t len, bool *out)
+{
+    size_t n = 0;
+    while (n < len && text[n] != ' ' && text[n] != '\t' && text[n] != '\n')
+        n++;
+    for (size_t i = n; i < len; i++) {
+        if (!isspace((unsigned char)text[i]))
+            return -EINVAL;
+    }
+    if (n == 3 && strncmp(text, "yes", 3) == 0)
+        *out = true;
+    else if (n == 2 && strncmp(text, "no", 2) == 0)
+        *out = false;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* Parses text[0..len) as a value of type t into dst, a field of that type;
+ * dst is left alone on failure. */
+static int parse_value(enum value_type t, const char *text, size_t len, void *dst)
+{
+    union {
+        uint64_t u;
+        int64_t i;
+        enum ksm_advisor advisor;
+        bool yes;
+    } v;
+    size_t size = sizeof(v.u);
+    int rc = -EINVAL;
+    if (t == VT_U64) {
+        rc = procfile_parse_u64_value(text, len, &v.u);
+    } else if (t == VT_I64) {
+        rc = parse_i64(text, len, &v.i);
+    } else if (t == VT_COUNT) {
+        rc = parse_i64(text, len, &v.i);
+        if (rc == 0 && v.i < 0)
+            rc = -EINVAL;
+        v.u = rc == 0 ? (uint64_t)v.i : 0;
+    } else if (t == VT_ADVISOR) {
+        rc = parse_advisor(text, len, &v.advisor);
+        size = sizeof(v.advisor);
+    } else if (t == VT_YES_NO) {
+        rc = parse_yes_no(text, len, &v.yes);
+        size = sizeof(v.yes);
+    }
+    if (rc == 0)
+        memcpy(dst, &v, size);
+    return rc;
 }
 
 const char *ksm_advisor_name(enum ksm_advisor mode)
@@ -165,11 +139,9 @@ const char *ksm_advisor_name(enum ksm_advisor mode)
 
 /* ------------------------------------------------------------------- host */
 
-enum field_type { FT_U64, FT_I64, FT_ADVISOR };
-
 struct host_field {
     const char *name;
-    enum field_type type;
+    enum value_type type;
     size_t offset;
 };
 
@@ -177,32 +149,32 @@ struct host_field {
 
 /* One row per file, in enum ksm_host_field order. */
 static const struct host_field host_fields[KSM_F_COUNT] = {
-    HF(KSM_F_RUN, "run", FT_U64, run),
-    HF(KSM_F_PAGES_TO_SCAN, "pages_to_scan", FT_U64, pages_to_scan),
-    HF(KSM_F_SLEEP_MILLISECS, "sleep_millisecs", FT_U64, sleep_ms),
-    HF(KSM_F_USE_ZERO_PAGES, "use_zero_pages", FT_U64, use_zero_pages),
-    HF(KSM_F_MERGE_ACROSS_NODES, "merge_across_nodes", FT_U64, merge_across_nodes),
-    HF(KSM_F_MAX_PAGE_SHARING, "max_page_sharing", FT_U64, max_page_sharing),
-    HF(KSM_F_SMART_SCAN, "smart_scan", FT_U64, smart_scan),
-    HF(KSM_F_ADVISOR_MODE, "advisor_mode", FT_ADVISOR, advisor_mode),
-    HF(KSM_F_ADVISOR_MAX_CPU, "advisor_max_cpu", FT_U64, advisor_max_cpu_pct),
-    HF(KSM_F_ADVISOR_TARGET_SCAN_TIME, "advisor_target_scan_time", FT_U64,
+    HF(KSM_F_RUN, "run", VT_U64, run),
+    HF(KSM_F_PAGES_TO_SCAN, "pages_to_scan", VT_U64, pages_to_scan),
+    HF(KSM_F_SLEEP_MILLISECS, "sleep_millisecs", VT_U64, sleep_ms),
+    HF(KSM_F_USE_ZERO_PAGES, "use_zero_pages", VT_U64, use_zero_pages),
+    HF(KSM_F_MERGE_ACROSS_NODES, "merge_across_nodes", VT_U64, merge_across_nodes),
+    HF(KSM_F_MAX_PAGE_SHARING, "max_page_sharing", VT_U64, max_page_sharing),
+    HF(KSM_F_SMART_SCAN, "smart_scan", VT_U64, smart_scan),
+    HF(KSM_F_ADVISOR_MODE, "advisor_mode", VT_ADVISOR, advisor_mode),
+    HF(KSM_F_ADVISOR_MAX_CPU, "advisor_max_cpu", VT_U64, advisor_max_cpu_pct),
+    HF(KSM_F_ADVISOR_TARGET_SCAN_TIME, "advisor_target_scan_time", VT_U64,
        advisor_target_scan_time_s),
-    HF(KSM_F_ADVISOR_MIN_PAGES_TO_SCAN, "advisor_min_pages_to_scan", FT_U64,
+    HF(KSM_F_ADVISOR_MIN_PAGES_TO_SCAN, "advisor_min_pages_to_scan", VT_U64,
        advisor_min_pages_to_scan),
-    HF(KSM_F_ADVISOR_MAX_PAGES_TO_SCAN, "advisor_max_pages_to_scan", FT_U64,
+    HF(KSM_F_ADVISOR_MAX_PAGES_TO_SCAN, "advisor_max_pages_to_scan", VT_U64,
        advisor_max_pages_to_scan),
-    HF(KSM_F_PAGES_SHARED, "pages_shared", FT_U64, pages_shared),
-    HF(KSM_F_PAGES_SHARING, "pages_sharing", FT_U64, pages_sharing),
-    HF(KSM_F_PAGES_UNSHARED, "pages_unshared", FT_U64, pages_unshared),
-    HF(KSM_F_PAGES_VOLATILE, "pages_volatile", FT_U64, pages_volatile),
-    HF(KSM_F_PAGES_SCANNED, "pages_scanned", FT_U64, pages_scanned),
-    HF(KSM_F_PAGES_SKIPPED, "pages_skipped", FT_U64, pages_skipped),
-    HF(KSM_F_FULL_SCANS, "full_scans", FT_U64, full_scans),
-    HF(KSM_F_KSM_ZERO_PAGES, "ksm_zero_pages", FT_I64, ksm_zero_pages),
-    HF(KSM_F_GENERAL_PROFIT, "general_profit", FT_I64, general_profit_bytes),
-    HF(KSM_F_STABLE_NODE_CHAINS, "stable_node_chains", FT_U64, stable_node_chains),
-    HF(KSM_F_STABLE_NODE_DUPS, "stable_node_dups", FT_U64, stable_node_dups),
+    HF(KSM_F_PAGES_SHARED, "pages_shared", VT_U64, pages_shared),
+    HF(KSM_F_PAGES_SHARING, "pages_sharing", VT_U64, pages_sharing),
+    HF(KSM_F_PAGES_UNSHARED, "pages_unshared", VT_U64, pages_unshared),
+    HF(KSM_F_PAGES_VOLATILE, "pages_volatile", VT_U64, pages_volatile),
+    HF(KSM_F_PAGES_SCANNED, "pages_scanned", VT_U64, pages_scanned),
+    HF(KSM_F_PAGES_SKIPPED, "pages_skipped", VT_U64, pages_skipped),
+    HF(KSM_F_FULL_SCANS, "full_scans", VT_U64, full_scans),
+    HF(KSM_F_KSM_ZERO_PAGES, "ksm_zero_pages", VT_COUNT, ksm_zero_pages),
+    HF(KSM_F_GENERAL_PROFIT, "general_profit", VT_I64, general_profit_bytes),
+    HF(KSM_F_STABLE_NODE_CHAINS, "stable_node_chains", VT_U64, stable_node_chains),
+    HF(KSM_F_STABLE_NODE_DUPS, "stable_node_dups", VT_U64, stable_node_dups),
 };
 
 const char *ksm_host_field_name(enum ksm_host_field f)
@@ -210,48 +182,16 @@ const char *ksm_host_field_name(enum ksm_host_field f)
     return (unsigned)f < KSM_F_COUNT ? host_fields[f].name : NULL;
 }
 
+/* 0; -errno when the file cannot be read (-ENOENT: absent); -EINVAL for garbage. */
 static int read_host_field(const char *root, const struct host_field *hf,
                            struct ksm_host_sample *out)
 {
-    char path[KSM_PATH_BUF], buf[KSM_READ_BUF];
-    int rc = join_path(path, sizeof(path), root, hf->name);
-    if (rc == 0)
-        rc = read_small(path, buf, sizeof(buf), NULL);
+    char buf[KSM_READ_BUF];
+    size_t len;
+    int rc = procfile_read(root, hf->name, buf, sizeof(buf), &len);
     if (rc < 0)
         return rc;
-    char *dst = (char *)out + hf->offset;
-    switch (hf->type) {
-    case FT_U64: {
-        uint64_t v;
-        rc = parse_u64(buf, &v);
-        if (rc == 0)
-            memcpy(dst, &v, sizeof(v));
-        break;
-    }
-    case FT_I64: {
-        int64_t v;
-        rc = parse_i64(buf, &v);
-        if (rc == 0 && hf->offset == offsetof(struct ksm_host_sample, ksm_zero_pages)) {
-            /* ksm_zero_pages is printed signed (%ld) but counts pages: a
-             * negative count is a kernel accounting bug or garbage. */
-            if (v < 0)
-                rc = -EINVAL;
-            else
-                memcpy(dst, &(uint64_t){(uint64_t)v}, sizeof(uint64_t));
-        } else if (rc == 0) {
-            memcpy(dst, &v, sizeof(v));
-        }
-        break;
-    }
-    case FT_ADVISOR: {
-        enum ksm_advisor mode;
-        rc = parse_advisor(buf, &mode);
-        if (rc == 0)
-            memcpy(dst, &mode, sizeof(mode));
-        break;
-    }
-    }
-    return rc < 0 ? -EINVAL : 0;
+    return parse_value(hf->type, buf, len, (char *)out + hf->offset) < 0 ? -EINVAL : 0;
 }
 
 int ksm_read_host(const char *sysfs_root, struct ksm_host_sample *out)
@@ -284,92 +224,100 @@ int ksm_read_host(const char *sysfs_root, struct ksm_host_sample *out)
 
 /* ------------------------------------------------------------ per process */
 
-static int pid_dir(char *buf, size_t len, const char *proc_root, pid_t pid)
+/* Reads proc_root/PID/leaf (proc_root NULL: KSM_PROC_ROOT) whole into buf. */
+static int read_pid_file(const char *proc_root, pid_t pid, const char *leaf, char *buf, size_t cap,
+                         size_t *len)
 {
-    int n = snprintf(buf, len, "%s/%ld", proc_root ? proc_root : KSM_PROC_ROOT, (long)pid);
-    if (n < 0 || (size_t)n >= len)
+    char rel[KSM_REL_BUF];
+    int n = snprintf(rel, sizeof(rel), "%ld/%s", (long)pid, leaf);
+    if (n < 0 || (size_t)n >= sizeof(rel))
         return -ENAMETOOLONG;
+    return procfile_read(proc_root ? proc_root : KSM_PROC_ROOT, rel, buf, cap, len);
+}
+
+/* Whether proc_root/PID exists: 0, -ESRCH, or another -errno. */
+static int pid_exists(const char *proc_root, pid_t pid)
+{
+    char rel[KSM_REL_BUF];
+    snprintf(rel, sizeof(rel), "%ld", (long)pid);
+    int fd = procfile_open(proc_root ? proc_root : KSM_PROC_ROOT, rel, O_PATH);
+    if (fd < 0)
+        return fd == -ENOENT ? -ESRCH : fd;
+    close(fd);
     return 0;
 }
 
-static int parse_yes_no(const char *text, bool *out)
-{
-    size_t n = strcspn(text, " \t\n");
-    if (!rest_is_space(text + n))
-        return -EINVAL;
-    if (n == 3 && strncmp(text, "yes", 3) == 0)
-        *out = true;
-    else if (n == 2 && strncmp(text, "no", 2) == 0)
-        *out = false;
-    else
-        return -EINVAL;
-    return 0;
-}
+static const struct proc_key {
+    const char *key;
+    enum ksm_proc_field field;
+    enum value_type type;
+    size_t offset;
+} proc_keys[] = {
+    {"ksm_rmap_items", KSM_P_RMAP_ITEMS, VT_U64, offsetof(struct ksm_proc_sample, rmap_items)},
+    {"ksm_zero_pages", KSM_P_ZERO_PAGES, VT_COUNT, offsetof(struct ksm_proc_sample, zero_pages)},
+    {"ksm_merging_pages", KSM_P_MERGING_PAGES, VT_U64,
+     offsetof(struct ksm_proc_sample, merging_pages)},
+    {"ksm_process_profit", KSM_P_PROCESS_PROFIT, VT_I64,
+     offsetof(struct ksm_proc_sample, process_profit_bytes)},
+    {"ksm_merge_any", KSM_P_MERGE_ANY, VT_YES_NO, offsetof(struct ksm_proc_sample, merge_any)},
+    {"ksm_mergeable", KSM_P_MERGEABLE, VT_YES_NO, offsetof(struct ksm_proc_sample, mergeable)},
+};
 
 /* One "key value" or "key: value" line of ksm_stat; unknown keys are skipped. */
-static void parse_ksm_stat_line(char *line, struct ksm_proc_sample *out)
+static void parse_ksm_stat_line(const char *line, size_t len, void *ctx)
 {
-    static const struct {
-        const char *key;
-        enum ksm_proc_field field;
-    } keys[] = {
-        {"ksm_rmap_items", KSM_P_RMAP_ITEMS},       {"ksm_zero_pages", KSM_P_ZERO_PAGES},
-        {"ksm_merging_pages", KSM_P_MERGING_PAGES}, {"ksm_process_profit", KSM_P_PROCESS_PROFIT},
-        {"ksm_merge_any", KSM_P_MERGE_ANY},         {"ksm_mergeable", KSM_P_MERGEABLE},
-    };
-    size_t key_len = strcspn(line, ": \t");
+    struct ksm_proc_sample *out = ctx;
+    const char *end = line + len;
+    size_t key_len = 0;
+    while (key_len < len && line[key_len] != ':' && line[key_len] != ' ' && line[key_len] != '\t')
+        key_len++;
     const char *value = line + key_len;
-    if (*value == ':')
+    if (value < end && *value == ':')
         value++;
-    while (*value == ' ' || *value == '\t')
-        value++;
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (strlen(keys[i].key) != key_len || strncmp(line, keys[i].key, key_len) != 0)
+    procfile_skip_blanks(&value, end);
+    for (size_t i = 0; i < sizeof(proc_keys) / sizeof(proc_keys[0]); i++) {
+        const struct proc_key *k = &proc_keys[i];
+        if (strlen(k->key) != key_len || strncmp(line, k->key, key_len) != 0)
             continue;
-        enum ksm_proc_field f = keys[i].field;
-        int rc;
-        int64_t profit;
-        switch (f) {
-        case KSM_P_RMAP_ITEMS:
-            rc = parse_u64(value, &out->rmap_items);
-            break;
-        case KSM_P_ZERO_PAGES: {
-            /* Printed %ld: a negative count is garbage. */
-            int64_t v;
-            rc = parse_i64(value, &v);
-            if (rc == 0 && v < 0)
-                rc = -EINVAL;
-            if (rc == 0)
-                out->zero_pages = (uint64_t)v;
-            break;
-        }
-        case KSM_P_MERGING_PAGES:
-            rc = parse_u64(value, &out->merging_pages);
-            break;
-        case KSM_P_PROCESS_PROFIT:
-            rc = parse_i64(value, &profit);
-            if (rc == 0)
-                out->process_profit_bytes = profit;
-            break;
-        case KSM_P_MERGE_ANY:
-            rc = parse_yes_no(value, &out->merge_any);
-            break;
-        case KSM_P_MERGEABLE:
-            rc = parse_yes_no(value, &out->mergeable);
-            break;
-        default:
-            rc = -EINVAL;
-            break;
-        }
-        if (rc == 0) {
-            out->present |= KSM_BIT(f);
-            out->invalid &= ~KSM_BIT(f);
+        if (parse_value(k->type, value, (size_t)(end - value), (char *)out + k->offset) == 0) {
+            out->present |= KSM_BIT(k->field);
+            out->invalid &= ~KSM_BIT(k->field);
         } else {
-            out->present &= ~KSM_BIT(f);
-            out->invalid |= KSM_BIT(f);
+            out->present &= ~KSM_BIT(k->field);
+            out->invalid |= KSM_BIT(k->field);
         }
         return;
     }
+}
+
+/*
+ * The separate ksm_merging_pages file, read only when ksm_stat gave no
+ * merging count (before 6.4, or garbled): ballastd reads every VM each KSM
+ * interval, and an open+read+close is most of what that costs. *have: the
+ * file was there. Returns 0 or the error to report.
+ */
+static int read_merging_file(const char *proc_root, pid_t pid, struct ksm_proc_sample *out,
+                             bool *have)
+{
+    if (out->present & KSM_BIT(KSM_P_MERGING_PAGES))
+        return 0;
+    char buf[KSM_READ_BUF];
+    size_t len;
+    int rc = read_pid_file(proc_root, pid, "ksm_merging_pages", buf, sizeof(buf), &len);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc == -EFBIG ? -EINVAL : rc;
+    *have = true;
+    uint64_t merging;
+    if (procfile_parse_u64_value(buf, len, &merging) != 0) {
+        out->invalid |= KSM_BIT(KSM_P_MERGING_PAGES_FILE);
+        return -EINVAL;
+    }
+    /* ksm_stat lacked ksm_merging_pages before 6.4: the file stands in. */
+    out->present |= KSM_BIT(KSM_P_MERGING_PAGES_FILE) | KSM_BIT(KSM_P_MERGING_PAGES);
+    out->merging_pages = merging;
+    return 0;
 }
 
 int ksm_read_proc(const char *proc_root, pid_t pid, struct ksm_proc_sample *out)
@@ -380,60 +328,27 @@ int ksm_read_proc(const char *proc_root, pid_t pid, struct ksm_proc_sample *out)
     out->pid = pid;
     if (pid <= 0)
         return -EINVAL;
-    char dir[KSM_PATH_BUF], path[KSM_PATH_BUF], buf[KSM_READ_BUF];
-    int rc = pid_dir(dir, sizeof(dir), proc_root, pid);
-    if (rc < 0)
-        return rc;
-    bool have_stat = false, have_file = false;
-    int first_error = 0;
-    rc = join_path(path, sizeof(path), dir, "ksm_stat");
-    if (rc == 0)
-        rc = read_small(path, buf, sizeof(buf), NULL);
+    char buf[KSM_READ_BUF];
+    size_t len;
+    int rc = read_pid_file(proc_root, pid, "ksm_stat", buf, sizeof(buf), &len);
     if (rc == -ENOENT) {
         /* No ksm_stat: an old kernel, or no such process at all? */
-        struct stat st;
-        if (stat(dir, &st) < 0)
-            return errno == ENOENT ? -ESRCH : -errno;
+        int exists = pid_exists(proc_root, pid);
+        if (exists < 0)
+            return exists;
     }
-    if (rc == 0) {
-        have_stat = true;
-        char *save = NULL;
-        for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-            parse_ksm_stat_line(line, out);
+    bool have_stat = rc == 0, have_file = false;
+    int first_error = 0;
+    if (have_stat) {
+        procfile_scan_text(buf, len, parse_ksm_stat_line, out);
         if (out->invalid)
             first_error = -EINVAL;
     } else if (rc != -ENOENT) {
         first_error = rc == -EFBIG ? -EINVAL : rc;
     }
-
-    /* The separate file only when ksm_stat gave no merging count (before
-     * 6.4, or garbled): ballastd reads every VM each KSM interval, and an
-     * open+read+close is most of what that costs. */
-    uint64_t merging_file = 0;
-    rc = out->present & KSM_BIT(KSM_P_MERGING_PAGES)
-             ? -ENOENT
-             : join_path(path, sizeof(path), dir, "ksm_merging_pages");
-    if (rc == 0)
-        rc = read_small(path, buf, sizeof(buf), NULL);
-    if (rc == 0) {
-        have_file = true;
-        if (parse_u64(buf, &merging_file) == 0) {
-            out->present |= KSM_BIT(KSM_P_MERGING_PAGES_FILE);
-        } else {
-            out->invalid |= KSM_BIT(KSM_P_MERGING_PAGES_FILE);
-            if (!first_error)
-                first_error = -EINVAL;
-        }
-    } else if (rc != -ENOENT && !first_error) {
-        first_error = rc == -EFBIG ? -EINVAL : rc;
-    }
-
-    /* ksm_stat lacked ksm_merging_pages before 6.4: fall back to the file. */
-    if (!(out->present & KSM_BIT(KSM_P_MERGING_PAGES)) &&
-        (out->present & KSM_BIT(KSM_P_MERGING_PAGES_FILE))) {
-        out->merging_pages = merging_file;
-        out->present |= KSM_BIT(KSM_P_MERGING_PAGES);
-    }
+    rc = read_merging_file(proc_root, pid, out, &have_file);
+    if (rc < 0 && !first_error)
+        first_error = rc;
     if (!have_stat && !have_file && !first_error)
         return -EOPNOTSUPP;
     return first_error;
@@ -451,10 +366,11 @@ struct stat_line {
  * /proc/PID/stat: "pid (comm) state ppid ... flags(9) ... utime(14) stime(15)".
  * comm may hold spaces and ')' itself, so fields are counted after the last ')'.
  */
-static int parse_stat_line(const char *buf, struct stat_line *out)
+static int parse_stat_line(const char *buf, size_t len, struct stat_line *out)
 {
-    const char *open = strchr(buf, '(');
-    const char *close = strrchr(buf, ')');
+    const char *end = buf + len;
+    const char *open = memchr(buf, '(', len);
+    const char *close = memrchr(buf, ')', len);
     if (!open || !close || close < open)
         return -EINVAL;
     size_t comm_len = (size_t)(close - open - 1);
@@ -466,20 +382,19 @@ static int parse_stat_line(const char *buf, struct stat_line *out)
     const char *p = close + 1;
     /* field 3 (state) is the first token after ')'. */
     for (unsigned field = 3; field <= 15; field++) {
-        if (*p != ' ')
+        if (p >= end || *p != ' ')
             return -EINVAL;
         p++;
         if (field == 3) {
-            if (!*p || *p == ' ')
+            if (p >= end || *p == ' ')
                 return -EINVAL;
             p++;
             continue;
         }
         uint64_t v = 0;
-        const char *end;
-        const char *digits = *p == '-' ? p + 1 : p; /* tty_nr, tpgid may be -1 */
-        int rc = parse_u64_prefix(digits, &v, &end);
-        if (rc < 0)
+        const char *digits = p < end && *p == '-' ? p + 1 : p; /* tty_nr, tpgid may be -1 */
+        const char *after = digits;
+        if (procfile_parse_u64(&after, end, &v) < 0)
             return -EINVAL;
         if (field == 9)
             out->flags = v;
@@ -489,24 +404,21 @@ static int parse_stat_line(const char *buf, struct stat_line *out)
             out->stime = v;
         if ((field == 9 || field >= 14) && digits != p)
             return -EINVAL; /* these are never negative */
-        p = end;
+        p = after;
     }
     return 0;
 }
 
 static int read_stat_line(const char *proc_root, pid_t pid, struct stat_line *out)
 {
-    char dir[KSM_PATH_BUF], path[KSM_PATH_BUF], buf[KSM_READ_BUF];
-    int rc = pid_dir(dir, sizeof(dir), proc_root, pid);
-    if (rc == 0)
-        rc = join_path(path, sizeof(path), dir, "stat");
-    if (rc == 0)
-        rc = read_small(path, buf, sizeof(buf), NULL);
+    char buf[KSM_READ_BUF];
+    size_t len;
+    int rc = read_pid_file(proc_root, pid, "stat", buf, sizeof(buf), &len);
     if (rc == -ENOENT)
         return -ESRCH;
     if (rc < 0)
         return rc == -EFBIG ? -EINVAL : rc;
-    return parse_stat_line(buf, out);
+    return parse_stat_line(buf, len, out);
 }
 
 static bool is_ksmd(const char *proc_root, pid_t pid)
@@ -515,6 +427,16 @@ static bool is_ksmd(const char *proc_root, pid_t pid)
     if (read_stat_line(proc_root, pid, &sl) < 0)
         return false;
     return strcmp(sl.comm, "ksmd") == 0 && (sl.flags & KSM_PF_KTHREAD);
+}
+
+/* The pid a /proc entry is named for, or 0: "self", "007", over INT_MAX. */
+static pid_t dirent_pid(const char *name)
+{
+    const char *p = name, *end = name + strlen(name);
+    uint64_t v;
+    if (name[0] == '0' || procfile_parse_u64(&p, end, &v) < 0 || p != end || v == 0 || v > INT_MAX)
+        return 0;
+    return (pid_t)v;
 }
 
 /*
@@ -532,22 +454,15 @@ static int find_by_comm(const char *root, const char *const *names,
     int rc = -ESRCH;
     struct dirent *e;
     while (rc == -ESRCH && (e = readdir(d))) {
-        uint64_t v;
-        const char *end;
-        if (parse_u64_prefix(e->d_name, &v, &end) < 0 || *end || v == 0 || v > INT_MAX)
-            continue;
-        if (e->d_name[0] == '0')
-            continue; /* "007" is not a pid directory */
+        pid_t pid = dirent_pid(e->d_name);
         /* comm first: one small read rules out almost every process. */
-        char dir[KSM_PATH_BUF], path[KSM_PATH_BUF], comm[64];
-        if (pid_dir(dir, sizeof(dir), root, (pid_t)v) < 0 ||
-            join_path(path, sizeof(path), dir, "comm") < 0 ||
-            read_small(path, comm, sizeof(comm), NULL) < 0)
+        char comm[64];
+        if (pid <= 0 || read_pid_file(root, pid, "comm", comm, sizeof(comm), NULL) < 0)
             continue;
         comm[strcspn(comm, "\n")] = '\0';
         for (size_t i = 0; names[i]; i++) {
-            if (strcmp(comm, names[i]) == 0 && (!accept || accept(root, (pid_t)v))) {
-                *pid_out = (pid_t)v;
+            if (strcmp(comm, names[i]) == 0 && (!accept || accept(root, pid))) {
+                *pid_out = pid;
                 if (which)
                     *which = names[i];
                 rc = 0;

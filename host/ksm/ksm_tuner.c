@@ -348,89 +348,100 @@ static void start_settings(const struct ksm_tuner_input *in, struct ksm_tuner_ou
 }
 
 /*
- * The on/off loop (see the top comment). Returns true when ksmd should run
- * after this decision; writes run itself when that changes.
+ * Whether merging stopped paying: after UNPROFIT_SCANS full scans with
+ * nothing new merged, a profit of zero or less. Stops ksmd and says so.
  */
-static bool decide_on_off(const struct ksm_tuner_input *in, const struct view *v,
-                          struct ksm_tuner_output *out, bool advisor)
+static bool stop_if_unprofitable(const struct ksm_tuner_input *in, const struct view *v,
+                                 struct ksm_tuner_output *out)
 {
     const struct ksm_tuner_config *c = in->cfg;
     struct ksm_tuner_state *st = &out->state;
-    if (v->running) {
-        if (!st->started_by_us) {
-            summary(out, "on, started outside ballast: its scan rate is kept within the CPU "
-                         "budget, but ballast does not stop a ksmd it did not start");
-            return true;
-        }
-        if (in->guest_count == 0) {
-            want(in, out, KSM_S_RUN, 0, "no guests: nothing to merge");
-            st->since_change_ms = 0;
-            return false;
-        }
-        /* Does it pay? Judged only after full scans have had their chance. */
-        if (v->have_delta && in->cur.full_scans >= st->full_scans_at_start + UNPROFIT_SCANS &&
-            v->progress_pages < (int64_t)c->progress_min_pages) {
-            struct ksm_host_account acc;
-            ksm_account_host(&in->cur, 4096, &acc);
-            int64_t profit =
-                acc.kernel_profit_present ? acc.kernel_profit_bytes : acc.net_profit_bytes;
-            if (profit <= 0) {
-                want(in, out, KSM_S_RUN, 0,
-                     "merging does not pay: profit %.1f MiB after %llu full scans with nothing "
-                     "new merged (rmap items cost more than the pages saved)",
-                     (double)profit / MIB,
-                     (unsigned long long)(in->cur.full_scans - st->full_scans_at_start));
-                st->since_change_ms = 0;
-                st->stopped_unprofitable = true;
-                st->committed_at_stop = in->committed_bytes;
-                return false;
-            }
-        }
-        if (v->commit_pct < c->stop_commit_pct && v->avail_pct > c->stop_avail_pct) {
-            if (st->since_change_ms >= c->min_on_ms) {
-                want(in, out, KSM_S_RUN, 0,
-                     "guests commit %.0f%% of RAM (< %u%%) and %.0f%% is available (> %u%%): "
-                     "merging would not pay for ksmd's CPU",
-                     v->commit_pct, c->stop_commit_pct, v->avail_pct, c->stop_avail_pct);
-                st->since_change_ms = 0;
-                return false;
-            }
-            summary(out,
-                    "would stop (commit %.0f%%, available %.0f%%) but on for only %llu s "
-                    "of the minimum %llu s",
-                    v->commit_pct, v->avail_pct, (unsigned long long)(st->since_change_ms / 1000),
-                    (unsigned long long)(c->min_on_ms / 1000));
-        }
+    /* Does it pay? Judged only after full scans have had their chance. */
+    if (!v->have_delta || in->cur.full_scans < st->full_scans_at_start + UNPROFIT_SCANS ||
+        v->progress_pages >= (int64_t)c->progress_min_pages)
+        return false;
+    struct ksm_host_account acc;
+    ksm_account_host(&in->cur, 4096, &acc);
+    int64_t profit = acc.kernel_profit_present ? acc.kernel_profit_bytes : acc.net_profit_bytes;
+    if (profit > 0)
+        return false;
+    want(in, out, KSM_S_RUN, 0,
+         "merging does not pay: profit %.1f MiB after %llu full scans with nothing "
+         "new merged (rmap items cost more than the pages saved)",
+         (double)profit / MIB, (unsigned long long)(in->cur.full_scans - st->full_scans_at_start));
+    st->since_change_ms = 0;
+    st->stopped_unprofitable = true;
+    st->committed_at_stop = in->committed_bytes;
+    return true;
+}
+
+/* The on/off loop while ksmd runs. Returns true when it should go on running. */
+static bool decide_while_on(const struct ksm_tuner_input *in, const struct view *v,
+                            struct ksm_tuner_output *out)
+{
+    const struct ksm_tuner_config *c = in->cfg;
+    struct ksm_tuner_state *st = &out->state;
+    if (!st->started_by_us) {
+        summary(out, "on, started outside ballast: its scan rate is kept within the CPU "
+                     "budget, but ballast does not stop a ksmd it did not start");
         return true;
     }
-
     if (in->guest_count == 0) {
-        summary(out, "off: no guests");
+        want(in, out, KSM_S_RUN, 0, "no guests: nothing to merge");
+        st->since_change_ms = 0;
         return false;
     }
-    bool commit_high = v->commit_pct >= c->start_commit_pct;
-    if (!commit_high && !v->pressure) {
+    if (stop_if_unprofitable(in, v, out))
+        return false;
+    if (v->commit_pct >= c->stop_commit_pct || v->avail_pct <= c->stop_avail_pct)
+        return true;
+    if (st->since_change_ms >= c->min_on_ms) {
+        want(in, out, KSM_S_RUN, 0,
+             "guests commit %.0f%% of RAM (< %u%%) and %.0f%% is available (> %u%%): "
+             "merging would not pay for ksmd's CPU",
+             v->commit_pct, c->stop_commit_pct, v->avail_pct, c->stop_avail_pct);
+        st->since_change_ms = 0;
+        return false;
+    }
+    summary(out,
+            "would stop (commit %.0f%%, available %.0f%%) but on for only %llu s "
+            "of the minimum %llu s",
+            v->commit_pct, v->avail_pct, (unsigned long long)(st->since_change_ms / 1000),
+            (unsigned long long)(c->min_on_ms / 1000));
+    return true;
+}
+
+/* The on/off loop while ksmd is off: starts it (start_settings) or says why not. */
+static void decide_while_off(const struct ksm_tuner_input *in, const struct view *v,
+                             struct ksm_tuner_output *out, bool advisor)
+{
+    const struct ksm_tuner_config *c = in->cfg;
+    const struct ksm_tuner_state *st = &out->state;
+    if (in->guest_count == 0) {
+        summary(out, "off: no guests");
+        return;
+    }
+    if (v->commit_pct < c->start_commit_pct && !v->pressure) {
         summary(out,
                 "off: guests commit %.0f%% of RAM (start at %u%%), %.0f%% available "
                 "(start under %u%%)",
                 v->commit_pct, c->start_commit_pct, v->avail_pct, c->start_avail_pct);
-        return false;
+        return;
     }
-    if (st->stopped_unprofitable && !v->pressure) {
-        uint64_t regrow = (uint64_t)((double)in->mem_total_bytes * REGROW_PCT / 100.0);
-        if (in->committed_bytes < add_sat(st->committed_at_stop, regrow)) {
-            summary(out,
-                    "off: stopped because merging did not pay; restarts when guests "
-                    "commit %u%% more of RAM or memory runs low",
-                    REGROW_PCT);
-            return false;
-        }
+    uint64_t regrow = (uint64_t)((double)in->mem_total_bytes * REGROW_PCT / 100.0);
+    if (st->stopped_unprofitable && !v->pressure &&
+        in->committed_bytes < add_sat(st->committed_at_stop, regrow)) {
+        summary(out,
+                "off: stopped because merging did not pay; restarts when guests "
+                "commit %u%% more of RAM or memory runs low",
+                REGROW_PCT);
+        return;
     }
     if (!v->pressure && st->since_change_ms < c->min_off_ms) {
         summary(out, "would start, but off for only %llu s of the minimum %llu s",
                 (unsigned long long)(st->since_change_ms / 1000),
                 (unsigned long long)(c->min_off_ms / 1000));
-        return false;
+        return;
     }
     char why[KSM_TUNER_REASON_LEN];
     if (v->pressure)
@@ -441,7 +452,111 @@ static bool decide_on_off(const struct ksm_tuner_input *in, const struct view *v
                  "guests commit %.0f%% of RAM (>= %u%%): start merging before memory runs low",
                  v->commit_pct, c->start_commit_pct);
     start_settings(in, out, advisor, why);
-    return false; /* started now: no rate decision on this tick's numbers */
+}
+
+/*
+ * The on/off loop (see the top comment). Returns true when ksmd should run
+ * after this decision; writes run itself when that changes. A start returns
+ * false too: no rate decision on this tick's numbers.
+ */
+static bool decide_on_off(const struct ksm_tuner_input *in, const struct view *v,
+                          struct ksm_tuner_output *out, bool advisor)
+{
+    if (v->running)
+        return decide_while_on(in, v, out);
+    decide_while_off(in, v, out, advisor);
+    return false;
+}
+
+/* One interval of the rate loop: what was measured and what it is paced to. */
+struct rate_step {
+    double rate;     /* pages/s of the current settings */
+    double cpu;      /* ksmd's CPU over the interval, % of a core */
+    double secs;     /* the interval */
+    double pace;     /* CPU to pace to: the budget, or less on the first pass */
+    bool first_pass; /* the interval covers some of ksmd's first full scan */
+};
+
+/*
+ * Converged = a full scan merged nothing new. Not before ksmd has made two
+ * full scans since it started: a page merges only once its checksum held
+ * over two passes, and the first "full scan" after a start can be the tail
+ * of an almost empty pass. Without this, a fresh start looked converged
+ * after one interval and dropped to the maintenance pace.
+ */
+static void update_converged(const struct ksm_tuner_input *in, const struct view *v,
+                             struct ksm_tuner_state *st)
+{
+    bool settled = in->cur.full_scans >= st->full_scans_at_start + 2;
+    if (!v->have_delta)
+        return;
+    if (v->progress_pages >= (int64_t)in->cfg->progress_min_pages)
+        st->converged = false;
+    else if (v->scans_delta >= 1 && settled)
+        st->converged = true;
+}
+
+/* Over the budget, or over the first pass's pace: cut to the setpoint. False when within both. */
+static bool slow_down(const struct ksm_tuner_config *c, const struct rate_step *r, double *target,
+                      char *why, size_t why_len)
+{
+    const double budget = c->budget_pct;
+    if (r->cpu > budget) {
+        *target = r->rate * SETPOINT_FRAC * budget / r->cpu;
+        snprintf(why, why_len,
+                 "ksmd used %.1f%% of a core over %.0f s, over the %.1f%% budget: scan "
+                 "%.0f -> %.0f pages/s",
+                 r->cpu, r->secs, budget, r->rate, *target);
+        return true;
+    }
+    if (r->first_pass && r->cpu > r->pace) {
+        *target = r->rate * SETPOINT_FRAC * r->pace / r->cpu;
+        snprintf(why, why_len,
+                 "first full scan: ksmd's %.1f%% on the checksum pass would be several "
+                 "times that once pages merge; pace to %.1f%% (budget %.1f%% / %.0f): scan "
+                 "%.0f -> %.0f pages/s",
+                 r->cpu, r->pace, budget, FIRST_PASS_COST, r->rate, *target);
+        return true;
+    }
+    return false;
+}
+
+/*
+ * Within the budget: the maintenance pace once converged; double when the
+ * CPU is too small to measure; scale up (at most doubling) under the low
+ * edge; else hold. Returns the new rate.
+ */
+static double speed_up(const struct ksm_tuner_config *c, const struct view *v, bool converged,
+                       const struct rate_step *r, char *why, size_t why_len)
+{
+    if (converged) {
+        double maint = (double)v->candidates / (double)c->maintenance_scan_s;
+        snprintf(why, why_len,
+                 "a full scan merged nothing new (%+lld pages): maintenance pace, %llu "
+                 "candidate pages every %llu s",
+                 (long long)v->progress_pages, (unsigned long long)v->candidates,
+                 (unsigned long long)c->maintenance_scan_s);
+        return maint < min_rate(c) ? min_rate(c) : maint;
+    }
+    if (r->cpu < NOISE_FRAC * c->budget_pct) {
+        snprintf(why, why_len,
+                 "merging (%+lld pages in %.0f s) and ksmd's CPU (%.1f%%) is too small to "
+                 "measure: double the scan rate",
+                 (long long)v->progress_pages, r->secs, r->cpu);
+        return r->rate * MAX_UP_FACTOR;
+    }
+    if (r->cpu < LOW_EDGE_FRAC * r->pace) {
+        double factor = SETPOINT_FRAC * r->pace / r->cpu;
+        if (factor > MAX_UP_FACTOR)
+            factor = MAX_UP_FACTOR;
+        snprintf(why, why_len,
+                 "merging (%+lld pages in %.0f s) with ksmd at %.1f%% of the %.1f%% %s: "
+                 "scan %.0f -> %.0f pages/s",
+                 (long long)v->progress_pages, r->secs, r->cpu, r->pace,
+                 r->first_pass ? "first-pass pace" : "budget", r->rate, r->rate * factor);
+        return r->rate * factor;
+    }
+    return r->rate;
 }
 
 /* The scan-rate loop (see the top comment); ksmd runs and is ours to pace. */
@@ -450,38 +565,24 @@ static void decide_rate(const struct ksm_tuner_input *in, const struct view *v,
 {
     const struct ksm_tuner_config *c = in->cfg;
     struct ksm_tuner_state *st = &out->state;
-    const double budget = c->budget_pct;
-    const double rate = rate_of(in->cur.pages_to_scan, in->cur.sleep_ms);
-    double target = rate;
+    struct rate_step r = {
+        .rate = rate_of(in->cur.pages_to_scan, in->cur.sleep_ms),
+        .secs = (double)in->interval_ms / 1000.0,
+    };
     char why[KSM_TUNER_REASON_LEN] = "";
 
     /* Kernel advisor left on by someone: take the rate back. */
     want(in, out, KSM_S_ADVISOR_MODE, KSM_ADVISOR_NONE,
          "auto mode: ballast paces ksmd itself, kernel advisor off");
     zero_pages_for_fleet(in, out);
-
-    /*
-     * Converged = a full scan merged nothing new. Not before ksmd has made two
-     * full scans since it started: a page merges only once its checksum held
-     * over two passes, and the first "full scan" after a start can be the
-     * tail of an almost empty pass. Without this, a fresh start looked
-     * converged after one interval and dropped to the maintenance pace.
-     */
-    bool settled = in->cur.full_scans >= st->full_scans_at_start + 2;
-    if (v->have_delta) {
-        if (v->progress_pages >= (int64_t)c->progress_min_pages)
-            st->converged = false;
-        else if (v->scans_delta >= 1 && settled)
-            st->converged = true;
-    }
-    double secs = (double)in->interval_ms / 1000.0;
+    update_converged(in, v, st);
     if (!v->have_delta || !in->ksmd_cpu_valid) {
         summary(out, "running at %.0f pages/s; waiting for a full interval of ksmd CPU to pace it",
-                rate);
-        out->target_rate_pages_s = rate;
+                r.rate);
+        out->target_rate_pages_s = r.rate;
         return;
     }
-    const double cpu = in->ksmd_cpu_pct;
+    r.cpu = in->ksmd_cpu_pct;
     /* The CPU just measured covers some of ksmd's first full scan since it
      * started (or we began to watch it): pages got their cheap first look;
      * pace for the merging one. Keyed on full scans, not on "nothing merged
@@ -492,48 +593,11 @@ static void decide_rate(const struct ksm_tuner_input *in, const struct view *v,
      * as well left ksmd at 2% of a 10% budget and took time to 90% from 80 s
      * to 214 s (docs/benchmarks/ksm.md). A restart after run=0 keeps pages'
      * checksums, so its first scan merges at once and costs what it shows. */
-    const bool first_pass = in->prev.full_scans < st->full_scans_at_start + 1;
-    const double pace = first_pass ? budget / FIRST_PASS_COST : budget;
-    if (cpu > budget) {
-        target = rate * SETPOINT_FRAC * budget / cpu;
-        snprintf(why, sizeof(why),
-                 "ksmd used %.1f%% of a core over %.0f s, over the %.1f%% budget: scan "
-                 "%.0f -> %.0f pages/s",
-                 cpu, secs, budget, rate, target);
-    } else if (first_pass && cpu > pace) {
-        target = rate * SETPOINT_FRAC * pace / cpu;
-        snprintf(why, sizeof(why),
-                 "first full scan: ksmd's %.1f%% on the checksum pass would be several "
-                 "times that once pages merge; pace to %.1f%% (budget %.1f%% / %.0f): scan "
-                 "%.0f -> %.0f pages/s",
-                 cpu, pace, budget, FIRST_PASS_COST, rate, target);
-    } else if (st->converged) {
-        double maint = (double)v->candidates / (double)c->maintenance_scan_s;
-        if (maint < min_rate(c))
-            maint = min_rate(c);
-        target = maint;
-        snprintf(why, sizeof(why),
-                 "a full scan merged nothing new (%+lld pages): maintenance pace, %llu "
-                 "candidate pages every %llu s",
-                 (long long)v->progress_pages, (unsigned long long)v->candidates,
-                 (unsigned long long)c->maintenance_scan_s);
-    } else if (cpu < NOISE_FRAC * budget) {
-        target = rate * MAX_UP_FACTOR;
-        snprintf(why, sizeof(why),
-                 "merging (%+lld pages in %.0f s) and ksmd's CPU (%.1f%%) is too small to "
-                 "measure: double the scan rate",
-                 (long long)v->progress_pages, secs, cpu);
-    } else if (cpu < LOW_EDGE_FRAC * pace) {
-        double factor = SETPOINT_FRAC * pace / cpu;
-        if (factor > MAX_UP_FACTOR)
-            factor = MAX_UP_FACTOR;
-        target = rate * factor;
-        snprintf(why, sizeof(why),
-                 "merging (%+lld pages in %.0f s) with ksmd at %.1f%% of the %.1f%% %s: "
-                 "scan %.0f -> %.0f pages/s",
-                 (long long)v->progress_pages, secs, cpu, pace,
-                 first_pass ? "first-pass pace" : "budget", rate, target);
-    }
+    r.first_pass = in->prev.full_scans < st->full_scans_at_start + 1;
+    r.pace = r.first_pass ? c->budget_pct / FIRST_PASS_COST : c->budget_pct;
+    double target;
+    if (!slow_down(c, &r, &target, why, sizeof(why)))
+        target = speed_up(c, v, st->converged, &r, why, sizeof(why));
     if (target < min_rate(c))
         target = min_rate(c);
     if (target > max_rate(c))
@@ -542,12 +606,12 @@ static void decide_rate(const struct ksm_tuner_input *in, const struct view *v,
     summary(out,
             "%s: ksmd %.1f%% of a core (budget %.1f%%), %.0f pages/s, %+lld pages merged "
             "in %.0f s",
-            st->converged ? "converged" : "merging", cpu, budget, rate,
-            (long long)v->progress_pages, secs);
-    if (fabs(target - rate) < MIN_STEP_FRAC * rate)
+            st->converged ? "converged" : "merging", r.cpu, c->budget_pct, r.rate,
+            (long long)v->progress_pages, r.secs);
+    if (fabs(target - r.rate) < MIN_STEP_FRAC * r.rate)
         return; /* within the band, or too small a step to be worth a write */
     if (!why[0])
-        snprintf(why, sizeof(why), "scan rate %.0f -> %.0f pages/s within limits", rate, target);
+        snprintf(why, sizeof(why), "scan rate %.0f -> %.0f pages/s within limits", r.rate, target);
     uint64_t pages, sleep_ms;
     settings_for_rate(c, target, &pages, &sleep_ms);
     want(in, out, KSM_S_SLEEP_MS, sleep_ms, "%s", why);
@@ -583,14 +647,44 @@ static void build_view(const struct ksm_tuner_input *in, struct view *v)
                 add_sat(add_sat(cur->pages_unshared, cur->pages_volatile), cur->ksm_zero_pages));
 }
 
-int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *out)
+static void decide_fixed(const struct ksm_tuner_input *in, struct ksm_tuner_output *out)
 {
-    if (!in || !out || !in->cfg || !config_ok(in->cfg))
-        return -EINVAL;
     const struct ksm_tuner_config *c = in->cfg;
-    memset(out, 0, sizeof(*out));
-    out->state = in->state;
-    struct ksm_tuner_state *st = &out->state;
+    want(in, out, KSM_S_ADVISOR_MODE, KSM_ADVISOR_NONE, "fixed mode: kernel advisor off");
+    want(in, out, KSM_S_SLEEP_MS, c->fixed_sleep_ms, "fixed mode: configured sleep");
+    want(in, out, KSM_S_PAGES_TO_SCAN, c->fixed_pages_to_scan,
+         "fixed mode: configured pages per batch");
+    zero_pages_for_fleet(in, out);
+    want(in, out, KSM_S_RUN, 1, "fixed mode: ksmd always on");
+    if (out->settings.mask & KSM_BIT(KSM_S_RUN))
+        out->state.since_change_ms = 0;
+    summary(out, "fixed: %llu pages every %llu ms", (unsigned long long)c->fixed_pages_to_scan,
+            (unsigned long long)c->fixed_sleep_ms);
+    out->target_rate_pages_s = rate_of(c->fixed_pages_to_scan, c->fixed_sleep_ms);
+}
+
+/* ksmd runs and goes on running: the kernel's advisor paces it, or the rate loop. */
+static void decide_running(const struct ksm_tuner_input *in, const struct view *v,
+                           struct ksm_tuner_output *out, bool advisor)
+{
+    if (advisor) {
+        advisor_settings(in, out);
+        if (!out->summary[0])
+            summary(out, "advisor: the kernel paces ksmd (max %llu%% CPU); ksmd measured %.1f%%",
+                    (unsigned long long)ceil(in->cfg->budget_pct),
+                    in->ksmd_cpu_valid ? in->ksmd_cpu_pct : 0.0);
+        return;
+    }
+    char held[KSM_TUNER_REASON_LEN];
+    memcpy(held, out->summary, sizeof(held));
+    decide_rate(in, v, out);
+    if (held[0]) /* a hold on stopping says more than the rate line */
+        memcpy(out->summary, held, sizeof(held));
+}
+
+/* The dwell-time clock and the first decision's state. */
+static void advance_state(const struct ksm_tuner_input *in, struct ksm_tuner_state *st)
+{
     if (!st->initialised) {
         /* Nothing was changed by us yet: no dwell time to honour. */
         st->initialised = true;
@@ -599,6 +693,16 @@ int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *
     } else {
         st->since_change_ms = add_sat(st->since_change_ms, in->interval_ms);
     }
+}
+
+int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *out)
+{
+    if (!in || !out || !in->cfg || !config_ok(in->cfg))
+        return -EINVAL;
+    const struct ksm_tuner_config *c = in->cfg;
+    memset(out, 0, sizeof(*out));
+    out->state = in->state;
+    advance_state(in, &out->state);
     struct view v;
     build_view(in, &v);
 
@@ -614,20 +718,10 @@ int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *
         want(in, out, KSM_S_RUN, 0, "KSM mode is off");
         summary(out, "mode off");
         if (out->settings.mask & KSM_BIT(KSM_S_RUN))
-            st->since_change_ms = 0;
+            out->state.since_change_ms = 0;
         return 0;
     case KSM_MODE_FIXED:
-        want(in, out, KSM_S_ADVISOR_MODE, KSM_ADVISOR_NONE, "fixed mode: kernel advisor off");
-        want(in, out, KSM_S_SLEEP_MS, c->fixed_sleep_ms, "fixed mode: configured sleep");
-        want(in, out, KSM_S_PAGES_TO_SCAN, c->fixed_pages_to_scan,
-             "fixed mode: configured pages per batch");
-        zero_pages_for_fleet(in, out);
-        want(in, out, KSM_S_RUN, 1, "fixed mode: ksmd always on");
-        if (out->settings.mask & KSM_BIT(KSM_S_RUN))
-            st->since_change_ms = 0;
-        summary(out, "fixed: %llu pages every %llu ms", (unsigned long long)c->fixed_pages_to_scan,
-                (unsigned long long)c->fixed_sleep_ms);
-        out->target_rate_pages_s = rate_of(c->fixed_pages_to_scan, c->fixed_sleep_ms);
+        decide_fixed(in, out);
         return 0;
     case KSM_MODE_ADVISOR:
     case KSM_MODE_AUTO:
@@ -635,23 +729,8 @@ int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *
     }
 
     bool advisor = c->mode == KSM_MODE_ADVISOR && v.has_advisor;
-    bool keep_running = decide_on_off(in, &v, out, advisor);
-    if (keep_running) {
-        if (advisor) {
-            advisor_settings(in, out);
-            if (!out->summary[0])
-                summary(out,
-                        "advisor: the kernel paces ksmd (max %llu%% CPU); ksmd measured %.1f%%",
-                        (unsigned long long)ceil(c->budget_pct),
-                        in->ksmd_cpu_valid ? in->ksmd_cpu_pct : 0.0);
-        } else {
-            char held[KSM_TUNER_REASON_LEN];
-            memcpy(held, out->summary, sizeof(held));
-            decide_rate(in, &v, out);
-            if (held[0]) /* a hold on stopping says more than the rate line */
-                memcpy(out->summary, held, sizeof(held));
-        }
-    }
+    if (decide_on_off(in, &v, out, advisor))
+        decide_running(in, &v, out, advisor);
     if (c->mode == KSM_MODE_ADVISOR && !v.has_advisor) {
         char note[KSM_TUNER_REASON_LEN];
         snprintf(note, sizeof(note), "no scan-time advisor in this kernel (6.9+): auto; %.140s",

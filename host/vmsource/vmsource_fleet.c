@@ -4,6 +4,7 @@
  */
 #include "vmsource_fleet.h"
 
+#include "fleet_layout.h"
 #include "fleet_qmp.h"
 #include "fd_watch.h"
 #include "timer.h"
@@ -52,19 +53,6 @@ struct fleet_source {
     gint64 burst_until_us;
 };
 
-gboolean fleet_name_valid(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n >= 64 || name[0] == '.')
-        return FALSE;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!g_ascii_isalnum(c) && c != '.' && c != '_' && c != '-')
-            return FALSE;
-    }
-    return TRUE;
-}
-
 /* -1 when the pid file is absent or unreadable, 0 when it names no live process, else the pid. */
 static pid_t read_pid(const char *path, bool *present)
 {
@@ -112,17 +100,20 @@ int fleet_scan(const char *dir, GPtrArray *names, fleet_scan_live_fn live, void 
         return -errno;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (!fleet_name_valid(de->d_name))
+        /* A guest whose sockets cannot fit a unix address cannot have been
+         * started (the launcher refuses it, QEMU could not bind): not one. */
+        if (fleet_layout_guest_fits(dir, de->d_name, NULL) != 0)
             continue;
         if (live && live(de->d_name, ctx)) {
             g_ptr_array_add(names, g_strdup(de->d_name));
             continue;
         }
-        g_autofree char *qmp = g_build_filename(dir, de->d_name, "qmp.sock", NULL);
+        char qmp[FLEET_LAYOUT_SOCKET_BUF], pidf[FLEET_LAYOUT_SOCKET_BUF];
+        fleet_layout_path(qmp, sizeof(qmp), dir, de->d_name, FLEET_FILE_QMP);
+        fleet_layout_path(pidf, sizeof(pidf), dir, de->d_name, FLEET_FILE_PID);
         struct stat st;
         if (stat(qmp, &st) < 0 || !S_ISSOCK(st.st_mode))
             continue;
-        g_autofree char *pidf = g_build_filename(dir, de->d_name, "pid", NULL);
         bool present;
         if (read_pid(pidf, &present) == 0 && present)
             continue; /* QEMU died; its socket file stays behind */
@@ -182,6 +173,14 @@ static bool vm_connected(const char *name, void *ctx)
     return vm && fleet_qmp_connected(vm->qmp);
 }
 
+/* A path of a guest fleet_scan() accepted: it fits (fleet_layout_guest_fits). */
+static char *guest_path(const char *dir, const char *name, enum fleet_file f)
+{
+    char path[FLEET_LAYOUT_SOCKET_BUF];
+    fleet_layout_path(path, sizeof(path), dir, name, f);
+    return g_strdup(path);
+}
+
 static void fleet_rescan(struct vmsource *base)
 {
     struct fleet_source *fs = (struct fleet_source *)base;
@@ -208,9 +207,9 @@ static void fleet_rescan(struct vmsource *base)
         vm = g_new0(struct vmsource_vm, 1);
         vm->src = fs;
         vm->name = g_strdup(name);
-        vm->qmp_path = g_build_filename(fs->dir, name, "qmp.sock", NULL);
-        vm->agent_path = g_build_filename(fs->dir, name, "agent.sock", NULL);
-        vm->pid_path = g_build_filename(fs->dir, name, "pid", NULL);
+        vm->qmp_path = guest_path(fs->dir, name, FLEET_FILE_QMP);
+        vm->agent_path = guest_path(fs->dir, name, FLEET_FILE_AGENT);
+        vm->pid_path = guest_path(fs->dir, name, FLEET_FILE_PID);
         vm->seen = true;
         g_hash_table_insert(fs->vms, vm->name, vm);
         g_message("fleet: guest %s appeared", name);

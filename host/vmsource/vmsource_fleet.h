@@ -1,6 +1,7 @@
 /*
  * The fleet VM source: guests started by `scripts/fleet start --state DIR`,
- * one directory per guest, DIR/<name>/{qmp.sock,agent.sock,console.log,pid}.
+ * one directory per guest, DIR/<name>/{qmp.sock,agent.sock,pid,...} as
+ * host/fleetdir/fleet_layout.h lays it out.
  *
  * Guests are noticed through a GFileMonitor (inotify) on DIR, which triggers
  * a short burst of rescans (a guest's directory appears before QEMU creates
@@ -26,19 +27,14 @@
 struct vmsource *vmsource_fleet_new(const char *dir, unsigned rescan_ms,
                                     const struct vmsource_events *events, void *events_ctx);
 
-/*
- * Whether name is acceptable as a guest directory name: 1..63 bytes of
- * [A-Za-z0-9._-], not starting with '.'.
- */
-gboolean fleet_name_valid(const char *name);
-
 /* Whether the caller already knows name's QEMU to be alive (NULL: none is). */
 typedef bool (*fleet_scan_live_fn)(const char *name, void *ctx);
 
 /*
  * One scan of dir: appends (g_strdup'd, sorted) the names of live guests —
- * a valid name, a directory holding a qmp.sock socket, and either no pid file
- * or a pid file naming a live process. A name for which live() says yes is
+ * a valid name (fleet_layout_name_valid) whose paths fit their limits, a
+ * directory holding a qmp.sock socket, and either no pid file or a pid file
+ * naming a live process. A name for which live() says yes is
  * kept without those checks (the source passes "its QMP connection is up":
  * a QEMU that dies hangs up, and that triggers a scan of its own), so a
  * periodic scan of a settled fleet reads the directory and nothing else.

@@ -1,4 +1,4 @@
-/* fleet_options_parse: what `ballast-fleet start|stop|status` accepts and refuses. */
+/* fleet_options_parse: what `ballast-fleet start|stop|status|path` accepts and refuses. */
 #include "cunit_main.h"
 #include "fleet_options.h"
 
@@ -216,6 +216,45 @@ static void test_commands(void)
     fleet_options_clear(&none);
 }
 
+static void test_path(void)
+{
+    struct fleet_options o;
+    char *msg;
+    CU_ASSERT_EQUAL(parse(&o, &msg, ARGS("path", "--state", "d", "vm0", "qmp")), 0);
+    CU_ASSERT_EQUAL(o.command, FLEET_CMD_PATH);
+    CU_ASSERT_STRING_EQUAL(o.state_dir, "d");
+    CU_ASSERT_STRING_EQUAL(o.guest_name, "vm0");
+    CU_ASSERT_EQUAL(o.file, FLEET_FILE_QMP);
+    fleet_options_clear(&o);
+    CU_ASSERT_EQUAL(parse(&o, &msg, ARGS("path", "vm1", "qemu-log", "--state", "/s")), 0);
+    CU_ASSERT_STRING_EQUAL(o.guest_name, "vm1");
+    CU_ASSERT_EQUAL(o.file, FLEET_FILE_QEMU_LOG);
+    fleet_options_clear(&o);
+    /* The fleet's own files take no NAME. */
+    CU_ASSERT_EQUAL(parse(&o, &msg, ARGS("path", "--state", "/s", "state")), 0);
+    CU_ASSERT_PTR_NULL(o.guest_name);
+    CU_ASSERT_EQUAL(o.file, FLEET_FILE_STATE);
+    fleet_options_clear(&o);
+    /* Without --state: the bare file name, for globs over every guest. */
+    CU_ASSERT_EQUAL(parse(&o, &msg, ARGS("path", "console")), 0);
+    CU_ASSERT_PTR_NULL(o.state_dir);
+    CU_ASSERT_EQUAL(o.file, FLEET_FILE_CONSOLE);
+    fleet_options_clear(&o);
+
+    expect_reject(ARGS("path", "--state", "/s"), "which FILE");
+    expect_reject(ARGS("path", "--state", "/s", "vm0", "sock"), "unknown FILE 'sock'");
+    expect_reject(ARGS("path", "--state", "/s", "vm0", "qmp.sock"), "qmp, agent");
+    expect_reject(ARGS("path", "--state", "/s", "qmp"), "NAME");
+    expect_reject(ARGS("path", "--state", "/s", "vm0", "lock"), "no NAME");
+    expect_reject(ARGS("path", "--state", "/s", "..", "pid"), "'..' is not a guest name");
+    expect_reject(ARGS("path", "--state", "/s", "a/b", "pid"), "not a guest name");
+    expect_reject(ARGS("path", "--state", "/s", "vm0", "pid", "x"), "unexpected argument 'x'");
+    expect_reject(ARGS("path", "vm0", "pid"), "--state");
+    expect_reject(ARGS("path", "dir"), "--state");
+    expect_reject(ARGS("path", "--state", "", "vm0", "pid"), "--state");
+    expect_reject(ARGS("path", "--state", "/s", "vm0", "pid", "--json"), "--json");
+}
+
 static void test_accel_names(void)
 {
     enum fleet_accel a;
@@ -254,6 +293,7 @@ static CU_TestInfo options_tests[] = {
     {"start rejects bad input", test_rejects_start},
     {"over-long command line", test_long_append_rejected},
     {"stop and status", test_commands},
+    {"path", test_path},
     {"accel names", test_accel_names},
     {"name prefix", test_prefix},
     CU_TEST_INFO_NULL,

@@ -4,6 +4,7 @@
  * and strangers excluded), SIGTERM then SIGKILL, and the TSC measurement.
  */
 #include "cunit_main.h"
+#include "fleet_guest.h"
 #include "fleet_proc.h"
 
 #include <errno.h>
@@ -139,7 +140,8 @@ static void test_fixture_proc(void)
 /* A shell that looks like guest NAME of tmp_dir/fleet to fleet_proc (its argv). */
 static pid_t fake_guest(const char *name, bool ignore_term)
 {
-    g_autofree char *pidfile = g_build_filename(tmp_dir, "fleet", name, "pid", NULL);
+    g_autofree char *fleet = g_build_filename(tmp_dir, "fleet", NULL);
+    g_autofree char *pidfile = fleet_file_path(fleet, name, FLEET_FILE_PID);
     const char *script =
         ignore_term ? "trap '' TERM; while :; do sleep 0.05; done" : "while :; do sleep 0.05; done";
     char *argv[] = {(char *)"/bin/sh",  (char *)"-c", (char *)script,

@@ -21,10 +21,10 @@ static void test_names(void)
     n = fleet_guest_name("web-", 15);
     CU_ASSERT_STRING_EQUAL(n, "web-15");
     g_free(n);
-    n = fleet_guest_path("/s", "vm3", FLEET_QMP_SOCKET);
+    n = fleet_file_path("/s", "vm3", FLEET_FILE_QMP);
     CU_ASSERT_STRING_EQUAL(n, "/s/vm3/qmp.sock");
     g_free(n);
-    n = fleet_guest_path("/s", "vm3", NULL);
+    n = fleet_file_path("/s", "vm3", FLEET_FILE_GUEST_DIR);
     CU_ASSERT_STRING_EQUAL(n, "/s/vm3");
     g_free(n);
 }
@@ -52,7 +52,7 @@ static void test_socket_paths(void)
     char *deep = g_strnfill(100, 'd');
     deep[0] = '/';
     CU_ASSERT_FALSE(fleet_socket_paths_fit(deep, "vm", 1, &longest));
-    CU_ASSERT_TRUE(longest > FLEET_MAX_SOCKET_PATH);
+    CU_ASSERT_TRUE(longest > FLEET_LAYOUT_SOCKET_MAX);
     g_free(deep);
 }
 
@@ -88,6 +88,23 @@ static int find_opt(char **argv, const char *flag, const char *prefix)
 static bool has_arg(char **argv, const char *arg)
 {
     return g_strv_contains((const char *const *)argv, arg);
+}
+
+/* A state directory too deep for the sockets gives no argv at all, not a QEMU
+ * that fails to bind. */
+static void test_argv_too_deep(void)
+{
+    struct fleet_spec spec;
+    make_spec(&spec, NULL, true, FLEET_ACCEL_TCG);
+    g_free(spec.state_dir);
+    spec.state_dir = g_strnfill(100, 'd');
+    spec.state_dir[0] = '/';
+    CU_ASSERT_PTR_NULL(fleet_qemu_argv(&spec, 0));
+    spec.state_dir[90] = '\0'; /* "/ddd.../vm0/agent.sock": 105 bytes */
+    char **argv = fleet_qemu_argv(&spec, 0);
+    CU_ASSERT_PTR_NOT_NULL(argv);
+    g_strfreev(argv);
+    fleet_spec_clear(&spec);
 }
 
 static void test_argv_tcg(void)
@@ -357,6 +374,7 @@ static CU_TestInfo qemu_tests[] = {
     {"ksm opt-out from policy files", test_ksm_policy},
     {"socket paths fit sun_path", test_socket_paths},
     {"argv under tcg, mem-merge per guest", test_argv_tcg},
+    {"argv refused for a too deep state directory", test_argv_too_deep},
     {"argv under kvm, deflate-on-oom", test_argv_kvm_deflate},
     {"kernel command line", test_kernel_cmdline},
     {"commas in paths", test_comma_escaping},

@@ -1,0 +1,117 @@
+/*
+ * procfile's whole-file reader and whole-value parser, the two pieces
+ * host/ksm reads sysfs and /proc/PID files with: exact fits, one byte too
+ * many, NUL bytes, endless files, and values with signs, blanks, garbage
+ * and overflow. (The line scanner is tested with the agent's readers.)
+ */
+#include "cunit_main.h"
+#include "procfile.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char root[] = "/tmp/procfile-XXXXXX";
+
+static int setup(void)
+{
+    return mkdtemp(root) ? 0 : 1;
+}
+
+static int teardown(void)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+static void put(const char *name, const char *data, size_t len)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", root, name);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_EQUAL(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+static void test_read(void)
+{
+    char buf[8];
+    size_t len = 99;
+    put("value", "1234\n", 5);
+    CU_ASSERT_EQUAL(procfile_read(root, "value", buf, sizeof(buf), &len), 0);
+    CU_ASSERT_STRING_EQUAL(buf, "1234\n");
+    CU_ASSERT_EQUAL(len, 5);
+    put("empty", "", 0);
+    CU_ASSERT_EQUAL(procfile_read(root, "empty", buf, sizeof(buf), &len), 0);
+    CU_ASSERT_EQUAL(len, 0);
+    CU_ASSERT_STRING_EQUAL(buf, "");
+    /* 7 bytes fill an 8-byte buffer exactly; 8 do not. */
+    put("seven", "1234567", 7);
+    CU_ASSERT_EQUAL(procfile_read(root, "seven", buf, sizeof(buf), NULL), 0);
+    CU_ASSERT_STRING_EQUAL(buf, "1234567");
+    put("eight", "12345678", 8);
+    CU_ASSERT_EQUAL(procfile_read(root, "eight", buf, sizeof(buf), &len), -EFBIG);
+    /* A NUL byte is nothing a kernel file prints. */
+    put("nul",
+        "12\0"
+        "34",
+        5);
+    CU_ASSERT_EQUAL(procfile_read(root, "nul", buf, sizeof(buf), NULL), -EINVAL);
+    CU_ASSERT_EQUAL(procfile_read(root, "missing", buf, sizeof(buf), NULL), -ENOENT);
+    /* An endless file stops at the buffer. */
+    CU_ASSERT_EQUAL(procfile_read("/dev", "zero", buf, sizeof(buf), NULL), -EFBIG);
+    char deep[PROCFILE_PATH_MAX + 8];
+    memset(deep, 'd', sizeof(deep) - 1);
+    deep[0] = '/';
+    deep[sizeof(deep) - 1] = '\0';
+    CU_ASSERT_EQUAL(procfile_read(deep, "x", buf, sizeof(buf), NULL), -ENAMETOOLONG);
+    CU_ASSERT_EQUAL(procfile_read_fd(-1, buf, sizeof(buf), NULL), -EINVAL);
+}
+
+static void test_parse_value(void)
+{
+    static const struct {
+        const char *text;
+        int rc;
+        uint64_t v;
+    } cases[] = {
+        {"42", 0, 42},
+        {"42\n", 0, 42},
+        {"0 \t\n", 0, 0},
+        {"18446744073709551615\n", 0, UINT64_MAX},
+        {"18446744073709551616", -ERANGE, 0},
+        {"", -EINVAL, 0},
+        {"\n", -EINVAL, 0},
+        {" 42", -EINVAL, 0},
+        {"+42", -EINVAL, 0},
+        {"-1", -EINVAL, 0},
+        {"42x", -EINVAL, 0},
+        {"4 2", -EINVAL, 0},
+        {"0x10", -EINVAL, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t v = 7;
+        int rc = procfile_parse_u64_value(cases[i].text, strlen(cases[i].text), &v);
+        CU_ASSERT_EQUAL(rc, cases[i].rc);
+        CU_ASSERT_EQUAL(v, rc == 0 ? cases[i].v : 7); /* untouched on failure */
+    }
+    /* Only text[0..len) counts. */
+    uint64_t v;
+    CU_ASSERT_EQUAL(procfile_parse_u64_value("123x", 3, &v), 0);
+    CU_ASSERT_EQUAL(v, 123);
+}
+
+static CU_TestInfo procfile_tests[] = {
+    {"read a whole small file", test_read},
+    {"parse a whole value", test_parse_value},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo ballast_test_suites[] = {
+    {"procfile", setup, teardown, NULL, NULL, procfile_tests},
+    CU_SUITE_INFO_NULL,
+};
