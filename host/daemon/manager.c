@@ -4,9 +4,9 @@
  * The loop it closes, once per tick (config tick_interval_ms, and at once
  * when a guest sends PRESSURE):
  *   0. POLL the quiet agents whose last report is half the stale window old
- *      and read all their answers MANAGER_POLL_COLLECT_MS later (poll_agents,
+ *      and read all their answers PLANNER_POLL_COLLECT_MS later (poll_agents,
  *      on_collect; the others' reports are within the agents' deadband of
- *      the truth, poll_due);
+ *      the truth, planner_poll_due);
  *   1. read the host (<proc>/meminfo, <proc>/pressure/memory);
  *   2. ask the VMs' backends for fresh balloon figures where events do not
  *      keep them current (libvirt every tick; the fleet's guest-stats when a
@@ -14,8 +14,9 @@
  *      asynchronously and are used by the next tick;
  *   3. build the policy snapshot from preallocated arrays and call the pure
  *      engine (host/policy);
- *   4. send the targets that changed, growth first, within a per-VM shrink
- *      interval and a host-wide command budget; in dry-run, only log them.
+ *   4. send the targets that changed in the planner's order: growth first,
+ *      within a per-VM shrink interval and a host-wide command budget
+ *      (host/policy/planner.h); in dry-run, only log them.
  * Logging: one structured line per target that changes, never one per tick.
  *
  * VMs come from one or more sources (vmsource.h): the fleet directory and/or
@@ -33,11 +34,11 @@
 #include "ksm_monitor.h"
 #include "libvirt_module.h"
 #include "lv_policy.h"
+#include "planner.h"
 #include "policy.h"
 #include "size.h"
 #include "timer.h"
 #include "vm_override.h"
-#include "target_history.h"
 #include "vmsource_fleet.h"
 #include "vmsource_libvirt.h"
 
@@ -199,31 +200,17 @@ static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
 static void vm_decide_soon(struct bd_vm *vm);
 
 /*
- * Quiet reports (PROTO_CAP_QUIET): an idle agent then reports once every
- * PROTO_QUIET_HEARTBEAT_INTERVALS intervals instead of every interval; a
- * moving guest as often as before. Granted only while such a report stays
- * fresh for the policy (agent_stale_ms), two intervals to spare for a slow
- * guest. With 64 idle guests it is 6 wakeups of ballastd a second, not 64.
+ * Quiet and polled reporting, granted from the agent's next HELLO while the
+ * configuration allows them (planner_quiet_reports_ok,
+ * planner_polled_reports_ok: quiet agents are POLLed at the tick and read
+ * together, poll_agents and on_collect).
  */
-static bool quiet_reports_ok(const struct manager *m)
+static void grant_reporting(const struct manager *m, struct bd_vm *vm)
 {
-    return m->cfg->tunables.agent_stale_ms >=
-           (uint64_t)(PROTO_QUIET_HEARTBEAT_INTERVALS + 2) * m->agent_config.report_interval_ms;
-}
-
-/*
- * Polled heartbeats (PROTO_CAP_POLL, with QUIET): the agent sends none; a
- * scheduled tick POLLs the quiet agents whose report is due (poll_due), all
- * at once, and reads their answers together after MANAGER_POLL_COLLECT_MS
- * (poll_agents, on_collect). An idle fleet then wakes ballastd about three
- * times per two ticks instead of once per guest heartbeat. Granted while a
- * poll that goes unanswered still leaves the report fresh at the next tick:
- * under agent_stale_ms / 2 + a tick when due, so agent_stale_ms >= 2 ticks.
- */
-static bool polled_reports_ok(const struct manager *m)
-{
-    return quiet_reports_ok(m) &&
-           m->cfg->tunables.agent_stale_ms >= 2 * m->tick_ms + MANAGER_POLL_COLLECT_MS;
+    uint64_t stale_ms = m->cfg->tunables.agent_stale_ms;
+    uint32_t interval_ms = m->agent_config.report_interval_ms;
+    vm->agent.allow_quiet = planner_quiet_reports_ok(stale_ms, interval_ms);
+    vm->agent.allow_poll = planner_polled_reports_ok(stale_ms, interval_ms, m->tick_ms);
 }
 
 static void on_agent_report(void *ctx, const struct proto_report *r, bool pressure,
@@ -300,8 +287,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     if (agent_path && agent_conn_init(&vm->agent, m->agents, vm->name, agent_path, &m->agent_config,
                                       &agent_events, vm) == 0) {
         vm->has_agent = true;
-        vm->agent.allow_quiet = quiet_reports_ok(m);
-        vm->agent.allow_poll = polled_reports_ok(m);
+        grant_reporting(m, vm);
         agent_conn_start(&vm->agent);
     }
     g_ptr_array_add(m->vms, vm);
@@ -356,43 +342,45 @@ static void on_vm_backend(void *ctx, void *cookie, bool connected)
     }
 }
 
+/* The growth being watched is there: log how long it took (convergence watch). */
+static void grow_reached(struct bd_vm *vm)
+{
+    char sz[32], lat[24];
+    vm->grow_latency_ms = now_ms() - vm->grow_trigger_ms;
+    g_snprintf(lat, sizeof(lat), "%" G_GINT64_FORMAT, vm->grow_latency_ms);
+    g_log_structured(
+        G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "LATENCY_MS", lat, "MESSAGE",
+        "%s: balloon reached %s %" G_GINT64_FORMAT
+        " ms after the report that asked for it (command sent after %" G_GINT64_FORMAT " ms)",
+        vm->name, size_format(vm->grow_wait_bytes, sz, sizeof(sz)), vm->grow_latency_ms,
+        vm->grow_sent_ms - vm->grow_trigger_ms);
+    vm->grow_wait_bytes = 0;
+}
+
 static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon *b)
 {
     struct bd_vm *vm = cookie;
     if (!vm)
         return;
-    int64_t before = vm->balloon.actual_bytes;
+    struct planner_balloon_event ev = {
+        .before_bytes = vm->balloon.actual_bytes,
+        .actual_bytes = b->actual_bytes,
+        .changed_real_us = b->actual_changed_real_us,
+        .target_set_bytes = vm->target_set_bytes,
+        .sent = &vm->sent,
+        .raise_counted_real_us = vm->raise_counted_real_us,
+    };
     vm->balloon = *b;
-    /* actual rising above the target in force, without a command of ours: the
-     * guest deflated its balloon on OOM (deflate-on-oom). Urgent: decide now.
-     * An event stamped by QEMU is compared with the target in force at its
-     * time stamp (target_history.h): read late, after a growth of ours, it
-     * still shows the guest's own deflate; the decision counts it once. */
-    if (before >= 0 && b->actual_bytes > before) {
-        int64_t at = b->actual_changed_real_us;
-        uint64_t in_force = vm->target_set_bytes;
-        if (at)
-            in_force = at > vm->raise_counted_real_us ? target_history_at(&vm->sent, at) : 0;
-        if (in_force && (uint64_t)b->actual_bytes >= in_force + MANAGER_CONVERGED_BYTES) {
-            if (at)
-                vm->guest_raised_over_bytes = in_force;
-            vm_decide_soon(vm);
-        }
+    /* The guest deflated its balloon on OOM: urgent, decide now. A stamped
+     * change read late still shows it; the decision counts it once. */
+    struct planner_balloon_verdict v = planner_classify_balloon(&ev);
+    if (v.change == PLANNER_BALLOON_GUEST_DEFLATE) {
+        if (v.raised_over_bytes)
+            vm->guest_raised_over_bytes = v.raised_over_bytes;
+        vm_decide_soon(vm);
     }
-    if (vm->grow_wait_bytes && b->actual_bytes >= 0 &&
-        (uint64_t)b->actual_bytes + MANAGER_CONVERGED_BYTES >= vm->grow_wait_bytes) {
-        gint64 now = now_ms();
-        char sz[32], lat[24];
-        vm->grow_latency_ms = now - vm->grow_trigger_ms;
-        g_snprintf(lat, sizeof(lat), "%" G_GINT64_FORMAT, vm->grow_latency_ms);
-        g_log_structured(
-            G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "LATENCY_MS", lat, "MESSAGE",
-            "%s: balloon reached %s %" G_GINT64_FORMAT
-            " ms after the report that asked for it (command sent after %" G_GINT64_FORMAT " ms)",
-            vm->name, size_format(vm->grow_wait_bytes, sz, sizeof(sz)), vm->grow_latency_ms,
-            vm->grow_sent_ms - vm->grow_trigger_ms);
-        vm->grow_wait_bytes = 0;
-    }
+    if (planner_grow_reached(vm->grow_wait_bytes, b->actual_bytes))
+        grow_reached(vm);
 }
 
 /* Fresh balloon figures for one VM (query-balloon under the fleet). */
@@ -402,7 +390,7 @@ static void vm_refresh(struct bd_vm *vm, bool guest_stats)
     vm->src->ops->refresh(vm->src, vm->handle, guest_stats);
 }
 
-/* While a growth converges, query-balloon every MANAGER_CONVERGE_POLL_MS:
+/* While a growth converges, query-balloon every PLANNER_CONVERGE_POLL_MS:
  * BALLOON_CHANGE is rate-limited to one a second by QEMU. */
 static gboolean on_watch(gpointer data)
 {
@@ -411,17 +399,21 @@ static gboolean on_watch(gpointer data)
     bool any = false;
     for (guint i = 0; i < m->vms->len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
-        if (!vm->grow_wait_bytes)
-            continue;
-        if (!vm->backend_up || now - vm->grow_sent_ms > MANAGER_CONVERGE_WATCH_MS) {
+        switch (planner_watch_step(vm->grow_wait_bytes, vm->backend_up, vm->grow_sent_ms, now)) {
+        case PLANNER_WATCH_NONE:
+            break;
+        case PLANNER_WATCH_GIVE_UP: {
             char sz[32];
             g_message("%s: balloon did not reach %s within %d ms of the command", vm->name,
-                      size_format(vm->grow_wait_bytes, sz, sizeof(sz)), MANAGER_CONVERGE_WATCH_MS);
+                      size_format(vm->grow_wait_bytes, sz, sizeof(sz)), PLANNER_CONVERGE_WATCH_MS);
             vm->grow_wait_bytes = 0;
-            continue;
+            break;
         }
-        any = true;
-        vm_refresh(vm, false);
+        case PLANNER_WATCH_QUERY:
+            any = true;
+            vm_refresh(vm, false);
+            break;
+        }
     }
     if (any)
         return G_SOURCE_CONTINUE;
@@ -525,50 +517,71 @@ static void log_target(struct bd_vm *vm, const char *verb, uint64_t from, uint64
                      policy_decision_name(vm->out.decision), vm->out.reason);
 }
 
-static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, unsigned *budget)
+/* The planner's view of the engine's last answer for vm (vm->in, vm->out). */
+static struct planner_vm plan_input(const struct bd_vm *vm)
 {
-    const struct policy_vm_out *out = &vm->out;
-    uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : vm->in.actual_bytes;
-    if (m->dry_run || !out->actuate) {
-        if (out->target_bytes != vm->logged_target && out->target_bytes != current)
-            log_target(vm,
-                       m->dry_run                               ? "dry-run: would move"
-                       : vm->in.params.mode == POLICY_MODE_SAFE ? "safe mode: would move"
-                                                                : "observe: would move",
-                       current, out->target_bytes);
-        vm->logged_target = out->target_bytes;
-        return;
-    }
-    if (out->target_bytes == current)
-        return;
-    if (!grow && now - vm->last_set_ms < MANAGER_VM_MIN_SHRINK_INTERVAL_MS)
-        return; /* the engine asks again next tick */
-    if (*budget == 0)
-        return;
+    struct planner_vm pv = {
+        .current_bytes = planner_current_bytes(vm->target_set_bytes, vm->in.actual_bytes),
+        .want_bytes = vm->out.target_bytes,
+        .actuate = vm->out.actuate,
+        .mode = vm->in.params.mode,
+        .logged_bytes = vm->logged_target,
+        .last_set_ms = vm->last_set_ms,
+    };
+    return pv;
+}
+
+/* Sends the engine's target; a growth starts the convergence watch. */
+static void send_target(struct manager *m, struct bd_vm *vm, const struct planner_vm *pv,
+                        gint64 now, unsigned *budget)
+{
+    bool grow = planner_is_growth(pv);
     /* Before the command: QEMU's stamp on its effect is never earlier. */
     gint64 sent_real_us = g_get_real_time();
-    int rc = vm->src->ops->set_target(vm->src, vm->handle, out->target_bytes);
+    int rc = vm->src->ops->set_target(vm->src, vm->handle, pv->want_bytes);
     if (rc < 0) {
         g_debug("%s: balloon not sent: %s", vm->name, g_strerror(-rc));
         return;
     }
     (*budget)--;
     vm->balloon_sets++;
-    log_target(vm, "moving", current, out->target_bytes);
+    log_target(vm, "moving", pv->current_bytes, pv->want_bytes);
     if (grow) {
-        vm->grow_wait_bytes = out->target_bytes;
-        vm->grow_trigger_ms = vm->report_valid ? MIN(vm->report_ms, now) : now;
+        vm->grow_wait_bytes = pv->want_bytes;
+        vm->grow_trigger_ms = planner_grow_trigger_ms(vm->report_valid, vm->report_ms, now);
         vm->grow_sent_ms = now;
         if (!m->watch_id)
-            m->watch_id = g_timeout_add(MANAGER_CONVERGE_POLL_MS, on_watch, m);
+            m->watch_id = g_timeout_add(PLANNER_CONVERGE_POLL_MS, on_watch, m);
     } else {
         vm->grow_wait_bytes = 0;
     }
-    vm->target_set_bytes = out->target_bytes;
-    target_history_push(&vm->sent, out->target_bytes, sent_real_us);
-    vm->logged_target = out->target_bytes;
+    vm->target_set_bytes = pv->want_bytes;
+    target_history_push(&vm->sent, pv->want_bytes, sent_real_us);
+    vm->logged_target = pv->want_bytes;
     vm->last_set_ms = now;
     m->balloon_changes++;
+}
+
+/* Does what the planner says with vm's answer: send, log a move it would make, or wait. */
+static void actuate(struct manager *m, struct bd_vm *vm, const struct planner_vm *pv, gint64 now,
+                    unsigned *budget)
+{
+    switch (planner_actuation(pv, m->dry_run, *budget, now)) {
+    case PLANNER_WOULD_MOVE:
+        log_target(vm, planner_would_move_verb(pv, m->dry_run), pv->current_bytes, pv->want_bytes);
+        vm->logged_target = pv->want_bytes;
+        break;
+    case PLANNER_HANDS_OFF:
+        vm->logged_target = pv->want_bytes;
+        break;
+    case PLANNER_SEND:
+        send_target(m, vm, pv, now, budget);
+        break;
+    case PLANNER_NOTHING:
+    case PLANNER_WAIT_GAP:    /* the engine asks again next tick */
+    case PLANNER_WAIT_BUDGET: /* likewise */
+        break;
+    }
 }
 
 /* KSM figures of the host and every VM, and a tuner decision when one is due. */
@@ -648,9 +661,7 @@ static void commit_decision(struct bd_vm *vm, const struct policy_vm_in *in,
     if (out->guest_deflated) {
         char a[32], t[32], count[24];
         /* The target the guest deflated over: the one in force then. */
-        uint64_t over = in->target_bytes;
-        if (in->guest_raised_over_bytes && in->actual_bytes < over + MANAGER_CONVERGED_BYTES)
-            over = in->guest_raised_over_bytes; /* seen late: grown past it already */
+        uint64_t over = planner_deflated_over_bytes(in);
         g_snprintf(count, sizeof(count), "%" G_GUINT64_FORMAT, st->guest_deflate_events);
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", vm->name, "GUEST_DEFLATE_EVENTS",
                          count, "MESSAGE",
@@ -699,11 +710,72 @@ static void run_tick(struct manager *m, bool scheduled)
     }
 }
 
+/* Asks vm's source for fresh balloon figures when the planner says a tick should. */
+static void tick_refresh(struct bd_vm *vm, gint64 now)
+{
+    struct planner_refresh r = {
+        .has_agent = vm->has_agent,
+        .report_valid = vm->report_valid,
+        .refresh_each_tick = vm->src->ops->refresh_each_tick,
+        .actual_bytes = vm->balloon.actual_bytes,
+        .nominal_bytes = vm->balloon.nominal_bytes,
+        .refresh_ms = vm->refresh_ms,
+    };
+    bool stats;
+    if (planner_refresh_due(&r, now, &stats)) {
+        vm->refresh_ms = now;
+        vm_refresh(vm, stats);
+    }
+}
+
+/* Refreshes the connected VMs and fills the engine's input for those with
+ * known figures: in[], states[] and vms[] get one entry each; returns how many. */
+static size_t tick_inputs(struct manager *m, gint64 now, gint64 wall_s, struct policy_vm_in *in,
+                          struct policy_vm_state *states, struct bd_vm **vms)
+{
+    size_t n = 0;
+    for (guint i = 0; i < m->vms->len; i++) {
+        struct bd_vm *vm = m->vms->pdata[i];
+        vm->evaluated = false;
+        if (!vm->backend_up)
+            continue;
+        tick_refresh(vm, now);
+        if (vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes < 0) {
+            set_reason(vm, "waiting for QEMU's figures");
+            continue;
+        }
+        fill_inputs(m, vm, now, wall_s, &in[n]);
+        states[n] = vm->pstate;
+        vms[n] = vm;
+        n++;
+    }
+    return n;
+}
+
+/* Actuates the tick's decisions in the planner's order (growth first),
+ * within the host-wide command budget; then the RECLAIMs the engine asked for. */
+static void tick_actuate(struct manager *m, struct bd_vm **vms, size_t n, gint64 now)
+{
+    g_autofree struct planner_vm *plan = g_new(struct planner_vm, n);
+    g_autofree size_t *order = g_new(size_t, n);
+    for (size_t i = 0; i < n; i++)
+        plan[i] = plan_input(vms[i]);
+    planner_order(plan, n, order);
+    unsigned budget = PLANNER_HOST_MAX_SETS_PER_TICK;
+    for (size_t k = 0; k < n; k++)
+        actuate(m, vms[order[k]], &plan[order[k]], now, &budget);
+    for (size_t i = 0; i < n; i++) {
+        struct bd_vm *vm = vms[i];
+        if (!m->dry_run && vm->out.reclaim_bytes > 0 && vm->has_agent)
+            agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes);
+    }
+}
+
 /*
  * The balloon loop over the whole fleet: one snapshot, one policy_evaluate,
- * growth actuated before shrinks. The snapshot arrays (~620 bytes a VM)
- * live for this call only: the engine's state between ticks is each VM's
- * own copy, and the pages go back at the tick's malloc_trim.
+ * then the planner's order. The snapshot arrays (~620 bytes a VM) live for
+ * this call only: the engine's state between ticks is each VM's own copy,
+ * and the pages go back at the tick's malloc_trim.
  */
 static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
 {
@@ -713,35 +785,8 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
     g_autofree struct policy_vm_in *in = g_new(struct policy_vm_in, len);
     g_autofree struct policy_vm_state *states = g_new(struct policy_vm_state, len);
     g_autofree struct policy_vm_out *outs = g_new(struct policy_vm_out, len);
-    g_autofree struct bd_vm **order = g_new(struct bd_vm *, len);
-    size_t n = 0;
-    for (guint i = 0; i < len; i++) {
-        struct bd_vm *vm = m->vms->pdata[i];
-        vm->evaluated = false;
-        if (!vm->backend_up)
-            continue;
-        /* Under the fleet, BALLOON_CHANGE events keep actual current (QEMU
-         * rate-limits them to one a second and always delivers the last); a
-         * query-balloon is the safety net every MANAGER_BALLOON_REFRESH_MS,
-         * or brings guest-stats when there is no agent. Saves a QMP round
-         * trip per VM per tick, and a wakeup per answer: the 32 QEMUs of an
-         * idle fleet answer at their own moments. libvirt's figures come
-         * only by refreshing. */
-        bool stats = !vm->has_agent || !vm->report_valid;
-        if (stats || vm->src->ops->refresh_each_tick || vm->balloon.actual_bytes < 0 ||
-            vm->balloon.nominal_bytes <= 0 || now - vm->refresh_ms >= MANAGER_BALLOON_REFRESH_MS) {
-            vm->refresh_ms = now;
-            vm_refresh(vm, stats);
-        }
-        if (vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes < 0) {
-            set_reason(vm, "waiting for QEMU's figures");
-            continue;
-        }
-        fill_inputs(m, vm, now, wall_s, &in[n]);
-        states[n] = vm->pstate;
-        order[n] = vm;
-        n++;
-    }
+    g_autofree struct bd_vm **vms = g_new(struct bd_vm *, len);
+    size_t n = tick_inputs(m, now, wall_s, in, states, vms);
     if (!m->host_valid || n == 0)
         return;
 
@@ -753,23 +798,8 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
         return;
     }
     for (size_t i = 0; i < n; i++)
-        commit_decision(order[i], &in[i], &states[i], &outs[i]);
-    /* Growth first: a guest never waits for memory because shrinks used the budget. */
-    unsigned budget = MANAGER_HOST_MAX_SETS_PER_TICK;
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            struct bd_vm *vm = order[i];
-            uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : vm->in.actual_bytes;
-            bool grow = vm->out.target_bytes > current;
-            if ((pass == 0) == grow)
-                actuate(m, vm, now, grow, &budget);
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct bd_vm *vm = order[i];
-        if (!m->dry_run && vm->out.reclaim_bytes > 0 && vm->has_agent)
-            agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes);
-    }
+        commit_decision(vms[i], &in[i], &states[i], &outs[i]);
+    tick_actuate(m, vms, n, now);
 }
 
 /*
@@ -806,15 +836,14 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
         .now_ms = now, .host = m->host, .tunables = &m->cfg->tunables, .vms = &in, .n_vms = 1};
     if (policy_evaluate(&snap, &st, &out, NULL) < 0)
         return;
-    uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : in.actual_bytes;
-    if ((out.decision != POLICY_GROW && out.decision != POLICY_GROW_URGENT) ||
-        out.target_bytes <= current)
+    if (!planner_event_takes(&out, planner_current_bytes(vm->target_set_bytes, in.actual_bytes)))
         return; /* nothing urgent after all: the tick decides */
     vm->event_decisions++;
     m->event_ticks++;
     commit_decision(vm, &in, &st, &out);
+    struct planner_vm pv = plan_input(vm);
     unsigned budget = 1;
-    actuate(m, vm, now, true, &budget);
+    actuate(m, vm, &pv, now, &budget);
     /* A deflate is seen on the balloon, not in a report: measure from now. */
     if (out.guest_deflated && vm->grow_wait_bytes)
         vm->grow_trigger_ms = now;
@@ -836,33 +865,17 @@ static void vm_decide_soon(struct bd_vm *vm)
                         on_vm_decide, vm);
 }
 
-/*
- * Which quiet agents a tick POLLs. A quiet agent sends any material move at
- * once (proto.h: memory by max(1 MiB, MemTotal / 128), PSI by 1 %), so the
- * last report it sent is within that deadband of the truth however old it
- * is; a POLL adds proof of life and a bound on age. It is due once the
- * report is half the stale window old: a decision then never uses a report
- * older than agent_stale_ms / 2 + a tick, which polled_reports_ok keeps
- * under agent_stale_ms. With the defaults (15 s, 5 s tick) an idle fleet is
- * polled every other tick, and the ticks between cost one wakeup and no
- * socket I/O. A guest whose memory moves reports on its own and is not
- * polled at all.
- */
-static bool poll_due(const struct manager *m, const struct bd_vm *vm, gint64 now)
-{
-    return !vm->report_valid ||
-           now - vm->report_ms >= (gint64)(m->cfg->tunables.agent_stale_ms / 2);
-}
-
-/* Sends POLL to every polled agent that is due; returns how many now wait
- * for on_collect. */
+/* Sends POLL to every polled agent that is due (planner_poll_due); returns
+ * how many now wait for on_collect. */
 static unsigned poll_agents(struct manager *m)
 {
     gint64 now = now_ms();
+    uint64_t stale_ms = m->cfg->tunables.agent_stale_ms;
     unsigned polled = 0;
     for (guint i = 0; i < m->vms->len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
-        if (!vm->has_agent || !agent_conn_pollable(&vm->agent) || !poll_due(m, vm, now))
+        if (!vm->has_agent || !agent_conn_pollable(&vm->agent) ||
+            !planner_poll_due(vm->report_valid, vm->report_ms, stale_ms, now))
             continue;
         if (agent_conn_poll(&vm->agent) == 0)
             polled++;
@@ -889,7 +902,7 @@ static gboolean on_tick(gpointer data)
         return G_SOURCE_CONTINUE; /* a tick shorter than the collection: skip one */
     if (poll_agents(m) > 0) {
         fd_group_pause(m->agents, true);
-        m->collect_id = g_timeout_add(MANAGER_POLL_COLLECT_MS, on_collect, m);
+        m->collect_id = g_timeout_add(PLANNER_POLL_COLLECT_MS, on_collect, m);
     } else {
         run_tick(m, true);
     }
@@ -934,11 +947,8 @@ void manager_reload(struct manager *m)
     m->cfg = c;
     arm_tick(m);
     ksm_monitor_configure(&m->ksm, c);
-    for (guint i = 0; i < m->vms->len; i++) { /* from the agent's next HELLO */
-        struct bd_vm *vm = m->vms->pdata[i];
-        vm->agent.allow_quiet = quiet_reports_ok(m);
-        vm->agent.allow_poll = polled_reports_ok(m);
-    }
+    for (guint i = 0; i < m->vms->len; i++) /* from the agent's next HELLO */
+        grant_reporting(m, m->vms->pdata[i]);
     /* Metadata policies sit on [defaults]: rebuild them (policy_changed fires per VM). */
     for (unsigned i = 0; i < m->n_sources; i++)
         if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
