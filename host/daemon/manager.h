@@ -1,9 +1,10 @@
 /*
  * ballastd's manager: the state of every VM and the tick that closes the
- * loop (read host + guests -> policy_evaluate -> actuate, rate-limited). It
- * owns the VM sources (fleet and/or libvirt), the per-VM agent connections and the configuration,
- * and answers control requests. main() (ballastd.c) only parses argv, wires
- * signals and runs the GMainLoop.
+ * loop (read host + guests -> policy_evaluate -> planner -> actuate). It
+ * owns the VM sources (fleet and/or libvirt), the per-VM agent connections
+ * and the configuration, and answers control requests (requests.c).
+ * main() (ballastd.c) only parses argv, wires signals and runs the
+ * GMainLoop.
  */
 #ifndef BALLAST_MANAGER_H
 #define BALLAST_MANAGER_H
@@ -46,7 +47,7 @@ void manager_reload(struct manager *m);
 /* Stops everything (connections closed, timers removed) and frees. */
 void manager_free(struct manager *m);
 
-/* ctlserver handler: one request line in, one reply line out (g_free). */
+/* ctlserver handler: one request line in, one reply line out (g_free); requests.c. */
 char *manager_handle_request(void *m, const char *line, size_t len);
 
 #endif
