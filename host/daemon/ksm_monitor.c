@@ -448,29 +448,22 @@ void ksm_monitor_vm_status(const struct ksm_monitor_vm *vm, struct ctl_vm_status
 }
 
 void ksm_monitor_explain(const struct ksm_monitor *km, const struct ksm_monitor_vm *vm,
-                         JsonBuilder *b)
+                         struct json_writer *w)
 {
     struct ctl_vm_status s;
     ctl_vm_status_init(&s);
     ksm_monitor_vm_status(vm, &s);
-    json_builder_set_member_name(b, "ksm");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "allowed");
-    json_builder_add_boolean_value(b, vm->allowed);
-    json_builder_set_member_name(b, "pid");
-    json_builder_add_int_value(b, vm->pid);
-    json_builder_set_member_name(b, "valid");
-    json_builder_add_boolean_value(b, vm->valid);
-    json_builder_set_member_name(b, "read_error");
-    if (vm->read_error)
-        json_builder_add_string_value(b, g_strerror(-vm->read_error));
-    else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "mergeable");
+    json_writer_key(w, "ksm");
+    json_writer_object_begin(w);
+    json_writer_member_bool(w, "allowed", vm->allowed);
+    json_writer_member_int(w, "pid", vm->pid);
+    json_writer_member_bool(w, "valid", vm->valid);
+    json_writer_member_string(w, "read_error", vm->read_error ? g_strerror(-vm->read_error) : NULL);
+    json_writer_key(w, "mergeable");
     if (s.ksm_mergeable < 0)
-        json_builder_add_null_value(b);
+        json_writer_null(w);
     else
-        json_builder_add_boolean_value(b, s.ksm_mergeable);
+        json_writer_bool(w, s.ksm_mergeable);
     const struct {
         const char *name;
         int64_t v;
@@ -486,22 +479,16 @@ void ksm_monitor_explain(const struct ksm_monitor *km, const struct ksm_monitor_
         {"kernel_profit_bytes", s.ksm_profit_bytes, true},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(f); i++) {
-        json_builder_set_member_name(b, f[i].name);
+        json_writer_key(w, f[i].name);
         if (f[i].is_signed ? f[i].v == CTL_UNKNOWN_S64 : f[i].v < 0)
-            json_builder_add_null_value(b);
+            json_writer_null(w);
         else
-            json_builder_add_int_value(b, f[i].v);
+            json_writer_int(w, f[i].v);
     }
-    json_builder_set_member_name(b, "mode");
-    json_builder_add_string_value(b, ksm_mode_name(km->tcfg.mode));
-    json_builder_set_member_name(b, "tuner");
-    json_builder_add_string_value(b, km->summary[0] ? km->summary : "no decision yet");
-    json_builder_set_member_name(b, "last_change");
-    if (km->last_change[0])
-        json_builder_add_string_value(b, km->last_change);
-    else
-        json_builder_add_null_value(b);
-    json_builder_end_object(b);
+    json_writer_member_string(w, "mode", ksm_mode_name(km->tcfg.mode));
+    json_writer_member_string(w, "tuner", km->summary[0] ? km->summary : "no decision yet");
+    json_writer_member_string(w, "last_change", km->last_change[0] ? km->last_change : NULL);
+    json_writer_object_end(w);
 }
 
 uint64_t ksm_monitor_interval_ms(const struct ksm_monitor *km)

@@ -78,151 +78,161 @@ static char *status_reply(struct manager *m)
     return ctl_status_reply(&h, rows, m->vms->len);
 }
 
-static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
+/* --- explain ------------------------------------------------------------------------------ */
+
+/* What the engine decided last, and why. */
+static void explain_decision(struct json_writer *w, struct manager *m, struct bd_vm *vm)
 {
-    manager_ksm_fresh_vms(m);
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "vm");
-    json_builder_add_string_value(b, vm->name);
-    json_builder_set_member_name(b, "evaluated");
-    json_builder_add_boolean_value(b, vm->evaluated);
-    json_builder_set_member_name(b, "dry_run");
-    json_builder_add_boolean_value(b, m->dry_run);
-    json_builder_set_member_name(b, "mode");
-    json_builder_add_string_value(b, vm_mode(m, vm));
-    json_builder_set_member_name(b, "decision");
-    json_builder_add_string_value(b,
-                                  vm->evaluated ? policy_decision_name(vm->out.decision) : "none");
-    json_builder_set_member_name(b, "reason");
-    json_builder_add_string_value(b, vm->evaluated ? vm->out.reason : vm->status_reason);
-#define ADD_INT(name, v)                                                                           \
-    do {                                                                                           \
-        json_builder_set_member_name(b, name);                                                     \
-        json_builder_add_int_value(b, (gint64)(v));                                                \
-    } while (0)
-#define ADD_DBL(name, v)                                                                           \
-    do {                                                                                           \
-        json_builder_set_member_name(b, name);                                                     \
-        json_builder_add_double_value(b, (v));                                                     \
-    } while (0)
-#define ADD_BOOL(name, v)                                                                          \
-    do {                                                                                           \
-        json_builder_set_member_name(b, name);                                                     \
-        json_builder_add_boolean_value(b, (v));                                                    \
-    } while (0)
-    ADD_INT("nominal_bytes", vm->balloon.nominal_bytes);
-    ADD_INT("actual_bytes", vm->balloon.actual_bytes);
-    ADD_INT("target_bytes", vm->evaluated ? (int64_t)vm->out.target_bytes : -1);
-    ADD_INT("target_set_bytes", vm->target_set_bytes);
-    ADD_INT("reclaim_bytes", vm->evaluated ? (int64_t)vm->out.reclaim_bytes : 0);
-    ADD_INT("last_set_ms_ago", vm->last_set_ms ? now_ms() - vm->last_set_ms : -1);
-    ADD_INT("guest_deflate_events", vm->pstate.guest_deflate_events);
-    ADD_INT("deflate_hold_ms_left",
-            vm->pstate.deflate_held && vm->pstate.deflate_hold_until_ms > now_ms()
-                ? vm->pstate.deflate_hold_until_ms - now_ms()
-                : 0);
-    ADD_INT("event_decisions", vm->event_decisions);
-    ADD_INT("balloon_queries", vm->balloon_queries);
-    ADD_INT("balloon_sets", vm->balloon_sets);
-    json_builder_set_member_name(b, "grow_latency_ms");
+    json_writer_member_string(w, "vm", vm->name);
+    json_writer_member_bool(w, "evaluated", vm->evaluated);
+    json_writer_member_bool(w, "dry_run", m->dry_run);
+    json_writer_member_string(w, "mode", vm_mode(m, vm));
+    json_writer_member_string(w, "decision",
+                              vm->evaluated ? policy_decision_name(vm->out.decision) : "none");
+    json_writer_member_string(w, "reason", vm->evaluated ? vm->out.reason : vm->status_reason);
+}
+
+/* The balloon's figures, what ballastd sent it and how fast it followed. */
+static void explain_balloon(struct json_writer *w, struct bd_vm *vm)
+{
+    gint64 now = now_ms();
+    json_writer_member_int(w, "nominal_bytes", vm->balloon.nominal_bytes);
+    json_writer_member_int(w, "actual_bytes", vm->balloon.actual_bytes);
+    json_writer_member_int(w, "target_bytes", vm->evaluated ? (int64_t)vm->out.target_bytes : -1);
+    json_writer_member_int(w, "target_set_bytes", (int64_t)vm->target_set_bytes);
+    json_writer_member_int(w, "reclaim_bytes", vm->evaluated ? (int64_t)vm->out.reclaim_bytes : 0);
+    json_writer_member_int(w, "last_set_ms_ago", vm->last_set_ms ? now - vm->last_set_ms : -1);
+    json_writer_member_int(w, "guest_deflate_events", (int64_t)vm->pstate.guest_deflate_events);
+    json_writer_member_int(w, "deflate_hold_ms_left",
+                           vm->pstate.deflate_held && vm->pstate.deflate_hold_until_ms > now
+                               ? vm->pstate.deflate_hold_until_ms - now
+                               : 0);
+    json_writer_member_int(w, "event_decisions", (int64_t)vm->event_decisions);
+    json_writer_member_int(w, "balloon_queries", (int64_t)vm->balloon_queries);
+    json_writer_member_int(w, "balloon_sets", (int64_t)vm->balloon_sets);
+    json_writer_key(w, "grow_latency_ms");
     if (vm->grow_latency_ms >= 0)
-        json_builder_add_int_value(b, vm->grow_latency_ms);
+        json_writer_int(w, vm->grow_latency_ms);
     else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "config_error");
-    if (vm->config_error)
-        json_builder_add_string_value(b, vm->config_error);
-    else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "source");
-    json_builder_add_string_value(b, vm->src->ops->kind);
-    json_builder_set_member_name(b, "policy_source");
-    json_builder_add_string_value(b, vm_policy_source(m, vm));
-    /* libvirt: the <ballast:policy> of the domain's metadata as last read. */
-    json_builder_set_member_name(b, "metadata");
-    if (vm->libvirt) {
-        json_builder_begin_object(b);
-        ADD_BOOL("present", vm->meta->present);
-        ADD_INT("keys", vm->meta->n_keys);
-        ADD_INT("errors", vm->meta->n_errors);
-        json_builder_set_member_name(b, "error");
-        if (vm->meta->first_error)
-            json_builder_add_string_value(b, vm->meta->first_error);
-        else
-            json_builder_add_null_value(b);
-        const char *machine = m->lv->vm_machine(vm->src, vm->handle);
-        json_builder_set_member_name(b, "machine");
-        if (machine)
-            json_builder_add_string_value(b, machine);
-        else
-            json_builder_add_null_value(b);
-        json_builder_end_object(b);
-    } else {
-        json_builder_add_null_value(b);
+        json_writer_null(w);
+}
+
+/* libvirt: the <ballast:policy> of the domain's metadata as last read; null for the fleet. */
+static void explain_metadata(struct json_writer *w, struct manager *m, struct bd_vm *vm)
+{
+    json_writer_key(w, "metadata");
+    if (!vm->libvirt) {
+        json_writer_null(w);
+        return;
     }
+    json_writer_object_begin(w);
+    json_writer_member_bool(w, "present", vm->meta->present);
+    json_writer_member_int(w, "keys", vm->meta->n_keys);
+    json_writer_member_int(w, "errors", vm->meta->n_errors);
+    json_writer_member_string(w, "error", vm->meta->first_error);
+    json_writer_member_string(w, "machine", m->lv->vm_machine(vm->src, vm->handle));
+    json_writer_object_end(w);
+}
 
-    json_builder_set_member_name(b, "params");
-    json_builder_begin_object(b);
-    const struct policy_vm_params *p = &vm->in.params;
-    ADD_INT("min_bytes", p->min_bytes);
-    ADD_INT("max_bytes", p->max_bytes);
-    ADD_INT("fixed_bytes", p->fixed_bytes);
-    ADD_INT("shares", p->shares);
-    json_builder_set_member_name(b, "mode");
-    json_builder_add_string_value(b, policy_mode_name(p->mode));
-    ADD_BOOL("agent_required", p->agent_required);
-    ADD_BOOL("reclaim_allowed", p->reclaim_allowed);
-    json_builder_end_object(b);
+/* Where the VM and its policy come from, and what forced safe mode. */
+static void explain_source(struct json_writer *w, struct manager *m, struct bd_vm *vm)
+{
+    json_writer_member_string(w, "config_error", vm->config_error);
+    json_writer_member_string(w, "source", vm->src->ops->kind);
+    json_writer_member_string(w, "policy_source", vm_policy_source(m, vm));
+    explain_metadata(w, m, vm);
+}
 
-    json_builder_set_member_name(b, "overrides");
-    json_builder_begin_array(b);
+/* The parameters the engine used, overrides applied. */
+static void explain_params(struct json_writer *w, const struct policy_vm_params *p)
+{
+    json_writer_key(w, "params");
+    json_writer_object_begin(w);
+    json_writer_member_int(w, "min_bytes", (int64_t)p->min_bytes);
+    json_writer_member_int(w, "max_bytes", (int64_t)p->max_bytes);
+    json_writer_member_int(w, "fixed_bytes", (int64_t)p->fixed_bytes);
+    json_writer_member_int(w, "shares", p->shares);
+    json_writer_member_string(w, "mode", policy_mode_name(p->mode));
+    json_writer_member_bool(w, "agent_required", p->agent_required);
+    json_writer_member_bool(w, "reclaim_allowed", p->reclaim_allowed);
+    json_writer_object_end(w);
+}
+
+/* The runtime overrides (set-policy), as KEY=VALUE strings. */
+static void explain_overrides(struct json_writer *w, const struct bd_vm *vm)
+{
+    json_writer_key(w, "overrides");
+    json_writer_array_begin(w);
     g_autoptr(GPtrArray) ovr = g_ptr_array_new_with_free_func(g_free);
     vm_override_list(&vm->ovr, ovr);
     for (guint i = 0; i < ovr->len; i++)
-        json_builder_add_string_value(b, ovr->pdata[i]);
-    json_builder_end_array(b);
+        json_writer_string(w, ovr->pdata[i]);
+    json_writer_array_end(w);
+}
 
-    json_builder_set_member_name(b, "agent");
-    json_builder_begin_object(b);
+/* The agent's connection and the report the engine used. */
+static void explain_agent(struct json_writer *w, struct bd_vm *vm)
+{
     const struct policy_agent_report *a = &vm->in.agent;
-    json_builder_set_member_name(b, "state");
-    json_builder_add_string_value(b, vm->has_agent ? agent_state_name(vm->agent.state) : "none");
-    ADD_BOOL("report_valid", a->valid);
-    ADD_INT("age_ms", a->age_ms);
-    ADD_INT("mem_total_bytes", a->mem_total_bytes);
-    ADD_INT("mem_available_bytes", a->mem_available_bytes);
-    ADD_DBL("psi_some_avg10_pct", a->psi_some_avg10_pct);
-    ADD_DBL("psi_full_avg10_pct", a->psi_full_avg10_pct);
-    ADD_INT("oom_kill_count", a->oom_kill_count);
-    ADD_INT("frames", vm->agent.frames);
-    ADD_INT("rejects", vm->agent.rejects);
-    ADD_INT("polls", vm->agent.polls);
-    ADD_BOOL("polled", vm->has_agent && agent_conn_pollable(&vm->agent));
-    json_builder_end_object(b);
+    json_writer_key(w, "agent");
+    json_writer_object_begin(w);
+    json_writer_member_string(w, "state",
+                              vm->has_agent ? agent_state_name(vm->agent.state) : "none");
+    json_writer_member_bool(w, "report_valid", a->valid);
+    json_writer_member_int(w, "age_ms", (int64_t)a->age_ms);
+    json_writer_member_int(w, "mem_total_bytes", (int64_t)a->mem_total_bytes);
+    json_writer_member_int(w, "mem_available_bytes", (int64_t)a->mem_available_bytes);
+    json_writer_member_double(w, "psi_some_avg10_pct", a->psi_some_avg10_pct);
+    json_writer_member_double(w, "psi_full_avg10_pct", a->psi_full_avg10_pct);
+    json_writer_member_int(w, "oom_kill_count", (int64_t)a->oom_kill_count);
+    json_writer_member_int(w, "frames", (int64_t)vm->agent.frames);
+    json_writer_member_int(w, "rejects", (int64_t)vm->agent.rejects);
+    json_writer_member_int(w, "polls", (int64_t)vm->agent.polls);
+    json_writer_member_bool(w, "polled", vm->has_agent && agent_conn_pollable(&vm->agent));
+    json_writer_object_end(w);
+}
 
-    json_builder_set_member_name(b, "guest_stats");
-    json_builder_begin_object(b);
-    const struct policy_guest_stats *s = &vm->in.stats;
-    ADD_BOOL("valid", s->valid);
-    ADD_INT("age_ms", s->age_ms);
-    ADD_INT("available_bytes",
-            s->available_bytes == POLICY_UNKNOWN ? -1 : (int64_t)s->available_bytes);
-    ADD_INT("free_bytes", s->free_bytes == POLICY_UNKNOWN ? -1 : (int64_t)s->free_bytes);
-    json_builder_end_object(b);
+/* QEMU's guest-stats, the fallback when there is no agent report. */
+static void explain_guest_stats(struct json_writer *w, const struct policy_guest_stats *s)
+{
+    json_writer_key(w, "guest_stats");
+    json_writer_object_begin(w);
+    json_writer_member_bool(w, "valid", s->valid);
+    json_writer_member_int(w, "age_ms", (int64_t)s->age_ms);
+    json_writer_member_int(w, "available_bytes",
+                           s->available_bytes == POLICY_UNKNOWN ? -1 : (int64_t)s->available_bytes);
+    json_writer_member_int(w, "free_bytes",
+                           s->free_bytes == POLICY_UNKNOWN ? -1 : (int64_t)s->free_bytes);
+    json_writer_object_end(w);
+}
 
-    json_builder_set_member_name(b, "host");
-    json_builder_begin_object(b);
-    ADD_INT("mem_total_bytes", m->host.mem_total_bytes);
-    ADD_INT("mem_available_bytes", m->host.mem_available_bytes);
-    ADD_DBL("psi_some_avg10_pct", m->host.psi_some_avg10_pct);
-    json_builder_end_object(b);
-    ksm_monitor_explain(&m->ksm, &vm->ksm, b);
-    json_builder_end_object(b);
-#undef ADD_INT
-#undef ADD_DBL
-#undef ADD_BOOL
-    return json_builder_get_root(b);
+static void explain_host(struct json_writer *w, const struct policy_host *h)
+{
+    json_writer_key(w, "host");
+    json_writer_object_begin(w);
+    json_writer_member_int(w, "mem_total_bytes", (int64_t)h->mem_total_bytes);
+    json_writer_member_int(w, "mem_available_bytes", (int64_t)h->mem_available_bytes);
+    json_writer_member_double(w, "psi_some_avg10_pct", h->psi_some_avg10_pct);
+    json_writer_object_end(w);
+}
+
+static char *explain_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    manager_ksm_fresh_vms(m);
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(2048), CTL_CMD_EXPLAIN);
+    json_writer_object_begin(&w);
+    explain_decision(&w, m, vm);
+    explain_balloon(&w, vm);
+    explain_source(&w, m, vm);
+    explain_params(&w, &vm->in.params);
+    explain_overrides(&w, vm);
+    explain_agent(&w, vm);
+    explain_guest_stats(&w, &vm->in.stats);
+    explain_host(&w, &m->host);
+    ksm_monitor_explain(&m->ksm, &vm->ksm, &w);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
 }
 
 /* --- notify (the libvirt hook's hint) ------------------------------------------------------ */
@@ -250,14 +260,11 @@ static gboolean on_notify_rescan(gpointer data)
  *   stopped, release  close the VM's agent connection now instead of letting
  *                     it retry against a dead QEMU until the event arrives.
  */
-static JsonNode *notify_result(struct manager *m, const struct ctl_request *req)
+static const char *notify_act(struct manager *m, struct bd_vm *vm, enum ctl_notify_event event)
 {
-    struct bd_vm *vm = manager_find_vm(m, req->vm);
-    if (vm && !vm->libvirt)
-        vm = NULL; /* a fleet guest of the same name is not this domain */
     bool have_libvirt = m->libvirt_uri != NULL;
     const char *action = "none";
-    switch (req->event) {
+    switch (event) {
     case CTL_NOTIFY_PREPARE:
         break;
     case CTL_NOTIFY_STARTED:
@@ -281,16 +288,96 @@ static JsonNode *notify_result(struct manager *m, const struct ctl_request *req)
         }
         break;
     }
+    return action;
+}
+
+/* The domain notify names need not be managed: looked up here, not by the dispatcher. */
+static char *notify_reply(struct manager *m, struct bd_vm *none, const struct ctl_request *req)
+{
+    struct bd_vm *vm = manager_find_vm(m, req->vm);
+    if (vm && !vm->libvirt)
+        vm = NULL; /* a fleet guest of the same name is not this domain */
+    const char *action = notify_act(m, vm, req->event);
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", req->vm, "MESSAGE",
                      "%s: notify %s (%s): %s", req->vm, ctl_notify_event_name(req->event),
                      vm ? "managed" : "not managed", action);
-    JsonObject *o = json_object_new();
-    json_object_set_string_member(o, "vm", req->vm);
-    json_object_set_string_member(o, "event", ctl_notify_event_name(req->event));
-    json_object_set_boolean_member(o, "managed", vm != NULL);
-    json_object_set_string_member(o, "action", action);
-    return ctl_node_take_object(o);
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(256), CTL_CMD_NOTIFY);
+    json_writer_object_begin(&w);
+    json_writer_member_string(&w, "vm", req->vm);
+    json_writer_member_string(&w, "event", ctl_notify_event_name(req->event));
+    json_writer_member_bool(&w, "managed", vm != NULL);
+    json_writer_member_string(&w, "action", action);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
 }
+
+/* --- ping, status, set-policy, dry-run ----------------------------------------------------- */
+
+static char *ping_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(96), CTL_CMD_PING);
+    json_writer_object_begin(&w);
+    json_writer_member_int(&w, "version", CTL_PROTOCOL_VERSION);
+    json_writer_member_string(&w, "ballast", BALLAST_VERSION);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
+}
+
+static char *set_policy_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    const char *why;
+    struct vm_override trial = vm->ovr;
+    if (vm_override_set(&trial, req->key, req->value, &why) < 0)
+        return ctl_reply_error(CTL_ERR_BAD_POLICY, why);
+    vm->ovr = trial;
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
+                     "%s: runtime policy %s=%s", vm->name, req->key, req->value);
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(512), CTL_CMD_SET_POLICY);
+    json_writer_object_begin(&w);
+    json_writer_member_string(&w, "vm", vm->name);
+    json_writer_member_string(&w, "key", req->key);
+    json_writer_member_string(&w, "value", req->value);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
+}
+
+static char *dry_run_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    if (m->dry_run != req->enabled)
+        g_message("dry run %s (control socket)", req->enabled ? "on" : "off");
+    m->dry_run = req->enabled;
+    ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
+    for (guint i = 0; i < m->vms->len; i++)
+        ((struct bd_vm *)m->vms->pdata[i])->logged_target = 0;
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(96), CTL_CMD_DRY_RUN);
+    json_writer_object_begin(&w);
+    json_writer_member_bool(&w, "dry_run", m->dry_run);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
+}
+
+static char *status_request(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    return status_reply(m);
+}
+
+/* One handler per command; vm is the request's VM for those that name one. */
+static const struct {
+    enum ctl_cmd cmd;
+    bool names_vm; /* refused with no-such-vm unless req->vm is managed */
+    char *(*reply)(struct manager *m, struct bd_vm *vm, const struct ctl_request *req);
+} handlers[] = {
+    {CTL_CMD_PING, false, ping_reply},
+    {CTL_CMD_STATUS, false, status_request},
+    {CTL_CMD_EXPLAIN, true, explain_reply},
+    {CTL_CMD_SET_POLICY, true, set_policy_reply},
+    {CTL_CMD_DRY_RUN, false, dry_run_reply},
+    {CTL_CMD_NOTIFY, false, notify_reply}, /* a hint: an unmanaged domain is no error */
+};
 
 char *manager_handle_request(void *data, const char *line, size_t len)
 {
@@ -300,53 +387,15 @@ char *manager_handle_request(void *data, const char *line, size_t len)
     g_autofree char *msg = NULL;
     if (ctl_request_parse(line, len, &req, &code, &msg) < 0)
         return ctl_reply_error(code, msg);
-
-    struct bd_vm *vm = NULL;
-    if (req.cmd == CTL_CMD_EXPLAIN || req.cmd == CTL_CMD_SET_POLICY) {
-        vm = manager_find_vm(m, req.vm);
-        if (!vm) {
+    for (size_t i = 0; i < G_N_ELEMENTS(handlers); i++) {
+        if (handlers[i].cmd != req.cmd)
+            continue;
+        struct bd_vm *vm = NULL;
+        if (handlers[i].names_vm && !(vm = manager_find_vm(m, req.vm))) {
             g_autofree char *text = g_strdup_printf("no VM named \"%s\"", req.vm);
             return ctl_reply_error(CTL_ERR_NO_SUCH_VM, text);
         }
-    }
-    switch (req.cmd) {
-    case CTL_CMD_PING: {
-        JsonObject *o = json_object_new();
-        json_object_set_int_member(o, "version", CTL_PROTOCOL_VERSION);
-        json_object_set_string_member(o, "ballast", BALLAST_VERSION);
-        return ctl_reply_ok(req.cmd, ctl_node_take_object(o));
-    }
-    case CTL_CMD_STATUS:
-        return status_reply(m);
-    case CTL_CMD_EXPLAIN:
-        return ctl_reply_ok(req.cmd, explain_result(m, vm));
-    case CTL_CMD_SET_POLICY: {
-        const char *why;
-        struct vm_override trial = vm->ovr;
-        if (vm_override_set(&trial, req.key, req.value, &why) < 0)
-            return ctl_reply_error(CTL_ERR_BAD_POLICY, why);
-        vm->ovr = trial;
-        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
-                         "%s: runtime policy %s=%s", vm->name, req.key, req.value);
-        JsonObject *o = json_object_new();
-        json_object_set_string_member(o, "vm", vm->name);
-        json_object_set_string_member(o, "key", req.key);
-        json_object_set_string_member(o, "value", req.value);
-        return ctl_reply_ok(req.cmd, ctl_node_take_object(o));
-    }
-    case CTL_CMD_DRY_RUN: {
-        if (m->dry_run != req.enabled)
-            g_message("dry run %s (control socket)", req.enabled ? "on" : "off");
-        m->dry_run = req.enabled;
-        ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
-        for (guint i = 0; i < m->vms->len; i++)
-            ((struct bd_vm *)m->vms->pdata[i])->logged_target = 0;
-        JsonObject *o = json_object_new();
-        json_object_set_boolean_member(o, "dry_run", m->dry_run);
-        return ctl_reply_ok(req.cmd, ctl_node_take_object(o));
-    }
-    case CTL_CMD_NOTIFY:
-        return ctl_reply_ok(req.cmd, notify_result(m, &req));
+        return handlers[i].reply(m, vm, &req);
     }
     return ctl_reply_error(CTL_ERR_INTERNAL, "unhandled command");
 }
