@@ -717,6 +717,20 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
     tick_actuate(m, vms, n, now);
 }
 
+/* The host's figures, re-read if older than a report interval: good enough
+ * for a growth (never refused for host pressure) and one read per burst. */
+static void host_read_if_old(struct manager *m, gint64 now)
+{
+    if (now - m->host_read_ms < MANAGER_REPORT_INTERVAL_MS)
+        return;
+    struct policy_host host;
+    if (hostmem_read(m->proc_root, &host) == 0) {
+        m->host = host;
+        m->host_valid = true;
+    }
+    m->host_read_ms = now;
+}
+
 /*
  * The event path: a PRESSURE frame, a report that wants growth or a guest
  * deflating on OOM decides for THIS VM at once, on the figures we have (the
@@ -731,16 +745,7 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
     vm->last_decide_ms = now;
     if (!vm->backend_up || vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes <= 0)
         return;
-    /* The host's figures are at most a report interval old: good enough for
-     * a growth (never refused for host pressure) and one read per burst. */
-    if (now - m->host_read_ms >= MANAGER_REPORT_INTERVAL_MS) {
-        struct policy_host host;
-        if (hostmem_read(m->proc_root, &host) == 0) {
-            m->host = host;
-            m->host_valid = true;
-        }
-        m->host_read_ms = now;
-    }
+    host_read_if_old(m, now);
     if (!m->host_valid)
         return;
     struct policy_vm_in in;
