@@ -7,8 +7,6 @@
  */
 #include "control.h"
 
-#include "json_writer.h"
-
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -202,81 +200,71 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, con
     return fail(err_code, err_msg, CTL_ERR_INTERNAL, -EINVAL, "unhandled command");
 }
 
-static char *node_to_line(JsonNode *root)
+/* Ends a JSON line written with w: the trailing newline, and the text (g_free). */
+static char *line_end(struct json_writer *w)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    json_generator_set_root(gen, root);
-    g_autofree char *text = json_generator_to_data(gen, NULL);
-    return g_strconcat(text, "\n", NULL);
+    g_assert(w->depth == 0);
+    g_string_append_c(w->out, '\n');
+    return g_string_free(w->out, FALSE);
 }
 
 char *ctl_request_serialise(const struct ctl_request *req)
 {
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "cmd");
-    json_builder_add_string_value(b, ctl_cmd_name(req->cmd));
+    struct json_writer w;
+    json_writer_init(&w, g_string_sized_new(128));
+    json_writer_object_begin(&w);
+    json_writer_member_string(&w, "cmd", ctl_cmd_name(req->cmd));
     switch (req->cmd) {
     case CTL_CMD_EXPLAIN:
-        json_builder_set_member_name(b, "vm");
-        json_builder_add_string_value(b, req->vm);
+        json_writer_member_string(&w, "vm", req->vm);
         break;
     case CTL_CMD_SET_POLICY:
-        json_builder_set_member_name(b, "vm");
-        json_builder_add_string_value(b, req->vm);
-        json_builder_set_member_name(b, "key");
-        json_builder_add_string_value(b, req->key);
-        json_builder_set_member_name(b, "value");
-        json_builder_add_string_value(b, req->value);
+        json_writer_member_string(&w, "vm", req->vm);
+        json_writer_member_string(&w, "key", req->key);
+        json_writer_member_string(&w, "value", req->value);
         break;
     case CTL_CMD_DRY_RUN:
-        json_builder_set_member_name(b, "enabled");
-        json_builder_add_boolean_value(b, req->enabled);
+        json_writer_member_bool(&w, "enabled", req->enabled);
         break;
     case CTL_CMD_NOTIFY:
-        json_builder_set_member_name(b, "vm");
-        json_builder_add_string_value(b, req->vm);
-        json_builder_set_member_name(b, "event");
-        json_builder_add_string_value(b, ctl_notify_event_name(req->event));
+        json_writer_member_string(&w, "vm", req->vm);
+        json_writer_member_string(&w, "event", ctl_notify_event_name(req->event));
         break;
     default:
         break;
     }
-    json_builder_end_object(b);
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
-    return node_to_line(root);
+    json_writer_object_end(&w);
+    return line_end(&w);
 }
 
-JsonNode *ctl_node_take_object(JsonObject *object)
+void ctl_reply_begin(struct json_writer *w, GString *out, enum ctl_cmd cmd)
 {
-    /* json_node_init_object takes a reference of its own: without the unref
-     * every status reply leaked its whole tree (~4 KiB a guest). */
-    JsonNode *node = json_node_init_object(json_node_alloc(), object);
-    json_object_unref(object);
-    return node;
+    json_writer_init(w, out);
+    json_writer_object_begin(w);
+    json_writer_member_bool(w, "ok", true);
+    json_writer_member_string(w, "cmd", ctl_cmd_name(cmd));
+    json_writer_key(w, "result");
 }
 
-char *ctl_reply_ok(enum ctl_cmd cmd, JsonNode *result)
+char *ctl_reply_end(struct json_writer *w)
 {
-    g_autoptr(JsonObject) obj = json_object_new();
-    json_object_set_boolean_member(obj, "ok", TRUE);
-    json_object_set_string_member(obj, "cmd", ctl_cmd_name(cmd));
-    if (result)
-        json_object_set_member(obj, "result", result);
-    g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), obj);
-    return node_to_line(root);
+    json_writer_object_end(w);
+    return line_end(w);
 }
 
 char *ctl_reply_error(const char *code, const char *message)
 {
-    g_autoptr(JsonObject) err = json_object_new();
-    json_object_set_string_member(err, "code", code);
-    json_object_set_string_member(err, "message", message ? message : "");
-    g_autoptr(JsonObject) obj = json_object_new();
-    json_object_set_boolean_member(obj, "ok", FALSE);
-    json_object_set_object_member(obj, "error", g_steal_pointer(&err));
-    g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), obj);
-    return node_to_line(root);
+    struct json_writer w;
+    json_writer_init(&w, g_string_sized_new(128));
+    json_writer_object_begin(&w);
+    json_writer_member_bool(&w, "ok", false);
+    json_writer_key(&w, "error");
+    json_writer_object_begin(&w);
+    json_writer_member_string(&w, "code", code);
+    json_writer_member_string(&w, "message", message ? message : "");
+    json_writer_object_end(&w);
+    json_writer_object_end(&w);
+    return line_end(&w);
 }
 
 int ctl_reply_parse(const char *line, JsonNode **result, char **err_code, char **err_msg)
@@ -536,15 +524,8 @@ char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_s
                        size_t n_vms)
 {
     /* ~1 KiB a guest: sized once, so the text is not copied as it grows. */
-    GString *out = g_string_sized_new(1024 + 1024 * n_vms);
     struct json_writer w;
-    json_writer_init(&w, out);
-    json_writer_object_begin(&w);
-    json_writer_key(&w, "ok");
-    json_writer_bool(&w, true);
-    json_writer_key(&w, "cmd");
-    json_writer_string(&w, ctl_cmd_name(CTL_CMD_STATUS));
-    json_writer_key(&w, "result");
+    ctl_reply_begin(&w, g_string_sized_new(1024 + 1024 * n_vms), CTL_CMD_STATUS);
     json_writer_object_begin(&w);
     json_writer_key(&w, "version");
     json_writer_int(&w, CTL_PROTOCOL_VERSION);
@@ -572,9 +553,7 @@ char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_s
     }
     json_writer_array_end(&w);
     json_writer_object_end(&w);
-    json_writer_object_end(&w);
-    g_string_append_c(out, '\n');
-    return g_string_free(out, FALSE);
+    return ctl_reply_end(&w);
 }
 
 int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct ctl_vm_status **vms,

@@ -19,6 +19,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "json_writer.h"
+
 #define CTL_PROTOCOL_VERSION 1
 /* A request line longer than this is refused and the connection closed. */
 #define CTL_MAX_LINE_BYTES 65536
@@ -90,11 +92,16 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, con
 /* The request as one JSON line with its trailing newline (g_free it). */
 char *ctl_request_serialise(const struct ctl_request *req);
 
-/* A node holding object; takes over the caller's reference. */
-JsonNode *ctl_node_take_object(JsonObject *object);
-
-/* {"ok":true,"cmd":NAME,"result":RESULT}\n — takes ownership of result. */
-char *ctl_reply_ok(enum ctl_cmd cmd, JsonNode *result);
+/*
+ * A reply with a result, written as text (json_writer.h), never as a
+ * json-glib tree:
+ *   ctl_reply_begin(&w, out, cmd);   {"ok":true,"cmd":NAME,"result":
+ *   ...                              exactly one value: the result
+ *   return ctl_reply_end(&w);        }\n; returns out's text (g_free it)
+ * out is a new GString sized for the reply; ctl_reply_end frees it.
+ */
+void ctl_reply_begin(struct json_writer *w, GString *out, enum ctl_cmd cmd);
+char *ctl_reply_end(struct json_writer *w);
 /* {"ok":false,"error":{"code":CODE,"message":MSG}}\n */
 char *ctl_reply_error(const char *code, const char *message);
 
@@ -175,8 +182,8 @@ void ctl_vm_status_init(struct ctl_vm_status *vm);
 void ctl_host_status_init(struct ctl_host_status *host);
 
 /*
- * The whole status reply line (ctl_reply_ok's envelope, "\n" included; g_free),
- * written as text without a json-glib tree (json_writer.h).
+ * The whole status reply line (ctl_reply_begin's envelope, "\n" included;
+ * g_free), written as text without a json-glib tree (json_writer.h).
  */
 char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
                        size_t n_vms);

@@ -129,7 +129,12 @@ void json_writer_double(struct json_writer *w, double v)
     }
     item(w);
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
-    g_string_append(w->out, g_ascii_dtostr(buf, sizeof(buf), v));
+    const char *text = g_ascii_dtostr(buf, sizeof(buf), v);
+    g_string_append(w->out, text);
+    /* 0.0 as "0.0", not "0": a reader must see a real number (json-glib
+     * reads "0" as an integer), as json-glib's own writer keeps it. */
+    if (!strpbrk(text, ".eE"))
+        g_string_append(w->out, ".0");
 }
 
 void json_writer_bool(struct json_writer *w, bool v)
@@ -146,6 +151,34 @@ void json_writer_null(struct json_writer *w)
 
 void json_writer_string(struct json_writer *w, const char *s)
 {
+    if (!s) {
+        json_writer_null(w);
+        return;
+    }
     item(w);
-    quoted(w->out, s ? s : "");
+    quoted(w->out, s);
+}
+
+void json_writer_member_int(struct json_writer *w, const char *key, int64_t v)
+{
+    json_writer_key(w, key);
+    json_writer_int(w, v);
+}
+
+void json_writer_member_double(struct json_writer *w, const char *key, double v)
+{
+    json_writer_key(w, key);
+    json_writer_double(w, v);
+}
+
+void json_writer_member_bool(struct json_writer *w, const char *key, bool v)
+{
+    json_writer_key(w, key);
+    json_writer_bool(w, v);
+}
+
+void json_writer_member_string(struct json_writer *w, const char *key, const char *s)
+{
+    json_writer_key(w, key);
+    json_writer_string(w, s);
 }

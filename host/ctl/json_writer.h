@@ -1,16 +1,20 @@
 /*
  * json_writer.h — JSON text written straight into a GString.
  *
- * For the big replies ballastd builds often (the status document: some 60
- * members per guest). Building them as a json-glib tree allocated ~2000
- * nodes and list links per request for 32 guests, from GSlice, whose
- * magazines keep freed chunks: 20 status requests left ~190 KiB more heap
- * resident for good (docs/benchmarks/ballastd.md). Written directly, a reply
- * costs its text and nothing else.
+ * The one way host code writes JSON: every reply ballastd sends (control.h's
+ * envelope, status, explain, ping, set-policy, dry-run, notify, errors) and
+ * ballastctl's requests. It began with the status document (some 60 members
+ * per guest): built as a json-glib tree it allocated ~2000 nodes and list
+ * links per request for 32 guests, from GSlice, whose magazines keep freed
+ * chunks: 20 status requests left ~190 KiB more heap resident for good
+ * (docs/benchmarks/ballastd.md). Written directly, a reply costs its text
+ * and nothing else. Parsing stays with json-glib.
  *
  * Output is compact (no spaces), members in call order. Strings are escaped
  * per RFC 8259, and bytes that are not UTF-8 become U+FFFD, so the text is
- * always valid JSON whatever a guest put in a name or a reason. Doubles
+ * always valid JSON whatever a guest put in a name or a reason; a NULL
+ * string is written as null. Doubles always carry a fraction or an exponent
+ * ("0.0", as json-glib writes them, so a reader sees a real number); those
  * that are not finite are written as null.
  */
 #ifndef BALLAST_JSON_WRITER_H
@@ -43,5 +47,10 @@ void json_writer_double(struct json_writer *w, double v);
 void json_writer_bool(struct json_writer *w, bool v);
 void json_writer_null(struct json_writer *w);
 void json_writer_string(struct json_writer *w, const char *s);
+/* A member in one call: json_writer_key, then the value. */
+void json_writer_member_int(struct json_writer *w, const char *key, int64_t v);
+void json_writer_member_double(struct json_writer *w, const char *key, double v);
+void json_writer_member_bool(struct json_writer *w, const char *key, bool v);
+void json_writer_member_string(struct json_writer *w, const char *key, const char *s);
 
 #endif

@@ -277,20 +277,14 @@ static bool knobs_moved(const struct ksm_monitor *km)
             a->pages_to_scan != b->pages_to_scan);
 }
 
-void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem_total_bytes,
-                           uint64_t mem_available_bytes, uint64_t committed_bytes, unsigned guests)
+/*
+ * ksmd is host-wide: while ksmtuned or MOM runs, it owns ksmd and ballast
+ * only measures (two controllers on one knob would fight). Looks for one
+ * when due (KSM_MONITOR_PEER_SCAN_MS, every decision while one runs, at once
+ * when the knobs moved); true while one runs: this decision is "observing".
+ */
+static bool other_tuner_runs(struct ksm_monitor *km, uint64_t now_ms)
 {
-    uint64_t interval = km->ck.interval_ms ? km->ck.interval_ms : 10000;
-    if (km->decided && now_ms + KSM_MONITOR_SLACK_MS < km->last_decision_ms + interval)
-        return;
-    if (!km->host_valid || mem_total_bytes == 0)
-        return;
-    uint64_t ticks = 0;
-    bool ticks_valid;
-    measure_ksmd(km, now_ms, &ticks, &ticks_valid);
-
-    /* ksmd is host-wide: while ksmtuned or MOM runs, it owns ksmd and ballast
-     * only measures (two controllers on one knob would fight). */
     const char *other = NULL;
     pid_t other_pid = 0;
     bool scan = km->tcfg.mode != KSM_MODE_OBSERVE &&
@@ -308,15 +302,79 @@ void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem
         km->other_tuner_pid = other_pid;
         g_snprintf(km->summary, sizeof(km->summary),
                    "observing only: %s (pid %d) tunes KSM on this host", other, (int)other_pid);
-        km->decided = true;
-        km->last_decision_ms = now_ms;
-        return;
+        return true;
     }
     if (scan && km->other_tuner_pid) {
         g_message("ksm: the other KSM tuner (pid %d) is gone: ballast tunes KSM again",
                   (int)km->other_tuner_pid);
         km->other_tuner_pid = 0;
     }
+    return false;
+}
+
+/* The change of a decision that says most (run or pages_to_scan), for status. */
+static void note_last_change(struct ksm_monitor *km, const struct ksm_tuner_output *out)
+{
+    const struct ksm_tuner_change *last = &out->changes[out->n_changes - 1];
+    for (unsigned i = 0; i < out->n_changes; i++)
+        if (out->changes[i].setting == KSM_S_RUN || out->changes[i].setting == KSM_S_PAGES_TO_SCAN)
+            last = &out->changes[i];
+    g_snprintf(km->last_change, sizeof(km->last_change),
+               "%s %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT ": %s",
+               ksm_setting_name(last->setting), last->old_value, last->new_value, last->reason);
+}
+
+/* Writes the tuner's settings (or, in a dry run, logs them once) and keeps its state. */
+static void apply_decision(struct ksm_monitor *km, const struct ksm_tuner_output *out)
+{
+    if (km->dry_run) {
+        /* Nothing written, so nothing the tuner believes it changed: keep its old state. */
+        km->state.initialised = out->state.initialised;
+        uint32_t h = out->n_changes ? proposal_hash(out) : 0;
+        if (h && h != km->dry_run_proposal)
+            for (unsigned i = 0; i < out->n_changes; i++)
+                log_change(km, &out->changes[i], "dry-run: would set ");
+        km->dry_run_proposal = h;
+        return;
+    }
+    if (!out->settings.mask) {
+        km->state = out->state;
+        return;
+    }
+    enum ksm_setting failed = KSM_S_COUNT;
+    int rc = ksm_apply(km->sysfs_root, &out->settings, &failed);
+    if (rc < 0) {
+        /* Keep the old state: the tuner decides again from what the kernel really has. */
+        g_warning("ksm: writing %s under %s failed: %s", ksm_setting_name(failed), km->sysfs_root,
+                  g_strerror(-rc));
+        return;
+    }
+    km->state = out->state;
+    for (unsigned i = 0; i < out->n_changes; i++) {
+        log_change(km, &out->changes[i], "");
+        km->changes++;
+    }
+    note_last_change(km, out);
+    /* What we wrote is what ksmd runs with from now on. */
+    ksm_read_host(km->sysfs_root, &km->cur);
+}
+
+void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem_total_bytes,
+                           uint64_t mem_available_bytes, uint64_t committed_bytes, unsigned guests)
+{
+    uint64_t interval = km->ck.interval_ms ? km->ck.interval_ms : 10000;
+    if (km->decided && now_ms + KSM_MONITOR_SLACK_MS < km->last_decision_ms + interval)
+        return;
+    if (!km->host_valid || mem_total_bytes == 0)
+        return;
+    uint64_t ticks = 0;
+    bool ticks_valid;
+    measure_ksmd(km, now_ms, &ticks, &ticks_valid);
+    bool observing = other_tuner_runs(km, now_ms);
+    km->decided = true;
+    km->last_decision_ms = now_ms;
+    if (observing)
+        return;
 
     struct ksm_tuner_input in = {
         .cfg = &km->tcfg,
@@ -334,50 +392,12 @@ void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem
     };
     struct ksm_tuner_output out;
     int rc = ksm_tuner_decide(&in, &out);
-    km->decided = true;
-    km->last_decision_ms = now_ms;
     if (rc < 0) {
         g_warning("ksm: tuner refused its input: %s", g_strerror(-rc));
         return;
     }
     g_strlcpy(km->summary, out.summary, sizeof(km->summary));
-
-    if (km->dry_run) {
-        /* Nothing written, so nothing the tuner believes it changed: keep its old state. */
-        km->state.initialised = out.state.initialised;
-        uint32_t h = out.n_changes ? proposal_hash(&out) : 0;
-        if (h && h != km->dry_run_proposal)
-            for (unsigned i = 0; i < out.n_changes; i++)
-                log_change(km, &out.changes[i], "dry-run: would set ");
-        km->dry_run_proposal = h;
-    } else if (out.settings.mask) {
-        enum ksm_setting failed = KSM_S_COUNT;
-        rc = ksm_apply(km->sysfs_root, &out.settings, &failed);
-        if (rc < 0) {
-            /* Keep the old state: the tuner decides again from what the kernel really has. */
-            g_warning("ksm: writing %s under %s failed: %s", ksm_setting_name(failed),
-                      km->sysfs_root, g_strerror(-rc));
-        } else {
-            km->state = out.state;
-            for (unsigned i = 0; i < out.n_changes; i++) {
-                log_change(km, &out.changes[i], "");
-                km->changes++;
-            }
-            const struct ksm_tuner_change *last = &out.changes[out.n_changes - 1];
-            for (unsigned i = 0; i < out.n_changes; i++)
-                if (out.changes[i].setting == KSM_S_RUN ||
-                    out.changes[i].setting == KSM_S_PAGES_TO_SCAN)
-                    last = &out.changes[i]; /* the change that says most */
-            g_snprintf(km->last_change, sizeof(km->last_change),
-                       "%s %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT ": %s",
-                       ksm_setting_name(last->setting), last->old_value, last->new_value,
-                       last->reason);
-            /* What we wrote is what ksmd runs with from now on. */
-            ksm_read_host(km->sysfs_root, &km->cur);
-        }
-    } else {
-        km->state = out.state;
-    }
+    apply_decision(km, &out);
     km->prev = km->cur;
     km->prev_ms = now_ms;
     km->have_prev = true;
@@ -448,29 +468,22 @@ void ksm_monitor_vm_status(const struct ksm_monitor_vm *vm, struct ctl_vm_status
 }
 
 void ksm_monitor_explain(const struct ksm_monitor *km, const struct ksm_monitor_vm *vm,
-                         JsonBuilder *b)
+                         struct json_writer *w)
 {
     struct ctl_vm_status s;
     ctl_vm_status_init(&s);
     ksm_monitor_vm_status(vm, &s);
-    json_builder_set_member_name(b, "ksm");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "allowed");
-    json_builder_add_boolean_value(b, vm->allowed);
-    json_builder_set_member_name(b, "pid");
-    json_builder_add_int_value(b, vm->pid);
-    json_builder_set_member_name(b, "valid");
-    json_builder_add_boolean_value(b, vm->valid);
-    json_builder_set_member_name(b, "read_error");
-    if (vm->read_error)
-        json_builder_add_string_value(b, g_strerror(-vm->read_error));
-    else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "mergeable");
+    json_writer_key(w, "ksm");
+    json_writer_object_begin(w);
+    json_writer_member_bool(w, "allowed", vm->allowed);
+    json_writer_member_int(w, "pid", vm->pid);
+    json_writer_member_bool(w, "valid", vm->valid);
+    json_writer_member_string(w, "read_error", vm->read_error ? g_strerror(-vm->read_error) : NULL);
+    json_writer_key(w, "mergeable");
     if (s.ksm_mergeable < 0)
-        json_builder_add_null_value(b);
+        json_writer_null(w);
     else
-        json_builder_add_boolean_value(b, s.ksm_mergeable);
+        json_writer_bool(w, s.ksm_mergeable);
     const struct {
         const char *name;
         int64_t v;
@@ -486,22 +499,16 @@ void ksm_monitor_explain(const struct ksm_monitor *km, const struct ksm_monitor_
         {"kernel_profit_bytes", s.ksm_profit_bytes, true},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(f); i++) {
-        json_builder_set_member_name(b, f[i].name);
+        json_writer_key(w, f[i].name);
         if (f[i].is_signed ? f[i].v == CTL_UNKNOWN_S64 : f[i].v < 0)
-            json_builder_add_null_value(b);
+            json_writer_null(w);
         else
-            json_builder_add_int_value(b, f[i].v);
+            json_writer_int(w, f[i].v);
     }
-    json_builder_set_member_name(b, "mode");
-    json_builder_add_string_value(b, ksm_mode_name(km->tcfg.mode));
-    json_builder_set_member_name(b, "tuner");
-    json_builder_add_string_value(b, km->summary[0] ? km->summary : "no decision yet");
-    json_builder_set_member_name(b, "last_change");
-    if (km->last_change[0])
-        json_builder_add_string_value(b, km->last_change);
-    else
-        json_builder_add_null_value(b);
-    json_builder_end_object(b);
+    json_writer_member_string(w, "mode", ksm_mode_name(km->tcfg.mode));
+    json_writer_member_string(w, "tuner", km->summary[0] ? km->summary : "no decision yet");
+    json_writer_member_string(w, "last_change", km->last_change[0] ? km->last_change : NULL);
+    json_writer_object_end(w);
 }
 
 uint64_t ksm_monitor_interval_ms(const struct ksm_monitor *km)

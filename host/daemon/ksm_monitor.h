@@ -130,6 +130,6 @@ void ksm_monitor_host_status(const struct ksm_monitor *km, struct ctl_host_statu
 void ksm_monitor_vm_status(const struct ksm_monitor_vm *vm, struct ctl_vm_status *s);
 /* explain's "ksm" member: the VM's figures and policy key, and the tuner's view. */
 void ksm_monitor_explain(const struct ksm_monitor *km, const struct ksm_monitor_vm *vm,
-                         JsonBuilder *b);
+                         struct json_writer *w);
 
 #endif

@@ -4,9 +4,9 @@
  * The loop it closes, once per tick (config tick_interval_ms, and at once
  * when a guest sends PRESSURE):
  *   0. POLL the quiet agents whose last report is half the stale window old
- *      and read all their answers MANAGER_POLL_COLLECT_MS later (poll_agents,
+ *      and read all their answers PLANNER_POLL_COLLECT_MS later (poll_agents,
  *      on_collect; the others' reports are within the agents' deadband of
- *      the truth, poll_due);
+ *      the truth, planner_poll_due);
  *   1. read the host (<proc>/meminfo, <proc>/pressure/memory);
  *   2. ask the VMs' backends for fresh balloon figures where events do not
  *      keep them current (libvirt every tick; the fleet's guest-stats when a
@@ -14,33 +14,29 @@
  *      asynchronously and are used by the next tick;
  *   3. build the policy snapshot from preallocated arrays and call the pure
  *      engine (host/policy);
- *   4. send the targets that changed, growth first, within a per-VM shrink
- *      interval and a host-wide command budget; in dry-run, only log them.
+ *   4. send the targets that changed in the planner's order: growth first,
+ *      within a per-VM shrink interval and a host-wide command budget
+ *      (host/policy/planner.h); in dry-run, only log them.
  * Logging: one structured line per target that changes, never one per tick.
  *
  * VMs come from one or more sources (vmsource.h): the fleet directory and/or
  * a libvirt connection. Each VM remembers its source; a name is managed once
  * (the second VM to claim a name, from another source, is logged and left
- * alone). A VM's policy is its config file, else (libvirt) its domain
+ * alone). A libvirt VM's policy is its config file, else its domain
  * metadata, else [defaults], with runtime overrides on top: resolved by
  * vm_policy_resolve (host/policy/vm_policy.h) when an input changes, and
  * cached per VM.
  */
-#include "manager.h"
+#include "manager_private.h"
 
-#include "agent_conn.h"
-#include "config.h"
-#include "control.h"
 #include "hostmem.h"
-#include "ksm_monitor.h"
-#include "libvirt_module.h"
 #include "lv_policy.h"
+#include "planner.h"
 #include "policy.h"
 #include "size.h"
 #include "timer.h"
 #include "vm_override.h"
 #include "vm_policy.h"
-#include "target_history.h"
 #include "vmsource_fleet.h"
 #include "vmsource_libvirt.h"
 
@@ -48,103 +44,6 @@
 #include <malloc.h>
 #include <math.h>
 #include <string.h>
-
-struct bd_vm {
-    struct manager *m;
-    char name[CTL_VM_NAME_MAX];
-    struct vmsource *src; /* the source this VM came from */
-    struct vmsource_vm *handle;
-    bool libvirt; /* src is the libvirt source */
-    struct lv_policy
-        *meta; /* libvirt: the domain's metadata policy as last read; NULL for the fleet */
-    struct vm_policy_cache policy; /* resolved policy; see resolved_policy() */
-    bool agent_parked;             /* agent closed by a stopped/release notify */
-    bool backend_up;
-    struct vmsource_balloon balloon;
-    bool has_agent;
-    struct agent_conn agent;
-    struct proto_report report;
-    gint64 report_ms;
-    int64_t report_actual_bytes; /* balloon actual when the report arrived, -1 unknown */
-    bool report_valid;
-    bool pressure_event;
-    uint64_t target_set_bytes; /* last target sent to QEMU, 0 = none since (re)connect */
-    gint64 last_set_ms;
-    /* deflate-on-oom seen on the balloon's events (on_vm_balloon): */
-    struct target_history sent;       /* targets sent, by wall-clock time */
-    uint64_t guest_raised_over_bytes; /* for the next decision, 0 = none */
-    gint64 raise_counted_real_us;     /* events stamped before this are counted */
-    bool evaluated;                   /* in/out below are from the last tick */
-    struct policy_vm_in in;
-    struct policy_vm_state pstate;
-    struct policy_vm_out out;
-    uint64_t logged_target;
-    const char *status_reason; /* why it was not evaluated (a static string) */
-    char *config_error;        /* why config forced safe mode, NULL = none */
-    /* Convergence watch after a growth: when did the balloon get there? */
-    uint64_t grow_wait_bytes; /* target of the growth being watched, 0 = none */
-    gint64 grow_trigger_ms;   /* arrival of the report / PRESSURE that asked for it */
-    gint64 grow_sent_ms;      /* when the balloon command went out */
-    int64_t grow_latency_ms;  /* last measured report -> balloon reached, -1 = none */
-    struct vm_override ovr;
-    struct ksm_monitor_vm ksm;
-    /* The event path: a decision for this VM alone (vm_decide_soon). */
-    guint decide_id;
-    gint64 last_decide_ms;
-    uint64_t event_decisions;
-    /* Backend requests for this VM (QMP query-balloon / balloon under the
-     * fleet): status shows them, so a test can tell that an event on one VM
-     * cost nothing on the others. */
-    uint64_t balloon_queries;
-    gint64 refresh_ms; /* last query-balloon asked at a tick */
-    uint64_t balloon_sets;
-};
-
-/* One VM source and its way back to the manager (the events' ctx). */
-struct bd_source {
-    struct manager *m;
-    struct vmsource *src;
-};
-
-#define MANAGER_MAX_SOURCES 2 /* the fleet and one libvirt connection */
-
-struct manager {
-    char *fleet_dir;                /* NULL: no fleet source */
-    char *libvirt_uri;              /* NULL: no libvirt source */
-    const struct lv_module_api *lv; /* ballast-libvirt.so, loaded for libvirt_uri */
-    char *config_dir;
-    char *proc_root;
-    unsigned rescan_ms;
-    bool dry_run;
-    struct config *cfg;
-    struct bd_source sources[MANAGER_MAX_SOURCES];
-    unsigned n_sources;
-    guint notify_id; /* libvirt rescan asked for by a `notify started` */
-    GPtrArray *vms;  /* struct bd_vm *, sorted by name */
-    struct policy_host host;
-    bool host_valid;
-    bool host_warned;
-    gint64 host_read_ms; /* when m->host was read */
-    guint tick_id;
-    uint64_t tick_ms;
-    guint soon_id;
-    guint collect_id;        /* polled agents are read, then the tick runs */
-    struct fd_group *agents; /* every VM's agent socket, one GLib source */
-    gint64 last_tick_ms;
-    uint64_t ticks, balloon_changes, removed_rejects;
-    uint64_t event_ticks;  /* ticks run at once for a PRESSURE frame or a report */
-    guint watch_id;        /* fast query-balloon polling while a growth converges */
-    gint64 ksm_read_ms;    /* last host KSM read (ksm_tick) */
-    gint64 ksm_vm_read_ms; /* last per-VM ksm_stat read (ksm_read_vms) */
-    struct proto_config agent_config;
-    char *ksm_sysfs_root;
-    struct ksm_monitor ksm;
-};
-
-static gint64 now_ms(void)
-{
-    return g_get_monotonic_time() / 1000;
-}
 
 static void set_reason(struct bd_vm *vm, const char *static_text)
 {
@@ -202,31 +101,17 @@ static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
 static void vm_decide_soon(struct bd_vm *vm);
 
 /*
- * Quiet reports (PROTO_CAP_QUIET): an idle agent then reports once every
- * PROTO_QUIET_HEARTBEAT_INTERVALS intervals instead of every interval; a
- * moving guest as often as before. Granted only while such a report stays
- * fresh for the policy (agent_stale_ms), two intervals to spare for a slow
- * guest. With 64 idle guests it is 6 wakeups of ballastd a second, not 64.
+ * Quiet and polled reporting, granted from the agent's next HELLO while the
+ * configuration allows them (planner_quiet_reports_ok,
+ * planner_polled_reports_ok: quiet agents are POLLed at the tick and read
+ * together, poll_agents and on_collect).
  */
-static bool quiet_reports_ok(const struct manager *m)
+static void grant_reporting(const struct manager *m, struct bd_vm *vm)
 {
-    return m->cfg->tunables.agent_stale_ms >=
-           (uint64_t)(PROTO_QUIET_HEARTBEAT_INTERVALS + 2) * m->agent_config.report_interval_ms;
-}
-
-/*
- * Polled heartbeats (PROTO_CAP_POLL, with QUIET): the agent sends none; a
- * scheduled tick POLLs the quiet agents whose report is due (poll_due), all
- * at once, and reads their answers together after MANAGER_POLL_COLLECT_MS
- * (poll_agents, on_collect). An idle fleet then wakes ballastd about three
- * times per two ticks instead of once per guest heartbeat. Granted while a
- * poll that goes unanswered still leaves the report fresh at the next tick:
- * under agent_stale_ms / 2 + a tick when due, so agent_stale_ms >= 2 ticks.
- */
-static bool polled_reports_ok(const struct manager *m)
-{
-    return quiet_reports_ok(m) &&
-           m->cfg->tunables.agent_stale_ms >= 2 * m->tick_ms + MANAGER_POLL_COLLECT_MS;
+    uint64_t stale_ms = m->cfg->tunables.agent_stale_ms;
+    uint32_t interval_ms = m->agent_config.report_interval_ms;
+    vm->agent.allow_quiet = planner_quiet_reports_ok(stale_ms, interval_ms);
+    vm->agent.allow_poll = planner_polled_reports_ok(stale_ms, interval_ms, m->tick_ms);
 }
 
 static void on_agent_report(void *ctx, const struct proto_report *r, bool pressure,
@@ -259,7 +144,15 @@ static gint cmp_vm(gconstpointer a, gconstpointer b)
     return strcmp((*(struct bd_vm *const *)a)->name, (*(struct bd_vm *const *)b)->name);
 }
 
-static struct bd_vm *find_vm(struct manager *m, const char *name);
+struct bd_vm *manager_find_vm(struct manager *m, const char *name)
+{
+    for (guint i = 0; i < m->vms->len; i++) {
+        struct bd_vm *vm = m->vms->pdata[i];
+        if (strcmp(vm->name, name) == 0)
+            return vm;
+    }
+    return NULL;
+}
 
 /*
  * The cookie is NULL for a VM ballastd does not manage: a name too long for
@@ -277,7 +170,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
                   CTL_VM_NAME_MAX - 1, name, CTL_VM_NAME_MAX - 1);
         return NULL;
     }
-    struct bd_vm *other = find_vm(m, name);
+    struct bd_vm *other = manager_find_vm(m, name);
     if (other) {
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", name, "MESSAGE",
                          "%s: a %s VM of this name is managed already: the %s VM is not managed "
@@ -302,8 +195,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     if (agent_path && agent_conn_init(&vm->agent, m->agents, vm->name, agent_path, &m->agent_config,
                                       &agent_events, vm) == 0) {
         vm->has_agent = true;
-        vm->agent.allow_quiet = quiet_reports_ok(m);
-        vm->agent.allow_poll = polled_reports_ok(m);
+        grant_reporting(m, vm);
         agent_conn_start(&vm->agent);
     }
     g_ptr_array_add(m->vms, vm);
@@ -359,43 +251,45 @@ static void on_vm_backend(void *ctx, void *cookie, bool connected)
     }
 }
 
+/* The growth being watched is there: log how long it took (convergence watch). */
+static void grow_reached(struct bd_vm *vm)
+{
+    char sz[32], lat[24];
+    vm->grow_latency_ms = now_ms() - vm->grow_trigger_ms;
+    g_snprintf(lat, sizeof(lat), "%" G_GINT64_FORMAT, vm->grow_latency_ms);
+    g_log_structured(
+        G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "LATENCY_MS", lat, "MESSAGE",
+        "%s: balloon reached %s %" G_GINT64_FORMAT
+        " ms after the report that asked for it (command sent after %" G_GINT64_FORMAT " ms)",
+        vm->name, size_format(vm->grow_wait_bytes, sz, sizeof(sz)), vm->grow_latency_ms,
+        vm->grow_sent_ms - vm->grow_trigger_ms);
+    vm->grow_wait_bytes = 0;
+}
+
 static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon *b)
 {
     struct bd_vm *vm = cookie;
     if (!vm)
         return;
-    int64_t before = vm->balloon.actual_bytes;
+    struct planner_balloon_event ev = {
+        .before_bytes = vm->balloon.actual_bytes,
+        .actual_bytes = b->actual_bytes,
+        .changed_real_us = b->actual_changed_real_us,
+        .target_set_bytes = vm->target_set_bytes,
+        .sent = &vm->sent,
+        .raise_counted_real_us = vm->raise_counted_real_us,
+    };
     vm->balloon = *b;
-    /* actual rising above the target in force, without a command of ours: the
-     * guest deflated its balloon on OOM (deflate-on-oom). Urgent: decide now.
-     * An event stamped by QEMU is compared with the target in force at its
-     * time stamp (target_history.h): read late, after a growth of ours, it
-     * still shows the guest's own deflate; the decision counts it once. */
-    if (before >= 0 && b->actual_bytes > before) {
-        int64_t at = b->actual_changed_real_us;
-        uint64_t in_force = vm->target_set_bytes;
-        if (at)
-            in_force = at > vm->raise_counted_real_us ? target_history_at(&vm->sent, at) : 0;
-        if (in_force && (uint64_t)b->actual_bytes >= in_force + MANAGER_CONVERGED_BYTES) {
-            if (at)
-                vm->guest_raised_over_bytes = in_force;
-            vm_decide_soon(vm);
-        }
+    /* The guest deflated its balloon on OOM: urgent, decide now. A stamped
+     * change read late still shows it; the decision counts it once. */
+    struct planner_balloon_verdict v = planner_classify_balloon(&ev);
+    if (v.change == PLANNER_BALLOON_GUEST_DEFLATE) {
+        if (v.raised_over_bytes)
+            vm->guest_raised_over_bytes = v.raised_over_bytes;
+        vm_decide_soon(vm);
     }
-    if (vm->grow_wait_bytes && b->actual_bytes >= 0 &&
-        (uint64_t)b->actual_bytes + MANAGER_CONVERGED_BYTES >= vm->grow_wait_bytes) {
-        gint64 now = now_ms();
-        char sz[32], lat[24];
-        vm->grow_latency_ms = now - vm->grow_trigger_ms;
-        g_snprintf(lat, sizeof(lat), "%" G_GINT64_FORMAT, vm->grow_latency_ms);
-        g_log_structured(
-            G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "LATENCY_MS", lat, "MESSAGE",
-            "%s: balloon reached %s %" G_GINT64_FORMAT
-            " ms after the report that asked for it (command sent after %" G_GINT64_FORMAT " ms)",
-            vm->name, size_format(vm->grow_wait_bytes, sz, sizeof(sz)), vm->grow_latency_ms,
-            vm->grow_sent_ms - vm->grow_trigger_ms);
-        vm->grow_wait_bytes = 0;
-    }
+    if (planner_grow_reached(vm->grow_wait_bytes, b->actual_bytes))
+        grow_reached(vm);
 }
 
 /* Fresh balloon figures for one VM (query-balloon under the fleet). */
@@ -405,7 +299,7 @@ static void vm_refresh(struct bd_vm *vm, bool guest_stats)
     vm->src->ops->refresh(vm->src, vm->handle, guest_stats);
 }
 
-/* While a growth converges, query-balloon every MANAGER_CONVERGE_POLL_MS:
+/* While a growth converges, query-balloon every PLANNER_CONVERGE_POLL_MS:
  * BALLOON_CHANGE is rate-limited to one a second by QEMU. */
 static gboolean on_watch(gpointer data)
 {
@@ -414,19 +308,21 @@ static gboolean on_watch(gpointer data)
     bool any = false;
     for (guint i = 0; i < m->vms->len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
-        if (!vm->grow_wait_bytes)
-            continue;
-        if (!vm->backend_up || now - vm->grow_sent_ms > MANAGER_CONVERGE_WATCH_MS) {
-            char sz[32], ms[24];
-            g_snprintf(ms, sizeof(ms), "%d", MANAGER_CONVERGE_WATCH_MS);
-            g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "TIMEOUT_MS", ms,
-                             "MESSAGE", "%s: balloon did not reach %s within %s ms of the command",
-                             vm->name, size_format(vm->grow_wait_bytes, sz, sizeof(sz)), ms);
+        switch (planner_watch_step(vm->grow_wait_bytes, vm->backend_up, vm->grow_sent_ms, now)) {
+        case PLANNER_WATCH_NONE:
+            break;
+        case PLANNER_WATCH_GIVE_UP: {
+            char sz[32];
+            g_message("%s: balloon did not reach %s within %d ms of the command", vm->name,
+                      size_format(vm->grow_wait_bytes, sz, sizeof(sz)), PLANNER_CONVERGE_WATCH_MS);
             vm->grow_wait_bytes = 0;
-            continue;
+            break;
         }
-        any = true;
-        vm_refresh(vm, false);
+        case PLANNER_WATCH_QUERY:
+            any = true;
+            vm_refresh(vm, false);
+            break;
+        }
     }
     if (any)
         return G_SOURCE_CONTINUE;
@@ -468,6 +364,12 @@ static const struct vm_policy *resolved_policy(struct manager *m, struct bd_vm *
         .overrides = &vm->ovr.layer,
     };
     return vm_policy_cache_get(&vm->policy, &in);
+}
+
+/* Where the VM's policy comes from now: "file", "metadata" or "defaults". */
+const char *vm_policy_source(struct manager *m, struct bd_vm *vm)
+{
+    return vm_policy_source_name(resolved_policy(m, vm)->source);
 }
 
 /* --- the tick ----------------------------------------------------------------------------- */
@@ -523,8 +425,7 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
     }
 }
 
-/* sent: the command went out (ACTION move); else only logged (would_move). */
-static void log_target(struct bd_vm *vm, bool sent, const char *verb, uint64_t from, uint64_t to)
+static void log_target(struct bd_vm *vm, const char *verb, uint64_t from, uint64_t to)
 {
     char a[32], b[32], to_s[24], from_s[24];
     /* Journal fields other than MESSAGE are plain strings, not formats. */
@@ -532,59 +433,78 @@ static void log_target(struct bd_vm *vm, bool sent, const char *verb, uint64_t f
     g_snprintf(from_s, sizeof(from_s), "%" G_GUINT64_FORMAT, from);
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "TARGET_BYTES", to_s,
                      "PREVIOUS_BYTES", from_s, "DECISION", policy_decision_name(vm->out.decision),
-                     "REASON", policy_cause_name(vm->out.cause), "ACTION",
-                     sent ? "move" : "would_move", "MESSAGE", "%s: %s target %s -> %s (%s: %s)",
-                     vm->name, verb, size_format(from, a, sizeof(a)), size_format(to, b, sizeof(b)),
+                     "MESSAGE", "%s: %s target %s -> %s (%s: %s)", vm->name, verb,
+                     size_format(from, a, sizeof(a)), size_format(to, b, sizeof(b)),
                      policy_decision_name(vm->out.decision), vm->out.reason);
 }
 
-static void actuate(struct manager *m, struct bd_vm *vm, gint64 now, bool grow, unsigned *budget)
+/* The planner's view of the engine's last answer for vm (vm->in, vm->out). */
+static struct planner_vm plan_input(const struct bd_vm *vm)
 {
-    const struct policy_vm_out *out = &vm->out;
-    uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : vm->in.actual_bytes;
-    if (m->dry_run || !out->actuate) {
-        if (out->target_bytes != vm->logged_target && out->target_bytes != current)
-            log_target(vm, false,
-                       m->dry_run                               ? "dry-run: would move"
-                       : vm->in.params.mode == POLICY_MODE_SAFE ? "safe mode: would move"
-                                                                : "observe: would move",
-                       current, out->target_bytes);
-        vm->logged_target = out->target_bytes;
-        return;
-    }
-    if (out->target_bytes == current)
-        return;
-    if (!grow && now - vm->last_set_ms < MANAGER_VM_MIN_SHRINK_INTERVAL_MS)
-        return; /* the engine asks again next tick */
-    if (*budget == 0)
-        return;
+    struct planner_vm pv = {
+        .current_bytes = planner_current_bytes(vm->target_set_bytes, vm->in.actual_bytes),
+        .want_bytes = vm->out.target_bytes,
+        .actuate = vm->out.actuate,
+        .mode = vm->in.params.mode,
+        .logged_bytes = vm->logged_target,
+        .last_set_ms = vm->last_set_ms,
+    };
+    return pv;
+}
+
+/* Sends the engine's target; a growth starts the convergence watch. */
+static void send_target(struct manager *m, struct bd_vm *vm, const struct planner_vm *pv,
+                        gint64 now, unsigned *budget)
+{
+    bool grow = planner_is_growth(pv);
     /* Before the command: QEMU's stamp on its effect is never earlier. */
     gint64 sent_real_us = g_get_real_time();
-    int rc = vm->src->ops->set_target(vm->src, vm->handle, out->target_bytes);
+    int rc = vm->src->ops->set_target(vm->src, vm->handle, pv->want_bytes);
     if (rc < 0) {
         g_debug("%s: balloon not sent: %s", vm->name, g_strerror(-rc));
         return;
     }
     (*budget)--;
     vm->balloon_sets++;
-    log_target(vm, true, "moving", current, out->target_bytes);
+    log_target(vm, "moving", pv->current_bytes, pv->want_bytes);
     if (grow) {
-        vm->grow_wait_bytes = out->target_bytes;
-        vm->grow_trigger_ms = vm->report_valid ? MIN(vm->report_ms, now) : now;
+        vm->grow_wait_bytes = pv->want_bytes;
+        vm->grow_trigger_ms = planner_grow_trigger_ms(vm->report_valid, vm->report_ms, now);
         vm->grow_sent_ms = now;
         if (!m->watch_id)
-            m->watch_id = g_timeout_add(MANAGER_CONVERGE_POLL_MS, on_watch, m);
+            m->watch_id = g_timeout_add(PLANNER_CONVERGE_POLL_MS, on_watch, m);
     } else {
         vm->grow_wait_bytes = 0;
     }
-    vm->target_set_bytes = out->target_bytes;
-    target_history_push(&vm->sent, out->target_bytes, sent_real_us);
-    vm->logged_target = out->target_bytes;
+    vm->target_set_bytes = pv->want_bytes;
+    target_history_push(&vm->sent, pv->want_bytes, sent_real_us);
+    vm->logged_target = pv->want_bytes;
     vm->last_set_ms = now;
     m->balloon_changes++;
 }
 
-/* KSM figures of the host and every VM, and a tuner decision when one is due. */
+/* Does what the planner says with vm's answer: send, log a move it would make, or wait. */
+static void actuate(struct manager *m, struct bd_vm *vm, const struct planner_vm *pv, gint64 now,
+                    unsigned *budget)
+{
+    switch (planner_actuation(pv, m->dry_run, *budget, now)) {
+    case PLANNER_WOULD_MOVE:
+        log_target(vm, planner_would_move_verb(pv, m->dry_run), pv->current_bytes, pv->want_bytes);
+        vm->logged_target = pv->want_bytes;
+        break;
+    case PLANNER_HANDS_OFF:
+        vm->logged_target = pv->want_bytes;
+        break;
+    case PLANNER_SEND:
+        send_target(m, vm, pv, now, budget);
+        break;
+    case PLANNER_NOTHING:
+    case PLANNER_WAIT_GAP:    /* the engine asks again next tick */
+    case PLANNER_WAIT_BUDGET: /* likewise */
+        break;
+    }
+}
+
 /* Whether vm's policy lets KSM merge its memory (the opt-out key). */
 static bool vm_ksm_allowed(struct manager *m, struct bd_vm *vm)
 {
@@ -603,7 +523,7 @@ static void ksm_read_vms(struct manager *m, gint64 now)
 }
 
 /* Per-VM figures no older than one KSM interval for a control request. */
-static void ksm_fresh_vms(struct manager *m)
+void manager_ksm_fresh_vms(struct manager *m)
 {
     gint64 now = now_ms();
     if (!m->ksm_vm_read_ms ||
@@ -617,7 +537,7 @@ static void ksm_tick(struct manager *m, gint64 now)
      * read the host's (some 23 sysfs files) once per KSM interval, the
      * tuner's own cadence, not at every tick. The tuner needs no per-VM
      * figure: those feed status, explain and the log, so they are read once
-     * a minute, or when a control request wants them fresher (ksm_fresh_vms):
+     * a minute, or when a control request wants them fresher (manager_ksm_fresh_vms):
      * 32 guests' ksm_stat files every 10 s were a fifth of an idle tick's
      * syscalls. */
     uint64_t every = ksm_monitor_interval_ms(&m->ksm);
@@ -657,9 +577,7 @@ static void commit_decision(struct bd_vm *vm, const struct policy_vm_in *in,
     if (out->guest_deflated) {
         char a[32], t[32], count[24];
         /* The target the guest deflated over: the one in force then. */
-        uint64_t over = in->target_bytes;
-        if (in->guest_raised_over_bytes && in->actual_bytes < over + MANAGER_CONVERGED_BYTES)
-            over = in->guest_raised_over_bytes; /* seen late: grown past it already */
+        uint64_t over = planner_deflated_over_bytes(in);
         g_snprintf(count, sizeof(count), "%" G_GUINT64_FORMAT, st->guest_deflate_events);
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", vm->name, "GUEST_DEFLATE_EVENTS",
                          count, "MESSAGE",
@@ -708,11 +626,72 @@ static void run_tick(struct manager *m, bool scheduled)
     }
 }
 
+/* Asks vm's source for fresh balloon figures when the planner says a tick should. */
+static void tick_refresh(struct bd_vm *vm, gint64 now)
+{
+    struct planner_refresh r = {
+        .has_agent = vm->has_agent,
+        .report_valid = vm->report_valid,
+        .refresh_each_tick = vm->src->ops->refresh_each_tick,
+        .actual_bytes = vm->balloon.actual_bytes,
+        .nominal_bytes = vm->balloon.nominal_bytes,
+        .refresh_ms = vm->refresh_ms,
+    };
+    bool stats;
+    if (planner_refresh_due(&r, now, &stats)) {
+        vm->refresh_ms = now;
+        vm_refresh(vm, stats);
+    }
+}
+
+/* Refreshes the connected VMs and fills the engine's input for those with
+ * known figures: in[], states[] and vms[] get one entry each; returns how many. */
+static size_t tick_inputs(struct manager *m, gint64 now, gint64 wall_s, struct policy_vm_in *in,
+                          struct policy_vm_state *states, struct bd_vm **vms)
+{
+    size_t n = 0;
+    for (guint i = 0; i < m->vms->len; i++) {
+        struct bd_vm *vm = m->vms->pdata[i];
+        vm->evaluated = false;
+        if (!vm->backend_up)
+            continue;
+        tick_refresh(vm, now);
+        if (vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes < 0) {
+            set_reason(vm, "waiting for QEMU's figures");
+            continue;
+        }
+        fill_inputs(m, vm, now, wall_s, &in[n]);
+        states[n] = vm->pstate;
+        vms[n] = vm;
+        n++;
+    }
+    return n;
+}
+
+/* Actuates the tick's decisions in the planner's order (growth first),
+ * within the host-wide command budget; then the RECLAIMs the engine asked for. */
+static void tick_actuate(struct manager *m, struct bd_vm **vms, size_t n, gint64 now)
+{
+    g_autofree struct planner_vm *plan = g_new(struct planner_vm, n);
+    g_autofree size_t *order = g_new(size_t, n);
+    for (size_t i = 0; i < n; i++)
+        plan[i] = plan_input(vms[i]);
+    planner_order(plan, n, order);
+    unsigned budget = PLANNER_HOST_MAX_SETS_PER_TICK;
+    for (size_t k = 0; k < n; k++)
+        actuate(m, vms[order[k]], &plan[order[k]], now, &budget);
+    for (size_t i = 0; i < n; i++) {
+        struct bd_vm *vm = vms[i];
+        if (!m->dry_run && vm->out.reclaim_bytes > 0 && vm->has_agent)
+            agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes);
+    }
+}
+
 /*
  * The balloon loop over the whole fleet: one snapshot, one policy_evaluate,
- * growth actuated before shrinks. The snapshot arrays (~620 bytes a VM)
- * live for this call only: the engine's state between ticks is each VM's
- * own copy, and the pages go back at the tick's malloc_trim.
+ * then the planner's order. The snapshot arrays (~620 bytes a VM) live for
+ * this call only: the engine's state between ticks is each VM's own copy,
+ * and the pages go back at the tick's malloc_trim.
  */
 static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
 {
@@ -722,35 +701,8 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
     g_autofree struct policy_vm_in *in = g_new(struct policy_vm_in, len);
     g_autofree struct policy_vm_state *states = g_new(struct policy_vm_state, len);
     g_autofree struct policy_vm_out *outs = g_new(struct policy_vm_out, len);
-    g_autofree struct bd_vm **order = g_new(struct bd_vm *, len);
-    size_t n = 0;
-    for (guint i = 0; i < len; i++) {
-        struct bd_vm *vm = m->vms->pdata[i];
-        vm->evaluated = false;
-        if (!vm->backend_up)
-            continue;
-        /* Under the fleet, BALLOON_CHANGE events keep actual current (QEMU
-         * rate-limits them to one a second and always delivers the last); a
-         * query-balloon is the safety net every MANAGER_BALLOON_REFRESH_MS,
-         * or brings guest-stats when there is no agent. Saves a QMP round
-         * trip per VM per tick, and a wakeup per answer: the 32 QEMUs of an
-         * idle fleet answer at their own moments. libvirt's figures come
-         * only by refreshing. */
-        bool stats = !vm->has_agent || !vm->report_valid;
-        if (stats || vm->src->ops->refresh_each_tick || vm->balloon.actual_bytes < 0 ||
-            vm->balloon.nominal_bytes <= 0 || now - vm->refresh_ms >= MANAGER_BALLOON_REFRESH_MS) {
-            vm->refresh_ms = now;
-            vm_refresh(vm, stats);
-        }
-        if (vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes < 0) {
-            set_reason(vm, "waiting for QEMU's figures");
-            continue;
-        }
-        fill_inputs(m, vm, now, wall_s, &in[n]);
-        states[n] = vm->pstate;
-        order[n] = vm;
-        n++;
-    }
+    g_autofree struct bd_vm **vms = g_new(struct bd_vm *, len);
+    size_t n = tick_inputs(m, now, wall_s, in, states, vms);
     if (!m->host_valid || n == 0)
         return;
 
@@ -762,23 +714,22 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
         return;
     }
     for (size_t i = 0; i < n; i++)
-        commit_decision(order[i], &in[i], &states[i], &outs[i]);
-    /* Growth first: a guest never waits for memory because shrinks used the budget. */
-    unsigned budget = MANAGER_HOST_MAX_SETS_PER_TICK;
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            struct bd_vm *vm = order[i];
-            uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : vm->in.actual_bytes;
-            bool grow = vm->out.target_bytes > current;
-            if ((pass == 0) == grow)
-                actuate(m, vm, now, grow, &budget);
-        }
+        commit_decision(vms[i], &in[i], &states[i], &outs[i]);
+    tick_actuate(m, vms, n, now);
+}
+
+/* The host's figures, re-read if older than a report interval: good enough
+ * for a growth (never refused for host pressure) and one read per burst. */
+static void host_read_if_old(struct manager *m, gint64 now)
+{
+    if (now - m->host_read_ms < MANAGER_REPORT_INTERVAL_MS)
+        return;
+    struct policy_host host;
+    if (hostmem_read(m->proc_root, &host) == 0) {
+        m->host = host;
+        m->host_valid = true;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct bd_vm *vm = order[i];
-        if (!m->dry_run && vm->out.reclaim_bytes > 0 && vm->has_agent)
-            agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes);
-    }
+    m->host_read_ms = now;
 }
 
 /*
@@ -795,16 +746,7 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
     vm->last_decide_ms = now;
     if (!vm->backend_up || vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes <= 0)
         return;
-    /* The host's figures are at most a report interval old: good enough for
-     * a growth (never refused for host pressure) and one read per burst. */
-    if (now - m->host_read_ms >= MANAGER_REPORT_INTERVAL_MS) {
-        struct policy_host host;
-        if (hostmem_read(m->proc_root, &host) == 0) {
-            m->host = host;
-            m->host_valid = true;
-        }
-        m->host_read_ms = now;
-    }
+    host_read_if_old(m, now);
     if (!m->host_valid)
         return;
     struct policy_vm_in in;
@@ -815,15 +757,14 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
         .now_ms = now, .host = m->host, .tunables = &m->cfg->tunables, .vms = &in, .n_vms = 1};
     if (policy_evaluate(&snap, &st, &out, NULL) < 0)
         return;
-    uint64_t current = vm->target_set_bytes ? vm->target_set_bytes : in.actual_bytes;
-    if ((out.decision != POLICY_GROW && out.decision != POLICY_GROW_URGENT) ||
-        out.target_bytes <= current)
+    if (!planner_event_takes(&out, planner_current_bytes(vm->target_set_bytes, in.actual_bytes)))
         return; /* nothing urgent after all: the tick decides */
     vm->event_decisions++;
     m->event_ticks++;
     commit_decision(vm, &in, &st, &out);
+    struct planner_vm pv = plan_input(vm);
     unsigned budget = 1;
-    actuate(m, vm, now, true, &budget);
+    actuate(m, vm, &pv, now, &budget);
     /* A deflate is seen on the balloon, not in a report: measure from now. */
     if (out.guest_deflated && vm->grow_wait_bytes)
         vm->grow_trigger_ms = now;
@@ -845,33 +786,17 @@ static void vm_decide_soon(struct bd_vm *vm)
                         on_vm_decide, vm);
 }
 
-/*
- * Which quiet agents a tick POLLs. A quiet agent sends any material move at
- * once (proto.h: memory by max(1 MiB, MemTotal / 128), PSI by 1 %), so the
- * last report it sent is within that deadband of the truth however old it
- * is; a POLL adds proof of life and a bound on age. It is due once the
- * report is half the stale window old: a decision then never uses a report
- * older than agent_stale_ms / 2 + a tick, which polled_reports_ok keeps
- * under agent_stale_ms. With the defaults (15 s, 5 s tick) an idle fleet is
- * polled every other tick, and the ticks between cost one wakeup and no
- * socket I/O. A guest whose memory moves reports on its own and is not
- * polled at all.
- */
-static bool poll_due(const struct manager *m, const struct bd_vm *vm, gint64 now)
-{
-    return !vm->report_valid ||
-           now - vm->report_ms >= (gint64)(m->cfg->tunables.agent_stale_ms / 2);
-}
-
-/* Sends POLL to every polled agent that is due; returns how many now wait
- * for on_collect. */
+/* Sends POLL to every polled agent that is due (planner_poll_due); returns
+ * how many now wait for on_collect. */
 static unsigned poll_agents(struct manager *m)
 {
     gint64 now = now_ms();
+    uint64_t stale_ms = m->cfg->tunables.agent_stale_ms;
     unsigned polled = 0;
     for (guint i = 0; i < m->vms->len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
-        if (!vm->has_agent || !agent_conn_pollable(&vm->agent) || !poll_due(m, vm, now))
+        if (!vm->has_agent || !agent_conn_pollable(&vm->agent) ||
+            !planner_poll_due(vm->report_valid, vm->report_ms, stale_ms, now))
             continue;
         if (agent_conn_poll(&vm->agent) == 0)
             polled++;
@@ -898,7 +823,7 @@ static gboolean on_tick(gpointer data)
         return G_SOURCE_CONTINUE; /* a tick shorter than the collection: skip one */
     if (poll_agents(m) > 0) {
         fd_group_pause(m->agents, true);
-        m->collect_id = g_timeout_add(MANAGER_POLL_COLLECT_MS, on_collect, m);
+        m->collect_id = g_timeout_add(PLANNER_POLL_COLLECT_MS, on_collect, m);
     } else {
         run_tick(m, true);
     }
@@ -943,10 +868,9 @@ void manager_reload(struct manager *m)
     m->cfg = c;
     arm_tick(m);
     ksm_monitor_configure(&m->ksm, c);
-    for (guint i = 0; i < m->vms->len; i++) { /* from the agent's next HELLO */
+    for (guint i = 0; i < m->vms->len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
-        vm->agent.allow_quiet = quiet_reports_ok(m);
-        vm->agent.allow_poll = polled_reports_ok(m);
+        grant_reporting(m, vm);                  /* from the agent's next HELLO */
         vm_policy_cache_invalidate(&vm->policy); /* new files, new [defaults] */
     }
     /* Read metadata policies again too (policy_changed fires per VM): a
@@ -1051,362 +975,4 @@ void manager_free(struct manager *m)
     g_free(m->ksm_sysfs_root);
     ksm_monitor_clear(&m->ksm);
     g_free(m);
-}
-
-/* --- control requests --------------------------------------------------------------------- */
-
-static struct bd_vm *find_vm(struct manager *m, const char *name)
-{
-    for (guint i = 0; i < m->vms->len; i++) {
-        struct bd_vm *vm = m->vms->pdata[i];
-        if (strcmp(vm->name, name) == 0)
-            return vm;
-    }
-    return NULL;
-}
-
-/* Where the VM's policy comes from now: "file", "metadata" or "defaults". */
-static const char *vm_policy_source(struct manager *m, struct bd_vm *vm)
-{
-    return vm_policy_source_name(resolved_policy(m, vm)->source);
-}
-
-static const char *vm_mode(struct manager *m, struct bd_vm *vm)
-{
-    if (m->dry_run)
-        return "dry-run";
-    return vm->evaluated ? policy_mode_name(vm->in.params.mode) : "-";
-}
-
-static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status *s)
-{
-    ctl_vm_status_init(s);
-    ctl_copy(s->name, sizeof(s->name), vm->name);
-    s->nominal_bytes = vm->balloon.nominal_bytes;
-    s->actual_bytes = vm->balloon.actual_bytes;
-    s->target_bytes = vm->evaluated          ? (int64_t)vm->out.target_bytes
-                      : vm->target_set_bytes ? (int64_t)vm->target_set_bytes
-                                             : -1;
-    const struct proto_report *r = &vm->report;
-    if (vm->report_valid && (r->valid_mask & PROTO_R_BIT(PROTO_R_MEM_AVAILABLE)))
-        s->guest_available_bytes = (int64_t)r->mem_available_bytes;
-    else
-        s->guest_available_bytes = vm->balloon.guest_available_bytes;
-    if (vm->report_valid && (r->valid_mask & PROTO_R_BIT(PROTO_R_PSI_SOME)))
-        s->psi_some_avg10_pct = r->psi_some_avg10_bp / 100.0;
-    if (vm->report_valid && (r->valid_mask & PROTO_R_BIT(PROTO_R_PSI_FULL)))
-        s->psi_full_avg10_pct = r->psi_full_avg10_bp / 100.0;
-    ctl_copy(s->mode, sizeof(s->mode), vm_mode(m, vm));
-    ctl_copy(s->qmp, sizeof(s->qmp), vm->backend_up ? "connected" : "down");
-    ctl_copy(s->source, sizeof(s->source), vm->src->ops->kind);
-    ctl_copy(s->policy_source, sizeof(s->policy_source), vm_policy_source(m, vm));
-    ctl_copy(s->agent, sizeof(s->agent),
-             vm->has_agent ? agent_state_name(vm->agent.state) : "none");
-    ctl_copy(s->last_reason, sizeof(s->last_reason),
-             vm->evaluated ? vm->out.reason : vm->status_reason);
-    s->agent_frames = (int64_t)vm->agent.frames;
-    s->agent_rejects = (int64_t)vm->agent.rejects;
-    s->guest_deflate_events = (int64_t)vm->pstate.guest_deflate_events;
-    s->event_decisions = (int64_t)vm->event_decisions;
-    s->balloon_queries = (int64_t)vm->balloon_queries;
-    s->balloon_sets = (int64_t)vm->balloon_sets;
-    ksm_monitor_vm_status(&vm->ksm, s);
-}
-
-static char *status_reply(struct manager *m)
-{
-    ksm_fresh_vms(m);
-    struct ctl_host_status h;
-    ctl_host_status_init(&h);
-    if (m->host_valid) {
-        h.mem_total_bytes = (int64_t)m->host.mem_total_bytes;
-        h.mem_available_bytes = (int64_t)m->host.mem_available_bytes;
-        if (m->host.psi_valid) {
-            h.psi_some_avg10_pct = m->host.psi_some_avg10_pct;
-            h.psi_full_avg10_pct = m->host.psi_full_avg10_pct;
-        }
-    }
-    h.dry_run = m->dry_run;
-    h.ticks = (int64_t)m->ticks;
-    h.balloon_changes = (int64_t)m->balloon_changes;
-    h.agent_rejects = (int64_t)m->removed_rejects;
-    ksm_monitor_host_status(&m->ksm, &h);
-    g_autofree struct ctl_vm_status *rows = g_new(struct ctl_vm_status, MAX(m->vms->len, 1));
-    for (guint i = 0; i < m->vms->len; i++) {
-        vm_status(m, m->vms->pdata[i], &rows[i]);
-        h.agent_rejects += rows[i].agent_rejects;
-    }
-    return ctl_status_reply(&h, rows, m->vms->len);
-}
-
-static JsonNode *explain_result(struct manager *m, struct bd_vm *vm)
-{
-    ksm_fresh_vms(m);
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "vm");
-    json_builder_add_string_value(b, vm->name);
-    json_builder_set_member_name(b, "evaluated");
-    json_builder_add_boolean_value(b, vm->evaluated);
-    json_builder_set_member_name(b, "dry_run");
-    json_builder_add_boolean_value(b, m->dry_run);
-    json_builder_set_member_name(b, "mode");
-    json_builder_add_string_value(b, vm_mode(m, vm));
-    json_builder_set_member_name(b, "decision");
-    json_builder_add_string_value(b,
-                                  vm->evaluated ? policy_decision_name(vm->out.decision) : "none");
-    json_builder_set_member_name(b, "reason");
-    json_builder_add_string_value(b, vm->evaluated ? vm->out.reason : vm->status_reason);
-#define ADD_INT(name, v)                                                                           \
-    do {                                                                                           \
-        json_builder_set_member_name(b, name);                                                     \
-        json_builder_add_int_value(b, (gint64)(v));                                                \
-    } while (0)
-#define ADD_DBL(name, v)                                                                           \
-    do {                                                                                           \
-        json_builder_set_member_name(b, name);                                                     \
-        json_builder_add_double_value(b, (v));                                                     \
-    } while (0)
-#define ADD_BOOL(name, v)                                                                          \
-    do {                                                                                           \
-        json_builder_set_member_name(b, name);                                                     \
-        json_builder_add_boolean_value(b, (v));                                                    \
-    } while (0)
-    ADD_INT("nominal_bytes", vm->balloon.nominal_bytes);
-    ADD_INT("actual_bytes", vm->balloon.actual_bytes);
-    ADD_INT("target_bytes", vm->evaluated ? (int64_t)vm->out.target_bytes : -1);
-    ADD_INT("target_set_bytes", vm->target_set_bytes);
-    ADD_INT("reclaim_bytes", vm->evaluated ? (int64_t)vm->out.reclaim_bytes : 0);
-    ADD_INT("last_set_ms_ago", vm->last_set_ms ? now_ms() - vm->last_set_ms : -1);
-    ADD_INT("guest_deflate_events", vm->pstate.guest_deflate_events);
-    ADD_INT("deflate_hold_ms_left",
-            vm->pstate.deflate_held && vm->pstate.deflate_hold_until_ms > now_ms()
-                ? vm->pstate.deflate_hold_until_ms - now_ms()
-                : 0);
-    ADD_INT("event_decisions", vm->event_decisions);
-    ADD_INT("balloon_queries", vm->balloon_queries);
-    ADD_INT("balloon_sets", vm->balloon_sets);
-    json_builder_set_member_name(b, "grow_latency_ms");
-    if (vm->grow_latency_ms >= 0)
-        json_builder_add_int_value(b, vm->grow_latency_ms);
-    else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "config_error");
-    if (vm->config_error)
-        json_builder_add_string_value(b, vm->config_error);
-    else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "source");
-    json_builder_add_string_value(b, vm->src->ops->kind);
-    json_builder_set_member_name(b, "policy_source");
-    json_builder_add_string_value(b, vm_policy_source(m, vm));
-    /* libvirt: the <ballast:policy> of the domain's metadata as last read. */
-    json_builder_set_member_name(b, "metadata");
-    if (vm->libvirt) {
-        json_builder_begin_object(b);
-        ADD_BOOL("present", vm->meta->present);
-        ADD_INT("keys", vm->meta->n_keys);
-        ADD_INT("errors", vm->meta->n_errors);
-        json_builder_set_member_name(b, "error");
-        if (vm->meta->first_error)
-            json_builder_add_string_value(b, vm->meta->first_error);
-        else
-            json_builder_add_null_value(b);
-        const char *machine = m->lv->vm_machine(vm->src, vm->handle);
-        json_builder_set_member_name(b, "machine");
-        if (machine)
-            json_builder_add_string_value(b, machine);
-        else
-            json_builder_add_null_value(b);
-        json_builder_end_object(b);
-    } else {
-        json_builder_add_null_value(b);
-    }
-
-    json_builder_set_member_name(b, "params");
-    json_builder_begin_object(b);
-    const struct policy_vm_params *p = &vm->in.params;
-    ADD_INT("min_bytes", p->min_bytes);
-    ADD_INT("max_bytes", p->max_bytes);
-    ADD_INT("fixed_bytes", p->fixed_bytes);
-    ADD_INT("shares", p->shares);
-    json_builder_set_member_name(b, "mode");
-    json_builder_add_string_value(b, policy_mode_name(p->mode));
-    ADD_BOOL("agent_required", p->agent_required);
-    ADD_BOOL("reclaim_allowed", p->reclaim_allowed);
-    json_builder_end_object(b);
-
-    json_builder_set_member_name(b, "overrides");
-    json_builder_begin_array(b);
-    g_autoptr(GPtrArray) ovr = g_ptr_array_new_with_free_func(g_free);
-    vm_override_list(&vm->ovr, ovr);
-    for (guint i = 0; i < ovr->len; i++)
-        json_builder_add_string_value(b, ovr->pdata[i]);
-    json_builder_end_array(b);
-
-    json_builder_set_member_name(b, "agent");
-    json_builder_begin_object(b);
-    const struct policy_agent_report *a = &vm->in.agent;
-    json_builder_set_member_name(b, "state");
-    json_builder_add_string_value(b, vm->has_agent ? agent_state_name(vm->agent.state) : "none");
-    ADD_BOOL("report_valid", a->valid);
-    ADD_INT("age_ms", a->age_ms);
-    ADD_INT("mem_total_bytes", a->mem_total_bytes);
-    ADD_INT("mem_available_bytes", a->mem_available_bytes);
-    ADD_DBL("psi_some_avg10_pct", a->psi_some_avg10_pct);
-    ADD_DBL("psi_full_avg10_pct", a->psi_full_avg10_pct);
-    ADD_INT("oom_kill_count", a->oom_kill_count);
-    ADD_INT("frames", vm->agent.frames);
-    ADD_INT("rejects", vm->agent.rejects);
-    ADD_INT("polls", vm->agent.polls);
-    ADD_BOOL("polled", vm->has_agent && agent_conn_pollable(&vm->agent));
-    json_builder_end_object(b);
-
-    json_builder_set_member_name(b, "guest_stats");
-    json_builder_begin_object(b);
-    const struct policy_guest_stats *s = &vm->in.stats;
-    ADD_BOOL("valid", s->valid);
-    ADD_INT("age_ms", s->age_ms);
-    ADD_INT("available_bytes",
-            s->available_bytes == POLICY_UNKNOWN ? -1 : (int64_t)s->available_bytes);
-    ADD_INT("free_bytes", s->free_bytes == POLICY_UNKNOWN ? -1 : (int64_t)s->free_bytes);
-    json_builder_end_object(b);
-
-    json_builder_set_member_name(b, "host");
-    json_builder_begin_object(b);
-    ADD_INT("mem_total_bytes", m->host.mem_total_bytes);
-    ADD_INT("mem_available_bytes", m->host.mem_available_bytes);
-    ADD_DBL("psi_some_avg10_pct", m->host.psi_some_avg10_pct);
-    json_builder_end_object(b);
-    ksm_monitor_explain(&m->ksm, &vm->ksm, b);
-    json_builder_end_object(b);
-#undef ADD_INT
-#undef ADD_DBL
-#undef ADD_BOOL
-    return json_builder_get_root(b);
-}
-
-/* --- notify (the libvirt hook's hint) ------------------------------------------------------ */
-
-static gboolean on_notify_rescan(gpointer data)
-{
-    struct manager *m = data;
-    m->notify_id = 0;
-    for (unsigned i = 0; i < m->n_sources; i++)
-        if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
-            m->sources[i].src->ops->rescan(m->sources[i].src);
-    return G_SOURCE_REMOVE;
-}
-
-/*
- * The hook runs inside libvirtd's domain start/stop, synchronously: this
- * answers at once and only schedules work. Nothing here calls libvirt; the
- * rescan runs from an idle after the reply is queued (idle priority: the
- * reply's write watch, at default priority, is served first), and libvirt's own
- * lifecycle events remain what adds and removes VMs.
- *   prepare           nothing (QEMU does not run yet);
- *   started           rescan the libvirt source soon (in case its event is
- *                     late or the connection was down), and reopen an agent
- *                     a stopped/release notify closed;
- *   stopped, release  close the VM's agent connection now instead of letting
- *                     it retry against a dead QEMU until the event arrives.
- */
-static JsonNode *notify_result(struct manager *m, const struct ctl_request *req)
-{
-    struct bd_vm *vm = find_vm(m, req->vm);
-    if (vm && !vm->libvirt)
-        vm = NULL; /* a fleet guest of the same name is not this domain */
-    bool have_libvirt = m->libvirt_uri != NULL;
-    const char *action = "none";
-    switch (req->event) {
-    case CTL_NOTIFY_PREPARE:
-        break;
-    case CTL_NOTIFY_STARTED:
-        if (have_libvirt) {
-            if (!m->notify_id)
-                m->notify_id = g_idle_add(on_notify_rescan, m);
-            action = "rescan";
-        }
-        if (vm && vm->agent_parked && vm->has_agent) {
-            vm->agent_parked = false;
-            agent_conn_start(&vm->agent);
-        }
-        break;
-    case CTL_NOTIFY_STOPPED:
-    case CTL_NOTIFY_RELEASE:
-        if (vm && vm->has_agent && !vm->agent_parked) {
-            agent_conn_stop(&vm->agent);
-            vm->agent_parked = true;
-            vm->report_valid = false;
-            action = "agent-closed";
-        }
-        break;
-    }
-    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", req->vm, "MESSAGE",
-                     "%s: notify %s (%s): %s", req->vm, ctl_notify_event_name(req->event),
-                     vm ? "managed" : "not managed", action);
-    JsonObject *o = json_object_new();
-    json_object_set_string_member(o, "vm", req->vm);
-    json_object_set_string_member(o, "event", ctl_notify_event_name(req->event));
-    json_object_set_boolean_member(o, "managed", vm != NULL);
-    json_object_set_string_member(o, "action", action);
-    return ctl_node_take_object(o);
-}
-
-char *manager_handle_request(void *data, const char *line, size_t len)
-{
-    struct manager *m = data;
-    struct ctl_request req;
-    const char *code;
-    g_autofree char *msg = NULL;
-    if (ctl_request_parse(line, len, &req, &code, &msg) < 0)
-        return ctl_reply_error(code, msg);
-
-    struct bd_vm *vm = NULL;
-    if (req.cmd == CTL_CMD_EXPLAIN || req.cmd == CTL_CMD_SET_POLICY) {
-        vm = find_vm(m, req.vm);
-        if (!vm) {
-            g_autofree char *text = g_strdup_printf("no VM named \"%s\"", req.vm);
-            return ctl_reply_error(CTL_ERR_NO_SUCH_VM, text);
-        }
-    }
-    switch (req.cmd) {
-    case CTL_CMD_PING: {
-        JsonObject *o = json_object_new();
-        json_object_set_int_member(o, "version", CTL_PROTOCOL_VERSION);
-        json_object_set_string_member(o, "ballast", BALLAST_VERSION);
-        return ctl_reply_ok(req.cmd, ctl_node_take_object(o));
-    }
-    case CTL_CMD_STATUS:
-        return status_reply(m);
-    case CTL_CMD_EXPLAIN:
-        return ctl_reply_ok(req.cmd, explain_result(m, vm));
-    case CTL_CMD_SET_POLICY: {
-        g_autofree char *why = NULL;
-        if (vm_override_set(&vm->ovr, req.key, req.value, &why) < 0)
-            return ctl_reply_error(CTL_ERR_BAD_POLICY, why);
-        vm_policy_cache_invalidate(&vm->policy);
-        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
-                         "%s: runtime policy %s=%s", vm->name, req.key, req.value);
-        JsonObject *o = json_object_new();
-        json_object_set_string_member(o, "vm", vm->name);
-        json_object_set_string_member(o, "key", req.key);
-        json_object_set_string_member(o, "value", req.value);
-        return ctl_reply_ok(req.cmd, ctl_node_take_object(o));
-    }
-    case CTL_CMD_DRY_RUN: {
-        if (m->dry_run != req.enabled)
-            g_message("dry run %s (control socket)", req.enabled ? "on" : "off");
-        m->dry_run = req.enabled;
-        ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
-        for (guint i = 0; i < m->vms->len; i++)
-            ((struct bd_vm *)m->vms->pdata[i])->logged_target = 0;
-        JsonObject *o = json_object_new();
-        json_object_set_boolean_member(o, "dry_run", m->dry_run);
-        return ctl_reply_ok(req.cmd, ctl_node_take_object(o));
-    }
-    case CTL_CMD_NOTIFY:
-        return ctl_reply_ok(req.cmd, notify_result(m, &req));
-    }
-    return ctl_reply_error(CTL_ERR_INTERNAL, "unhandled command");
 }

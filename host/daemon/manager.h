@@ -1,9 +1,10 @@
 /*
  * ballastd's manager: the state of every VM and the tick that closes the
- * loop (read host + guests -> policy_evaluate -> actuate, rate-limited). It
- * owns the VM sources (fleet and/or libvirt), the per-VM agent connections and the configuration,
- * and answers control requests. main() (ballastd.c) only parses argv, wires
- * signals and runs the GMainLoop.
+ * loop (read host + guests -> policy_evaluate -> planner -> actuate). It
+ * owns the VM sources (fleet and/or libvirt), the per-VM agent connections
+ * and the configuration, and answers control requests (requests.c).
+ * main() (ballastd.c) only parses argv, wires signals and runs the
+ * GMainLoop.
  */
 #ifndef BALLAST_MANAGER_H
 #define BALLAST_MANAGER_H
@@ -13,10 +14,8 @@
 
 #include <glib.h>
 
-/* A shrink of one VM is sent at most this often (growth is never delayed). */
-#define MANAGER_VM_MIN_SHRINK_INTERVAL_MS 2000
-/* At most this many balloon commands per tick, host-wide (growth goes first). */
-#define MANAGER_HOST_MAX_SETS_PER_TICK 16
+/* The planner's rules and their constants (command budget, shrink gap,
+ * convergence watch, poll and refresh schedule) are in host/policy/planner.h. */
 /* An event tick (libvirt policy change) runs at most this often. */
 #define MANAGER_MIN_TICK_GAP_MS 100
 /* A PRESSURE frame, a report that wants growth or a guest deflating on OOM
@@ -24,22 +23,9 @@
 #define MANAGER_VM_MIN_DECIDE_GAP_MS 150
 /* Agents report this often (or at the tick, when it is shorter). */
 #define MANAGER_REPORT_INTERVAL_MS 1000
-/* After a growth, query-balloon this often until actual is within
- * MANAGER_CONVERGED_BYTES of the target (logged with the latency), for at
- * most MANAGER_CONVERGE_WATCH_MS. */
-#define MANAGER_CONVERGE_POLL_MS  50
-#define MANAGER_CONVERGED_BYTES   (1u << 20)
-#define MANAGER_CONVERGE_WATCH_MS 10000
-/* A tick asks a fleet VM with an agent for balloon figures this often at most
- * (BALLOON_CHANGE events do the rest; this is only a safety net). At 30 s the
- * answers were most of an idle 32-guest fleet's wakeups of ballastd. */
-#define MANAGER_BALLOON_REFRESH_MS 300000
 /* Per-VM KSM figures (ksm_stat) when nobody asks: once a minute, for the
  * log; a status or explain request reads them if older than an interval. */
 #define MANAGER_KSM_VM_READ_MS 60000
-/* At a scheduled tick, quiet agents granted POLL are asked for a report and
- * read together this much later, then the tick decides on their answers. */
-#define MANAGER_POLL_COLLECT_MS 100
 
 struct manager_options {
     const char *fleet_dir;      /* NULL: no fleet source */
@@ -61,7 +47,7 @@ void manager_reload(struct manager *m);
 /* Stops everything (connections closed, timers removed) and frees. */
 void manager_free(struct manager *m);
 
-/* ctlserver handler: one request line in, one reply line out (g_free). */
+/* ctlserver handler: one request line in, one reply line out (g_free); requests.c. */
 char *manager_handle_request(void *m, const char *line, size_t len);
 
 #endif

@@ -70,7 +70,10 @@ static char *handler(void *ctx, const char *line, size_t len)
         g_free(msg);
         return r;
     }
-    return ctl_reply_ok(req.cmd, NULL);
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_new(NULL), req.cmd);
+    json_writer_null(&w);
+    return ctl_reply_end(&w);
 }
 
 struct client_job {

@@ -26,7 +26,7 @@ ALLOWED = {
     "loop": {"common"},
     "qmp": {"common"},
     "ksm": {"common"},
-    "policy": {"common"},
+    "policy": {"common", "proto"},
     "fleetdir": {"common"},
     "ctl": {"common", "loop", "policy"},
     "vmsource": {"common", "loop", "qmp", "fleetdir"},

@@ -1,6 +1,6 @@
 /*
  * target_history: which target was in force at a time QEMU stamped on a
- * BALLOON_CHANGE event (the deflate-on-oom check in the manager).
+ * BALLOON_CHANGE event (the deflate-on-oom check).
  */
 #include "cunit_main.h"
 #include "target_history.h"

@@ -1,0 +1,130 @@
+/*
+ * manager_private.h — ballastd's per-VM and manager state, shared by the
+ * manager (manager.c: the tick, the events, actuation) and the control
+ * request handlers (requests.c). Not for anything outside host/daemon.
+ */
+#ifndef BALLAST_MANAGER_PRIVATE_H
+#define BALLAST_MANAGER_PRIVATE_H
+
+#include "manager.h"
+
+#include "agent_conn.h"
+#include "config.h"
+#include "control.h"
+#include "ksm_monitor.h"
+#include "libvirt_module.h"
+#include "policy.h"
+#include "target_history.h"
+#include "vm_override.h"
+#include "vm_policy.h"
+#include "vmsource.h"
+
+#include <glib.h>
+
+struct lv_policy;
+
+struct bd_vm {
+    struct manager *m;
+    char name[CTL_VM_NAME_MAX];
+    struct vmsource *src; /* the source this VM came from */
+    struct vmsource_vm *handle;
+    bool libvirt; /* src is the libvirt source */
+    struct lv_policy
+        *meta; /* libvirt: the domain's metadata policy as last read; NULL for the fleet */
+    struct vm_policy_cache policy; /* resolved policy; see resolved_policy() in manager.c */
+    bool agent_parked;             /* agent closed by a stopped/release notify */
+    bool backend_up;
+    struct vmsource_balloon balloon;
+    bool has_agent;
+    struct agent_conn agent;
+    struct proto_report report;
+    gint64 report_ms;
+    int64_t report_actual_bytes; /* balloon actual when the report arrived, -1 unknown */
+    bool report_valid;
+    bool pressure_event;
+    uint64_t target_set_bytes; /* last target sent to QEMU, 0 = none since (re)connect */
+    gint64 last_set_ms;
+    /* deflate-on-oom seen on the balloon's events (on_vm_balloon): */
+    struct target_history sent;       /* targets sent, by wall-clock time */
+    uint64_t guest_raised_over_bytes; /* for the next decision, 0 = none */
+    gint64 raise_counted_real_us;     /* events stamped before this are counted */
+    bool evaluated;                   /* in/out below are from the last tick */
+    struct policy_vm_in in;
+    struct policy_vm_state pstate;
+    struct policy_vm_out out;
+    uint64_t logged_target;
+    const char *status_reason; /* why it was not evaluated (a static string) */
+    char *config_error;        /* why config forced safe mode, NULL = none */
+    /* Convergence watch after a growth: when did the balloon get there? */
+    uint64_t grow_wait_bytes; /* target of the growth being watched, 0 = none */
+    gint64 grow_trigger_ms;   /* arrival of the report / PRESSURE that asked for it */
+    gint64 grow_sent_ms;      /* when the balloon command went out */
+    int64_t grow_latency_ms;  /* last measured report -> balloon reached, -1 = none */
+    struct vm_override ovr;
+    struct ksm_monitor_vm ksm;
+    /* The event path: a decision for this VM alone (vm_decide_soon). */
+    guint decide_id;
+    gint64 last_decide_ms;
+    uint64_t event_decisions;
+    /* Backend requests for this VM (QMP query-balloon / balloon under the
+     * fleet): status shows them, so a test can tell that an event on one VM
+     * cost nothing on the others. */
+    uint64_t balloon_queries;
+    gint64 refresh_ms; /* last query-balloon asked at a tick */
+    uint64_t balloon_sets;
+};
+
+/* One VM source and its way back to the manager (the events' ctx). */
+struct bd_source {
+    struct manager *m;
+    struct vmsource *src;
+};
+
+#define MANAGER_MAX_SOURCES 2 /* the fleet and one libvirt connection */
+
+struct manager {
+    char *fleet_dir;                /* NULL: no fleet source */
+    char *libvirt_uri;              /* NULL: no libvirt source */
+    const struct lv_module_api *lv; /* ballast-libvirt.so, loaded for libvirt_uri */
+    char *config_dir;
+    char *proc_root;
+    unsigned rescan_ms;
+    bool dry_run;
+    struct config *cfg;
+    struct bd_source sources[MANAGER_MAX_SOURCES];
+    unsigned n_sources;
+    guint notify_id; /* libvirt rescan asked for by a `notify started` */
+    GPtrArray *vms;  /* struct bd_vm *, sorted by name */
+    struct policy_host host;
+    bool host_valid;
+    bool host_warned;
+    gint64 host_read_ms; /* when m->host was read */
+    guint tick_id;
+    uint64_t tick_ms;
+    guint soon_id;
+    guint collect_id;        /* polled agents are read, then the tick runs */
+    struct fd_group *agents; /* every VM's agent socket, one GLib source */
+    gint64 last_tick_ms;
+    uint64_t ticks, balloon_changes, removed_rejects;
+    uint64_t event_ticks;  /* ticks run at once for a PRESSURE frame or a report */
+    guint watch_id;        /* fast query-balloon polling while a growth converges */
+    gint64 ksm_read_ms;    /* last host KSM read (ksm_tick) */
+    gint64 ksm_vm_read_ms; /* last per-VM ksm_stat read (ksm_read_vms) */
+    struct proto_config agent_config;
+    char *ksm_sysfs_root;
+    struct ksm_monitor ksm;
+};
+
+static inline gint64 now_ms(void)
+{
+    return g_get_monotonic_time() / 1000;
+}
+
+/* The VM of that name, or NULL. */
+struct bd_vm *manager_find_vm(struct manager *m, const char *name);
+/* Where the VM's policy comes from now: "file", "metadata" or "defaults". */
+const char *vm_policy_source(struct manager *m, struct bd_vm *vm);
+/* Per-VM KSM figures no older than one KSM interval, for a control request. */
+void manager_ksm_fresh_vms(struct manager *m);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * ballastd's control requests (docs/control-protocol.md): one request line
+ * in, one reply line out. The handlers read the manager's state
+ * (manager_private.h) and change only what a request is for: runtime
+ * policy overrides, the dry-run switch, a parked agent (notify).
+ */
+#include "manager_private.h"
+
+#include "lv_policy.h"
+
+#include <string.h>
+
+static const char *vm_mode(struct manager *m, struct bd_vm *vm)
+{
+    if (m->dry_run)
+        return "dry-run";
+    return vm->evaluated ? policy_mode_name(vm->in.params.mode) : "-";
+}
+
+static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status *s)
+{
+    ctl_vm_status_init(s);
+    ctl_copy(s->name, sizeof(s->name), vm->name);
+    s->nominal_bytes = vm->balloon.nominal_bytes;
+    s->actual_bytes = vm->balloon.actual_bytes;
+    s->target_bytes = vm->evaluated          ? (int64_t)vm->out.target_bytes
+                      : vm->target_set_bytes ? (int64_t)vm->target_set_bytes
+                                             : -1;
+    const struct proto_report *r = &vm->report;
+    if (vm->report_valid && (r->valid_mask & PROTO_R_BIT(PROTO_R_MEM_AVAILABLE)))
+        s->guest_available_bytes = (int64_t)r->mem_available_bytes;
+    else
+        s->guest_available_bytes = vm->balloon.guest_available_bytes;
+    if (vm->report_valid && (r->valid_mask & PROTO_R_BIT(PROTO_R_PSI_SOME)))
+        s->psi_some_avg10_pct = r->psi_some_avg10_bp / 100.0;
+    if (vm->report_valid && (r->valid_mask & PROTO_R_BIT(PROTO_R_PSI_FULL)))
+        s->psi_full_avg10_pct = r->psi_full_avg10_bp / 100.0;
+    ctl_copy(s->mode, sizeof(s->mode), vm_mode(m, vm));
+    ctl_copy(s->qmp, sizeof(s->qmp), vm->backend_up ? "connected" : "down");
+    ctl_copy(s->source, sizeof(s->source), vm->src->ops->kind);
+    ctl_copy(s->policy_source, sizeof(s->policy_source), vm_policy_source(m, vm));
+    ctl_copy(s->agent, sizeof(s->agent),
+             vm->has_agent ? agent_state_name(vm->agent.state) : "none");
+    ctl_copy(s->last_reason, sizeof(s->last_reason),
+             vm->evaluated ? vm->out.reason : vm->status_reason);
+    s->agent_frames = (int64_t)vm->agent.frames;
+    s->agent_rejects = (int64_t)vm->agent.rejects;
+    s->guest_deflate_events = (int64_t)vm->pstate.guest_deflate_events;
+    s->event_decisions = (int64_t)vm->event_decisions;
+    s->balloon_queries = (int64_t)vm->balloon_queries;
+    s->balloon_sets = (int64_t)vm->balloon_sets;
+    ksm_monitor_vm_status(&vm->ksm, s);
+}
+
+static char *status_reply(struct manager *m)
+{
+    manager_ksm_fresh_vms(m);
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    if (m->host_valid) {
+        h.mem_total_bytes = (int64_t)m->host.mem_total_bytes;
+        h.mem_available_bytes = (int64_t)m->host.mem_available_bytes;
+        if (m->host.psi_valid) {
+            h.psi_some_avg10_pct = m->host.psi_some_avg10_pct;
+            h.psi_full_avg10_pct = m->host.psi_full_avg10_pct;
+        }
+    }
+    h.dry_run = m->dry_run;
+    h.ticks = (int64_t)m->ticks;
+    h.balloon_changes = (int64_t)m->balloon_changes;
+    h.agent_rejects = (int64_t)m->removed_rejects;
+    ksm_monitor_host_status(&m->ksm, &h);
+    g_autofree struct ctl_vm_status *rows = g_new(struct ctl_vm_status, MAX(m->vms->len, 1));
+    for (guint i = 0; i < m->vms->len; i++) {
+        vm_status(m, m->vms->pdata[i], &rows[i]);
+        h.agent_rejects += rows[i].agent_rejects;
+    }
+    return ctl_status_reply(&h, rows, m->vms->len);
+}
+
+/* --- explain ------------------------------------------------------------------------------ */
+
+/* What the engine decided last, and why. */
+static void explain_decision(struct json_writer *w, struct manager *m, struct bd_vm *vm)
+{
+    json_writer_member_string(w, "vm", vm->name);
+    json_writer_member_bool(w, "evaluated", vm->evaluated);
+    json_writer_member_bool(w, "dry_run", m->dry_run);
+    json_writer_member_string(w, "mode", vm_mode(m, vm));
+    json_writer_member_string(w, "decision",
+                              vm->evaluated ? policy_decision_name(vm->out.decision) : "none");
+    json_writer_member_string(w, "reason", vm->evaluated ? vm->out.reason : vm->status_reason);
+}
+
+/* The balloon's figures, what ballastd sent it and how fast it followed. */
+static void explain_balloon(struct json_writer *w, struct bd_vm *vm)
+{
+    gint64 now = now_ms();
+    json_writer_member_int(w, "nominal_bytes", vm->balloon.nominal_bytes);
+    json_writer_member_int(w, "actual_bytes", vm->balloon.actual_bytes);
+    json_writer_member_int(w, "target_bytes", vm->evaluated ? (int64_t)vm->out.target_bytes : -1);
+    json_writer_member_int(w, "target_set_bytes", (int64_t)vm->target_set_bytes);
+    json_writer_member_int(w, "reclaim_bytes", vm->evaluated ? (int64_t)vm->out.reclaim_bytes : 0);
+    json_writer_member_int(w, "last_set_ms_ago", vm->last_set_ms ? now - vm->last_set_ms : -1);
+    json_writer_member_int(w, "guest_deflate_events", (int64_t)vm->pstate.guest_deflate_events);
+    json_writer_member_int(w, "deflate_hold_ms_left",
+                           vm->pstate.deflate_held && vm->pstate.deflate_hold_until_ms > now
+                               ? vm->pstate.deflate_hold_until_ms - now
+                               : 0);
+    json_writer_member_int(w, "event_decisions", (int64_t)vm->event_decisions);
+    json_writer_member_int(w, "balloon_queries", (int64_t)vm->balloon_queries);
+    json_writer_member_int(w, "balloon_sets", (int64_t)vm->balloon_sets);
+    json_writer_key(w, "grow_latency_ms");
+    if (vm->grow_latency_ms >= 0)
+        json_writer_int(w, vm->grow_latency_ms);
+    else
+        json_writer_null(w);
+}
+
+/* libvirt: the <ballast:policy> of the domain's metadata as last read; null for the fleet. */
+static void explain_metadata(struct json_writer *w, struct manager *m, struct bd_vm *vm)
+{
+    json_writer_key(w, "metadata");
+    if (!vm->libvirt) {
+        json_writer_null(w);
+        return;
+    }
+    json_writer_object_begin(w);
+    json_writer_member_bool(w, "present", vm->meta->present);
+    json_writer_member_int(w, "keys", vm->meta->n_keys);
+    json_writer_member_int(w, "errors", vm->meta->n_errors);
+    json_writer_member_string(w, "error", vm->meta->first_error);
+    json_writer_member_string(w, "machine", m->lv->vm_machine(vm->src, vm->handle));
+    json_writer_object_end(w);
+}
+
+/* Where the VM and its policy come from, and what forced safe mode. */
+static void explain_source(struct json_writer *w, struct manager *m, struct bd_vm *vm)
+{
+    json_writer_member_string(w, "config_error", vm->config_error);
+    json_writer_member_string(w, "source", vm->src->ops->kind);
+    json_writer_member_string(w, "policy_source", vm_policy_source(m, vm));
+    explain_metadata(w, m, vm);
+}
+
+/* The parameters the engine used, overrides applied. */
+static void explain_params(struct json_writer *w, const struct policy_vm_params *p)
+{
+    json_writer_key(w, "params");
+    json_writer_object_begin(w);
+    json_writer_member_int(w, "min_bytes", (int64_t)p->min_bytes);
+    json_writer_member_int(w, "max_bytes", (int64_t)p->max_bytes);
+    json_writer_member_int(w, "fixed_bytes", (int64_t)p->fixed_bytes);
+    json_writer_member_int(w, "shares", p->shares);
+    json_writer_member_string(w, "mode", policy_mode_name(p->mode));
+    json_writer_member_bool(w, "agent_required", p->agent_required);
+    json_writer_member_bool(w, "reclaim_allowed", p->reclaim_allowed);
+    json_writer_object_end(w);
+}
+
+/* The runtime overrides (set-policy), as KEY=VALUE strings. */
+static void explain_overrides(struct json_writer *w, const struct bd_vm *vm)
+{
+    json_writer_key(w, "overrides");
+    json_writer_array_begin(w);
+    g_autoptr(GPtrArray) ovr = g_ptr_array_new_with_free_func(g_free);
+    vm_override_list(&vm->ovr, ovr);
+    for (guint i = 0; i < ovr->len; i++)
+        json_writer_string(w, ovr->pdata[i]);
+    json_writer_array_end(w);
+}
+
+/* The agent's connection and the report the engine used. */
+static void explain_agent(struct json_writer *w, struct bd_vm *vm)
+{
+    const struct policy_agent_report *a = &vm->in.agent;
+    json_writer_key(w, "agent");
+    json_writer_object_begin(w);
+    json_writer_member_string(w, "state",
+                              vm->has_agent ? agent_state_name(vm->agent.state) : "none");
+    json_writer_member_bool(w, "report_valid", a->valid);
+    json_writer_member_int(w, "age_ms", (int64_t)a->age_ms);
+    json_writer_member_int(w, "mem_total_bytes", (int64_t)a->mem_total_bytes);
+    json_writer_member_int(w, "mem_available_bytes", (int64_t)a->mem_available_bytes);
+    json_writer_member_double(w, "psi_some_avg10_pct", a->psi_some_avg10_pct);
+    json_writer_member_double(w, "psi_full_avg10_pct", a->psi_full_avg10_pct);
+    json_writer_member_int(w, "oom_kill_count", (int64_t)a->oom_kill_count);
+    json_writer_member_int(w, "frames", (int64_t)vm->agent.frames);
+    json_writer_member_int(w, "rejects", (int64_t)vm->agent.rejects);
+    json_writer_member_int(w, "polls", (int64_t)vm->agent.polls);
+    json_writer_member_bool(w, "polled", vm->has_agent && agent_conn_pollable(&vm->agent));
+    json_writer_object_end(w);
+}
+
+/* QEMU's guest-stats, the fallback when there is no agent report. */
+static void explain_guest_stats(struct json_writer *w, const struct policy_guest_stats *s)
+{
+    json_writer_key(w, "guest_stats");
+    json_writer_object_begin(w);
+    json_writer_member_bool(w, "valid", s->valid);
+    json_writer_member_int(w, "age_ms", (int64_t)s->age_ms);
+    json_writer_member_int(w, "available_bytes",
+                           s->available_bytes == POLICY_UNKNOWN ? -1 : (int64_t)s->available_bytes);
+    json_writer_member_int(w, "free_bytes",
+                           s->free_bytes == POLICY_UNKNOWN ? -1 : (int64_t)s->free_bytes);
+    json_writer_object_end(w);
+}
+
+static void explain_host(struct json_writer *w, const struct policy_host *h)
+{
+    json_writer_key(w, "host");
+    json_writer_object_begin(w);
+    json_writer_member_int(w, "mem_total_bytes", (int64_t)h->mem_total_bytes);
+    json_writer_member_int(w, "mem_available_bytes", (int64_t)h->mem_available_bytes);
+    json_writer_member_double(w, "psi_some_avg10_pct", h->psi_some_avg10_pct);
+    json_writer_object_end(w);
+}
+
+static char *explain_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    manager_ksm_fresh_vms(m);
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(2048), CTL_CMD_EXPLAIN);
+    json_writer_object_begin(&w);
+    explain_decision(&w, m, vm);
+    explain_balloon(&w, vm);
+    explain_source(&w, m, vm);
+    explain_params(&w, &vm->in.params);
+    explain_overrides(&w, vm);
+    explain_agent(&w, vm);
+    explain_guest_stats(&w, &vm->in.stats);
+    explain_host(&w, &m->host);
+    ksm_monitor_explain(&m->ksm, &vm->ksm, &w);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
+}
+
+/* --- notify (the libvirt hook's hint) ------------------------------------------------------ */
+
+static gboolean on_notify_rescan(gpointer data)
+{
+    struct manager *m = data;
+    m->notify_id = 0;
+    for (unsigned i = 0; i < m->n_sources; i++)
+        if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
+            m->sources[i].src->ops->rescan(m->sources[i].src);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * The hook runs inside libvirtd's domain start/stop, synchronously: this
+ * answers at once and only schedules work. Nothing here calls libvirt; the
+ * rescan runs from an idle after the reply is queued (idle priority: the
+ * reply's write watch, at default priority, is served first), and libvirt's own
+ * lifecycle events remain what adds and removes VMs.
+ *   prepare           nothing (QEMU does not run yet);
+ *   started           rescan the libvirt source soon (in case its event is
+ *                     late or the connection was down), and reopen an agent
+ *                     a stopped/release notify closed;
+ *   stopped, release  close the VM's agent connection now instead of letting
+ *                     it retry against a dead QEMU until the event arrives.
+ */
+static const char *notify_act(struct manager *m, struct bd_vm *vm, enum ctl_notify_event event)
+{
+    bool have_libvirt = m->libvirt_uri != NULL;
+    const char *action = "none";
+    switch (event) {
+    case CTL_NOTIFY_PREPARE:
+        break;
+    case CTL_NOTIFY_STARTED:
+        if (have_libvirt) {
+            if (!m->notify_id)
+                m->notify_id = g_idle_add(on_notify_rescan, m);
+            action = "rescan";
+        }
+        if (vm && vm->agent_parked && vm->has_agent) {
+            vm->agent_parked = false;
+            agent_conn_start(&vm->agent);
+        }
+        break;
+    case CTL_NOTIFY_STOPPED:
+    case CTL_NOTIFY_RELEASE:
+        if (vm && vm->has_agent && !vm->agent_parked) {
+            agent_conn_stop(&vm->agent);
+            vm->agent_parked = true;
+            vm->report_valid = false;
+            action = "agent-closed";
+        }
+        break;
+    }
+    return action;
+}
+
+/* The domain notify names need not be managed: looked up here, not by the dispatcher. */
+static char *notify_reply(struct manager *m, struct bd_vm *none, const struct ctl_request *req)
+{
+    struct bd_vm *vm = manager_find_vm(m, req->vm);
+    if (vm && !vm->libvirt)
+        vm = NULL; /* a fleet guest of the same name is not this domain */
+    const char *action = notify_act(m, vm, req->event);
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", req->vm, "MESSAGE",
+                     "%s: notify %s (%s): %s", req->vm, ctl_notify_event_name(req->event),
+                     vm ? "managed" : "not managed", action);
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(256), CTL_CMD_NOTIFY);
+    json_writer_object_begin(&w);
+    json_writer_member_string(&w, "vm", req->vm);
+    json_writer_member_string(&w, "event", ctl_notify_event_name(req->event));
+    json_writer_member_bool(&w, "managed", vm != NULL);
+    json_writer_member_string(&w, "action", action);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
+}
+
+/* --- ping, status, set-policy, dry-run ----------------------------------------------------- */
+
+static char *ping_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(96), CTL_CMD_PING);
+    json_writer_object_begin(&w);
+    json_writer_member_int(&w, "version", CTL_PROTOCOL_VERSION);
+    json_writer_member_string(&w, "ballast", BALLAST_VERSION);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
+}
+
+static char *set_policy_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    g_autofree char *why = NULL;
+    if (vm_override_set(&vm->ovr, req->key, req->value, &why) < 0)
+        return ctl_reply_error(CTL_ERR_BAD_POLICY, why);
+    vm_policy_cache_invalidate(&vm->policy);
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
+                     "%s: runtime policy %s=%s", vm->name, req->key, req->value);
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(512), CTL_CMD_SET_POLICY);
+    json_writer_object_begin(&w);
+    json_writer_member_string(&w, "vm", vm->name);
+    json_writer_member_string(&w, "key", req->key);
+    json_writer_member_string(&w, "value", req->value);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
+}
+
+static char *dry_run_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    if (m->dry_run != req->enabled)
+        g_message("dry run %s (control socket)", req->enabled ? "on" : "off");
+    m->dry_run = req->enabled;
+    ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
+    for (guint i = 0; i < m->vms->len; i++)
+        ((struct bd_vm *)m->vms->pdata[i])->logged_target = 0;
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(96), CTL_CMD_DRY_RUN);
+    json_writer_object_begin(&w);
+    json_writer_member_bool(&w, "dry_run", m->dry_run);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
+}
+
+static char *status_request(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    return status_reply(m);
+}
+
+/* One handler per command; vm is the request's VM for those that name one. */
+static const struct {
+    enum ctl_cmd cmd;
+    bool names_vm; /* refused with no-such-vm unless req->vm is managed */
+    char *(*reply)(struct manager *m, struct bd_vm *vm, const struct ctl_request *req);
+} handlers[] = {
+    {CTL_CMD_PING, false, ping_reply},
+    {CTL_CMD_STATUS, false, status_request},
+    {CTL_CMD_EXPLAIN, true, explain_reply},
+    {CTL_CMD_SET_POLICY, true, set_policy_reply},
+    {CTL_CMD_DRY_RUN, false, dry_run_reply},
+    {CTL_CMD_NOTIFY, false, notify_reply}, /* a hint: an unmanaged domain is no error */
+};
+
+char *manager_handle_request(void *data, const char *line, size_t len)
+{
+    struct manager *m = data;
+    struct ctl_request req;
+    const char *code;
+    g_autofree char *msg = NULL;
+    if (ctl_request_parse(line, len, &req, &code, &msg) < 0)
+        return ctl_reply_error(code, msg);
+    for (size_t i = 0; i < G_N_ELEMENTS(handlers); i++) {
+        if (handlers[i].cmd != req.cmd)
+            continue;
+        struct bd_vm *vm = NULL;
+        if (handlers[i].names_vm && !(vm = manager_find_vm(m, req.vm))) {
+            g_autofree char *text = g_strdup_printf("no VM named \"%s\"", req.vm);
+            return ctl_reply_error(CTL_ERR_NO_SUCH_VM, text);
+        }
+        return handlers[i].reply(m, vm, &req);
+    }
+    return ctl_reply_error(CTL_ERR_INTERNAL, "unhandled command");
+}

@@ -1,0 +1,136 @@
+/* planner.c — see planner.h. Pure: no I/O, no clock, no globals. */
+#include "planner.h"
+
+#include "proto.h"
+
+/* --- actuation ---------------------------------------------------------------------------- */
+
+uint64_t planner_current_bytes(uint64_t target_set_bytes, uint64_t actual_bytes)
+{
+    return target_set_bytes ? target_set_bytes : actual_bytes;
+}
+
+bool planner_is_growth(const struct planner_vm *vm)
+{
+    return vm->want_bytes > vm->current_bytes;
+}
+
+size_t planner_order(const struct planner_vm *vms, size_t n, size_t *order)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (planner_is_growth(&vms[i]))
+            order[k++] = i;
+    size_t grows = k;
+    for (size_t i = 0; i < n; i++)
+        if (!planner_is_growth(&vms[i]))
+            order[k++] = i;
+    return grows;
+}
+
+enum planner_act planner_actuation(const struct planner_vm *vm, bool dry_run, unsigned budget,
+                                   int64_t now_ms)
+{
+    if (dry_run || !vm->actuate) {
+        if (vm->want_bytes != vm->logged_bytes && vm->want_bytes != vm->current_bytes)
+            return PLANNER_WOULD_MOVE;
+        return PLANNER_HANDS_OFF;
+    }
+    if (vm->want_bytes == vm->current_bytes)
+        return PLANNER_NOTHING;
+    if (!planner_is_growth(vm) && now_ms - vm->last_set_ms < PLANNER_VM_MIN_SHRINK_INTERVAL_MS)
+        return PLANNER_WAIT_GAP;
+    if (budget == 0)
+        return PLANNER_WAIT_BUDGET;
+    return PLANNER_SEND;
+}
+
+const char *planner_would_move_verb(const struct planner_vm *vm, bool dry_run)
+{
+    if (dry_run)
+        return "dry-run: would move";
+    return vm->mode == POLICY_MODE_SAFE ? "safe mode: would move" : "observe: would move";
+}
+
+bool planner_event_takes(const struct policy_vm_out *out, uint64_t current_bytes)
+{
+    return (out->decision == POLICY_GROW || out->decision == POLICY_GROW_URGENT) &&
+           out->target_bytes > current_bytes;
+}
+
+/* --- balloon changes ---------------------------------------------------------------------- */
+
+struct planner_balloon_verdict planner_classify_balloon(const struct planner_balloon_event *ev)
+{
+    struct planner_balloon_verdict v = {PLANNER_BALLOON_OURS, 0};
+    /* Our growth raises the target first and a shrink only lowers actual
+     * toward it: only a rise over the target in force is the guest's. */
+    if (ev->before_bytes < 0 || ev->actual_bytes <= ev->before_bytes)
+        return v;
+    int64_t at = ev->changed_real_us;
+    uint64_t in_force = ev->target_set_bytes;
+    if (at)
+        in_force = at > ev->raise_counted_real_us ? target_history_at(ev->sent, at) : 0;
+    if (!in_force || (uint64_t)ev->actual_bytes < in_force + PLANNER_CONVERGED_BYTES)
+        return v;
+    /* A foreign change would be told apart here (PLANNER_BALLOON_FOREIGN). */
+    v.change = PLANNER_BALLOON_GUEST_DEFLATE;
+    if (at)
+        v.raised_over_bytes = in_force;
+    return v;
+}
+
+uint64_t planner_deflated_over_bytes(const struct policy_vm_in *in)
+{
+    uint64_t over = in->target_bytes;
+    if (in->guest_raised_over_bytes && in->actual_bytes < over + PLANNER_CONVERGED_BYTES)
+        over = in->guest_raised_over_bytes; /* seen late: grown past it already */
+    return over;
+}
+
+int64_t planner_grow_trigger_ms(bool report_valid, int64_t report_ms, int64_t now_ms)
+{
+    return report_valid && report_ms < now_ms ? report_ms : now_ms;
+}
+
+bool planner_grow_reached(uint64_t grow_wait_bytes, int64_t actual_bytes)
+{
+    return grow_wait_bytes && actual_bytes >= 0 &&
+           (uint64_t)actual_bytes + PLANNER_CONVERGED_BYTES >= grow_wait_bytes;
+}
+
+enum planner_watch planner_watch_step(uint64_t grow_wait_bytes, bool backend_up,
+                                      int64_t grow_sent_ms, int64_t now_ms)
+{
+    if (!grow_wait_bytes)
+        return PLANNER_WATCH_NONE;
+    if (!backend_up || now_ms - grow_sent_ms > PLANNER_CONVERGE_WATCH_MS)
+        return PLANNER_WATCH_GIVE_UP;
+    return PLANNER_WATCH_QUERY;
+}
+
+/* --- schedule ----------------------------------------------------------------------------- */
+
+bool planner_quiet_reports_ok(uint64_t agent_stale_ms, uint32_t report_interval_ms)
+{
+    return agent_stale_ms >= (uint64_t)(PROTO_QUIET_HEARTBEAT_INTERVALS + 2) * report_interval_ms;
+}
+
+bool planner_polled_reports_ok(uint64_t agent_stale_ms, uint32_t report_interval_ms,
+                               uint64_t tick_ms)
+{
+    return planner_quiet_reports_ok(agent_stale_ms, report_interval_ms) &&
+           agent_stale_ms >= 2 * tick_ms + PLANNER_POLL_COLLECT_MS;
+}
+
+bool planner_poll_due(bool report_valid, int64_t report_ms, uint64_t agent_stale_ms, int64_t now_ms)
+{
+    return !report_valid || now_ms - report_ms >= (int64_t)(agent_stale_ms / 2);
+}
+
+bool planner_refresh_due(const struct planner_refresh *r, int64_t now_ms, bool *guest_stats)
+{
+    *guest_stats = !r->has_agent || !r->report_valid;
+    return *guest_stats || r->refresh_each_tick || r->actual_bytes < 0 || r->nominal_bytes <= 0 ||
+           now_ms - r->refresh_ms >= PLANNER_BALLOON_REFRESH_MS;
+}

@@ -1,0 +1,239 @@
+/*
+ * planner.h — when and how ballastd acts on the policy engine's answers.
+ *
+ * The engine (policy.h) says where each balloon should be; the planner says
+ * what ballastd does about it, and when: which commands go out this tick
+ * and in what order, how a balloon change is read, which agents are polled
+ * and which balloons refreshed. Like the engine it is pure: no I/O, no
+ * clock (times come in as arguments: monotonic ms, or wall-clock us where
+ * QEMU's time stamps are compared), no globals, no allocation. ballastd's
+ * manager reads, builds the planner's inputs from its per-VM state, calls
+ * the engine and the planner, then sends and logs what they decided.
+ *
+ * The loop it shapes (docs/policy.md, "The planner"):
+ *   actuation   - growth first, then shrinks (a guest never waits for memory
+ *                 because shrinks used the budget); at most
+ *                 PLANNER_HOST_MAX_SETS_PER_TICK commands a tick host-wide,
+ *                 a shrink of one VM at most every
+ *                 PLANNER_VM_MIN_SHRINK_INTERVAL_MS; hands-off (dry run,
+ *                 observe, safe) logs a move it would make once, not every
+ *                 tick; the event path takes only a growth;
+ *   balloon     - a change QEMU reports is our own command converging, or
+ *                 the guest deflating on OOM (actual rose over the target in
+ *                 force when QEMU stamped it), or someone else's (reserved);
+ *                 after a growth, a watch measures when the balloon got there;
+ *   schedule    - which quiet agents a tick POLLs, whether quiet and polled
+ *                 reporting may be granted, when a tick asks a balloon's
+ *                 source for fresh figures.
+ */
+#ifndef BALLAST_PLANNER_H
+#define BALLAST_PLANNER_H
+
+#include "policy.h"
+#include "target_history.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* --- actuation ---------------------------------------------------------------------------- */
+
+/* A shrink of one VM is sent at most this often (growth is never delayed). */
+#define PLANNER_VM_MIN_SHRINK_INTERVAL_MS 2000
+/* At most this many balloon commands per tick, host-wide (growth goes first). */
+#define PLANNER_HOST_MAX_SETS_PER_TICK 16
+
+/* One VM's engine answer as the planner sees it; the manager builds it. */
+struct planner_vm {
+    uint64_t current_bytes; /* the target in force (planner_current_bytes) */
+    uint64_t want_bytes;    /* the engine's target (policy_vm_out.target_bytes) */
+    bool actuate;           /* the engine lets it be sent (policy_vm_out.actuate) */
+    enum policy_mode mode;  /* the mode it was evaluated in (the "would move" line) */
+    uint64_t logged_bytes;  /* the last target logged or sent, 0 = none */
+    int64_t last_set_ms;    /* when the last command went out (monotonic), 0 = never */
+};
+
+enum planner_act {
+    PLANNER_NOTHING,     /* the target is in force already */
+    PLANNER_SEND,        /* send want_bytes now: one command of the tick's budget */
+    PLANNER_WAIT_GAP,    /* a shrink too soon after the last command: the engine asks again */
+    PLANNER_WAIT_BUDGET, /* the tick's commands are spent: the engine asks again */
+    PLANNER_HANDS_OFF,   /* not sent (dry run, observe, safe) and nothing new to log */
+    PLANNER_WOULD_MOVE,  /* not sent (dry run, observe, safe): log the move, once */
+};
+
+/* The target in force: the last one sent, else (none since QEMU (re)connected) the actual. */
+uint64_t planner_current_bytes(uint64_t target_set_bytes, uint64_t actual_bytes);
+
+/* Whether the engine's answer raises the VM's target (a growth). */
+bool planner_is_growth(const struct planner_vm *vm);
+
+/*
+ * The order a tick actuates in: order[] gets the indices of vms[] that grow,
+ * in their order, then the others. Returns how many grow. A guest never
+ * waits for memory because shrinks used the tick's budget.
+ */
+size_t planner_order(const struct planner_vm *vms, size_t n, size_t *order);
+
+/*
+ * What to do with one VM's answer, budget = commands left this tick. In a
+ * dry run, or when the engine does not actuate (observe; safe mode's
+ * shrinks), nothing is sent and a move is logged only when the target
+ * differs from the one last logged: the manager then sets logged_bytes to
+ * want_bytes (for PLANNER_HANDS_OFF as well).
+ */
+enum planner_act planner_actuation(const struct planner_vm *vm, bool dry_run, unsigned budget,
+                                   int64_t now_ms);
+
+/* The verb of a PLANNER_WOULD_MOVE log line: "dry-run: would move", "safe mode: ...", ... */
+const char *planner_would_move_verb(const struct planner_vm *vm, bool dry_run);
+
+/*
+ * The event path (a PRESSURE frame, a report that wants growth, a deflate on
+ * OOM) decides for one VM between ticks and takes only a growth: shrinking
+ * and the host's share-out need the whole fleet and wait for the tick.
+ */
+bool planner_event_takes(const struct policy_vm_out *out, uint64_t current_bytes);
+
+/* --- balloon changes ---------------------------------------------------------------------- */
+
+/* After a growth, query-balloon this often until actual is within
+ * PLANNER_CONVERGED_BYTES of the target (logged with the latency), for at
+ * most PLANNER_CONVERGE_WATCH_MS. */
+#define PLANNER_CONVERGE_POLL_MS  50
+#define PLANNER_CONVERGED_BYTES   (1u << 20)
+#define PLANNER_CONVERGE_WATCH_MS 10000
+
+enum planner_balloon_change {
+    /* Nothing to act on: the balloon moving toward the target we set (our
+     * own command converging), the first figures, or a rise that is not
+     * news (counted already, or stamped before any target we remember). */
+    PLANNER_BALLOON_OURS,
+    /* actual rose at least PLANNER_CONVERGED_BYTES over the target in force,
+     * without a command of ours: the guest deflated its balloon on OOM
+     * (deflate-on-oom). Urgent: decide for this VM now. */
+    PLANNER_BALLOON_GUEST_DEFLATE,
+    /* Someone else moved the balloon (another tool, an admin's `virsh
+     * setmem`). Reserved: not told apart yet, never returned; today such a
+     * rise is classified PLANNER_BALLOON_GUEST_DEFLATE. */
+    PLANNER_BALLOON_FOREIGN,
+};
+
+/* A balloon's new figures, with what the manager remembers of its commands. */
+struct planner_balloon_event {
+    int64_t before_bytes;              /* actual before this change, -1 unknown */
+    int64_t actual_bytes;              /* actual now */
+    int64_t changed_real_us;           /* QEMU's wall-clock stamp on the change, 0 = none */
+    uint64_t target_set_bytes;         /* the target in force now (last sent), 0 = none */
+    const struct target_history *sent; /* targets sent, by wall-clock time */
+    int64_t raise_counted_real_us;     /* changes stamped before this are counted already */
+};
+
+struct planner_balloon_verdict {
+    enum planner_balloon_change change;
+    /* GUEST_DEFLATE on a stamped change: the target it rose over, for the
+     * next decision (policy_vm_in.guest_raised_over_bytes); else 0. */
+    uint64_t raised_over_bytes;
+};
+
+/*
+ * Classifies a balloon change. A stamped change (QMP BALLOON_CHANGE) is
+ * compared with the target in force at its stamp (target_history.h): read
+ * late, after a growth of ours, it still shows the guest's own deflate. An
+ * unstamped one (libvirt, query-balloon) is compared with the current target.
+ */
+struct planner_balloon_verdict planner_classify_balloon(const struct planner_balloon_event *ev);
+
+/*
+ * The target the guest deflated over, for the log of a decision that
+ * counted a deflate: the target in force, or, seen late (actual no longer
+ * above it: we grew past the deflated actual already), the one the stamped
+ * change rose over.
+ */
+uint64_t planner_deflated_over_bytes(const struct policy_vm_in *in);
+
+/* When a growth was asked for: the report that asked (never later than now), else now. */
+int64_t planner_grow_trigger_ms(bool report_valid, int64_t report_ms, int64_t now_ms);
+
+/* Whether the balloon reached the growth being watched (grow_wait_bytes, 0 = none). */
+bool planner_grow_reached(uint64_t grow_wait_bytes, int64_t actual_bytes);
+
+enum planner_watch {
+    PLANNER_WATCH_NONE,    /* no growth being watched */
+    PLANNER_WATCH_QUERY,   /* ask for fresh figures (query-balloon) */
+    PLANNER_WATCH_GIVE_UP, /* not there within PLANNER_CONVERGE_WATCH_MS, or QEMU is gone */
+};
+
+/* One step of the convergence watch, every PLANNER_CONVERGE_POLL_MS. */
+enum planner_watch planner_watch_step(uint64_t grow_wait_bytes, bool backend_up,
+                                      int64_t grow_sent_ms, int64_t now_ms);
+
+/* --- schedule ----------------------------------------------------------------------------- */
+
+/* At a scheduled tick, quiet agents granted POLL are asked for a report and
+ * read together this much later, then the tick decides on their answers. */
+#define PLANNER_POLL_COLLECT_MS 100
+/* A tick asks a fleet VM with an agent for balloon figures this often at most
+ * (BALLOON_CHANGE events do the rest; this is only a safety net). At 30 s the
+ * answers were most of an idle 32-guest fleet's wakeups of ballastd. */
+#define PLANNER_BALLOON_REFRESH_MS 300000
+
+/*
+ * Quiet reports (PROTO_CAP_QUIET): an idle agent then reports once every
+ * PROTO_QUIET_HEARTBEAT_INTERVALS intervals instead of every interval; a
+ * moving guest as often as before. Granted only while such a report stays
+ * fresh for the policy (agent_stale_ms), two intervals to spare for a slow
+ * guest. With 64 idle guests it is 6 wakeups of ballastd a second, not 64.
+ */
+bool planner_quiet_reports_ok(uint64_t agent_stale_ms, uint32_t report_interval_ms);
+
+/*
+ * Polled heartbeats (PROTO_CAP_POLL, with QUIET): the agent sends none; a
+ * scheduled tick POLLs the quiet agents whose report is due
+ * (planner_poll_due), all at once, and reads their answers together after
+ * PLANNER_POLL_COLLECT_MS. An idle fleet then wakes ballastd about three
+ * times per two ticks instead of once per guest heartbeat. Granted while a
+ * poll that goes unanswered still leaves the report fresh at the next tick:
+ * under agent_stale_ms / 2 + a tick when due, so agent_stale_ms >= 2 ticks.
+ */
+bool planner_polled_reports_ok(uint64_t agent_stale_ms, uint32_t report_interval_ms,
+                               uint64_t tick_ms);
+
+/*
+ * Whether a tick POLLs a quiet agent. A quiet agent sends any material move
+ * at once (proto.h: memory by max(1 MiB, MemTotal / 128), PSI by 1 %), so
+ * the last report it sent is within that deadband of the truth however old
+ * it is; a POLL adds proof of life and a bound on age. It is due once the
+ * report is half the stale window old: a decision then never uses a report
+ * older than agent_stale_ms / 2 + a tick, which planner_polled_reports_ok
+ * keeps under agent_stale_ms. With the defaults (15 s, 5 s tick) an idle
+ * fleet is polled every other tick, and the ticks between cost one wakeup
+ * and no socket I/O. A guest whose memory moves reports on its own and is
+ * not polled at all.
+ */
+bool planner_poll_due(bool report_valid, int64_t report_ms, uint64_t agent_stale_ms,
+                      int64_t now_ms);
+
+/* What a tick knows of a VM's balloon figures. */
+struct planner_refresh {
+    bool has_agent;         /* the VM has an agent channel */
+    bool report_valid;      /* ... and a report from it */
+    bool refresh_each_tick; /* the source's figures come only by asking (libvirt) */
+    int64_t actual_bytes;   /* -1 unknown */
+    int64_t nominal_bytes;  /* <= 0 unknown */
+    int64_t refresh_ms;     /* when a tick last asked (monotonic) */
+};
+
+/*
+ * Whether a tick asks the VM's source for fresh balloon figures, and with
+ * the guest's own statistics (*guest_stats: when there is no agent report
+ * to go by). Under the fleet, BALLOON_CHANGE events keep actual current
+ * (QEMU rate-limits them to one a second and always delivers the last); a
+ * query-balloon is the safety net every PLANNER_BALLOON_REFRESH_MS, or
+ * brings guest-stats when there is no agent. That saves a QMP round trip per
+ * VM per tick, and a wakeup per answer: the 32 QEMUs of an idle fleet
+ * answer at their own moments. libvirt's figures come only by refreshing.
+ */
+bool planner_refresh_due(const struct planner_refresh *r, int64_t now_ms, bool *guest_stats);
+
+#endif

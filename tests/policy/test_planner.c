@@ -1,0 +1,347 @@
+/*
+ * The planner (host/policy/planner.h): one test per rule, on structs built
+ * on the stack. A "tick" here is the manager's loop over the planner's
+ * answers: order, then one planner_actuation per VM, one command of the
+ * budget per send.
+ */
+#include "cunit_main.h"
+#include "planner.h"
+
+#include <string.h>
+
+#define MIB (1024ull * 1024)
+
+/* A managed VM whose target is in force at current_mib, asked for want_mib. */
+static struct planner_vm vm_at(uint64_t current_mib, uint64_t want_mib)
+{
+    struct planner_vm vm = {
+        .current_bytes = current_mib * MIB,
+        .want_bytes = want_mib * MIB,
+        .actuate = true,
+        .mode = POLICY_MODE_MANAGED,
+        .logged_bytes = current_mib * MIB,
+        .last_set_ms = 0,
+    };
+    return vm;
+}
+
+/* The manager's tick: growth first, one command of the budget per send. */
+static unsigned run_tick(const struct planner_vm *vms, size_t n, int64_t now_ms,
+                         enum planner_act *acts, size_t *order)
+{
+    unsigned budget = PLANNER_HOST_MAX_SETS_PER_TICK;
+    planner_order(vms, n, order);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = order[k];
+        acts[i] = planner_actuation(&vms[i], false, budget, now_ms);
+        if (acts[i] == PLANNER_SEND)
+            budget--;
+    }
+    return budget;
+}
+
+static void test_growth_first(void)
+{
+    struct planner_vm vms[] = {vm_at(256, 248), vm_at(128, 192), vm_at(200, 200), vm_at(100, 300),
+                               vm_at(180, 170)};
+    size_t order[5];
+    CU_ASSERT_EQUAL(planner_order(vms, 5, order), 2);
+    /* The two growths, in their order, then the rest, in theirs. */
+    size_t want[] = {1, 3, 0, 2, 4};
+    CU_ASSERT_EQUAL(memcmp(order, want, sizeof(want)), 0);
+    CU_ASSERT_TRUE(planner_is_growth(&vms[1]));
+    CU_ASSERT_FALSE(planner_is_growth(&vms[2])); /* in force already */
+    CU_ASSERT_FALSE(planner_is_growth(&vms[0]));
+}
+
+static void test_budget(void)
+{
+    /* 20 shrinks listed before 2 growths: the growths still go out, the
+     * shrinks share what is left and the rest wait for the next tick. */
+    struct planner_vm vms[22];
+    for (int i = 0; i < 20; i++)
+        vms[i] = vm_at(256, 248);
+    vms[20] = vm_at(128, 160);
+    vms[21] = vm_at(128, 256);
+    enum planner_act acts[22];
+    size_t order[22];
+    CU_ASSERT_EQUAL(run_tick(vms, 22, 100000, acts, order), 0);
+    CU_ASSERT_EQUAL(acts[20], PLANNER_SEND);
+    CU_ASSERT_EQUAL(acts[21], PLANNER_SEND);
+    int sent = 0, waiting = 0;
+    for (int i = 0; i < 20; i++) {
+        sent += acts[i] == PLANNER_SEND;
+        waiting += acts[i] == PLANNER_WAIT_BUDGET;
+    }
+    CU_ASSERT_EQUAL(sent, PLANNER_HOST_MAX_SETS_PER_TICK - 2);
+    CU_ASSERT_EQUAL(waiting, 6);
+    /* The first shrinks in list order go; the last ones wait. */
+    CU_ASSERT_EQUAL(acts[0], PLANNER_SEND);
+    CU_ASSERT_EQUAL(acts[19], PLANNER_WAIT_BUDGET);
+
+    /* The budget binds growth too, but only behind other growths. */
+    struct planner_vm grow = vm_at(128, 256);
+    CU_ASSERT_EQUAL(planner_actuation(&grow, false, 0, 100000), PLANNER_WAIT_BUDGET);
+    CU_ASSERT_EQUAL(planner_actuation(&grow, false, 1, 100000), PLANNER_SEND);
+}
+
+static void test_shrink_gap(void)
+{
+    struct planner_vm vm = vm_at(256, 240);
+    vm.last_set_ms = 10000;
+    CU_ASSERT_EQUAL(
+        planner_actuation(&vm, false, 16, 10000 + PLANNER_VM_MIN_SHRINK_INTERVAL_MS - 1),
+        PLANNER_WAIT_GAP);
+    CU_ASSERT_EQUAL(planner_actuation(&vm, false, 16, 10000 + PLANNER_VM_MIN_SHRINK_INTERVAL_MS),
+                    PLANNER_SEND);
+    /* A growth is never held by the gap: 1 ms after the last command. */
+    struct planner_vm grow = vm_at(240, 256);
+    grow.last_set_ms = 10000;
+    CU_ASSERT_EQUAL(planner_actuation(&grow, false, 16, 10001), PLANNER_SEND);
+    /* Nothing to do once the target is in force. */
+    struct planner_vm held = vm_at(240, 240);
+    CU_ASSERT_EQUAL(planner_actuation(&held, false, 16, 99999), PLANNER_NOTHING);
+}
+
+static void test_would_move_once(void)
+{
+    /* Dry run: the move is logged once, then not every tick. */
+    struct planner_vm vm = vm_at(256, 248);
+    CU_ASSERT_EQUAL(planner_actuation(&vm, true, 16, 1000), PLANNER_WOULD_MOVE);
+    CU_ASSERT_STRING_EQUAL(planner_would_move_verb(&vm, true), "dry-run: would move");
+    vm.logged_bytes = vm.want_bytes; /* what the manager does on either hands-off answer */
+    CU_ASSERT_EQUAL(planner_actuation(&vm, true, 16, 2000), PLANNER_HANDS_OFF);
+    CU_ASSERT_EQUAL(planner_actuation(&vm, true, 16, 3000), PLANNER_HANDS_OFF);
+    vm.want_bytes = 240 * MIB; /* the engine changes its mind: logged again */
+    CU_ASSERT_EQUAL(planner_actuation(&vm, true, 16, 4000), PLANNER_WOULD_MOVE);
+    vm.want_bytes = vm.current_bytes; /* back at the target in force: nothing to say */
+    CU_ASSERT_EQUAL(planner_actuation(&vm, true, 16, 5000), PLANNER_HANDS_OFF);
+    /* No budget or gap in hands-off: nothing is sent. */
+    vm.want_bytes = 200 * MIB;
+    CU_ASSERT_EQUAL(planner_actuation(&vm, true, 0, 5001), PLANNER_WOULD_MOVE);
+
+    /* Observe and safe mode: the engine does not actuate. */
+    struct planner_vm obs = vm_at(256, 248);
+    obs.actuate = false;
+    obs.mode = POLICY_MODE_OBSERVE;
+    CU_ASSERT_EQUAL(planner_actuation(&obs, false, 16, 1000), PLANNER_WOULD_MOVE);
+    CU_ASSERT_STRING_EQUAL(planner_would_move_verb(&obs, false), "observe: would move");
+    obs.logged_bytes = obs.want_bytes;
+    CU_ASSERT_EQUAL(planner_actuation(&obs, false, 16, 2000), PLANNER_HANDS_OFF);
+    struct planner_vm safe = obs;
+    safe.mode = POLICY_MODE_SAFE;
+    safe.logged_bytes = 0;
+    CU_ASSERT_EQUAL(planner_actuation(&safe, false, 16, 1000), PLANNER_WOULD_MOVE);
+    CU_ASSERT_STRING_EQUAL(planner_would_move_verb(&safe, false), "safe mode: would move");
+    /* A dry run says so whatever the mode. */
+    CU_ASSERT_STRING_EQUAL(planner_would_move_verb(&safe, true), "dry-run: would move");
+}
+
+static void test_event_takes_growth_only(void)
+{
+    struct policy_vm_out out = {.decision = POLICY_GROW_URGENT, .target_bytes = 192 * MIB};
+    CU_ASSERT_TRUE(planner_event_takes(&out, 128 * MIB));
+    out.decision = POLICY_GROW;
+    CU_ASSERT_TRUE(planner_event_takes(&out, 128 * MIB));
+    CU_ASSERT_FALSE(planner_event_takes(&out, 192 * MIB)); /* there already */
+    CU_ASSERT_FALSE(planner_event_takes(&out, 200 * MIB));
+    out.decision = POLICY_SHRINK;
+    out.target_bytes = 120 * MIB;
+    CU_ASSERT_FALSE(planner_event_takes(&out, 128 * MIB));
+    /* A blind release or a clamp raises the target too, but is not a growth
+     * the event path takes: the tick does it. */
+    out.decision = POLICY_NO_DATA;
+    out.target_bytes = 256 * MIB;
+    CU_ASSERT_FALSE(planner_event_takes(&out, 128 * MIB));
+    /* The target in force: the last one sent, else actual. */
+    CU_ASSERT_EQUAL(planner_current_bytes(0, 128 * MIB), 128 * MIB);
+    CU_ASSERT_EQUAL(planner_current_bytes(150 * MIB, 128 * MIB), 150 * MIB);
+}
+
+static struct planner_balloon_event change(int64_t before_mib, int64_t actual_mib, uint64_t set_mib,
+                                           const struct target_history *h)
+{
+    struct planner_balloon_event ev = {
+        .before_bytes = before_mib < 0 ? -1 : before_mib * (int64_t)MIB,
+        .actual_bytes = actual_mib * (int64_t)MIB,
+        .changed_real_us = 0,
+        .target_set_bytes = set_mib * MIB,
+        .sent = h,
+        .raise_counted_real_us = 0,
+    };
+    return ev;
+}
+
+static void test_change_ours(void)
+{
+    struct target_history h = {0};
+    /* A shrink converging: actual falls toward the target. */
+    struct planner_balloon_event ev = change(256, 240, 200, &h);
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    /* A growth converging: actual rises toward the (higher) target. */
+    ev = change(128, 180, 192, &h);
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    /* Within PLANNER_CONVERGED_BYTES over the target: still ours. */
+    ev = change(190, 192, 192, &h);
+    ev.actual_bytes += (int64_t)PLANNER_CONVERGED_BYTES - 1;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    /* The first figures, and a daemon that never sent a target. */
+    ev = change(-1, 256, 128, &h);
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    ev = change(128, 256, 0, &h);
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+}
+
+static void test_change_guest_deflate(void)
+{
+    struct target_history h = {0};
+    /* Unstamped (libvirt, query-balloon): over the current target. */
+    struct planner_balloon_event ev = change(148, 180, 148, &h);
+    struct planner_balloon_verdict v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_GUEST_DEFLATE);
+    CU_ASSERT_EQUAL(v.raised_over_bytes, 0);
+    /* Exactly PLANNER_CONVERGED_BYTES over counts. */
+    ev = change(148, 149, 148, &h);
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_GUEST_DEFLATE);
+    /* Stamped: over the target in force at the stamp, remembered for the decision. */
+    target_history_push(&h, 148 * MIB, 1000);
+    ev = change(148, 180, 148, &h);
+    ev.changed_real_us = 5000;
+    v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_GUEST_DEFLATE);
+    CU_ASSERT_EQUAL(v.raised_over_bytes, 148 * MIB);
+}
+
+static void test_change_seen_late(void)
+{
+    /* The guest deflated 148 -> 200 MiB at t=30000 while ballastd was
+     * stalled; it woke, read a PRESSURE report first and grew to 256 MiB at
+     * t=60000, then read the event: actual is not above the current target,
+     * but it was above the one in force at the stamp. */
+    struct target_history h = {0};
+    target_history_push(&h, 148 * MIB, 2000);
+    target_history_push(&h, 256 * MIB, 60000);
+    struct planner_balloon_event ev = change(148, 200, 256, &h);
+    ev.changed_real_us = 30000;
+    struct planner_balloon_verdict v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_GUEST_DEFLATE);
+    CU_ASSERT_EQUAL(v.raised_over_bytes, 148 * MIB);
+    /* A decision at t=40000 counted it: the same stamp is not news again. */
+    ev.raise_counted_real_us = 40000;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    /* Stamped before any target we remember: unknown, claim nothing. */
+    ev.raise_counted_real_us = 0;
+    ev.changed_real_us = 1000;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+
+    /* The log names the target the guest deflated over. */
+    struct policy_vm_in in = {
+        .target_bytes = 256 * MIB, .actual_bytes = 200 * MIB, .guest_raised_over_bytes = 148 * MIB};
+    CU_ASSERT_EQUAL(planner_deflated_over_bytes(&in), 148 * MIB); /* seen late */
+    in.target_bytes = 150 * MIB; /* still above the current target: that one */
+    CU_ASSERT_EQUAL(planner_deflated_over_bytes(&in), 150 * MIB);
+    in.guest_raised_over_bytes = 0; /* unstamped */
+    in.target_bytes = 256 * MIB;
+    CU_ASSERT_EQUAL(planner_deflated_over_bytes(&in), 256 * MIB);
+}
+
+static void test_convergence_watch(void)
+{
+    CU_ASSERT_FALSE(planner_grow_reached(0, 256 * (int64_t)MIB)); /* nothing watched */
+    CU_ASSERT_TRUE(planner_grow_reached(256 * MIB, 255 * (int64_t)MIB));
+    CU_ASSERT_FALSE(planner_grow_reached(256 * MIB, 255 * (int64_t)MIB - 1));
+    CU_ASSERT_FALSE(planner_grow_reached(256 * MIB, -1));
+    CU_ASSERT_EQUAL(planner_watch_step(0, true, 1000, 1050), PLANNER_WATCH_NONE);
+    CU_ASSERT_EQUAL(planner_watch_step(256 * MIB, true, 1000, 1050), PLANNER_WATCH_QUERY);
+    CU_ASSERT_EQUAL(planner_watch_step(256 * MIB, true, 1000, 1000 + PLANNER_CONVERGE_WATCH_MS),
+                    PLANNER_WATCH_QUERY);
+    CU_ASSERT_EQUAL(planner_watch_step(256 * MIB, true, 1000, 1000 + PLANNER_CONVERGE_WATCH_MS + 1),
+                    PLANNER_WATCH_GIVE_UP);
+    CU_ASSERT_EQUAL(planner_watch_step(256 * MIB, false, 1000, 1050), PLANNER_WATCH_GIVE_UP);
+    /* Latency is measured from the report that asked, never from the future. */
+    CU_ASSERT_EQUAL(planner_grow_trigger_ms(true, 900, 1000), 900);
+    CU_ASSERT_EQUAL(planner_grow_trigger_ms(true, 1100, 1000), 1000);
+    CU_ASSERT_EQUAL(planner_grow_trigger_ms(false, 900, 1000), 1000);
+}
+
+static void test_poll_due(void)
+{
+    /* Due once the report is half the stale window old. */
+    CU_ASSERT_FALSE(planner_poll_due(true, 10000, 15000, 10000 + 7499));
+    CU_ASSERT_TRUE(planner_poll_due(true, 10000, 15000, 10000 + 7500));
+    CU_ASSERT_TRUE(planner_poll_due(false, 10000, 15000, 10001)); /* no report at all */
+}
+
+static void test_grants(void)
+{
+    /* Quiet: a heartbeat every 10 intervals + 2 to spare stays fresh. */
+    CU_ASSERT_TRUE(planner_quiet_reports_ok(12000, 1000));
+    CU_ASSERT_FALSE(planner_quiet_reports_ok(11999, 1000));
+    CU_ASSERT_TRUE(planner_quiet_reports_ok(15000, 1000)); /* the defaults */
+    /* Polled: an unanswered poll still leaves the report fresh a tick later. */
+    CU_ASSERT_TRUE(planner_polled_reports_ok(15000, 1000, 5000)); /* the defaults */
+    CU_ASSERT_TRUE(planner_polled_reports_ok(15000, 1000, 7450));
+    CU_ASSERT_FALSE(planner_polled_reports_ok(15000, 1000, 7451));
+    /* Never without quiet. */
+    CU_ASSERT_FALSE(planner_polled_reports_ok(11999, 1000, 1000));
+}
+
+static void test_refresh_due(void)
+{
+    struct planner_refresh r = {
+        .has_agent = true,
+        .report_valid = true,
+        .refresh_each_tick = false,
+        .actual_bytes = 128 * (int64_t)MIB,
+        .nominal_bytes = 256 * (int64_t)MIB,
+        .refresh_ms = 1000,
+    };
+    bool stats = true;
+    /* A fleet VM with an agent: BALLOON_CHANGE keeps it current. */
+    CU_ASSERT_FALSE(planner_refresh_due(&r, 6000, &stats));
+    CU_ASSERT_FALSE(stats);
+    /* ... but a safety net every PLANNER_BALLOON_REFRESH_MS. */
+    CU_ASSERT_TRUE(planner_refresh_due(&r, 1000 + PLANNER_BALLOON_REFRESH_MS, &stats));
+    CU_ASSERT_FALSE(stats);
+    /* No agent report: every tick, with the guest's statistics. */
+    r.report_valid = false;
+    CU_ASSERT_TRUE(planner_refresh_due(&r, 6000, &stats));
+    CU_ASSERT_TRUE(stats);
+    r.report_valid = true;
+    r.has_agent = false;
+    CU_ASSERT_TRUE(planner_refresh_due(&r, 6000, &stats));
+    CU_ASSERT_TRUE(stats);
+    /* libvirt: its figures come only by asking. */
+    r.has_agent = true;
+    r.refresh_each_tick = true;
+    CU_ASSERT_TRUE(planner_refresh_due(&r, 6000, &stats));
+    CU_ASSERT_FALSE(stats);
+    /* Figures not known yet. */
+    r.refresh_each_tick = false;
+    r.actual_bytes = -1;
+    CU_ASSERT_TRUE(planner_refresh_due(&r, 6000, &stats));
+    r.actual_bytes = 128 * (int64_t)MIB;
+    r.nominal_bytes = 0;
+    CU_ASSERT_TRUE(planner_refresh_due(&r, 6000, &stats));
+}
+
+static CU_TestInfo planner_tests[] = {
+    {"growth before shrink", test_growth_first},
+    {"budget: shrinks wait, growth never waits behind a shrink", test_budget},
+    {"shrink gap, never for growth", test_shrink_gap},
+    {"dry-run, observe, safe: would move, logged once", test_would_move_once},
+    {"event path takes only a growth", test_event_takes_growth_only},
+    {"balloon change: our command converging", test_change_ours},
+    {"balloon change: guest deflate-on-oom", test_change_guest_deflate},
+    {"balloon change: deflate seen late, counted once", test_change_seen_late},
+    {"convergence watch", test_convergence_watch},
+    {"poll due, not due", test_poll_due},
+    {"quiet and polled reporting grants", test_grants},
+    {"refresh due", test_refresh_due},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo ballast_test_suites[] = {
+    {"planner", NULL, NULL, NULL, NULL, planner_tests},
+    CU_SUITE_INFO_NULL,
+};
