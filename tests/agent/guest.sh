@@ -25,18 +25,20 @@ cleanup() {
   rm -rf "$state"
 }
 trap cleanup EXIT
+vm0_console=$("$fleet" path --state "$state" vm0 console)
+vm0_agent=$("$fleet" path --state "$state" vm0 agent)
 
 alloc_mib=48
 spec="spike:base=${alloc_mib}M,peak=160M,start=15s,after=12s,hold=15s,high=96M"
 "$fleet" start --count 1 --memory 256M --state "$state" --workload "$spec" --append psi=1 \
-  --wait --timeout 240 || { tail -n 30 "$state"/vm0/console.log >&2 || true; fail "guest did not boot"; }
+  --wait --timeout 240 || { tail -n 30 "$vm0_console" >&2 || true; fail "guest did not boot"; }
 
-if ! "$check" --socket "$state/vm0/agent.sock" --alloc-mib "$alloc_mib" --timeout-s 180; then
+if ! "$check" --socket "$vm0_agent" --alloc-mib "$alloc_mib" --timeout-s 180; then
   echo "--- guest console (last 40 lines)" >&2
-  tail -n 40 "$state/vm0/console.log" >&2 || true
+  tail -n 40 "$vm0_console" >&2 || true
   fail "agent check failed"
 fi
-grep -q '^ballast-agent: started' "$state/vm0/console.log" || fail "no agent start line on the console"
-grep -q 'workload started' "$state/vm0/console.log" || fail "the agent did not start the workload"
+grep -q '^ballast-agent: started' "$vm0_console" || fail "no agent start line on the console"
+grep -q 'workload started' "$vm0_console" || fail "the agent did not start the workload"
 "$fleet" stop --state "$state"
 echo "PASS"

@@ -24,9 +24,12 @@ ctl status | grep -q '^vm0 ' || fail "status table lacks vm0"
 ctl explain vm0 | grep -q 'reason:' || fail "explain vm0 gives no reason"
 
 # The hostile guest appears after ballastd started: inotify must pick it up.
+fake0=$(fleet_path --state "$state" fake0 dir)
+fake0_agent=$(fleet_path --state "$state" fake0 agent)
+fake0_qmp=$(fleet_path --state "$state" fake0 qmp)
 t0=$(date +%s%N)
-mkdir "$state/fake0"
-python3 "$src/tests/daemon/fake_agent.py" "$state/fake0/agent.sock" "$state/fake0/qmp.sock" \
+mkdir "$fake0"
+python3 "$src/tests/daemon/fake_agent.py" "$fake0_agent" "$fake0_qmp" \
   >"$state/fake.log" 2>&1 &
 extra_pids+=($!)
 rejected() {
@@ -42,8 +45,9 @@ both_have_actual >/dev/null || fail "real guests not served after the garbage ag
 ok "garbage agent disconnected and counted; vm0 and vm1 still served"
 
 # Kill one guest's QEMU outright.
+vm1_pid_file=$(fleet_path --state "$state" vm1 pid)
 t0=$(date +%s%N)
-kill -9 "$(cat "$state/vm1/pid")"
+kill -9 "$(cat "$vm1_pid_file")"
 vm1_gone() { status_json | jq -e '[.vms[].name] | index("vm1") == null'; }
 wait_for 15 vm1_gone || { status_json >&2; fail "killed vm1 still listed"; }
 echo "vm1 dropped $((($(date +%s%N) - t0) / 1000000)) ms after kill -9 (0.5 s polling)"

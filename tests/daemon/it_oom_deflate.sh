@@ -20,13 +20,15 @@ source "$(dirname "$0")/lib.sh"
 need_guests
 mib=$((1024 * 1024))
 jump_at_s=45
+vm0_pid_file=$(fleet_path --state "$state" vm0 pid)
+vm0_console=$(fleet_path --state "$state" vm0 console)
 
 fleet_started=1
 BALLAST_BUILD_DIR=$build "$src/scripts/fleet" start --count 1 --memory 256M --state "$state" \
   --workload "spike:base=16M,peak=116M,after=${jump_at_s}s,hold=60s" \
   --wait --timeout 120 >"$state/fleet.log" 2>&1 || { cat "$state/fleet.log" >&2; fail "fleet did not start"; }
 booted=$SECONDS
-grep -q 'deflate-on-oom=on' /proc/"$(cat "$state/vm0/pid")"/cmdline ||
+grep -q 'deflate-on-oom=on' /proc/"$(cat "$vm0_pid_file")"/cmdline ||
   fail "the fleet did not start the guest with deflate-on-oom=on by default"
 fast_config
 echo 'ksm_mode = observe' >>"$conf/ballastd.conf" # leave the host's KSM alone
@@ -39,11 +41,11 @@ shrunk() {
 wait_for $((jump_at_s - 8)) shrunk || { status_json >&2; fail "guest not shrunk to <= 150 MiB before the jump"; }
 ((SECONDS - booted < jump_at_s - 2)) || fail "shrink came too late to test the jump"
 before=$(status_json | jq '.vms[0].actual_bytes / 1048576 | floor')
-grep -q 'holding 116 MiB' "$state/vm0/console.log" && fail "the jump came before the freeze"
+grep -q 'holding 116 MiB' "$vm0_console" && fail "the jump came before the freeze"
 kill -STOP "$daemon_pid"
 echo "shrunk to $before MiB before a +100 MiB jump; ballastd frozen"
 
-got_it() { grep -q 'holding 116 MiB' "$state/vm0/console.log"; }
+got_it() { grep -q 'holding 116 MiB' "$vm0_console"; }
 wait_for $((jump_at_s + 60)) got_it || fail "the workload never got its 116 MiB"
 sleep 2 # let a late OOM kill show
 kill -CONT "$daemon_pid"
@@ -54,8 +56,8 @@ sleep 1                     # the decision after the count
 
 kills=$(ctl --json explain vm0 | jq '.agent.oom_kill_count')
 [[ $kills == 0 ]] || fail "vm0: agent reports oom_kill $kills"
-! grep -q 'Out of memory\|oom-kill\|invoked oom-killer' "$state/vm0/console.log" ||
-  fail "vm0: OOM killer on the console: $(grep -m3 'Out of memory\|oom' "$state/vm0/console.log")"
+! grep -q 'Out of memory\|oom-kill\|invoked oom-killer' "$vm0_console" ||
+  fail "vm0: OOM killer on the console: $(grep -m3 'Out of memory\|oom' "$vm0_console")"
 ok "no OOM kill: the workload got +100 MiB over a $before MiB guest"
 
 explain=$(ctl --json explain vm0)

@@ -63,6 +63,7 @@ echo "report -> balloon reached: $(wc -l <<<"$lat") growths, median $median ms, 
 for vm in vm0 vm1; do
   kills=$(ctl --json explain "$vm" | jq '.agent.oom_kill_count')
   [[ $kills == 0 ]] || fail "$vm: agent reports oom_kill $kills"
-  ! grep -q 'Out of memory\|oom-kill' "$state/$vm/console.log" || fail "$vm: OOM killer on the console"
+  console=$(fleet_path --state "$state" "$vm" console)
+  ! grep -q 'Out of memory\|oom-kill' "$console" || fail "$vm: OOM killer on the console"
 done
 ok "spike: memory back within ${worst} ms (median ${median} ms), no OOM kill"

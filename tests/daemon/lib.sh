@@ -37,6 +37,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 ctl() { "$bin/ballastctl" --socket "$state/ctl.sock" "$@"; }
 status_json() { ctl --json status; }
+# fleet_path [--state DIR] [NAME] FILE: where a file of a fleet is; the layout
+# is the launcher's (docs/fleet.md, path), never spelled here.
+fleet_path() { "$bin/ballast-fleet" path "$@"; }
 
 # wait_for SECONDS CMD...: polls CMD every 0.5 s until it succeeds.
 wait_for() {

@@ -8,10 +8,13 @@ require_tools
 live=$(mktemp -d /tmp/ballast-fleet-live.XXXXXX)
 other=$(mktemp -d /tmp/ballast-fleet-other.XXXXXX)
 trap 'kill_leftovers "$live"; kill_leftovers "$other"; rm -rf "$live" "$other"' EXIT
+pid_file=$(fleet_path --state "$live" vm0 pid)
+live_vm1=$(fleet_path --state "$live" vm1 dir)
+other_state=$(fleet_path --state "$other" state)
 
 "$fleet" start --count 1 --memory 96M --state "$live" --wait --timeout 240 >/dev/null ||
   fail "could not start the reference guest"
-pid=$(cat "$live/vm0/pid")
+pid=$(cat "$pid_file")
 
 # expect_fail WANT_IN_STDERR ARGS...: non-zero exit and a message naming the problem.
 expect_fail() {
@@ -47,13 +50,13 @@ expect_fail "/nonexistent" stop --state /nonexistent/fleet
 
 # Nothing was started by any of that...
 [[ -z $(pids_in "$other") ]] || fail "a failed start left a QEMU running in $other"
-[[ ! -e $other/fleet.json ]] || fail "a failed start left $other/fleet.json"
+[[ ! -e $other_state ]] || fail "a failed start left $other_state"
 # ...and the live guest is untouched: same pid, still answering, same config.
-[[ $(cat "$live/vm0/pid") == "$pid" ]] || fail "live guest's pid file changed"
-tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qx -- "$live/vm0/pid" || fail "live guest died"
+[[ $(cat "$pid_file") == "$pid" ]] || fail "live guest's pid file changed"
+tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qx -- "$pid_file" || fail "live guest died"
 [[ $(balloon_actual "$live" vm0) == $((96 << 20)) ]] || fail "live guest's balloon changed"
 "$fleet" status --state "$live" | grep -Eq '^vm0 +[0-9]+ +yes +96M' || fail "live status wrong"
-[[ ! -e $live/vm1 ]] || fail "a refused start created $live/vm1"
+[[ ! -e $live_vm1 ]] || fail "a refused start created $live_vm1"
 
 "$fleet" stop --state "$live" >/dev/null
 assert_clean "$live"

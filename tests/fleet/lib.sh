@@ -4,6 +4,10 @@
 fleet=${BALLAST_BUILD_DIR:?run under ctest (BALLAST_BUILD_DIR)}/bin/ballast-fleet
 qmp_call=$(dirname "${BASH_SOURCE[0]}")/qmp_call.py
 
+# fleet_path [--state DIR] [NAME] FILE: where a file of a fleet is; the layout
+# is the launcher's (docs/fleet.md, path), never spelled here.
+fleet_path() { "$fleet" path "$@"; }
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 require_tools() {
@@ -33,17 +37,23 @@ kill_leftovers() {
   ((${#pids[@]} == 0)) || kill -9 "${pids[@]}" 2>/dev/null || true
 }
 
-# A stopped fleet leaves no QEMU and no socket or pid file.
+# A stopped fleet leaves no QEMU and no socket, pid or state file.
 assert_clean() {
-  local dir=$1 left
+  local dir=$1 left qmp agent pid state_file
   left=$(pids_in "$dir")
   [[ -z $left ]] || fail "processes of $dir still running after stop: $left"
-  left=$(find "$dir" \( -name '*.sock' -o -name pid -o -name fleet.json \) 2>/dev/null)
+  qmp=$(fleet_path qmp) || fail "ballast-fleet path qmp"
+  agent=$(fleet_path agent) || fail "ballast-fleet path agent"
+  pid=$(fleet_path pid) || fail "ballast-fleet path pid"
+  state_file=$(fleet_path state) || fail "ballast-fleet path state"
+  left=$(find "$dir" \( -name "$qmp" -o -name "$agent" -o -name "$pid" -o -name "$state_file" \) 2>/dev/null)
   [[ -z $left ]] || fail "stale files after stop: $left"
 }
 
 # Balloon size QEMU reports for a guest, in bytes.
-balloon_actual() {
-  "$qmp_call" "$1/$2/qmp.sock" query-balloon |
+balloon_actual() { # DIR NAME
+  local qmp
+  qmp=$(fleet_path --state "$1" "$2" qmp) || return
+  "$qmp_call" "$qmp" query-balloon |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["actual"])'
 }

@@ -24,7 +24,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ballastd=$build/bin/ballastd
 ballastctl=$build/bin/ballastctl
-[[ -x $ballastd && -x $ballastctl ]] || skip "ballastd/ballastctl not built in $build/bin"
+ballast_fleet=$build/bin/ballast-fleet
+[[ -x $ballastd && -x $ballastctl && -x $ballast_fleet ]] ||
+  skip "ballastd/ballastctl/ballast-fleet not built in $build/bin"
 command -v jq >/dev/null || skip "jq not installed"
 lv_setup
 
@@ -266,10 +268,12 @@ fi
 # --- names: a fleet guest and a libvirt domain of the same name --------------------------------
 # A stand-in fleet guest named like the (now stopped) microvm: a directory
 # with a listening qmp.sock is a live guest to the fleet source.
-mkdir "$fleet/$mvm"
+mvm_dir=$("$ballast_fleet" path --state "$fleet" "$mvm" dir)
+mvm_qmp=$("$ballast_fleet" path --state "$fleet" "$mvm" qmp)
+mkdir "$mvm_dir"
 python3 -c 'import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(120)' \
-  "$fleet/$mvm/qmp.sock" &
+  "$mvm_qmp" &
 fake_pid=$!
 fleet_has() { status | jq -e --arg n "$mvm" '[.vms[] | select(.name == $n and .source == "fleet")] | length == 1'; }
 wait_for 10 fleet_has || fail "fleet stand-in $mvm not managed"
@@ -290,7 +294,7 @@ fi
 kill "$fake_pid" 2>/dev/null
 wait "$fake_pid" 2>/dev/null || :
 fake_pid=
-rm -rf "${fleet:?}/$mvm"
+rm -rf "${mvm_dir:?}"
 v destroy "$mvm" >/dev/null
 
 kill -TERM "$daemon_pid"

@@ -18,7 +18,9 @@ cleanup() {
   rm -rf "$state"
 }
 trap cleanup EXIT
+vm0_console=$("$fleet" path --state "$state" vm0 console)
+vm0_qmp=$("$fleet" path --state "$state" vm0 qmp)
 
 "$fleet" start --count 1 --memory 256M --deflate-on-oom --state "$state" --wait --timeout 240 ||
-  { tail -n 20 "$state"/vm0/console.log >&2 || true; echo "FAIL: fleet start" >&2; exit 1; }
-"$check" "$state/vm0/qmp.sock" 256
+  { tail -n 20 "$vm0_console" >&2 || true; echo "FAIL: fleet start" >&2; exit 1; }
+"$check" "$vm0_qmp" 256
