@@ -1,5 +1,7 @@
 /*
- * json_writer.h — JSON text written straight into a GString.
+ * json_writer.h — JSON text written straight into a GString. A room of its
+ * own at the bottom of host/ (glib only), so every room that writes JSON
+ * can use it.
  *
  * The one way host code writes JSON: every reply ballastd sends (control.h's
  * envelope, status, explain, ping, set-policy, dry-run, notify, errors) and
