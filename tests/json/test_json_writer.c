@@ -2,9 +2,13 @@
 #include "cunit_main.h"
 #include "json_writer.h"
 
+#include <fcntl.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* A writer's text read back by json-glib: the same members, types and values. */
 static JsonObject *read_back(const char *text, JsonParser *parser)
@@ -55,8 +59,123 @@ static void test_writer(void)
     g_string_free(out, TRUE);
 }
 
+/* The same calls, compact and pretty. */
+static void write_sample(struct json_writer *w)
+{
+    json_writer_object_begin(w);
+    json_writer_member_string(w, "name", "vm0");
+    json_writer_key(w, "empty");
+    json_writer_object_begin(w);
+    json_writer_object_end(w);
+    json_writer_key(w, "guests");
+    json_writer_array_begin(w);
+    json_writer_object_begin(w);
+    json_writer_member_int(w, "pid", 42);
+    json_writer_member_bool(w, "alive", true);
+    json_writer_object_end(w);
+    json_writer_int(w, 7);
+    json_writer_array_begin(w);
+    json_writer_array_end(w);
+    json_writer_array_end(w);
+    json_writer_object_end(w);
+}
+
+static void test_compact_and_pretty(void)
+{
+    g_autoptr(GString) compact = g_string_new(NULL);
+    g_autoptr(GString) pretty = g_string_new(NULL);
+    struct json_writer w;
+    json_writer_init(&w, compact);
+    write_sample(&w);
+    CU_ASSERT_EQUAL(w.depth, 0);
+    CU_ASSERT_STRING_EQUAL(
+        compact->str,
+        "{\"name\":\"vm0\",\"empty\":{},\"guests\":[{\"pid\":42,\"alive\":true},7,[]]}");
+    json_writer_init_pretty(&w, pretty);
+    write_sample(&w);
+    CU_ASSERT_STRING_EQUAL(pretty->str, "{\n"
+                                        "  \"name\": \"vm0\",\n"
+                                        "  \"empty\": {},\n"
+                                        "  \"guests\": [\n"
+                                        "    {\n"
+                                        "      \"pid\": 42,\n"
+                                        "      \"alive\": true\n"
+                                        "    },\n"
+                                        "    7,\n"
+                                        "    []\n"
+                                        "  ]\n"
+                                        "}");
+    /* Whitespace only: json-glib reads the same tree from both. */
+    g_autoptr(JsonNode) a = json_from_string(compact->str, NULL);
+    g_autoptr(JsonNode) b = json_from_string(pretty->str, NULL);
+    CU_ASSERT_TRUE(a && b && json_node_equal(a, b));
+}
+
+/* Each misuse of the grammar, in a child: it must abort, not write bad JSON. */
+static void misuse_value_without_key(struct json_writer *w)
+{
+    json_writer_object_begin(w);
+    json_writer_int(w, 1);
+}
+
+static void misuse_key_in_array(struct json_writer *w)
+{
+    json_writer_array_begin(w);
+    json_writer_key(w, "k");
+}
+
+static void misuse_key_at_top(struct json_writer *w)
+{
+    json_writer_key(w, "k");
+}
+
+static void misuse_mismatched_end(struct json_writer *w)
+{
+    json_writer_object_begin(w);
+    json_writer_array_end(w);
+}
+
+static void misuse_end_after_key(struct json_writer *w)
+{
+    json_writer_object_begin(w);
+    json_writer_key(w, "k");
+    json_writer_object_end(w);
+}
+
+static void misuse_too_deep(struct json_writer *w)
+{
+    for (int i = 0; i <= JSON_WRITER_MAX_DEPTH; i++)
+        json_writer_array_begin(w);
+}
+
+static void test_misuse_asserts(void)
+{
+    void (*const misuses[])(struct json_writer *) = {
+        misuse_value_without_key, misuse_key_in_array,  misuse_key_at_top,
+        misuse_mismatched_end,    misuse_end_after_key, misuse_too_deep,
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(misuses); i++) {
+        pid_t pid = fork();
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0) {
+            int null_fd = open("/dev/null", O_WRONLY);
+            dup2(null_fd, STDERR_FILENO); /* the assertion's message */
+            GString *out = g_string_new(NULL);
+            struct json_writer w;
+            json_writer_init(&w, out);
+            misuses[i](&w);
+            _exit(0);
+        }
+        int status = 0;
+        CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+        CU_ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    }
+}
+
 static CU_TestInfo writer_tests[] = {
     {"escapes, null, doubles", test_writer},
+    {"compact and pretty", test_compact_and_pretty},
+    {"misuse asserts", test_misuse_asserts},
     CU_TEST_INFO_NULL,
 };
 
