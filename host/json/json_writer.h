@@ -4,8 +4,9 @@
  * can use it.
  *
  * The one way host code writes JSON: every reply ballastd sends (control.h's
- * envelope, status, explain, ping, set-policy, dry-run, notify, errors) and
- * ballastctl's requests. It began with the status document (some 60 members
+ * envelope, status, explain, ping, set-policy, dry-run, notify, errors),
+ * ballastctl's requests, and every QMP command (qmp.h's QmpArgsFunc writes
+ * a command's arguments straight into its line). It began with the status document (some 60 members
  * per guest): built as a json-glib tree it allocated ~2000 nodes and list
  * links per request for 32 guests, from GSlice, whose magazines keep freed
  * chunks: 20 status requests left ~190 KiB more heap resident for good

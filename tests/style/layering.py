@@ -25,7 +25,7 @@ ALLOWED = {
     "json": set(),
     "proto": {"common"},
     "loop": {"common"},
-    "qmp": {"common"},
+    "qmp": {"common", "json"},
     "ksm": {"common"},
     "policy": {"common", "proto"},
     "fleetdir": {"common"},
