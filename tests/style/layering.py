@@ -32,7 +32,7 @@ ALLOWED = {
     "ctl": {"common", "json", "loop", "policy"},
     "vmsource": {"common", "loop", "qmp", "fleetdir"},
     "libvirt": {"common", "loop", "policy", "vmsource"},
-    "fleet": {"common", "policy", "fleetdir"},
+    "fleet": {"common", "json", "policy", "fleetdir"},
     "daemon": {"common", "json", "proto", "loop", "qmp", "ksm", "policy", "fleetdir", "ctl",
                "vmsource", "libvirt"},
 }
