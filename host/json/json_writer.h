@@ -5,8 +5,9 @@
  *
  * The one way host code writes JSON: every reply ballastd sends (control.h's
  * envelope, status, explain, ping, set-policy, dry-run, notify, errors),
- * ballastctl's requests, and every QMP command (qmp.h's QmpArgsFunc writes
- * a command's arguments straight into its line). It began with the status document (some 60 members
+ * ballastctl's requests and --json output, every QMP command (qmp.h's
+ * QmpArgsFunc writes a command's arguments straight into its line), and the
+ * launcher's fleet.json and status --json. It began with the status document (some 60 members
  * per guest): built as a json-glib tree it allocated ~2000 nodes and list
  * links per request for 32 guests, from GSlice, whose magazines keep freed
  * chunks: 20 status requests left ~190 KiB more heap resident for good
