@@ -339,146 +339,201 @@ static void command(char *line)
     fflush(stdout);
 }
 
-int main(int argc, char **argv)
+struct fake_options {
+    const char *dir;
+    uint64_t memory_mib, used_mib, actual_mib;
+};
+
+/* argv into o (and report_ms); 0, or the exit code 2 with the reason said. */
+static int parse_args(int argc, char **argv, struct fake_options *o)
 {
     if (argc < 3) {
         fprintf(stderr,
                 "usage: fake-fleet DIR COUNT [--memory MIB] [--used MIB] [--report-ms MS]\n");
         return 2;
     }
-    const char *dir = argv[1];
+    *o = (struct fake_options){.dir = argv[1], .memory_mib = 256, .used_mib = 64};
     n_vms = (unsigned)atoi(argv[2]);
-    uint64_t memory_mib = 256, used_mib = 64, actual_mib = 0;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--memory") == 0)
-            memory_mib = strtoull(argv[i + 1], NULL, 10);
+            o->memory_mib = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--actual") == 0)
-            actual_mib = strtoull(argv[i + 1], NULL, 10);
+            o->actual_mib = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--used") == 0)
-            used_mib = strtoull(argv[i + 1], NULL, 10);
+            o->used_mib = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--report-ms") == 0)
             report_ms = strtoull(argv[i + 1], NULL, 10);
     }
-    if (actual_mib == 0)
-        actual_mib = memory_mib;
-    if (n_vms == 0 || n_vms > MAX_VMS || memory_mib < 64 || report_ms == 0 || actual_mib < 32 ||
-        actual_mib > memory_mib) {
+    if (o->actual_mib == 0)
+        o->actual_mib = o->memory_mib;
+    if (n_vms == 0 || n_vms > MAX_VMS || o->memory_mib < 64 || report_ms == 0 ||
+        o->actual_mib < 32 || o->actual_mib > o->memory_mib) {
         fprintf(stderr, "fake-fleet: bad arguments\n");
         return 2;
     }
-    signal(SIGTERM, on_term);
-    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Guest index's directory and its two listening sockets; 0, or an exit code
+ * (2: the paths do not fit, 1: cannot listen) with the reason said. */
+static int open_vm(struct fake_vm *vm, unsigned index, const struct fake_options *o)
+{
+    snprintf(vm->name, sizeof(vm->name), "fake%u", index);
+    char path[FLEET_LAYOUT_SOCKET_BUF];
+    if (fleet_layout_guest_fits(o->dir, vm->name, NULL) != 0) {
+        fprintf(stderr, "fake-fleet: %s: path too long\n", o->dir);
+        return 2;
+    }
+    fleet_layout_path(path, sizeof(path), o->dir, vm->name, FLEET_FILE_GUEST_DIR);
+    mkdir(path, 0755);
+    fleet_layout_path(path, sizeof(path), o->dir, vm->name, FLEET_FILE_QMP);
+    vm->qmp_listen = listen_at(path);
+    fleet_layout_path(path, sizeof(path), o->dir, vm->name, FLEET_FILE_AGENT);
+    vm->agent_listen = listen_at(path);
+    if (vm->qmp_listen < 0 || vm->agent_listen < 0) {
+        fprintf(stderr, "fake-fleet: cannot listen at %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    vm->qmp_fd = vm->agent_fd = -1;
+    vm->nominal_bytes = o->memory_mib * MIB;
+    vm->actual_bytes = o->actual_mib * MIB;
+    vm->used_bytes = o->used_mib * MIB;
+    return 0;
+}
+
+/* stdin first, then per guest: QMP listen, agent listen, QMP, agent. */
+static nfds_t fill_pollfds(struct pollfd *pfd)
+{
+    nfds_t n = 0;
+    pfd[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
     for (unsigned i = 0; i < n_vms; i++) {
         struct fake_vm *vm = &vms[i];
-        snprintf(vm->name, sizeof(vm->name), "fake%u", i);
-        char path[FLEET_LAYOUT_SOCKET_BUF];
-        if (fleet_layout_guest_fits(dir, vm->name, NULL) != 0) {
-            fprintf(stderr, "fake-fleet: %s: path too long\n", dir);
-            return 2;
-        }
-        fleet_layout_path(path, sizeof(path), dir, vm->name, FLEET_FILE_GUEST_DIR);
-        mkdir(path, 0755);
-        fleet_layout_path(path, sizeof(path), dir, vm->name, FLEET_FILE_QMP);
-        vm->qmp_listen = listen_at(path);
-        fleet_layout_path(path, sizeof(path), dir, vm->name, FLEET_FILE_AGENT);
-        vm->agent_listen = listen_at(path);
-        if (vm->qmp_listen < 0 || vm->agent_listen < 0) {
-            fprintf(stderr, "fake-fleet: cannot listen at %s: %s\n", path, strerror(errno));
-            return 1;
-        }
-        vm->qmp_fd = vm->agent_fd = -1;
-        vm->nominal_bytes = memory_mib * MIB;
-        vm->actual_bytes = actual_mib * MIB;
-        vm->used_bytes = used_mib * MIB;
+        pfd[n++] = (struct pollfd){.fd = vm->qmp_listen, .events = POLLIN};
+        pfd[n++] = (struct pollfd){.fd = vm->agent_listen, .events = POLLIN};
+        pfd[n++] = (struct pollfd){.fd = vm->qmp_fd, .events = POLLIN};
+        pfd[n++] = (struct pollfd){.fd = vm->agent_fd, .events = POLLIN};
     }
-    printf("ready\n");
-    fflush(stdout);
+    return n;
+}
 
-    static struct pollfd pfd[1 + 4 * MAX_VMS];
+/* The commands on stdin (see the top of the file); false at EOF. */
+static bool read_commands(void)
+{
     static char line[256];
-    size_t line_len = 0;
+    static size_t line_len;
+    ssize_t r = read(0, line + line_len, sizeof(line) - 1 - line_len);
+    if (r <= 0)
+        return false;
+    line_len += (size_t)r;
+    char *nl;
+    while ((nl = memchr(line, '\n', line_len))) {
+        *nl = '\0';
+        command(line);
+        size_t used = (size_t)(nl + 1 - line);
+        memmove(line, nl + 1, line_len - used);
+        line_len -= used;
+    }
+    if (line_len == sizeof(line) - 1)
+        line_len = 0;
+    return true;
+}
+
+/* A new QMP client replaces the old one and is greeted as QEMU 7.2 would. */
+static void accept_qmp(struct fake_vm *vm)
+{
+    int fd = accept4(vm->qmp_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    if (vm->qmp_fd >= 0)
+        close(vm->qmp_fd);
+    vm->qmp_fd = fd;
+    vm->qlen = 0;
+    qmp_sendf(vm, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": "
+                  "2, \"major\": 7}, \"package\": \"fake\"}, \"capabilities\": "
+                  "[]}}");
+}
+
+/* A new agent connection replaces the old one and starts with HELLO. */
+static void accept_agent(struct fake_vm *vm)
+{
+    int fd = accept4(vm->agent_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    if (vm->agent_fd >= 0)
+        close(vm->agent_fd);
+    vm->agent_fd = fd;
+    agent_hello(vm);
+}
+
+static void read_qmp(struct fake_vm *vm)
+{
+    ssize_t r = recv(vm->qmp_fd, vm->qbuf + vm->qlen, sizeof(vm->qbuf) - 1 - vm->qlen, 0);
+    if (r <= 0 && !(r < 0 && errno == EAGAIN)) {
+        close(vm->qmp_fd);
+        vm->qmp_fd = -1;
+    } else if (r > 0) {
+        vm->qlen += (size_t)r;
+        qmp_input(vm);
+    }
+}
+
+/* What ballastd sends the agent is read and dropped. */
+static void drain_agent(struct fake_vm *vm)
+{
+    uint8_t sink[1024];
+    ssize_t r = recv(vm->agent_fd, sink, sizeof(sink), 0);
+    if (r <= 0 && !(r < 0 && errno == EAGAIN)) {
+        close(vm->agent_fd);
+        vm->agent_fd = -1;
+    }
+}
+
+/* One guest's four poll entries, as fill_pollfds laid them out. */
+static void serve_vm(struct fake_vm *vm, const struct pollfd *p)
+{
+    if (p[0].revents & POLLIN)
+        accept_qmp(vm);
+    if (p[1].revents & POLLIN)
+        accept_agent(vm);
+    if (p[2].revents & (POLLIN | POLLHUP | POLLERR))
+        read_qmp(vm);
+    if (p[3].revents & (POLLIN | POLLHUP | POLLERR))
+        drain_agent(vm);
+}
+
+/* Every connected agent reports once each report_ms, unless turned off. */
+static void send_reports(uint64_t *next_report)
+{
+    if (now_ms() < *next_report)
+        return;
+    *next_report += report_ms;
+    for (unsigned i = 0; reports_on && i < n_vms; i++)
+        if (vms[i].agent_fd >= 0)
+            agent_report(&vms[i], false);
+}
+
+/* Until EOF on stdin (0), SIGTERM (0) or a failed poll (1). */
+static int serve(void)
+{
+    static struct pollfd pfd[1 + 4 * MAX_VMS];
     uint64_t next_report = now_ms() + report_ms;
     while (!stop) {
-        nfds_t n = 0;
-        pfd[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
-        for (unsigned i = 0; i < n_vms; i++) {
-            struct fake_vm *vm = &vms[i];
-            pfd[n++] = (struct pollfd){.fd = vm->qmp_listen, .events = POLLIN};
-            pfd[n++] = (struct pollfd){.fd = vm->agent_listen, .events = POLLIN};
-            pfd[n++] = (struct pollfd){.fd = vm->qmp_fd, .events = POLLIN};
-            pfd[n++] = (struct pollfd){.fd = vm->agent_fd, .events = POLLIN};
-        }
+        nfds_t n = fill_pollfds(pfd);
         uint64_t now = now_ms();
         int timeout = next_report > now ? (int)(next_report - now) : 0;
         if (poll(pfd, n, timeout) < 0 && errno != EINTR)
             return 1;
-        if (pfd[0].revents & (POLLIN | POLLHUP)) {
-            ssize_t r = read(0, line + line_len, sizeof(line) - 1 - line_len);
-            if (r <= 0)
-                break;
-            line_len += (size_t)r;
-            char *nl;
-            while ((nl = memchr(line, '\n', line_len))) {
-                *nl = '\0';
-                command(line);
-                size_t used = (size_t)(nl + 1 - line);
-                memmove(line, nl + 1, line_len - used);
-                line_len -= used;
-            }
-            if (line_len == sizeof(line) - 1)
-                line_len = 0;
-        }
-        for (unsigned i = 0; i < n_vms; i++) {
-            struct fake_vm *vm = &vms[i];
-            struct pollfd *p = &pfd[1 + 4 * i];
-            if (p[0].revents & POLLIN) {
-                int fd = accept4(vm->qmp_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                if (fd >= 0) {
-                    if (vm->qmp_fd >= 0)
-                        close(vm->qmp_fd);
-                    vm->qmp_fd = fd;
-                    vm->qlen = 0;
-                    qmp_sendf(vm, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": "
-                                  "2, \"major\": 7}, \"package\": \"fake\"}, \"capabilities\": "
-                                  "[]}}");
-                }
-            }
-            if (p[1].revents & POLLIN) {
-                int fd = accept4(vm->agent_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                if (fd >= 0) {
-                    if (vm->agent_fd >= 0)
-                        close(vm->agent_fd);
-                    vm->agent_fd = fd;
-                    agent_hello(vm);
-                }
-            }
-            if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-                ssize_t r =
-                    recv(vm->qmp_fd, vm->qbuf + vm->qlen, sizeof(vm->qbuf) - 1 - vm->qlen, 0);
-                if (r <= 0 && !(r < 0 && errno == EAGAIN)) {
-                    close(vm->qmp_fd);
-                    vm->qmp_fd = -1;
-                } else if (r > 0) {
-                    vm->qlen += (size_t)r;
-                    qmp_input(vm);
-                }
-            }
-            if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
-                uint8_t sink[1024];
-                ssize_t r = recv(vm->agent_fd, sink, sizeof(sink), 0);
-                if (r <= 0 && !(r < 0 && errno == EAGAIN)) {
-                    close(vm->agent_fd);
-                    vm->agent_fd = -1;
-                }
-            }
-        }
-        if (now_ms() >= next_report) {
-            next_report += report_ms;
-            for (unsigned i = 0; reports_on && i < n_vms; i++)
-                if (vms[i].agent_fd >= 0)
-                    agent_report(&vms[i], false);
-        }
+        if ((pfd[0].revents & (POLLIN | POLLHUP)) && !read_commands())
+            break;
+        for (unsigned i = 0; i < n_vms; i++)
+            serve_vm(&vms[i], &pfd[1 + 4 * i]);
+        send_reports(&next_report);
     }
+    return 0;
+}
+
+static void remove_sockets(const char *dir)
+{
     for (unsigned i = 0; i < n_vms; i++) {
         char path[FLEET_LAYOUT_SOCKET_BUF];
         if (fleet_layout_path(path, sizeof(path), dir, vms[i].name, FLEET_FILE_QMP) == 0)
@@ -486,5 +541,26 @@ int main(int argc, char **argv)
         if (fleet_layout_path(path, sizeof(path), dir, vms[i].name, FLEET_FILE_AGENT) == 0)
             unlink(path);
     }
+}
+
+int main(int argc, char **argv)
+{
+    struct fake_options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc;
+    signal(SIGTERM, on_term);
+    signal(SIGPIPE, SIG_IGN);
+    for (unsigned i = 0; i < n_vms; i++) {
+        rc = open_vm(&vms[i], i, &o);
+        if (rc != 0)
+            return rc;
+    }
+    printf("ready\n");
+    fflush(stdout);
+    rc = serve();
+    if (rc != 0)
+        return rc; /* a failed poll leaves the sockets, as it always did */
+    remove_sockets(o.dir);
     return 0;
 }

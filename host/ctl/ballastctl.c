@@ -15,6 +15,7 @@
  * request), 2 usage error.
  */
 #include "control.h"
+#include "json_writer.h"
 #include "size.h"
 #include "status_table.h"
 
@@ -89,13 +90,78 @@ static int roundtrip(const char *path, const char *request, GString *reply)
     return 0;
 }
 
-static void print_json(JsonNode *node)
+/* A scalar of a parsed reply, written back (json_writer's number forms). */
+static void write_value(struct json_writer *w, JsonNode *node)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    json_generator_set_pretty(gen, TRUE);
-    json_generator_set_root(gen, node);
-    g_autofree char *text = json_generator_to_data(gen, NULL);
-    printf("%s\n", text);
+    switch (json_node_get_value_type(node)) {
+    case G_TYPE_INT64:
+        json_writer_int(w, json_node_get_int(node));
+        break;
+    case G_TYPE_DOUBLE:
+        json_writer_double(w, json_node_get_double(node));
+        break;
+    case G_TYPE_BOOLEAN:
+        json_writer_bool(w, json_node_get_boolean(node));
+        break;
+    case G_TYPE_STRING:
+        json_writer_string(w, json_node_get_string(node));
+        break;
+    default:
+        json_writer_null(w);
+    }
+}
+
+/* A parsed reply written back, members in the order ballastd sent them;
+ * false when it nests deeper than the writer goes (ballastd's replies nest
+ * 4 levels). */
+static bool write_node(struct json_writer *w, JsonNode *node)
+{
+    if (JSON_NODE_HOLDS_VALUE(node)) {
+        write_value(w, node);
+        return true;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(node) && !JSON_NODE_HOLDS_ARRAY(node)) {
+        json_writer_null(w);
+        return true;
+    }
+    if (w->depth >= JSON_WRITER_MAX_DEPTH)
+        return false;
+    bool ok = true;
+    if (JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *a = json_node_get_array(node);
+        json_writer_array_begin(w);
+        for (guint i = 0; ok && i < json_array_get_length(a); i++)
+            ok = write_node(w, json_array_get_element(a, i));
+        if (ok)
+            json_writer_array_end(w);
+        return ok;
+    }
+    JsonObjectIter it;
+    const char *name;
+    JsonNode *member;
+    json_object_iter_init_ordered(&it, json_node_get_object(node));
+    json_writer_object_begin(w);
+    while (ok && json_object_iter_next_ordered(&it, &name, &member)) {
+        json_writer_key(w, name);
+        ok = write_node(w, member);
+    }
+    if (ok)
+        json_writer_object_end(w);
+    return ok;
+}
+
+/* --json: the reply's result, indented. */
+static int print_json(JsonNode *node)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    struct json_writer w;
+    json_writer_init_pretty(&w, out);
+    if (!write_node(&w, node)) {
+        fprintf(stderr, "ballastctl: reply nested too deep to print\n");
+        return EXIT_RUNTIME;
+    }
+    printf("%s\n", out->str);
+    return 0;
 }
 
 static const char *obj_str(JsonObject *o, const char *name)
@@ -327,9 +393,7 @@ int main(int argc, char **argv)
     int rc = call_daemon(socket_path ? socket_path : DEFAULT_SOCKET, &req, &result);
     if (rc != 0)
         return rc;
-    if (json && result) {
-        print_json(result);
-        return 0;
-    }
+    if (json && result)
+        return print_json(result);
     return print_result(&req, result);
 }

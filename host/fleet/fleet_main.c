@@ -13,12 +13,12 @@
 #include "fleet_options.h"
 #include "fleet_proc.h"
 #include "fleet_qemu.h"
+#include "json_writer.h"
 #include "size.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
-#include <json-glib/json-glib.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -510,63 +510,54 @@ static void read_guest_status(const char *dir, const struct fleet_spec *spec, un
 }
 
 /* member: the path of the guest's file f, or null when it passes its limit. */
-static void add_path_member(JsonBuilder *b, const char *member, const char *dir, const char *name,
-                            enum fleet_file f)
+static void write_path_member(struct json_writer *w, const char *member, const char *dir,
+                              const char *name, enum fleet_file f)
 {
     g_autofree char *path = fleet_file_path(dir, name, f);
-    json_builder_set_member_name(b, member);
-    if (path)
-        json_builder_add_string_value(b, path);
-    else
-        json_builder_add_null_value(b);
+    json_writer_member_string(w, member, path);
 }
 
-static void add_guest_json(JsonBuilder *b, const char *dir, const struct fleet_spec *spec,
-                           unsigned index, const struct guest_status *st)
+static void write_guest_json(struct json_writer *w, const char *dir, const struct fleet_spec *spec,
+                             unsigned index, const struct guest_status *st)
 {
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, st->name);
-    json_builder_set_member_name(b, "pid");
+    json_writer_object_begin(w);
+    json_writer_member_string(w, "name", st->name);
+    json_writer_key(w, "pid");
     if (st->pid)
-        json_builder_add_int_value(b, st->pid);
+        json_writer_int(w, st->pid);
     else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "alive");
-    json_builder_add_boolean_value(b, st->alive);
-    json_builder_set_member_name(b, "memory_bytes");
-    json_builder_add_int_value(b, (gint64)spec->memory_bytes);
-    json_builder_set_member_name(b, "rss_bytes");
-    json_builder_add_int_value(b, (gint64)st->rss_bytes);
-    json_builder_set_member_name(b, "accel");
-    json_builder_add_string_value(b, fleet_accel_name(spec->accel));
-    json_builder_set_member_name(b, "merge");
-    json_builder_add_boolean_value(b, spec->merge[index]);
-    add_path_member(b, "qmp_socket", dir, st->name, FLEET_FILE_QMP);
-    add_path_member(b, "agent_socket", dir, st->name, FLEET_FILE_AGENT);
-    add_path_member(b, "console_log", dir, st->name, FLEET_FILE_CONSOLE);
-    json_builder_end_object(b);
+        json_writer_null(w);
+    json_writer_member_bool(w, "alive", st->alive);
+    json_writer_member_int(w, "memory_bytes", (int64_t)spec->memory_bytes);
+    json_writer_member_int(w, "rss_bytes", (int64_t)st->rss_bytes);
+    json_writer_member_string(w, "accel", fleet_accel_name(spec->accel));
+    json_writer_member_bool(w, "merge", spec->merge[index]);
+    write_path_member(w, "qmp_socket", dir, st->name, FLEET_FILE_QMP);
+    write_path_member(w, "agent_socket", dir, st->name, FLEET_FILE_AGENT);
+    write_path_member(w, "console_log", dir, st->name, FLEET_FILE_CONSOLE);
+    json_writer_object_end(w);
 }
 
+/* status --json, indented (docs/fleet.md):
+ *   {"state_dir": "/run/f", "guests": [{"name": "vm0", "pid": 4242,
+ *    "alive": true, "memory_bytes": 268435456, "rss_bytes": 61865984,
+ *    "accel": "kvm", "merge": true, "qmp_socket": "/run/f/vm0/qmp.sock",
+ *    "agent_socket": "/run/f/vm0/agent.sock", "console_log": ...}]} */
 static void print_status_json(const char *dir, const struct fleet_spec *spec,
                               const struct guest_status *st)
 {
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "state_dir");
-    json_builder_add_string_value(b, dir);
-    json_builder_set_member_name(b, "guests");
-    json_builder_begin_array(b);
+    g_autoptr(GString) out = g_string_new(NULL);
+    struct json_writer w;
+    json_writer_init_pretty(&w, out);
+    json_writer_object_begin(&w);
+    json_writer_member_string(&w, "state_dir", dir);
+    json_writer_key(&w, "guests");
+    json_writer_array_begin(&w);
     for (unsigned i = 0; i < spec->count; i++)
-        add_guest_json(b, dir, spec, i, &st[i]);
-    json_builder_end_array(b);
-    json_builder_end_object(b);
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    json_generator_set_pretty(gen, TRUE);
-    g_autofree char *text = json_generator_to_data(gen, NULL);
-    printf("%s\n", text);
+        write_guest_json(&w, dir, spec, i, &st[i]);
+    json_writer_array_end(&w);
+    json_writer_object_end(&w);
+    printf("%s\n", out->str);
 }
 
 static void print_status_table(const struct fleet_spec *spec, const struct guest_status *st)

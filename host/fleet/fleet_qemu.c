@@ -4,6 +4,7 @@
  */
 #include "fleet_qemu.h"
 #include "fleet_guest.h"
+#include "json_writer.h"
 
 #include <errno.h>
 #include <json-glib/json-glib.h>
@@ -187,64 +188,58 @@ GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
     return (GStrv)g_ptr_array_free(argv, FALSE);
 }
 
+/*
+ * fleet.json, indented for people (the version 1 members; json-glib's
+ * generator wrote the same members in the same order until json_writer
+ * did, so state directories of either read back alike):
+ *   {
+ *     "version": 1,
+ *     "state_dir": "/run/f",
+ *     ...
+ *     "append": null,
+ *     "guests": [
+ *       {
+ *         "name": "vm0",
+ *         "merge": false
+ *       }
+ *     ]
+ *   }
+ */
 char *fleet_spec_to_json(const struct fleet_spec *spec)
 {
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "version");
-    json_builder_add_int_value(b, 1);
-#define STR(k, v)                                                                                  \
-    do {                                                                                           \
-        json_builder_set_member_name(b, k);                                                        \
-        if (v)                                                                                     \
-            json_builder_add_string_value(b, v);                                                   \
-        else                                                                                       \
-            json_builder_add_null_value(b);                                                        \
-    } while (0)
-#define INT(k, v)                                                                                  \
-    do {                                                                                           \
-        json_builder_set_member_name(b, k);                                                        \
-        json_builder_add_int_value(b, (gint64)(v));                                                \
-    } while (0)
-#define BOOL(k, v)                                                                                 \
-    do {                                                                                           \
-        json_builder_set_member_name(b, k);                                                        \
-        json_builder_add_boolean_value(b, v);                                                      \
-    } while (0)
-    STR("state_dir", spec->state_dir);
-    STR("qemu", spec->qemu);
-    STR("kernel", spec->kernel);
-    STR("initrd", spec->initrd);
-    STR("name_prefix", spec->prefix);
-    INT("count", spec->count);
-    INT("memory_bytes", spec->memory_bytes);
-    INT("cpus", spec->cpus);
-    STR("accel", fleet_accel_name(spec->accel));
-    INT("tb_size_mib", spec->tb_size_mib);
-    BOOL("deflate_on_oom", spec->deflate_on_oom);
-    BOOL("thp", spec->thp);
-    INT("tsc_khz", spec->tsc_khz);
-    STR("workload", spec->workload);
-    STR("append", spec->append);
-    json_builder_set_member_name(b, "guests");
-    json_builder_begin_array(b);
+    GString *out = g_string_new(NULL);
+    struct json_writer w;
+    json_writer_init_pretty(&w, out);
+    json_writer_object_begin(&w);
+    json_writer_member_int(&w, "version", 1);
+    json_writer_member_string(&w, "state_dir", spec->state_dir);
+    json_writer_member_string(&w, "qemu", spec->qemu);
+    json_writer_member_string(&w, "kernel", spec->kernel);
+    json_writer_member_string(&w, "initrd", spec->initrd);
+    json_writer_member_string(&w, "name_prefix", spec->prefix);
+    json_writer_member_int(&w, "count", spec->count);
+    json_writer_member_int(&w, "memory_bytes", (int64_t)spec->memory_bytes);
+    json_writer_member_int(&w, "cpus", spec->cpus);
+    json_writer_member_string(&w, "accel", fleet_accel_name(spec->accel));
+    json_writer_member_int(&w, "tb_size_mib", spec->tb_size_mib);
+    json_writer_member_bool(&w, "deflate_on_oom", spec->deflate_on_oom);
+    json_writer_member_bool(&w, "thp", spec->thp);
+    json_writer_member_int(&w, "tsc_khz", (int64_t)spec->tsc_khz);
+    json_writer_member_string(&w, "workload", spec->workload);
+    json_writer_member_string(&w, "append", spec->append);
+    json_writer_key(&w, "guests");
+    json_writer_array_begin(&w);
     for (unsigned i = 0; i < spec->count; i++) {
         g_autofree char *name = fleet_guest_name(spec->prefix, i);
-        json_builder_begin_object(b);
-        STR("name", name);
-        BOOL("merge", spec->merge[i]);
-        json_builder_end_object(b);
+        json_writer_object_begin(&w);
+        json_writer_member_string(&w, "name", name);
+        json_writer_member_bool(&w, "merge", spec->merge[i]);
+        json_writer_object_end(&w);
     }
-    json_builder_end_array(b);
-#undef STR
-#undef INT
-#undef BOOL
-    json_builder_end_object(b);
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    json_generator_set_pretty(gen, TRUE);
-    return json_generator_to_data(gen, NULL);
+    json_writer_array_end(&w);
+    json_writer_object_end(&w);
+    g_string_append_c(out, '\n');
+    return g_string_free(out, FALSE);
 }
 
 static int bad(GError **error, const char *what)

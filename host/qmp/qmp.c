@@ -23,6 +23,7 @@
  * command.
  */
 #include "qmp.h"
+#include "json_writer.h"
 #include "qmp_framer.h"
 #include "qmp_json.h"
 #include "qmp_private.h"
@@ -234,37 +235,66 @@ static void conn_queue_line(QmpConn *conn, QmpRequest *req)
     conn->stats.commands_sent++;
 }
 
-static char *command_line_new(const char *command, JsonObject *arguments, gint64 id)
+/*
+ * A command as one line, e.g. (what QEMU 7.2 was sent, docs/qmp.md):
+ *   -> {"execute":"qom-set","arguments":{"path":"/machine/peripheral/balloon0",
+ *       "property":"guest-stats-polling-interval","value":2},"id":5}
+ * Compact, no newline inside (json_writer escapes them in strings), so the
+ * line is one QMP message. Validate before send: the writer asserts on a
+ * broken grammar, and what it cannot see (write_args leaving a container
+ * open or a key without its value) is checked here; such a line is never
+ * queued (NULL), since QEMU would answer its parse error without an id.
+ */
+static char *command_line_new(const char *command, QmpArgsFunc write_args, gconstpointer args,
+                              gint64 id)
 {
-    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "execute");
-    json_builder_add_string_value(b, command);
-    if (arguments) {
-        JsonNode *args = json_node_alloc();
-        json_node_init_object(args, arguments);
-        json_builder_set_member_name(b, "arguments");
-        json_builder_add_value(b, args); /* takes args */
+    g_autoptr(GString) line = g_string_sized_new(128);
+    struct json_writer w;
+    json_writer_init(&w, line);
+    json_writer_object_begin(&w);
+    json_writer_member_string(&w, "execute", command);
+    if (write_args) {
+        json_writer_key(&w, "arguments");
+        json_writer_object_begin(&w);
+        write_args(&w, args);
+        if (w.depth != 2 || w.after_key)
+            return NULL;
+        json_writer_object_end(&w);
     }
-    json_builder_set_member_name(b, "id");
-    json_builder_add_int_value(b, id);
-    json_builder_end_object(b);
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
-    g_autofree char *text = json_to_string(root, FALSE);
-    return g_strconcat(text, "\n", NULL);
+    json_writer_member_int(&w, "id", id);
+    json_writer_object_end(&w);
+    g_string_append_c(line, '\n');
+    return g_string_free(g_steal_pointer(&line), FALSE);
 }
 
-static QmpRequest *conn_add_request(QmpConn *conn, const char *command, JsonObject *arguments,
-                                    guint timeout_ms, QmpReplyFunc cb, gpointer user_data)
+/* Queues a command, or returns NULL (nothing queued) when its arguments
+ * did not check out. */
+static QmpRequest *conn_add_request(QmpConn *conn, const char *command, QmpArgsFunc write_args,
+                                    gconstpointer args, guint timeout_ms, QmpReplyFunc cb,
+                                    gpointer user_data)
 {
+    char *line = command_line_new(command, write_args, args, conn->next_id + 1);
+    if (!line)
+        return NULL;
     QmpRequest *req = g_new0(QmpRequest, 1);
     req->id = ++conn->next_id;
-    req->line = command_line_new(command, arguments, req->id);
+    req->line = line;
     req->deadline_us = timeout_ms ? g_get_monotonic_time() + (gint64)timeout_ms * 1000 : 0;
     req->cb = cb;
     req->user_data = user_data;
     g_queue_push_tail(&conn->pending, req);
     return req;
+}
+
+/* A command that fails before it is sent: its callback runs from dispatch. */
+static void conn_fail_later(QmpConn *conn, QmpReplyFunc cb, gpointer user_data, GError *error)
+{
+    QmpRequest *req = g_new0(QmpRequest, 1);
+    req->cb = cb;
+    req->user_data = user_data;
+    req->error = error;
+    g_queue_push_tail(&conn->deferred, req);
+    conn_rearm(conn);
 }
 
 /* ---- input ----------------------------------------------------------- */
@@ -318,7 +348,7 @@ static void conn_handle_greeting(QmpConn *conn, JsonObject *msg)
     if (conn->state != QMP_STATE_NEGOTIATING)
         return; /* the state func changed course */
     QmpRequest *req =
-        conn_add_request(conn, "qmp_capabilities", NULL, 0, conn_on_capabilities, conn);
+        conn_add_request(conn, "qmp_capabilities", NULL, NULL, 0, conn_on_capabilities, conn);
     req->internal = TRUE;
     /* Sent ahead of anything queued while connecting. */
     g_queue_remove(&conn->pending, req);
@@ -817,21 +847,26 @@ const char *qmp_conn_get_qemu_version(QmpConn *conn)
     return conn->qemu_version;
 }
 
-void qmp_conn_execute_async(QmpConn *conn, const char *command, JsonObject *arguments,
-                            guint timeout_ms, QmpReplyFunc cb, gpointer user_data)
+void qmp_conn_execute_async(QmpConn *conn, const char *command, QmpArgsFunc write_args,
+                            gconstpointer args, guint timeout_ms, QmpReplyFunc cb,
+                            gpointer user_data)
 {
     g_return_if_fail(conn && command);
     if (conn->state == QMP_STATE_DISCONNECTED) {
-        QmpRequest *req = g_new0(QmpRequest, 1);
-        req->cb = cb;
-        req->user_data = user_data;
-        req->error = g_error_new(QMP_ERROR, QMP_ERROR_NOT_CONNECTED, "QMP %s: not connected to %s",
-                                 command, conn->socket_path);
-        g_queue_push_tail(&conn->deferred, req);
-        conn_rearm(conn);
+        conn_fail_later(conn, cb, user_data,
+                        g_error_new(QMP_ERROR, QMP_ERROR_NOT_CONNECTED,
+                                    "QMP %s: not connected to %s", command, conn->socket_path));
         return;
     }
-    QmpRequest *req = conn_add_request(conn, command, arguments, timeout_ms, cb, user_data);
+    QmpRequest *req = conn_add_request(conn, command, write_args, args, timeout_ms, cb, user_data);
+    if (!req) {
+        conn_fail_later(conn, cb, user_data,
+                        g_error_new(QMP_ERROR, QMP_ERROR_INVALID_ARGUMENTS,
+                                    "QMP %s: arguments not written as one complete object, "
+                                    "not sent",
+                                    command));
+        return;
+    }
     if (conn->state == QMP_STATE_READY) {
         conn_queue_line(conn, req);
         conn_flush(conn);

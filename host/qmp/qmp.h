@@ -64,6 +64,10 @@ typedef enum {
     /* A soft failure: what was looked for does not exist (no balloon
      * device on this machine). */
     QMP_ERROR_NOT_FOUND,
+    /* The command's QmpArgsFunc did not write one complete "arguments"
+     * object (a container left open, a key without its value): a bug on
+     * our side. Nothing was sent; the connection is unaffected. */
+    QMP_ERROR_INVALID_ARGUMENTS,
 } QmpErrorCode;
 
 /* The QMP error class of a QMP_ERROR_COMMAND error, NULL for other errors. */
@@ -137,11 +141,26 @@ const char *qmp_conn_get_socket_path(QmpConn *conn);
 /* "7.2.22" from the greeting, NULL before the first greeting. */
 const char *qmp_conn_get_qemu_version(QmpConn *conn);
 
-/* Sends {"execute": command, "arguments": arguments, "id": N}. arguments
- * may be NULL (no "arguments" member). timeout_ms 0 = wait forever (until
- * the connection dies). cb may be NULL (fire and forget). */
-void qmp_conn_execute_async(QmpConn *conn, const char *command, JsonObject *arguments,
-                            guint timeout_ms, QmpReplyFunc cb, gpointer user_data);
+struct json_writer;
+
+/* A command's arguments, written with json_writer.h (host/json/) straight
+ * into the command's line: called with the "arguments" object already
+ * open, it writes its members (json_writer_member_*(), or json_writer_key()
+ * and a value or a container it closes again) and leaves the object open.
+ * args is what the caller passed to qmp_conn_execute_async. For
+ *   -> {"execute": "balloon", "arguments": {"value": 201326592}, "id": 8}
+ * it is json_writer_member_int(w, "value", *(const gint64 *)args). */
+typedef void (*QmpArgsFunc)(struct json_writer *w, gconstpointer args);
+
+/* Sends {"execute": command, "arguments": {...}, "id": N}, one compact
+ * line. write_args may be NULL (no "arguments" member); it and args are
+ * used during this call only. The line is checked before it is queued: if
+ * write_args left the arguments unfinished, nothing is sent and cb gets
+ * QMP_ERROR_INVALID_ARGUMENTS. timeout_ms 0 = wait forever (until the
+ * connection dies). cb may be NULL (fire and forget). */
+void qmp_conn_execute_async(QmpConn *conn, const char *command, QmpArgsFunc write_args,
+                            gconstpointer args, guint timeout_ms, QmpReplyFunc cb,
+                            gpointer user_data);
 
 /* Subscribes to one event name (NULL = every event). Returns an id > 0 for
  * qmp_conn_unsubscribe. notify (may be NULL) frees user_data on unsubscribe

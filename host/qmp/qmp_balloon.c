@@ -4,6 +4,7 @@
  * reply's type and extract, with the pure qmp_balloon_parse_* functions.
  */
 #include "qmp_balloon.h"
+#include "json_writer.h"
 #include "qmp_json.h"
 
 #include <string.h>
@@ -135,6 +136,38 @@ gboolean qmp_balloon_pick_device(JsonNode *result, const char *parent_path, char
     return TRUE;
 }
 
+/* ---- arguments (QmpArgsFunc) ------------------------------------------ */
+
+/* balloon: {"value": 201326592} */
+static void write_balloon_args(struct json_writer *w, gconstpointer args)
+{
+    json_writer_member_int(w, "value", *(const gint64 *)args);
+}
+
+/* qom-list: {"path": "/machine/peripheral"} */
+static void write_path_args(struct json_writer *w, gconstpointer args)
+{
+    json_writer_member_string(w, "path", args);
+}
+
+/* qom-get: {"path": "/machine/peripheral/balloon0", "property": "guest-stats"};
+ * qom-set adds "value": 2. */
+typedef struct {
+    const char *path;
+    const char *property;
+    gboolean set;
+    gint64 value;
+} QomArgs;
+
+static void write_qom_args(struct json_writer *w, gconstpointer args)
+{
+    const QomArgs *qom = args;
+    json_writer_member_string(w, "path", qom->path);
+    json_writer_member_string(w, "property", qom->property);
+    if (qom->set)
+        json_writer_member_int(w, "value", qom->value);
+}
+
 /* ---- commands -------------------------------------------------------- */
 
 static void on_set_target(QmpConn *conn, JsonNode *result, const GError *error, gpointer data)
@@ -150,9 +183,8 @@ static void on_set_target(QmpConn *conn, JsonNode *result, const GError *error, 
 void qmp_balloon_set_target_async(QmpConn *conn, guint64 target_bytes, guint timeout_ms,
                                   QmpDoneFunc cb, gpointer user_data)
 {
-    g_autoptr(JsonObject) args = json_object_new();
-    json_object_set_int_member(args, "value", (gint64)MIN(target_bytes, (guint64)G_MAXINT64));
-    qmp_conn_execute_async(conn, "balloon", args, timeout_ms, on_set_target,
+    gint64 value = (gint64)MIN(target_bytes, (guint64)G_MAXINT64);
+    qmp_conn_execute_async(conn, "balloon", write_balloon_args, &value, timeout_ms, on_set_target,
                            balloon_op_new(cb, user_data, NULL));
 }
 
@@ -167,10 +199,11 @@ static void on_query(QmpConn *conn, JsonNode *result, const GError *error, gpoin
     balloon_op_free(op);
 }
 
+/* {"execute": "query-balloon"} -> {"return": {"actual": 268435456}} */
 void qmp_balloon_query_async(QmpConn *conn, guint timeout_ms, QmpBalloonQueryFunc cb,
                              gpointer user_data)
 {
-    qmp_conn_execute_async(conn, "query-balloon", NULL, timeout_ms, on_query,
+    qmp_conn_execute_async(conn, "query-balloon", NULL, NULL, timeout_ms, on_query,
                            balloon_op_new(cb, user_data, NULL));
 }
 
@@ -200,11 +233,13 @@ static void on_find_list(QmpConn *conn, JsonNode *result, const GError *error, g
     balloon_op_free(op);
 }
 
+/* {"execute": "qom-list", "arguments": {"path": "/machine/peripheral"}} ->
+ * {"return": [{"name": "type", "type": "string"}, {"name": "balloon0",
+ *  "type": "child<virtio-balloon-device>"}]} */
 static void find_device_step(QmpConn *conn, BalloonOp *op)
 {
-    g_autoptr(JsonObject) args = json_object_new();
-    json_object_set_string_member(args, "path", balloon_parents[op->step]);
-    qmp_conn_execute_async(conn, "qom-list", args, op->timeout_ms, on_find_list, op);
+    qmp_conn_execute_async(conn, "qom-list", write_path_args, balloon_parents[op->step],
+                           op->timeout_ms, on_find_list, op);
 }
 
 void qmp_balloon_find_device_async(QmpConn *conn, guint timeout_ms, QmpBalloonPathFunc cb,
@@ -215,22 +250,16 @@ void qmp_balloon_find_device_async(QmpConn *conn, guint timeout_ms, QmpBalloonPa
     find_device_step(conn, op);
 }
 
-static JsonObject *qom_args_new(const char *qom_path, const char *property)
-{
-    JsonObject *args = json_object_new();
-    json_object_set_string_member(args, "path", qom_path);
-    json_object_set_string_member(args, "property", property);
-    return args;
-}
-
 /* {"execute": "qom-set", "arguments": {"path": "/machine/peripheral-anon/device[0]",
  *   "property": "guest-stats-polling-interval", "value": 2}} -> {"return": {}} */
 void qmp_balloon_set_stats_interval_async(QmpConn *conn, const char *qom_path, guint interval_s,
                                           guint timeout_ms, QmpDoneFunc cb, gpointer user_data)
 {
-    g_autoptr(JsonObject) args = qom_args_new(qom_path, "guest-stats-polling-interval");
-    json_object_set_int_member(args, "value", interval_s);
-    qmp_conn_execute_async(conn, "qom-set", args, timeout_ms, on_set_target,
+    QomArgs args = {.path = qom_path,
+                    .property = "guest-stats-polling-interval",
+                    .set = TRUE,
+                    .value = interval_s};
+    qmp_conn_execute_async(conn, "qom-set", write_qom_args, &args, timeout_ms, on_set_target,
                            balloon_op_new(cb, user_data, NULL));
 }
 
@@ -245,11 +274,14 @@ static void on_stats(QmpConn *conn, JsonNode *result, const GError *error, gpoin
     balloon_op_free(op);
 }
 
+/* {"execute": "qom-get", "arguments": {"path": "/machine/peripheral/balloon0",
+ *   "property": "guest-stats"}} -> {"return": {"stats": {...}, "last-update": ...}}
+ * (qmp_balloon_parse_stats quotes a whole reply) */
 void qmp_balloon_read_stats_async(QmpConn *conn, const char *qom_path, guint timeout_ms,
                                   QmpBalloonStatsFunc cb, gpointer user_data)
 {
-    g_autoptr(JsonObject) args = qom_args_new(qom_path, "guest-stats");
-    qmp_conn_execute_async(conn, "qom-get", args, timeout_ms, on_stats,
+    QomArgs args = {.path = qom_path, .property = "guest-stats"};
+    qmp_conn_execute_async(conn, "qom-get", write_qom_args, &args, timeout_ms, on_stats,
                            balloon_op_new(cb, user_data, NULL));
 }
 
@@ -285,8 +317,8 @@ static void on_feature(QmpConn *conn, JsonNode *result, const GError *error, gpo
 
 static void features_step(QmpConn *conn, BalloonOp *op)
 {
-    g_autoptr(JsonObject) args = qom_args_new(op->qom_path, feature_props[op->step]);
-    qmp_conn_execute_async(conn, "qom-get", args, op->timeout_ms, on_feature, op);
+    QomArgs args = {.path = op->qom_path, .property = feature_props[op->step]};
+    qmp_conn_execute_async(conn, "qom-get", write_qom_args, &args, op->timeout_ms, on_feature, op);
 }
 
 void qmp_balloon_read_features_async(QmpConn *conn, const char *qom_path, guint timeout_ms,

@@ -112,7 +112,7 @@ static void on_connected(QmpConn *conn, const GError *error, gpointer data)
     fq->events->state(fq->ctx, true);
     if (fq->closing)
         return;
-    qmp_conn_execute_async(conn, "query-memory-size-summary", NULL, FLEET_QMP_TIMEOUT_MS,
+    qmp_conn_execute_async(conn, "query-memory-size-summary", NULL, NULL, FLEET_QMP_TIMEOUT_MS,
                            on_memory_summary, fq);
     qmp_balloon_find_device_async(conn, FLEET_QMP_TIMEOUT_MS, on_balloon_path, fq);
     fleet_qmp_refresh(fq, false);

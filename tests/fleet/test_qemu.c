@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
 #include <errno.h>
 #include <string.h>
@@ -268,6 +269,48 @@ static void test_json_round_trip(void)
     fleet_spec_clear(&b);
 }
 
+/* The same JSON, member order included, whatever the whitespace. */
+static void assert_same_json(const char *a, const char *b)
+{
+    g_autoptr(JsonNode) na = json_from_string(a, NULL);
+    g_autoptr(JsonNode) nb = json_from_string(b, NULL);
+    CU_ASSERT_FATAL(na && nb);
+    g_autofree char *ca = json_to_string(na, FALSE);
+    g_autofree char *cb = json_to_string(nb, FALSE);
+    CU_ASSERT_STRING_EQUAL(ca, cb);
+}
+
+/* A state directory of the previous version: its fleet.json, as json-glib's
+ * generator wrote it (fixtures/fleet-json-glib.json), still reads, and what
+ * is written now is the same JSON in another layout. */
+static void test_json_previous_version(void)
+{
+    g_autofree char *path = g_build_filename(FLEET_FIXTURES, "fleet-json-glib.json", NULL);
+    g_autofree char *old = NULL;
+    CU_ASSERT_TRUE_FATAL(g_file_get_contents(path, &old, NULL, NULL));
+    struct fleet_spec s;
+    GError *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(fleet_spec_from_json(old, &s, &err), 0);
+    CU_ASSERT_STRING_EQUAL(s.state_dir, "/run/f");
+    CU_ASSERT_EQUAL(s.count, 4);
+    CU_ASSERT_EQUAL(s.accel, FLEET_ACCEL_TCG);
+    CU_ASSERT_EQUAL(s.tsc_khz, 2600000);
+    CU_ASSERT_PTR_NULL(s.append);
+    CU_ASSERT_FALSE(s.merge[0]);
+    CU_ASSERT_TRUE(s.merge[1]);
+
+    const char *no_merge[] = {"vm0", "vm3", NULL};
+    struct fleet_spec now;
+    make_spec(&now, no_merge, true, FLEET_ACCEL_TCG);
+    g_free(now.append);
+    now.append = NULL; /* as the fixture was made */
+    g_autofree char *text = fleet_spec_to_json(&now);
+    assert_same_json(old, text);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\n  \"version\": 1,\n")); /* indented for people */
+    fleet_spec_clear(&now);
+    fleet_spec_clear(&s);
+}
+
 static void test_json_rejects(void)
 {
     const char *bad[] = {
@@ -380,6 +423,7 @@ static CU_TestInfo qemu_tests[] = {
     {"commas in paths", test_comma_escaping},
     {"spec rejects", test_spec_rejects},
     {"fleet.json round trip", test_json_round_trip},
+    {"fleet.json of the previous version", test_json_previous_version},
     {"fleet.json rejects", test_json_rejects},
     {"recognise our qemu", test_cmdline_match},
     CU_TEST_INFO_NULL,

@@ -24,6 +24,7 @@ struct FakeQmp {
     GString *in;
     GString *out;
     GQueue commands; /* JsonNode* received, not yet matched */
+    GQueue lines;    /* char*: each command's line as it came */
     GPtrArray *held; /* JsonNode* (the command) */
     GString *failure;
     guint accepted;
@@ -63,6 +64,7 @@ static void fake_close_client(FakeQmp *fake)
     if (!fake->listen_watch && fake->listen_fd >= 0)
         fake->listen_watch = g_unix_fd_add(fake->listen_fd, G_IO_IN, fake_on_listen, fake);
     g_queue_clear_full(&fake->commands, (GDestroyNotify)json_node_unref);
+    g_queue_clear_full(&fake->lines, g_free);
 }
 
 /* Writes what the socket takes; the rest waits for G_IO_OUT. */
@@ -133,7 +135,7 @@ static gboolean fake_on_client(gint fd, GIOCondition cond, gpointer data)
     g_string_append_len(fake->in, buf, n);
     char *nl;
     while ((nl = memchr(fake->in->str, '\n', fake->in->len))) {
-        g_autofree char *line = g_strndup(fake->in->str, nl - fake->in->str);
+        char *line = g_strndup(fake->in->str, nl - fake->in->str);
         g_string_erase(fake->in, 0, nl - fake->in->str + 1);
         g_autoptr(GError) error = NULL;
         JsonNode *cmd = json_from_string(line, &error);
@@ -141,9 +143,11 @@ static gboolean fake_on_client(gint fd, GIOCondition cond, gpointer data)
             fake_fail(fake, "client sent invalid JSON: %s", line);
             if (cmd)
                 json_node_unref(cmd);
+            g_free(line);
             continue;
         }
         g_queue_push_tail(&fake->commands, cmd);
+        g_queue_push_tail(&fake->lines, line);
     }
     fake_advance(fake);
     return G_SOURCE_CONTINUE;
@@ -176,26 +180,34 @@ static gboolean fake_on_timer(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The command against the step: name, id, arguments, bytes. */
+static void fake_check_command(FakeQmp *fake, const FakeStep *s, JsonObject *o, const char *line)
+{
+    JsonNode *exec = json_object_get_member(o, "execute");
+    const char *name = exec && JSON_NODE_HOLDS_VALUE(exec) ? json_node_get_string(exec) : NULL;
+    if (!name || strcmp(name, s->command) != 0)
+        fake_fail(fake, "expected %s, got %s", s->command, name ? name : "(no execute)");
+    JsonNode *id = json_object_get_member(o, "id");
+    if (!id || json_node_get_value_type(id) != G_TYPE_INT64)
+        fake_fail(fake, "%s sent without an integer id", s->command);
+    JsonNode *got = json_object_get_member(o, "arguments");
+    g_autoptr(JsonNode) want = s->args ? json_from_string(s->args, NULL) : NULL;
+    if (s->args ? !want || !got || !json_node_equal(want, got) : got != NULL) {
+        g_autofree char *got_text = got ? json_to_string(got, FALSE) : g_strdup("(none)");
+        fake_fail(fake, "%s: arguments %s, expected %s", s->command, got_text,
+                  s->args ? s->args : "(none)");
+    }
+    if (s->line && strcmp(line, s->line) != 0)
+        fake_fail(fake, "%s: sent %s, expected the bytes %s", s->command, line, s->line);
+}
+
 static gboolean fake_expect(FakeQmp *fake, const FakeStep *s)
 {
     JsonNode *cmd = g_queue_pop_head(&fake->commands);
     if (!cmd)
         return FALSE;
-    JsonObject *o = json_node_get_object(cmd);
-    JsonNode *exec = json_object_get_member(o, "execute");
-    const char *name = exec && JSON_NODE_HOLDS_VALUE(exec) ? json_node_get_string(exec) : NULL;
-    if (!name || strcmp(name, s->command) != 0)
-        fake_fail(fake, "expected %s, got %s", s->command, name ? name : "(no execute)");
-    if (!json_object_has_member(o, "id"))
-        fake_fail(fake, "%s sent without an id", s->command);
-    if (s->args) {
-        g_autoptr(JsonNode) want = json_from_string(s->args, NULL);
-        JsonNode *got = json_object_get_member(o, "arguments");
-        if (!want || !got || !json_node_equal(want, got)) {
-            g_autofree char *got_text = got ? json_to_string(got, FALSE) : g_strdup("(none)");
-            fake_fail(fake, "%s: arguments %s, expected %s", s->command, got_text, s->args);
-        }
-    }
+    g_autofree char *line = g_queue_pop_head(&fake->lines);
+    fake_check_command(fake, s, json_node_get_object(cmd), line);
     if (s->text)
         fake_reply(fake, cmd, s->text);
     else
@@ -279,6 +291,7 @@ FakeQmp *fake_qmp_new(const FakeStep *steps)
     fake->out = g_string_new(NULL);
     fake->held = g_ptr_array_new_with_free_func((GDestroyNotify)json_node_unref);
     g_queue_init(&fake->commands);
+    g_queue_init(&fake->lines);
     fake->dir = g_dir_make_tmp("fake-qmp-XXXXXX", NULL);
     g_assert(fake->dir);
     fake->path = g_build_filename(fake->dir, "qmp.sock", NULL);

@@ -16,9 +16,12 @@ typedef enum {
     FAKE_SEND,       /* write text as is (greeting, events, garbage) */
     FAKE_SEND_SPLIT, /* write text one byte per main-loop turn */
     FAKE_SEND_BIG,   /* write a {"return": "xxx..."} line of n bytes (no id) */
-    FAKE_EXPECT,     /* next command must be `command` (and `args` if set, as
-                      * JSON); answer `text` with the command's id added,
-                      * or hold it unanswered when text is NULL */
+    FAKE_EXPECT,     /* next command must be `command` with an integer id and
+                      * `args` as its "arguments" (compared as JSON; NULL: no
+                      * "arguments" member), and be the exact bytes `line`
+                      * (without the newline) when that is set; answer `text`
+                      * with the command's id added, or hold it unanswered
+                      * when text is NULL */
     FAKE_REPLY_HELD, /* answer held command number n (0 = first held) */
     FAKE_DELAY,      /* wait n ms */
     FAKE_CLOSE,      /* hang up once queued output is written */
@@ -28,6 +31,7 @@ typedef struct {
     FakeStepKind kind;
     const char *command;
     const char *args;
+    const char *line;
     const char *text;
     guint n;
 } FakeStep;

@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t len)
     for (int i = 0; i < FUZZ_COMMANDS; i++) {
         calls[i] = 0;
         /* ids 1..4; qmp_capabilities gets 5 once the greeting is in */
-        qmp_conn_execute_async(conn, "query-balloon", NULL, 0, on_reply, &calls[i]);
+        qmp_conn_execute_async(conn, "query-balloon", NULL, NULL, 0, on_reply, &calls[i]);
     }
     /* Feed in two pieces so a split message is exercised too. */
     size_t half = len ? bytes[0] % (len + 1) : 0;

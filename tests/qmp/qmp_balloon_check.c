@@ -6,6 +6,7 @@
  *
  *   qmp-balloon-check QMP_SOCKET GUEST_MEMORY_MIB
  */
+#include "json_writer.h"
 #include "qmp.h"
 #include "qmp_balloon.h"
 
@@ -29,6 +30,13 @@ static int failf(const char *fmt, ...)
     fprintf(stderr, "\n");
     va_end(ap);
     exit(1);
+}
+
+/* {"path": "/machine/no-such-device", "property": "guest-stats"} */
+static void write_bad_path_args(struct json_writer *w, gconstpointer args)
+{
+    json_writer_member_string(w, "path", "/machine/no-such-device");
+    json_writer_member_string(w, "property", "guest-stats");
 }
 
 /* One awaited result: the callbacks below fill it and set done. */
@@ -195,11 +203,8 @@ int main(int argc, char **argv)
     move_balloon(memory_bytes);
 
     /* A real error reply: class and desc as QEMU sends them. */
-    g_autoptr(JsonObject) args = json_object_new();
-    json_object_set_string_member(args, "path", "/machine/no-such-device");
-    json_object_set_string_member(args, "property", "guest-stats");
     Result bad = {0};
-    qmp_conn_execute_async(conn, "qom-get", args, STEP_MS, on_reply, &bad);
+    qmp_conn_execute_async(conn, "qom-get", write_bad_path_args, NULL, STEP_MS, on_reply, &bad);
     while (!bad.done)
         g_main_context_iteration(NULL, TRUE);
     if (!g_error_matches(bad.error, QMP_ERROR, QMP_ERROR_COMMAND) ||

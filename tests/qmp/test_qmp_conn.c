@@ -2,11 +2,13 @@
  * The QMP client against a scripted fake QMP server on a real unix socket
  * (fake_qmp.c), all in this thread's main loop: handshake, id matching with
  * out-of-order replies, events, error replies, timeouts, a peer dying with
- * commands pending, framing edge cases, hostile input, reconnects, and the
- * balloon vocabulary. Every callback is counted: "exactly once" is asserted.
+ * commands pending, framing edge cases, hostile input, reconnects, arguments
+ * checked before they are sent, and the balloon vocabulary (the exact bytes
+ * of a few commands included). Every callback is counted: "exactly once" is asserted.
  */
 #include "cunit_main.h"
 #include "fake_qmp.h"
+#include "json_writer.h"
 #include "qmp.h"
 #include "qmp_balloon.h"
 
@@ -124,9 +126,9 @@ static void test_out_of_order(void)
     QmpConn *conn = qmp_conn_new(fake_qmp_socket_path(fake));
     CU_ASSERT_TRUE(connect_ok(conn));
     Reply r[3] = {0};
-    qmp_conn_execute_async(conn, "cmd-a", NULL, WAIT_MS, on_reply, &r[0]);
-    qmp_conn_execute_async(conn, "cmd-b", NULL, WAIT_MS, on_reply, &r[1]);
-    qmp_conn_execute_async(conn, "cmd-c", NULL, WAIT_MS, on_reply, &r[2]);
+    qmp_conn_execute_async(conn, "cmd-a", NULL, NULL, WAIT_MS, on_reply, &r[0]);
+    qmp_conn_execute_async(conn, "cmd-b", NULL, NULL, WAIT_MS, on_reply, &r[1]);
+    qmp_conn_execute_async(conn, "cmd-c", NULL, NULL, WAIT_MS, on_reply, &r[2]);
     fake_run_until(&r[1].done, WAIT_MS);
     for (int i = 0; i < 3; i++) {
         CU_ASSERT_EQUAL(r[i].calls, 1);
@@ -194,7 +196,7 @@ static void test_events(void)
     CU_ASSERT(sub_all > 0 && sub_balloon > 0 && sub_all != sub_balloon);
     CU_ASSERT_TRUE(connect_ok(conn));
     Reply r = {0};
-    qmp_conn_execute_async(conn, "sync", NULL, WAIT_MS, on_reply, &r);
+    qmp_conn_execute_async(conn, "sync", NULL, NULL, WAIT_MS, on_reply, &r);
     fake_run_until(&r.done, WAIT_MS);
     CU_ASSERT_EQUAL(all.count, 3);
     CU_ASSERT_STRING_EQUAL(all.names[0], "STOP");
@@ -206,7 +208,7 @@ static void test_events(void)
     reply_clear(&r);
     /* Unsubscribed: the second BALLOON_CHANGE reaches only "all". */
     qmp_conn_unsubscribe(conn, sub_balloon);
-    qmp_conn_execute_async(conn, "sync", NULL, WAIT_MS, on_reply, &r);
+    qmp_conn_execute_async(conn, "sync", NULL, NULL, WAIT_MS, on_reply, &r);
     fake_run_until(&r.done, WAIT_MS);
     CU_ASSERT_EQUAL(all.count, 4);
     CU_ASSERT_EQUAL(all.last_ts_us, 0); /* no timestamp sent */
@@ -232,7 +234,7 @@ static void test_error_reply(void)
     QmpConn *conn = qmp_conn_new(fake_qmp_socket_path(fake));
     CU_ASSERT_TRUE(connect_ok(conn));
     Reply r = {0};
-    qmp_conn_execute_async(conn, "query-nonexistent", NULL, WAIT_MS, on_reply, &r);
+    qmp_conn_execute_async(conn, "query-nonexistent", NULL, NULL, WAIT_MS, on_reply, &r);
     fake_run_until(&r.done, WAIT_MS);
     CU_ASSERT_EQUAL(r.calls, 1);
     CU_ASSERT_PTR_NULL(r.result);
@@ -242,7 +244,7 @@ static void test_error_reply(void)
     reply_clear(&r);
     /* The connection is still usable. */
     CU_ASSERT_EQUAL(qmp_conn_get_state(conn), QMP_STATE_READY);
-    qmp_conn_execute_async(conn, "query-balloon", NULL, WAIT_MS, on_reply, &r);
+    qmp_conn_execute_async(conn, "query-balloon", NULL, NULL, WAIT_MS, on_reply, &r);
     fake_run_until(&r.done, WAIT_MS);
     CU_ASSERT_PTR_NULL(r.error);
     CU_ASSERT_PTR_NULL(qmp_error_get_class(r.error));
@@ -269,14 +271,14 @@ static void test_timeout(void)
     CU_ASSERT_TRUE(connect_ok(conn));
     Reply slow = {0}, fast = {0};
     gint64 t0 = g_get_monotonic_time();
-    qmp_conn_execute_async(conn, "slow", NULL, 100, on_reply, &slow);
+    qmp_conn_execute_async(conn, "slow", NULL, NULL, 100, on_reply, &slow);
     fake_run_until(&slow.done, WAIT_MS);
     gint64 waited_ms = (g_get_monotonic_time() - t0) / 1000;
     CU_ASSERT_TRUE(g_error_matches(slow.error, QMP_ERROR, QMP_ERROR_TIMEOUT));
     CU_ASSERT(waited_ms >= 100 && waited_ms < 1500);
     CU_ASSERT_EQUAL(qmp_conn_get_state(conn), QMP_STATE_READY);
     /* The late reply to "slow" must not complete "fast". */
-    qmp_conn_execute_async(conn, "fast", NULL, WAIT_MS, on_reply, &fast);
+    qmp_conn_execute_async(conn, "fast", NULL, NULL, WAIT_MS, on_reply, &fast);
     fake_run_until(&fast.done, WAIT_MS);
     CU_ASSERT_EQUAL(reply_int(&fast), 2);
     CU_ASSERT_EQUAL(slow.calls, 1);
@@ -309,9 +311,9 @@ static void test_peer_dies(void)
     qmp_conn_set_state_func(conn, on_state, &log, NULL);
     CU_ASSERT_TRUE(connect_ok(conn));
     Reply r[3] = {0};
-    qmp_conn_execute_async(conn, "a", NULL, 0, on_reply, &r[0]);
-    qmp_conn_execute_async(conn, "b", NULL, 0, on_reply, &r[1]);
-    qmp_conn_execute_async(conn, "c", NULL, 0, on_reply, &r[2]);
+    qmp_conn_execute_async(conn, "a", NULL, NULL, 0, on_reply, &r[0]);
+    qmp_conn_execute_async(conn, "b", NULL, NULL, 0, on_reply, &r[1]);
+    qmp_conn_execute_async(conn, "c", NULL, NULL, 0, on_reply, &r[2]);
     fake_run_until(&r[2].done, WAIT_MS);
     /* Let any stray second callback show up. */
     gboolean never = FALSE;
@@ -328,7 +330,7 @@ static void test_peer_dies(void)
     CU_ASSERT_EQUAL(log.errors, 1);
     /* Commands on a dead connection fail, later, not inside the call. */
     Reply late = {0};
-    qmp_conn_execute_async(conn, "d", NULL, 0, on_reply, &late);
+    qmp_conn_execute_async(conn, "d", NULL, NULL, 0, on_reply, &late);
     CU_ASSERT_FALSE(late.done);
     fake_run_until(&late.done, WAIT_MS);
     CU_ASSERT_TRUE(g_error_matches(late.error, QMP_ERROR, QMP_ERROR_NOT_CONNECTED));
@@ -362,8 +364,8 @@ static void test_many_in_one_read(void)
     Reply c = {0}, x = {0}, y = {0};
     qmp_conn_connect_async(conn, WAIT_MS, on_done, &c);
     /* Issued while connecting: queued, sent after negotiation. */
-    qmp_conn_execute_async(conn, "x", NULL, WAIT_MS, on_reply, &x);
-    qmp_conn_execute_async(conn, "y", NULL, WAIT_MS, on_reply, &y);
+    qmp_conn_execute_async(conn, "x", NULL, NULL, WAIT_MS, on_reply, &x);
+    qmp_conn_execute_async(conn, "y", NULL, NULL, WAIT_MS, on_reply, &y);
     fake_run_until(&x.done, WAIT_MS);
     fake_run_until(&y.done, WAIT_MS);
     CU_ASSERT_EQUAL(c.calls, 1);
@@ -396,7 +398,7 @@ static void test_split_bytewise(void)
     QmpConn *conn = qmp_conn_new(fake_qmp_socket_path(fake));
     CU_ASSERT_TRUE(connect_ok(conn));
     Reply r = {0};
-    qmp_conn_execute_async(conn, "query-balloon", NULL, WAIT_MS, on_reply, &r);
+    qmp_conn_execute_async(conn, "query-balloon", NULL, NULL, WAIT_MS, on_reply, &r);
     fake_run_until(&r.done, WAIT_MS);
     guint64 actual = 0;
     CU_ASSERT_TRUE(qmp_balloon_parse_query(r.result, &actual, NULL));
@@ -423,7 +425,7 @@ static char *expect_protocol_error(const FakeStep *steps, gsize max_bytes)
     qmp_conn_set_state_func(conn, on_state, &log, NULL);
     CU_ASSERT_TRUE(connect_ok(conn));
     Reply r = {0};
-    qmp_conn_execute_async(conn, "victim", NULL, 0, on_reply, &r);
+    qmp_conn_execute_async(conn, "victim", NULL, NULL, 0, on_reply, &r);
     fake_run_until(&r.done, 20000);
     CU_ASSERT_EQUAL(r.calls, 1);
     CU_ASSERT_TRUE(g_error_matches(r.error, QMP_ERROR, QMP_ERROR_PROTOCOL));
@@ -533,14 +535,14 @@ static void test_reconnect(void)
     CU_ASSERT_EQUAL(log.errors, 1);
     CU_ASSERT_TRUE(connect_ok(conn));
     Reply held = {0}, q = {0};
-    qmp_conn_execute_async(conn, "held", NULL, 0, on_reply, &held);
+    qmp_conn_execute_async(conn, "held", NULL, NULL, 0, on_reply, &held);
     gboolean never = FALSE;
     fake_run_until(&never, 50); /* the fake takes "held" and holds it */
     CU_ASSERT_FALSE(held.done);
     CU_ASSERT_TRUE(connect_ok(conn)); /* reconnect while READY */
     CU_ASSERT_EQUAL(held.calls, 1);
     CU_ASSERT_TRUE(g_error_matches(held.error, QMP_ERROR, QMP_ERROR_CANCELLED));
-    qmp_conn_execute_async(conn, "query-balloon", NULL, WAIT_MS, on_reply, &q);
+    qmp_conn_execute_async(conn, "query-balloon", NULL, NULL, WAIT_MS, on_reply, &q);
     fake_run_until(&q.done, WAIT_MS);
     CU_ASSERT_PTR_NULL(q.error);
     CU_ASSERT_EQUAL(fake_qmp_accepted(fake), 3);
@@ -572,7 +574,7 @@ static void test_connect_failures(void)
     conn = qmp_conn_new(fake_qmp_socket_path(fake));
     qmp_conn_connect_async(conn, 150, on_done, &c);
     Reply queued = {0};
-    qmp_conn_execute_async(conn, "queued", NULL, 0, on_reply, &queued);
+    qmp_conn_execute_async(conn, "queued", NULL, NULL, 0, on_reply, &queued);
     fake_run_until(&c.done, WAIT_MS);
     CU_ASSERT_TRUE(g_error_matches(c.error, QMP_ERROR, QMP_ERROR_TIMEOUT));
     CU_ASSERT_EQUAL(queued.calls, 1);
@@ -603,8 +605,8 @@ static void test_unref_pending(void)
     QmpConn *conn = qmp_conn_new(fake_qmp_socket_path(fake));
     CU_ASSERT_TRUE(connect_ok(conn));
     Reply first = {0}, second = {0};
-    qmp_conn_execute_async(conn, "first", NULL, 0, on_reply_unref, &first);
-    qmp_conn_execute_async(conn, "second", NULL, 0, on_reply, &second);
+    qmp_conn_execute_async(conn, "first", NULL, NULL, 0, on_reply_unref, &first);
+    qmp_conn_execute_async(conn, "second", NULL, NULL, 0, on_reply, &second);
     fake_run_until(&first.done, WAIT_MS); /* frees conn from the callback */
     CU_ASSERT_EQUAL(first.calls, 1);
     CU_ASSERT_EQUAL(reply_int(&first), 1);
@@ -614,6 +616,68 @@ static void test_unref_pending(void)
     reply_clear(&second);
     fake_run_until_finished(fake, WAIT_MS);
     CU_ASSERT_PTR_NULL(fake_qmp_failure(fake));
+    fake_qmp_free(fake);
+}
+
+/* Arguments writers that leave the "arguments" object unfinished. */
+static void write_open_array(struct json_writer *w, gconstpointer args)
+{
+    json_writer_key(w, "list");
+    json_writer_array_begin(w);
+    json_writer_int(w, 1);
+}
+
+static void write_dangling_key(struct json_writer *w, gconstpointer args)
+{
+    json_writer_member_string(w, "path", args);
+    json_writer_key(w, "property");
+}
+
+static void write_path(struct json_writer *w, gconstpointer args)
+{
+    json_writer_member_string(w, "path", args);
+}
+
+/* Validate before send: unfinished arguments never reach the socket (QEMU
+ * would answer the parse error without an id), take no id, and fail the
+ * command alone, from the main loop. A string with a newline and a quote
+ * stays on one line. */
+static void test_arguments_checked(void)
+{
+    static const FakeStep steps[] = {
+        FAKE_HANDSHAKE,
+        {.kind = FAKE_EXPECT,
+         .command = "qom-list",
+         .args = "{\"path\": \"/a\\n\\\"b\"}",
+         .line = "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/a\\n\\\"b\"},\"id\":2}",
+         .text = "{\"return\": []}"},
+        {.kind = FAKE_END},
+    };
+    FakeQmp *fake = fake_qmp_new(steps);
+    QmpConn *conn = qmp_conn_new(fake_qmp_socket_path(fake));
+    CU_ASSERT_TRUE(connect_ok(conn));
+    Reply open = {0}, dangling = {0}, good = {0};
+    qmp_conn_execute_async(conn, "qom-list", write_open_array, NULL, WAIT_MS, on_reply, &open);
+    qmp_conn_execute_async(conn, "qom-list", write_dangling_key, "/p", WAIT_MS, on_reply,
+                           &dangling);
+    CU_ASSERT_FALSE(open.done || dangling.done); /* never from inside the call */
+    qmp_conn_execute_async(conn, "qom-list", write_path, "/a\n\"b", WAIT_MS, on_reply, &good);
+    fake_run_until(&good.done, WAIT_MS);
+    CU_ASSERT_EQUAL(open.calls, 1);
+    CU_ASSERT_TRUE(g_error_matches(open.error, QMP_ERROR, QMP_ERROR_INVALID_ARGUMENTS));
+    CU_ASSERT_EQUAL(dangling.calls, 1);
+    CU_ASSERT_TRUE(g_error_matches(dangling.error, QMP_ERROR, QMP_ERROR_INVALID_ARGUMENTS));
+    CU_ASSERT_EQUAL(good.calls, 1);
+    CU_ASSERT_PTR_NULL(good.error);
+    CU_ASSERT_EQUAL(qmp_conn_get_state(conn), QMP_STATE_READY);
+    QmpConnStats stats;
+    qmp_conn_get_stats(conn, &stats);
+    CU_ASSERT_EQUAL(stats.commands_sent, 2); /* qmp_capabilities and the good one */
+    reply_clear(&open);
+    reply_clear(&dangling);
+    reply_clear(&good);
+    assert_script_done(fake);
+    qmp_conn_unref(conn);
     fake_qmp_free(fake);
 }
 
@@ -686,12 +750,16 @@ static void test_balloon_commands(void)
 {
     static const FakeStep steps[] = {
         FAKE_HANDSHAKE,
+        /* The bytes as json-glib wrote them before json_writer did: compact,
+         * members in this order. */
         {.kind = FAKE_EXPECT,
          .command = "balloon",
          .args = "{\"value\": 104857600}",
+         .line = "{\"execute\":\"balloon\",\"arguments\":{\"value\":104857600},\"id\":2}",
          .text = "{\"return\": {}}"},
         {.kind = FAKE_EXPECT,
          .command = "query-balloon",
+         .line = "{\"execute\":\"query-balloon\",\"id\":3}",
          .text = "{\"return\": {\"actual\": 134217728}}"},
         {.kind = FAKE_EXPECT, .command = "query-balloon", .text = "{\"return\": {\"wrong\": 1}}"},
         {.kind = FAKE_EXPECT,
@@ -707,6 +775,8 @@ static void test_balloon_commands(void)
          .command = "qom-set",
          .args = "{\"path\": \"" DEV "\", \"property\": \"guest-stats-polling-interval\", "
                  "\"value\": 2}",
+         .line = "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"" DEV "\",\"property\":"
+                 "\"guest-stats-polling-interval\",\"value\":2},\"id\":7}",
          .text = "{\"return\": {}}"},
         {.kind = FAKE_EXPECT,
          .command = "qom-get",
@@ -727,13 +797,16 @@ static void test_balloon_commands(void)
          .text = "{\"return\": false}"},
         {.kind = FAKE_EXPECT,
          .command = "balloon",
+         .args = "{\"value\": 1}",
          .text = "{\"error\": {\"class\": \"DeviceNotActive\", \"desc\": \"No balloon device has "
                  "been activated\"}}"},
         {.kind = FAKE_EXPECT,
          .command = "qom-list",
+         .args = "{\"path\": \"/machine/peripheral\"}",
          .text = "{\"return\": [{\"name\": \"type\", \"type\": \"string\"}]}"},
         {.kind = FAKE_EXPECT,
          .command = "qom-list",
+         .args = "{\"path\": \"/machine/peripheral-anon\"}",
          .text = "{\"return\": [{\"name\": \"device[0]\", \"type\": \"child<virtio-net-pci>\"}]}"},
         {.kind = FAKE_END},
     };
@@ -868,6 +941,7 @@ static CU_TestInfo conn_tests[] = {
     {"reconnect", test_reconnect},
     {"connect failures", test_connect_failures},
     {"unref with commands pending", test_unref_pending},
+    {"unfinished arguments never sent", test_arguments_checked},
     {"balloon commands", test_balloon_commands},
     {"dozens of connections, one thread", test_many_connections},
     CU_TEST_INFO_NULL,

@@ -217,8 +217,8 @@ static void test_detached_feed(void)
     QmpConn *conn = qmp_conn_new_detached();
     gint64 got[2] = {0};
     replies = cancelled = 0;
-    qmp_conn_execute_async(conn, "a", NULL, 0, on_reply, &got[0]);
-    qmp_conn_execute_async(conn, "b", NULL, 0, on_reply, &got[1]);
+    qmp_conn_execute_async(conn, "a", NULL, NULL, 0, on_reply, &got[0]);
+    qmp_conn_execute_async(conn, "b", NULL, NULL, 0, on_reply, &got[1]);
     const char *script = "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, "
                          "\"major\": 7}}, \"capabilities\": []}}\r\n"
                          "{\"return\": {}, \"id\": 3}\r\n" /* qmp_capabilities */
@@ -231,7 +231,7 @@ static void test_detached_feed(void)
     qmp_conn_feed(conn, "urn\": 22, \"id\": 2}\n", 19);
     CU_ASSERT_EQUAL(replies, 2);
     CU_ASSERT_EQUAL(got[1], 22);
-    qmp_conn_execute_async(conn, "c", NULL, 0, on_reply, &got[0]);
+    qmp_conn_execute_async(conn, "c", NULL, NULL, 0, on_reply, &got[0]);
     qmp_conn_unref(conn); /* c is pending: cancelled, exactly once */
     CU_ASSERT_EQUAL(replies, 3);
     CU_ASSERT_EQUAL(cancelled, 1);

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""No function in host/ longer than 100 lines (except those on the allow-list).
+"""No function in host/ or tools/ longer than 100 lines (except those on the allow-list).
 
     function_length.py SOURCE_DIR [--limit N] [--allow FILE]
 
-Scans SOURCE_DIR/host/**/*.c. The code is clang-formatted (.clang-format,
-BreakBeforeBraces: Linux), so a function body opens with a line that is
-exactly "{" at column 0 and ends at the next line starting with "}" at column
-0; its length counts both brace lines. Data tables (initialisers, struct
+Scans SOURCE_DIR/host/**/*.c and SOURCE_DIR/tools/*.c (the development
+tools are read and changed like host code; fake-fleet serves tests and
+benchmarks). The code is clang-formatted (.clang-format, BreakBeforeBraces:
+Linux), so a function body opens with a line that is exactly "{" at column 0
+and ends at the next line starting with "}" at column 0; its length counts
+both brace lines. Data tables (initialisers, struct
 definitions) open their brace at the end of a line, never on a line of their
 own, so they are exempt by construction.
 
@@ -83,7 +85,8 @@ def main():
     allowed = read_allow(args.allow) if args.allow else {}
     root = args.source_dir.resolve()
     long_ones, seen_long = [], set()
-    for path in sorted((root / "host").rglob("*.c")):
+    paths = sorted((root / "host").rglob("*.c")) + sorted((root / "tools").glob("*.c"))
+    for path in paths:
         rel = path.relative_to(root).as_posix()
         for name, line, length in functions(path):
             if length <= args.limit:
@@ -103,7 +106,7 @@ def main():
         print(msg, file=sys.stderr)
     if long_ones or stale:
         return 1
-    print(f"function length: every function in host/ <= {args.limit} lines "
+    print(f"function length: every function in host/ and tools/ <= {args.limit} lines "
           f"except {len(allowed)} allowed")
     return 0
 

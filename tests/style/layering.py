@@ -22,18 +22,19 @@ import sys
 # Each room and the rooms it may use, bottom up.
 ALLOWED = {
     "common": set(),
+    "json": set(),
     "proto": {"common"},
     "loop": {"common"},
-    "qmp": {"common"},
+    "qmp": {"common", "json"},
     "ksm": {"common"},
     "policy": {"common", "proto"},
     "fleetdir": {"common"},
-    "ctl": {"common", "loop", "policy"},
+    "ctl": {"common", "json", "loop", "policy"},
     "vmsource": {"common", "loop", "qmp", "fleetdir"},
     "libvirt": {"common", "loop", "policy", "vmsource"},
-    "fleet": {"common", "policy", "fleetdir"},
-    "daemon": {"common", "proto", "loop", "qmp", "ksm", "policy", "fleetdir", "ctl", "vmsource",
-               "libvirt"},
+    "fleet": {"common", "json", "policy", "fleetdir"},
+    "daemon": {"common", "json", "proto", "loop", "qmp", "ksm", "policy", "fleetdir", "ctl",
+               "vmsource", "libvirt"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 

@@ -11,7 +11,29 @@ void json_writer_init(struct json_writer *w, GString *out)
     w->out = out;
 }
 
-/* The comma before a value or a key, unless it follows a key or opens a container. */
+void json_writer_init_pretty(struct json_writer *w, GString *out)
+{
+    json_writer_init(w, out);
+    w->pretty = true;
+}
+
+static bool in_object(const struct json_writer *w)
+{
+    return w->depth > 0 && w->is_object[w->depth - 1];
+}
+
+/* A line break and the indent of the current depth (pretty only). */
+static void newline(struct json_writer *w)
+{
+    if (!w->pretty)
+        return;
+    g_string_append_c(w->out, '\n');
+    for (unsigned i = 0; i < w->depth; i++)
+        g_string_append(w->out, "  ");
+}
+
+/* What goes before a key or a value: nothing after a key; otherwise, in a
+ * container, the comma after the previous item and, pretty, a new line. */
 static void item(struct json_writer *w)
 {
     if (w->after_key) {
@@ -22,42 +44,53 @@ static void item(struct json_writer *w)
         if (w->has_items[w->depth - 1])
             g_string_append_c(w->out, ',');
         w->has_items[w->depth - 1] = true;
+        newline(w);
     }
 }
 
-static void open_container(struct json_writer *w, char c)
+/* Before a value: inside an object only as a member's value. */
+static void value(struct json_writer *w)
 {
-    g_assert(w->depth < JSON_WRITER_MAX_DEPTH);
+    g_assert(w->after_key || !in_object(w));
     item(w);
-    g_string_append_c(w->out, c);
-    w->has_items[w->depth++] = false;
 }
 
-static void close_container(struct json_writer *w, char c)
+static void open_container(struct json_writer *w, bool object)
 {
-    g_assert(w->depth > 0 && !w->after_key);
+    g_assert(w->depth < JSON_WRITER_MAX_DEPTH);
+    value(w);
+    g_string_append_c(w->out, object ? '{' : '[');
+    w->has_items[w->depth] = false;
+    w->is_object[w->depth++] = object;
+}
+
+static void close_container(struct json_writer *w, bool object)
+{
+    g_assert(w->depth > 0 && !w->after_key && w->is_object[w->depth - 1] == object);
     w->depth--;
-    g_string_append_c(w->out, c);
+    if (w->has_items[w->depth])
+        newline(w);
+    g_string_append_c(w->out, object ? '}' : ']');
 }
 
 void json_writer_object_begin(struct json_writer *w)
 {
-    open_container(w, '{');
+    open_container(w, true);
 }
 
 void json_writer_object_end(struct json_writer *w)
 {
-    close_container(w, '}');
+    close_container(w, true);
 }
 
 void json_writer_array_begin(struct json_writer *w)
 {
-    open_container(w, '[');
+    open_container(w, false);
 }
 
 void json_writer_array_end(struct json_writer *w)
 {
-    close_container(w, ']');
+    close_container(w, false);
 }
 
 static void quoted(GString *out, const char *s)
@@ -108,16 +141,16 @@ static void quoted(GString *out, const char *s)
 
 void json_writer_key(struct json_writer *w, const char *key)
 {
-    g_assert(w->depth > 0 && !w->after_key);
+    g_assert(in_object(w) && !w->after_key);
     item(w);
     quoted(w->out, key);
-    g_string_append_c(w->out, ':');
+    g_string_append(w->out, w->pretty ? ": " : ":");
     w->after_key = true;
 }
 
 void json_writer_int(struct json_writer *w, int64_t v)
 {
-    item(w);
+    value(w);
     g_string_append_printf(w->out, "%" PRId64, v);
 }
 
@@ -127,7 +160,7 @@ void json_writer_double(struct json_writer *w, double v)
         json_writer_null(w);
         return;
     }
-    item(w);
+    value(w);
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
     const char *text = g_ascii_dtostr(buf, sizeof(buf), v);
     g_string_append(w->out, text);
@@ -139,13 +172,13 @@ void json_writer_double(struct json_writer *w, double v)
 
 void json_writer_bool(struct json_writer *w, bool v)
 {
-    item(w);
+    value(w);
     g_string_append(w->out, v ? "true" : "false");
 }
 
 void json_writer_null(struct json_writer *w)
 {
-    item(w);
+    value(w);
     g_string_append(w->out, "null");
 }
 
@@ -155,7 +188,7 @@ void json_writer_string(struct json_writer *w, const char *s)
         json_writer_null(w);
         return;
     }
-    item(w);
+    value(w);
     quoted(w->out, s);
 }
 
