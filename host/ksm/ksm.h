@@ -373,7 +373,7 @@ struct ksm_tuner_output {
 int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *out);
 
 /*
- * Pure: what ksmtuned and oVirt MOM would do (same formula, see FACTS): run when
+ * Pure: what ksmtuned and oVirt MOM would do (same formula, see docs/measurements.md): run when
  * committed + 20% of RAM > RAM or free < 20%; pages_to_scan +300 when free is
  * low, -50 otherwise, within [64, 1250]; sleep = max(10, 10 ms * 16 GiB / RAM).
  * For side-by-side benchmarks. Output as ksm_tuner_decide.

@@ -623,7 +623,7 @@ static void test_host_rate_limit_fleet(void)
     CU_ASSERT(both < 8);
 }
 
-/* FACTS.md: 256 -> 64 MiB stalls at 68 MiB forever. */
+/* docs/measurements.md: 256 -> 64 MiB stalls at 68 MiB forever. */
 static void test_stall(void)
 {
     struct sim_guest g;
