@@ -312,9 +312,11 @@ static gboolean on_watch(gpointer data)
         case PLANNER_WATCH_NONE:
             break;
         case PLANNER_WATCH_GIVE_UP: {
-            char sz[32];
-            g_message("%s: balloon did not reach %s within %d ms of the command", vm->name,
-                      size_format(vm->grow_wait_bytes, sz, sizeof(sz)), PLANNER_CONVERGE_WATCH_MS);
+            char sz[32], ms[24];
+            g_snprintf(ms, sizeof(ms), "%d", PLANNER_CONVERGE_WATCH_MS);
+            g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "TIMEOUT_MS", ms,
+                             "MESSAGE", "%s: balloon did not reach %s within %s ms of the command",
+                             vm->name, size_format(vm->grow_wait_bytes, sz, sizeof(sz)), ms);
             vm->grow_wait_bytes = 0;
             break;
         }
@@ -425,7 +427,8 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
     }
 }
 
-static void log_target(struct bd_vm *vm, const char *verb, uint64_t from, uint64_t to)
+/* sent: the command went out (ACTION move); else only logged (would_move). */
+static void log_target(struct bd_vm *vm, bool sent, const char *verb, uint64_t from, uint64_t to)
 {
     char a[32], b[32], to_s[24], from_s[24];
     /* Journal fields other than MESSAGE are plain strings, not formats. */
@@ -433,8 +436,9 @@ static void log_target(struct bd_vm *vm, const char *verb, uint64_t from, uint64
     g_snprintf(from_s, sizeof(from_s), "%" G_GUINT64_FORMAT, from);
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "TARGET_BYTES", to_s,
                      "PREVIOUS_BYTES", from_s, "DECISION", policy_decision_name(vm->out.decision),
-                     "MESSAGE", "%s: %s target %s -> %s (%s: %s)", vm->name, verb,
-                     size_format(from, a, sizeof(a)), size_format(to, b, sizeof(b)),
+                     "REASON", policy_cause_name(vm->out.cause), "ACTION",
+                     sent ? "move" : "would_move", "MESSAGE", "%s: %s target %s -> %s (%s: %s)",
+                     vm->name, verb, size_format(from, a, sizeof(a)), size_format(to, b, sizeof(b)),
                      policy_decision_name(vm->out.decision), vm->out.reason);
 }
 
@@ -466,7 +470,7 @@ static void send_target(struct manager *m, struct bd_vm *vm, const struct planne
     }
     (*budget)--;
     vm->balloon_sets++;
-    log_target(vm, "moving", pv->current_bytes, pv->want_bytes);
+    log_target(vm, true, "moving", pv->current_bytes, pv->want_bytes);
     if (grow) {
         vm->grow_wait_bytes = pv->want_bytes;
         vm->grow_trigger_ms = planner_grow_trigger_ms(vm->report_valid, vm->report_ms, now);
@@ -489,7 +493,8 @@ static void actuate(struct manager *m, struct bd_vm *vm, const struct planner_vm
 {
     switch (planner_actuation(pv, m->dry_run, *budget, now)) {
     case PLANNER_WOULD_MOVE:
-        log_target(vm, planner_would_move_verb(pv, m->dry_run), pv->current_bytes, pv->want_bytes);
+        log_target(vm, false, planner_would_move_verb(pv, m->dry_run), pv->current_bytes,
+                   pv->want_bytes);
         vm->logged_target = pv->want_bytes;
         break;
     case PLANNER_HANDS_OFF:
