@@ -1,6 +1,8 @@
 /* log_fields.c — see log_fields.h. */
 #include "log_fields.h"
 
+#include "json_escape.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -32,77 +34,16 @@ static bool put(struct line *l, const char *s, size_t n)
     return true;
 }
 
-/* Characters that go out as they are: printable ASCII but quote and backslash. */
-static bool plain(unsigned char c)
-{
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
-
-/* \uXXXX for a character of the Basic Multilingual Plane. */
-static bool put_u(struct line *l, gunichar u)
-{
-    static const char hex[] = "0123456789abcdef";
-    char e[6] = {'\\',        'u', hex[(u >> 12) & 0xf], hex[(u >> 8) & 0xf], hex[(u >> 4) & 0xf],
-                 hex[u & 0xf]};
-    return put(l, e, sizeof(e));
-}
-
-/* One ASCII control character, quote or backslash as a JSON escape. */
-static bool put_escape(struct line *l, unsigned char c)
-{
-    char e[2] = {'\\', (char)c};
-    switch (c) {
-    case '"':
-    case '\\':
-        return put(l, e, 2);
-    case '\n':
-        return put(l, "\\n", 2);
-    case '\r':
-        return put(l, "\\r", 2);
-    case '\t':
-        return put(l, "\\t", 2);
-    case '\b':
-        return put(l, "\\b", 2);
-    case '\f':
-        return put(l, "\\f", 2);
-    default:
-        return put_u(l, c);
-    }
-}
-
-/* s[0, n) as the inside of a JSON string. A cut falls between characters:
- * a run of plain ASCII is cut anywhere, an escape or a UTF-8 sequence never. */
+/* s[0, n) as the inside of a JSON string (json_escape.h). A cut falls
+ * between characters, never inside an escape or a UTF-8 sequence. */
 static void put_escaped(struct line *l, const char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n && !l->cut) {
-        unsigned char c = (unsigned char)s[i];
-        if (plain(c)) {
-            size_t run = 1;
-            while (i + run < n && plain((unsigned char)s[i + run]))
-                run++;
-            size_t room = l->limit - l->len;
-            if (!put(l, s + i, run < room ? run : room) || run > room)
-                l->cut = true;
-            i += run;
-        } else if (c < 0x80) {
-            put_escape(l, c);
-            i++;
-        } else {
-            gunichar u = g_utf8_get_char_validated(s + i, (gssize)(n - i));
-            if (u == (gunichar)-1 || u == (gunichar)-2) {
-                put_u(l, 0xfffd); /* not UTF-8: one byte replaced */
-                i++;
-            } else if ((u >= 0x80 && u < 0xa0) || u == 0x2028 || u == 0x2029) {
-                put_u(l,
-                      u); /* C1 controls, line and paragraph separators: some readers split there */
-                i += (size_t)g_utf8_skip[c];
-            } else {
-                size_t seq = (size_t)g_utf8_skip[c];
-                put(l, s + i, seq);
-                i += seq;
-            }
-        }
+    for (size_t i = 0; i < n && !l->cut;) {
+        char e[JSON_ESCAPE_MAX];
+        size_t used;
+        size_t len = json_escape_char(s + i, n - i, e, &used);
+        if (put(l, e, len))
+            i += used;
     }
 }
 

@@ -1,6 +1,8 @@
 /* json_writer.c — see json_writer.h. */
 #include "json_writer.h"
 
+#include "json_escape.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -96,45 +98,11 @@ void json_writer_array_end(struct json_writer *w)
 static void quoted(GString *out, const char *s)
 {
     g_string_append_c(out, '"');
-    const char *p = s;
-    while (*p) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x80) {
-            /* A whole UTF-8 sequence is copied; an invalid byte becomes U+FFFD. */
-            gunichar u = g_utf8_get_char_validated(p, -1);
-            if (u == (gunichar)-1 || u == (gunichar)-2) {
-                g_string_append(out, "\\ufffd");
-                p++;
-            } else {
-                const char *next = g_utf8_next_char(p);
-                g_string_append_len(out, p, next - p);
-                p = next;
-            }
-            continue;
-        }
-        switch (c) {
-        case '"':
-            g_string_append(out, "\\\"");
-            break;
-        case '\\':
-            g_string_append(out, "\\\\");
-            break;
-        case '\n':
-            g_string_append(out, "\\n");
-            break;
-        case '\r':
-            g_string_append(out, "\\r");
-            break;
-        case '\t':
-            g_string_append(out, "\\t");
-            break;
-        default:
-            if (c < 0x20)
-                g_string_append_printf(out, "\\u%04x", c);
-            else
-                g_string_append_c(out, (char)c);
-        }
-        p++;
+    for (size_t i = 0, n = strlen(s); i < n;) {
+        char e[JSON_ESCAPE_MAX];
+        size_t used;
+        g_string_append_len(out, e, (gssize)json_escape_char(s + i, n - i, e, &used));
+        i += used;
     }
     g_string_append_c(out, '"');
 }

@@ -17,8 +17,9 @@
  * Output is compact (no spaces) or, from json_writer_init_pretty, indented
  * for people and diffs (two spaces a level, one member or element a line,
  * "key": value); members in call order either way. Strings are escaped
- * per RFC 8259, and bytes that are not UTF-8 become U+FFFD, so the text is
- * always valid JSON whatever a guest put in a name or a reason; a NULL
+ * by json_escape.h's rule (shared with --log-format=fields): bytes that are
+ * not UTF-8 become U+FFFD, so the text is always valid JSON whatever a guest
+ * put in a name or a reason; a NULL
  * string is written as null. Doubles always carry a fraction or an exponent
  * ("0.0", as json-glib writes them, so a reader sees a real number); those
  * that are not finite are written as null.
