@@ -23,7 +23,7 @@ fake_cmd() { # CMD...: one command to the fakes; prints their answer
   echo "$*" >&"${FAKE[1]}"
   while read -r -t 5 line <&"${FAKE[0]}" && [[ $line != end ]]; do echo "$line"; done
 }
-start_daemon --config-dir "$conf"
+start_daemon --config-dir "$conf" --log-format=fields
 
 ready() {
   status_json | jq -e --argjson n "$n" '
@@ -58,6 +58,12 @@ jq -e --argjson b "$status_before" '
 status_json | jq -e '.vms[] | select(.name == "fake3") | .event_decisions >= 1 and .balloon_sets >= 1' \
   >/dev/null || fail "fake3's decision not counted"
 ok "PRESSURE on fake3: fake3 grown, no QMP command to the 7 others"
+# The growth's log record says, as fields, what it answered and that it was
+# sent (scripts/bench_stats.py counts growths by them).
+jq -e -s '[.[] | select(.VM == "fake3" and .DECISION == "grow_urgent" and .REASON == "pressure"
+           and .ACTION == "move" and (.TARGET_BYTES | tonumber) > 134217728)] | length >= 1' \
+  "$state/ballastd.log" >/dev/null || fail "no grow_urgent record with REASON pressure, ACTION move for fake3"
+ok "fake3's growth logged with REASON=pressure ACTION=move"
 
 for _ in $(seq 10); do echo "pressure fake5" >&"${FAKE[1]}"; done
 for _ in $(seq 10); do read -r -t 5 line <&"${FAKE[0]}"; done
