@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define AGENT_PORT_NAME           "org.ballast.agent.0"
+#define AGENT_PORT_NAME           PROTO_AGENT_PORT_NAME
 #define AGENT_DEFAULT_INTERVAL_MS 1000
 /* PSI "some" trigger by default: 100 ms of stall within 1 s. */
 #define AGENT_DEFAULT_SOME_US   100000

@@ -22,6 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The virtio-serial port the protocol runs on, by name: the launcher gives
+ * the guest's port this name, libvirt domains name their <channel> target
+ * so, and the agent looks for it under /sys/class/virtio-ports. */
+#define PROTO_AGENT_PORT_NAME "org.ballast.agent.0"
+
 /* "BLST" on the wire: readable in a hexdump, and the resync anchor. */
 #define PROTO_MAGIC0 0x42
 #define PROTO_MAGIC1 0x4c

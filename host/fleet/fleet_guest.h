@@ -8,13 +8,14 @@
 #define BALLAST_FLEET_GUEST_H
 
 #include "fleet_layout.h"
+#include "proto.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
 /* Name of the virtio-serial port the agent looks for in the guest. */
-#define FLEET_AGENT_PORT "org.ballast.agent.0"
+#define FLEET_AGENT_PORT PROTO_AGENT_PORT_NAME
 /* The line /init prints once the guest is up (scripts/guest/init). */
 #define FLEET_READY_MARKER "ballast-guest: ready"
 

@@ -14,13 +14,15 @@
 #ifndef BALLAST_LV_XML_H
 #define BALLAST_LV_XML_H
 
+#include "proto.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <glib.h>
 
 /* The virtio-serial port name of the ballast agent (same as the fleet's). */
-#define LV_AGENT_PORT_NAME "org.ballast.agent.0"
+#define LV_AGENT_PORT_NAME PROTO_AGENT_PORT_NAME
 
 /* The namespace of ballast's <metadata> element, and its local name. */
 #define LV_POLICY_NS_URI    "https://ballast.dev/xmlns/policy/1"

@@ -31,8 +31,8 @@ ALLOWED = {
     "fleetdir": {"common"},
     "ctl": {"common", "json", "loop", "policy"},
     "vmsource": {"common", "loop", "qmp", "fleetdir"},
-    "libvirt": {"common", "loop", "policy", "vmsource"},
-    "fleet": {"common", "json", "policy", "fleetdir"},
+    "libvirt": {"common", "proto", "loop", "policy", "vmsource"},
+    "fleet": {"common", "proto", "json", "policy", "fleetdir"},
     "daemon": {"common", "json", "proto", "loop", "qmp", "ksm", "policy", "fleetdir", "ctl",
                "vmsource", "libvirt"},
 }
