@@ -358,7 +358,9 @@ static int spawn_guest(const struct fleet_spec *spec, unsigned index, pid_t *lau
     remove_guest_runtime_files(spec->state_dir, name);
     g_unlink(qlog);
     g_unlink(clog);
-    int rc = fleet_proc_spawn(argv, spec->thp, qlog, launcher);
+    unsigned flags =
+        (spec->thp ? FLEET_SPAWN_THP : 0) | (spec->merge[index] ? FLEET_SPAWN_MERGE_ALL : 0);
+    int rc = fleet_proc_spawn(argv, flags, qlog, launcher);
     if (rc != 0)
         say("%s: cannot start %s: %s", name, spec->qemu, g_strerror(-rc));
     return rc;

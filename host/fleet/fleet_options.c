@@ -25,11 +25,13 @@ static const char usage_text[] =
     "  --state DIR            per-guest sockets, logs and pid files go to DIR/<name>/\n"
     "  --cpus N               vCPUs per guest (default 1)\n"
     "  --accel auto|kvm|tcg   default auto: kvm on hardware virtualization, tcg otherwise\n"
-    "  --tb-size MIB          TCG code cache per guest (default 16)\n"
+    "  --tb-size MIB          TCG code cache per guest (default 8)\n"
     "  --no-deflate-on-oom    balloon without deflate-on-oom (default: on, the guest\n"
     "                         takes pages back from the balloon before it OOM-kills)\n"
     "  --no-merge all|NAMES   mem-merge=off (no KSM) for all or these guests (a,b,...)\n"
     "  --thp                  leave transparent huge pages on for QEMU (default off)\n"
+    "  --kaslr                keep the guest kernel's address randomization (default:\n"
+    "                         nokaslr, so that like guests' kernels merge under KSM)\n"
     "  --image DIR            guest image (default <build>/guest)\n"
     "  --qemu PATH            QEMU binary (default qemu-system-x86_64 in PATH)\n"
     "  --name-prefix P        guest name prefix (default vm)\n"
@@ -122,6 +124,7 @@ struct raw_options {
     gboolean deflate_on_oom; /* the default; still accepted */
     gboolean no_deflate_on_oom;
     gboolean thp;
+    gboolean kaslr;
     char **no_merge;
     char *image;
     char *qemu;
@@ -289,6 +292,7 @@ static int check_start(const struct raw_options *r, struct fleet_options *opts, 
         return fail(error, "--deflate-on-oom and --no-deflate-on-oom contradict each other");
     opts->deflate_on_oom = !r->no_deflate_on_oom;
     opts->thp = r->thp;
+    opts->kaslr = r->kaslr;
     opts->image_dir = g_strdup(r->image);
     opts->qemu = g_strdup(r->qemu);
     opts->wait = r->wait;
@@ -329,6 +333,7 @@ static void add_start_entries(GOptionContext *ctx, struct raw_options *r)
         {"no-deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r->no_deflate_on_oom,
          "Balloon without deflate-on-oom", NULL},
         {"thp", 0, 0, G_OPTION_ARG_NONE, &r->thp, "Leave THP on for QEMU", NULL},
+        {"kaslr", 0, 0, G_OPTION_ARG_NONE, &r->kaslr, "Keep the guest kernel's KASLR", NULL},
         {"no-merge", 0, 0, G_OPTION_ARG_STRING_ARRAY, &r->no_merge, "mem-merge=off", "all|NAMES"},
         {"image", 0, 0, G_OPTION_ARG_FILENAME, &r->image, "Guest image directory", "DIR"},
         {"qemu", 0, 0, G_OPTION_ARG_FILENAME, &r->qemu, "QEMU binary", "PATH"},

@@ -18,7 +18,7 @@
 #define FLEET_MAX_COUNT        1024
 #define FLEET_MAX_CPUS         64
 /* TCG code cache: counted in every QEMU's RSS; 16 MiB boots as fast as 1 GiB. */
-#define FLEET_DEFAULT_TB_SIZE_MIB 16
+#define FLEET_DEFAULT_TB_SIZE_MIB 8
 #define FLEET_MAX_TB_SIZE_MIB     2048
 #define FLEET_DEFAULT_PREFIX      "vm"
 #define FLEET_MAX_PREFIX_LEN      32
@@ -51,6 +51,7 @@ struct fleet_options {
     unsigned tb_size_mib;
     bool deflate_on_oom; /* default on; --no-deflate-on-oom */
     bool thp;            /* leave transparent huge pages on for QEMU */
+    bool kaslr;          /* keep the guest kernel's KASLR (default: nokaslr) */
     char **no_merge;     /* NULL-terminated names, or {"all"}; never NULL after parse */
     char *image_dir;     /* NULL: <build>/guest next to the binary */
     char *qemu;          /* NULL: qemu-system-x86_64 from PATH */

@@ -13,11 +13,14 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67 /* linux/prctl.h, 6.4 */
+#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif
 
-int fleet_proc_spawn(char *const *argv, bool thp, const char *log_path, pid_t *out_pid)
+int fleet_proc_spawn(char *const *argv, unsigned flags, const char *log_path, pid_t *out_pid)
 {
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0)
@@ -37,8 +40,11 @@ int fleet_proc_spawn(char *const *argv, bool thp, const char *log_path, pid_t *o
     }
     if (pid == 0) {
         /* Child: async-signal-safe calls only until exec. */
-        if (!thp && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
+        if (!(flags & FLEET_SPAWN_THP) && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
             _exit(126);
+        /* Not fatal: before Linux 6.4 only guest RAM merges (mem-merge=on). */
+        if (flags & FLEET_SPAWN_MERGE_ALL)
+            (void)prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0);
         if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
             dup2(log_fd, STDERR_FILENO) < 0)
             _exit(126);
@@ -147,6 +153,17 @@ uint64_t fleet_proc_rss_bytes(const char *proc_root, pid_t pid)
     if (!line)
         return 0;
     return g_ascii_strtoull(line + strlen("\nVmRSS:"), NULL, 10) * 1024;
+}
+
+bool fleet_proc_merges_all(const char *proc_root, pid_t pid)
+{
+    char rel[32];
+    snprintf(rel, sizeof(rel), "%d/ksm_stat", (int)pid);
+    g_autofree char *path = g_build_filename(proc_root, rel, NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return false;
+    return strstr(text, "ksm_merge_any: yes") != NULL;
 }
 
 static void sleep_ms(unsigned ms)

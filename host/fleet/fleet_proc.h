@@ -11,13 +11,29 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* How the child is prepared before it execs QEMU. */
+enum {
+    /* Leave transparent huge pages on (default: PR_SET_THP_DISABLE, which
+     * survives fork and exec: QEMU's guest RAM then stays in 4 KiB pages that
+     * the balloon, free page reporting and KSM can return one by one). */
+    FLEET_SPAWN_THP = 1u << 0,
+    /* PR_SET_MEMORY_MERGE (Linux 6.4; kept across exec since 6.7): all of
+     * QEMU's anonymous memory is KSM-mergeable, not only guest RAM. The copy
+     * of the guest kernel QEMU keeps for reset (13.5 MiB) is the same in every
+     * QEMU of a fleet. A kernel without it refuses the prctl: guest RAM still
+     * merges through mem-merge=on, and fleet_proc_merges_all() tells. */
+    FLEET_SPAWN_MERGE_ALL = 1u << 1,
+};
+
 /*
  * Forks and execs argv[0] with stdin from /dev/null and stdout/stderr
- * appended to log_path. Unless thp, the child first sets PR_SET_THP_DISABLE,
- * which survives fork and exec: QEMU's guest RAM then stays in 4 KiB pages
- * that KSM and free page reporting can act on. Returns 0 or -errno.
+ * appended to log_path, prepared as flags (FLEET_SPAWN_*) say.
+ * Returns 0 or -errno.
  */
-int fleet_proc_spawn(char *const *argv, bool thp, const char *log_path, pid_t *out_pid);
+int fleet_proc_spawn(char *const *argv, unsigned flags, const char *log_path, pid_t *out_pid);
+
+/* True when PID's whole memory is KSM-mergeable (ksm_stat "ksm_merge_any: yes"). */
+bool fleet_proc_merges_all(const char *proc_root, pid_t pid);
 
 /* Waits for a child; *exit_code is its exit status, or 128+signal. */
 int fleet_proc_wait(pid_t pid, int *exit_code);

@@ -26,6 +26,7 @@ struct fleet_spec {
     unsigned tb_size_mib;   /* TCG only */
     bool deflate_on_oom;
     bool thp;
+    bool kaslr;       /* false: nokaslr on the guest kernel command line */
     uint64_t tsc_khz; /* 0: no tsc_early_khz */
     char *workload;   /* NULL: none */
     char *append;     /* NULL: none */
@@ -46,7 +47,7 @@ char *fleet_qemu_escape(const char *value);
 
 /*
  * Guest kernel command line:
- *   console=ttyS0 panic=-1 [tsc_early_khz=K] ballast.name=NAME
+ *   console=ttyS0 panic=-1 [tsc_early_khz=K] [nokaslr] ballast.name=NAME
  *   [ballast.workload=SPEC] [APPEND]
  */
 char *fleet_kernel_cmdline(const struct fleet_spec *spec, unsigned index);

@@ -38,6 +38,7 @@ static void test_start_defaults(void)
     CU_ASSERT_STRING_EQUAL(o.name_prefix, "vm");
     CU_ASSERT_TRUE(o.deflate_on_oom); /* the OOM safety net is on by default */
     CU_ASSERT_FALSE(o.thp);
+    CU_ASSERT_FALSE(o.kaslr); /* nokaslr: like guests' kernels merge under KSM */
     CU_ASSERT_FALSE(o.wait);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o.no_merge);
     CU_ASSERT_PTR_NULL(o.no_merge[0]);
@@ -57,10 +58,10 @@ static void test_start_all_options(void)
     CU_ASSERT_EQUAL_FATAL(
         parse(&o, &msg,
               ARGS("start", "--count=4", "--memory", "1G", "--state", "d", "--cpus", "2", "--accel",
-                   "tcg", "--tb-size", "64", "--deflate-on-oom", "--thp", "--no-merge", "g1,g3",
-                   "--no-merge", "g0", "--image", "/img", "--qemu", "/q", "--name-prefix", "g",
-                   "--workload", "anon:64M", "--append", "loglevel=3 quiet", "--tsc-khz", "2600000",
-                   "--wait", "--timeout", "30")),
+                   "tcg", "--tb-size", "64", "--deflate-on-oom", "--thp", "--kaslr", "--no-merge",
+                   "g1,g3", "--no-merge", "g0", "--image", "/img", "--qemu", "/q", "--name-prefix",
+                   "g", "--workload", "anon:64M", "--append", "loglevel=3 quiet", "--tsc-khz",
+                   "2600000", "--wait", "--timeout", "30")),
         0);
     CU_ASSERT_EQUAL(o.count, 4);
     CU_ASSERT_EQUAL(o.memory_bytes, 1ULL << 30);
@@ -69,6 +70,7 @@ static void test_start_all_options(void)
     CU_ASSERT_EQUAL(o.tb_size_mib, 64);
     CU_ASSERT_TRUE(o.deflate_on_oom);
     CU_ASSERT_TRUE(o.thp);
+    CU_ASSERT_TRUE(o.kaslr);
     CU_ASSERT_EQUAL(g_strv_length(o.no_merge), 3);
     CU_ASSERT_STRING_EQUAL(o.no_merge[0], "g1");
     CU_ASSERT_STRING_EQUAL(o.no_merge[1], "g3");

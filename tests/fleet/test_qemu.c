@@ -185,19 +185,25 @@ static void test_kernel_cmdline(void)
     struct fleet_spec spec;
     make_spec(&spec, NULL, false, FLEET_ACCEL_TCG);
     char *c = fleet_kernel_cmdline(&spec, 3);
-    CU_ASSERT_STRING_EQUAL(c, "console=ttyS0 panic=-1 tsc_early_khz=2600000 ballast.name=vm3 "
-                              "ballast.workload=anon:32M loglevel=4");
+    CU_ASSERT_STRING_EQUAL(c, "console=ttyS0 panic=-1 tsc_early_khz=2600000 nokaslr "
+                              "ballast.name=vm3 ballast.workload=anon:32M loglevel=4");
     g_free(c);
     /* No measured TSC, no workload, no append: none of them appear. */
     spec.tsc_khz = 0;
     g_clear_pointer(&spec.workload, g_free);
     g_clear_pointer(&spec.append, g_free);
     c = fleet_kernel_cmdline(&spec, 0);
+    CU_ASSERT_STRING_EQUAL(c, "console=ttyS0 panic=-1 nokaslr ballast.name=vm0");
+    g_free(c);
+    /* --kaslr: the kernel keeps its randomization. */
+    spec.kaslr = true;
+    c = fleet_kernel_cmdline(&spec, 0);
     CU_ASSERT_STRING_EQUAL(c, "console=ttyS0 panic=-1 ballast.name=vm0");
     g_free(c);
+    spec.kaslr = false;
     char **argv = fleet_qemu_argv(&spec, 0);
     int i = find_opt(argv, "-append", "");
-    CU_ASSERT_STRING_EQUAL(argv[i], "console=ttyS0 panic=-1 ballast.name=vm0");
+    CU_ASSERT_STRING_EQUAL(argv[i], "console=ttyS0 panic=-1 nokaslr ballast.name=vm0");
     g_strfreev(argv);
     fleet_spec_clear(&spec);
 }
@@ -298,6 +304,7 @@ static void test_json_previous_version(void)
     CU_ASSERT_PTR_NULL(s.append);
     CU_ASSERT_FALSE(s.merge[0]);
     CU_ASSERT_TRUE(s.merge[1]);
+    CU_ASSERT_TRUE(s.kaslr); /* before --kaslr existed, guests booted with KASLR */
 
     const char *no_merge[] = {"vm0", "vm3", NULL};
     struct fleet_spec now;
@@ -305,7 +312,11 @@ static void test_json_previous_version(void)
     g_free(now.append);
     now.append = NULL; /* as the fixture was made */
     g_autofree char *text = fleet_spec_to_json(&now);
-    assert_same_json(old, text);
+    /* The one member added since: "kaslr", after "thp". */
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"thp\": false,\n  \"kaslr\": false,\n"));
+    g_autoptr(GString) older = g_string_new(text);
+    g_string_replace(older, "\n  \"kaslr\": false,", "", 1);
+    assert_same_json(old, older->str);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "\n  \"version\": 1,\n")); /* indented for people */
     fleet_spec_clear(&now);
     fleet_spec_clear(&s);

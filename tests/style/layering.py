@@ -29,6 +29,7 @@ ALLOWED = {
     "ksm": {"common"},
     "policy": {"common", "proto"},
     "fleetdir": {"common"},
+    "qemuwrap": set(),
     "ctl": {"common", "json", "loop", "policy"},
     "vmsource": {"common", "loop", "qmp", "fleetdir"},
     "libvirt": {"common", "proto", "loop", "policy", "vmsource"},
