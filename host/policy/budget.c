@@ -173,8 +173,10 @@ bool budget_unmet_next(bool was_unmet, uint64_t capacity_bytes, uint64_t floors_
 
 void budget_unmet_text(char *buf, size_t len, uint64_t capacity_bytes, uint64_t floors_bytes)
 {
-    snprintf(buf, len, "budget %llu MiB < working sets %llu MiB: stop or move a guest",
-             MIBS(capacity_bytes), MIBS(floors_bytes));
+    /* Inside the margin (unmet, not yet met again) "<" would not be true. */
+    snprintf(buf, len, "budget %llu MiB %s working sets %llu MiB: stop or move a guest",
+             MIBS(capacity_bytes), floors_bytes > capacity_bytes ? "<" : "barely holds",
+             MIBS(floors_bytes));
 }
 
 bool budget_min_error(char *buf, size_t len, const char *where, uint64_t budget_bytes,

@@ -123,7 +123,8 @@ uint64_t budget_vm_floor(const struct policy_tunables *t, const struct budget_vm
  */
 bool budget_unmet_next(bool was_unmet, uint64_t capacity_bytes, uint64_t floors_bytes);
 
-/* "budget 2048 MiB < working sets 2300 MiB: stop or move a guest" */
+/* "budget 2048 MiB < working sets 2300 MiB: stop or move a guest"; inside
+ * the margin, "budget 2048 MiB barely holds working sets 2040 MiB: ..." */
 void budget_unmet_text(char *buf, size_t len, uint64_t capacity_bytes, uint64_t floors_bytes);
 
 /*

@@ -187,6 +187,9 @@ static void test_unmet(void)
     char buf[160];
     budget_unmet_text(buf, sizeof(buf), 2048 * MIB, 2300 * MIB);
     CU_ASSERT_STRING_EQUAL(buf, "budget 2048 MiB < working sets 2300 MiB: stop or move a guest");
+    budget_unmet_text(buf, sizeof(buf), 2048 * MIB, 2040 * MIB);
+    CU_ASSERT_STRING_EQUAL(
+        buf, "budget 2048 MiB barely holds working sets 2040 MiB: stop or move a guest");
 }
 
 static void test_min_error(void)
