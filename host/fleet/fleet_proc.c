@@ -19,6 +19,12 @@
 
 int fleet_proc_spawn(char *const *argv, bool thp, const char *log_path, pid_t *out_pid)
 {
+    return fleet_proc_spawn_in(argv, thp, log_path, -1, out_pid);
+}
+
+int fleet_proc_spawn_in(char *const *argv, bool thp, const char *log_path, int cgroup_procs_fd,
+                        pid_t *out_pid)
+{
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0)
         return -errno;
@@ -36,7 +42,11 @@ int fleet_proc_spawn(char *const *argv, bool thp, const char *log_path, pid_t *o
         return rc;
     }
     if (pid == 0) {
-        /* Child: async-signal-safe calls only until exec. */
+        /* Child: async-signal-safe calls only until exec. Into the cgroup
+         * first ("0" is the writer itself): every page it allocates from
+         * now on is charged there. */
+        if (cgroup_procs_fd >= 0 && write(cgroup_procs_fd, "0\n", 2) != 2)
+            _exit(FLEET_PROC_EXIT_CGROUP);
         if (!thp && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
             _exit(126);
         if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||

@@ -19,6 +19,17 @@
  */
 int fleet_proc_spawn(char *const *argv, bool thp, const char *log_path, pid_t *out_pid);
 
+/* The child's exit code when it could not join its cgroup. */
+#define FLEET_PROC_EXIT_CGROUP 125
+
+/*
+ * fleet_proc_spawn, and first (when cgroup_procs_fd >= 0, an open
+ * cgroup.procs: fleet_cgroup_open_procs) the child moves itself into that
+ * cgroup, before exec: it exits FLEET_PROC_EXIT_CGROUP when it cannot.
+ */
+int fleet_proc_spawn_in(char *const *argv, bool thp, const char *log_path, int cgroup_procs_fd,
+                        pid_t *out_pid);
+
 /* Waits for a child; *exit_code is its exit status, or 128+signal. */
 int fleet_proc_wait(pid_t pid, int *exit_code);
 
