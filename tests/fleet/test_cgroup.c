@@ -205,7 +205,7 @@ static void test_option(void)
     const char *bad[] = {"ballast.slice", "/sys/fs/cgroup/../etc", "/sys/fs/cgroup/x/.."};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         CU_ASSERT_NOT_EQUAL(parse(&o, &msg, bad[i]), 0);
-        CU_ASSERT_PTR_NOT_NULL(msg && strstr(msg, "--cgroup"));
+        CU_ASSERT(msg && strstr(msg, "--cgroup"));
         g_free(msg);
         fleet_options_clear(&o);
     }
