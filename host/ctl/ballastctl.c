@@ -181,6 +181,29 @@ static const char *obj_size(JsonObject *o, const char *name, char *buf, size_t l
     return size_format((uint64_t)json_node_get_int(n), buf, len);
 }
 
+/* The fleet memory budget's lines of explain, when there is a budget or cgroup. */
+static void print_explain_budget(JsonObject *o)
+{
+    JsonNode *bn = json_object_get_member(o, "budget");
+    if (!bn || !JSON_NODE_HOLDS_OBJECT(bn))
+        return;
+    JsonObject *bo = json_node_get_object(bn);
+    if (!strcmp(obj_str(bo, "configured"), "-") && !strcmp(obj_str(bo, "cgroup"), "-"))
+        return;
+    char a[32], b[32], c[32];
+    printf("  budget %s, policy sees %s: total %s, available %s; this VM's floor %s\n",
+           obj_str(bo, "configured"), obj_str(bo, "source"),
+           obj_size(bo, "view_total_bytes", a, sizeof(a)),
+           obj_size(bo, "view_available_bytes", b, sizeof(b)),
+           obj_size(o, "budget_floor_bytes", c, sizeof(c)));
+    if (strcmp(obj_str(o, "budget_reason"), "-") != 0)
+        printf("  budget unmet: %s\n", obj_str(o, "budget_reason"));
+    if (strcmp(obj_str(bo, "cgroup_error"), "-") != 0)
+        printf("  cgroup %s: %s\n", obj_str(bo, "cgroup"), obj_str(bo, "cgroup_error"));
+    if (strcmp(obj_str(bo, "error"), "-") != 0)
+        printf("  budget error: %s\n", obj_str(bo, "error"));
+}
+
 static void print_explain(JsonNode *result)
 {
     if (!JSON_NODE_HOLDS_OBJECT(result)) {
@@ -260,6 +283,7 @@ static void print_explain(JsonNode *result)
                    obj_size(go, "available_bytes", a, sizeof(a)),
                    json_object_get_int_member_with_default(go, "age_ms", 0));
     }
+    print_explain_budget(o);
 }
 
 /* argv[1..] (after the options) -> a request; -1 for a usage error (said). */

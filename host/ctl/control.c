@@ -326,6 +326,10 @@ void ctl_host_status_init(struct ctl_host_status *host)
     host->ksm_net_profit_bytes = host->ksm_general_profit_bytes = CTL_UNKNOWN_S64;
     host->ksmd_cpu_pct = host->ksmd_cpu_avg_pct = host->ksmd_cpu_seconds = NAN;
     host->ksm_cpu_budget_pct = NAN;
+    struct ctl_budget_status *b = &host->budget;
+    b->configured_bytes = b->effective_bytes = b->view_total_bytes = b->view_available_bytes = -1;
+    b->fleet_cost_bytes = b->floors_bytes = b->capacity_bytes = b->short_bytes = -1;
+    b->clamped = b->unmet = -1;
 }
 
 /* Field tables: one line per member, so the schema is read off in one place. */
@@ -419,6 +423,28 @@ static const struct str_field host_strs[] = {
     HOST_STR(ksm_mode),
     HOST_STR(ksm_reason),
     HOST_STR(ksm_last_change),
+};
+
+#define BUDGET_INT(m)                                                                              \
+    {                                                                                              \
+#m, offsetof(struct ctl_budget_status, m)                                                  \
+    }
+#define BUDGET_STR(m)                                                                              \
+    {                                                                                              \
+#m, offsetof(struct ctl_budget_status, m), sizeof(((struct ctl_budget_status *)0)->m)      \
+    }
+static const struct int_field budget_ints[] = {
+    BUDGET_INT(configured_bytes),     BUDGET_INT(effective_bytes),  BUDGET_INT(view_total_bytes),
+    BUDGET_INT(view_available_bytes), BUDGET_INT(fleet_cost_bytes), BUDGET_INT(floors_bytes),
+    BUDGET_INT(capacity_bytes),       BUDGET_INT(short_bytes),
+};
+static const struct int_field budget_bools[] = {
+    BUDGET_INT(clamped),
+    BUDGET_INT(unmet),
+};
+static const struct str_field budget_strs[] = {
+    BUDGET_STR(configured),   BUDGET_STR(source), BUDGET_STR(cgroup),
+    BUDGET_STR(cgroup_error), BUDGET_STR(error),
 };
 
 static void write_ints(struct json_writer *w, const void *base, const struct int_field *f, size_t n)
@@ -520,6 +546,15 @@ static void get_pcts(JsonObject *o, void *base, const struct pct_field *f, size_
     }
 }
 
+void ctl_budget_status_write(struct json_writer *w, const struct ctl_budget_status *b)
+{
+    json_writer_object_begin(w);
+    write_strs(w, b, budget_strs, G_N_ELEMENTS(budget_strs), true);
+    write_ints(w, b, budget_ints, G_N_ELEMENTS(budget_ints));
+    write_bools(w, b, budget_bools, G_N_ELEMENTS(budget_bools));
+    json_writer_object_end(w);
+}
+
 char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
                        size_t n_vms)
 {
@@ -539,6 +574,9 @@ char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_s
     json_writer_key(&w, "dry_run");
     json_writer_bool(&w, host->dry_run);
     json_writer_object_end(&w);
+
+    json_writer_key(&w, "budget");
+    ctl_budget_status_write(&w, &host->budget);
 
     json_writer_key(&w, "vms");
     json_writer_array_begin(&w);
@@ -573,6 +611,13 @@ int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct 
         get_pcts(ho, host, host_pcts, G_N_ELEMENTS(host_pcts));
         get_strs(ho, host, host_strs, G_N_ELEMENTS(host_strs));
         host->dry_run = json_object_get_boolean_member_with_default(ho, "dry_run", FALSE);
+    }
+    JsonNode *b = json_object_get_member(root, "budget");
+    if (b && JSON_NODE_HOLDS_OBJECT(b)) {
+        JsonObject *bo = json_node_get_object(b);
+        get_strs(bo, &host->budget, budget_strs, G_N_ELEMENTS(budget_strs));
+        get_ints(bo, &host->budget, budget_ints, G_N_ELEMENTS(budget_ints));
+        get_bools(bo, &host->budget, budget_bools, G_N_ELEMENTS(budget_bools));
     }
     JsonNode *a = json_object_get_member(root, "vms");
     if (!a || !JSON_NODE_HOLDS_ARRAY(a))

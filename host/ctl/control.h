@@ -152,6 +152,30 @@ struct ctl_vm_status {
     char policy_source[CTL_STATE_MAX]; /* "file", "metadata" (libvirt), "defaults" */
 };
 
+/*
+ * The fleet memory budget (`memory_budget`, `memory_cgroup`; docs/policy.md):
+ * the top-level "budget" object of the status document, also in explain.
+ * Unknown numbers are -1, unknown yes/no -1; an empty string travels as null.
+ */
+#define CTL_BUDGET_TEXT_MAX 256
+struct ctl_budget_status {
+    char configured[CTL_STATE_MAX];   /* memory_budget as written ("6.0 GiB", "40%"), "" none */
+    int64_t configured_bytes;         /* resolved against host RAM, before the clamp */
+    int64_t effective_bytes;          /* the budget in force: clamped to host RAM */
+    int clamped;                      /* memory_budget was above host RAM */
+    char source[CTL_STATE_MAX];       /* whose figures the engine sees: host, budget, cgroup */
+    int64_t view_total_bytes;         /* MemTotal the engine sees */
+    int64_t view_available_bytes;     /* MemAvailable the engine sees */
+    int64_t fleet_cost_bytes;         /* the fleet's host cost (today: sum of balloon actual) */
+    int64_t floors_bytes;             /* sum of the guests' floors (working set + tight headroom) */
+    int64_t capacity_bytes;           /* what the floors must fit in: budget or cgroup limit */
+    int unmet;                        /* the floors do not fit the capacity */
+    int64_t short_bytes;              /* by how much (0 when met) */
+    char cgroup[CTL_BUDGET_TEXT_MAX]; /* memory_cgroup, "" none */
+    char cgroup_error[CTL_BUDGET_TEXT_MAX]; /* why its figures are not used now, "" */
+    char error[CTL_BUDGET_TEXT_MAX];        /* a budget configuration error (file:line), "" */
+};
+
 struct ctl_host_status {
     int64_t mem_total_bytes;
     int64_t mem_available_bytes;
@@ -175,6 +199,7 @@ struct ctl_host_status {
     double ksmd_cpu_avg_pct;          /* % of one core since ballastd started */
     double ksmd_cpu_seconds;          /* ksmd CPU time since ballastd started */
     double ksm_cpu_budget_pct;
+    struct ctl_budget_status budget; /* written as the top-level "budget" object */
 };
 
 /* Sets every number of a VM row / host block to "unknown". */
@@ -187,6 +212,9 @@ void ctl_host_status_init(struct ctl_host_status *host);
  */
 char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
                        size_t n_vms);
+/* The budget object alone (the status document's "budget", explain's). */
+void ctl_budget_status_write(struct json_writer *w, const struct ctl_budget_status *b);
+
 /*
  * Reads a status result back; *vms is a g_new array of *n_vms rows (g_free).
  * Missing or null members stay unknown, so newer daemons can add members.

@@ -83,6 +83,36 @@ static void format_ksm_host(GString *out, const struct ctl_host_status *h)
     g_string_append_printf(out, "\nksm tuner: %s\n", or_dash(h->ksm_reason));
 }
 
+/* The budget's line, when the daemon has a budget or a cgroup: what it is,
+ * whose figures the engine sees, what the fleet costs, and whether the
+ * guests' floors fit. */
+static void format_budget(GString *out, const struct ctl_host_status *h)
+{
+    const struct ctl_budget_status *b = &h->budget;
+    if (!b->configured[0] && !b->cgroup[0])
+        return;
+    char a[32], c[32], d[32];
+    g_string_append_printf(out, "budget: %s", b->configured[0] ? b->configured : "none");
+    if (b->configured[0] && b->effective_bytes >= 0)
+        g_string_append_printf(out, " = %s%s", fmt_bytes(b->effective_bytes, a, sizeof(a)),
+                               b->clamped == 1 ? " (cut to host RAM)" : "");
+    if (b->cgroup[0])
+        g_string_append_printf(out, ", cgroup %s%s", b->cgroup,
+                               b->cgroup_error[0] ? " (unreadable: host figures used)" : "");
+    g_string_append_printf(out, "; policy sees %s: total %s, available %s; fleet cost %s",
+                           or_dash(b->source), fmt_bytes(b->view_total_bytes, a, sizeof(a)),
+                           fmt_bytes(b->view_available_bytes, c, sizeof(c)),
+                           fmt_bytes(b->fleet_cost_bytes, d, sizeof(d)));
+    if (b->floors_bytes >= 0)
+        g_string_append_printf(out, ", floors %s", fmt_bytes(b->floors_bytes, a, sizeof(a)));
+    if (b->unmet == 1)
+        g_string_append_printf(out, "; UNMET, short %s: stop or move a guest",
+                               fmt_bytes(b->short_bytes, a, sizeof(a)));
+    if (b->error[0])
+        g_string_append_printf(out, "; ERROR %s", b->error);
+    g_string_append_c(out, '\n');
+}
+
 void status_table_format(GString *out, const struct ctl_host_status *host,
                          const struct ctl_vm_status *vms, size_t n_vms)
 {
@@ -98,6 +128,7 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
                            fmt_pct(host->psi_some_avg10_pct, c, sizeof(c)),
                            fmt_pct(host->psi_full_avg10_pct, d, sizeof(d)),
                            host->dry_run ? ", DRY RUN" : "");
+    format_budget(out, host);
     format_ksm_host(out, host);
     g_string_append_printf(out, "%-16s %11s %11s %11s %11s %6s %-8s %-10s %-10s", "VM", "NOMINAL",
                            "TARGET", "ACTUAL", "GUEST-AVAIL", "PSI", "MODE", "QMP", "AGENT");

@@ -11,8 +11,9 @@
 #include <glib.h>
 
 /*
- * Appends the host line (and two KSM lines when the daemon reports KSM), a
- * header and one line per VM to out. Unknown values print as "-". The KSM
+ * Appends the host line (then a budget line when the daemon has a memory
+ * budget or cgroup, and two KSM lines when it reports KSM), a header and
+ * one line per VM to out. Unknown values print as "-". The KSM
  * columns (saved = sharing + zero pages, the zero-page part, net of rmap
  * cost, mergeable) appear only when some VM has KSM figures.
  */

@@ -93,8 +93,11 @@ static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
         return false;
     struct policy_vm_in in;
     fill_inputs(m, vm, now_ms(), g_get_real_time() / G_USEC_PER_SEC, &in);
-    struct policy_snapshot snap = {
-        .now_ms = now_ms(), .host = m->host, .tunables = &m->cfg->tunables, .vms = &in, .n_vms = 1};
+    struct policy_snapshot snap = {.now_ms = now_ms(),
+                                   .host = *budget_monitor_host(&m->budget),
+                                   .tunables = &m->cfg->tunables,
+                                   .vms = &in,
+                                   .n_vms = 1};
     return policy_vm_wants_growth(&snap, &vm->pstate);
 }
 
@@ -189,6 +192,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0};
     vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
+    vm->budget_floor_bytes = -1;
     policy_vm_state_init(&vm->pstate);
     set_reason(vm, vm->libvirt ? "waiting for libvirt" : "waiting for QMP");
     const char *agent_path = vm->src->ops->agent_socket_path(vm->src, handle);
@@ -364,6 +368,7 @@ static const struct vm_policy *resolved_policy(struct manager *m, struct bd_vm *
         .meta = vm->meta && vm->meta->present ? &vm->meta->keys : NULL,
         .meta_error = vm->meta && vm->meta->present ? vm->meta->first_error : NULL,
         .overrides = &vm->ovr.layer,
+        .fleet_error = budget_monitor_fleet_error(&m->budget),
     };
     return vm_policy_cache_get(&vm->policy, &in);
 }
@@ -596,6 +601,65 @@ static void commit_decision(struct bd_vm *vm, const struct policy_vm_in *in,
 
 static void decide_all(struct manager *m, gint64 now, gint64 wall_s);
 
+/* --- the fleet memory budget ------------------------------------------------------------- */
+
+/* What the fleet costs the host now: the sum of the balloons' actual sizes,
+ * the one figure every VM source has (budget.h: a better per-guest measure
+ * can take its place in budget_in.fleet_cost_bytes). */
+static uint64_t fleet_cost(struct manager *m)
+{
+    uint64_t sum = 0;
+    for (guint i = 0; i < m->vms->len; i++) {
+        const struct bd_vm *vm = m->vms->pdata[i];
+        if (vm->balloon.actual_bytes > 0)
+            sum += (uint64_t)vm->balloon.actual_bytes;
+    }
+    return sum;
+}
+
+/* The host the engine sees, from the host just read and the fleet's cost. */
+static void budget_refresh(struct manager *m)
+{
+    budget_monitor_update(&m->budget, &m->host, fleet_cost(m));
+}
+
+/* memory_budget under the VMs' min_memory in all is a configuration error:
+ * when that changes, every VM's policy is resolved again (safe mode). */
+static void budget_check_min(struct manager *m)
+{
+    uint64_t sum = 0;
+    for (guint i = 0; i < m->vms->len; i++) {
+        struct bd_vm *vm = m->vms->pdata[i];
+        if (vm->balloon.nominal_bytes > 0)
+            sum += resolved_policy(m, vm)->params.min_bytes;
+    }
+    if (!budget_monitor_check_min(&m->budget, sum))
+        return;
+    for (guint i = 0; i < m->vms->len; i++)
+        vm_policy_cache_invalidate(&((struct bd_vm *)m->vms->pdata[i])->policy);
+}
+
+/* After the engine's call: each guest's floor, and whether they fit. */
+static void budget_fit(struct manager *m, struct bd_vm **vms, size_t n)
+{
+    uint64_t floors = 0;
+    for (guint i = 0; i < m->vms->len; i++)
+        ((struct bd_vm *)m->vms->pdata[i])->budget_floor_bytes = -1;
+    for (size_t i = 0; i < n; i++) {
+        struct bd_vm *vm = vms[i];
+        struct budget_vm bv = {
+            .params = vm->in.params,
+            .need_known = vm->pstate.need_bytes > 0,
+            .need_bytes = vm->pstate.need_bytes,
+            .current_bytes = planner_current_bytes(vm->target_set_bytes, vm->in.actual_bytes),
+        };
+        uint64_t floor = budget_vm_floor(&m->cfg->tunables, &bv);
+        vm->budget_floor_bytes = (int64_t)MIN(floor, (uint64_t)INT64_MAX);
+        floors += floor;
+    }
+    budget_monitor_fit(&m->budget, floors);
+}
+
 /* scheduled: the periodic tick; false: run at once (a libvirt policy change;
  * only the balloon loop, KSM waits for the tick). */
 static void run_tick(struct manager *m, bool scheduled)
@@ -612,6 +676,7 @@ static void run_tick(struct manager *m, bool scheduled)
         m->host = host;
         m->host_valid = true;
         m->host_warned = false;
+        budget_refresh(m);
     } else if (!m->host_warned) {
         g_warning("cannot read host memory under %s: %s; not deciding", m->proc_root,
                   g_strerror(-rc));
@@ -707,12 +772,17 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
     g_autofree struct policy_vm_state *states = g_new(struct policy_vm_state, len);
     g_autofree struct policy_vm_out *outs = g_new(struct policy_vm_out, len);
     g_autofree struct bd_vm **vms = g_new(struct bd_vm *, len);
+    if (m->host_valid)
+        budget_check_min(m); /* before the inputs: it may force safe mode */
     size_t n = tick_inputs(m, now, wall_s, in, states, vms);
     if (!m->host_valid || n == 0)
         return;
 
-    struct policy_snapshot snap = {
-        .now_ms = now, .host = m->host, .tunables = &m->cfg->tunables, .vms = in, .n_vms = n};
+    struct policy_snapshot snap = {.now_ms = now,
+                                   .host = *budget_monitor_host(&m->budget),
+                                   .tunables = &m->cfg->tunables,
+                                   .vms = in,
+                                   .n_vms = n};
     int rc = policy_evaluate(&snap, states, outs, NULL);
     if (rc < 0) {
         g_warning("policy_evaluate: %s", g_strerror(-rc));
@@ -720,6 +790,7 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
     }
     for (size_t i = 0; i < n; i++)
         commit_decision(vms[i], &in[i], &states[i], &outs[i]);
+    budget_fit(m, vms, n);
     tick_actuate(m, vms, n, now);
 }
 
@@ -733,6 +804,7 @@ static void host_read_if_old(struct manager *m, gint64 now)
     if (hostmem_read(m->proc_root, &host) == 0) {
         m->host = host;
         m->host_valid = true;
+        budget_refresh(m);
     }
     m->host_read_ms = now;
 }
@@ -758,8 +830,11 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
     fill_inputs(m, vm, now, g_get_real_time() / G_USEC_PER_SEC, &in);
     struct policy_vm_state st = vm->pstate;
     struct policy_vm_out out;
-    struct policy_snapshot snap = {
-        .now_ms = now, .host = m->host, .tunables = &m->cfg->tunables, .vms = &in, .n_vms = 1};
+    struct policy_snapshot snap = {.now_ms = now,
+                                   .host = *budget_monitor_host(&m->budget),
+                                   .tunables = &m->cfg->tunables,
+                                   .vms = &in,
+                                   .n_vms = 1};
     if (policy_evaluate(&snap, &st, &out, NULL) < 0)
         return;
     if (!planner_event_takes(&out, planner_current_bytes(vm->target_set_bytes, in.actual_bytes)))
@@ -873,6 +948,7 @@ void manager_reload(struct manager *m)
     m->cfg = c;
     arm_tick(m);
     ksm_monitor_configure(&m->ksm, c);
+    budget_monitor_configure(&m->budget, c);
     for (guint i = 0; i < m->vms->len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
         grant_reporting(m, vm);                  /* from the agent's next HELLO */
@@ -901,6 +977,7 @@ struct manager *manager_new(const struct manager_options *o)
     m->rescan_ms = o->rescan_ms;
     m->ksm_sysfs_root = g_strdup(o->ksm_sysfs_root);
     m->vms = g_ptr_array_new();
+    budget_monitor_init(&m->budget);
     return m;
 }
 
@@ -914,8 +991,11 @@ int manager_start(struct manager *m, GError **error)
                     g_strerror(err));
         return -err;
     }
+    budget_monitor_configure(&m->budget, m->cfg);
     /* Status shows the host from the start, not only after the first tick. */
     m->host_valid = hostmem_read(m->proc_root, &m->host) == 0;
+    if (m->host_valid)
+        budget_refresh(m);
     arm_tick(m);
     ksm_monitor_init(&m->ksm, m->ksm_sysfs_root, m->proc_root, (uint64_t)now_ms());
     ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
@@ -979,5 +1059,6 @@ void manager_free(struct manager *m)
     g_free(m->proc_root);
     g_free(m->ksm_sysfs_root);
     ksm_monitor_clear(&m->ksm);
+    budget_monitor_clear(&m->budget);
     g_free(m);
 }

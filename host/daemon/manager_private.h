@@ -9,6 +9,7 @@
 #include "manager.h"
 
 #include "agent_conn.h"
+#include "budget_monitor.h"
 #include "config.h"
 #include "control.h"
 #include "ksm_monitor.h"
@@ -72,6 +73,9 @@ struct bd_vm {
     uint64_t balloon_queries;
     gint64 refresh_ms; /* last query-balloon asked at a tick */
     uint64_t balloon_sets;
+    /* The least the engine would leave it (budget_vm_floor), at the last
+     * tick; -1 before. Their sum is what the fleet budget must hold. */
+    int64_t budget_floor_bytes;
 };
 
 /* One VM source and its way back to the manager (the events' ctx). */
@@ -93,10 +97,13 @@ struct manager {
     struct config *cfg;
     struct bd_source sources[MANAGER_MAX_SOURCES];
     unsigned n_sources;
-    guint notify_id; /* libvirt rescan asked for by a `notify started` */
-    GPtrArray *vms;  /* struct bd_vm *, sorted by name */
-    struct policy_host host;
+    guint notify_id;         /* libvirt rescan asked for by a `notify started` */
+    GPtrArray *vms;          /* struct bd_vm *, sorted by name */
+    struct policy_host host; /* the real host (/proc), as last read */
     bool host_valid;
+    /* The fleet memory budget: the host the engine sees (budget_monitor_host)
+     * is the tighter of this host, memory_cgroup's and the budget. */
+    struct budget_monitor budget;
     bool host_warned;
     gint64 host_read_ms; /* when m->host was read */
     guint tick_id;

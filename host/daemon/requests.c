@@ -70,6 +70,7 @@ static char *status_reply(struct manager *m)
     h.balloon_changes = (int64_t)m->balloon_changes;
     h.agent_rejects = (int64_t)m->removed_rejects;
     ksm_monitor_host_status(&m->ksm, &h);
+    budget_monitor_status(&m->budget, &h.budget);
     g_autofree struct ctl_vm_status *rows = g_new(struct ctl_vm_status, MAX(m->vms->len, 1));
     for (guint i = 0; i < m->vms->len; i++) {
         vm_status(m, m->vms->pdata[i], &rows[i]);
@@ -230,6 +231,7 @@ static char *explain_reply(struct manager *m, struct bd_vm *vm, const struct ctl
     explain_agent(&w, vm);
     explain_guest_stats(&w, &vm->in.stats);
     explain_host(&w, &m->host);
+    budget_monitor_explain(&m->budget, vm->budget_floor_bytes, &w);
     ksm_monitor_explain(&m->ksm, &vm->ksm, &w);
     json_writer_object_end(&w);
     return ctl_reply_end(&w);

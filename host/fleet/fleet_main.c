@@ -8,6 +8,7 @@
  * Exit codes: 0 done; 1 failed (message on stderr); 2 bad command line.
  */
 #include "fleet_accel.h"
+#include "fleet_cgroup.h"
 #include "fleet_guest.h"
 #include "config.h"
 #include "fleet_options.h"
@@ -161,6 +162,8 @@ static int stop_fleet(const char *dir, const struct fleet_spec *spec, unsigned t
         for (unsigned i = 0; i < spec->count; i++) {
             g_autofree char *name = fleet_guest_name(spec->prefix, i);
             remove_guest_runtime_files(dir, name);
+            if (spec->cgroup_dir) /* empty now that its QEMU is gone */
+                fleet_cgroup_remove(spec->cgroup_dir, name);
         }
     } else {
         remove_all_runtime_files(dir);
@@ -275,9 +278,30 @@ static char *find_qemu(const char *given)
     return g_build_filename(cwd, qemu, NULL);
 }
 
+/* --cgroup DIR: a cgroup v2 directory with the memory controller, or a
+ * clear refusal (this machine's cgroup v1 among them) before any guest runs. */
+static int check_cgroup(const char *dir)
+{
+    uint64_t magic = 0;
+    g_autofree char *controllers = NULL;
+    int rc = fleet_cgroup_probe(dir, &magic, &controllers);
+    if (rc < 0) {
+        say("--cgroup %s: %s", dir, g_strerror(-rc));
+        return rc;
+    }
+    g_autofree char *why = NULL;
+    if (fleet_cgroup_check(dir, magic, controllers, &why) != FLEET_CGROUP_OK) {
+        say("%s", why);
+        return -EOPNOTSUPP;
+    }
+    return 0;
+}
+
 /* Every machine-facing check of `start`, before anything is spawned. */
 static int prepare_start(const struct fleet_options *o, const char *dir, struct fleet_spec *spec)
 {
+    if (o->cgroup_dir && check_cgroup(o->cgroup_dir) != 0)
+        return -EOPNOTSUPP;
     g_autofree char *qemu = find_qemu(o->qemu);
     if (!qemu)
         return -ENOENT;
@@ -338,6 +362,18 @@ static int write_spec(const struct fleet_spec *spec)
     return 0;
 }
 
+/* The guest's cgroup DIR/NAME, made, and its cgroup.procs open for the
+ * child to join before exec: the fd, or -errno (said why). */
+static int guest_cgroup(const char *dir, const char *name)
+{
+    int rc = fleet_cgroup_make(dir, name);
+    if (rc == 0)
+        rc = fleet_cgroup_open_procs(dir, name);
+    if (rc < 0)
+        say("%s: cannot use cgroup %s/%s: %s", name, dir, name, g_strerror(-rc));
+    return rc;
+}
+
 /* Creates guest INDEX's directory, clears what a previous run left, spawns its QEMU. */
 static int spawn_guest(const struct fleet_spec *spec, unsigned index, pid_t *launcher)
 {
@@ -358,9 +394,14 @@ static int spawn_guest(const struct fleet_spec *spec, unsigned index, pid_t *lau
     remove_guest_runtime_files(spec->state_dir, name);
     g_unlink(qlog);
     g_unlink(clog);
+    int procs = spec->cgroup_dir ? guest_cgroup(spec->cgroup_dir, name) : -1;
+    if (spec->cgroup_dir && procs < 0)
+        return procs;
     unsigned flags =
         (spec->thp ? FLEET_SPAWN_THP : 0) | (spec->merge[index] ? FLEET_SPAWN_MERGE_ALL : 0);
-    int rc = fleet_proc_spawn(argv, flags, qlog, launcher);
+    int rc = fleet_proc_spawn_in(argv, flags, qlog, procs, launcher);
+    if (procs >= 0)
+        close(procs);
     if (rc != 0)
         say("%s: cannot start %s: %s", name, spec->qemu, g_strerror(-rc));
     return rc;
@@ -378,6 +419,11 @@ static int check_started(const struct fleet_spec *spec, unsigned index, pid_t la
     if (code == 0 && pidfile && fleet_proc_read_pidfile(pidfile, &pid) == 0 &&
         fleet_proc_is_guest(PROC_ROOT, pid, pidfile))
         return 0;
+    if (code == FLEET_PROC_EXIT_CGROUP && spec->cgroup_dir) {
+        say("%s: could not join cgroup %s/%s (writing its cgroup.procs failed)", name,
+            spec->cgroup_dir, name);
+        return -ECHILD;
+    }
     g_autofree char *tail = console_tail(qlog, 10);
     say("%s: QEMU failed to start (exit %d); %s:\n%s", name, code, qlog, tail);
     return -ECHILD;
@@ -386,6 +432,11 @@ static int check_started(const struct fleet_spec *spec, unsigned index, pid_t la
 /* Spawns every QEMU at once and waits for each daemonizing parent to exit. */
 static int spawn_all(const struct fleet_spec *spec)
 {
+    if (spec->cgroup_dir) {
+        g_autofree char *note = fleet_cgroup_delegate_memory(spec->cgroup_dir);
+        if (note)
+            say("warning: %s", note);
+    }
     pid_t *launchers = g_new0(pid_t, spec->count);
     int rc = 0;
     for (unsigned i = 0; i < spec->count && rc == 0; i++)

@@ -40,6 +40,9 @@ static const char usage_text[] =
     "  --config-dir DIR       ballastd policy files: a VM whose policy says\n"
     "                         ksm = false gets mem-merge=off (KSM opt-out)\n"
     "  --tsc-khz KHZ          guest tsc_early_khz (default: measured on the host)\n"
+    "  --cgroup DIR           run each guest's QEMU in the cgroup v2 directory DIR/NAME\n"
+    "                         (DIR must have the memory controller; ballastd's\n"
+    "                         memory_cgroup = DIR then budgets the fleet by DIR's limits)\n"
     "  --wait                 return once every guest printed its ready marker\n"
     "  --timeout SEC          with --wait: give up after SEC (default 300)\n"
     "stop: SIGTERM, then SIGKILL after --timeout SEC (default 10).\n"
@@ -98,6 +101,7 @@ void fleet_options_clear(struct fleet_options *opts)
     g_clear_pointer(&opts->workload, g_free);
     g_clear_pointer(&opts->append, g_free);
     g_clear_pointer(&opts->config_dir, g_free);
+    g_clear_pointer(&opts->cgroup_dir, g_free);
     g_clear_pointer(&opts->guest_name, g_free);
 }
 
@@ -132,6 +136,7 @@ struct raw_options {
     char *workload;
     char *append;
     char *config_dir;
+    char *cgroup;
     char *tsc_khz;
     gboolean wait;
     int timeout;
@@ -151,6 +156,7 @@ static void raw_clear(struct raw_options *r)
     g_free(r->workload);
     g_free(r->append);
     g_free(r->config_dir);
+    g_free(r->cgroup);
     g_free(r->tsc_khz);
     g_strfreev(r->args);
 }
@@ -285,6 +291,15 @@ static int check_start(const struct raw_options *r, struct fleet_options *opts, 
     if (rc != 0)
         return rc;
     opts->config_dir = g_strdup(r->config_dir);
+    /* Only the form here; whether DIR is a cgroup v2 directory with the
+     * memory controller is the machine's business (fleet_main.c). */
+    if (r->cgroup &&
+        (r->cgroup[0] != '/' || strstr(r->cgroup, "/../") || g_str_has_suffix(r->cgroup, "/..")))
+        return fail(error,
+                    "--cgroup '%s' must be an absolute path without '..' "
+                    "(e.g. /sys/fs/cgroup/ballast.slice)",
+                    r->cgroup);
+    opts->cgroup_dir = g_strdup(r->cgroup);
     /* On by default: the guest's balloon driver then gives pages back before
      * its OOM killer runs, the safety net under ballastd's growth (a workload
      * jump bigger than the headroom, a daemon that is stopped or slow). */
@@ -343,6 +358,8 @@ static void add_start_entries(GOptionContext *ctx, struct raw_options *r)
         {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &r->config_dir,
          "ballastd policy files (ksm key)", "DIR"},
         {"tsc-khz", 0, 0, G_OPTION_ARG_STRING, &r->tsc_khz, "Guest tsc_early_khz", "KHZ"},
+        {"cgroup", 0, 0, G_OPTION_ARG_FILENAME, &r->cgroup, "cgroup v2 directory for the guests",
+         "DIR"},
         {"wait", 0, 0, G_OPTION_ARG_NONE, &r->wait, "Wait for every ready marker", NULL},
         {"timeout", 0, 0, G_OPTION_ARG_INT, &r->timeout, "Seconds to wait", "SEC"},
         G_OPTION_ENTRY_NULL,

@@ -59,6 +59,7 @@ struct fleet_options {
     char *workload;   /* NULL: none */
     char *append;     /* NULL: none */
     char *config_dir; /* NULL: none; per-VM `ksm` keys decide mem-merge */
+    char *cgroup_dir; /* NULL: none; else an absolute cgroup v2 directory (fleet_cgroup.h) */
     uint64_t tsc_khz; /* 0: measure the host's */
     bool wait;
     /* start --wait: seconds for all markers; stop: seconds before SIGKILL */

@@ -22,6 +22,12 @@
 
 int fleet_proc_spawn(char *const *argv, unsigned flags, const char *log_path, pid_t *out_pid)
 {
+    return fleet_proc_spawn_in(argv, flags, log_path, -1, out_pid);
+}
+
+int fleet_proc_spawn_in(char *const *argv, unsigned flags, const char *log_path,
+                        int cgroup_procs_fd, pid_t *out_pid)
+{
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0)
         return -errno;
@@ -39,7 +45,11 @@ int fleet_proc_spawn(char *const *argv, unsigned flags, const char *log_path, pi
         return rc;
     }
     if (pid == 0) {
-        /* Child: async-signal-safe calls only until exec. */
+        /* Child: async-signal-safe calls only until exec. Into the cgroup
+         * first ("0" is the writer itself): every page it allocates from
+         * now on is charged there. */
+        if (cgroup_procs_fd >= 0 && write(cgroup_procs_fd, "0\n", 2) != 2)
+            _exit(FLEET_PROC_EXIT_CGROUP);
         if (!(flags & FLEET_SPAWN_THP) && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
             _exit(126);
         /* Not fatal: before Linux 6.4 only guest RAM merges (mem-merge=on). */

@@ -35,6 +35,17 @@ int fleet_proc_spawn(char *const *argv, unsigned flags, const char *log_path, pi
 /* True when PID's whole memory is KSM-mergeable (ksm_stat "ksm_merge_any: yes"). */
 bool fleet_proc_merges_all(const char *proc_root, pid_t pid);
 
+/* The child's exit code when it could not join its cgroup. */
+#define FLEET_PROC_EXIT_CGROUP 125
+
+/*
+ * fleet_proc_spawn, and first (when cgroup_procs_fd >= 0, an open
+ * cgroup.procs: fleet_cgroup_open_procs) the child moves itself into that
+ * cgroup, before exec: it exits FLEET_PROC_EXIT_CGROUP when it cannot.
+ */
+int fleet_proc_spawn_in(char *const *argv, unsigned flags, const char *log_path,
+                        int cgroup_procs_fd, pid_t *out_pid);
+
 /* Waits for a child; *exit_code is its exit status, or 128+signal. */
 int fleet_proc_wait(pid_t pid, int *exit_code);
 

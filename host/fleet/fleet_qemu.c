@@ -33,6 +33,7 @@ int fleet_spec_from_options(const struct fleet_options *opts, const char *abs_st
     spec->tsc_khz = tsc_khz;
     spec->workload = g_strdup(opts->workload);
     spec->append = g_strdup(opts->append);
+    spec->cgroup_dir = g_strdup(opts->cgroup_dir);
     spec->merge = g_new0(bool, opts->count);
     for (unsigned i = 0; i < opts->count; i++) {
         g_autofree char *name = fleet_guest_name(opts->name_prefix, i);
@@ -51,6 +52,7 @@ void fleet_spec_clear(struct fleet_spec *spec)
     g_free(spec->workload);
     g_free(spec->append);
     g_free(spec->merge);
+    g_free(spec->cgroup_dir);
     memset(spec, 0, sizeof(*spec));
 }
 
@@ -238,6 +240,8 @@ char *fleet_spec_to_json(const struct fleet_spec *spec)
     json_writer_member_int(&w, "tsc_khz", (int64_t)spec->tsc_khz);
     json_writer_member_string(&w, "workload", spec->workload);
     json_writer_member_string(&w, "append", spec->append);
+    if (spec->cgroup_dir) /* absent otherwise: fleet.json of a fleet without stays as it was */
+        json_writer_member_string(&w, "cgroup", spec->cgroup_dir);
     json_writer_key(&w, "guests");
     json_writer_array_begin(&w);
     for (unsigned i = 0; i < spec->count; i++) {
@@ -327,6 +331,7 @@ static int spec_from_object(JsonObject *o, struct fleet_spec *spec, GError **err
         return bad(error, "kaslr");
     spec->workload = g_strdup(get_str(o, "workload"));
     spec->append = g_strdup(get_str(o, "append"));
+    spec->cgroup_dir = g_strdup(get_str(o, "cgroup"));
 
     JsonNode *gn = json_object_get_member(o, "guests");
     if (!gn || !JSON_NODE_HOLDS_ARRAY(gn))

@@ -31,6 +31,7 @@ struct fleet_spec {
     char *workload;   /* NULL: none */
     char *append;     /* NULL: none */
     bool *merge;      /* count entries: mem-merge per guest */
+    char *cgroup_dir; /* NULL: none; guests run in cgroup_dir/NAME (fleet_cgroup.h) */
 };
 
 /*

@@ -36,6 +36,14 @@ enum field {
     FIELD_BOOL,
     FIELD_MODE,
     FIELD_CSIZE, /* struct config_size */
+    FIELD_PATH,  /* char[CONFIG_CGROUP_PATH_MAX], "" for none */
+};
+
+/* Which struct a global key is stored in. */
+enum global_store {
+    IN_TUNABLES = 0, /* struct policy_tunables */
+    IN_KSM,          /* struct config_ksm */
+    IN_BUDGET,       /* struct config_budget */
 };
 
 struct key_def {
@@ -43,24 +51,29 @@ struct key_def {
     bool global; /* stored in struct policy_tunables, else config_vm_policy */
     enum field field;
     size_t offset;
-    bool ksm; /* global, but stored in struct config_ksm */
+    enum global_store store; /* global keys: where they land */
 };
 
 #define TUN(name, type, unit, def, lo, hi, field, member, doc)                                     \
     {                                                                                              \
         {GROUP_GLOBAL, name, type, unit, def, lo, hi, CONFIG_IN_FILE, doc}, true, field,           \
-            offsetof(struct policy_tunables, member), false                                        \
+            offsetof(struct policy_tunables, member), IN_TUNABLES                                  \
     }
 #define KSMK(name, type, unit, def, lo, hi, field, member, doc)                                    \
     {                                                                                              \
         {GROUP_GLOBAL, name, type, unit, def, lo, hi, CONFIG_IN_FILE, doc}, true, field,           \
-            offsetof(struct config_ksm, member), true                                              \
+            offsetof(struct config_ksm, member), IN_KSM                                            \
+    }
+#define BUDK(name, type, unit, def, lo, hi, field, member, doc)                                    \
+    {                                                                                              \
+        {GROUP_GLOBAL, name, type, unit, def, lo, hi, CONFIG_IN_FILE, doc}, true, field,           \
+            offsetof(struct config_budget, member), IN_BUDGET                                      \
     }
 /* Per-VM keys: `where` says if metadata and set-policy may give them too. */
 #define VMK(name, type, unit, def, lo, hi, where, field, member, doc)                              \
     {                                                                                              \
         {GROUP_VM, name, type, unit, def, lo, hi, CONFIG_IN_FILE | (where), doc}, false, field,    \
-            offsetof(struct config_vm_policy, member), false                                       \
+            offsetof(struct config_vm_policy, member), IN_TUNABLES                                 \
     }
 #define META    CONFIG_IN_METADATA
 #define RUNTIME CONFIG_IN_RUNTIME
@@ -139,6 +152,16 @@ static const struct key_def keys[] = {
          "Start ksmd when the guests' nominal RAM reaches this share of host RAM."),
     KSMK("ksm_stop_commit_pct", CONFIG_KEY_UINT, "% of host MemTotal", "35", 0, 999, FIELD_U32,
          stop_commit_pct, "Stop it under this (if host memory is plentiful); below the start."),
+    /* The budget is a virtual host for the engine's host-pressure loop
+     * (budget.h); "none" is the default so that writing every default
+     * changes nothing. */
+    BUDK("memory_budget", CONFIG_KEY_HOST_SIZE_PCT, "bytes or % of host MemTotal", "none", 1048576,
+         TIB_F * 64, FIELD_CSIZE, size,
+         "The fleet's memory budget: the guests are kept inside it as inside a host of this "
+         "size. Above host RAM: cut to it."),
+    BUDK("memory_cgroup", CONFIG_KEY_PATH, "directory", "none", 0, 0, FIELD_PATH, cgroup,
+         "A cgroup v2 directory whose memory.current, memory.max/high and memory.pressure "
+         "stand in for the host's figures."),
 
     VMK("min_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "25%", 0, TIB_F * 64,
         META | RUNTIME, FIELD_CSIZE, min_memory, "Never set the balloon target below this."),
@@ -278,18 +301,40 @@ static int parse_percent(const struct value_in *v, size_t len, char **msg)
     if (!is_plain_number(num))
         return value_error(v, msg, ": bad percentage '%s'", v->shown);
     double pct = g_ascii_strtod(num, NULL);
-    if (!(pct >= 0.0 && pct <= 100.0))
-        return value_error(v, msg, " = %s: out of range [0%%, 100%%]", v->shown);
+    /* A budget of 0% of the host would squeeze every guest to its floor:
+     * surely a typo, so a host percentage starts at 1%. */
+    double lo = v->k->info.type == CONFIG_KEY_HOST_SIZE_PCT ? 1.0 : 0.0;
+    if (!(pct >= lo && pct <= 100.0))
+        return value_error(v, msg, " = %s: out of range [%g%%, 100%%]", v->shown, lo);
     *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_PCT, 0, pct};
     return 0;
 }
 
-/* "256M" (or "25%" where the key takes a percentage of nominal). */
+/* The example a bad size message gives. */
+static const char *size_example(enum config_key_type type)
+{
+    switch (type) {
+    case CONFIG_KEY_SIZE_PCT:
+        return "256M or 25%";
+    case CONFIG_KEY_HOST_SIZE_PCT:
+        return "6G, 40% or none";
+    default:
+        return "256M";
+    }
+}
+
+/* "256M" (or "25%" where the key takes a percentage of nominal or of the
+ * host, or "none" where it may be unset). */
 static int parse_size(const struct value_in *v, char **msg)
 {
     const struct config_key_info *ki = &v->k->info;
     size_t len = strlen(v->text);
-    if (ki->type == CONFIG_KEY_SIZE_PCT && len > 1 && v->text[len - 1] == '%')
+    bool pct_ok = ki->type == CONFIG_KEY_SIZE_PCT || ki->type == CONFIG_KEY_HOST_SIZE_PCT;
+    if (ki->type == CONFIG_KEY_HOST_SIZE_PCT && strcmp(v->text, "none") == 0) {
+        *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_UNSET, 0, 0};
+        return 0;
+    }
+    if (pct_ok && len > 1 && v->text[len - 1] == '%')
         return parse_percent(v, len, msg);
     uint64_t bytes;
     int rc = size_parse(v->text, 1, &bytes);
@@ -299,10 +344,13 @@ static int parse_size(const struct value_in *v, char **msg)
                            size_format((uint64_t)ki->max, lim, sizeof(lim)));
     }
     if (rc < 0)
-        return value_error(v, msg, ": bad size '%s' (expected e.g. 256M%s)", v->shown,
-                           ki->type == CONFIG_KEY_SIZE_PCT ? " or 25%" : "");
-    if ((double)bytes < ki->min)
-        return value_error(v, msg, " = %s: too small", v->shown);
+        return value_error(v, msg, ": bad size '%s' (expected e.g. %s)", v->shown,
+                           size_example(ki->type));
+    if ((double)bytes < ki->min) {
+        char lim[32];
+        return value_error(v, msg, " = %s: too small (min %s)", v->shown,
+                           size_format((uint64_t)ki->min, lim, sizeof(lim)));
+    }
     if (v->k->field == FIELD_CSIZE)
         *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_BYTES, bytes, 0};
     else
@@ -346,6 +394,34 @@ static int parse_bool(const struct value_in *v, char **msg)
     return 0;
 }
 
+/* memory_cgroup: an absolute directory, or "none". Nothing is looked at
+ * here (the daemon reads it, and says so when it cannot); only what can
+ * never be a cgroup's directory is refused. */
+static int parse_path(const struct value_in *v, char **msg)
+{
+    char *dst = v->dst;
+    const char *t = v->text;
+    size_t len = strlen(t);
+    if (strcmp(t, "none") == 0) {
+        dst[0] = '\0';
+        return 0;
+    }
+    if (t[0] != '/')
+        return value_error(v, msg,
+                           ": '%s' is not an absolute path (expected e.g. "
+                           "/sys/fs/cgroup/machine.slice, or none)",
+                           v->shown);
+    if (len >= CONFIG_CGROUP_PATH_MAX)
+        return value_error(v, msg, ": path longer than %d bytes", CONFIG_CGROUP_PATH_MAX - 1);
+    for (size_t i = 0; i < len; i++)
+        if (g_ascii_iscntrl(t[i]))
+            return value_error(v, msg, ": control character in the path");
+    if (strstr(t, "/../") || g_str_has_suffix(t, "/.."))
+        return value_error(v, msg, ": '..' in the path '%s'", v->shown);
+    memcpy(dst, t, len + 1);
+    return 0;
+}
+
 /* mode (managed/observe/fixed; "safe" is forced, never chosen) and ksm_mode. */
 static int parse_enum(const struct value_in *v, char **msg)
 {
@@ -369,7 +445,7 @@ static int parse_enum(const struct value_in *v, char **msg)
 
 /*
  * Parses `text` for key k into the key's member of *base (a struct
- * policy_tunables, config_ksm or config_vm_policy, as the key says). 0, or
+ * policy_tunables, config_ksm, config_budget or config_vm_policy, as the key says). 0, or
  * -EINVAL with *msg ("LABEL: ..." or "LABEL = VALUE: ...", g_free'd by the
  * caller) and *base unchanged.
  */
@@ -387,7 +463,10 @@ static int parse_key(const struct key_def *k, const char *label, const char *tex
     switch (k->info.type) {
     case CONFIG_KEY_SIZE:
     case CONFIG_KEY_SIZE_PCT:
+    case CONFIG_KEY_HOST_SIZE_PCT:
         return parse_size(&v, msg);
+    case CONFIG_KEY_PATH:
+        return parse_path(&v, msg);
     case CONFIG_KEY_UINT:
     case CONFIG_KEY_PCT:
     case CONFIG_KEY_DOUBLE:
@@ -486,6 +565,8 @@ static size_t field_size(enum field f)
         return sizeof(enum policy_mode);
     case FIELD_CSIZE:
         return sizeof(struct config_size);
+    case FIELD_PATH:
+        return CONFIG_CGROUP_PATH_MAX;
     }
     return 0;
 }
@@ -538,6 +619,7 @@ static void vm_value_text(const struct key_def *k, const struct config_vm_policy
         return;
     case FIELD_U64:
     case FIELD_DOUBLE:
+    case FIELD_PATH:
         break; /* no per-VM key is stored so */
     }
     snprintf(buf, len, "?");
@@ -761,9 +843,31 @@ static void parse_value(struct file_ctx *f, const struct key_def *k, unsigned li
         file_error(f, line, "%s", msg);
 }
 
-/* Every key of `group` present in the file goes through parse_value. */
+/* Where a global file's values go: one struct per enum global_store. */
+struct global_dst {
+    struct policy_tunables *tun;
+    struct config_ksm *ksm;
+    struct config_budget *budget;
+    char **budget_where; /* "file:line" of memory_budget */
+};
+
+static void *global_member_base(const struct global_dst *g, const struct key_def *k)
+{
+    switch (k->store) {
+    case IN_KSM:
+        return g->ksm;
+    case IN_BUDGET:
+        return g->budget;
+    case IN_TUNABLES:
+        break;
+    }
+    return g->tun;
+}
+
+/* Every key of `group` present in the file goes through parse_value: the
+ * global keys into g's structs, the per-VM keys into vm_dst. */
 static void parse_group(struct file_ctx *f, GKeyFile *kf, const char *group, bool global_keys,
-                        void *dst, struct config_ksm *ksm_dst)
+                        const struct global_dst *g, struct config_vm_policy *vm_dst)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct key_def *k = &keys[i];
@@ -778,9 +882,7 @@ static void parse_group(struct file_ctx *f, GKeyFile *kf, const char *group, boo
             file_error(f, line, "%s: %s", k->info.name, err ? err->message : "unreadable");
             continue;
         }
-        if (k->ksm && !ksm_dst)
-            continue;
-        parse_value(f, k, line, value, k->ksm ? (void *)ksm_dst : dst);
+        parse_value(f, k, line, value, global_keys ? global_member_base(g, k) : vm_dst);
     }
 }
 
@@ -827,12 +929,22 @@ static void check_tunables(struct file_ctx *f, const struct policy_tunables *t)
     }
 }
 
-/* Loads one file into tunables/defaults (global) or a VM policy. Returns the
- * number of errors it added. */
-static guint load_file(const char *path, bool global, GPtrArray *errors,
-                       struct policy_tunables *tun, struct config_ksm *ksm,
+/* memory_budget's "file:line", for the errors and warnings the daemon can
+ * only find at run time (a budget above host RAM, under the VMs' minimum). */
+static void note_budget_where(struct file_ctx *f, char **where)
+{
+    unsigned line = key_line(f, GROUP_GLOBAL, "memory_budget");
+    g_free(*where);
+    *where = line ? g_strdup_printf("%s:%u", f->path, line) : NULL;
+}
+
+/* Loads one file: a global file (g != NULL) into g's structs and the
+ * [defaults] in vm_policy, a VM's file into vm_policy. Returns the number
+ * of errors it added. */
+static guint load_file(const char *path, const struct global_dst *g, GPtrArray *errors,
                        struct config_vm_policy *vm_policy, char **first_error)
 {
+    bool global = g != NULL;
     struct file_ctx f = {
         .path = path,
         .global = global,
@@ -854,13 +966,14 @@ static guint load_file(const char *path, bool global, GPtrArray *errors,
         if (!g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, &err)) {
             file_error(&f, 0, "%s", err->message);
         } else if (global) {
-            parse_group(&f, kf, GROUP_GLOBAL, true, tun, ksm);
-            parse_group(&f, kf, GROUP_DEFAULTS, false, vm_policy, NULL);
-            check_tunables(&f, tun);
-            check_ksm(&f, ksm);
+            parse_group(&f, kf, GROUP_GLOBAL, true, g, NULL);
+            parse_group(&f, kf, GROUP_DEFAULTS, false, NULL, vm_policy);
+            check_tunables(&f, g->tun);
+            check_ksm(&f, g->ksm);
             check_vm_policy(&f, GROUP_DEFAULTS, vm_policy);
+            note_budget_where(&f, g->budget_where);
         } else {
-            parse_group(&f, kf, GROUP_VM, false, vm_policy, NULL);
+            parse_group(&f, kf, GROUP_VM, false, NULL, vm_policy);
             check_vm_policy(&f, GROUP_VM, vm_policy);
         }
     }
@@ -926,8 +1039,8 @@ struct config *config_load_dir(const char *dir)
     /* The global file first: its [defaults] are the base of every VM. */
     g_autofree char *global_path = g_build_filename(dir, CONFIG_GLOBAL_FILE, NULL);
     if (g_file_test(global_path, G_FILE_TEST_EXISTS)) {
-        c->n_global_errors = load_file(global_path, true, c->errors, &c->tunables, &c->ksm,
-                                       &c->defaults, &c->global_error);
+        struct global_dst g = {&c->tunables, &c->ksm, &c->budget, &c->budget_where};
+        c->n_global_errors = load_file(global_path, &g, c->errors, &c->defaults, &c->global_error);
         c->tick_interval_ms = c->tunables.tick_interval_ms;
     }
 
@@ -948,9 +1061,7 @@ struct config *config_load_dir(const char *dir)
         vm->name = g_strndup(file, strlen(file) - strlen(".conf"));
         vm->path = g_build_filename(dir, file, NULL);
         vm->policy = c->defaults;
-        struct policy_tunables unused;
-        vm->n_errors =
-            load_file(vm->path, false, c->errors, &unused, NULL, &vm->policy, &vm->first_error);
+        vm->n_errors = load_file(vm->path, NULL, c->errors, &vm->policy, &vm->first_error);
         if (vm->n_errors)
             vm->policy.mode = POLICY_MODE_SAFE;
         g_ptr_array_add(c->vms, vm);
@@ -964,6 +1075,7 @@ void config_free(struct config *c)
         return;
     g_free(c->dir);
     g_free(c->global_error);
+    g_free(c->budget_where);
     g_ptr_array_unref(c->vms);
     g_ptr_array_unref(c->errors);
     g_free(c);

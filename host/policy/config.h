@@ -75,13 +75,32 @@ struct config_ksm {
     uint32_t stop_commit_pct;  /* stop under this (and memory plentiful) */
 };
 
+/*
+ * [ballastd] keys of the fleet memory budget (host/policy/budget.h: the
+ * budget becomes a virtual host that the engine's host-pressure loop keeps
+ * the fleet inside; host/daemon/budget_monitor.c reads and applies them).
+ */
+#define CONFIG_CGROUP_PATH_MAX 200 /* room for "/memory.pressure" under PROCFILE_PATH_MAX */
+struct config_budget {
+    /* memory_budget: bytes ("6G"), or a percentage of host MemTotal ("40%",
+     * pct); CONFIG_SIZE_UNSET for "none", the default: no budget. */
+    struct config_size size;
+    /* memory_cgroup: a cgroup v2 directory whose figures stand in for the
+     * host's; "" for "none", the default. */
+    char cgroup[CONFIG_CGROUP_PATH_MAX];
+};
+
 /* "off", "auto", ... for a config_ksm mode; NULL past the end. */
 const char *config_ksm_mode_name(uint32_t mode);
 
 struct config {
-    char *dir;                        /* NULL for config_new_defaults() */
-    struct policy_tunables tunables;  /* [ballastd], built-in defaults where unset */
-    struct config_ksm ksm;            /* [ballastd] ksm_* keys */
+    char *dir;                       /* NULL for config_new_defaults() */
+    struct policy_tunables tunables; /* [ballastd], built-in defaults where unset */
+    struct config_ksm ksm;           /* [ballastd] ksm_* keys */
+    struct config_budget budget;     /* [ballastd] memory_budget, memory_cgroup */
+    /* "DIR/ballastd.conf:LINE" of memory_budget, NULL when not given: the
+     * daemon's budget errors and warnings point at it. */
+    char *budget_where;
     uint64_t tick_interval_ms;        /* == tunables.tick_interval_ms */
     struct config_vm_policy defaults; /* [defaults]: VMs without a file get these */
     guint n_global_errors;            /* errors in ballastd.conf (or the directory) */
@@ -133,14 +152,16 @@ guint config_check_dir(const char *dir, GPtrArray **errors_out);
 
 /* The key table, for docs and tests. */
 enum config_key_type {
-    CONFIG_KEY_SIZE,     /* "256M"; bare number = bytes */
-    CONFIG_KEY_SIZE_PCT, /* "256M" or "25%" of nominal */
-    CONFIG_KEY_UINT,     /* integer */
-    CONFIG_KEY_PCT,      /* number, percent */
-    CONFIG_KEY_DOUBLE,   /* number */
-    CONFIG_KEY_BOOL,     /* true/false */
-    CONFIG_KEY_MODE,     /* managed/observe/fixed */
-    CONFIG_KEY_KSM_MODE, /* off/auto/advisor/fixed/observe */
+    CONFIG_KEY_SIZE,          /* "256M"; bare number = bytes */
+    CONFIG_KEY_SIZE_PCT,      /* "256M" or "25%" of nominal */
+    CONFIG_KEY_UINT,          /* integer */
+    CONFIG_KEY_PCT,           /* number, percent */
+    CONFIG_KEY_DOUBLE,        /* number */
+    CONFIG_KEY_BOOL,          /* true/false */
+    CONFIG_KEY_MODE,          /* managed/observe/fixed */
+    CONFIG_KEY_KSM_MODE,      /* off/auto/advisor/fixed/observe */
+    CONFIG_KEY_HOST_SIZE_PCT, /* "6G", "40%" of host MemTotal (1% .. 100%), or "none" */
+    CONFIG_KEY_PATH,          /* an absolute directory, or "none" */
 };
 
 /*

@@ -36,6 +36,8 @@ static enum vm_policy_source pick_source(const struct vm_policy_in *in, struct c
     const struct config *c = in->cfg;
     const struct config_vm *file = config_find_vm(c, in->name);
     const char *err = config_vm_error(c, in->name); /* the global file's, or the VM file's */
+    if (!c->n_global_errors && in->fleet_error)
+        err = in->fleet_error;
     enum vm_policy_source source = VM_POLICY_DEFAULTS;
     *error = NULL;
     *p = c->defaults;

@@ -8,8 +8,11 @@
  *      > its libvirt metadata policy (<ballast:policy>, [defaults] under it)
  *      > [defaults] of ballastd.conf;
  *   2. safe mode when the global file has an error (every VM), else when
- *      the source that applies has one (the file; the metadata, including
- *      its keys broken against [defaults], e.g. min_memory over max_memory);
+ *      the fleet has one that only shows at run time (every VM: a
+ *      memory_budget under the VMs' min_memory in all, vm_policy_in's
+ *      fleet_error), else when the source that applies has one (the file;
+ *      the metadata, including its keys broken against [defaults], e.g.
+ *      min_memory over max_memory);
  *   3. runtime overrides (`ballastctl set-policy`) on top of all that, mode
  *      included: an override's mode replaces even a forced safe mode;
  *   4. percentages of the nominal size resolved, max capped at nominal, min
@@ -48,6 +51,11 @@ struct vm_policy_in {
     const struct config_vm_layer *meta;
     const char *meta_error;
     const struct config_vm_layer *overrides; /* set-policy; NULL = none */
+    /* A configuration error of the whole fleet that only the running
+     * daemon can see ("ballastd.conf:3: memory_budget 2.0 GiB < the VMs'
+     * min_memory ..."); NULL = none. The caller invalidates its caches
+     * when it changes. */
+    const char *fleet_error;
 };
 
 struct vm_policy {

@@ -264,6 +264,58 @@ static void test_status_roundtrip(void)
     json_node_unref(arr);
 }
 
+/* The top-level "budget" object: written, unknowns as null, read back. */
+static void test_status_budget(void)
+{
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    struct ctl_budget_status *b = &h.budget;
+    ctl_copy(b->configured, sizeof(b->configured), "40%");
+    b->configured_bytes = b->effective_bytes = 8LL << 30;
+    b->clamped = 0;
+    ctl_copy(b->source, sizeof(b->source), "budget");
+    b->view_total_bytes = 8LL << 30;
+    b->view_available_bytes = 0;
+    b->fleet_cost_bytes = 9LL << 30;
+    b->floors_bytes = 9LL << 30;
+    b->capacity_bytes = 8LL << 30;
+    b->unmet = 1;
+    b->short_bytes = 1LL << 30;
+    ctl_copy(b->cgroup, sizeof(b->cgroup), "/sys/fs/cgroup/f");
+    ctl_copy(b->cgroup_error, sizeof(b->cgroup_error), "a cgroup v1 memory directory");
+    g_autofree char *line = ctl_status_reply(&h, NULL, 0);
+    JsonNode *node = NULL;
+    g_autofree char *code = NULL, *msg = NULL;
+    CU_ASSERT_EQUAL_FATAL(ctl_reply_parse(line, &node, &code, &msg), 0);
+    JsonObject *bo = json_object_get_object_member(json_node_get_object(node), "budget");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bo);
+    CU_ASSERT_STRING_EQUAL(json_object_get_string_member(bo, "source"), "budget");
+    CU_ASSERT_TRUE(json_object_get_boolean_member(bo, "unmet"));
+    CU_ASSERT_EQUAL(json_object_get_int_member(bo, "short_bytes"), 1LL << 30);
+    CU_ASSERT_TRUE(json_object_get_null_member(bo, "error"));
+    struct ctl_host_status h2;
+    struct ctl_vm_status *back = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL(ctl_status_from_json(node, &h2, &back, &n), 0);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_STRING_EQUAL(h2.budget.configured, "40%");
+    CU_ASSERT_EQUAL(h2.budget.effective_bytes, 8LL << 30);
+    CU_ASSERT_EQUAL(h2.budget.view_available_bytes, 0);
+    CU_ASSERT_EQUAL(h2.budget.unmet, 1);
+    CU_ASSERT_EQUAL(h2.budget.clamped, 0);
+    CU_ASSERT_STRING_EQUAL(h2.budget.cgroup_error, "a cgroup v1 memory directory");
+    CU_ASSERT_STRING_EQUAL(h2.budget.error, "");
+    g_free(back);
+    json_node_unref(node);
+
+    /* No budget: the object is there, with nulls. */
+    ctl_host_status_init(&h);
+    ctl_copy(h.budget.source, sizeof(h.budget.source), "host");
+    g_autofree char *plain = ctl_status_reply(&h, NULL, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(plain, "\"budget\":{\"configured\":null,\"source\":\"host\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(plain, "\"unmet\":null"));
+}
+
 /* The libvirt hook's hint: names checked, unknown events refused, round trip. */
 static void test_notify(void)
 {
@@ -328,6 +380,7 @@ static CU_TestInfo control_tests[] = {
     {"replies", test_replies},
     {"error reply escaped", test_error_escaped},
     {"status roundtrip", test_status_roundtrip},
+    {"status budget", test_status_budget},
     {"notify", test_notify},
     {"peer credentials", test_peer},
     CU_TEST_INFO_NULL,

@@ -62,6 +62,46 @@ static void test_table(void)
     g_string_free(out, TRUE);
 }
 
+/* With a budget: one line after the host's, saying what the engine sees
+ * and whether the guests fit. */
+static void test_table_budget(void)
+{
+    struct ctl_host_status h;
+    struct ctl_vm_status v[2];
+    rows(&h, v);
+    struct ctl_budget_status *b = &h.budget;
+    ctl_copy(b->configured, sizeof(b->configured), "6.0 GiB");
+    b->effective_bytes = 6LL << 30;
+    b->clamped = 0;
+    ctl_copy(b->source, sizeof(b->source), "budget");
+    b->view_total_bytes = 6LL << 30;
+    b->view_available_bytes = 1LL << 30;
+    b->fleet_cost_bytes = 5LL << 30;
+    b->floors_bytes = 7LL << 30;
+    b->unmet = 1;
+    b->short_bytes = 1LL << 30;
+    GString *out = g_string_new(NULL);
+    status_table_format(out, &h, v, 2);
+    gchar **lines = g_strsplit(out->str, "\n", -1);
+    CU_ASSERT_EQUAL_FATAL(g_strv_length(lines), 6);
+    CU_ASSERT_STRING_EQUAL(lines[1], "budget: 6.0 GiB = 6.0 GiB; policy sees budget: total 6.0 "
+                                     "GiB, available 1.0 GiB; fleet cost 5.0 GiB, floors 7.0 "
+                                     "GiB; UNMET, short 1.0 GiB: stop or move a guest");
+    CU_ASSERT_TRUE(g_str_has_prefix(lines[2], "VM "));
+    g_strfreev(lines);
+    g_string_free(out, TRUE);
+    /* A cgroup that cannot be read says so. */
+    ctl_copy(b->cgroup, sizeof(b->cgroup), "/sys/fs/cgroup/f");
+    ctl_copy(b->cgroup_error, sizeof(b->cgroup_error), "no memory.current");
+    b->unmet = 0;
+    out = g_string_new(NULL);
+    status_table_format(out, &h, v, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out->str, ", cgroup /sys/fs/cgroup/f (unreadable: host figures "
+                                            "used); policy sees"));
+    CU_ASSERT_PTR_NULL(strstr(out->str, "UNMET"));
+    g_string_free(out, TRUE);
+}
+
 static void test_table_ksm_and_dry_run(void)
 {
     struct ctl_host_status h;
@@ -87,6 +127,7 @@ static void test_table_ksm_and_dry_run(void)
 
 static CU_TestInfo table_tests[] = {
     {"status table", test_table},
+    {"status table: budget line", test_table_budget},
     {"status table: KSM column, dry run, empty", test_table_ksm_and_dry_run},
     CU_TEST_INFO_NULL,
 };

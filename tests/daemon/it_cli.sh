@@ -101,3 +101,32 @@ daemon_pid=
 ((rc == 0)) || fail "SIGINT exit status $rc"
 [[ ! -e $state/ctl.sock ]] || fail "control socket left after SIGINT"
 ok "SIGHUP reload keeps state; SIGINT exits 0 and removes the socket"
+
+# The fleet memory budget on an empty fleet: a bad value is a config error
+# with file:line; a budget above host RAM is cut with one warning naming the
+# key's line; a cgroup that is no cgroup v2 directory falls back to the
+# host's figures with one warning, not one per tick; status shows it all.
+printf '[ballastd]\nmemory_budget = 150%%\n' >"$conf/ballastd.conf"
+out=$("$bin/ballastd" --check-config --config-dir "$conf" 2>&1) && fail "150% budget accepted"
+grep -q "ballastd.conf:2: memory_budget = 150%: out of range \[1%, 100%\]" <<<"$out" ||
+  fail "bad memory_budget not reported with file:line: $out"
+printf '[ballastd]\ntick_interval_ms = 200\nksm_mode = observe\nmemory_budget = 64T\nmemory_cgroup = %s\n' \
+  "$src/tests/fixtures/cgroup-v1" >"$conf/ballastd.conf"
+start_daemon --config-dir "$conf"
+sleep 1.5 # several ticks
+budget_ok() {
+  status_json | jq -e '.budget.clamped == true and .budget.configured == "64.0 TiB"
+    and .budget.effective_bytes == .host.mem_total_bytes and .budget.source == "host"
+    and (.budget.cgroup_error | test("cgroup v1")) and .budget.unmet == null'
+}
+wait_for 5 budget_ok || fail "budget status wrong: $(status_json | jq -c .budget)"
+n=$(grep -c "ballastd.conf:4: memory_budget 64.0 TiB is above host RAM" "$state/ballastd.log" || true)
+((n == 1)) || fail "clamp warned $n times: $(cat "$state/ballastd.log")"
+n=$(grep -c "memory_cgroup .*cgroup v1 memory directory" "$state/ballastd.log" || true)
+((n == 1)) || fail "cgroup fallback warned $n times: $(cat "$state/ballastd.log")"
+ctl status | grep -q "^budget: 64.0 TiB = .* (cut to host RAM), cgroup .* (unreadable: host figures used)" ||
+  fail "status table lacks the budget line: $(ctl status)"
+kill "$daemon_pid"
+wait "$daemon_pid" || true
+daemon_pid=
+ok "memory budget: bad value refused, clamp and cgroup fallback said once, shown in status"

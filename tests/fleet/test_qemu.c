@@ -270,6 +270,15 @@ static void test_json_round_trip(void)
         g_strfreev(x);
         g_strfreev(y);
     }
+    CU_ASSERT_PTR_NULL(b.cgroup_dir);
+    CU_ASSERT_PTR_NULL(strstr(json, "cgroup")); /* without --cgroup, fleet.json as before */
+    g_free(json);
+    fleet_spec_clear(&b);
+    /* --cgroup DIR is kept, so that stop removes the guests' cgroups. */
+    a.cgroup_dir = g_strdup("/sys/fs/cgroup/ballast.slice");
+    json = fleet_spec_to_json(&a);
+    CU_ASSERT_EQUAL_FATAL(fleet_spec_from_json(json, &b, &err), 0);
+    CU_ASSERT_STRING_EQUAL(b.cgroup_dir, "/sys/fs/cgroup/ballast.slice");
     g_free(json);
     fleet_spec_clear(&a);
     fleet_spec_clear(&b);

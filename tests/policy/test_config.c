@@ -414,6 +414,16 @@ static void doc_type_range(const struct config_key_info *k, const char **type, c
         *type = "KSM mode";
         snprintf(range, len, "off, auto, advisor, fixed, observe");
         return;
+    case CONFIG_KEY_HOST_SIZE_PCT:
+        doc_size(k->min, lo, sizeof(lo));
+        doc_size(k->max, hi, sizeof(hi));
+        *type = "size or % of host";
+        snprintf(range, len, "%s .. %s, or 1%% .. 100%%, or none", lo, hi);
+        return;
+    case CONFIG_KEY_PATH:
+        *type = "path";
+        snprintf(range, len, "absolute path, or none");
+        return;
     }
     *type = "?";
     snprintf(range, len, "?");
@@ -481,6 +491,110 @@ static void test_keys_documented(void)
     CU_ASSERT(n >= 30);
 }
 
+/* memory_budget and memory_cgroup: good values, and where the key is. */
+static void test_budget_keys(void)
+{
+    g_autofree char *d = tmpdir();
+    static const char conf[] = "[ballastd]\n"
+                               "# the fleet gets 6 GiB\n"
+                               "memory_budget = 6144M\n"
+                               "memory_cgroup = /sys/fs/cgroup/machine.slice\n";
+    write_file(d, "ballastd.conf", conf, strlen(conf));
+    g_autoptr(BallastConfig) c = config_load_dir(d);
+    CU_ASSERT_EQUAL(c->errors->len, 0);
+    CU_ASSERT_EQUAL(c->budget.size.kind, CONFIG_SIZE_BYTES);
+    CU_ASSERT_EQUAL(c->budget.size.bytes, 6 * GIB);
+    CU_ASSERT_STRING_EQUAL(c->budget.cgroup, "/sys/fs/cgroup/machine.slice");
+    g_autofree char *where = g_strdup_printf("%s/ballastd.conf:3", d);
+    CU_ASSERT_STRING_EQUAL(c->budget_where, where);
+
+    static const char pct[] = "[ballastd]\nmemory_budget = 40%\nmemory_cgroup = none\n";
+    write_file(d, "ballastd.conf", pct, strlen(pct));
+    g_autoptr(BallastConfig) p = config_load_dir(d);
+    CU_ASSERT_EQUAL(p->errors->len, 0);
+    CU_ASSERT_EQUAL(p->budget.size.kind, CONFIG_SIZE_PCT);
+    CU_ASSERT_DOUBLE_EQUAL(p->budget.size.pct, 40.0, 1e-9);
+    CU_ASSERT_STRING_EQUAL(p->budget.cgroup, "");
+
+    /* Not given, or "none": no budget, nowhere to point at. */
+    static const char none[] = "[ballastd]\nmemory_budget = none\n";
+    write_file(d, "ballastd.conf", none, strlen(none));
+    g_autoptr(BallastConfig) n = config_load_dir(d);
+    CU_ASSERT_EQUAL(n->budget.size.kind, CONFIG_SIZE_UNSET);
+    g_autoptr(BallastConfig) dflt = config_new_defaults();
+    CU_ASSERT_EQUAL(dflt->budget.size.kind, CONFIG_SIZE_UNSET);
+    CU_ASSERT_STRING_EQUAL(dflt->budget.cgroup, "");
+    CU_ASSERT_PTR_NULL(dflt->budget_where);
+    rm_tree(d);
+}
+
+/* Bad budgets are errors with file:line, like every other key: the global
+ * file then puts every VM in safe mode and the budget stays unset. */
+static void test_budget_errors(void)
+{
+    static const char *const bad[][2] = {
+        {"0", "memory_budget = 0: too small (min 1.0 MiB)"},
+        {"-1G", "memory_budget: bad size '-1G' (expected e.g. 6G, 40% or none)"},
+        {"abc", "memory_budget: bad size 'abc' (expected e.g. 6G, 40% or none)"},
+        {"150%", "memory_budget = 150%: out of range [1%, 100%]"},
+        {"0%", "memory_budget = 0%: out of range [1%, 100%]"},
+        {"-5%", "memory_budget: bad percentage '-5%'"},
+        {"1e3", "memory_budget: bad size '1e3' (expected e.g. 6G, 40% or none)"},
+        {"65T", "memory_budget = 65T: too large (max 64.0 TiB)"},
+        {"", "memory_budget: empty value"},
+    };
+    g_autofree char *d = tmpdir();
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *conf =
+            g_strdup_printf("[ballastd]\ntick_interval_ms = 5000\nmemory_budget = %s\n", bad[i][0]);
+        write_file(d, "ballastd.conf", conf, strlen(conf));
+        g_autoptr(BallastConfig) c = config_load_dir(d);
+        g_autofree char *want = g_strdup_printf("%s/ballastd.conf:3: %s", d, bad[i][1]);
+        CU_ASSERT_TRUE(has_error(c, want));
+        CU_ASSERT_EQUAL(c->n_global_errors, 1);
+        CU_ASSERT_EQUAL(c->budget.size.kind, CONFIG_SIZE_UNSET);
+        struct policy_vm_params p;
+        config_vm_params(c, "any", GIB, &p, NULL, NULL);
+        CU_ASSERT_EQUAL(p.mode, POLICY_MODE_SAFE);
+    }
+    static const char *const bad_cgroup[][2] = {
+        {"machine.slice", "memory_cgroup: 'machine.slice' is not an absolute path (expected e.g. "
+                          "/sys/fs/cgroup/machine.slice, or none)"},
+        {"/sys/fs/cgroup/../etc", "memory_cgroup: '..' in the path '/sys/fs/cgroup/../etc'"},
+        {"/sys/fs/cgroup/a/..", "memory_cgroup: '..' in the path '/sys/fs/cgroup/a/..'"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_cgroup); i++) {
+        g_autofree char *conf =
+            g_strdup_printf("[ballastd]\nmemory_cgroup = %s\n", bad_cgroup[i][0]);
+        write_file(d, "ballastd.conf", conf, strlen(conf));
+        g_autoptr(BallastConfig) c = config_load_dir(d);
+        g_autofree char *want = g_strdup_printf("%s/ballastd.conf:2: %s", d, bad_cgroup[i][1]);
+        CU_ASSERT_TRUE(has_error(c, want));
+        CU_ASSERT_STRING_EQUAL(c->budget.cgroup, "");
+    }
+    GString *lng = g_string_new("[ballastd]\nmemory_cgroup = /");
+    for (int i = 0; i < CONFIG_CGROUP_PATH_MAX; i++)
+        g_string_append_c(lng, 'a');
+    g_string_append_c(lng, '\n');
+    write_file(d, "ballastd.conf", lng->str, lng->len);
+    g_string_free(lng, TRUE);
+    g_autoptr(BallastConfig) c = config_load_dir(d);
+    g_autofree char *want = g_strdup_printf("%s/ballastd.conf:2: memory_cgroup: path longer than "
+                                            "199 bytes",
+                                            d);
+    CU_ASSERT_TRUE(has_error(c, want));
+    /* A per-VM file cannot set a budget. */
+    write_file(d, "ballastd.conf", "", 0);
+    write_file(d, "vm1.conf", "[vm]\nmemory_budget = 1G\n", 25);
+    g_autoptr(BallastConfig) v = config_load_dir(d);
+    g_autofree char *want_vm = g_strdup_printf("%s/vm1.conf:2: key 'memory_budget' does not "
+                                               "belong in [vm] (it goes in [ballastd] of "
+                                               "ballastd.conf)",
+                                               d);
+    CU_ASSERT_TRUE(has_error(v, want_vm));
+    rm_tree(d);
+}
+
 static void test_check_dir(void)
 {
     GPtrArray *errors = NULL;
@@ -523,6 +637,8 @@ static CU_TestInfo config_tests[] = {
     {"empty dir is defaults", test_empty_dir_is_defaults},
     {"defaults match table", test_defaults_match_table},
     {"keys documented", test_keys_documented},
+    {"budget keys", test_budget_keys},
+    {"budget errors", test_budget_errors},
     {"check dir", test_check_dir},
     {"reload", test_reload},
     CU_TEST_INFO_NULL,

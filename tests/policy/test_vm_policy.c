@@ -139,6 +139,53 @@ static void test_config_error(void)
     fixture_clear(&f);
 }
 
+/* A fleet error (memory_budget under the VMs' min_memory in all, seen at
+ * run time) puts every VM in safe mode like a bad ballastd.conf, whatever
+ * its source; a global file error still comes first; set-policy's mode
+ * still wins, as over any forced safe mode. */
+static void test_fleet_error(void)
+{
+    struct fixture f;
+    fixture_init(&f);
+    const char *fleet = "d/ballastd.conf:3: memory_budget 1.0 GiB < the VMs' min_memory 2.0 GiB "
+                        "in all: it can never be met; raise it or lower min_memory";
+    struct config_vm_layer meta = {0};
+    set_key(&meta, "mode", "observe");
+    const char *names[] = {"web", "db", "db"};
+    const struct config_vm_layer *metas[] = {NULL, NULL, &meta};
+    struct vm_policy r;
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        struct vm_policy_in in = {.cfg = &f.cfg,
+                                  .name = names[i],
+                                  .nominal_bytes = GIB,
+                                  .meta = metas[i],
+                                  .fleet_error = fleet};
+        vm_policy_resolve(&in, &r);
+        CU_ASSERT_EQUAL(r.params.mode, POLICY_MODE_SAFE);
+        CU_ASSERT_STRING_EQUAL(r.config_error, fleet);
+        CU_ASSERT_EQUAL(r.params.min_bytes,
+                        (uint64_t)((double)GIB * 0.10)); /* its keys still apply */
+        vm_policy_clear(&r);
+    }
+    struct config_vm_layer ovr = {0};
+    set_key(&ovr, "mode", "managed");
+    struct vm_policy_in in = {.cfg = &f.cfg,
+                              .name = "web",
+                              .nominal_bytes = GIB,
+                              .overrides = &ovr,
+                              .fleet_error = fleet};
+    vm_policy_resolve(&in, &r);
+    CU_ASSERT_EQUAL(r.params.mode, POLICY_MODE_MANAGED);
+    vm_policy_clear(&r);
+    f.cfg.n_global_errors = 1;
+    f.cfg.global_error = (char *)"ballastd.conf:2: tick_interval_ms = 5: out of range";
+    in.overrides = NULL;
+    vm_policy_resolve(&in, &r);
+    CU_ASSERT_STRING_EQUAL(r.config_error, f.cfg.global_error);
+    vm_policy_clear(&r);
+    fixture_clear(&f);
+}
+
 static void test_metadata_errors(void)
 {
     struct fixture f;
@@ -350,6 +397,7 @@ static void test_config_vm_params_same(void)
 static CU_TestInfo resolver_tests[] = {
     {"precedence file > metadata > defaults", test_precedence},
     {"config error forces safe mode", test_config_error},
+    {"fleet error forces safe mode", test_fleet_error},
     {"metadata errors", test_metadata_errors},
     {"overrides on top", test_overrides_on_top},
     {"cache and invalidation", test_cache},
