@@ -189,6 +189,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0};
     vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
+    cost_monitor_vm_init(&vm->cost);
     policy_vm_state_init(&vm->pstate);
     set_reason(vm, vm->libvirt ? "waiting for libvirt" : "waiting for QMP");
     const char *agent_path = vm->src->ops->agent_socket_path(vm->src, handle);
@@ -239,9 +240,14 @@ static void on_vm_backend(void *ctx, void *cookie, bool connected)
     if (!vm)
         return;
     vm->backend_up = connected;
-    /* A reconnected QEMU may be a new process: what we sent before means nothing. */
+    /* A reconnected QEMU may be a new process: what we sent before means
+     * nothing, and its cost is read first thing (within the tick's quota). */
     vm->target_set_bytes = 0;
     target_history_clear(&vm->sent);
+    if (connected) {
+        vm->cost.read_ms = VMCOST_NEVER_READ;
+        vm->cost.valid = false;
+    }
     set_reason(vm, connected     ? "waiting for QEMU's figures"
                    : vm->libvirt ? "libvirt not connected or domain paused"
                                  : "QMP not connected");
@@ -622,6 +628,8 @@ static void run_tick(struct manager *m, bool scheduled)
     if (scheduled)
         ksm_tick(m, now);
     decide_all(m, now, wall_s);
+    if (scheduled)
+        manager_cost_tick(m, now); /* after the decisions: they do not wait for smaps */
     if (scheduled) {
         /* Give freed heap pages back: start-up, QMP replies and the tick's
          * own snapshot leave holes that glibc keeps (measured: ~0.4 MiB of a
