@@ -95,7 +95,8 @@ struct vmcost_proc {
  * The upper bound keeps TCG's 1 GiB code buffer (and any bigger reservation)
  * out for a smaller guest, "not executable" keeps it out for a 1 GiB guest,
  * and the lower bound keeps the heap, thread stacks, glibc arenas and the
- * 16 MiB VGA RAM from counting as a part. Not covered: guest RAM on
+ * 16 MiB VGA RAM from counting as a part. Under prctl(PR_SET_MEMORY_MERGE)
+ * every anonymous mapping is "mg": the sizes alone decide. Not covered: guest RAM on
  * hugetlbfs (not in Rss) and hotplugged DIMMs (plugged-memory, beyond
  * ram_bytes): both count as QEMU's own.
  */
