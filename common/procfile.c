@@ -70,15 +70,33 @@ void procfile_scan_text(const char *text, size_t len, procfile_line_fn fn, void 
 
 int procfile_scan_fd(int fd, char *buf, size_t buf_len, procfile_line_fn fn, void *ctx)
 {
+    return procfile_scan_fd_max(fd, buf, buf_len, PROCFILE_MAX_BYTES, fn, ctx);
+}
+
+int procfile_scan_fd_max(int fd, char *buf, size_t buf_len, size_t max_bytes, procfile_line_fn fn,
+                         void *ctx)
+{
     if (fd < 0 || !buf || buf_len == 0 || !fn)
         return -EINVAL;
     off_t off = 0;
     size_t have = 0;
     bool skipping = false; /* inside a line longer than buf */
     for (;;) {
-        if (off >= (off_t)PROCFILE_MAX_BYTES)
-            return -EFBIG;
-        ssize_t n = pread(fd, buf + have, buf_len - have, off);
+        if ((uint64_t)off >= max_bytes) {
+            /* One byte more says whether the file goes on past the cap. */
+            char extra;
+            ssize_t more = pread(fd, &extra, 1, off);
+            if (more < 0 && errno == EINTR)
+                continue;
+            if (more > 0)
+                return -EFBIG;
+            if (more < 0)
+                return -errno;
+        }
+        size_t want = buf_len - have;
+        if ((uint64_t)off < max_bytes && want > max_bytes - (uint64_t)off)
+            want = (size_t)(max_bytes - (uint64_t)off); /* never past the cap */
+        ssize_t n = pread(fd, buf + have, want, off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -25,9 +25,18 @@ int procfile_open(const char *root, const char *rel, int flags);
 /*
  * Reads fd from offset 0 (pread: the same fd can be re-read every tick) and
  * calls fn for every line. A line longer than buf_len is skipped whole.
- * Returns 0 or -errno.
+ * Returns 0 or -errno; -EFBIG past PROCFILE_MAX_BYTES.
  */
 int procfile_scan_fd(int fd, char *buf, size_t buf_len, procfile_line_fn fn, void *ctx);
+
+/*
+ * procfile_scan_fd with another cap: reads at most max_bytes, and returns
+ * -EFBIG when more follow (the whole lines before the cap went to fn). For the few files
+ * that are legitimately larger than PROCFILE_MAX_BYTES, such as the
+ * /proc/PID/smaps of a process with hundreds of mappings.
+ */
+int procfile_scan_fd_max(int fd, char *buf, size_t buf_len, size_t max_bytes, procfile_line_fn fn,
+                         void *ctx);
 
 /*
  * Reads the whole of a small file (from offset 0, like procfile_scan_fd) into

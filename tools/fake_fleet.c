@@ -12,6 +12,12 @@
  * --actual starts every balloon inflated to that size (as a previous ballastd
  * run would have left it).
  *
+ * Each guest directory gets a pid file naming this process, which maps one
+ * anonymous region of --memory MiB (1 MiB of it touched, the rest never) and
+ * marks it mergeable: ballastd finds "guest RAM" in this process's smaps for
+ * every fake guest (the same region for all of them), so its host-cost
+ * reads run end to end without a QEMU.
+ *
  * Prints "ready" once every socket listens, then reads commands on stdin,
  * one per line, and answers on stdout (each answer ends with "end"):
  *   counts             "<name> <qmp commands> <query-balloon> <balloon> <actual MiB> <reports>"
@@ -33,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -272,9 +279,16 @@ static void fill_report(struct fake_vm *vm, struct proto_report *r)
                     PROTO_R_BIT(PROTO_R_MEM_AVAILABLE) | PROTO_R_BIT(PROTO_R_CACHED) |
                     PROTO_R_BIT(PROTO_R_PSI_SOME) | PROTO_R_BIT(PROTO_R_PSI_FULL) |
                     PROTO_R_BIT(PROTO_R_OOM_KILL);
+    r->valid_mask |= PROTO_R_BIT(PROTO_R_ACTIVE_FILE) | PROTO_R_BIT(PROTO_R_INACTIVE_FILE) |
+                     PROTO_R_BIT(PROTO_R_ACTIVE_ANON) | PROTO_R_BIT(PROTO_R_INACTIVE_ANON);
     r->mem_total_bytes = total;
     r->mem_available_bytes = total - used;
     r->mem_free_bytes = total - used;
+    /* What is used: 3/4 anonymous, 3/16 page cache, 1/16 kernel and the rest. */
+    r->active_anon_bytes = used / 2;
+    r->inactive_anon_bytes = used / 4;
+    r->active_file_bytes = used / 8;
+    r->inactive_file_bytes = used / 16;
     r->uptime_ms = now_ms();
 }
 
@@ -393,6 +407,12 @@ static int open_vm(struct fake_vm *vm, unsigned index, const struct fake_options
     if (vm->qmp_listen < 0 || vm->agent_listen < 0) {
         fprintf(stderr, "fake-fleet: cannot listen at %s: %s\n", path, strerror(errno));
         return 1;
+    }
+    fleet_layout_path(path, sizeof(path), o->dir, vm->name, FLEET_FILE_PID);
+    FILE *pf = fopen(path, "w");
+    if (pf) {
+        fprintf(pf, "%d\n", (int)getpid());
+        fclose(pf);
     }
     vm->qmp_fd = vm->agent_fd = -1;
     vm->nominal_bytes = o->memory_mib * MIB;
@@ -540,7 +560,21 @@ static void remove_sockets(const char *dir)
             unlink(path);
         if (fleet_layout_path(path, sizeof(path), dir, vms[i].name, FLEET_FILE_AGENT) == 0)
             unlink(path);
+        if (fleet_layout_path(path, sizeof(path), dir, vms[i].name, FLEET_FILE_PID) == 0)
+            unlink(path);
     }
+}
+
+/* The fake guests' "guest RAM": --memory MiB mapped as QEMU maps it
+ * (anonymous, private, mergeable), 1 MiB touched so smaps shows some. */
+static void map_guest_ram(uint64_t bytes)
+{
+    void *ram = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (ram == MAP_FAILED)
+        return;
+    madvise(ram, bytes, MADV_MERGEABLE); /* "mg", as QEMU's mem-merge=on; may fail: fine */
+    memset(ram, 1, bytes < MIB ? bytes : MIB);
 }
 
 int main(int argc, char **argv)
@@ -551,6 +585,7 @@ int main(int argc, char **argv)
         return rc;
     signal(SIGTERM, on_term);
     signal(SIGPIPE, SIG_IGN);
+    map_guest_ram(o.memory_mib * MIB);
     for (unsigned i = 0; i < n_vms; i++) {
         rc = open_vm(&vms[i], i, &o);
         if (rc != 0)

@@ -1,7 +1,7 @@
 /*
  * ballastctl: talks to ballastd's control socket (docs/control-protocol.md).
  *
- *   ballastctl [--socket PATH] [--json] status
+ *   ballastctl [--socket PATH] [--json] [--fresh] status
  *   ballastctl [--socket PATH] [--json] explain VM
  *   ballastctl [--socket PATH] set-policy VM KEY=VALUE
  *   ballastctl [--socket PATH] dry-run on|off
@@ -15,6 +15,7 @@
  * request), 2 usage error.
  */
 #include "control.h"
+#include "cost_text.h"
 #include "json_writer.h"
 #include "size.h"
 #include "status_table.h"
@@ -34,7 +35,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: ballastctl [--socket PATH] [--json] status | explain VM |\n"
+    fprintf(stderr, "usage: ballastctl [--socket PATH] [--json] [--fresh] status | explain VM |\n"
                     "                  set-policy VM KEY=VALUE | dry-run on|off | ping |\n"
                     "                  notify DOMAIN prepare|started|stopped|release\n");
     return EXIT_USAGE;
@@ -204,6 +205,24 @@ static void print_explain_budget(JsonObject *o)
         printf("  budget error: %s\n", obj_str(bo, "error"));
 }
 
+/* explain's host cost and the guest's own split, in MiB that add up. */
+static void print_cost(JsonObject *o)
+{
+    struct ctl_vm_cost c;
+    struct ctl_guest_mem g;
+    ctl_vm_cost_init(&c);
+    ctl_guest_mem_init(&g);
+    JsonNode *cn = json_object_get_member(o, "cost");
+    if (cn && JSON_NODE_HOLDS_OBJECT(cn))
+        ctl_vm_cost_from_json(json_node_get_object(cn), &c);
+    JsonNode *gn = json_object_get_member(o, "guest_mem");
+    if (gn && JSON_NODE_HOLDS_OBJECT(gn))
+        ctl_guest_mem_from_json(json_node_get_object(gn), &g);
+    g_autoptr(GString) out = g_string_new(NULL);
+    cost_text_explain(out, &c, &g);
+    fputs(out->str, stdout);
+}
+
 static void print_explain(JsonNode *result)
 {
     if (!JSON_NODE_HOLDS_OBJECT(result)) {
@@ -216,6 +235,7 @@ static void print_explain(JsonNode *result)
     printf("  reason:   %s\n", obj_str(o, "reason"));
     printf("  target %s, actual %s, nominal %s\n", obj_size(o, "target_bytes", a, sizeof(a)),
            obj_size(o, "actual_bytes", b, sizeof(b)), obj_size(o, "nominal_bytes", c, sizeof(c)));
+    print_cost(o);
     JsonNode *p = json_object_get_member(o, "params");
     if (p && JSON_NODE_HOLDS_OBJECT(p)) {
         JsonObject *po = json_node_get_object(p);
@@ -392,11 +412,13 @@ static int print_result(const struct ctl_request *req, JsonNode *result)
 int main(int argc, char **argv)
 {
     g_autofree char *socket_path = NULL;
-    gboolean json = FALSE;
+    gboolean json = FALSE, fresh = FALSE;
     GOptionEntry entries[] = {
         {"socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
          "ballastd control socket (default " DEFAULT_SOCKET ")", "PATH"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the reply's result as JSON", NULL},
+        {"fresh", 0, 0, G_OPTION_ARG_NONE, &fresh,
+         "status: read each VM's host cost now if it is older than a few seconds", NULL},
         G_OPTION_ENTRY_NULL,
     };
     g_autoptr(GOptionContext) ctx =
@@ -413,6 +435,7 @@ int main(int argc, char **argv)
     struct ctl_request req = {0};
     if (parse_command(argc, argv, &req) < 0)
         return EXIT_USAGE;
+    req.fresh = req.cmd == CTL_CMD_STATUS && fresh;
     g_autoptr(JsonNode) result = NULL;
     int rc = call_daemon(socket_path ? socket_path : DEFAULT_SOCKET, &req, &result);
     if (rc != 0)

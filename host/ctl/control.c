@@ -167,8 +167,17 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, con
 
     switch (out->cmd) {
     case CTL_CMD_PING:
-    case CTL_CMD_STATUS:
         return 0;
+    case CTL_CMD_STATUS: {
+        /* Optional: an older ballastctl does not send it. */
+        JsonNode *node = json_object_get_member(obj, "fresh");
+        if (node &&
+            (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN))
+            return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL,
+                        "member \"fresh\" must be true or false");
+        out->fresh = node && json_node_get_boolean(node);
+        return 0;
+    }
     case CTL_CMD_EXPLAIN:
         return get_string(obj, "vm", out->vm, sizeof(out->vm), err_code, err_msg);
     case CTL_CMD_SET_POLICY:
@@ -215,6 +224,10 @@ char *ctl_request_serialise(const struct ctl_request *req)
     json_writer_object_begin(&w);
     json_writer_member_string(&w, "cmd", ctl_cmd_name(req->cmd));
     switch (req->cmd) {
+    case CTL_CMD_STATUS:
+        if (req->fresh)
+            json_writer_member_bool(&w, "fresh", true);
+        break;
     case CTL_CMD_EXPLAIN:
         json_writer_member_string(&w, "vm", req->vm);
         break;
@@ -310,6 +323,8 @@ void ctl_vm_status_init(struct ctl_vm_status *vm)
     vm->ksm_saved_sharing_bytes = vm->ksm_saved_zero_bytes = vm->ksm_rmap_cost_bytes = -1;
     vm->ksm_profit_bytes = vm->ksm_net_profit_bytes = CTL_UNKNOWN_S64;
     vm->ksm_mergeable = vm->ksm_allowed = -1;
+    ctl_vm_cost_init(&vm->cost);
+    ctl_guest_mem_init(&vm->guest_mem);
 }
 
 void ctl_host_status_init(struct ctl_host_status *host)
@@ -555,12 +570,35 @@ void ctl_budget_status_write(struct json_writer *w, const struct ctl_budget_stat
     json_writer_object_end(w);
 }
 
+/* A VM's "cost" and "guest_mem" objects. */
+static void write_cost(struct json_writer *w, const struct ctl_vm_status *vm)
+{
+    json_writer_key(w, "cost");
+    json_writer_object_begin(w);
+    ctl_vm_cost_write(w, &vm->cost);
+    json_writer_object_end(w);
+    json_writer_key(w, "guest_mem");
+    json_writer_object_begin(w);
+    ctl_guest_mem_write(w, &vm->guest_mem);
+    json_writer_object_end(w);
+}
+
+static void get_cost(JsonObject *v, struct ctl_vm_status *row)
+{
+    JsonNode *c = json_object_get_member(v, "cost");
+    if (c && JSON_NODE_HOLDS_OBJECT(c))
+        ctl_vm_cost_from_json(json_node_get_object(c), &row->cost);
+    JsonNode *g = json_object_get_member(v, "guest_mem");
+    if (g && JSON_NODE_HOLDS_OBJECT(g))
+        ctl_guest_mem_from_json(json_node_get_object(g), &row->guest_mem);
+}
+
 char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
                        size_t n_vms)
 {
-    /* ~1 KiB a guest: sized once, so the text is not copied as it grows. */
+    /* ~1.5 KiB a guest: sized once, so the text is not copied as it grows. */
     struct json_writer w;
-    ctl_reply_begin(&w, g_string_sized_new(1024 + 1024 * n_vms), CTL_CMD_STATUS);
+    ctl_reply_begin(&w, g_string_sized_new(1024 + 1536 * n_vms), CTL_CMD_STATUS);
     json_writer_object_begin(&w);
     json_writer_key(&w, "version");
     json_writer_int(&w, CTL_PROTOCOL_VERSION);
@@ -587,9 +625,16 @@ char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_s
         write_sints(&w, &vms[i], vm_sints, G_N_ELEMENTS(vm_sints));
         write_bools(&w, &vms[i], vm_bools, G_N_ELEMENTS(vm_bools));
         write_pcts(&w, &vms[i], vm_pcts, G_N_ELEMENTS(vm_pcts));
+        write_cost(&w, &vms[i]);
         json_writer_object_end(&w);
     }
     json_writer_array_end(&w);
+    struct ctl_fleet_cost fleet;
+    ctl_fleet_cost_sum(vms, n_vms, &fleet);
+    json_writer_key(&w, "fleet_cost");
+    json_writer_object_begin(&w);
+    ctl_fleet_cost_write(&w, &fleet);
+    json_writer_object_end(&w);
     json_writer_object_end(&w);
     return ctl_reply_end(&w);
 }
@@ -638,6 +683,7 @@ int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct 
         get_ints(v, row, vm_sints, G_N_ELEMENTS(vm_sints));
         get_bools(v, row, vm_bools, G_N_ELEMENTS(vm_bools));
         get_pcts(v, row, vm_pcts, G_N_ELEMENTS(vm_pcts));
+        get_cost(v, row);
         kept++;
     }
     *vms = out;

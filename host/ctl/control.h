@@ -57,6 +57,7 @@ enum ctl_notify_event {
 
 struct ctl_request {
     enum ctl_cmd cmd;
+    bool fresh;                  /* status: read every VM's host cost now if old */
     char vm[CTL_VM_NAME_MAX];    /* explain, set-policy, notify */
     char key[CTL_KEY_MAX];       /* set-policy */
     char value[CTL_VALUE_MAX];   /* set-policy */
@@ -120,6 +121,45 @@ int ctl_reply_parse(const char *line, JsonNode **result, char **err_code, char *
  */
 #define CTL_UNKNOWN_S64    INT64_MIN
 #define CTL_KSM_REASON_MAX 256
+#define CTL_COST_ERROR_MAX 64
+
+/*
+ * What a VM costs the host, from its QEMU's smaps (docs/ballastd.md, "Host
+ * cost per VM", defines each member; host/vmcost/vmcost.h computes them).
+ * host_cost = guest_unique + ksm_shared_charge + qemu_own + page_tables;
+ * the others are beside it. -1 = unknown; error says why ("" when known).
+ */
+struct ctl_vm_cost {
+    int64_t age_ms; /* since the figures were read; -1 = never */
+    int64_t host_cost_bytes;
+    int64_t guest_unique_bytes;
+    int64_t ksm_shared_charge_bytes;
+    int64_t qemu_own_bytes;
+    int64_t page_tables_bytes;
+    int64_t guest_ram_resident_bytes;
+    int64_t ksm_saved_bytes;
+    int64_t zero_pages_bytes;
+    int64_t balloon_held_bytes;
+    int64_t thp_bytes;
+    int64_t swap_bytes;
+    char error[CTL_COST_ERROR_MAX];
+};
+
+/* The guest's used memory split, from its agent's last report; -1 = unknown. */
+struct ctl_guest_mem {
+    int64_t age_ms; /* of the report */
+    int64_t used_bytes;
+    int64_t cache_bytes;
+    int64_t anon_bytes;
+    int64_t kernel_other_bytes;
+};
+
+/* The fleet's total: each member summed over the VMs that know it. */
+struct ctl_fleet_cost {
+    int64_t vms;            /* VMs with a known host cost */
+    struct ctl_vm_cost sum; /* age_ms: the oldest figures summed */
+};
+
 struct ctl_vm_status {
     char name[CTL_VM_NAME_MAX];
     int64_t nominal_bytes;         /* memory the guest was started with */
@@ -150,6 +190,9 @@ struct ctl_vm_status {
 
     char source[CTL_STATE_MAX];        /* VM source: "fleet", "libvirt" */
     char policy_source[CTL_STATE_MAX]; /* "file", "metadata" (libvirt), "defaults" */
+
+    struct ctl_vm_cost cost;        /* "cost" */
+    struct ctl_guest_mem guest_mem; /* "guest_mem" */
 };
 
 /*
@@ -221,6 +264,21 @@ void ctl_budget_status_write(struct json_writer *w, const struct ctl_budget_stat
  */
 int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct ctl_vm_status **vms,
                          size_t *n_vms);
+
+/*
+ * The cost members of the status and explain documents (control_cost.c):
+ * init to unknown, write an object's members (the caller opens and closes
+ * it, so explain can add its own), read them back (missing or mistyped
+ * members stay unknown), and sum the fleet.
+ */
+void ctl_vm_cost_init(struct ctl_vm_cost *c);
+void ctl_guest_mem_init(struct ctl_guest_mem *g);
+void ctl_vm_cost_write(struct json_writer *w, const struct ctl_vm_cost *c);
+void ctl_guest_mem_write(struct json_writer *w, const struct ctl_guest_mem *g);
+void ctl_vm_cost_from_json(JsonObject *o, struct ctl_vm_cost *c);
+void ctl_guest_mem_from_json(JsonObject *o, struct ctl_guest_mem *g);
+void ctl_fleet_cost_sum(const struct ctl_vm_status *vms, size_t n, struct ctl_fleet_cost *out);
+void ctl_fleet_cost_write(struct json_writer *w, const struct ctl_fleet_cost *f);
 
 /* Copies src into a fixed buffer, truncating; always NUL terminates. */
 void ctl_copy(char *dst, size_t dst_len, const char *src);

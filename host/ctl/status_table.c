@@ -1,6 +1,7 @@
 /* Formatting of `ballastctl status` (see status_table.h). */
 #include "status_table.h"
 
+#include "cost_text.h"
 #include "size.h"
 
 #include <math.h>
@@ -117,10 +118,13 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
                          const struct ctl_vm_status *vms, size_t n_vms)
 {
     char a[32], b[32], c[32], d[32], e[32];
-    bool ksm = false;
-    for (size_t i = 0; i < n_vms; i++)
+    bool ksm = false, cost = false;
+    for (size_t i = 0; i < n_vms; i++) {
         if (vms[i].ksm_saved_sharing_bytes >= 0 || vms[i].ksm_mergeable >= 0)
             ksm = true;
+        if (vms[i].cost.host_cost_bytes >= 0)
+            cost = true;
+    }
 
     g_string_append_printf(out, "host: total %s, available %s, PSI some %s full %s%s\n",
                            fmt_bytes(host->mem_total_bytes, a, sizeof(a)),
@@ -130,11 +134,16 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
                            host->dry_run ? ", DRY RUN" : "");
     format_budget(out, host);
     format_ksm_host(out, host);
+    struct ctl_fleet_cost fleet;
+    ctl_fleet_cost_sum(vms, n_vms, &fleet);
+    cost_text_fleet(out, &fleet);
     g_string_append_printf(out, "%-16s %11s %11s %11s %11s %6s %-8s %-10s %-10s", "VM", "NOMINAL",
                            "TARGET", "ACTUAL", "GUEST-AVAIL", "PSI", "MODE", "QMP", "AGENT");
     if (ksm)
         g_string_append_printf(out, " %11s %11s %11s %5s", "KSM-SAVED", "KSM-ZERO", "KSM-NET",
                                "MERGE");
+    if (cost)
+        g_string_append_printf(out, " %6s", "COST");
     g_string_append(out, " REASON\n");
     for (size_t i = 0; i < n_vms; i++) {
         const struct ctl_vm_status *v = &vms[i];
@@ -152,6 +161,9 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
                           sizeof(a)),
                 fmt_bytes(v->ksm_saved_zero_bytes, b, sizeof(b)),
                 fmt_sbytes(v->ksm_net_profit_bytes, c, sizeof(c)), fmt_merge(v));
+        if (cost)
+            g_string_append_printf(out, " %6s",
+                                   cost_text_compact(v->cost.host_cost_bytes, a, sizeof(a)));
         g_string_append_printf(out, " %s\n", or_dash(v->last_reason));
     }
 }

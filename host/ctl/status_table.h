@@ -12,10 +12,12 @@
 
 /*
  * Appends the host line (then a budget line when the daemon has a memory
- * budget or cgroup, and two KSM lines when it reports KSM), a header and
- * one line per VM to out. Unknown values print as "-". The KSM
- * columns (saved = sharing + zero pages, the zero-page part, net of rmap
- * cost, mergeable) appear only when some VM has KSM figures.
+ * budget or cgroup, two KSM lines when it reports KSM, the fleet's
+ * host-cost line when some VM has a cost), a header and one line per VM to
+ * out. Unknown values print as "-". The KSM columns (saved = sharing + zero
+ * pages, the zero-page part, net of rmap cost, mergeable) appear only when
+ * some VM has KSM figures, the COST column (host cost, cost_text_compact)
+ * only when some VM has a cost.
  */
 void status_table_format(GString *out, const struct ctl_host_status *host,
                          const struct ctl_vm_status *vms, size_t n_vms);

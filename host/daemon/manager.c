@@ -193,6 +193,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
     vm->budget_floor_bytes = -1;
+    cost_monitor_vm_init(&vm->cost);
     policy_vm_state_init(&vm->pstate);
     set_reason(vm, vm->libvirt ? "waiting for libvirt" : "waiting for QMP");
     const char *agent_path = vm->src->ops->agent_socket_path(vm->src, handle);
@@ -243,9 +244,14 @@ static void on_vm_backend(void *ctx, void *cookie, bool connected)
     if (!vm)
         return;
     vm->backend_up = connected;
-    /* A reconnected QEMU may be a new process: what we sent before means nothing. */
+    /* A reconnected QEMU may be a new process: what we sent before means
+     * nothing, and its cost is read first thing (within the tick's quota). */
     vm->target_set_bytes = 0;
     target_history_clear(&vm->sent);
+    if (connected) {
+        vm->cost.read_ms = VMCOST_NEVER_READ;
+        vm->cost.valid = false;
+    }
     set_reason(vm, connected     ? "waiting for QEMU's figures"
                    : vm->libvirt ? "libvirt not connected or domain paused"
                                  : "QMP not connected");
@@ -603,17 +609,32 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s);
 
 /* --- the fleet memory budget ------------------------------------------------------------- */
 
-/* What the fleet costs the host now: the sum of the balloons' actual sizes,
- * the one figure every VM source has (budget.h: a better per-guest measure
- * can take its place in budget_in.fleet_cost_bytes). */
+/*
+ * What the fleet costs the host, for the budget: per VM its measured host
+ * cost (vmcost: guest RAM it alone holds, its share of KSM pages, QEMU's own
+ * memory, page tables) when one was read, moved by what the balloon did
+ * since (a read is up to a minute old; a balloon step changes resident guest
+ * RAM by at most its size, so the estimate errs high, never low); the
+ * balloon's actual size for a VM not read yet.
+ */
+static uint64_t vm_cost_now(const struct bd_vm *vm)
+{
+    const struct cost_monitor_vm *c = &vm->cost;
+    if (!c->valid || !c->cost.balloon_known || vm->balloon.actual_bytes <= 0 ||
+        vm->balloon.nominal_bytes <= 0)
+        return vm->balloon.actual_bytes > 0 ? (uint64_t)vm->balloon.actual_bytes : 0;
+    uint64_t held_now = vm->balloon.nominal_bytes > vm->balloon.actual_bytes
+                            ? (uint64_t)(vm->balloon.nominal_bytes - vm->balloon.actual_bytes)
+                            : 0;
+    uint64_t cost = c->cost.host_cost_bytes + c->cost.balloon_held_bytes;
+    return cost > held_now ? cost - held_now : 0;
+}
+
 static uint64_t fleet_cost(struct manager *m)
 {
     uint64_t sum = 0;
-    for (guint i = 0; i < m->vms->len; i++) {
-        const struct bd_vm *vm = m->vms->pdata[i];
-        if (vm->balloon.actual_bytes > 0)
-            sum += (uint64_t)vm->balloon.actual_bytes;
-    }
+    for (guint i = 0; i < m->vms->len; i++)
+        sum += vm_cost_now(m->vms->pdata[i]);
     return sum;
 }
 
@@ -687,6 +708,8 @@ static void run_tick(struct manager *m, bool scheduled)
     if (scheduled)
         ksm_tick(m, now);
     decide_all(m, now, wall_s);
+    if (scheduled)
+        manager_cost_tick(m, now); /* after the decisions: they do not wait for smaps */
     if (scheduled) {
         /* Give freed heap pages back: start-up, QMP replies and the tick's
          * own snapshot leave holes that glibc keeps (measured: ~0.4 MiB of a

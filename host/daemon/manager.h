@@ -26,6 +26,10 @@
 /* Per-VM KSM figures (ksm_stat) when nobody asks: once a minute, for the
  * log; a status or explain request reads them if older than an interval. */
 #define MANAGER_KSM_VM_READ_MS 60000
+/* Each VM's host cost (its QEMU's smaps) is read once a minute, a few VMs a
+ * tick (VMCOST_PERIOD_MS, vmcost_due); explain, or status with "fresh", reads
+ * it again if older than this. */
+#define MANAGER_COST_FRESH_MS 5000
 
 struct manager_options {
     const char *fleet_dir;      /* NULL: no fleet source */

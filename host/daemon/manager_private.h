@@ -12,6 +12,7 @@
 #include "budget_monitor.h"
 #include "config.h"
 #include "control.h"
+#include "cost_monitor.h"
 #include "ksm_monitor.h"
 #include "libvirt_module.h"
 #include "policy.h"
@@ -63,6 +64,7 @@ struct bd_vm {
     int64_t grow_latency_ms;  /* last measured report -> balloon reached, -1 = none */
     struct vm_override ovr;
     struct ksm_monitor_vm ksm;
+    struct cost_monitor_vm cost; /* host cost, read once a minute (manager_cost.c) */
     /* The event path: a decision for this VM alone (vm_decide_soon). */
     guint decide_id;
     gint64 last_decide_ms;
@@ -133,5 +135,9 @@ struct bd_vm *manager_find_vm(struct manager *m, const char *name);
 const char *vm_policy_source(struct manager *m, struct bd_vm *vm);
 /* Per-VM KSM figures no older than one KSM interval, for a control request. */
 void manager_ksm_fresh_vms(struct manager *m);
+/* manager_cost.c: the VMs' host costs due at a scheduled tick (vmcost_due). */
+void manager_cost_tick(struct manager *m, gint64 now);
+/* vm's host cost read now unless younger than MANAGER_COST_FRESH_MS (a request). */
+void manager_cost_fresh(struct manager *m, struct bd_vm *vm);
 
 #endif

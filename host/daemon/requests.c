@@ -50,11 +50,17 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
     s->balloon_queries = (int64_t)vm->balloon_queries;
     s->balloon_sets = (int64_t)vm->balloon_sets;
     ksm_monitor_vm_status(&vm->ksm, s);
+    gint64 now = now_ms();
+    cost_monitor_vm_status(&vm->cost, now, &s->cost);
+    cost_monitor_guest(vm->report_valid ? &vm->report : NULL, now - vm->report_ms, &s->guest_mem);
 }
 
-static char *status_reply(struct manager *m)
+/* fresh: each VM's host cost read now unless a few seconds old (1-3 ms a VM). */
+static char *status_reply(struct manager *m, bool fresh)
 {
     manager_ksm_fresh_vms(m);
+    for (guint i = 0; fresh && i < m->vms->len; i++)
+        manager_cost_fresh(m, m->vms->pdata[i]);
     struct ctl_host_status h;
     ctl_host_status_init(&h);
     if (m->host_valid) {
@@ -220,6 +226,7 @@ static void explain_host(struct json_writer *w, const struct policy_host *h)
 static char *explain_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
 {
     manager_ksm_fresh_vms(m);
+    manager_cost_fresh(m, vm);
     struct json_writer w;
     ctl_reply_begin(&w, g_string_sized_new(2048), CTL_CMD_EXPLAIN);
     json_writer_object_begin(&w);
@@ -233,6 +240,9 @@ static char *explain_reply(struct manager *m, struct bd_vm *vm, const struct ctl
     explain_host(&w, &m->host);
     budget_monitor_explain(&m->budget, vm->budget_floor_bytes, &w);
     ksm_monitor_explain(&m->ksm, &vm->ksm, &w);
+    gint64 now = now_ms();
+    cost_monitor_explain(&vm->cost, vm->report_valid ? &vm->report : NULL, now - vm->report_ms, now,
+                         &w);
     json_writer_object_end(&w);
     return ctl_reply_end(&w);
 }
@@ -363,7 +373,7 @@ static char *dry_run_reply(struct manager *m, struct bd_vm *vm, const struct ctl
 
 static char *status_request(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
 {
-    return status_reply(m);
+    return status_reply(m, req->fresh);
 }
 
 /* One handler per command; vm is the request's VM for those that name one. */

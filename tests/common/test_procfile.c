@@ -2,12 +2,14 @@
  * procfile's whole-file reader and whole-value parser, the two pieces
  * host/ksm reads sysfs and /proc/PID files with: exact fits, one byte too
  * many, NUL bytes, endless files, and values with signs, blanks, garbage
- * and overflow. (The line scanner is tested with the agent's readers.)
+ * and overflow. (The line scanner is tested with the agent's readers; its
+ * byte cap here.)
  */
 #include "cunit_main.h"
 #include "procfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,8 +107,53 @@ static void test_parse_value(void)
     CU_ASSERT_EQUAL(v, 123);
 }
 
+static void count_line(const char *line, size_t len, void *ctx)
+{
+    (void)line;
+    (void)len;
+    (*(unsigned *)ctx)++;
+}
+
+/* Scans root/name with a byte cap: the return code, *lines the lines seen. */
+static int scan_capped(const char *name, size_t max_bytes, unsigned *lines)
+{
+    char buf[16];
+    *lines = 0;
+    int fd = procfile_open(root, name, O_RDONLY);
+    CU_ASSERT_TRUE_FATAL(fd >= 0);
+    int rc = procfile_scan_fd_max(fd, buf, sizeof(buf), max_bytes, count_line, lines);
+    close(fd);
+    return rc;
+}
+
+static void test_scan_cap(void)
+{
+    char text[200];
+    for (size_t i = 0; i < sizeof(text); i += 2)
+        memcpy(text + i, "x\n", 2);
+    put("lines", text, sizeof(text));
+    unsigned lines;
+    /* A file exactly as long as the cap is whole; one byte more is not. */
+    CU_ASSERT_EQUAL(scan_capped("lines", 200, &lines), 0);
+    CU_ASSERT_EQUAL(lines, 100);
+    CU_ASSERT_EQUAL(scan_capped("lines", 1000, &lines), 0);
+    CU_ASSERT_EQUAL(lines, 100);
+    CU_ASSERT_EQUAL(scan_capped("lines", 199, &lines), -EFBIG);
+    /* The whole lines before the cap were passed on, nothing after it. */
+    CU_ASSERT_EQUAL(lines, 99);
+    CU_ASSERT_EQUAL(scan_capped("lines", 51, &lines), -EFBIG);
+    CU_ASSERT_EQUAL(lines, 25);
+    /* An endless file stops at the cap. */
+    char buf[16];
+    unsigned n = 0;
+    int fd = open("/dev/zero", O_RDONLY);
+    CU_ASSERT_EQUAL(procfile_scan_fd_max(fd, buf, sizeof(buf), 4096, count_line, &n), -EFBIG);
+    close(fd);
+}
+
 static CU_TestInfo procfile_tests[] = {
     {"read a whole small file", test_read},
+    {"scan with a byte cap", test_scan_cap},
     {"parse a whole value", test_parse_value},
     CU_TEST_INFO_NULL,
 };

@@ -316,6 +316,118 @@ static void test_status_budget(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(plain, "\"unmet\":null"));
 }
 
+/* status's optional "fresh": absent is false, mistyped refused, round trip. */
+static void test_status_fresh(void)
+{
+    struct ctl_request r;
+    const char *code;
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"status\"}", &r, &code), 0);
+    CU_ASSERT_FALSE(r.fresh);
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"status\",\"fresh\":true}", &r, &code), 0);
+    CU_ASSERT_TRUE(r.fresh);
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"status\",\"fresh\":false}", &r, &code), 0);
+    CU_ASSERT_FALSE(r.fresh);
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"status\",\"fresh\":1}", &r, &code), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"status\",\"fresh\":null}", &r, &code), -EINVAL);
+    struct ctl_request in = {.cmd = CTL_CMD_STATUS, .fresh = true};
+    g_autofree char *line = ctl_request_serialise(&in);
+    CU_ASSERT_EQUAL(parse(line, &r, &code), 0);
+    CU_ASSERT_TRUE(r.fresh);
+    /* Not asked: not sent, so an older ballastd reads the same line as before. */
+    in.fresh = false;
+    g_autofree char *plain = ctl_request_serialise(&in);
+    CU_ASSERT_STRING_EQUAL(plain, "{\"cmd\":\"status\"}\n");
+}
+
+/* Two VMs with a cost, one without: "cost", "guest_mem", "fleet_cost". */
+static void cost_rows(struct ctl_vm_status *vms)
+{
+    for (int i = 0; i < 3; i++) {
+        ctl_vm_status_init(&vms[i]);
+        g_snprintf(vms[i].name, sizeof(vms[i].name), "vm%d", i);
+    }
+    for (int i = 0; i < 2; i++) {
+        struct ctl_vm_cost *c = &vms[i].cost;
+        c->age_ms = 1000 * (i + 1);
+        c->guest_unique_bytes = 30 << 20;
+        c->ksm_shared_charge_bytes = 12 << 20;
+        c->qemu_own_bytes = 40 << 20;
+        c->page_tables_bytes = 1 << 20;
+        c->host_cost_bytes = 83 << 20;
+        c->guest_ram_resident_bytes = 112 << 20;
+        c->ksm_saved_bytes = 70 << 20;
+        c->zero_pages_bytes = 20 << 20;
+        c->thp_bytes = 0;
+        c->swap_bytes = 0;
+    }
+    vms[0].cost.balloon_held_bytes = 108 << 20; /* vm1's balloon unknown */
+    ctl_copy(vms[2].cost.error, sizeof(vms[2].cost.error), "guest RAM not found in smaps");
+    vms[0].guest_mem = (struct ctl_guest_mem){500, 90 << 20, 40 << 20, 30 << 20, 20 << 20};
+}
+
+static void test_status_cost(void)
+{
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    struct ctl_vm_status vms[3];
+    cost_rows(vms);
+    g_autofree char *line = ctl_status_reply(&h, vms, 3);
+    JsonNode *node = NULL;
+    g_autofree char *code = NULL, *msg = NULL;
+    CU_ASSERT_EQUAL_FATAL(ctl_reply_parse(line, &node, &code, &msg), 0);
+    JsonObject *root = json_node_get_object(node);
+    JsonObject *v0 = json_array_get_object_element(json_object_get_array_member(root, "vms"), 0);
+    JsonObject *c0 = json_object_get_object_member(v0, "cost");
+    CU_ASSERT_EQUAL(json_object_get_int_member(c0, "host_cost_bytes"), 83 << 20);
+    CU_ASSERT_EQUAL(json_object_get_int_member(c0, "ksm_shared_charge_bytes"), 12 << 20);
+    CU_ASSERT_EQUAL(json_object_get_int_member(c0, "age_ms"), 1000);
+    CU_ASSERT_TRUE(json_object_get_null_member(c0, "error"));
+    JsonObject *g0 = json_object_get_object_member(v0, "guest_mem");
+    CU_ASSERT_EQUAL(json_object_get_int_member(g0, "kernel_other_bytes"), 20 << 20);
+    /* Unknown: null members and the reason. */
+    JsonObject *v2 = json_array_get_object_element(json_object_get_array_member(root, "vms"), 2);
+    JsonObject *c2 = json_object_get_object_member(v2, "cost");
+    CU_ASSERT_TRUE(json_object_get_null_member(c2, "host_cost_bytes"));
+    CU_ASSERT_TRUE(json_object_get_null_member(c2, "age_ms"));
+    CU_ASSERT_STRING_EQUAL(json_object_get_string_member(c2, "error"),
+                           "guest RAM not found in smaps");
+    CU_ASSERT_TRUE(
+        json_object_get_null_member(json_object_get_object_member(v2, "guest_mem"), "used_bytes"));
+    /* The fleet: the two VMs with a cost; the balloon of one only; the oldest age. */
+    JsonObject *f = json_object_get_object_member(root, "fleet_cost");
+    CU_ASSERT_EQUAL(json_object_get_int_member(f, "vms"), 2);
+    CU_ASSERT_EQUAL(json_object_get_int_member(f, "host_cost_bytes"), 166 << 20);
+    CU_ASSERT_EQUAL(json_object_get_int_member(f, "qemu_own_bytes"), 80 << 20);
+    CU_ASSERT_EQUAL(json_object_get_int_member(f, "balloon_held_bytes"), 108 << 20);
+    CU_ASSERT_EQUAL(json_object_get_int_member(f, "age_ms"), 2000);
+    CU_ASSERT_FALSE(json_object_has_member(f, "error"));
+
+    struct ctl_host_status h2;
+    struct ctl_vm_status *back = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL_FATAL(ctl_status_from_json(node, &h2, &back, &n), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 3);
+    CU_ASSERT_EQUAL(memcmp(&back[0].cost, &vms[0].cost, sizeof(vms[0].cost)), 0);
+    CU_ASSERT_EQUAL(memcmp(&back[0].guest_mem, &vms[0].guest_mem, sizeof(vms[0].guest_mem)), 0);
+    CU_ASSERT_EQUAL(back[1].cost.balloon_held_bytes, -1);
+    CU_ASSERT_EQUAL(back[2].cost.host_cost_bytes, -1);
+    CU_ASSERT_STRING_EQUAL(back[2].cost.error, "guest RAM not found in smaps");
+    g_free(back);
+    json_node_unref(node);
+
+    /* Mistyped or negative members from a newer (or broken) daemon stay unknown. */
+    JsonNode *odd = json_from_string(
+        "{\"host_cost_bytes\":\"83\",\"qemu_own_bytes\":-5,\"thp_bytes\":1.5,\"error\":7}", NULL);
+    struct ctl_vm_cost c;
+    ctl_vm_cost_from_json(json_node_get_object(odd), &c);
+    CU_ASSERT_EQUAL(c.host_cost_bytes, -1);
+    CU_ASSERT_EQUAL(c.qemu_own_bytes, -1);
+    CU_ASSERT_EQUAL(c.thp_bytes, -1);
+    CU_ASSERT_STRING_EQUAL(c.error, "");
+    json_node_unref(odd);
+}
+
 /* The libvirt hook's hint: names checked, unknown events refused, round trip. */
 static void test_notify(void)
 {
@@ -381,6 +493,8 @@ static CU_TestInfo control_tests[] = {
     {"error reply escaped", test_error_escaped},
     {"status roundtrip", test_status_roundtrip},
     {"status budget", test_status_budget},
+    {"status fresh", test_status_fresh},
+    {"status cost members", test_status_cost},
     {"notify", test_notify},
     {"peer credentials", test_peer},
     CU_TEST_INFO_NULL,

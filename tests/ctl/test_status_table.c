@@ -102,6 +102,35 @@ static void test_table_budget(void)
     g_string_free(out, TRUE);
 }
 
+static void test_table_cost(void)
+{
+    struct ctl_host_status h;
+    struct ctl_vm_status v[2];
+    rows(&h, v);
+    GString *out = g_string_new(NULL);
+    status_table_format(out, &h, v, 2);
+    CU_ASSERT_PTR_NULL(strstr(out->str, "COST")); /* no cost, no column, no line */
+    CU_ASSERT_PTR_NULL(strstr(out->str, "cost:"));
+    g_string_truncate(out, 0);
+    v[0].cost.host_cost_bytes = 83LL << 20;
+    v[0].cost.guest_unique_bytes = 30LL << 20;
+    v[0].cost.ksm_shared_charge_bytes = 12LL << 20;
+    v[0].cost.qemu_own_bytes = 40LL << 20;
+    v[0].cost.page_tables_bytes = 1LL << 20;
+    status_table_format(out, &h, v, 2);
+    gchar **lines = g_strsplit(out->str, "\n", -1);
+    CU_ASSERT_EQUAL_FATAL(g_strv_length(lines), 6); /* host, cost, header, 2 VMs, "" */
+    CU_ASSERT_STRING_EQUAL(lines[1], "cost: 1 VMs, host cost 83 MiB = guest unique 30 + KSM share "
+                                     "12 + QEMU own 40 + page tables 1; KSM saved -, zero pages -");
+    const char *hdr = strstr(lines[2], "COST");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hdr);
+    size_t end = (size_t)(hdr - lines[2]) + strlen("COST");
+    CU_ASSERT_EQUAL(strncmp(lines[3] + end - 3, "83M", 3), 0); /* right-aligned under COST */
+    CU_ASSERT_EQUAL(strncmp(lines[4] + end - 1, "-", 1), 0);
+    g_strfreev(lines);
+    g_string_free(out, TRUE);
+}
+
 static void test_table_ksm_and_dry_run(void)
 {
     struct ctl_host_status h;
@@ -128,6 +157,7 @@ static void test_table_ksm_and_dry_run(void)
 static CU_TestInfo table_tests[] = {
     {"status table", test_table},
     {"status table: budget line", test_table_budget},
+    {"status table: host cost column and fleet line", test_table_cost},
     {"status table: KSM column, dry run, empty", test_table_ksm_and_dry_run},
     CU_TEST_INFO_NULL,
 };

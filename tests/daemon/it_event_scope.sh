@@ -6,7 +6,9 @@
 # guest may receive a single QMP command meanwhile (counted by the fakes'
 # QMP servers, and by ballastd's per-VM balloon_queries / balloon_sets). A
 # burst of 10 PRESSURE frames from fake5 costs at most two decisions
-# (one per MANAGER_VM_MIN_DECIDE_GAP_MS).
+# (one per MANAGER_VM_MIN_DECIDE_GAP_MS). Last, the host cost end to end:
+# `status --fresh` reads every fake's smaps (fake-fleet's own, where it maps
+# a mergeable "guest RAM") without a QMP command, and the parts add up.
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || skip "jq not installed"
 fake=$build/tests/fake-fleet
@@ -71,3 +73,30 @@ sleep 1
 d=$(status_json | jq '.vms[] | select(.name == "fake5") | .event_decisions')
 ((d >= 1 && d <= 2)) || fail "a burst of 10 PRESSURE frames made $d decisions (expected 1..2)"
 ok "a burst of 10 PRESSURE frames: $d decision(s)"
+
+# Host cost: nothing read yet (the 60 s tick has not come); --fresh reads all 8.
+status_json | jq -e '[.vms[] | select(.cost.age_ms == null and .cost.error == "not read yet")]
+  | length == 8' >/dev/null || fail "a cost read before any tick or request: $(status_json | jq -c '.vms[0].cost')"
+before=$(fake_cmd counts)
+fresh=$(ctl --json --fresh status)
+jq -e '[.vms[] | .cost as $c | select($c.host_cost_bytes > 0 and $c.age_ms < 5000
+         and $c.error == null and $c.host_cost_bytes == $c.guest_unique_bytes
+           + $c.ksm_shared_charge_bytes + $c.qemu_own_bytes + $c.page_tables_bytes
+         and $c.guest_ram_resident_bytes >= 1048576
+         and $c.balloon_held_bytes == .nominal_bytes - .actual_bytes)]
+       | length == 8' <<<"$fresh" >/dev/null || fail "costs after --fresh: $(jq -c '.vms[0].cost' <<<"$fresh")"
+jq -e '.fleet_cost.vms == 8 and .fleet_cost.host_cost_bytes == ([.vms[].cost.host_cost_bytes] | add)' \
+  <<<"$fresh" >/dev/null || fail "fleet cost: $(jq -c .fleet_cost <<<"$fresh")"
+jq -e '[.vms[].guest_mem | select(.used_bytes == .cache_bytes + .anon_bytes + .kernel_other_bytes
+         and .anon_bytes > 0)] | length == 8' <<<"$fresh" >/dev/null ||
+  fail "guest_mem: $(jq -c '.vms[0].guest_mem' <<<"$fresh")"
+after=$(fake_cmd counts)
+[[ $(awk '{print $1, $2}' <<<"$after") == $(awk '{print $1, $2}' <<<"$before") ]] ||
+  fail "reading the costs sent QMP commands: before ${before//$'\n'/; }, after ${after//$'\n'/; }"
+ctl explain fake3 | grep -E 'cost|memory'
+ctl explain fake3 | grep -E -q '^  host cost [0-9]+ MiB = guest unique [0-9]+ \+ KSM share' ||
+  fail "explain has no host cost line: $(ctl explain fake3)"
+ctl explain fake3 | grep -q '^  guest memory: used [0-9]* MiB = cache' ||
+  fail "explain has no guest memory line"
+ctl status | grep -q '^cost: 8 VMs, host cost' || fail "the status table has no fleet cost line"
+ok "host cost: 8 VMs read by --fresh, parts add up, no QMP command; explain and the table show it"

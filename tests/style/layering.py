@@ -27,6 +27,7 @@ ALLOWED = {
     "loop": {"common"},
     "qmp": {"common", "json"},
     "ksm": {"common"},
+    "vmcost": {"common", "proto", "ksm"},
     "policy": {"common", "proto"},
     "fleetdir": {"common"},
     "qemuwrap": set(),
@@ -34,8 +35,8 @@ ALLOWED = {
     "vmsource": {"common", "loop", "qmp", "fleetdir"},
     "libvirt": {"common", "proto", "loop", "policy", "vmsource"},
     "fleet": {"common", "proto", "json", "policy", "fleetdir"},
-    "daemon": {"common", "json", "proto", "loop", "qmp", "ksm", "policy", "fleetdir", "ctl",
-               "vmsource", "libvirt"},
+    "daemon": {"common", "json", "proto", "loop", "qmp", "ksm", "vmcost", "policy", "fleetdir",
+               "ctl", "vmsource", "libvirt"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
