@@ -48,7 +48,8 @@ void ksm_monitor_init(struct ksm_monitor *km, const char *sysfs_root, const char
                                  .cpu_budget_pct = 10,
                                  .interval_ms = 10000,
                                  .start_commit_pct = 50,
-                                 .stop_commit_pct = 35};
+                                 .stop_commit_pct = 35,
+                                 .min_yield_mib_per_cpu_s = 4};
     ksm_monitor_tuner_config(&km->ck, false, &km->tcfg);
 
     int rc = ksm_ksmd_find(km->proc_root, &km->ksmd_pid);
@@ -81,6 +82,8 @@ void ksm_monitor_tuner_config(const struct config_ksm *ck, bool config_errors,
         out->start_commit_pct = ck->start_commit_pct;
         out->stop_commit_pct = ck->stop_commit_pct;
     }
+    if (ck->min_yield_mib_per_cpu_s >= 0 && isfinite(ck->min_yield_mib_per_cpu_s))
+        out->min_yield_mib_per_cpu_s = ck->min_yield_mib_per_cpu_s;
 }
 
 void ksm_monitor_configure(struct ksm_monitor *km, const struct config *cfg)
@@ -91,6 +94,7 @@ void ksm_monitor_configure(struct ksm_monitor *km, const struct config *cfg)
     bool changed = t.mode != km->tcfg.mode || t.budget_pct != km->tcfg.budget_pct ||
                    t.start_commit_pct != km->tcfg.start_commit_pct ||
                    t.stop_commit_pct != km->tcfg.stop_commit_pct ||
+                   t.min_yield_mib_per_cpu_s != km->tcfg.min_yield_mib_per_cpu_s ||
                    cfg->ksm.interval_ms != km->ck.interval_ms;
     km->ck = cfg->ksm;
     km->config_errors = errors;
@@ -99,9 +103,11 @@ void ksm_monitor_configure(struct ksm_monitor *km, const struct config *cfg)
         g_log_structured(
             G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "KSM_MODE", ksm_mode_name(t.mode), "MESSAGE",
             "ksm: mode %s%s, ksmd CPU budget %.1f%% of a core, decisions every "
-            "%" G_GUINT64_FORMAT " ms, start at %u%% committed, stop under %u%%",
+            "%" G_GUINT64_FORMAT " ms, start at %u%% committed, stop under %u%%, a fleet's "
+            "ksmd kept while it saves >= %g MiB per CPU-second",
             ksm_mode_name(t.mode), errors ? " (ballastd.conf has errors: observe only)" : "",
-            t.budget_pct, km->ck.interval_ms, t.start_commit_pct, t.stop_commit_pct);
+            t.budget_pct, km->ck.interval_ms, t.start_commit_pct, t.stop_commit_pct,
+            t.min_yield_mib_per_cpu_s);
 }
 
 void ksm_monitor_set_dry_run(struct ksm_monitor *km, bool dry_run)

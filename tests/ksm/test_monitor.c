@@ -137,6 +137,11 @@ static void test_mode_names_agree(void)
     /* auto by default; the guards (another tuner, a foreign ksmd) are the tuner's. */
     CU_ASSERT_EQUAL(c->ksm.mode, (uint32_t)KSM_MODE_AUTO);
     CU_ASSERT_DOUBLE_EQUAL(c->ksm.cpu_budget_pct, 10.0, 1e-9);
+    /* The config's default yield is the tuner's. */
+    struct ksm_tuner_config t;
+    ksm_tuner_config_default(&t);
+    CU_ASSERT_DOUBLE_EQUAL(c->ksm.min_yield_mib_per_cpu_s, t.min_yield_mib_per_cpu_s, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(t.min_yield_mib_per_cpu_s, 4.0, 1e-9);
 }
 
 static void test_tuner_config_mapping(void)
@@ -145,13 +150,18 @@ static void test_tuner_config_mapping(void)
                             .cpu_budget_pct = 4,
                             .interval_ms = 5000,
                             .start_commit_pct = 20,
-                            .stop_commit_pct = 10};
+                            .stop_commit_pct = 10,
+                            .min_yield_mib_per_cpu_s = 0};
     struct ksm_tuner_config t;
     ksm_monitor_tuner_config(&ck, false, &t);
     CU_ASSERT_EQUAL(t.mode, KSM_MODE_ADVISOR);
     CU_ASSERT_DOUBLE_EQUAL(t.budget_pct, 4.0, 1e-9);
     CU_ASSERT_EQUAL(t.start_commit_pct, 20);
     CU_ASSERT_EQUAL(t.stop_commit_pct, 10);
+    CU_ASSERT_DOUBLE_EQUAL(t.min_yield_mib_per_cpu_s, 0.0, 1e-9); /* 0: never stop for it */
+    ck.min_yield_mib_per_cpu_s = NAN; /* not from a file; the tuner's default stands */
+    ksm_monitor_tuner_config(&ck, false, &t);
+    CU_ASSERT_DOUBLE_EQUAL(t.min_yield_mib_per_cpu_s, 4.0, 1e-9);
     ksm_monitor_tuner_config(&ck, true, &t); /* config errors: observe only */
     CU_ASSERT_EQUAL(t.mode, KSM_MODE_OBSERVE);
     ck.mode = 99; /* out of range: observe, never a write */
@@ -164,12 +174,14 @@ static void test_config_keys_parse(void)
     g_autofree char *d = g_build_filename(tmp, "conf", NULL);
     mkdir(d, 0700);
     put(d, "ballastd.conf",
-        "[ballastd]\nksm_mode = auto\nksm_cpu_budget_pct = 2.5\nksm_interval_ms = 3000\n");
+        "[ballastd]\nksm_mode = auto\nksm_cpu_budget_pct = 2.5\nksm_interval_ms = 3000\n"
+        "ksm_min_yield_mib_per_cpu_s = 12.5\n");
     g_autoptr(BallastConfig) c = config_load_dir(d);
     CU_ASSERT_EQUAL(c->errors->len, 0);
     CU_ASSERT_EQUAL(c->ksm.mode, (uint32_t)KSM_MODE_AUTO);
     CU_ASSERT_DOUBLE_EQUAL(c->ksm.cpu_budget_pct, 2.5, 1e-9);
     CU_ASSERT_EQUAL(c->ksm.interval_ms, 3000);
+    CU_ASSERT_DOUBLE_EQUAL(c->ksm.min_yield_mib_per_cpu_s, 12.5, 1e-9);
     put(d, "ballastd.conf",
         "[ballastd]\nksm_mode = turbo\nksm_start_commit_pct = 30\nksm_stop_commit_pct = 30\n");
     g_autoptr(BallastConfig) bad = config_load_dir(d);
