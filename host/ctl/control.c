@@ -326,6 +326,8 @@ void ctl_host_status_init(struct ctl_host_status *host)
     host->ksm_net_profit_bytes = host->ksm_general_profit_bytes = CTL_UNKNOWN_S64;
     host->ksmd_cpu_pct = host->ksmd_cpu_avg_pct = host->ksmd_cpu_seconds = NAN;
     host->ksm_cpu_budget_pct = NAN;
+    host->ksm_yield_mib_per_cpu_s = host->ksm_min_yield_mib_per_cpu_s = NAN;
+    host->ksm_reprobe_in_s = -1;
 }
 
 /* Field tables: one line per member, so the schema is read off in one place. */
@@ -401,14 +403,21 @@ static const struct int_field host_ints[] = {
     HOST_INT(ksm_saved_zero_bytes),
     HOST_INT(ksm_rmap_cost_bytes),
     HOST_INT(ksm_tuner_changes),
+    HOST_INT(ksm_reprobe_in_s),
 };
 static const struct int_field host_sints[] = {
     HOST_INT(ksm_net_profit_bytes),
     HOST_INT(ksm_general_profit_bytes),
 };
 static const struct pct_field host_pcts[] = {
-    HOST_INT(psi_some_avg10_pct), HOST_INT(psi_full_avg10_pct), HOST_INT(ksmd_cpu_pct),
-    HOST_INT(ksmd_cpu_avg_pct),   HOST_INT(ksmd_cpu_seconds),   HOST_INT(ksm_cpu_budget_pct),
+    HOST_INT(psi_some_avg10_pct),
+    HOST_INT(psi_full_avg10_pct),
+    HOST_INT(ksmd_cpu_pct),
+    HOST_INT(ksmd_cpu_avg_pct),
+    HOST_INT(ksmd_cpu_seconds),
+    HOST_INT(ksm_cpu_budget_pct),
+    HOST_INT(ksm_yield_mib_per_cpu_s),
+    HOST_INT(ksm_min_yield_mib_per_cpu_s),
 };
 #define HOST_STR(m)                                                                                \
     {                                                                                              \
@@ -419,6 +428,7 @@ static const struct str_field host_strs[] = {
     HOST_STR(ksm_mode),
     HOST_STR(ksm_reason),
     HOST_STR(ksm_last_change),
+    HOST_STR(ksm_phase),
 };
 
 static void write_ints(struct json_writer *w, const void *base, const struct int_field *f, size_t n)
