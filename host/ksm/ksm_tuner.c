@@ -754,8 +754,6 @@ static bool decide_while_on(const struct ksm_tuner_input *in, const struct view 
 static bool backoff_over(const struct ksm_tuner_input *in, struct ksm_tuner_state *st, char *trig,
                          size_t trig_len)
 {
-    if (in->guest_count < st->guests_at_stop)
-        st->guests_at_stop = in->guest_count; /* guests gone: the next one is new */
     uint64_t regrow = (uint64_t)((double)in->mem_total_bytes * REGROW_PCT / 100.0);
     if (in->guest_count > st->guests_at_stop)
         snprintf(trig, trig_len,
@@ -837,6 +835,8 @@ static void decide_while_off(const struct ksm_tuner_input *in, const struct view
     struct ksm_tuner_state *st = &out->state;
     if (st->phase != KSM_PHASE_BACKED_OFF)
         st->phase = KSM_PHASE_OFF; /* stopped by ballast, or by someone else */
+    else if (in->guest_count < st->guests_at_stop)
+        st->guests_at_stop = in->guest_count; /* guests gone: the next one is new */
     if (in->guest_count == 0) {
         summary(out, "off: no guests");
         return;

@@ -865,6 +865,15 @@ static void test_new_guest_reprobes_early(void)
     again.guest_count = 7;
     CU_ASSERT_EQUAL(ksm_tuner_decide(&again, &out), 0);
     CU_ASSERT_TRUE(started(&out));
+    /* All gone (a host reboot of the fleet), then 8 again: 8 new guests. */
+    again = in;
+    again.guest_count = 0;
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&again, &out), 0);
+    CU_ASSERT_EQUAL(out.state.guests_at_stop, 0);
+    again.state = out.state;
+    again.guest_count = 8;
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&again, &out), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&out, KSM_S_RUN), "8 new guests since the stop"));
 
     /* The same guests committing 10% more of RAM (they were resized). */
     in.guest_count = 8;
