@@ -925,6 +925,13 @@ static void test_advisor_mode(void)
     CU_ASSERT_EQUAL(out.settings.advisor_max_cpu_pct, 10);
     CU_ASSERT_FALSE(sets(&out, KSM_S_PAGES_TO_SCAN)); /* the kernel's to set */
     CU_ASSERT_FALSE(sets(&out, KSM_S_ADVISOR_TARGET_SCAN_TIME));
+    /* On/off as auto: a fleet on a roomy host gets a probe, paced by the advisor. */
+    in = input(8, 8, 80, host(0, 100, 20));
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&in, &out), 0);
+    CU_ASSERT_TRUE(started(&out));
+    CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&out, KSM_S_RUN), "probe: fleet of 8 guests"));
+    CU_ASSERT_EQUAL(out.settings.advisor_mode, KSM_ADVISOR_SCAN_TIME);
+    CU_ASSERT_EQUAL(out.state.phase, KSM_PHASE_PROBING);
 
     /* Running, already configured: nothing to write, whatever the CPU. */
     struct ksm_host_sample cur = host(1, 3000, 20);
