@@ -2,7 +2,7 @@
  * ballast-ksm-drive: drives ksmd with one strategy for a fixed window and
  * samples what it achieves, for scripts/bench-ksm (docs/benchmarks/ksm.md).
  *
- *   ballast-ksm-drive --strategy defaults|ksmtuned|advisor|ballast --window-s N
+ *   ballast-ksm-drive --strategy defaults|ksmtuned|advisor|ballast|probe --window-s N
  *                     --committed BYTES --guests N [--mem-total BYTES]
  *                     [--budget-pct P] [--csv FILE] [--no-reset] [--fleet DIR]
  *
@@ -12,7 +12,12 @@
  *   ksmtuned  the ksmtuned / oVirt MOM formula (ksm_tuner_ksmtuned) every 60 s
  *   advisor   ballastd's KSM monitor in mode advisor (the kernel's scan-time advisor)
  *   ballast   ballastd's KSM monitor in mode auto (the CPU-budget loop)
- * The last two run the daemon's own code (ksm_monitor.c) with a 10 s interval.
+ *   probe     the same on the host's real size (--mem-total ignored): on a
+ *             roomy host only the yield rule's probe starts ksmd, and the
+ *             yield decides how long it runs (docs/ksm.md "On/off")
+ * The last three run the daemon's own code (ksm_monitor.c) with a 10 s interval.
+ * With the scaled host of scripts/bench-ksm (--mem-total, 89% committed) the
+ * ballast strategy is held on by pressure: the yield is shown, never acted on.
  * Every second it writes a CSV row (t_s, run, pages_to_scan, sleep_ms,
  * pages_shared, pages_sharing, ksm_zero_pages, general_profit, full_scans,
  * ksmd_ticks, mem_available, and with --fleet: fleet_saved, fleet_zero,
@@ -160,13 +165,11 @@ static void take(const char *sysfs, pid_t ksmd, uint64_t t0, struct sample *s)
     s->avail = hostmem_read("/proc", &ph) == 0 ? ph.mem_available_bytes : 0;
 }
 
-enum strategy { DEFAULTS, KSMTUNED, ADVISOR, BALLAST };
+enum strategy { DEFAULTS, KSMTUNED, ADVISOR, BALLAST, PROBE };
 
 static const char *const strategy_names[] = {
-    [DEFAULTS] = "defaults",
-    [KSMTUNED] = "ksmtuned",
-    [ADVISOR] = "advisor",
-    [BALLAST] = "ballast",
+    [DEFAULTS] = "defaults", [KSMTUNED] = "ksmtuned", [ADVISOR] = "advisor",
+    [BALLAST] = "ballast",   [PROBE] = "probe",
 };
 
 struct options {
@@ -194,7 +197,7 @@ static int parse_options(int *argc, char ***argv, struct options *o)
         {"fleet", 0, 0, G_OPTION_ARG_FILENAME, &o->fleet_dir, "Also sum over this fleet's QEMUs",
          "DIR"},
         {"strategy", 0, 0, G_OPTION_ARG_STRING, &o->strategy_name,
-         "defaults|ksmtuned|advisor|ballast", "S"},
+         "defaults|ksmtuned|advisor|ballast|probe", "S"},
         {"window-s", 0, 0, G_OPTION_ARG_INT64, &o->window_s, "Seconds to drive ksmd", "N"},
         {"committed", 0, 0, G_OPTION_ARG_INT64, &o->committed, "Guests' nominal RAM, bytes", "B"},
         {"guests", 0, 0, G_OPTION_ARG_INT, &o->guests, "Number of guests", "N"},
@@ -290,6 +293,7 @@ static void step(struct drive *d, uint64_t tick, uint64_t now, const struct samp
         break;
     case ADVISOR:
     case BALLAST:
+    case PROBE:
         ksm_monitor_tick_host(&d->km);
         ksm_monitor_tick_tune(&d->km, now, d->mem_total, avail, (uint64_t)d->o->committed,
                               (unsigned)d->o->guests);
@@ -365,7 +369,7 @@ static void print_result(const char *strategy, const GArray *samples, unsigned n
 static void configure_monitor(struct drive *d)
 {
     ksm_monitor_init(&d->km, d->sysfs, "/proc", now_ms());
-    if (d->o->strategy == ADVISOR || d->o->strategy == BALLAST) {
+    if (d->o->strategy == ADVISOR || d->o->strategy == BALLAST || d->o->strategy == PROBE) {
         g_autoptr(BallastConfig) c = config_new_defaults();
         c->ksm.mode = d->o->strategy == ADVISOR ? KSM_MODE_ADVISOR : KSM_MODE_AUTO;
         c->ksm.cpu_budget_pct = d->o->budget_pct;
@@ -383,7 +387,8 @@ static int prepare(struct drive *d, pid_t *pids, unsigned max_pids)
         fprintf(stderr, "ballast-ksm-drive: cannot read /proc/meminfo\n");
         return 1;
     }
-    d->mem_total = o->mem_total > 0 ? (uint64_t)o->mem_total : real.mem_total_bytes;
+    bool scaled = o->mem_total > 0 && o->strategy != PROBE;
+    d->mem_total = scaled ? (uint64_t)o->mem_total : real.mem_total_bytes;
     d->ksmd = -1;
     ksm_ksmd_find("/proc", &d->ksmd);
     int rc;

@@ -223,6 +223,47 @@ static void print_cost(JsonObject *o)
     fputs(out->str, stdout);
 }
 
+/* A number member as text ("42.0", "4"); "-" when null or absent. */
+static const char *obj_num(JsonObject *o, const char *name, char *buf, size_t len)
+{
+    JsonNode *n = json_object_get_member(o, name);
+    if (!n || !JSON_NODE_HOLDS_VALUE(n))
+        return "-";
+    if (json_node_get_value_type(n) == G_TYPE_INT64)
+        snprintf(buf, len, "%" G_GINT64_FORMAT, json_node_get_int(n));
+    else if (json_node_get_value_type(n) == G_TYPE_DOUBLE)
+        snprintf(buf, len, "%.1f", json_node_get_double(n));
+    else
+        return "-";
+    return buf;
+}
+
+/* explain's "ksm" object: the VM's figures, then the host-wide tuner and its yield rule. */
+static void print_explain_ksm(JsonObject *ko)
+{
+    char a[32], b[32], c[32];
+    JsonNode *mg = json_object_get_member(ko, "mergeable");
+    const char *merge = !mg || JSON_NODE_HOLDS_NULL(mg) ? "-"
+                        : json_node_get_boolean(mg)     ? "yes"
+                                                        : "no";
+    printf("  ksm: policy %s, mergeable %s, saved by sharing %s, by zero pages %s, rmap %s\n",
+           json_object_get_boolean_member_with_default(ko, "allowed", TRUE) ? "on" : "off", merge,
+           obj_size(ko, "saved_sharing_bytes", a, sizeof(a)),
+           obj_size(ko, "saved_zero_bytes", b, sizeof(b)),
+           obj_size(ko, "rmap_cost_bytes", c, sizeof(c)));
+    printf("  ksm tuner (%s): %s\n", obj_str(ko, "mode"), obj_str(ko, "tuner"));
+    if (strcmp(obj_str(ko, "phase"), "-") != 0) {
+        printf("  ksm yield: %s, %s MiB per ksmd CPU-second (min %s)", obj_str(ko, "phase"),
+               obj_num(ko, "yield_mib_per_cpu_s", a, sizeof(a)),
+               obj_num(ko, "min_yield_mib_per_cpu_s", b, sizeof(b)));
+        if (strcmp(obj_num(ko, "reprobe_in_s", c, sizeof(c)), "-") != 0)
+            printf(", re-probe in %s s", c);
+        printf("\n");
+    }
+    if (strcmp(obj_str(ko, "last_change"), "-") != 0)
+        printf("  ksm last change: %s\n", obj_str(ko, "last_change"));
+}
+
 static void print_explain(JsonNode *result)
 {
     if (!JSON_NODE_HOLDS_OBJECT(result)) {
@@ -280,21 +321,8 @@ static void print_explain(JsonNode *result)
                json_object_get_int_member_with_default(ao, "rejects", 0));
     }
     JsonNode *ks = json_object_get_member(o, "ksm");
-    if (ks && JSON_NODE_HOLDS_OBJECT(ks)) {
-        JsonObject *ko = json_node_get_object(ks);
-        JsonNode *mg = json_object_get_member(ko, "mergeable");
-        const char *merge = !mg || JSON_NODE_HOLDS_NULL(mg) ? "-"
-                            : json_node_get_boolean(mg)     ? "yes"
-                                                            : "no";
-        printf("  ksm: policy %s, mergeable %s, saved by sharing %s, by zero pages %s, rmap %s\n",
-               json_object_get_boolean_member_with_default(ko, "allowed", TRUE) ? "on" : "off",
-               merge, obj_size(ko, "saved_sharing_bytes", a, sizeof(a)),
-               obj_size(ko, "saved_zero_bytes", b, sizeof(b)),
-               obj_size(ko, "rmap_cost_bytes", c, sizeof(c)));
-        printf("  ksm tuner (%s): %s\n", obj_str(ko, "mode"), obj_str(ko, "tuner"));
-        if (strcmp(obj_str(ko, "last_change"), "-") != 0)
-            printf("  ksm last change: %s\n", obj_str(ko, "last_change"));
-    }
+    if (ks && JSON_NODE_HOLDS_OBJECT(ks))
+        print_explain_ksm(json_node_get_object(ks));
     JsonNode *gs = json_object_get_member(o, "guest_stats");
     if (gs && JSON_NODE_HOLDS_OBJECT(gs)) {
         JsonObject *go = json_node_get_object(gs);

@@ -345,6 +345,8 @@ void ctl_host_status_init(struct ctl_host_status *host)
     b->configured_bytes = b->effective_bytes = b->view_total_bytes = b->view_available_bytes = -1;
     b->fleet_cost_bytes = b->floors_bytes = b->capacity_bytes = b->short_bytes = -1;
     b->clamped = b->unmet = -1;
+    host->ksm_yield_mib_per_cpu_s = host->ksm_min_yield_mib_per_cpu_s = NAN;
+    host->ksm_reprobe_in_s = -1;
 }
 
 /* Field tables: one line per member, so the schema is read off in one place. */
@@ -420,14 +422,21 @@ static const struct int_field host_ints[] = {
     HOST_INT(ksm_saved_zero_bytes),
     HOST_INT(ksm_rmap_cost_bytes),
     HOST_INT(ksm_tuner_changes),
+    HOST_INT(ksm_reprobe_in_s),
 };
 static const struct int_field host_sints[] = {
     HOST_INT(ksm_net_profit_bytes),
     HOST_INT(ksm_general_profit_bytes),
 };
 static const struct pct_field host_pcts[] = {
-    HOST_INT(psi_some_avg10_pct), HOST_INT(psi_full_avg10_pct), HOST_INT(ksmd_cpu_pct),
-    HOST_INT(ksmd_cpu_avg_pct),   HOST_INT(ksmd_cpu_seconds),   HOST_INT(ksm_cpu_budget_pct),
+    HOST_INT(psi_some_avg10_pct),
+    HOST_INT(psi_full_avg10_pct),
+    HOST_INT(ksmd_cpu_pct),
+    HOST_INT(ksmd_cpu_avg_pct),
+    HOST_INT(ksmd_cpu_seconds),
+    HOST_INT(ksm_cpu_budget_pct),
+    HOST_INT(ksm_yield_mib_per_cpu_s),
+    HOST_INT(ksm_min_yield_mib_per_cpu_s),
 };
 #define HOST_STR(m)                                                                                \
     {                                                                                              \
@@ -438,6 +447,7 @@ static const struct str_field host_strs[] = {
     HOST_STR(ksm_mode),
     HOST_STR(ksm_reason),
     HOST_STR(ksm_last_change),
+    HOST_STR(ksm_phase),
 };
 
 #define BUDGET_INT(m)                                                                              \

@@ -243,6 +243,11 @@ struct ctl_host_status {
     double ksmd_cpu_seconds;          /* ksmd CPU time since ballastd started */
     double ksm_cpu_budget_pct;
     struct ctl_budget_status budget; /* written as the top-level "budget" object */
+    /* The yield rule (modes auto and advisor; unknown in the others). */
+    char ksm_phase[CTL_STATE_MAX];      /* off, probing, merging, backed-off, external */
+    double ksm_yield_mib_per_cpu_s;     /* MiB newly merged per ksmd CPU-second */
+    double ksm_min_yield_mib_per_cpu_s; /* the configured minimum */
+    int64_t ksm_reprobe_in_s;           /* backed off: to the next probe, at the last decision */
 };
 
 /* Sets every number of a VM row / host block to "unknown". */

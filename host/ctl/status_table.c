@@ -81,7 +81,20 @@ static void format_ksm_host(GString *out, const struct ctl_host_status *h)
     if (h->ksm_pages_to_scan >= 0 && h->ksm_sleep_ms >= 0)
         g_string_append_printf(out, ", %" G_GINT64_FORMAT " pages / %" G_GINT64_FORMAT " ms",
                                h->ksm_pages_to_scan, h->ksm_sleep_ms);
-    g_string_append_printf(out, "\nksm tuner: %s\n", or_dash(h->ksm_reason));
+    g_string_append(out, "\nksm tuner: ");
+    if (h->ksm_phase[0]) {
+        /* The yield rule: "merging, yield 42.0 MiB/CPU-s (min 4): ..." */
+        g_string_append(out, h->ksm_phase);
+        if (!isnan(h->ksm_yield_mib_per_cpu_s))
+            g_string_append_printf(out, ", yield %.1f MiB/CPU-s", h->ksm_yield_mib_per_cpu_s);
+        if (!isnan(h->ksm_min_yield_mib_per_cpu_s))
+            g_string_append_printf(out, " (min %g)", h->ksm_min_yield_mib_per_cpu_s);
+        if (h->ksm_reprobe_in_s >= 0)
+            g_string_append_printf(out, ", re-probe in %" G_GINT64_FORMAT " min",
+                                   (h->ksm_reprobe_in_s + 59) / 60);
+        g_string_append(out, ": ");
+    }
+    g_string_append_printf(out, "%s\n", or_dash(h->ksm_reason));
 }
 
 /* The budget's line, when the daemon has a budget or a cgroup: what it is,

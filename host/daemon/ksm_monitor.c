@@ -43,12 +43,14 @@ void ksm_monitor_init(struct ksm_monitor *km, const char *sysfs_root, const char
     km->start_ms = now_ms;
     km->ksmd_pid = -1;
     km->cpu_pct = km->cpu_avg_pct = km->cpu_seconds = NAN;
+    km->yield_mib_per_cpu_s = NAN;
     /* Until configured: hands off ksmd. */
     km->ck = (struct config_ksm){.mode = KSM_MODE_OBSERVE,
                                  .cpu_budget_pct = 10,
                                  .interval_ms = 10000,
                                  .start_commit_pct = 50,
-                                 .stop_commit_pct = 35};
+                                 .stop_commit_pct = 35,
+                                 .min_yield_mib_per_cpu_s = 4};
     ksm_monitor_tuner_config(&km->ck, false, &km->tcfg);
 
     int rc = ksm_ksmd_find(km->proc_root, &km->ksmd_pid);
@@ -81,6 +83,8 @@ void ksm_monitor_tuner_config(const struct config_ksm *ck, bool config_errors,
         out->start_commit_pct = ck->start_commit_pct;
         out->stop_commit_pct = ck->stop_commit_pct;
     }
+    if (ck->min_yield_mib_per_cpu_s >= 0 && isfinite(ck->min_yield_mib_per_cpu_s))
+        out->min_yield_mib_per_cpu_s = ck->min_yield_mib_per_cpu_s;
 }
 
 void ksm_monitor_configure(struct ksm_monitor *km, const struct config *cfg)
@@ -91,6 +95,7 @@ void ksm_monitor_configure(struct ksm_monitor *km, const struct config *cfg)
     bool changed = t.mode != km->tcfg.mode || t.budget_pct != km->tcfg.budget_pct ||
                    t.start_commit_pct != km->tcfg.start_commit_pct ||
                    t.stop_commit_pct != km->tcfg.stop_commit_pct ||
+                   t.min_yield_mib_per_cpu_s != km->tcfg.min_yield_mib_per_cpu_s ||
                    cfg->ksm.interval_ms != km->ck.interval_ms;
     km->ck = cfg->ksm;
     km->config_errors = errors;
@@ -99,9 +104,11 @@ void ksm_monitor_configure(struct ksm_monitor *km, const struct config *cfg)
         g_log_structured(
             G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "KSM_MODE", ksm_mode_name(t.mode), "MESSAGE",
             "ksm: mode %s%s, ksmd CPU budget %.1f%% of a core, decisions every "
-            "%" G_GUINT64_FORMAT " ms, start at %u%% committed, stop under %u%%",
+            "%" G_GUINT64_FORMAT " ms, start at %u%% committed, stop under %u%%, a fleet's "
+            "ksmd kept while it saves >= %g MiB per CPU-second",
             ksm_mode_name(t.mode), errors ? " (ballastd.conf has errors: observe only)" : "",
-            t.budget_pct, km->ck.interval_ms, t.start_commit_pct, t.stop_commit_pct);
+            t.budget_pct, km->ck.interval_ms, t.start_commit_pct, t.stop_commit_pct,
+            t.min_yield_mib_per_cpu_s);
 }
 
 void ksm_monitor_set_dry_run(struct ksm_monitor *km, bool dry_run)
@@ -324,6 +331,30 @@ static void note_last_change(struct ksm_monitor *km, const struct ksm_tuner_outp
                ksm_setting_name(last->setting), last->old_value, last->new_value, last->reason);
 }
 
+/* Whether the tuner's mode runs the yield rule (and has a phase to show). */
+static bool yield_mode(const struct ksm_monitor *km)
+{
+    return km->tcfg.mode == KSM_MODE_AUTO || km->tcfg.mode == KSM_MODE_ADVISOR;
+}
+
+/*
+ * Keeps the yield rule's phase and yield for status, and logs a change of
+ * phase that wrote nothing (a probe that paid: probing -> merging); a start
+ * or a stop logs its own reason with the run setting.
+ */
+static void note_phase(struct ksm_monitor *km, const struct ksm_tuner_output *out)
+{
+    enum ksm_phase was = km->phase;
+    km->phase = out->state.phase;
+    km->yield_mib_per_cpu_s = out->yield_mib_per_cpu_s;
+    km->reprobe_in_ms = out->reprobe_in_ms;
+    if (!yield_mode(km) || was == km->phase || (out->settings.mask & KSM_BIT(KSM_S_RUN)))
+        return;
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "KSM_PHASE", ksm_phase_name(km->phase),
+                     "MESSAGE", "ksm: %s -> %s (%s)", ksm_phase_name(was),
+                     ksm_phase_name(km->phase), out->summary);
+}
+
 /* Writes the tuner's settings (or, in a dry run, logs them once) and keeps its state. */
 static void apply_decision(struct ksm_monitor *km, const struct ksm_tuner_output *out)
 {
@@ -382,6 +413,7 @@ void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem
         .mem_available_bytes = mem_available_bytes,
         .committed_bytes = committed_bytes,
         .guest_count = guests,
+        .page_size = km->page_size,
         .cur = km->cur,
         .prev = km->prev,
         .have_prev = km->have_prev,
@@ -397,6 +429,7 @@ void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem
         return;
     }
     g_strlcpy(km->summary, out.summary, sizeof(km->summary));
+    note_phase(km, &out);
     apply_decision(km, &out);
     km->prev = km->cur;
     km->prev_ms = now_ms;
@@ -423,6 +456,14 @@ void ksm_monitor_host_status(const struct ksm_monitor *km, struct ctl_host_statu
     h->ksmd_cpu_pct = km->cpu_valid ? km->cpu_pct : NAN;
     h->ksmd_cpu_avg_pct = km->cpu_avg_pct;
     h->ksmd_cpu_seconds = km->cpu_seconds;
+    if (yield_mode(km)) {
+        if (km->decided)
+            ctl_copy(h->ksm_phase, sizeof(h->ksm_phase), ksm_phase_name(km->phase));
+        h->ksm_yield_mib_per_cpu_s = km->yield_mib_per_cpu_s;
+        h->ksm_min_yield_mib_per_cpu_s = km->tcfg.min_yield_mib_per_cpu_s;
+        if (km->phase == KSM_PHASE_BACKED_OFF)
+            h->ksm_reprobe_in_s = s64(km->reprobe_in_ms / 1000);
+    }
     if (!km->host_valid)
         return;
     const struct ksm_host_sample *s = &km->cur;
@@ -508,6 +549,17 @@ void ksm_monitor_explain(const struct ksm_monitor *km, const struct ksm_monitor_
     json_writer_member_string(w, "mode", ksm_mode_name(km->tcfg.mode));
     json_writer_member_string(w, "tuner", km->summary[0] ? km->summary : "no decision yet");
     json_writer_member_string(w, "last_change", km->last_change[0] ? km->last_change : NULL);
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    ksm_monitor_host_status(km, &h);
+    json_writer_member_string(w, "phase", h.ksm_phase[0] ? h.ksm_phase : NULL);
+    json_writer_member_double(w, "yield_mib_per_cpu_s", h.ksm_yield_mib_per_cpu_s); /* NaN: null */
+    json_writer_member_double(w, "min_yield_mib_per_cpu_s", h.ksm_min_yield_mib_per_cpu_s);
+    json_writer_key(w, "reprobe_in_s");
+    if (h.ksm_reprobe_in_s < 0)
+        json_writer_null(w);
+    else
+        json_writer_int(w, h.ksm_reprobe_in_s);
     json_writer_object_end(w);
 }
 

@@ -85,7 +85,11 @@ struct ksm_monitor {
     uint64_t last_decision_ms;
     struct ksm_tuner_state state;
     char summary[KSM_TUNER_REASON_LEN];
-    pid_t other_tuner_pid; /* ksmtuned/momd seen at the last decision, 0 if none */
+    /* The yield rule at the last decision (auto and advisor), for status and explain. */
+    enum ksm_phase phase;
+    double yield_mib_per_cpu_s; /* NAN: none measured */
+    uint64_t reprobe_in_ms;     /* backed off: time to the next probe; 0 otherwise */
+    pid_t other_tuner_pid;      /* ksmtuned/momd seen at the last decision, 0 if none */
     bool peer_scanned;
     uint64_t peer_scan_ms; /* last walk of /proc for ksmtuned/momd */
     char last_change[CTL_KSM_REASON_MAX];

@@ -244,7 +244,7 @@ bool ksm_changed_materially(int64_t old_bytes, int64_t new_bytes);
 
 enum ksm_mode {
     KSM_MODE_OFF = 0, /* ksmd stopped (run=0: merged pages stay merged) */
-    KSM_MODE_AUTO,    /* ballast's controller: on/off by commitment, rate by CPU budget */
+    KSM_MODE_AUTO,    /* ballast's controller: on/off by yield and pressure, rate by CPU budget */
     KSM_MODE_ADVISOR, /* on/off as auto, rate by the kernel's scan-time advisor */
     KSM_MODE_FIXED,   /* on, with the configured pages_to_scan / sleep_millisecs */
     KSM_MODE_OBSERVE, /* measure and explain only: ksmd's settings belong to someone else */
@@ -312,30 +312,75 @@ struct ksm_tuner_config {
     uint64_t fixed_pages_to_scan; /* KSM_MODE_FIXED (100, the kernel's default) */
     uint64_t fixed_sleep_ms;      /* KSM_MODE_FIXED (20) */
     uint64_t advisor_target_scan_time_s; /* KSM_MODE_ADVISOR; 0 = leave the kernel's */
+    /* The yield rule (docs/ksm.md "On/off: by yield"): a fleet gets a probe;
+     * ksmd goes on merging while it saves at least min_yield MiB per ksmd
+     * CPU-second, else it stops and re-probes after a back-off. */
+    double min_yield_mib_per_cpu_s; /* keep merging at or above this (4); 0 = never stop for it */
+    unsigned yield_window;          /* intervals in the sliding window once merging (6) */
+    uint64_t probe_max_ms;          /* a probe is judged by then at the latest (1800 s) */
+    uint64_t backoff_min_ms;        /* first back-off after a stop for low yield (600 s) */
+    uint64_t backoff_max_ms;        /* each back-off doubles, up to this (7200 s) */
 };
 
 void ksm_tuner_config_default(struct ksm_tuner_config *cfg);
+
+/*
+ * Where the yield rule stands (modes auto and advisor). Every start ballast
+ * makes is a probe; a probe that pays turns into merging; a stop for low
+ * yield (or no profit) backs off before the next probe.
+ */
+enum ksm_phase {
+    KSM_PHASE_OFF = 0,    /* ksmd off, no back-off pending */
+    KSM_PHASE_PROBING,    /* started; judged after a full scan and one interval */
+    KSM_PHASE_MERGING,    /* the probe paid: merging while the window's yield holds */
+    KSM_PHASE_BACKED_OFF, /* stopped for low yield or no profit: re-probe after backoff_ms */
+    KSM_PHASE_EXTERNAL,   /* ksmd runs, started outside ballast: paced, never stopped */
+};
+
+/* "off", "probing", "merging", "backed-off", "external". */
+const char *ksm_phase_name(enum ksm_phase phase);
+
+/* Longest sliding window of the yield rule, in tuner intervals. */
+#define KSM_YIELD_WINDOW_MAX 16
 
 /* Carried by the daemon from one decision to the next; zero-initialise it. */
 struct ksm_tuner_state {
     bool initialised;             /* false: first decision, nothing changed yet */
     uint64_t since_change_ms;     /* time since run last changed */
     uint64_t full_scans_at_start; /* full_scans when ksmd was last started */
-    uint64_t committed_at_stop;   /* committed bytes when stopped for no profit */
+    uint64_t committed_at_stop;   /* most committed while ksmd ran, at a back-off */
     bool stopped_unprofitable;
     bool converged; /* last interval found nothing new after a full scan */
     /* ballast started ksmd itself. A ksmd someone else started (an admin,
      * ballastd's previous run) has its rate tuned within the budget but is
      * never stopped by auto/advisor: only an explicit ksm_mode = off does. */
     bool started_by_us;
+
+    /* The yield rule. */
+    enum ksm_phase phase;
+    bool held_by_pressure; /* commitment or low memory keeps ksmd on, whatever it yields */
+    uint64_t backoff_ms;   /* the back-off of the last stop; 0 once a probe paid */
+    unsigned guests_at_stop;
+    double yield_at_stop;    /* MiB per CPU-second that stopped it */
+    uint64_t committed_peak; /* the most committed since ksmd started */
+    /* What ksmd merged (pages_sharing + ksm_zero_pages) and cost since it started. */
+    int64_t probe_saved_pages;
+    double probe_cpu_s;
+    unsigned probe_intervals;
+    double cost_pct_per_pps; /* ksmd's CPU per page/s, last measured (0: never): a restart's pace */
+    /* The last yield_window intervals, a ring. */
+    int64_t win_saved_pages[KSM_YIELD_WINDOW_MAX];
+    double win_cpu_s[KSM_YIELD_WINDOW_MAX];
+    unsigned win_len, win_next;
 };
 
 struct ksm_tuner_input {
     const struct ksm_tuner_config *cfg;
     uint64_t mem_total_bytes;
     uint64_t mem_available_bytes;
-    uint64_t committed_bytes; /* sum of the guests' memory */
-    unsigned guest_count;
+    uint64_t committed_bytes;    /* sum of the guests' memory */
+    unsigned guest_count;        /* guests that allow KSM */
+    uint64_t page_size;          /* for the yield in MiB; 0 = 4096 */
     struct ksm_host_sample cur;  /* now */
     struct ksm_host_sample prev; /* one interval ago, if have_prev */
     bool have_prev;
@@ -346,7 +391,7 @@ struct ksm_tuner_input {
 };
 
 #define KSM_TUNER_MAX_CHANGES 8
-#define KSM_TUNER_REASON_LEN  200
+#define KSM_TUNER_REASON_LEN  256
 
 struct ksm_tuner_change {
     enum ksm_setting setting;
@@ -362,11 +407,17 @@ struct ksm_tuner_output {
     struct ksm_tuner_change changes[KSM_TUNER_MAX_CHANGES];
     char summary[KSM_TUNER_REASON_LEN]; /* what the tuner sees, for `explain` */
     double target_rate_pages_s;         /* scan rate the tuner aims at (auto), 0 if off */
+    /* MiB newly merged per ksmd CPU-second: the probe's so far while probing,
+     * the sliding window's while merging, the one that stopped it while
+     * backed off; NAN when there is none (auto and advisor only). */
+    double yield_mib_per_cpu_s;
+    uint64_t reprobe_in_ms; /* backed off: time left before the next probe; 0 otherwise */
 };
 
 /*
- * Pure: decides ksmd's settings from the host's commitment, KSM's progress and
- * ksmd's measured CPU (see docs/ksm.md for the loop, its gains and hysteresis).
+ * Pure: decides ksmd's settings from the guests (a fleet gets a probe), what
+ * ksmd merges per CPU-second, the host's commitment and free memory, and
+ * ksmd's measured CPU (see docs/ksm.md for both loops, gains and hysteresis).
  * Returns 0, or -EINVAL when in or out or in->cfg is NULL or the config is
  * inconsistent (budget <= 0, stop thresholds not below start ones...).
  */

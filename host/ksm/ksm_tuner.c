@@ -6,17 +6,41 @@
  *
  * Two decisions, two loops:
  *
- * 1. On/off, by commitment. ksmd starts when the guests' RAM reaches
- *    start_commit_pct (50%) of host RAM, or MemAvailable falls under
- *    start_avail_pct (20%); it stops when commitment is under stop_commit_pct
- *    (35%) AND MemAvailable is over stop_avail_pct (30%), or when after two
- *    full scans merging does not pay for its rmap items. The gap between the
- *    start and stop thresholds plus a minimum time on (300 s) and off (60 s,
- *    waived under memory pressure) keep it from flapping. MOM and ksmtuned
- *    start at 80% (committed + 20% > RAM) with no hysteresis; ballast starts
- *    earlier because a fleet of like guests merges by half or more and merging
- *    takes minutes, so waiting for pressure means the savings arrive late,
- *    while the CPU budget bounds what starting early costs.
+ * 1. On/off, by yield, and by pressure.
+ *
+ *    Yield: a fleet (fleet_min_guests, 2, or more) with ksmd off and no
+ *    back-off pending gets a probe: ksmd starts, within the CPU budget. Each
+ *    interval the tuner books what ksmd newly merged (pages_sharing +
+ *    ksm_zero_pages) against the CPU it used. A probe is judged once an
+ *    interval lies wholly after its first full scan (pages merge on their
+ *    second look), or at probe_max_ms (30 min), on everything since the
+ *    start; once merging, on a sliding window of yield_window (6)
+ *    intervals. ksmd goes on while it saves at least min_yield_mib_per_cpu_s
+ *    (4 MiB per CPU-second, derived in docs/ksm.md); below that it stops
+ *    (run=0: merged pages stay merged) and the next probe waits for a
+ *    back-off that doubles from 10 min to 2 h, or comes sooner when guests
+ *    are added or commit 10% more of RAM. A converged fleet yields nothing
+ *    new, so it stops too: the re-probes take over from the maintenance
+ *    rescan.
+ *
+ *    Pressure: the guests' RAM reaching start_commit_pct (50%) of host RAM,
+ *    or MemAvailable under start_avail_pct (20%), starts ksmd as before
+ *    (low memory even during a back-off) and holds it on, whatever it
+ *    yields, until commitment is under stop_commit_pct (35%) AND
+ *    MemAvailable over stop_avail_pct (30%); then the yield decides. Under
+ *    pressure a converged ksmd keeps the maintenance pace, and only a
+ *    profit of zero or less after two full scans stops it (backing off
+ *    like a low yield). A minimum time on (300 s) holds every stop for
+ *    yield (so a probe whose first verdict fails keeps being judged until
+ *    then) and a minimum time off (60 s, waived when memory is low) every
+ *    start. A re-probe starts at the pace the last run's measured cost per
+ *    page allows, not at start_pages_to_scan: ksmd's first pass then
+ *    rescans pages it has seen, at the merging cost.
+ *
+ *    MOM and ksmtuned start at 80% (committed + 20% > RAM) with no
+ *    hysteresis; a fleet of like guests on a roomy host never gets there,
+ *    though it merges by half or more, and cheaply: the yield is what says
+ *    whether merging pays, commitment only whether memory is needed.
  *
  * 2. Scan rate, by ksmd's CPU (auto mode). The plant is near linear: ksmd's
  *    CPU is proportional to its scan rate (pages_to_scan per sleep_millisecs).
@@ -30,14 +54,15 @@
  *    after a start merely checksums pages (a page merges on its second look),
  *    and once merging begins a page costs several times more (measured on
  *    32 idle guests: 3.6x, docs/benchmarks/ksm.md). Paced on the cheap pass,
- *    the merging pass would run at up to 4x the budget; so for the first two
- *    full scans after ksmd starts (or ballast starts watching it) the loop
- *    paces to budget / FIRST_PASS_COST until an interval lies wholly in the
- *    second full scan after ksmd starts (or ballast starts watching it), and
- *    to the budget from then on. Once a full scan merges nothing new, the
- *    rate drops to a maintenance pace (every candidate page rescanned once
- *    per 300 s); new merges (a guest booting) send it back to the
- *    budget-bound pace.
+ *    the merging pass would run at up to 4x the budget; so while the CPU
+ *    measured covers any of the first full scan after ksmd starts (or
+ *    ballast starts watching it) the loop paces to budget / FIRST_PASS_COST,
+ *    and to the budget once an interval lies wholly in the second. Once a
+ *    full scan merges nothing new, the rate drops to a maintenance pace
+ *    (every candidate page rescanned once per 300 s) for as long as ksmd
+ *    runs (held by pressure, or not ballast's to stop; on the yield rule
+ *    alone it stops soon after); new merges (a guest booting) send it back
+ *    to the budget-bound pace.
  */
 #include "ksm.h"
 
@@ -57,8 +82,10 @@
 /* During ksmd's first full scan, CPU is paced to budget / this (see the top comment). */
 #define FIRST_PASS_COST 4.0
 #define MIN_STEP_FRAC   0.10 /* smaller rate changes are not worth a write */
-#define REGROW_PCT      10   /* restart after an unprofitable stop: +10% of RAM committed */
+#define REGROW_PCT      10   /* re-probe before the back-off ends: +10% of RAM committed */
 #define UNPROFIT_SCANS  2
+/* A CPU reading of 0 means under one clock tick (10 ms at CLK_TCK 100), not free. */
+#define YIELD_CPU_FLOOR_S 0.01
 
 const char *ksm_mode_name(enum ksm_mode mode)
 {
@@ -115,7 +142,29 @@ void ksm_tuner_config_default(struct ksm_tuner_config *cfg)
         .fixed_pages_to_scan = 100,
         .fixed_sleep_ms = 20,
         .advisor_target_scan_time_s = 0,
+        .min_yield_mib_per_cpu_s = 4.0,
+        .yield_window = 6,
+        .probe_max_ms = 1800000,
+        .backoff_min_ms = 600000,
+        .backoff_max_ms = 7200000,
     };
+}
+
+const char *ksm_phase_name(enum ksm_phase phase)
+{
+    switch (phase) {
+    case KSM_PHASE_OFF:
+        return "off";
+    case KSM_PHASE_PROBING:
+        return "probing";
+    case KSM_PHASE_MERGING:
+        return "merging";
+    case KSM_PHASE_BACKED_OFF:
+        return "backed-off";
+    case KSM_PHASE_EXTERNAL:
+        return "external";
+    }
+    return "?";
 }
 
 static bool config_ok(const struct ksm_tuner_config *c)
@@ -125,7 +174,10 @@ static bool config_ok(const struct ksm_tuner_config *c)
            c->stop_avail_pct <= 100 && c->sleep_ms > 0 && c->min_pages_to_scan > 0 &&
            c->min_pages_to_scan <= c->start_pages_to_scan &&
            c->start_pages_to_scan <= c->max_pages_to_scan && c->max_sleep_ms >= c->sleep_ms &&
-           c->maintenance_scan_s > 0 && c->fixed_pages_to_scan > 0;
+           c->maintenance_scan_s > 0 && c->fixed_pages_to_scan > 0 &&
+           c->min_yield_mib_per_cpu_s >= 0 && isfinite(c->min_yield_mib_per_cpu_s) &&
+           c->yield_window >= 1 && c->yield_window <= KSM_YIELD_WINDOW_MAX && c->probe_max_ms > 0 &&
+           c->backoff_min_ms > 0 && c->backoff_max_ms >= c->backoff_min_ms;
 }
 
 /* ------------------------------------------------------- output helpers */
@@ -284,7 +336,8 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 
 struct view {
     double commit_pct, avail_pct;
-    bool pressure;
+    bool pressure;  /* MemAvailable under start_avail_pct: start now, dwell or not */
+    bool committed; /* the guests' RAM at or over start_commit_pct */
     bool running;
     bool has_advisor;
     bool have_delta; /* prev valid and ksmd ran through the interval */
@@ -323,33 +376,232 @@ static void advisor_settings(const struct ksm_tuner_input *in, struct ksm_tuner_
     zero_pages_for_fleet(in, out);
 }
 
-static void start_settings(const struct ksm_tuner_input *in, struct ksm_tuner_output *out,
-                           bool advisor, const char *why)
+/* -------------------------------------------------------------- yield */
+
+static int64_t add_sat_i64(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+/* MiB per CPU-second for pages newly merged over cpu_s of ksmd. */
+static double yield_of(const struct ksm_tuner_input *in, int64_t pages, double cpu_s)
+{
+    double page = (double)(in->page_size ? in->page_size : 4096);
+    return (double)pages * page / MIB / (cpu_s > YIELD_CPU_FLOOR_S ? cpu_s : YIELD_CPU_FLOOR_S);
+}
+
+static void yield_reset(struct ksm_tuner_state *st)
+{
+    st->probe_saved_pages = 0;
+    st->probe_cpu_s = 0;
+    st->probe_intervals = 0;
+    st->win_len = st->win_next = 0;
+}
+
+/*
+ * One interval with ksmd running throughout: what it merged (pages_sharing
+ * + ksm_zero_pages, net of pages unmerged) and what it cost go into the
+ * probe's account and the sliding window. Without a CPU reading (ksmd not
+ * found) the interval is charged the whole budget.
+ */
+static void account_interval(const struct ksm_tuner_input *in, const struct view *v,
+                             struct ksm_tuner_state *st)
+{
+    if (!v->have_delta)
+        return;
+    const unsigned n = in->cfg->yield_window;
+    double pct = in->ksmd_cpu_valid ? in->ksmd_cpu_pct : in->cfg->budget_pct;
+    double cpu_s = pct / 100.0 * (double)in->interval_ms / 1000.0;
+    double rate = rate_of(in->prev.pages_to_scan, in->prev.sleep_ms); /* in force throughout */
+    if (in->ksmd_cpu_valid && in->ksmd_cpu_pct > 0 && rate > 0)
+        st->cost_pct_per_pps = in->ksmd_cpu_pct / rate;
+    st->probe_saved_pages = add_sat_i64(st->probe_saved_pages, v->progress_pages);
+    st->probe_cpu_s += cpu_s;
+    st->probe_intervals++;
+    if (st->win_len > n || st->win_next >= n)
+        st->win_len = st->win_next = 0; /* the window was resized: start it again */
+    st->win_saved_pages[st->win_next] = v->progress_pages;
+    st->win_cpu_s[st->win_next] = cpu_s;
+    st->win_next = (st->win_next + 1) % n;
+    if (st->win_len < n)
+        st->win_len++;
+}
+
+static double window_yield(const struct ksm_tuner_input *in, const struct ksm_tuner_state *st)
+{
+    int64_t pages = 0;
+    double cpu_s = 0;
+    for (unsigned i = 0; i < st->win_len && i < KSM_YIELD_WINDOW_MAX; i++) {
+        pages = add_sat_i64(pages, st->win_saved_pages[i]);
+        cpu_s += st->win_cpu_s[i];
+    }
+    return yield_of(in, pages, cpu_s);
+}
+
+/* The yield that stands now, for status: NAN when none was measured. */
+static double current_yield(const struct ksm_tuner_input *in, const struct ksm_tuner_state *st)
+{
+    switch (st->phase) {
+    case KSM_PHASE_PROBING:
+        return st->probe_intervals ? yield_of(in, st->probe_saved_pages, st->probe_cpu_s) : NAN;
+    case KSM_PHASE_MERGING:
+    case KSM_PHASE_EXTERNAL:
+        return st->win_len ? window_yield(in, st) : NAN;
+    case KSM_PHASE_BACKED_OFF:
+        return st->yield_at_stop;
+    case KSM_PHASE_OFF:
+        break;
+    }
+    return NAN;
+}
+
+enum verdict { VERDICT_PENDING, VERDICT_PASS, VERDICT_FAIL };
+
+struct judgement {
+    enum verdict verdict;
+    double yield;  /* MiB per CPU-second, NAN while nothing is measured */
+    char over[64]; /* what it was measured over: "the probe's 70 s", "the last 60 s" */
+};
+
+/*
+ * The yield rule's verdict on a ksmd ballast runs. A probe is judged once an
+ * interval lies wholly after its first full scan (a page merges on its
+ * second look, so before that only zero pages can), or at probe_max_ms,
+ * on everything since the start. Once merging: on the sliding window.
+ */
+static void judge(const struct ksm_tuner_input *in, const struct ksm_tuner_state *st,
+                  struct judgement *j)
 {
     const struct ksm_tuner_config *c = in->cfg;
-    if (advisor) {
-        advisor_settings(in, out);
+    j->verdict = VERDICT_PENDING;
+    j->yield = NAN;
+    if (st->phase == KSM_PHASE_PROBING) {
+        bool scanned = in->have_prev && in->prev.full_scans >= st->full_scans_at_start + 1 &&
+                       st->probe_intervals > 0;
+        bool timed_out = st->since_change_ms >= c->probe_max_ms;
+        snprintf(j->over, sizeof(j->over), "the probe's %llu s",
+                 (unsigned long long)(st->since_change_ms / 1000));
+        if (st->probe_intervals)
+            j->yield = yield_of(in, st->probe_saved_pages, st->probe_cpu_s);
+        if (!scanned && !timed_out)
+            return;
+        if (isnan(j->yield))
+            j->yield = 0; /* the whole probe without a measured interval */
     } else {
-        want(in, out, KSM_S_ADVISOR_MODE, KSM_ADVISOR_NONE,
-             "ballast sets the scan rate itself: kernel advisor off");
+        if (!st->win_len)
+            return;
+        j->yield = window_yield(in, st);
+        snprintf(j->over, sizeof(j->over), "the last %llu s",
+                 (unsigned long long)(st->win_len * in->interval_ms / 1000));
+    }
+    bool pays = c->min_yield_mib_per_cpu_s <= 0 || j->yield >= c->min_yield_mib_per_cpu_s;
+    j->verdict = pays ? VERDICT_PASS : VERDICT_FAIL;
+}
+
+/* ------------------------------------------------------------- on / off */
+
+/*
+ * The first pace of ballast's own loop: start_pages_to_scan, or slower when
+ * an earlier run measured what a page costs (a re-probe: ksmd's first pass
+ * then rescans pages it has seen, at the merging cost): the first pass's
+ * pace (budget / FIRST_PASS_COST) at that cost.
+ */
+static void start_rate(const struct ksm_tuner_input *in, struct ksm_tuner_output *out)
+{
+    const struct ksm_tuner_config *c = in->cfg;
+    const double cost = out->state.cost_pct_per_pps;
+    double rate = rate_of(c->start_pages_to_scan, c->sleep_ms);
+    want(in, out, KSM_S_ADVISOR_MODE, KSM_ADVISOR_NONE,
+         "ballast sets the scan rate itself: kernel advisor off");
+    if (cost > 0 && SETPOINT_FRAC * c->budget_pct / FIRST_PASS_COST / cost < rate) {
+        rate = SETPOINT_FRAC * c->budget_pct / FIRST_PASS_COST / cost;
+        if (rate < min_rate(c))
+            rate = min_rate(c);
+        uint64_t pages, sleep_ms;
+        settings_for_rate(c, rate, &pages, &sleep_ms);
+        char why[KSM_TUNER_REASON_LEN];
+        snprintf(why, sizeof(why),
+                 "restart at %.0f pages/s: the last run measured %.2f%% of a core per 1000 "
+                 "pages/s, and the first full scan is paced to %.1f%%",
+                 rate, cost * 1000, c->budget_pct / FIRST_PASS_COST);
+        want(in, out, KSM_S_SLEEP_MS, sleep_ms, "%s", why);
+        want(in, out, KSM_S_PAGES_TO_SCAN, pages, "%s", why);
+    } else {
         want(in, out, KSM_S_SLEEP_MS, c->sleep_ms, "start at the configured sleep");
         want(in, out, KSM_S_PAGES_TO_SCAN, c->start_pages_to_scan,
              "start at %llu pages per batch; the CPU budget loop takes over from there",
              (unsigned long long)c->start_pages_to_scan);
-        out->target_rate_pages_s = rate_of(c->start_pages_to_scan, c->sleep_ms);
     }
+    out->target_rate_pages_s = rate;
+}
+
+static void start_settings(const struct ksm_tuner_input *in, struct ksm_tuner_output *out,
+                           bool advisor, bool pressure, const char *why)
+{
+    if (advisor)
+        advisor_settings(in, out);
+    else
+        start_rate(in, out);
     zero_pages_for_fleet(in, out);
     want(in, out, KSM_S_RUN, 1, "%s", why);
-    out->state.since_change_ms = 0;
-    out->state.full_scans_at_start = in->cur.full_scans;
-    out->state.stopped_unprofitable = false;
-    out->state.converged = false;
-    out->state.started_by_us = true;
+    struct ksm_tuner_state *st = &out->state;
+    st->since_change_ms = 0;
+    st->full_scans_at_start = in->cur.full_scans;
+    st->stopped_unprofitable = false;
+    st->converged = false;
+    st->started_by_us = true;
+    st->phase = KSM_PHASE_PROBING; /* every start is judged on its yield */
+    st->held_by_pressure = pressure;
+    st->committed_peak = in->committed_bytes;
+    yield_reset(st);
+}
+
+/* ksmd was just stopped (run=0): the state of a ksmd that is off. */
+static void note_stop(struct ksm_tuner_state *st, enum ksm_phase phase)
+{
+    st->since_change_ms = 0;
+    st->phase = phase;
+    st->started_by_us = false; /* whoever starts it next owns it */
+    st->held_by_pressure = false;
+    st->converged = false;
+}
+
+/* Stops for low yield or no profit: the next probe waits for a back-off, doubled each time. */
+static void enter_backoff(const struct ksm_tuner_input *in, struct ksm_tuner_state *st,
+                          double yield)
+{
+    const struct ksm_tuner_config *c = in->cfg;
+    uint64_t wait = st->backoff_ms ? st->backoff_ms * 2 : c->backoff_min_ms;
+    if (wait > c->backoff_max_ms || wait < st->backoff_ms)
+        wait = c->backoff_max_ms;
+    note_stop(st, KSM_PHASE_BACKED_OFF);
+    st->backoff_ms = wait;
+    st->guests_at_stop = in->guest_count;
+    /* The most it ran with, not this tick's: guests that come and go around the
+     * stop are no reason to probe again. */
+    st->committed_at_stop =
+        in->committed_bytes > st->committed_peak ? in->committed_bytes : st->committed_peak;
+    st->yield_at_stop = yield;
+}
+
+/* The back-off a stop made now would wait, in whole minutes (for reasons). */
+static unsigned long long next_backoff_min(const struct ksm_tuner_config *c,
+                                           const struct ksm_tuner_state *st)
+{
+    uint64_t wait = st->backoff_ms ? st->backoff_ms * 2 : c->backoff_min_ms;
+    if (wait > c->backoff_max_ms || wait < st->backoff_ms)
+        wait = c->backoff_max_ms;
+    return (unsigned long long)((wait + 59999) / 60000);
 }
 
 /*
  * Whether merging stopped paying: after UNPROFIT_SCANS full scans with
- * nothing new merged, a profit of zero or less. Stops ksmd and says so.
+ * nothing new merged, a profit of zero or less. Stops ksmd, backs off, and
+ * says so.
  */
 static bool stop_if_unprofitable(const struct ksm_tuner_input *in, const struct view *v,
                                  struct ksm_tuner_output *out)
@@ -361,54 +613,218 @@ static bool stop_if_unprofitable(const struct ksm_tuner_input *in, const struct 
         v->progress_pages >= (int64_t)c->progress_min_pages)
         return false;
     struct ksm_host_account acc;
-    ksm_account_host(&in->cur, 4096, &acc);
+    ksm_account_host(&in->cur, in->page_size ? in->page_size : 4096, &acc);
     int64_t profit = acc.kernel_profit_present ? acc.kernel_profit_bytes : acc.net_profit_bytes;
     if (profit > 0)
         return false;
     want(in, out, KSM_S_RUN, 0,
          "merging does not pay: profit %.1f MiB after %llu full scans with nothing "
-         "new merged (rmap items cost more than the pages saved)",
-         (double)profit / MIB, (unsigned long long)(in->cur.full_scans - st->full_scans_at_start));
-    st->since_change_ms = 0;
+         "new merged (rmap items cost more than the pages saved): stop, re-probe in %llu min",
+         (double)profit / MIB, (unsigned long long)(in->cur.full_scans - st->full_scans_at_start),
+         next_backoff_min(c, st));
+    double yield = current_yield(in, st);
+    enter_backoff(in, st, isnan(yield) ? 0 : yield);
     st->stopped_unprofitable = true;
-    st->committed_at_stop = in->committed_bytes;
     return true;
+}
+
+/*
+ * Pressure holds ksmd on: it started (or ran into) the guests committing
+ * start_commit_pct of RAM or MemAvailable under start_avail_pct, and lets
+ * go only under both stop thresholds. Until then no yield stops it.
+ */
+static bool update_pressure_hold(const struct ksm_tuner_input *in, const struct view *v,
+                                 struct ksm_tuner_state *st)
+{
+    const struct ksm_tuner_config *c = in->cfg;
+    if (v->pressure || v->committed)
+        st->held_by_pressure = true;
+    else if (v->commit_pct < c->stop_commit_pct && v->avail_pct > c->stop_avail_pct)
+        st->held_by_pressure = false;
+    return st->held_by_pressure;
+}
+
+/* Running under the pressure hold: the yield is judged and shown, never acted on. */
+static void held_on(const struct ksm_tuner_input *in, const struct view *v,
+                    const struct judgement *j, struct ksm_tuner_output *out)
+{
+    const struct ksm_tuner_config *c = in->cfg;
+    struct ksm_tuner_state *st = &out->state;
+    if (j->verdict == VERDICT_PASS && st->phase == KSM_PHASE_PROBING)
+        st->backoff_ms = 0;
+    if (j->verdict != VERDICT_PENDING)
+        st->phase = KSM_PHASE_MERGING;
+    char yield[48] = "not measured yet";
+    if (!isnan(j->yield))
+        snprintf(yield, sizeof(yield), "%.1f MiB/CPU-s", j->yield);
+    summary(out, "held on by pressure (commit %.0f%%, available %.0f%%; yield %s, min %g)",
+            v->commit_pct, v->avail_pct, yield, c->min_yield_mib_per_cpu_s);
+}
+
+/* The yield says stop: after min_on_ms, stop and back off; before, hold and say so. */
+static bool stop_for_yield(const struct ksm_tuner_input *in, const struct judgement *j,
+                           struct ksm_tuner_output *out)
+{
+    const struct ksm_tuner_config *c = in->cfg;
+    struct ksm_tuner_state *st = &out->state;
+    if (st->since_change_ms < c->min_on_ms) {
+        summary(out,
+                "yield %.1f MiB/CPU-s over %s < %g: would stop, but on for only %llu s of the "
+                "minimum %llu s",
+                j->yield, j->over, c->min_yield_mib_per_cpu_s,
+                (unsigned long long)(st->since_change_ms / 1000),
+                (unsigned long long)(c->min_on_ms / 1000));
+        return true;
+    }
+    want(in, out, KSM_S_RUN, 0,
+         "yield %.1f MiB/CPU-s over %s < %g: stop (merged pages stay merged), re-probe in "
+         "%llu min",
+         j->yield, j->over, c->min_yield_mib_per_cpu_s, next_backoff_min(c, st));
+    enter_backoff(in, st, j->yield);
+    return false;
+}
+
+/* No pressure: the yield decides. Returns true when ksmd goes on running. */
+static bool decide_by_yield(const struct ksm_tuner_input *in, const struct judgement *j,
+                            struct ksm_tuner_output *out)
+{
+    const struct ksm_tuner_config *c = in->cfg;
+    struct ksm_tuner_state *st = &out->state;
+    switch (j->verdict) {
+    case VERDICT_PENDING:
+        summary(out,
+                "probing for %llu s: judged after a full scan and one more interval (at most "
+                "%llu min)",
+                (unsigned long long)(st->since_change_ms / 1000),
+                (unsigned long long)(c->probe_max_ms / 60000));
+        return true;
+    case VERDICT_PASS:
+        if (st->phase == KSM_PHASE_PROBING)
+            st->backoff_ms = 0; /* the probe paid: the next back-off starts short again */
+        st->phase = KSM_PHASE_MERGING;
+        if (c->min_yield_mib_per_cpu_s <= 0)
+            summary(out, "yield %.1f MiB/CPU-s over %s (no minimum): keep merging", j->yield,
+                    j->over);
+        else
+            summary(out, "yield %.1f MiB/CPU-s over %s >= %g: keep merging", j->yield, j->over,
+                    c->min_yield_mib_per_cpu_s);
+        return true;
+    case VERDICT_FAIL:
+        break;
+    }
+    return stop_for_yield(in, j, out);
 }
 
 /* The on/off loop while ksmd runs. Returns true when it should go on running. */
 static bool decide_while_on(const struct ksm_tuner_input *in, const struct view *v,
                             struct ksm_tuner_output *out)
 {
-    const struct ksm_tuner_config *c = in->cfg;
     struct ksm_tuner_state *st = &out->state;
     if (!st->started_by_us) {
+        st->phase = KSM_PHASE_EXTERNAL;
         summary(out, "on, started outside ballast: its scan rate is kept within the CPU "
                      "budget, but ballast does not stop a ksmd it did not start");
         return true;
     }
+    if (st->phase != KSM_PHASE_PROBING && st->phase != KSM_PHASE_MERGING)
+        st->phase = KSM_PHASE_PROBING; /* ours, but never judged (a state from before the rule) */
+    if (in->committed_bytes > st->committed_peak)
+        st->committed_peak = in->committed_bytes;
     if (in->guest_count == 0) {
         want(in, out, KSM_S_RUN, 0, "no guests: nothing to merge");
-        st->since_change_ms = 0;
+        note_stop(st, KSM_PHASE_OFF);
         return false;
     }
     if (stop_if_unprofitable(in, v, out))
         return false;
-    if (v->commit_pct >= c->stop_commit_pct || v->avail_pct <= c->stop_avail_pct)
+    struct judgement j;
+    judge(in, st, &j);
+    if (update_pressure_hold(in, v, st)) {
+        held_on(in, v, &j, out);
         return true;
-    if (st->since_change_ms >= c->min_on_ms) {
-        want(in, out, KSM_S_RUN, 0,
-             "guests commit %.0f%% of RAM (< %u%%) and %.0f%% is available (> %u%%): "
-             "merging would not pay for ksmd's CPU",
-             v->commit_pct, c->stop_commit_pct, v->avail_pct, c->stop_avail_pct);
-        st->since_change_ms = 0;
-        return false;
     }
-    summary(out,
-            "would stop (commit %.0f%%, available %.0f%%) but on for only %llu s "
-            "of the minimum %llu s",
-            v->commit_pct, v->avail_pct, (unsigned long long)(st->since_change_ms / 1000),
-            (unsigned long long)(c->min_on_ms / 1000));
+    return decide_by_yield(in, &j, out);
+}
+
+/*
+ * While backed off: whether the next probe is due, and why (into trig, as
+ * the head of the start reason). New guests and +REGROW_PCT of RAM
+ * committed since the stop cut the back-off short.
+ */
+static bool backoff_over(const struct ksm_tuner_input *in, struct ksm_tuner_state *st, char *trig,
+                         size_t trig_len)
+{
+    uint64_t regrow = (uint64_t)((double)in->mem_total_bytes * REGROW_PCT / 100.0);
+    if (in->guest_count > st->guests_at_stop)
+        snprintf(trig, trig_len,
+                 "%u new guest%s since the stop: ", in->guest_count - st->guests_at_stop,
+                 in->guest_count - st->guests_at_stop == 1 ? "" : "s");
+    else if (regrow && in->committed_bytes >= add_sat(st->committed_at_stop, regrow))
+        snprintf(trig, trig_len, "guests commit %u%%+ more of RAM than at the stop: ", REGROW_PCT);
+    else if (st->since_change_ms >= st->backoff_ms)
+        snprintf(trig, trig_len, "back-off of %llu min over: ",
+                 (unsigned long long)((st->backoff_ms + 59999) / 60000));
+    else
+        return false;
     return true;
+}
+
+static void backed_off_summary(const struct ksm_tuner_input *in, struct ksm_tuner_output *out)
+{
+    const struct ksm_tuner_config *c = in->cfg;
+    const struct ksm_tuner_state *st = &out->state;
+    char why[96];
+    if (st->stopped_unprofitable)
+        snprintf(why, sizeof(why), "merging did not pay");
+    else
+        snprintf(why, sizeof(why), "yield %.1f MiB/CPU-s < %g", st->yield_at_stop,
+                 c->min_yield_mib_per_cpu_s);
+    uint64_t left = st->backoff_ms - st->since_change_ms;
+    summary(out,
+            "backed off (%s): re-probe in %llu min, sooner when guests are added, commit "
+            "%u%% more of RAM, or memory runs low",
+            why, (unsigned long long)((left + 59999) / 60000), REGROW_PCT);
+}
+
+enum start_why { START_NONE, START_PRESSURE, START_PROBE };
+
+/* Why ksmd should start now (why: the reason), or START_NONE with the summary saying why not. */
+static enum start_why start_reason(const struct ksm_tuner_input *in, const struct view *v,
+                                   struct ksm_tuner_output *out, char *why, size_t why_len)
+{
+    const struct ksm_tuner_config *c = in->cfg;
+    struct ksm_tuner_state *st = &out->state;
+    char trig[80] = "";
+    if (v->pressure) {
+        snprintf(why, why_len, "memory low: %.0f%% available (< %u%%): start merging", v->avail_pct,
+                 c->start_avail_pct);
+        return START_PRESSURE;
+    }
+    if (st->phase == KSM_PHASE_BACKED_OFF && !backoff_over(in, st, trig, sizeof(trig))) {
+        backed_off_summary(in, out);
+        return START_NONE;
+    }
+    if (v->committed) {
+        snprintf(why, why_len,
+                 "%sguests commit %.0f%% of RAM (>= %u%%): start merging before memory runs low",
+                 trig, v->commit_pct, c->start_commit_pct);
+        return START_PRESSURE;
+    }
+    if (in->guest_count >= c->fleet_min_guests) {
+        snprintf(why, why_len,
+                 "%sprobe: fleet of %u guests: start ksmd, keep it while it saves >= %g MiB "
+                 "per CPU-second",
+                 trig, in->guest_count, c->min_yield_mib_per_cpu_s);
+        return START_PROBE;
+    }
+    if (st->phase == KSM_PHASE_BACKED_OFF)
+        st->phase = KSM_PHASE_OFF; /* the back-off is over, but there is nothing to probe */
+    summary(out,
+            "off: %u guest%s (a fleet is %u), guests commit %.0f%% of RAM (start at %u%%), "
+            "%.0f%% available (start under %u%%)",
+            in->guest_count, in->guest_count == 1 ? "" : "s", c->fleet_min_guests, v->commit_pct,
+            c->start_commit_pct, v->avail_pct, c->start_avail_pct);
+    return START_NONE;
 }
 
 /* The on/off loop while ksmd is off: starts it (start_settings) or says why not. */
@@ -416,42 +832,26 @@ static void decide_while_off(const struct ksm_tuner_input *in, const struct view
                              struct ksm_tuner_output *out, bool advisor)
 {
     const struct ksm_tuner_config *c = in->cfg;
-    const struct ksm_tuner_state *st = &out->state;
+    struct ksm_tuner_state *st = &out->state;
+    if (st->phase != KSM_PHASE_BACKED_OFF)
+        st->phase = KSM_PHASE_OFF; /* stopped by ballast, or by someone else */
+    else if (in->guest_count < st->guests_at_stop)
+        st->guests_at_stop = in->guest_count; /* guests gone: the next one is new */
     if (in->guest_count == 0) {
         summary(out, "off: no guests");
         return;
     }
-    if (v->commit_pct < c->start_commit_pct && !v->pressure) {
-        summary(out,
-                "off: guests commit %.0f%% of RAM (start at %u%%), %.0f%% available "
-                "(start under %u%%)",
-                v->commit_pct, c->start_commit_pct, v->avail_pct, c->start_avail_pct);
+    char why[KSM_TUNER_REASON_LEN];
+    enum start_why start = start_reason(in, v, out, why, sizeof(why));
+    if (start == START_NONE)
         return;
-    }
-    uint64_t regrow = (uint64_t)((double)in->mem_total_bytes * REGROW_PCT / 100.0);
-    if (st->stopped_unprofitable && !v->pressure &&
-        in->committed_bytes < add_sat(st->committed_at_stop, regrow)) {
-        summary(out,
-                "off: stopped because merging did not pay; restarts when guests "
-                "commit %u%% more of RAM or memory runs low",
-                REGROW_PCT);
-        return;
-    }
     if (!v->pressure && st->since_change_ms < c->min_off_ms) {
-        summary(out, "would start, but off for only %llu s of the minimum %llu s",
+        summary(out, "would start (%.150s), but off for only %llu s of the minimum %llu s", why,
                 (unsigned long long)(st->since_change_ms / 1000),
                 (unsigned long long)(c->min_off_ms / 1000));
         return;
     }
-    char why[KSM_TUNER_REASON_LEN];
-    if (v->pressure)
-        snprintf(why, sizeof(why), "memory low: %.0f%% available (< %u%%): start merging",
-                 v->avail_pct, c->start_avail_pct);
-    else
-        snprintf(why, sizeof(why),
-                 "guests commit %.0f%% of RAM (>= %u%%): start merging before memory runs low",
-                 v->commit_pct, c->start_commit_pct);
-    start_settings(in, out, advisor, why);
+    start_settings(in, out, advisor, start == START_PRESSURE, why);
 }
 
 /*
@@ -462,6 +862,7 @@ static void decide_while_off(const struct ksm_tuner_input *in, const struct view
 static bool decide_on_off(const struct ksm_tuner_input *in, const struct view *v,
                           struct ksm_tuner_output *out, bool advisor)
 {
+    account_interval(in, v, &out->state);
     if (v->running)
         return decide_while_on(in, v, out);
     decide_while_off(in, v, out, advisor);
@@ -606,7 +1007,7 @@ static void decide_rate(const struct ksm_tuner_input *in, const struct view *v,
     summary(out,
             "%s: ksmd %.1f%% of a core (budget %.1f%%), %.0f pages/s, %+lld pages merged "
             "in %.0f s",
-            st->converged ? "converged" : "merging", r.cpu, c->budget_pct, r.rate,
+            st->converged ? "converged" : "pace", r.cpu, c->budget_pct, r.rate,
             (long long)v->progress_pages, r.secs);
     if (fabs(target - r.rate) < MIN_STEP_FRAC * r.rate)
         return; /* within the band, or too small a step to be worth a write */
@@ -627,6 +1028,7 @@ static void build_view(const struct ksm_tuner_input *in, struct view *v)
         v->avail_pct = (double)in->mem_available_bytes * 100.0 / (double)in->mem_total_bytes;
     }
     v->pressure = in->mem_total_bytes && v->avail_pct < in->cfg->start_avail_pct;
+    v->committed = in->mem_total_bytes && v->commit_pct >= in->cfg->start_commit_pct;
     v->running = ksm_host_has(cur, KSM_F_RUN) && cur->run == 1;
     v->has_advisor = ksm_host_has(cur, KSM_F_ADVISOR_MODE);
     v->have_delta = in->have_prev && in->interval_ms > 0 && ksm_host_has(prev, KSM_F_RUN) &&
@@ -663,23 +1065,30 @@ static void decide_fixed(const struct ksm_tuner_input *in, struct ksm_tuner_outp
     out->target_rate_pages_s = rate_of(c->fixed_pages_to_scan, c->fixed_sleep_ms);
 }
 
-/* ksmd runs and goes on running: the kernel's advisor paces it, or the rate loop. */
+/*
+ * ksmd runs and goes on running: the kernel's advisor paces it, or the rate
+ * loop. The summary is the on/off loop's word (the yield, a hold) first,
+ * then the pace.
+ */
 static void decide_running(const struct ksm_tuner_input *in, const struct view *v,
                            struct ksm_tuner_output *out, bool advisor)
 {
+    char head[KSM_TUNER_REASON_LEN];
+    memcpy(head, out->summary, sizeof(head));
+    out->summary[0] = '\0';
     if (advisor) {
         advisor_settings(in, out);
-        if (!out->summary[0])
-            summary(out, "advisor: the kernel paces ksmd (max %llu%% CPU); ksmd measured %.1f%%",
-                    (unsigned long long)ceil(in->cfg->budget_pct),
-                    in->ksmd_cpu_valid ? in->ksmd_cpu_pct : 0.0);
-        return;
+        summary(out, "advisor: the kernel paces ksmd (max %llu%% CPU); ksmd measured %.1f%%",
+                (unsigned long long)ceil(in->cfg->budget_pct),
+                in->ksmd_cpu_valid ? in->ksmd_cpu_pct : 0.0);
+    } else {
+        decide_rate(in, v, out);
     }
-    char held[KSM_TUNER_REASON_LEN];
-    memcpy(held, out->summary, sizeof(held));
-    decide_rate(in, v, out);
-    if (held[0]) /* a hold on stopping says more than the rate line */
-        memcpy(out->summary, held, sizeof(held));
+    if (!head[0])
+        return;
+    char pace[KSM_TUNER_REASON_LEN];
+    memcpy(pace, out->summary, sizeof(pace));
+    summary(out, "%.125s; %.125s", head, pace);
 }
 
 /* The dwell-time clock and the first decision's state. */
@@ -702,6 +1111,7 @@ int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *
     const struct ksm_tuner_config *c = in->cfg;
     memset(out, 0, sizeof(*out));
     out->state = in->state;
+    out->yield_mib_per_cpu_s = NAN;
     advance_state(in, &out->state);
     struct view v;
     build_view(in, &v);
@@ -718,7 +1128,7 @@ int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *
         want(in, out, KSM_S_RUN, 0, "KSM mode is off");
         summary(out, "mode off");
         if (out->settings.mask & KSM_BIT(KSM_S_RUN))
-            out->state.since_change_ms = 0;
+            note_stop(&out->state, KSM_PHASE_OFF);
         return 0;
     case KSM_MODE_FIXED:
         decide_fixed(in, out);
@@ -733,12 +1143,16 @@ int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *
         decide_running(in, &v, out, advisor);
     if (c->mode == KSM_MODE_ADVISOR && !v.has_advisor) {
         char note[KSM_TUNER_REASON_LEN];
-        snprintf(note, sizeof(note), "no scan-time advisor in this kernel (6.9+): auto; %.140s",
+        snprintf(note, sizeof(note), "no scan-time advisor in this kernel (6.9+): auto; %.200s",
                  out->summary);
         memcpy(out->summary, note, sizeof(note));
     }
     if (!out->summary[0] && out->n_changes)
         summary(out, "%s", out->changes[out->n_changes - 1].reason);
+    const struct ksm_tuner_state *st = &out->state;
+    out->yield_mib_per_cpu_s = current_yield(in, st);
+    if (st->phase == KSM_PHASE_BACKED_OFF && st->since_change_ms < st->backoff_ms)
+        out->reprobe_in_ms = st->backoff_ms - st->since_change_ms;
     return 0;
 }
 

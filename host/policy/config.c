@@ -141,8 +141,9 @@ static const struct key_def keys[] = {
     TUN("blind_release_ms", CONFIG_KEY_UINT, "ms", "120000", 0, 86400000, FIELD_U64,
         blind_release_ms, "No guest data for this long: grow back to max. 0 = never."),
     KSMK("ksm_mode", CONFIG_KEY_KSM_MODE, "enum", "auto", 0, 0, FIELD_U32, mode,
-         "KSM tuning: auto (on/off by commitment, scan rate within the CPU budget), advisor "
-         "(the kernel's scan-time advisor paces), fixed, off, or observe (measure only)."),
+         "KSM tuning: auto (on while it yields or memory is needed, scan rate within the CPU "
+         "budget), advisor (the kernel's scan-time advisor paces), fixed, off, or observe "
+         "(measure only)."),
     KSMK("ksm_cpu_budget_pct", CONFIG_KEY_PCT, "% of one core", "10", 0.1, 100, FIELD_DOUBLE,
          cpu_budget_pct, "ksmd CPU ceiling in modes auto and advisor."),
     KSMK("ksm_interval_ms", CONFIG_KEY_UINT, "ms", "10000", 1000, 600000, FIELD_U64, interval_ms,
@@ -151,7 +152,12 @@ static const struct key_def keys[] = {
          start_commit_pct,
          "Start ksmd when the guests' nominal RAM reaches this share of host RAM."),
     KSMK("ksm_stop_commit_pct", CONFIG_KEY_UINT, "% of host MemTotal", "35", 0, 999, FIELD_U32,
-         stop_commit_pct, "Stop it under this (if host memory is plentiful); below the start."),
+         stop_commit_pct,
+         "Under this (if host memory is plentiful) the yield decides; below the start."),
+    KSMK("ksm_min_yield_mib_per_cpu_s", CONFIG_KEY_DOUBLE, "MiB per ksmd CPU-second", "4", 0,
+         100000, FIELD_DOUBLE, min_yield_mib_per_cpu_s,
+         "Keep ksmd merging while it saves this much per CPU-second; below, stop and re-probe "
+         "after a back-off (10 min, doubling to 2 h). 0 = never stop for it."),
     /* The budget is a virtual host for the engine's host-pressure loop
      * (budget.h); "none" is the default so that writing every default
      * changes nothing. */
@@ -214,7 +220,8 @@ static void ksm_builtin(struct config_ksm *k)
                              .cpu_budget_pct = 10.0,
                              .interval_ms = 10000,
                              .start_commit_pct = 50,
-                             .stop_commit_pct = 35};
+                             .stop_commit_pct = 35,
+                             .min_yield_mib_per_cpu_s = 4.0};
 }
 
 static const struct key_def *find_key(bool global, const char *name)

@@ -68,11 +68,12 @@ struct config_vm {
  * lists host/ksm's enum ksm_mode in order (a unit test checks they agree).
  */
 struct config_ksm {
-    uint32_t mode;             /* off, auto, advisor, fixed, observe */
-    double cpu_budget_pct;     /* ksmd CPU ceiling, % of one core */
-    uint64_t interval_ms;      /* between two tuner decisions */
-    uint32_t start_commit_pct; /* start ksmd when guests' RAM >= this % of host RAM */
-    uint32_t stop_commit_pct;  /* stop under this (and memory plentiful) */
+    uint32_t mode;                  /* off, auto, advisor, fixed, observe */
+    double cpu_budget_pct;          /* ksmd CPU ceiling, % of one core */
+    uint64_t interval_ms;           /* between two tuner decisions */
+    uint32_t start_commit_pct;      /* start ksmd when guests' RAM >= this % of host RAM */
+    uint32_t stop_commit_pct;       /* stop under this (and memory plentiful) */
+    double min_yield_mib_per_cpu_s; /* keep merging while ksmd saves this per CPU-second */
 };
 
 /*

@@ -137,6 +137,11 @@ static void test_mode_names_agree(void)
     /* auto by default; the guards (another tuner, a foreign ksmd) are the tuner's. */
     CU_ASSERT_EQUAL(c->ksm.mode, (uint32_t)KSM_MODE_AUTO);
     CU_ASSERT_DOUBLE_EQUAL(c->ksm.cpu_budget_pct, 10.0, 1e-9);
+    /* The config's default yield is the tuner's. */
+    struct ksm_tuner_config t;
+    ksm_tuner_config_default(&t);
+    CU_ASSERT_DOUBLE_EQUAL(c->ksm.min_yield_mib_per_cpu_s, t.min_yield_mib_per_cpu_s, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(t.min_yield_mib_per_cpu_s, 4.0, 1e-9);
 }
 
 static void test_tuner_config_mapping(void)
@@ -145,13 +150,18 @@ static void test_tuner_config_mapping(void)
                             .cpu_budget_pct = 4,
                             .interval_ms = 5000,
                             .start_commit_pct = 20,
-                            .stop_commit_pct = 10};
+                            .stop_commit_pct = 10,
+                            .min_yield_mib_per_cpu_s = 0};
     struct ksm_tuner_config t;
     ksm_monitor_tuner_config(&ck, false, &t);
     CU_ASSERT_EQUAL(t.mode, KSM_MODE_ADVISOR);
     CU_ASSERT_DOUBLE_EQUAL(t.budget_pct, 4.0, 1e-9);
     CU_ASSERT_EQUAL(t.start_commit_pct, 20);
     CU_ASSERT_EQUAL(t.stop_commit_pct, 10);
+    CU_ASSERT_DOUBLE_EQUAL(t.min_yield_mib_per_cpu_s, 0.0, 1e-9); /* 0: never stop for it */
+    ck.min_yield_mib_per_cpu_s = NAN; /* not from a file; the tuner's default stands */
+    ksm_monitor_tuner_config(&ck, false, &t);
+    CU_ASSERT_DOUBLE_EQUAL(t.min_yield_mib_per_cpu_s, 4.0, 1e-9);
     ksm_monitor_tuner_config(&ck, true, &t); /* config errors: observe only */
     CU_ASSERT_EQUAL(t.mode, KSM_MODE_OBSERVE);
     ck.mode = 99; /* out of range: observe, never a write */
@@ -164,12 +174,14 @@ static void test_config_keys_parse(void)
     g_autofree char *d = g_build_filename(tmp, "conf", NULL);
     mkdir(d, 0700);
     put(d, "ballastd.conf",
-        "[ballastd]\nksm_mode = auto\nksm_cpu_budget_pct = 2.5\nksm_interval_ms = 3000\n");
+        "[ballastd]\nksm_mode = auto\nksm_cpu_budget_pct = 2.5\nksm_interval_ms = 3000\n"
+        "ksm_min_yield_mib_per_cpu_s = 12.5\n");
     g_autoptr(BallastConfig) c = config_load_dir(d);
     CU_ASSERT_EQUAL(c->errors->len, 0);
     CU_ASSERT_EQUAL(c->ksm.mode, (uint32_t)KSM_MODE_AUTO);
     CU_ASSERT_DOUBLE_EQUAL(c->ksm.cpu_budget_pct, 2.5, 1e-9);
     CU_ASSERT_EQUAL(c->ksm.interval_ms, 3000);
+    CU_ASSERT_DOUBLE_EQUAL(c->ksm.min_yield_mib_per_cpu_s, 12.5, 1e-9);
     put(d, "ballastd.conf",
         "[ballastd]\nksm_mode = turbo\nksm_start_commit_pct = 30\nksm_stop_commit_pct = 30\n");
     g_autoptr(BallastConfig) bad = config_load_dir(d);
@@ -417,6 +429,90 @@ static void test_peer_found_when_knobs_move(void)
     ksm_monitor_clear(&km);
 }
 
+/*
+ * The product's demo as ballastd sees it: 8 guests committing 8% of a
+ * 24 GiB host. ksmd starts as a probe; the scan that ends inside an
+ * interval is no verdict; the next interval's merges are, and the phase
+ * change is logged once. Status (table and JSON) and explain carry the
+ * phase and the yield.
+ */
+static void test_fleet_probe_and_yield_in_status(void)
+{
+    reset_tree();
+    struct ksm_monitor km;
+    ksm_monitor_init(&km, sysfs, proc, 0);
+    g_autoptr(BallastConfig) c = config_mode(KSM_MODE_AUTO, 10);
+    c->ksm.start_commit_pct = 50;
+    c->ksm.stop_commit_pct = 35;
+    ksm_monitor_configure(&km, c);
+    const uint64_t total = 24 * GiB, avail = 20 * GiB, committed = 2 * GiB;
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 0, total, avail, committed, 8);
+    CU_ASSERT_STRING_EQUAL(get("run"), "1");
+    CU_ASSERT_PTR_NOT_NULL(strstr(logbuf->str, "ksm: run 0 -> 1 (probe: fleet of 8 guests"));
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    ksm_monitor_host_status(&km, &h);
+    CU_ASSERT_STRING_EQUAL(h.ksm_phase, "probing");
+    CU_ASSERT_TRUE(isnan(h.ksm_yield_mib_per_cpu_s));
+    CU_ASSERT_DOUBLE_EQUAL(h.ksm_min_yield_mib_per_cpu_s, 4.0, 1e-9);
+
+    /* 10 s: the first full scan ends (7 -> 8), 0.2 s of CPU, nothing merged: no verdict. */
+    ksmd_ticks(1020);
+    put(sysfs, "full_scans", "8\n");
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 10000, total, avail, committed, 8);
+    CU_ASSERT_STRING_EQUAL(get("run"), "1");
+    CU_ASSERT_EQUAL(km.phase, KSM_PHASE_PROBING);
+    /* 20 s: 20000 pages (78.1 MiB) merged for 0.5 s: 78.1 / 0.7 s = 111.6 MiB/CPU-s. */
+    g_string_truncate(logbuf, 0);
+    ksmd_ticks(1070);
+    put(sysfs, "pages_sharing", "80000\n");
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 20000, total, avail, committed, 8);
+    CU_ASSERT_STRING_EQUAL(get("run"), "1");
+    CU_ASSERT_PTR_NOT_NULL(strstr(logbuf->str, "ksm: probing -> merging (yield 111.6 MiB/CPU-s"));
+    ctl_host_status_init(&h);
+    ksm_monitor_host_status(&km, &h);
+    CU_ASSERT_STRING_EQUAL(h.ksm_phase, "merging");
+    CU_ASSERT_DOUBLE_EQUAL(h.ksm_yield_mib_per_cpu_s, 78.125 / 0.7, 0.01);
+    CU_ASSERT_EQUAL(h.ksm_reprobe_in_s, -1);
+
+    /* JSON round trip and the table. */
+    g_autofree char *line = ctl_status_reply(&h, NULL, 0);
+    JsonNode *node = NULL;
+    g_autofree char *code = NULL, *msg = NULL;
+    CU_ASSERT_EQUAL_FATAL(ctl_reply_parse(line, &node, &code, &msg), 0);
+    struct ctl_host_status h2;
+    struct ctl_vm_status *back = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL(ctl_status_from_json(node, &h2, &back, &n), 0);
+    CU_ASSERT_STRING_EQUAL(h2.ksm_phase, "merging");
+    CU_ASSERT_DOUBLE_EQUAL(h2.ksm_yield_mib_per_cpu_s, h.ksm_yield_mib_per_cpu_s, 0.01);
+    CU_ASSERT_DOUBLE_EQUAL(h2.ksm_min_yield_mib_per_cpu_s, 4.0, 1e-9);
+    CU_ASSERT_EQUAL(h2.ksm_reprobe_in_s, -1);
+    GString *out = g_string_new(NULL);
+    status_table_format(out, &h2, back, n);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out->str, "ksm tuner: merging, yield 111.6 MiB/CPU-s (min 4): "));
+    g_string_free(out, TRUE);
+    g_free(back);
+    json_node_unref(node);
+
+    /* explain's ksm object. */
+    struct ksm_monitor_vm vm = {.pid = -1};
+    GString *doc = g_string_new(NULL);
+    struct json_writer w;
+    json_writer_init(&w, doc);
+    json_writer_object_begin(&w);
+    ksm_monitor_explain(&km, &vm, &w);
+    json_writer_object_end(&w);
+    CU_ASSERT_PTR_NOT_NULL(strstr(doc->str, "\"phase\":\"merging\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(doc->str, "\"yield_mib_per_cpu_s\":111.6"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(doc->str, "\"reprobe_in_s\":null"));
+    g_string_free(doc, TRUE);
+    ksm_monitor_clear(&km);
+}
+
 static CU_TestInfo monitor_tests[] = {
     {"mode names agree", test_mode_names_agree},
     {"tuner config mapping", test_tuner_config_mapping},
@@ -425,6 +521,7 @@ static CU_TestInfo monitor_tests[] = {
     {"auto tunes and logs", test_auto_tunes_and_logs},
     {"no ksm", test_no_ksm},
     {"peer found when knobs move", test_peer_found_when_knobs_move},
+    {"fleet probe and yield in status", test_fleet_probe_and_yield_in_status},
     CU_TEST_INFO_NULL,
 };
 
