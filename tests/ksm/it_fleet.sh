@@ -70,6 +70,7 @@ restore_ksm() {
 
 cleanup() {
   local rc=$?
+  [[ -n ${watchdog:-} ]] && kill "$watchdog" 2>/dev/null
   if [[ -n $daemon_pid ]] && kill -0 "$daemon_pid" 2>/dev/null; then
     kill "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
@@ -88,6 +89,20 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+# ctest kills a test that outlives its TIMEOUT (300 s) with SIGKILL, which no
+# trap sees: the guests would outlive it. Stop ourselves first, cleanly.
+# The sleep must not hold ctest's output pipe open after we exit: the
+# watchdog kills it when it is stopped itself.
+(
+  trap 'kill "$s" 2>/dev/null; exit 0' TERM
+  sleep 280 >/dev/null 2>&1 &
+  s=$!
+  wait "$s"
+  echo "FAIL: out of time after 280 s" >&2
+  kill -TERM $$
+) 9>&- &
+watchdog=$!
+trap 'exit 1' TERM
 
 ctl() { "$bin/ballastctl" --socket "$state/ctl.sock" "$@"; }
 status_json() { ctl --json status; }
@@ -108,7 +123,7 @@ clk_tck=$(getconf CLK_TCK)
 t0=$SECONDS
 fleet_started=1
 BALLAST_BUILD_DIR=$build "$src/scripts/fleet" start --count 8 --memory 128M --state "$state" \
-  --no-merge vm7 --wait --timeout 150 >"$state/fleet.log" 2>&1 ||
+  --no-merge vm7 --wait --timeout 150 >"$state/fleet.log" 2>&1 9>&- ||
   { cat "$state/fleet.log" >&2; fail "fleet did not start"; }
 ok "8 guests booted in $((SECONDS - t0)) s"
 
@@ -130,7 +145,7 @@ echo 0 >$ksm/run # a known start: ballastd must turn it on
 ticks_start=$(ksmd_ticks)
 t_start=$(date +%s.%N)
 "$bin/ballastd" --fleet "$state" --socket "$state/ctl.sock" --config-dir "$conf" \
-  >"$state/ballastd.log" 2>&1 &
+  >"$state/ballastd.log" 2>&1 9>&- &
 daemon_pid=$!
 wait_for 10 ctl ping || fail "ballastd did not answer on its control socket"
 
