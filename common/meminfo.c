@@ -8,19 +8,33 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Kernel names, by enum meminfo_field. All are "<kB> kB" lines. */
-static const char *const names[MEMINFO_FIELD_COUNT] = {
-    [MEMINFO_TOTAL] = "MemTotal",
-    [MEMINFO_FREE] = "MemFree",
-    [MEMINFO_AVAILABLE] = "MemAvailable",
-    [MEMINFO_CACHED] = "Cached",
-    [MEMINFO_BUFFERS] = "Buffers",
-    [MEMINFO_SWAP_TOTAL] = "SwapTotal",
-    [MEMINFO_SWAP_FREE] = "SwapFree",
-    [MEMINFO_ACTIVE_FILE] = "Active(file)",
-    [MEMINFO_INACTIVE_FILE] = "Inactive(file)",
-    [MEMINFO_ACTIVE_ANON] = "Active(anon)",
-    [MEMINFO_INACTIVE_ANON] = "Inactive(anon)",
+/* Kernel names, by enum meminfo_field, with their lengths (compared first:
+ * every line of meminfo is looked up here). All are "<kB> kB" lines. */
+#define NAME(s)                                                                                    \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
+static const struct {
+    const char *text;
+    size_t len;
+} names[MEMINFO_FIELD_COUNT] = {
+    [MEMINFO_TOTAL] = NAME("MemTotal"),
+    [MEMINFO_FREE] = NAME("MemFree"),
+    [MEMINFO_AVAILABLE] = NAME("MemAvailable"),
+    [MEMINFO_CACHED] = NAME("Cached"),
+    [MEMINFO_BUFFERS] = NAME("Buffers"),
+    [MEMINFO_SWAP_TOTAL] = NAME("SwapTotal"),
+    [MEMINFO_SWAP_FREE] = NAME("SwapFree"),
+    [MEMINFO_ACTIVE_FILE] = NAME("Active(file)"),
+    [MEMINFO_INACTIVE_FILE] = NAME("Inactive(file)"),
+    [MEMINFO_ACTIVE_ANON] = NAME("Active(anon)"),
+    [MEMINFO_INACTIVE_ANON] = NAME("Inactive(anon)"),
+    [MEMINFO_SHMEM] = NAME("Shmem"),
+    [MEMINFO_SLAB_RECLAIMABLE] = NAME("SReclaimable"),
+    [MEMINFO_SLAB_UNRECLAIMABLE] = NAME("SUnreclaim"),
+    [MEMINFO_KERNEL_STACK] = NAME("KernelStack"),
+    [MEMINFO_PAGE_TABLES] = NAME("PageTables"),
+    [MEMINFO_VMALLOC_USED] = NAME("VmallocUsed"),
 };
 
 /* 2 KiB holds a whole line many times over; meminfo itself is ~1.5 KiB. */
@@ -36,7 +50,7 @@ static void parse_line(const char *line, size_t len, void *ctx)
     size_t name_len = (size_t)(colon - line);
     int field = -1;
     for (int i = 0; i < MEMINFO_FIELD_COUNT; i++) {
-        if (strlen(names[i]) == name_len && memcmp(names[i], line, name_len) == 0) {
+        if (names[i].len == name_len && memcmp(names[i].text, line, name_len) == 0) {
             field = i;
             break;
         }

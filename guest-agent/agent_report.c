@@ -23,15 +23,16 @@ void agent_fill_report(const struct meminfo *mi, const struct vmstat *vs, const 
 {
     memset(r, 0, sizeof(*r));
     r->timestamp_ns = timestamp_ns;
-    /* meminfo's fields are numbered like the protocol's first eleven. */
-    _Static_assert(MEMINFO_FIELD_COUNT == PROTO_R_INACTIVE_ANON + 1, "meminfo/proto field order");
-    uint64_t *dst[MEMINFO_FIELD_COUNT] = {
+    /* meminfo's first eleven fields are numbered like the protocol's. */
+    _Static_assert((int)MEMINFO_INACTIVE_ANON == (int)PROTO_R_INACTIVE_ANON,
+                   "meminfo/proto field order");
+    uint64_t *dst[MEMINFO_INACTIVE_ANON + 1] = {
         &r->mem_total_bytes,   &r->mem_free_bytes,      &r->mem_available_bytes,
         &r->cached_bytes,      &r->buffers_bytes,       &r->swap_total_bytes,
         &r->swap_free_bytes,   &r->active_file_bytes,   &r->inactive_file_bytes,
         &r->active_anon_bytes, &r->inactive_anon_bytes,
     };
-    for (int f = 0; f < MEMINFO_FIELD_COUNT; f++) {
+    for (int f = 0; f <= MEMINFO_INACTIVE_ANON; f++) {
         if (MEMINFO_HAS(mi, f)) {
             *dst[f] = mi->bytes[f];
             r->valid_mask |= PROTO_R_BIT(f);
