@@ -51,8 +51,8 @@ static void send_hello(struct agent *a)
     f.u.hello.agent_version = 0x000100; /* 0.1.0 */
     f.u.hello.page_size_bytes = (uint32_t)sysconf(_SC_PAGESIZE);
     f.u.hello.capabilities = a->capabilities;
-    f.u.hello.proto_version_min = PROTO_VERSION;
-    f.u.hello.proto_version_max = PROTO_VERSION;
+    f.u.hello.proto_version_min = PROTO_VERSION_MIN;
+    f.u.hello.proto_version_max = PROTO_VERSION_MIN;
     enqueue(a, &f);
 }
 

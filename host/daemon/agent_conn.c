@@ -92,7 +92,7 @@ static int send_frame(struct agent_conn *a, struct proto_frame *f)
 
 static int on_hello(struct agent_conn *a, const struct proto_hello *h)
 {
-    if (h->proto_version_min > PROTO_VERSION || h->proto_version_max < PROTO_VERSION)
+    if (h->proto_version_min > PROTO_VERSION_MIN || h->proto_version_max < PROTO_VERSION_MIN)
         return -EPROTONOSUPPORT;
     struct proto_frame f = {.type = PROTO_WELCOME};
     f.u.welcome.host_version = 0x000100; /* 0.1.0 */
@@ -102,7 +102,7 @@ static int on_hello(struct agent_conn *a, const struct proto_hello *h)
     f.u.welcome.capabilities = h->capabilities & offer;
     if (!(f.u.welcome.capabilities & PROTO_CAP_QUIET))
         f.u.welcome.capabilities &= ~PROTO_CAP_POLL; /* POLL means nothing without QUIET */
-    f.u.welcome.proto_version = PROTO_VERSION;
+    f.u.welcome.proto_version = PROTO_VERSION_MIN;
     a->capabilities = f.u.welcome.capabilities;
     int rc = send_frame(a, &f);
     if (rc < 0)

@@ -79,7 +79,7 @@ int main(int argc, char **argv)
     memset(&f, 0, sizeof(f));
     f.type = PROTO_WELCOME;
     /* Not QUIET: the check below wants a report every interval. */
-    f.u.welcome = (struct proto_welcome){0x000100, PROTO_CAP_ALL & ~PROTO_CAP_QUIET, PROTO_VERSION};
+    f.u.welcome = (struct proto_welcome){0x000100, PROTO_CAP_ALL & ~PROTO_CAP_QUIET, 1};
     client_send(&c, &f);
 
     /* 2. The allocation shows in MemAvailable. */

@@ -77,7 +77,7 @@ static int grant(struct client *c, uint32_t caps)
     struct proto_frame f;
     memset(&f, 0, sizeof(f));
     f.type = PROTO_WELCOME;
-    f.u.welcome = (struct proto_welcome){0x000100, caps, PROTO_VERSION};
+    f.u.welcome = (struct proto_welcome){0x000100, caps, 1};
     client_send(c, &f);
     memset(&f, 0, sizeof(f));
     f.type = PROTO_CONFIG;
