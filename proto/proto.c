@@ -31,8 +31,8 @@ struct proto_field {
 struct proto_type_info {
     const char *name;
     const struct proto_field *fields;
-    size_t field_count;
-    size_t payload_bytes;
+    uint16_t field_count;
+    uint16_t payload_bytes;
 };
 
 #define F(type, member)                                                                            \
@@ -58,7 +58,10 @@ static const struct proto_field welcome_fields[] = {
     F(struct proto_welcome, proto_version),
 };
 
-/* REPORT and PRESSURE share these; PRESSURE appends its trigger mask. */
+/* REPORT and PRESSURE share these; PRESSURE appends its trigger mask. A
+ * REPORT is at the start of a PRESSURE, so one table serves both: a REPORT
+ * is the PRESSURE table less its last field (the agent's binary is smaller
+ * for it). */
 #define REPORT_FIELDS                                                                              \
     R(timestamp_ns), R(report_seq), RF(valid_mask, FIELD_VALID_MASK), R(mem_total_bytes),          \
         R(mem_free_bytes), R(mem_available_bytes), R(cached_bytes), R(buffers_bytes),              \
@@ -72,14 +75,12 @@ static const struct proto_field welcome_fields[] = {
     REPORT_FIELDS, R(shmem_bytes), R(slab_reclaimable_bytes), R(slab_unreclaimable_bytes),         \
         R(kernel_stack_bytes), R(page_tables_bytes), R(vmalloc_used_bytes)
 
-static const struct proto_field report_fields[] = {REPORT_FIELDS};
+_Static_assert(offsetof(struct proto_pressure, report) == 0, "a PRESSURE starts with a REPORT");
 
 static const struct proto_field pressure_fields[] = {
     REPORT_FIELDS,
     F(struct proto_pressure, triggers),
 };
-
-static const struct proto_field report_v2_fields[] = {REPORT_V2_FIELDS};
 
 static const struct proto_field pressure_v2_fields[] = {
     REPORT_V2_FIELDS,
@@ -122,6 +123,11 @@ static const struct proto_field poll_fields[1];
     {                                                                                              \
         n, f, N(f), b                                                                              \
     }
+/* A REPORT: its PRESSURE's fields but the trigger mask. */
+#define T_REPORT(f, b)                                                                             \
+    {                                                                                              \
+        "REPORT", f, N(f) - 1, b                                                                   \
+    }
 
 /*
  * The declared sizes are the contract (docs/protocol.md); proto_self_check()
@@ -130,7 +136,7 @@ static const struct proto_field poll_fields[1];
 static const struct proto_type_info types[PROTO_TYPE_COUNT] = {
     [PROTO_HELLO] = T("HELLO", hello_fields, PROTO_HELLO_BYTES),
     [PROTO_WELCOME] = T("WELCOME", welcome_fields, PROTO_WELCOME_BYTES),
-    [PROTO_REPORT] = T("REPORT", report_fields, PROTO_REPORT_V1_BYTES),
+    [PROTO_REPORT] = T_REPORT(pressure_fields, PROTO_REPORT_V1_BYTES),
     [PROTO_PRESSURE] = T("PRESSURE", pressure_fields, PROTO_PRESSURE_V1_BYTES),
     [PROTO_CONFIG] = T("CONFIG", config_fields, PROTO_CONFIG_BYTES),
     [PROTO_RECLAIM] = T("RECLAIM", reclaim_fields, PROTO_RECLAIM_BYTES),
@@ -140,11 +146,10 @@ static const struct proto_type_info types[PROTO_TYPE_COUNT] = {
     [PROTO_POLL] = {"POLL", poll_fields, 0, PROTO_POLL_BYTES},
 };
 
-/* What v2 changed; every type not here has its v1 layout in v2. */
-static const struct proto_type_info types_v2[PROTO_TYPE_COUNT] = {
-    [PROTO_REPORT] = T("REPORT", report_v2_fields, PROTO_REPORT_V2_BYTES),
-    [PROTO_PRESSURE] = T("PRESSURE", pressure_v2_fields, PROTO_PRESSURE_V2_BYTES),
-};
+/* What v2 changed (REPORT and PRESSURE); every other type keeps its v1 layout. */
+static const struct proto_type_info report_v2 = T_REPORT(pressure_v2_fields, PROTO_REPORT_V2_BYTES);
+static const struct proto_type_info pressure_v2 =
+    T("PRESSURE", pressure_v2_fields, PROTO_PRESSURE_V2_BYTES);
 
 _Static_assert(sizeof(struct proto_frame) < 512, "a frame lives on the stack of the agent loop");
 _Static_assert(PROTO_R_FIELD_COUNT <= 32, "valid_mask has 32 bits");
@@ -155,8 +160,10 @@ static const struct proto_type_info *type_info(unsigned version, unsigned type)
         return NULL;
     if (type == 0 || type >= PROTO_TYPE_COUNT || !types[type].fields)
         return NULL;
-    if (version >= 2 && types_v2[type].fields)
-        return &types_v2[type];
+    if (version >= 2 && type == PROTO_REPORT)
+        return &report_v2;
+    if (version >= 2 && type == PROTO_PRESSURE)
+        return &pressure_v2;
     return &types[type];
 }
 

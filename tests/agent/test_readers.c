@@ -58,7 +58,7 @@ static void test_meminfo_hostile(void)
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_ACTIVE_ANON], 0); /* kB * 1024 would overflow */
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_CACHED], 0);      /* line longer than the buffer */
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_SLAB_UNRECLAIMABLE], 5120ULL * 1024);
-    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_SHMEM], 0);            /* "12 MB": wrong unit */
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_SHMEM], 0);            /* "12 MB", then "Shmem\0\0\0" */
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_SLAB_RECLAIMABLE], 0); /* a garbled repeat */
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_KERNEL_STACK], 0);     /* negative */
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_PAGE_TABLES], 0);      /* only SecPageTables, " PageTables" */
