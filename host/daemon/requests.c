@@ -196,6 +196,11 @@ static void explain_agent(struct json_writer *w, struct bd_vm *vm)
     json_writer_member_int(w, "rejects", (int64_t)vm->agent.rejects);
     json_writer_member_int(w, "polls", (int64_t)vm->agent.polls);
     json_writer_member_bool(w, "polled", vm->has_agent && agent_conn_pollable(&vm->agent));
+    json_writer_key(w, "proto_version"); /* this connection's, null while not connected */
+    if (vm->has_agent && vm->agent.state == AGENT_READY)
+        json_writer_int(w, vm->agent.proto_version);
+    else
+        json_writer_null(w);
     json_writer_object_end(w);
 }
 
