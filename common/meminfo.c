@@ -8,8 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Kernel names, by enum meminfo_field. All are "<kB> kB" lines. */
-static const char *const names[MEMINFO_FIELD_COUNT] = {
+/* Kernel names, by enum meminfo_field. All are "<kB> kB" lines. Fixed
+ * width, not pointers: no relocations in the static agent, and a name's
+ * length is checked by its terminator. */
+#define NAME_MAX_CHARS 15
+static const char names[MEMINFO_FIELD_COUNT][NAME_MAX_CHARS + 1] = {
     [MEMINFO_TOTAL] = "MemTotal",
     [MEMINFO_FREE] = "MemFree",
     [MEMINFO_AVAILABLE] = "MemAvailable",
@@ -21,6 +24,12 @@ static const char *const names[MEMINFO_FIELD_COUNT] = {
     [MEMINFO_INACTIVE_FILE] = "Inactive(file)",
     [MEMINFO_ACTIVE_ANON] = "Active(anon)",
     [MEMINFO_INACTIVE_ANON] = "Inactive(anon)",
+    [MEMINFO_SHMEM] = "Shmem",
+    [MEMINFO_SLAB_RECLAIMABLE] = "SReclaimable",
+    [MEMINFO_SLAB_UNRECLAIMABLE] = "SUnreclaim",
+    [MEMINFO_KERNEL_STACK] = "KernelStack",
+    [MEMINFO_PAGE_TABLES] = "PageTables",
+    [MEMINFO_VMALLOC_USED] = "VmallocUsed",
 };
 
 /* 2 KiB holds a whole line many times over; meminfo itself is ~1.5 KiB. */
@@ -35,8 +44,10 @@ static void parse_line(const char *line, size_t len, void *ctx)
         return;
     size_t name_len = (size_t)(colon - line);
     int field = -1;
-    for (int i = 0; i < MEMINFO_FIELD_COUNT; i++) {
-        if (strlen(names[i]) == name_len && memcmp(names[i], line, name_len) == 0) {
+    /* names[i] is exactly name_len long: NUL at name_len, not before. */
+    for (int i = 0; name_len > 0 && name_len <= NAME_MAX_CHARS && i < MEMINFO_FIELD_COUNT; i++) {
+        if (names[i][name_len] == '\0' && names[i][name_len - 1] != '\0' &&
+            memcmp(names[i], line, name_len) == 0) {
             field = i;
             break;
         }

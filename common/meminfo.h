@@ -11,7 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Bit numbers in meminfo.valid; same order as the protocol's REPORT fields. */
+/*
+ * Bit numbers in meminfo.valid. The first eleven are numbered like the
+ * protocol's REPORT fields (v1); the rest split the guest's used memory by
+ * kind (REPORT v2, docs/protocol.md).
+ */
 enum meminfo_field {
     MEMINFO_TOTAL,
     MEMINFO_FREE,
@@ -24,6 +28,12 @@ enum meminfo_field {
     MEMINFO_INACTIVE_FILE,
     MEMINFO_ACTIVE_ANON,
     MEMINFO_INACTIVE_ANON,
+    MEMINFO_SHMEM,              /* Shmem: tmpfs (a tmpfs root), shared memory */
+    MEMINFO_SLAB_RECLAIMABLE,   /* SReclaimable */
+    MEMINFO_SLAB_UNRECLAIMABLE, /* SUnreclaim */
+    MEMINFO_KERNEL_STACK,       /* KernelStack */
+    MEMINFO_PAGE_TABLES,        /* PageTables */
+    MEMINFO_VMALLOC_USED,       /* VmallocUsed (0 on Linux 4.4 to 5.2: not counted) */
     MEMINFO_FIELD_COUNT
 };
 #define MEMINFO_HAS(mi, field) (((mi)->valid >> (field)) & 1u)

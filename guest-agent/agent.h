@@ -74,6 +74,9 @@ struct agent {
     uint64_t next_report_ns;
     struct proto_config config;
     uint32_t capabilities; /* PROTO_CAP_* as sent in HELLO */
+    /* Protocol version of this connection's frames (HELLO aside): 1 until
+     * the host's WELCOME chooses one (docs/protocol.md, "Versioning"). */
+    uint8_t proto_version;
     /* Quiet reporting (PROTO_CAP_QUIET granted by this connection's WELCOME):
      * the last report sent and when, to hold back the ones that say nothing new. */
     bool quiet;

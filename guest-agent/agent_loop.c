@@ -35,6 +35,8 @@
 static int enqueue(struct agent *a, struct proto_frame *f)
 {
     f->seq = a->tx_seq;
+    /* HELLO is a v1 frame for any host; the rest go in the chosen version. */
+    f->version = f->type == PROTO_HELLO ? PROTO_VERSION_MIN : a->proto_version;
     int n = proto_encode(f, a->out + a->out_len, sizeof(a->out) - a->out_len);
     if (n < 0)
         return n;
@@ -51,8 +53,8 @@ static void send_hello(struct agent *a)
     f.u.hello.agent_version = 0x000100; /* 0.1.0 */
     f.u.hello.page_size_bytes = (uint32_t)sysconf(_SC_PAGESIZE);
     f.u.hello.capabilities = a->capabilities;
-    f.u.hello.proto_version_min = PROTO_VERSION;
-    f.u.hello.proto_version_max = PROTO_VERSION;
+    f.u.hello.proto_version_min = PROTO_VERSION_MIN;
+    f.u.hello.proto_version_max = PROTO_VERSION_MAX;
     enqueue(a, &f);
 }
 
@@ -87,6 +89,9 @@ static void send_report_as(struct agent *a, uint32_t triggers, bool force)
     memset(&f, 0, sizeof(f));
     struct proto_report *r = triggers ? &f.u.pressure.report : &f.u.report;
     agent_sample(a, r);
+    /* What this connection's version carries, also for the next material
+     * comparison: a host that chose v2 sees the split appear as a change. */
+    r->valid_mask &= proto_report_valid_bits(a->proto_version);
     if (!triggers && !force && hold_report(a, r, r->timestamp_ns)) {
         a->stats.reports_held++;
         return;
@@ -179,6 +184,10 @@ static void on_welcome(struct agent *a, const struct proto_frame *f)
     /* Granted for this connection only: a new host (HELLO again) starts loud. */
     a->quiet = (f->u.welcome.capabilities & PROTO_CAP_QUIET) != 0;
     a->polled = a->quiet && (f->u.welcome.capabilities & PROTO_CAP_POLL) != 0;
+    /* A version outside what HELLO offered is the host's mistake: stay v1,
+     * which every host reads. */
+    uint32_t v = f->u.welcome.proto_version;
+    a->proto_version = v >= PROTO_VERSION_MIN && v <= PROTO_VERSION_MAX ? (uint8_t)v : 1;
     if (a->opt.verbose)
         agent_log("WELCOME host %#x caps %#x v%u", f->u.welcome.host_version,
                   f->u.welcome.capabilities, f->u.welcome.proto_version);
@@ -280,6 +289,7 @@ static void link_up(struct agent *a)
     a->out_len = 0;
     a->quiet = false; /* until this host's WELCOME grants it */
     a->polled = false;
+    a->proto_version = PROTO_VERSION_MIN; /* until its WELCOME chooses */
     a->have_last_sent = false;
     send_hello(a);
     a->next_report_ns = agent_now_ns(); /* a first report right away */
@@ -387,6 +397,7 @@ int agent_init(struct agent *a, const struct agent_options *opt)
     a->trigger_fd[0] = a->trigger_fd[1] = -1;
     a->port_fd = -1;
     a->port_is_socket = opt->connect_path != NULL;
+    a->proto_version = PROTO_VERSION_MIN;
     if (a->meminfo_fd < 0) {
         int rc = a->meminfo_fd;
         agent_close(a);

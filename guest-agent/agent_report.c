@@ -1,6 +1,7 @@
 /* Sampling /proc into a REPORT payload; see agent.h. */
 #include "agent.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,23 +19,48 @@ uint64_t agent_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* /proc/meminfo field -> REPORT field: its valid_mask bit and its member. */
+#define MEM(from, to, member)                                                                      \
+    {                                                                                              \
+        from, to, offsetof(struct proto_report, member)                                            \
+    }
+static const struct {
+    uint8_t from; /* enum meminfo_field */
+    uint8_t to;   /* enum proto_report_field */
+    uint16_t offset;
+} mem_fields[] = {
+    MEM(MEMINFO_TOTAL, PROTO_R_MEM_TOTAL, mem_total_bytes),
+    MEM(MEMINFO_FREE, PROTO_R_MEM_FREE, mem_free_bytes),
+    MEM(MEMINFO_AVAILABLE, PROTO_R_MEM_AVAILABLE, mem_available_bytes),
+    MEM(MEMINFO_CACHED, PROTO_R_CACHED, cached_bytes),
+    MEM(MEMINFO_BUFFERS, PROTO_R_BUFFERS, buffers_bytes),
+    MEM(MEMINFO_SWAP_TOTAL, PROTO_R_SWAP_TOTAL, swap_total_bytes),
+    MEM(MEMINFO_SWAP_FREE, PROTO_R_SWAP_FREE, swap_free_bytes),
+    MEM(MEMINFO_ACTIVE_FILE, PROTO_R_ACTIVE_FILE, active_file_bytes),
+    MEM(MEMINFO_INACTIVE_FILE, PROTO_R_INACTIVE_FILE, inactive_file_bytes),
+    MEM(MEMINFO_ACTIVE_ANON, PROTO_R_ACTIVE_ANON, active_anon_bytes),
+    MEM(MEMINFO_INACTIVE_ANON, PROTO_R_INACTIVE_ANON, inactive_anon_bytes),
+    /* v2: the used memory by kind */
+    MEM(MEMINFO_SHMEM, PROTO_R_SHMEM, shmem_bytes),
+    MEM(MEMINFO_SLAB_RECLAIMABLE, PROTO_R_SLAB_RECLAIMABLE, slab_reclaimable_bytes),
+    MEM(MEMINFO_SLAB_UNRECLAIMABLE, PROTO_R_SLAB_UNRECLAIMABLE, slab_unreclaimable_bytes),
+    MEM(MEMINFO_KERNEL_STACK, PROTO_R_KERNEL_STACK, kernel_stack_bytes),
+    MEM(MEMINFO_PAGE_TABLES, PROTO_R_PAGE_TABLES, page_tables_bytes),
+    MEM(MEMINFO_VMALLOC_USED, PROTO_R_VMALLOC_USED, vmalloc_used_bytes),
+};
+_Static_assert(sizeof(mem_fields) / sizeof(mem_fields[0]) == MEMINFO_FIELD_COUNT,
+               "every meminfo field is reported");
+
 void agent_fill_report(const struct meminfo *mi, const struct vmstat *vs, const struct psi *psi,
                        uint64_t timestamp_ns, uint64_t uptime_ms, struct proto_report *r)
 {
     memset(r, 0, sizeof(*r));
     r->timestamp_ns = timestamp_ns;
-    /* meminfo's fields are numbered like the protocol's first eleven. */
-    _Static_assert(MEMINFO_FIELD_COUNT == PROTO_R_INACTIVE_ANON + 1, "meminfo/proto field order");
-    uint64_t *dst[MEMINFO_FIELD_COUNT] = {
-        &r->mem_total_bytes,   &r->mem_free_bytes,      &r->mem_available_bytes,
-        &r->cached_bytes,      &r->buffers_bytes,       &r->swap_total_bytes,
-        &r->swap_free_bytes,   &r->active_file_bytes,   &r->inactive_file_bytes,
-        &r->active_anon_bytes, &r->inactive_anon_bytes,
-    };
-    for (int f = 0; f < MEMINFO_FIELD_COUNT; f++) {
-        if (MEMINFO_HAS(mi, f)) {
-            *dst[f] = mi->bytes[f];
-            r->valid_mask |= PROTO_R_BIT(f);
+    for (size_t i = 0; i < sizeof(mem_fields) / sizeof(mem_fields[0]); i++) {
+        if (MEMINFO_HAS(mi, mem_fields[i].from)) {
+            memcpy((char *)r + mem_fields[i].offset, &mi->bytes[mem_fields[i].from],
+                   sizeof(uint64_t));
+            r->valid_mask |= PROTO_R_BIT(mem_fields[i].to);
         }
     }
     if (psi->valid & PSI_HAS_SOME) {

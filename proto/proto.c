@@ -6,6 +6,11 @@
  * encodes or decodes any of them little-endian. The wire size of a type is
  * the sum of its widths, so a field added to a table changes the size the
  * decoder insists on, and the unit tests check both against docs.
+ *
+ * One table per version: v2 is v1 with REPORT and PRESSURE grown by the
+ * used-memory split; every other type keeps its v1 layout. A frame's header
+ * version picks the table, so a v1 REPORT (176 bytes) and a v2 one (224)
+ * are each checked against their own exact size.
  */
 #include "proto.h"
 
@@ -17,24 +22,29 @@
 struct proto_field {
     uint16_t offset; /* in the union member */
     uint8_t width;   /* 1, 2, 4 or 8 bytes on the wire */
+    uint8_t flags;   /* FIELD_* */
 };
+
+/* REPORT.valid_mask: cut to the bits of the frame's version, both ways. */
+#define FIELD_VALID_MASK 1u
 
 struct proto_type_info {
     const char *name;
     const struct proto_field *fields;
-    size_t field_count;
-    size_t payload_bytes;
+    uint16_t field_count;
+    uint16_t payload_bytes;
 };
 
 #define F(type, member)                                                                            \
     {                                                                                              \
-        offsetof(type, member), sizeof(((type *)0)->member)                                        \
+        offsetof(type, member), sizeof(((type *)0)->member), 0                                     \
     }
-#define R(member)                                                                                  \
+#define RF(member, flags)                                                                          \
     {                                                                                              \
         offsetof(struct proto_pressure, report) + offsetof(struct proto_report, member),           \
-            sizeof(((struct proto_report *)0)->member)                                             \
+            sizeof(((struct proto_report *)0)->member), flags                                      \
     }
+#define R(member) RF(member, 0)
 
 static const struct proto_field hello_fields[] = {
     F(struct proto_hello, agent_version),     F(struct proto_hello, page_size_bytes),
@@ -48,19 +58,32 @@ static const struct proto_field welcome_fields[] = {
     F(struct proto_welcome, proto_version),
 };
 
-/* REPORT and PRESSURE share these; PRESSURE appends its trigger mask. */
+/* REPORT and PRESSURE share these; PRESSURE appends its trigger mask. A
+ * REPORT is at the start of a PRESSURE, so one table serves both: a REPORT
+ * is the PRESSURE table less its last field (the agent's binary is smaller
+ * for it). */
 #define REPORT_FIELDS                                                                              \
-    R(timestamp_ns), R(report_seq), R(valid_mask), R(mem_total_bytes), R(mem_free_bytes),          \
-        R(mem_available_bytes), R(cached_bytes), R(buffers_bytes), R(swap_total_bytes),            \
-        R(swap_free_bytes), R(active_file_bytes), R(inactive_file_bytes), R(active_anon_bytes),    \
-        R(inactive_anon_bytes), R(psi_some_avg10_bp), R(psi_some_avg60_bp), R(psi_full_avg10_bp),  \
-        R(psi_full_avg60_bp), R(psi_some_total_us), R(psi_full_total_us), R(pgmajfault),           \
-        R(pgscan), R(pgsteal), R(oom_kill), R(uptime_ms)
+    R(timestamp_ns), R(report_seq), RF(valid_mask, FIELD_VALID_MASK), R(mem_total_bytes),          \
+        R(mem_free_bytes), R(mem_available_bytes), R(cached_bytes), R(buffers_bytes),              \
+        R(swap_total_bytes), R(swap_free_bytes), R(active_file_bytes), R(inactive_file_bytes),     \
+        R(active_anon_bytes), R(inactive_anon_bytes), R(psi_some_avg10_bp), R(psi_some_avg60_bp),  \
+        R(psi_full_avg10_bp), R(psi_full_avg60_bp), R(psi_some_total_us), R(psi_full_total_us),    \
+        R(pgmajfault), R(pgscan), R(pgsteal), R(oom_kill), R(uptime_ms)
 
-static const struct proto_field report_fields[] = {REPORT_FIELDS};
+/* v2 appends the used-memory split to v1's REPORT fields. */
+#define REPORT_V2_FIELDS                                                                           \
+    REPORT_FIELDS, R(shmem_bytes), R(slab_reclaimable_bytes), R(slab_unreclaimable_bytes),         \
+        R(kernel_stack_bytes), R(page_tables_bytes), R(vmalloc_used_bytes)
+
+_Static_assert(offsetof(struct proto_pressure, report) == 0, "a PRESSURE starts with a REPORT");
 
 static const struct proto_field pressure_fields[] = {
     REPORT_FIELDS,
+    F(struct proto_pressure, triggers),
+};
+
+static const struct proto_field pressure_v2_fields[] = {
+    REPORT_V2_FIELDS,
     F(struct proto_pressure, triggers),
 };
 
@@ -100,6 +123,11 @@ static const struct proto_field poll_fields[1];
     {                                                                                              \
         n, f, N(f), b                                                                              \
     }
+/* A REPORT: its PRESSURE's fields but the trigger mask. */
+#define T_REPORT(f, b)                                                                             \
+    {                                                                                              \
+        "REPORT", f, N(f) - 1, b                                                                   \
+    }
 
 /*
  * The declared sizes are the contract (docs/protocol.md); proto_self_check()
@@ -108,8 +136,8 @@ static const struct proto_field poll_fields[1];
 static const struct proto_type_info types[PROTO_TYPE_COUNT] = {
     [PROTO_HELLO] = T("HELLO", hello_fields, PROTO_HELLO_BYTES),
     [PROTO_WELCOME] = T("WELCOME", welcome_fields, PROTO_WELCOME_BYTES),
-    [PROTO_REPORT] = T("REPORT", report_fields, PROTO_REPORT_BYTES),
-    [PROTO_PRESSURE] = T("PRESSURE", pressure_fields, PROTO_PRESSURE_BYTES),
+    [PROTO_REPORT] = T_REPORT(pressure_fields, PROTO_REPORT_V1_BYTES),
+    [PROTO_PRESSURE] = T("PRESSURE", pressure_fields, PROTO_PRESSURE_V1_BYTES),
     [PROTO_CONFIG] = T("CONFIG", config_fields, PROTO_CONFIG_BYTES),
     [PROTO_RECLAIM] = T("RECLAIM", reclaim_fields, PROTO_RECLAIM_BYTES),
     [PROTO_RECLAIM_DONE] = T("RECLAIM_DONE", reclaim_done_fields, PROTO_RECLAIM_DONE_BYTES),
@@ -118,40 +146,62 @@ static const struct proto_type_info types[PROTO_TYPE_COUNT] = {
     [PROTO_POLL] = {"POLL", poll_fields, 0, PROTO_POLL_BYTES},
 };
 
-_Static_assert(sizeof(struct proto_frame) < 512, "a frame lives on the stack of the agent loop");
+/* What v2 changed (REPORT and PRESSURE); every other type keeps its v1 layout. */
+static const struct proto_type_info report_v2 = T_REPORT(pressure_v2_fields, PROTO_REPORT_V2_BYTES);
+static const struct proto_type_info pressure_v2 =
+    T("PRESSURE", pressure_v2_fields, PROTO_PRESSURE_V2_BYTES);
 
-static const struct proto_type_info *type_info(unsigned type)
+_Static_assert(sizeof(struct proto_frame) < 512, "a frame lives on the stack of the agent loop");
+_Static_assert(PROTO_R_FIELD_COUNT <= 32, "valid_mask has 32 bits");
+
+static const struct proto_type_info *type_info(unsigned version, unsigned type)
 {
+    if (version < PROTO_VERSION_MIN || version > PROTO_VERSION_MAX)
+        return NULL;
     if (type == 0 || type >= PROTO_TYPE_COUNT || !types[type].fields)
         return NULL;
+    if (version >= 2 && type == PROTO_REPORT)
+        return &report_v2;
+    if (version >= 2 && type == PROTO_PRESSURE)
+        return &pressure_v2;
     return &types[type];
 }
 
 int proto_self_check(void)
 {
-    for (unsigned type = 1; type < PROTO_TYPE_COUNT; type++) {
-        const struct proto_type_info *t = type_info(type);
-        if (!t)
-            return -EINVAL;
-        size_t total = 0;
-        for (size_t i = 0; i < t->field_count; i++)
-            total += t->fields[i].width;
-        if (total != t->payload_bytes || total > PROTO_MAX_PAYLOAD_BYTES)
-            return -EINVAL;
+    for (unsigned v = PROTO_VERSION_MIN; v <= PROTO_VERSION_MAX; v++) {
+        for (unsigned type = 1; type < PROTO_TYPE_COUNT; type++) {
+            const struct proto_type_info *t = type_info(v, type);
+            if (!t)
+                return -EINVAL;
+            size_t total = 0;
+            for (size_t i = 0; i < t->field_count; i++)
+                total += t->fields[i].width;
+            if (total != t->payload_bytes || total > PROTO_MAX_PAYLOAD_BYTES)
+                return -EINVAL;
+        }
     }
     return 0;
 }
 
 const char *proto_type_name(unsigned type)
 {
-    const struct proto_type_info *t = type_info(type);
+    const struct proto_type_info *t = type_info(PROTO_VERSION_MIN, type);
     return t ? t->name : "?";
 }
 
-size_t proto_payload_bytes(unsigned type)
+size_t proto_payload_bytes(unsigned version, unsigned type)
 {
-    const struct proto_type_info *t = type_info(type);
+    const struct proto_type_info *t = type_info(version, type);
     return t ? t->payload_bytes : 0;
+}
+
+uint32_t proto_report_valid_bits(unsigned version)
+{
+    if (version < PROTO_VERSION_MIN || version > PROTO_VERSION_MAX)
+        return 0;
+    unsigned fields = version == 1 ? PROTO_R_V1_FIELD_COUNT : PROTO_R_FIELD_COUNT;
+    return (uint32_t)((1ull << fields) - 1);
 }
 
 static void put_le(uint8_t *p, uint64_t v, unsigned width)
@@ -218,7 +268,8 @@ int proto_encode(const struct proto_frame *f, uint8_t *buf, size_t buf_len)
 {
     if (!f || !buf)
         return -EINVAL;
-    const struct proto_type_info *t = type_info(f->type);
+    unsigned version = f->version ? f->version : PROTO_VERSION_MIN;
+    const struct proto_type_info *t = type_info(version, f->type);
     if (!t)
         return -EINVAL;
     size_t total = PROTO_HEADER_BYTES + t->payload_bytes;
@@ -228,7 +279,7 @@ int proto_encode(const struct proto_frame *f, uint8_t *buf, size_t buf_len)
     buf[1] = PROTO_MAGIC1;
     buf[2] = PROTO_MAGIC2;
     buf[3] = PROTO_MAGIC3;
-    buf[4] = PROTO_VERSION;
+    buf[4] = (uint8_t)version;
     buf[5] = f->type;
     put_le(buf + 6, 0, 2);
     put_le(buf + 8, t->payload_bytes, 4);
@@ -237,7 +288,10 @@ int proto_encode(const struct proto_frame *f, uint8_t *buf, size_t buf_len)
     uint8_t *p = buf + PROTO_HEADER_BYTES;
     for (size_t i = 0; i < t->field_count; i++) {
         const struct proto_field *fl = &t->fields[i];
-        put_le(p, load_member(msg + fl->offset, fl->width), fl->width);
+        uint64_t v = load_member(msg + fl->offset, fl->width);
+        if (fl->flags & FIELD_VALID_MASK)
+            v &= proto_report_valid_bits(version);
+        put_le(p, v, fl->width);
         p += fl->width;
     }
     return (int)total;
@@ -258,14 +312,14 @@ static int check_header(const uint8_t *buf, const struct proto_type_info **info,
 {
     if (!is_magic(buf))
         return -EBADMSG;
-    if (buf[4] != PROTO_VERSION)
+    if (buf[4] < PROTO_VERSION_MIN || buf[4] > PROTO_VERSION_MAX)
         return -EPROTONOSUPPORT;
     if (get_le(buf + 6, 2) != 0)
         return -EBADMSG;
     uint32_t len = (uint32_t)get_le(buf + 8, 4);
     if (len > PROTO_MAX_PAYLOAD_BYTES)
         return -E2BIG;
-    const struct proto_type_info *t = type_info(buf[5]);
+    const struct proto_type_info *t = type_info(buf[4], buf[5]);
     if (!t)
         return -ENOMSG;
     if (len != t->payload_bytes)
@@ -302,7 +356,10 @@ int proto_decode(const uint8_t *buf, size_t len, struct proto_frame *out, size_t
     const uint8_t *p = buf + PROTO_HEADER_BYTES;
     for (size_t i = 0; i < t->field_count; i++) {
         const struct proto_field *fl = &t->fields[i];
-        store_member(msg + fl->offset, get_le(p, fl->width), fl->width);
+        uint64_t v = get_le(p, fl->width);
+        if (fl->flags & FIELD_VALID_MASK)
+            v &= proto_report_valid_bits(out->version);
+        store_member(msg + fl->offset, v, fl->width);
         p += fl->width;
     }
     *consumed = PROTO_HEADER_BYTES + payload_bytes;

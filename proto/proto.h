@@ -33,7 +33,15 @@
 #define PROTO_MAGIC2 0x53
 #define PROTO_MAGIC3 0x54
 
-#define PROTO_VERSION      1
+/*
+ * Protocol versions this code speaks. A frame's header carries the version
+ * of its layouts: HELLO and WELCOME always go as v1 frames (their layouts
+ * are the same in every version), everything else in the version the
+ * connection's WELCOME chose, v1 before it. v2 adds the used-memory split
+ * to REPORT and PRESSURE (docs/protocol.md, "Versioning").
+ */
+#define PROTO_VERSION_MIN  1
+#define PROTO_VERSION_MAX  2
 #define PROTO_HEADER_BYTES 16
 /* Hard ceiling on any payload, checked before the exact per-type size. */
 #define PROTO_MAX_PAYLOAD_BYTES 256
@@ -83,9 +91,17 @@ enum proto_report_field {
     PROTO_R_PGSTEAL,
     PROTO_R_OOM_KILL,
     PROTO_R_UPTIME,
+    /* v2 only: the guest's used memory by kind (/proc/meminfo) */
+    PROTO_R_SHMEM,
+    PROTO_R_SLAB_RECLAIMABLE,
+    PROTO_R_SLAB_UNRECLAIMABLE,
+    PROTO_R_KERNEL_STACK,
+    PROTO_R_PAGE_TABLES,
+    PROTO_R_VMALLOC_USED,
     PROTO_R_FIELD_COUNT
 };
-#define PROTO_R_BIT(field) (1u << (field))
+#define PROTO_R_V1_FIELD_COUNT (PROTO_R_UPTIME + 1)
+#define PROTO_R_BIT(field)     (1u << (field))
 
 /* PRESSURE.triggers bits. */
 #define PROTO_TRIGGER_SOME (1u << 0)
@@ -139,6 +155,13 @@ struct proto_report {
     uint64_t pgsteal;
     uint64_t oom_kill;
     uint64_t uptime_ms;
+    /* v2 only (0 and not in valid_mask in a v1 frame): */
+    uint64_t shmem_bytes;              /* Shmem: tmpfs, shared memory (on the anon LRU) */
+    uint64_t slab_reclaimable_bytes;   /* SReclaimable */
+    uint64_t slab_unreclaimable_bytes; /* SUnreclaim */
+    uint64_t kernel_stack_bytes;       /* KernelStack */
+    uint64_t page_tables_bytes;        /* PageTables */
+    uint64_t vmalloc_used_bytes;       /* VmallocUsed (vmap'd kernel stacks included) */
 };
 
 struct proto_pressure {
@@ -180,8 +203,8 @@ struct proto_error {
 
 /* One decoded (or to-be-encoded) frame: header fields plus the typed payload. */
 struct proto_frame {
-    uint8_t version;
-    uint8_t type; /* enum proto_type; selects the union member */
+    uint8_t version; /* of the layouts: PROTO_VERSION_MIN..MAX; 0 encodes as 1 */
+    uint8_t type;    /* enum proto_type; selects the union member */
     uint16_t flags;
     uint32_t seq; /* per sender, +1 per frame; gaps mean dropped frames */
     uint32_t payload_bytes;
@@ -201,8 +224,10 @@ struct proto_frame {
 /* Exact payload sizes on the wire (docs/protocol.md has the byte layouts). */
 #define PROTO_HELLO_BYTES        16
 #define PROTO_WELCOME_BYTES      12
-#define PROTO_REPORT_BYTES       176
-#define PROTO_PRESSURE_BYTES     180
+#define PROTO_REPORT_V1_BYTES    176
+#define PROTO_PRESSURE_V1_BYTES  180
+#define PROTO_REPORT_V2_BYTES    224 /* v1's, then the six memory kinds */
+#define PROTO_PRESSURE_V2_BYTES  228
 #define PROTO_CONFIG_BYTES       16
 #define PROTO_RECLAIM_BYTES      8
 #define PROTO_RECLAIM_DONE_BYTES 36
@@ -216,22 +241,30 @@ int proto_self_check(void);
 /* Name of a type for logs ("REPORT"), "?" when unknown. */
 const char *proto_type_name(unsigned type);
 
-/* Exact payload size of a type on the wire, 0 when the type is unknown. */
-size_t proto_payload_bytes(unsigned type);
+/* Exact payload size of a type in a version, 0 when either is unknown. */
+size_t proto_payload_bytes(unsigned version, unsigned type);
 
 /*
- * Encodes f (f->type and the matching union member; f->version, f->flags
- * and f->payload_bytes are ignored and written as PROTO_VERSION, 0 and the
- * type's size) into buf. Returns the frame length, -EINVAL for an unknown
- * type, -ENOSPC when buf is too small.
+ * The REPORT.valid_mask bits a version's frames can carry (0 for an unknown
+ * version). The codec clears the others both ways: a v1 frame never claims
+ * a v2 field, whatever the sender's struct held.
+ */
+uint32_t proto_report_valid_bits(unsigned version);
+
+/*
+ * Encodes f (f->type and the matching union member, in f->version's
+ * layouts, 0 meaning 1; f->flags and f->payload_bytes are ignored and
+ * written as 0 and the type's size) into buf. Returns the frame length,
+ * -EINVAL for an unknown type or version, -ENOSPC when buf is too small.
  */
 int proto_encode(const struct proto_frame *f, uint8_t *buf, size_t buf_len);
 
 /*
  * Decodes one frame at the start of buf. The header is checked in this
- * order before any payload byte is read: magic (-EBADMSG), version
- * (-EPROTONOSUPPORT), flags (-EBADMSG), length against the hard maximum
- * (-E2BIG), type (-ENOMSG), length against the type's exact size (-EMSGSIZE).
+ * order before any payload byte is read: magic (-EBADMSG), version in
+ * PROTO_VERSION_MIN..MAX (-EPROTONOSUPPORT), flags (-EBADMSG), length
+ * against the hard maximum (-E2BIG), type (-ENOMSG), length against the
+ * type's exact size in that version (-EMSGSIZE).
  * Returns 0 with *consumed = frame length, -EAGAIN when buf holds only a
  * prefix of a frame that may still turn out valid, or one of the errors above.
  */

@@ -312,7 +312,7 @@ static void agent_hello(struct fake_vm *vm)
     f.u.hello.agent_version = 0x000100;
     f.u.hello.page_size_bytes = 4096;
     f.u.hello.capabilities = PROTO_CAP_PRESSURE | PROTO_CAP_RECLAIM | PROTO_CAP_VMSTAT;
-    f.u.hello.proto_version_min = f.u.hello.proto_version_max = PROTO_VERSION;
+    f.u.hello.proto_version_min = f.u.hello.proto_version_max = 1; /* a v1 agent */
     agent_send(vm, &f);
 }
 

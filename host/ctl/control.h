@@ -145,13 +145,24 @@ struct ctl_vm_cost {
     char error[CTL_COST_ERROR_MAX];
 };
 
-/* The guest's used memory split, from its agent's last report; -1 = unknown. */
+/* The guest's used memory split, from its agent's last report; -1 = unknown.
+ * The members after kernel_other need a protocol v2 agent (docs/control-protocol.md). */
 struct ctl_guest_mem {
     int64_t age_ms; /* of the report */
     int64_t used_bytes;
     int64_t cache_bytes;
-    int64_t anon_bytes;
+    int64_t anon_bytes; /* shmem included */
     int64_t kernel_other_bytes;
+    int64_t shmem_bytes;
+    int64_t slab_reclaimable_bytes;
+    int64_t slab_unreclaimable_bytes;
+    int64_t kernel_stack_bytes;
+    int64_t page_tables_bytes;
+    int64_t vmalloc_used_bytes;
+    int64_t kernel_bytes;  /* page tables + max(vmalloc, stacks): vmap'd stacks counted once */
+    int64_t balloon_bytes; /* the balloon's pages counted as used (deflate-on-oom) */
+    int64_t other_bytes;   /* kernel_other - slab - kernel - balloon */
+    int64_t kernel_reserved_bytes; /* nominal - MemTotal when meaningful (any agent) */
 };
 
 /* The fleet's total: each member summed over the VMs that know it. */

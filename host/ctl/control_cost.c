@@ -38,9 +38,23 @@ static const struct member cost_members[] = {
     {                                                                                              \
 #m, offsetof(struct ctl_guest_mem, m)                                                      \
     }
+/* The sum, its v1 parts, then what a v2 agent splits them into. */
 static const struct member guest_members[] = {
-    GUEST(age_ms),     GUEST(used_bytes),         GUEST(cache_bytes),
-    GUEST(anon_bytes), GUEST(kernel_other_bytes),
+    GUEST(age_ms),
+    GUEST(used_bytes),
+    GUEST(cache_bytes),
+    GUEST(anon_bytes),
+    GUEST(kernel_other_bytes),
+    GUEST(shmem_bytes),
+    GUEST(slab_reclaimable_bytes),
+    GUEST(slab_unreclaimable_bytes),
+    GUEST(kernel_stack_bytes),
+    GUEST(page_tables_bytes),
+    GUEST(vmalloc_used_bytes),
+    GUEST(kernel_bytes),
+    GUEST(balloon_bytes),
+    GUEST(other_bytes),
+    GUEST(kernel_reserved_bytes),
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))

@@ -75,26 +75,96 @@ static void explain_cost(GString *out, const struct ctl_vm_cost *c)
     g_string_append_c(out, '\n');
 }
 
+static uint64_t known(int64_t bytes)
+{
+    return bytes < 0 ? 0 : (uint64_t)bytes;
+}
+
+/* The report's age, then what the kernel kept at boot when it is known. */
+static void explain_guest_tail(GString *out, const struct ctl_guest_mem *g)
+{
+    if (g->age_ms >= 0)
+        g_string_append_printf(out, " (report %" PRId64 " s ago)", g->age_ms / 1000);
+    if (g->kernel_reserved_bytes >= 0)
+        g_string_append_printf(out, "; kernel reserved at boot %" PRIu64,
+                               mib(g->kernel_reserved_bytes));
+    g_string_append_c(out, '\n');
+}
+
+/* An agent from before protocol v2: cache + anon + kernel and the rest. */
+static void explain_guest_lru(GString *out, const struct ctl_guest_mem *g)
+{
+    uint64_t bytes[3] = {known(g->cache_bytes), known(g->anon_bytes), known(g->kernel_other_bytes)};
+    uint64_t m[3];
+    uint64_t total = cost_text_mib_parts(bytes, 3, m);
+    /* A guest's figures need not add up (it is untrusted): say "=" only when they do. */
+    bool adds_up =
+        (unsigned __int128)g->used_bytes == (unsigned __int128)bytes[0] + bytes[1] + bytes[2];
+    g_string_append_printf(out,
+                           "  guest memory: used %" PRIu64 " MiB %s cache %" PRIu64
+                           " + anon %" PRIu64 " + kernel+other %" PRIu64,
+                           adds_up ? total : mib(g->used_bytes), adds_up ? "=" : "of which", m[0],
+                           m[1], m[2]);
+    explain_guest_tail(out, g);
+}
+
+static bool kinds_known(const struct ctl_guest_mem *g)
+{
+    const int64_t kinds[] = {
+        g->shmem_bytes,        g->slab_reclaimable_bytes, g->slab_unreclaimable_bytes,
+        g->kernel_stack_bytes, g->page_tables_bytes,      g->vmalloc_used_bytes,
+        g->kernel_bytes,       g->balloon_bytes,          g->other_bytes};
+    for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
+        if (kinds[i] < 0)
+            return false;
+    return true;
+}
+
+/* A v2 agent: anon without its shmem, slab, kernel, the balloon, the rest. */
+static void explain_guest_kinds(GString *out, const struct ctl_guest_mem *g)
+{
+    uint64_t anon = known(g->anon_bytes), shmem = known(g->shmem_bytes);
+    uint64_t slab = known(g->slab_reclaimable_bytes) + known(g->slab_unreclaimable_bytes);
+    uint64_t bytes[7] = {known(g->cache_bytes),
+                         shmem,
+                         anon > shmem ? anon - shmem : 0,
+                         slab,
+                         known(g->kernel_bytes),
+                         known(g->balloon_bytes),
+                         known(g->other_bytes)};
+    uint64_t m[7];
+    uint64_t total = cost_text_mib_parts(bytes, 7, m);
+    unsigned __int128 sum = 0; /* the guest's figures: any size */
+    for (size_t i = 0; i < 7; i++)
+        sum += bytes[i];
+    bool adds_up = (unsigned __int128)g->used_bytes == sum;
+    char stacks[24], pt[24], vm[24], rec[24];
+    g_string_append_printf(out,
+                           "  guest memory: used %" PRIu64 " MiB %s cache %" PRIu64
+                           " + shmem %" PRIu64 " + anon %" PRIu64 " + slab %" PRIu64
+                           " (reclaimable %s) + kernel %" PRIu64
+                           " (stacks %s, page tables %s, vmalloc %s)",
+                           adds_up ? total : mib(g->used_bytes), adds_up ? "=" : "of which", m[0],
+                           m[1], m[2], m[3], beside(g->slab_reclaimable_bytes, rec, sizeof(rec)),
+                           m[4], beside(g->kernel_stack_bytes, stacks, sizeof(stacks)),
+                           beside(g->page_tables_bytes, pt, sizeof(pt)),
+                           beside(g->vmalloc_used_bytes, vm, sizeof(vm)));
+    if (bytes[5] > 0)
+        g_string_append_printf(out, " + balloon %" PRIu64, m[5]);
+    g_string_append_printf(out, " + other %" PRIu64, m[6]);
+    explain_guest_tail(out, g);
+}
+
 static void explain_guest(GString *out, const struct ctl_guest_mem *g)
 {
     if (g->used_bytes < 0 || g->cache_bytes < 0 || g->anon_bytes < 0 || g->kernel_other_bytes < 0) {
         g_string_append(out, "  guest memory: unknown (no agent report with the LRU figures)\n");
         return;
     }
-    uint64_t bytes[3] = {(uint64_t)g->cache_bytes, (uint64_t)g->anon_bytes,
-                         (uint64_t)g->kernel_other_bytes};
-    uint64_t m[3];
-    uint64_t total = cost_text_mib_parts(bytes, 3, m);
-    /* A guest's figures need not add up (it is untrusted): say "=" only when they do. */
-    bool adds_up = (uint64_t)g->used_bytes == bytes[0] + bytes[1] + bytes[2];
-    g_string_append_printf(out,
-                           "  guest memory: used %" PRIu64 " MiB %s cache %" PRIu64
-                           " + anon %" PRIu64 " + kernel+other %" PRIu64,
-                           adds_up ? total : mib(g->used_bytes), adds_up ? "=" : "of which", m[0],
-                           m[1], m[2]);
-    if (g->age_ms >= 0)
-        g_string_append_printf(out, " (report %" PRId64 " s ago)", g->age_ms / 1000);
-    g_string_append_c(out, '\n');
+    if (kinds_known(g))
+        explain_guest_kinds(out, g);
+    else
+        explain_guest_lru(out, g);
 }
 
 void cost_text_explain(GString *out, const struct ctl_vm_cost *c, const struct ctl_guest_mem *g)

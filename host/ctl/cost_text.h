@@ -28,7 +28,12 @@ uint64_t cost_text_mib_parts(const uint64_t *bytes, size_t n, uint64_t *mib_out)
  *   tables 1; KSM saved 70, zero pages 20; balloon holds 108; THP-backed 0
  *   (read 12 s ago)
  *   guest memory: used 90 MiB = cache 40 + anon 30 + kernel+other 20 (report 1 s ago)
- * or what is unknown and why.
+ * or, from an agent that sends the used memory by kind (protocol v2):
+ *   guest memory: used 37 MiB = cache 1 + shmem 2 + anon 1 + slab 14 (reclaimable
+ *   9) + kernel 7 (stacks 1, page tables 0, vmalloc 7) + other 12 (report 1 s
+ *   ago); kernel reserved at boot 38
+ * (" + balloon N" before other when the guest counts its balloon as used;
+ * the reserve when known), or what is unknown and why.
  */
 void cost_text_explain(GString *out, const struct ctl_vm_cost *c, const struct ctl_guest_mem *g);
 

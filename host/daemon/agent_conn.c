@@ -2,8 +2,8 @@
  * Host side of the agent channel (see agent_conn.h).
  *
  *   agent                       ballastd
- *   HELLO   ---------------->   check version range
- *           <----------------   WELCOME (version, capabilities) + CONFIG
+ *   HELLO   ---------------->   the highest version both speak (v1 frame)
+ *           <----------------   WELCOME (version, capabilities; v1 frame) + CONFIG
  *   REPORT  ---------------->   every report_interval_ms
  *   PRESSURE --------------->   at once when a PSI trigger fires
  *           <----------------   POLL (QUIET + POLL agreed: at ballastd's tick)
@@ -79,6 +79,8 @@ static int send_frame(struct agent_conn *a, struct proto_frame *f)
 {
     uint8_t buf[PROTO_MAX_FRAME_BYTES];
     f->seq = ++a->tx_seq;
+    /* WELCOME is a v1 frame for any agent; the rest go in the chosen version. */
+    f->version = f->type == PROTO_WELCOME ? PROTO_VERSION_MIN : a->proto_version;
     int n = proto_encode(f, buf, sizeof(buf));
     if (n < 0)
         return n;
@@ -90,9 +92,18 @@ static int send_frame(struct agent_conn *a, struct proto_frame *f)
     return w < 0 ? -errno : -EAGAIN;
 }
 
+/* The highest protocol version both speak, 0 when the ranges do not meet. */
+static unsigned choose_version(const struct proto_hello *h)
+{
+    unsigned hi = MIN(h->proto_version_max, PROTO_VERSION_MAX);
+    unsigned lo = MAX(h->proto_version_min, PROTO_VERSION_MIN);
+    return hi >= lo ? hi : 0;
+}
+
 static int on_hello(struct agent_conn *a, const struct proto_hello *h)
 {
-    if (h->proto_version_min > PROTO_VERSION || h->proto_version_max < PROTO_VERSION)
+    unsigned version = choose_version(h);
+    if (version == 0)
         return -EPROTONOSUPPORT;
     struct proto_frame f = {.type = PROTO_WELCOME};
     f.u.welcome.host_version = 0x000100; /* 0.1.0 */
@@ -102,11 +113,14 @@ static int on_hello(struct agent_conn *a, const struct proto_hello *h)
     f.u.welcome.capabilities = h->capabilities & offer;
     if (!(f.u.welcome.capabilities & PROTO_CAP_QUIET))
         f.u.welcome.capabilities &= ~PROTO_CAP_POLL; /* POLL means nothing without QUIET */
-    f.u.welcome.proto_version = PROTO_VERSION;
+    f.u.welcome.proto_version = version;
     a->capabilities = f.u.welcome.capabilities;
     int rc = send_frame(a, &f);
     if (rc < 0)
         return rc;
+    /* From here on (CONFIG first), in the chosen version: an agent that
+     * restarted behind the same port may be older, so each HELLO decides. */
+    a->proto_version = (uint8_t)version;
     struct proto_frame c = {.type = PROTO_CONFIG};
     c.u.config = a->config;
     if ((rc = send_frame(a, &c)) < 0)
@@ -116,9 +130,9 @@ static int on_hello(struct agent_conn *a, const struct proto_hello *h)
     a->backoff_ms = 0;
     a->rejected = false;
     if (first) {
-        g_message("agent %s: ready (agent version %u.%u.%u, capabilities 0x%x)", a->name,
-                  h->agent_version >> 16, (h->agent_version >> 8) & 0xff, h->agent_version & 0xff,
-                  a->capabilities);
+        g_message("agent %s: ready (agent version %u.%u.%u, protocol v%u, capabilities 0x%x)",
+                  a->name, h->agent_version >> 16, (h->agent_version >> 8) & 0xff,
+                  h->agent_version & 0xff, a->proto_version, a->capabilities);
         if (a->events->state)
             a->events->state(a->ctx, true);
     }
@@ -266,6 +280,7 @@ int agent_conn_init(struct agent_conn *a, struct fd_group *group, const char *na
 {
     memset(a, 0, sizeof(*a));
     a->fd = -1;
+    a->proto_version = PROTO_VERSION_MIN;
     a->group = group;
     a->member.fd = -1;
     a->name = name;
@@ -300,6 +315,7 @@ void agent_conn_start(struct agent_conn *a)
     a->state = AGENT_CONNECTED;
     a->connects++;
     a->tx_seq = 0;
+    a->proto_version = PROTO_VERSION_MIN; /* until this connection's HELLO */
     a->window_frames = 0;
     a->window_start_us = g_get_monotonic_time();
     int rc = fd_group_add(a->group, &a->member, fd, on_readable, a);

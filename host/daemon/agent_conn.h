@@ -61,6 +61,7 @@ struct agent_conn {
     struct proto_config config; /* sent after every HELLO */
     uint32_t tx_seq;
     uint32_t capabilities;  /* agreed in WELCOME */
+    uint8_t proto_version;  /* chosen in WELCOME (frames after it use it); 1 before */
     bool allow_quiet;       /* grant PROTO_CAP_QUIET (the owner's staleness allows it) */
     bool allow_poll;        /* grant PROTO_CAP_POLL with QUIET (the owner polls at its tick) */
     gint64 window_start_us; /* flood check */

@@ -128,17 +128,30 @@ void cost_monitor_vm_status(const struct cost_monitor_vm *c, int64_t now_ms,
     out->swap_bytes = s64(v->swap_bytes);
 }
 
-void cost_monitor_guest(const struct proto_report *r, int64_t age_ms, struct ctl_guest_mem *out)
+void cost_monitor_guest(const struct cost_monitor_guest_in *in, struct ctl_guest_mem *out)
 {
     ctl_guest_mem_init(out);
     struct vmcost_guest g;
-    if (!r || vmcost_guest_split(r, &g) < 0)
+    if (!in->r || vmcost_guest_split(in->r, in->balloon_in_used_bytes, &g) < 0)
         return;
-    out->age_ms = MAX(0, age_ms);
+    out->age_ms = MAX(0, in->age_ms);
     out->used_bytes = s64(g.used_bytes);
     out->cache_bytes = s64(g.cache_bytes);
     out->anon_bytes = s64(g.anon_bytes);
     out->kernel_other_bytes = s64(g.kernel_other_bytes);
+    if (in->reserve && in->reserve->known)
+        out->kernel_reserved_bytes = s64(in->reserve->reserved_bytes);
+    if (!g.kinds_known)
+        return; /* an agent from before protocol v2 */
+    out->shmem_bytes = s64(g.shmem_bytes);
+    out->slab_reclaimable_bytes = s64(g.slab_reclaimable_bytes);
+    out->slab_unreclaimable_bytes = s64(g.slab_unreclaimable_bytes);
+    out->kernel_stack_bytes = s64(g.kernel_stack_bytes);
+    out->page_tables_bytes = s64(g.page_tables_bytes);
+    out->vmalloc_used_bytes = s64(g.vmalloc_used_bytes);
+    out->kernel_bytes = s64(g.kernel_bytes);
+    out->balloon_bytes = s64(g.balloon_bytes);
+    out->other_bytes = s64(g.other_bytes);
 }
 
 /* A figure explain may not know: null, as in the status document. */
@@ -151,8 +164,8 @@ static void member_known(struct json_writer *w, const char *key, bool known, uin
         json_writer_null(w);
 }
 
-void cost_monitor_explain(const struct cost_monitor_vm *c, const struct proto_report *r,
-                          int64_t report_age_ms, int64_t now_ms, struct json_writer *w)
+void cost_monitor_explain(const struct cost_monitor_vm *c, const struct cost_monitor_guest_in *g,
+                          int64_t now_ms, struct json_writer *w)
 {
     struct ctl_vm_cost vc;
     cost_monitor_vm_status(c, now_ms, &vc);
@@ -172,10 +185,10 @@ void cost_monitor_explain(const struct cost_monitor_vm *c, const struct proto_re
     json_writer_object_end(w);
 
     struct ctl_guest_mem gm;
-    cost_monitor_guest(r, report_age_ms, &gm);
+    cost_monitor_guest(g, &gm);
     json_writer_key(w, "guest_mem");
     json_writer_object_begin(w);
     ctl_guest_mem_write(w, &gm);
-    member_known(w, "total_bytes", r && gm.used_bytes >= 0, r ? r->mem_total_bytes : 0);
+    member_known(w, "total_bytes", g->r && gm.used_bytes >= 0, g->r ? g->r->mem_total_bytes : 0);
     json_writer_object_end(w);
 }

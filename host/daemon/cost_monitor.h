@@ -61,10 +61,20 @@ void cost_monitor_read(struct cost_monitor_vm *c, const struct cost_monitor_in *
 /* The status document's "cost" object of a VM. */
 void cost_monitor_vm_status(const struct cost_monitor_vm *c, int64_t now_ms,
                             struct ctl_vm_cost *out);
-/* "guest_mem" from the agent's last report (NULL: none), age_ms old. */
-void cost_monitor_guest(const struct proto_report *r, int64_t age_ms, struct ctl_guest_mem *out);
+/* What "guest_mem" is made of: the agent's report and the VM's balloon. */
+struct cost_monitor_guest_in {
+    const struct proto_report *r; /* the agent's last report, NULL: none */
+    int64_t age_ms;               /* its age */
+    /* The balloon's pages the guest counts as used: nominal - actual when
+     * the balloon sits inside MemTotal (deflate-on-oom), else 0. */
+    uint64_t balloon_in_used_bytes;
+    const struct vmcost_boot_reserve *reserve; /* learned from the reports; NULL: none */
+};
+
+/* "guest_mem" (every member -1 without a report with MemTotal, MemFree and the LRU figures). */
+void cost_monitor_guest(const struct cost_monitor_guest_in *in, struct ctl_guest_mem *out);
 /* explain's "cost" and "guest_mem" members. */
-void cost_monitor_explain(const struct cost_monitor_vm *c, const struct proto_report *r,
-                          int64_t report_age_ms, int64_t now_ms, struct json_writer *w);
+void cost_monitor_explain(const struct cost_monitor_vm *c, const struct cost_monitor_guest_in *g,
+                          int64_t now_ms, struct json_writer *w);
 
 #endif

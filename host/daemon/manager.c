@@ -125,6 +125,13 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
     vm->report_ms = now_ms();
     vm->report_actual_bytes = vm->balloon.actual_bytes;
     vm->report_valid = true;
+    const struct vmcost_boot_sample boot = {
+        .nominal_bytes = vm->balloon.nominal_bytes > 0 ? (uint64_t)vm->balloon.nominal_bytes : 0,
+        .actual_bytes = vm->report_actual_bytes > 0 ? (uint64_t)vm->report_actual_bytes : 0,
+        .balloon_in_total = vm->pstate.balloon_in_total,
+        .r = r,
+    };
+    vmcost_boot_reserve_note(&vm->boot_reserve, &boot);
     if (pressure)
         vm->pressure_event = true;
     if (pressure || report_wants_growth(vm->m, vm))

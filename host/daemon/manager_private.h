@@ -43,6 +43,7 @@ struct bd_vm {
     gint64 report_ms;
     int64_t report_actual_bytes; /* balloon actual when the report arrived, -1 unknown */
     bool report_valid;
+    struct vmcost_boot_reserve boot_reserve; /* learned from the reports (guest_mem) */
     bool pressure_event;
     uint64_t target_set_bytes; /* last target sent to QEMU, 0 = none since (re)connect */
     gint64 last_set_ms;

@@ -17,6 +17,20 @@ static const char *vm_mode(struct manager *m, struct bd_vm *vm)
     return vm->evaluated ? policy_mode_name(vm->in.params.mode) : "-";
 }
 
+/* What this VM's guest_mem is made of (cost_monitor_guest_in). */
+static void guest_in(const struct bd_vm *vm, gint64 now, struct cost_monitor_guest_in *g)
+{
+    *g = (struct cost_monitor_guest_in){
+        .r = vm->report_valid ? &vm->report : NULL,
+        .age_ms = now - vm->report_ms,
+        .reserve = &vm->boot_reserve,
+    };
+    /* deflate-on-oom: the balloon's pages are inside MemTotal, counted as used. */
+    int64_t nominal = vm->balloon.nominal_bytes, actual = vm->report_actual_bytes;
+    if (vm->pstate.balloon_in_total && actual > 0 && nominal > actual)
+        g->balloon_in_used_bytes = (uint64_t)(nominal - actual);
+}
+
 static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status *s)
 {
     ctl_vm_status_init(s);
@@ -52,7 +66,9 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
     ksm_monitor_vm_status(&vm->ksm, s);
     gint64 now = now_ms();
     cost_monitor_vm_status(&vm->cost, now, &s->cost);
-    cost_monitor_guest(vm->report_valid ? &vm->report : NULL, now - vm->report_ms, &s->guest_mem);
+    struct cost_monitor_guest_in g;
+    guest_in(vm, now, &g);
+    cost_monitor_guest(&g, &s->guest_mem);
 }
 
 /* fresh: each VM's host cost read now unless a few seconds old (1-3 ms a VM). */
@@ -196,6 +212,11 @@ static void explain_agent(struct json_writer *w, struct bd_vm *vm)
     json_writer_member_int(w, "rejects", (int64_t)vm->agent.rejects);
     json_writer_member_int(w, "polls", (int64_t)vm->agent.polls);
     json_writer_member_bool(w, "polled", vm->has_agent && agent_conn_pollable(&vm->agent));
+    json_writer_key(w, "proto_version"); /* this connection's, null while not connected */
+    if (vm->has_agent && vm->agent.state == AGENT_READY)
+        json_writer_int(w, vm->agent.proto_version);
+    else
+        json_writer_null(w);
     json_writer_object_end(w);
 }
 
@@ -241,8 +262,9 @@ static char *explain_reply(struct manager *m, struct bd_vm *vm, const struct ctl
     budget_monitor_explain(&m->budget, vm->budget_floor_bytes, &w);
     ksm_monitor_explain(&m->ksm, &vm->ksm, &w);
     gint64 now = now_ms();
-    cost_monitor_explain(&vm->cost, vm->report_valid ? &vm->report : NULL, now - vm->report_ms, now,
-                         &w);
+    struct cost_monitor_guest_in g;
+    guest_in(vm, now, &g);
+    cost_monitor_explain(&vm->cost, &g, now, &w);
     json_writer_object_end(&w);
     return ctl_reply_end(&w);
 }

@@ -7,7 +7,8 @@
  *
  *   vmcost_read(proc, qemu_pid, nominal_bytes, &proc_figures)   1-3 ms: once a minute per VM
  *   vmcost_split(&{proc_figures, ksm_stat, ksm host, balloon}, &cost)   pure
- *   vmcost_guest_split(&agent_report, &guest)                           pure
+ *   vmcost_guest_split(&agent_report, balloon_in_used, &guest)          pure
+ *   vmcost_boot_reserve_note(&reserve, &{nominal, balloon, report})    pure
  *   vmcost_due(read_ms[], n, now, period, tick, due[])                  pure
  *
  * Plain C on common/ (no glib), like host/ksm: the reader takes its /proc
@@ -216,14 +217,34 @@ int vmcost_split(const struct vmcost_input *in, struct vm_cost *out);
  *   used_bytes         = MemTotal - MemFree
  *   cache_bytes        = Active(file) + Inactive(file): the page cache the
  *                        guest can drop (buffers included: they sit on the
- *                        file LRU)
+ *                        file LRU; shmem is not on it)
  *   anon_bytes         = Active(anon) + Inactive(anon): process memory, and
  *                        tmpfs/shmem (which the kernel keeps on the anon LRU)
  *   kernel_other_bytes = used - cache - anon: slab, kernel stacks, page
  *                        tables, ramfs and mlocked pages, ... (0 when a
  *                        report's figures leave nothing)
- * Not from Cached: it counts shmem, which is on the anon LRU already. The
- * report is the guest's and untrusted: differences saturate at 0.
+ * Not from Cached: it counts shmem, which is on the anon LRU already.
+ *
+ * A v2 report (protocol v2, an agent that sends the used memory by kind)
+ * splits anon and kernel_other further (kinds_known):
+ *   shmem_bytes        = Shmem: the part of anon_bytes that is tmpfs/shmem
+ *                        (a tmpfs root); anon_bytes - shmem_bytes is the
+ *                        processes' own
+ *   slab_*_bytes       = SReclaimable, SUnreclaim
+ *   kernel_bytes       = PageTables + max(VmallocUsed, KernelStack): with
+ *                        CONFIG_VMAP_STACK (the x86-64 and arm64 default)
+ *                        the stacks are vmalloc'd and counted in both; on a
+ *                        kernel without it this undercounts by the smaller
+ *                        of the two, which then shows in other_bytes
+ *   balloon_bytes      = the balloon's pages when the guest counts them as
+ *                        used (deflate-on-oom keeps them inside MemTotal:
+ *                        the caller knows, balloon_in_used_bytes); 0 when
+ *                        the balloon lowers MemTotal instead
+ *   other_bytes        = kernel_other - slab - kernel - balloon: what
+ *                        meminfo does not name (ramfs, mlocked and
+ *                        unevictable pages, percpu, drivers' own pages...)
+ * The report is the guest's and untrusted: differences saturate at 0, sums
+ * at UINT64_MAX.
  */
 struct vmcost_guest {
     uint64_t total_bytes;
@@ -231,13 +252,62 @@ struct vmcost_guest {
     uint64_t cache_bytes;
     uint64_t anon_bytes;
     uint64_t kernel_other_bytes;
+    bool kinds_known; /* the members below are from a v2 report */
+    uint64_t shmem_bytes;
+    uint64_t slab_reclaimable_bytes;
+    uint64_t slab_unreclaimable_bytes;
+    uint64_t kernel_stack_bytes;
+    uint64_t page_tables_bytes;
+    uint64_t vmalloc_used_bytes;
+    uint64_t kernel_bytes;
+    uint64_t balloon_bytes;
+    uint64_t other_bytes;
 };
 
 /*
  * Pure. Returns 0; -ENODATA when the report lacks MemTotal, MemFree or one
- * of the four LRU figures (valid_mask); -EINVAL for NULL pointers.
+ * of the four LRU figures (valid_mask); -EINVAL for NULL pointers. The kinds
+ * are filled when all six v2 figures are valid, else kinds_known is false.
  */
-int vmcost_guest_split(const struct proto_report *r, struct vmcost_guest *out);
+int vmcost_guest_split(const struct proto_report *r, uint64_t balloon_in_used_bytes,
+                       struct vmcost_guest *out);
+
+/*
+ * What the guest's kernel kept at boot and never counted in MemTotal (its
+ * image, struct pages, firmware and crash-kernel reservations): nominal -
+ * MemTotal. A boot constant, but MemTotal alone does not show it while the
+ * balloon is inflated: a virtio-balloon without deflate-on-oom takes its
+ * pages off the guest's managed memory (drivers/virtio/virtio_balloon.c
+ * calls adjust_managed_page_count for each), so MemTotal = actual - reserve
+ * then, and nominal - MemTotal would count the balloon as kernel. It is
+ * learned only from reports where it is meaningful:
+ *   - the balloon was empty (actual >= nominal) when the report arrived, or
+ *   - the balloon sits inside MemTotal (deflate-on-oom: the engine saw it,
+ *     balloon_in_total, or this MemTotal is above the balloon's actual),
+ * and only once two such reports in a row agree on MemTotal and the actual
+ * (a report sampled before a balloon move but read after it would pair an
+ * old MemTotal with a new actual). Learned, it is kept for the boot: a new
+ * nominal or the guest's uptime going backwards (a reboot) forgets it.
+ */
+struct vmcost_boot_reserve {
+    bool known;
+    uint64_t reserved_bytes; /* when known */
+    uint64_t nominal_bytes;  /* the nominal it was learned under */
+    uint64_t last_uptime_ms; /* of the last report noted, 0 = none */
+    bool candidate;          /* the last report qualified: these are its figures */
+    uint64_t candidate_total_bytes;
+    uint64_t candidate_actual_bytes;
+};
+
+struct vmcost_boot_sample {
+    uint64_t nominal_bytes;       /* 0 = unknown */
+    uint64_t actual_bytes;        /* balloon actual when the report arrived, 0 = unknown */
+    bool balloon_in_total;        /* the engine saw the balloon inside MemTotal */
+    const struct proto_report *r; /* the report: MemTotal, uptime */
+};
+
+/* Pure: notes one report (see above). NULL pointers are ignored. */
+void vmcost_boot_reserve_note(struct vmcost_boot_reserve *b, const struct vmcost_boot_sample *s);
 
 /* ---------------------------------------------------------- the schedule */
 

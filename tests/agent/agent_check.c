@@ -2,7 +2,8 @@
  * ballast-agent-check: the host side of integration.agent.guest. Connects
  * to a real guest's agent.sock (QEMU's end of the virtio-serial port) with
  * the proto/ codec and checks, in order:
- *   1. the first frame is a HELLO, and REPORTs follow about every second;
+ *   1. the first frame is a HELLO, and REPORTs follow about every second
+ *      (in v2 when the agent offers it: the used memory by kind is shown);
  *   2. when the workload allocates --alloc-mib, MemAvailable in the reports
  *      drops by that much (within 15 % below / 25 % above);
  *   3. a CONFIG is acknowledged;
@@ -40,6 +41,16 @@ static void show(const struct proto_frame *f)
            (unsigned long long)(r->mem_free_bytes / MIB), r->psi_some_avg10_bp,
            (unsigned long long)r->psi_some_total_us,
            f->type == PROTO_PRESSURE ? " <- PRESSURE" : "");
+    if (f->version >= 2)
+        printf(
+            "         v%u: shmem %llu slab %llu (reclaimable %llu) stacks %llu page tables %llu "
+            "vmalloc %llu KiB\n",
+            f->version, (unsigned long long)(r->shmem_bytes >> 10),
+            (unsigned long long)((r->slab_reclaimable_bytes + r->slab_unreclaimable_bytes) >> 10),
+            (unsigned long long)(r->slab_reclaimable_bytes >> 10),
+            (unsigned long long)(r->kernel_stack_bytes >> 10),
+            (unsigned long long)(r->page_tables_bytes >> 10),
+            (unsigned long long)(r->vmalloc_used_bytes >> 10));
 }
 
 int main(int argc, char **argv)
@@ -76,10 +87,13 @@ int main(int argc, char **argv)
            f.u.hello.proto_version_max);
     if (!(f.u.hello.capabilities & PROTO_CAP_PRESSURE))
         return fail("agent has no PSI trigger (PRESSURE capability missing)");
+    /* Not QUIET: the check below wants a report every interval. The
+     * highest protocol version both speak, as ballastd chooses. */
+    uint32_t version = f.u.hello.proto_version_max < PROTO_VERSION_MAX ? f.u.hello.proto_version_max
+                                                                       : PROTO_VERSION_MAX;
     memset(&f, 0, sizeof(f));
     f.type = PROTO_WELCOME;
-    /* Not QUIET: the check below wants a report every interval. */
-    f.u.welcome = (struct proto_welcome){0x000100, PROTO_CAP_ALL & ~PROTO_CAP_QUIET, PROTO_VERSION};
+    f.u.welcome = (struct proto_welcome){0x000100, PROTO_CAP_ALL & ~PROTO_CAP_QUIET, version};
     client_send(&c, &f);
 
     /* 2. The allocation shows in MemAvailable. */

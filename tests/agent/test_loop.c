@@ -4,7 +4,8 @@
  * socket this test listens on, and the test plays ballastd: HELLO first,
  * REPORTs with the fixture's numbers, CONFIG answered, RECLAIM through
  * memory.reclaim answered, garbage survived, a host restart answered with a
- * fresh HELLO while report numbering carries on. Also the pure pieces:
+ * fresh HELLO while report numbering carries on, v1 reports until a WELCOME
+ * chooses v2 (and again after a reconnect). Also the pure pieces:
  * report building, the kernel command line, the workload schedule.
  */
 #include "agent.h"
@@ -70,14 +71,15 @@ static void read_text(const char *path, char *buf, size_t len)
     buf[n > 0 ? n : 0] = '\0';
 }
 
-/* The host's WELCOME with these capabilities, then CONFIG at 100 ms: 1 once
- * the agent acknowledged the CONFIG (so the grant is in force). */
-static int grant(struct client *c, uint32_t caps)
+/* The host's WELCOME with these capabilities and protocol version, then
+ * CONFIG at 100 ms: 1 once the agent acknowledged the CONFIG (so the grant
+ * is in force, and every report after the ACK was sampled under it). */
+static int grant(struct client *c, uint32_t caps, uint32_t version)
 {
     struct proto_frame f;
     memset(&f, 0, sizeof(f));
     f.type = PROTO_WELCOME;
-    f.u.welcome = (struct proto_welcome){0x000100, caps, PROTO_VERSION};
+    f.u.welcome = (struct proto_welcome){0x000100, caps, version};
     client_send(c, &f);
     memset(&f, 0, sizeof(f));
     f.type = PROTO_CONFIG;
@@ -128,7 +130,14 @@ static void test_loop_against_fake_host(void)
     CU_ASSERT(f.u.hello.capabilities & PROTO_CAP_CGROUP_RECLAIM);
     CU_ASSERT(f.u.hello.capabilities & PROTO_CAP_VMSTAT);
     CU_ASSERT_EQUAL(f.u.hello.page_size_bytes, (uint32_t)sysconf(_SC_PAGESIZE));
+    CU_ASSERT_EQUAL(f.u.hello.proto_version_min, 1);
+    CU_ASSERT_EQUAL(f.u.hello.proto_version_max, 2);
+    CU_ASSERT_EQUAL(f.version, 1); /* HELLO is a v1 frame for any host */
     CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_REPORT, &f, 3000), 1);
+    /* No WELCOME yet (an old host may never send one): v1 reports. */
+    CU_ASSERT_EQUAL(f.version, 1);
+    CU_ASSERT_EQUAL(f.u.report.valid_mask & ~proto_report_valid_bits(1), 0);
+    CU_ASSERT_EQUAL(f.u.report.shmem_bytes, 0);
     CU_ASSERT_EQUAL(f.u.report.mem_total_bytes, 219136ULL * 1024);
     CU_ASSERT_EQUAL(f.u.report.mem_available_bytes, 170000ULL * 1024);
     CU_ASSERT_EQUAL(f.u.report.pgscan, 246);
@@ -143,6 +152,25 @@ static void test_loop_against_fake_host(void)
         if (client_wait_type(&c, PROTO_REPORT, &f, 200) == 1)
             reports++;
     CU_ASSERT(reports >= 6 && reports <= 13);
+
+    /* A WELCOME choosing a version HELLO did not offer: the agent stays v1. */
+    CU_ASSERT_EQUAL_FATAL(grant(&c, 0, 9), 1);
+    CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_REPORT, &f, 1000), 1);
+    CU_ASSERT_EQUAL(f.version, 1);
+    /* A host that chose v2: reports carry the used memory by kind. */
+    CU_ASSERT_EQUAL_FATAL(grant(&c, 0, 2), 1);
+    CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_REPORT, &f, 1000), 1);
+    CU_ASSERT_EQUAL(f.version, 2);
+    CU_ASSERT_EQUAL(f.payload_bytes, 224);
+    const uint32_t v2_only = proto_report_valid_bits(2) & ~proto_report_valid_bits(1);
+    CU_ASSERT_EQUAL(f.u.report.valid_mask & v2_only, v2_only);
+    CU_ASSERT_EQUAL(f.u.report.mem_total_bytes, 219136ULL * 1024);
+    CU_ASSERT_EQUAL(f.u.report.shmem_bytes, 2458ULL * 1024);
+    CU_ASSERT_EQUAL(f.u.report.slab_reclaimable_bytes, 9216ULL * 1024);
+    CU_ASSERT_EQUAL(f.u.report.slab_unreclaimable_bytes, 5120ULL * 1024);
+    CU_ASSERT_EQUAL(f.u.report.kernel_stack_bytes, 720ULL * 1024);
+    CU_ASSERT_EQUAL(f.u.report.page_tables_bytes, 64ULL * 1024);
+    CU_ASSERT_EQUAL(f.u.report.vmalloc_used_bytes, 7168ULL * 1024);
 
     /* The balloon inflates: the next report shows the smaller MemTotal. */
     CU_ASSERT_EQUAL(SH("cp %s/meminfo %s/meminfo", BALLAST_FIXTURES "/proc-balloon", proc), 0);
@@ -209,10 +237,11 @@ static void test_loop_against_fake_host(void)
     CU_ASSERT_EQUAL(f.type, PROTO_HELLO);
     CU_ASSERT_EQUAL_FATAL(client_wait_type(&c, PROTO_REPORT, &f, 3000), 1);
     CU_ASSERT(f.u.report.report_seq > before_restart + 1); /* the gap shows the drops */
+    CU_ASSERT_EQUAL(f.version, 1);                         /* a new host: v1 until its WELCOME */
 
     /* This host grants QUIET: an unchanged guest reports only every
      * PROTO_QUIET_HEARTBEAT_INTERVALS intervals (10 x 100 ms), not every one. */
-    CU_ASSERT_EQUAL_FATAL(grant(&c, PROTO_CAP_QUIET), 1);
+    CU_ASSERT_EQUAL_FATAL(grant(&c, PROTO_CAP_QUIET, 1), 1); /* a host that chose v1 */
     t0 = client_now_ms();
     reports = 0;
     uint64_t last_report_ms = 0;
@@ -237,7 +266,7 @@ static void test_loop_against_fake_host(void)
     /* This host grants POLL too: no heartbeat at all (15 intervals pass,
      * more than a quiet agent's 10), a REPORT at once for each POLL, and a
      * material change still sent at the next interval. */
-    CU_ASSERT_EQUAL_FATAL(grant(&c, PROTO_CAP_QUIET | PROTO_CAP_POLL), 1);
+    CU_ASSERT_EQUAL_FATAL(grant(&c, PROTO_CAP_QUIET | PROTO_CAP_POLL, 1), 1);
     t0 = client_now_ms();
     reports = 0;
     while (client_now_ms() - t0 < 1500)
@@ -278,13 +307,31 @@ static void test_fill_report(void)
     memset(&psi, 0, sizeof(psi));
     struct proto_report r;
     agent_fill_report(&mi, &vs, &psi, 5, 7, &r);
-    CU_ASSERT_EQUAL(r.valid_mask, PROTO_R_BIT(PROTO_R_MEM_FREE) |
-                                      PROTO_R_BIT(PROTO_R_INACTIVE_ANON) |
-                                      PROTO_R_BIT(PROTO_R_UPTIME));
+    CU_ASSERT_EQUAL(r.valid_mask,
+                    PROTO_R_BIT(PROTO_R_MEM_FREE) | PROTO_R_BIT(PROTO_R_INACTIVE_ANON) |
+                        PROTO_R_BIT(PROTO_R_SLAB_UNRECLAIMABLE) | PROTO_R_BIT(PROTO_R_UPTIME));
+    CU_ASSERT_EQUAL(r.slab_unreclaimable_bytes, 5120ULL * 1024);
+    CU_ASSERT_EQUAL(r.shmem_bytes, 0);
     CU_ASSERT_EQUAL(r.mem_free_bytes, 150000ULL * 1024);
     CU_ASSERT_EQUAL(r.mem_total_bytes, 0);
     CU_ASSERT_EQUAL(r.timestamp_ns, 5);
     CU_ASSERT_EQUAL(r.uptime_ms, 7);
+    /* Every meminfo field lands in its own member, with its own bit. */
+    CU_ASSERT_EQUAL_FATAL(meminfo_read(BALLAST_FIXTURES "/proc-normal", &mi), 0);
+    agent_fill_report(&mi, &vs, &psi, 0, 0, &r);
+    CU_ASSERT_EQUAL(r.valid_mask, proto_report_valid_bits(2) & ~PROTO_R_BIT(PROTO_R_PSI_SOME) &
+                                      ~PROTO_R_BIT(PROTO_R_PSI_FULL) &
+                                      ~PROTO_R_BIT(PROTO_R_PGMAJFAULT) &
+                                      ~PROTO_R_BIT(PROTO_R_PGSCAN) & ~PROTO_R_BIT(PROTO_R_PGSTEAL) &
+                                      ~PROTO_R_BIT(PROTO_R_OOM_KILL));
+    CU_ASSERT_EQUAL(r.mem_total_bytes, 219136ULL * 1024);
+    CU_ASSERT_EQUAL(r.inactive_anon_bytes, 4000ULL * 1024);
+    CU_ASSERT_EQUAL(r.shmem_bytes, 2458ULL * 1024);
+    CU_ASSERT_EQUAL(r.slab_reclaimable_bytes, 9216ULL * 1024);
+    CU_ASSERT_EQUAL(r.slab_unreclaimable_bytes, 5120ULL * 1024);
+    CU_ASSERT_EQUAL(r.kernel_stack_bytes, 720ULL * 1024);
+    CU_ASSERT_EQUAL(r.page_tables_bytes, 64ULL * 1024);
+    CU_ASSERT_EQUAL(r.vmalloc_used_bytes, 7168ULL * 1024);
     /* Contradictions arrive clamped. */
     CU_ASSERT_EQUAL_FATAL(meminfo_read(BALLAST_FIXTURES "/proc-contradict", &mi), 0);
     agent_fill_report(&mi, &vs, &psi, 0, 0, &r);

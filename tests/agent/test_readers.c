@@ -34,6 +34,14 @@ static void test_meminfo_normal(void)
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_INACTIVE_FILE], 11000ULL * 1024);
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_ACTIVE_ANON], 8000ULL * 1024);
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_INACTIVE_ANON], 4000ULL * 1024);
+    /* The used memory by kind (REPORT v2), among lines the reader skips
+     * (Slab, KReclaimable, SecPageTables, VmallocTotal...). */
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_SHMEM], 2458ULL * 1024);
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_SLAB_RECLAIMABLE], 9216ULL * 1024);
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_SLAB_UNRECLAIMABLE], 5120ULL * 1024);
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_KERNEL_STACK], 720ULL * 1024);
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_PAGE_TABLES], 64ULL * 1024);
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_VMALLOC_USED], 7168ULL * 1024);
     CU_ASSERT_FALSE(mi.clamped);
 }
 
@@ -41,13 +49,20 @@ static void test_meminfo_hostile(void)
 {
     struct meminfo mi;
     CU_ASSERT_EQUAL_FATAL(meminfo_read(FIX("proc-hostile"), &mi), 0);
-    /* Only the two well-formed lines survive; nothing is guessed. */
-    CU_ASSERT_EQUAL(mi.valid, (1u << MEMINFO_FREE) | (1u << MEMINFO_INACTIVE_ANON));
+    /* Only the three well-formed lines survive; nothing is guessed. */
+    CU_ASSERT_EQUAL(mi.valid, (1u << MEMINFO_FREE) | (1u << MEMINFO_INACTIVE_ANON) |
+                                  (1u << MEMINFO_SLAB_UNRECLAIMABLE));
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_FREE], 150000ULL * 1024);
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_INACTIVE_ANON], 4000ULL * 1024);
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_TOTAL], 0);
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_ACTIVE_ANON], 0); /* kB * 1024 would overflow */
     CU_ASSERT_EQUAL(mi.bytes[MEMINFO_CACHED], 0);      /* line longer than the buffer */
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_SLAB_UNRECLAIMABLE], 5120ULL * 1024);
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_SHMEM], 0);            /* "12 MB", then "Shmem\0\0\0" */
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_SLAB_RECLAIMABLE], 0); /* a garbled repeat */
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_KERNEL_STACK], 0);     /* negative */
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_PAGE_TABLES], 0);      /* only SecPageTables, " PageTables" */
+    CU_ASSERT_EQUAL(mi.bytes[MEMINFO_VMALLOC_USED], 0);     /* kB * 1024 would overflow */
     CU_ASSERT_FALSE(mi.clamped);
 }
 
@@ -149,7 +164,7 @@ static void test_procfile_buffer_sizes(void)
     char buf[4096];
     CU_ASSERT_EQUAL_FATAL(
         procfile_scan(FIX("proc-normal"), "meminfo", buf, sizeof(buf), count_line, &ref), 0);
-    CU_ASSERT_EQUAL(ref.count, 19);
+    CU_ASSERT_EQUAL(ref.count, 39);
     for (size_t size = 32; size < 200; size += 13) {
         memset(&l, 0, sizeof(l));
         CU_ASSERT_EQUAL(procfile_scan(FIX("proc-normal"), "meminfo", buf, size, count_line, &l), 0);

@@ -363,7 +363,30 @@ static void cost_rows(struct ctl_vm_status *vms)
     }
     vms[0].cost.balloon_held_bytes = 108 << 20; /* vm1's balloon unknown */
     ctl_copy(vms[2].cost.error, sizeof(vms[2].cost.error), "guest RAM not found in smaps");
-    vms[0].guest_mem = (struct ctl_guest_mem){500, 90 << 20, 40 << 20, 30 << 20, 20 << 20};
+    /* vm0's agent speaks protocol v2 (the split), vm1's is older: v1 only. */
+    struct ctl_guest_mem *g = &vms[0].guest_mem;
+    *g = (struct ctl_guest_mem){.age_ms = 500,
+                                .used_bytes = 90 << 20,
+                                .cache_bytes = 40 << 20,
+                                .anon_bytes = 30 << 20,
+                                .kernel_other_bytes = 20 << 20,
+                                .shmem_bytes = 2 << 20,
+                                .slab_reclaimable_bytes = 9 << 20,
+                                .slab_unreclaimable_bytes = 5 << 20,
+                                .kernel_stack_bytes = 1 << 20,
+                                .page_tables_bytes = 0,
+                                .vmalloc_used_bytes = 4 << 20,
+                                .kernel_bytes = 4 << 20,
+                                .balloon_bytes = 0,
+                                .other_bytes = 2 << 20,
+                                .kernel_reserved_bytes = 37 << 20};
+    g = &vms[1].guest_mem;
+    ctl_guest_mem_init(g);
+    g->age_ms = 700;
+    g->used_bytes = 60 << 20;
+    g->cache_bytes = 20 << 20;
+    g->anon_bytes = 30 << 20;
+    g->kernel_other_bytes = 10 << 20;
 }
 
 static void test_status_cost(void)
@@ -385,6 +408,16 @@ static void test_status_cost(void)
     CU_ASSERT_TRUE(json_object_get_null_member(c0, "error"));
     JsonObject *g0 = json_object_get_object_member(v0, "guest_mem");
     CU_ASSERT_EQUAL(json_object_get_int_member(g0, "kernel_other_bytes"), 20 << 20);
+    CU_ASSERT_EQUAL(json_object_get_int_member(g0, "slab_reclaimable_bytes"), 9 << 20);
+    CU_ASSERT_EQUAL(json_object_get_int_member(g0, "page_tables_bytes"), 0);
+    CU_ASSERT_EQUAL(json_object_get_int_member(g0, "kernel_reserved_bytes"), 37 << 20);
+    /* An agent from before v2: the v1 split, the new members null. */
+    JsonObject *v1 = json_array_get_object_element(json_object_get_array_member(root, "vms"), 1);
+    JsonObject *g1 = json_object_get_object_member(v1, "guest_mem");
+    CU_ASSERT_EQUAL(json_object_get_int_member(g1, "anon_bytes"), 30 << 20);
+    CU_ASSERT_TRUE(json_object_get_null_member(g1, "shmem_bytes"));
+    CU_ASSERT_TRUE(json_object_get_null_member(g1, "other_bytes"));
+    CU_ASSERT_TRUE(json_object_get_null_member(g1, "kernel_reserved_bytes"));
     /* Unknown: null members and the reason. */
     JsonObject *v2 = json_array_get_object_element(json_object_get_array_member(root, "vms"), 2);
     JsonObject *c2 = json_object_get_object_member(v2, "cost");
@@ -410,6 +443,7 @@ static void test_status_cost(void)
     CU_ASSERT_EQUAL_FATAL(n, 3);
     CU_ASSERT_EQUAL(memcmp(&back[0].cost, &vms[0].cost, sizeof(vms[0].cost)), 0);
     CU_ASSERT_EQUAL(memcmp(&back[0].guest_mem, &vms[0].guest_mem, sizeof(vms[0].guest_mem)), 0);
+    CU_ASSERT_EQUAL(memcmp(&back[1].guest_mem, &vms[1].guest_mem, sizeof(vms[1].guest_mem)), 0);
     CU_ASSERT_EQUAL(back[1].cost.balloon_held_bytes, -1);
     CU_ASSERT_EQUAL(back[2].cost.host_cost_bytes, -1);
     CU_ASSERT_STRING_EQUAL(back[2].cost.error, "guest RAM not found in smaps");

@@ -54,7 +54,13 @@ static void test_explain(void)
     c.zero_pages_bytes = 20 * MIB;
     c.balloon_held_bytes = 108 * MIB;
     c.thp_bytes = 0;
-    struct ctl_guest_mem g = {1500, 90 * MIB, 40 * MIB, 30 * MIB, 20 * MIB};
+    struct ctl_guest_mem g;
+    ctl_guest_mem_init(&g); /* an agent from before protocol v2 */
+    g.age_ms = 1500;
+    g.used_bytes = 90 * MIB;
+    g.cache_bytes = 40 * MIB;
+    g.anon_bytes = 30 * MIB;
+    g.kernel_other_bytes = 20 * MIB;
     GString *out = g_string_new(NULL);
     cost_text_explain(out, &c, &g);
     CU_ASSERT_STRING_EQUAL(out->str,
@@ -71,6 +77,15 @@ static void test_explain(void)
     cost_text_explain(out, &c, &g);
     CU_ASSERT_PTR_NOT_NULL(strstr(out->str, "balloon holds -;"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out->str, "used 10 MiB of which cache 40 + anon 30"));
+    /* The reserve is known from MemTotal alone, with an old agent too. */
+    g_string_truncate(out, 0);
+    g.used_bytes = 90 * MIB;
+    g.kernel_other_bytes = 20 * MIB;
+    g.kernel_reserved_bytes = 37 * MIB + MIB / 2;
+    cost_text_explain(out, &c, &g);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out->str, "  guest memory: used 90 MiB = cache 40 + anon 30 + "
+                                            "kernel+other 20 (report 1 s ago); kernel reserved at "
+                                            "boot 38\n"));
     g_string_truncate(out, 0);
     ctl_vm_cost_init(&c);
     ctl_guest_mem_init(&g);
@@ -82,6 +97,75 @@ static void test_explain(void)
     ctl_copy(c.error, sizeof(c.error), "Permission denied");
     cost_text_explain(out, &c, &g);
     CU_ASSERT_TRUE(g_str_has_prefix(out->str, "  host cost: unknown (Permission denied)\n"));
+    g_string_free(out, TRUE);
+}
+
+/* A v2 agent: the tiny guest as measured (issue 14), in KiB. */
+static void guest_kinds(struct ctl_guest_mem *g)
+{
+    const int64_t kib = 1024;
+    ctl_guest_mem_init(g);
+    g->age_ms = 1200;
+    g->used_bytes = 37376 * kib;
+    g->cache_bytes = 1024 * kib;
+    g->anon_bytes = 3072 * kib;
+    g->kernel_other_bytes = 33280 * kib;
+    g->shmem_bytes = 2458 * kib;
+    g->slab_reclaimable_bytes = 9216 * kib;
+    g->slab_unreclaimable_bytes = 5120 * kib;
+    g->kernel_stack_bytes = 720 * kib;
+    g->page_tables_bytes = 64 * kib;
+    g->vmalloc_used_bytes = 7168 * kib;
+    g->kernel_bytes = (64 + 7168) * kib;
+    g->balloon_bytes = 0;
+    g->other_bytes = (33280 - 9216 - 5120 - 64 - 7168) * kib;
+    g->kernel_reserved_bytes = 38400 * kib;
+}
+
+static void test_explain_kinds(void)
+{
+    struct ctl_vm_cost c;
+    ctl_vm_cost_init(&c);
+    struct ctl_guest_mem g;
+    guest_kinds(&g);
+    GString *out = g_string_new(NULL);
+    cost_text_explain(out, &c, &g);
+    /* 1 + 2.4 + 0.6 + 14 + 7.06 + 11.44 = 36.5: the parts add up to 37. */
+    CU_ASSERT_STRING_EQUAL(out->str,
+                           "  host cost: unknown (not read yet)\n"
+                           "  guest memory: used 37 MiB = cache 1 + shmem 2 + anon 1 + slab 14 "
+                           "(reclaimable 9) + kernel 7 (stacks 1, page tables 0, vmalloc 7) + "
+                           "other 12 (report 1 s ago); kernel reserved at boot 38\n");
+    /* deflate-on-oom: the balloon the guest counts as used is its own part;
+     * the reserve unknown is left out. */
+    g_string_truncate(out, 0);
+    g.used_bytes += 64 * MIB;
+    g.kernel_other_bytes += 64 * MIB;
+    g.balloon_bytes = 64 * MIB;
+    g.kernel_reserved_bytes = -1;
+    cost_text_explain(out, &c, &g);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out->str, "guest memory: used 101 MiB = cache 1 + shmem 2 + "
+                                            "anon 1 + slab 14 (reclaimable 9) + kernel 7 (stacks "
+                                            "1, page tables 0, vmalloc 7) + balloon 64 + other 12 "
+                                            "(report 1 s ago)\n"));
+    /* Figures that do not add up (untrusted): "of which". */
+    g_string_truncate(out, 0);
+    guest_kinds(&g);
+    g.used_bytes = 10 * MIB;
+    cost_text_explain(out, &c, &g);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out->str, "used 10 MiB of which cache 1 + shmem 2"));
+    /* One kind unknown: the v1 line. */
+    g_string_truncate(out, 0);
+    guest_kinds(&g);
+    g.other_bytes = -1;
+    cost_text_explain(out, &c, &g);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out->str, "used 37 MiB = cache 1 + anon 3 + kernel+other 33"));
+    /* Hostile sizes: no overflow, no "=". */
+    g_string_truncate(out, 0);
+    guest_kinds(&g);
+    g.cache_bytes = g.shmem_bytes = g.other_bytes = INT64_MAX;
+    cost_text_explain(out, &c, &g);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out->str, "used 37 MiB of which"));
     g_string_free(out, TRUE);
 }
 
@@ -99,6 +183,7 @@ static void test_compact(void)
 static CU_TestInfo cost_text_tests[] = {
     {"MiB parts add up", test_mib_parts},
     {"explain lines", test_explain},
+    {"explain: the v2 split", test_explain_kinds},
     {"compact column", test_compact},
     CU_TEST_INFO_NULL,
 };

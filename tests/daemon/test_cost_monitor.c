@@ -111,10 +111,13 @@ static void test_explain_and_guest(void)
     r.active_file_bytes = 40 * MIB;
     r.active_anon_bytes = 30 * MIB;
 
+    /* An agent from before protocol v2; the reserve learned from its MemTotal. */
+    struct vmcost_boot_reserve reserve = {.known = true, .reserved_bytes = 16 * MIB};
+    struct cost_monitor_guest_in gin = {.r = &r, .age_ms = 700, .reserve = &reserve};
     struct json_writer w;
     json_writer_init(&w, g_string_new(NULL));
     json_writer_object_begin(&w);
-    cost_monitor_explain(&c, &r, 700, 6000, &w);
+    cost_monitor_explain(&c, &gin, 6000, &w);
     json_writer_object_end(&w);
     g_autofree char *text = g_string_free(w.out, FALSE);
     JsonNode *node = json_from_string(text, NULL);
@@ -134,15 +137,40 @@ static void test_explain_and_guest(void)
     CU_ASSERT_EQUAL(json_object_get_int_member(go, "kernel_other_bytes"), 20 * MIB);
     CU_ASSERT_EQUAL(json_object_get_int_member(go, "age_ms"), 700);
     CU_ASSERT_EQUAL(json_object_get_int_member(go, "total_bytes"), 240 * MIB);
+    CU_ASSERT_EQUAL(json_object_get_int_member(go, "kernel_reserved_bytes"), 16 * MIB);
+    CU_ASSERT_TRUE(json_object_get_null_member(go, "shmem_bytes")); /* v1: no split */
+    CU_ASSERT_TRUE(json_object_get_null_member(go, "other_bytes"));
     json_node_unref(node);
 
-    /* No report: unknown, as null. */
+    /* A v2 agent's report, the balloon inside MemTotal (deflate-on-oom). */
     struct ctl_guest_mem g;
-    cost_monitor_guest(NULL, 0, &g);
+    r.valid_mask |= proto_report_valid_bits(2) & ~proto_report_valid_bits(1);
+    r.shmem_bytes = 10 * MIB;
+    r.slab_reclaimable_bytes = 4 * MIB;
+    r.slab_unreclaimable_bytes = 2 * MIB;
+    r.kernel_stack_bytes = 1 * MIB;
+    r.page_tables_bytes = 1 * MIB;
+    r.vmalloc_used_bytes = 3 * MIB;
+    gin.balloon_in_used_bytes = 5 * MIB;
+    reserve.known = false;
+    cost_monitor_guest(&gin, &g);
+    CU_ASSERT_EQUAL(g.kernel_other_bytes, 20 * MIB);
+    CU_ASSERT_EQUAL(g.shmem_bytes, 10 * MIB);
+    CU_ASSERT_EQUAL(g.slab_reclaimable_bytes, 4 * MIB);
+    CU_ASSERT_EQUAL(g.kernel_bytes, 4 * MIB); /* page tables + vmalloc (stacks inside) */
+    CU_ASSERT_EQUAL(g.balloon_bytes, 5 * MIB);
+    CU_ASSERT_EQUAL(g.other_bytes, (20 - 4 - 2 - 4 - 5) * MIB);
+    CU_ASSERT_EQUAL(g.kernel_reserved_bytes, -1);
+
+    /* No report: unknown, as null. */
+    gin = (struct cost_monitor_guest_in){.r = NULL, .reserve = &reserve};
+    cost_monitor_guest(&gin, &g);
     CU_ASSERT_EQUAL(g.used_bytes, -1);
     r.valid_mask &= ~PROTO_R_BIT(PROTO_R_ACTIVE_ANON);
-    cost_monitor_guest(&r, 0, &g);
+    gin.r = &r;
+    cost_monitor_guest(&gin, &g);
     CU_ASSERT_EQUAL(g.used_bytes, -1);
+    CU_ASSERT_EQUAL(g.shmem_bytes, -1);
 }
 
 static CU_TestInfo cost_monitor_tests[] = {

@@ -232,6 +232,8 @@ static void test_ctl_stale(void)
 struct agent_log {
     int reports, pressures, ups, downs;
     uint64_t last_available;
+    uint32_t last_valid_mask;
+    uint64_t last_shmem, last_vmalloc;
 };
 
 static void ag_report(void *ctx, const struct proto_report *r, bool pressure, uint32_t triggers)
@@ -242,6 +244,9 @@ static void ag_report(void *ctx, const struct proto_report *r, bool pressure, ui
     else
         l->reports++;
     l->last_available = r->mem_available_bytes;
+    l->last_valid_mask = r->valid_mask;
+    l->last_shmem = r->shmem_bytes;
+    l->last_vmalloc = r->vmalloc_used_bytes;
 }
 
 static void ag_state(void *ctx, bool up)
@@ -295,15 +300,22 @@ static bool readable(int fd, int timeout_ms)
     return poll(&p, 1, timeout_ms) == 1;
 }
 
-static void hello(int fd)
+/* An agent's HELLO offering protocol versions min..max (a v1 frame). */
+static void hello_versions(int fd, uint16_t min, uint16_t max)
 {
     struct proto_frame f = {.type = PROTO_HELLO};
     f.u.hello.agent_version = 0x000100;
     f.u.hello.page_size_bytes = 4096;
     f.u.hello.capabilities = PROTO_CAP_ALL;
-    f.u.hello.proto_version_min = 1;
-    f.u.hello.proto_version_max = 1;
+    f.u.hello.proto_version_min = min;
+    f.u.hello.proto_version_max = max;
     send_frame(fd, &f);
+}
+
+/* An agent from before protocol v2: it speaks v1 only. */
+static void hello(int fd)
+{
+    hello_versions(fd, 1, 1);
 }
 
 static void test_agent_handshake(void)
@@ -325,9 +337,12 @@ static void test_agent_handshake(void)
     CU_ASSERT_EQUAL_FATAL(proto_decode(buf, (size_t)n, &f, &used), 0);
     CU_ASSERT_EQUAL(f.type, PROTO_WELCOME);
     CU_ASSERT_EQUAL(f.u.welcome.proto_version, 1);
+    CU_ASSERT_EQUAL(f.version, 1); /* an old agent gets v1 frames only */
     CU_ASSERT_EQUAL(proto_decode(buf + used, (size_t)n - used, &f, &used), 0);
     CU_ASSERT_EQUAL(f.type, PROTO_CONFIG);
+    CU_ASSERT_EQUAL(f.version, 1);
     CU_ASSERT_EQUAL(f.u.config.report_interval_ms, 1000);
+    CU_ASSERT_EQUAL(a.proto_version, 1);
 
     struct proto_frame r = {.type = PROTO_REPORT};
     r.u.report.valid_mask = PROTO_R_BIT(PROTO_R_MEM_AVAILABLE);
@@ -346,6 +361,7 @@ static void test_agent_handshake(void)
     n = recv(fd, buf, sizeof(buf), 0);
     CU_ASSERT_EQUAL(proto_decode(buf, (size_t)n, &f, &used), 0);
     CU_ASSERT_EQUAL(f.type, PROTO_RECLAIM);
+    CU_ASSERT_EQUAL(f.version, 1);
     CU_ASSERT_EQUAL(f.u.reclaim.request_bytes, 1 << 20);
 
     /* Now the guest turns hostile: garbage gets it disconnected and counted. */
@@ -361,6 +377,110 @@ static void test_agent_handshake(void)
     CU_ASSERT_EQUAL(recv(fd, buf, sizeof(buf), 0), 0); /* we hung up */
     agent_conn_stop(&a);
     CU_ASSERT_EQUAL(a.retry_id, 0);
+    close(fd);
+    close(lfd);
+}
+
+/* Decodes the frames waiting on fd into out[] (up to max); returns how many. */
+static int read_frames(int fd, struct proto_frame *out, int max)
+{
+    uint8_t buf[4 * PROTO_MAX_FRAME_BYTES];
+    if (!readable(fd, 1000))
+        return 0;
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    int got = 0;
+    size_t off = 0, used;
+    while (n > 0 && got < max && off < (size_t)n &&
+           proto_decode(buf + off, (size_t)n - off, &out[got], &used) == 0) {
+        got++;
+        off += used;
+    }
+    return got;
+}
+
+/*
+ * A v2 agent (HELLO 1..2): WELCOME, itself a v1 frame, chooses 2 and every
+ * frame after it is v2; v2 reports bring the split, a v1 report (sent before
+ * the agent saw the WELCOME) is still a good report, without it. The agent
+ * restarts behind the same port as an older one (HELLO 1..1): back to v1.
+ */
+static void test_agent_versions(void)
+{
+    struct agent_conn a;
+    struct agent_log log = {0};
+    int lfd;
+    int fd = open_pair("agent2.sock", &lfd, &a, &log);
+    hello_versions(fd, 1, 2);
+    struct proto_frame r1 = {.type = PROTO_REPORT}; /* sent before it read WELCOME */
+    r1.u.report.valid_mask = PROTO_R_BIT(PROTO_R_MEM_AVAILABLE);
+    r1.u.report.mem_available_bytes = 1 << 20;
+    send_frame(fd, &r1);
+    pump(50);
+    CU_ASSERT_EQUAL_FATAL(a.state, AGENT_READY);
+    CU_ASSERT_EQUAL(a.proto_version, 2);
+    CU_ASSERT_EQUAL(log.reports, 1);
+    struct proto_frame f[4];
+    CU_ASSERT_EQUAL_FATAL(read_frames(fd, f, 4), 2);
+    CU_ASSERT_EQUAL(f[0].type, PROTO_WELCOME);
+    CU_ASSERT_EQUAL(f[0].version, 1);
+    CU_ASSERT_EQUAL(f[0].u.welcome.proto_version, 2);
+    CU_ASSERT_EQUAL(f[1].type, PROTO_CONFIG);
+    CU_ASSERT_EQUAL(f[1].version, 2);
+
+    struct proto_frame r = {.type = PROTO_REPORT, .version = 2};
+    r.u.report.valid_mask = PROTO_R_BIT(PROTO_R_MEM_AVAILABLE) | PROTO_R_BIT(PROTO_R_SHMEM) |
+                            PROTO_R_BIT(PROTO_R_VMALLOC_USED);
+    r.u.report.mem_available_bytes = 2 << 20;
+    r.u.report.shmem_bytes = 3 << 20;
+    r.u.report.vmalloc_used_bytes = 7 << 20;
+    send_frame(fd, &r);
+    pump(50);
+    CU_ASSERT_EQUAL(log.reports, 2);
+    CU_ASSERT_EQUAL(log.last_shmem, 3 << 20);
+    CU_ASSERT_EQUAL(log.last_vmalloc, 7 << 20);
+    CU_ASSERT_EQUAL(log.last_valid_mask, r.u.report.valid_mask);
+    struct proto_frame p = {.type = PROTO_PRESSURE, .version = 2};
+    p.u.pressure.report = r.u.report;
+    p.u.pressure.report.shmem_bytes = 4 << 20;
+    p.u.pressure.triggers = PROTO_TRIGGER_SOME;
+    send_frame(fd, &p);
+    send_frame(fd, &r1); /* a v1 report again: fine, and without the split */
+    pump(50);
+    CU_ASSERT_EQUAL(log.pressures, 1);
+    CU_ASSERT_EQUAL(log.reports, 3);
+    CU_ASSERT_EQUAL(log.last_shmem, 0);
+    CU_ASSERT_EQUAL(log.last_valid_mask, PROTO_R_BIT(PROTO_R_MEM_AVAILABLE));
+    CU_ASSERT_EQUAL(a.rejects, 0);
+    CU_ASSERT_EQUAL(agent_conn_send_reclaim(&a, 1 << 20), 0);
+    CU_ASSERT_EQUAL_FATAL(read_frames(fd, f, 4), 1);
+    CU_ASSERT_EQUAL(f[0].type, PROTO_RECLAIM);
+    CU_ASSERT_EQUAL(f[0].version, 2);
+
+    /* The guest's agent restarts as an older build behind the same port. */
+    hello(fd);
+    pump(50);
+    CU_ASSERT_EQUAL(a.proto_version, 1);
+    CU_ASSERT_EQUAL_FATAL(read_frames(fd, f, 4), 2);
+    CU_ASSERT_EQUAL(f[0].u.welcome.proto_version, 1);
+    CU_ASSERT_EQUAL(f[1].type, PROTO_CONFIG);
+    CU_ASSERT_EQUAL(f[1].version, 1);
+    CU_ASSERT_EQUAL(agent_conn_send_reclaim(&a, 1 << 20), 0);
+    CU_ASSERT_EQUAL_FATAL(read_frames(fd, f, 4), 1);
+    CU_ASSERT_EQUAL(f[0].version, 1);
+    CU_ASSERT_EQUAL(a.rejects, 0);
+    agent_conn_stop(&a);
+    close(fd);
+    close(lfd);
+
+    /* A newer agent (HELLO 1..5) gets the newest this host speaks. */
+    fd = open_pair("agent5.sock", &lfd, &a, &log);
+    hello_versions(fd, 1, 5);
+    pump(50);
+    CU_ASSERT_EQUAL(a.state, AGENT_READY);
+    CU_ASSERT_EQUAL(a.proto_version, PROTO_VERSION_MAX);
+    CU_ASSERT_EQUAL_FATAL(read_frames(fd, f, 4), 2);
+    CU_ASSERT_EQUAL(f[0].u.welcome.proto_version, PROTO_VERSION_MAX);
+    agent_conn_stop(&a);
     close(fd);
     close(lfd);
 }
@@ -453,7 +573,7 @@ static void test_agent_poll_collect(void)
 static void test_agent_violations(void)
 {
     /* Each of these gets the agent disconnected as misbehaving. */
-    for (int kind = 0; kind < 5; kind++) {
+    for (int kind = 0; kind < 7; kind++) {
         struct agent_conn a;
         struct agent_log log = {0};
         int lfd;
@@ -478,6 +598,10 @@ static void test_agent_violations(void)
             hello(fd);
             struct proto_frame p = {.type = PROTO_POLL};
             send_frame(fd, &p);
+        } else if (kind == 5) { /* only versions this host does not speak */
+            hello_versions(fd, PROTO_VERSION_MAX + 1, PROTO_VERSION_MAX + 3);
+        } else if (kind == 6) { /* a range that is empty */
+            hello_versions(fd, 2, 1);
         } else { /* a flood of valid reports */
             hello(fd);
             for (int i = 0; i < AGENT_MAX_FRAMES_PER_S + 10; i++) {
@@ -523,6 +647,7 @@ static CU_TestInfo socket_tests[] = {
     {"control: stale socket replaced, regular file kept", test_ctl_stale},
     {"agent: handshake, reports, garbage disconnects", test_agent_handshake},
     {"agent: protocol violations", test_agent_violations},
+    {"agent: v1 and v2 agents, an agent restarting older", test_agent_versions},
     {"agent: poll, then collect the answer", test_agent_poll_collect},
     {"agent: no socket", test_agent_absent},
     CU_TEST_INFO_NULL,

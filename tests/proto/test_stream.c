@@ -10,10 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t put_frame(uint8_t *dst, unsigned type, uint32_t seq)
+static size_t put_frame_v(uint8_t *dst, unsigned version, unsigned type, uint32_t seq)
 {
     struct proto_frame f;
     memset(&f, 0, sizeof(f));
+    f.version = (uint8_t)version;
     f.type = (uint8_t)type;
     f.seq = seq;
     if (type == PROTO_REPORT)
@@ -21,6 +22,11 @@ static size_t put_frame(uint8_t *dst, unsigned type, uint32_t seq)
     int n = proto_encode(&f, dst, PROTO_MAX_FRAME_BYTES);
     CU_ASSERT_FATAL(n > 0);
     return (size_t)n;
+}
+
+static size_t put_frame(uint8_t *dst, unsigned type, uint32_t seq)
+{
+    return put_frame_v(dst, 1, type, seq);
 }
 
 /* Feeds everything (in chunks of step bytes) and collects the frames' seqs. */
@@ -100,6 +106,32 @@ static void test_garbage_between_frames(void)
         CU_ASSERT_EQUAL(s.stats.bad_type, 1);
         CU_ASSERT_EQUAL(s.stats.errors, 1);
         CU_ASSERT_EQUAL(s.stats.garbage_bytes, sizeof(junk1) - 1 + 9 + 12);
+    }
+}
+
+/* A connection's frames switch from v1 to v2 after WELCOME: one stream takes
+ * both, each at its own size, in any split. */
+static void test_versions_mixed(void)
+{
+    uint8_t data[6 * PROTO_MAX_FRAME_BYTES];
+    size_t len = 0;
+    len += put_frame_v(data + len, 1, PROTO_HELLO, 1);
+    len += put_frame_v(data + len, 1, PROTO_REPORT, 2);
+    len += put_frame_v(data + len, 2, PROTO_REPORT, 3);
+    len += put_frame_v(data + len, 2, PROTO_PRESSURE, 4);
+    len += put_frame_v(data + len, 2, PROTO_ACK, 5);
+    len += put_frame_v(data + len, 1, PROTO_REPORT, 6);
+    CU_ASSERT_EQUAL(len, 16 * 6 + 16 + 176 + 224 + 228 + 8 + 176);
+    for (size_t step = 1; step <= len; step += 5) {
+        struct proto_stream s;
+        proto_stream_init(&s);
+        uint32_t seqs[8];
+        int errors;
+        CU_ASSERT_EQUAL_FATAL(run(&s, data, len, step, seqs, 8, &errors), 6);
+        CU_ASSERT_EQUAL(errors, 0);
+        for (uint32_t i = 0; i < 6; i++)
+            CU_ASSERT_EQUAL(seqs[i], i + 1);
+        CU_ASSERT_EQUAL(s.stats.garbage_bytes, 0);
     }
 }
 
@@ -205,6 +237,7 @@ static CU_TestInfo stream_tests[] = {
     {"garbage between frames", test_garbage_between_frames},
     {"oversized length then recovery", test_oversized_then_recovery},
     {"wrong length and version", test_wrong_length_and_version},
+    {"v1 and v2 frames on one stream", test_versions_mixed},
     {"random garbage", test_random_garbage},
     {"space/commit/reset", test_space_commit_reset},
     CU_TEST_INFO_NULL,
