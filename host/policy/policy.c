@@ -543,7 +543,7 @@ struct vm_view {
     uint64_t floor_bytes;          /* guest MemAvailable under this is pressure */
     uint64_t deadband_bytes;       /* target changes smaller than this are not made */
     uint64_t headroom_tight_bytes; /* headroom at full host pressure */
-    uint64_t headroom_bytes;       /* headroom of the moment, >= floor + deadband */
+    uint64_t headroom_bytes;       /* headroom of the moment, >= grow margin + deadband */
     uint64_t grow_margin_bytes;    /* grow when need + this passes the target */
     struct guest_view g;           /* what the guest says (read_guest) */
     uint64_t rise_bytes;           /* rise of the guest's own use since the last report */
@@ -628,12 +628,15 @@ static void view_sizes(struct vm_view *v)
         max_u64(pct_of(max, t->pressure_headroom_pct), t->pressure_headroom_bytes);
     v->headroom_tight_bytes = tight;
     uint64_t headroom = tight >= calm ? calm : calm - scale_u64(calm - tight, v->level);
-    /* Never plan a size that leaves the guest under its own pressure floor:
-     * shrinking into it would trigger an urgent growth, then a shrink again,
-     * forever. A deadband above the floor keeps the two apart. */
-    const uint64_t above_floor = add_sat(v->floor_bytes, v->deadband_bytes);
-    v->headroom_bytes = max_u64(headroom, above_floor);
-    v->grow_margin_bytes = max_u64(tight, above_floor);
+    /* The growth trigger: the tight headroom, never under the guest's own
+     * pressure floor plus a deadband - shrinking into the floor would trigger
+     * an urgent growth, then a shrink again, forever. */
+    v->grow_margin_bytes = max_u64(tight, add_sat(v->floor_bytes, v->deadband_bytes));
+    /* The set point a deadband above the trigger: a guest left there is not
+     * grown back by its report's noise (MemAvailable wanders by a few MiB as
+     * it reclaims), only by a rise of a deadband or more. budget.c's floor
+     * (tightest_headroom) is this at level 1. */
+    v->headroom_bytes = max_u64(headroom, add_sat(v->grow_margin_bytes, v->deadband_bytes));
 }
 
 /*

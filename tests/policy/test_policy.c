@@ -473,10 +473,11 @@ static void test_host_pressure_tightens(void)
     }
     uint64_t need = 256 * MIB + 300 * MIB;
     CU_ASSERT(settled[0] >= need + 204 * MIB); /* 10% of 2 GiB */
-    /* 3% of 2 GiB = 61 MiB, raised to floor + deadband (2% + 2%) = 82 MiB */
-    CU_ASSERT(settled[1] >= need + 81 * MIB);
-    CU_ASSERT(settled[1] <= need + 82 * MIB + 41 * MIB);
-    CU_ASSERT(settled[1] + 100 * MIB < settled[0]);
+    /* The growth trigger: 3% of 2 GiB = 61 MiB, raised to floor + deadband
+     * (2% + 2%) = 82 MiB; the set point a deadband (41 MiB) above it. */
+    CU_ASSERT(settled[1] >= need + 122 * MIB);
+    CU_ASSERT(settled[1] <= need + 123 * MIB + 41 * MIB);
+    CU_ASSERT(settled[1] + 80 * MIB < settled[0]);
 }
 
 static void test_host_level_and_psi(void)
@@ -1385,6 +1386,63 @@ static void test_large_fleet(void)
     }
 }
 
+/* One tick of the model on a host with avail_pct% of its memory available
+ * (0: the comfortable default); in gets the input the engine saw. */
+static struct policy_vm_out tick_at(struct sim_guest *g, struct policy_vm_state *st, int64_t *now,
+                                    double avail_pct, struct policy_vm_in *in)
+{
+    sim_guest_input(g, "vm", in);
+    struct policy_snapshot snap = snapshot(*now, in, 1);
+    if (avail_pct > 0.0)
+        host_pressure(&snap, avail_pct);
+    struct policy_vm_out o = eval1(&snap, in, st);
+    sim_guest_apply(g, &o);
+    *now += (int64_t)tun.tick_interval_ms;
+    return o;
+}
+
+/*
+ * Issue 14, deadband gap. The shrink set point is a deadband above the growth
+ * trigger: a guest settled under full host pressure at working set + headroom
+ * is not grown by a rise of its use under a deadband (report noise: its
+ * MemAvailable wanders by a few MiB as it reclaims), and is grown by a rise of
+ * a deadband or more. Sizes where the floor, the deadband and the tight
+ * headroom each set the figure.
+ */
+static void test_deadband_gap(void)
+{
+    const uint64_t sizes_mib[] = {128, 1024, 4096};
+    for (size_t k = 0; k < sizeof(sizes_mib) / sizeof(sizes_mib[0]); k++) {
+        struct sim_guest g;
+        sim_guest_init(&g, sizes_mib[k], sizes_mib[k] / 4, 0);
+        struct policy_vm_state st = {0};
+        int64_t now = 1000;
+        struct policy_vm_in in;
+        for (int i = 0; i < 100; i++)
+            tick_at(&g, &st, &now, 5.0, &in);
+        /* At the set point itself (a guest held within a deadband above it
+         * is moved there): no growth, and nothing else to do. */
+        g.target_bytes = g.actual_bytes = st.goal_bytes;
+        struct policy_vm_out at = tick_at(&g, &st, &now, 5.0, &in);
+        CU_ASSERT_EQUAL(at.decision, POLICY_HOLD);
+        CU_ASSERT_EQUAL(g.target_bytes, st.goal_bytes);
+        uint64_t deadband = (uint64_t)((double)g.nominal_bytes * 0.02);
+        if (deadband < 4 * MIB)
+            deadband = 4 * MIB;
+        const uint64_t rises[] = {1 * MIB, deadband / 2, deadband - 1 * MIB, deadband + 1 * MIB};
+        for (size_t r = 0; r < sizeof(rises) / sizeof(rises[0]); r++) {
+            struct sim_guest g2 = g;
+            struct policy_vm_state st2 = st;
+            int64_t now2 = now;
+            g2.used_bytes += rises[r];
+            struct policy_vm_out o = tick_at(&g2, &st2, &now2, 5.0, &in);
+            bool grew = o.decision == POLICY_GROW || o.decision == POLICY_GROW_URGENT;
+            CU_ASSERT_EQUAL(grew, rises[r] > deadband);
+            CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW_URGENT);
+        }
+    }
+}
+
 static CU_TestInfo policy_tests[] = {
     {"names", test_names},
     {"bad args", test_bad_args},
@@ -1425,6 +1483,7 @@ static CU_TestInfo policy_tests[] = {
     {"fixed mode", test_fixed_mode},
     {"target outside policy", test_target_outside_policy},
     {"large fleet", test_large_fleet},
+    {"deadband between set point and growth trigger", test_deadband_gap},
     CU_TEST_INFO_NULL,
 };
 
