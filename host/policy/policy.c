@@ -388,12 +388,15 @@ static void agent_need(const struct policy_vm_in *in, const struct policy_tunabl
      * balloon does. While the balloon moves, actual (a fresh
      * query-balloon) and the report (up to a second old) disagree:
      * right after a deflation `actual - MemAvailable` would count the
-     * new pages as used and grow the guest a second time. Then the
-     * overhead learned while the balloon stood still is used instead.
+     * new pages as used and grow the guest a second time. So do a report
+     * that shows our last shrink and an actual ballastd has not caught up
+     * with (shrink_unseen): that would count the step as used and grow
+     * the guest straight back. Then the overhead learned while the balloon
+     * stood still is used instead.
      */
+    const bool moved = diff_u64(in->actual_bytes, s->last_actual_bytes) > t->stall_tolerance_bytes;
     uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
-    if (s->overhead_known &&
-        diff_u64(in->actual_bytes, s->last_actual_bytes) > t->stall_tolerance_bytes)
+    if (s->overhead_known && (moved || s->shrink_unseen))
         overhead = s->overhead_bytes;
     g->need_bytes = add_sat(g->used_bytes, overhead);
 }
@@ -546,6 +549,7 @@ struct vm_view {
     uint64_t headroom_bytes;       /* headroom of the moment, >= grow margin + deadband */
     uint64_t grow_margin_bytes;    /* grow when need + this passes the target */
     struct guest_view g;           /* what the guest says (read_guest) */
+    bool guarded;                  /* our shrink unseen, figures tied to the balloon */
     uint64_t rise_bytes;           /* rise of the guest's own use since the last report */
     bool stalled_now;              /* the balloon stopped short of a lower target */
     uint64_t grow_goal_bytes;      /* latest need + headroom, clamped; 0 without data */
@@ -583,6 +587,7 @@ static void note_growth(const struct vm_view *v, struct policy_vm_state *s)
 {
     s->last_grow_ms = v->now_ms;
     s->grown = true;
+    s->shrink_unseen = false; /* the target is up again: nothing to read late */
 }
 
 /* The VM's policy and the timing of this call: all that the rules before
@@ -672,6 +677,39 @@ static void note_balloon_in_total(const struct vm_view *v, struct policy_vm_stat
         s->balloon_in_total = true;
 }
 
+/*
+ * Our own shrink, read late. After a shrink the guest's next figures may
+ * have arrived before it, or be read against a balloon size ballastd has
+ * not caught up with (query-balloon and BALLOON_CHANGE lag the balloon;
+ * libvirt is read once a tick): figures and balloon then disagree by the
+ * step, which reads as usage and grew the guest straight back (96 -> 80 ->
+ * 96 MiB within a second on libvirt guests). So the shrink stays unseen
+ * until figures arrive after it with the balloon at the new target, both
+ * when they arrived and now. Meanwhile the agent's own use plus the
+ * kernel's share learned before (agent_need) still reads the guest
+ * whatever the balloon does; any other reading (a balloon inside MemTotal,
+ * guest-stats, no share learned yet) is guarded: it grows the guest only on
+ * real pressure (rule_grow_urgent) and teaches nothing.
+ */
+static void note_shrink_seen(struct vm_view *v, struct policy_vm_state *s)
+{
+    const struct policy_vm_in *in = v->in;
+    const struct guest_view *g = &v->g;
+    if (!s->shrink_unseen || !g->have)
+        return;
+    const uint64_t at = add_sat(v->cur_bytes, v->t->stall_tolerance_bytes);
+    const uint64_t since_ms =
+        v->now_ms > s->last_shrink_ms ? (uint64_t)(v->now_ms - s->last_shrink_ms) : 0;
+    const uint64_t age_ms = g->from_agent ? in->agent.age_ms : in->stats.age_ms;
+    const uint64_t seen_at = g->from_agent && in->agent.balloon_actual_bytes
+                                 ? in->agent.balloon_actual_bytes
+                                 : in->actual_bytes;
+    if (age_ms < since_ms && in->actual_bytes <= at && seen_at <= at)
+        s->shrink_unseen = false;
+    const bool balloon_free = g->from_agent && !s->balloon_in_total && s->overhead_known;
+    v->guarded = s->shrink_unseen && !balloon_free;
+}
+
 /* What this call's guest figures teach the next one: the oom_kill counter,
  * the guest's own use (how fast it rises), the kernel's share while the
  * balloon stands still, and the working set smoothed for shrinking. */
@@ -688,30 +726,37 @@ static void learn_from_guest(struct vm_view *v, struct policy_vm_state *s)
     if (!s->initialized)
         s->last_data_ms = v->now_ms;
 
+    /* Figures that may predate our last shrink and depend on the balloon
+     * (v->guarded) teach nothing: not the guest's use, not its working set. */
+    if (g->have)
+        s->last_data_ms = v->now_ms;
+    if (!g->have || v->guarded)
+        return;
     /* How fast the guest's own use rises between two reports, and the
-     * kernel's share learned while the balloon stands still (agent_need). */
-    if (g->have && g->from_agent) {
+     * kernel's share learned while the balloon stands still (agent_need):
+     * since the last call, since the report arrived, and our last shrink
+     * seen in it. */
+    if (g->from_agent) {
         if (s->used_known && g->used_bytes > s->last_used_bytes)
             v->rise_bytes = g->used_bytes - s->last_used_bytes;
         s->last_used_bytes = g->used_bytes;
         s->used_known = true;
-        if (s->initialized &&
-            diff_u64(in->actual_bytes, s->last_actual_bytes) <= v->t->stall_tolerance_bytes &&
-            !s->balloon_in_total) {
+        const uint64_t tolerance = v->t->stall_tolerance_bytes;
+        const uint64_t seen_at =
+            in->agent.balloon_actual_bytes ? in->agent.balloon_actual_bytes : in->actual_bytes;
+        if (s->initialized && !s->balloon_in_total && !s->shrink_unseen &&
+            diff_u64(in->actual_bytes, s->last_actual_bytes) <= tolerance &&
+            diff_u64(in->actual_bytes, seen_at) <= tolerance) {
             s->overhead_bytes = sub_sat(in->actual_bytes, in->agent.mem_total_bytes);
             s->overhead_known = true;
         }
     }
-    if (g->have) {
-        s->last_data_ms = v->now_ms;
-        s->need_bytes = g->need_bytes;
-        /* Fast up, slow down: a dip in usage must last to be trusted. */
-        if (!s->initialized || g->need_bytes >= s->need_smoothed_bytes ||
-            s->need_smoothed_bytes == 0)
-            s->need_smoothed_bytes = g->need_bytes;
-        else
-            s->need_smoothed_bytes -= (s->need_smoothed_bytes - g->need_bytes) / 2;
-    }
+    s->need_bytes = g->need_bytes;
+    /* Fast up, slow down: a dip in usage must last to be trusted. */
+    if (!s->initialized || g->need_bytes >= s->need_smoothed_bytes || s->need_smoothed_bytes == 0)
+        s->need_smoothed_bytes = g->need_bytes;
+    else
+        s->need_smoothed_bytes -= (s->need_smoothed_bytes - g->need_bytes) / 2;
 }
 
 /* Stall detection: only for shrinking (actual above a lower target). A
@@ -802,6 +847,7 @@ static void observe_vm(struct vm_view *v, struct policy_vm_state *s, struct poli
     view_sizes(v);
     note_balloon_in_total(v, s);
     read_guest(v->in, v->t, s, v->floor_bytes, &v->g);
+    note_shrink_seen(v, s);
     learn_from_guest(v, s);
     note_stall(v, s);
     note_guest_deflate(v, s, out);
@@ -937,6 +983,27 @@ static bool rule_no_data(const struct vm_view *v, struct policy_vm_state *s,
         reason_set(out, "%s: holding at %llu MiB, never shrink blind",
                    why[0] ? why : "no fresh agent report or guest-stats", MIBS(cur));
     }
+    return true;
+}
+
+/* hold (own shrink unseen): the figures may predate our last shrink and
+ * depend on the balloon (note_shrink_seen): neither grow nor shrink on
+ * them. Real pressure was answered first, by rule_grow_urgent. */
+static bool rule_hold_shrink_unseen(const struct vm_view *v, struct policy_vm_state *s,
+                                    struct policy_vm_out *out)
+{
+    if (!v->guarded)
+        return false;
+    const uint64_t cur = v->cur_bytes, actual = v->in->actual_bytes;
+    decide(out, POLICY_HOLD, cur);
+    if (actual > add_sat(cur, v->t->stall_tolerance_bytes))
+        reason_set(out,
+                   "waiting for balloon: actual %llu MiB, target %llu MiB; growth on pressure only",
+                   MIBS(actual), MIBS(cur));
+    else
+        reason_set(out,
+                   "shrink to %llu MiB not in the guest's figures yet: growth on pressure only",
+                   MIBS(cur));
     return true;
 }
 
@@ -1130,6 +1197,7 @@ static vm_rule_fn *const vm_rules[] = {
     rule_clamp_to_policy,     /* target outside [min, max]: corrected in one step */
     rule_stalled,             /* balloon stuck short of a lower target: hold there */
     rule_no_data,             /* nothing usable: hold, or give it all back after a while */
+    rule_hold_shrink_unseen,  /* figures from before our shrink: pressure only */
     rule_grow_rising,         /* own use rising fast: grow ahead of it */
     rule_grow,                /* ate into the tight headroom: refill the headroom */
     rule_hold_at_goal,        /* within a deadband of the goal */
@@ -1362,6 +1430,7 @@ static void remember_call(int64_t now_ms, const struct policy_vm_in *in,
     if (o->actuate && o->decision == POLICY_SHRINK) {
         s->last_shrink_ms = now_ms;
         s->shrunk = true;
+        s->shrink_unseen = true; /* until the guest's figures show it */
     }
     if (o->actuate && o->target_bytes != s->last_target_bytes) {
         s->last_target_bytes = o->target_bytes;
