@@ -1158,7 +1158,8 @@ static bool rule_hold_balloon_moving(const struct vm_view *v, struct policy_vm_s
  * reclaim can follow. Pacing: when the allowance since the last step does
  * not cover a step worth making (the step wanted, or a full tick's worth),
  * wait; extra calls between ticks therefore add no balloon operations. A
- * VM that steps may be squeezed further by pass 2, up to its cap.
+ * VM that gets here - it steps, or only pacing holds it - may be squeezed
+ * further by pass 2 when the host is short, within the same cap.
  */
 static bool rule_shrink(const struct vm_view *v, struct policy_vm_state *s,
                         struct policy_vm_out *out)
@@ -1170,13 +1171,13 @@ static bool rule_shrink(const struct vm_view *v, struct policy_vm_state *s,
     uint64_t cap = shrink_cap(t, v->dt_ms, factor);
     uint64_t desired = min_u64(max_u64(pct_of(gap, t->shrink_gain_pct), v->deadband_bytes), gap);
     s->step_cap_bytes = cap;
+    s->shrinkable = true;
     if (cap < min_u64(desired, shrink_cap(t, v->tick_ms, factor))) {
         decide(out, POLICY_HOLD, cur);
         reason_set(out, "pacing: next shrink step toward %llu MiB when the rate allows",
                    MIBS(goal));
         return true;
     }
-    s->shrinkable = true;
     decide(out, POLICY_SHRINK, cur - min_u64(desired, cap));
     reason_set(out, "shrink %llu -> %llu MiB toward working set %llu + headroom %llu MiB",
                MIBS(cur), MIBS(out->target_bytes), MIBS(s->need_smoothed_bytes),
@@ -1244,7 +1245,10 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
     finish_vm(&v, out);
 }
 
-/* Pass 2 may squeeze a VM further: a managed VM that made a shrink step. */
+/* Pass 2 may squeeze a VM further: a managed VM that reached rule_shrink -
+ * it made a step, or only pacing held it. Never a VM that grows, and never
+ * one a hold protects (hold-downs after a growth or a deflate, a stall,
+ * a balloon still moving, figures from before our shrink, no data). */
 static bool squeezable(const struct policy_vm_in *in, const struct policy_vm_state *s)
 {
     return s->shrinkable && in->params.mode == POLICY_MODE_MANAGED;
@@ -1270,17 +1274,29 @@ static uint64_t planned_shrink(const struct policy_snapshot *snap, const struct 
     return planned;
 }
 
-/* One VM's share of the deficit, at most its room above the goal and what
- * its step cap leaves of its own step. */
-static void squeeze_vm(const struct policy_vm_in *in, const struct policy_vm_state *s,
-                       struct policy_vm_out *o, uint64_t share_bytes, double level)
+/* The least shrink worth a balloon operation of its own, as rule_shrink's
+ * pacing sees it: a deadband, or a full tick's cap when that is less. */
+static uint64_t step_worth(const struct policy_tunables *t, uint64_t max_bytes, double level)
+{
+    uint64_t tick_ms = t->tick_interval_ms ? t->tick_interval_ms : 5000;
+    return min_u64(vm_deadband(t, max_bytes), shrink_cap(t, tick_ms, step_factor(t, level)));
+}
+
+/* One VM's share of the deficit, at most its room above the goal (never
+ * under it: the goal is at least the VM's floor) and what its step cap
+ * leaves of its own step. A VM that pacing held gives only a step worth
+ * making, as rule_shrink would: a deadband, or a full tick's cap. */
+static void squeeze_vm(const struct policy_tunables *t, const struct policy_vm_in *in,
+                       const struct policy_vm_state *s, struct policy_vm_out *o,
+                       uint64_t share_bytes, double level)
 {
     uint64_t cur = vm_cur(in);
     uint64_t room = sub_sat(o->target_bytes, s->goal_bytes);
     uint64_t stepped = sub_sat(cur, o->target_bytes);
     uint64_t extra = min_u64(share_bytes, room);
     extra = min_u64(extra, sub_sat(s->step_cap_bytes, stepped));
-    if (extra == 0)
+    if (extra == 0 ||
+        (o->decision != POLICY_SHRINK && extra < step_worth(t, in->params.max_bytes, level)))
         return;
     o->target_bytes -= extra;
     if (o->decision != POLICY_SHRINK) {
@@ -1312,8 +1328,8 @@ static void share_out_deficit(const struct policy_snapshot *snap,
         if (!squeezable(&snap->vms[i], &states[i]))
             continue;
         double w = squeeze_weight(&snap->vms[i], &states[i], &out[i]);
-        squeeze_vm(&snap->vms[i], &states[i], &out[i], scale_u64(remaining, w / total_weight),
-                   level);
+        squeeze_vm(snap->tunables, &snap->vms[i], &states[i], &out[i],
+                   scale_u64(remaining, w / total_weight), level);
     }
 }
 

@@ -1541,6 +1541,54 @@ static void test_deadband_gap(void)
     }
 }
 
+/*
+ * Issue 14, pass 2 reaches idle guests. Under host pressure, a guest held by
+ * pacing (its last shrink 2 s ago) gives its part of the deficit too, within
+ * the allowance it accrued (8 MiB/s x 2 s, x the pressure factor) and never
+ * under its goal; the reason says so. One whose allowance is not worth a step
+ * yet (0.5 s: under a deadband) gives nothing; neither does a guest in its
+ * hold-down after a growth; a guest under pressure is grown, not squeezed.
+ */
+static void test_squeeze_idle_guests(void)
+{
+    enum { N = 5 };
+    struct sim_guest g[N];
+    struct policy_vm_in in[N];
+    struct policy_vm_state st[N] = {0};
+    struct policy_vm_out out[N];
+    const int64_t now = 100000;
+    for (int i = 0; i < N; i++) {
+        sim_guest_init(&g[i], 1024, 100, 0);
+        if (i == 3)
+            g[i].actual_bytes = g[i].target_bytes = 600 * MIB;
+        sim_guest_input(&g[i], "vm", &in[i]);
+    }
+    st[1].shrunk = st[4].shrunk = true; /* paced */
+    st[1].last_shrink_ms = now - 2000;
+    st[4].last_shrink_ms = now - 500;
+    st[2].grown = true; /* hold-down after growth */
+    st[2].last_grow_ms = now - 10000;
+    in[3].pressure_event = true;
+    struct policy_snapshot snap = snapshot(now, in, N);
+    host_pressure(&snap, 12.0); /* level 0.8: step factor 3.4 */
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, st, out, NULL), 0);
+    CU_ASSERT_EQUAL(out[0].decision, POLICY_SHRINK);
+    CU_ASSERT_EQUAL(out[1].decision, POLICY_SHRINK);
+    CU_ASSERT_TRUE(out[1].actuate);
+    CU_ASSERT(strncmp(out[1].reason, "host pressure 80%: shrink 1024 -> ", 34) == 0);
+    uint64_t gave = in[1].target_bytes - out[1].target_bytes;
+    CU_ASSERT(gave >= 20 * MIB);                             /* a deadband at least */
+    CU_ASSERT(gave <= (uint64_t)(16.0 * 3.4 * (double)MIB)); /* 8 MiB/s x 2 s x 3.4 */
+    CU_ASSERT(out[1].target_bytes >= st[1].goal_bytes);
+    CU_ASSERT_EQUAL(out[2].decision, POLICY_HOLD);
+    CU_ASSERT_EQUAL(out[2].target_bytes, in[2].target_bytes);
+    CU_ASSERT(strstr(out[2].reason, "hold-down") != NULL);
+    CU_ASSERT_EQUAL(out[3].decision, POLICY_GROW_URGENT);
+    CU_ASSERT_EQUAL(out[4].decision, POLICY_HOLD);
+    CU_ASSERT_EQUAL(out[4].target_bytes, in[4].target_bytes);
+    CU_ASSERT(strstr(out[4].reason, "pacing") != NULL);
+}
+
 static CU_TestInfo policy_tests[] = {
     {"names", test_names},
     {"bad args", test_bad_args},
@@ -1583,6 +1631,7 @@ static CU_TestInfo policy_tests[] = {
     {"large fleet", test_large_fleet},
     {"own shrink read late", test_own_shrink_read_late},
     {"deadband between set point and growth trigger", test_deadband_gap},
+    {"host pressure squeezes idle guests", test_squeeze_idle_guests},
     CU_TEST_INFO_NULL,
 };
 
