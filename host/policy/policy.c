@@ -22,9 +22,11 @@
  * guest's MemTotal and MemAvailable shrink together when the balloon
  * inflates), so moving the target does not move the set point. On top:
  * growth is immediate and shrinking slow (asymmetric gains), changes inside
- * the deadband are skipped, no shrink follows a growth for grow_hold_ms, and
- * the working set used for shrinking rises at once but decays only halfway
- * per tick.
+ * the deadband are skipped, the set point sits at least a deadband above the
+ * growth trigger, no shrink follows a growth for grow_hold_ms, the working
+ * set used for shrinking rises at once but decays only halfway per tick, and
+ * figures that may predate our own last shrink grow a guest only on real
+ * pressure (note_shrink_seen).
  */
 #include "policy.h"
 
