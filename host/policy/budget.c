@@ -128,9 +128,10 @@ void budget_view_compute(const struct budget_in *in, struct budget_view *out)
     }
 }
 
-/* The headroom the engine keeps at full host pressure: the tight headroom,
- * never under the guest's pressure floor plus a deadband (policy.c,
- * view_sizes, at level 1). */
+/* The headroom the engine keeps at full host pressure: its growth trigger
+ * (the tight headroom, never under the guest's pressure floor plus a
+ * deadband) plus a deadband, so a guest at its floor is not inside the
+ * trigger (policy.c, view_sizes, at level 1). */
 static uint64_t tightest_headroom(const struct policy_tunables *t, uint64_t max_bytes)
 {
     uint64_t floor =
@@ -138,7 +139,7 @@ static uint64_t tightest_headroom(const struct policy_tunables *t, uint64_t max_
     uint64_t deadband = max_u64(pct_of(max_bytes, t->deadband_pct), t->deadband_bytes);
     uint64_t tight =
         max_u64(pct_of(max_bytes, t->pressure_headroom_pct), t->pressure_headroom_bytes);
-    return max_u64(tight, add_sat(floor, deadband));
+    return add_sat(max_u64(tight, add_sat(floor, deadband)), deadband);
 }
 
 uint64_t budget_vm_floor(const struct policy_tunables *t, const struct budget_vm *vm)

@@ -105,9 +105,10 @@ struct budget_vm {
 
 /*
  * The least the engine would ever leave this VM, whatever the host
- * pressure: its working set plus the headroom at full pressure (never
- * under the guest's pressure floor plus a deadband, as policy.c's
- * view_sizes), rounded up to a MiB and held in [min, max]; min_memory
+ * pressure: its working set plus the headroom at full pressure (the
+ * growth trigger - the tight headroom, never under the guest's pressure
+ * floor plus a deadband - plus a deadband, as policy.c's view_sizes),
+ * rounded up to a MiB and held in [min, max]; min_memory
  * when the working set is not known yet; the fixed size in mode fixed;
  * and in observe and safe mode, where nothing is ever shrunk, at least
  * the current size. unit.policy.budget holds the engine to it.

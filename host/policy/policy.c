@@ -22,9 +22,11 @@
  * guest's MemTotal and MemAvailable shrink together when the balloon
  * inflates), so moving the target does not move the set point. On top:
  * growth is immediate and shrinking slow (asymmetric gains), changes inside
- * the deadband are skipped, no shrink follows a growth for grow_hold_ms, and
- * the working set used for shrinking rises at once but decays only halfway
- * per tick.
+ * the deadband are skipped, the set point sits at least a deadband above the
+ * growth trigger, no shrink follows a growth for grow_hold_ms, the working
+ * set used for shrinking rises at once but decays only halfway per tick, and
+ * figures that may predate our own last shrink grow a guest only on real
+ * pressure (note_shrink_seen).
  */
 #include "policy.h"
 
@@ -388,12 +390,15 @@ static void agent_need(const struct policy_vm_in *in, const struct policy_tunabl
      * balloon does. While the balloon moves, actual (a fresh
      * query-balloon) and the report (up to a second old) disagree:
      * right after a deflation `actual - MemAvailable` would count the
-     * new pages as used and grow the guest a second time. Then the
-     * overhead learned while the balloon stood still is used instead.
+     * new pages as used and grow the guest a second time. So do a report
+     * that shows our last shrink and an actual ballastd has not caught up
+     * with (shrink_unseen): that would count the step as used and grow
+     * the guest straight back. Then the overhead learned while the balloon
+     * stood still is used instead.
      */
+    const bool moved = diff_u64(in->actual_bytes, s->last_actual_bytes) > t->stall_tolerance_bytes;
     uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
-    if (s->overhead_known &&
-        diff_u64(in->actual_bytes, s->last_actual_bytes) > t->stall_tolerance_bytes)
+    if (s->overhead_known && (moved || s->shrink_unseen))
         overhead = s->overhead_bytes;
     g->need_bytes = add_sat(g->used_bytes, overhead);
 }
@@ -543,9 +548,10 @@ struct vm_view {
     uint64_t floor_bytes;          /* guest MemAvailable under this is pressure */
     uint64_t deadband_bytes;       /* target changes smaller than this are not made */
     uint64_t headroom_tight_bytes; /* headroom at full host pressure */
-    uint64_t headroom_bytes;       /* headroom of the moment, >= floor + deadband */
+    uint64_t headroom_bytes;       /* headroom of the moment, >= grow margin + deadband */
     uint64_t grow_margin_bytes;    /* grow when need + this passes the target */
     struct guest_view g;           /* what the guest says (read_guest) */
+    bool guarded;                  /* our shrink unseen, figures tied to the balloon */
     uint64_t rise_bytes;           /* rise of the guest's own use since the last report */
     bool stalled_now;              /* the balloon stopped short of a lower target */
     uint64_t grow_goal_bytes;      /* latest need + headroom, clamped; 0 without data */
@@ -583,6 +589,7 @@ static void note_growth(const struct vm_view *v, struct policy_vm_state *s)
 {
     s->last_grow_ms = v->now_ms;
     s->grown = true;
+    s->shrink_unseen = false; /* the target is up again: nothing to read late */
 }
 
 /* The VM's policy and the timing of this call: all that the rules before
@@ -628,12 +635,15 @@ static void view_sizes(struct vm_view *v)
         max_u64(pct_of(max, t->pressure_headroom_pct), t->pressure_headroom_bytes);
     v->headroom_tight_bytes = tight;
     uint64_t headroom = tight >= calm ? calm : calm - scale_u64(calm - tight, v->level);
-    /* Never plan a size that leaves the guest under its own pressure floor:
-     * shrinking into it would trigger an urgent growth, then a shrink again,
-     * forever. A deadband above the floor keeps the two apart. */
-    const uint64_t above_floor = add_sat(v->floor_bytes, v->deadband_bytes);
-    v->headroom_bytes = max_u64(headroom, above_floor);
-    v->grow_margin_bytes = max_u64(tight, above_floor);
+    /* The growth trigger: the tight headroom, never under the guest's own
+     * pressure floor plus a deadband - shrinking into the floor would trigger
+     * an urgent growth, then a shrink again, forever. */
+    v->grow_margin_bytes = max_u64(tight, add_sat(v->floor_bytes, v->deadband_bytes));
+    /* The set point a deadband above the trigger: a guest left there is not
+     * grown back by its report's noise (MemAvailable wanders by a few MiB as
+     * it reclaims), only by a rise of a deadband or more. budget.c's floor
+     * (tightest_headroom) is this at level 1. */
+    v->headroom_bytes = max_u64(headroom, add_sat(v->grow_margin_bytes, v->deadband_bytes));
 }
 
 /*
@@ -669,6 +679,39 @@ static void note_balloon_in_total(const struct vm_view *v, struct policy_vm_stat
         s->balloon_in_total = true;
 }
 
+/*
+ * Our own shrink, read late. After a shrink the guest's next figures may
+ * have arrived before it, or be read against a balloon size ballastd has
+ * not caught up with (query-balloon and BALLOON_CHANGE lag the balloon;
+ * libvirt is read once a tick): figures and balloon then disagree by the
+ * step, which reads as usage and grew the guest straight back (96 -> 80 ->
+ * 96 MiB within a second on libvirt guests). So the shrink stays unseen
+ * until figures arrive after it with the balloon at the new target, both
+ * when they arrived and now. Meanwhile the agent's own use plus the
+ * kernel's share learned before (agent_need) still reads the guest
+ * whatever the balloon does; any other reading (a balloon inside MemTotal,
+ * guest-stats, no share learned yet) is guarded: it grows the guest only on
+ * real pressure (rule_grow_urgent) and teaches nothing.
+ */
+static void note_shrink_seen(struct vm_view *v, struct policy_vm_state *s)
+{
+    const struct policy_vm_in *in = v->in;
+    const struct guest_view *g = &v->g;
+    if (!s->shrink_unseen || !g->have)
+        return;
+    const uint64_t at = add_sat(v->cur_bytes, v->t->stall_tolerance_bytes);
+    const uint64_t since_ms =
+        v->now_ms > s->last_shrink_ms ? (uint64_t)(v->now_ms - s->last_shrink_ms) : 0;
+    const uint64_t age_ms = g->from_agent ? in->agent.age_ms : in->stats.age_ms;
+    const uint64_t seen_at = g->from_agent && in->agent.balloon_actual_bytes
+                                 ? in->agent.balloon_actual_bytes
+                                 : in->actual_bytes;
+    if (age_ms < since_ms && in->actual_bytes <= at && seen_at <= at)
+        s->shrink_unseen = false;
+    const bool balloon_free = g->from_agent && !s->balloon_in_total && s->overhead_known;
+    v->guarded = s->shrink_unseen && !balloon_free;
+}
+
 /* What this call's guest figures teach the next one: the oom_kill counter,
  * the guest's own use (how fast it rises), the kernel's share while the
  * balloon stands still, and the working set smoothed for shrinking. */
@@ -685,30 +728,37 @@ static void learn_from_guest(struct vm_view *v, struct policy_vm_state *s)
     if (!s->initialized)
         s->last_data_ms = v->now_ms;
 
+    /* Figures that may predate our last shrink and depend on the balloon
+     * (v->guarded) teach nothing: not the guest's use, not its working set. */
+    if (g->have)
+        s->last_data_ms = v->now_ms;
+    if (!g->have || v->guarded)
+        return;
     /* How fast the guest's own use rises between two reports, and the
-     * kernel's share learned while the balloon stands still (agent_need). */
-    if (g->have && g->from_agent) {
+     * kernel's share learned while the balloon stands still (agent_need):
+     * since the last call, since the report arrived, and our last shrink
+     * seen in it. */
+    if (g->from_agent) {
         if (s->used_known && g->used_bytes > s->last_used_bytes)
             v->rise_bytes = g->used_bytes - s->last_used_bytes;
         s->last_used_bytes = g->used_bytes;
         s->used_known = true;
-        if (s->initialized &&
-            diff_u64(in->actual_bytes, s->last_actual_bytes) <= v->t->stall_tolerance_bytes &&
-            !s->balloon_in_total) {
+        const uint64_t tolerance = v->t->stall_tolerance_bytes;
+        const uint64_t seen_at =
+            in->agent.balloon_actual_bytes ? in->agent.balloon_actual_bytes : in->actual_bytes;
+        if (s->initialized && !s->balloon_in_total && !s->shrink_unseen &&
+            diff_u64(in->actual_bytes, s->last_actual_bytes) <= tolerance &&
+            diff_u64(in->actual_bytes, seen_at) <= tolerance) {
             s->overhead_bytes = sub_sat(in->actual_bytes, in->agent.mem_total_bytes);
             s->overhead_known = true;
         }
     }
-    if (g->have) {
-        s->last_data_ms = v->now_ms;
-        s->need_bytes = g->need_bytes;
-        /* Fast up, slow down: a dip in usage must last to be trusted. */
-        if (!s->initialized || g->need_bytes >= s->need_smoothed_bytes ||
-            s->need_smoothed_bytes == 0)
-            s->need_smoothed_bytes = g->need_bytes;
-        else
-            s->need_smoothed_bytes -= (s->need_smoothed_bytes - g->need_bytes) / 2;
-    }
+    s->need_bytes = g->need_bytes;
+    /* Fast up, slow down: a dip in usage must last to be trusted. */
+    if (!s->initialized || g->need_bytes >= s->need_smoothed_bytes || s->need_smoothed_bytes == 0)
+        s->need_smoothed_bytes = g->need_bytes;
+    else
+        s->need_smoothed_bytes -= (s->need_smoothed_bytes - g->need_bytes) / 2;
 }
 
 /* Stall detection: only for shrinking (actual above a lower target). A
@@ -799,6 +849,7 @@ static void observe_vm(struct vm_view *v, struct policy_vm_state *s, struct poli
     view_sizes(v);
     note_balloon_in_total(v, s);
     read_guest(v->in, v->t, s, v->floor_bytes, &v->g);
+    note_shrink_seen(v, s);
     learn_from_guest(v, s);
     note_stall(v, s);
     note_guest_deflate(v, s, out);
@@ -934,6 +985,27 @@ static bool rule_no_data(const struct vm_view *v, struct policy_vm_state *s,
         reason_set(out, "%s: holding at %llu MiB, never shrink blind",
                    why[0] ? why : "no fresh agent report or guest-stats", MIBS(cur));
     }
+    return true;
+}
+
+/* hold (own shrink unseen): the figures may predate our last shrink and
+ * depend on the balloon (note_shrink_seen): neither grow nor shrink on
+ * them. Real pressure was answered first, by rule_grow_urgent. */
+static bool rule_hold_shrink_unseen(const struct vm_view *v, struct policy_vm_state *s,
+                                    struct policy_vm_out *out)
+{
+    if (!v->guarded)
+        return false;
+    const uint64_t cur = v->cur_bytes, actual = v->in->actual_bytes;
+    decide(out, POLICY_HOLD, cur);
+    if (actual > add_sat(cur, v->t->stall_tolerance_bytes))
+        reason_set(out,
+                   "waiting for balloon: actual %llu MiB, target %llu MiB; growth on pressure only",
+                   MIBS(actual), MIBS(cur));
+    else
+        reason_set(out,
+                   "shrink to %llu MiB not in the guest's figures yet: growth on pressure only",
+                   MIBS(cur));
     return true;
 }
 
@@ -1088,7 +1160,8 @@ static bool rule_hold_balloon_moving(const struct vm_view *v, struct policy_vm_s
  * reclaim can follow. Pacing: when the allowance since the last step does
  * not cover a step worth making (the step wanted, or a full tick's worth),
  * wait; extra calls between ticks therefore add no balloon operations. A
- * VM that steps may be squeezed further by pass 2, up to its cap.
+ * VM that gets here - it steps, or only pacing holds it - may be squeezed
+ * further by pass 2 when the host is short, within the same cap.
  */
 static bool rule_shrink(const struct vm_view *v, struct policy_vm_state *s,
                         struct policy_vm_out *out)
@@ -1100,13 +1173,13 @@ static bool rule_shrink(const struct vm_view *v, struct policy_vm_state *s,
     uint64_t cap = shrink_cap(t, v->dt_ms, factor);
     uint64_t desired = min_u64(max_u64(pct_of(gap, t->shrink_gain_pct), v->deadband_bytes), gap);
     s->step_cap_bytes = cap;
+    s->shrinkable = true;
     if (cap < min_u64(desired, shrink_cap(t, v->tick_ms, factor))) {
         decide(out, POLICY_HOLD, cur);
         reason_set(out, "pacing: next shrink step toward %llu MiB when the rate allows",
                    MIBS(goal));
         return true;
     }
-    s->shrinkable = true;
     decide(out, POLICY_SHRINK, cur - min_u64(desired, cap));
     reason_set(out, "shrink %llu -> %llu MiB toward working set %llu + headroom %llu MiB",
                MIBS(cur), MIBS(out->target_bytes), MIBS(s->need_smoothed_bytes),
@@ -1127,6 +1200,7 @@ static vm_rule_fn *const vm_rules[] = {
     rule_clamp_to_policy,     /* target outside [min, max]: corrected in one step */
     rule_stalled,             /* balloon stuck short of a lower target: hold there */
     rule_no_data,             /* nothing usable: hold, or give it all back after a while */
+    rule_hold_shrink_unseen,  /* figures from before our shrink: pressure only */
     rule_grow_rising,         /* own use rising fast: grow ahead of it */
     rule_grow,                /* ate into the tight headroom: refill the headroom */
     rule_hold_at_goal,        /* within a deadband of the goal */
@@ -1173,7 +1247,10 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
     finish_vm(&v, out);
 }
 
-/* Pass 2 may squeeze a VM further: a managed VM that made a shrink step. */
+/* Pass 2 may squeeze a VM further: a managed VM that reached rule_shrink -
+ * it made a step, or only pacing held it. Never a VM that grows, and never
+ * one a hold protects (hold-downs after a growth or a deflate, a stall,
+ * a balloon still moving, figures from before our shrink, no data). */
 static bool squeezable(const struct policy_vm_in *in, const struct policy_vm_state *s)
 {
     return s->shrinkable && in->params.mode == POLICY_MODE_MANAGED;
@@ -1199,17 +1276,29 @@ static uint64_t planned_shrink(const struct policy_snapshot *snap, const struct 
     return planned;
 }
 
-/* One VM's share of the deficit, at most its room above the goal and what
- * its step cap leaves of its own step. */
-static void squeeze_vm(const struct policy_vm_in *in, const struct policy_vm_state *s,
-                       struct policy_vm_out *o, uint64_t share_bytes, double level)
+/* The least shrink worth a balloon operation of its own, as rule_shrink's
+ * pacing sees it: a deadband, or a full tick's cap when that is less. */
+static uint64_t step_worth(const struct policy_tunables *t, uint64_t max_bytes, double level)
+{
+    uint64_t tick_ms = t->tick_interval_ms ? t->tick_interval_ms : 5000;
+    return min_u64(vm_deadband(t, max_bytes), shrink_cap(t, tick_ms, step_factor(t, level)));
+}
+
+/* One VM's share of the deficit, at most its room above the goal (never
+ * under it: the goal is at least the VM's floor) and what its step cap
+ * leaves of its own step. A VM that pacing held gives only a step worth
+ * making, as rule_shrink would: a deadband, or a full tick's cap. */
+static void squeeze_vm(const struct policy_tunables *t, const struct policy_vm_in *in,
+                       const struct policy_vm_state *s, struct policy_vm_out *o,
+                       uint64_t share_bytes, double level)
 {
     uint64_t cur = vm_cur(in);
     uint64_t room = sub_sat(o->target_bytes, s->goal_bytes);
     uint64_t stepped = sub_sat(cur, o->target_bytes);
     uint64_t extra = min_u64(share_bytes, room);
     extra = min_u64(extra, sub_sat(s->step_cap_bytes, stepped));
-    if (extra == 0)
+    if (extra == 0 ||
+        (o->decision != POLICY_SHRINK && extra < step_worth(t, in->params.max_bytes, level)))
         return;
     o->target_bytes -= extra;
     if (o->decision != POLICY_SHRINK) {
@@ -1241,8 +1330,8 @@ static void share_out_deficit(const struct policy_snapshot *snap,
         if (!squeezable(&snap->vms[i], &states[i]))
             continue;
         double w = squeeze_weight(&snap->vms[i], &states[i], &out[i]);
-        squeeze_vm(&snap->vms[i], &states[i], &out[i], scale_u64(remaining, w / total_weight),
-                   level);
+        squeeze_vm(snap->tunables, &snap->vms[i], &states[i], &out[i],
+                   scale_u64(remaining, w / total_weight), level);
     }
 }
 
@@ -1359,6 +1448,7 @@ static void remember_call(int64_t now_ms, const struct policy_vm_in *in,
     if (o->actuate && o->decision == POLICY_SHRINK) {
         s->last_shrink_ms = now_ms;
         s->shrunk = true;
+        s->shrink_unseen = true; /* until the guest's figures show it */
     }
     if (o->actuate && o->target_bytes != s->last_target_bytes) {
         s->last_target_bytes = o->target_bytes;

@@ -202,6 +202,7 @@ struct policy_vm_state {
     bool grown;                   /* last_grow_ms is meaningful */
     int64_t last_shrink_ms;       /* last shrink actuated (paces the next one) */
     bool shrunk;                  /* last_shrink_ms is meaningful */
+    bool shrink_unseen;           /* that shrink not in the guest's figures yet */
     uint64_t need_smoothed_bytes; /* working set, fast up / slow down */
     uint32_t stall_ticks;         /* consecutive calls without convergence */
     uint64_t stalled_at_bytes;    /* != 0: do not shrink below this ... */
@@ -237,9 +238,9 @@ struct policy_vm_out {
     uint64_t target_bytes; /* what the target should be (also in observe) */
     enum policy_decision decision;
     enum policy_cause cause; /* what a growth answers; NONE for the other decisions */
-    bool actuate;           /* set this target now (false in observe) */
-    uint64_t reclaim_bytes; /* > 0: send RECLAIM for this much */
-    bool guest_deflated;    /* this call saw a new guest deflate-on-OOM episode */
+    bool actuate;            /* set this target now (false in observe) */
+    uint64_t reclaim_bytes;  /* > 0: send RECLAIM for this much */
+    bool guest_deflated;     /* this call saw a new guest deflate-on-OOM episode */
     char reason[POLICY_REASON_LEN];
 };
 

@@ -146,10 +146,11 @@ static void test_floor(void)
 {
     struct policy_tunables t;
     policy_tunables_default(&t);
-    /* 1 GiB VM: tight headroom max(3%, 8M) = 30.7 MiB, but never under the
-     * guest floor (2%: 20.5 MiB) + deadband (2%: 20.5 MiB) = 41 MiB. */
+    /* 1 GiB VM: the growth trigger is the tight headroom max(3%, 8M) = 30.7
+     * MiB, but never under the guest floor (2%: 20.5 MiB) + deadband (2%:
+     * 20.5 MiB) = 41 MiB; the set point is a deadband above it: 61.4 MiB. */
     struct budget_vm vm = vm_of(1 * GIB, 0, 300 * MIB);
-    uint64_t head = (uint64_t)((double)GIB * 0.02) * 2;
+    uint64_t head = (uint64_t)((double)GIB * 0.02) * 3;
     uint64_t want = ((300 * MIB + head) + MIB - 1) & ~(MIB - 1);
     CU_ASSERT_EQUAL(budget_vm_floor(&t, &vm), want);
     /* min_memory above that wins; max caps. */
