@@ -125,6 +125,7 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
     vm->report_ms = now_ms();
     vm->report_actual_bytes = vm->balloon.actual_bytes;
     vm->report_valid = true;
+    vm->reported = true;
     if (pressure)
         vm->pressure_event = true;
     if (pressure || report_wants_growth(vm->m, vm))
@@ -409,6 +410,9 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
     in->target_bytes = vm->target_set_bytes;
     in->pressure_event = vm->pressure_event;
     in->guest_raised_over_bytes = vm->guest_raised_over_bytes;
+    if (!vm->reported && vm->balloon.guest_stats_update_s >= m->start_wall_s)
+        vm->reported = true; /* guest-stats QEMU took since the start */
+    in->awaiting_report = !vm->reported;
 
     const struct proto_report *r = &vm->report;
     struct policy_agent_report *a = &in->agent;
@@ -1006,6 +1010,7 @@ struct manager *manager_new(const struct manager_options *o)
 
 int manager_start(struct manager *m, GError **error)
 {
+    m->start_wall_s = g_get_real_time() / G_USEC_PER_SEC;
     m->cfg = load_config(m);
     m->agents = fd_group_new();
     if (!m->agents) {

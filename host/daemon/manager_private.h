@@ -43,6 +43,10 @@ struct bd_vm {
     gint64 report_ms;
     int64_t report_actual_bytes; /* balloon actual when the report arrived, -1 unknown */
     bool report_valid;
+    /* A report of the guest arrived since ballastd started (agent, or
+     * guest-stats stamped after the start): until then no shrink
+     * (policy_vm_in.awaiting_report). */
+    bool reported;
     bool pressure_event;
     uint64_t target_set_bytes; /* last target sent to QEMU, 0 = none since (re)connect */
     gint64 last_set_ms;
@@ -114,6 +118,7 @@ struct manager {
     guint collect_id;        /* polled agents are read, then the tick runs */
     struct fd_group *agents; /* every VM's agent socket, one GLib source */
     gint64 last_tick_ms;
+    gint64 start_wall_s; /* wall clock at manager_start: guest-stats older are from before */
     uint64_t ticks, balloon_changes, removed_rejects;
     uint64_t event_ticks;  /* ticks run at once for a PRESSURE frame or a report */
     guint watch_id;        /* fast query-balloon polling while a growth converges */
