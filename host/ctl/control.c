@@ -7,6 +7,8 @@
  */
 #include "control.h"
 
+#include "json_depth.h"
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -61,36 +63,6 @@ void ctl_copy(char *dst, size_t dst_len, const char *src)
 bool ctl_peer_allowed(uid_t peer_uid, uid_t daemon_uid)
 {
     return peer_uid == 0 || peer_uid == daemon_uid;
-}
-
-/*
- * Nesting depth of JSON text, counting brackets outside strings. json-glib
- * parses recursively; a 64 KiB line of '[' must not reach it.
- */
-static int json_depth(const char *s, size_t len)
-{
-    int depth = 0, max = 0;
-    bool in_string = false, escaped = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-            continue;
-        }
-        if (c == '"')
-            in_string = true;
-        else if (c == '{' || c == '[') {
-            if (++depth > max)
-                max = depth;
-        } else if (c == '}' || c == ']')
-            depth--;
-    }
-    return max;
 }
 
 static int fail(const char **err_code, char **err_msg, const char *code, int rc, const char *fmt,
