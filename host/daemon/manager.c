@@ -198,6 +198,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     policy_vm_state_init(&vm->pstate);
     set_reason(vm, vm->libvirt ? "waiting for libvirt" : "waiting for QMP");
     const char *agent_path = vm->src->ops->agent_socket_path(vm->src, handle);
+    manager_state_vm_added(m, vm); /* runtime policy kept across a restart */
     if (agent_path && agent_conn_init(&vm->agent, m->agents, vm->name, agent_path, &m->agent_config,
                                       &agent_events, vm) == 0) {
         vm->has_agent = true;
@@ -223,6 +224,8 @@ static void vm_free(struct bd_vm *vm)
     g_free(vm->meta);
     vm_policy_cache_clear(&vm->policy);
     g_free(vm->config_error);
+    g_free(vm->restore);
+    g_free(vm->restored);
     g_free(vm);
 }
 
@@ -237,6 +240,8 @@ static void on_vm_removed(void *ctx, void *cookie)
                      "%s: gone, no longer managed", vm->name);
     g_ptr_array_remove(m->vms, vm);
     vm_free(vm);
+    m->state_dirty = true; /* its record leaves the file */
+    manager_state_flush(m, false);
 }
 
 static void on_vm_backend(void *ctx, void *cookie, bool connected)
@@ -256,6 +261,7 @@ static void on_vm_backend(void *ctx, void *cookie, bool connected)
     set_reason(vm, connected     ? "waiting for QEMU's figures"
                    : vm->libvirt ? "libvirt not connected or domain paused"
                                  : "QMP not connected");
+    manager_state_vm_up(vm->m, vm, connected); /* after the reset: it may restore the target */
     if (connected && vm->has_agent && vm->agent.state == AGENT_DOWN) {
         vm->agent_parked = false;
         agent_conn_start(&vm->agent);
@@ -819,6 +825,7 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
         commit_decision(vms[i], &in[i], &states[i], &outs[i]);
     budget_fit(m, vms, n);
     tick_actuate(m, vms, n, now);
+    manager_state_note(m);
 }
 
 /* The host's figures, re-read if older than a report interval: good enough
@@ -875,6 +882,7 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
     /* A deflate is seen on the balloon, not in a report: measure from now. */
     if (out.guest_deflated && vm->grow_wait_bytes)
         vm->grow_trigger_ms = now;
+    manager_state_note(m);
 }
 
 static gboolean on_vm_decide(gpointer data)
@@ -986,6 +994,7 @@ void manager_reload(struct manager *m)
     for (unsigned i = 0; i < m->n_sources; i++)
         if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
             m->lv->reread_policies(m->sources[i].src);
+    manager_state_reconfigure(m);
     g_message("config reloaded from %s (%u errors); tick %" G_GUINT64_FORMAT " ms",
               m->config_dir ? m->config_dir : "built-in defaults", c->errors ? c->errors->len : 0,
               m->tick_ms);
@@ -1003,6 +1012,8 @@ struct manager *manager_new(const struct manager_options *o)
     m->dry_run = o->dry_run;
     m->rescan_ms = o->rescan_ms;
     m->ksm_sysfs_root = g_strdup(o->ksm_sysfs_root);
+    m->socket_path = g_strdup(o->socket_path);
+    m->state_file_opt = g_strdup(o->state_file);
     m->vms = g_ptr_array_new();
     budget_monitor_init(&m->budget);
     return m;
@@ -1028,6 +1039,7 @@ int manager_start(struct manager *m, GError **error)
     ksm_monitor_init(&m->ksm, m->ksm_sysfs_root, m->proc_root, (uint64_t)now_ms());
     ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
     ksm_monitor_configure(&m->ksm, m->cfg);
+    manager_state_load(m); /* before any VM appears */
     /* The fleet first: on a name claimed by both, the fleet's guest keeps it. */
     if (m->fleet_dir) {
         struct bd_source *bs = &m->sources[m->n_sources++];
@@ -1073,6 +1085,11 @@ void manager_free(struct manager *m)
         g_source_remove(m->watch_id);
     if (m->notify_id)
         g_source_remove(m->notify_id);
+    if (m->saved) { /* started: what changed since the last write goes out now */
+        manager_state_note(m);
+        manager_state_flush(m, true);
+    }
+    manager_state_clear(m);
     /* A source frees its VMs without events: free ours after them. */
     for (unsigned i = 0; i < m->n_sources; i++)
         m->sources[i].src->ops->free(m->sources[i].src);
@@ -1086,6 +1103,8 @@ void manager_free(struct manager *m)
     g_free(m->config_dir);
     g_free(m->proc_root);
     g_free(m->ksm_sysfs_root);
+    g_free(m->socket_path);
+    g_free(m->state_file_opt);
     ksm_monitor_clear(&m->ksm);
     budget_monitor_clear(&m->budget);
     g_free(m);

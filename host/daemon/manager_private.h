@@ -14,11 +14,13 @@
 #include "control.h"
 #include "cost_monitor.h"
 #include "ksm_monitor.h"
+#include "state_file.h"
 #include "libvirt_module.h"
 #include "policy.h"
 #include "target_history.h"
 #include "vm_override.h"
 #include "vm_policy.h"
+#include "vm_saved.h"
 #include "vmsource.h"
 
 #include <glib.h>
@@ -82,6 +84,12 @@ struct bd_vm {
     /* The least the engine would leave it (budget_vm_floor), at the last
      * tick; -1 before. Their sum is what the fleet budget must hold. */
     int64_t budget_floor_bytes;
+    /* What a restart must not lose (manager_state.c): */
+    struct vm_saved *restore; /* read from the state file, put back when its QEMU is up */
+    char *restored;           /* what was put back, for explain; NULL none */
+    uint64_t saved_hash;      /* of the record last seen (a change makes a write) */
+    int64_t qemu_pid;         /* its QEMU, as the record names it; 0 unknown */
+    uint64_t qemu_start_ticks;
 };
 
 /* One VM source and its way back to the manager (the events' ctx). */
@@ -127,6 +135,18 @@ struct manager {
     struct proto_config agent_config;
     char *ksm_sysfs_root;
     struct ksm_monitor ksm;
+    /* The state file (manager_state.c). */
+    char *socket_path;    /* the control socket: state_file = auto goes beside it */
+    char *state_file_opt; /* --state-file, NULL: ballastd.conf decides */
+    char *state_path;     /* NULL: nothing kept */
+    char boot_id[STATE_FILE_BOOT_ID_MAX];
+    GHashTable *saved;     /* name -> struct vm_saved *: read, its VM not seen yet */
+    gint64 saved_until_ms; /* those not seen by then are dropped */
+    bool state_dirty;
+    gint64 state_written_ms;
+    guint state_id;  /* a write waiting for its gap */
+    int state_error; /* the last write's -errno, said once; 0 ok */
+    uint64_t state_writes;
 };
 
 static inline gint64 now_ms(void)
@@ -144,5 +164,19 @@ void manager_ksm_fresh_vms(struct manager *m);
 void manager_cost_tick(struct manager *m, gint64 now);
 /* vm's host cost read now unless younger than MANAGER_COST_FRESH_MS (a request). */
 void manager_cost_fresh(struct manager *m, struct bd_vm *vm);
+
+/* manager_state.c: the state file. Read at the start, before any VM appears. */
+void manager_state_load(struct manager *m);
+/* A VM appeared: its record leaves the table, its overrides apply now. */
+void manager_state_vm_added(struct manager *m, struct bd_vm *vm);
+/* Its QEMU came up (or went down): the rest of its record is put back once. */
+void manager_state_vm_up(struct manager *m, struct bd_vm *vm, bool up);
+/* After decisions and requests: the file is written when a record changed. */
+void manager_state_note(struct manager *m);
+/* Writes if anything changed: now, or at most once per MANAGER_STATE_WRITE_GAP_MS. */
+void manager_state_flush(struct manager *m, bool now);
+void manager_state_clear(struct manager *m);
+/* After a reload: state_file may name another place (written there next). */
+void manager_state_reconfigure(struct manager *m);
 
 #endif

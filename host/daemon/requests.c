@@ -114,6 +114,7 @@ static void explain_balloon(struct json_writer *w, struct bd_vm *vm)
                            vm->pstate.deflate_held && vm->pstate.deflate_hold_until_ms > now
                                ? vm->pstate.deflate_hold_until_ms - now
                                : 0);
+    json_writer_member_string(w, "restored", vm->restored);
     json_writer_member_int(w, "event_decisions", (int64_t)vm->event_decisions);
     json_writer_member_int(w, "balloon_queries", (int64_t)vm->balloon_queries);
     json_writer_member_int(w, "balloon_sets", (int64_t)vm->balloon_sets);
@@ -345,6 +346,7 @@ static char *set_policy_reply(struct manager *m, struct bd_vm *vm, const struct 
     vm_policy_cache_invalidate(&vm->policy);
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
                      "%s: runtime policy %s=%s", vm->name, req->key, req->value);
+    manager_state_note(m); /* kept across a restart */
     struct json_writer w;
     ctl_reply_begin(&w, g_string_sized_new(512), CTL_CMD_SET_POLICY);
     json_writer_object_begin(&w);
