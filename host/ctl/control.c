@@ -289,6 +289,7 @@ void ctl_vm_status_init(struct ctl_vm_status *vm)
     vm->guest_available_bytes = -1;
     vm->psi_some_avg10_pct = vm->psi_full_avg10_pct = NAN;
     vm->agent_frames = vm->agent_rejects = -1;
+    vm->agent_violations = vm->guest_log_suppressed = -1;
     vm->guest_deflate_events = vm->event_decisions = -1;
     vm->balloon_queries = vm->balloon_sets = -1;
     vm->ksm_merging_pages = -1;
@@ -352,6 +353,7 @@ static const struct int_field vm_ints[] = {
     VM_INT(ksm_saved_zero_bytes), VM_INT(ksm_rmap_cost_bytes),
     VM_INT(guest_deflate_events), VM_INT(event_decisions),
     VM_INT(balloon_queries),      VM_INT(balloon_sets),
+    VM_INT(agent_violations),     VM_INT(guest_log_suppressed),
 };
 /* Signed: CTL_UNKNOWN_S64 is unknown, negatives are real values. */
 static const struct int_field vm_sints[] = {

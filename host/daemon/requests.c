@@ -45,6 +45,8 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
              vm->evaluated ? vm->out.reason : vm->status_reason);
     s->agent_frames = (int64_t)vm->agent.frames;
     s->agent_rejects = (int64_t)vm->agent.rejects;
+    s->agent_violations = (int64_t)vm->agent.violations;
+    s->guest_log_suppressed = (int64_t)vm->agent.log.held_total;
     s->guest_deflate_events = (int64_t)vm->pstate.guest_deflate_events;
     s->event_decisions = (int64_t)vm->event_decisions;
     s->balloon_queries = (int64_t)vm->balloon_queries;
@@ -195,6 +197,8 @@ static void explain_agent(struct json_writer *w, struct bd_vm *vm)
     json_writer_member_int(w, "oom_kill_count", (int64_t)a->oom_kill_count);
     json_writer_member_int(w, "frames", (int64_t)vm->agent.frames);
     json_writer_member_int(w, "rejects", (int64_t)vm->agent.rejects);
+    json_writer_member_int(w, "violations", (int64_t)vm->agent.violations);
+    json_writer_member_int(w, "log_suppressed", (int64_t)vm->agent.log.held_total);
     json_writer_member_int(w, "polls", (int64_t)vm->agent.polls);
     json_writer_member_bool(w, "polled", vm->has_agent && agent_conn_pollable(&vm->agent));
     json_writer_object_end(w);
