@@ -179,6 +179,10 @@ static const struct key_def keys[] = {
     DMK("state_file", CONFIG_KEY_FILE, "file", "auto", 0, 0, FIELD_PATH, state_file,
         "Where ballastd keeps what a restart must not lose: auto = beside the control socket "
         "(CTL.state.json), none = nothing kept. --state-file overrides it."),
+    /* keep by default: docs/ballastd.md, "On exit", says why. */
+    DMK("on_exit", CONFIG_KEY_ON_EXIT, "enum", "keep", 0, 0, FIELD_U32, on_exit,
+        "What SIGTERM does to the balloons: keep them where they are, or release (deflate "
+        "every managed VM to its max_memory) before exiting."),
 
     VMK("min_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "25%", 0, TIB_F * 64,
         META | RUNTIME, FIELD_CSIZE, min_memory, "Never set the balloon target below this."),
@@ -214,6 +218,12 @@ const struct config_key_info *config_key_at(size_t i)
 }
 
 static const char *const ksm_mode_names[] = {"off", "auto", "advisor", "fixed", "observe"};
+static const char *const on_exit_names[] = {"keep", "release"}; /* enum config_on_exit */
+
+const char *config_on_exit_name(uint32_t v)
+{
+    return v < G_N_ELEMENTS(on_exit_names) ? on_exit_names[v] : NULL;
+}
 
 const char *config_ksm_mode_name(uint32_t mode)
 {
@@ -441,7 +451,22 @@ static int parse_path(const struct value_in *v, char **msg)
     return 0;
 }
 
-/* mode (managed/observe/fixed; "safe" is forced, never chosen) and ksm_mode. */
+/* One of names[]; its index into *dst. */
+static int parse_name(const struct value_in *v, const char *const *names, size_t n, char **msg,
+                      const char *expected)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (strcmp(v->text, names[i]) == 0) {
+            *(uint32_t *)v->dst = i;
+            return 0;
+        }
+    }
+    return value_error(v, msg, ": unknown %s '%s' (expected %s)",
+                       v->k->info.type == CONFIG_KEY_ON_EXIT ? "value" : "mode", v->shown,
+                       expected);
+}
+
+/* mode (managed/observe/fixed; "safe" is forced, never chosen), ksm_mode, on_exit. */
 static int parse_enum(const struct value_in *v, char **msg)
 {
     if (v->k->info.type == CONFIG_KEY_MODE) {
@@ -452,14 +477,10 @@ static int parse_enum(const struct value_in *v, char **msg)
         *(enum policy_mode *)v->dst = m;
         return 0;
     }
-    for (uint32_t i = 0; i < G_N_ELEMENTS(ksm_mode_names); i++) {
-        if (strcmp(v->text, ksm_mode_names[i]) == 0) {
-            *(uint32_t *)v->dst = i;
-            return 0;
-        }
-    }
-    return value_error(
-        v, msg, ": unknown mode '%s' (expected off, auto, advisor, fixed or observe)", v->shown);
+    if (v->k->info.type == CONFIG_KEY_ON_EXIT)
+        return parse_name(v, on_exit_names, G_N_ELEMENTS(on_exit_names), msg, "keep or release");
+    return parse_name(v, ksm_mode_names, G_N_ELEMENTS(ksm_mode_names), msg,
+                      "off, auto, advisor, fixed or observe");
 }
 
 /*
@@ -495,6 +516,7 @@ static int parse_key(const struct key_def *k, const char *label, const char *tex
         return parse_bool(&v, msg);
     case CONFIG_KEY_MODE:
     case CONFIG_KEY_KSM_MODE:
+    case CONFIG_KEY_ON_EXIT:
         return parse_enum(&v, msg);
     }
     return value_error(&v, msg, ": unsupported key type");

@@ -99,7 +99,15 @@ struct config_daemon {
     /* state_file: an absolute path; "auto" (the default: beside the control
      * socket, CTL.state.json) or "none" (nothing kept across a restart). */
     char state_file[CONFIG_CGROUP_PATH_MAX];
+    /* on_exit: what SIGTERM does to the balloons, CONFIG_ON_EXIT_*. */
+    uint32_t on_exit;
 };
+enum config_on_exit {
+    CONFIG_ON_EXIT_KEEP = 0, /* leave every balloon where it is (the default) */
+    CONFIG_ON_EXIT_RELEASE,  /* give every managed VM its max_memory back first */
+};
+/* "keep", "release"; NULL past the end. */
+const char *config_on_exit_name(uint32_t v);
 
 /* "off", "auto", ... for a config_ksm mode; NULL past the end. */
 const char *config_ksm_mode_name(uint32_t mode);
@@ -175,6 +183,7 @@ enum config_key_type {
     CONFIG_KEY_HOST_SIZE_PCT, /* "6G", "40%" of host MemTotal (1% .. 100%), or "none" */
     CONFIG_KEY_PATH,          /* an absolute directory, or "none" */
     CONFIG_KEY_FILE,          /* an absolute file path, "auto" or "none" */
+    CONFIG_KEY_ON_EXIT,       /* keep/release */
 };
 
 /*

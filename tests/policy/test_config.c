@@ -424,6 +424,10 @@ static void doc_type_range(const struct config_key_info *k, const char **type, c
         *type = "path";
         snprintf(range, len, "absolute path, or none");
         return;
+    case CONFIG_KEY_ON_EXIT:
+        *type = "on exit";
+        snprintf(range, len, "keep, release");
+        return;
     case CONFIG_KEY_FILE:
         *type = "file";
         snprintf(range, len, "absolute path, auto or none");
@@ -538,6 +542,7 @@ static void test_daemon_keys(void)
 {
     g_autoptr(BallastConfig) dflt = config_new_defaults();
     CU_ASSERT_STRING_EQUAL(dflt->daemon.state_file, "auto");
+    CU_ASSERT_EQUAL(dflt->daemon.on_exit, CONFIG_ON_EXIT_KEEP);
     g_autofree char *d = tmpdir();
     static const char *const good[][2] = {
         {"auto", "auto"},
@@ -567,6 +572,20 @@ static void test_daemon_keys(void)
             fprintf(stderr, "expected: %s\n", want);
         CU_ASSERT_STRING_EQUAL(c->daemon.state_file, "auto");
     }
+    /* on_exit: keep or release, nothing else. */
+    static const char release[] = "[ballastd]\non_exit = release\n";
+    write_file(d, "ballastd.conf", release, strlen(release));
+    g_autoptr(BallastConfig) r = config_load_dir(d);
+    CU_ASSERT_EQUAL(r->errors->len, 0);
+    CU_ASSERT_EQUAL(r->daemon.on_exit, CONFIG_ON_EXIT_RELEASE);
+    CU_ASSERT_STRING_EQUAL(config_on_exit_name(r->daemon.on_exit), "release");
+    static const char bad_exit[] = "[ballastd]\non_exit = deflate\n";
+    write_file(d, "ballastd.conf", bad_exit, strlen(bad_exit));
+    g_autoptr(BallastConfig) b = config_load_dir(d);
+    g_autofree char *want = g_strdup_printf(
+        "%s/ballastd.conf:2: on_exit: unknown value 'deflate' (expected keep or release)", d);
+    CU_ASSERT_TRUE(has_error(b, want));
+    CU_ASSERT_EQUAL(b->daemon.on_exit, CONFIG_ON_EXIT_KEEP);
     rm_tree(d);
 }
 
