@@ -7,6 +7,9 @@
  * --libvirt [URI] (running libvirt domains, default qemu:///system); at
  * least one.
  *
+ * On SIGTERM/SIGINT the balloons stay where they are, or with on_exit =
+ * release every managed VM gets its max_memory back before the exit.
+ *
  * Exit codes: 0 clean exit (SIGTERM/SIGINT) or a clean --check-config;
  * 1 runtime error (cannot watch the fleet, cannot bind the control socket);
  * 2 usage or configuration error.
@@ -239,6 +242,8 @@ static int run(const struct args *a, int sig_fd)
     g_message("ballastd %s ready, control socket %s", BALLAST_VERSION, a->socket_path);
     g_main_loop_run(d.loop);
     g_source_remove(sig_id);
+    if (manager_exit_releases(d.manager))
+        manager_release(d.manager); /* on_exit = release: balloons given back first */
 out:
     ctlserver_free(ctl);
     manager_free(d.manager);

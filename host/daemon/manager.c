@@ -78,6 +78,8 @@ static void run_once_not_before(guint *id, gint64 not_before_ms, GSourceFunc fn,
 /* Runs a tick at once (at most one per MANAGER_MIN_TICK_GAP_MS). */
 static void tick_soon(struct manager *m)
 {
+    if (m->exiting)
+        return;
     run_once_not_before(&m->soon_id, m->last_tick_ms + MANAGER_MIN_TICK_GAP_MS, on_tick_soon, m);
 }
 
@@ -386,6 +388,11 @@ static const struct vm_policy *resolved_policy(struct manager *m, struct bd_vm *
     return vm_policy_cache_get(&vm->policy, &in);
 }
 
+const struct vm_policy *manager_vm_policy(struct manager *m, struct bd_vm *vm)
+{
+    return resolved_policy(m, vm);
+}
+
 /* Where the VM's policy comes from now: "file", "metadata" or "defaults". */
 const char *vm_policy_source(struct manager *m, struct bd_vm *vm)
 {
@@ -496,7 +503,7 @@ static void send_target(struct manager *m, struct bd_vm *vm, const struct planne
         vm->grow_wait_bytes = pv->want_bytes;
         vm->grow_trigger_ms = planner_grow_trigger_ms(vm->report_valid, vm->report_ms, now);
         vm->grow_sent_ms = now;
-        if (!m->watch_id)
+        if (!m->watch_id && !m->exiting)
             m->watch_id = g_timeout_add(PLANNER_CONVERGE_POLL_MS, on_watch, m);
     } else {
         vm->grow_wait_bytes = 0;
@@ -897,6 +904,8 @@ static gboolean on_vm_decide(gpointer data)
  * burst of PRESSURE frames or BALLOON_CHANGE events costs one decision. */
 static void vm_decide_soon(struct bd_vm *vm)
 {
+    if (vm->m->exiting)
+        return; /* on_exit = release: nothing is decided any more */
     run_once_not_before(&vm->decide_id, vm->last_decide_ms + MANAGER_VM_MIN_DECIDE_GAP_MS,
                         on_vm_decide, vm);
 }

@@ -53,6 +53,12 @@ struct manager;
 struct manager *manager_new(const struct manager_options *opts);
 /* Loads the config, starts the VM source and the tick. -errno + error on failure. */
 int manager_start(struct manager *m, GError **error);
+/* Whether on_exit = release (ballastd.conf): ballastd calls manager_release first. */
+bool manager_exit_releases(const struct manager *m);
+/* on_exit = release: stops deciding, gives every managed balloon its
+ * max_memory back and waits for them (at most PLANNER_RELEASE_WAIT_MS,
+ * running the default main context); manager_exit.c. */
+void manager_release(struct manager *m);
 /* SIGHUP: reload the config directory; VM and controller state are kept. */
 void manager_reload(struct manager *m);
 /* Stops everything (connections closed, timers removed) and frees. */

@@ -90,6 +90,7 @@ struct bd_vm {
     uint64_t saved_hash;      /* of the record last seen (a change makes a write) */
     int64_t qemu_pid;         /* its QEMU, as the record names it; 0 unknown */
     uint64_t qemu_start_ticks;
+    uint64_t release_bytes; /* on_exit = release: the target sent at exit, 0 none */
 };
 
 /* One VM source and its way back to the manager (the events' ctx). */
@@ -133,6 +134,7 @@ struct manager {
     gint64 ksm_read_ms;    /* last host KSM read (ksm_tick) */
     gint64 ksm_vm_read_ms; /* last per-VM ksm_stat read (ksm_read_vms) */
     struct proto_config agent_config;
+    bool exiting; /* on_exit = release under way: nothing is decided any more */
     char *ksm_sysfs_root;
     struct ksm_monitor ksm;
     /* The state file (manager_state.c). */
@@ -153,6 +155,9 @@ static inline gint64 now_ms(void)
 {
     return g_get_monotonic_time() / 1000;
 }
+
+/* The VM's policy (cached; resolved again when an input changed). */
+const struct vm_policy *manager_vm_policy(struct manager *m, struct bd_vm *vm);
 
 /* The VM of that name, or NULL. */
 struct bd_vm *manager_find_vm(struct manager *m, const char *name);
