@@ -157,8 +157,8 @@ static void test_hostile_members(void)
         "{\"name\": 7}",             /* not a string */
         "{\"name\": \"a\\u0001b\"}", /* a control character */
         "{\"name\": \"a\\nb\"}",     /* a newline */
-        "{\"name\": \""              /* 64 bytes */
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+        ("{\"name\": \""             /* 64 bytes */
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"),
         "{\"name\": \"vm\", \"colour\": 1}",                    /* unknown member */
         "{\"name\": \"vm\", \"target_bytes\": -1}",             /* negative */
         "{\"name\": \"vm\", \"target_bytes\": 0}",              /* 0 is written as absent */
