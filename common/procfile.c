@@ -171,6 +171,38 @@ int procfile_parse_u64_value(const char *text, size_t len, uint64_t *out)
     return 0;
 }
 
+int procfile_stat_field(const char *text, size_t len, unsigned field, uint64_t *out)
+{
+    const char *close = NULL;
+    for (size_t i = len; i > 0; i--)
+        if (text[i - 1] == ')') {
+            close = text + i - 1;
+            break;
+        }
+    if (!close || !memchr(text, '(', (size_t)(close - text)) || field < 4)
+        return -EINVAL;
+    const char *p = close + 1, *end = text + len;
+    /* " S 1 ..." : field 3 is the state letter, then one number per field. */
+    for (unsigned f = 3; f < field; f++) {
+        if (p >= end || *p != ' ')
+            return -EINVAL;
+        p++;
+        while (p < end && *p != ' ' && *p != '\n')
+            p++;
+    }
+    if (p >= end || *p != ' ')
+        return -EINVAL;
+    p++;
+    const char *num = p;
+    while (p < end && *p != ' ' && *p != '\n')
+        p++;
+    uint64_t v;
+    if (procfile_parse_u64_value(num, (size_t)(p - num), &v) < 0)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
 void procfile_skip_blanks(const char **p, const char *end)
 {
     while (*p < end && (**p == ' ' || **p == '\t'))

@@ -69,6 +69,16 @@ int procfile_parse_u64(const char **p, const char *end, uint64_t *out);
  */
 int procfile_parse_u64_value(const char *text, size_t len, uint64_t *out);
 
+/*
+ * Field `field` (1-based, as proc(5) numbers them; 4 or more: the numbers
+ * after the state) of a /proc/PID/stat line, counted after the last ')'
+ * because comm may hold spaces and ')' itself: field 22 is the process's
+ * start time in clock ticks after boot, which tells a process from a later
+ * one that reused its pid. Returns 0, or -EINVAL for a line that is not
+ * one (no comm, too few fields, a field that is not a whole number).
+ */
+int procfile_stat_field(const char *text, size_t len, unsigned field, uint64_t *out);
+
 /* Advances *p past spaces and tabs. */
 void procfile_skip_blanks(const char **p, const char *end);
 

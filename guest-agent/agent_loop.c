@@ -229,9 +229,11 @@ static void on_poll(struct agent *a, const struct proto_frame *f)
 
 static void on_answer(struct agent *a, const struct proto_frame *f)
 {
-    if (f->type == PROTO_ERROR)
-        agent_log("host refused %s seq %u: %s", proto_type_name(f->u.error.ref_type),
-                  f->u.error.ref_seq, strerror(-f->u.error.error));
+    if (f->type == PROTO_ERROR) {
+        int e = proto_error_errno(f->u.error.error); /* never negate the wire value */
+        agent_log("host refused %s seq %u: %s (%d)", proto_type_name(f->u.error.ref_type),
+                  f->u.error.ref_seq, e ? strerror(e) : "not an errno", (int)f->u.error.error);
+    }
 }
 
 static void on_unexpected(struct agent *a, const struct proto_frame *f)

@@ -184,6 +184,11 @@ int proto_self_check(void)
     return 0;
 }
 
+int proto_error_errno(int32_t error)
+{
+    return error < 0 && error >= -PROTO_ERRNO_MAX ? -error : 0;
+}
+
 const char *proto_type_name(unsigned type)
 {
     const struct proto_type_info *t = type_info(PROTO_VERSION_MIN, type);

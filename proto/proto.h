@@ -235,6 +235,16 @@ struct proto_frame {
 #define PROTO_ERROR_BYTES        12
 #define PROTO_POLL_BYTES         0
 
+/*
+ * The errno an ERROR frame's `error` (or a RECLAIM_DONE's `status`) carries:
+ * a negative errno, -1 .. -4095 (the kernel's range), gives its positive
+ * value; anything else gives 0, "not an errno": 0, a positive number, and
+ * INT32_MIN, whose negation is undefined behaviour in C. The wire value is
+ * the peer's; never negate it yourself.
+ */
+#define PROTO_ERRNO_MAX 4095
+int proto_error_errno(int32_t error);
+
 /* 0 when every type's field table adds up to its declared size (tests). */
 int proto_self_check(void);
 

@@ -166,12 +166,16 @@ static void json_raw(const char *obj, const char *key, char *out, size_t len)
     out[i] = '\0';
 }
 
+/* Stamped with the wall clock, as QEMU stamps its events: ballastd compares
+ * the stamp with the targets it sent (a deflate on OOM read late). */
 static void balloon_changed(struct fake_vm *vm)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     qmp_sendf(vm,
-              "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 0}, \"event\": "
+              "{\"timestamp\": {\"seconds\": %lld, \"microseconds\": %ld}, \"event\": "
               "\"BALLOON_CHANGE\", \"data\": {\"actual\": %" PRIu64 "}}",
-              vm->actual_bytes);
+              (long long)ts.tv_sec, ts.tv_nsec / 1000, vm->actual_bytes);
 }
 
 static void qmp_command(struct fake_vm *vm, const char *obj)

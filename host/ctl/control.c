@@ -7,6 +7,8 @@
  */
 #include "control.h"
 
+#include "json_depth.h"
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -61,36 +63,6 @@ void ctl_copy(char *dst, size_t dst_len, const char *src)
 bool ctl_peer_allowed(uid_t peer_uid, uid_t daemon_uid)
 {
     return peer_uid == 0 || peer_uid == daemon_uid;
-}
-
-/*
- * Nesting depth of JSON text, counting brackets outside strings. json-glib
- * parses recursively; a 64 KiB line of '[' must not reach it.
- */
-static int json_depth(const char *s, size_t len)
-{
-    int depth = 0, max = 0;
-    bool in_string = false, escaped = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-            continue;
-        }
-        if (c == '"')
-            in_string = true;
-        else if (c == '{' || c == '[') {
-            if (++depth > max)
-                max = depth;
-        } else if (c == '}' || c == ']')
-            depth--;
-    }
-    return max;
 }
 
 static int fail(const char **err_code, char **err_msg, const char *code, int rc, const char *fmt,
@@ -317,6 +289,7 @@ void ctl_vm_status_init(struct ctl_vm_status *vm)
     vm->guest_available_bytes = -1;
     vm->psi_some_avg10_pct = vm->psi_full_avg10_pct = NAN;
     vm->agent_frames = vm->agent_rejects = -1;
+    vm->agent_violations = vm->guest_log_suppressed = -1;
     vm->guest_deflate_events = vm->event_decisions = -1;
     vm->balloon_queries = vm->balloon_sets = -1;
     vm->ksm_merging_pages = -1;
@@ -380,6 +353,7 @@ static const struct int_field vm_ints[] = {
     VM_INT(ksm_saved_zero_bytes), VM_INT(ksm_rmap_cost_bytes),
     VM_INT(guest_deflate_events), VM_INT(event_decisions),
     VM_INT(balloon_queries),      VM_INT(balloon_sets),
+    VM_INT(agent_violations),     VM_INT(guest_log_suppressed),
 };
 /* Signed: CTL_UNKNOWN_S64 is unknown, negatives are real values. */
 static const struct int_field vm_sints[] = {

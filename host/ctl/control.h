@@ -185,6 +185,8 @@ struct ctl_vm_status {
     char last_reason[CTL_REASON_MAX];
     int64_t agent_frames;            /* frames decoded since start */
     int64_t agent_rejects;           /* disconnects for garbage */
+    int64_t agent_violations;        /* frames ignored as protocol violations */
+    int64_t guest_log_suppressed;    /* lines the guest caused, held back by its budget */
     int64_t ksm_merging_pages;       /* ksm_stat ksm_merging_pages: mapped to KSM pages */
     int64_t ksm_profit_bytes;        /* ksm_stat ksm_process_profit (signed) */
     int64_t ksm_saved_sharing_bytes; /* fair share of the copies saved by sharing */

@@ -39,6 +39,40 @@ const char *agent_state_name(enum agent_state s)
 
 static void schedule_retry(struct agent_conn *a);
 
+/* " (12 earlier lines from this guest held back)", or "" (log_limit.h). */
+static void held_text(uint64_t held, char *buf, size_t len)
+{
+    if (held)
+        g_snprintf(buf, len, " (%" G_GUINT64_FORMAT " earlier lines from this guest held back)",
+                   held);
+    else if (len)
+        buf[0] = '\0';
+}
+
+/* A line the guest caused, within its connection's budget: with the VM's
+ * field, and an AGENT_REJECTS field when count_field is set. */
+G_GNUC_PRINTF(4, 5)
+static void guest_line(struct agent_conn *a, GLogLevelFlags level, const char *count_field,
+                       const char *fmt, ...)
+{
+    uint64_t held;
+    if (!log_limit_allow(&a->log, g_get_monotonic_time() / 1000, &held))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    char tail[80], count[24];
+    held_text(held, tail, sizeof(tail));
+    /* Fields other than MESSAGE are plain strings, not formats. */
+    g_snprintf(count, sizeof(count), "%" G_GUINT64_FORMAT, a->rejects);
+    if (count_field)
+        g_log_structured(G_LOG_DOMAIN, level, "VM", a->name, count_field, count, "MESSAGE", "%s%s",
+                         msg, tail);
+    else
+        g_log_structured(G_LOG_DOMAIN, level, "VM", a->name, "MESSAGE", "%s%s", msg, tail);
+}
+
 static void close_fd(struct agent_conn *a)
 {
     fd_group_remove(a->group, &a->member);
@@ -60,13 +94,9 @@ static void disconnect(struct agent_conn *a, bool reject, const char *why)
         if (!a->rejected)
             a->backoff_ms = 0;
         a->rejected = true;
-        /* Fields other than MESSAGE are plain strings, not formats. */
-        char count[24];
-        g_snprintf(count, sizeof(count), "%" G_GUINT64_FORMAT, a->rejects);
-        g_log_structured(
-            G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", a->name, "AGENT_REJECTS", count, "MESSAGE",
-            "agent %s: disconnected, misbehaving guest (%s; %" G_GUINT64_FORMAT " rejects)",
-            a->name, why, a->rejects);
+        guest_line(a, G_LOG_LEVEL_WARNING, "AGENT_REJECTS",
+                   "agent %s: disconnected, misbehaving guest (%s; %" G_GUINT64_FORMAT " rejects)",
+                   a->name, why, a->rejects);
     } else {
         g_message("agent %s: disconnected (%s)", a->name, why);
     }
@@ -85,8 +115,10 @@ static int send_frame(struct agent_conn *a, struct proto_frame *f)
     if (n < 0)
         return n;
     ssize_t w = send(a->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w == n)
+    if (w == n) {
+        agent_frames_sent(&a->expect, f); /* CONFIG, RECLAIM: an answer is due */
         return 0;
+    }
     /* A partial frame would desynchronise the stream: a peer that does not
      * read its socket is as broken as one that writes garbage. */
     return w < 0 ? -errno : -EAGAIN;
@@ -139,41 +171,70 @@ static int on_hello(struct agent_conn *a, const struct proto_hello *h)
     return 0;
 }
 
-/* Returns NULL, or why the frame is a protocol violation. */
+/* Acts on a frame agent_frames_check took; returns NULL, or why the
+ * connection must be dropped. */
 static const char *dispatch(struct agent_conn *a, const struct proto_frame *f)
 {
     switch (f->type) {
     case PROTO_HELLO:
-        if (on_hello(a, &f->u.hello) < 0)
-            return "HELLO refused";
-        return NULL;
+        return on_hello(a, &f->u.hello) < 0 ? "HELLO refused" : NULL;
     case PROTO_REPORT:
+        a->events->report(a->ctx, &f->u.report, false, 0);
+        return NULL;
     case PROTO_PRESSURE:
-        if (a->state != AGENT_READY)
-            return "report before HELLO";
-        if (f->type == PROTO_REPORT)
-            a->events->report(a->ctx, &f->u.report, false, 0);
-        else
-            a->events->report(a->ctx, &f->u.pressure.report, true, f->u.pressure.triggers);
+        a->events->report(a->ctx, &f->u.pressure.report, true, f->u.pressure.triggers);
         return NULL;
-    case PROTO_RECLAIM_DONE:
-        if (a->state != AGENT_READY)
-            return "RECLAIM_DONE before HELLO";
-        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "VM", a->name, "MESSAGE",
-                         "agent %s: reclaim done, status %d, freed %" G_GUINT64_FORMAT
-                         " of %" G_GUINT64_FORMAT " bytes",
-                         a->name, f->u.reclaim_done.status, f->u.reclaim_done.freed_bytes,
-                         f->u.reclaim_done.requested_bytes);
+    case PROTO_RECLAIM_DONE: {
+        const struct proto_reclaim_done *d = &f->u.reclaim_done;
+        int e = proto_error_errno(d->status);
+        guest_line(a, G_LOG_LEVEL_INFO, NULL,
+                   "agent %s: reclaim done (%s), freed %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                   " bytes",
+                   a->name,
+                   d->status == 0 ? "ok"
+                   : e            ? g_strerror(e)
+                                  : "status not an errno",
+                   d->freed_bytes, d->requested_bytes);
         return NULL;
-    case PROTO_ACK:
-        return NULL;
-    case PROTO_ERROR:
-        g_message("agent %s: refused our %s: %s", a->name, proto_type_name(f->u.error.ref_type),
-                  g_strerror(-f->u.error.error));
-        return NULL;
-    default:
-        return "host-bound frame type from the guest";
     }
+    case PROTO_ERROR: {
+        int e = proto_error_errno(f->u.error.error);
+        guest_line(a, G_LOG_LEVEL_MESSAGE, NULL,
+                   "agent %s: refused our %s: %s (%" G_GINT32_FORMAT ")", a->name,
+                   proto_type_name(f->u.error.ref_type), e ? g_strerror(e) : "not an errno",
+                   f->u.error.error);
+        return NULL;
+    }
+    default: /* ACK */
+        return NULL;
+    }
+}
+
+/*
+ * Whether to act on a frame the decoder accepted (agent_frames.h): NULL and
+ * *take when it makes sense now; NULL and not *take for a violation that is
+ * forgiven (ignored, counted, said within the guest's line budget); why the
+ * connection goes otherwise.
+ */
+static const char *accept_frame(struct agent_conn *a, const struct proto_frame *f, bool *take)
+{
+    const char *why;
+    *take = false;
+    switch (agent_frames_check(&a->expect, f, &why)) {
+    case AGENT_FRAME_TAKE:
+        *take = true;
+        return NULL;
+    case AGENT_FRAME_FATAL:
+        return why;
+    case AGENT_FRAME_VIOLATION:
+        break;
+    }
+    a->violations++;
+    if (a->expect.violations >= AGENT_MAX_VIOLATIONS)
+        return "too many protocol violations";
+    guest_line(a, G_LOG_LEVEL_MESSAGE, NULL, "agent %s: protocol violation ignored: %s (%u of %d)",
+               a->name, why, a->expect.violations, AGENT_MAX_VIOLATIONS);
+    return NULL;
 }
 
 /* The socket has input (or hung up): read once, dispatch every whole frame. */
@@ -219,6 +280,10 @@ static void on_readable(struct fd_group_member *m, uint32_t events)
             why = "frame flood";
             break;
         }
+        bool take;
+        why = accept_frame(a, &f, &take);
+        if (!take)
+            continue;
         why = dispatch(a, &f);
         if (a->fd < 0)
             return; /* stopped from a callback */
@@ -316,6 +381,7 @@ void agent_conn_start(struct agent_conn *a)
     a->connects++;
     a->tx_seq = 0;
     a->proto_version = PROTO_VERSION_MIN; /* until this connection's HELLO */
+    memset(&a->expect, 0, sizeof(a->expect));
     a->window_frames = 0;
     a->window_start_us = g_get_monotonic_time();
     int rc = fd_group_add(a->group, &a->member, fd, on_readable, a);

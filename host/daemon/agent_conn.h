@@ -6,7 +6,11 @@
  * The guest is untrusted. Any byte that is not part of a valid frame, a frame
  * in the wrong direction or before HELLO, or a flood of frames, disconnects
  * the agent and counts a reject; the retry then waits longer, so a hostile
- * guest costs ballastd a read per minute, not a core. The connection's
+ * guest costs ballastd a read per minute, not a core. A well-formed frame
+ * nobody asked for (an answer to nothing, PRESSURE without the capability)
+ * is ignored and counted, and AGENT_MAX_VIOLATIONS of them on a connection
+ * are a reject too (agent_frames.h). The lines a guest can cause are
+ * rate-limited per connection (log_limit.h). The connection's
  * state is embedded in the VM's state; the stream decoder's frame buffer
  * (~620 bytes) is allocated only while a frame is partly read and freed
  * between frames, so an idle fleet of 64 agents holds no frame buffers.
@@ -14,7 +18,9 @@
 #ifndef BALLAST_AGENT_CONN_H
 #define BALLAST_AGENT_CONN_H
 
+#include "agent_frames.h"
 #include "fd_group.h"
+#include "log_limit.h"
 #include "proto.h"
 
 #include <stdbool.h>
@@ -70,6 +76,9 @@ struct agent_conn {
     uint64_t rejects; /* disconnects for misbehaviour */
     uint64_t connects;
     uint64_t polls; /* POLL frames sent */
+    struct agent_frames expect; /* what this connection waits for; reset at connect */
+    uint64_t violations;        /* frames ignored as protocol violations, all connections */
+    struct log_limit log;       /* lines this guest can cause; kept across connections */
     const struct agent_events *events;
     void *ctx;
 };

@@ -7,6 +7,9 @@
  * --libvirt [URI] (running libvirt domains, default qemu:///system); at
  * least one.
  *
+ * On SIGTERM/SIGINT the balloons stay where they are, or with on_exit =
+ * release every managed VM gets its max_memory back before the exit.
+ *
  * Exit codes: 0 clean exit (SIGTERM/SIGINT) or a clean --check-config;
  * 1 runtime error (cannot watch the fleet, cannot bind the control socket);
  * 2 usage or configuration error.
@@ -116,6 +119,7 @@ static void gslice_to_malloc(char **argv)
 /* What argv asked for. */
 struct args {
     char *fleet_dir, *socket_path, *config_dir, *proc_root, *ksm_sysfs_root, *log_format;
+    char *state_file;
     gboolean dry_run, check_config, verbose, version;
 };
 
@@ -127,6 +131,7 @@ static void args_clear(struct args *a)
     g_free(a->proc_root);
     g_free(a->ksm_sysfs_root);
     g_free(a->log_format);
+    g_free(a->state_file);
     g_clear_pointer(&libvirt_uri, g_free);
 }
 
@@ -141,6 +146,10 @@ static int parse_args(int *argc, char ***argv, struct args *a)
         {"socket", 0, 0, G_OPTION_ARG_FILENAME, &a->socket_path, "Control socket path", "PATH"},
         {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &a->config_dir,
          "Policy directory (ballastd.conf, <vm>.conf)", "DIR"},
+        {"state-file", 0, 0, G_OPTION_ARG_FILENAME, &a->state_file,
+         "Keep hold-downs, stalls, runtime policy and targets across restarts here, or none "
+         "(default: state_file of ballastd.conf, auto: beside the control socket)",
+         "PATH"},
         {"dry-run", 0, 0, G_OPTION_ARG_NONE, &a->dry_run,
          "Compute and log decisions, change nothing", NULL},
         {"check-config", 0, 0, G_OPTION_ARG_NONE, &a->check_config,
@@ -211,6 +220,8 @@ static int run(const struct args *a, int sig_fd)
         .proc_root = a->proc_root ? a->proc_root : "/proc",
         .ksm_sysfs_root = a->ksm_sysfs_root,
         .dry_run = a->dry_run,
+        .socket_path = a->socket_path,
+        .state_file = a->state_file,
     };
     d.manager = manager_new(&mo);
     int status = 0;
@@ -231,6 +242,8 @@ static int run(const struct args *a, int sig_fd)
     g_message("ballastd %s ready, control socket %s", BALLAST_VERSION, a->socket_path);
     g_main_loop_run(d.loop);
     g_source_remove(sig_id);
+    if (manager_exit_releases(d.manager))
+        manager_release(d.manager); /* on_exit = release: balloons given back first */
 out:
     ctlserver_free(ctl);
     manager_free(d.manager);
@@ -256,7 +269,7 @@ static int daemon_main(int argc, struct args *a)
     if ((!a->fleet_dir && !libvirt_uri) || !a->socket_path || argc > 1) {
         fprintf(stderr, "usage: ballastd {--fleet DIR | --libvirt [URI]}... --socket PATH "
                         "[--config-dir DIR] [--dry-run] [--check-config]\n"
-                        "                [--log-format=text|fields]\n");
+                        "                [--log-format=text|fields] [--state-file PATH|none]\n");
         return EXIT_USAGE;
     }
     if (a->config_dir)

@@ -78,6 +78,8 @@ static void run_once_not_before(guint *id, gint64 not_before_ms, GSourceFunc fn,
 /* Runs a tick at once (at most one per MANAGER_MIN_TICK_GAP_MS). */
 static void tick_soon(struct manager *m)
 {
+    if (m->exiting)
+        return;
     run_once_not_before(&m->soon_id, m->last_tick_ms + MANAGER_MIN_TICK_GAP_MS, on_tick_soon, m);
 }
 
@@ -132,6 +134,7 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
         .r = r,
     };
     vmcost_boot_reserve_note(&vm->boot_reserve, &boot);
+    vm->reported = true;
     if (pressure)
         vm->pressure_event = true;
     if (pressure || report_wants_growth(vm->m, vm))
@@ -204,6 +207,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     policy_vm_state_init(&vm->pstate);
     set_reason(vm, vm->libvirt ? "waiting for libvirt" : "waiting for QMP");
     const char *agent_path = vm->src->ops->agent_socket_path(vm->src, handle);
+    manager_state_vm_added(m, vm); /* runtime policy kept across a restart */
     if (agent_path && agent_conn_init(&vm->agent, m->agents, vm->name, agent_path, &m->agent_config,
                                       &agent_events, vm) == 0) {
         vm->has_agent = true;
@@ -229,6 +233,8 @@ static void vm_free(struct bd_vm *vm)
     g_free(vm->meta);
     vm_policy_cache_clear(&vm->policy);
     g_free(vm->config_error);
+    g_free(vm->restore);
+    g_free(vm->restored);
     g_free(vm);
 }
 
@@ -243,6 +249,8 @@ static void on_vm_removed(void *ctx, void *cookie)
                      "%s: gone, no longer managed", vm->name);
     g_ptr_array_remove(m->vms, vm);
     vm_free(vm);
+    m->state_dirty = true; /* its record leaves the file */
+    manager_state_flush(m, false);
 }
 
 static void on_vm_backend(void *ctx, void *cookie, bool connected)
@@ -262,6 +270,7 @@ static void on_vm_backend(void *ctx, void *cookie, bool connected)
     set_reason(vm, connected     ? "waiting for QEMU's figures"
                    : vm->libvirt ? "libvirt not connected or domain paused"
                                  : "QMP not connected");
+    manager_state_vm_up(vm->m, vm, connected); /* after the reset: it may restore the target */
     if (connected && vm->has_agent && vm->agent.state == AGENT_DOWN) {
         vm->agent_parked = false;
         agent_conn_start(&vm->agent);
@@ -386,6 +395,11 @@ static const struct vm_policy *resolved_policy(struct manager *m, struct bd_vm *
     return vm_policy_cache_get(&vm->policy, &in);
 }
 
+const struct vm_policy *manager_vm_policy(struct manager *m, struct bd_vm *vm)
+{
+    return resolved_policy(m, vm);
+}
+
 /* Where the VM's policy comes from now: "file", "metadata" or "defaults". */
 const char *vm_policy_source(struct manager *m, struct bd_vm *vm)
 {
@@ -416,6 +430,9 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
     in->target_bytes = vm->target_set_bytes;
     in->pressure_event = vm->pressure_event;
     in->guest_raised_over_bytes = vm->guest_raised_over_bytes;
+    if (!vm->reported && vm->balloon.guest_stats_update_s >= m->start_wall_s)
+        vm->reported = true; /* guest-stats QEMU took since the start */
+    in->awaiting_report = !vm->reported;
 
     const struct proto_report *r = &vm->report;
     struct policy_agent_report *a = &in->agent;
@@ -493,7 +510,7 @@ static void send_target(struct manager *m, struct bd_vm *vm, const struct planne
         vm->grow_wait_bytes = pv->want_bytes;
         vm->grow_trigger_ms = planner_grow_trigger_ms(vm->report_valid, vm->report_ms, now);
         vm->grow_sent_ms = now;
-        if (!m->watch_id)
+        if (!m->watch_id && !m->exiting)
             m->watch_id = g_timeout_add(PLANNER_CONVERGE_POLL_MS, on_watch, m);
     } else {
         vm->grow_wait_bytes = 0;
@@ -822,6 +839,7 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
         commit_decision(vms[i], &in[i], &states[i], &outs[i]);
     budget_fit(m, vms, n);
     tick_actuate(m, vms, n, now);
+    manager_state_note(m);
 }
 
 /* The host's figures, re-read if older than a report interval: good enough
@@ -878,6 +896,7 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
     /* A deflate is seen on the balloon, not in a report: measure from now. */
     if (out.guest_deflated && vm->grow_wait_bytes)
         vm->grow_trigger_ms = now;
+    manager_state_note(m);
 }
 
 static gboolean on_vm_decide(gpointer data)
@@ -892,6 +911,8 @@ static gboolean on_vm_decide(gpointer data)
  * burst of PRESSURE frames or BALLOON_CHANGE events costs one decision. */
 static void vm_decide_soon(struct bd_vm *vm)
 {
+    if (vm->m->exiting)
+        return; /* on_exit = release: nothing is decided any more */
     run_once_not_before(&vm->decide_id, vm->last_decide_ms + MANAGER_VM_MIN_DECIDE_GAP_MS,
                         on_vm_decide, vm);
 }
@@ -989,6 +1010,7 @@ void manager_reload(struct manager *m)
     for (unsigned i = 0; i < m->n_sources; i++)
         if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
             m->lv->reread_policies(m->sources[i].src);
+    manager_state_reconfigure(m);
     g_message("config reloaded from %s (%u errors); tick %" G_GUINT64_FORMAT " ms",
               m->config_dir ? m->config_dir : "built-in defaults", c->errors ? c->errors->len : 0,
               m->tick_ms);
@@ -1006,6 +1028,8 @@ struct manager *manager_new(const struct manager_options *o)
     m->dry_run = o->dry_run;
     m->rescan_ms = o->rescan_ms;
     m->ksm_sysfs_root = g_strdup(o->ksm_sysfs_root);
+    m->socket_path = g_strdup(o->socket_path);
+    m->state_file_opt = g_strdup(o->state_file);
     m->vms = g_ptr_array_new();
     budget_monitor_init(&m->budget);
     return m;
@@ -1013,6 +1037,7 @@ struct manager *manager_new(const struct manager_options *o)
 
 int manager_start(struct manager *m, GError **error)
 {
+    m->start_wall_s = g_get_real_time() / G_USEC_PER_SEC;
     m->cfg = load_config(m);
     m->agents = fd_group_new();
     if (!m->agents) {
@@ -1030,6 +1055,7 @@ int manager_start(struct manager *m, GError **error)
     ksm_monitor_init(&m->ksm, m->ksm_sysfs_root, m->proc_root, (uint64_t)now_ms());
     ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
     ksm_monitor_configure(&m->ksm, m->cfg);
+    manager_state_load(m); /* before any VM appears */
     /* The fleet first: on a name claimed by both, the fleet's guest keeps it. */
     if (m->fleet_dir) {
         struct bd_source *bs = &m->sources[m->n_sources++];
@@ -1075,6 +1101,11 @@ void manager_free(struct manager *m)
         g_source_remove(m->watch_id);
     if (m->notify_id)
         g_source_remove(m->notify_id);
+    if (m->saved) { /* started: what changed since the last write goes out now */
+        manager_state_note(m);
+        manager_state_flush(m, true);
+    }
+    manager_state_clear(m);
     /* A source frees its VMs without events: free ours after them. */
     for (unsigned i = 0; i < m->n_sources; i++)
         m->sources[i].src->ops->free(m->sources[i].src);
@@ -1088,6 +1119,8 @@ void manager_free(struct manager *m)
     g_free(m->config_dir);
     g_free(m->proc_root);
     g_free(m->ksm_sysfs_root);
+    g_free(m->socket_path);
+    g_free(m->state_file_opt);
     ksm_monitor_clear(&m->ksm);
     budget_monitor_clear(&m->budget);
     g_free(m);

@@ -30,6 +30,11 @@
  * tick (VMCOST_PERIOD_MS, vmcost_due); explain, or status with "fresh", reads
  * it again if older than this. */
 #define MANAGER_COST_FRESH_MS 5000
+/* The state file is written when a VM's record changed, at most this often. */
+#define MANAGER_STATE_WRITE_GAP_MS 1000
+/* State read for a VM that has not appeared this long after the start is
+ * dropped (a guest stopped while ballastd was down). */
+#define MANAGER_STATE_GRACE_MS 600000
 
 struct manager_options {
     const char *fleet_dir;      /* NULL: no fleet source */
@@ -38,7 +43,9 @@ struct manager_options {
     const char *proc_root;      /* "/proc" */
     const char *ksm_sysfs_root; /* NULL: /sys/kernel/mm/ksm */
     bool dry_run;
-    unsigned rescan_ms; /* fleet safety-net rescan, 0 = default */
+    unsigned rescan_ms;      /* fleet safety-net rescan, 0 = default */
+    const char *socket_path; /* the control socket (state_file = auto goes beside it) */
+    const char *state_file;  /* --state-file: a path or "none"; NULL: ballastd.conf decides */
 };
 
 struct manager;
@@ -46,6 +53,12 @@ struct manager;
 struct manager *manager_new(const struct manager_options *opts);
 /* Loads the config, starts the VM source and the tick. -errno + error on failure. */
 int manager_start(struct manager *m, GError **error);
+/* Whether on_exit = release (ballastd.conf): ballastd calls manager_release first. */
+bool manager_exit_releases(const struct manager *m);
+/* on_exit = release: stops deciding, gives every managed balloon its
+ * max_memory back and waits for them (at most PLANNER_RELEASE_WAIT_MS,
+ * running the default main context); manager_exit.c. */
+void manager_release(struct manager *m);
 /* SIGHUP: reload the config directory; VM and controller state are kept. */
 void manager_reload(struct manager *m);
 /* Stops everything (connections closed, timers removed) and frees. */

@@ -14,11 +14,13 @@
 #include "control.h"
 #include "cost_monitor.h"
 #include "ksm_monitor.h"
+#include "state_file.h"
 #include "libvirt_module.h"
 #include "policy.h"
 #include "target_history.h"
 #include "vm_override.h"
 #include "vm_policy.h"
+#include "vm_saved.h"
 #include "vmsource.h"
 
 #include <glib.h>
@@ -44,6 +46,10 @@ struct bd_vm {
     int64_t report_actual_bytes; /* balloon actual when the report arrived, -1 unknown */
     bool report_valid;
     struct vmcost_boot_reserve boot_reserve; /* learned from the reports (guest_mem) */
+    /* A report of the guest arrived since ballastd started (agent, or
+     * guest-stats stamped after the start): until then no shrink
+     * (policy_vm_in.awaiting_report). */
+    bool reported;
     bool pressure_event;
     uint64_t target_set_bytes; /* last target sent to QEMU, 0 = none since (re)connect */
     gint64 last_set_ms;
@@ -79,6 +85,13 @@ struct bd_vm {
     /* The least the engine would leave it (budget_vm_floor), at the last
      * tick; -1 before. Their sum is what the fleet budget must hold. */
     int64_t budget_floor_bytes;
+    /* What a restart must not lose (manager_state.c): */
+    struct vm_saved *restore; /* read from the state file, put back when its QEMU is up */
+    char *restored;           /* what was put back, for explain; NULL none */
+    uint64_t saved_hash;      /* of the record last seen (a change makes a write) */
+    int64_t qemu_pid;         /* its QEMU, as the record names it; 0 unknown */
+    uint64_t qemu_start_ticks;
+    uint64_t release_bytes; /* on_exit = release: the target sent at exit, 0 none */
 };
 
 /* One VM source and its way back to the manager (the events' ctx). */
@@ -115,20 +128,37 @@ struct manager {
     guint collect_id;        /* polled agents are read, then the tick runs */
     struct fd_group *agents; /* every VM's agent socket, one GLib source */
     gint64 last_tick_ms;
+    gint64 start_wall_s; /* wall clock at manager_start: guest-stats older are from before */
     uint64_t ticks, balloon_changes, removed_rejects;
     uint64_t event_ticks;  /* ticks run at once for a PRESSURE frame or a report */
     guint watch_id;        /* fast query-balloon polling while a growth converges */
     gint64 ksm_read_ms;    /* last host KSM read (ksm_tick) */
     gint64 ksm_vm_read_ms; /* last per-VM ksm_stat read (ksm_read_vms) */
     struct proto_config agent_config;
+    bool exiting; /* on_exit = release under way: nothing is decided any more */
     char *ksm_sysfs_root;
     struct ksm_monitor ksm;
+    /* The state file (manager_state.c). */
+    char *socket_path;    /* the control socket: state_file = auto goes beside it */
+    char *state_file_opt; /* --state-file, NULL: ballastd.conf decides */
+    char *state_path;     /* NULL: nothing kept */
+    char boot_id[STATE_FILE_BOOT_ID_MAX];
+    GHashTable *saved;     /* name -> struct vm_saved *: read, its VM not seen yet */
+    gint64 saved_until_ms; /* those not seen by then are dropped */
+    bool state_dirty;
+    gint64 state_written_ms;
+    guint state_id;  /* a write waiting for its gap */
+    int state_error; /* the last write's -errno, said once; 0 ok */
+    uint64_t state_writes;
 };
 
 static inline gint64 now_ms(void)
 {
     return g_get_monotonic_time() / 1000;
 }
+
+/* The VM's policy (cached; resolved again when an input changed). */
+const struct vm_policy *manager_vm_policy(struct manager *m, struct bd_vm *vm);
 
 /* The VM of that name, or NULL. */
 struct bd_vm *manager_find_vm(struct manager *m, const char *name);
@@ -140,5 +170,19 @@ void manager_ksm_fresh_vms(struct manager *m);
 void manager_cost_tick(struct manager *m, gint64 now);
 /* vm's host cost read now unless younger than MANAGER_COST_FRESH_MS (a request). */
 void manager_cost_fresh(struct manager *m, struct bd_vm *vm);
+
+/* manager_state.c: the state file. Read at the start, before any VM appears. */
+void manager_state_load(struct manager *m);
+/* A VM appeared: its record leaves the table, its overrides apply now. */
+void manager_state_vm_added(struct manager *m, struct bd_vm *vm);
+/* Its QEMU came up (or went down): the rest of its record is put back once. */
+void manager_state_vm_up(struct manager *m, struct bd_vm *vm, bool up);
+/* After decisions and requests: the file is written when a record changed. */
+void manager_state_note(struct manager *m);
+/* Writes if anything changed: now, or at most once per MANAGER_STATE_WRITE_GAP_MS. */
+void manager_state_flush(struct manager *m, bool now);
+void manager_state_clear(struct manager *m);
+/* After a reload: state_file may name another place (written there next). */
+void manager_state_reconfigure(struct manager *m);
 
 #endif

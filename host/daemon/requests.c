@@ -59,6 +59,8 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
              vm->evaluated ? vm->out.reason : vm->status_reason);
     s->agent_frames = (int64_t)vm->agent.frames;
     s->agent_rejects = (int64_t)vm->agent.rejects;
+    s->agent_violations = (int64_t)vm->agent.violations;
+    s->guest_log_suppressed = (int64_t)vm->agent.log.held_total;
     s->guest_deflate_events = (int64_t)vm->pstate.guest_deflate_events;
     s->event_decisions = (int64_t)vm->event_decisions;
     s->balloon_queries = (int64_t)vm->balloon_queries;
@@ -130,6 +132,7 @@ static void explain_balloon(struct json_writer *w, struct bd_vm *vm)
                            vm->pstate.deflate_held && vm->pstate.deflate_hold_until_ms > now
                                ? vm->pstate.deflate_hold_until_ms - now
                                : 0);
+    json_writer_member_string(w, "restored", vm->restored);
     json_writer_member_int(w, "event_decisions", (int64_t)vm->event_decisions);
     json_writer_member_int(w, "balloon_queries", (int64_t)vm->balloon_queries);
     json_writer_member_int(w, "balloon_sets", (int64_t)vm->balloon_sets);
@@ -210,6 +213,8 @@ static void explain_agent(struct json_writer *w, struct bd_vm *vm)
     json_writer_member_int(w, "oom_kill_count", (int64_t)a->oom_kill_count);
     json_writer_member_int(w, "frames", (int64_t)vm->agent.frames);
     json_writer_member_int(w, "rejects", (int64_t)vm->agent.rejects);
+    json_writer_member_int(w, "violations", (int64_t)vm->agent.violations);
+    json_writer_member_int(w, "log_suppressed", (int64_t)vm->agent.log.held_total);
     json_writer_member_int(w, "polls", (int64_t)vm->agent.polls);
     json_writer_member_bool(w, "polled", vm->has_agent && agent_conn_pollable(&vm->agent));
     json_writer_key(w, "proto_version"); /* this connection's, null while not connected */
@@ -367,6 +372,7 @@ static char *set_policy_reply(struct manager *m, struct bd_vm *vm, const struct 
     vm_policy_cache_invalidate(&vm->policy);
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
                      "%s: runtime policy %s=%s", vm->name, req->key, req->value);
+    manager_state_note(m); /* kept across a restart */
     struct json_writer w;
     ctl_reply_begin(&w, g_string_sized_new(512), CTL_CMD_SET_POLICY);
     json_writer_object_begin(&w);

@@ -44,6 +44,7 @@ enum global_store {
     IN_TUNABLES = 0, /* struct policy_tunables */
     IN_KSM,          /* struct config_ksm */
     IN_BUDGET,       /* struct config_budget */
+    IN_DAEMON,       /* struct config_daemon */
 };
 
 struct key_def {
@@ -68,6 +69,11 @@ struct key_def {
     {                                                                                              \
         {GROUP_GLOBAL, name, type, unit, def, lo, hi, CONFIG_IN_FILE, doc}, true, field,           \
             offsetof(struct config_budget, member), IN_BUDGET                                      \
+    }
+#define DMK(name, type, unit, def, lo, hi, field, member, doc)                                     \
+    {                                                                                              \
+        {GROUP_GLOBAL, name, type, unit, def, lo, hi, CONFIG_IN_FILE, doc}, true, field,           \
+            offsetof(struct config_daemon, member), IN_DAEMON                                      \
     }
 /* Per-VM keys: `where` says if metadata and set-policy may give them too. */
 #define VMK(name, type, unit, def, lo, hi, where, field, member, doc)                              \
@@ -168,6 +174,15 @@ static const struct key_def keys[] = {
     BUDK("memory_cgroup", CONFIG_KEY_PATH, "directory", "none", 0, 0, FIELD_PATH, cgroup,
          "A cgroup v2 directory whose memory.current, memory.max/high and memory.pressure "
          "stand in for the host's figures."),
+    /* What a restart must not lose (hold-downs, stalls, set-policy
+     * overrides, the last target sent): host/daemon/state_file.c. */
+    DMK("state_file", CONFIG_KEY_FILE, "file", "auto", 0, 0, FIELD_PATH, state_file,
+        "Where ballastd keeps what a restart must not lose: auto = beside the control socket "
+        "(CTL.state.json), none = nothing kept. --state-file overrides it."),
+    /* keep by default: docs/ballastd.md, "On exit", says why. */
+    DMK("on_exit", CONFIG_KEY_ON_EXIT, "enum", "keep", 0, 0, FIELD_U32, on_exit,
+        "What SIGTERM does to the balloons: keep them where they are, or release (deflate "
+        "every managed VM to its max_memory) before exiting."),
 
     VMK("min_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "25%", 0, TIB_F * 64,
         META | RUNTIME, FIELD_CSIZE, min_memory, "Never set the balloon target below this."),
@@ -203,6 +218,12 @@ const struct config_key_info *config_key_at(size_t i)
 }
 
 static const char *const ksm_mode_names[] = {"off", "auto", "advisor", "fixed", "observe"};
+static const char *const on_exit_names[] = {"keep", "release"}; /* enum config_on_exit */
+
+const char *config_on_exit_name(uint32_t v)
+{
+    return v < G_N_ELEMENTS(on_exit_names) ? on_exit_names[v] : NULL;
+}
 
 const char *config_ksm_mode_name(uint32_t mode)
 {
@@ -401,23 +422,24 @@ static int parse_bool(const struct value_in *v, char **msg)
     return 0;
 }
 
-/* memory_cgroup: an absolute directory, or "none". Nothing is looked at
- * here (the daemon reads it, and says so when it cannot); only what can
- * never be a cgroup's directory is refused. */
+/* memory_cgroup: an absolute directory, or "none"; state_file: an absolute
+ * file, "auto" or "none" (kept as written). Nothing is looked at here (the
+ * daemon reads them, and says so when it cannot); only what can never be
+ * such a path is refused. */
 static int parse_path(const struct value_in *v, char **msg)
 {
     char *dst = v->dst;
     const char *t = v->text;
     size_t len = strlen(t);
-    if (strcmp(t, "none") == 0) {
-        dst[0] = '\0';
+    bool file = v->k->info.type == CONFIG_KEY_FILE;
+    if (strcmp(t, "none") == 0 || (file && strcmp(t, "auto") == 0)) {
+        g_strlcpy(dst, file ? t : "", CONFIG_CGROUP_PATH_MAX);
         return 0;
     }
     if (t[0] != '/')
-        return value_error(v, msg,
-                           ": '%s' is not an absolute path (expected e.g. "
-                           "/sys/fs/cgroup/machine.slice, or none)",
-                           v->shown);
+        return value_error(v, msg, ": '%s' is not an absolute path (expected e.g. %s)", v->shown,
+                           file ? "/run/ballast/state.json, auto or none"
+                                : "/sys/fs/cgroup/machine.slice, or none");
     if (len >= CONFIG_CGROUP_PATH_MAX)
         return value_error(v, msg, ": path longer than %d bytes", CONFIG_CGROUP_PATH_MAX - 1);
     for (size_t i = 0; i < len; i++)
@@ -429,7 +451,22 @@ static int parse_path(const struct value_in *v, char **msg)
     return 0;
 }
 
-/* mode (managed/observe/fixed; "safe" is forced, never chosen) and ksm_mode. */
+/* One of names[]; its index into *dst. */
+static int parse_name(const struct value_in *v, const char *const *names, size_t n, char **msg,
+                      const char *expected)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (strcmp(v->text, names[i]) == 0) {
+            *(uint32_t *)v->dst = i;
+            return 0;
+        }
+    }
+    return value_error(v, msg, ": unknown %s '%s' (expected %s)",
+                       v->k->info.type == CONFIG_KEY_ON_EXIT ? "value" : "mode", v->shown,
+                       expected);
+}
+
+/* mode (managed/observe/fixed; "safe" is forced, never chosen), ksm_mode, on_exit. */
 static int parse_enum(const struct value_in *v, char **msg)
 {
     if (v->k->info.type == CONFIG_KEY_MODE) {
@@ -440,14 +477,10 @@ static int parse_enum(const struct value_in *v, char **msg)
         *(enum policy_mode *)v->dst = m;
         return 0;
     }
-    for (uint32_t i = 0; i < G_N_ELEMENTS(ksm_mode_names); i++) {
-        if (strcmp(v->text, ksm_mode_names[i]) == 0) {
-            *(uint32_t *)v->dst = i;
-            return 0;
-        }
-    }
-    return value_error(
-        v, msg, ": unknown mode '%s' (expected off, auto, advisor, fixed or observe)", v->shown);
+    if (v->k->info.type == CONFIG_KEY_ON_EXIT)
+        return parse_name(v, on_exit_names, G_N_ELEMENTS(on_exit_names), msg, "keep or release");
+    return parse_name(v, ksm_mode_names, G_N_ELEMENTS(ksm_mode_names), msg,
+                      "off, auto, advisor, fixed or observe");
 }
 
 /*
@@ -473,6 +506,7 @@ static int parse_key(const struct key_def *k, const char *label, const char *tex
     case CONFIG_KEY_HOST_SIZE_PCT:
         return parse_size(&v, msg);
     case CONFIG_KEY_PATH:
+    case CONFIG_KEY_FILE:
         return parse_path(&v, msg);
     case CONFIG_KEY_UINT:
     case CONFIG_KEY_PCT:
@@ -482,6 +516,7 @@ static int parse_key(const struct key_def *k, const char *label, const char *tex
         return parse_bool(&v, msg);
     case CONFIG_KEY_MODE:
     case CONFIG_KEY_KSM_MODE:
+    case CONFIG_KEY_ON_EXIT:
         return parse_enum(&v, msg);
     }
     return value_error(&v, msg, ": unsupported key type");
@@ -630,6 +665,43 @@ static void vm_value_text(const struct key_def *k, const struct config_vm_policy
         break; /* no per-VM key is stored so */
     }
     snprintf(buf, len, "?");
+}
+
+/* A percentage as a plain number that parses back: 17 significant digits,
+ * or (the parser takes no exponent) 17 decimals with trailing zeros cut. */
+static void exact_pct(double pct, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.17g", pct);
+    if (strchr(buf, 'e') || strchr(buf, 'E'))
+        snprintf(buf, len, "%.17f", pct);
+    if (!strchr(buf, '.')) {
+        if (strlen(buf) + 2 <= len)
+            strcat(buf, "%");
+        return;
+    }
+    char *end = buf + strlen(buf);
+    while (end > buf + 1 && end[-1] == '0' && end[-2] != '.')
+        *--end = '\0';
+    if ((size_t)(end - buf) + 2 <= len)
+        memcpy(end, "%", 2);
+}
+
+bool config_vm_layer_exact(const struct config_vm_layer *l, size_t i, char *buf, size_t len)
+{
+    const struct key_def *k = vm_key_def(i);
+    if (!k || !(l->set & (1u << i)) || len == 0)
+        return false;
+    const char *v = (const char *)&l->v + k->offset;
+    if (k->field == FIELD_CSIZE) {
+        const struct config_size *sz = (const struct config_size *)v;
+        if (sz->kind == CONFIG_SIZE_PCT)
+            exact_pct(sz->pct, buf, len);
+        else
+            snprintf(buf, len, "%llu", (unsigned long long)sz->bytes);
+        return true;
+    }
+    vm_value_text(k, &l->v, buf, len);
+    return true;
 }
 
 void config_vm_layer_list(const struct config_vm_layer *l, GPtrArray *out)
@@ -855,6 +927,7 @@ struct global_dst {
     struct policy_tunables *tun;
     struct config_ksm *ksm;
     struct config_budget *budget;
+    struct config_daemon *daemon;
     char **budget_where; /* "file:line" of memory_budget */
 };
 
@@ -865,6 +938,8 @@ static void *global_member_base(const struct global_dst *g, const struct key_def
         return g->ksm;
     case IN_BUDGET:
         return g->budget;
+    case IN_DAEMON:
+        return g->daemon;
     case IN_TUNABLES:
         break;
     }
@@ -1006,6 +1081,7 @@ static struct config *config_alloc(void)
     policy_tunables_default(&c->tunables);
     c->tick_interval_ms = c->tunables.tick_interval_ms;
     ksm_builtin(&c->ksm);
+    g_strlcpy(c->daemon.state_file, "auto", sizeof(c->daemon.state_file));
     vm_policy_builtin(&c->defaults);
     c->vms = g_ptr_array_new_with_free_func(config_vm_free);
     c->errors = g_ptr_array_new_with_free_func(g_free);
@@ -1046,7 +1122,7 @@ struct config *config_load_dir(const char *dir)
     /* The global file first: its [defaults] are the base of every VM. */
     g_autofree char *global_path = g_build_filename(dir, CONFIG_GLOBAL_FILE, NULL);
     if (g_file_test(global_path, G_FILE_TEST_EXISTS)) {
-        struct global_dst g = {&c->tunables, &c->ksm, &c->budget, &c->budget_where};
+        struct global_dst g = {&c->tunables, &c->ksm, &c->budget, &c->daemon, &c->budget_where};
         c->n_global_errors = load_file(global_path, &g, c->errors, &c->defaults, &c->global_error);
         c->tick_interval_ms = c->tunables.tick_interval_ms;
     }

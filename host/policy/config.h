@@ -91,6 +91,24 @@ struct config_budget {
     char cgroup[CONFIG_CGROUP_PATH_MAX];
 };
 
+/*
+ * [ballastd] keys of ballastd itself, outside the engine: where it keeps the
+ * state a restart must not lose (host/daemon/state_file.c).
+ */
+struct config_daemon {
+    /* state_file: an absolute path; "auto" (the default: beside the control
+     * socket, CTL.state.json) or "none" (nothing kept across a restart). */
+    char state_file[CONFIG_CGROUP_PATH_MAX];
+    /* on_exit: what SIGTERM does to the balloons, CONFIG_ON_EXIT_*. */
+    uint32_t on_exit;
+};
+enum config_on_exit {
+    CONFIG_ON_EXIT_KEEP = 0, /* leave every balloon where it is (the default) */
+    CONFIG_ON_EXIT_RELEASE,  /* give every managed VM its max_memory back first */
+};
+/* "keep", "release"; NULL past the end. */
+const char *config_on_exit_name(uint32_t v);
+
 /* "off", "auto", ... for a config_ksm mode; NULL past the end. */
 const char *config_ksm_mode_name(uint32_t mode);
 
@@ -99,6 +117,7 @@ struct config {
     struct policy_tunables tunables; /* [ballastd], built-in defaults where unset */
     struct config_ksm ksm;           /* [ballastd] ksm_* keys */
     struct config_budget budget;     /* [ballastd] memory_budget, memory_cgroup */
+    struct config_daemon daemon;     /* [ballastd] state_file */
     /* "DIR/ballastd.conf:LINE" of memory_budget, NULL when not given: the
      * daemon's budget errors and warnings point at it. */
     char *budget_where;
@@ -163,6 +182,8 @@ enum config_key_type {
     CONFIG_KEY_KSM_MODE,      /* off/auto/advisor/fixed/observe */
     CONFIG_KEY_HOST_SIZE_PCT, /* "6G", "40%" of host MemTotal (1% .. 100%), or "none" */
     CONFIG_KEY_PATH,          /* an absolute directory, or "none" */
+    CONFIG_KEY_FILE,          /* an absolute file path, "auto" or "none" */
+    CONFIG_KEY_ON_EXIT,       /* keep/release */
 };
 
 /*
@@ -234,6 +255,14 @@ void config_vm_layer_apply(const struct config_vm_layer *l, struct config_vm_pol
 /* Appends "key=value" for each given key of l, in table order, g_strdup'd:
  * "min_memory=64.0 MiB", "max_memory=75%", "shares=300", "mode=observe". */
 void config_vm_layer_list(const struct config_vm_layer *l, GPtrArray *out);
+
+/*
+ * The i-th key's value in l as text that parses back to the same value
+ * (sizes in bytes, "268435456"; percentages with 17 decimals, trailing
+ * zeros cut, "33.33333333333333570%"; "300"; "observe"; "true"), for
+ * ballastd's state file. False when the key is not set in l.
+ */
+bool config_vm_layer_exact(const struct config_vm_layer *l, size_t i, char *buf, size_t len);
 
 /*
  * The rules between per-VM keys: min_memory <= max_memory, and in mode

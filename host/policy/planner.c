@@ -116,6 +116,17 @@ bool planner_quiet_reports_ok(uint64_t agent_stale_ms, uint32_t report_interval_
     return agent_stale_ms >= (uint64_t)(PROTO_QUIET_HEARTBEAT_INTERVALS + 2) * report_interval_ms;
 }
 
+uint64_t planner_release_bytes(enum policy_mode mode, uint64_t max_bytes, uint64_t actual_bytes,
+                               uint64_t target_set_bytes)
+{
+    if (!max_bytes || !actual_bytes || mode == POLICY_MODE_OBSERVE || mode == POLICY_MODE_FIXED)
+        return 0;
+    uint64_t want = max_bytes > actual_bytes ? max_bytes : actual_bytes;
+    if (target_set_bytes)
+        return want > target_set_bytes ? want : 0;
+    return want >= actual_bytes + PLANNER_CONVERGED_BYTES ? want : 0;
+}
+
 bool planner_polled_reports_ok(uint64_t agent_stale_ms, uint32_t report_interval_ms,
                                uint64_t tick_ms)
 {

@@ -168,6 +168,23 @@ enum planner_watch {
 enum planner_watch planner_watch_step(uint64_t grow_wait_bytes, bool backend_up,
                                       int64_t grow_sent_ms, int64_t now_ms);
 
+/* --- exit -------------------------------------------------------------------------------- */
+
+/* on_exit = release: ballastd waits at most this long for the released balloons. */
+#define PLANNER_RELEASE_WAIT_MS 3000
+
+/*
+ * on_exit = release (docs/ballastd.md, "On exit"): the target a VM gets
+ * before ballastd exits, 0 for none. Its max_memory - the most ballastd
+ * would ever give it, the VM's nominal size unless its policy says less -
+ * and never below the balloon's actual size: a release only deflates.
+ * Observe (hands-off) and fixed (the admin's own size) get nothing, nor a
+ * balloon already there (the target in force, or without one the actual
+ * within PLANNER_CONVERGED_BYTES). Safe mode is released: it only raises.
+ */
+uint64_t planner_release_bytes(enum policy_mode mode, uint64_t max_bytes, uint64_t actual_bytes,
+                               uint64_t target_set_bytes);
+
 /* --- schedule ----------------------------------------------------------------------------- */
 
 /* At a scheduled tick, quiet agents granted POLL are asked for a report and

@@ -1224,6 +1224,26 @@ static void finish_vm(const struct vm_view *v, struct policy_vm_out *out)
     out->target_bytes = clamp_u64(out->target_bytes, v->p.min_bytes, v->p.max_bytes);
 }
 
+/*
+ * After a (re)start of ballastd, a VM's target is not lowered until a report
+ * of the guest has arrived since (policy_vm_in.awaiting_report), whichever
+ * rule asked for it (a shrink step, a clamp to a lower max_memory): the
+ * figures the engine has then are older than this process - guest-stats
+ * QEMU kept, a report from before a stall - and a restarted daemon must not
+ * squeeze a guest on them. Growth passes; mode fixed never reads the
+ * guest's figures and is not held. The VM is then out of pass 2 too.
+ */
+static void guard_restart(const struct vm_view *v, struct policy_vm_state *s,
+                          struct policy_vm_out *out)
+{
+    if (!v->in->awaiting_report || out->target_bytes >= v->cur_bytes)
+        return;
+    decide(out, POLICY_HOLD, v->cur_bytes);
+    s->shrinkable = false;
+    reason_set(out, "ballastd restarted: no shrink until the guest reports (holding at %llu MiB)",
+               MIBS(v->cur_bytes));
+}
+
 /* Pass 1 for one VM. Leaves out->target_bytes / decision / reason, and in
  * the state the goal, the step cap and whether pass 2 may squeeze further. */
 static void decide_vm(const struct policy_snapshot *snap, double level,
@@ -1245,6 +1265,7 @@ static void decide_vm(const struct policy_snapshot *snap, double level,
             break;
     }
     finish_vm(&v, out);
+    guard_restart(&v, s, out);
 }
 
 /* Pass 2 may squeeze a VM further: a managed VM that reached rule_shrink -

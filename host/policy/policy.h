@@ -186,6 +186,11 @@ struct policy_vm_in {
      * of ours: the guest deflated on OOM, even if a later target of ours is
      * above actual by now. */
     uint64_t guest_raised_over_bytes;
+    /* ballastd (re)started and no report of this guest has arrived since (an
+     * agent REPORT or PRESSURE, or QEMU guest-stats stamped after the
+     * start): whatever the rules decide, the target is not lowered yet.
+     * Growth passes. The caller clears it at the first such report. */
+    bool awaiting_report;
     struct policy_agent_report agent;
     struct policy_guest_stats stats;
 };

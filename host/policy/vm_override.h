@@ -1,8 +1,8 @@
 /*
  * Runtime policy overrides from `ballastctl set-policy VM KEY=VALUE`: kept
- * per VM in ballastd (not written to disk), put on top of the VM's policy
- * by the resolver (vm_policy.h), so they survive SIGHUP reloads and end
- * with the daemon or with `KEY=default`. The keys, their syntax, ranges and
+ * per VM in ballastd (and in its state file across a restart, vm_saved.h),
+ * put on top of the VM's policy by the resolver (vm_policy.h), so they
+ * survive SIGHUP reloads and end with `KEY=default` or the VM. The keys, their syntax, ranges and
  * messages are config.h's table (the keys marked CONFIG_IN_RUNTIME): a
  * value set-policy takes is one a policy file takes, with the same result.
  * Pure: no I/O, testable on the stack.

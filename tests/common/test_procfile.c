@@ -126,6 +126,28 @@ static int scan_capped(const char *name, size_t max_bytes, unsigned *lines)
     return rc;
 }
 
+/* /proc/PID/stat fields, counted after the last ')': a comm with spaces and
+ * parentheses, the start time (22), lines that are not stat lines. */
+static void test_stat_field(void)
+{
+    static const char line[] =
+        "4242 (qemu (x) y) S 1 4242 4242 0 -1 4194560 3340 0 0 0 12 34 0 0 20 0 5 0 "
+        "77777 1073741824 2048 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 17 1 0 0 0 0 0\n";
+    uint64_t v = 0;
+    CU_ASSERT_EQUAL(procfile_stat_field(line, strlen(line), 22, &v), 0);
+    CU_ASSERT_EQUAL(v, 77777);
+    CU_ASSERT_EQUAL(procfile_stat_field(line, strlen(line), 14, &v), 0);
+    CU_ASSERT_EQUAL(v, 12);
+    CU_ASSERT_EQUAL(procfile_stat_field(line, strlen(line), 4, &v), 0);
+    CU_ASSERT_EQUAL(v, 1);
+    CU_ASSERT_EQUAL(procfile_stat_field(line, strlen(line), 3, &v), -EINVAL); /* the state */
+    CU_ASSERT_EQUAL(procfile_stat_field(line, strlen(line), 99, &v), -EINVAL);
+    static const char *const bad[] = {
+        "", "4242 qemu S 1", "4242 (qemu) S", "4242 (q) S x", "4242 (q) S -1", ") S 1 2 3"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CU_ASSERT_EQUAL(procfile_stat_field(bad[i], strlen(bad[i]), 4, &v), -EINVAL);
+}
+
 static void test_scan_cap(void)
 {
     char text[200];
@@ -155,6 +177,7 @@ static CU_TestInfo procfile_tests[] = {
     {"read a whole small file", test_read},
     {"scan with a byte cap", test_scan_cap},
     {"parse a whole value", test_parse_value},
+    {"a /proc/PID/stat field", test_stat_field},
     CU_TEST_INFO_NULL,
 };
 

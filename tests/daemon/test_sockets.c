@@ -1,7 +1,8 @@
 /*
  * ballastd's two socket ends on real unix sockets: the control server
  * (request lines, hostile clients, socket mode, stale sockets) and the agent
- * connection (handshake, reports, and a guest that sends garbage).
+ * connection (handshake, reports, a guest that sends garbage, answers to
+ * nothing, an ERROR of INT32_MIN, and more lines than its budget).
  */
 #include "agent_conn.h"
 #include "control.h"
@@ -20,11 +21,32 @@
 
 static char *tmpdir;
 static struct fd_group *agents; /* the agents' group, as ballastd has one */
+static GPtrArray *logged;       /* MESSAGE of every record */
+
+static GLogWriterOutput capture(GLogLevelFlags level, const GLogField *fields, gsize n,
+                                gpointer data)
+{
+    for (gsize i = 0; i < n; i++)
+        if (strcmp(fields[i].key, "MESSAGE") == 0)
+            g_ptr_array_add(logged, g_strdup(fields[i].value));
+    return G_LOG_WRITER_HANDLED;
+}
+
+/* How many records so far contain `text`. */
+static guint logged_count(const char *text)
+{
+    guint n = 0;
+    for (guint i = 0; i < logged->len; i++)
+        n += strstr(logged->pdata[i], text) != NULL;
+    return n;
+}
 
 static int setup(void)
 {
     tmpdir = g_dir_make_tmp("ballast-sock-XXXXXX", NULL);
     agents = fd_group_new();
+    logged = g_ptr_array_new_with_free_func(g_free);
+    g_log_set_writer_func(capture, NULL, NULL);
     return tmpdir && agents ? 0 : 1;
 }
 
@@ -42,6 +64,7 @@ static int teardown(void)
     g_rmdir(tmpdir);
     g_free(tmpdir);
     fd_group_free(agents);
+    g_ptr_array_unref(logged);
     return 0;
 }
 
@@ -620,6 +643,146 @@ static void test_agent_violations(void)
     }
 }
 
+/* HELLO with these capabilities (PROTO_CAP_ALL less what the test takes away). */
+static void hello_caps(int fd, uint32_t caps)
+{
+    struct proto_frame f = {.type = PROTO_HELLO};
+    f.u.hello.agent_version = 0x000100;
+    f.u.hello.page_size_bytes = 4096;
+    f.u.hello.capabilities = caps;
+    f.u.hello.proto_version_min = 1;
+    f.u.hello.proto_version_max = 1;
+    send_frame(fd, &f);
+}
+
+static void send_ack(int fd, uint32_t ref_seq, uint32_t ref_type)
+{
+    struct proto_frame f = {.type = PROTO_ACK};
+    f.u.ack.ref_seq = ref_seq;
+    f.u.ack.ref_type = ref_type;
+    send_frame(fd, &f);
+}
+
+static void send_error(int fd, uint32_t ref_seq, uint32_t ref_type, int32_t error)
+{
+    struct proto_frame f = {.type = PROTO_ERROR};
+    f.u.error.ref_seq = ref_seq;
+    f.u.error.ref_type = ref_type;
+    f.u.error.error = error;
+    send_frame(fd, &f);
+}
+
+/*
+ * Well-formed frames nobody asked for: an ACK of a CONFIG already answered,
+ * a RECLAIM_DONE with no RECLAIM outstanding, PRESSURE from an agent that
+ * did not advertise it. Each is ignored (no report reaches the owner) and
+ * counted, the connection stays for a few (reports still arrive), and the
+ * AGENT_MAX_VIOLATIONS-th drops it as a reject. The answers it did ask for
+ * (the ACK of its CONFIG, the RECLAIM_DONE of its RECLAIM) are taken.
+ */
+static void test_agent_unsolicited(void)
+{
+    struct agent_conn a;
+    struct agent_log log = {0};
+    int lfd;
+    int fd = open_pair("agentu.sock", &lfd, &a, &log);
+    hello_caps(fd, PROTO_CAP_ALL & ~PROTO_CAP_PRESSURE);
+    pump(50);
+    CU_ASSERT_EQUAL_FATAL(a.state, AGENT_READY);
+    CU_ASSERT_TRUE(readable(fd, 1000));
+    CU_ASSERT_EQUAL(count_frames(fd, PROTO_CONFIG), 1); /* WELCOME seq 1, CONFIG seq 2 */
+    send_ack(fd, 2, PROTO_CONFIG);                      /* asked for */
+    pump(50);
+    CU_ASSERT_EQUAL(a.violations, 0);
+    CU_ASSERT_EQUAL(agent_conn_send_reclaim(&a, 1 << 20), 0); /* seq 3 */
+    struct proto_frame done = {.type = PROTO_RECLAIM_DONE};
+    done.u.reclaim_done.ref_seq = 3;
+    send_frame(fd, &done); /* asked for */
+    pump(50);
+    CU_ASSERT_EQUAL(a.violations, 0);
+
+    send_ack(fd, 2, PROTO_CONFIG); /* the same CONFIG again */
+    send_frame(fd, &done);         /* the same RECLAIM again */
+    struct proto_frame p = {.type = PROTO_PRESSURE};
+    p.u.pressure.triggers = PROTO_TRIGGER_SOME;
+    send_frame(fd, &p); /* not advertised */
+    struct proto_frame r = {.type = PROTO_REPORT};
+    send_frame(fd, &r);
+    pump(50);
+    CU_ASSERT_EQUAL(a.violations, 3);
+    CU_ASSERT_EQUAL(a.state, AGENT_READY);
+    CU_ASSERT_EQUAL(log.pressures, 0); /* ignored */
+    CU_ASSERT_EQUAL(log.reports, 1);   /* the connection still serves */
+    CU_ASSERT_EQUAL(a.rejects, 0);
+    CU_ASSERT_EQUAL(logged_count("protocol violation ignored"), 3);
+    send_error(fd, 77, PROTO_POLL, -EINVAL); /* the fourth */
+    pump(50);
+    CU_ASSERT_EQUAL(a.violations, 4);
+    CU_ASSERT_EQUAL(a.state, AGENT_DOWN);
+    CU_ASSERT_EQUAL(a.rejects, 1);
+    CU_ASSERT_EQUAL(logged_count("too many protocol violations"), 1);
+    agent_conn_stop(&a);
+    close(fd);
+    close(lfd);
+}
+
+/* An ERROR whose errno is INT32_MIN: negating it was undefined behaviour;
+ * now it is "not an errno", said as such. */
+static void test_agent_error_int32_min(void)
+{
+    struct agent_conn a;
+    struct agent_log log = {0};
+    int lfd;
+    int fd = open_pair("agentm.sock", &lfd, &a, &log);
+    hello(fd);
+    pump(50);
+    CU_ASSERT_EQUAL_FATAL(a.state, AGENT_READY);
+    send_error(fd, 2, PROTO_CONFIG, INT32_MIN);
+    pump(50);
+    CU_ASSERT_EQUAL(a.state, AGENT_READY);
+    CU_ASSERT_EQUAL(a.violations, 0);
+    CU_ASSERT_EQUAL(logged_count("refused our CONFIG: not an errno (-2147483648)"), 1);
+    agent_conn_stop(&a);
+    close(fd);
+    close(lfd);
+}
+
+/*
+ * A guest that makes ballastd write lines: each HELLO is answered with a
+ * CONFIG, which the guest refuses with an ERROR - 40 times. Only
+ * LOG_LIMIT_BURST lines are written, the rest counted (status:
+ * guest_log_suppressed), and the next line written later says how many
+ * were held back.
+ */
+static void test_agent_log_budget(void)
+{
+    struct agent_conn a;
+    struct agent_log log = {0};
+    int lfd;
+    int fd = open_pair("agentl.sock", &lfd, &a, &log);
+    guint before = logged_count("refused our CONFIG");
+    for (uint32_t i = 0; i < 40; i++) {
+        hello(fd);
+        send_error(fd, 2 + 2 * i, PROTO_CONFIG, -EINVAL); /* WELCOME, CONFIG per HELLO */
+        if (i % 8 == 7)
+            pump(20);
+    }
+    pump(100);
+    CU_ASSERT_EQUAL(a.state, AGENT_READY);
+    CU_ASSERT_EQUAL(a.violations, 0);
+    CU_ASSERT_EQUAL(logged_count("refused our CONFIG") - before, LOG_LIMIT_BURST);
+    CU_ASSERT_EQUAL(a.log.held_total, 40 - LOG_LIMIT_BURST);
+    /* Ten seconds later (as the bucket sees it) the next line says so. */
+    a.log.refill_ms -= LOG_LIMIT_REFILL_MS;
+    hello(fd);
+    send_error(fd, 82, PROTO_CONFIG, -EINVAL);
+    pump(50);
+    CU_ASSERT_EQUAL(logged_count("(35 earlier lines from this guest held back)"), 1);
+    agent_conn_stop(&a);
+    close(fd);
+    close(lfd);
+}
+
 static void test_agent_absent(void)
 {
     /* No socket at all: no crash, a retry is scheduled, nothing counted as a reject. */
@@ -648,6 +811,9 @@ static CU_TestInfo socket_tests[] = {
     {"agent: handshake, reports, garbage disconnects", test_agent_handshake},
     {"agent: protocol violations", test_agent_violations},
     {"agent: v1 and v2 agents, an agent restarting older", test_agent_versions},
+    {"agent: answers to nothing, PRESSURE without the capability", test_agent_unsolicited},
+    {"agent: an ERROR of INT32_MIN", test_agent_error_int32_min},
+    {"agent: a guest's lines within its budget", test_agent_log_budget},
     {"agent: poll, then collect the answer", test_agent_poll_collect},
     {"agent: no socket", test_agent_absent},
     CU_TEST_INFO_NULL,

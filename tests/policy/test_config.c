@@ -424,6 +424,14 @@ static void doc_type_range(const struct config_key_info *k, const char **type, c
         *type = "path";
         snprintf(range, len, "absolute path, or none");
         return;
+    case CONFIG_KEY_ON_EXIT:
+        *type = "on exit";
+        snprintf(range, len, "keep, release");
+        return;
+    case CONFIG_KEY_FILE:
+        *type = "file";
+        snprintf(range, len, "absolute path, auto or none");
+        return;
     }
     *type = "?";
     snprintf(range, len, "?");
@@ -525,6 +533,59 @@ static void test_budget_keys(void)
     CU_ASSERT_EQUAL(dflt->budget.size.kind, CONFIG_SIZE_UNSET);
     CU_ASSERT_STRING_EQUAL(dflt->budget.cgroup, "");
     CU_ASSERT_PTR_NULL(dflt->budget_where);
+    rm_tree(d);
+}
+
+/* state_file: auto (the default), none, an absolute path; anything else is
+ * an error with file:line that leaves the default. */
+static void test_daemon_keys(void)
+{
+    g_autoptr(BallastConfig) dflt = config_new_defaults();
+    CU_ASSERT_STRING_EQUAL(dflt->daemon.state_file, "auto");
+    CU_ASSERT_EQUAL(dflt->daemon.on_exit, CONFIG_ON_EXIT_KEEP);
+    g_autofree char *d = tmpdir();
+    static const char *const good[][2] = {
+        {"auto", "auto"},
+        {"none", "none"},
+        {" /run/ballast/state.json ", "/run/ballast/state.json"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autofree char *conf = g_strdup_printf("[ballastd]\nstate_file = %s\n", good[i][0]);
+        write_file(d, "ballastd.conf", conf, strlen(conf));
+        g_autoptr(BallastConfig) c = config_load_dir(d);
+        CU_ASSERT_EQUAL(c->errors->len, 0);
+        CU_ASSERT_STRING_EQUAL(c->daemon.state_file, good[i][1]);
+    }
+    static const char *const bad[][2] = {
+        {"state.json", "state_file: 'state.json' is not an absolute path (expected e.g. "
+                       "/run/ballast/state.json, auto or none)"},
+        {"/run/../etc/shadow", "state_file: '..' in the path '/run/../etc/shadow'"},
+        {"", "state_file: empty value"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *conf = g_strdup_printf("[ballastd]\nstate_file = %s\n", bad[i][0]);
+        write_file(d, "ballastd.conf", conf, strlen(conf));
+        g_autoptr(BallastConfig) c = config_load_dir(d);
+        g_autofree char *want = g_strdup_printf("%s/ballastd.conf:2: %s", d, bad[i][1]);
+        CU_ASSERT_TRUE(has_error(c, want));
+        if (!has_error(c, want))
+            fprintf(stderr, "expected: %s\n", want);
+        CU_ASSERT_STRING_EQUAL(c->daemon.state_file, "auto");
+    }
+    /* on_exit: keep or release, nothing else. */
+    static const char release[] = "[ballastd]\non_exit = release\n";
+    write_file(d, "ballastd.conf", release, strlen(release));
+    g_autoptr(BallastConfig) r = config_load_dir(d);
+    CU_ASSERT_EQUAL(r->errors->len, 0);
+    CU_ASSERT_EQUAL(r->daemon.on_exit, CONFIG_ON_EXIT_RELEASE);
+    CU_ASSERT_STRING_EQUAL(config_on_exit_name(r->daemon.on_exit), "release");
+    static const char bad_exit[] = "[ballastd]\non_exit = deflate\n";
+    write_file(d, "ballastd.conf", bad_exit, strlen(bad_exit));
+    g_autoptr(BallastConfig) b = config_load_dir(d);
+    g_autofree char *want = g_strdup_printf(
+        "%s/ballastd.conf:2: on_exit: unknown value 'deflate' (expected keep or release)", d);
+    CU_ASSERT_TRUE(has_error(b, want));
+    CU_ASSERT_EQUAL(b->daemon.on_exit, CONFIG_ON_EXIT_KEEP);
     rm_tree(d);
 }
 
@@ -638,6 +699,7 @@ static CU_TestInfo config_tests[] = {
     {"defaults match table", test_defaults_match_table},
     {"keys documented", test_keys_documented},
     {"budget keys", test_budget_keys},
+    {"daemon keys", test_daemon_keys},
     {"budget errors", test_budget_errors},
     {"check dir", test_check_dir},
     {"reload", test_reload},

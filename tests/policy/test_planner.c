@@ -325,6 +325,29 @@ static void test_refresh_due(void)
     CU_ASSERT_TRUE(planner_refresh_due(&r, 6000, &stats));
 }
 
+/* on_exit = release: a VM's max_memory, never below actual, nothing for
+ * observe and fixed or a balloon already there. */
+static void test_release(void)
+{
+    const uint64_t M = 1 << 20;
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_MANAGED, 256 * M, 128 * M, 130 * M), 256 * M);
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_MANAGED, 256 * M, 128 * M, 0), 256 * M);
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_SAFE, 256 * M, 128 * M, 128 * M), 256 * M);
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_OBSERVE, 256 * M, 128 * M, 128 * M), 0);
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_FIXED, 256 * M, 128 * M, 128 * M), 0);
+    /* Already there. */
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_MANAGED, 256 * M, 256 * M, 256 * M), 0);
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_MANAGED, 256 * M, 256 * M - M / 2, 0), 0);
+    /* Still inflating toward a lower target: raised, the balloon stops at max at most. */
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_MANAGED, 200 * M, 256 * M, 120 * M), 256 * M);
+    /* A max under actual (lowered at runtime): never asks the balloon to go lower. */
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_MANAGED, 100 * M, 150 * M, 0), 0);
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_MANAGED, 100 * M, 150 * M, 150 * M), 0);
+    /* Unknown figures: nothing. */
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_MANAGED, 0, 150 * M, 0), 0);
+    CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_MANAGED, 256 * M, 0, 0), 0);
+}
+
 static CU_TestInfo planner_tests[] = {
     {"growth before shrink", test_growth_first},
     {"budget: shrinks wait, growth never waits behind a shrink", test_budget},
@@ -338,6 +361,7 @@ static CU_TestInfo planner_tests[] = {
     {"poll due, not due", test_poll_due},
     {"quiet and polled reporting grants", test_grants},
     {"refresh due", test_refresh_due},
+    {"release on exit", test_release},
     CU_TEST_INFO_NULL,
 };
 

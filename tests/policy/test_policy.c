@@ -1350,6 +1350,83 @@ static void test_target_outside_policy(void)
     CU_ASSERT(strstr(o.reason, "outside policy") != NULL);
 }
 
+/* After ballastd (re)started: no target goes down before the guest reports
+ * again, whatever rule asks (a shrink on fresh-looking figures, guest-stats
+ * kept from before, a clamp to a lower max, the host's share-out); growth
+ * is never held by it. */
+static void test_restart_awaits_report(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 100, 0);
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    in.awaiting_report = true;
+    struct policy_vm_state st = {0};
+    struct policy_snapshot snap = snapshot(1000, &in, 1);
+    struct policy_vm_out o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
+    CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+    CU_ASSERT_FALSE(o.actuate);
+    CU_ASSERT(strstr(o.reason, "restarted") != NULL);
+    /* Even under full host pressure (pass 2 squeezes shrinkable VMs only). */
+    memset(&st, 0, sizeof(st));
+    host_pressure(&snap, 2.0);
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+    CU_ASSERT_FALSE(o.actuate);
+    /* The report came: the same figures shrink it. */
+    in.awaiting_report = false;
+    memset(&st, 0, sizeof(st));
+    snap = snapshot(1000, &in, 1);
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_SHRINK);
+    CU_ASSERT(o.target_bytes < 1 * GIB);
+
+    /* Guest-stats only (QEMU kept them across the restart): no shrink. */
+    in.awaiting_report = true;
+    in.agent.valid = false;
+    in.stats = (struct policy_guest_stats){.valid = true,
+                                           .age_ms = 1000,
+                                           .total_bytes = 900 * MIB,
+                                           .free_bytes = 700 * MIB,
+                                           .available_bytes = 750 * MIB};
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
+    CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+
+    /* A target above a lowered max_memory waits too. */
+    sim_guest_input(&g, "vm", &in);
+    in.awaiting_report = true;
+    in.params.max_bytes = 512 * MIB;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.target_bytes, 1 * GIB);
+    CU_ASSERT_FALSE(o.actuate);
+
+    /* Growth is never held: a PRESSURE frame grows a shrunk guest. */
+    g.actual_bytes = g.target_bytes = 300 * MIB;
+    sim_guest_input(&g, "vm", &in);
+    in.awaiting_report = true;
+    in.pressure_event = true;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+    CU_ASSERT(o.target_bytes > 300 * MIB);
+    CU_ASSERT_TRUE(o.actuate);
+
+    /* Mode fixed does not read the guest: it is not held. */
+    g.actual_bytes = g.target_bytes = 1 * GIB;
+    sim_guest_input(&g, "vm", &in);
+    in.awaiting_report = true;
+    in.params.mode = POLICY_MODE_FIXED;
+    in.params.fixed_bytes = 512 * MIB;
+    memset(&st, 0, sizeof(st));
+    o = eval1(&snap, &in, &st);
+    CU_ASSERT_EQUAL(o.decision, POLICY_FIXED_SIZE);
+    CU_ASSERT_EQUAL(o.target_bytes, 512 * MIB);
+}
+
 /* 1000 VMs, mixed: every output sane, the host's deficit gets covered over
  * a few ticks, and it takes no time. */
 static void test_large_fleet(void)
@@ -1628,6 +1705,7 @@ static CU_TestInfo policy_tests[] = {
     {"wants growth (event path)", test_wants_growth},
     {"fixed mode", test_fixed_mode},
     {"target outside policy", test_target_outside_policy},
+    {"restart: no shrink before the guest reports", test_restart_awaits_report},
     {"large fleet", test_large_fleet},
     {"own shrink read late", test_own_shrink_read_late},
     {"deadband between set point and growth trigger", test_deadband_gap},

@@ -505,6 +505,21 @@ static void test_report_material(void)
     CU_ASSERT_TRUE(proto_report_material(&b, &a));
 }
 
+/* An ERROR's i32 from the wire: negative errnos map to theirs, everything
+ * else (INT32_MIN above all: its negation overflows) to "not an errno". */
+static void test_error_errno(void)
+{
+    CU_ASSERT_EQUAL(proto_error_errno(-EINVAL), EINVAL);
+    CU_ASSERT_EQUAL(proto_error_errno(-1), 1);
+    CU_ASSERT_EQUAL(proto_error_errno(-PROTO_ERRNO_MAX), PROTO_ERRNO_MAX);
+    CU_ASSERT_EQUAL(proto_error_errno(-PROTO_ERRNO_MAX - 1), 0);
+    CU_ASSERT_EQUAL(proto_error_errno(INT32_MIN), 0);
+    CU_ASSERT_EQUAL(proto_error_errno(INT32_MIN + 1), 0);
+    CU_ASSERT_EQUAL(proto_error_errno(0), 0);
+    CU_ASSERT_EQUAL(proto_error_errno(EINVAL), 0);
+    CU_ASSERT_EQUAL(proto_error_errno(INT32_MAX), 0);
+}
+
 static CU_TestInfo codec_tests[] = {
     {"sizes match the tables", test_sizes},
     {"every type round-trips", test_round_trip_all_types},
@@ -517,6 +532,7 @@ static CU_TestInfo codec_tests[] = {
     {"bad headers refused", test_bad_headers},
     {"config check", test_config_check},
     {"quiet reports: what is material", test_report_material},
+    {"an ERROR's errno, INT32_MIN included", test_error_errno},
     CU_TEST_INFO_NULL,
 };
 
