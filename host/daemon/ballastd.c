@@ -19,6 +19,7 @@
 #include "fd_watch.h"
 #include "log_fields.h"
 #include "manager.h"
+#include "service_notify.h"
 #include "vmsource_libvirt.h"
 
 #include <errno.h>
@@ -39,6 +40,7 @@
 struct daemon {
     GMainLoop *loop;
     struct manager *manager;
+    struct service_notify notify; /* systemd's $NOTIFY_SOCKET, if any */
 };
 
 /* --libvirt takes an optional URI: `--libvirt`, `--libvirt URI` or `--libvirt=URI`. */
@@ -213,10 +215,23 @@ static int check_config_only(const char *config_dir)
     return n ? EXIT_USAGE : 0;
 }
 
+/* Tells systemd (Type=notify) a state; a failure is said, never fatal. */
+static void notify_service(const struct daemon *d, const char *state)
+{
+    int rc = service_notify_send(&d->notify, state);
+    if (rc < 0)
+        g_warning("cannot tell systemd %s: %s", state, g_strerror(-rc));
+}
+
 /* Starts the manager and the control socket, runs the loop; an exit code. */
 static int run(const struct args *a, int sig_fd)
 {
     struct daemon d = {.loop = g_main_loop_new(NULL, FALSE)};
+    g_autofree char *notify_value = g_strdup(g_getenv(SERVICE_NOTIFY_ENV));
+    int rc = service_notify_init(&d.notify);
+    if (rc < 0)
+        g_warning("$" SERVICE_NOTIFY_ENV " '%s': %s; systemd is not told when ballastd is ready",
+                  notify_value, g_strerror(-rc));
     struct manager_options mo = {
         .fleet_dir = a->fleet_dir,
         .libvirt_uri = libvirt_uri,
@@ -242,7 +257,9 @@ static int run(const struct args *a, int sig_fd)
     }
     guint sig_id = fd_watch_add(sig_fd, G_IO_IN, on_signal, &d);
     g_message("ballastd %s ready, control socket %s", BALLAST_VERSION, a->socket_path);
+    notify_service(&d, "READY=1"); /* ballastctl can connect from now on */
     g_main_loop_run(d.loop);
+    notify_service(&d, "STOPPING=1");
     g_source_remove(sig_id);
 out:
     ctlserver_free(ctl);

@@ -29,7 +29,8 @@ etc=$root$INST_BALLAST_SYSCONFDIR
 conf=$root$INST_BALLAST_CONFIG_DIR
 executables=("$sbin/ballastd" "$bin/ballastctl" "$bin/ballast-fleet"
   "$root$INST_BALLAST_PKGLIBEXECDIR/ballast-qemu" "$etc/libvirt/hooks/qemu.d/ballast")
-files=("$root$INST_BALLAST_PKGLIBDIR/ballast-libvirt.so" "$conf/ballastd.conf" "$etc/default/ballast")
+files=("$root$INST_BALLAST_PKGLIBDIR/ballast-libvirt.so" "$conf/ballastd.conf" "$etc/default/ballast"
+  "$root$INST_BALLAST_SYSTEMD_UNITDIR/ballastd.service")
 for c in ballastd ballastctl ballast-fleet; do files+=("$root$INST_BALLAST_BASH_COMPLETIONDIR/$c"); done
 if [[ $BALLAST_GUEST == 1 ]]; then
   executables+=("$sbin/ballast-agent")
@@ -43,9 +44,11 @@ for f in "$bin"/*; do
 done
 ok "every file in its place ($((${#executables[@]} + ${#files[@]})) files)"
 
-"$sbin/ballastd" --version | grep -qx "ballastd $BALLAST_VERSION" ||
-  fail "installed ballastd --version: $("$sbin/ballastd" --version 2>&1)"
-ok "installed ballastd --version says $BALLAST_VERSION"
+for p in "$sbin/ballastd" "$bin/ballastctl" "$bin/ballast-fleet"; do
+  "$p" --version | grep -qx "${p##*/} $BALLAST_VERSION" ||
+    fail "installed ${p##*/} --version: $("$p" --version 2>&1)"
+done
+ok "installed programs' --version say $BALLAST_VERSION"
 
 # The example configuration is valid as shipped, and a second install keeps
 # the admin's edits.
