@@ -36,6 +36,12 @@ if [[ $BALLAST_GUEST == 1 ]]; then
   executables+=("$sbin/ballast-agent")
   files+=("$root$INST_BALLAST_SYSTEMD_UNITDIR/ballast-agent.service")
 fi
+# Man pages, when scdoc built them (unit.man.pages checks what they say).
+for page in "$build"/man/*.[158]; do
+  [[ -f $page ]] || continue
+  s=${page##*.}
+  files+=("$root$INST_CMAKE_INSTALL_FULL_MANDIR/man$s/${page##*/}")
+done
 for f in "${executables[@]}"; do [[ -x $f ]] || fail "not installed or not executable: ${f#"$root"}"; done
 for f in "${files[@]}"; do [[ -f $f ]] || fail "not installed: ${f#"$root"}"; done
 # Nothing else lands in bin/: tools and tests stay in the build tree.
