@@ -20,7 +20,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 
-DESTDIR=$root cmake --install "$build" >"$root/install.log" 2>&1 ||
+DESTDIR=$root "${CMAKE:-cmake}" --install "$build" >"$root/install.log" 2>&1 ||
   { cat "$root/install.log" >&2; fail "cmake --install failed"; }
 
 sbin=$root$INST_CMAKE_INSTALL_FULL_SBINDIR
@@ -61,7 +61,7 @@ ok "installed programs' --version say $BALLAST_VERSION"
 out=$("$sbin/ballastd" --check-config --config-dir "$conf" 2>&1) ||
   fail "installed ballastd.conf has errors: $out"
 echo "# edited" >>"$conf/ballastd.conf"
-DESTDIR=$root cmake --install "$build" >"$root/install2.log" 2>&1 || fail "second install failed"
+DESTDIR=$root "${CMAKE:-cmake}" --install "$build" >"$root/install2.log" 2>&1 || fail "second install failed"
 grep -q '^# edited$' "$conf/ballastd.conf" || fail "a second install overwrote ballastd.conf"
 grep -q "Kept (yours): .*ballastd.conf" "$root/install2.log" || fail "keeping ballastd.conf not said"
 ok "example configuration valid, kept on reinstall"

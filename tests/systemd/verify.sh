@@ -17,7 +17,7 @@ root=$(mktemp -d /tmp/ballast-units-XXXXXX)
 trap 'rm -rf "$root"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-DESTDIR=$root cmake --install "$build" >"$root/install.log" 2>&1 ||
+DESTDIR=$root "${CMAKE:-cmake}" --install "$build" >"$root/install.log" 2>&1 ||
   { cat "$root/install.log" >&2; fail "cmake --install failed"; }
 # The units name the installed programs; point them into the DESTDIR tree
 # so systemd-analyze finds the binaries.
