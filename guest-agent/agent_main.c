@@ -6,6 +6,7 @@
  *   ballast-agent [--pid1] [--interval-ms N] [--port NAME] [--device PATH]
  *                 [--connect SOCKET] [--proc DIR] [--sys DIR] [--cgroup DIR]
  *                 [--verbose] [--bench-reports N]
+ *   ballast-agent --version | --help
  */
 #include "agent.h"
 
@@ -59,14 +60,30 @@ static int bench_reports(const struct agent_options *opt, unsigned n)
     return 0;
 }
 
-static void usage(void)
+static void usage(int fd)
 {
     static const char text[] =
         "usage: ballast-agent [--pid1] [--interval-ms N] [--port NAME] [--device PATH]\n"
         "                     [--connect SOCKET] [--proc DIR] [--sys DIR] [--cgroup DIR]\n"
-        "                     [--verbose]\n";
-    ssize_t w = write(STDERR_FILENO, text, sizeof(text) - 1);
+        "                     [--verbose] [--version] [--help]\n";
+    ssize_t w = write(fd, text, sizeof(text) - 1);
     (void)w;
+}
+
+/* --help, --version: 0 after printing, -1 when arg is neither. */
+static int info_option(const char *arg)
+{
+    if (strcmp(arg, "--help") == 0) {
+        usage(STDOUT_FILENO);
+        return 0;
+    }
+    if (strcmp(arg, "--version") == 0) {
+        static const char text[] = "ballast-agent " BALLAST_VERSION "\n";
+        ssize_t w = write(STDOUT_FILENO, text, sizeof(text) - 1);
+        (void)w;
+        return 0;
+    }
+    return -1;
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -99,13 +116,13 @@ int main(int argc, char **argv)
             opt.verbose = true;
         } else if (val && strcmp(arg, "--interval-ms") == 0) {
             if (parse_u32(val, &opt.interval_ms) < 0) {
-                usage();
+                usage(STDERR_FILENO);
                 return 2;
             }
             i++;
         } else if (val && strcmp(arg, "--bench-reports") == 0) {
             if (parse_u32(val, &bench_n) < 0 || bench_n == 0) {
-                usage();
+                usage(STDERR_FILENO);
                 return 2;
             }
             i++;
@@ -121,8 +138,10 @@ int main(int argc, char **argv)
             opt.sys_root = argv[++i];
         } else if (val && strcmp(arg, "--cgroup") == 0) {
             opt.cgroup_root = argv[++i];
+        } else if (info_option(arg) == 0) {
+            return 0;
         } else {
-            usage();
+            usage(STDERR_FILENO);
             return 2;
         }
     }

@@ -7,6 +7,11 @@
  *   ballastctl [--socket PATH] dry-run on|off
  *   ballastctl [--socket PATH] ping
  *   ballastctl [--socket PATH] notify DOMAIN prepare|started|stopped|release
+ *   ballastctl --version
+ *
+ * The socket: --socket, else $BALLAST_SOCKET, else /run/ballast/ballastd.sock,
+ * where ballastd listens by default (control.h). The commands are parsed by
+ * ctl_argv.c, which has a message for each mistake.
  *
  * `notify` is what the libvirt qemu hook runs (scripts/libvirt/qemu-hook): a
  * hint ballastd answers at once and acts on afterwards.
@@ -16,6 +21,7 @@
  */
 #include "control.h"
 #include "cost_text.h"
+#include "ctl_argv.h"
 #include "json_writer.h"
 #include "size.h"
 #include "status_table.h"
@@ -27,17 +33,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define DEFAULT_SOCKET "/run/ballastd.sock"
-#define EXIT_RUNTIME   1
-#define EXIT_USAGE     2
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
 /* Replies can be large (a status of 1,000 VMs is ~400 KiB); cap them anyway. */
 #define MAX_REPLY_BYTES (64u << 20)
 
-static int usage(void)
+/* A usage error: what was wrong, then where to look; exit code 2. */
+static int usage_error(const char *message)
 {
-    fprintf(stderr, "usage: ballastctl [--socket PATH] [--json] [--fresh] status | explain VM |\n"
-                    "                  set-policy VM KEY=VALUE | dry-run on|off | ping |\n"
-                    "                  notify DOMAIN prepare|started|stopped|release\n");
+    fprintf(stderr, "ballastctl: %s\n", message);
+    fprintf(stderr, "usage: ballastctl [--socket PATH] [--json] [--fresh] COMMAND [ARG...] "
+                    "(--help lists the commands)\n");
     return EXIT_USAGE;
 }
 
@@ -308,7 +314,7 @@ static void print_explain(JsonNode *result)
     }
     const char *cfg = obj_str(o, "config_error");
     if (strcmp(cfg, "-") != 0)
-        printf("  config error (observe forced): %s\n", cfg);
+        printf("  config error (safe mode: never shrunk, still grown): %s\n", cfg);
     JsonNode *ag = json_object_get_member(o, "agent");
     if (ag && JSON_NODE_HOLDS_OBJECT(ag)) {
         JsonObject *ao = json_node_get_object(ag);
@@ -332,44 +338,6 @@ static void print_explain(JsonNode *result)
                    json_object_get_int_member_with_default(go, "age_ms", 0));
     }
     print_explain_budget(o);
-}
-
-/* argv[1..] (after the options) -> a request; -1 for a usage error (said). */
-static int parse_command(int argc, char **argv, struct ctl_request *req)
-{
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "status") && argc == 2) {
-        req->cmd = CTL_CMD_STATUS;
-    } else if (!strcmp(cmd, "ping") && argc == 2) {
-        req->cmd = CTL_CMD_PING;
-    } else if (!strcmp(cmd, "explain") && argc == 3) {
-        req->cmd = CTL_CMD_EXPLAIN;
-        ctl_copy(req->vm, sizeof(req->vm), argv[2]);
-    } else if (!strcmp(cmd, "set-policy") && argc == 4) {
-        req->cmd = CTL_CMD_SET_POLICY;
-        const char *eq = strchr(argv[3], '=');
-        if (!eq || eq == argv[3] || (size_t)(eq - argv[3]) >= sizeof(req->key))
-            return usage(), -1;
-        ctl_copy(req->vm, sizeof(req->vm), argv[2]);
-        memcpy(req->key, argv[3], (size_t)(eq - argv[3]));
-        ctl_copy(req->value, sizeof(req->value), eq + 1);
-    } else if (!strcmp(cmd, "dry-run") && argc == 3 &&
-               (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
-        req->cmd = CTL_CMD_DRY_RUN;
-        req->enabled = !strcmp(argv[2], "on");
-    } else if (!strcmp(cmd, "notify") && argc == 4 &&
-               ctl_notify_event_parse(argv[3], &req->event) == 0) {
-        /* A domain name ballastd could not hold is refused here, not truncated. */
-        if (strlen(argv[2]) == 0 || strlen(argv[2]) >= sizeof(req->vm)) {
-            fprintf(stderr, "ballastctl: domain name must be 1..%zu bytes\n", sizeof(req->vm) - 1);
-            return -1;
-        }
-        req->cmd = CTL_CMD_NOTIFY;
-        ctl_copy(req->vm, sizeof(req->vm), argv[2]);
-    } else {
-        return usage(), -1;
-    }
-    return 0;
 }
 
 /* Sends req, parses the reply into *result; an exit code (0 ok), errors said. */
@@ -440,32 +408,40 @@ static int print_result(const struct ctl_request *req, JsonNode *result)
 int main(int argc, char **argv)
 {
     g_autofree char *socket_path = NULL;
-    gboolean json = FALSE, fresh = FALSE;
+    gboolean json = FALSE, fresh = FALSE, version = FALSE;
     GOptionEntry entries[] = {
         {"socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
-         "ballastd control socket (default " DEFAULT_SOCKET ")", "PATH"},
+         "ballastd's control socket (default $" CTL_SOCKET_ENV ", else " CTL_DEFAULT_SOCKET ")",
+         "PATH"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the reply's result as JSON", NULL},
         {"fresh", 0, 0, G_OPTION_ARG_NONE, &fresh,
          "status: read each VM's host cost now if it is older than a few seconds", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
         G_OPTION_ENTRY_NULL,
     };
-    g_autoptr(GOptionContext) ctx =
-        g_option_context_new("status | explain VM | set-policy VM KEY=VALUE | dry-run on|off | "
-                             "notify DOMAIN EVENT");
+    g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [ARG...]");
     g_option_context_add_main_entries(ctx, entries, NULL);
+    g_autofree char *commands = g_strdup_printf("Commands:\n%s\n"
+                                                "Exit status: 0 ok, 1 no daemon or the daemon "
+                                                "refused the request, 2 usage error.",
+                                                ctl_argv_usage);
+    g_option_context_set_description(ctx, commands);
     g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
-        fprintf(stderr, "ballastctl: %s\n", error->message);
-        return EXIT_USAGE;
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return usage_error(error->message);
+    if (version) {
+        printf("ballastctl %s\n", BALLAST_VERSION);
+        return 0;
     }
-    if (argc < 2)
-        return usage();
-    struct ctl_request req = {0};
-    if (parse_command(argc, argv, &req) < 0)
-        return EXIT_USAGE;
-    req.fresh = req.cmd == CTL_CMD_STATUS && fresh;
+    struct ctl_request req;
+    g_autofree char *message = NULL;
+    if (ctl_argv_parse(argc - 1, argv + 1, &req, &message) < 0)
+        return usage_error(message);
+    if (fresh && req.cmd != CTL_CMD_STATUS)
+        return usage_error("--fresh: only status takes it");
+    req.fresh = fresh;
     g_autoptr(JsonNode) result = NULL;
-    int rc = call_daemon(socket_path ? socket_path : DEFAULT_SOCKET, &req, &result);
+    int rc = call_daemon(ctl_socket_path(socket_path), &req, &result);
     if (rc != 0)
         return rc;
     if (json && result)

@@ -60,6 +60,14 @@ void ctl_copy(char *dst, size_t dst_len, const char *src)
     g_strlcpy(dst, src ? src : "", dst_len);
 }
 
+const char *ctl_socket_path(const char *option)
+{
+    if (option)
+        return option;
+    const char *env = g_getenv(CTL_SOCKET_ENV);
+    return env && env[0] ? env : CTL_DEFAULT_SOCKET;
+}
+
 bool ctl_peer_allowed(uid_t peer_uid, uid_t daemon_uid)
 {
     return peer_uid == 0 || peer_uid == daemon_uid;

@@ -22,6 +22,12 @@
 #include "json_writer.h"
 
 #define CTL_PROTOCOL_VERSION 1
+/* Where ballastd listens and ballastctl connects when neither is told
+ * otherwise (--socket, then $BALLAST_SOCKET); the directory is the
+ * service's RuntimeDirectory (dist/systemd/ballastd.service.in). */
+#define CTL_DEFAULT_SOCKET_DIR "/run/ballast"
+#define CTL_DEFAULT_SOCKET     CTL_DEFAULT_SOCKET_DIR "/ballastd.sock"
+#define CTL_SOCKET_ENV         "BALLAST_SOCKET"
 /* A request line longer than this is refused and the connection closed. */
 #define CTL_MAX_LINE_BYTES 65536
 /* Deeper JSON is refused before parsing: no request needs more than 3. */
@@ -300,6 +306,10 @@ void ctl_fleet_cost_write(struct json_writer *w, const struct ctl_fleet_cost *f)
 
 /* Copies src into a fixed buffer, truncating; always NUL terminates. */
 void ctl_copy(char *dst, size_t dst_len, const char *src);
+
+/* The control socket: option when given, else $BALLAST_SOCKET when set and
+ * not empty, else CTL_DEFAULT_SOCKET. Both ends ask this. */
+const char *ctl_socket_path(const char *option);
 
 /*
  * Whether a peer may use the control socket: root, or the user ballastd runs

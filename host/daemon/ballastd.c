@@ -5,7 +5,9 @@
  *
  * VM sources: --fleet DIR (guests of scripts/fleet, over QMP) and/or
  * --libvirt [URI] (running libvirt domains, default qemu:///system); at
- * least one.
+ * least one. The control socket is /run/ballast/ballastd.sock unless
+ * --socket or $BALLAST_SOCKET say otherwise (ballastctl asks the same,
+ * control.h); the policy directory is /etc/ballast when it exists.
  *
  * On SIGTERM/SIGINT the balloons stay where they are, or with on_exit =
  * release every managed VM gets its max_memory back before the exit.
@@ -15,21 +17,25 @@
  * 2 usage or configuration error.
  */
 #include "config.h"
+#include "control.h"
 #include "ctlserver.h"
 #include "fd_watch.h"
 #include "log_fields.h"
 #include "manager.h"
+#include "service_notify.h"
 #include "vmsource_libvirt.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
@@ -37,6 +43,7 @@
 struct daemon {
     GMainLoop *loop;
     struct manager *manager;
+    struct service_notify notify; /* systemd's $NOTIFY_SOCKET, if any */
 };
 
 /* --libvirt takes an optional URI: `--libvirt`, `--libvirt URI` or `--libvirt=URI`. */
@@ -46,6 +53,20 @@ static gboolean on_libvirt_opt(const char *name, const char *value, gpointer dat
 {
     g_free(libvirt_uri);
     libvirt_uri = g_strdup(value && value[0] ? value : LV_DEFAULT_URI);
+    return TRUE;
+}
+
+/* --check-config takes an optional DIR the same way; without one it checks
+ * --config-dir, else the default directory. */
+static gboolean check_config;
+static char *check_config_dir;
+
+static gboolean on_check_config_opt(const char *name, const char *value, gpointer data,
+                                    GError **error)
+{
+    check_config = TRUE;
+    g_free(check_config_dir);
+    check_config_dir = g_strdup(value && value[0] ? value : NULL);
     return TRUE;
 }
 
@@ -120,7 +141,7 @@ static void gslice_to_malloc(char **argv)
 struct args {
     char *fleet_dir, *socket_path, *config_dir, *proc_root, *ksm_sysfs_root, *log_format;
     char *state_file;
-    gboolean dry_run, check_config, verbose, version;
+    gboolean dry_run, verbose, version;
 };
 
 static void args_clear(struct args *a)
@@ -133,6 +154,7 @@ static void args_clear(struct args *a)
     g_free(a->log_format);
     g_free(a->state_file);
     g_clear_pointer(&libvirt_uri, g_free);
+    g_clear_pointer(&check_config_dir, g_free);
 }
 
 /* 0 to go on, else an exit code (the error said). */
@@ -143,17 +165,22 @@ static int parse_args(int *argc, char ***argv, struct args *a)
          "DIR"},
         {"libvirt", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, on_libvirt_opt,
          "Manage the running domains of this libvirt URI (default " LV_DEFAULT_URI ")", "[URI]"},
-        {"socket", 0, 0, G_OPTION_ARG_FILENAME, &a->socket_path, "Control socket path", "PATH"},
+        {"socket", 0, 0, G_OPTION_ARG_FILENAME, &a->socket_path,
+         "Control socket path (default $" CTL_SOCKET_ENV ", else " CTL_DEFAULT_SOCKET ")", "PATH"},
         {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &a->config_dir,
-         "Policy directory (ballastd.conf, <vm>.conf)", "DIR"},
+         "Policy directory: ballastd.conf, <vm>.conf (default " BALLAST_CONFIG_DIR
+         " if it exists, else built-in defaults)",
+         "DIR"},
         {"state-file", 0, 0, G_OPTION_ARG_FILENAME, &a->state_file,
          "Keep hold-downs, stalls, runtime policy and targets across restarts here, or none "
          "(default: state_file of ballastd.conf, auto: beside the control socket)",
          "PATH"},
         {"dry-run", 0, 0, G_OPTION_ARG_NONE, &a->dry_run,
          "Compute and log decisions, change nothing", NULL},
-        {"check-config", 0, 0, G_OPTION_ARG_NONE, &a->check_config,
-         "Check --config-dir and exit (0 clean, 2 errors)", NULL},
+        {"check-config", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, on_check_config_opt,
+         "Check DIR (else --config-dir, else " BALLAST_CONFIG_DIR
+         "), print each error, exit (0 clean, 2 errors)",
+         "[DIR]"},
         {"proc-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &a->proc_root,
          "Read host /proc from here (tests)", "DIR"},
         {"ksm-sysfs-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &a->ksm_sysfs_root,
@@ -177,13 +204,18 @@ static int parse_args(int *argc, char ***argv, struct args *a)
     return 0;
 }
 
-/* --check-config: the strict check, an exit code. */
+/* --check-config [DIR]: the strict check, an exit code. */
 static int check_config_only(const char *config_dir)
 {
-    if (!config_dir) {
-        fprintf(stderr, "ballastd: --check-config needs --config-dir DIR\n");
+    if (check_config_dir && config_dir && strcmp(check_config_dir, config_dir) != 0) {
+        fprintf(stderr, "ballastd: --check-config %s and --config-dir %s: which one?\n",
+                check_config_dir, config_dir);
         return EXIT_USAGE;
     }
+    if (check_config_dir)
+        config_dir = check_config_dir;
+    else if (!config_dir)
+        config_dir = BALLAST_CONFIG_DIR;
     g_autoptr(GPtrArray) errors = NULL;
     guint n = config_check_dir(config_dir, &errors);
     for (guint i = 0; errors && i < errors->len; i++)
@@ -192,27 +224,23 @@ static int check_config_only(const char *config_dir)
     return n ? EXIT_USAGE : 0;
 }
 
-/*
- * A bad file is reported with file:line and does not stop the daemon:
- * refusing to start would leave every guest's balloon wherever the last run
- * put it, with nobody to give memory back under pressure. The config layer
- * instead puts the VMs a bad file covers (all of them, for ballastd.conf) in
- * observe mode, and `explain` says why. `--check-config` is the strict check
- * that exits non-zero.
- */
-static void warn_config(const char *config_dir)
+/* Tells systemd (Type=notify) a state; a failure is said, never fatal. */
+static void notify_service(const struct daemon *d, const char *state)
 {
-    g_autoptr(GPtrArray) errors = NULL;
-    guint n = config_check_dir(config_dir, &errors);
-    for (guint i = 0; n && i < errors->len; i++)
-        g_warning("config: %s (the VMs it covers run in observe mode)",
-                  (const char *)errors->pdata[i]);
+    int rc = service_notify_send(&d->notify, state);
+    if (rc < 0)
+        g_warning("cannot tell systemd %s: %s", state, g_strerror(-rc));
 }
 
 /* Starts the manager and the control socket, runs the loop; an exit code. */
 static int run(const struct args *a, int sig_fd)
 {
     struct daemon d = {.loop = g_main_loop_new(NULL, FALSE)};
+    g_autofree char *notify_value = g_strdup(g_getenv(SERVICE_NOTIFY_ENV));
+    int rc = service_notify_init(&d.notify);
+    if (rc < 0)
+        g_warning("$" SERVICE_NOTIFY_ENV " '%s': %s; systemd is not told when ballastd is ready",
+                  notify_value, g_strerror(-rc));
     struct manager_options mo = {
         .fleet_dir = a->fleet_dir,
         .libvirt_uri = libvirt_uri,
@@ -240,7 +268,9 @@ static int run(const struct args *a, int sig_fd)
     }
     guint sig_id = fd_watch_add(sig_fd, G_IO_IN, on_signal, &d);
     g_message("ballastd %s ready, control socket %s", BALLAST_VERSION, a->socket_path);
+    notify_service(&d, "READY=1"); /* ballastctl can connect from now on */
     g_main_loop_run(d.loop);
+    notify_service(&d, "STOPPING=1");
     g_source_remove(sig_id);
     if (manager_exit_releases(d.manager))
         manager_release(d.manager); /* on_exit = release: balloons given back first */
@@ -251,8 +281,35 @@ out:
     return status;
 }
 
+/*
+ * What argv left out, for a run: the control socket ($BALLAST_SOCKET, else
+ * the default, whose directory is made when missing: systemd makes it as
+ * the RuntimeDirectory, a ballastd started by hand makes it itself) and the
+ * policy directory (the default one when it exists, else built-in
+ * defaults). 0 or an exit code.
+ */
+static int fill_defaults(struct args *a)
+{
+    if (!a->socket_path) {
+        a->socket_path = g_strdup(ctl_socket_path(NULL));
+        if (strcmp(a->socket_path, CTL_DEFAULT_SOCKET) == 0 &&
+            g_mkdir(CTL_DEFAULT_SOCKET_DIR, 0755) < 0 && errno != EEXIST) {
+            g_critical("control socket: cannot create " CTL_DEFAULT_SOCKET_DIR ": %s",
+                       g_strerror(errno));
+            return EXIT_RUNTIME;
+        }
+    }
+    if (!a->config_dir) {
+        if (g_file_test(BALLAST_CONFIG_DIR, G_FILE_TEST_IS_DIR))
+            a->config_dir = g_strdup(BALLAST_CONFIG_DIR);
+        else
+            g_message("no " BALLAST_CONFIG_DIR ": built-in policy defaults");
+    }
+    return 0;
+}
+
 /* Everything after argv is parsed: an exit code. */
-static int daemon_main(int argc, struct args *a)
+static int daemon_main(int argc, char **argv, struct args *a)
 {
     if (a->version) {
         printf("ballastd %s\n", BALLAST_VERSION);
@@ -264,24 +321,31 @@ static int daemon_main(int argc, struct args *a)
     }
     if (a->verbose)
         g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
-    if (a->check_config)
-        return check_config_only(a->config_dir);
-    if ((!a->fleet_dir && !libvirt_uri) || !a->socket_path || argc > 1) {
-        fprintf(stderr, "usage: ballastd {--fleet DIR | --libvirt [URI]}... --socket PATH "
-                        "[--config-dir DIR] [--dry-run] [--check-config]\n"
-                        "                [--log-format=text|fields] [--state-file PATH|none]\n");
+    if (argc > 1) {
+        fprintf(stderr, "ballastd: unexpected argument '%s' (ballastd --help)\n", argv[1]);
         return EXIT_USAGE;
     }
-    if (a->config_dir)
-        warn_config(a->config_dir);
+    if (check_config)
+        return check_config_only(a->config_dir);
+    if (!a->fleet_dir && !libvirt_uri) {
+        fprintf(stderr, "ballastd: no VM source: give --fleet DIR and/or --libvirt [URI]\n"
+                        "usage: ballastd {--fleet DIR | --libvirt [URI]}... [--socket PATH] "
+                        "[--config-dir DIR] [--dry-run]\n"
+                        "                [--log-format=text|fields] [--state-file PATH|none] [-v]\n"
+                        "       ballastd --check-config [DIR]\n");
+        return EXIT_USAGE;
+    }
     signal(SIGPIPE, SIG_IGN);
+    int status = fill_defaults(a);
+    if (status != 0)
+        return status;
     raise_fd_limit();
     int sig_fd = signals_open();
     if (sig_fd < 0) {
         g_critical("cannot receive signals: %s", g_strerror(-sig_fd));
         return EXIT_RUNTIME;
     }
-    int status = run(a, sig_fd);
+    status = run(a, sig_fd);
     close(sig_fd);
     return status;
 }
@@ -292,7 +356,7 @@ int main(int argc, char **argv)
     struct args a = {0};
     int status = parse_args(&argc, &argv, &a);
     if (status == 0)
-        status = daemon_main(argc, &a);
+        status = daemon_main(argc, argv, &a);
     args_clear(&a);
     return status;
 }

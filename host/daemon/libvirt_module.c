@@ -3,22 +3,29 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
 #include <unistd.h>
 
 static const struct lv_module_api *loaded;
 
-/* <dir of /proc/self/exe>/../lib/LV_MODULE_FILE, or NULL. */
-static char *module_path_beside_exe(void)
+/*
+ * Where the module is; the first that exists wins:
+ *   <dir of the executable>/../lib/        the build tree (build/bin/ -> build/lib/)
+ *   <dir of the executable>/MODULE_RELDIR  installed (sbin/ -> lib/ballast/), also
+ *                                          in a DESTDIR tree or a moved prefix
+ *   MODULE_DIR                             installed, where CMake put it
+ * When none exists, MODULE_DIR: the error names where it belongs.
+ */
+static char *module_path_find(void)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return NULL;
-    exe[n] = '\0';
-    g_autofree char *bin = g_path_get_dirname(exe);
-    g_autofree char *prefix = g_path_get_dirname(bin);
-    return g_build_filename(prefix, "lib", LV_MODULE_FILE, NULL);
+    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *bin = exe ? g_path_get_dirname(exe) : NULL;
+    const char *beside[] = {"../lib", BALLAST_MODULE_RELDIR};
+    for (size_t i = 0; bin && i < G_N_ELEMENTS(beside); i++) {
+        g_autofree char *rel = g_build_filename(bin, beside[i], LV_MODULE_FILE, NULL);
+        if (access(rel, F_OK) == 0)
+            return g_canonicalize_filename(rel, NULL);
+    }
+    return g_build_filename(BALLAST_MODULE_DIR, LV_MODULE_FILE, NULL);
 }
 
 const struct lv_module_api *libvirt_module_load(GError **error)
@@ -26,13 +33,7 @@ const struct lv_module_api *libvirt_module_load(GError **error)
     if (loaded)
         return loaded;
     const char *env = g_getenv("BALLAST_LIBVIRT_MODULE");
-    g_autofree char *path = env && env[0] ? g_strdup(env) : module_path_beside_exe();
-    if (!path) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                    "libvirt module: cannot locate " LV_MODULE_FILE
-                    " (set BALLAST_LIBVIRT_MODULE)");
-        return NULL;
-    }
+    g_autofree char *path = env && env[0] ? g_strdup(env) : module_path_find();
     /* RTLD_LOCAL: the module's copies of the pure helpers stay its own. */
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {

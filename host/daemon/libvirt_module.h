@@ -3,7 +3,9 @@
  *
  * ballastd does not link libvirt: with --libvirt it loads the module from
  * $BALLAST_LIBVIRT_MODULE when set, else from ../lib/ next to its own
- * executable (build/lib/ for build/bin/ballastd).
+ * executable (build/lib/ for build/bin/ballastd), else from the private
+ * library directory it was installed with (lib/ballast/ under the prefix,
+ * found relative to the executable first, so a DESTDIR tree works too).
  */
 #ifndef BALLAST_LIBVIRT_MODULE_H
 #define BALLAST_LIBVIRT_MODULE_H

@@ -987,8 +987,12 @@ static void arm_tick(struct manager *m)
 static struct config *load_config(struct manager *m)
 {
     struct config *c = m->config_dir ? config_load_dir(m->config_dir) : config_new_defaults();
+    /* Each error once, here (at start and at each reload): the daemon runs
+     * on, with the VMs a bad file covers (all of them, for ballastd.conf) in
+     * safe mode; explain says why. --check-config is the strict check. */
     for (guint i = 0; c->errors && i < c->errors->len; i++)
-        g_warning("config: %s", (const char *)c->errors->pdata[i]);
+        g_warning("config: %s (the VMs it covers run in safe mode)",
+                  (const char *)c->errors->pdata[i]);
     return c;
 }
 

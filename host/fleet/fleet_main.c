@@ -698,6 +698,10 @@ int main(int argc, char **argv)
         fputs(fleet_usage(), argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("ballast-fleet %s\n", BALLAST_VERSION);
+        return 0;
+    }
     struct fleet_options o;
     GError *err = NULL;
     if (fleet_options_parse(argc, argv, &o, &err) != 0) {

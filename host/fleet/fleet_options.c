@@ -18,6 +18,7 @@ static const char usage_text[] =
     "       ballast-fleet stop --state DIR [--timeout SEC]\n"
     "       ballast-fleet status --state DIR [--json]\n"
     "       ballast-fleet path [--state DIR] [NAME] FILE\n"
+    "       ballast-fleet --version | --help\n"
     "\n"
     "start options:\n"
     "  --count N              guests to start (1..1024), named <prefix>0..<prefix>N-1\n"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# integration.daemon.cli: exit codes of ballastd and ballastctl, config
-# checking, runtime set-policy/dry-run through the socket, and the control
-# socket's access rules (mode 0600, other users refused by SO_PEERCRED). No guests.
+# integration.daemon.cli: exit codes of ballastd and ballastctl, their
+# --version and usage messages, config checking, the socket from
+# $BALLAST_SOCKET, runtime set-policy/dry-run through the socket, and the
+# control socket's access rules (mode 0600, other users refused by
+# SO_PEERCRED). No guests.
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || skip "jq not installed"
 
@@ -12,23 +14,34 @@ expect_rc() { # RC CMD...
 }
 expect_rc 2 "$bin/ballastd"
 expect_rc 2 "$bin/ballastd" --no-such-option
-expect_rc 2 "$bin/ballastd" --check-config
+expect_rc 2 "$bin/ballastd" --check-config "$state/missing"
+expect_rc 2 "$bin/ballastd" stray-argument --fleet "$state"
 expect_rc 1 "$bin/ballastd" --fleet "$state/missing" --socket "$state/x.sock"
 printf '[ballastd]\ntick_interval_ms = 1000\n' >"$conf/ballastd.conf"
 expect_rc 0 "$bin/ballastd" --check-config --config-dir "$conf"
+expect_rc 0 "$bin/ballastd" --check-config "$conf"
+expect_rc 0 "$bin/ballastd" --check-config="$conf"
 bad=$(mktemp -d /tmp/ballast-daemon-bad-XXXXXX)
 printf '[ballastd]\ntick_interval_ms = soon\n' >"$bad/ballastd.conf"
 expect_rc 2 "$bin/ballastd" --check-config --config-dir "$bad"
-# At start a bad file is reported with file:line, but the daemon runs (the
-# VMs it covers stay in observe mode) rather than abandoning every guest.
-"$bin/ballastd" --fleet "$state" --socket "$state/x.sock" --config-dir "$bad" \
+expect_rc 2 "$bin/ballastd" --check-config "$bad"
+expect_rc 2 "$bin/ballastd" --check-config "$conf" --config-dir "$bad" # which one?
+for p in ballastd ballastctl ballast-fleet ballast-agent-host; do
+  v=$("$bin/$p" --version) || fail "$p --version failed"
+  [[ $v == "${p%-host} "[0-9]*.[0-9]*.[0-9]* ]] || fail "$p --version printed '$v'"
+done
+# At start a bad file is reported with file:line, once, but the daemon runs
+# (the VMs it covers in safe mode: never shrunk, still grown) rather than
+# abandoning every guest. The socket comes from $BALLAST_SOCKET, which
+# ballastctl reads too.
+BALLAST_SOCKET=$state/x.sock "$bin/ballastd" --fleet "$state" --config-dir "$bad" \
   >"$state/bad-config.log" 2>&1 &
 bad_pid=$!
 extra_pids+=("$bad_pid")
-wait_for 10 "$bin/ballastctl" --socket "$state/x.sock" ping ||
-  fail "ballastd with a bad config file did not start"
-grep -q "ballastd.conf:2: .*observe mode" "$state/bad-config.log" ||
-  fail "bad config not reported with file:line: $(cat "$state/bad-config.log")"
+BALLAST_SOCKET=$state/x.sock wait_for 10 "$bin/ballastctl" ping ||
+  fail "ballastd with a bad config file did not start on \$BALLAST_SOCKET"
+n=$(grep -c "ballastd.conf:2: .*(the VMs it covers run in safe mode)" "$state/bad-config.log" || true)
+((n == 1)) || fail "bad config reported $n times, not once with file:line: $(cat "$state/bad-config.log")"
 kill "$bad_pid"
 wait "$bad_pid" || true
 rm -rf "$bad"
@@ -44,11 +57,23 @@ BALLAST_LIBVIRT_MODULE=$(ldd "$bin/ballastd" | awk '/libz\.so/ {print $3}') \
   fail "ballastd --libvirt ran with a foreign module"
 grep -q "not a module of this ballastd build" "$state/module.log" ||
   fail "foreign module not reported: $(cat "$state/module.log")"
-expect_rc 2 "$bin/ballastctl"
-expect_rc 2 "$bin/ballastctl" --socket "$state/ctl.sock" frobnicate
-expect_rc 2 "$bin/ballastctl" --socket "$state/ctl.sock" dry-run maybe
+# Each bad ballastctl invocation: exit 2 with its own message.
+expect_usage() { # MESSAGE ARGS...
+  local want=$1 rc=0 out; shift
+  out=$("$bin/ballastctl" --socket "$state/ctl.sock" "$@" 2>&1 >/dev/null) || rc=$?
+  ((rc == 2)) || fail "'ballastctl $*' exited $rc, expected 2"
+  [[ $out == *"ballastctl: $want"* ]] || fail "'ballastctl $*' said '$out', not '$want'"
+}
+expect_usage "no command given"
+expect_usage "unknown command 'frobnicate'" frobnicate
+expect_usage "set-policy: expected KEY=VALUE, not 'shares'" set-policy vm0 shares
+expect_usage "set-policy: expected VM KEY=VALUE" set-policy vm0
+expect_usage "status: unexpected argument 'now'" status now
+expect_usage "dry-run: expected on or off, not 'maybe'" dry-run maybe
+expect_usage "notify: unknown event 'boot'" notify d1 boot
+expect_usage "--fresh: only status takes it" --fresh explain vm0
 expect_rc 1 "$bin/ballastctl" --socket "$state/none.sock" status
-ok "exit codes"
+ok "exit codes, --version, usage messages"
 
 start_daemon --config-dir "$conf"
 [[ $(stat -c %a "$state/ctl.sock") == 600 ]] || fail "control socket mode is not 0600"
