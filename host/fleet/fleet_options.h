@@ -50,6 +50,7 @@ struct fleet_options {
     enum fleet_accel accel;
     unsigned tb_size_mib;
     bool deflate_on_oom; /* default on; --no-deflate-on-oom */
+    bool free_page_reporting; /* default on; --no-free-page-reporting (libvirt's default) */
     bool thp;            /* leave transparent huge pages on for QEMU */
     bool kaslr;          /* keep the guest kernel's KASLR (default: nokaslr) */
     char **no_merge;     /* NULL-terminated names, or {"all"}; never NULL after parse */
