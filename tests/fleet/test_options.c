@@ -60,10 +60,9 @@ static void test_start_all_options(void)
         parse(&o, &msg,
               ARGS("start", "--count=4", "--memory", "1G", "--state", "d", "--cpus", "2", "--accel",
                    "tcg", "--tb-size", "64", "--deflate-on-oom", "--no-free-page-reporting",
-                   "--thp", "--kaslr", "--no-merge",
-                   "g1,g3", "--no-merge", "g0", "--image", "/img", "--qemu", "/q", "--name-prefix",
-                   "g", "--workload", "anon:64M", "--append", "loglevel=3 quiet", "--tsc-khz",
-                   "2600000", "--wait", "--timeout", "30")),
+                   "--thp", "--kaslr", "--no-merge", "g1,g3", "--no-merge", "g0", "--image", "/img",
+                   "--qemu", "/q", "--name-prefix", "g", "--workload", "anon:64M", "--append",
+                   "loglevel=3 quiet", "--tsc-khz", "2600000", "--wait", "--timeout", "30")),
         0);
     CU_ASSERT_EQUAL(o.count, 4);
     CU_ASSERT_EQUAL(o.memory_bytes, 1ULL << 30);

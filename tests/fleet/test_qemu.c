@@ -242,13 +242,11 @@ static void test_argv_no_free_page_reporting(void)
     char **off = fleet_qemu_argv(&spec, 0);
     int i = find_opt(off, "-device", "virtio-balloon-device");
     CU_ASSERT_FATAL(i > 0);
-    CU_ASSERT_STRING_EQUAL(off[i],
-                           "virtio-balloon-device,id=balloon0,free-page-reporting=off,"
-                           "deflate-on-oom=on");
+    CU_ASSERT_STRING_EQUAL(off[i], "virtio-balloon-device,id=balloon0,free-page-reporting=off,"
+                                   "deflate-on-oom=on");
     i = find_opt(on, "-device", "virtio-balloon-device");
-    CU_ASSERT_STRING_EQUAL(on[i],
-                           "virtio-balloon-device,id=balloon0,free-page-reporting=on,"
-                           "deflate-on-oom=on");
+    CU_ASSERT_STRING_EQUAL(on[i], "virtio-balloon-device,id=balloon0,free-page-reporting=on,"
+                                  "deflate-on-oom=on");
     CU_ASSERT_EQUAL(g_strv_length(on), g_strv_length(off));
     for (unsigned k = 0; on[k] && off[k]; k++) {
         if ((int)k != i)
@@ -368,8 +366,8 @@ static void test_json_previous_version(void)
     now.append = NULL; /* as the fixture was made */
     g_autofree char *text = fleet_spec_to_json(&now);
     /* The members added since: "kaslr" after "thp", "free_page_reporting" after it. */
-    CU_ASSERT_PTR_NOT_NULL(strstr(
-        text, "\"thp\": false,\n  \"kaslr\": false,\n  \"free_page_reporting\": true,\n"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(text, "\"thp\": false,\n  \"kaslr\": false,\n  \"free_page_reporting\": true,\n"));
     g_autoptr(GString) older = g_string_new(text);
     g_string_replace(older, "\n  \"kaslr\": false,", "", 1);
     g_string_replace(older, "\n  \"free_page_reporting\": true,", "", 1);
