@@ -433,7 +433,8 @@ def header_markdown(rows: Sequence[dict], plot: str | None) -> list[str]:
     commits = {(r.get("run") or {}).get("commit") for r in rows}
     dates = {(r.get("run") or {}).get("date") for r in rows}
     if len(commits) > 1 or len(dates) > 1:
-        lines.append("Rows come from more than one run (`--only`):")
+        lines.append("Rows come from more than one run (`--only`, or `--quick` after a full "
+                     "run; `density-data/results.jsonl` keeps a row per strategy):")
         lines.append("")
         lines.append("| strategy | date | commit | other QEMU processes at start |")
         lines.append("|---|---|---|---|")
