@@ -459,10 +459,10 @@ static void say_started(const struct fleet_spec *spec, double elapsed_s)
     for (unsigned i = 0; i < spec->count; i++)
         merging += spec->merge[i];
     printf("fleet: started %u guest(s) %s0..%s%u in %s: %s each, %u vCPU, accel %s, "
-           "mem-merge on %u/%u, THP %s (%.1fs)\n",
+           "mem-merge on %u/%u, THP %s, free page reporting %s (%.1fs)\n",
            spec->count, spec->prefix, spec->prefix, spec->count - 1, spec->state_dir, mem,
            spec->cpus, fleet_accel_name(spec->accel), merging, spec->count,
-           spec->thp ? "on" : "off", elapsed_s);
+           spec->thp ? "on" : "off", spec->free_page_reporting ? "on" : "off", elapsed_s);
     fflush(stdout);
 }
 

@@ -29,6 +29,10 @@ static const char usage_text[] =
     "  --tb-size MIB          TCG code cache per guest (default 8)\n"
     "  --no-deflate-on-oom    balloon without deflate-on-oom (default: on, the guest\n"
     "                         takes pages back from the balloon before it OOM-kills)\n"
+    "  --no-free-page-reporting\n"
+    "                         balloon without free-page-reporting (default: on, the\n"
+    "                         guest hands the pages it frees back to the host; off is\n"
+    "                         libvirt's default, for comparisons)\n"
     "  --no-merge all|NAMES   mem-merge=off (no KSM) for all or these guests (a,b,...)\n"
     "  --thp                  leave transparent huge pages on for QEMU (default off)\n"
     "  --kaslr                keep the guest kernel's address randomization (default:\n"
@@ -128,6 +132,7 @@ struct raw_options {
     int tb_size;
     gboolean deflate_on_oom; /* the default; still accepted */
     gboolean no_deflate_on_oom;
+    gboolean no_free_page_reporting;
     gboolean thp;
     gboolean kaslr;
     char **no_merge;
@@ -307,6 +312,10 @@ static int check_start(const struct raw_options *r, struct fleet_options *opts, 
     if (r->deflate_on_oom && r->no_deflate_on_oom)
         return fail(error, "--deflate-on-oom and --no-deflate-on-oom contradict each other");
     opts->deflate_on_oom = !r->no_deflate_on_oom;
+    /* On by default: memory the guest frees goes back to the host without a
+     * balloon move. Off is what libvirt does unless <memballoon
+     * freePageReporting='on'>: the baseline of docs/benchmarks/density.md. */
+    opts->free_page_reporting = !r->no_free_page_reporting;
     opts->thp = r->thp;
     opts->kaslr = r->kaslr;
     opts->image_dir = g_strdup(r->image);
@@ -348,6 +357,8 @@ static void add_start_entries(GOptionContext *ctx, struct raw_options *r)
          "Balloon deflate-on-oom (the default)", NULL},
         {"no-deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r->no_deflate_on_oom,
          "Balloon without deflate-on-oom", NULL},
+        {"no-free-page-reporting", 0, 0, G_OPTION_ARG_NONE, &r->no_free_page_reporting,
+         "Balloon without free-page-reporting", NULL},
         {"thp", 0, 0, G_OPTION_ARG_NONE, &r->thp, "Leave THP on for QEMU", NULL},
         {"kaslr", 0, 0, G_OPTION_ARG_NONE, &r->kaslr, "Keep the guest kernel's KASLR", NULL},
         {"no-merge", 0, 0, G_OPTION_ARG_STRING_ARRAY, &r->no_merge, "mem-merge=off", "all|NAMES"},

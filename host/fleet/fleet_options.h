@@ -50,6 +50,8 @@ struct fleet_options {
     enum fleet_accel accel;
     unsigned tb_size_mib;
     bool deflate_on_oom; /* default on; --no-deflate-on-oom */
+    /* default on; --no-free-page-reporting (off: libvirt's and QEMU's default) */
+    bool free_page_reporting;
     bool thp;            /* leave transparent huge pages on for QEMU */
     bool kaslr;          /* keep the guest kernel's KASLR (default: nokaslr) */
     char **no_merge;     /* NULL-terminated names, or {"all"}; never NULL after parse */

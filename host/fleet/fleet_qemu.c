@@ -28,6 +28,7 @@ int fleet_spec_from_options(const struct fleet_options *opts, const char *abs_st
     spec->accel = accel;
     spec->tb_size_mib = opts->tb_size_mib;
     spec->deflate_on_oom = opts->deflate_on_oom;
+    spec->free_page_reporting = opts->free_page_reporting;
     spec->thp = opts->thp;
     spec->kaslr = opts->kaslr;
     spec->tsc_khz = tsc_khz;
@@ -160,9 +161,11 @@ static void add_devices(GPtrArray *argv, const struct fleet_spec *spec, const ch
 {
     g_autofree char *agent_esc = fleet_qemu_escape(agent);
     g_autofree char *qmp_esc = fleet_qemu_escape(qmp);
-    /* Free page reporting returns memory the guest freed without a balloon move. */
+    /* Free page reporting returns memory the guest freed without a balloon move;
+     * off (--no-free-page-reporting) is QEMU's and libvirt's default. */
     add(argv, "-device");
-    addf(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=on%s",
+    addf(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=%s%s",
+         spec->free_page_reporting ? "on" : "off",
          spec->deflate_on_oom ? ",deflate-on-oom=on" : "");
     add(argv, "-device");
     add(argv, "virtio-serial-device,id=vser0");
@@ -237,6 +240,7 @@ char *fleet_spec_to_json(const struct fleet_spec *spec)
     json_writer_member_bool(&w, "deflate_on_oom", spec->deflate_on_oom);
     json_writer_member_bool(&w, "thp", spec->thp);
     json_writer_member_bool(&w, "kaslr", spec->kaslr);
+    json_writer_member_bool(&w, "free_page_reporting", spec->free_page_reporting);
     json_writer_member_int(&w, "tsc_khz", (int64_t)spec->tsc_khz);
     json_writer_member_string(&w, "workload", spec->workload);
     json_writer_member_string(&w, "append", spec->append);
@@ -329,6 +333,11 @@ static int spec_from_object(JsonObject *o, struct fleet_spec *spec, GError **err
     spec->kaslr = true;
     if (json_object_has_member(o, "kaslr") && !get_bool(o, "kaslr", &spec->kaslr))
         return bad(error, "kaslr");
+    /* fleet.json from before --no-free-page-reporting existed: it was always on. */
+    spec->free_page_reporting = true;
+    if (json_object_has_member(o, "free_page_reporting") &&
+        !get_bool(o, "free_page_reporting", &spec->free_page_reporting))
+        return bad(error, "free_page_reporting");
     spec->workload = g_strdup(get_str(o, "workload"));
     spec->append = g_strdup(get_str(o, "append"));
     spec->cgroup_dir = g_strdup(get_str(o, "cgroup"));

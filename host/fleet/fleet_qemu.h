@@ -25,6 +25,7 @@ struct fleet_spec {
     enum fleet_accel accel; /* KVM or TCG, never AUTO */
     unsigned tb_size_mib;   /* TCG only */
     bool deflate_on_oom;
+    bool free_page_reporting;
     bool thp;
     bool kaslr;       /* false: nokaslr on the guest kernel command line */
     uint64_t tsc_khz; /* 0: no tsc_early_khz */

@@ -37,6 +37,7 @@ static void test_start_defaults(void)
     CU_ASSERT_EQUAL(o.tb_size_mib, FLEET_DEFAULT_TB_SIZE_MIB);
     CU_ASSERT_STRING_EQUAL(o.name_prefix, "vm");
     CU_ASSERT_TRUE(o.deflate_on_oom); /* the OOM safety net is on by default */
+    CU_ASSERT_TRUE(o.free_page_reporting); /* freed guest memory goes back to the host */
     CU_ASSERT_FALSE(o.thp);
     CU_ASSERT_FALSE(o.kaslr); /* nokaslr: like guests' kernels merge under KSM */
     CU_ASSERT_FALSE(o.wait);
@@ -58,10 +59,10 @@ static void test_start_all_options(void)
     CU_ASSERT_EQUAL_FATAL(
         parse(&o, &msg,
               ARGS("start", "--count=4", "--memory", "1G", "--state", "d", "--cpus", "2", "--accel",
-                   "tcg", "--tb-size", "64", "--deflate-on-oom", "--thp", "--kaslr", "--no-merge",
-                   "g1,g3", "--no-merge", "g0", "--image", "/img", "--qemu", "/q", "--name-prefix",
-                   "g", "--workload", "anon:64M", "--append", "loglevel=3 quiet", "--tsc-khz",
-                   "2600000", "--wait", "--timeout", "30")),
+                   "tcg", "--tb-size", "64", "--deflate-on-oom", "--no-free-page-reporting",
+                   "--thp", "--kaslr", "--no-merge", "g1,g3", "--no-merge", "g0", "--image", "/img",
+                   "--qemu", "/q", "--name-prefix", "g", "--workload", "anon:64M", "--append",
+                   "loglevel=3 quiet", "--tsc-khz", "2600000", "--wait", "--timeout", "30")),
         0);
     CU_ASSERT_EQUAL(o.count, 4);
     CU_ASSERT_EQUAL(o.memory_bytes, 1ULL << 30);
@@ -69,6 +70,7 @@ static void test_start_all_options(void)
     CU_ASSERT_EQUAL(o.accel, FLEET_ACCEL_TCG);
     CU_ASSERT_EQUAL(o.tb_size_mib, 64);
     CU_ASSERT_TRUE(o.deflate_on_oom);
+    CU_ASSERT_FALSE(o.free_page_reporting);
     CU_ASSERT_TRUE(o.thp);
     CU_ASSERT_TRUE(o.kaslr);
     CU_ASSERT_EQUAL(g_strv_length(o.no_merge), 3);
@@ -115,6 +117,28 @@ static void test_deflate_on_oom(void)
     fleet_options_clear(&o);
 }
 
+/* Free page reporting is on unless turned off, and only for start; turning
+ * it off leaves deflate-on-oom alone. */
+static void test_free_page_reporting(void)
+{
+    struct fleet_options o;
+    char *msg;
+    CU_ASSERT_EQUAL(parse(&o, &msg,
+                          ARGS("start", "--count", "1", "--memory", "96", "--state", "d",
+                               "--no-free-page-reporting")),
+                    0);
+    CU_ASSERT_FALSE(o.free_page_reporting);
+    CU_ASSERT_TRUE(o.deflate_on_oom);
+    fleet_options_clear(&o);
+    CU_ASSERT_EQUAL(parse(&o, &msg,
+                          ARGS("start", "--count", "1", "--memory", "96", "--state", "d",
+                               "--no-free-page-reporting", "--no-deflate-on-oom")),
+                    0);
+    CU_ASSERT_FALSE(o.free_page_reporting);
+    CU_ASSERT_FALSE(o.deflate_on_oom);
+    fleet_options_clear(&o);
+}
+
 /* Each case must fail and its message must name the problem. */
 static void expect_reject(const char *const *args, const char *needle)
 {
@@ -129,6 +153,13 @@ static void expect_reject(const char *const *args, const char *needle)
     CU_ASSERT_PTR_NULL(o.state_dir); /* nothing half-filled survives a failure */
     g_free(msg);
     fleet_options_clear(&o);
+}
+
+/* --no-free-page-reporting belongs to start only. */
+static void test_free_page_reporting_rejects(void)
+{
+    expect_reject(ARGS("stop", "--state", "d", "--no-free-page-reporting"),
+                  "no-free-page-reporting");
 }
 
 static void test_rejects_start(void)
@@ -292,6 +323,8 @@ static CU_TestInfo options_tests[] = {
     {"start with every option", test_start_all_options},
     {"bare --memory is MiB", test_bare_memory_is_mib},
     {"deflate-on-oom on by default, --no-deflate-on-oom", test_deflate_on_oom},
+    {"free page reporting on by default, --no-free-page-reporting", test_free_page_reporting},
+    {"--no-free-page-reporting refusals", test_free_page_reporting_rejects},
     {"start rejects bad input", test_rejects_start},
     {"over-long command line", test_long_append_rejected},
     {"stop and status", test_commands},

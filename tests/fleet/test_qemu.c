@@ -67,6 +67,7 @@ static void make_spec(struct fleet_spec *spec, const char *const *no_merge, bool
         .cpus = 2,
         .tb_size_mib = 16,
         .deflate_on_oom = deflate,
+        .free_page_reporting = true,
         .name_prefix = (char *)"vm",
         .no_merge = (char **)no_merge,
         .workload = (char *)"anon:32M",
@@ -230,6 +231,32 @@ static void test_comma_escaping(void)
     fleet_spec_clear(&spec);
 }
 
+/* --no-free-page-reporting: the balloon says off (QEMU's default, spelt out),
+ * deflate-on-oom stays as it was, and nothing else in argv moves. */
+static void test_argv_no_free_page_reporting(void)
+{
+    struct fleet_spec spec;
+    make_spec(&spec, NULL, true, FLEET_ACCEL_TCG);
+    char **on = fleet_qemu_argv(&spec, 0);
+    spec.free_page_reporting = false;
+    char **off = fleet_qemu_argv(&spec, 0);
+    int i = find_opt(off, "-device", "virtio-balloon-device");
+    CU_ASSERT_FATAL(i > 0);
+    CU_ASSERT_STRING_EQUAL(off[i], "virtio-balloon-device,id=balloon0,free-page-reporting=off,"
+                                   "deflate-on-oom=on");
+    i = find_opt(on, "-device", "virtio-balloon-device");
+    CU_ASSERT_STRING_EQUAL(on[i], "virtio-balloon-device,id=balloon0,free-page-reporting=on,"
+                                  "deflate-on-oom=on");
+    CU_ASSERT_EQUAL(g_strv_length(on), g_strv_length(off));
+    for (unsigned k = 0; on[k] && off[k]; k++) {
+        if ((int)k != i)
+            CU_ASSERT_STRING_EQUAL(on[k], off[k]);
+    }
+    g_strfreev(on);
+    g_strfreev(off);
+    fleet_spec_clear(&spec);
+}
+
 static void test_spec_rejects(void)
 {
     struct fleet_options o = {.count = 1, .name_prefix = (char *)"vm"};
@@ -257,6 +284,7 @@ static void test_json_round_trip(void)
     CU_ASSERT_EQUAL(b.cpus, 2);
     CU_ASSERT_EQUAL(b.accel, FLEET_ACCEL_TCG);
     CU_ASSERT_TRUE(b.deflate_on_oom);
+    CU_ASSERT_TRUE(b.free_page_reporting);
     CU_ASSERT_EQUAL(b.tsc_khz, 2600000);
     CU_ASSERT_STRING_EQUAL(b.workload, "anon:32M");
     CU_ASSERT_FALSE(b.merge[0]);
@@ -279,6 +307,21 @@ static void test_json_round_trip(void)
     json = fleet_spec_to_json(&a);
     CU_ASSERT_EQUAL_FATAL(fleet_spec_from_json(json, &b, &err), 0);
     CU_ASSERT_STRING_EQUAL(b.cgroup_dir, "/sys/fs/cgroup/ballast.slice");
+    CU_ASSERT_TRUE(b.free_page_reporting);
+    g_free(json);
+    fleet_spec_clear(&b);
+    /* --no-free-page-reporting is kept too: status and a restart see what runs. */
+    a.free_page_reporting = false;
+    json = fleet_spec_to_json(&a);
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"free_page_reporting\": false"));
+    CU_ASSERT_EQUAL_FATAL(fleet_spec_from_json(json, &b, &err), 0);
+    CU_ASSERT_FALSE(b.free_page_reporting);
+    for (unsigned g = 0; g < 4; g++) {
+        char **x = fleet_qemu_argv(&a, g), **y = fleet_qemu_argv(&b, g);
+        CU_ASSERT_TRUE(g_strv_equal((const char *const *)x, (const char *const *)y));
+        g_strfreev(x);
+        g_strfreev(y);
+    }
     g_free(json);
     fleet_spec_clear(&a);
     fleet_spec_clear(&b);
@@ -314,6 +357,7 @@ static void test_json_previous_version(void)
     CU_ASSERT_FALSE(s.merge[0]);
     CU_ASSERT_TRUE(s.merge[1]);
     CU_ASSERT_TRUE(s.kaslr); /* before --kaslr existed, guests booted with KASLR */
+    CU_ASSERT_TRUE(s.free_page_reporting); /* and free page reporting was always on */
 
     const char *no_merge[] = {"vm0", "vm3", NULL};
     struct fleet_spec now;
@@ -321,10 +365,12 @@ static void test_json_previous_version(void)
     g_free(now.append);
     now.append = NULL; /* as the fixture was made */
     g_autofree char *text = fleet_spec_to_json(&now);
-    /* The one member added since: "kaslr", after "thp". */
-    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"thp\": false,\n  \"kaslr\": false,\n"));
+    /* The members added since: "kaslr" after "thp", "free_page_reporting" after it. */
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(text, "\"thp\": false,\n  \"kaslr\": false,\n  \"free_page_reporting\": true,\n"));
     g_autoptr(GString) older = g_string_new(text);
     g_string_replace(older, "\n  \"kaslr\": false,", "", 1);
+    g_string_replace(older, "\n  \"free_page_reporting\": true,", "", 1);
     assert_same_json(old, older->str);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "\n  \"version\": 1,\n")); /* indented for people */
     fleet_spec_clear(&now);
@@ -357,6 +403,11 @@ static void test_json_rejects(void)
         "\"name_prefix\":\"vm\",\"accel\":\"tcg\",\"count\":\"1\",\"memory_bytes\":1,\"cpus\":1,"
         "\"tb_size_mib\":16,\"tsc_khz\":0,\"deflate_on_oom\":false,\"thp\":false,"
         "\"guests\":[{\"name\":\"vm0\",\"merge\":true}]}",
+        /* free_page_reporting present but not a bool */
+        "{\"state_dir\":\"/s\",\"qemu\":\"/q\",\"kernel\":\"/k\",\"initrd\":\"/i\","
+        "\"name_prefix\":\"vm\",\"accel\":\"tcg\",\"count\":1,\"memory_bytes\":1,\"cpus\":1,"
+        "\"tb_size_mib\":16,\"tsc_khz\":0,\"deflate_on_oom\":false,\"thp\":false,"
+        "\"free_page_reporting\":\"off\",\"guests\":[{\"name\":\"vm0\",\"merge\":true}]}",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         struct fleet_spec s;
@@ -439,6 +490,7 @@ static CU_TestInfo qemu_tests[] = {
     {"argv under tcg, mem-merge per guest", test_argv_tcg},
     {"argv refused for a too deep state directory", test_argv_too_deep},
     {"argv under kvm, deflate-on-oom", test_argv_kvm_deflate},
+    {"argv with --no-free-page-reporting", test_argv_no_free_page_reporting},
     {"kernel command line", test_kernel_cmdline},
     {"commas in paths", test_comma_escaping},
     {"spec rejects", test_spec_rejects},
