@@ -104,6 +104,7 @@ static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
 }
 
 static void vm_decide_soon(struct bd_vm *vm);
+static gboolean on_vm_decide(gpointer data);
 
 /*
  * Quiet and polled reporting, granted from the agent's next HELLO while the
@@ -264,6 +265,9 @@ static void on_vm_backend(void *ctx, void *cookie, bool connected)
     vm->target_set_bytes = 0;
     target_history_clear(&vm->sent);
     if (connected) {
+        /* A new connection, maybe a new QEMU: no back-off carried over (the
+         * count and the last error stay for status). */
+        set_retry_succeeded(&vm->retry);
         vm->cost.read_ms = VMCOST_NEVER_READ;
         vm->cost.valid = false;
     }
@@ -358,8 +362,10 @@ static gboolean on_watch(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static void on_vm_set_done(void *ctx, void *cookie, uint64_t target_bytes, const char *error);
+
 static const struct vmsource_events source_events = {on_vm_added, on_vm_removed, on_vm_backend,
-                                                     on_vm_balloon};
+                                                     on_vm_balloon, on_vm_set_done};
 
 /* libvirt: a domain's metadata policy was read (discovery, change event, reload). */
 static void on_vm_policy(void *ctx, void *cookie, const struct lv_policy *p)
@@ -491,18 +497,19 @@ static struct planner_vm plan_input(const struct bd_vm *vm)
     return pv;
 }
 
-/* Sends the engine's target; a growth starts the convergence watch. */
+/*
+ * Sends the engine's target; a growth starts the convergence watch. The
+ * target is recorded as in force before the command goes out (libvirt's
+ * answer comes before set_target returns); a command that fails is rolled
+ * back when its answer comes (on_vm_set_done), one that is not sent at once.
+ */
 static void send_target(struct manager *m, struct bd_vm *vm, const struct planner_vm *pv,
                         gint64 now, unsigned *budget)
 {
     bool grow = planner_is_growth(pv);
     /* Before the command: QEMU's stamp on its effect is never earlier. */
     gint64 sent_real_us = g_get_real_time();
-    int rc = vm->src->ops->set_target(vm->src, vm->handle, pv->want_bytes);
-    if (rc < 0) {
-        g_debug("%s: balloon not sent: %s", vm->name, g_strerror(-rc));
-        return;
-    }
+    uint64_t before = vm->target_set_bytes;
     (*budget)--;
     vm->balloon_sets++;
     log_target(vm, true, "moving", pv->current_bytes, pv->want_bytes);
@@ -515,11 +522,74 @@ static void send_target(struct manager *m, struct bd_vm *vm, const struct planne
     } else {
         vm->grow_wait_bytes = 0;
     }
+    set_retry_sent(&vm->retry, pv->want_bytes, before);
     vm->target_set_bytes = pv->want_bytes;
     target_history_push(&vm->sent, pv->want_bytes, sent_real_us);
     vm->logged_target = pv->want_bytes;
     vm->last_set_ms = now;
-    m->balloon_changes++;
+    int rc = vm->src->ops->set_target(vm->src, vm->handle, pv->want_bytes);
+    if (rc < 0) { /* not sent (the backend just went down): nothing changed */
+        g_message("%s: balloon command not sent: %s", vm->name, g_strerror(-rc));
+        vm->target_set_bytes = before;
+        target_history_forget(&vm->sent, pv->want_bytes);
+        vm->grow_wait_bytes = 0;
+    }
+}
+
+/*
+ * A balloon command failed or timed out (set_retry.h): the target before it
+ * is in force again, the engine asks again at the next decision and the
+ * command goes out again after the back-off; a growth is retried by the
+ * event path as soon as the back-off allows. The first failure of a run is
+ * a WARNING, the next ones debug, and the first command that works again
+ * says so (on_vm_set_done).
+ */
+static void set_failed(struct bd_vm *vm, uint64_t target_bytes, const char *error)
+{
+    struct manager *m = vm->m;
+    gint64 now = now_ms();
+    uint64_t before = vm->retry.sent_bytes == target_bytes ? vm->retry.before_bytes : 0;
+    uint64_t base = before                         ? before
+                    : vm->balloon.actual_bytes > 0 ? (uint64_t)vm->balloon.actual_bytes
+                                                   : 0;
+    bool grow = target_bytes > base;
+    vm->target_set_bytes = set_retry_rollback(&vm->retry, vm->target_set_bytes, target_bytes);
+    target_history_forget(&vm->sent, target_bytes);
+    if (vm->grow_wait_bytes == target_bytes)
+        vm->grow_wait_bytes = 0;
+    bool first = vm->retry.failures == 0;
+    set_retry_failed(&vm->retry, target_bytes, now, grow, error);
+    uint64_t wait_ms = set_retry_backoff_ms(vm->retry.failures, grow);
+    char t[32], f[32], count[24];
+    uint64_t in_force = planner_current_bytes(vm->target_set_bytes, base);
+    g_snprintf(count, sizeof(count), "%" G_GUINT64_FORMAT, vm->retry.failures_total);
+    g_log_structured(G_LOG_DOMAIN, first ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG, "VM", vm->name,
+                     "SET_FAILURES", count, "MESSAGE",
+                     "%s: balloon command (target %s) failed: %s; target in force stays %s, "
+                     "retry in %" G_GUINT64_FORMAT " ms (failure %u in a row)",
+                     vm->name, size_format(target_bytes, t, sizeof(t)), vm->retry.last_error,
+                     size_format(in_force, f, sizeof(f)), wait_ms, vm->retry.failures);
+    if (grow && !m->exiting)
+        run_once_not_before(&vm->decide_id, now + (gint64)wait_ms, on_vm_decide, vm);
+    manager_state_note(m);
+}
+
+/* A balloon command came back (vmsource_events.vm_set_done). */
+static void on_vm_set_done(void *ctx, void *cookie, uint64_t target_bytes, const char *error)
+{
+    struct bd_vm *vm = cookie;
+    if (!vm)
+        return;
+    if (error) {
+        set_failed(vm, target_bytes, error);
+        return;
+    }
+    if (vm->retry.failures)
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
+                         "%s: balloon commands work again after %u failure(s)", vm->name,
+                         vm->retry.failures);
+    set_retry_succeeded(&vm->retry);
+    vm->m->balloon_changes++; /* a target QEMU (or libvirt) took */
 }
 
 /* Does what the planner says with vm's answer: send, log a move it would make, or wait. */
@@ -536,6 +606,8 @@ static void actuate(struct manager *m, struct bd_vm *vm, const struct planner_vm
         vm->logged_target = pv->want_bytes;
         break;
     case PLANNER_SEND:
+        if (!set_retry_may_send(&vm->retry, now))
+            break; /* the last command failed: the back-off first (set_failed) */
         send_target(m, vm, pv, now, budget);
         break;
     case PLANNER_NOTHING:

@@ -17,6 +17,7 @@
 #include "state_file.h"
 #include "libvirt_module.h"
 #include "policy.h"
+#include "set_retry.h"
 #include "target_history.h"
 #include "vm_override.h"
 #include "vm_policy.h"
@@ -82,6 +83,9 @@ struct bd_vm {
     uint64_t balloon_queries;
     gint64 refresh_ms; /* last query-balloon asked at a tick */
     uint64_t balloon_sets;
+    /* Failed balloon commands: rolled back, retried with back-off, counted
+     * (host/policy/set_retry.h; on_vm_set_done in manager.c). */
+    struct set_retry retry;
     /* The least the engine would leave it (budget_vm_floor), at the last
      * tick; -1 before. Their sum is what the fleet budget must hold. */
     int64_t budget_floor_bytes;
