@@ -83,6 +83,14 @@ static void tick_soon(struct manager *m)
     run_once_not_before(&m->soon_id, m->last_tick_ms + MANAGER_MIN_TICK_GAP_MS, on_tick_soon, m);
 }
 
+/* The host the engine sees: the budget's view of the host as last read, or
+ * without host figures the planner's stand-in, on which only growth is
+ * taken (planner_host_unknown, docs/policy.md "Host figures missing"). */
+static struct policy_host engine_host(struct manager *m)
+{
+    return m->host_valid ? *budget_monitor_host(&m->budget) : planner_host_unknown();
+}
+
 /*
  * Would this fresh report grow the VM? Then decide now, not at the next tick:
  * a guest allocating fast has a second or two of headroom (docs/policy.md).
@@ -90,13 +98,12 @@ static void tick_soon(struct manager *m)
  */
 static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
 {
-    if (!vm->backend_up || !m->host_valid || vm->balloon.nominal_bytes <= 0 ||
-        vm->balloon.actual_bytes <= 0)
+    if (!vm->backend_up || vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes <= 0)
         return false;
     struct policy_vm_in in;
     fill_inputs(m, vm, now_ms(), g_get_real_time() / G_USEC_PER_SEC, &in);
     struct policy_snapshot snap = {.now_ms = now_ms(),
-                                   .host = *budget_monitor_host(&m->budget),
+                                   .host = engine_host(m),
                                    .tunables = &m->cfg->tunables,
                                    .vms = &in,
                                    .n_vms = 1};
@@ -790,13 +797,18 @@ static void run_tick(struct manager *m, bool scheduled)
     int rc = hostmem_read(m->proc_root, &host);
     m->host_read_ms = now;
     if (rc == 0) {
+        if (m->host_warned)
+            g_message("host memory readable again under %s: deciding everything again",
+                      m->proc_root);
         m->host = host;
         m->host_valid = true;
         m->host_warned = false;
         budget_refresh(m);
-    } else if (!m->host_warned) {
-        g_warning("cannot read host memory under %s: %s; not deciding", m->proc_root,
-                  g_strerror(-rc));
+    } else {
+        if (!m->host_warned)
+            g_warning("cannot read host memory under %s: %s; until it can be read, guests under "
+                      "pressure are still grown, nothing is shrunk",
+                      m->proc_root, g_strerror(-rc));
         m->host_warned = true;
         m->host_valid = false;
     }
@@ -877,6 +889,30 @@ static void tick_actuate(struct manager *m, struct bd_vm **vms, size_t n, gint64
 }
 
 /*
+ * Without host figures (planner_host_unknown): of the engine's answers only
+ * the growths are taken, committed and kept at the front of vms[]; the
+ * other VMs keep their engine state and say why they wait. Returns how
+ * many were taken.
+ */
+static size_t take_growth_only(struct bd_vm **vms, const struct policy_vm_in *in,
+                               const struct policy_vm_state *states,
+                               const struct policy_vm_out *outs, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct bd_vm *vm = vms[i];
+        uint64_t current = planner_current_bytes(vm->target_set_bytes, in[i].actual_bytes);
+        if (!planner_host_unknown_takes(&outs[i], current)) {
+            set_reason(vm, "host memory figures unreadable: only growth is decided");
+            continue;
+        }
+        commit_decision(vm, &in[i], &states[i], &outs[i]);
+        vms[k++] = vm;
+    }
+    return k;
+}
+
+/*
  * The balloon loop over the whole fleet: one snapshot, one policy_evaluate,
  * then the planner's order. The snapshot arrays (~620 bytes a VM) live for
  * this call only: the engine's state between ticks is each VM's own copy,
@@ -894,11 +930,11 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
     if (m->host_valid)
         budget_check_min(m); /* before the inputs: it may force safe mode */
     size_t n = tick_inputs(m, now, wall_s, in, states, vms);
-    if (!m->host_valid || n == 0)
+    if (n == 0)
         return;
 
     struct policy_snapshot snap = {.now_ms = now,
-                                   .host = *budget_monitor_host(&m->budget),
+                                   .host = engine_host(m),
                                    .tunables = &m->cfg->tunables,
                                    .vms = in,
                                    .n_vms = n};
@@ -907,9 +943,13 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
         g_warning("policy_evaluate: %s", g_strerror(-rc));
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        commit_decision(vms[i], &in[i], &states[i], &outs[i]);
-    budget_fit(m, vms, n);
+    if (!m->host_valid) {
+        n = take_growth_only(vms, in, states, outs, n);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            commit_decision(vms[i], &in[i], &states[i], &outs[i]);
+        budget_fit(m, vms, n);
+    }
     tick_actuate(m, vms, n, now);
     manager_state_note(m);
 }
@@ -943,15 +983,13 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
     vm->last_decide_ms = now;
     if (!vm->backend_up || vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes <= 0)
         return;
-    host_read_if_old(m, now);
-    if (!m->host_valid)
-        return;
+    host_read_if_old(m, now); /* none readable: the stand-in (growth is all it takes anyway) */
     struct policy_vm_in in;
     fill_inputs(m, vm, now, g_get_real_time() / G_USEC_PER_SEC, &in);
     struct policy_vm_state st = vm->pstate;
     struct policy_vm_out out;
     struct policy_snapshot snap = {.now_ms = now,
-                                   .host = *budget_monitor_host(&m->budget),
+                                   .host = engine_host(m),
                                    .tunables = &m->cfg->tunables,
                                    .vms = &in,
                                    .n_vms = 1};
