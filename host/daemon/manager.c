@@ -813,8 +813,10 @@ static void run_tick(struct manager *m, bool scheduled)
         m->host_valid = false;
     }
 
-    if (scheduled)
+    if (scheduled) {
         ksm_tick(m, now);
+        manager_state_note_host(m); /* ksmd started or stopped by us: kept for a restart */
+    }
     decide_all(m, now, wall_s);
     if (scheduled)
         manager_cost_tick(m, now); /* after the decisions: they do not wait for smaps */
@@ -1216,6 +1218,13 @@ void manager_free(struct manager *m)
     if (m->notify_id)
         g_source_remove(m->notify_id);
     if (m->saved) { /* started: what changed since the last write goes out now */
+        /* A ksmd ballast started stops with it (docs/ksm.md, "Who owns
+         * ksmd"); before the last write, which then says it is nobody's.
+         * Only a ballastd that ran: a second one refused at start (its
+         * control socket taken) took back, from the first one's state
+         * file, a ksmd that is the first one's. */
+        if (m->ticks > 0)
+            ksm_monitor_exit(&m->ksm);
         manager_state_note(m);
         manager_state_flush(m, true);
     }
