@@ -54,6 +54,8 @@ struct lv_source {
     bool warned_down; /* "cannot connect" said once per outage */
 };
 
+G_STATIC_ASSERT(LV_KEEPALIVE_INTERVAL_S * 1000 * (LV_KEEPALIVE_COUNT + 1) <= LV_CALL_STALL_MAX_MS);
+
 static const char *last_error(void)
 {
     const char *msg = virGetLastErrorMessage();
