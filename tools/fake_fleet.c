@@ -25,6 +25,10 @@
  *   used NAME MIB      NAME's guest uses MIB from now on (reports follow)
  *   deflate NAME MIB   NAME's balloon gives MIB back on its own (deflate-on-oom)
  *   reports on|off     agents send reports or stay silent
+ *   balloon NAME ok|fail|hang
+ *                      NAME's `balloon` commands work (the default), get a
+ *                      QMP error reply and move nothing, or get no reply at
+ *                      all and move nothing (ballastd's command times out)
  * Exits on EOF on stdin or SIGTERM.
  */
 #include "fleet_layout.h"
@@ -59,6 +63,7 @@ struct fake_vm {
     uint64_t nominal_bytes, actual_bytes, used_bytes;
     uint32_t tx_seq, report_seq;
     uint64_t commands, queries, sets, reports;
+    enum { BALLOON_OK, BALLOON_FAIL, BALLOON_HANG } balloon_mode;
 };
 
 static struct fake_vm vms[MAX_VMS];
@@ -191,6 +196,16 @@ static void qmp_command(struct fake_vm *vm, const char *obj)
         qmp_sendf(vm, "{\"return\": {\"actual\": %" PRIu64 "}, \"id\": %s}", vm->actual_bytes, id);
     } else if (strcmp(cmd, "balloon") == 0) {
         vm->sets++;
+        if (vm->balloon_mode == BALLOON_HANG)
+            return; /* no reply: the client's timeout is all it gets */
+        if (vm->balloon_mode == BALLOON_FAIL) {
+            /* As QEMU refuses when the guest has no balloon driver. */
+            qmp_sendf(vm,
+                      "{\"error\": {\"class\": \"DeviceNotActive\", \"desc\": \"No balloon "
+                      "device has been activated\"}, \"id\": %s}",
+                      id);
+            return;
+        }
         json_raw(obj, "value", arg, sizeof(arg));
         uint64_t v = strtoull(arg, NULL, 10);
         qmp_sendf(vm, "{\"return\": {}, \"id\": %s}", id);
@@ -348,6 +363,10 @@ static void command(char *line)
         if (vm->actual_bytes > vm->nominal_bytes)
             vm->actual_bytes = vm->nominal_bytes;
         balloon_changed(vm);
+    } else if (strcmp(verb, "balloon") == 0 && vm && sscanf(line, "%*s %*s %31s", verb) == 1) {
+        vm->balloon_mode = strcmp(verb, "fail") == 0   ? BALLOON_FAIL
+                           : strcmp(verb, "hang") == 0 ? BALLOON_HANG
+                                                       : BALLOON_OK;
     } else if (strcmp(verb, "reports") == 0) {
         reports_on = strcmp(name, "on") == 0;
     } else {

@@ -270,6 +270,23 @@ static void print_explain_ksm(JsonObject *ko)
         printf("  ksm last change: %s\n", obj_str(ko, "last_change"));
 }
 
+/* explain's failed balloon commands (docs/policy.md, "Failed commands"), when any failed. */
+static void print_explain_set_errors(JsonObject *o)
+{
+    gint64 failures = json_object_get_int_member_with_default(o, "balloon_set_failures", 0);
+    if (failures <= 0)
+        return;
+    printf("  balloon commands failed: %" G_GINT64_FORMAT " (%" G_GINT64_FORMAT
+           " in a row), last %" G_GINT64_FORMAT " s ago: %s",
+           failures, json_object_get_int_member_with_default(o, "set_failures_in_a_row", 0),
+           json_object_get_int_member_with_default(o, "last_set_error_age_ms", 0) / 1000,
+           obj_str(o, "last_set_error"));
+    gint64 retry_ms = json_object_get_int_member_with_default(o, "set_retry_in_ms", 0);
+    if (retry_ms > 0)
+        printf("; retry in %" G_GINT64_FORMAT " ms", retry_ms);
+    printf("\n");
+}
+
 static void print_explain(JsonNode *result)
 {
     if (!JSON_NODE_HOLDS_OBJECT(result)) {
@@ -283,6 +300,7 @@ static void print_explain(JsonNode *result)
     printf("  target %s, actual %s, nominal %s\n", obj_size(o, "target_bytes", a, sizeof(a)),
            obj_size(o, "actual_bytes", b, sizeof(b)), obj_size(o, "nominal_bytes", c, sizeof(c)));
     print_cost(o);
+    print_explain_set_errors(o);
     JsonNode *p = json_object_get_member(o, "params");
     if (p && JSON_NODE_HOLDS_OBJECT(p)) {
         JsonObject *po = json_node_get_object(p);

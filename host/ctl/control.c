@@ -300,6 +300,7 @@ void ctl_vm_status_init(struct ctl_vm_status *vm)
     vm->agent_violations = vm->guest_log_suppressed = -1;
     vm->guest_deflate_events = vm->event_decisions = -1;
     vm->balloon_queries = vm->balloon_sets = -1;
+    vm->balloon_set_failures = vm->last_set_error_age_ms = -1;
     vm->ksm_merging_pages = -1;
     vm->ksm_saved_sharing_bytes = vm->ksm_saved_zero_bytes = vm->ksm_rmap_cost_bytes = -1;
     vm->ksm_profit_bytes = vm->ksm_net_profit_bytes = CTL_UNKNOWN_S64;
@@ -362,6 +363,7 @@ static const struct int_field vm_ints[] = {
     VM_INT(guest_deflate_events), VM_INT(event_decisions),
     VM_INT(balloon_queries),      VM_INT(balloon_sets),
     VM_INT(agent_violations),     VM_INT(guest_log_suppressed),
+    VM_INT(balloon_set_failures), VM_INT(last_set_error_age_ms),
 };
 /* Signed: CTL_UNKNOWN_S64 is unknown, negatives are real values. */
 static const struct int_field vm_sints[] = {
@@ -379,7 +381,7 @@ static const struct pct_field vm_pcts[] = {
 };
 static const struct str_field vm_strs[] = {
     VM_STR(name),        VM_STR(mode),   VM_STR(qmp),           VM_STR(agent),
-    VM_STR(last_reason), VM_STR(source), VM_STR(policy_source),
+    VM_STR(last_reason), VM_STR(source), VM_STR(policy_source), VM_STR(last_set_error),
 };
 #define HOST_INT(m)                                                                                \
     {                                                                                              \

@@ -206,6 +206,11 @@ struct ctl_vm_status {
     int64_t event_decisions;      /* growths decided at once for this VM (PRESSURE, report) */
     int64_t balloon_queries;      /* balloon figures asked of its backend (query-balloon) */
     int64_t balloon_sets;         /* balloon targets sent to its backend */
+    /* Balloon commands that failed or timed out (rolled back and retried,
+     * docs/policy.md "Failed commands"), the last one's error and age. */
+    int64_t balloon_set_failures;
+    int64_t last_set_error_age_ms; /* -1: none */
+    char last_set_error[CTL_REASON_MAX];
 
     char source[CTL_STATE_MAX];        /* VM source: "fleet", "libvirt" */
     char policy_source[CTL_STATE_MAX]; /* "file", "metadata" (libvirt), "defaults" */
@@ -245,7 +250,7 @@ struct ctl_host_status {
     double psi_full_avg10_pct;
     bool dry_run;
     int64_t ticks;
-    int64_t balloon_changes; /* targets actually sent to QEMU */
+    int64_t balloon_changes; /* targets QEMU (or libvirt) took: failed commands not counted */
     int64_t agent_rejects;   /* all VMs, including removed ones */
     /* KSM, host-wide (see docs/control-protocol.md for each member). */
     char ksm_mode[CTL_MODE_MAX];              /* config ksm_mode, "" unknown */

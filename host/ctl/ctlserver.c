@@ -43,6 +43,8 @@ struct ctlserver {
     void *ctx;
     GPtrArray *clients;
     struct ctlserver_stats stats;
+    guint resume_id;   /* accepting paused (no fds): when to try again */
+    bool pause_logged; /* the pause was said once, until accepting works again */
 };
 
 static void client_free(struct client *c)
@@ -159,13 +161,60 @@ static void arm_sweep(struct ctlserver *srv)
         srv->sweep_id = timer_add_ms(5000, on_sweep, srv);
 }
 
+bool ctlserver_accept_pauses(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+static gboolean on_accept(gint fd, GIOCondition cond, gpointer data);
+
+static gboolean on_resume(gpointer data)
+{
+    struct ctlserver *srv = data;
+    srv->resume_id = 0;
+    srv->watch_id = fd_watch_add(srv->fd, G_IO_IN, on_accept, srv);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * accept4 failed for want of a file descriptor: the waiting connection
+ * stays in the backlog and the listening socket stays readable, so the
+ * level-triggered watch would call us again at once, forever (100 % CPU).
+ * Stop watching for CTLSERVER_ACCEPT_PAUSE_MS instead; said once per
+ * episode, which ends when the backlog is served (EAGAIN), and said then.
+ */
+static void pause_accepting(struct ctlserver *srv, int err)
+{
+    srv->watch_id = 0; /* the caller returns G_SOURCE_REMOVE */
+    srv->resume_id = g_timeout_add(CTLSERVER_ACCEPT_PAUSE_MS, on_resume, srv);
+    srv->stats.accept_pauses++;
+    if (srv->pause_logged)
+        return;
+    srv->pause_logged = true;
+    g_warning("control: cannot accept a connection: %s; trying again every %d ms "
+              "(the clients wait meanwhile)",
+              g_strerror(err), CTLSERVER_ACCEPT_PAUSE_MS);
+}
+
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
 {
     struct ctlserver *srv = data;
     for (;;) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
+        if (cfd < 0) {
+            int err = errno;
+            if (ctlserver_accept_pauses(err)) {
+                pause_accepting(srv, err);
+                return G_SOURCE_REMOVE;
+            }
+            /* EAGAIN: the backlog is served, the episode is over (a drain
+             * that runs short once more on the way is the same episode). */
+            if (srv->pause_logged) {
+                srv->pause_logged = false;
+                g_message("control: accepting connections again");
+            }
             break;
+        }
         struct ucred cred;
         socklen_t len = sizeof(cred);
         if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
@@ -285,7 +334,10 @@ void ctlserver_free(struct ctlserver *srv)
 {
     if (!srv)
         return;
-    g_source_remove(srv->watch_id);
+    if (srv->watch_id)
+        g_source_remove(srv->watch_id);
+    if (srv->resume_id)
+        g_source_remove(srv->resume_id);
     if (srv->sweep_id)
         g_source_remove(srv->sweep_id);
     g_ptr_array_unref(srv->clients);

@@ -7,6 +7,7 @@
 #ifndef BALLAST_CTLSERVER_H
 #define BALLAST_CTLSERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <glib.h>
@@ -15,6 +16,10 @@
 #define CTLSERVER_MAX_CLIENTS 16
 /* A reply not fully written after this long drops the client. */
 #define CTLSERVER_IDLE_TIMEOUT_MS 30000
+/* Out of file descriptors (or kernel memory) for a new client: the listening
+ * socket is not watched for this long, then tried again. The connection
+ * waits in the backlog meanwhile; accepting it in a loop would spin. */
+#define CTLSERVER_ACCEPT_PAUSE_MS 1000
 
 /* Returns the reply line (with its newline), g_malloc'd. */
 typedef char *(*ctlserver_handler)(void *ctx, const char *line, size_t len);
@@ -25,7 +30,12 @@ struct ctlserver_stats {
     guint64 refused_busy; /* too many clients */
     guint64 requests;
     guint64 too_long;
+    guint64 accept_pauses; /* accepting paused for CTLSERVER_ACCEPT_PAUSE_MS (EMFILE...) */
 };
+
+/* Whether an accept4() errno means "no resources now": pause accepting
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM) rather than retry at once. */
+bool ctlserver_accept_pauses(int err);
 
 struct ctlserver;
 

@@ -127,6 +127,25 @@ static void format_budget(GString *out, const struct ctl_host_status *h)
     g_string_append_c(out, '\n');
 }
 
+/* Under the table, one line per VM whose balloon commands failed: how
+ * often, the last error and how long ago (docs/policy.md, "Failed commands"). */
+static void format_set_errors(GString *out, const struct ctl_vm_status *vms, size_t n_vms)
+{
+    for (size_t i = 0; i < n_vms; i++) {
+        const struct ctl_vm_status *v = &vms[i];
+        if (v->balloon_set_failures <= 0 || !v->last_set_error[0])
+            continue;
+        g_string_append_printf(out, "%s: %" G_GINT64_FORMAT " balloon command(s) failed, last ",
+                               v->name, v->balloon_set_failures);
+        if (v->last_set_error_age_ms >= 0)
+            g_string_append_printf(out, "%" G_GINT64_FORMAT " s ago",
+                                   v->last_set_error_age_ms / 1000);
+        else
+            g_string_append(out, "-");
+        g_string_append_printf(out, ": %s\n", v->last_set_error);
+    }
+}
+
 void status_table_format(GString *out, const struct ctl_host_status *host,
                          const struct ctl_vm_status *vms, size_t n_vms)
 {
@@ -179,4 +198,5 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
                                    cost_text_compact(v->cost.host_cost_bytes, a, sizeof(a)));
         g_string_append_printf(out, " %s\n", or_dash(v->last_reason));
     }
+    format_set_errors(out, vms, n_vms);
 }

@@ -438,6 +438,58 @@ void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem
     km->prev_ticks_valid = ticks_valid;
 }
 
+/* --- who owns ksmd ----------------------------------------------------------------------- */
+
+bool ksm_monitor_owns_ksmd(const struct ksm_monitor *km)
+{
+    return km->state.started_by_us;
+}
+
+void ksm_monitor_take_back(struct ksm_monitor *km, bool started_by_ballastd)
+{
+    if (!started_by_ballastd)
+        return;
+    struct ksm_host_sample now;
+    if (ksm_read_host(km->sysfs_root, &now) < 0 || !ksm_host_has(&now, KSM_F_RUN) || now.run != 1) {
+        g_message("ksm: ballastd had started ksmd before this start, but it is not running now: "
+                  "whoever starts it next owns it");
+        return;
+    }
+    km->state.started_by_us = true;
+    g_message("ksm: ksmd was started by ballastd before this start (state file): ballast owns it "
+              "again, and stops it when it exits");
+}
+
+bool ksm_monitor_exit_stops(enum ksm_mode mode, bool dry_run, bool other_tuner, bool started_by_us,
+                            uint64_t run)
+{
+    return started_by_us && run == 1 && !dry_run && !other_tuner &&
+           (mode == KSM_MODE_AUTO || mode == KSM_MODE_ADVISOR);
+}
+
+void ksm_monitor_exit(struct ksm_monitor *km)
+{
+    struct ksm_host_sample now;
+    if (ksm_read_host(km->sysfs_root, &now) < 0 || !ksm_host_has(&now, KSM_F_RUN))
+        return;
+    if (!ksm_monitor_exit_stops(km->tcfg.mode, km->dry_run, km->other_tuner_pid != 0,
+                                km->state.started_by_us, now.run)) {
+        if (now.run == 1 && !km->state.started_by_us)
+            g_message("ksm: ksmd was started outside ballast: left running");
+        return;
+    }
+    struct ksm_settings off = {.mask = KSM_BIT(KSM_S_RUN), .run = 0};
+    enum ksm_setting failed = KSM_S_COUNT;
+    int rc = ksm_apply(km->sysfs_root, &off, &failed);
+    if (rc < 0) {
+        g_warning("ksm: cannot stop ksmd on exit (%s under %s: %s): it keeps scanning",
+                  ksm_setting_name(failed), km->sysfs_root, g_strerror(-rc));
+        return;
+    }
+    km->state.started_by_us = false;
+    g_message("ksm: run 1 -> 0 (ballastd exits: it started ksmd; what is merged stays merged)");
+}
+
 /* --- status -------------------------------------------------------------------------------- */
 
 static int64_t s64(uint64_t v)

@@ -129,6 +129,29 @@ void ksm_monitor_tick_vm(struct ksm_monitor *km, struct ksm_monitor_vm *vm, cons
 void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem_total_bytes,
                            uint64_t mem_available_bytes, uint64_t committed_bytes, unsigned guests);
 
+/*
+ * Who owns ksmd (docs/ksm.md, "Who owns ksmd"). ksmd is host-wide and
+ * outlives ballastd: a ksmd ballast started is stopped when ballastd exits
+ * (ksm_monitor_exit), and a ballastd that crashed learns from the state
+ * file that this boot's ksmd is its own (ksm_monitor_take_back). A ksmd
+ * started by anyone else - an admin, ksmtuned - is never stopped.
+ */
+/* Whether ksmd runs because ballast started it (what the state file keeps). */
+bool ksm_monitor_owns_ksmd(const struct ksm_monitor *km);
+/* At start, from the state file: ballastd started this boot's ksmd. Taken
+ * only while ksmd still runs (a ksmd stopped since is nobody's). */
+void ksm_monitor_take_back(struct ksm_monitor *km, bool started_by_ballastd);
+/*
+ * Pure: whether ballastd's exit stops ksmd: only one it started, while its
+ * mode writes ksmd's settings (auto, advisor; not observe, nor a dry run,
+ * nor while another tuner owns ksmd), and only while it runs.
+ */
+bool ksm_monitor_exit_stops(enum ksm_mode mode, bool dry_run, bool other_tuner, bool started_by_us,
+                            uint64_t run);
+/* On exit: stops a ksmd ballast started (run=0: what is merged stays merged,
+ * ksmd only stops scanning); logs what it did. */
+void ksm_monitor_exit(struct ksm_monitor *km);
+
 /* The KSM members of the status document. */
 void ksm_monitor_host_status(const struct ksm_monitor *km, struct ctl_host_status *h);
 void ksm_monitor_vm_status(const struct ksm_monitor_vm *vm, struct ctl_vm_status *s);

@@ -83,6 +83,14 @@ static void tick_soon(struct manager *m)
     run_once_not_before(&m->soon_id, m->last_tick_ms + MANAGER_MIN_TICK_GAP_MS, on_tick_soon, m);
 }
 
+/* The host the engine sees: the budget's view of the host as last read, or
+ * without host figures the planner's stand-in, on which only growth is
+ * taken (planner_host_unknown, docs/policy.md "Host figures missing"). */
+static struct policy_host engine_host(struct manager *m)
+{
+    return m->host_valid ? *budget_monitor_host(&m->budget) : planner_host_unknown();
+}
+
 /*
  * Would this fresh report grow the VM? Then decide now, not at the next tick:
  * a guest allocating fast has a second or two of headroom (docs/policy.md).
@@ -90,13 +98,12 @@ static void tick_soon(struct manager *m)
  */
 static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
 {
-    if (!vm->backend_up || !m->host_valid || vm->balloon.nominal_bytes <= 0 ||
-        vm->balloon.actual_bytes <= 0)
+    if (!vm->backend_up || vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes <= 0)
         return false;
     struct policy_vm_in in;
     fill_inputs(m, vm, now_ms(), g_get_real_time() / G_USEC_PER_SEC, &in);
     struct policy_snapshot snap = {.now_ms = now_ms(),
-                                   .host = *budget_monitor_host(&m->budget),
+                                   .host = engine_host(m),
                                    .tunables = &m->cfg->tunables,
                                    .vms = &in,
                                    .n_vms = 1};
@@ -104,6 +111,7 @@ static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
 }
 
 static void vm_decide_soon(struct bd_vm *vm);
+static gboolean on_vm_decide(gpointer data);
 
 /*
  * Quiet and polled reporting, granted from the agent's next HELLO while the
@@ -264,6 +272,9 @@ static void on_vm_backend(void *ctx, void *cookie, bool connected)
     vm->target_set_bytes = 0;
     target_history_clear(&vm->sent);
     if (connected) {
+        /* A new connection, maybe a new QEMU: no back-off carried over (the
+         * count and the last error stay for status). */
+        set_retry_succeeded(&vm->retry);
         vm->cost.read_ms = VMCOST_NEVER_READ;
         vm->cost.valid = false;
     }
@@ -358,8 +369,10 @@ static gboolean on_watch(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static void on_vm_set_done(void *ctx, void *cookie, uint64_t target_bytes, const char *error);
+
 static const struct vmsource_events source_events = {on_vm_added, on_vm_removed, on_vm_backend,
-                                                     on_vm_balloon};
+                                                     on_vm_balloon, on_vm_set_done};
 
 /* libvirt: a domain's metadata policy was read (discovery, change event, reload). */
 static void on_vm_policy(void *ctx, void *cookie, const struct lv_policy *p)
@@ -491,18 +504,19 @@ static struct planner_vm plan_input(const struct bd_vm *vm)
     return pv;
 }
 
-/* Sends the engine's target; a growth starts the convergence watch. */
+/*
+ * Sends the engine's target; a growth starts the convergence watch. The
+ * target is recorded as in force before the command goes out (libvirt's
+ * answer comes before set_target returns); a command that fails is rolled
+ * back when its answer comes (on_vm_set_done), one that is not sent at once.
+ */
 static void send_target(struct manager *m, struct bd_vm *vm, const struct planner_vm *pv,
                         gint64 now, unsigned *budget)
 {
     bool grow = planner_is_growth(pv);
     /* Before the command: QEMU's stamp on its effect is never earlier. */
     gint64 sent_real_us = g_get_real_time();
-    int rc = vm->src->ops->set_target(vm->src, vm->handle, pv->want_bytes);
-    if (rc < 0) {
-        g_debug("%s: balloon not sent: %s", vm->name, g_strerror(-rc));
-        return;
-    }
+    uint64_t before = vm->target_set_bytes;
     (*budget)--;
     vm->balloon_sets++;
     log_target(vm, true, "moving", pv->current_bytes, pv->want_bytes);
@@ -515,11 +529,74 @@ static void send_target(struct manager *m, struct bd_vm *vm, const struct planne
     } else {
         vm->grow_wait_bytes = 0;
     }
+    set_retry_sent(&vm->retry, pv->want_bytes, before);
     vm->target_set_bytes = pv->want_bytes;
     target_history_push(&vm->sent, pv->want_bytes, sent_real_us);
     vm->logged_target = pv->want_bytes;
     vm->last_set_ms = now;
-    m->balloon_changes++;
+    int rc = vm->src->ops->set_target(vm->src, vm->handle, pv->want_bytes);
+    if (rc < 0) { /* not sent (the backend just went down): nothing changed */
+        g_message("%s: balloon command not sent: %s", vm->name, g_strerror(-rc));
+        vm->target_set_bytes = before;
+        target_history_forget(&vm->sent, pv->want_bytes);
+        vm->grow_wait_bytes = 0;
+    }
+}
+
+/*
+ * A balloon command failed or timed out (set_retry.h): the target before it
+ * is in force again, the engine asks again at the next decision and the
+ * command goes out again after the back-off; a growth is retried by the
+ * event path as soon as the back-off allows. The first failure of a run is
+ * a WARNING, the next ones debug, and the first command that works again
+ * says so (on_vm_set_done).
+ */
+static void set_failed(struct bd_vm *vm, uint64_t target_bytes, const char *error)
+{
+    struct manager *m = vm->m;
+    gint64 now = now_ms();
+    uint64_t before = vm->retry.sent_bytes == target_bytes ? vm->retry.before_bytes : 0;
+    uint64_t base = before                         ? before
+                    : vm->balloon.actual_bytes > 0 ? (uint64_t)vm->balloon.actual_bytes
+                                                   : 0;
+    bool grow = target_bytes > base;
+    vm->target_set_bytes = set_retry_rollback(&vm->retry, vm->target_set_bytes, target_bytes);
+    target_history_forget(&vm->sent, target_bytes);
+    if (vm->grow_wait_bytes == target_bytes)
+        vm->grow_wait_bytes = 0;
+    bool first = vm->retry.failures == 0;
+    set_retry_failed(&vm->retry, target_bytes, now, grow, error);
+    uint64_t wait_ms = set_retry_backoff_ms(vm->retry.failures, grow);
+    char t[32], f[32], count[24];
+    uint64_t in_force = planner_current_bytes(vm->target_set_bytes, base);
+    g_snprintf(count, sizeof(count), "%" G_GUINT64_FORMAT, vm->retry.failures_total);
+    g_log_structured(G_LOG_DOMAIN, first ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG, "VM", vm->name,
+                     "SET_FAILURES", count, "MESSAGE",
+                     "%s: balloon command (target %s) failed: %s; target in force stays %s, "
+                     "retry in %" G_GUINT64_FORMAT " ms (failure %u in a row)",
+                     vm->name, size_format(target_bytes, t, sizeof(t)), vm->retry.last_error,
+                     size_format(in_force, f, sizeof(f)), wait_ms, vm->retry.failures);
+    if (grow && !m->exiting)
+        run_once_not_before(&vm->decide_id, now + (gint64)wait_ms, on_vm_decide, vm);
+    manager_state_note(m);
+}
+
+/* A balloon command came back (vmsource_events.vm_set_done). */
+static void on_vm_set_done(void *ctx, void *cookie, uint64_t target_bytes, const char *error)
+{
+    struct bd_vm *vm = cookie;
+    if (!vm)
+        return;
+    if (error) {
+        set_failed(vm, target_bytes, error);
+        return;
+    }
+    if (vm->retry.failures)
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
+                         "%s: balloon commands work again after %u failure(s)", vm->name,
+                         vm->retry.failures);
+    set_retry_succeeded(&vm->retry);
+    vm->m->balloon_changes++; /* a target QEMU (or libvirt) took */
 }
 
 /* Does what the planner says with vm's answer: send, log a move it would make, or wait. */
@@ -536,6 +613,8 @@ static void actuate(struct manager *m, struct bd_vm *vm, const struct planner_vm
         vm->logged_target = pv->want_bytes;
         break;
     case PLANNER_SEND:
+        if (!set_retry_may_send(&vm->retry, now))
+            break; /* the last command failed: the back-off first (set_failed) */
         send_target(m, vm, pv, now, budget);
         break;
     case PLANNER_NOTHING:
@@ -718,19 +797,26 @@ static void run_tick(struct manager *m, bool scheduled)
     int rc = hostmem_read(m->proc_root, &host);
     m->host_read_ms = now;
     if (rc == 0) {
+        if (m->host_warned)
+            g_message("host memory readable again under %s: deciding everything again",
+                      m->proc_root);
         m->host = host;
         m->host_valid = true;
         m->host_warned = false;
         budget_refresh(m);
-    } else if (!m->host_warned) {
-        g_warning("cannot read host memory under %s: %s; not deciding", m->proc_root,
-                  g_strerror(-rc));
+    } else {
+        if (!m->host_warned)
+            g_warning("cannot read host memory under %s: %s; until it can be read, guests under "
+                      "pressure are still grown, nothing is shrunk",
+                      m->proc_root, g_strerror(-rc));
         m->host_warned = true;
         m->host_valid = false;
     }
 
-    if (scheduled)
+    if (scheduled) {
         ksm_tick(m, now);
+        manager_state_note_host(m); /* ksmd started or stopped by us: kept for a restart */
+    }
     decide_all(m, now, wall_s);
     if (scheduled)
         manager_cost_tick(m, now); /* after the decisions: they do not wait for smaps */
@@ -805,6 +891,30 @@ static void tick_actuate(struct manager *m, struct bd_vm **vms, size_t n, gint64
 }
 
 /*
+ * Without host figures (planner_host_unknown): of the engine's answers only
+ * the growths are taken, committed and kept at the front of vms[]; the
+ * other VMs keep their engine state and say why they wait. Returns how
+ * many were taken.
+ */
+static size_t take_growth_only(struct bd_vm **vms, const struct policy_vm_in *in,
+                               const struct policy_vm_state *states,
+                               const struct policy_vm_out *outs, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct bd_vm *vm = vms[i];
+        uint64_t current = planner_current_bytes(vm->target_set_bytes, in[i].actual_bytes);
+        if (!planner_host_unknown_takes(&outs[i], current)) {
+            set_reason(vm, "host memory figures unreadable: only growth is decided");
+            continue;
+        }
+        commit_decision(vm, &in[i], &states[i], &outs[i]);
+        vms[k++] = vm;
+    }
+    return k;
+}
+
+/*
  * The balloon loop over the whole fleet: one snapshot, one policy_evaluate,
  * then the planner's order. The snapshot arrays (~620 bytes a VM) live for
  * this call only: the engine's state between ticks is each VM's own copy,
@@ -822,11 +932,11 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
     if (m->host_valid)
         budget_check_min(m); /* before the inputs: it may force safe mode */
     size_t n = tick_inputs(m, now, wall_s, in, states, vms);
-    if (!m->host_valid || n == 0)
+    if (n == 0)
         return;
 
     struct policy_snapshot snap = {.now_ms = now,
-                                   .host = *budget_monitor_host(&m->budget),
+                                   .host = engine_host(m),
                                    .tunables = &m->cfg->tunables,
                                    .vms = in,
                                    .n_vms = n};
@@ -835,9 +945,13 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
         g_warning("policy_evaluate: %s", g_strerror(-rc));
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        commit_decision(vms[i], &in[i], &states[i], &outs[i]);
-    budget_fit(m, vms, n);
+    if (!m->host_valid) {
+        n = take_growth_only(vms, in, states, outs, n);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            commit_decision(vms[i], &in[i], &states[i], &outs[i]);
+        budget_fit(m, vms, n);
+    }
     tick_actuate(m, vms, n, now);
     manager_state_note(m);
 }
@@ -871,15 +985,13 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
     vm->last_decide_ms = now;
     if (!vm->backend_up || vm->balloon.nominal_bytes <= 0 || vm->balloon.actual_bytes <= 0)
         return;
-    host_read_if_old(m, now);
-    if (!m->host_valid)
-        return;
+    host_read_if_old(m, now); /* none readable: the stand-in (growth is all it takes anyway) */
     struct policy_vm_in in;
     fill_inputs(m, vm, now, g_get_real_time() / G_USEC_PER_SEC, &in);
     struct policy_vm_state st = vm->pstate;
     struct policy_vm_out out;
     struct policy_snapshot snap = {.now_ms = now,
-                                   .host = *budget_monitor_host(&m->budget),
+                                   .host = engine_host(m),
                                    .tunables = &m->cfg->tunables,
                                    .vms = &in,
                                    .n_vms = 1};
@@ -1106,6 +1218,13 @@ void manager_free(struct manager *m)
     if (m->notify_id)
         g_source_remove(m->notify_id);
     if (m->saved) { /* started: what changed since the last write goes out now */
+        /* A ksmd ballast started stops with it (docs/ksm.md, "Who owns
+         * ksmd"); before the last write, which then says it is nobody's.
+         * Only a ballastd that ran: a second one refused at start (its
+         * control socket taken) took back, from the first one's state
+         * file, a ksmd that is the first one's. */
+        if (m->ticks > 0)
+            ksm_monitor_exit(&m->ksm);
         manager_state_note(m);
         manager_state_flush(m, true);
     }

@@ -47,7 +47,14 @@ static bool release_vm(struct manager *m, struct bd_vm *vm)
     char a[32], b[32], to_s[24];
     g_snprintf(to_s, sizeof(to_s), "%" G_GUINT64_FORMAT, to);
     uint64_t from = vm->target_set_bytes ? vm->target_set_bytes : actual;
+    uint64_t before = vm->target_set_bytes;
+    if (!m->dry_run) { /* recorded first: libvirt answers before set_target returns */
+        set_retry_sent(&vm->retry, to, before);
+        vm->target_set_bytes = to; /* the state file keeps it: the next start knows */
+    }
     int rc = m->dry_run ? 0 : vm->src->ops->set_target(vm->src, vm->handle, to);
+    if (rc < 0)
+        vm->target_set_bytes = before;
     g_log_structured(
         G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "TARGET_BYTES", to_s, "ACTION",
         m->dry_run ? "would_release"
@@ -59,9 +66,7 @@ static bool release_vm(struct manager *m, struct bd_vm *vm)
     if (m->dry_run || rc < 0)
         return false;
     vm->release_bytes = to;
-    vm->target_set_bytes = to; /* the state file keeps it: the next start knows */
-    vm->balloon_sets++;
-    m->balloon_changes++;
+    vm->balloon_sets++; /* balloon_changes counts it when QEMU took it (on_vm_set_done) */
     return true;
 }
 

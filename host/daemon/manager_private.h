@@ -17,6 +17,7 @@
 #include "state_file.h"
 #include "libvirt_module.h"
 #include "policy.h"
+#include "set_retry.h"
 #include "target_history.h"
 #include "vm_override.h"
 #include "vm_policy.h"
@@ -82,6 +83,9 @@ struct bd_vm {
     uint64_t balloon_queries;
     gint64 refresh_ms; /* last query-balloon asked at a tick */
     uint64_t balloon_sets;
+    /* Failed balloon commands: rolled back, retried with back-off, counted
+     * (host/policy/set_retry.h; on_vm_set_done in manager.c). */
+    struct set_retry retry;
     /* The least the engine would leave it (budget_vm_floor), at the last
      * tick; -1 before. Their sum is what the fleet budget must hold. */
     int64_t budget_floor_bytes;
@@ -147,8 +151,9 @@ struct manager {
     gint64 saved_until_ms; /* those not seen by then are dropped */
     bool state_dirty;
     gint64 state_written_ms;
-    guint state_id;  /* a write waiting for its gap */
-    int state_error; /* the last write's -errno, said once; 0 ok */
+    guint state_id;          /* a write waiting for its gap */
+    int state_error;         /* the last write's -errno, said once; 0 ok */
+    bool state_ksmd_started; /* the host part as last captured (ksm_monitor_owns_ksmd) */
     uint64_t state_writes;
 };
 
@@ -179,6 +184,8 @@ void manager_state_vm_added(struct manager *m, struct bd_vm *vm);
 void manager_state_vm_up(struct manager *m, struct bd_vm *vm, bool up);
 /* After decisions and requests: the file is written when a record changed. */
 void manager_state_note(struct manager *m);
+/* After a KSM decision: written when ksmd's owner changed (the host part). */
+void manager_state_note_host(struct manager *m);
 /* Writes if anything changed: now, or at most once per MANAGER_STATE_WRITE_GAP_MS. */
 void manager_state_flush(struct manager *m, bool now);
 void manager_state_clear(struct manager *m);

@@ -15,7 +15,11 @@
  *                the file is written again, at most once per
  *                MANAGER_STATE_WRITE_GAP_MS (an idle fleet writes nothing, a
  *                fleet settling after a growth about once a tick);
- *   exit         written once more if anything changed.
+ *   exit         written once more if anything changed (after a ksmd ballastd
+ *                started is stopped: the file then says it is nobody's).
+ *   ksmd         the host part says whether ballastd started this boot's
+ *                ksmd (manager_state_note_host after a KSM decision): a
+ *                ballastd started after a crash takes it back.
  * Records of VMs not seen within MANAGER_STATE_GRACE_MS of the start are
  * dropped then; until then they stay in the file, so two quick restarts
  * lose nothing.
@@ -74,7 +78,8 @@ void manager_state_load(struct manager *m)
     state_file_boot_id(m->proc_root, m->boot_id, sizeof(m->boot_id));
     g_autoptr(GPtrArray) recs = NULL;
     g_autofree char *why = NULL;
-    int rc = state_file_read(m->state_path, m->boot_id, boot_ms(), &recs, &why);
+    struct state_file_host host = {0};
+    int rc = state_file_read_host(m->state_path, m->boot_id, boot_ms(), &recs, &host, &why);
     if (rc == -ENOENT) {
         g_message("state file %s: none yet", m->state_path);
     } else if (rc == -ESTALE) {
@@ -85,6 +90,9 @@ void manager_state_load(struct manager *m)
     } else {
         take_records(m, recs);
         g_message("state file %s: state of %u VMs read", m->state_path, recs->len);
+        /* This boot's ksmd, if ballastd started it: ours again (docs/ksm.md). */
+        ksm_monitor_take_back(&m->ksm, host.ksmd_started);
+        m->state_ksmd_started = ksm_monitor_owns_ksmd(&m->ksm);
     }
 }
 
@@ -186,7 +194,8 @@ static char *encode_all(struct manager *m, size_t *len)
         vm_saved_shift(&recs[i], shift);
         ptrs[i] = &recs[i];
     }
-    return state_file_encode(ptrs, k, m->boot_id, len);
+    const struct state_file_host host = {.ksmd_started = ksm_monitor_owns_ksmd(&m->ksm)};
+    return state_file_encode_host(ptrs, k, m->boot_id, &host, len);
 }
 
 /* Writes the file now; a failure is said once per cause, and when it works again. */
@@ -249,11 +258,30 @@ static void drop_unseen(struct manager *m)
     m->state_dirty = true;
 }
 
+/* The host part: ksmd's owner changed since the last capture. */
+static void note_host(struct manager *m)
+{
+    bool owns = ksm_monitor_owns_ksmd(&m->ksm);
+    if (owns == m->state_ksmd_started)
+        return;
+    m->state_ksmd_started = owns;
+    m->state_dirty = true;
+}
+
+void manager_state_note_host(struct manager *m)
+{
+    if (!m->state_path)
+        return;
+    note_host(m);
+    manager_state_flush(m, false);
+}
+
 void manager_state_note(struct manager *m)
 {
     if (!m->state_path)
         return;
     drop_unseen(m);
+    note_host(m);
     for (guint i = 0; i < m->vms->len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
         struct vm_saved r;

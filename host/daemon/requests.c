@@ -31,6 +31,15 @@ static void guest_in(const struct bd_vm *vm, gint64 now, struct cost_monitor_gue
         g->balloon_in_used_bytes = (uint64_t)(nominal - actual);
 }
 
+/* Failed balloon commands: how many, the last error and its age. */
+static void set_error_status(const struct bd_vm *vm, struct ctl_vm_status *s)
+{
+    const struct set_retry *r = &vm->retry;
+    s->balloon_set_failures = (int64_t)r->failures_total;
+    s->last_set_error_age_ms = r->last_error_ms ? now_ms() - r->last_error_ms : -1;
+    ctl_copy(s->last_set_error, sizeof(s->last_set_error), r->last_error);
+}
+
 static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status *s)
 {
     ctl_vm_status_init(s);
@@ -65,6 +74,7 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
     s->event_decisions = (int64_t)vm->event_decisions;
     s->balloon_queries = (int64_t)vm->balloon_queries;
     s->balloon_sets = (int64_t)vm->balloon_sets;
+    set_error_status(vm, s);
     ksm_monitor_vm_status(&vm->ksm, s);
     gint64 now = now_ms();
     cost_monitor_vm_status(&vm->cost, now, &s->cost);
@@ -136,6 +146,14 @@ static void explain_balloon(struct json_writer *w, struct bd_vm *vm)
     json_writer_member_int(w, "event_decisions", (int64_t)vm->event_decisions);
     json_writer_member_int(w, "balloon_queries", (int64_t)vm->balloon_queries);
     json_writer_member_int(w, "balloon_sets", (int64_t)vm->balloon_sets);
+    const struct set_retry *r = &vm->retry;
+    json_writer_member_int(w, "balloon_set_failures", (int64_t)r->failures_total);
+    json_writer_member_int(w, "set_failures_in_a_row", r->failures);
+    json_writer_member_string(w, "last_set_error", r->last_error[0] ? r->last_error : NULL);
+    json_writer_member_int(w, "last_set_error_age_ms",
+                           r->last_error_ms ? now - r->last_error_ms : -1);
+    json_writer_member_int(w, "set_retry_in_ms",
+                           r->failures && r->not_before_ms > now ? r->not_before_ms - now : 0);
     json_writer_key(w, "grow_latency_ms");
     if (vm->grow_latency_ms >= 0)
         json_writer_int(w, vm->grow_latency_ms);

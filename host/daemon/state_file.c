@@ -54,7 +54,8 @@ static void encode_vm(struct json_writer *w, const struct vm_saved *r)
     json_writer_object_end(w);
 }
 
-char *state_file_encode(struct vm_saved *const *recs, size_t n, const char *boot_id, size_t *len)
+char *state_file_encode_host(struct vm_saved *const *recs, size_t n, const char *boot_id,
+                             const struct state_file_host *host, size_t *len)
 {
     struct json_writer w;
     json_writer_init_pretty(&w, g_string_sized_new(256 + n * 256));
@@ -62,6 +63,8 @@ char *state_file_encode(struct vm_saved *const *recs, size_t n, const char *boot
     json_writer_member_string(&w, "format", STATE_FILE_FORMAT);
     json_writer_member_int(&w, "version", STATE_FILE_VERSION);
     json_writer_member_string(&w, "boot_id", boot_id);
+    if (host && host->ksmd_started)
+        json_writer_member_bool(&w, "ksmd_started", true);
     json_writer_key(&w, "vms");
     json_writer_array_begin(&w);
     for (size_t i = 0; i < n; i++)
@@ -72,6 +75,11 @@ char *state_file_encode(struct vm_saved *const *recs, size_t n, const char *boot
     if (len)
         *len = w.out->len;
     return g_string_free(w.out, FALSE);
+}
+
+char *state_file_encode(struct vm_saved *const *recs, size_t n, const char *boot_id, size_t *len)
+{
+    return state_file_encode_host(recs, n, boot_id, NULL, len);
 }
 
 /* --- reading ------------------------------------------------------------------------------ */
@@ -249,8 +257,25 @@ static struct vm_saved *decode_vm(JsonNode *node, guint index, int64_t now_boot_
     return g_steal_pointer(&r);
 }
 
-/* The root's members: format and version first, then the boot, then the VMs. */
-static int decode_root(JsonObject *root, const char *boot_id, char **why)
+/* "ksmd_started" (version 2): a boolean. */
+static int decode_host(JsonObject *root, int64_t version, struct state_file_host *host, char **why)
+{
+    *host = (struct state_file_host){0};
+    JsonNode *ks = json_object_get_member(root, "ksmd_started");
+    if (!ks)
+        return 0;
+    if (version < 2)
+        return refuse(why, -EINVAL, "unknown member 'ksmd_started' (version %" G_GINT64_FORMAT ")",
+                      version);
+    if (!JSON_NODE_HOLDS_VALUE(ks) || json_node_get_value_type(ks) != G_TYPE_BOOLEAN)
+        return refuse(why, -EINVAL, "ksmd_started: not true or false");
+    host->ksmd_started = json_node_get_boolean(ks);
+    return 0;
+}
+
+/* The root's members: format and version first, then the boot, the host, then the VMs. */
+static int decode_root(JsonObject *root, const char *boot_id, struct state_file_host *host,
+                       char **why)
 {
     JsonObjectIter it;
     const char *key;
@@ -258,7 +283,7 @@ static int decode_root(JsonObject *root, const char *boot_id, char **why)
     json_object_iter_init(&it, root);
     while (json_object_iter_next(&it, &key, &value))
         if (strcmp(key, "format") && strcmp(key, "version") && strcmp(key, "boot_id") &&
-            strcmp(key, "vms"))
+            strcmp(key, "ksmd_started") && strcmp(key, "vms"))
             return refuse(why, -EINVAL, "unknown member '%.40s'", key);
     const char *format = json_object_get_string_member_with_default(root, "format", NULL);
     if (!format || strcmp(format, STATE_FILE_FORMAT) != 0)
@@ -267,9 +292,10 @@ static int decode_root(JsonObject *root, const char *boot_id, char **why)
     JsonNode *version = json_object_get_member(root, "version");
     int64_t v;
     g_autofree char *bad = NULL;
-    if (!version || !get_int(version, "version", STATE_FILE_VERSION, STATE_FILE_VERSION, &v, &bad))
-        return refuse(why, -EPROTONOSUPPORT, "version not %d (this ballastd reads %d only)",
-                      STATE_FILE_VERSION, STATE_FILE_VERSION);
+    if (!version ||
+        !get_int(version, "version", STATE_FILE_VERSION_MIN, STATE_FILE_VERSION, &v, &bad))
+        return refuse(why, -EPROTONOSUPPORT, "version not %d..%d (what this ballastd reads)",
+                      STATE_FILE_VERSION_MIN, STATE_FILE_VERSION);
     const char *boot = json_object_get_string_member_with_default(root, "boot_id", NULL);
     if (!boot)
         return refuse(why, -EINVAL, "no boot_id");
@@ -281,7 +307,7 @@ static int decode_root(JsonObject *root, const char *boot_id, char **why)
     guint n = json_array_get_length(json_node_get_array(vms));
     if (n > STATE_FILE_MAX_VMS)
         return refuse(why, -EINVAL, "%u VMs (at most %d)", n, STATE_FILE_MAX_VMS);
-    return 0;
+    return decode_host(root, v, host, why);
 }
 
 /* Every element of "vms", each name once; all or nothing. */
@@ -304,6 +330,16 @@ static int decode_vms(JsonArray *vms, int64_t now_boot_ms, GPtrArray **out, char
 int state_file_decode(const char *text, size_t len, const char *boot_id, int64_t now_boot_ms,
                       GPtrArray **out, char **why)
 {
+    return state_file_decode_host(text, len, boot_id, now_boot_ms, out, NULL, why);
+}
+
+int state_file_decode_host(const char *text, size_t len, const char *boot_id, int64_t now_boot_ms,
+                           GPtrArray **out, struct state_file_host *host, char **why)
+{
+    struct state_file_host ignored;
+    if (!host)
+        host = &ignored;
+    *host = (struct state_file_host){0};
     *out = NULL;
     *why = NULL;
     if (len > STATE_FILE_MAX_BYTES)
@@ -319,11 +355,15 @@ int state_file_decode(const char *text, size_t len, const char *boot_id, int64_t
     JsonNode *root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root))
         return refuse(why, -EPROTONOSUPPORT, "not a ballastd state file (not an object)");
-    int rc = decode_root(json_node_get_object(root), boot_id, why);
+    struct state_file_host h = {0};
+    int rc = decode_root(json_node_get_object(root), boot_id, &h, why);
     if (rc < 0)
         return rc;
     JsonNode *vms = json_object_get_member(json_node_get_object(root), "vms");
-    return decode_vms(json_node_get_array(vms), now_boot_ms, out, why);
+    rc = decode_vms(json_node_get_array(vms), now_boot_ms, out, why);
+    if (rc == 0)
+        *host = h; /* all or nothing */
+    return rc;
 }
 
 /* The file is a regular file of ours that nobody else may write; then its
@@ -363,6 +403,14 @@ static int read_capped(int fd, char **text, size_t *len, char **why)
 int state_file_read(const char *path, const char *boot_id, int64_t now_boot_ms, GPtrArray **out,
                     char **why)
 {
+    return state_file_read_host(path, boot_id, now_boot_ms, out, NULL, why);
+}
+
+int state_file_read_host(const char *path, const char *boot_id, int64_t now_boot_ms,
+                         GPtrArray **out, struct state_file_host *host, char **why)
+{
+    if (host)
+        *host = (struct state_file_host){0};
     *out = NULL;
     *why = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -379,7 +427,7 @@ int state_file_read(const char *path, const char *boot_id, int64_t now_boot_ms, 
     close(fd);
     if (rc < 0)
         return rc;
-    return state_file_decode(text, len, boot_id, now_boot_ms, out, why);
+    return state_file_decode_host(text, len, boot_id, now_boot_ms, out, host, why);
 }
 
 static int write_all(int fd, const char *text, size_t len)

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#define LV_MODULE_ABI_VERSION 2
+#define LV_MODULE_ABI_VERSION 3 /* 3: vmsource_events.vm_set_done */
 #define LV_MODULE_ENTRY       "ballast_libvirt_module"
 #define LV_MODULE_FILE        "ballast-libvirt.so"
 

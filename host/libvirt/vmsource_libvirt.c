@@ -54,6 +54,8 @@ struct lv_source {
     bool warned_down; /* "cannot connect" said once per outage */
 };
 
+G_STATIC_ASSERT(LV_KEEPALIVE_INTERVAL_S * 1000 * (LV_KEEPALIVE_COUNT + 1) <= LV_CALL_STALL_MAX_MS);
+
 static const char *last_error(void)
 {
     const char *msg = virGetLastErrorMessage();
@@ -536,22 +538,21 @@ static int lv_start(struct vmsource *base, GError **error)
     return 0;
 }
 
+/* Synchronous: the outcome goes to the manager (vm_set_done) before this
+ * returns; the manager logs a failure, rolls it back and retries
+ * (host/policy/set_retry.h). */
 static int lv_set_target(struct vmsource *base, struct vmsource_vm *vm, uint64_t target_bytes)
 {
     if (!vm->dom)
         return -ENOTCONN;
+    const struct vmsource_events *ev = base->events;
     unsigned long kib = (unsigned long)(target_bytes / 1024);
     if (virDomainSetMemoryFlags(vm->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        virErrorPtr err = virGetLastError();
-        int code = err ? err->code : VIR_ERR_INTERNAL_ERROR;
-        g_warning("libvirt: domain %s: set memory %lu KiB: %s", vm->name, kib, last_error());
-        return code == VIR_ERR_INVALID_ARG             ? -EINVAL
-               : code == VIR_ERR_OPERATION_INVALID     ? -ESRCH
-               : code == VIR_ERR_NO_DOMAIN             ? -ESRCH
-               : code == VIR_ERR_OPERATION_TIMEOUT     ? -ETIMEDOUT
-               : code == VIR_ERR_OPERATION_UNSUPPORTED ? -EOPNOTSUPP
-                                                       : -EIO;
+        g_autofree char *why = g_strdup_printf("set memory %lu KiB: %s", kib, last_error());
+        ev->vm_set_done(base->events_ctx, vm->cookie, target_bytes, why);
+        return 0;
     }
+    ev->vm_set_done(base->events_ctx, vm->cookie, target_bytes, NULL);
     return 0;
 }
 

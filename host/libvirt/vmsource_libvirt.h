@@ -21,8 +21,12 @@
  *               re-lists afterwards (gone VMs removed, new ones added).
  *
  * Single-threaded on the GMainLoop (lv_event.h). libvirt calls here are
- * synchronous RPCs to libvirtd (about a millisecond each); a libvirtd that
- * stops answering is cut off by keepalive (LV_KEEPALIVE_*).
+ * synchronous RPCs to libvirtd (about a millisecond each) on ballastd's one
+ * thread: while one waits, the fleet's guests wait too. A libvirtd that
+ * stops answering is cut off by keepalive, which bounds a stalled call to
+ * lv_keepalive_stall_ms(LV_KEEPALIVE_INTERVAL_S, LV_KEEPALIVE_COUNT); the
+ * call fails and the source reconnects. A connect to a libvirtd that never
+ * answers is not bounded (docs/ballastd.md, "Resource faults").
  */
 #ifndef BALLAST_VMSOURCE_LIBVIRT_H
 #define BALLAST_VMSOURCE_LIBVIRT_H
@@ -32,11 +36,28 @@
 
 #include <glib.h>
 
-#define LV_DEFAULT_URI          "qemu:///system"
-#define LV_RECONNECT_MIN_MS     500
-#define LV_RECONNECT_MAX_MS     30000
-#define LV_KEEPALIVE_INTERVAL_S 5
-#define LV_KEEPALIVE_COUNT      3
+#include <stdint.h>
+
+#define LV_DEFAULT_URI      "qemu:///system"
+#define LV_RECONNECT_MIN_MS 500
+#define LV_RECONNECT_MAX_MS 30000
+/* A keepalive every 2 s once the connection is quiet, cut after 2 unanswered:
+ * a hung libvirtd stalls ballastd (and the fleet's guests) 6 s at most. */
+#define LV_KEEPALIVE_INTERVAL_S 2
+#define LV_KEEPALIVE_COUNT      2
+/* The longest a libvirt call may hold ballastd's loop (growth of a fleet
+ * guest included); the keepalive above must stay within it. */
+#define LV_CALL_STALL_MAX_MS 6000
+
+/*
+ * How long a call to a libvirtd that stopped answering can wait before
+ * keepalive closes the connection: the quiet interval before the first
+ * keepalive, then count unanswered ones an interval apart.
+ */
+static inline uint64_t lv_keepalive_stall_ms(unsigned interval_s, unsigned count)
+{
+    return (uint64_t)interval_s * 1000u * ((uint64_t)count + 1u);
+}
 /* Stats period set on domains that have none, so virDomainMemoryStats has guest figures. */
 #define LV_DEFAULT_STATS_PERIOD_S 5
 

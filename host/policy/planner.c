@@ -145,3 +145,18 @@ bool planner_refresh_due(const struct planner_refresh *r, int64_t now_ms, bool *
     return *guest_stats || r->refresh_each_tick || r->actual_bytes < 0 || r->nominal_bytes <= 0 ||
            now_ms - r->refresh_ms >= PLANNER_BALLOON_REFRESH_MS;
 }
+
+/* --- host figures missing ----------------------------------------------------------------- */
+
+struct policy_host planner_host_unknown(void)
+{
+    /* mem_total_bytes 0: the engine's host pressure level is 0 and there is
+     * no deficit (host_pressure_level), so nothing is shrunk for the host;
+     * psi_valid false: no host PSI either. */
+    return (struct policy_host){.mem_total_bytes = 0, .psi_valid = false};
+}
+
+bool planner_host_unknown_takes(const struct policy_vm_out *out, uint64_t current_bytes)
+{
+    return planner_event_takes(out, current_bytes);
+}

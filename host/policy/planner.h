@@ -253,4 +253,20 @@ struct planner_refresh {
  */
 bool planner_refresh_due(const struct planner_refresh *r, int64_t now_ms, bool *guest_stats);
 
+/* --- host figures missing ----------------------------------------------------------------- */
+
+/*
+ * When the host's figures cannot be read (<proc>/meminfo gone, unreadable
+ * or garbage; docs/policy.md, "Host figures missing"), a guest under
+ * pressure must still be grown: its need does not depend on the host's.
+ * The engine then runs on this stand-in host - no total, so no host
+ * pressure and no deficit to share out, PSI unknown - and of its answers
+ * only growth is taken (planner_host_unknown_takes, the event path's rule):
+ * a shrink needs the host's figures to be fair and waits for them, with
+ * the engine's state for that VM left as it was.
+ */
+struct policy_host planner_host_unknown(void);
+/* Whether an answer made on planner_host_unknown() is acted on: a growth only. */
+bool planner_host_unknown_takes(const struct policy_vm_out *out, uint64_t current_bytes);
+
 #endif

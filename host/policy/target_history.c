@@ -27,3 +27,19 @@ uint64_t target_history_at(const struct target_history *h, int64_t real_us)
     }
     return 0; /* older than the history reaches: unknown, claim nothing */
 }
+
+void target_history_forget(struct target_history *h, uint64_t bytes)
+{
+    for (int i = 0; i < TARGET_HISTORY_LEN && h->bytes[i]; i++) {
+        if (h->bytes[i] != bytes)
+            continue;
+        /* The older ones move up; the target before it was in force all along. */
+        memmove(&h->bytes[i], &h->bytes[i + 1],
+                (size_t)(TARGET_HISTORY_LEN - 1 - i) * sizeof(h->bytes[0]));
+        memmove(&h->sent_real_us[i], &h->sent_real_us[i + 1],
+                (size_t)(TARGET_HISTORY_LEN - 1 - i) * sizeof(h->sent_real_us[0]));
+        h->bytes[TARGET_HISTORY_LEN - 1] = 0;
+        h->sent_real_us[TARGET_HISTORY_LEN - 1] = 0;
+        return;
+    }
+}

@@ -34,6 +34,10 @@ void target_history_push(struct target_history *h, uint64_t bytes, int64_t sent_
 /* Forgets every target (QEMU reconnected: what was sent means nothing). */
 void target_history_clear(struct target_history *h);
 
+/* A command for bytes failed (set_retry.h): it never was in force, so the
+ * newest entry of that size leaves the history. */
+void target_history_forget(struct target_history *h, uint64_t bytes);
+
 /* The target in force at real_us, 0 when unknown: nothing was sent yet then,
  * or the time is older than the history reaches. */
 uint64_t target_history_at(const struct target_history *h, int64_t real_us);

@@ -195,18 +195,43 @@ void fleet_qmp_refresh(struct fleet_qmp *fq, bool guest_stats)
     }
 }
 
+/* One balloon command in flight: its target travels with it to the answer. */
+struct set_call {
+    struct fleet_qmp *fq;
+    uint64_t target_bytes;
+};
+
+/*
+ * {"execute": "balloon", "arguments": {"value": 100663296}}
+ *   -> {"return": {}}
+ *   or {"error": {"class": "DeviceNotActive", "desc": "No balloon device has been activated"}}
+ * or no answer within FLEET_QMP_TIMEOUT_MS (QMP_ERROR_TIMEOUT). The manager
+ * rolls a failure back and retries (set_retry.h); it logs, not this file.
+ */
 static void on_set_target(QmpConn *conn, const GError *error, gpointer data)
 {
-    struct fleet_qmp *fq = data;
-    if (!fq->closing && error && !g_error_matches(error, QMP_ERROR, QMP_ERROR_CANCELLED))
-        g_warning("qmp %s: balloon command failed: %s", fq->name, error->message);
+    g_autofree struct set_call *call = data;
+    struct fleet_qmp *fq = call->fq;
+    if (fq->closing || (error && g_error_matches(error, QMP_ERROR, QMP_ERROR_CANCELLED)))
+        return; /* a disconnect: on_state tells the manager */
+    if (!error) {
+        fq->events->set_done(fq->ctx, call->target_bytes, NULL);
+        return;
+    }
+    /* QEMU's class first when it refused: "DeviceNotActive: No balloon device ..." */
+    const char *cls = qmp_error_get_class(error);
+    g_autofree char *text =
+        cls ? g_strdup_printf("%s: %s", cls, error->message) : g_strdup(error->message);
+    fq->events->set_done(fq->ctx, call->target_bytes, text);
 }
 
 int fleet_qmp_set_target(struct fleet_qmp *fq, uint64_t target_bytes)
 {
     if (!fq || !fq->up)
         return -ENOTCONN;
-    qmp_balloon_set_target_async(fq->conn, target_bytes, FLEET_QMP_TIMEOUT_MS, on_set_target, fq);
+    struct set_call *call = g_new(struct set_call, 1);
+    *call = (struct set_call){fq, target_bytes};
+    qmp_balloon_set_target_async(fq->conn, target_bytes, FLEET_QMP_TIMEOUT_MS, on_set_target, call);
     return 0;
 }
 

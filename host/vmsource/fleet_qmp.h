@@ -24,6 +24,9 @@ struct fleet_qmp;
 struct fleet_qmp_events {
     void (*state)(void *ctx, bool connected);
     void (*balloon)(void *ctx, const struct vmsource_balloon *balloon);
+    /* A balloon command came back: error NULL when QEMU took it. Not called
+     * for a command cancelled by a disconnect (state says that). */
+    void (*set_done)(void *ctx, uint64_t target_bytes, const char *error);
 };
 
 /* Starts connecting to socket_path at once; name is for logs. */
@@ -32,7 +35,8 @@ struct fleet_qmp *fleet_qmp_new(const char *socket_path, const char *name,
 /* Disconnects; no callback runs during or after this. NULL is fine. */
 void fleet_qmp_free(struct fleet_qmp *fq);
 
-/* 0 when the balloon command was sent, -ENOTCONN when QMP is not up. */
+/* 0 when the balloon command was sent (set_done follows, within
+ * FLEET_QMP_TIMEOUT_MS), -ENOTCONN when QMP is not up. */
 int fleet_qmp_set_target(struct fleet_qmp *fq, uint64_t target_bytes);
 /* query-balloon (+ guest-stats) now, unless a refresh is still in flight. */
 void fleet_qmp_refresh(struct fleet_qmp *fq, bool guest_stats);

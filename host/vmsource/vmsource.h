@@ -49,6 +49,14 @@ struct vmsource_events {
     void (*vm_backend)(void *ctx, void *cookie, bool connected);
     /* New balloon figures (query-balloon reply, BALLOON_CHANGE, guest stats). */
     void (*vm_balloon)(void *ctx, void *cookie, const struct vmsource_balloon *balloon);
+    /*
+     * The outcome of a set_target that was sent: error NULL when the backend
+     * took the target, else what went wrong (QEMU's or libvirt's message, or
+     * "timed out"). Once per command that set_target returned 0 for, except
+     * when the connection went down first (vm_backend says that); it may
+     * come before set_target returns (libvirt answers synchronously).
+     */
+    void (*vm_set_done)(void *ctx, void *cookie, uint64_t target_bytes, const char *error);
 };
 
 struct vmsource_ops {
@@ -57,7 +65,8 @@ struct vmsource_ops {
     int (*start)(struct vmsource *src, GError **error);
     /* Look for appeared/disappeared VMs now (also done on its own, slowly). */
     void (*rescan)(struct vmsource *src);
-    /* Asks the backend to move the balloon; 0 when the request was sent. */
+    /* Asks the backend to move the balloon; 0 when the request was sent (its
+     * outcome comes as vm_set_done), -errno when it could not be (none comes). */
     int (*set_target)(struct vmsource *src, struct vmsource_vm *vm, uint64_t target_bytes);
     /*
      * Asks for fresh balloon figures; the answer arrives as vm_balloon.

@@ -164,6 +164,12 @@ static void on_qmp_balloon(void *ctx, const struct vmsource_balloon *b)
     vm->src->base.events->vm_balloon(vm->src->base.events_ctx, vm->cookie, b);
 }
 
+static void on_qmp_set_done(void *ctx, uint64_t target_bytes, const char *error)
+{
+    struct vmsource_vm *vm = ctx;
+    vm->src->base.events->vm_set_done(vm->src->base.events_ctx, vm->cookie, target_bytes, error);
+}
+
 /* --- scanning ----------------------------------------------------------------------------- */
 
 static bool vm_connected(const char *name, void *ctx)
@@ -214,7 +220,7 @@ static void fleet_rescan(struct vmsource *base)
         g_hash_table_insert(fs->vms, vm->name, vm);
         g_message("fleet: guest %s appeared", name);
         vm->cookie = base->events->vm_added(base->events_ctx, vm, name);
-        static const struct fleet_qmp_events qev = {on_qmp_state, on_qmp_balloon};
+        static const struct fleet_qmp_events qev = {on_qmp_state, on_qmp_balloon, on_qmp_set_done};
         vm->qmp = fleet_qmp_new(vm->qmp_path, name, &qev, vm);
     }
 

@@ -56,7 +56,7 @@ ctl set-policy fake1 min_memory=200M >/dev/null
 sleep 2 # the state file is written at most once a second
 [[ -f $statefile ]] || fail "no state file at $statefile"
 [[ $(stat -c %a "$statefile") == 600 ]] || fail "state file mode $(stat -c %a "$statefile")"
-jq -e '.format == "ballastd-state" and .version == 1
+jq -e '.format == "ballastd-state" and .version == 2
        and (.vms[] | select(.name == "fake0") | .deflate_hold_until_ms > 0 and .target_bytes > 0
             and .guest_deflate_events == 1)
        and (.vms[] | select(.name == "fake1") | .overrides.min_memory == "209715200")' \

@@ -10,8 +10,10 @@
 #include "cunit_main.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -248,6 +250,85 @@ static void test_ctl_stale(void)
     CU_ASSERT_EQUAL(access(path, F_OK), 0);
     g_unlink(path);
     g_free(path);
+}
+
+/* Runs the main context for ms; returns how many iterations dispatched something. */
+static unsigned spin_for(int ms)
+{
+    unsigned dispatched = 0;
+    gint64 end = g_get_monotonic_time() + ms * 1000LL;
+    while (g_get_monotonic_time() < end) {
+        if (g_main_context_iteration(NULL, FALSE))
+            dispatched++;
+        else
+            g_usleep(1000);
+    }
+    return dispatched;
+}
+
+/*
+ * Out of file descriptors (EMFILE): the server stops watching its socket
+ * for CTLSERVER_ACCEPT_PAUSE_MS instead of being woken at once, forever,
+ * by the connection waiting in the backlog; it says so once, and accepts
+ * the waiting clients when descriptors are free again.
+ */
+static void test_ctl_emfile(void)
+{
+    CU_ASSERT_TRUE(ctlserver_accept_pauses(EMFILE));
+    CU_ASSERT_TRUE(ctlserver_accept_pauses(ENFILE));
+    CU_ASSERT_TRUE(ctlserver_accept_pauses(ENOBUFS));
+    CU_ASSERT_TRUE(ctlserver_accept_pauses(ENOMEM));
+    CU_ASSERT_FALSE(ctlserver_accept_pauses(EAGAIN));
+    CU_ASSERT_FALSE(ctlserver_accept_pauses(ECONNABORTED));
+    CU_ASSERT_FALSE(ctlserver_accept_pauses(EINTR));
+
+    g_autofree char *path = g_build_filename(tmpdir, "emfile.sock", NULL);
+    int calls = 0;
+    struct ctlserver *srv = ctlserver_new(path, handler, &calls, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    /* The clients' sockets are made while there are descriptors; they
+     * connect once there are none (connect needs none). */
+    int cl[4];
+    for (int i = 0; i < 4; i++)
+        cl[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct rlimit old;
+    CU_ASSERT_EQUAL_FATAL(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int lowest_free = fcntl(0, F_DUPFD_CLOEXEC, 0);
+    CU_ASSERT_FATAL(lowest_free > 0);
+    close(lowest_free);
+    struct rlimit none = {.rlim_cur = (rlim_t)lowest_free, .rlim_max = old.rlim_max};
+    CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_NOFILE, &none), 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(connect(cl[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+    guint warned = logged_count("control: cannot accept a connection");
+
+    /* 300 ms without descriptors: one pause, not a busy loop. */
+    unsigned dispatched = spin_for(300);
+    struct ctlserver_stats st;
+    ctlserver_get_stats(srv, &st);
+    CU_ASSERT_TRUE(dispatched <= 3);
+    CU_ASSERT_EQUAL(st.accept_pauses, 1);
+    CU_ASSERT_EQUAL(st.accepted, 0);
+    CU_ASSERT_EQUAL(logged_count("control: cannot accept a connection") - warned, 1);
+
+    /* Still none after the pause: paused again, said no more. */
+    spin_for(CTLSERVER_ACCEPT_PAUSE_MS + 200);
+    ctlserver_get_stats(srv, &st);
+    CU_ASSERT_TRUE(st.accept_pauses >= 2);
+    CU_ASSERT_EQUAL(logged_count("control: cannot accept a connection") - warned, 1);
+
+    /* Descriptors again: the waiting clients are accepted, and that is said. */
+    CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_NOFILE, &old), 0);
+    spin_for(CTLSERVER_ACCEPT_PAUSE_MS + 300);
+    ctlserver_get_stats(srv, &st);
+    CU_ASSERT_EQUAL(st.accepted, 4);
+    CU_ASSERT_EQUAL(logged_count("control: accepting connections again"), 1);
+    for (int i = 0; i < 4; i++)
+        close(cl[i]);
+    spin_for(50);
+    ctlserver_free(srv);
 }
 
 /* --- agent connection --------------------------------------------------------------------- */
@@ -808,6 +889,7 @@ static void test_agent_absent(void)
 static CU_TestInfo socket_tests[] = {
     {"control: requests, garbage, too long, second daemon", test_ctl_requests},
     {"control: stale socket replaced, regular file kept", test_ctl_stale},
+    {"control: out of file descriptors, accepting pauses", test_ctl_emfile},
     {"agent: handshake, reports, garbage disconnects", test_agent_handshake},
     {"agent: protocol violations", test_agent_violations},
     {"agent: v1 and v2 agents, an agent restarting older", test_agent_versions},

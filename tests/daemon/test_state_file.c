@@ -218,7 +218,9 @@ static void test_hostile_documents(void)
         {"[1, 2]", -EPROTONOSUPPORT},
         {"{}", -EPROTONOSUPPORT},
         {"{\"format\": \"ballastd-status\", \"version\": 1}", -EPROTONOSUPPORT},
-        {"{\"format\": \"ballastd-state\", \"version\": 2, \"boot_id\": \"" BOOT "\", \"vms\": []}",
+        {"{\"format\": \"ballastd-state\", \"version\": 3, \"boot_id\": \"" BOOT "\", \"vms\": []}",
+         -EPROTONOSUPPORT},
+        {"{\"format\": \"ballastd-state\", \"version\": 0, \"boot_id\": \"" BOOT "\", \"vms\": []}",
          -EPROTONOSUPPORT},
         {"{\"format\": \"ballastd-state\", \"version\": \"1\", \"boot_id\": \"" BOOT
          "\", \"vms\": []}",
@@ -374,8 +376,82 @@ static void test_paths(void)
     g_rmdir(root);
 }
 
+/*
+ * The host part (version 2): ksmd started by ballastd this boot. Written
+ * only when true, read back; a version 1 file is read (no such member),
+ * and refused when it has one; anything but a boolean is refused.
+ */
+static void test_host_part(void)
+{
+    struct vm_saved a, b;
+    two_records(&a, &b);
+    struct vm_saved *recs[] = {&a, &b};
+    const struct state_file_host ours = {.ksmd_started = true};
+    size_t len;
+    g_autofree char *text = state_file_encode_host(recs, 2, BOOT, &ours, &len);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"version\": 2"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"ksmd_started\": true"));
+    g_autoptr(GPtrArray) out = NULL;
+    g_autofree char *why = NULL;
+    struct state_file_host back = {0};
+    CU_ASSERT_EQUAL_FATAL(state_file_decode_host(text, len, BOOT, NOW, &out, &back, &why), 0);
+    CU_ASSERT_TRUE(back.ksmd_started);
+    CU_ASSERT_EQUAL(out->len, 2);
+    /* Not started by us: not written, read as false. */
+    const struct state_file_host theirs = {.ksmd_started = false};
+    g_autofree char *plain = state_file_encode_host(recs, 2, BOOT, &theirs, &len);
+    CU_ASSERT_PTR_NULL(strstr(plain, "ksmd_started"));
+    g_autoptr(GPtrArray) out2 = NULL;
+    back.ksmd_started = true;
+    CU_ASSERT_EQUAL(state_file_decode_host(plain, len, BOOT, NOW, &out2, &back, &why), 0);
+    CU_ASSERT_FALSE(back.ksmd_started);
+
+    static const struct {
+        const char *text;
+        int rc;
+        bool started;
+    } docs[] = {
+        {"{\"format\": \"ballastd-state\", \"version\": 1, \"boot_id\": \"" BOOT "\", \"vms\": []}",
+         0, false},
+        {"{\"format\": \"ballastd-state\", \"version\": 2, \"boot_id\": \"" BOOT
+         "\", \"ksmd_started\": false, \"vms\": []}",
+         0, false},
+        {"{\"format\": \"ballastd-state\", \"version\": 2, \"boot_id\": \"" BOOT
+         "\", \"ksmd_started\": true, \"vms\": []}",
+         0, true},
+        {"{\"format\": \"ballastd-state\", \"version\": 1, \"boot_id\": \"" BOOT
+         "\", \"ksmd_started\": true, \"vms\": []}",
+         -EINVAL, false},
+        {"{\"format\": \"ballastd-state\", \"version\": 2, \"boot_id\": \"" BOOT
+         "\", \"ksmd_started\": 1, \"vms\": []}",
+         -EINVAL, false},
+        {"{\"format\": \"ballastd-state\", \"version\": 2, \"boot_id\": \"" BOOT
+         "\", \"ksmd_started\": \"yes\", \"vms\": []}",
+         -EINVAL, false},
+        /* All or nothing: a bad VM and the host part is not believed either. */
+        {"{\"format\": \"ballastd-state\", \"version\": 2, \"boot_id\": \"" BOOT
+         "\", \"ksmd_started\": true, \"vms\": [{\"name\": 7}]}",
+         -EINVAL, false},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(docs); i++) {
+        GPtrArray *o = NULL;
+        char *w = NULL;
+        struct state_file_host h = {.ksmd_started = !docs[i].started};
+        int rc = state_file_decode_host(docs[i].text, strlen(docs[i].text), BOOT, NOW, &o, &h, &w);
+        CU_ASSERT_EQUAL(rc, docs[i].rc);
+        CU_ASSERT_EQUAL(h.ksmd_started, docs[i].started);
+        if (rc != docs[i].rc)
+            fprintf(stderr, "host document %zu: rc %d, want %d (%s)\n", i, rc, docs[i].rc,
+                    w ? w : "");
+        if (o)
+            g_ptr_array_unref(o);
+        g_free(w);
+    }
+}
+
 static CU_TestInfo state_file_tests[] = {
     {"round trip", test_round_trip},
+    {"host part: ksmd started by ballastd", test_host_part},
     {"truncated at every byte", test_truncated},
     {"hostile members", test_hostile_members},
     {"hostile documents", test_hostile_documents},

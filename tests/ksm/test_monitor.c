@@ -513,7 +513,83 @@ static void test_fleet_probe_and_yield_in_status(void)
     ksm_monitor_clear(&km);
 }
 
+/*
+ * Who owns ksmd: one ballast started is stopped when ballastd exits; one
+ * started by someone else is left running; a restart after a crash takes
+ * back the ksmd the state file says ballastd started, if it still runs.
+ */
+static void test_ksmd_owner(void)
+{
+    CU_ASSERT_TRUE(ksm_monitor_exit_stops(KSM_MODE_AUTO, false, false, true, 1));
+    CU_ASSERT_TRUE(ksm_monitor_exit_stops(KSM_MODE_ADVISOR, false, false, true, 1));
+    CU_ASSERT_FALSE(ksm_monitor_exit_stops(KSM_MODE_AUTO, false, false, false, 1)); /* not ours */
+    CU_ASSERT_FALSE(ksm_monitor_exit_stops(KSM_MODE_OBSERVE, false, false, true, 1));
+    CU_ASSERT_FALSE(ksm_monitor_exit_stops(KSM_MODE_AUTO, true, false, true, 1));  /* dry run */
+    CU_ASSERT_FALSE(ksm_monitor_exit_stops(KSM_MODE_AUTO, false, true, true, 1));  /* ksmtuned */
+    CU_ASSERT_FALSE(ksm_monitor_exit_stops(KSM_MODE_AUTO, false, false, true, 0)); /* off */
+
+    const uint64_t total = 24 * GiB, avail = 20 * GiB, committed = 6 * GiB;
+    g_autoptr(BallastConfig) c = config_mode(KSM_MODE_AUTO, 10);
+    struct ksm_monitor km;
+
+    /* ballast starts ksmd; at exit it stops it. */
+    reset_tree();
+    ksm_monitor_init(&km, sysfs, proc, 0);
+    ksm_monitor_configure(&km, c);
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 0, total, avail, committed, 8);
+    CU_ASSERT_STRING_EQUAL(get("run"), "1");
+    CU_ASSERT_TRUE(ksm_monitor_owns_ksmd(&km));
+    ksm_monitor_exit(&km);
+    CU_ASSERT_STRING_EQUAL(get("run"), "0");
+    CU_ASSERT_FALSE(ksm_monitor_owns_ksmd(&km));
+    CU_ASSERT_PTR_NOT_NULL(strstr(logbuf->str, "ksm: run 1 -> 0 (ballastd exits"));
+    ksm_monitor_clear(&km);
+
+    /* Started outside ballast (no state file says otherwise): left running. */
+    reset_tree();
+    put(sysfs, "run", "1\n");
+    ksm_monitor_init(&km, sysfs, proc, 0);
+    ksm_monitor_configure(&km, c);
+    ksm_monitor_take_back(&km, false);
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 0, total, avail, committed, 8);
+    CU_ASSERT_EQUAL(km.phase, KSM_PHASE_EXTERNAL);
+    CU_ASSERT_FALSE(ksm_monitor_owns_ksmd(&km));
+    ksm_monitor_exit(&km);
+    CU_ASSERT_STRING_EQUAL(get("run"), "1");
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(logbuf->str, "ksm: ksmd was started outside ballast: left running"));
+    ksm_monitor_clear(&km);
+
+    /* A crash: ksmd still runs, the state file says ballastd started it.
+     * The new ballastd owns it again: judged on its yield, stopped at exit. */
+    reset_tree();
+    put(sysfs, "run", "1\n");
+    ksm_monitor_init(&km, sysfs, proc, 0);
+    ksm_monitor_configure(&km, c);
+    ksm_monitor_take_back(&km, true);
+    CU_ASSERT_TRUE(ksm_monitor_owns_ksmd(&km));
+    CU_ASSERT_PTR_NOT_NULL(strstr(logbuf->str, "ballast owns it again"));
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 0, total, avail, committed, 8);
+    CU_ASSERT_NOT_EQUAL(km.phase, KSM_PHASE_EXTERNAL);
+    CU_ASSERT_STRING_EQUAL(get("run"), "1");
+    ksm_monitor_exit(&km);
+    CU_ASSERT_STRING_EQUAL(get("run"), "0");
+    ksm_monitor_clear(&km);
+
+    /* The state file says so, but ksmd was stopped since: nobody's. */
+    reset_tree();
+    ksm_monitor_init(&km, sysfs, proc, 0);
+    ksm_monitor_configure(&km, c);
+    ksm_monitor_take_back(&km, true);
+    CU_ASSERT_FALSE(ksm_monitor_owns_ksmd(&km));
+    ksm_monitor_clear(&km);
+}
+
 static CU_TestInfo monitor_tests[] = {
+    {"who owns ksmd: exit, external, restart", test_ksmd_owner},
     {"mode names agree", test_mode_names_agree},
     {"tuner config mapping", test_tuner_config_mapping},
     {"config keys parse", test_config_keys_parse},

@@ -109,7 +109,15 @@ static void on_policy(void *ctx, void *cookie, const struct lv_policy *lp)
     vm_policy_clear(&r);
 }
 
-static const struct vmsource_events events = {on_added, on_removed, on_backend, on_balloon};
+/* A set_target's outcome (libvirt answers before set_target returns). */
+static void on_set_done(void *ctx, void *cookie, uint64_t target_bytes, const char *error)
+{
+    struct probe_vm *pv = cookie;
+    printf("set %s %" G_GUINT64_FORMAT " %s\n", pv->name, target_bytes, error ? error : "ok");
+}
+
+static const struct vmsource_events events = {on_added, on_removed, on_backend, on_balloon,
+                                              on_set_done};
 
 static void command(struct probe *p, char *line)
 {

@@ -7,6 +7,7 @@
  */
 #include "cunit_main.h"
 #include "lv_policy.h"
+#include "vmsource_libvirt.h"
 #include "vm_policy.h"
 
 #include <stdio.h>
@@ -265,7 +266,19 @@ static void test_absent(void)
     lv_policy_clear(&p);
 }
 
+/* How long a hung libvirtd can hold ballastd's loop: keepalive's bound,
+ * and the source's settings within LV_CALL_STALL_MAX_MS. */
+static void test_keepalive_bound(void)
+{
+    CU_ASSERT_EQUAL(lv_keepalive_stall_ms(5, 3), 20000); /* ballastd's settings until December */
+    CU_ASSERT_EQUAL(lv_keepalive_stall_ms(5, 6), 35000); /* virsh's */
+    CU_ASSERT_EQUAL(lv_keepalive_stall_ms(2, 0), 2000);
+    CU_ASSERT_TRUE(lv_keepalive_stall_ms(LV_KEEPALIVE_INTERVAL_S, LV_KEEPALIVE_COUNT) <=
+                   LV_CALL_STALL_MAX_MS);
+}
+
 static CU_TestInfo policy_tests[] = {
+    {"keepalive bounds a hung libvirtd", test_keepalive_bound},
     {"all keys", test_all_keys},
     {"every config vm key supported", test_every_config_key_supported},
     {"defaults unchanged", test_defaults_unchanged},

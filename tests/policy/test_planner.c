@@ -348,7 +348,81 @@ static void test_release(void)
     CU_ASSERT_EQUAL(planner_release_bytes(POLICY_MODE_MANAGED, 256 * M, 0, 0), 0);
 }
 
+/* A 1 GiB guest with a fresh agent report: balloon at actual_mib, MemAvailable avail_mib. */
+static struct policy_vm_in guest_at(uint64_t actual_mib, uint64_t avail_mib, bool pressure)
+{
+    struct policy_vm_in in = {.name = "vm"};
+    policy_vm_params_default(&in.params, 1024 * MIB);
+    in.actual_bytes = in.target_bytes = actual_mib * MIB;
+    in.nominal_bytes = 1024 * MIB;
+    in.pressure_event = pressure;
+    in.agent = (struct policy_agent_report){
+        .valid = true,
+        .age_ms = 100,
+        .mem_total_bytes = (actual_mib - 16) * MIB,
+        .mem_available_bytes = avail_mib * MIB,
+        .mem_free_bytes = avail_mib * MIB,
+        .psi_some_avg10_pct = pressure ? 40.0 : 0.0,
+    };
+    return in;
+}
+
+/*
+ * Host figures missing: the engine runs on the stand-in host and a guest
+ * under pressure is grown at once; an idle guest the engine would shrink
+ * is left alone (its answer is not taken) for as long as the figures stay
+ * missing.
+ */
+static void test_host_unknown_grows_only(void)
+{
+    struct policy_tunables tun;
+    policy_tunables_default(&tun);
+    struct policy_vm_in in[2] = {guest_at(512, 8, true), guest_at(1024, 900, false)};
+    struct policy_vm_state st[2];
+    policy_vm_state_init(&st[0]);
+    policy_vm_state_init(&st[1]);
+    /* Known to the engine from before the outage: one call on a comfortable
+     * host, for the idle guest only (its state is what the outage keeps). */
+    struct policy_snapshot snap = {
+        .now_ms = 1000,
+        .host = {.mem_total_bytes = 24 * 1024 * MIB, .mem_available_bytes = 16 * 1024 * MIB},
+        .tunables = &tun,
+        .vms = &in[1],
+        .n_vms = 1};
+    struct policy_vm_out warm;
+    CU_ASSERT_EQUAL_FATAL(policy_evaluate(&snap, &st[1], &warm, NULL), 0);
+    snap.host = planner_host_unknown();
+    snap.vms = in;
+    snap.n_vms = 2;
+    CU_ASSERT_EQUAL(snap.host.mem_total_bytes, 0);
+    CU_ASSERT_FALSE(snap.host.psi_valid);
+    bool shrink_refused = false;
+    for (int call = 1; call <= 12; call++) {
+        snap.now_ms = 1000 + call * 5000;
+        struct policy_vm_state next[2] = {st[0], st[1]};
+        struct policy_vm_out out[2];
+        CU_ASSERT_EQUAL_FATAL(policy_evaluate(&snap, next, out, NULL), 0);
+        if (call == 1) { /* the pressured guest: grown now, and taken */
+            CU_ASSERT_EQUAL(out[0].decision, POLICY_GROW_URGENT);
+            CU_ASSERT_TRUE(out[0].target_bytes > in[0].target_bytes);
+            CU_ASSERT_TRUE(planner_host_unknown_takes(&out[0], in[0].target_bytes));
+        }
+        /* The idle guest: whatever the engine says, never a shrink taken. */
+        CU_ASSERT_FALSE(planner_host_unknown_takes(&out[1], in[1].target_bytes));
+        if (out[1].decision == POLICY_SHRINK)
+            shrink_refused = true;
+        /* As the manager does: the state of a taken answer only. */
+        if (planner_host_unknown_takes(&out[1], in[1].target_bytes))
+            st[1] = next[1];
+        st[0] = next[0];
+        in[0].pressure_event = false;
+    }
+    /* The engine did want to shrink it: the rule was put to the test. */
+    CU_ASSERT_TRUE(shrink_refused);
+}
+
 static CU_TestInfo planner_tests[] = {
+    {"host figures missing: growth only", test_host_unknown_grows_only},
     {"growth before shrink", test_growth_first},
     {"budget: shrinks wait, growth never waits behind a shrink", test_budget},
     {"shrink gap, never for growth", test_shrink_gap},

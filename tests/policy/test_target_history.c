@@ -49,7 +49,28 @@ static void test_clear(void)
     CU_ASSERT_EQUAL(target_history_at(&h, 40), 96 * MIB);
 }
 
+static void test_forget_failed(void)
+{
+    struct target_history h = {0};
+    target_history_push(&h, 200 * MIB, 1000);
+    target_history_push(&h, 148 * MIB, 2000); /* this command failed */
+    target_history_forget(&h, 148 * MIB);
+    /* 200 MiB stayed in force: a rise stamped later compares with it. */
+    CU_ASSERT_EQUAL(target_history_at(&h, 2500), 200 * MIB);
+    CU_ASSERT_EQUAL(target_history_at(&h, 999), 0);
+    /* A size not in the history changes nothing. */
+    target_history_forget(&h, 1 * MIB);
+    CU_ASSERT_EQUAL(target_history_at(&h, 2500), 200 * MIB);
+    /* A full history: the middle one goes, the others keep their times. */
+    target_history_push(&h, 180 * MIB, 3000);
+    target_history_push(&h, 160 * MIB, 4000);
+    target_history_forget(&h, 180 * MIB);
+    CU_ASSERT_EQUAL(target_history_at(&h, 3500), 200 * MIB);
+    CU_ASSERT_EQUAL(target_history_at(&h, 4000), 160 * MIB);
+}
+
 static CU_TestInfo history_tests[] = {
+    {"a failed command is forgotten", test_forget_failed},
     {"empty history knows nothing", test_empty},
     {"target in force at a time stamp", test_in_force},
     {"cleared on reconnect", test_clear},

@@ -189,7 +189,12 @@ static void ev_balloon(void *ctx, void *cookie, const struct vmsource_balloon *b
 {
 }
 
-static const struct vmsource_events events = {ev_added, ev_removed, ev_backend, ev_balloon};
+static void ev_set_done(void *ctx, void *cookie, uint64_t target_bytes, const char *error)
+{
+}
+
+static const struct vmsource_events events = {ev_added, ev_removed, ev_backend, ev_balloon,
+                                              ev_set_done};
 
 static gboolean on_timeout(gpointer data)
 {
