@@ -61,6 +61,7 @@ static bool release_vm(struct manager *m, struct bd_vm *vm)
     vm->release_bytes = to;
     vm->target_set_bytes = to; /* the state file keeps it: the next start knows */
     vm->balloon_sets++;
+    vm->grows++; /* a release gives memory back: a growth */
     m->balloon_changes++;
     return true;
 }
