@@ -3,6 +3,7 @@
  *
  *   ballastctl [--socket PATH] [--json] [--fresh] status
  *   ballastctl [--socket PATH] [--json] explain VM
+ *   ballastctl [--socket PATH] [--json] metrics
  *   ballastctl [--socket PATH] set-policy VM KEY=VALUE
  *   ballastctl [--socket PATH] dry-run on|off
  *   ballastctl [--socket PATH] ping
@@ -12,6 +13,11 @@
  * The socket: --socket, else $BALLAST_SOCKET, else /run/ballast/ballastd.sock,
  * where ballastd listens by default (control.h). The commands are parsed by
  * ctl_argv.c, which has a message for each mistake.
+ *
+ * Not root: the socket is root's (mode 0600), so the read commands (status,
+ * explain, metrics, ping) go to the read-only socket beside it
+ * (ballastd.ro.sock) when the read-write one refuses, and a change says
+ * "permission denied: writes need root (socket PATH)".
  *
  * `notify` is what the libvirt qemu hook runs (scripts/libvirt/qemu-hook): a
  * hint ballastd answers at once and acts on afterwards.
@@ -358,18 +364,44 @@ static void print_explain(JsonNode *result)
     print_explain_budget(o);
 }
 
+/* The socket refused this user: mode 0600 (EACCES), or ballastd closed a
+ * peer it does not serve (the file mode opened by hand). */
+static bool refused(int rc)
+{
+    return rc == -EACCES || rc == -EPIPE || rc == -ECONNRESET;
+}
+
 /* Sends req, parses the reply into *result; an exit code (0 ok), errors said. */
 static int call_daemon(const char *path, const struct ctl_request *req, JsonNode **result)
 {
     g_autofree char *line = ctl_request_serialise(req);
     g_autoptr(GString) reply = g_string_new(NULL);
     int rc = roundtrip(path, line, reply);
+    if (refused(rc) && ctl_cmd_is_write(req->cmd)) {
+        fprintf(stderr, "ballastctl: permission denied: writes need root (socket %s)\n", path);
+        return EXIT_RUNTIME;
+    }
+    g_autofree char *ro_path = refused(rc) ? ctl_ro_socket_path(path) : NULL;
+    if (ro_path) { /* a read: the read-only socket serves any user */
+        g_string_truncate(reply, 0);
+        int ro_rc = roundtrip(ro_path, line, reply);
+        if (ro_rc < 0) {
+            fprintf(stderr, "ballastctl: %s: %s, and %s: %s\n", path, g_strerror(-rc), ro_path,
+                    g_strerror(-ro_rc));
+            return EXIT_RUNTIME;
+        }
+        rc = 0;
+    }
     if (rc < 0) {
         fprintf(stderr, "ballastctl: %s: %s\n", path, g_strerror(-rc));
         return EXIT_RUNTIME;
     }
     g_autofree char *err_code = NULL, *err_msg = NULL;
     rc = ctl_reply_parse(reply->str, result, &err_code, &err_msg);
+    if (rc == -EIO && strcmp(err_code, CTL_ERR_PERMISSION) == 0) {
+        fprintf(stderr, "ballastctl: %s\n", err_msg); /* "permission denied: ..." */
+        return EXIT_RUNTIME;
+    }
     if (rc == -EIO) {
         fprintf(stderr, "ballastctl: %s: %s\n", err_code, err_msg);
         return EXIT_RUNTIME;
@@ -413,6 +445,14 @@ static int print_result(const struct ctl_request *req, JsonNode *result)
         break;
     case CTL_CMD_PING:
         printf("pong\n");
+        break;
+    case CTL_CMD_METRICS:
+        if (!result || !JSON_NODE_HOLDS_OBJECT(result) ||
+            strcmp(obj_str(json_node_get_object(result), "format"), CTL_METRICS_FORMAT) != 0) {
+            fprintf(stderr, "ballastctl: malformed metrics reply\n");
+            return EXIT_RUNTIME;
+        }
+        fputs(obj_str(json_node_get_object(result), "text"), stdout);
         break;
     case CTL_CMD_NOTIFY:
         if (result && JSON_NODE_HOLDS_OBJECT(result))

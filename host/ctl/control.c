@@ -20,6 +20,7 @@ static const struct {
     {CTL_CMD_PING, "ping"},       {CTL_CMD_STATUS, "status"},
     {CTL_CMD_EXPLAIN, "explain"}, {CTL_CMD_SET_POLICY, "set-policy"},
     {CTL_CMD_DRY_RUN, "dry-run"}, {CTL_CMD_NOTIFY, "notify"},
+    {CTL_CMD_METRICS, "metrics"},
 };
 
 static const char *const notify_names[] = {
@@ -71,6 +72,30 @@ const char *ctl_socket_path(const char *option)
 bool ctl_peer_allowed(uid_t peer_uid, uid_t daemon_uid)
 {
     return peer_uid == 0 || peer_uid == daemon_uid;
+}
+
+bool ctl_cmd_is_write(enum ctl_cmd cmd)
+{
+    switch (cmd) {
+    case CTL_CMD_PING:
+    case CTL_CMD_STATUS:
+    case CTL_CMD_EXPLAIN:
+    case CTL_CMD_METRICS:
+        return false;
+    case CTL_CMD_SET_POLICY:
+    case CTL_CMD_DRY_RUN:
+    case CTL_CMD_NOTIFY:
+        return true;
+    }
+    return true; /* an unknown command is refused, never read */
+}
+
+char *ctl_ro_socket_path(const char *path)
+{
+    size_t len = strlen(path);
+    if (len > 5 && strcmp(path + len - 5, ".sock") == 0)
+        return g_strdup_printf("%.*s" CTL_RO_SOCKET_SUFFIX, (int)(len - 5), path);
+    return g_strconcat(path, CTL_RO_SOCKET_SUFFIX, NULL);
 }
 
 static int fail(const char **err_code, char **err_msg, const char *code, int rc, const char *fmt,
@@ -147,6 +172,7 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, con
 
     switch (out->cmd) {
     case CTL_CMD_PING:
+    case CTL_CMD_METRICS:
         return 0;
     case CTL_CMD_STATUS: {
         /* Optional: an older ballastctl does not send it. */
@@ -301,6 +327,7 @@ void ctl_vm_status_init(struct ctl_vm_status *vm)
     vm->guest_deflate_events = vm->event_decisions = -1;
     vm->balloon_queries = vm->balloon_sets = -1;
     vm->balloon_set_failures = vm->last_set_error_age_ms = -1;
+    vm->grows = vm->shrinks = -1;
     vm->ksm_merging_pages = -1;
     vm->ksm_saved_sharing_bytes = vm->ksm_saved_zero_bytes = vm->ksm_rmap_cost_bytes = -1;
     vm->ksm_profit_bytes = vm->ksm_net_profit_bytes = CTL_UNKNOWN_S64;
@@ -329,6 +356,9 @@ void ctl_host_status_init(struct ctl_host_status *host)
     b->clamped = b->unmet = -1;
     host->ksm_yield_mib_per_cpu_s = host->ksm_min_yield_mib_per_cpu_s = NAN;
     host->ksm_reprobe_in_s = -1;
+    host->daemon_rss_bytes = -1;
+    host->daemon_cpu_seconds = NAN;
+    latency_hist_init(&host->grow_latency);
 }
 
 /* Field tables: one line per member, so the schema is read off in one place. */
@@ -355,15 +385,26 @@ struct str_field {
 #m, offsetof(struct ctl_vm_status, m), sizeof(((struct ctl_vm_status *)0)->m)              \
     }
 static const struct int_field vm_ints[] = {
-    VM_INT(nominal_bytes),        VM_INT(target_bytes),
-    VM_INT(actual_bytes),         VM_INT(guest_available_bytes),
-    VM_INT(agent_frames),         VM_INT(agent_rejects),
-    VM_INT(ksm_merging_pages),    VM_INT(ksm_saved_sharing_bytes),
-    VM_INT(ksm_saved_zero_bytes), VM_INT(ksm_rmap_cost_bytes),
-    VM_INT(guest_deflate_events), VM_INT(event_decisions),
-    VM_INT(balloon_queries),      VM_INT(balloon_sets),
-    VM_INT(agent_violations),     VM_INT(guest_log_suppressed),
-    VM_INT(balloon_set_failures), VM_INT(last_set_error_age_ms),
+    VM_INT(nominal_bytes),
+    VM_INT(target_bytes),
+    VM_INT(actual_bytes),
+    VM_INT(guest_available_bytes),
+    VM_INT(agent_frames),
+    VM_INT(agent_rejects),
+    VM_INT(ksm_merging_pages),
+    VM_INT(ksm_saved_sharing_bytes),
+    VM_INT(ksm_saved_zero_bytes),
+    VM_INT(ksm_rmap_cost_bytes),
+    VM_INT(guest_deflate_events),
+    VM_INT(event_decisions),
+    VM_INT(balloon_queries),
+    VM_INT(balloon_sets),
+    VM_INT(agent_violations),
+    VM_INT(guest_log_suppressed),
+    VM_INT(grows),
+    VM_INT(shrinks),
+    VM_INT(balloon_set_failures),
+    VM_INT(last_set_error_age_ms),
 };
 /* Signed: CTL_UNKNOWN_S64 is unknown, negatives are real values. */
 static const struct int_field vm_sints[] = {
@@ -407,6 +448,7 @@ static const struct int_field host_ints[] = {
     HOST_INT(ksm_rmap_cost_bytes),
     HOST_INT(ksm_tuner_changes),
     HOST_INT(ksm_reprobe_in_s),
+    HOST_INT(daemon_rss_bytes),
 };
 static const struct int_field host_sints[] = {
     HOST_INT(ksm_net_profit_bytes),
@@ -421,6 +463,7 @@ static const struct pct_field host_pcts[] = {
     HOST_INT(ksm_cpu_budget_pct),
     HOST_INT(ksm_yield_mib_per_cpu_s),
     HOST_INT(ksm_min_yield_mib_per_cpu_s),
+    HOST_INT(daemon_cpu_seconds),
 };
 #define HOST_STR(m)                                                                                \
     {                                                                                              \
@@ -587,6 +630,31 @@ static void get_cost(JsonObject *v, struct ctl_vm_status *row)
         ctl_guest_mem_from_json(json_node_get_object(g), &row->guest_mem);
 }
 
+/* "grow_latency": {"le_s": [...], "cumulative": [...], "count": N, "sum_s": S}, or null. */
+static void write_grow_latency(struct json_writer *w, const struct ctl_host_status *host)
+{
+    json_writer_key(w, "grow_latency");
+    if (!host->grow_latency_known) {
+        json_writer_null(w);
+        return;
+    }
+    const struct latency_hist *h = &host->grow_latency;
+    json_writer_object_begin(w);
+    json_writer_key(w, "le_s");
+    json_writer_array_begin(w);
+    for (size_t i = 0; i < LATENCY_HIST_BUCKETS; i++)
+        json_writer_double(w, latency_hist_le_s[i]);
+    json_writer_array_end(w);
+    json_writer_key(w, "cumulative");
+    json_writer_array_begin(w);
+    for (size_t i = 0; i < LATENCY_HIST_BUCKETS; i++)
+        json_writer_int(w, latency_hist_cumulative(h, i));
+    json_writer_array_end(w);
+    json_writer_member_int(w, "count", h->count);
+    json_writer_member_double(w, "sum_s", (double)h->sum_ms / 1000.0);
+    json_writer_object_end(w);
+}
+
 char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_status *vms,
                        size_t n_vms)
 {
@@ -605,6 +673,7 @@ char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_s
     write_strs(&w, host, host_strs, G_N_ELEMENTS(host_strs), true);
     json_writer_key(&w, "dry_run");
     json_writer_bool(&w, host->dry_run);
+    write_grow_latency(&w, host);
     json_writer_object_end(&w);
 
     json_writer_key(&w, "budget");

@@ -20,6 +20,7 @@
 #include <json-glib/json-glib.h>
 
 #include "json_writer.h"
+#include "latency_hist.h"
 
 #define CTL_PROTOCOL_VERSION 1
 /* Where ballastd listens and ballastctl connects when neither is told
@@ -28,6 +29,10 @@
 #define CTL_DEFAULT_SOCKET_DIR "/run/ballast"
 #define CTL_DEFAULT_SOCKET     CTL_DEFAULT_SOCKET_DIR "/ballastd.sock"
 #define CTL_SOCKET_ENV         "BALLAST_SOCKET"
+/* The read-only socket beside it: "ballastd.sock" -> "ballastd.ro.sock"
+ * (ctl_ro_socket_path). Any user may connect (or ro_socket_group's); it
+ * answers the read commands and refuses the others. */
+#define CTL_RO_SOCKET_SUFFIX ".ro.sock"
 /* A request line longer than this is refused and the connection closed. */
 #define CTL_MAX_LINE_BYTES 65536
 /* Deeper JSON is refused before parsing: no request needs more than 3. */
@@ -46,6 +51,7 @@ enum ctl_cmd {
     CTL_CMD_SET_POLICY,
     CTL_CMD_DRY_RUN,
     CTL_CMD_NOTIFY,
+    CTL_CMD_METRICS,
 };
 
 /*
@@ -78,6 +84,27 @@ struct ctl_request {
 #define CTL_ERR_NO_SUCH_VM      "no-such-vm"
 #define CTL_ERR_BAD_POLICY      "bad-policy"
 #define CTL_ERR_INTERNAL        "internal"
+#define CTL_ERR_PERMISSION      "permission-denied"
+
+/*
+ * Who sent a request (SO_PEERCRED at accept) and over which socket: the
+ * handlers refuse a change that came over the read-only socket and log
+ * every change with the caller's uid and pid.
+ */
+struct ctl_peer {
+    uid_t uid;
+    pid_t pid;
+    bool read_only;     /* came over the read-only socket */
+    const char *socket; /* the read-write socket's path, for the refusal's message */
+};
+
+/* Whether cmd changes anything (set-policy, dry-run, notify): those need the
+ * read-write socket, i.e. root. ping, status, explain and metrics only read. */
+bool ctl_cmd_is_write(enum ctl_cmd cmd);
+
+/* The read-only socket of control socket `path` (g_free): its name with
+ * ".sock" replaced by CTL_RO_SOCKET_SUFFIX, or the suffix appended. */
+char *ctl_ro_socket_path(const char *path);
 
 /* The command's wire name ("set-policy"), or NULL for an invalid value. */
 const char *ctl_cmd_name(enum ctl_cmd cmd);
@@ -211,6 +238,8 @@ struct ctl_vm_status {
     int64_t balloon_set_failures;
     int64_t last_set_error_age_ms; /* -1: none */
     char last_set_error[CTL_REASON_MAX];
+    int64_t grows;                /* of those, growths (target above the current size) */
+    int64_t shrinks;              /* and shrinks */
 
     char source[CTL_STATE_MAX];        /* VM source: "fleet", "libvirt" */
     char policy_source[CTL_STATE_MAX]; /* "file", "metadata" (libvirt), "defaults" */
@@ -272,7 +301,16 @@ struct ctl_host_status {
     double ksm_yield_mib_per_cpu_s;     /* MiB newly merged per ksmd CPU-second */
     double ksm_min_yield_mib_per_cpu_s; /* the configured minimum */
     int64_t ksm_reprobe_in_s;           /* backed off: to the next probe, at the last decision */
+    /* ballastd itself (docs/ballastd.md, "Footprint"). */
+    int64_t daemon_rss_bytes;         /* VmRSS of ballastd */
+    double daemon_cpu_seconds;        /* user + system CPU since it started */
+    bool grow_latency_known;          /* grow_latency below was filled in */
+    struct latency_hist grow_latency; /* report -> balloon reached, every growth since start */
 };
+
+/* The metrics reply's result: {"format": CTL_METRICS_FORMAT, "text": the
+ * exposition text} (metrics_text.h writes it). */
+#define CTL_METRICS_FORMAT "prometheus-text-0.0.4"
 
 /* Sets every number of a VM row / host block to "unknown". */
 void ctl_vm_status_init(struct ctl_vm_status *vm);

@@ -24,6 +24,7 @@
 
 struct client {
     struct ctlserver *srv;
+    struct ctl_peer peer;
     int fd;
     guint watch_id;
     gint64 last_activity_us;
@@ -36,6 +37,8 @@ struct client {
 
 struct ctlserver {
     char *path;
+    char *rw_path; /* the read-write socket (== path unless read_only) */
+    bool read_only;
     int fd;
     guint watch_id;
     guint sweep_id;
@@ -96,7 +99,7 @@ static bool client_process(struct client *c)
             len--;
         if (len > 0) {
             srv->stats.requests++;
-            client_queue(c, srv->handler(srv->ctx, c->in, len));
+            client_queue(c, srv->handler(srv->ctx, &c->peer, c->in, len));
         }
         size_t used = (size_t)(nl - c->in) + 1;
         memmove(c->in, nl + 1, c->in_len - used);
@@ -217,8 +220,8 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
         }
         struct ucred cred;
         socklen_t len = sizeof(cred);
-        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-            !ctl_peer_allowed(cred.uid, geteuid())) {
+        bool known = getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+        if (!known || (!srv->read_only && !ctl_peer_allowed(cred.uid, geteuid()))) {
             srv->stats.refused_peer++;
             g_message("control: refused peer uid %d pid %d", (int)cred.uid, (int)cred.pid);
             close(cfd);
@@ -232,6 +235,8 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
         srv->stats.accepted++;
         struct client *c = g_new0(struct client, 1);
         c->srv = srv;
+        c->peer = (struct ctl_peer){
+            .uid = cred.uid, .pid = cred.pid, .read_only = srv->read_only, .socket = srv->rw_path};
         c->fd = cfd;
         c->out = g_string_new(NULL);
         c->last_activity_us = g_get_monotonic_time();
@@ -288,6 +293,26 @@ static int claim_path(const char *path, GError **error)
 struct ctlserver *ctlserver_new(const char *path, ctlserver_handler handler, void *ctx,
                                 GError **error)
 {
+    return ctlserver_new_ro(path, NULL, (gid_t)-1, handler, ctx, error);
+}
+
+/* The read-only socket's owner and mode: opened up only after the bind. */
+static int open_up(const char *path, gid_t group, GError **error)
+{
+    if (group != (gid_t)-1 && chown(path, (uid_t)-1, group) < 0) {
+        int e = errno;
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "chown %s to group %d: %s", path,
+                    (int)group, g_strerror(e));
+        return -e;
+    }
+    chmod(path, group != (gid_t)-1 ? 0660 : 0666);
+    return 0;
+}
+
+/* rw_path NULL: the read-write socket at path (ctlserver_new). */
+struct ctlserver *ctlserver_new_ro(const char *path, const char *rw_path, gid_t group,
+                                   ctlserver_handler handler, void *ctx, GError **error)
+{
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(sa.sun_path)) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
@@ -320,8 +345,15 @@ struct ctlserver *ctlserver_new(const char *path, ctlserver_handler handler, voi
         return NULL;
     }
     chmod(path, 0600);
+    if (rw_path && open_up(path, group, error) < 0) {
+        close(fd);
+        unlink(path);
+        return NULL;
+    }
     struct ctlserver *srv = g_new0(struct ctlserver, 1);
     srv->path = g_strdup(path);
+    srv->read_only = rw_path != NULL;
+    srv->rw_path = g_strdup(rw_path ? rw_path : path);
     srv->fd = fd;
     srv->handler = handler;
     srv->ctx = ctx;
@@ -344,6 +376,7 @@ void ctlserver_free(struct ctlserver *srv)
     close(srv->fd);
     unlink(srv->path);
     g_free(srv->path);
+    g_free(srv->rw_path);
     g_free(srv);
 }
 

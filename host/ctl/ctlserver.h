@@ -1,16 +1,25 @@
 /*
- * ballastd's control socket: a unix stream socket, mode 0600, that accepts
- * only root (or ballastd's own user) by SO_PEERCRED, reads one request line
- * at a time into a fixed buffer and hands it to a handler that returns the
- * reply line. The protocol itself is control.h's; this file is the plumbing.
+ * ballastd's control sockets: unix stream sockets that read one request
+ * line at a time into a fixed buffer and hand it, with the caller's
+ * credentials (SO_PEERCRED), to a handler that returns the reply line. The
+ * protocol itself is control.h's; this file is the plumbing.
+ *
+ * Two kinds: the read-write socket, mode 0600, that accepts only root (or
+ * ballastd's own user) by SO_PEERCRED; and the read-only socket beside it,
+ * mode 0666 (or 0660 and a group), that accepts anyone and marks each
+ * request read_only so the handler refuses changes (as libvirt's
+ * unix_sock_ro_perms socket does).
  */
 #ifndef BALLAST_CTLSERVER_H
 #define BALLAST_CTLSERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <glib.h>
+
+#include "control.h"
 
 /* At most this many clients at once; more are accepted and closed at once. */
 #define CTLSERVER_MAX_CLIENTS 16
@@ -21,8 +30,9 @@
  * waits in the backlog meanwhile; accepting it in a loop would spin. */
 #define CTLSERVER_ACCEPT_PAUSE_MS 1000
 
-/* Returns the reply line (with its newline), g_malloc'd. */
-typedef char *(*ctlserver_handler)(void *ctx, const char *line, size_t len);
+/* Returns the reply line (with its newline), g_malloc'd. peer: who asked, how. */
+typedef char *(*ctlserver_handler)(void *ctx, const struct ctl_peer *peer, const char *line,
+                                   size_t len);
 
 struct ctlserver_stats {
     guint64 accepted;
@@ -46,6 +56,14 @@ struct ctlserver;
  */
 struct ctlserver *ctlserver_new(const char *path, ctlserver_handler handler, void *ctx,
                                 GError **error);
+/*
+ * The read-only socket at path, beside the read-write socket rw_path (named
+ * in refusals): bound as ctlserver_new does (0600 from the start), then
+ * given to group (chown) with mode 0660, or mode 0666 when group is
+ * (gid_t)-1. Every peer is served; every request is marked read_only.
+ */
+struct ctlserver *ctlserver_new_ro(const char *path, const char *rw_path, gid_t group,
+                                   ctlserver_handler handler, void *ctx, GError **error);
 /* Closes every client and the socket, and unlinks path. NULL is fine. */
 void ctlserver_free(struct ctlserver *srv);
 void ctlserver_get_stats(const struct ctlserver *srv, struct ctlserver_stats *out);

@@ -9,6 +9,10 @@
  * --socket or $BALLAST_SOCKET say otherwise (ballastctl asks the same,
  * control.h); the policy directory is /etc/ballast when it exists.
  *
+ * Beside the control socket, a read-only one (ballastd.ro.sock, mode 0666
+ * or ro_socket_group's 0660) serves status, explain, metrics and ping to
+ * any user; changes stay on the root-only socket.
+ *
  * On SIGTERM/SIGINT the balloons stay where they are, or with on_exit =
  * release every managed VM gets its max_memory back before the exit.
  *
@@ -26,6 +30,7 @@
 #include "vmsource_libvirt.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +237,32 @@ static void notify_service(const struct daemon *d, const char *state)
         g_warning("cannot tell systemd %s: %s", state, g_strerror(-rc));
 }
 
+/*
+ * The read-only socket beside the control socket, for monitoring without
+ * root. Never fatal: without it root still has the read-write socket, and
+ * an unknown ro_socket_group leaves it closed rather than open to all.
+ */
+static struct ctlserver *open_ro_socket(const char *rw_path, struct manager *m)
+{
+    g_autofree char *path = ctl_ro_socket_path(rw_path);
+    const char *group = manager_ro_socket_group(m);
+    gid_t gid = (gid_t)-1;
+    if (group[0]) {
+        struct group *gr = getgrnam(group);
+        if (!gr) {
+            g_warning("ro_socket_group = %s: no such group; read-only socket %s not opened", group,
+                      path);
+            return NULL;
+        }
+        gid = gr->gr_gid;
+    }
+    g_autoptr(GError) error = NULL;
+    struct ctlserver *ro = ctlserver_new_ro(path, rw_path, gid, manager_handle_request, m, &error);
+    if (!ro)
+        g_warning("read-only control socket: %s; only root can ask ballastd", error->message);
+    return ro;
+}
+
 /* Starts the manager and the control socket, runs the loop; an exit code. */
 static int run(const struct args *a, int sig_fd)
 {
@@ -253,7 +284,7 @@ static int run(const struct args *a, int sig_fd)
     };
     d.manager = manager_new(&mo);
     int status = 0;
-    struct ctlserver *ctl = NULL;
+    struct ctlserver *ctl = NULL, *ro = NULL;
     g_autoptr(GError) error = NULL;
     if (manager_start(d.manager, &error) < 0) {
         g_critical("%s", error ? error->message : "cannot start");
@@ -266,8 +297,14 @@ static int run(const struct args *a, int sig_fd)
         status = EXIT_RUNTIME;
         goto out;
     }
+    ro = open_ro_socket(a->socket_path, d.manager);
     guint sig_id = fd_watch_add(sig_fd, G_IO_IN, on_signal, &d);
-    g_message("ballastd %s ready, control socket %s", BALLAST_VERSION, a->socket_path);
+    {
+        g_autofree char *ro_path =
+            ctl_ro_socket_path(a->socket_path); /* a block: `goto out` skips it */
+        g_message("ballastd %s ready, control socket %s%s%s", BALLAST_VERSION, a->socket_path,
+                  ro ? ", read-only " : "", ro ? ro_path : "");
+    }
     notify_service(&d, "READY=1"); /* ballastctl can connect from now on */
     g_main_loop_run(d.loop);
     notify_service(&d, "STOPPING=1");
@@ -275,6 +312,7 @@ static int run(const struct args *a, int sig_fd)
     if (manager_exit_releases(d.manager))
         manager_release(d.manager); /* on_exit = release: balloons given back first */
 out:
+    ctlserver_free(ro);
     ctlserver_free(ctl);
     manager_free(d.manager);
     g_main_loop_unref(d.loop);

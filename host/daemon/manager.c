@@ -293,6 +293,7 @@ static void grow_reached(struct bd_vm *vm)
 {
     char sz[32], lat[24];
     vm->grow_latency_ms = now_ms() - vm->grow_trigger_ms;
+    latency_hist_observe(&vm->m->grow_latency, vm->grow_latency_ms); /* the metrics' histogram */
     g_snprintf(lat, sizeof(lat), "%" G_GINT64_FORMAT, vm->grow_latency_ms);
     g_log_structured(
         G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "LATENCY_MS", lat, "MESSAGE",
@@ -519,6 +520,10 @@ static void send_target(struct manager *m, struct bd_vm *vm, const struct planne
     uint64_t before = vm->target_set_bytes;
     (*budget)--;
     vm->balloon_sets++;
+    if (grow)
+        vm->grows++;
+    else
+        vm->shrinks++;
     log_target(vm, true, "moving", pv->current_bytes, pv->want_bytes);
     if (grow) {
         vm->grow_wait_bytes = pv->want_bytes;
@@ -1127,6 +1132,7 @@ void manager_reload(struct manager *m)
         if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
             m->lv->reread_policies(m->sources[i].src);
     manager_state_reconfigure(m);
+    manager_metrics_configure(m); /* metrics_listen may have changed */
     g_message("config reloaded from %s (%u errors); tick %" G_GUINT64_FORMAT " ms",
               m->config_dir ? m->config_dir : "built-in defaults", c->errors ? c->errors->len : 0,
               m->tick_ms);
@@ -1149,6 +1155,11 @@ struct manager *manager_new(const struct manager_options *o)
     m->vms = g_ptr_array_new();
     budget_monitor_init(&m->budget);
     return m;
+}
+
+const char *manager_ro_socket_group(const struct manager *m)
+{
+    return m->cfg ? m->cfg->daemon.ro_socket_group : "";
 }
 
 int manager_start(struct manager *m, GError **error)
@@ -1197,6 +1208,7 @@ int manager_start(struct manager *m, GError **error)
         if (rc < 0)
             return rc;
     }
+    manager_metrics_configure(m);
     g_message("managing%s%s%s%s, tick %" G_GUINT64_FORMAT " ms%s", m->fleet_dir ? " fleet " : "",
               m->fleet_dir ? m->fleet_dir : "", m->libvirt_uri ? " libvirt " : "",
               m->libvirt_uri ? m->libvirt_uri : "", m->tick_ms, m->dry_run ? ", DRY RUN" : "");
@@ -1217,6 +1229,7 @@ void manager_free(struct manager *m)
         g_source_remove(m->watch_id);
     if (m->notify_id)
         g_source_remove(m->notify_id);
+    manager_metrics_stop(m);
     if (m->saved) { /* started: what changed since the last write goes out now */
         /* A ksmd ballast started stops with it (docs/ksm.md, "Who owns
          * ksmd"); before the last write, which then says it is nobody's.

@@ -64,7 +64,12 @@ void manager_reload(struct manager *m);
 /* Stops everything (connections closed, timers removed) and frees. */
 void manager_free(struct manager *m);
 
-/* ctlserver handler: one request line in, one reply line out (g_free); requests.c. */
-char *manager_handle_request(void *m, const char *line, size_t len);
+/* ctlserver handler: one request line in, one reply line out (g_free); requests.c.
+ * A change (set-policy, dry-run, notify) is refused over the read-only
+ * socket and logged with the peer's uid and pid. */
+struct ctl_peer;
+char *manager_handle_request(void *m, const struct ctl_peer *peer, const char *line, size_t len);
+/* ro_socket_group of ballastd.conf, "" for none (ballastd.c binds the read-only socket). */
+const char *manager_ro_socket_group(const struct manager *m);
 
 #endif

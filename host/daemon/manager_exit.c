@@ -67,6 +67,7 @@ static bool release_vm(struct manager *m, struct bd_vm *vm)
         return false;
     vm->release_bytes = to;
     vm->balloon_sets++; /* balloon_changes counts it when QEMU took it (on_vm_set_done) */
+    vm->grows++; /* a release gives memory back: a growth */
     return true;
 }
 

@@ -27,6 +27,7 @@
 #include <glib.h>
 
 struct lv_policy;
+struct metrics_http;
 
 struct bd_vm {
     struct manager *m;
@@ -86,6 +87,7 @@ struct bd_vm {
     /* Failed balloon commands: rolled back, retried with back-off, counted
      * (host/policy/set_retry.h; on_vm_set_done in manager.c). */
     struct set_retry retry;
+    uint64_t grows, shrinks; /* of balloon_sets: up, down (metrics) */
     /* The least the engine would leave it (budget_vm_floor), at the last
      * tick; -1 before. Their sum is what the fleet budget must hold. */
     int64_t budget_floor_bytes;
@@ -155,6 +157,11 @@ struct manager {
     int state_error;         /* the last write's -errno, said once; 0 ok */
     bool state_ksmd_started; /* the host part as last captured (ksm_monitor_owns_ksmd) */
     uint64_t state_writes;
+    /* Metrics (manager_metrics.c). */
+    struct latency_hist grow_latency; /* every growth's report -> reached, since start */
+    struct metrics_http *metrics;     /* the metrics_listen listener, NULL when off or failed */
+    char metrics_listen[CONFIG_CGROUP_PATH_MAX]; /* what it was asked to listen on, "" off */
+    const struct ctl_peer *peer; /* the caller of the request being handled, else NULL */
 };
 
 static inline gint64 now_ms(void)
@@ -175,6 +182,15 @@ void manager_ksm_fresh_vms(struct manager *m);
 void manager_cost_tick(struct manager *m, gint64 now);
 /* vm's host cost read now unless younger than MANAGER_COST_FRESH_MS (a request). */
 void manager_cost_fresh(struct manager *m, struct bd_vm *vm);
+
+/* requests.c: the exposition text of the status rows (g_free), for the
+ * listener and the metrics request. */
+char *manager_metrics_text(struct manager *m);
+/* manager_metrics.c: ballastd's own RSS (proc_root/self/statm) and CPU. */
+void manager_self_usage(const char *proc_root, struct ctl_host_status *h);
+/* The listener as metrics_listen says now: started, moved, stopped or kept. */
+void manager_metrics_configure(struct manager *m);
+void manager_metrics_stop(struct manager *m);
 
 /* manager_state.c: the state file. Read at the start, before any VM appears. */
 void manager_state_load(struct manager *m);

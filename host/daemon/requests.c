@@ -7,6 +7,7 @@
 #include "manager_private.h"
 
 #include "lv_policy.h"
+#include "metrics_text.h"
 
 #include <string.h>
 
@@ -75,6 +76,8 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
     s->balloon_queries = (int64_t)vm->balloon_queries;
     s->balloon_sets = (int64_t)vm->balloon_sets;
     set_error_status(vm, s);
+    s->grows = (int64_t)vm->grows;
+    s->shrinks = (int64_t)vm->shrinks;
     ksm_monitor_vm_status(&vm->ksm, s);
     gint64 now = now_ms();
     cost_monitor_vm_status(&vm->cost, now, &s->cost);
@@ -83,34 +86,78 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
     cost_monitor_guest(&g, &s->guest_mem);
 }
 
-/* fresh: each VM's host cost read now unless a few seconds old (1-3 ms a VM). */
-static char *status_reply(struct manager *m, bool fresh)
+/* The host block of the status document. */
+static void host_status(struct manager *m, struct ctl_host_status *h)
+{
+    ctl_host_status_init(h);
+    if (m->host_valid) {
+        h->mem_total_bytes = (int64_t)m->host.mem_total_bytes;
+        h->mem_available_bytes = (int64_t)m->host.mem_available_bytes;
+        if (m->host.psi_valid) {
+            h->psi_some_avg10_pct = m->host.psi_some_avg10_pct;
+            h->psi_full_avg10_pct = m->host.psi_full_avg10_pct;
+        }
+    }
+    h->dry_run = m->dry_run;
+    h->ticks = (int64_t)m->ticks;
+    h->balloon_changes = (int64_t)m->balloon_changes;
+    h->agent_rejects = (int64_t)m->removed_rejects;
+    ksm_monitor_host_status(&m->ksm, h);
+    budget_monitor_status(&m->budget, &h->budget);
+    /* Our own process: the real /proc, whatever --proc-root says of the host. */
+    manager_self_usage("/proc", h);
+    h->grow_latency = m->grow_latency;
+    h->grow_latency_known = true;
+}
+
+/*
+ * The status document's rows: the host block and one row per VM (*rows,
+ * g_free). fresh: each VM's host cost read now unless a few seconds old
+ * (1-3 ms a VM). status and metrics both come from here.
+ */
+static void status_rows(struct manager *m, bool fresh, struct ctl_host_status *h,
+                        struct ctl_vm_status **rows)
 {
     manager_ksm_fresh_vms(m);
     for (guint i = 0; fresh && i < m->vms->len; i++)
         manager_cost_fresh(m, m->vms->pdata[i]);
-    struct ctl_host_status h;
-    ctl_host_status_init(&h);
-    if (m->host_valid) {
-        h.mem_total_bytes = (int64_t)m->host.mem_total_bytes;
-        h.mem_available_bytes = (int64_t)m->host.mem_available_bytes;
-        if (m->host.psi_valid) {
-            h.psi_some_avg10_pct = m->host.psi_some_avg10_pct;
-            h.psi_full_avg10_pct = m->host.psi_full_avg10_pct;
-        }
-    }
-    h.dry_run = m->dry_run;
-    h.ticks = (int64_t)m->ticks;
-    h.balloon_changes = (int64_t)m->balloon_changes;
-    h.agent_rejects = (int64_t)m->removed_rejects;
-    ksm_monitor_host_status(&m->ksm, &h);
-    budget_monitor_status(&m->budget, &h.budget);
-    g_autofree struct ctl_vm_status *rows = g_new(struct ctl_vm_status, MAX(m->vms->len, 1));
+    host_status(m, h);
+    *rows = g_new(struct ctl_vm_status, MAX(m->vms->len, 1));
     for (guint i = 0; i < m->vms->len; i++) {
-        vm_status(m, m->vms->pdata[i], &rows[i]);
-        h.agent_rejects += rows[i].agent_rejects;
+        vm_status(m, m->vms->pdata[i], &(*rows)[i]);
+        h->agent_rejects += (*rows)[i].agent_rejects;
     }
+}
+
+static char *status_reply(struct manager *m, bool fresh)
+{
+    struct ctl_host_status h;
+    g_autofree struct ctl_vm_status *rows = NULL;
+    status_rows(m, fresh, &h, &rows);
     return ctl_status_reply(&h, rows, m->vms->len);
+}
+
+char *manager_metrics_text(struct manager *m)
+{
+    struct ctl_host_status h;
+    g_autofree struct ctl_vm_status *rows = NULL;
+    status_rows(m, false, &h, &rows);
+    /* ~1.2 KiB a guest, 6 KiB for the host: sized once. */
+    GString *out = g_string_sized_new(6144 + 1280 * m->vms->len);
+    metrics_text_write(out, &h, rows, m->vms->len);
+    return g_string_free(out, FALSE);
+}
+
+/* The caller of the request being handled, for the log line of a change
+ * ("?" outside a request). */
+static void peer_fields(const struct manager *m, char uid[16], char pid[16])
+{
+    g_snprintf(uid, 16, "%s", "?");
+    g_snprintf(pid, 16, "%s", "?");
+    if (m->peer) {
+        g_snprintf(uid, 16, "%d", (int)m->peer->uid);
+        g_snprintf(pid, 16, "%d", (int)m->peer->pid);
+    }
 }
 
 /* --- explain ------------------------------------------------------------------------------ */
@@ -355,9 +402,12 @@ static char *notify_reply(struct manager *m, struct bd_vm *none, const struct ct
     if (vm && !vm->libvirt)
         vm = NULL; /* a fleet guest of the same name is not this domain */
     const char *action = notify_act(m, vm, req->event);
-    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", req->vm, "MESSAGE",
-                     "%s: notify %s (%s): %s", req->vm, ctl_notify_event_name(req->event),
-                     vm ? "managed" : "not managed", action);
+    char uid[16], pid[16];
+    peer_fields(m, uid, pid);
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", req->vm, "PEER_UID", uid, "PEER_PID",
+                     pid, "MESSAGE", "%s: notify %s (%s): %s (uid %s pid %s)", req->vm,
+                     ctl_notify_event_name(req->event), vm ? "managed" : "not managed", action, uid,
+                     pid);
     struct json_writer w;
     ctl_reply_begin(&w, g_string_sized_new(256), CTL_CMD_NOTIFY);
     json_writer_object_begin(&w);
@@ -388,8 +438,11 @@ static char *set_policy_reply(struct manager *m, struct bd_vm *vm, const struct 
     if (vm_override_set(&vm->ovr, req->key, req->value, &why) < 0)
         return ctl_reply_error(CTL_ERR_BAD_POLICY, why);
     vm_policy_cache_invalidate(&vm->policy);
-    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
-                     "%s: runtime policy %s=%s", vm->name, req->key, req->value);
+    char uid[16], pid[16];
+    peer_fields(m, uid, pid);
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "PEER_UID", uid, "PEER_PID",
+                     pid, "MESSAGE", "%s: runtime policy %s=%s (uid %s pid %s)", vm->name, req->key,
+                     req->value, uid, pid);
     manager_state_note(m); /* kept across a restart */
     struct json_writer w;
     ctl_reply_begin(&w, g_string_sized_new(512), CTL_CMD_SET_POLICY);
@@ -403,8 +456,13 @@ static char *set_policy_reply(struct manager *m, struct bd_vm *vm, const struct 
 
 static char *dry_run_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
 {
-    if (m->dry_run != req->enabled)
-        g_message("dry run %s (control socket)", req->enabled ? "on" : "off");
+    if (m->dry_run != req->enabled) {
+        char uid[16], pid[16];
+        peer_fields(m, uid, pid);
+        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "PEER_UID", uid, "PEER_PID", pid,
+                         "MESSAGE", "dry run %s (control socket, uid %s pid %s)",
+                         req->enabled ? "on" : "off", uid, pid);
+    }
     m->dry_run = req->enabled;
     ksm_monitor_set_dry_run(&m->ksm, m->dry_run);
     for (guint i = 0; i < m->vms->len; i++)
@@ -422,6 +480,19 @@ static char *status_request(struct manager *m, struct bd_vm *vm, const struct ct
     return status_reply(m, req->fresh);
 }
 
+/* {"format": "prometheus-text-0.0.4", "text": ...}: what GET /metrics serves. */
+static char *metrics_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    g_autofree char *text = manager_metrics_text(m);
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(strlen(text) + strlen(text) / 8 + 128), CTL_CMD_METRICS);
+    json_writer_object_begin(&w);
+    json_writer_member_string(&w, "format", CTL_METRICS_FORMAT);
+    json_writer_member_string(&w, "text", text);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
+}
+
 /* One handler per command; vm is the request's VM for those that name one. */
 static const struct {
     enum ctl_cmd cmd;
@@ -434,9 +505,10 @@ static const struct {
     {CTL_CMD_SET_POLICY, true, set_policy_reply},
     {CTL_CMD_DRY_RUN, false, dry_run_reply},
     {CTL_CMD_NOTIFY, false, notify_reply}, /* a hint: an unmanaged domain is no error */
+    {CTL_CMD_METRICS, false, metrics_reply},
 };
 
-char *manager_handle_request(void *data, const char *line, size_t len)
+char *manager_handle_request(void *data, const struct ctl_peer *peer, const char *line, size_t len)
 {
     struct manager *m = data;
     struct ctl_request req;
@@ -444,6 +516,14 @@ char *manager_handle_request(void *data, const char *line, size_t len)
     g_autofree char *msg = NULL;
     if (ctl_request_parse(line, len, &req, &code, &msg) < 0)
         return ctl_reply_error(code, msg);
+    if (ctl_cmd_is_write(req.cmd) && peer->read_only) {
+        g_autofree char *text =
+            g_strdup_printf("permission denied: writes need root (socket %s)", peer->socket);
+        g_debug("control: %s refused on the read-only socket (uid %d pid %d)",
+                ctl_cmd_name(req.cmd), (int)peer->uid, (int)peer->pid);
+        return ctl_reply_error(CTL_ERR_PERMISSION, text);
+    }
+    m->peer = peer; /* for the change's log line; valid during this call only */
     for (size_t i = 0; i < G_N_ELEMENTS(handlers); i++) {
         if (handlers[i].cmd != req.cmd)
             continue;
@@ -452,7 +532,10 @@ char *manager_handle_request(void *data, const char *line, size_t len)
             g_autofree char *text = g_strdup_printf("no VM named \"%s\"", req.vm);
             return ctl_reply_error(CTL_ERR_NO_SUCH_VM, text);
         }
-        return handlers[i].reply(m, vm, &req);
+        char *reply = handlers[i].reply(m, vm, &req);
+        m->peer = NULL;
+        return reply;
     }
+    m->peer = NULL;
     return ctl_reply_error(CTL_ERR_INTERNAL, "unhandled command");
 }

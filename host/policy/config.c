@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "listen_addr.h"
 #include "size.h"
 #include "vm_policy.h"
 
@@ -183,6 +184,16 @@ static const struct key_def keys[] = {
     DMK("on_exit", CONFIG_KEY_ON_EXIT, "enum", "keep", 0, 0, FIELD_U32, on_exit,
         "What SIGTERM does to the balloons: keep them where they are, or release (deflate "
         "every managed VM to its max_memory) before exiting."),
+    /* Off by default: a listener is a port someone must decide to open. A
+     * bare port is loopback, so turning it on exposes nothing by itself. */
+    DMK("metrics_listen", CONFIG_KEY_LISTEN, "address", "off", 0, 0, FIELD_PATH, metrics_listen,
+        "Serve Prometheus metrics (GET /metrics) on this TCP address: 127.0.0.1:9464, "
+        "[::1]:9464, or a bare port (loopback). off = no listener."),
+    /* none: the read-only socket is for monitoring as any user, as libvirt's
+     * unix_sock_ro_perms = 0777 is by default. */
+    DMK("ro_socket_group", CONFIG_KEY_GROUP, "group", "none", 0, 0, FIELD_PATH, ro_socket_group,
+        "Only this group may use the read-only control socket (mode 0660); none = every user "
+        "(mode 0666). Read at start."),
 
     VMK("min_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "25%", 0, TIB_F * 64,
         META | RUNTIME, FIELD_CSIZE, min_memory, "Never set the balloon target below this."),
@@ -451,6 +462,47 @@ static int parse_path(const struct value_in *v, char **msg)
     return 0;
 }
 
+/* metrics_listen: "off" (or "none"), or an address listen_addr_parse takes,
+ * stored in its normal form. Whether the port is free is the daemon's to
+ * find out: a busy port is no configuration error. */
+static int parse_listen(const struct value_in *v, char **msg)
+{
+    char *dst = v->dst;
+    if (strcmp(v->text, "off") == 0 || strcmp(v->text, "none") == 0) {
+        dst[0] = '\0';
+        return 0;
+    }
+    struct listen_addr a;
+    const char *why;
+    if (listen_addr_parse(v->text, &a, &why) < 0)
+        return value_error(v, msg,
+                           " = %s: %s (expected e.g. 127.0.0.1:9464, [::1]:9464, 9464 or off)",
+                           v->shown, why);
+    listen_addr_format(&a, dst, CONFIG_CGROUP_PATH_MAX);
+    return 0;
+}
+
+/* ro_socket_group: "none", or a name as useradd takes it; whether the group
+ * exists is looked up by the daemon at start (NSS is no parser's business). */
+static int parse_group_name(const struct value_in *v, char **msg)
+{
+    char *dst = v->dst;
+    const char *t = v->text;
+    if (strcmp(t, "none") == 0) {
+        dst[0] = '\0';
+        return 0;
+    }
+    size_t len = strlen(t);
+    bool ok = len <= 32 && (g_ascii_isalpha(t[0]) || t[0] == '_');
+    for (size_t i = 1; ok && i < len; i++)
+        ok = g_ascii_isalnum(t[i]) || t[i] == '_' || t[i] == '-' || t[i] == '.';
+    if (!ok)
+        return value_error(v, msg, " = %s: not a group name (letters, digits, _ - .; or none)",
+                           v->shown);
+    memcpy(dst, t, len + 1);
+    return 0;
+}
+
 /* One of names[]; its index into *dst. */
 static int parse_name(const struct value_in *v, const char *const *names, size_t n, char **msg,
                       const char *expected)
@@ -518,6 +570,10 @@ static int parse_key(const struct key_def *k, const char *label, const char *tex
     case CONFIG_KEY_KSM_MODE:
     case CONFIG_KEY_ON_EXIT:
         return parse_enum(&v, msg);
+    case CONFIG_KEY_LISTEN:
+        return parse_listen(&v, msg);
+    case CONFIG_KEY_GROUP:
+        return parse_group_name(&v, msg);
     }
     return value_error(&v, msg, ": unsupported key type");
 }

@@ -101,6 +101,12 @@ struct config_daemon {
     char state_file[CONFIG_CGROUP_PATH_MAX];
     /* on_exit: what SIGTERM does to the balloons, CONFIG_ON_EXIT_*. */
     uint32_t on_exit;
+    /* metrics_listen: the Prometheus listener's address as listen_addr_format
+     * writes it ("127.0.0.1:9464"); "" for "off", the default. */
+    char metrics_listen[CONFIG_CGROUP_PATH_MAX];
+    /* ro_socket_group: the group that may use the read-only control socket
+     * (mode 0660); "" for "none", the default: anyone may (mode 0666). */
+    char ro_socket_group[CONFIG_CGROUP_PATH_MAX];
 };
 enum config_on_exit {
     CONFIG_ON_EXIT_KEEP = 0, /* leave every balloon where it is (the default) */
@@ -117,7 +123,7 @@ struct config {
     struct policy_tunables tunables; /* [ballastd], built-in defaults where unset */
     struct config_ksm ksm;           /* [ballastd] ksm_* keys */
     struct config_budget budget;     /* [ballastd] memory_budget, memory_cgroup */
-    struct config_daemon daemon;     /* [ballastd] state_file */
+    struct config_daemon daemon;     /* [ballastd] state_file, on_exit, metrics_listen, ... */
     /* "DIR/ballastd.conf:LINE" of memory_budget, NULL when not given: the
      * daemon's budget errors and warnings point at it. */
     char *budget_where;
@@ -184,6 +190,8 @@ enum config_key_type {
     CONFIG_KEY_PATH,          /* an absolute directory, or "none" */
     CONFIG_KEY_FILE,          /* an absolute file path, "auto" or "none" */
     CONFIG_KEY_ON_EXIT,       /* keep/release */
+    CONFIG_KEY_LISTEN,        /* ADDRESS:PORT, PORT (loopback) or off (listen_addr.h) */
+    CONFIG_KEY_GROUP,         /* a group name, or none */
 };
 
 /*

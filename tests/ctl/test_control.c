@@ -508,6 +508,65 @@ static void test_notify(void)
     g_free(line);
 }
 
+/* What metrics needs from the status document: growths and shrinks per VM,
+ * ballastd's own RSS and CPU, the growth latency histogram (cumulative, or
+ * null when the daemon did not fill it in); and the metrics request. */
+static void test_status_metrics_members(void)
+{
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    struct ctl_vm_status vm;
+    ctl_vm_status_init(&vm);
+    ctl_copy(vm.name, sizeof(vm.name), "vm0");
+    vm.grows = 4;
+    vm.shrinks = 9;
+    h.daemon_rss_bytes = 5 << 20;
+    h.daemon_cpu_seconds = 1.25;
+    g_autofree char *unknown = ctl_status_reply(&h, &vm, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(unknown, "\"grow_latency\":null"));
+    h.grow_latency_known = true;
+    latency_hist_observe(&h.grow_latency, 80);
+    latency_hist_observe(&h.grow_latency, 700);
+    g_autofree char *line = ctl_status_reply(&h, &vm, 1);
+    JsonNode *node = NULL;
+    g_autofree char *code = NULL, *msg = NULL;
+    CU_ASSERT_EQUAL_FATAL(ctl_reply_parse(line, &node, &code, &msg), 0);
+    JsonObject *host = json_object_get_object_member(json_node_get_object(node), "host");
+    JsonObject *gl = json_object_get_object_member(host, "grow_latency");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(gl);
+    CU_ASSERT_EQUAL(json_object_get_int_member(gl, "count"), 2);
+    CU_ASSERT_DOUBLE_EQUAL(json_object_get_double_member(gl, "sum_s"), 0.78, 1e-9);
+    JsonArray *cum = json_object_get_array_member(gl, "cumulative");
+    JsonArray *le = json_object_get_array_member(gl, "le_s");
+    CU_ASSERT_EQUAL_FATAL(json_array_get_length(cum), LATENCY_HIST_BUCKETS);
+    CU_ASSERT_EQUAL(json_array_get_length(le), LATENCY_HIST_BUCKETS);
+    CU_ASSERT_EQUAL(json_array_get_int_element(cum, 0), 1); /* 80 ms <= 0.1 s */
+    CU_ASSERT_EQUAL(json_array_get_int_element(cum, 2), 1); /* 700 ms > 0.5 s */
+    CU_ASSERT_EQUAL(json_array_get_int_element(cum, 3), 2); /* <= 1 s */
+    CU_ASSERT_EQUAL(json_array_get_int_element(cum, LATENCY_HIST_BUCKETS - 1), 2);
+    struct ctl_host_status h2;
+    struct ctl_vm_status *back = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL(ctl_status_from_json(node, &h2, &back, &n), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_EQUAL(back[0].grows, 4);
+    CU_ASSERT_EQUAL(back[0].shrinks, 9);
+    CU_ASSERT_EQUAL(h2.daemon_rss_bytes, 5 << 20);
+    CU_ASSERT_DOUBLE_EQUAL(h2.daemon_cpu_seconds, 1.25, 1e-9);
+    g_free(back);
+    json_node_unref(node);
+
+    struct ctl_request req;
+    const char *ecode;
+    g_autofree char *emsg = NULL;
+    static const char metrics[] = "{\"cmd\":\"metrics\"}";
+    CU_ASSERT_EQUAL(ctl_request_parse(metrics, strlen(metrics), &req, &ecode, &emsg), 0);
+    CU_ASSERT_EQUAL(req.cmd, CTL_CMD_METRICS);
+    CU_ASSERT_FALSE(ctl_cmd_is_write(req.cmd));
+    g_autofree char *again = ctl_request_serialise(&req);
+    CU_ASSERT_STRING_EQUAL(again, "{\"cmd\":\"metrics\"}\n");
+}
+
 static void test_peer(void)
 {
     CU_ASSERT_TRUE(ctl_peer_allowed(0, 0));
@@ -530,6 +589,7 @@ static CU_TestInfo control_tests[] = {
     {"status fresh", test_status_fresh},
     {"status cost members", test_status_cost},
     {"notify", test_notify},
+    {"status members of metrics, the metrics request", test_status_metrics_members},
     {"peer credentials", test_peer},
     CU_TEST_INFO_NULL,
 };

@@ -57,7 +57,7 @@ static void expect(const char *line, const char *message)
     CU_ASSERT_STRING_EQUAL(got, message);
 }
 
-#define NAMES "(status, explain, set-policy, dry-run, ping or notify)"
+#define NAMES "(status, explain, metrics, set-policy, dry-run, ping or notify)"
 
 static void test_mistakes(void)
 {
@@ -66,6 +66,7 @@ static void test_mistakes(void)
     expect("STATUS", "unknown command 'STATUS' " NAMES);
     expect("status now", "status: unexpected argument 'now'");
     expect("ping me", "ping: unexpected argument 'me'");
+    expect("metrics now", "metrics: unexpected argument 'now'");
     expect("explain", "explain: expected VM");
     expect("explain a b", "explain: unexpected argument 'b'");
     expect("set-policy web", "set-policy: expected VM KEY=VALUE");
@@ -114,10 +115,44 @@ static void test_socket_path(void)
     CU_ASSERT_STRING_EQUAL(ctl_socket_path(NULL), "/tmp/env.sock");
     CU_ASSERT_STRING_EQUAL(ctl_socket_path("/tmp/x.sock"), "/tmp/x.sock");
     g_unsetenv(CTL_SOCKET_ENV);
+    /* The read-only socket beside it: .sock becomes .ro.sock, else .ro.sock is added. */
+    g_autofree char *ro = ctl_ro_socket_path(CTL_DEFAULT_SOCKET);
+    CU_ASSERT_STRING_EQUAL(ro, "/run/ballast/ballastd.ro.sock");
+    g_autofree char *bare = ctl_ro_socket_path("/tmp/ctl");
+    CU_ASSERT_STRING_EQUAL(bare, "/tmp/ctl.ro.sock");
+    g_autofree char *dot = ctl_ro_socket_path("/tmp/.sock");
+    CU_ASSERT_STRING_EQUAL(dot, "/tmp/.ro.sock");
+    g_autofree char *only = ctl_ro_socket_path(".sock");
+    CU_ASSERT_STRING_EQUAL(only, ".sock.ro.sock"); /* no name left to keep: appended */
+}
+
+/* Which commands need the read-write socket. */
+static void test_writes(void)
+{
+    static const struct {
+        const char *line;
+        bool write;
+    } cases[] = {
+        {"status", false},
+        {"explain vm0", false},
+        {"metrics", false},
+        {"ping", false},
+        {"set-policy vm0 shares=2", true},
+        {"dry-run on", true},
+        {"notify d1 started", true},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        struct ctl_request r;
+        g_autofree char *msg = parse(cases[i].line, &r);
+        CU_ASSERT_PTR_NULL_FATAL(msg);
+        CU_ASSERT_EQUAL(ctl_cmd_is_write(r.cmd), cases[i].write);
+    }
+    CU_ASSERT_TRUE(ctl_cmd_is_write((enum ctl_cmd)99)); /* unknown: never a read */
 }
 
 static CU_TestInfo argv_tests[] = {
     {"good commands", test_good},
+    {"writes need the read-write socket", test_writes},
     {"a message for each mistake", test_mistakes},
     {"names and values too long", test_lengths},
     {"socket: option, environment, default", test_socket_path},

@@ -2,8 +2,11 @@
 # integration.daemon.cli: exit codes of ballastd and ballastctl, their
 # --version and usage messages, config checking, the socket from
 # $BALLAST_SOCKET, runtime set-policy/dry-run through the socket, and the
-# control socket's access rules (mode 0600, other users refused by
-# SO_PEERCRED). No guests.
+# control sockets' access rules: the read-write one mode 0600, other users
+# refused by SO_PEERCRED; the read-only one beside it mode 0666, serving
+# reads to anyone (uid 65534 through setpriv) and refusing every change with
+# "permission denied: writes need root (socket PATH)"; changes logged with
+# the caller's uid and pid. No guests.
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || skip "jq not installed"
 
@@ -21,7 +24,7 @@ printf '[ballastd]\ntick_interval_ms = 1000\n' >"$conf/ballastd.conf"
 expect_rc 0 "$bin/ballastd" --check-config --config-dir "$conf"
 expect_rc 0 "$bin/ballastd" --check-config "$conf"
 expect_rc 0 "$bin/ballastd" --check-config="$conf"
-bad=$(mktemp -d /tmp/ballast-daemon-bad-XXXXXX)
+bad=$(mktemp -d "${TMPDIR:-/tmp}/ballast-daemon-bad-XXXXXX")
 printf '[ballastd]\ntick_interval_ms = soon\n' >"$bad/ballastd.conf"
 expect_rc 2 "$bin/ballastd" --check-config --config-dir "$bad"
 expect_rc 2 "$bin/ballastd" --check-config "$bad"
@@ -77,11 +80,14 @@ ok "exit codes, --version, usage messages"
 
 start_daemon --config-dir "$conf"
 [[ $(stat -c %a "$state/ctl.sock") == 600 ]] || fail "control socket mode is not 0600"
+[[ $(stat -c %a "$state/ctl.ro.sock") == 666 ]] || fail "read-only socket mode is not 0666"
 expect_rc 1 "$bin/ballastd" --fleet "$state" --socket "$state/ctl.sock" # second daemon
 status_json | jq -e '.vms == [] and .host.mem_total_bytes > 0 and .host.dry_run == false' \
   >/dev/null || fail "empty fleet status wrong"
 ctl dry-run on >/dev/null
 status_json | jq -e '.host.dry_run' >/dev/null || fail "dry-run on not applied"
+grep -q "dry run on (control socket, uid $(id -u) pid [0-9]*)" "$state/ballastd.log" ||
+  fail "change not logged with uid and pid: $(grep 'dry run' "$state/ballastd.log")"
 expect_rc 1 ctl set-policy vm0 min_memory=1G # no such VM
 expect_rc 1 ctl explain vm0
 ok "control requests on an empty fleet"
@@ -101,18 +107,45 @@ grep -q '"unknown-command"' <<<"$reply" || fail "unknown command not answered: $
 ctl ping >/dev/null || fail "daemon gone after garbage"
 ok "garbage and unknown commands answered with errors"
 
-# Another user, even with the file mode opened up, is refused by SO_PEERCRED.
+# The read-only socket refuses every change, even root's, naming the socket
+# that takes them; it serves the reads.
+out=$("$bin/ballastctl" --socket "$state/ctl.ro.sock" dry-run off 2>&1) && fail "dry-run over the read-only socket"
+[[ $out == "ballastctl: permission denied: writes need root (socket $state/ctl.sock)" ]] ||
+  fail "read-only refusal said '$out'"
+status_json | jq -e '.host.dry_run' >/dev/null || fail "a refused change was applied"
+"$bin/ballastctl" --socket "$state/ctl.ro.sock" --json status | jq -e '.host.dry_run' >/dev/null ||
+  fail "status over the read-only socket"
+m=$("$bin/ballastctl" --socket "$state/ctl.ro.sock" metrics) || fail "metrics over the read-only socket"
+grep -q '^ballast_dry_run 1$' <<<"$m" || fail "metrics over the read-only socket: $m"
+ok "read-only socket: reads served, changes refused with the read-write socket's path"
+
+# Another user: the read-write socket refuses it by SO_PEERCRED even with
+# the file mode opened up; ballastctl then reads through the read-only
+# socket, and a change says it needs root.
 if (($(id -u) == 0)) && command -v setpriv >/dev/null; then
-  chmod 0666 "$state/ctl.sock"
   chmod 0755 "$state"
+  as_nobody() { setpriv --reuid 65534 --regid 65534 --clear-groups "$bin/ballastctl" "$@"; }
+  as_nobody --socket "$state/ctl.sock" --json status | jq -e '.host.dry_run' >/dev/null ||
+    fail "uid 65534 could not read status through the read-only socket"
+  m=$(as_nobody --socket "$state/ctl.sock" metrics) || fail "uid 65534 could not read metrics"
+  grep -q '^ballast_vms 0$' <<<"$m" || fail "uid 65534 read wrong metrics: $m"
   rc=0
-  setpriv --reuid 65534 --regid 65534 --clear-groups "$bin/ballastctl" \
-    --socket "$state/ctl.sock" status >/dev/null 2>&1 || rc=$?
-  ((rc == 1)) || fail "uid 65534 was served (rc $rc)"
+  out=$(as_nobody --socket "$state/ctl.sock" set-policy vm0 shares=2 2>&1) || rc=$?
+  ((rc == 1)) || fail "uid 65534 set-policy exited $rc"
+  [[ $out == "ballastctl: permission denied: writes need root (socket $state/ctl.sock)" ]] ||
+    fail "uid 65534 set-policy said '$out'"
+  out=$(as_nobody --socket "$state/ctl.ro.sock" dry-run off 2>&1) && fail "uid 65534 changed dry-run"
+  [[ $out == "ballastctl: permission denied: writes need root (socket $state/ctl.sock)" ]] ||
+    fail "uid 65534 dry-run over the read-only socket said '$out'"
+  chmod 0666 "$state/ctl.sock"
+  rc=0
+  as_nobody --socket "$state/ctl.sock" dry-run off >/dev/null 2>&1 || rc=$?
+  ((rc == 1)) || fail "uid 65534 was served a change on the opened-up socket (rc $rc)"
   grep -q 'control: refused peer uid 65534' "$state/ballastd.log" || fail "refusal not logged"
-  ok "other users refused by peer credentials"
+  status_json | jq -e '.host.dry_run' >/dev/null || fail "uid 65534 turned dry-run off"
+  ok "uid 65534: reads through the read-only socket, changes refused, peer refusal logged"
 else
-  echo "NOTE: not root or no setpriv: peer-credential refusal not tested" >&2
+  echo "NOTE: not root or no setpriv: other users' access not tested" >&2
 fi
 
 # SIGHUP reloads without losing state (dry-run stays on; ticks keep counting).
@@ -125,6 +158,7 @@ wait "$daemon_pid" || rc=$?
 daemon_pid=
 ((rc == 0)) || fail "SIGINT exit status $rc"
 [[ ! -e $state/ctl.sock ]] || fail "control socket left after SIGINT"
+[[ ! -e $state/ctl.ro.sock ]] || fail "read-only socket left after SIGINT"
 ok "SIGHUP reload keeps state; SIGINT exits 0 and removes the socket"
 
 # The fleet memory budget on an empty fleet: a bad value is a config error

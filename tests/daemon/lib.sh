@@ -5,8 +5,8 @@ set -euo pipefail
 build=${BALLAST_BUILD_DIR:?run under ctest (BALLAST_BUILD_DIR)}
 src=${BALLAST_SOURCE_DIR:?run under ctest (BALLAST_SOURCE_DIR)}
 bin=$build/bin
-state=$(mktemp -d /tmp/ballast-daemon-XXXXXX)
-conf=$(mktemp -d /tmp/ballast-daemon-conf-XXXXXX)
+state=$(mktemp -d "${TMPDIR:-/tmp}/ballast-daemon-XXXXXX")
+conf=$(mktemp -d "${TMPDIR:-/tmp}/ballast-daemon-conf-XXXXXX")
 daemon_pid=
 fleet_started=
 extra_pids=()

@@ -84,9 +84,15 @@ static int connect_to(const char *path)
 
 /* --- control server ----------------------------------------------------------------------- */
 
-static char *handler(void *ctx, const char *line, size_t len)
+/* The peer of the last request the handler saw (its socket path copied). */
+static struct ctl_peer last_peer;
+static char last_socket[256];
+
+static char *handler(void *ctx, const struct ctl_peer *peer, const char *line, size_t len)
 {
     (*(int *)ctx)++;
+    last_peer = *peer;
+    g_strlcpy(last_socket, peer->socket ? peer->socket : "", sizeof(last_socket));
     struct ctl_request req;
     const char *code;
     char *msg = NULL;
@@ -329,6 +335,63 @@ static void test_ctl_emfile(void)
         close(cl[i]);
     spin_for(50);
     ctlserver_free(srv);
+}
+
+/* The read-only socket: mode 0666 (no group), every request marked
+ * read_only with the caller's uid and pid and the read-write socket's path;
+ * the read-write socket marks them not read_only. */
+static void test_ctl_read_only(void)
+{
+    char *rw = g_build_filename(tmpdir, "rw.sock", NULL);
+    g_autofree char *ro = ctl_ro_socket_path(rw);
+    CU_ASSERT_TRUE(g_str_has_suffix(ro, "/rw.ro.sock"));
+    int calls = 0;
+    GError *error = NULL;
+    struct ctlserver *srv = ctlserver_new(rw, handler, &calls, &error);
+    struct ctlserver *rsrv = ctlserver_new_ro(ro, rw, (gid_t)-1, handler, &calls, &error);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rsrv);
+    struct stat st;
+    CU_ASSERT_EQUAL(stat(ro, &st), 0);
+    CU_ASSERT_EQUAL(st.st_mode & 0777, 0666);
+    CU_ASSERT_EQUAL(stat(rw, &st), 0);
+    CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+
+    struct client_job j = {.path = (char *)ro,
+                           .request = g_string_new("{\"cmd\":\"status\"}\n"),
+                           .reply = g_string_new(NULL),
+                           .want_lines = 1};
+    run_client(&j);
+    CU_ASSERT_EQUAL(calls, 1);
+    CU_ASSERT_TRUE(last_peer.read_only);
+    CU_ASSERT_EQUAL(last_peer.uid, geteuid());
+    CU_ASSERT_EQUAL(last_peer.pid, getpid()); /* the client is a thread of this process */
+    CU_ASSERT_STRING_EQUAL(last_socket, rw);
+
+    struct client_job k = {.path = rw,
+                           .request = g_string_new("{\"cmd\":\"status\"}\n"),
+                           .reply = g_string_new(NULL),
+                           .want_lines = 1};
+    run_client(&k);
+    CU_ASSERT_EQUAL(calls, 2);
+    CU_ASSERT_FALSE(last_peer.read_only);
+    CU_ASSERT_STRING_EQUAL(last_socket, rw);
+
+    /* With a group: mode 0660 and the socket's group is it (our own group: no privilege needed). */
+    ctlserver_free(rsrv);
+    CU_ASSERT_NOT_EQUAL(access(ro, F_OK), 0);
+    rsrv = ctlserver_new_ro(ro, rw, getegid(), handler, &calls, &error);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rsrv);
+    CU_ASSERT_EQUAL(stat(ro, &st), 0);
+    CU_ASSERT_EQUAL(st.st_mode & 0777, 0660);
+    CU_ASSERT_EQUAL(st.st_gid, getegid());
+    ctlserver_free(rsrv);
+    ctlserver_free(srv);
+    for (struct client_job *c = &j; c; c = c == &j ? &k : NULL) {
+        g_string_free(c->request, TRUE);
+        g_string_free(c->reply, TRUE);
+    }
+    g_free(rw);
 }
 
 /* --- agent connection --------------------------------------------------------------------- */
@@ -890,6 +953,7 @@ static CU_TestInfo socket_tests[] = {
     {"control: requests, garbage, too long, second daemon", test_ctl_requests},
     {"control: stale socket replaced, regular file kept", test_ctl_stale},
     {"control: out of file descriptors, accepting pauses", test_ctl_emfile},
+    {"control: read-only socket, peers and modes", test_ctl_read_only},
     {"agent: handshake, reports, garbage disconnects", test_agent_handshake},
     {"agent: protocol violations", test_agent_violations},
     {"agent: v1 and v2 agents, an agent restarting older", test_agent_versions},

@@ -432,6 +432,14 @@ static void doc_type_range(const struct config_key_info *k, const char **type, c
         *type = "file";
         snprintf(range, len, "absolute path, auto or none");
         return;
+    case CONFIG_KEY_LISTEN:
+        *type = "address";
+        snprintf(range, len, "ADDRESS:PORT, PORT (loopback) or off");
+        return;
+    case CONFIG_KEY_GROUP:
+        *type = "group";
+        snprintf(range, len, "group name, or none");
+        return;
     }
     *type = "?";
     snprintf(range, len, "?");
@@ -589,6 +597,70 @@ static void test_daemon_keys(void)
     rm_tree(d);
 }
 
+/* metrics_listen and ro_socket_group: off/none by default, the address kept
+ * in its normal form, every bad value an error with file:line. */
+static void test_access_keys(void)
+{
+    g_autoptr(BallastConfig) dflt = config_new_defaults();
+    CU_ASSERT_STRING_EQUAL(dflt->daemon.metrics_listen, "");
+    CU_ASSERT_STRING_EQUAL(dflt->daemon.ro_socket_group, "");
+    g_autofree char *d = tmpdir();
+    static const char *const good[][2] = {
+        {"off", ""},
+        {"none", ""},
+        {"9464", "127.0.0.1:9464"},
+        {"127.0.0.1:9464", "127.0.0.1:9464"},
+        {"0.0.0.0:80", "0.0.0.0:80"},
+        {"[::1]:9464", "[::1]:9464"},
+        {"[0:0::1]:65535", "[::1]:65535"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autofree char *conf = g_strdup_printf("[ballastd]\nmetrics_listen = %s\n", good[i][0]);
+        write_file(d, "ballastd.conf", conf, strlen(conf));
+        g_autoptr(BallastConfig) c = config_load_dir(d);
+        CU_ASSERT_EQUAL(c->errors->len, 0);
+        CU_ASSERT_STRING_EQUAL(c->daemon.metrics_listen, good[i][1]);
+    }
+    static const char *const bad[][2] = {
+        {"localhost:9464", "metrics_listen = localhost:9464: not an IPv4 address (names are not "
+                           "resolved: write 127.0.0.1, not localhost)"},
+        {"127.0.0.1:0", "metrics_listen = 127.0.0.1:0: port must be 1 .. 65535"},
+        {"127.0.0.1:65536", "metrics_listen = 127.0.0.1:65536: port must be 1 .. 65535"},
+        {"127.0.0.1:+80", "metrics_listen = 127.0.0.1:+80: port must be 1 .. 65535"},
+        {"::1:9464", "metrics_listen = ::1:9464: an IPv6 address goes in brackets: [::1]:PORT"},
+        {"[::1]9464", "metrics_listen = [::1]9464: expected [IPv6]:PORT"},
+        {"300.1.1.1:80", "metrics_listen = 300.1.1.1:80: not an IPv4 address (names are not "
+                         "resolved: write 127.0.0.1, not localhost)"},
+        {"on", "metrics_listen = on: port must be 1 .. 65535"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *conf = g_strdup_printf("[ballastd]\nmetrics_listen = %s\n", bad[i][0]);
+        write_file(d, "ballastd.conf", conf, strlen(conf));
+        g_autoptr(BallastConfig) c = config_load_dir(d);
+        g_autofree char *want = g_strdup_printf(
+            "%s/ballastd.conf:2: %s (expected e.g. 127.0.0.1:9464, [::1]:9464, 9464 or off)", d,
+            bad[i][1]);
+        CU_ASSERT_TRUE(has_error(c, want));
+        if (!has_error(c, want))
+            fprintf(stderr, "expected: %s\n", want);
+        CU_ASSERT_STRING_EQUAL(c->daemon.metrics_listen, "");
+    }
+    static const char group[] = "[ballastd]\nro_socket_group = ballast-ro\n";
+    write_file(d, "ballastd.conf", group, strlen(group));
+    g_autoptr(BallastConfig) g = config_load_dir(d);
+    CU_ASSERT_EQUAL(g->errors->len, 0);
+    CU_ASSERT_STRING_EQUAL(g->daemon.ro_socket_group, "ballast-ro");
+    static const char bad_group[] = "[ballastd]\nro_socket_group = ../wheel\n";
+    write_file(d, "ballastd.conf", bad_group, strlen(bad_group));
+    g_autoptr(BallastConfig) b = config_load_dir(d);
+    g_autofree char *want = g_strdup_printf("%s/ballastd.conf:2: ro_socket_group = ../wheel: not a "
+                                            "group name (letters, digits, _ - .; or none)",
+                                            d);
+    CU_ASSERT_TRUE(has_error(b, want));
+    CU_ASSERT_STRING_EQUAL(b->daemon.ro_socket_group, "");
+    rm_tree(d);
+}
+
 /* Bad budgets are errors with file:line, like every other key: the global
  * file then puts every VM in safe mode and the budget stays unset. */
 static void test_budget_errors(void)
@@ -700,6 +772,7 @@ static CU_TestInfo config_tests[] = {
     {"keys documented", test_keys_documented},
     {"budget keys", test_budget_keys},
     {"daemon keys", test_daemon_keys},
+    {"access keys (metrics_listen, ro_socket_group)", test_access_keys},
     {"budget errors", test_budget_errors},
     {"check dir", test_check_dir},
     {"reload", test_reload},
