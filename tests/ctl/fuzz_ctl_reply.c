@@ -13,6 +13,7 @@
  * wrong type: a reply must be read with checked lookups); an error reply
  * always gives a code and a message (ballastctl prints both).
  */
+int ballastctl_main(int argc, char **argv);
 #define main ballastctl_main
 #include "../../host/ctl/ballastctl.c"
 #undef main
@@ -43,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    static const enum ctl_cmd cmds[] = {CTL_CMD_PING,    CTL_CMD_STATUS,  CTL_CMD_EXPLAIN,
+    static const enum ctl_cmd cmds[] = {CTL_CMD_PING,       CTL_CMD_STATUS,  CTL_CMD_EXPLAIN,
                                         CTL_CMD_SET_POLICY, CTL_CMD_DRY_RUN, CTL_CMD_NOTIFY};
     for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
         /* A result that is no object is "malformed status", said on stderr: skip the noise. */

@@ -79,7 +79,8 @@ static void check_size(const char *text)
         if (size_parse(buf, 1u << 20, &again) < 0 || again != bytes)
             abort();
         char shown[32];
-        if (size_format(bytes, shown, sizeof(shown)) != shown || !memchr(shown, '\0', sizeof(shown)))
+        if (size_format(bytes, shown, sizeof(shown)) != shown ||
+            !memchr(shown, '\0', sizeof(shown)))
             abort();
     }
 }
