@@ -668,12 +668,22 @@ static void vm_value_text(const struct key_def *k, const struct config_vm_policy
 }
 
 /* A percentage as a plain number that parses back: 17 significant digits,
- * or (the parser takes no exponent) 17 decimals with trailing zeros cut. */
+ * or, where that needs an exponent (the parser takes none), the fewest
+ * decimals from 17 on that read back as the same double, trailing zeros
+ * cut. 17 decimals alone turned 0.0000303444...% into 0.00003034444444444%
+ * (fuzz.config.value). Only a percentage too small for buf (under ~1e-25 %
+ * with the state file's 48 bytes: no byte of any VM) is left the closest. */
 static void exact_pct(double pct, char *buf, size_t len)
 {
     snprintf(buf, len, "%.17g", pct);
-    if (strchr(buf, 'e') || strchr(buf, 'E'))
-        snprintf(buf, len, "%.17f", pct);
+    if (strchr(buf, 'e') || strchr(buf, 'E')) {
+        int max_decimals = len > 21 ? (int)len - 4 : 17; /* "0." digits "%" NUL */
+        for (int decimals = 17; decimals <= max_decimals; decimals++) {
+            snprintf(buf, len, "%.*f", decimals, pct);
+            if (g_ascii_strtod(buf, NULL) == pct)
+                break;
+        }
+    }
     if (!strchr(buf, '.')) {
         if (strlen(buf) + 2 <= len)
             strcat(buf, "%");
