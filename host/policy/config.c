@@ -322,6 +322,19 @@ static const char *bound_text(double x, char *buf, size_t len)
     return buf;
 }
 
+/* Stores a size with its padding zeroed: a struct assigned from a compound
+ * literal may carry any bytes there (clang's do), and vm_saved_hash()
+ * hashes an override's bytes to tell whether the state file must be
+ * rewritten (fuzz.daemon.state_file). */
+static void set_size(void *dst, enum config_size_kind kind, uint64_t bytes, double pct)
+{
+    struct config_size *sz = dst;
+    memset(sz, 0, sizeof(*sz));
+    sz->kind = kind;
+    sz->bytes = bytes;
+    sz->pct = pct;
+}
+
 /* "25%" of a CONFIG_KEY_SIZE_PCT key. */
 static int parse_percent(const struct value_in *v, size_t len, char **msg)
 {
@@ -334,7 +347,7 @@ static int parse_percent(const struct value_in *v, size_t len, char **msg)
     double lo = v->k->info.type == CONFIG_KEY_HOST_SIZE_PCT ? 1.0 : 0.0;
     if (!(pct >= lo && pct <= 100.0))
         return value_error(v, msg, " = %s: out of range [%g%%, 100%%]", v->shown, lo);
-    *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_PCT, 0, pct};
+    set_size(v->dst, CONFIG_SIZE_PCT, 0, pct);
     return 0;
 }
 
@@ -359,7 +372,7 @@ static int parse_size(const struct value_in *v, char **msg)
     size_t len = strlen(v->text);
     bool pct_ok = ki->type == CONFIG_KEY_SIZE_PCT || ki->type == CONFIG_KEY_HOST_SIZE_PCT;
     if (ki->type == CONFIG_KEY_HOST_SIZE_PCT && strcmp(v->text, "none") == 0) {
-        *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_UNSET, 0, 0};
+        set_size(v->dst, CONFIG_SIZE_UNSET, 0, 0);
         return 0;
     }
     if (pct_ok && len > 1 && v->text[len - 1] == '%')
@@ -380,7 +393,7 @@ static int parse_size(const struct value_in *v, char **msg)
                            size_format((uint64_t)ki->min, lim, sizeof(lim)));
     }
     if (v->k->field == FIELD_CSIZE)
-        *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_BYTES, bytes, 0};
+        set_size(v->dst, CONFIG_SIZE_BYTES, bytes, 0);
     else
         *(uint64_t *)v->dst = bytes;
     return 0;
