@@ -7,7 +7,8 @@
 #                            [TIMEOUT s] [GUEST])
 #     label "integration"; GUEST makes it wait for the guest-image fixture.
 #   ballast_fuzzer(NAME fuzz.proto.decode SOURCES f.c LIBS ballast_proto)
-#     libFuzzer target, only with BALLAST_FUZZ; runs BALLAST_FUZZ_SECONDS under ctest.
+#     libFuzzer target, only with BALLAST_FUZZ; runs BALLAST_FUZZ_SECONDS under ctest
+#     on a copy of tests/fuzz/corpus/<name> with tests/fuzz/dict/<name>.dict.
 
 set(BALLAST_TESTS_DIR ${CMAKE_CURRENT_LIST_DIR}/../tests)
 
@@ -57,14 +58,16 @@ function(ballast_fuzzer)
   target_compile_options(${exe} PRIVATE -fsanitize=fuzzer)
   target_link_options(${exe} PRIVATE -fsanitize=fuzzer)
   set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${BALLAST_TEST_BIN_DIR})
-  set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/${T_NAME})
-  set(artifacts ${CMAKE_BINARY_DIR}/fuzz-artifacts/${T_NAME}/)
-  file(MAKE_DIRECTORY ${corpus} ${artifacts})
-  # Seeds (if any) live in tests/fuzz/corpus/<name>; they are read, never written.
-  set(seeds ${BALLAST_TESTS_DIR}/fuzz/corpus/${T_NAME})
+  set(artifacts ${CMAKE_BINARY_DIR}/fuzz-artifacts/${T_NAME})
+  # The kept corpus (tests/fuzz/corpus/<name>, minimised, regression seeds
+  # included) and dictionary (tests/fuzz/dict/<name>.dict) are required:
+  # run-fuzzer.sh copies the corpus to a temp dir, so the run replays every
+  # kept input first and never writes into the repository. scripts/fuzz runs
+  # the long campaigns.
   add_test(NAME ${T_NAME}
-    COMMAND ${exe} -max_total_time=${BALLAST_FUZZ_SECONDS} -timeout=5 -rss_limit_mb=1024
-            -print_final_stats=1 -artifact_prefix=${artifacts} ${corpus} ${seeds})
+    COMMAND ${BALLAST_TESTS_DIR}/fuzz/run-fuzzer.sh $<TARGET_FILE:${exe}>
+            ${BALLAST_TESTS_DIR}/fuzz/corpus/${T_NAME} ${BALLAST_TESTS_DIR}/fuzz/dict/${T_NAME}.dict
+            ${BALLAST_FUZZ_SECONDS} ${artifacts})
   set_tests_properties(${T_NAME} PROPERTIES LABELS fuzz
     TIMEOUT 600 RUN_SERIAL TRUE)
 endfunction()

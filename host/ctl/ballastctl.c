@@ -295,6 +295,8 @@ static void print_explain_set_errors(JsonObject *o)
 
 static void print_explain(JsonNode *result)
 {
+    if (!result)
+        return; /* a reply without a result: nothing to explain (fuzz.ctl.reply) */
     if (!JSON_NODE_HOLDS_OBJECT(result)) {
         print_json(result);
         return;

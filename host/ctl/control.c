@@ -125,6 +125,12 @@ static int get_string(JsonObject *obj, const char *name, char *dst, size_t dst_l
     if (n == 0 || n >= dst_len)
         return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL,
                     "member \"%s\" must be 1..%zu bytes", name, dst_len - 1);
+    /* json-glib takes octal escapes ("\222", not JSON) and so can hand over
+     * bytes that are not UTF-8: a VM name that could never be written back
+     * (our JSON writer turns them into U+FFFD) must not get in. */
+    if (!g_utf8_validate(s, (gssize)n, NULL))
+        return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL,
+                    "member \"%s\" is not UTF-8 text", name);
     memcpy(dst, s, n + 1);
     return 0;
 }
@@ -286,11 +292,22 @@ char *ctl_reply_error(const char *code, const char *message)
     return line_end(&w);
 }
 
+/* A string member, or def when it is absent or not a string. */
+static const char *string_or(JsonObject *o, const char *name, const char *def)
+{
+    JsonNode *n = json_object_get_member(o, name);
+    return n && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n) : def;
+}
+
 int ctl_reply_parse(const char *line, JsonNode **result, char **err_code, char **err_msg)
 {
     *result = NULL;
     *err_code = NULL;
     *err_msg = NULL;
+    /* ballastd's replies nest 4 levels; json-glib recurses once per level
+     * and would overflow ballastctl's stack on a line of '[' (fuzz.ctl.reply). */
+    if (json_depth(line, strlen(line)) > CTL_MAX_JSON_DEPTH)
+        return -EINVAL;
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, line, -1, NULL))
         return -EINVAL;
@@ -306,8 +323,10 @@ int ctl_reply_parse(const char *line, JsonNode **result, char **err_code, char *
         if (!err || !JSON_NODE_HOLDS_OBJECT(err))
             return -EINVAL;
         JsonObject *eo = json_node_get_object(err);
-        *err_code = g_strdup(json_object_get_string_member_with_default(eo, "code", "?"));
-        *err_msg = g_strdup(json_object_get_string_member_with_default(eo, "message", ""));
+        /* json-glib's _with_default getters give NULL for a member of
+         * another type: ballastctl would print "(null)". */
+        *err_code = g_strdup(string_or(eo, "code", "?"));
+        *err_msg = g_strdup(string_or(eo, "message", ""));
         return -EIO;
     }
     JsonNode *res = json_object_get_member(obj, "result");

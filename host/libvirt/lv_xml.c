@@ -20,6 +20,7 @@ struct ns_decl {
 struct parse_state {
     struct lv_domain_info *out;
     bool policy_only;   /* lv_policy_xml_parse: the root is the policy element */
+    bool root_seen;     /* GMarkup takes a document of comments and PIs alone */
     GPtrArray *path;    /* char * local names, root first */
     GArray *ns;         /* struct ns_decl */
     GString *text;      /* text of the current leaf */
@@ -102,6 +103,8 @@ static void on_start(GMarkupParseContext *ctx, const char *element, const char *
         }
     }
     g_string_truncate(st->text, 0);
+    if (depth == 1)
+        st->root_seen = true;
 
     if (depth == 1 && !st->policy_only && strcmp(element, "domain") != 0) {
         g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
@@ -331,6 +334,12 @@ static int parse(const char *xml, gssize len, bool policy_only, struct lv_domain
     GMarkupParseContext *ctx = g_markup_parse_context_new(&parser, 0, &st, NULL);
     bool ok = g_markup_parse_context_parse(ctx, xml, (gssize)n, error) &&
               g_markup_parse_context_end_parse(ctx, error);
+    /* "<?xml version='1.0'?>" alone parses: without a root it is no domain,
+     * and no metadata element either (fuzz.libvirt.xml). */
+    if (ok && !st.root_seen) {
+        g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_EMPTY, "no root element");
+        ok = false;
+    }
     g_markup_parse_context_free(ctx);
     for (guint i = 0; i < st.ns->len; i++) {
         g_free(g_array_index(st.ns, struct ns_decl, i).prefix);

@@ -333,6 +333,19 @@ static const char *bound_text(double x, char *buf, size_t len)
     return buf;
 }
 
+/* Stores a size with its padding zeroed: a struct assigned from a compound
+ * literal may carry any bytes there (clang's do), and vm_saved_hash()
+ * hashes an override's bytes to tell whether the state file must be
+ * rewritten (fuzz.daemon.state_file). */
+static void set_size(void *dst, enum config_size_kind kind, uint64_t bytes, double pct)
+{
+    struct config_size *sz = dst;
+    memset(sz, 0, sizeof(*sz));
+    sz->kind = kind;
+    sz->bytes = bytes;
+    sz->pct = pct;
+}
+
 /* "25%" of a CONFIG_KEY_SIZE_PCT key. */
 static int parse_percent(const struct value_in *v, size_t len, char **msg)
 {
@@ -345,7 +358,7 @@ static int parse_percent(const struct value_in *v, size_t len, char **msg)
     double lo = v->k->info.type == CONFIG_KEY_HOST_SIZE_PCT ? 1.0 : 0.0;
     if (!(pct >= lo && pct <= 100.0))
         return value_error(v, msg, " = %s: out of range [%g%%, 100%%]", v->shown, lo);
-    *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_PCT, 0, pct};
+    set_size(v->dst, CONFIG_SIZE_PCT, 0, pct);
     return 0;
 }
 
@@ -370,7 +383,7 @@ static int parse_size(const struct value_in *v, char **msg)
     size_t len = strlen(v->text);
     bool pct_ok = ki->type == CONFIG_KEY_SIZE_PCT || ki->type == CONFIG_KEY_HOST_SIZE_PCT;
     if (ki->type == CONFIG_KEY_HOST_SIZE_PCT && strcmp(v->text, "none") == 0) {
-        *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_UNSET, 0, 0};
+        set_size(v->dst, CONFIG_SIZE_UNSET, 0, 0);
         return 0;
     }
     if (pct_ok && len > 1 && v->text[len - 1] == '%')
@@ -391,7 +404,7 @@ static int parse_size(const struct value_in *v, char **msg)
                            size_format((uint64_t)ki->min, lim, sizeof(lim)));
     }
     if (v->k->field == FIELD_CSIZE)
-        *(struct config_size *)v->dst = (struct config_size){CONFIG_SIZE_BYTES, bytes, 0};
+        set_size(v->dst, CONFIG_SIZE_BYTES, bytes, 0);
     else
         *(uint64_t *)v->dst = bytes;
     return 0;
@@ -724,12 +737,22 @@ static void vm_value_text(const struct key_def *k, const struct config_vm_policy
 }
 
 /* A percentage as a plain number that parses back: 17 significant digits,
- * or (the parser takes no exponent) 17 decimals with trailing zeros cut. */
+ * or, where that needs an exponent (the parser takes none), the fewest
+ * decimals from 17 on that read back as the same double, trailing zeros
+ * cut. 17 decimals alone turned 0.0000303444...% into 0.00003034444444444%
+ * (fuzz.config.value). Only a percentage too small for buf (under ~1e-25 %
+ * with the state file's 48 bytes: no byte of any VM) is left the closest. */
 static void exact_pct(double pct, char *buf, size_t len)
 {
     snprintf(buf, len, "%.17g", pct);
-    if (strchr(buf, 'e') || strchr(buf, 'E'))
-        snprintf(buf, len, "%.17f", pct);
+    if (strchr(buf, 'e') || strchr(buf, 'E')) {
+        int max_decimals = len > 21 ? (int)len - 4 : 17; /* "0." digits "%" NUL */
+        for (int decimals = 17; decimals <= max_decimals; decimals++) {
+            snprintf(buf, len, "%.*f", decimals, pct);
+            if (g_ascii_strtod(buf, NULL) == pct)
+                break;
+        }
+    }
     if (!strchr(buf, '.')) {
         if (strlen(buf) + 2 <= len)
             strcat(buf, "%");

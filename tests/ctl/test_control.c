@@ -177,6 +177,40 @@ static void test_replies(void)
     CU_ASSERT_EQUAL(ctl_reply_parse("{\"ok\":false}", &result, &code, &msg), -EINVAL);
 }
 
+/* What fuzz.ctl.reply and fuzz.ctl.request found: a reply nested deeper
+ * than json-glib's recursion can take, an error reply whose code and
+ * message are not strings (ballastctl printed "(null)"), a request string
+ * that json-glib's octal escapes made into bytes that are not UTF-8. */
+static void test_hostile_replies(void)
+{
+    GString *deep = g_string_new("{\"ok\":true,\"result\":");
+    for (int i = 0; i < 100000; i++)
+        g_string_append_c(deep, '[');
+    JsonNode *result = NULL;
+    char *code = NULL, *msg = NULL;
+    CU_ASSERT_EQUAL(ctl_reply_parse(deep->str, &result, &code, &msg), -EINVAL);
+    CU_ASSERT_PTR_NULL(result);
+    g_string_free(deep, TRUE);
+
+    CU_ASSERT_EQUAL(ctl_reply_parse("{\"ok\":false,\"error\":{\"code\":5,\"message\":{}}}", &result,
+                                    &code, &msg),
+                    -EIO);
+    CU_ASSERT_STRING_EQUAL(code, "?");
+    CU_ASSERT_STRING_EQUAL(msg, "");
+    g_free(code);
+    g_free(msg);
+
+    struct ctl_request req;
+    const char *err_code = NULL;
+    char *err_msg = NULL;
+    const char *octal = "{\"cmd\":\"explain\",\"vm\":\"v\\222\"}";
+    int rc = ctl_request_parse(octal, strlen(octal), &req, &err_code, &err_msg);
+    CU_ASSERT_EQUAL(rc, -EINVAL);
+    if (rc == -EINVAL)
+        CU_ASSERT_STRING_EQUAL(err_msg, "member \"vm\" is not UTF-8 text");
+    g_free(err_msg);
+}
+
 /* An error reply's message is escaped (tests/json covers the writer itself). */
 static void test_error_escaped(void)
 {
@@ -584,6 +618,7 @@ static CU_TestInfo control_tests[] = {
     {"request roundtrip", test_request_roundtrip},
     {"replies", test_replies},
     {"error reply escaped", test_error_escaped},
+    {"hostile replies, non-UTF-8 requests", test_hostile_replies},
     {"status roundtrip", test_status_roundtrip},
     {"status budget", test_status_budget},
     {"status fresh", test_status_fresh},

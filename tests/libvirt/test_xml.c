@@ -283,8 +283,27 @@ static void test_cmdline(void)
     CU_ASSERT_FALSE(lv_cmdline_is_guest(a, sizeof(a), ""));
 }
 
+/* A document of a declaration (or comments) alone parses in GMarkup; it is
+ * neither a domain nor a metadata element (found by fuzz.libvirt.xml). */
+static void test_no_root(void)
+{
+    const char *texts[] = {"<?xml version='1.0'?>", "<!-- nothing -->", "<?x?><!--y-->"};
+    for (size_t i = 0; i < G_N_ELEMENTS(texts); i++) {
+        struct lv_domain_info info;
+        GError *error = NULL;
+        CU_ASSERT_EQUAL(lv_domain_info_parse(texts[i], -1, &info, &error), -EINVAL);
+        CU_ASSERT_PTR_NOT_NULL(error);
+        g_clear_error(&error);
+        CU_ASSERT_EQUAL(lv_policy_xml_parse(texts[i], -1, &info, &error), -EINVAL);
+        CU_ASSERT_PTR_NOT_NULL(error);
+        CU_ASSERT_FALSE(info.has_policy);
+        g_clear_error(&error);
+    }
+}
+
 static CU_TestInfo xml_tests[] = {
     {"q35 live XML", test_q35_live},
+    {"no root element", test_no_root},
     {"microvm live XML", test_microvm_live},
     {"balloon models", test_balloon_models},
     {"agent channels", test_channels},
