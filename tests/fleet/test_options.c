@@ -276,7 +276,7 @@ static void test_path(void)
 
     expect_reject(ARGS("path", "--state", "/s"), "which FILE");
     expect_reject(ARGS("path", "--state", "/s", "vm0", "sock"), "unknown FILE 'sock'");
-    expect_reject(ARGS("path", "--state", "/s", "vm0", "qmp.sock"), "qmp, agent");
+    expect_reject(ARGS("path", "--state", "/s", "vm0", "qmp.sock"), "qmp, qmp-admin, agent");
     expect_reject(ARGS("path", "--state", "/s", "qmp"), "NAME");
     expect_reject(ARGS("path", "--state", "/s", "vm0", "lock"), "no NAME");
     expect_reject(ARGS("path", "--state", "/s", "..", "pid"), "'..' is not a guest name");
