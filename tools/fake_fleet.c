@@ -224,8 +224,7 @@ static void qmp_command(struct fake_vm *vm, const char *obj)
     } else if (strcmp(cmd, "qom-get") == 0) {
         json_str(obj, "property", arg, sizeof(arg));
         if (strcmp(arg, "deflate-on-oom") == 0) {
-            qmp_sendf(vm, "{\"return\": %s, \"id\": %s}", deflate_on_oom ? "true" : "false",
-                      id);
+            qmp_sendf(vm, "{\"return\": %s, \"id\": %s}", deflate_on_oom ? "true" : "false", id);
         } else if (strcmp(arg, "guest-stats") == 0) {
             uint64_t total = vm->actual_bytes - OVERHEAD;
             uint64_t avail = total > vm->used_bytes ? total - vm->used_bytes : 0;

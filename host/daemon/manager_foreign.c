@@ -63,13 +63,12 @@ void manager_foreign_seen(struct bd_vm *vm, uint64_t foreign_bytes, int64_t chan
     vm->foreign_rose_over = rose_over_bytes;
     vm->foreign_by = foreign_who(vm);
     char sz[32];
-    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", vm->name, "FOREIGN_BY",
-                     vm->foreign_by, "MESSAGE",
-                     "%s: balloon moved to %s by %s, not by ballastd and not by the guest: "
-                     "holding it there (no shrink, growth only under guest pressure) until "
-                     "`ballastctl resume %s`",
-                     vm->name, size_format(foreign_bytes, sz, sizeof(sz)), vm->foreign_by,
-                     vm->name);
+    g_log_structured(
+        G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", vm->name, "FOREIGN_BY", vm->foreign_by, "MESSAGE",
+        "%s: balloon moved to %s by %s, not by ballastd and not by the guest: "
+        "holding it there (no shrink, growth only under guest pressure) until "
+        "`ballastctl resume %s`",
+        vm->name, size_format(foreign_bytes, sz, sizeof(sz)), vm->foreign_by, vm->name);
 }
 
 void manager_foreign_apply(struct bd_vm *vm)
@@ -117,8 +116,8 @@ bool manager_foreign_resume(struct bd_vm *vm)
         return false;
     char sz[32];
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "MESSAGE",
-                     "%s: foreign target %s handed back to ballastd (ballastctl resume)",
-                     vm->name, size_format(vm->foreign_bytes, sz, sizeof(sz)));
+                     "%s: foreign target %s handed back to ballastd (ballastctl resume)", vm->name,
+                     size_format(vm->foreign_bytes, sz, sizeof(sz)));
     foreign_clear(vm);
     return true;
 }

@@ -463,12 +463,9 @@ static const struct {
     bool names_vm; /* refused with no-such-vm unless req->vm is managed */
     char *(*reply)(struct manager *m, struct bd_vm *vm, const struct ctl_request *req);
 } handlers[] = {
-    {CTL_CMD_PING, false, ping_reply},
-    {CTL_CMD_STATUS, false, status_request},
-    {CTL_CMD_EXPLAIN, true, explain_reply},
-    {CTL_CMD_SET_POLICY, true, set_policy_reply},
-    {CTL_CMD_RESUME, true, resume_reply},
-    {CTL_CMD_DRY_RUN, false, dry_run_reply},
+    {CTL_CMD_PING, false, ping_reply},      {CTL_CMD_STATUS, false, status_request},
+    {CTL_CMD_EXPLAIN, true, explain_reply}, {CTL_CMD_SET_POLICY, true, set_policy_reply},
+    {CTL_CMD_RESUME, true, resume_reply},   {CTL_CMD_DRY_RUN, false, dry_run_reply},
     {CTL_CMD_NOTIFY, false, notify_reply}, /* a hint: an unmanaged domain is no error */
 };
 

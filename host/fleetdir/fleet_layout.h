@@ -22,17 +22,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define FLEET_QMP_SOCKET   "qmp.sock"
+#define FLEET_QMP_SOCKET "qmp.sock"
 /* QEMU serves one client per monitor socket, and ballastd holds qmp.sock:
  * an operator's or another tool's QMP client (the `balloon` ballastd then
  * sees as a foreign target, docs/policy.md) connects here. */
 #define FLEET_QMP_ADMIN_SOCKET "qmp-admin.sock"
-#define FLEET_AGENT_SOCKET "agent.sock"
-#define FLEET_PID_FILE     "pid"
-#define FLEET_CONSOLE_LOG  "console.log"
-#define FLEET_QEMU_LOG     "qemu.log"
-#define FLEET_STATE_FILE   "fleet.json"
-#define FLEET_LOCK_FILE    ".lock"
+#define FLEET_AGENT_SOCKET     "agent.sock"
+#define FLEET_PID_FILE         "pid"
+#define FLEET_CONSOLE_LOG      "console.log"
+#define FLEET_QEMU_LOG         "qemu.log"
+#define FLEET_STATE_FILE       "fleet.json"
+#define FLEET_LOCK_FILE        ".lock"
 
 /* sun_path holds 108 bytes, NUL included. */
 #define FLEET_LAYOUT_SOCKET_MAX 107

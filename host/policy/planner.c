@@ -58,8 +58,8 @@ bool planner_event_takes(const struct policy_vm_out *out, uint64_t current_bytes
            out->target_bytes > current_bytes;
 }
 
-uint64_t planner_guarantee_target(double host_pressure, uint64_t want_bytes,
-                                  uint64_t current_bytes, uint64_t guaranteed_bytes)
+uint64_t planner_guarantee_target(double host_pressure, uint64_t want_bytes, uint64_t current_bytes,
+                                  uint64_t guaranteed_bytes)
 {
     if (host_pressure <= 0.0 || want_bytes <= current_bytes || want_bytes <= guaranteed_bytes)
         return want_bytes;

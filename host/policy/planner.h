@@ -109,8 +109,8 @@ bool planner_event_takes(const struct policy_vm_out *out, uint64_t current_bytes
  * guarantee keeps what it has; the engine's pass 2 takes the excess back
  * first). Without host pressure, want_bytes.
  */
-uint64_t planner_guarantee_target(double host_pressure, uint64_t want_bytes,
-                                  uint64_t current_bytes, uint64_t guaranteed_bytes);
+uint64_t planner_guarantee_target(double host_pressure, uint64_t want_bytes, uint64_t current_bytes,
+                                  uint64_t guaranteed_bytes);
 
 /* --- balloon changes ---------------------------------------------------------------------- */
 

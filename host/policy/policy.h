@@ -85,7 +85,7 @@ struct policy_vm_params {
      * growth beyond it comes from the VM's own share. max_bytes = always
      * (the default, 100%). */
     uint64_t guaranteed_bytes;
-    uint32_t shares;      /* weight under host pressure: more shares, less squeezed */
+    uint32_t shares; /* weight under host pressure: more shares, less squeezed */
     enum policy_mode mode;
     bool agent_required;  /* no fresh agent report -> never shrink */
     bool reclaim_allowed; /* may ask the agent to RECLAIM (drop caches) */

@@ -347,8 +347,8 @@ uint64_t vmcost_audit_excess(uint64_t nominal_bytes, uint64_t actual_bytes,
 
 /* Pure: notes one cost read at now_ms (monotonic). */
 enum vmcost_audit_event vmcost_audit_note(struct vmcost_audit *a, uint64_t nominal_bytes,
-                                          uint64_t actual_bytes,
-                                          uint64_t guest_ram_resident_bytes, int64_t now_ms);
+                                          uint64_t actual_bytes, uint64_t guest_ram_resident_bytes,
+                                          int64_t now_ms);
 
 /* ---------------------------------------------------------- the schedule */
 

@@ -17,8 +17,8 @@ uint64_t vmcost_audit_excess(uint64_t nominal_bytes, uint64_t actual_bytes,
 }
 
 enum vmcost_audit_event vmcost_audit_note(struct vmcost_audit *a, uint64_t nominal_bytes,
-                                          uint64_t actual_bytes,
-                                          uint64_t guest_ram_resident_bytes, int64_t now_ms)
+                                          uint64_t actual_bytes, uint64_t guest_ram_resident_bytes,
+                                          int64_t now_ms)
 {
     uint64_t excess = vmcost_audit_excess(nominal_bytes, actual_bytes, guest_ram_resident_bytes);
     if (!excess) {

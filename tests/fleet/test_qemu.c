@@ -362,7 +362,7 @@ static void test_json_previous_version(void)
     CU_ASSERT_PTR_NULL(s.append);
     CU_ASSERT_FALSE(s.merge[0]);
     CU_ASSERT_TRUE(s.merge[1]);
-    CU_ASSERT_TRUE(s.kaslr); /* before --kaslr existed, guests booted with KASLR */
+    CU_ASSERT_TRUE(s.kaslr);               /* before --kaslr existed, guests booted with KASLR */
     CU_ASSERT_TRUE(s.free_page_reporting); /* and free page reporting was always on */
 
     const char *no_merge[] = {"vm0", "vm3", NULL};

@@ -372,8 +372,7 @@ static void test_foreign_hold(void)
     CU_ASSERT_EQUAL(planner_foreign_target(POLICY_GROW, 6144 * MIB, 4096 * MIB), 4096 * MIB);
     CU_ASSERT_EQUAL(planner_foreign_target(POLICY_HOLD, 4096 * MIB, 4096 * MIB), 4096 * MIB);
     /* An urgent growth goes past it: nobody's setting is worth an OOM kill. */
-    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_GROW_URGENT, 6144 * MIB, 4096 * MIB),
-                    6144 * MIB);
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_GROW_URGENT, 6144 * MIB, 4096 * MIB), 6144 * MIB);
     /* ... and is not taken back when the pressure ends: a hold never shrinks. */
     CU_ASSERT_EQUAL(planner_foreign_target(POLICY_SHRINK, 4096 * MIB, 6144 * MIB), 6144 * MIB);
 }
@@ -382,7 +381,8 @@ static void test_foreign_was_deflate(void)
 {
     /* A rise over 148 MiB read as foreign at t=10000; PRESSURE follows. */
     CU_ASSERT_TRUE(planner_foreign_was_deflate(148 * MIB, 10000, 10000));
-    CU_ASSERT_TRUE(planner_foreign_was_deflate(148 * MIB, 10000, 10000 + PLANNER_FOREIGN_SETTLE_MS));
+    CU_ASSERT_TRUE(
+        planner_foreign_was_deflate(148 * MIB, 10000, 10000 + PLANNER_FOREIGN_SETTLE_MS));
     /* Too late: the guest's pressure is about something else. */
     CU_ASSERT_FALSE(
         planner_foreign_was_deflate(148 * MIB, 10000, 10001 + PLANNER_FOREIGN_SETTLE_MS));

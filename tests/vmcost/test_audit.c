@@ -33,13 +33,13 @@ static void test_flag_once_then_clear(void)
     CU_ASSERT_FALSE(a.flagged);
     CU_ASSERT_EQUAL(a.unreleased_bytes, 388 * MIB);
     /* Still over, but not long enough. */
-    CU_ASSERT_EQUAL(vmcost_audit_note(&a, 1024 * MIB, 512 * MIB, 900 * MIB,
-                                      1000 + VMCOST_AUDIT_HOLD_MS - 1),
-                    VMCOST_AUDIT_QUIET);
+    CU_ASSERT_EQUAL(
+        vmcost_audit_note(&a, 1024 * MIB, 512 * MIB, 900 * MIB, 1000 + VMCOST_AUDIT_HOLD_MS - 1),
+        VMCOST_AUDIT_QUIET);
     /* Long enough: raised once, then quiet while it lasts. */
-    CU_ASSERT_EQUAL(vmcost_audit_note(&a, 1024 * MIB, 512 * MIB, 880 * MIB,
-                                      1000 + VMCOST_AUDIT_HOLD_MS),
-                    VMCOST_AUDIT_RAISED);
+    CU_ASSERT_EQUAL(
+        vmcost_audit_note(&a, 1024 * MIB, 512 * MIB, 880 * MIB, 1000 + VMCOST_AUDIT_HOLD_MS),
+        VMCOST_AUDIT_RAISED);
     CU_ASSERT_TRUE(a.flagged);
     CU_ASSERT_EQUAL(a.unreleased_bytes, 368 * MIB);
     CU_ASSERT_EQUAL(vmcost_audit_note(&a, 1024 * MIB, 512 * MIB, 880 * MIB, 200000),
