@@ -41,6 +41,9 @@ budget_cleanup() {
     wait "$daemon_pid" 2>/dev/null || true
   fi
   restore_ksm
+  # cleanup reads the test's status from $?; under set -e a failing
+  # `(exit rc)` would end this function before the fleet is stopped.
+  set +e
   (exit "$rc")
   cleanup
 }
