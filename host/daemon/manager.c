@@ -1113,8 +1113,15 @@ static unsigned poll_agents(struct manager *m)
     unsigned polled = 0;
     for (guint i = 0; i < m->vms->len; i++) {
         struct bd_vm *vm = m->vms->pdata[i];
-        if (!vm->has_agent || !agent_conn_pollable(&vm->agent) ||
-            !planner_poll_due(vm->report_valid, vm->report_ms, stale_ms, now))
+        if (!vm->has_agent || !agent_conn_pollable(&vm->agent))
+            continue;
+        /* Not only while shrink_unseen: the engine also holds on a report
+         * whose MemTotal predates the balloon's move ("never shrink blind"). */
+        const bool after_shrink = planner_poll_after_shrink(
+            vm->target_set_bytes > 0, vm->report_ms, vm->last_set_ms, vm->report_actual_bytes,
+            vm->balloon.actual_bytes > 0 ? (uint64_t)vm->balloon.actual_bytes : 0,
+            vm->target_set_bytes, m->cfg->tunables.stall_tolerance_bytes);
+        if (!after_shrink && !planner_poll_due(vm->report_valid, vm->report_ms, stale_ms, now))
             continue;
         if (agent_conn_poll(&vm->agent) == 0)
             polled++;

@@ -206,6 +206,24 @@ bool planner_poll_due(bool report_valid, int64_t report_ms, uint64_t agent_stale
     return !report_valid || now_ms - report_ms >= (int64_t)(agent_stale_ms / 2);
 }
 
+static bool at_target(uint64_t actual_bytes, uint64_t target_bytes, uint64_t tolerance_bytes)
+{
+    return actual_bytes <= target_bytes || actual_bytes - target_bytes <= tolerance_bytes;
+}
+
+bool planner_poll_after_shrink(bool shrink_unseen, int64_t report_ms, int64_t last_set_ms,
+                               int64_t report_actual_bytes, uint64_t actual_bytes,
+                               uint64_t target_bytes, uint64_t tolerance_bytes)
+{
+    if (!shrink_unseen || target_bytes == 0 || actual_bytes == 0 ||
+        !at_target(actual_bytes, target_bytes, tolerance_bytes))
+        return false;
+    const bool report_before = report_ms <= last_set_ms || report_actual_bytes < 0 ||
+                               !at_target((uint64_t)report_actual_bytes, target_bytes,
+                                          tolerance_bytes);
+    return report_before;
+}
+
 bool planner_refresh_due(const struct planner_refresh *r, int64_t now_ms, bool *guest_stats)
 {
     *guest_stats = !r->has_agent || !r->report_valid;

@@ -299,6 +299,20 @@ bool planner_polled_reports_ok(uint64_t agent_stale_ms, uint32_t report_interval
 bool planner_poll_due(bool report_valid, int64_t report_ms, uint64_t agent_stale_ms,
                       int64_t now_ms);
 
+/*
+ * An own shrink the guest's figures do not show yet (policy_vm_state
+ * shrink_unseen) holds the next step until a report made after the balloon
+ * reached it arrives (docs/policy.md). A quiet agent's heartbeat comes only
+ * every agent_stale_ms / 2, so each step of a shrink would wait ~7.5 s for
+ * it: poll at once instead, when the balloon is there (actual within
+ * tolerance of the target) and the last report is older than the command
+ * or was made with the balloon not there yet (report_actual_bytes, -1
+ * unknown).
+ */
+bool planner_poll_after_shrink(bool shrink_unseen, int64_t report_ms, int64_t last_set_ms,
+                               int64_t report_actual_bytes, uint64_t actual_bytes,
+                               uint64_t target_bytes, uint64_t tolerance_bytes);
+
 /* What a tick knows of a VM's balloon figures. */
 struct planner_refresh {
     bool has_agent;         /* the VM has an agent channel */

@@ -19,7 +19,7 @@
 source "$(dirname "$0")/lib.sh"
 need_guests
 mib=$((1024 * 1024))
-jump_at_s=45
+jump_at_s=70
 vm0_pid_file=$(fleet_path --state "$state" vm0 pid)
 vm0_console=$(fleet_path --state "$state" vm0 console)
 

@@ -415,6 +415,18 @@ static void test_poll_due(void)
     CU_ASSERT_FALSE(planner_poll_due(true, 10000, 15000, 10000 + 7499));
     CU_ASSERT_TRUE(planner_poll_due(true, 10000, 15000, 10000 + 7500));
     CU_ASSERT_TRUE(planner_poll_due(false, 10000, 15000, 10001)); /* no report at all */
+    /* After an own shrink: poll as soon as the balloon is there, not before,
+     * and only while the report predates the command. */
+    CU_ASSERT_TRUE(planner_poll_after_shrink(true, 1000, 2000, -1, 200 * MIB, 200 * MIB, MIB));
+    CU_ASSERT_TRUE(planner_poll_after_shrink(true, 1000, 2000, -1, 200 * MIB + MIB, 200 * MIB, MIB));
+    CU_ASSERT_FALSE(planner_poll_after_shrink(true, 1000, 2000, -1, 220 * MIB, 200 * MIB, MIB));
+    CU_ASSERT_TRUE(planner_poll_after_shrink(true, 2500, 2000, -1, 200 * MIB, 200 * MIB, MIB));
+    /* A report after the command, made while the balloon was still moving: poll. */
+    CU_ASSERT_TRUE(planner_poll_after_shrink(true, 2500, 2000, 255 * MIB, 200 * MIB, 200 * MIB, MIB));
+    /* A report after the command with the balloon there: the engine has what it needs. */
+    CU_ASSERT_FALSE(planner_poll_after_shrink(true, 2500, 2000, 200 * MIB, 200 * MIB, 200 * MIB, MIB));
+    CU_ASSERT_FALSE(planner_poll_after_shrink(false, 1000, 2000, -1, 200 * MIB, 200 * MIB, MIB));
+    CU_ASSERT_FALSE(planner_poll_after_shrink(true, 1000, 2000, -1, 0, 200 * MIB, MIB));
 }
 
 static void test_grants(void)
