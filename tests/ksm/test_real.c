@@ -44,8 +44,11 @@ static void test_host_parses(void)
     for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++)
         CU_ASSERT_TRUE(ksm_host_has(&h, core[i]));
     CU_ASSERT_TRUE(h.run <= 2);
-    /* A KSM page is shared by at least two sites: sharing >= shared. */
-    CU_ASSERT_TRUE(h.pages_sharing >= h.pages_shared);
+    /* Not asserted: pages_sharing >= pages_shared. It holds while ksmd runs,
+     * but when the processes that shared a KSM page exit with ksmd stopped
+     * (run = 0, as ballastd leaves a ksmd it started), their sites are gone
+     * and the stable page stays counted in pages_shared until ksmd runs
+     * again: measured here, shared 6998 vs sharing 1764. */
     if (ksm_host_has(&h, KSM_F_MAX_PAGE_SHARING))
         CU_ASSERT_TRUE(h.max_page_sharing >= 2);
     if (ksm_host_has(&h, KSM_F_ADVISOR_MODE)) {
