@@ -22,23 +22,7 @@ cp /proc/meminfo "$proc/meminfo"
 cp /proc/pressure/memory "$proc/pressure/memory" 2>/dev/null || true # PSI may be off: optional
 
 printf '[ballastd]\ntick_interval_ms = 1000\ngrow_hold_ms = 0\nksm_mode = observe\n' >"$conf/ballastd.conf"
-coproc FAKE { exec "$fake" "$state" 2 --memory 256 --used 64; }
-extra_pids+=("$FAKE_PID")
-if ! read -r -t 10 line <&"${FAKE[0]}" || [[ $line != ready ]]; then
-  fail "fake fleet did not start"
-fi
-fake_cmd() { # CMD...: one command to the fakes; prints their answer
-  echo "$*" >&"${FAKE[1]}"
-  while read -r -t 5 line <&"${FAKE[0]}" && [[ $line != end ]]; do echo "$line"; done
-}
-count_of() { # NAME COLUMN: one column of NAME's "counts" line
-  local c
-  c=$(fake_cmd counts)
-  awk -v n="$1" -v k="$2" '$1 == n {print $k}' <<<"$c"
-}
-sets() { count_of "$1" 4; }       # balloon commands to NAME
-actual_mib() { count_of "$1" 5; } # NAME's balloon, MiB
-vm_json() { status_json | jq -c --arg n "$1" '.vms[] | select(.name == $n)'; }
+start_fake 2 --memory 256 --used 64
 
 # The fleet's rest (PIDs, ksmd, boot id) is not under the copy: cost and KSM
 # figures are unknown, and no state file is kept.

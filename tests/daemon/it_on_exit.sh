@@ -11,21 +11,7 @@ command -v jq >/dev/null || skip "jq not installed"
 fake=$build/tests/fake-fleet
 [[ -x $fake ]] || skip "fake-fleet not built"
 
-coproc FAKE { exec "$fake" "$state" 3 --memory 256 --actual 128 --used 64; }
-extra_pids+=("$FAKE_PID")
-if ! read -r -t 10 line <&"${FAKE[0]}" || [[ $line != ready ]]; then
-  fail "fake fleet did not start"
-fi
-fake_cmd() { # CMD...: one command to the fakes; prints their answer
-  echo "$*" >&"${FAKE[1]}"
-  while read -r -t 5 line <&"${FAKE[0]}" && [[ $line != end ]]; do echo "$line"; done
-}
-# A pipeline's subshell has no coproc descriptors: the answer goes through a variable.
-count_of() { # NAME COLUMN: one column of NAME's "counts" line
-  local c
-  c=$(fake_cmd counts)
-  awk -v n="$1" -v k="$2" '$1 == n {print $k}' <<<"$c"
-}
+start_fake 3 --memory 256 --actual 128 --used 64
 connected() {
   status_json | jq -e '[.vms[] | select(.qmp == "connected" and .actual_bytes == 134217728)]
     | length == 3'

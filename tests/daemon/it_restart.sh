@@ -18,24 +18,7 @@ fake=$build/tests/fake-fleet
 MIB=1048576
 
 printf '[ballastd]\ntick_interval_ms = 1000\ngrow_hold_ms = 0\nksm_mode = observe\n' >"$conf/ballastd.conf"
-coproc FAKE { exec "$fake" "$state" 2 --memory 256 --used 64; }
-extra_pids+=("$FAKE_PID")
-if ! read -r -t 10 line <&"${FAKE[0]}" || [[ $line != ready ]]; then
-  fail "fake fleet did not start"
-fi
-fake_cmd() { # CMD...: one command to the fakes; prints their answer
-  echo "$*" >&"${FAKE[1]}"
-  while read -r -t 5 line <&"${FAKE[0]}" && [[ $line != end ]]; do echo "$line"; done
-}
-# A pipeline's subshell has no coproc descriptors: the answer goes through a variable.
-count_of() { # NAME COLUMN: one column of NAME's "counts" line
-  local c
-  c=$(fake_cmd counts)
-  awk -v n="$1" -v k="$2" '$1 == n {print $k}' <<<"$c"
-}
-sets() { count_of "$1" 4; }       # balloon commands to NAME
-actual_mib() { count_of "$1" 5; } # NAME's balloon, MiB
-vm_json() { status_json | jq -c --arg n "$1" '.vms[] | select(.name == $n)'; }
+start_fake 2 --memory 256 --used 64
 statefile=$state/ctl.state.json
 stop_daemon() {
   kill -TERM "$daemon_pid"

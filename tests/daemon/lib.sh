@@ -74,3 +74,28 @@ start_daemon() { # extra ballastd args...
   daemon_pid=$!
   wait_for 10 ctl ping || fail "ballastd did not answer on its control socket"
 }
+
+# The fake fleet (tools/fake_fleet.c) as a coprocess: start_fake ARGS...
+# starts it on $state (stopped by the trap) and waits for its "ready".
+start_fake() {
+  coproc FAKE { exec "$build/tests/fake-fleet" "$state" "$@"; }
+  extra_pids+=("$FAKE_PID")
+  local line
+  if ! read -r -t 10 line <&"${FAKE[0]}" || [[ $line != ready ]]; then
+    fail "fake fleet did not start"
+  fi
+}
+fake_cmd() { # CMD...: one command to the fakes; prints their answer
+  echo "$*" >&"${FAKE[1]}"
+  local line
+  while read -r -t 5 line <&"${FAKE[0]}" && [[ $line != end ]]; do echo "$line"; done
+}
+# A pipeline's subshell has no coproc descriptors: the answer goes through a variable.
+count_of() { # NAME COLUMN: one column of NAME's "counts" line
+  local c
+  c=$(fake_cmd counts)
+  awk -v n="$1" -v k="$2" '$1 == n {print $k}' <<<"$c"
+}
+sets() { count_of "$1" 4; }       # balloon commands to NAME
+actual_mib() { count_of "$1" 5; } # NAME's balloon, MiB
+vm_json() { status_json | jq -c --arg n "$1" '.vms[] | select(.name == $n)'; }
