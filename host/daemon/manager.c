@@ -505,6 +505,16 @@ static struct planner_vm plan_input(const struct bd_vm *vm)
     return pv;
 }
 
+/* The engine's decision was not carried out this tick: the engine keeps the
+ * target, growth and shrink it had before (policy_actuation_memo), so that
+ * it neither waits for the guest to show a shrink never made nor paces the
+ * next one from it. Asked again at the next decision. */
+static void not_sent(struct bd_vm *vm)
+{
+    if (vm->out.actuate)
+        policy_actuation_memo_restore(&vm->pstate, &vm->pstate_before);
+}
+
 /*
  * Sends the engine's target; a growth starts the convergence watch. The
  * target is recorded as in force before the command goes out (libvirt's
@@ -542,6 +552,7 @@ static void send_target(struct manager *m, struct bd_vm *vm, const struct planne
     int rc = vm->src->ops->set_target(vm->src, vm->handle, pv->want_bytes);
     if (rc < 0) { /* not sent (the backend just went down): nothing changed */
         g_message("%s: balloon command not sent: %s", vm->name, g_strerror(-rc));
+        not_sent(vm);
         vm->target_set_bytes = before;
         target_history_forget(&vm->sent, pv->want_bytes);
         vm->grow_wait_bytes = 0;
@@ -618,13 +629,17 @@ static void actuate(struct manager *m, struct bd_vm *vm, const struct planner_vm
         vm->logged_target = pv->want_bytes;
         break;
     case PLANNER_SEND:
-        if (!set_retry_may_send(&vm->retry, now))
-            break; /* the last command failed: the back-off first (set_failed) */
+        if (!set_retry_may_send(&vm->retry, now)) {
+            not_sent(vm); /* the last command failed: the back-off first (set_failed) */
+            break;
+        }
         send_target(m, vm, pv, now, budget);
         break;
     case PLANNER_NOTHING:
+        break;
     case PLANNER_WAIT_GAP:    /* the engine asks again next tick */
     case PLANNER_WAIT_BUDGET: /* likewise */
+        not_sent(vm);
         break;
     }
 }
@@ -688,6 +703,7 @@ static void ksm_tick(struct manager *m, gint64 now)
 static void commit_decision(struct bd_vm *vm, const struct policy_vm_in *in,
                             const struct policy_vm_state *st, const struct policy_vm_out *out)
 {
+    policy_actuation_memo_save(&vm->pstate, &vm->pstate_before);
     vm->pstate = *st;
     vm->out = *out;
     vm->in = *in;

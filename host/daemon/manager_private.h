@@ -62,6 +62,7 @@ struct bd_vm {
     bool evaluated;                   /* in/out below are from the last tick */
     struct policy_vm_in in;
     struct policy_vm_state pstate;
+    struct policy_actuation_memo pstate_before; /* put back when a decision is not sent */
     struct policy_vm_out out;
     uint64_t logged_target;
     const char *status_reason; /* why it was not evaluated (a static string) */

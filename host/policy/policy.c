@@ -1480,6 +1480,29 @@ static void remember_call(int64_t now_ms, const struct policy_vm_in *in,
     s->initialized = true;
 }
 
+void policy_actuation_memo_save(const struct policy_vm_state *s, struct policy_actuation_memo *m)
+{
+    *m = (struct policy_actuation_memo){.last_target_bytes = s->last_target_bytes,
+                                        .last_change_ms = s->last_change_ms,
+                                        .last_grow_ms = s->last_grow_ms,
+                                        .last_shrink_ms = s->last_shrink_ms,
+                                        .grown = s->grown,
+                                        .shrunk = s->shrunk,
+                                        .shrink_unseen = s->shrink_unseen};
+}
+
+void policy_actuation_memo_restore(struct policy_vm_state *s,
+                                   const struct policy_actuation_memo *m)
+{
+    s->last_target_bytes = m->last_target_bytes;
+    s->last_change_ms = m->last_change_ms;
+    s->last_grow_ms = m->last_grow_ms;
+    s->last_shrink_ms = m->last_shrink_ms;
+    s->grown = m->grown;
+    s->shrunk = m->shrunk;
+    s->shrink_unseen = m->shrink_unseen;
+}
+
 int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *states,
                     struct policy_vm_out *out, struct policy_summary *summary)
 {

@@ -279,6 +279,25 @@ int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *
                     struct policy_vm_out *out, struct policy_summary *summary);
 
 /*
+ * What a call remembers of the target it asked for (remember_call): the
+ * target, when it changed, the last growth and shrink, and that the shrink
+ * is not in the guest's figures yet. The caller may not carry a decision
+ * out (the planner's gap between shrinks, the host's command budget, a
+ * back-off after a failed command): it then puts these back as they were
+ * before the call, or the engine would wait for the guest to show a shrink
+ * that was never made (and pace the next one from it).
+ */
+struct policy_actuation_memo {
+    uint64_t last_target_bytes;
+    int64_t last_change_ms, last_grow_ms, last_shrink_ms;
+    bool grown, shrunk, shrink_unseen;
+};
+
+void policy_actuation_memo_save(const struct policy_vm_state *s, struct policy_actuation_memo *m);
+void policy_actuation_memo_restore(struct policy_vm_state *s,
+                                   const struct policy_actuation_memo *m);
+
+/*
  * Would the engine grow this VM if called now? For the caller's event path: a
  * fresh agent REPORT that shows pressure, a working set eating into the
  * headroom or an OOM kill should be acted on at once, not at the next tick.
