@@ -1491,8 +1491,7 @@ void policy_actuation_memo_save(const struct policy_vm_state *s, struct policy_a
                                         .shrink_unseen = s->shrink_unseen};
 }
 
-void policy_actuation_memo_restore(struct policy_vm_state *s,
-                                   const struct policy_actuation_memo *m)
+void policy_actuation_memo_restore(struct policy_vm_state *s, const struct policy_actuation_memo *m)
 {
     s->last_target_bytes = m->last_target_bytes;
     s->last_change_ms = m->last_change_ms;
