@@ -55,6 +55,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence, TextIO
 
+from plot_series import gp_quote  # the one gnuplot quoting, shared with the demo's plot
+
 # The strategies, in the order they run and are reported: key, long name, label.
 STRATEGIES = [
     ("a", "fpr-off", "unmanaged, free page reporting off (libvirt's default)"),
@@ -595,16 +597,12 @@ def plot_data(blocks: Sequence[tuple[str, Sequence[tuple[float, float]]]]) -> st
     return "\n\n".join(parts)
 
 
-def _gp_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def gnuplot_script(png: str, data: str, main: Sequence[tuple[int, str]],
                    pack: Sequence[tuple[int, str]], budget_mib: float | None) -> str:
     """main/pack: (block index in data, title). Two panels: the main phase and the packing."""
     lines = [
         "set terminal pngcairo size 1200,900 font 'sans,10'",
-        f"set output {_gp_quote(png)}",
+        f"set output {gp_quote(png)}",
         "set grid",
         "set key outside right top",
         "set multiplot layout 2,1",
@@ -614,8 +612,8 @@ def gnuplot_script(png: str, data: str, main: Sequence[tuple[int, str]],
         "set ylabel 'MiB'",
     ]
     if main:
-        plots = ", ".join(f"{_gp_quote(data)} index {i} using 1:2 with lines lw 2 title "
-                          f"{_gp_quote(t)}" for i, t in main)
+        plots = ", ".join(f"{gp_quote(data)} index {i} using 1:2 with lines lw 2 title "
+                          f"{gp_quote(t)}" for i, t in main)
         lines.append(f"plot {plots}")
     else:
         lines.append("set label 1 'no data' at graph 0.5,0.5 center")
@@ -625,7 +623,7 @@ def gnuplot_script(png: str, data: str, main: Sequence[tuple[int, str]],
                  "(minus before the first)'")
     lines.append("set xlabel 's since the first guest'")
     if pack:
-        plots = [f"{_gp_quote(data)} index {i} using 1:2 with lines lw 2 title {_gp_quote(t)}"
+        plots = [f"{gp_quote(data)} index {i} using 1:2 with lines lw 2 title {gp_quote(t)}"
                  for i, t in pack]
         if budget_mib:
             plots.append(f"{budget_mib:.0f} with lines dt 2 lc rgb 'black' title 'budget'")

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "fleet_options.h"
 #include "fleet_proc.h"
+#include "fleet_progress.h"
 #include "fleet_qemu.h"
 #include "json_writer.h"
 #include "size.h"
@@ -32,8 +33,15 @@
 
 static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
+/* A progress line drawn on the terminal (fleet_progress.h) that a message must erase first. */
+static bool progress_drawn;
+
 static void say(const char *fmt, ...)
 {
+    if (progress_drawn) {
+        fputs("\r\033[K", stderr);
+        progress_drawn = false;
+    }
     va_list ap;
     va_start(ap, fmt);
     fputs("fleet: ", stderr);
@@ -229,13 +237,33 @@ static void say_not_ready(const struct fleet_spec *spec, const bool *ready, unsi
     g_string_free(names, TRUE);
 }
 
-/* Waits for every guest's ready marker; a guest whose QEMU died fails at once. */
+/* "guests ready n/N" on stderr when the progress says it is due. */
+static void show_progress(struct fleet_progress *p, unsigned ready, double t0)
+{
+    double now = now_s();
+    if (!fleet_progress_due(p, ready, now))
+        return;
+    char line[96];
+    fleet_progress_format(p, ready, now - t0, line, sizeof(line));
+    fputs(line, stderr);
+    fflush(stderr);
+    progress_drawn = p->style == FLEET_PROGRESS_TTY;
+    fleet_progress_shown(p, ready, now);
+}
+
+/*
+ * Waits for every guest's ready marker, saying how many are up (redrawn on
+ * a terminal, a line per step in a log); a guest whose QEMU died fails at once.
+ */
 static int wait_ready(const struct fleet_spec *spec, unsigned timeout_s, double t0)
 {
     bool *ready = g_new0(bool, spec->count);
     unsigned left = spec->count;
+    struct fleet_progress progress = fleet_progress_init(
+        fleet_progress_style_for(getenv(FLEET_PROGRESS_ENV), isatty(STDERR_FILENO)), spec->count);
     int rc = 0;
     while (left > 0 && rc == 0) {
+        show_progress(&progress, spec->count - left, t0);
         for (unsigned i = 0; i < spec->count && rc == 0; i++) {
             if (ready[i])
                 continue;
@@ -255,6 +283,8 @@ static int wait_ready(const struct fleet_spec *spec, unsigned timeout_s, double 
             g_usleep(100 * 1000);
         }
     }
+    fputs(fleet_progress_clear(&progress), stderr); /* the summary line replaces it */
+    progress_drawn = false;
     g_free(ready);
     return rc;
 }

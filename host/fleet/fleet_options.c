@@ -49,6 +49,7 @@ static const char usage_text[] =
     "                         (DIR must have the memory controller; ballastd's\n"
     "                         memory_cgroup = DIR then budgets the fleet by DIR's limits)\n"
     "  --wait                 return once every guest printed its ready marker\n"
+    "                         (\"guests ready n/N\" on stderr as they come up)\n"
     "  --timeout SEC          with --wait: give up after SEC (default 300)\n"
     "stop: SIGTERM, then SIGKILL after --timeout SEC (default 10).\n"
     "path: prints where a file of the state directory is, without looking:\n"
