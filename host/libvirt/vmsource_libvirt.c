@@ -69,6 +69,7 @@ struct lv_source {
     bool list_full;   /* the queued list also re-reads known domains (connect, rescan) */
     /* Calls queued and not merged whose result has not come back. */
     unsigned in_flight;
+    unsigned lists_pending; /* connects and lists queued whose result has not come */
     guint stall_check_id;
     bool stall_warned; /* "pending for N s" said for the call now running */
 };
@@ -135,14 +136,16 @@ static void check_stall(struct lv_source *ls)
               lv_call_name(st.call.kind), pending_s, ls->uri, st.queued);
 }
 
-static void queue_call(struct lv_source *ls, const struct lv_call *call)
+/* true when folded into a call already waiting: one result for both. */
+static bool queue_call(struct lv_source *ls, const struct lv_call *call)
 {
     if (lv_worker_push(ls->worker, call))
-        return; /* folded into one already waiting: one result for both */
+        return true;
     ls->in_flight++;
     /* A whole-second timer: it shares its wakeup with ballastd's other ones. */
     if (!ls->stall_check_id)
         ls->stall_check_id = g_timeout_add_seconds(1, on_stall_check, ls);
+    return false;
 }
 
 static gboolean on_stall_check(gpointer data)
@@ -166,7 +169,20 @@ static void queue_domain_call(struct lv_source *ls, enum lv_call_kind kind, cons
 static void queue_list(struct lv_source *ls, bool full)
 {
     ls->list_full |= full;
-    queue_call(ls, &(struct lv_call){.kind = LV_CALL_LIST});
+    if (!queue_call(ls, &(struct lv_call){.kind = LV_CALL_LIST}))
+        ls->lists_pending++;
+}
+
+/*
+ * A lifecycle event is dispatched on the main loop while a list (or the
+ * connect's) may be on its way, read before the event: its result could
+ * bring back a domain that just stopped, or miss one that just started. One
+ * more list, queued behind it, sees the domains as they are after the event.
+ */
+static void relist_after_event(struct lv_source *ls)
+{
+    if (ls->lists_pending && (ls->state == LV_UP || ls->state == LV_CONNECTING))
+        queue_list(ls, false);
 }
 
 static void schedule_refresh(struct lv_source *ls, struct vmsource_vm *vm)
@@ -374,13 +390,17 @@ static void on_result(void *owner, const struct lv_result *r)
     }
     switch (r->call.kind) {
     case LV_CALL_CONNECT:
+        ls->lists_pending -= MIN(ls->lists_pending, 1);
         connect_done(ls, r);
         break;
     case LV_CALL_LIST: {
         bool full = ls->list_full;
         ls->list_full = false;
-        if (r->error)
+        ls->lists_pending -= MIN(ls->lists_pending, 1);
+        if (r->error && ls->state == LV_UP)
             g_warning("libvirt: %s", r->error);
+        else if (r->error) /* queued while connecting, and the connect failed */
+            g_debug("libvirt: %s", r->error);
         else if (ls->state == LV_UP)
             apply_list(ls, r->doms, full);
         break;
@@ -436,7 +456,8 @@ static int on_lifecycle(void *owner, virDomainPtr dom, int event, int detail)
         if (event == VIR_DOMAIN_EVENT_STARTED && detail == VIR_DOMAIN_EVENT_STARTED_MIGRATED)
             g_message("libvirt: domain %s migrated in", virDomainGetName(dom));
         if (!vm) {
-            if (ls->state == LV_UP) /* reading the new domain is the worker's */
+            /* Reading the new domain is the worker's (behind the connect's list, if one). */
+            if (ls->state == LV_UP || ls->state == LV_CONNECTING)
                 queue_list(ls, false);
         } else if (event == VIR_DOMAIN_EVENT_RESUMED) {
             vm->paused = false;
@@ -453,12 +474,11 @@ static int on_lifecycle(void *owner, virDomainPtr dom, int event, int detail)
         }
         break;
     case VIR_DOMAIN_EVENT_STOPPED:
-        if (vm)
-            remove_vm(ls, vm, stopped_why(detail));
-        break;
     case VIR_DOMAIN_EVENT_UNDEFINED:
         if (vm)
-            remove_vm(ls, vm, "undefined");
+            remove_vm(ls, vm,
+                      event == VIR_DOMAIN_EVENT_UNDEFINED ? "undefined" : stopped_why(detail));
+        relist_after_event(ls);
         break;
     case VIR_DOMAIN_EVENT_CRASHED:
         /* Guest panic; libvirt's on_crash decides what follows (STOPPED, or it stays). */
@@ -516,6 +536,7 @@ static void start_connect(struct lv_source *ls)
 {
     ls->state = LV_CONNECTING;
     queue_call(ls, &(struct lv_call){.kind = LV_CALL_CONNECT});
+    ls->lists_pending++; /* a connect brings the list */
 }
 
 static gboolean on_reconnect(gpointer data)
