@@ -490,10 +490,8 @@ static const struct pct_field host_pcts[] = {
     }
 /* An empty string travels as null. */
 static const struct str_field host_strs[] = {
-    HOST_STR(ksm_mode),
-    HOST_STR(ksm_reason),
-    HOST_STR(ksm_last_change),
-    HOST_STR(ksm_phase),
+    HOST_STR(ksm_mode),  HOST_STR(ksm_reason), HOST_STR(ksm_last_change),
+    HOST_STR(ksm_phase), HOST_STR(libvirt),
 };
 
 #define BUDGET_INT(m)                                                                              \

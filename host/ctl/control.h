@@ -238,8 +238,8 @@ struct ctl_vm_status {
     int64_t balloon_set_failures;
     int64_t last_set_error_age_ms; /* -1: none */
     char last_set_error[CTL_REASON_MAX];
-    int64_t grows;                /* of those, growths (target above the current size) */
-    int64_t shrinks;              /* and shrinks */
+    int64_t grows;   /* of those, growths (target above the current size) */
+    int64_t shrinks; /* and shrinks */
 
     char source[CTL_STATE_MAX];        /* VM source: "fleet", "libvirt" */
     char policy_source[CTL_STATE_MAX]; /* "file", "metadata" (libvirt), "defaults" */
@@ -306,6 +306,9 @@ struct ctl_host_status {
     double daemon_cpu_seconds;        /* user + system CPU since it started */
     bool grow_latency_known;          /* grow_latency below was filled in */
     struct latency_hist grow_latency; /* report -> balloon reached, every growth since start */
+    /* The libvirt source's connection: "connected (URI)", "stalled: call X
+     * pending for N s ...", "down: ..."; "" (null) without --libvirt. */
+    char libvirt[CTL_KSM_REASON_MAX];
 };
 
 /* The metrics reply's result: {"format": CTL_METRICS_FORMAT, "text": the

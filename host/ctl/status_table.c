@@ -165,6 +165,8 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
                            fmt_pct(host->psi_full_avg10_pct, d, sizeof(d)),
                            host->dry_run ? ", DRY RUN" : "");
     format_budget(out, host);
+    if (host->libvirt[0]) /* its guests' figures are only as fresh as this says */
+        g_string_append_printf(out, "libvirt: %s\n", host->libvirt);
     format_ksm_host(out, host);
     struct ctl_fleet_cost fleet;
     ctl_fleet_cost_sum(vms, n_vms, &fleet);

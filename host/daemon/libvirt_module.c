@@ -46,7 +46,7 @@ const struct lv_module_api *libvirt_module_load(GError **error)
         api->options_size != sizeof(struct vmsource_libvirt_options) ||
         api->policy_size != sizeof(struct lv_policy) ||
         api->layer_size != sizeof(struct config_vm_layer) || !api->source_new || !api->vm_machine ||
-        !api->reread_policies) {
+        !api->reread_policies || !api->describe) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
                     "libvirt module %s: not a module of this ballastd build (ABI %u, want %u)",
                     path, api ? api->abi_version : 0, LV_MODULE_ABI_VERSION);

@@ -517,8 +517,8 @@ static void not_sent(struct bd_vm *vm)
 
 /*
  * Sends the engine's target; a growth starts the convergence watch. The
- * target is recorded as in force before the command goes out (libvirt's
- * answer comes before set_target returns); a command that fails is rolled
+ * target is recorded as in force before the command goes out (its answer,
+ * vm_set_done, may come any time after); a command that fails is rolled
  * back when its answer comes (on_vm_set_done), one that is not sent at once.
  */
 static void send_target(struct manager *m, struct bd_vm *vm, const struct planner_vm *pv,

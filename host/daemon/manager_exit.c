@@ -48,7 +48,7 @@ static bool release_vm(struct manager *m, struct bd_vm *vm)
     g_snprintf(to_s, sizeof(to_s), "%" G_GUINT64_FORMAT, to);
     uint64_t from = vm->target_set_bytes ? vm->target_set_bytes : actual;
     uint64_t before = vm->target_set_bytes;
-    if (!m->dry_run) { /* recorded first: libvirt answers before set_target returns */
+    if (!m->dry_run) { /* recorded first: set_target's answer comes later */
         set_retry_sent(&vm->retry, to, before);
         vm->target_set_bytes = to; /* the state file keeps it: the next start knows */
     }
@@ -67,7 +67,7 @@ static bool release_vm(struct manager *m, struct bd_vm *vm)
         return false;
     vm->release_bytes = to;
     vm->balloon_sets++; /* balloon_changes counts it when QEMU took it (on_vm_set_done) */
-    vm->grows++; /* a release gives memory back: a growth */
+    vm->grows++;        /* a release gives memory back: a growth */
     return true;
 }
 

@@ -108,6 +108,9 @@ static void host_status(struct manager *m, struct ctl_host_status *h)
     manager_self_usage("/proc", h);
     h->grow_latency = m->grow_latency;
     h->grow_latency_known = true;
+    for (size_t i = 0; i < m->n_sources; i++) /* answered from the source's own state */
+        if (strcmp(m->sources[i].src->ops->kind, "libvirt") == 0)
+            m->lv->describe(m->sources[i].src, h->libvirt, sizeof(h->libvirt));
 }
 
 /*

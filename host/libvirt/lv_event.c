@@ -38,7 +38,7 @@ struct lv_timer {
     bool removed;
 };
 
-/* libvirt may call in from another thread in principle; ballast has one. */
+/* libvirt calls in from the worker thread (lv_worker.h) and the main loop. */
 static GMutex lock;
 static GHashTable *handles; /* watch id -> struct lv_handle * */
 static GHashTable *timers;  /* timer id -> struct lv_timer * */

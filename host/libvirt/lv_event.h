@@ -1,5 +1,5 @@
 /*
- * libvirt's event loop on glib's default GMainContext, single-threaded.
+ * libvirt's event loop on glib's default GMainContext.
  *
  * The libvirt client library needs an event loop for domain events, the
  * close callback and keepalives. Its own default impl is glib-based since
@@ -10,6 +10,15 @@
  * GSource timeout; everything dispatches on the thread that runs the
  * GMainLoop, like the rest of ballastd. This is what libvirt-glib's
  * gvir_event_register() does; libvirt-glib is not packaged here.
+ *
+ * Threads: handles and timers are added, updated and removed from whichever
+ * thread libvirt runs on — the libvirt source's worker thread (lv_worker.h)
+ * makes every call, so the connection's socket handle, the keepalive timer
+ * and the event queue's timer are registered from there, and libvirt
+ * disables its socket handle from there while the worker reads replies
+ * itself. The tables are under one lock, GSources are attached to and
+ * destroyed in the default context from any thread (glib allows it), and
+ * callbacks run, unlocked, on the main loop only.
  *
  * libvirt's rule for the free callbacks (ff) of removed handles and timers:
  * never call them from inside the remove call (libvirt may hold a lock

@@ -13,6 +13,7 @@ const struct lv_module_api *ballast_libvirt_module(void)
         .source_new = vmsource_libvirt_new,
         .vm_machine = vmsource_libvirt_vm_machine,
         .reread_policies = vmsource_libvirt_reread_policies,
+        .describe = vmsource_libvirt_describe,
     };
     return &api;
 }

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#define LV_MODULE_ABI_VERSION 3 /* 3: vmsource_events.vm_set_done */
+#define LV_MODULE_ABI_VERSION 4 /* 3: vmsource_events.vm_set_done, 4: describe */
 #define LV_MODULE_ENTRY       "ballast_libvirt_module"
 #define LV_MODULE_FILE        "ballast-libvirt.so"
 
@@ -32,6 +32,7 @@ struct lv_module_api {
                                    const struct vmsource_events *events, void *events_ctx);
     const char *(*vm_machine)(struct vmsource *src, struct vmsource_vm *vm);
     void (*reread_policies)(struct vmsource *src);
+    bool (*describe)(struct vmsource *src, char *buf, size_t len); /* status line */
 };
 
 typedef const struct lv_module_api *(*lv_module_entry_fn)(void);

@@ -1,37 +1,50 @@
 /*
- * libvirt VM source; see vmsource_libvirt.h for what maps to what.
+ * libvirt VM source, the main loop's side; see vmsource_libvirt.h for what
+ * maps to what.
  *
- * Ownership: the source holds one virConnectPtr and one virDomainPtr per
- * VM. When the connection dies (libvirtd restarted or killed), the close
- * callback only schedules the teardown: libvirt forbids closing a
- * connection from inside its own callback. Domain handles belong to the
- * connection that made them, so after a reconnect every VM gets a fresh
- * one, looked up by UUID during the re-list.
+ * Nothing here calls libvirtd. Every RPC is a call queued for the source's
+ * worker thread (lv_worker.h, lv_calls.h); its result comes back as an idle
+ * on the main loop, where the source's state changes. What the manager reads
+ * of a libvirt VM is therefore its last known figures, and a libvirtd that
+ * stops answering shows as a stall (vmsource_libvirt_describe) instead of a
+ * frozen ballastd.
+ *
+ * The connection, as the main loop sees it:
+ *
+ *   DOWN --reconnect timer--> CONNECTING --connected--> UP
+ *     ^                           | failed                | closed (keepalive, EOF)
+ *     |<--------------------------+                       v
+ *     +<-------------------- disconnected ------------ CLOSING
+ *
+ * Domain calls (set, stats, metadata) are queued only while UP; a close
+ * drops the ones still waiting, and their VMs' backend goes down (the
+ * manager's vm_set_done contract: none after vm_backend(false)).
  */
 #include "vmsource_libvirt.h"
 
+#include "lv_calls.h"
 #include "lv_event.h"
 #include "lv_pid.h"
+#include "lv_worker.h"
 #include "lv_xml.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+
+enum lv_state { LV_DOWN, LV_CONNECTING, LV_UP, LV_CLOSING };
 
 struct vmsource_vm {
     struct lv_source *src;
     char *uuid; /* key in src->vms */
     char *name;
-    virDomainPtr dom; /* NULL while disconnected */
     void *cookie;
     struct lv_domain_info info;
     struct lv_policy policy;
     bool seen;       /* mark and sweep during a re-list */
     bool backend_up; /* last vm_backend state reported */
     bool paused;
-    bool refresh_pending;
     pid_t pid;
     /* Last figures of each kind: a balloon-change event carries only actual,
      * a stats read may lack the guest figures (microvm); neither erases the other. */
@@ -44,23 +57,24 @@ struct lv_source {
     unsigned stats_period_s;
     void (*policy_changed)(void *ctx, void *cookie, const struct lv_policy *policy);
 
-    virConnectPtr conn;
-    int cb_lifecycle, cb_balloon, cb_metadata; /* -1 when not registered */
-    GHashTable *vms;                           /* uuid -> struct vmsource_vm * */
+    struct lv_worker *worker;
+    struct lv_link *link;
+    enum lv_state state;
+    GHashTable *vms;       /* uuid -> struct vmsource_vm * */
+    GHashTable *unmanaged; /* uuids said "not managed" (every list sees them again) */
     guint reconnect_id;
-    guint teardown_id;
-    guint refresh_id;
     unsigned backoff_ms;
     bool warned_down; /* "cannot connect" said once per outage */
+    char *down_error; /* why the last connect failed, for status */
+    bool list_full;   /* the queued list also re-reads known domains (connect, rescan) */
+    /* Calls queued and not merged whose result has not come back. */
+    unsigned in_flight;
+    unsigned lists_pending; /* connects and lists queued whose result has not come */
+    guint stall_check_id;
+    bool stall_warned; /* "pending for N s" said for the call now running */
 };
 
 G_STATIC_ASSERT(LV_KEEPALIVE_INTERVAL_S * 1000 * (LV_KEEPALIVE_COUNT + 1) <= LV_CALL_STALL_MAX_MS);
-
-static const char *last_error(void)
-{
-    const char *msg = virGetLastErrorMessage();
-    return msg ? msg : "unknown libvirt error";
-}
 
 /* libvirt prints every error on stderr by default; ballast logs its own, once. */
 static void quiet_errors(void *ctx, virErrorPtr err)
@@ -77,8 +91,6 @@ static void emit_backend(struct vmsource_vm *vm, bool up)
 
 static void vm_free(struct vmsource_vm *vm)
 {
-    if (vm->dom)
-        virDomainFree(vm->dom);
     lv_domain_info_clear(&vm->info);
     lv_policy_clear(&vm->policy);
     g_free(vm->uuid);
@@ -97,9 +109,86 @@ static void remove_vm(struct lv_source *ls, struct vmsource_vm *vm, const char *
 static struct vmsource_vm *find_vm(struct lv_source *ls, virDomainPtr dom)
 {
     char uuid[VIR_UUID_STRING_BUFLEN];
-    if (virDomainGetUUIDString(dom, uuid) < 0)
+    if (virDomainGetUUIDString(dom, uuid) < 0) /* local: the handle carries it */
         return NULL;
     return g_hash_table_lookup(ls->vms, uuid);
+}
+
+/* --- calls and stalls ---------------------------------------------------------------------- */
+
+static gboolean on_stall_check(gpointer data);
+
+/*
+ * Says once per stall that the running call has waited LV_CALL_STALL_MS;
+ * status says it all along (vmsource_libvirt_describe).
+ */
+static void check_stall(struct lv_source *ls)
+{
+    struct lv_worker_state st;
+    lv_worker_state(ls->worker, &st);
+    int64_t pending_s =
+        st.busy ? lv_call_stalled_s(st.since_us, g_get_monotonic_time(), LV_CALL_STALL_MS) : 0;
+    if (!pending_s || ls->stall_warned)
+        return;
+    ls->stall_warned = true;
+    g_warning("libvirt: %s pending for %" G_GINT64_FORMAT " s: %s does not answer; its guests "
+              "keep their last figures, %u call(s) waiting (merged per domain)",
+              lv_call_name(st.call.kind), pending_s, ls->uri, st.queued);
+}
+
+/* true when folded into a call already waiting: one result for both. */
+static bool queue_call(struct lv_source *ls, const struct lv_call *call)
+{
+    if (lv_worker_push(ls->worker, call))
+        return true;
+    ls->in_flight++;
+    /* A whole-second timer: it shares its wakeup with ballastd's other ones. */
+    if (!ls->stall_check_id)
+        ls->stall_check_id = g_timeout_add_seconds(1, on_stall_check, ls);
+    return false;
+}
+
+static gboolean on_stall_check(gpointer data)
+{
+    struct lv_source *ls = data;
+    check_stall(ls);
+    if (ls->in_flight)
+        return G_SOURCE_CONTINUE;
+    ls->stall_check_id = 0;
+    return G_SOURCE_REMOVE;
+}
+
+static void queue_domain_call(struct lv_source *ls, enum lv_call_kind kind, const char *uuid,
+                              uint64_t target_bytes)
+{
+    struct lv_call call = {.kind = kind, .target_bytes = target_bytes};
+    g_strlcpy(call.uuid, uuid, sizeof(call.uuid));
+    queue_call(ls, &call);
+}
+
+static void queue_list(struct lv_source *ls, bool full)
+{
+    ls->list_full |= full;
+    if (!queue_call(ls, &(struct lv_call){.kind = LV_CALL_LIST}))
+        ls->lists_pending++;
+}
+
+/*
+ * A lifecycle event is dispatched on the main loop while a list (or the
+ * connect's) may be on its way, read before the event: its result could
+ * bring back a domain that just stopped, or miss one that just started. One
+ * more list, queued behind it, sees the domains as they are after the event.
+ */
+static void relist_after_event(struct lv_source *ls)
+{
+    if (ls->lists_pending && (ls->state == LV_UP || ls->state == LV_CONNECTING))
+        queue_list(ls, false);
+}
+
+static void schedule_refresh(struct lv_source *ls, struct vmsource_vm *vm)
+{
+    if (ls->state == LV_UP && !vm->paused)
+        queue_domain_call(ls, LV_CALL_STATS, vm->uuid, 0);
 }
 
 /* --- policy -------------------------------------------------------------------------------- */
@@ -120,199 +209,81 @@ static void apply_policy(struct lv_source *ls, struct vmsource_vm *vm,
         ls->policy_changed(ls->base.events_ctx, vm->cookie, &vm->policy);
 }
 
-/* METADATA_CHANGE: read our element again (it may have been removed). */
-static void reread_policy(struct lv_source *ls, struct vmsource_vm *vm)
-{
-    struct lv_domain_info info = {0};
-    g_autofree char *xml = virDomainGetMetadata(vm->dom, VIR_DOMAIN_METADATA_ELEMENT,
-                                                LV_POLICY_NS_URI, VIR_DOMAIN_AFFECT_LIVE);
-    g_autoptr(GError) error = NULL;
-    if (!xml) {
-        virErrorPtr err = virGetLastError();
-        if (!err || err->code != VIR_ERR_NO_DOMAIN_METADATA)
-            g_warning("libvirt: domain %s: reading metadata: %s", vm->name, last_error());
-        info.policy_keys = g_ptr_array_new_with_free_func(g_free);
-        info.policy_values = g_ptr_array_new_with_free_func(g_free);
-        info.policy_errors = g_ptr_array_new_with_free_func(g_free);
-    } else if (lv_policy_xml_parse(xml, -1, &info, &error) < 0) {
-        g_warning("libvirt: domain %s: metadata: %s", vm->name, error->message);
-        info.policy_keys = g_ptr_array_new_with_free_func(g_free);
-        info.policy_values = g_ptr_array_new_with_free_func(g_free);
-        info.policy_errors = g_ptr_array_new_with_free_func(g_free);
-        info.has_policy = true;
-        g_ptr_array_add(info.policy_errors, g_strdup_printf("malformed XML: %s", error->message));
-    }
-    apply_policy(ls, vm, &info);
-    lv_domain_info_clear(&info);
-}
-
-/* --- balloon figures ----------------------------------------------------------------------- */
-
-static void read_stats(struct lv_source *ls, struct vmsource_vm *vm)
-{
-    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
-    int n = virDomainMemoryStats(vm->dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
-    if (n < 0) {
-        g_debug("libvirt: domain %s: memory stats: %s", vm->name, last_error());
-        return;
-    }
-    struct vmsource_balloon *b = &vm->balloon;
-    /* libvirt gives KiB for every memory figure. */
-    for (int i = 0; i < n; i++) {
-        int64_t kib = (int64_t)stats[i].val;
-        switch (stats[i].tag) {
-        case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
-            b->actual_bytes = kib * 1024;
-            break;
-        case VIR_DOMAIN_MEMORY_STAT_AVAILABLE: /* guest MemTotal */
-            b->guest_total_bytes = kib * 1024;
-            break;
-        case VIR_DOMAIN_MEMORY_STAT_USABLE: /* guest MemAvailable */
-            b->guest_available_bytes = kib * 1024;
-            break;
-        case VIR_DOMAIN_MEMORY_STAT_UNUSED: /* guest MemFree */
-            b->guest_free_bytes = kib * 1024;
-            break;
-        case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE:
-            b->guest_stats_update_s = (int64_t)stats[i].val;
-            break;
-        default:
-            break;
-        }
-    }
-    ls->base.events->vm_balloon(ls->base.events_ctx, vm->cookie, b);
-}
-
-/* Refreshes run from an idle, never inside the caller's own call. */
-static gboolean on_refresh_idle(gpointer data)
-{
-    struct lv_source *ls = data;
-    ls->refresh_id = 0;
-    g_autoptr(GList) list = g_hash_table_get_values(ls->vms);
-    for (GList *l = list; l; l = l->next) {
-        struct vmsource_vm *vm = l->data;
-        if (!vm->refresh_pending)
-            continue;
-        vm->refresh_pending = false;
-        if (vm->dom && !vm->paused)
-            read_stats(ls, vm);
-    }
-    return G_SOURCE_REMOVE;
-}
-
-static void schedule_refresh(struct lv_source *ls, struct vmsource_vm *vm)
-{
-    vm->refresh_pending = true;
-    if (!ls->refresh_id)
-        ls->refresh_id = g_idle_add(on_refresh_idle, ls);
-}
-
 /* --- discovery ----------------------------------------------------------------------------- */
 
-static void try_add(struct lv_source *ls, virDomainPtr dom)
+static void add_vm(struct lv_source *ls, struct lv_dom_snapshot *s)
 {
-    char uuid[VIR_UUID_STRING_BUFLEN];
-    if (virDomainGetUUIDString(dom, uuid) < 0)
-        return;
-    const char *name = virDomainGetName(dom);
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
-    if (!xml) {
-        g_warning("libvirt: domain %s: XML: %s", name, last_error());
+    if (!s->info_valid) {
+        g_warning("libvirt: domain %s: %s", s->name, s->error ? s->error : "?");
         return;
     }
-    struct lv_domain_info info;
-    g_autoptr(GError) error = NULL;
-    if (lv_domain_info_parse(xml, -1, &info, &error) < 0) {
-        g_warning("libvirt: domain %s: unreadable XML: %s", name, error->message);
-        return;
-    }
-    if (!info.has_balloon) {
-        g_message("libvirt: domain %s has no virtio memballoon (model %s): not managed", name,
-                  info.balloon_model ? info.balloon_model : "absent");
-        lv_domain_info_clear(&info);
+    const struct lv_domain_info *info = &s->info;
+    if (!info->has_balloon) {
+        if (g_hash_table_add(ls->unmanaged, g_strdup(s->uuid))) /* said once per domain */
+            g_message("libvirt: domain %s has no virtio memballoon (model %s): not managed",
+                      s->name, info->balloon_model ? info->balloon_model : "absent");
         return;
     }
     struct vmsource_vm *vm = g_new0(struct vmsource_vm, 1);
     vm->src = ls;
-    vm->uuid = g_strdup(uuid);
-    vm->name = g_strdup(name);
-    vm->dom = dom;
-    virDomainRef(dom);
-    vm->info = info;
+    vm->uuid = g_strdup(s->uuid);
+    vm->name = g_strdup(s->name);
+    vm->info = s->info; /* taken over */
+    memset(&s->info, 0, sizeof(s->info));
+    s->info_valid = false;
     vm->balloon = (struct vmsource_balloon){
-        .nominal_bytes = info.memory_bytes ? (int64_t)info.memory_bytes : -1,
+        .nominal_bytes = vm->info.memory_bytes ? (int64_t)vm->info.memory_bytes : -1,
         .actual_bytes = -1,
         .guest_total_bytes = -1,
         .guest_available_bytes = -1,
         .guest_free_bytes = -1,
-        .guest_stats_update_s = 0,
     };
-    int state = VIR_DOMAIN_NOSTATE;
-    if (virDomainGetState(dom, &state, NULL, 0) == 0)
-        vm->paused = state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_PMSUSPENDED;
-    vm->pid = lv_find_qemu_pid("/proc", name);
+    vm->paused = s->paused;
+    vm->pid = lv_find_qemu_pid("/proc", vm->name);
     g_hash_table_insert(ls->vms, vm->uuid, vm);
     vm->seen = true;
 
-    g_message("libvirt: domain %s (%s, %s, %s) managed; agent channel %s", name,
-              info.domain_type ? info.domain_type : "?", info.machine ? info.machine : "?",
-              info.free_page_reporting ? "free page reporting" : "no free page reporting",
-              info.agent_socket_path ? info.agent_socket_path : "none");
-    vm->cookie = ls->base.events->vm_added(ls->base.events_ctx, vm, name);
-
-    /* Guest figures need a stats period; never lower one the admin chose. */
-    if (info.stats_period_s == 0 && ls->stats_period_s) {
-        if (virDomainSetMemoryStatsPeriod(dom, (int)ls->stats_period_s, VIR_DOMAIN_AFFECT_LIVE) < 0)
-            g_message("libvirt: domain %s: cannot set a balloon stats period (%s): guest figures "
-                      "only from the agent",
-                      name, last_error());
-        else
-            vm->info.stats_period_s = ls->stats_period_s;
-    }
+    info = &vm->info;
+    g_message("libvirt: domain %s (%s, %s, %s) managed; agent channel %s", vm->name,
+              info->domain_type ? info->domain_type : "?", info->machine ? info->machine : "?",
+              info->free_page_reporting ? "free page reporting" : "no free page reporting",
+              info->agent_socket_path ? info->agent_socket_path : "none");
+    vm->cookie = ls->base.events->vm_added(ls->base.events_ctx, vm, vm->name);
+    if (s->stats_period_set_s)
+        vm->info.stats_period_s = s->stats_period_set_s;
+    else if (s->stats_period_error)
+        g_message("libvirt: domain %s: cannot set a balloon stats period (%s): guest figures "
+                  "only from the agent",
+                  vm->name, s->stats_period_error);
     apply_policy(ls, vm, &vm->info);
     emit_backend(vm, !vm->paused);
     schedule_refresh(ls, vm);
 }
 
-static void relist(struct lv_source *ls)
+/* A list came back: new domains added, known ones refreshed, gone ones removed. */
+static void apply_list(struct lv_source *ls, GPtrArray *doms, bool full)
 {
-    if (!ls->conn)
-        return;
-    virDomainPtr *doms = NULL;
-    int n = virConnectListAllDomains(ls->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-    if (n < 0) {
-        g_warning("libvirt: listing domains: %s", last_error());
-        return;
-    }
     GHashTableIter it;
     gpointer key, value;
     g_hash_table_iter_init(&it, ls->vms);
     while (g_hash_table_iter_next(&it, &key, &value))
         ((struct vmsource_vm *)value)->seen = false;
 
-    for (int i = 0; i < n; i++) {
-        struct vmsource_vm *vm = find_vm(ls, doms[i]);
+    for (guint i = 0; i < doms->len; i++) {
+        struct lv_dom_snapshot *s = doms->pdata[i];
+        struct vmsource_vm *vm = g_hash_table_lookup(ls->vms, s->uuid);
         if (!vm) {
-            try_add(ls, doms[i]);
-        } else {
-            vm->seen = true;
-            if (vm->dom != doms[i]) {
-                if (vm->dom)
-                    virDomainFree(vm->dom);
-                vm->dom = doms[i];
-                virDomainRef(doms[i]);
-            }
-            int state = VIR_DOMAIN_NOSTATE;
-            if (virDomainGetState(vm->dom, &state, NULL, 0) == 0)
-                vm->paused = state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_PMSUSPENDED;
-            emit_backend(vm, !vm->paused);
-            /* The metadata may have changed while we were away. */
-            reread_policy(ls, vm);
-            schedule_refresh(ls, vm);
+            add_vm(ls, s);
+            continue;
         }
-        virDomainFree(doms[i]);
+        vm->seen = true;
+        vm->paused = s->paused;
+        emit_backend(vm, !vm->paused);
+        /* After a reconnect or a rescan: the metadata may have changed meanwhile. */
+        if (full && s->info_valid)
+            apply_policy(ls, vm, &s->info);
+        schedule_refresh(ls, vm);
     }
-    free(doms);
 
     g_autoptr(GList) list = g_hash_table_get_values(ls->vms);
     for (GList *l = list; l; l = l->next) {
@@ -324,10 +295,127 @@ static void relist(struct lv_source *ls)
 
 static void lv_rescan(struct vmsource *base)
 {
-    relist((struct lv_source *)base);
+    struct lv_source *ls = (struct lv_source *)base;
+    if (ls->state == LV_UP)
+        queue_list(ls, true);
 }
 
-/* --- libvirt events ------------------------------------------------------------------------ */
+/* --- results ------------------------------------------------------------------------------- */
+
+static void schedule_reconnect(struct lv_source *ls);
+
+static void connect_done(struct lv_source *ls, const struct lv_result *r)
+{
+    if (ls->state != LV_CONNECTING)
+        return; /* closed meanwhile: a disconnect is queued */
+    if (r->error) {
+        if (!ls->warned_down)
+            g_warning("libvirt: cannot connect to %s: %s (retrying every %u..%u ms)", ls->uri,
+                      r->error, LV_RECONNECT_MIN_MS, LV_RECONNECT_MAX_MS);
+        ls->warned_down = true;
+        g_free(ls->down_error);
+        ls->down_error = g_strdup(r->error);
+        ls->state = LV_DOWN;
+        schedule_reconnect(ls);
+        return;
+    }
+    ls->state = LV_UP;
+    ls->warned_down = false;
+    g_clear_pointer(&ls->down_error, g_free);
+    ls->backoff_ms = LV_RECONNECT_MIN_MS;
+    if (r->no_keepalive)
+        g_debug("libvirt: no keepalive on %s: %s", ls->uri, r->no_keepalive);
+    if (r->no_close_callback)
+        g_warning("libvirt: no close callback on %s: %s", ls->uri, r->no_close_callback);
+    if (r->no_metadata_events)
+        g_message("libvirt: no metadata-change events on %s: policy read at start only", ls->uri);
+    g_message("libvirt: connected to %s", ls->uri);
+    if (r->list_error)
+        g_warning("libvirt: %s", r->list_error);
+    else
+        apply_list(ls, r->doms, true);
+}
+
+static void domain_done(struct lv_source *ls, const struct lv_result *r)
+{
+    struct vmsource_vm *vm = g_hash_table_lookup(ls->vms, r->call.uuid);
+    if (!vm)
+        return; /* gone meanwhile */
+    const struct vmsource_events *ev = ls->base.events;
+    switch (r->call.kind) {
+    case LV_CALL_SET:
+        /* After a close the manager expects no answer (its backend went down). */
+        if (ls->state == LV_UP)
+            ev->vm_set_done(ls->base.events_ctx, vm->cookie, r->call.target_bytes, r->error);
+        break;
+    case LV_CALL_STATS: {
+        if (r->error) {
+            g_debug("libvirt: domain %s: memory stats: %s", vm->name, r->error);
+            break;
+        }
+        struct vmsource_balloon *b = &vm->balloon;
+        const struct vmsource_balloon *s = &r->stats;
+        int64_t *dst[] = {&b->actual_bytes, &b->guest_total_bytes, &b->guest_available_bytes,
+                          &b->guest_free_bytes};
+        const int64_t src[] = {s->actual_bytes, s->guest_total_bytes, s->guest_available_bytes,
+                               s->guest_free_bytes};
+        for (size_t i = 0; i < G_N_ELEMENTS(dst); i++)
+            if (src[i] >= 0)
+                *dst[i] = src[i];
+        if (s->guest_stats_update_s)
+            b->guest_stats_update_s = s->guest_stats_update_s;
+        ev->vm_balloon(ls->base.events_ctx, vm->cookie, b);
+        break;
+    }
+    case LV_CALL_METADATA:
+        if (r->error)
+            g_warning("libvirt: domain %s: %s", vm->name, r->error);
+        apply_policy(ls, vm, &r->meta);
+        break;
+    default:
+        break;
+    }
+}
+
+/* A call came back from the worker (lv_link.result, on the main loop). */
+static void on_result(void *owner, const struct lv_result *r)
+{
+    struct lv_source *ls = owner;
+    if (ls->in_flight)
+        ls->in_flight--;
+    if (ls->stall_warned) {
+        ls->stall_warned = false;
+        g_message("libvirt: %s answered after %.1f s%s", lv_call_name(r->call.kind),
+                  (double)r->took_ms / 1000.0, r->error ? " (with an error)" : "");
+    }
+    switch (r->call.kind) {
+    case LV_CALL_CONNECT:
+        ls->lists_pending -= MIN(ls->lists_pending, 1);
+        connect_done(ls, r);
+        break;
+    case LV_CALL_LIST: {
+        bool full = ls->list_full;
+        ls->list_full = false;
+        ls->lists_pending -= MIN(ls->lists_pending, 1);
+        if (r->error && ls->state == LV_UP)
+            g_warning("libvirt: %s", r->error);
+        else if (r->error) /* queued while connecting, and the connect failed */
+            g_debug("libvirt: %s", r->error);
+        else if (ls->state == LV_UP)
+            apply_list(ls, r->doms, full);
+        break;
+    }
+    case LV_CALL_DISCONNECT:
+        ls->state = LV_DOWN;
+        schedule_reconnect(ls);
+        break;
+    default:
+        domain_done(ls, r);
+        break;
+    }
+}
+
+/* --- libvirt events (dispatched on the main loop, lv_event.h) ------------------------------ */
 
 static const char *const event_names[] = {
     [VIR_DOMAIN_EVENT_DEFINED] = "defined",   [VIR_DOMAIN_EVENT_UNDEFINED] = "undefined",
@@ -337,9 +425,26 @@ static const char *const event_names[] = {
     [VIR_DOMAIN_EVENT_CRASHED] = "crashed",
 };
 
-static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+static const char *stopped_why(int detail)
 {
-    struct lv_source *ls = opaque;
+    switch (detail) {
+    case VIR_DOMAIN_EVENT_STOPPED_MIGRATED:
+        return "migrated away";
+    case VIR_DOMAIN_EVENT_STOPPED_CRASHED:
+        return "crashed";
+    case VIR_DOMAIN_EVENT_STOPPED_FAILED:
+        return "failed";
+    case VIR_DOMAIN_EVENT_STOPPED_SAVED:
+        return "saved";
+    default:
+        return "stopped";
+    }
+}
+
+/* virDomainGetName and virDomainGetUUIDString read the handle: no RPC here. */
+static int on_lifecycle(void *owner, virDomainPtr dom, int event, int detail)
+{
+    struct lv_source *ls = owner;
     struct vmsource_vm *vm = find_vm(ls, dom);
     const char *ename = (unsigned)event < G_N_ELEMENTS(event_names) && event_names[event]
                             ? event_names[event]
@@ -347,15 +452,14 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     g_debug("libvirt: domain %s: %s (detail %d)", virDomainGetName(dom), ename, detail);
     switch (event) {
     case VIR_DOMAIN_EVENT_STARTED:
-        if (detail == VIR_DOMAIN_EVENT_STARTED_MIGRATED)
-            g_message("libvirt: domain %s migrated in", virDomainGetName(dom));
-        if (!vm)
-            try_add(ls, dom);
-        break;
     case VIR_DOMAIN_EVENT_RESUMED:
+        if (event == VIR_DOMAIN_EVENT_STARTED && detail == VIR_DOMAIN_EVENT_STARTED_MIGRATED)
+            g_message("libvirt: domain %s migrated in", virDomainGetName(dom));
         if (!vm) {
-            try_add(ls, dom);
-        } else {
+            /* Reading the new domain is the worker's (behind the connect's list, if one). */
+            if (ls->state == LV_UP || ls->state == LV_CONNECTING)
+                queue_list(ls, false);
+        } else if (event == VIR_DOMAIN_EVENT_RESUMED) {
             vm->paused = false;
             emit_backend(vm, true);
             schedule_refresh(ls, vm);
@@ -370,17 +474,11 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         }
         break;
     case VIR_DOMAIN_EVENT_STOPPED:
-        if (vm)
-            remove_vm(ls, vm,
-                      detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED  ? "migrated away"
-                      : detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? "crashed"
-                      : detail == VIR_DOMAIN_EVENT_STOPPED_FAILED  ? "failed"
-                      : detail == VIR_DOMAIN_EVENT_STOPPED_SAVED   ? "saved"
-                                                                   : "stopped");
-        break;
     case VIR_DOMAIN_EVENT_UNDEFINED:
         if (vm)
-            remove_vm(ls, vm, "undefined");
+            remove_vm(ls, vm,
+                      event == VIR_DOMAIN_EVENT_UNDEFINED ? "undefined" : stopped_why(detail));
+        relist_after_event(ls);
         break;
     case VIR_DOMAIN_EVENT_CRASHED:
         /* Guest panic; libvirt's on_crash decides what follows (STOPPED, or it stays). */
@@ -392,129 +490,60 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
     return 0;
 }
 
-static int on_balloon_change(virConnectPtr conn, virDomainPtr dom, unsigned long long actual_kib,
-                             void *opaque)
+static void on_balloon_change(void *owner, virDomainPtr dom, unsigned long long actual_kib)
 {
-    struct lv_source *ls = opaque;
+    struct lv_source *ls = owner;
     struct vmsource_vm *vm = find_vm(ls, dom);
     if (!vm)
-        return 0;
+        return;
     vm->balloon.actual_bytes = (int64_t)actual_kib * 1024;
     ls->base.events->vm_balloon(ls->base.events_ctx, vm->cookie, &vm->balloon);
-    return 0;
 }
 
-static int on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
-                              void *opaque)
+static void on_metadata_change(void *owner, virDomainPtr dom, int type, const char *nsuri)
 {
-    struct lv_source *ls = opaque;
+    struct lv_source *ls = owner;
     struct vmsource_vm *vm = find_vm(ls, dom);
     if (!vm || type != VIR_DOMAIN_METADATA_ELEMENT || g_strcmp0(nsuri, LV_POLICY_NS_URI) != 0)
-        return 0;
-    reread_policy(ls, vm);
-    return 0;
+        return;
+    if (ls->state == LV_UP)
+        queue_domain_call(ls, LV_CALL_METADATA, vm->uuid, 0);
 }
 
 /* --- connection ---------------------------------------------------------------------------- */
 
-static void schedule_reconnect(struct lv_source *ls);
-static void on_close(virConnectPtr conn, int reason, void *opaque);
-
-static void disconnect(struct lv_source *ls)
+/* libvirtd went away (lv_link.closed): close our end on the worker, then reconnect. */
+static void on_closed(void *owner, int reason)
 {
-    if (!ls->conn)
+    struct lv_source *ls = owner;
+    static const char *const reasons[] = {"error", "end of file", "keepalive timeout",
+                                          "client closed"};
+    if (ls->state != LV_UP && ls->state != LV_CONNECTING)
         return;
-    if (ls->cb_lifecycle >= 0)
-        virConnectDomainEventDeregisterAny(ls->conn, ls->cb_lifecycle);
-    if (ls->cb_balloon >= 0)
-        virConnectDomainEventDeregisterAny(ls->conn, ls->cb_balloon);
-    if (ls->cb_metadata >= 0)
-        virConnectDomainEventDeregisterAny(ls->conn, ls->cb_metadata);
-    ls->cb_lifecycle = ls->cb_balloon = ls->cb_metadata = -1;
-    virConnectUnregisterCloseCallback(ls->conn, on_close);
-    GHashTableIter it;
-    gpointer key, value;
-    g_hash_table_iter_init(&it, ls->vms);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        struct vmsource_vm *vm = value;
-        if (vm->dom) {
-            virDomainFree(vm->dom);
-            vm->dom = NULL;
-        }
-    }
-    virConnectClose(ls->conn);
-    ls->conn = NULL;
-}
-
-static gboolean on_teardown(gpointer data)
-{
-    struct lv_source *ls = data;
-    ls->teardown_id = 0;
-    disconnect(ls);
+    g_warning("libvirt: connection to %s lost (%s); reconnecting", ls->uri,
+              (unsigned)reason < G_N_ELEMENTS(reasons) ? reasons[reason] : "?");
+    ls->state = LV_CLOSING;
+    unsigned dropped = lv_worker_drop_domain_calls(ls->worker);
+    ls->in_flight -= MIN(dropped, ls->in_flight);
+    queue_call(ls, &(struct lv_call){.kind = LV_CALL_DISCONNECT});
     /* The guests keep running without libvirtd: hold them until the re-list. */
     g_autoptr(GList) list = g_hash_table_get_values(ls->vms);
     for (GList *l = list; l; l = l->next)
         emit_backend(l->data, false);
-    schedule_reconnect(ls);
-    return G_SOURCE_REMOVE;
 }
 
-static void on_close(virConnectPtr conn, int reason, void *opaque)
+static void start_connect(struct lv_source *ls)
 {
-    struct lv_source *ls = opaque;
-    static const char *const reasons[] = {"error", "end of file", "keepalive timeout",
-                                          "client closed"};
-    g_warning("libvirt: connection to %s lost (%s); reconnecting", ls->uri,
-              (unsigned)reason < G_N_ELEMENTS(reasons) ? reasons[reason] : "?");
-    if (!ls->teardown_id)
-        ls->teardown_id = g_idle_add(on_teardown, ls);
-}
-
-static int try_connect(struct lv_source *ls)
-{
-    virConnectPtr conn = virConnectOpen(ls->uri);
-    if (!conn) {
-        if (!ls->warned_down)
-            g_warning("libvirt: cannot connect to %s: %s (retrying every %u..%u ms)", ls->uri,
-                      last_error(), LV_RECONNECT_MIN_MS, LV_RECONNECT_MAX_MS);
-        ls->warned_down = true;
-        return -ECONNREFUSED;
-    }
-    ls->conn = conn;
-    ls->warned_down = false;
-    if (virConnectSetKeepAlive(conn, LV_KEEPALIVE_INTERVAL_S, LV_KEEPALIVE_COUNT) < 0)
-        g_debug("libvirt: no keepalive on %s: %s", ls->uri, last_error());
-    if (virConnectRegisterCloseCallback(conn, on_close, ls, NULL) < 0)
-        g_warning("libvirt: no close callback on %s: %s", ls->uri, last_error());
-    ls->cb_lifecycle =
-        virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                         VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), ls, NULL);
-    ls->cb_balloon =
-        virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
-                                         VIR_DOMAIN_EVENT_CALLBACK(on_balloon_change), ls, NULL);
-    ls->cb_metadata =
-        virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-                                         VIR_DOMAIN_EVENT_CALLBACK(on_metadata_change), ls, NULL);
-    if (ls->cb_lifecycle < 0) {
-        /* Without lifecycle events the source would have to poll: refuse. */
-        g_warning("libvirt: cannot watch domain events on %s: %s", ls->uri, last_error());
-        disconnect(ls);
-        return -EIO;
-    }
-    if (ls->cb_metadata < 0)
-        g_message("libvirt: no metadata-change events on %s: policy read at start only", ls->uri);
-    g_message("libvirt: connected to %s", ls->uri);
-    ls->backoff_ms = LV_RECONNECT_MIN_MS;
-    relist(ls);
-    return 0;
+    ls->state = LV_CONNECTING;
+    queue_call(ls, &(struct lv_call){.kind = LV_CALL_CONNECT});
+    ls->lists_pending++; /* a connect brings the list */
 }
 
 static gboolean on_reconnect(gpointer data)
 {
     struct lv_source *ls = data;
     ls->reconnect_id = 0;
-    if (try_connect(ls) < 0)
-        schedule_reconnect(ls);
+    start_connect(ls);
     return G_SOURCE_REMOVE;
 }
 
@@ -532,27 +561,22 @@ static int lv_start(struct vmsource *base, GError **error)
 {
     struct lv_source *ls = (struct lv_source *)base;
     lv_event_register();
-    /* libvirtd not up yet (ballastd started first at boot) is not fatal: retry. */
-    if (try_connect(ls) < 0)
-        schedule_reconnect(ls);
+    struct lv_conn *conn = lv_conn_new(ls->uri, ls->stats_period_s, ls->link);
+    ls->worker = lv_worker_new(lv_conn_run, lv_conn_finish, conn, lv_conn_free);
+    /* libvirtd not up yet (ballastd started first at boot) is not fatal: it retries. */
+    start_connect(ls);
     return 0;
 }
 
-/* Synchronous: the outcome goes to the manager (vm_set_done) before this
- * returns; the manager logs a failure, rolls it back and retries
- * (host/policy/set_retry.h). */
+/* Queued: the outcome comes as vm_set_done when the worker has made the call.
+ * A set still waiting behind a stalled call is replaced by a newer one for
+ * the same domain (lv_callq.h); the replaced target gets no vm_set_done. */
 static int lv_set_target(struct vmsource *base, struct vmsource_vm *vm, uint64_t target_bytes)
 {
-    if (!vm->dom)
+    struct lv_source *ls = (struct lv_source *)base;
+    if (ls->state != LV_UP)
         return -ENOTCONN;
-    const struct vmsource_events *ev = base->events;
-    unsigned long kib = (unsigned long)(target_bytes / 1024);
-    if (virDomainSetMemoryFlags(vm->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        g_autofree char *why = g_strdup_printf("set memory %lu KiB: %s", kib, last_error());
-        ev->vm_set_done(base->events_ctx, vm->cookie, target_bytes, why);
-        return 0;
-    }
-    ev->vm_set_done(base->events_ctx, vm->cookie, target_bytes, NULL);
+    queue_domain_call(ls, LV_CALL_SET, vm->uuid, target_bytes);
     return 0;
 }
 
@@ -578,16 +602,31 @@ static pid_t lv_vm_pid(struct vmsource *base, struct vmsource_vm *vm)
     return vm->pid;
 }
 
+/* Bounded: a worker stuck in a call is left behind (lv_worker_stop). */
+static void stop_worker(struct lv_source *ls)
+{
+    if (!ls->worker)
+        return;
+    struct lv_worker_state st;
+    lv_worker_state(ls->worker, &st);
+    ls->link->owner = NULL; /* results and events from here on are dropped */
+    if (!lv_worker_stop(ls->worker, LV_STOP_WAIT_MS))
+        g_warning("libvirt: %s still pending after %d ms at exit: its thread is left behind "
+                  "(a libvirt call cannot be interrupted; it ends with ballastd)",
+                  st.busy ? lv_call_name(st.call.kind) : "a call", LV_STOP_WAIT_MS);
+    ls->worker = NULL;
+}
+
 static void lv_free(struct vmsource *base)
 {
     struct lv_source *ls = (struct lv_source *)base;
-    if (ls->reconnect_id)
-        g_source_remove(ls->reconnect_id);
-    if (ls->teardown_id)
-        g_source_remove(ls->teardown_id);
-    if (ls->refresh_id)
-        g_source_remove(ls->refresh_id);
-    disconnect(ls);
+    guint *ids[] = {&ls->reconnect_id, &ls->stall_check_id};
+    for (size_t i = 0; i < G_N_ELEMENTS(ids); i++)
+        if (*ids[i])
+            g_source_remove(*ids[i]);
+    stop_worker(ls);
+    ls->link->owner = NULL;
+    lv_link_unref(ls->link);
     GHashTableIter it;
     gpointer key, value;
     g_hash_table_iter_init(&it, ls->vms);
@@ -596,6 +635,8 @@ static void lv_free(struct vmsource *base)
         vm_free(value);
     }
     g_hash_table_unref(ls->vms);
+    g_hash_table_unref(ls->unmanaged);
+    g_free(ls->down_error);
     g_free(ls->uri);
     g_free(ls);
 }
@@ -624,9 +665,19 @@ struct vmsource *vmsource_libvirt_new(const struct vmsource_libvirt_options *opt
     ls->stats_period_s =
         opts && opts->stats_period_s ? opts->stats_period_s : LV_DEFAULT_STATS_PERIOD_S;
     ls->policy_changed = opts ? opts->policy_changed : NULL;
-    ls->cb_lifecycle = ls->cb_balloon = ls->cb_metadata = -1;
     ls->backoff_ms = LV_RECONNECT_MIN_MS;
     ls->vms = g_hash_table_new(g_str_hash, g_str_equal);
+    ls->unmanaged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    ls->link = g_new0(struct lv_link, 1);
+    *ls->link = (struct lv_link){
+        .refs = 1,
+        .owner = ls,
+        .result = on_result,
+        .closed = on_closed,
+        .lifecycle = on_lifecycle,
+        .balloon = on_balloon_change,
+        .metadata = on_metadata_change,
+    };
     virSetErrorFunc(NULL, quiet_errors);
     return &ls->base;
 }
@@ -644,15 +695,35 @@ const char *vmsource_libvirt_vm_machine(struct vmsource *src, struct vmsource_vm
 void vmsource_libvirt_reread_policies(struct vmsource *src)
 {
     struct lv_source *ls = (struct lv_source *)src;
+    if (ls->state != LV_UP)
+        return; /* the list after the reconnect reads them */
     g_autoptr(GList) list = g_hash_table_get_values(ls->vms);
-    for (GList *l = list; l; l = l->next) {
-        struct vmsource_vm *vm = l->data;
-        if (vm->dom)
-            reread_policy(ls, vm);
-    }
+    for (GList *l = list; l; l = l->next)
+        queue_domain_call(ls, LV_CALL_METADATA, ((struct vmsource_vm *)l->data)->uuid, 0);
 }
 
 bool vmsource_libvirt_connected(struct vmsource *src)
 {
-    return ((struct lv_source *)src)->conn != NULL;
+    return ((struct lv_source *)src)->state == LV_UP;
+}
+
+bool vmsource_libvirt_describe(struct vmsource *src, char *buf, size_t len)
+{
+    struct lv_source *ls = (struct lv_source *)src;
+    struct lv_worker_state st = {0};
+    if (ls->worker)
+        lv_worker_state(ls->worker, &st);
+    int64_t pending_s =
+        st.busy ? lv_call_stalled_s(st.since_us, g_get_monotonic_time(), LV_CALL_STALL_MS) : 0;
+    if (pending_s) {
+        g_snprintf(buf, len, "stalled: call %s pending for %" G_GINT64_FORMAT " s (%s), %u waiting",
+                   lv_call_name(st.call.kind), pending_s, ls->uri, st.queued);
+        return true;
+    }
+    static const char *const states[] = {"down", "connecting", "connected", "disconnecting"};
+    if (ls->state == LV_DOWN && ls->down_error)
+        g_snprintf(buf, len, "down: %s (%s); retrying", ls->down_error, ls->uri);
+    else
+        g_snprintf(buf, len, "%s (%s)", states[ls->state], ls->uri);
+    return false;
 }

@@ -20,13 +20,30 @@
  *               LV_RECONNECT_MAX_MS), marks VMs' backend down meanwhile and
  *               re-lists afterwards (gone VMs removed, new ones added).
  *
- * Single-threaded on the GMainLoop (lv_event.h). libvirt calls here are
- * synchronous RPCs to libvirtd (about a millisecond each) on ballastd's one
- * thread: while one waits, the fleet's guests wait too. A libvirtd that
- * stops answering is cut off by keepalive, which bounds a stalled call to
- * lv_keepalive_stall_ms(LV_KEEPALIVE_INTERVAL_S, LV_KEEPALIVE_COUNT); the
- * call fails and the source reconnects. A connect to a libvirtd that never
- * answers is not bounded (docs/ballastd.md, "Resource faults").
+ * Threads: libvirt calls are synchronous RPCs to libvirtd, so none is made
+ * on ballastd's main loop. Each source has one worker thread (lv_worker.h)
+ * that makes every call in order (lv_calls.h); results come back to the
+ * main loop as idles, where the source's state changes. The main loop never
+ * waits on libvirtd: what it reads of a libvirt VM is its last known
+ * figures, and set_target and refresh only queue a call. Calls queued
+ * behind one that does not come back are merged (lv_callq.h: one balloon
+ * set per domain, the newest target wins; one stats read per domain), so a
+ * hung libvirtd costs a bounded queue, not memory without end.
+ *
+ * A call that has not come back within LV_CALL_STALL_MS marks the source
+ * stalled: a WARNING once ("libvirt: virConnectOpen pending for 5 s ..."),
+ * then status says so (vmsource_libvirt_describe) until it answers. On an
+ * open connection keepalive still cuts a stalled call after
+ * lv_keepalive_stall_ms(LV_KEEPALIVE_INTERVAL_S, LV_KEEPALIVE_COUNT) and the
+ * source reconnects; a connect to a libvirtd that accepts and never answers
+ * is not bounded by libvirt at all, and stays stalled until that libvirtd
+ * answers or goes away. At exit the worker gets LV_STOP_WAIT_MS to finish
+ * what is queued (a release on exit) and close the connection; a call that
+ * is still stuck then cannot be interrupted, so its thread is left behind
+ * and ends with the process (docs/libvirt.md, "When libvirtd hangs").
+ *
+ * Event callbacks, keepalive and the close callback: lv_calls.h says which
+ * thread runs them.
  */
 #ifndef BALLAST_VMSOURCE_LIBVIRT_H
 #define BALLAST_VMSOURCE_LIBVIRT_H
@@ -36,18 +53,24 @@
 
 #include <glib.h>
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define LV_DEFAULT_URI      "qemu:///system"
 #define LV_RECONNECT_MIN_MS 500
 #define LV_RECONNECT_MAX_MS 30000
 /* A keepalive every 2 s once the connection is quiet, cut after 2 unanswered:
- * a hung libvirtd stalls ballastd (and the fleet's guests) 6 s at most. */
+ * a call to a libvirtd that stopped answering fails after 6 s at most, and
+ * the source reconnects (the main loop does not wait for it either way). */
 #define LV_KEEPALIVE_INTERVAL_S 2
 #define LV_KEEPALIVE_COUNT      2
-/* The longest a libvirt call may hold ballastd's loop (growth of a fleet
- * guest included); the keepalive above must stay within it. */
+/* The longest a call on an open connection may take before keepalive cuts
+ * it; the keepalive above must stay within it. */
 #define LV_CALL_STALL_MAX_MS 6000
+/* A call not back after this is a stall: said once, and shown in status. */
+#define LV_CALL_STALL_MS 5000
+/* At exit, what the worker may take to finish its queue and close. */
+#define LV_STOP_WAIT_MS 2000
 
 /*
  * How long a call to a libvirtd that stopped answering can wait before
@@ -87,5 +110,12 @@ void vmsource_libvirt_reread_policies(struct vmsource *src);
 
 /* Whether the source is connected to libvirtd right now. */
 bool vmsource_libvirt_connected(struct vmsource *src);
+
+/*
+ * One line for status: "connected (URI)", "connecting (URI)", "down: WHY
+ * (URI); retrying", or "stalled: call virConnectOpen pending for 12 s (URI),
+ * N waiting". true when stalled.
+ */
+bool vmsource_libvirt_describe(struct vmsource *src, char *buf, size_t len);
 
 #endif

@@ -10,8 +10,9 @@
  * sees this interface, so the policy, the agent connections and the control
  * socket are shared by both.
  *
- * Everything runs on the GMainLoop: sources report through `events`
- * callbacks, never from another thread.
+ * Everything the manager sees runs on the GMainLoop: sources report through
+ * `events` callbacks, never from another thread (the libvirt source makes
+ * its calls on a worker thread of its own and reports their results here).
  */
 #ifndef BALLAST_VMSOURCE_H
 #define BALLAST_VMSOURCE_H
@@ -53,8 +54,10 @@ struct vmsource_events {
      * The outcome of a set_target that was sent: error NULL when the backend
      * took the target, else what went wrong (QEMU's or libvirt's message, or
      * "timed out"). Once per command that set_target returned 0 for, except
-     * when the connection went down first (vm_backend says that); it may
-     * come before set_target returns (libvirt answers synchronously).
+     * when the connection went down first (vm_backend says that) or when a
+     * newer target for the same VM replaced it before it was sent (the
+     * libvirt source merges sets waiting behind a stalled call: the newest
+     * wins, and only its outcome comes). Never before set_target returns.
      */
     void (*vm_set_done)(void *ctx, void *cookie, uint64_t target_bytes, const char *error);
 };

@@ -235,6 +235,8 @@ static void test_status_roundtrip(void)
     h.psi_some_avg10_pct = 0.25;
     h.dry_run = true;
     h.ticks = 17;
+    ctl_copy(h.libvirt, sizeof(h.libvirt),
+             "stalled: call virConnectOpen pending for 12 s (qemu:///system), 3 waiting");
     struct ctl_vm_status vms[2];
     ctl_vm_status_init(&vms[0]);
     ctl_vm_status_init(&vms[1]);
@@ -276,6 +278,7 @@ static void test_status_roundtrip(void)
     CU_ASSERT_EQUAL(h2.mem_total_bytes, h.mem_total_bytes);
     CU_ASSERT_TRUE(h2.dry_run);
     CU_ASSERT_EQUAL(h2.ticks, 17);
+    CU_ASSERT_STRING_EQUAL(h2.libvirt, h.libvirt);
     CU_ASSERT_TRUE(isnan(h2.psi_full_avg10_pct));
     CU_ASSERT_STRING_EQUAL(back[0].name, "vm0");
     CU_ASSERT_EQUAL(back[0].actual_bytes, 96 << 20);

@@ -154,11 +154,32 @@ static void test_table_ksm_and_dry_run(void)
     g_string_free(out, TRUE);
 }
 
+/* The libvirt source's line: only with --libvirt, right under the host's. */
+static void test_table_libvirt(void)
+{
+    struct ctl_host_status h;
+    struct ctl_vm_status v[2];
+    rows(&h, v);
+    GString *out = g_string_new(NULL);
+    status_table_format(out, &h, v, 2);
+    CU_ASSERT_PTR_NULL(strstr(out->str, "libvirt:"));
+    g_string_truncate(out, 0);
+    ctl_copy(h.libvirt, sizeof(h.libvirt),
+             "stalled: call virConnectOpen pending for 12 s (qemu:///system), 3 waiting");
+    status_table_format(out, &h, v, 2);
+    gchar **lines = g_strsplit(out->str, "\n", -1);
+    CU_ASSERT_STRING_EQUAL(lines[1], "libvirt: stalled: call virConnectOpen pending for 12 s "
+                                     "(qemu:///system), 3 waiting");
+    g_strfreev(lines);
+    g_string_free(out, TRUE);
+}
+
 static CU_TestInfo table_tests[] = {
     {"status table", test_table},
     {"status table: budget line", test_table_budget},
     {"status table: host cost column and fleet line", test_table_cost},
     {"status table: KSM column, dry run, empty", test_table_ksm_and_dry_run},
+    {"status table: libvirt line", test_table_libvirt},
     CU_TEST_INFO_NULL,
 };
 

@@ -85,10 +85,10 @@ actual_kib() { v dommemstat "$1" | awk '$1 == "actual" {print $2}'; }
 for vm in "$q35" "$mvm"; do
   before=$(actual_kib "$vm")
   probe_send "setmem $vm $((112 << 20))"
-  probe_expect "^set $vm " 5
-  [[ $line == "set $vm $((112 << 20)) ok" ]] || fail "set_target $vm: $line"
   probe_expect "^setmem $vm " 5
   [[ $line == "setmem $vm 0" ]] || fail "set_target $vm: $line"
+  probe_expect "^set $vm " 5
+  [[ $line == "set $vm $((112 << 20)) ok" ]] || fail "set_target $vm: $line"
   # QEMU rate-limits BALLOON_CHANGE to 1/s and sends the last value at the
   # end of the window: the first event comes at once, the final one later.
   moved=
@@ -116,12 +116,15 @@ for vm in "$q35" "$mvm"; do
     fail "dommemstat actual of $vm is $after KiB, expected $((112 * 1024))"
   fi
 done
-# Refused: the outcome (libvirt's message) comes as vm_set_done, before
-# set_target returns 0 (sent); ballastd rolls it back and retries.
+# Refused: set_target returns 0 (queued for the worker thread), then the
+# outcome (libvirt's message) comes as vm_set_done; ballastd rolls it back
+# and retries.
 probe_send "setmem $q35 $((1 << 40))"
+probe_expect "^setmem $q35 " 5
+sent_line=$line
 probe_expect "^set $q35 " 5
 done_line=$line
-probe_expect "^setmem $q35 " 5
+line=$sent_line
 if [[ $line == "setmem $q35 0" && $done_line == "set $q35 $((1 << 40)) "* && $done_line != *" ok" ]]; then
   ok "setmem: above max refused: ${done_line#"set $q35 $((1 << 40)) "}"
 else

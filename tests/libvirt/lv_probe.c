@@ -109,7 +109,7 @@ static void on_policy(void *ctx, void *cookie, const struct lv_policy *lp)
     vm_policy_clear(&r);
 }
 
-/* A set_target's outcome (libvirt answers before set_target returns). */
+/* A set_target's outcome (from the worker thread, after set_target returned). */
 static void on_set_done(void *ctx, void *cookie, uint64_t target_bytes, const char *error)
 {
     struct probe_vm *pv = cookie;
