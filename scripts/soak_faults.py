@@ -128,6 +128,7 @@ def serve_hostile(conn: socket.socket, n: int, stop: list) -> None:
 def hostile_agent(a, out) -> int:
     stop: list = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    os.makedirs(a.fake_dir, exist_ok=True)
     fake = subprocess.Popen([a.fake_fleet, a.fake_dir, "1", "--memory", str(a.memory_mib),
                              "--used", "64"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True)
