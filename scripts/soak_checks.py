@@ -231,9 +231,8 @@ class Violation:
 
 def vm_managed(v: dict | None, t: float, since: float, fresh_ms: int = FRESH_MS) -> bool:
     """Whether a VM in a sample taken at t is managed with an agent report
-    received at or after `since` and at most fresh_ms old. explain's age_ms
-    is the report's age at ballastd's last tick (1 s ticks in the soak), so
-    "received" is known to a tick."""
+    received at or after `since` and at most fresh_ms old (age_ms: the
+    report's age when ballastd answered, see compact_vm)."""
     if not v or v.get("mode") != "managed" or v.get("qmp") != "connected":
         return False
     if v.get("agent") != "connected" or not v.get("report_valid"):
@@ -247,7 +246,9 @@ def vm_managed(v: dict | None, t: float, since: float, fresh_ms: int = FRESH_MS)
 def bound_violations(t: float, name: str, v: dict) -> list[Violation]:
     lo, hi = v.get("min_bytes"), v.get("max_bytes")
     out = []
-    if lo is None or hi is None:
+    # Before its first decision (a restarted ballastd, a new VM) a VM's params
+    # are not computed (explain shows 0) while its restored target is shown.
+    if lo is None or hi is None or hi <= 0 or v.get("evaluated") is False:
         return out
     for key in ("target_bytes", "target_set_bytes"):
         x = v.get(key)
@@ -531,9 +532,15 @@ def compact_vm(status_vm: dict, explain: dict | None) -> dict:
     e = explain or {}
     agent = e.get("agent") or {}
     params = e.get("params") or {}
+    # The report's age now: guest_mem.age_ms is taken when the request is
+    # answered; agent.age_ms is as of ballastd's last tick (up to a tick older,
+    # which would date a report from before a fault after it).
+    age = next((g["age_ms"] for g in (e.get("guest_mem"), status_vm.get("guest_mem"))
+                if isinstance(g, dict) and g.get("age_ms") is not None), agent.get("age_ms"))
     return {
         "mode": status_vm.get("mode"), "qmp": status_vm.get("qmp"), "agent": status_vm.get("agent"),
-        "report_valid": agent.get("report_valid"), "age_ms": agent.get("age_ms"),
+        "evaluated": e.get("evaluated"),
+        "report_valid": agent.get("report_valid"), "age_ms": age,
         "oom_kill_count": agent.get("oom_kill_count"),
         "target_bytes": e.get("target_bytes", status_vm.get("target_bytes")),
         "target_set_bytes": e.get("target_set_bytes"),

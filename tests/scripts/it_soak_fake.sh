@@ -27,7 +27,8 @@ samples=$work/samples.jsonl
 now() { local t=${EPOCHREALTIME/,/.}; echo "$t"; }
 emit() { jq -nc '$ARGS.named' "$@" >>"$events"; }
 
-fast_config
+# ksm_mode = observe: a fake fleet must not start or tune the host's ksmd.
+printf '[ballastd]\ntick_interval_ms = 1000\nksm_mode = observe\n' >"$conf/ballastd.conf"
 start_fake 3 --memory 256 --used 64
 start_daemon --config-dir "$conf"
 echo "$daemon_pid" >"$work/ballastd.pid"

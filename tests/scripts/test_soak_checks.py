@@ -273,7 +273,12 @@ class Invariants(unittest.TestCase):
         run = Run()
         run.set(T0 - 5, T0 + 200, "vm0", target_bytes=None, target_set_bytes=0)
         run.set(T0 - 5, T0 + 200, "vm1", min_bytes=None)
+        # a restarted ballastd before its first tick: params 0, the restored target shown
+        run.set(run.up_at, run.up_at + 2, "vm2", evaluated=False, min_bytes=0, max_bytes=0,
+                target_bytes=-1, target_set_bytes=115 * MIB)
         self.assertEqual(run.check().violations, [])
+        run.set(T0 + 136, T0 + 136, "vm2", evaluated=True, target_set_bytes=300 * MIB)
+        self.assertEqual(rules(run.check()), [("bounds", "vm2")])
 
     def test_rss_growth_of_15_percent(self):
         run = Run(duration=300, kill_at=280)
@@ -503,12 +508,15 @@ class Sampler(unittest.TestCase):
         s = sc.compact_sample(5.0, 42, 9000, status, {"vm0": explain})
         v = s["vms"]["vm0"]
         self.assertEqual((v["mode"], v["qmp"], v["agent"]), ("managed", "connected", "connected"))
-        self.assertEqual(v["age_ms"], 400)
+        self.assertEqual(v["age_ms"], 1500)  # guest_mem's age (at the request), not the tick's 400
+        self.assertEqual(sc.compact_vm(status["vms"][0], {"agent": {"age_ms": 400}})["age_ms"], 1500)
+        self.assertEqual(sc.compact_vm({"mode": "managed"}, {"agent": {"age_ms": 400}})["age_ms"], 400)
         self.assertEqual(v["oom_kill_count"], 0)
         self.assertEqual((v["min_bytes"], v["max_bytes"]), (41943040, 167772160))
         self.assertEqual((v["target_bytes"], v["target_set_bytes"]), (129761280, 129761280))
-        self.assertTrue(sc.vm_managed(v, 5.0, 4.0))
-        self.assertFalse(sc.vm_managed(v, 5.0, 4.7))  # the report is from before 4.7
+        self.assertTrue(v["evaluated"])
+        self.assertTrue(sc.vm_managed(v, 5.0, 3.5))
+        self.assertFalse(sc.vm_managed(v, 5.0, 3.6))  # the report is from before 3.6
         self.assertIsNone(s["vms"]["vm1"]["min_bytes"])  # no explain for vm1
         self.assertEqual(sc.compact_sample(5.0, None, None, None, {}),
                          {"t": 5.0, "ok": False, "pid": None, "rss_kib": None})
@@ -642,7 +650,8 @@ class Script(unittest.TestCase):
         r = self.run_soak("--plan", "--guests", "4", "--minutes", "3", "--seed", "4", "--libvirt")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("soak: seed 4", r.stdout)
-        self.assertIn("3 fleet guest(s) and 1 libvirt domain(s)", r.stdout)
+        self.assertIn("3 fleet guest(s) of 256 MiB and 1 libvirt domain(s) of 160 MiB", r.stdout)
+        self.assertRegex(r.stdout, r"\n  lv0 (spike|sawtooth):")
         self.assertNotIn("restart-libvirtd (no --libvirt)", r.stdout)
         self.assertEqual(len(re.findall(r"^  vm\d_0 (spike|sawtooth):", r.stdout, re.M)), 3)
         r2 = self.run_soak("--plan", "--guests", "4", "--minutes", "3", "--seed", "4", "--libvirt")
