@@ -31,7 +31,8 @@ The invariants (docs/benchmarks/reliability.md, "Method"):
             "Killed process" lines on the consoles, checked at the end);
   bounds    no target outside [min, max]: the engine's target_bytes and the
             last target sent (target_set_bytes) against the VM's
-            params.min_bytes and params.max_bytes, in every sample;
+            params.min_bytes and params.max_bytes, in every sample once the
+            VM has been evaluated;
   recovery  after each fault (when its injection is done, and again when a
             long fault ends) every surviving guest is managed within 10 s:
             mode managed, QMP and agent connected, and an agent report
