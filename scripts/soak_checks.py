@@ -58,7 +58,7 @@ import socket
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Iterable, TextIO
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
