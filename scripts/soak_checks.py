@@ -373,7 +373,9 @@ class Checker:
                 self.kills.append((t, done))
             self.windows.append(Window(done, f["kind"], t, set(self.expected) - set(f["victims"])))
         elif kind == "fault-end":
-            self.windows.append(Window(t, f"end of {ev.get('kind', '?')}", t, set(self.expected)))
+            # reported with the fault it ends (its start), checked from its end
+            start = next((f["t"] for f in reversed(self.faults) if f["kind"] == ev.get("kind")), t)
+            self.windows.append(Window(t, f"end of {ev.get('kind', '?')}", start, set(self.expected)))
         elif kind == "violation":
             return self._add([Violation(t, ev.get("rule", "driver"), ev.get("vm"),
                                         ev.get("message", "?"))])

@@ -358,6 +358,7 @@ class Invariants(unittest.TestCase):
         self.assertIn("after host-hog", c.violations[0].message)
         # the fault's end is a check of its own, passed
         self.assertEqual([r["check"] for r in c.recoveries], ["host-hog", "end of host-hog", "kill-ballastd"])
+        self.assertEqual([r["at_s"] for r in c.recoveries], [60.0, 60.0, 130.0])  # the end with its fault
 
     def test_victims_and_relaunched_guests(self):
         run = Run()
