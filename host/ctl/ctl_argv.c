@@ -11,6 +11,7 @@
 
 const char ctl_argv_usage[] =
     "  status                   the host and every VM, one line each\n"
+    "  top                      status live, sorted by host cost (--sort, --interval, -n)\n"
     "  explain VM               one VM's decision and why\n"
     "  set-policy VM KEY=VALUE  a runtime override of a policy key (VALUE default clears it)\n"
     "  dry-run on|off           compute and log, change nothing (host-wide)\n"
@@ -53,6 +54,13 @@ static int take_vm(const struct command *c, const char *name, struct ctl_request
 static int parse_none(const struct command *c, char *const *argv, struct ctl_request *req,
                       char **message)
 {
+    return 0;
+}
+
+static int parse_top(const struct command *c, char *const *argv, struct ctl_request *req,
+                     char **message)
+{
+    req->top = true;
     return 0;
 }
 
@@ -103,6 +111,7 @@ static int parse_notify(const struct command *c, char *const *argv, struct ctl_r
 
 static const struct command commands[] = {
     {"status", "", 0, CTL_CMD_STATUS, parse_none},
+    {"top", "", 0, CTL_CMD_STATUS, parse_top},
     {"explain", "VM", 1, CTL_CMD_EXPLAIN, parse_vm},
     {"set-policy", "VM KEY=VALUE", 2, CTL_CMD_SET_POLICY, parse_set_policy},
     {"dry-run", "on|off", 1, CTL_CMD_DRY_RUN, parse_dry_run},
@@ -110,7 +119,7 @@ static const struct command commands[] = {
     {"notify", "DOMAIN EVENT", 2, CTL_CMD_NOTIFY, parse_notify},
 };
 
-#define COMMAND_NAMES "status, explain, set-policy, dry-run, ping or notify"
+#define COMMAND_NAMES "status, top, explain, set-policy, dry-run, ping or notify"
 
 int ctl_argv_parse(int argc, char *const *argv, struct ctl_request *req, char **message)
 {
