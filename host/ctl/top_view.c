@@ -125,13 +125,18 @@ static void append_cell(GString *out, const char *s, unsigned width, const char 
     g_string_append(out, g_utf8_offset_to_pointer(s, (glong)(w - tail)));
 }
 
-/* One line, cut to `columns` characters (0: not cut), with its newline. */
+/* One line, cut at its end to `columns` characters (0: not cut), the
+ * ellipsis last, with its newline: the reason goes first. */
 static void append_line(GString *out, const char *line, unsigned columns, const char *ellipsis)
 {
-    if (columns && width_of(line) > columns)
-        append_cell(out, line, columns, ellipsis);
-    else
+    unsigned ew = width_of(ellipsis);
+    if (columns && width_of(line) > columns) {
+        const char *end = g_utf8_offset_to_pointer(line, columns > ew ? columns - ew : 0);
+        g_string_append_len(out, line, end - line);
+        g_string_append(out, ellipsis);
+    } else {
         g_string_append(out, line);
+    }
     g_string_append_c(out, '\n');
 }
 
