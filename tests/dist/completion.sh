@@ -57,8 +57,12 @@ expect_all() {
   ((${#missing[@]} == 0)) || fail "$what: not offered: ${missing[*]} (offered: $(tr '\n' ' ' <<<"$offered"))"
 }
 
-# The long options a program's --help lists (-h, --help-all and the like aside).
-options_of() { "$@" --help | grep -o -- '--[a-z][a-z0-9-]*' | grep -v -- '--help-' | sort -u; }
+# The long options in GOption's tables of a program's --help (from "Help
+# Options:" on: ballast-fleet's summary above them lists every command's).
+options_of() {
+  "$@" --help | sed -n '/^Help Options:/,$p' | grep -o -- '--[a-z][a-z0-9-]*' |
+    grep -v -- '--help-' | sort -u
+}
 
 for p in ballastd ballastctl; do
   [[ -x $bin/$p ]] || fail "$bin/$p not built"
