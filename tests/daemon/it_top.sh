@@ -39,7 +39,7 @@ for i in 0 1 2; do
   c=$(grep -c "^$prefix$i " <<<"$out")
   ((c == 2)) || fail "$prefix$i not whole in both frames: $out"
 done
-grep -q '^VM .* COST .* ACTUAL .* TARGET .* AVAIL .* PSI .* MODE .* AGENT .* REASON$' <<<"$out" ||
+grep -Eq '^VM +COST +ACTUAL +TARGET +AVAIL +PSI +MODE +AGENT +REASON$' <<<"$out" ||
   fail "no header line: $out"
 echo "$out" | sed -n '1,5p;6q' | sed 's/^/  /'
 ok "top -n 2 to a pipe: two plain frames, names whole"
