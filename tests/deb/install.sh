@@ -88,11 +88,14 @@ timed build
 
 # 2. lintian: nothing but overridden tags, each with its reason.
 changes=$(echo "$tmp"/ballast_"${version}"_*.changes)
-rc=0
-lintian --fail-on error,warning,info --display-info --show-overrides "$changes" \
-  >"$tmp/lintian.log" 2>&1 || rc=$?
+# Judged by its tags, not its exit code: as root lintian also exits 1 for its
+# "running with root privileges is not recommended".
+lintian --display-info --show-overrides "$changes" >"$tmp/lintian.log" 2>&1 || true
 sed 's/^/   /' "$tmp/lintian.log"
-((rc == 0)) || fail "lintian found tags (above): fix them, or override each with a reason"
+grep -q '^[OIN]: \|^running with root' "$tmp/lintian.log" || [[ ! -s $tmp/lintian.log ]] ||
+  fail "lintian did not run: $(head -5 "$tmp/lintian.log")"
+! grep -q '^[EWI]: ' "$tmp/lintian.log" ||
+  fail "lintian found tags (above): fix them, or override each with a reason"
 n=$(grep -c '^O: ' "$tmp/lintian.log" || true)
 ok "lintian clean ($n tag(s) overridden with a reason, marked O: above)"
 timed lintian
