@@ -107,7 +107,11 @@ mirror=$(sed -n 's/^URIs: *\(http[^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.
   mirror=$(awk '$1 == "deb" && $2 ~ /^http/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
 mirror=${mirror:-http://deb.debian.org/debian}
 # The packages' dependencies (first of each alternative, no versions), and man-db.
-mapfile -t deps < <(for d in "${debs[@]}"; do dpkg-deb -f "$d" Depends Pre-Depends; done |
+# One field per call: asked for two, dpkg-deb prefixes each with its name.
+mapfile -t deps < <(for d in "${debs[@]}"; do
+  dpkg-deb -f "$d" Depends
+  dpkg-deb -f "$d" Pre-Depends
+done |
   tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/:any//; s/[[:space:]]//g' | grep . | sort -u)
 deps+=(man-db)
 include=$(IFS=,; echo "${deps[*]}")
