@@ -30,7 +30,9 @@
 set -euo pipefail
 src=${BALLAST_SOURCE_DIR:?run under ctest (BALLAST_SOURCE_DIR)}
 build=${BALLAST_BUILD_DIR:?run under ctest (BALLAST_BUILD_DIR)}
-cache=${BALLAST_DEB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ballast}
+# $HOME may be unset under a CI runner: root's home then, from passwd.
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+cache=${BALLAST_DEB_CACHE:-${XDG_CACHE_HOME:-$home/.cache}/ballast}
 max_age_days=${BALLAST_DEB_CACHE_DAYS:-7}
 suite=bookworm
 skip() { echo "SKIPPED: $*" >&2; exit 77; }
