@@ -8,9 +8,11 @@
  * and its cost per report can be measured without the noise of 64 TCG guests.
  *
  *   fake-fleet DIR COUNT [--memory MIB] [--actual MIB] [--used MIB] [--report-ms MS]
+ *              [--name-prefix P]
  *
  * --actual starts every balloon inflated to that size (as a previous ballastd
- * run would have left it).
+ * run would have left it). The guests are named P0, P1, ... (P default
+ * "fake"; a long P gives the wide names `ballastctl top` must shorten).
  *
  * Each guest directory gets a pid file naming this process, which maps one
  * anonymous region of --memory MiB (1 MiB of it touched, the rest never) and
@@ -56,7 +58,7 @@
 #define OVERHEAD      (16 * MIB) /* nominal - MemTotal at full size */
 
 struct fake_vm {
-    char name[16];
+    char name[FLEET_LAYOUT_NAME_MAX + 1];
     int qmp_listen, qmp_fd, agent_listen, agent_fd;
     char qbuf[QMP_BUF_BYTES];
     size_t qlen;
@@ -345,9 +347,9 @@ static struct fake_vm *find(const char *name)
 
 static void command(char *line)
 {
-    char verb[32] = "", name[32] = "";
+    char verb[32] = "", name[FLEET_LAYOUT_NAME_MAX + 1] = "";
     unsigned long long arg = 0;
-    int n = sscanf(line, "%31s %31s %llu", verb, name, &arg);
+    int n = sscanf(line, "%31s %63s %llu", verb, name, &arg);
     struct fake_vm *vm = n >= 2 ? find(name) : NULL;
     if (strcmp(verb, "counts") == 0) {
         for (unsigned i = 0; i < n_vms; i++)
@@ -378,6 +380,7 @@ static void command(char *line)
 
 struct fake_options {
     const char *dir;
+    const char *name_prefix;
     uint64_t memory_mib, used_mib, actual_mib;
 };
 
@@ -385,11 +388,12 @@ struct fake_options {
 static int parse_args(int argc, char **argv, struct fake_options *o)
 {
     if (argc < 3) {
-        fprintf(stderr,
-                "usage: fake-fleet DIR COUNT [--memory MIB] [--used MIB] [--report-ms MS]\n");
+        fprintf(stderr, "usage: fake-fleet DIR COUNT [--memory MIB] [--actual MIB] [--used MIB] "
+                        "[--report-ms MS] [--name-prefix P]\n");
         return 2;
     }
-    *o = (struct fake_options){.dir = argv[1], .memory_mib = 256, .used_mib = 64};
+    *o = (struct fake_options){
+        .dir = argv[1], .name_prefix = "fake", .memory_mib = 256, .used_mib = 64};
     n_vms = (unsigned)atoi(argv[2]);
     for (int i = 3; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--memory") == 0)
@@ -400,11 +404,14 @@ static int parse_args(int argc, char **argv, struct fake_options *o)
             o->used_mib = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--report-ms") == 0)
             report_ms = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--name-prefix") == 0)
+            o->name_prefix = argv[i + 1];
     }
     if (o->actual_mib == 0)
         o->actual_mib = o->memory_mib;
     if (n_vms == 0 || n_vms > MAX_VMS || o->memory_mib < 64 || report_ms == 0 ||
-        o->actual_mib < 32 || o->actual_mib > o->memory_mib) {
+        o->actual_mib < 32 || o->actual_mib > o->memory_mib ||
+        strlen(o->name_prefix) + 3 > FLEET_LAYOUT_NAME_MAX) {
         fprintf(stderr, "fake-fleet: bad arguments\n");
         return 2;
     }
@@ -415,10 +422,12 @@ static int parse_args(int argc, char **argv, struct fake_options *o)
  * (2: the paths do not fit, 1: cannot listen) with the reason said. */
 static int open_vm(struct fake_vm *vm, unsigned index, const struct fake_options *o)
 {
-    snprintf(vm->name, sizeof(vm->name), "fake%u", index);
+    snprintf(vm->name, sizeof(vm->name), "%s%u", o->name_prefix, index);
     char path[FLEET_LAYOUT_SOCKET_BUF];
-    if (fleet_layout_guest_fits(o->dir, vm->name, NULL) != 0) {
-        fprintf(stderr, "fake-fleet: %s: path too long\n", o->dir);
+    if (!fleet_layout_name_valid(vm->name) ||
+        fleet_layout_guest_fits(o->dir, vm->name, NULL) != 0) {
+        fprintf(stderr, "fake-fleet: %s/%s: not a guest name, or the path is too long\n", o->dir,
+                vm->name);
         return 2;
     }
     fleet_layout_path(path, sizeof(path), o->dir, vm->name, FLEET_FILE_GUEST_DIR);

@@ -2,6 +2,7 @@
  * ballastctl: talks to ballastd's control socket (docs/control-protocol.md).
  *
  *   ballastctl [--socket PATH] [--json] [--fresh] status
+ *   ballastctl [--socket PATH] [--sort cost|pressure|name] [--interval S] [-n COUNT] top
  *   ballastctl [--socket PATH] [--json] explain VM
  *   ballastctl [--socket PATH] [--json] metrics
  *   ballastctl [--socket PATH] set-policy VM KEY=VALUE
@@ -14,7 +15,7 @@
  * where ballastd listens by default (control.h). The commands are parsed by
  * ctl_argv.c, which has a message for each mistake.
  *
- * Not root: the socket is root's (mode 0600), so the read commands (status,
+ * Not root: the socket is root's (mode 0600), so the read commands (status, top,
  * explain, metrics, ping) go to the read-only socket beside it
  * (ballastd.ro.sock) when the read-write one refuses, and a change says
  * "permission denied: writes need root (socket PATH)".
@@ -31,12 +32,18 @@
 #include "json_writer.h"
 #include "size.h"
 #include "status_table.h"
+#include "top_view.h"
 
 #include <errno.h>
+#include <locale.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_RUNTIME 1
@@ -430,6 +437,94 @@ static int print_status(JsonNode *result)
     return 0;
 }
 
+/* `top`'s options, checked (top_options_check) before the first request. */
+struct top_options {
+    enum top_sort sort;
+    double interval_s;
+    int count; /* frames; 0 = until interrupted */
+};
+
+/* One frame of top: the clock, the terminal's size asked again each time
+ * (it may have been resized), and a cleared screen on a terminal only. */
+static int draw_top_frame(JsonNode *result, const struct top_options *t, bool tty)
+{
+    struct ctl_host_status host;
+    g_autofree struct ctl_vm_status *vms = NULL;
+    size_t n;
+    if (ctl_status_from_json(result, &host, &vms, &n) < 0) {
+        fprintf(stderr, "ballastctl: malformed status\n");
+        return EXIT_RUNTIME;
+    }
+    struct winsize ws = {0};
+    if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
+        ws = (struct winsize){0};
+    char when[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&now, &tm));
+    const char *charset;
+    struct top_view_options opt = {
+        .sort = t->sort,
+        .columns = top_view_columns(g_getenv("COLUMNS"), ws.ws_col),
+        .lines = tty ? ws.ws_row : 0,
+        .utf8 = g_get_charset(&charset),
+        .when = when,
+    };
+    g_autoptr(GString) out = g_string_new(tty ? "\033[H\033[2J" : NULL);
+    top_view_format(out, &host, vms, n, &opt);
+    fputs(out->str, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+/* `top`: status every interval until count frames (or ^C); plain frames,
+ * one blank line between them, when stdout is not a terminal. */
+static int run_top(const char *path, const struct ctl_request *req, const struct top_options *t)
+{
+    bool tty = isatty(STDOUT_FILENO);
+    for (int frame = 0; t->count == 0 || frame < t->count; frame++) {
+        if (frame > 0) {
+            g_usleep((gulong)(t->interval_s * G_USEC_PER_SEC));
+            if (!tty)
+                putchar('\n');
+        }
+        g_autoptr(JsonNode) result = NULL;
+        int rc = call_daemon(path, req, &result);
+        if (rc == 0)
+            rc = draw_top_frame(result, t, tty);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* top's options from the command line; NULL, or what is wrong with them. */
+static const char *top_options_check(const struct ctl_request *req, const char *sort,
+                                     const char *interval, int count, bool json,
+                                     struct top_options *t)
+{
+    *t = (struct top_options){.sort = TOP_SORT_COST, .interval_s = 1.0, .count = 0};
+    if (!req->top)
+        return sort         ? "--sort: only top takes it"
+               : interval   ? "--interval: only top takes it"
+               : count >= 0 ? "-n: only top takes it"
+                            : NULL;
+    if (json)
+        return "--json: top draws a table (ballastctl --json status is the document)";
+    if (sort && top_sort_parse(sort, &t->sort) < 0)
+        return "--sort: expected cost, pressure or name";
+    if (interval) {
+        char *end;
+        t->interval_s = g_ascii_strtod(interval, &end);
+        if (*end || !isfinite(t->interval_s) || t->interval_s < 0.1 || t->interval_s > 3600)
+            return "--interval: expected seconds between 0.1 and 3600";
+    }
+    if (count == 0)
+        return "-n: expected a count of 1 or more";
+    t->count = count > 0 ? count : 0;
+    return NULL;
+}
+
 /* The reply for people; an exit code. */
 static int print_result(const struct ctl_request *req, JsonNode *result)
 {
@@ -467,7 +562,11 @@ static int print_result(const struct ctl_request *req, JsonNode *result)
 
 int main(int argc, char **argv)
 {
-    g_autofree char *socket_path = NULL;
+    /* The character set only (top's ellipsis, names' widths): numbers stay
+     * in the C locale's form, which scripts read. */
+    setlocale(LC_CTYPE, "");
+    g_autofree char *socket_path = NULL, *sort = NULL, *interval = NULL;
+    int count = -1;
     gboolean json = FALSE, fresh = FALSE, version = FALSE;
     GOptionEntry entries[] = {
         {"socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
@@ -476,6 +575,11 @@ int main(int argc, char **argv)
         {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the reply's result as JSON", NULL},
         {"fresh", 0, 0, G_OPTION_ARG_NONE, &fresh,
          "status: read each VM's host cost now if it is older than a few seconds", NULL},
+        {"sort", 0, 0, G_OPTION_ARG_STRING, &sort,
+         "top: sort by host cost (the default), pressure or name", "cost|pressure|name"},
+        {"interval", 0, 0, G_OPTION_ARG_STRING, &interval,
+         "top: seconds between frames (default 1)", "SECONDS"},
+        {"count", 'n', 0, G_OPTION_ARG_INT, &count, "top: draw COUNT frames, then exit", "COUNT"},
         {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
         G_OPTION_ENTRY_NULL,
     };
@@ -497,9 +601,15 @@ int main(int argc, char **argv)
     g_autofree char *message = NULL;
     if (ctl_argv_parse(argc - 1, argv + 1, &req, &message) < 0)
         return usage_error(message);
-    if (fresh && req.cmd != CTL_CMD_STATUS)
+    if (fresh && (req.cmd != CTL_CMD_STATUS || req.top))
         return usage_error("--fresh: only status takes it");
     req.fresh = fresh;
+    struct top_options top;
+    const char *top_error = top_options_check(&req, sort, interval, count, json, &top);
+    if (top_error)
+        return usage_error(top_error);
+    if (req.top)
+        return run_top(ctl_socket_path(socket_path), &req, &top);
     g_autoptr(JsonNode) result = NULL;
     int rc = call_daemon(ctl_socket_path(socket_path), &req, &result);
     if (rc != 0)

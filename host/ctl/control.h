@@ -70,6 +70,7 @@ enum ctl_notify_event {
 struct ctl_request {
     enum ctl_cmd cmd;
     bool fresh;                  /* status: read every VM's host cost now if old */
+    bool top;                    /* status, again and again: `ballastctl top` (never sent) */
     char vm[CTL_VM_NAME_MAX];    /* explain, set-policy, notify */
     char key[CTL_KEY_MAX];       /* set-policy */
     char value[CTL_VALUE_MAX];   /* set-policy */

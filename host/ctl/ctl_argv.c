@@ -11,6 +11,7 @@
 
 const char ctl_argv_usage[] =
     "  status                   the host and every VM, one line each\n"
+    "  top                      status live, sorted by host cost (--sort, --interval, -n)\n"
     "  explain VM               one VM's decision and why\n"
     "  metrics                  Prometheus text exposition (node_exporter's textfile collector)\n"
     "  set-policy VM KEY=VALUE  a runtime override of a policy key (VALUE default clears it)\n"
@@ -54,6 +55,13 @@ static int take_vm(const struct command *c, const char *name, struct ctl_request
 static int parse_none(const struct command *c, char *const *argv, struct ctl_request *req,
                       char **message)
 {
+    return 0;
+}
+
+static int parse_top(const struct command *c, char *const *argv, struct ctl_request *req,
+                     char **message)
+{
+    req->top = true;
     return 0;
 }
 
@@ -104,6 +112,7 @@ static int parse_notify(const struct command *c, char *const *argv, struct ctl_r
 
 static const struct command commands[] = {
     {"status", "", 0, CTL_CMD_STATUS, parse_none},
+    {"top", "", 0, CTL_CMD_STATUS, parse_top},
     {"explain", "VM", 1, CTL_CMD_EXPLAIN, parse_vm},
     {"metrics", "", 0, CTL_CMD_METRICS, parse_none},
     {"set-policy", "VM KEY=VALUE", 2, CTL_CMD_SET_POLICY, parse_set_policy},
@@ -112,7 +121,7 @@ static const struct command commands[] = {
     {"notify", "DOMAIN EVENT", 2, CTL_CMD_NOTIFY, parse_notify},
 };
 
-#define COMMAND_NAMES "status, explain, metrics, set-policy, dry-run, ping or notify"
+#define COMMAND_NAMES "status, top, explain, metrics, set-policy, dry-run, ping or notify"
 
 int ctl_argv_parse(int argc, char *const *argv, struct ctl_request *req, char **message)
 {

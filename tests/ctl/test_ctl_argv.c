@@ -25,6 +25,10 @@ static void test_good(void)
     struct ctl_request r;
     CU_ASSERT_PTR_NULL(parse("status", &r));
     CU_ASSERT_EQUAL(r.cmd, CTL_CMD_STATUS);
+    CU_ASSERT_FALSE(r.top);
+    CU_ASSERT_PTR_NULL(parse("top", &r)); /* status, again and again */
+    CU_ASSERT_EQUAL(r.cmd, CTL_CMD_STATUS);
+    CU_ASSERT_TRUE(r.top);
     CU_ASSERT_PTR_NULL(parse("ping", &r));
     CU_ASSERT_EQUAL(r.cmd, CTL_CMD_PING);
     CU_ASSERT_PTR_NULL(parse("explain web", &r));
@@ -57,7 +61,7 @@ static void expect(const char *line, const char *message)
     CU_ASSERT_STRING_EQUAL(got, message);
 }
 
-#define NAMES "(status, explain, metrics, set-policy, dry-run, ping or notify)"
+#define NAMES "(status, top, explain, metrics, set-policy, dry-run, ping or notify)"
 
 static void test_mistakes(void)
 {
@@ -65,6 +69,7 @@ static void test_mistakes(void)
     expect("frobnicate", "unknown command 'frobnicate' " NAMES);
     expect("STATUS", "unknown command 'STATUS' " NAMES);
     expect("status now", "status: unexpected argument 'now'");
+    expect("top cost", "top: unexpected argument 'cost'");
     expect("ping me", "ping: unexpected argument 'me'");
     expect("metrics now", "metrics: unexpected argument 'now'");
     expect("explain", "explain: expected VM");
