@@ -99,6 +99,18 @@ struct bd_vm {
     int64_t qemu_pid;         /* its QEMU, as the record names it; 0 unknown */
     uint64_t qemu_start_ticks;
     uint64_t release_bytes; /* on_exit = release: the target sent at exit, 0 none */
+    /* Someone else's balloon target (manager_foreign.c): held there until
+     * `ballastctl resume`. */
+    uint64_t foreign_bytes;     /* 0 = none */
+    gint64 foreign_real_us;     /* wall clock when it was first seen */
+    const char *foreign_by;     /* who, as far as known (a static string) */
+    gint64 foreign_seen_ms;     /* monotonic, when first seen */
+    uint64_t foreign_rose_over; /* a rise: the target it rose over; 0 a fall */
+    uint64_t foreign_changes;   /* balloon changes that were someone else's */
+    bool deflate_warned;        /* "no deflate-on-oom" said (once per VM) */
+    /* Does its QEMU still hold what the balloon claims given? (manager_cost.c) */
+    struct vmcost_audit audit;
+    bool audited; /* audit is from a cost read with the balloon known */
 };
 
 /* One VM source and its way back to the manager (the events' ctx). */
@@ -192,6 +204,21 @@ void manager_self_usage(const char *proc_root, struct ctl_host_status *h);
 /* The listener as metrics_listen says now: started, moved, stopped or kept. */
 void manager_metrics_configure(struct manager *m);
 void manager_metrics_stop(struct manager *m);
+/* manager_foreign.c: other balloon controllers (docs/policy.md, "Other
+ * balloon controllers"). A balloon change classified FOREIGN: the VM is
+ * held at the other controller's target, said once. */
+void manager_foreign_seen(struct bd_vm *vm, uint64_t foreign_bytes, int64_t changed_real_us,
+                          uint64_t rose_over_bytes);
+/* A PRESSURE frame: a rise just read as foreign may be the guest's deflate
+ * after all (planner_foreign_was_deflate); then the hold ends and the next
+ * decision counts the deflate. */
+void manager_foreign_pressure(struct bd_vm *vm);
+/* After each decision for vm: a held VM's answer becomes the hold's. */
+void manager_foreign_apply(struct bd_vm *vm);
+/* A hold kept in the state file, put back into the same QEMU after a restart. */
+void manager_foreign_restore(struct bd_vm *vm, uint64_t foreign_bytes, int64_t since_s);
+/* `ballastctl resume`: the hold ends; false when there was none. */
+bool manager_foreign_resume(struct bd_vm *vm);
 
 /* manager_state.c: the state file. Read at the start, before any VM appears. */
 void manager_state_load(struct manager *m);

@@ -246,6 +246,7 @@ static void try_add(struct lv_source *ls, virDomainPtr dom)
         .guest_available_bytes = -1,
         .guest_free_bytes = -1,
         .guest_stats_update_s = 0,
+        .deflate_on_oom = info.autodeflate ? 1 : 0, /* <memballoon autodeflate='on'> */
     };
     int state = VIR_DOMAIN_NOSTATE;
     if (virDomainGetState(dom, &state, NULL, 0) == 0)

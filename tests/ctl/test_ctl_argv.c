@@ -57,7 +57,7 @@ static void expect(const char *line, const char *message)
     CU_ASSERT_STRING_EQUAL(got, message);
 }
 
-#define NAMES "(status, explain, metrics, set-policy, dry-run, ping or notify)"
+#define NAMES "(status, explain, metrics, set-policy, resume, dry-run, ping or notify)"
 
 static void test_mistakes(void)
 {

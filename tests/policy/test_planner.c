@@ -158,6 +158,21 @@ static void test_event_takes_growth_only(void)
     CU_ASSERT_EQUAL(planner_current_bytes(150 * MIB, 128 * MIB), 150 * MIB);
 }
 
+static void test_guarantee(void)
+{
+    /* No host pressure: every growth as the engine wants it. */
+    CU_ASSERT_EQUAL(planner_guarantee_target(0.0, 900 * MIB, 300 * MIB, 400 * MIB), 900 * MIB);
+    /* Host pressure: growth up to the guarantee, not past it. */
+    CU_ASSERT_EQUAL(planner_guarantee_target(0.5, 900 * MIB, 300 * MIB, 400 * MIB), 400 * MIB);
+    CU_ASSERT_EQUAL(planner_guarantee_target(0.5, 350 * MIB, 300 * MIB, 400 * MIB), 350 * MIB);
+    /* Already over it: keeps what it has, no more, never less. */
+    CU_ASSERT_EQUAL(planner_guarantee_target(1.0, 900 * MIB, 500 * MIB, 400 * MIB), 500 * MIB);
+    /* A shrink is not the guarantee's business. */
+    CU_ASSERT_EQUAL(planner_guarantee_target(1.0, 200 * MIB, 500 * MIB, 400 * MIB), 200 * MIB);
+    /* The default guarantee is max: nothing changes. */
+    CU_ASSERT_EQUAL(planner_guarantee_target(1.0, 1024 * MIB, 300 * MIB, 1024 * MIB), 1024 * MIB);
+}
+
 static struct planner_balloon_event change(int64_t before_mib, int64_t actual_mib, uint64_t set_mib,
                                            const struct target_history *h)
 {
@@ -243,6 +258,136 @@ static void test_change_seen_late(void)
     in.guest_raised_over_bytes = 0; /* unstamped */
     in.target_bytes = 256 * MIB;
     CU_ASSERT_EQUAL(planner_deflated_over_bytes(&in), 256 * MIB);
+}
+
+static void test_change_foreign_shrink(void)
+{
+    struct target_history h = {0};
+    /* Unstamped: actual fell under the target in force: a second controller inflated it. */
+    struct planner_balloon_event ev = change(256, 150, 200, &h);
+    struct planner_balloon_verdict v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_FOREIGN);
+    CU_ASSERT_EQUAL(v.foreign_bytes, 150 * MIB);
+    CU_ASSERT_EQUAL(v.raised_over_bytes, 0);
+    /* Our own shrink landing a page under the target (QEMU rounds): ours. */
+    ev = change(256, 200, 200, &h);
+    ev.actual_bytes -= 4096;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    /* No target of ours (a start, a reconnect): nothing to compare with. */
+    ev = change(256, 150, 0, &h);
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    /* Stamped: 200 in force from t=1000, our 150 sent at t=6000. The fall
+     * to 150 stamped t=7000 is ours converging; the same fall stamped
+     * t=5000, before our command, was someone else's. */
+    target_history_push(&h, 200 * MIB, 1000);
+    target_history_push(&h, 150 * MIB, 6000);
+    ev = change(256, 150, 150, &h);
+    ev.changed_real_us = 7000;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    ev.changed_real_us = 5000;
+    v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_FOREIGN);
+    CU_ASSERT_EQUAL(v.foreign_bytes, 150 * MIB);
+}
+
+static void test_change_foreign_rise(void)
+{
+    struct target_history h = {0};
+    /* A rise over our target, and a fresh report without pressure: someone set 180 MiB. */
+    struct planner_balloon_event ev = change(148, 180, 148, &h);
+    ev.pressure_known = true;
+    struct planner_balloon_verdict v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_FOREIGN);
+    CU_ASSERT_EQUAL(v.foreign_bytes, 180 * MIB);
+    /* The same rise with the guest under pressure: its deflate on OOM. */
+    ev.guest_pressure = true;
+    v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_GUEST_DEFLATE);
+    CU_ASSERT_EQUAL(v.foreign_bytes, 0);
+    /* Nothing known of the guest (no agent): read as its deflate (it grows). */
+    ev.pressure_known = ev.guest_pressure = false;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_GUEST_DEFLATE);
+    /* Our own growth converging stays ours whatever the guest says. */
+    ev = change(148, 180, 192, &h);
+    ev.pressure_known = true;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+}
+
+static void test_guest_pressed(void)
+{
+    struct policy_tunables t;
+    policy_tunables_default(&t);
+    struct policy_vm_state s;
+    policy_vm_state_init(&s);
+    struct policy_vm_in in = {.nominal_bytes = 1024 * MIB};
+    policy_vm_params_default(&in.params, 1024 * MIB);
+    bool known = true;
+    /* No report, no frame: nothing known. */
+    CU_ASSERT_FALSE(planner_guest_pressed(&in, &s, &t, &known));
+    CU_ASSERT_FALSE(known);
+    /* A PRESSURE frame is pressure, report or not. */
+    in.pressure_event = true;
+    CU_ASSERT_TRUE(planner_guest_pressed(&in, &s, &t, &known));
+    CU_ASSERT_TRUE(known);
+    in.pressure_event = false;
+    /* A fresh, calm report: known, no pressure. */
+    in.agent = (struct policy_agent_report){.valid = true,
+                                            .age_ms = 500,
+                                            .mem_total_bytes = 1000 * MIB,
+                                            .mem_available_bytes = 600 * MIB};
+    CU_ASSERT_FALSE(planner_guest_pressed(&in, &s, &t, &known));
+    CU_ASSERT_TRUE(known);
+    /* PSI some at its threshold, PSI full at its, MemAvailable under the floor. */
+    in.agent.psi_some_avg10_pct = t.guest_psi_some_pct;
+    CU_ASSERT_TRUE(planner_guest_pressed(&in, &s, &t, &known));
+    in.agent.psi_some_avg10_pct = 0;
+    in.agent.psi_full_avg10_pct = t.guest_psi_full_pct;
+    CU_ASSERT_TRUE(planner_guest_pressed(&in, &s, &t, &known));
+    in.agent.psi_full_avg10_pct = 0;
+    in.agent.mem_available_bytes = 4 * MIB;
+    CU_ASSERT_TRUE(planner_guest_pressed(&in, &s, &t, &known));
+    in.agent.mem_available_bytes = 600 * MIB;
+    /* A threshold of 0 is off, not "any PSI at all". */
+    t.guest_psi_some_pct = 0;
+    CU_ASSERT_FALSE(planner_guest_pressed(&in, &s, &t, &known));
+    policy_tunables_default(&t);
+    /* An OOM kill since the last decision. */
+    s.oom_kill_seen = true;
+    s.last_oom_kill_count = 3;
+    in.agent.oom_kill_count = 4;
+    CU_ASSERT_TRUE(planner_guest_pressed(&in, &s, &t, &known));
+    in.agent.oom_kill_count = 3;
+    CU_ASSERT_FALSE(planner_guest_pressed(&in, &s, &t, &known));
+    /* A stale report says nothing. */
+    in.agent.age_ms = t.agent_stale_ms + 1;
+    in.agent.psi_full_avg10_pct = 100;
+    CU_ASSERT_FALSE(planner_guest_pressed(&in, &s, &t, &known));
+    CU_ASSERT_FALSE(known);
+}
+
+static void test_foreign_hold(void)
+{
+    /* Held at 4096 MiB: the engine's shrink and its calm growth are not sent. */
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_SHRINK, 1024 * MIB, 4096 * MIB), 4096 * MIB);
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_GROW, 6144 * MIB, 4096 * MIB), 4096 * MIB);
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_HOLD, 4096 * MIB, 4096 * MIB), 4096 * MIB);
+    /* An urgent growth goes past it: nobody's setting is worth an OOM kill. */
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_GROW_URGENT, 6144 * MIB, 4096 * MIB), 6144 * MIB);
+    /* ... and is not taken back when the pressure ends: a hold never shrinks. */
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_SHRINK, 4096 * MIB, 6144 * MIB), 6144 * MIB);
+}
+
+static void test_foreign_was_deflate(void)
+{
+    /* A rise over 148 MiB read as foreign at t=10000; PRESSURE follows. */
+    CU_ASSERT_TRUE(planner_foreign_was_deflate(148 * MIB, 10000, 10000));
+    CU_ASSERT_TRUE(
+        planner_foreign_was_deflate(148 * MIB, 10000, 10000 + PLANNER_FOREIGN_SETTLE_MS));
+    /* Too late: the guest's pressure is about something else. */
+    CU_ASSERT_FALSE(
+        planner_foreign_was_deflate(148 * MIB, 10000, 10001 + PLANNER_FOREIGN_SETTLE_MS));
+    /* A fall is never the guest's. */
+    CU_ASSERT_FALSE(planner_foreign_was_deflate(0, 10000, 10100));
 }
 
 static void test_convergence_watch(void)
@@ -440,9 +585,15 @@ static CU_TestInfo planner_tests[] = {
     {"shrink gap, never for growth", test_shrink_gap},
     {"dry-run, observe, safe: would move, logged once", test_would_move_once},
     {"event path takes only a growth", test_event_takes_growth_only},
+    {"guaranteed memory: no growth past it under host pressure", test_guarantee},
     {"balloon change: our command converging", test_change_ours},
     {"balloon change: guest deflate-on-oom", test_change_guest_deflate},
     {"balloon change: deflate seen late, counted once", test_change_seen_late},
+    {"balloon change: foreign shrink (inflated under our target)", test_change_foreign_shrink},
+    {"balloon change: foreign rise (no guest pressure)", test_change_foreign_rise},
+    {"guest pressure as the classifier reads it", test_guest_pressed},
+    {"foreign hold: no shrink, only urgent growth", test_foreign_hold},
+    {"foreign rise, then PRESSURE: the guest's deflate after all", test_foreign_was_deflate},
     {"convergence watch", test_convergence_watch},
     {"poll due, not due", test_poll_due},
     {"quiet and polled reporting grants", test_grants},
