@@ -110,6 +110,18 @@ static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
     return policy_vm_wants_growth(&snap, &vm->pstate);
 }
 
+/* Does this report show the guest under pressure (planner_guest_pressed:
+ * PSI, MemAvailable under its floor, an OOM kill since the last decision)? */
+static bool report_shows_pressure(struct manager *m, struct bd_vm *vm)
+{
+    if (!vm->backend_up || vm->balloon.nominal_bytes <= 0)
+        return false;
+    struct policy_vm_in in;
+    fill_inputs(m, vm, now_ms(), g_get_real_time() / G_USEC_PER_SEC, &in);
+    bool known;
+    return planner_guest_pressed(&in, &vm->pstate, &m->cfg->tunables, &known);
+}
+
 static void vm_decide_soon(struct bd_vm *vm);
 static gboolean on_vm_decide(gpointer data);
 
@@ -143,10 +155,11 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
     };
     vmcost_boot_reserve_note(&vm->boot_reserve, &boot);
     vm->reported = true;
-    if (pressure) {
+    if (pressure || report_shows_pressure(vm->m, vm))
+        vm->pressure_seen_ms = vm->report_ms; /* a balloon rise near it is a deflate */
+    if (pressure)
         vm->pressure_event = true;
-        manager_foreign_pressure(vm); /* a rise just read as foreign may be its deflate */
-    }
+    manager_foreign_settle(vm); /* a rise held as foreign may be its deflate after all */
     if (pressure || report_wants_growth(vm->m, vm))
         vm_decide_soon(vm);
 }
@@ -346,21 +359,23 @@ static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon
         .target_set_bytes = vm->target_set_bytes,
         .sent = &vm->sent,
         .raise_counted_real_us = vm->raise_counted_real_us,
+        .now_ms = now_ms(),
+        .pressure_ms = vm->pressure_seen_ms,
     };
     vm->balloon = *b;
     check_deflate_on_oom(vm);
     guest_pressure_now(vm, &ev);
     /* The guest deflated its balloon on OOM: urgent, decide now. A stamped
      * change read late still shows it; the decision counts it once. Someone
-     * else's change is respected: the VM is held at it. */
+     * else's change is respected: the VM is held at it (a rise is said only
+     * if the guest's pressure does not follow: manager_foreign_settle). */
     struct planner_balloon_verdict v = planner_classify_balloon(&ev);
     if (v.change == PLANNER_BALLOON_GUEST_DEFLATE) {
         if (v.raised_over_bytes)
             vm->guest_raised_over_bytes = v.raised_over_bytes;
         vm_decide_soon(vm);
     } else if (v.change == PLANNER_BALLOON_FOREIGN) {
-        manager_foreign_seen(vm, v.foreign_bytes, b->actual_changed_real_us,
-                             b->actual_bytes > ev.before_bytes ? ev.target_set_bytes : 0);
+        manager_foreign_seen(vm, v.foreign_bytes, b->actual_changed_real_us, v.raised_over_bytes);
     }
     if (planner_grow_reached(vm->grow_wait_bytes, b->actual_bytes))
         grow_reached(vm);
@@ -900,6 +915,8 @@ static void run_tick(struct manager *m, bool scheduled)
         ksm_tick(m, now);
         manager_state_note_host(m); /* ksmd started or stopped by us: kept for a restart */
     }
+    for (guint i = 0; i < m->vms->len; i++)
+        manager_foreign_settle(m->vms->pdata[i]); /* a held rise: someone else's, or a deflate */
     decide_all(m, now, wall_s);
     if (scheduled)
         manager_cost_tick(m, now); /* after the decisions: they do not wait for smaps */

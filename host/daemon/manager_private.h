@@ -53,6 +53,10 @@ struct bd_vm {
      * (policy_vm_in.awaiting_report). */
     bool reported;
     bool pressure_event;
+    /* Monotonic ms of the guest's last sign of pressure (a PRESSURE frame,
+     * a report under pressure, an OOM kill), 0 none: a balloon rise within
+     * PLANNER_DEFLATE_PRESSURE_MS of it is the guest's deflate on OOM. */
+    gint64 pressure_seen_ms;
     uint64_t target_set_bytes; /* last target sent to QEMU, 0 = none since (re)connect */
     gint64 last_set_ms;
     /* deflate-on-oom seen on the balloon's events (on_vm_balloon): */
@@ -106,8 +110,12 @@ struct bd_vm {
     const char *foreign_by;     /* who, as far as known (a static string) */
     gint64 foreign_seen_ms;     /* monotonic, when first seen */
     uint64_t foreign_rose_over; /* a rise: the target it rose over; 0 a fall */
-    uint64_t foreign_changes;   /* balloon changes that were someone else's */
-    bool deflate_warned;        /* "no deflate-on-oom" said (once per VM) */
+    /* Said, counted and kept over a restart (planner_foreign_settle): a
+     * rise is held at once but is someone else's only when the guest's
+     * pressure does not follow within PLANNER_DEFLATE_PRESSURE_MS. */
+    bool foreign_confirmed;
+    uint64_t foreign_changes; /* balloon changes that were someone else's */
+    bool deflate_warned;      /* "no deflate-on-oom" said (once per VM) */
     /* Does its QEMU still hold what the balloon claims given? (manager_cost.c) */
     struct vmcost_audit audit;
     bool audited; /* audit is from a cost read with the balloon known */
@@ -209,10 +217,11 @@ void manager_metrics_stop(struct manager *m);
  * held at the other controller's target, said once. */
 void manager_foreign_seen(struct bd_vm *vm, uint64_t foreign_bytes, int64_t changed_real_us,
                           uint64_t rose_over_bytes);
-/* A PRESSURE frame: a rise just read as foreign may be the guest's deflate
- * after all (planner_foreign_was_deflate); then the hold ends and the next
- * decision counts the deflate. */
-void manager_foreign_pressure(struct bd_vm *vm);
+/* At a sign of the guest's pressure and at each tick: a rise held as
+ * foreign but not said yet becomes someone else's for good, or the guest's
+ * deflate on OOM after all (planner_foreign_settle); then the hold ends
+ * and the next decision counts the deflate. */
+void manager_foreign_settle(struct bd_vm *vm);
 /* After each decision for vm: a held VM's answer becomes the hold's. */
 void manager_foreign_apply(struct bd_vm *vm);
 /* A hold kept in the state file, put back into the same QEMU after a restart. */

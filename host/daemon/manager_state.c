@@ -182,8 +182,10 @@ static void capture(const struct bd_vm *vm, struct vm_saved *r)
     }
     vm_saved_capture(r, vm->name, &vm->pstate, vm->target_set_bytes, &vm->ovr.layer, vm->qemu_pid,
                      vm->qemu_start_ticks);
-    r->foreign_bytes = vm->foreign_bytes;
-    r->foreign_since_s = vm->foreign_bytes ? vm->foreign_real_us / G_USEC_PER_SEC : 0;
+    /* Only a confirmed hold: a rise not told yet may be the guest's deflate. */
+    bool held = vm->foreign_bytes && vm->foreign_confirmed;
+    r->foreign_bytes = held ? vm->foreign_bytes : 0;
+    r->foreign_since_s = held ? vm->foreign_real_us / G_USEC_PER_SEC : 0;
 }
 
 /* Every VM's record and the ones still waiting for their VM, on the file's clock. */

@@ -100,16 +100,22 @@ struct planner_balloon_verdict planner_classify_balloon(const struct planner_bal
         in_force = at > ev->raise_counted_real_us ? target_history_at(ev->sent, at) : 0;
     if (!in_force || actual < in_force + PLANNER_CONVERGED_BYTES)
         return v;
-    if (ev->pressure_known && !ev->guest_pressure) {
-        /* A guest deflates on OOM only under pressure; this one says it has
-         * none: someone raised its target. */
-        v.change = PLANNER_BALLOON_FOREIGN;
-        v.foreign_bytes = actual;
+    /* A guest deflates on OOM only under pressure, and its pressure and the
+     * balloon's rise are read apart: pressure now or a moment ago is a
+     * deflate (the order that was once misread: PRESSURE, a calm report,
+     * then QEMU's event). Nothing known errs toward giving memory. */
+    if (ev->guest_pressure || planner_pressure_recent(ev->pressure_ms, ev->now_ms) ||
+        !ev->pressure_known) {
+        v.change = PLANNER_BALLOON_GUEST_DEFLATE;
+        if (at)
+            v.raised_over_bytes = in_force;
         return v;
     }
-    v.change = PLANNER_BALLOON_GUEST_DEFLATE;
-    if (at)
-        v.raised_over_bytes = in_force;
+    /* The guest says it has none, and showed none lately: someone raised
+     * its target (confirmed only if no pressure follows either). */
+    v.change = PLANNER_BALLOON_FOREIGN;
+    v.foreign_bytes = actual;
+    v.raised_over_bytes = in_force;
     return v;
 }
 
@@ -142,9 +148,24 @@ uint64_t planner_foreign_target(enum policy_decision decision, uint64_t want_byt
     return current_bytes;
 }
 
-bool planner_foreign_was_deflate(uint64_t rose_over_bytes, int64_t seen_ms, int64_t now_ms)
+bool planner_pressure_recent(int64_t pressure_ms, int64_t now_ms)
 {
-    return rose_over_bytes && now_ms >= seen_ms && now_ms - seen_ms <= PLANNER_FOREIGN_SETTLE_MS;
+    return pressure_ms > 0 && now_ms - pressure_ms <= PLANNER_DEFLATE_PRESSURE_MS;
+}
+
+enum planner_foreign_settle planner_foreign_settle(uint64_t rose_over_bytes, int64_t seen_ms,
+                                                   int64_t pressure_ms, int64_t now_ms)
+{
+    if (!rose_over_bytes)
+        return PLANNER_FOREIGN_CONFIRMED;
+    /* Either way round: a frame read just before the event counts too (the
+     * classifier may have been asked without it: an agent that reconnected). */
+    if (pressure_ms > 0 && pressure_ms >= seen_ms - PLANNER_DEFLATE_PRESSURE_MS &&
+        pressure_ms <= seen_ms + PLANNER_DEFLATE_PRESSURE_MS)
+        return PLANNER_FOREIGN_WAS_DEFLATE;
+    if (now_ms - seen_ms > PLANNER_DEFLATE_PRESSURE_MS)
+        return PLANNER_FOREIGN_CONFIRMED;
+    return PLANNER_FOREIGN_PENDING;
 }
 
 uint64_t planner_deflated_over_bytes(const struct policy_vm_in *in)
@@ -218,9 +239,9 @@ bool planner_poll_after_shrink(bool shrink_unseen, int64_t report_ms, int64_t la
     if (!shrink_unseen || target_bytes == 0 || actual_bytes == 0 ||
         !at_target(actual_bytes, target_bytes, tolerance_bytes))
         return false;
-    const bool report_before = report_ms <= last_set_ms || report_actual_bytes < 0 ||
-                               !at_target((uint64_t)report_actual_bytes, target_bytes,
-                                          tolerance_bytes);
+    const bool report_before =
+        report_ms <= last_set_ms || report_actual_bytes < 0 ||
+        !at_target((uint64_t)report_actual_bytes, target_bytes, tolerance_bytes);
     return report_before;
 }
 

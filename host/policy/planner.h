@@ -20,7 +20,8 @@
  *                 tick; the event path takes only a growth;
  *   balloon     - a change QEMU reports is our own command converging, or
  *                 the guest deflating on OOM (actual rose over the target in
- *                 force when QEMU stamped it, the guest under pressure), or
+ *                 force when QEMU stamped it, the guest under pressure then
+ *                 or within PLANNER_DEFLATE_PRESSURE_MS either way), or
  *                 someone else's (a `virsh setmem`, another QMP client),
  *                 which holds the VM at its target until an operator hands
  *                 it back;
@@ -121,23 +122,40 @@ uint64_t planner_guarantee_target(double host_pressure, uint64_t want_bytes, uin
 #define PLANNER_CONVERGED_BYTES   (1u << 20)
 #define PLANNER_CONVERGE_WATCH_MS 10000
 
+/*
+ * A deflate on OOM shows on the balloon within this of the guest's pressure,
+ * either way round (docs/policy.md, "Other balloon controllers"): the
+ * agent's PRESSURE frame travels over virtio-serial and QEMU's
+ * BALLOON_CHANGE over QMP, either may be read first; QEMU sends at most one
+ * BALLOON_CHANGE a second and the guest's OOM notifier gives pages back a
+ * MiB a call, so the rise may trail the frame by a second or more; and a
+ * calm report (PSI avg10 is a 10 s average, MemAvailable recovers as soon
+ * as the pages are back) may come between them. Five report intervals at
+ * the default 1 s. A rise someone else made is held from the moment it is
+ * seen; only its warning, its count and the state file wait this long.
+ */
+#define PLANNER_DEFLATE_PRESSURE_MS 5000
+
 enum planner_balloon_change {
     /* Nothing to act on: the balloon moving toward the target we set (our
      * own command converging), the first figures, or a rise that is not
      * news (counted already, or stamped before any target we remember). */
     PLANNER_BALLOON_OURS,
     /* actual rose at least PLANNER_CONVERGED_BYTES over the target in force,
-     * without a command of ours, and the guest shows pressure (or nothing
-     * tells): the guest deflated its balloon on OOM (deflate-on-oom).
-     * Urgent: decide for this VM now. */
+     * without a command of ours, and the guest shows pressure now or did
+     * within PLANNER_DEFLATE_PRESSURE_MS before (or nothing tells): the
+     * guest deflated its balloon on OOM (deflate-on-oom). Urgent: decide
+     * for this VM now. */
     PLANNER_BALLOON_GUEST_DEFLATE,
-    /* Someone else moved the balloon: an admin's `virsh setmem --live`, a
-     * `balloon` from a second QMP client, MOM or Proxmox on the same host.
-     * Either actual fell at least PLANNER_CONVERGED_BYTES under the target
-     * in force (nothing but a balloon command inflates a balloon: the guest
-     * never does), or it rose over it while a fresh agent report shows no
-     * pressure (a guest deflating on OOM is under pressure). Respected: the
-     * VM is held at foreign_bytes (planner_foreign_target). */
+    /* Someone else moved the balloon's target: an admin's `virsh setmem
+     * --live`, a `balloon` from a second QMP client, MOM or Proxmox on the
+     * same host. Either actual fell at least PLANNER_CONVERGED_BYTES under
+     * the target in force (nothing but a balloon command inflates a
+     * balloon: the guest never does), or it rose over it while a fresh
+     * agent report shows no pressure and none was seen for
+     * PLANNER_DEFLATE_PRESSURE_MS. Respected: the VM is held at
+     * foreign_bytes (planner_foreign_target); a rise is someone else's for
+     * good only when no pressure follows either (planner_foreign_settle). */
     PLANNER_BALLOON_FOREIGN,
 };
 
@@ -154,12 +172,20 @@ struct planner_balloon_event {
      * deflate, the reading that errs toward giving memory. */
     bool pressure_known;
     bool guest_pressure;
+    /* Monotonic ms: now, and the guest's last sign of pressure (a PRESSURE
+     * frame, a report under pressure, an OOM kill count that rose), 0 =
+     * none seen: a deflate may be read after a calm report that followed
+     * the frame (PLANNER_DEFLATE_PRESSURE_MS). */
+    int64_t now_ms;
+    int64_t pressure_ms;
 };
 
 struct planner_balloon_verdict {
     enum planner_balloon_change change;
     /* GUEST_DEFLATE on a stamped change: the target it rose over, for the
-     * next decision (policy_vm_in.guest_raised_over_bytes); else 0. */
+     * next decision (policy_vm_in.guest_raised_over_bytes). FOREIGN: the
+     * target a rise rose over (planner_foreign_settle), 0 for a fall.
+     * Else 0. */
     uint64_t raised_over_bytes;
     /* FOREIGN: the target someone else set, as far as the figures tell (QMP
      * and libvirt events carry only actual: the balloon's size now; a later
@@ -198,19 +224,27 @@ bool planner_guest_pressed(const struct policy_vm_in *in, const struct policy_vm
 uint64_t planner_foreign_target(enum policy_decision decision, uint64_t want_bytes,
                                 uint64_t current_bytes);
 
-/* A rise read as foreign (the guest's last report calm) is the guest's
- * deflate on OOM after all when its PRESSURE frame follows within this:
- * the frame and QEMU's event travel apart (virtio-serial, QMP) and either
- * may be read first. */
-#define PLANNER_FOREIGN_SETTLE_MS 2000
+/* Whether the guest's last sign of pressure (pressure_ms, 0 = none) is
+ * recent enough at now_ms for a rise to be its deflate on OOM. */
+bool planner_pressure_recent(int64_t pressure_ms, int64_t now_ms);
+
+enum planner_foreign_settle {
+    PLANNER_FOREIGN_PENDING,     /* a rise, too recent to tell: held, not said yet */
+    PLANNER_FOREIGN_CONFIRMED,   /* someone else's: said, counted, kept over a restart */
+    PLANNER_FOREIGN_WAS_DEFLATE, /* the guest's deflate on OOM after all: the hold ends */
+};
 
 /*
- * Whether a PRESSURE frame at now_ms turns a foreign change seen at
- * seen_ms back into the guest's deflate: only a rise (rose_over_bytes, the
- * target it rose over; 0 for a fall, which no guest makes), only within
- * PLANNER_FOREIGN_SETTLE_MS.
+ * What became of a change classified FOREIGN, seen at seen_ms: a fall
+ * (rose_over_bytes 0; no guest inflates its own balloon) is someone
+ * else's at once. A rise is the guest's deflate on OOM after all when its
+ * pressure (pressure_ms, the last sign, 0 = none) shows within
+ * PLANNER_DEFLATE_PRESSURE_MS of it - the PRESSURE frame read after QEMU's
+ * event; someone else's once that window has passed without; pending
+ * until then.
  */
-bool planner_foreign_was_deflate(uint64_t rose_over_bytes, int64_t seen_ms, int64_t now_ms);
+enum planner_foreign_settle planner_foreign_settle(uint64_t rose_over_bytes, int64_t seen_ms,
+                                                   int64_t pressure_ms, int64_t now_ms);
 
 /*
  * The target the guest deflated over, for the log of a decision that
