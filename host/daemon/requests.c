@@ -80,7 +80,7 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
     s->grows = (int64_t)vm->grows;
     s->shrinks = (int64_t)vm->shrinks;
     s->foreign_changes = (int64_t)vm->foreign_changes;
-    if (vm->foreign_bytes) {
+    if (vm->foreign_bytes && vm->foreign_confirmed) { /* a rise not told yet: the reason says */
         s->foreign_target_bytes = (int64_t)vm->foreign_bytes;
         s->foreign_since_s = vm->foreign_real_us / G_USEC_PER_SEC;
         ctl_copy(s->foreign_by, sizeof(s->foreign_by), vm->foreign_by);
@@ -190,7 +190,7 @@ static void explain_decision(struct json_writer *w, struct manager *m, struct bd
 static void explain_balloon_checks(struct json_writer *w, struct bd_vm *vm)
 {
     json_writer_key(w, "foreign");
-    if (vm->foreign_bytes) {
+    if (vm->foreign_bytes && vm->foreign_confirmed) {
         json_writer_object_begin(w);
         json_writer_member_int(w, "target_bytes", (int64_t)vm->foreign_bytes);
         json_writer_member_int(w, "since_s", vm->foreign_real_us / G_USEC_PER_SEC);
@@ -503,6 +503,8 @@ static char *resume_reply(struct manager *m, struct bd_vm *vm, const struct ctl_
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "PEER_UID", uid, "PEER_PID",
                      pid, "MESSAGE", "%s: resume: %s (uid %s pid %s)", vm->name,
                      was_held ? "handed back to ballastd" : "was not held", uid, pid);
+    if (was_held)
+        manager_state_note(m); /* a restart must not put the hold back */
     struct json_writer w;
     ctl_reply_begin(&w, g_string_sized_new(128), CTL_CMD_RESUME);
     json_writer_object_begin(&w);
@@ -557,9 +559,9 @@ static const struct {
     bool names_vm; /* refused with no-such-vm unless req->vm is managed */
     char *(*reply)(struct manager *m, struct bd_vm *vm, const struct ctl_request *req);
 } handlers[] = {
-    {CTL_CMD_PING, false, ping_reply},      {CTL_CMD_STATUS, false, status_request},
-    {CTL_CMD_EXPLAIN, true, explain_reply}, {CTL_CMD_SET_POLICY, true, set_policy_reply},
-    {CTL_CMD_RESUME, true, resume_reply},   {CTL_CMD_DRY_RUN, false, dry_run_reply},
+    {CTL_CMD_PING, false, ping_reply},       {CTL_CMD_STATUS, false, status_request},
+    {CTL_CMD_EXPLAIN, true, explain_reply},  {CTL_CMD_SET_POLICY, true, set_policy_reply},
+    {CTL_CMD_RESUME, true, resume_reply},    {CTL_CMD_DRY_RUN, false, dry_run_reply},
     {CTL_CMD_NOTIFY, false, notify_reply}, /* a hint: an unmanaged domain is no error */
     {CTL_CMD_METRICS, false, metrics_reply},
 };

@@ -140,6 +140,7 @@ static void test_writes(void)
         {"set-policy vm0 shares=2", true},
         {"dry-run on", true},
         {"notify d1 started", true},
+        {"resume vm0", true}, /* hands a held VM back: a change, root only */
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         struct ctl_request r;
