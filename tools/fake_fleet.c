@@ -29,6 +29,8 @@
  *   used NAME MIB      NAME's guest uses MIB from now on (reports follow)
  *   deflate NAME MIB   NAME's balloon gives MIB back on its own (deflate-on-oom),
  *                      its agent's PRESSURE frame 300 ms before the event
+ *   deflate-late NAME MIB  the same, the other way round: the event first,
+ *                      the PRESSURE frame 300 ms later
  *   foreign NAME MIB   NAME's balloon set to MIB by another QMP client (an event, no pressure)
  *   reports on|off     agents send reports or stay silent
  *   balloon NAME ok|fail|hang
@@ -372,18 +374,27 @@ static void command(char *line)
         agent_report(vm, true);
     } else if (strcmp(verb, "used") == 0 && vm && n == 3) {
         vm->used_bytes = arg * MIB;
-    } else if (strcmp(verb, "deflate") == 0 && vm && n == 3) {
+    } else if ((strcmp(verb, "deflate") == 0 || strcmp(verb, "deflate-late") == 0) && vm &&
+               n == 3) {
         /* A guest deflates on OOM under pressure: its agent's PRESSURE frame
          * goes out first (read before the balloon's event, 300 ms later),
-         * the event is stamped when the guest took the pages back. */
+         * the event is stamped when the guest took the pages back. The two
+         * travel apart (virtio-serial, QMP): deflate-late sends the event
+         * first and the frame 300 ms later. */
+        bool late = strcmp(verb, "deflate-late") == 0;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        agent_report(vm, true);
+        if (!late)
+            agent_report(vm, true);
         nanosleep(&(struct timespec){0, 300 * 1000000L}, NULL);
         vm->actual_bytes += arg * MIB;
         if (vm->actual_bytes > vm->nominal_bytes)
             vm->actual_bytes = vm->nominal_bytes;
         balloon_changed_at(vm, &ts);
+        if (late) {
+            nanosleep(&(struct timespec){0, 300 * 1000000L}, NULL);
+            agent_report(vm, true);
+        }
     } else if (strcmp(verb, "foreign") == 0 && vm && n == 3 && arg > 0) {
         /* Another QMP client's `balloon` to MIB: the guest under no
          * pressure, QEMU's event all ballastd sees of it. */

@@ -23,13 +23,13 @@ admin=$(fleet_path --state "$state" vm0 qmp-admin)
 [[ -S $admin ]] || fail "no second QMP monitor at $admin"
 qmp() { python3 "$src/tests/fleet/qmp_call.py" "$admin" "$@"; }
 vm0() { status_json | jq -c '.vms[0]'; }
-actual_mib() { qmp query-balloon | jq '.actual / 1048576 | floor'; }
-sets() { vm0 | jq .balloon_sets; }
+qmp_actual_mib() { qmp query-balloon | jq '.actual / 1048576 | floor'; }
+vm0_sets() { vm0 | jq .balloon_sets; }
 
 shrunk() { vm0 | jq -e --argjson lim $((180 * mib)) '.agent == "connected" and .actual_bytes <= $lim'; }
 wait_for 120 shrunk || fail "vm0 not shrunk under 180 MiB: $(vm0)"
 vm0 | jq -e '.deflate_on_oom == true' >/dev/null || fail "status: deflate_on_oom $(vm0 | jq .deflate_on_oom)"
-ok "vm0 shrunk to $(actual_mib) MiB; its balloon deflates on OOM"
+ok "vm0 shrunk to $(qmp_actual_mib) MiB; its balloon deflates on OOM"
 
 held_at() { # MIB: held within a MiB of it, by another QMP client
   vm0 | jq -e --argjson b $(($1 * mib)) '.foreign_target_bytes != null
@@ -37,11 +37,11 @@ held_at() { # MIB: held within a MiB of it, by another QMP client
 }
 check_held() { # MIB SECONDS
   local before
-  before=$(sets)
+  before=$(vm0_sets)
   sleep "$2"
-  (($(sets) == before)) || fail "ballastd sent $(($(sets) - before)) command(s) while held at $1 MiB"
+  (($(vm0_sets) == before)) || fail "ballastd sent $(($(vm0_sets) - before)) command(s) while held at $1 MiB"
   local a
-  a=$(actual_mib)
+  a=$(qmp_actual_mib)
   ((a >= $1 - 1 && a <= $1 + 1)) || fail "balloon at $a MiB, not the client's $1 MiB"
 }
 
@@ -60,7 +60,7 @@ n=$(grep -c 'by another QMP client, not by ballastd' "$state/ballastd.log" || tr
 ((n == 1)) || fail "$n foreign-change warnings (expected 1)"
 
 [[ $(ctl resume vm0) == "vm0: handed back to ballastd" ]] || fail "resume"
-before=$(sets)
-moved() { (($(sets) > before)); }
+before=$(vm0_sets)
+moved() { (($(vm0_sets) > before)); }
 wait_for 30 moved || fail "no command from ballastd 30 s after resume: $(vm0)"
-ok "resumed: ballastd moves vm0 again ($(actual_mib) MiB)"
+ok "resumed: ballastd moves vm0 again ($(qmp_actual_mib) MiB)"
