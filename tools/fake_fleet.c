@@ -8,24 +8,31 @@
  * and its cost per report can be measured without the noise of 64 TCG guests.
  *
  *   fake-fleet DIR COUNT [--memory MIB] [--actual MIB] [--used MIB] [--report-ms MS]
- *              [--name-prefix P]
+ *              [--name-prefix P] [--deflate-on-oom on|off] [--touch MIB]
  *
  * --actual starts every balloon inflated to that size (as a previous ballastd
  * run would have left it). The guests are named P0, P1, ... (P default
  * "fake"; a long P gives the wide names `ballastctl top` must shorten).
+ * --deflate-on-oom off: every balloon says it has no deflate-on-oom (qom-get).
  *
  * Each guest directory gets a pid file naming this process, which maps one
  * anonymous region of --memory MiB (1 MiB of it touched, the rest never) and
  * marks it mergeable: ballastd finds "guest RAM" in this process's smaps for
  * every fake guest (the same region for all of them), so its host-cost
- * reads run end to end without a QEMU.
+ * reads run end to end without a QEMU. --touch MIB touches that much of it
+ * instead: guests whose balloons then claim more than they hold (ballastd's
+ * balloon audit).
  *
  * Prints "ready" once every socket listens, then reads commands on stdin,
  * one per line, and answers on stdout (each answer ends with "end"):
  *   counts             "<name> <qmp commands> <query-balloon> <balloon> <actual MiB> <reports>"
  *   pressure NAME      NAME's agent sends a PRESSURE frame now
  *   used NAME MIB      NAME's guest uses MIB from now on (reports follow)
- *   deflate NAME MIB   NAME's balloon gives MIB back on its own (deflate-on-oom)
+ *   deflate NAME MIB   NAME's balloon gives MIB back on its own (deflate-on-oom),
+ *                      its agent's PRESSURE frame 300 ms before the event
+ *   deflate-late NAME MIB  the same, the other way round: the event first,
+ *                      the PRESSURE frame 300 ms later
+ *   foreign NAME MIB   NAME's balloon set to MIB by another QMP client (an event, no pressure)
  *   reports on|off     agents send reports or stay silent
  *   balloon NAME ok|fail|hang
  *                      NAME's `balloon` commands work (the default), get a
@@ -72,6 +79,7 @@ static struct fake_vm vms[MAX_VMS];
 static unsigned n_vms;
 static uint64_t report_ms = 1000;
 static bool reports_on = true;
+static bool deflate_on_oom = true; /* qom-get deflate-on-oom answers this */
 static volatile sig_atomic_t stop;
 
 static uint64_t now_ms(void)
@@ -175,14 +183,19 @@ static void json_raw(const char *obj, const char *key, char *out, size_t len)
 
 /* Stamped with the wall clock, as QEMU stamps its events: ballastd compares
  * the stamp with the targets it sent (a deflate on OOM read late). */
+static void balloon_changed_at(struct fake_vm *vm, const struct timespec *ts)
+{
+    qmp_sendf(vm,
+              "{\"timestamp\": {\"seconds\": %lld, \"microseconds\": %ld}, \"event\": "
+              "\"BALLOON_CHANGE\", \"data\": {\"actual\": %" PRIu64 "}}",
+              (long long)ts->tv_sec, ts->tv_nsec / 1000, vm->actual_bytes);
+}
+
 static void balloon_changed(struct fake_vm *vm)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    qmp_sendf(vm,
-              "{\"timestamp\": {\"seconds\": %lld, \"microseconds\": %ld}, \"event\": "
-              "\"BALLOON_CHANGE\", \"data\": {\"actual\": %" PRIu64 "}}",
-              (long long)ts.tv_sec, ts.tv_nsec / 1000, vm->actual_bytes);
+    balloon_changed_at(vm, &ts);
 }
 
 static void qmp_command(struct fake_vm *vm, const char *obj)
@@ -228,7 +241,9 @@ static void qmp_command(struct fake_vm *vm, const char *obj)
                   id);
     } else if (strcmp(cmd, "qom-get") == 0) {
         json_str(obj, "property", arg, sizeof(arg));
-        if (strcmp(arg, "guest-stats") == 0) {
+        if (strcmp(arg, "deflate-on-oom") == 0) {
+            qmp_sendf(vm, "{\"return\": %s, \"id\": %s}", deflate_on_oom ? "true" : "false", id);
+        } else if (strcmp(arg, "guest-stats") == 0) {
             uint64_t total = vm->actual_bytes - OVERHEAD;
             uint64_t avail = total > vm->used_bytes ? total - vm->used_bytes : 0;
             qmp_sendf(vm,
@@ -360,10 +375,31 @@ static void command(char *line)
         agent_report(vm, true);
     } else if (strcmp(verb, "used") == 0 && vm && n == 3) {
         vm->used_bytes = arg * MIB;
-    } else if (strcmp(verb, "deflate") == 0 && vm && n == 3) {
+    } else if ((strcmp(verb, "deflate") == 0 || strcmp(verb, "deflate-late") == 0) && vm &&
+               n == 3) {
+        /* A guest deflates on OOM under pressure: its agent's PRESSURE frame
+         * goes out first (read before the balloon's event, 300 ms later),
+         * the event is stamped when the guest took the pages back. The two
+         * travel apart (virtio-serial, QMP): deflate-late sends the event
+         * first and the frame 300 ms later. */
+        bool late = strcmp(verb, "deflate-late") == 0;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (!late)
+            agent_report(vm, true);
+        nanosleep(&(struct timespec){0, 300 * 1000000L}, NULL);
         vm->actual_bytes += arg * MIB;
         if (vm->actual_bytes > vm->nominal_bytes)
             vm->actual_bytes = vm->nominal_bytes;
+        balloon_changed_at(vm, &ts);
+        if (late) {
+            nanosleep(&(struct timespec){0, 300 * 1000000L}, NULL);
+            agent_report(vm, true);
+        }
+    } else if (strcmp(verb, "foreign") == 0 && vm && n == 3 && arg > 0) {
+        /* Another QMP client's `balloon` to MIB: the guest under no
+         * pressure, QEMU's event all ballastd sees of it. */
+        vm->actual_bytes = arg * MIB < vm->nominal_bytes ? arg * MIB : vm->nominal_bytes;
         balloon_changed(vm);
     } else if (strcmp(verb, "balloon") == 0 && vm && sscanf(line, "%*s %*s %31s", verb) == 1) {
         vm->balloon_mode = strcmp(verb, "fail") == 0   ? BALLOON_FAIL
@@ -381,7 +417,7 @@ static void command(char *line)
 struct fake_options {
     const char *dir;
     const char *name_prefix;
-    uint64_t memory_mib, used_mib, actual_mib;
+    uint64_t memory_mib, used_mib, actual_mib, touch_mib;
 };
 
 /* argv into o (and report_ms); 0, or the exit code 2 with the reason said. */
@@ -406,6 +442,10 @@ static int parse_args(int argc, char **argv, struct fake_options *o)
             report_ms = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--name-prefix") == 0)
             o->name_prefix = argv[i + 1];
+        else if (strcmp(argv[i], "--touch") == 0)
+            o->touch_mib = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--deflate-on-oom") == 0)
+            deflate_on_oom = strcmp(argv[i + 1], "off") != 0;
     }
     if (o->actual_mib == 0)
         o->actual_mib = o->memory_mib;
@@ -598,15 +638,18 @@ static void remove_sockets(const char *dir)
 }
 
 /* The fake guests' "guest RAM": --memory MiB mapped as QEMU maps it
- * (anonymous, private, mergeable), 1 MiB touched so smaps shows some. */
-static void map_guest_ram(uint64_t bytes)
+ * (anonymous, private, mergeable), touch_bytes of it touched (1 MiB by
+ * default, so smaps shows some). */
+static void map_guest_ram(uint64_t bytes, uint64_t touch_bytes)
 {
     void *ram = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (ram == MAP_FAILED)
         return;
     madvise(ram, bytes, MADV_MERGEABLE); /* "mg", as QEMU's mem-merge=on; may fail: fine */
-    memset(ram, 1, bytes < MIB ? bytes : MIB);
+    if (touch_bytes == 0)
+        touch_bytes = MIB;
+    memset(ram, 1, bytes < touch_bytes ? bytes : touch_bytes);
 }
 
 int main(int argc, char **argv)
@@ -617,7 +660,7 @@ int main(int argc, char **argv)
         return rc;
     signal(SIGTERM, on_term);
     signal(SIGPIPE, SIG_IGN);
-    map_guest_ram(o.memory_mib * MIB);
+    map_guest_ram(o.memory_mib * MIB, o.touch_mib * MIB);
     for (unsigned i = 0; i < n_vms; i++) {
         rc = open_vm(&vms[i], i, &o);
         if (rc != 0)

@@ -6,6 +6,7 @@
  *   ballastctl [--socket PATH] [--json] explain VM
  *   ballastctl [--socket PATH] [--json] metrics
  *   ballastctl [--socket PATH] set-policy VM KEY=VALUE
+ *   ballastctl [--socket PATH] resume VM
  *   ballastctl [--socket PATH] dry-run on|off
  *   ballastctl [--socket PATH] ping
  *   ballastctl [--socket PATH] notify DOMAIN prepare|started|stopped|release
@@ -314,6 +315,16 @@ static void print_explain(JsonNode *result)
     printf("  reason:   %s\n", obj_str(o, "reason"));
     printf("  target %s, actual %s, nominal %s\n", obj_size(o, "target_bytes", a, sizeof(a)),
            obj_size(o, "actual_bytes", b, sizeof(b)), obj_size(o, "nominal_bytes", c, sizeof(c)));
+    JsonNode *fg = json_object_get_member(o, "foreign");
+    if (fg && JSON_NODE_HOLDS_OBJECT(fg)) {
+        JsonObject *fo = json_node_get_object(fg);
+        printf("  foreign target %s by %s: held (`ballastctl resume %s` hands it back)\n",
+               obj_size(fo, "target_bytes", a, sizeof(a)), obj_str(fo, "by"), obj_str(o, "vm"));
+    }
+    JsonNode *dn = json_object_get_member(o, "deflate_on_oom");
+    if (dn && JSON_NODE_HOLDS_VALUE(dn) && json_node_get_value_type(dn) == G_TYPE_BOOLEAN &&
+        !json_node_get_boolean(dn))
+        printf("  balloon without deflate-on-oom: no safety net while ballastd is down\n");
     print_cost(o);
     print_explain_set_errors(o);
     JsonNode *p = json_object_get_member(o, "params");
@@ -550,6 +561,14 @@ static int print_result(const struct ctl_request *req, JsonNode *result)
             return EXIT_RUNTIME;
         }
         fputs(obj_str(json_node_get_object(result), "text"), stdout);
+        break;
+    case CTL_CMD_RESUME:
+        if (result && JSON_NODE_HOLDS_OBJECT(result))
+            printf("%s: %s\n", req->vm,
+                   json_object_get_boolean_member_with_default(json_node_get_object(result),
+                                                               "was_held", FALSE)
+                       ? "handed back to ballastd"
+                       : "was not held (nothing to hand back)");
         break;
     case CTL_CMD_NOTIFY:
         if (result && JSON_NODE_HOLDS_OBJECT(result))

@@ -21,6 +21,7 @@ static const struct {
     {CTL_CMD_EXPLAIN, "explain"}, {CTL_CMD_SET_POLICY, "set-policy"},
     {CTL_CMD_DRY_RUN, "dry-run"}, {CTL_CMD_NOTIFY, "notify"},
     {CTL_CMD_METRICS, "metrics"},
+    {CTL_CMD_RESUME, "resume"},
 };
 
 static const char *const notify_names[] = {
@@ -85,6 +86,7 @@ bool ctl_cmd_is_write(enum ctl_cmd cmd)
     case CTL_CMD_SET_POLICY:
     case CTL_CMD_DRY_RUN:
     case CTL_CMD_NOTIFY:
+    case CTL_CMD_RESUME:
         return true;
     }
     return true; /* an unknown command is refused, never read */
@@ -191,6 +193,7 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, con
         return 0;
     }
     case CTL_CMD_EXPLAIN:
+    case CTL_CMD_RESUME:
         return get_string(obj, "vm", out->vm, sizeof(out->vm), err_code, err_msg);
     case CTL_CMD_SET_POLICY:
         if ((rc = get_string(obj, "vm", out->vm, sizeof(out->vm), err_code, err_msg)) < 0 ||
@@ -241,6 +244,7 @@ char *ctl_request_serialise(const struct ctl_request *req)
             json_writer_member_bool(&w, "fresh", true);
         break;
     case CTL_CMD_EXPLAIN:
+    case CTL_CMD_RESUME:
         json_writer_member_string(&w, "vm", req->vm);
         break;
     case CTL_CMD_SET_POLICY:
@@ -351,6 +355,9 @@ void ctl_vm_status_init(struct ctl_vm_status *vm)
     vm->ksm_saved_sharing_bytes = vm->ksm_saved_zero_bytes = vm->ksm_rmap_cost_bytes = -1;
     vm->ksm_profit_bytes = vm->ksm_net_profit_bytes = CTL_UNKNOWN_S64;
     vm->ksm_mergeable = vm->ksm_allowed = -1;
+    vm->foreign_target_bytes = vm->foreign_since_s = vm->foreign_changes = -1;
+    vm->balloon_unreleased_bytes = -1;
+    vm->deflate_on_oom = -1;
     ctl_vm_cost_init(&vm->cost);
     ctl_guest_mem_init(&vm->guest_mem);
 }
@@ -424,6 +431,10 @@ static const struct int_field vm_ints[] = {
     VM_INT(shrinks),
     VM_INT(balloon_set_failures),
     VM_INT(last_set_error_age_ms),
+    VM_INT(foreign_target_bytes),
+    VM_INT(foreign_since_s),
+    VM_INT(foreign_changes),
+    VM_INT(balloon_unreleased_bytes),
 };
 /* Signed: CTL_UNKNOWN_S64 is unknown, negatives are real values. */
 static const struct int_field vm_sints[] = {
@@ -434,6 +445,7 @@ static const struct int_field vm_sints[] = {
 static const struct int_field vm_bools[] = {
     VM_INT(ksm_mergeable),
     VM_INT(ksm_allowed),
+    VM_INT(deflate_on_oom),
 };
 static const struct pct_field vm_pcts[] = {
     VM_INT(psi_some_avg10_pct),
@@ -442,6 +454,10 @@ static const struct pct_field vm_pcts[] = {
 static const struct str_field vm_strs[] = {
     VM_STR(name),        VM_STR(mode),   VM_STR(qmp),           VM_STR(agent),
     VM_STR(last_reason), VM_STR(source), VM_STR(policy_source), VM_STR(last_set_error),
+};
+/* Empty travels as null. */
+static const struct str_field vm_opt_strs[] = {
+    VM_STR(foreign_by),
 };
 #define HOST_INT(m)                                                                                \
     {                                                                                              \
@@ -701,6 +717,7 @@ char *ctl_status_reply(const struct ctl_host_status *host, const struct ctl_vm_s
     for (size_t i = 0; i < n_vms; i++) {
         json_writer_object_begin(&w);
         write_strs(&w, &vms[i], vm_strs, G_N_ELEMENTS(vm_strs), false);
+        write_strs(&w, &vms[i], vm_opt_strs, G_N_ELEMENTS(vm_opt_strs), true);
         write_ints(&w, &vms[i], vm_ints, G_N_ELEMENTS(vm_ints));
         write_sints(&w, &vms[i], vm_sints, G_N_ELEMENTS(vm_sints));
         write_bools(&w, &vms[i], vm_bools, G_N_ELEMENTS(vm_bools));
@@ -759,6 +776,7 @@ int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct 
         struct ctl_vm_status *row = &out[kept];
         ctl_vm_status_init(row);
         get_strs(v, row, vm_strs, G_N_ELEMENTS(vm_strs));
+        get_strs(v, row, vm_opt_strs, G_N_ELEMENTS(vm_opt_strs));
         get_ints(v, row, vm_ints, G_N_ELEMENTS(vm_ints));
         get_ints(v, row, vm_sints, G_N_ELEMENTS(vm_sints));
         get_bools(v, row, vm_bools, G_N_ELEMENTS(vm_bools));

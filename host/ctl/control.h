@@ -43,6 +43,7 @@
 #define CTL_MODE_MAX       16
 #define CTL_STATE_MAX      16
 #define CTL_REASON_MAX     160
+#define CTL_FOREIGN_BY_MAX 48
 
 enum ctl_cmd {
     CTL_CMD_PING,
@@ -52,6 +53,7 @@ enum ctl_cmd {
     CTL_CMD_DRY_RUN,
     CTL_CMD_NOTIFY,
     CTL_CMD_METRICS,
+    CTL_CMD_RESUME, /* hands a VM held at a foreign target back to ballastd */
 };
 
 /*
@@ -71,7 +73,7 @@ struct ctl_request {
     enum ctl_cmd cmd;
     bool fresh;                  /* status: read every VM's host cost now if old */
     bool top;                    /* status, again and again: `ballastctl top` (never sent) */
-    char vm[CTL_VM_NAME_MAX];    /* explain, set-policy, notify */
+    char vm[CTL_VM_NAME_MAX];    /* explain, set-policy, notify, resume */
     char key[CTL_KEY_MAX];       /* set-policy */
     char value[CTL_VALUE_MAX];   /* set-policy */
     bool enabled;                /* dry-run */
@@ -241,6 +243,20 @@ struct ctl_vm_status {
     char last_set_error[CTL_REASON_MAX];
     int64_t grows;   /* of those, growths (target above the current size) */
     int64_t shrinks; /* and shrinks */
+
+    /* Someone else's balloon target, held (docs/policy.md, "Other balloon
+     * controllers"): its size, when it was first seen (Unix seconds) and
+     * by what ("another QMP client", "libvirt"); -1 / "" when none. */
+    int64_t foreign_target_bytes;
+    int64_t foreign_since_s;
+    char foreign_by[CTL_FOREIGN_BY_MAX];
+    int64_t foreign_changes; /* balloon changes not of ours nor the guest's (count) */
+    /* Guest RAM its QEMU holds over the balloon's actual for a minute or
+     * more (the balloon audit): 0 none, -1 not audited yet. */
+    int64_t balloon_unreleased_bytes;
+    /* The balloon deflates on OOM (virtio-balloon deflate-on-oom, libvirt
+     * autodeflate): 1, 0 (no safety net while ballastd is down), -1 unknown. */
+    int deflate_on_oom;
 
     char source[CTL_STATE_MAX];        /* VM source: "fleet", "libvirt" */
     char policy_source[CTL_STATE_MAX]; /* "file", "metadata" (libvirt), "defaults" */

@@ -15,6 +15,7 @@ const char ctl_argv_usage[] =
     "  explain VM               one VM's decision and why\n"
     "  metrics                  Prometheus text exposition (node_exporter's textfile collector)\n"
     "  set-policy VM KEY=VALUE  a runtime override of a policy key (VALUE default clears it)\n"
+    "  resume VM                hand a VM held at a foreign balloon target back to ballastd\n"
     "  dry-run on|off           compute and log, change nothing (host-wide)\n"
     "  ping                     is ballastd there?\n"
     "  notify DOMAIN EVENT      EVENT prepare, started, stopped or release (the libvirt hook)\n";
@@ -116,12 +117,13 @@ static const struct command commands[] = {
     {"explain", "VM", 1, CTL_CMD_EXPLAIN, parse_vm},
     {"metrics", "", 0, CTL_CMD_METRICS, parse_none},
     {"set-policy", "VM KEY=VALUE", 2, CTL_CMD_SET_POLICY, parse_set_policy},
+    {"resume", "VM", 1, CTL_CMD_RESUME, parse_vm},
     {"dry-run", "on|off", 1, CTL_CMD_DRY_RUN, parse_dry_run},
     {"ping", "", 0, CTL_CMD_PING, parse_none},
     {"notify", "DOMAIN EVENT", 2, CTL_CMD_NOTIFY, parse_notify},
 };
 
-#define COMMAND_NAMES "status, top, explain, metrics, set-policy, dry-run, ping or notify"
+#define COMMAND_NAMES "status, top, explain, metrics, set-policy, resume, dry-run, ping or notify"
 
 int ctl_argv_parse(int argc, char *const *argv, struct ctl_request *req, char **message)
 {

@@ -146,6 +146,36 @@ static void format_set_errors(GString *out, const struct ctl_vm_status *vms, siz
     }
 }
 
+/* What an operator must know of a VM beyond its row: someone else's
+ * balloon target it is held at, a balloon without deflate-on-oom. */
+static void format_vm_notes(GString *out, const struct ctl_vm_status *v)
+{
+    char a[32], when[32] = "an unknown time";
+    if (v->foreign_target_bytes > 0) {
+        if (v->foreign_since_s > 0) {
+            g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(v->foreign_since_s);
+            g_autofree char *iso = t ? g_date_time_format(t, "%Y-%m-%d %H:%M:%S UTC") : NULL;
+            if (iso)
+                g_snprintf(when, sizeof(when), "%s", iso);
+        }
+        g_string_append_printf(out,
+                               "%s: foreign target %s set at %s, by %s: held there "
+                               "(`ballastctl resume %s` hands it back)\n",
+                               v->name, fmt_bytes(v->foreign_target_bytes, a, sizeof(a)), when,
+                               or_dash(v->foreign_by), v->name);
+    }
+    if (v->balloon_unreleased_bytes > 0)
+        g_string_append_printf(out,
+                               "%s: its QEMU holds %s of guest RAM over the balloon's actual: "
+                               "inflation claimed, not released (a lying guest, or THP)\n",
+                               v->name, fmt_bytes(v->balloon_unreleased_bytes, a, sizeof(a)));
+    if (v->deflate_on_oom == 0)
+        g_string_append_printf(out,
+                               "%s: balloon without deflate-on-oom: no safety net while "
+                               "ballastd is down (docs/libvirt.md, autodeflate)\n",
+                               v->name);
+}
+
 void status_table_format(GString *out, const struct ctl_host_status *host,
                          const struct ctl_vm_status *vms, size_t n_vms)
 {
@@ -201,4 +231,6 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
         g_string_append_printf(out, " %s\n", or_dash(v->last_reason));
     }
     format_set_errors(out, vms, n_vms);
+    for (size_t i = 0; i < n_vms; i++)
+        format_vm_notes(out, &vms[i]);
 }

@@ -110,6 +110,18 @@ static bool report_wants_growth(struct manager *m, struct bd_vm *vm)
     return policy_vm_wants_growth(&snap, &vm->pstate);
 }
 
+/* Does this report show the guest under pressure (planner_guest_pressed:
+ * PSI, MemAvailable under its floor, an OOM kill since the last decision)? */
+static bool report_shows_pressure(struct manager *m, struct bd_vm *vm)
+{
+    if (!vm->backend_up || vm->balloon.nominal_bytes <= 0)
+        return false;
+    struct policy_vm_in in;
+    fill_inputs(m, vm, now_ms(), g_get_real_time() / G_USEC_PER_SEC, &in);
+    bool known;
+    return planner_guest_pressed(&in, &vm->pstate, &m->cfg->tunables, &known);
+}
+
 static void vm_decide_soon(struct bd_vm *vm);
 static gboolean on_vm_decide(gpointer data);
 
@@ -143,8 +155,11 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
     };
     vmcost_boot_reserve_note(&vm->boot_reserve, &boot);
     vm->reported = true;
+    if (pressure || report_shows_pressure(vm->m, vm))
+        vm->pressure_seen_ms = vm->report_ms; /* a balloon rise near it is a deflate */
     if (pressure)
         vm->pressure_event = true;
+    manager_foreign_settle(vm); /* a rise held as foreign may be its deflate after all */
     if (pressure || report_wants_growth(vm->m, vm))
         vm_decide_soon(vm);
 }
@@ -207,7 +222,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     if (vm->libvirt)
         vm->meta = g_new0(struct lv_policy, 1);
     vm->handle = handle;
-    vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0};
+    vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1};
     vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
     vm->budget_floor_bytes = -1;
@@ -304,6 +319,34 @@ static void grow_reached(struct bd_vm *vm)
     vm->grow_wait_bytes = 0;
 }
 
+/* Its balloon's deflate-on-oom is known to be off: said once per VM (and
+ * shown in status): the guest has no safety net while ballastd is down. */
+static void check_deflate_on_oom(struct bd_vm *vm)
+{
+    if (vm->balloon.deflate_on_oom != 0 || vm->deflate_warned)
+        return;
+    vm->deflate_warned = true;
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "VM", vm->name, "MESSAGE",
+                     "%s: the balloon has no deflate-on-oom (libvirt: <memballoon "
+                     "autodeflate='on'>): while ballastd is down nothing gives this guest "
+                     "memory back before its OOM killer runs",
+                     vm->name);
+}
+
+/* What the guest says of its pressure now, for the classifier: asked only
+ * when the balloon moved past a target of ours. */
+static void guest_pressure_now(struct bd_vm *vm, struct planner_balloon_event *ev)
+{
+    struct manager *m = vm->m;
+    if (!vm->backend_up || vm->balloon.nominal_bytes <= 0 || !ev->target_set_bytes ||
+        ev->actual_bytes == ev->before_bytes)
+        return;
+    struct policy_vm_in in;
+    fill_inputs(m, vm, now_ms(), g_get_real_time() / G_USEC_PER_SEC, &in);
+    ev->guest_pressure =
+        planner_guest_pressed(&in, &vm->pstate, &m->cfg->tunables, &ev->pressure_known);
+}
+
 static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon *b)
 {
     struct bd_vm *vm = cookie;
@@ -316,15 +359,23 @@ static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon
         .target_set_bytes = vm->target_set_bytes,
         .sent = &vm->sent,
         .raise_counted_real_us = vm->raise_counted_real_us,
+        .now_ms = now_ms(),
+        .pressure_ms = vm->pressure_seen_ms,
     };
     vm->balloon = *b;
+    check_deflate_on_oom(vm);
+    guest_pressure_now(vm, &ev);
     /* The guest deflated its balloon on OOM: urgent, decide now. A stamped
-     * change read late still shows it; the decision counts it once. */
+     * change read late still shows it; the decision counts it once. Someone
+     * else's change is respected: the VM is held at it (a rise is said only
+     * if the guest's pressure does not follow: manager_foreign_settle). */
     struct planner_balloon_verdict v = planner_classify_balloon(&ev);
     if (v.change == PLANNER_BALLOON_GUEST_DEFLATE) {
         if (v.raised_over_bytes)
             vm->guest_raised_over_bytes = v.raised_over_bytes;
         vm_decide_soon(vm);
+    } else if (v.change == PLANNER_BALLOON_FOREIGN) {
+        manager_foreign_seen(vm, v.foreign_bytes, b->actual_changed_real_us, v.raised_over_bytes);
     }
     if (planner_grow_reached(vm->grow_wait_bytes, b->actual_bytes))
         grow_reached(vm);
@@ -699,9 +750,33 @@ static void ksm_tick(struct manager *m, gint64 now)
                           m->host.mem_available_bytes, committed, mergeable_vms);
 }
 
-/* Takes the engine's answer for a VM; logs a guest's deflate-on-OOM once. */
+/* Under host pressure no growth past guaranteed_memory (planner_guarantee_target). */
+static void apply_guarantee(struct bd_vm *vm, double host_pressure)
+{
+    struct policy_vm_out *out = &vm->out;
+    uint64_t cur = planner_current_bytes(vm->target_set_bytes, vm->in.actual_bytes);
+    uint64_t want = planner_guarantee_target(host_pressure, out->target_bytes, cur,
+                                             vm->in.params.guaranteed_bytes);
+    if (want == out->target_bytes)
+        return;
+    char a[32], g[32];
+    size_t len = strlen(out->reason);
+    g_snprintf(out->reason + len, sizeof(out->reason) - len,
+               "; host pressure: held at %s (guaranteed_memory %s)",
+               size_format(want, a, sizeof(a)),
+               size_format(vm->in.params.guaranteed_bytes, g, sizeof(g)));
+    out->target_bytes = want;
+    if (want <= cur) {
+        out->decision = POLICY_HOLD;
+        out->cause = POLICY_CAUSE_NONE;
+    }
+}
+
+/* Takes the engine's answer for a VM (host_pressure: the engine's level for
+ * this call); logs a guest's deflate-on-OOM once. */
 static void commit_decision(struct bd_vm *vm, const struct policy_vm_in *in,
-                            const struct policy_vm_state *st, const struct policy_vm_out *out)
+                            const struct policy_vm_state *st, const struct policy_vm_out *out,
+                            double host_pressure)
 {
     policy_actuation_memo_save(&vm->pstate, &vm->pstate_before);
     vm->pstate = *st;
@@ -709,6 +784,8 @@ static void commit_decision(struct bd_vm *vm, const struct policy_vm_in *in,
     vm->in = *in;
     vm->evaluated = true;
     vm->pressure_event = false;
+    manager_foreign_apply(vm); /* someone else's target holds it */
+    apply_guarantee(vm, host_pressure);
     if (in->guest_raised_over_bytes) {
         /* Taken: events stamped from now on are news. */
         vm->guest_raised_over_bytes = 0;
@@ -838,6 +915,8 @@ static void run_tick(struct manager *m, bool scheduled)
         ksm_tick(m, now);
         manager_state_note_host(m); /* ksmd started or stopped by us: kept for a restart */
     }
+    for (guint i = 0; i < m->vms->len; i++)
+        manager_foreign_settle(m->vms->pdata[i]); /* a held rise: someone else's, or a deflate */
     decide_all(m, now, wall_s);
     if (scheduled)
         manager_cost_tick(m, now); /* after the decisions: they do not wait for smaps */
@@ -919,7 +998,7 @@ static void tick_actuate(struct manager *m, struct bd_vm **vms, size_t n, gint64
  */
 static size_t take_growth_only(struct bd_vm **vms, const struct policy_vm_in *in,
                                const struct policy_vm_state *states,
-                               const struct policy_vm_out *outs, size_t n)
+                               const struct policy_vm_out *outs, size_t n, double host_pressure)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -929,7 +1008,7 @@ static size_t take_growth_only(struct bd_vm **vms, const struct policy_vm_in *in
             set_reason(vm, "host memory figures unreadable: only growth is decided");
             continue;
         }
-        commit_decision(vm, &in[i], &states[i], &outs[i]);
+        commit_decision(vm, &in[i], &states[i], &outs[i], host_pressure);
         vms[k++] = vm;
     }
     return k;
@@ -961,16 +1040,17 @@ static void decide_all(struct manager *m, gint64 now, gint64 wall_s)
                                    .tunables = &m->cfg->tunables,
                                    .vms = in,
                                    .n_vms = n};
-    int rc = policy_evaluate(&snap, states, outs, NULL);
+    struct policy_summary sum;
+    int rc = policy_evaluate(&snap, states, outs, &sum);
     if (rc < 0) {
         g_warning("policy_evaluate: %s", g_strerror(-rc));
         return;
     }
     if (!m->host_valid) {
-        n = take_growth_only(vms, in, states, outs, n);
+        n = take_growth_only(vms, in, states, outs, n, sum.host_pressure);
     } else {
         for (size_t i = 0; i < n; i++)
-            commit_decision(vms[i], &in[i], &states[i], &outs[i]);
+            commit_decision(vms[i], &in[i], &states[i], &outs[i], sum.host_pressure);
         budget_fit(m, vms, n);
     }
     tick_actuate(m, vms, n, now);
@@ -1016,13 +1096,20 @@ static void decide_one(struct manager *m, struct bd_vm *vm)
                                    .tunables = &m->cfg->tunables,
                                    .vms = &in,
                                    .n_vms = 1};
-    if (policy_evaluate(&snap, &st, &out, NULL) < 0)
+    struct policy_summary sum;
+    if (policy_evaluate(&snap, &st, &out, &sum) < 0)
         return;
-    if (!planner_event_takes(&out, planner_current_bytes(vm->target_set_bytes, in.actual_bytes)))
+    uint64_t cur = planner_current_bytes(vm->target_set_bytes, in.actual_bytes);
+    if (!planner_event_takes(&out, cur))
         return; /* nothing urgent after all: the tick decides */
+    if (vm->foreign_bytes && planner_foreign_target(out.decision, out.target_bytes, cur) == cur)
+        return; /* held at someone else's target: only an urgent growth passes */
+    if (planner_guarantee_target(sum.host_pressure, out.target_bytes, cur,
+                                 in.params.guaranteed_bytes) <= cur)
+        return; /* host pressure, at its guarantee: it lives on what it has */
     vm->event_decisions++;
     m->event_ticks++;
-    commit_decision(vm, &in, &st, &out);
+    commit_decision(vm, &in, &st, &out, sum.host_pressure);
     struct planner_vm pv = plan_input(vm);
     unsigned budget = 1;
     actuate(m, vm, &pv, now, &budget);

@@ -53,6 +53,10 @@ struct bd_vm {
      * (policy_vm_in.awaiting_report). */
     bool reported;
     bool pressure_event;
+    /* Monotonic ms of the guest's last sign of pressure (a PRESSURE frame,
+     * a report under pressure, an OOM kill), 0 none: a balloon rise within
+     * PLANNER_DEFLATE_PRESSURE_MS of it is the guest's deflate on OOM. */
+    gint64 pressure_seen_ms;
     uint64_t target_set_bytes; /* last target sent to QEMU, 0 = none since (re)connect */
     gint64 last_set_ms;
     /* deflate-on-oom seen on the balloon's events (on_vm_balloon): */
@@ -99,6 +103,22 @@ struct bd_vm {
     int64_t qemu_pid;         /* its QEMU, as the record names it; 0 unknown */
     uint64_t qemu_start_ticks;
     uint64_t release_bytes; /* on_exit = release: the target sent at exit, 0 none */
+    /* Someone else's balloon target (manager_foreign.c): held there until
+     * `ballastctl resume`. */
+    uint64_t foreign_bytes;     /* 0 = none */
+    gint64 foreign_real_us;     /* wall clock when it was first seen */
+    const char *foreign_by;     /* who, as far as known (a static string) */
+    gint64 foreign_seen_ms;     /* monotonic, when first seen */
+    uint64_t foreign_rose_over; /* a rise: the target it rose over; 0 a fall */
+    /* Said, counted and kept over a restart (planner_foreign_settle): a
+     * rise is held at once but is someone else's only when the guest's
+     * pressure does not follow within PLANNER_DEFLATE_PRESSURE_MS. */
+    bool foreign_confirmed;
+    uint64_t foreign_changes; /* balloon changes that were someone else's */
+    bool deflate_warned;      /* "no deflate-on-oom" said (once per VM) */
+    /* Does its QEMU still hold what the balloon claims given? (manager_cost.c) */
+    struct vmcost_audit audit;
+    bool audited; /* audit is from a cost read with the balloon known */
 };
 
 /* One VM source and its way back to the manager (the events' ctx). */
@@ -192,6 +212,22 @@ void manager_self_usage(const char *proc_root, struct ctl_host_status *h);
 /* The listener as metrics_listen says now: started, moved, stopped or kept. */
 void manager_metrics_configure(struct manager *m);
 void manager_metrics_stop(struct manager *m);
+/* manager_foreign.c: other balloon controllers (docs/policy.md, "Other
+ * balloon controllers"). A balloon change classified FOREIGN: the VM is
+ * held at the other controller's target, said once. */
+void manager_foreign_seen(struct bd_vm *vm, uint64_t foreign_bytes, int64_t changed_real_us,
+                          uint64_t rose_over_bytes);
+/* At a sign of the guest's pressure and at each tick: a rise held as
+ * foreign but not said yet becomes someone else's for good, or the guest's
+ * deflate on OOM after all (planner_foreign_settle); then the hold ends
+ * and the next decision counts the deflate. */
+void manager_foreign_settle(struct bd_vm *vm);
+/* After each decision for vm: a held VM's answer becomes the hold's. */
+void manager_foreign_apply(struct bd_vm *vm);
+/* A hold kept in the state file, put back into the same QEMU after a restart. */
+void manager_foreign_restore(struct bd_vm *vm, uint64_t foreign_bytes, int64_t since_s);
+/* `ballastctl resume`: the hold ends; false when there was none. */
+bool manager_foreign_resume(struct bd_vm *vm);
 
 /* manager_state.c: the state file. Read at the start, before any VM appears. */
 void manager_state_load(struct manager *m);

@@ -27,6 +27,7 @@
 #include "manager_private.h"
 
 #include "procfile.h"
+#include "size.h"
 #include "state_file.h"
 
 #include <errno.h>
@@ -153,6 +154,14 @@ void manager_state_vm_up(struct manager *m, struct bd_vm *vm, bool up)
         vm->logged_target = target;
         target_history_push(&vm->sent, target, g_get_real_time());
     }
+    uint64_t foreign = vm_saved_foreign(r, match);
+    if (foreign) {
+        char sz[32], more[48];
+        manager_foreign_restore(vm, foreign, r->foreign_since_s);
+        g_snprintf(more, sizeof(more), "%sforeign hold %s", text[0] ? ", " : "",
+                   size_format(foreign, sz, sizeof(sz)));
+        g_strlcat(text, more, sizeof(text));
+    }
     const char *how = match == VM_SAVED_OTHER ? " (another QEMU since: only its runtime policy)"
                       : !text[0]              ? " (nothing left to restore)"
                                               : "";
@@ -173,6 +182,10 @@ static void capture(const struct bd_vm *vm, struct vm_saved *r)
     }
     vm_saved_capture(r, vm->name, &vm->pstate, vm->target_set_bytes, &vm->ovr.layer, vm->qemu_pid,
                      vm->qemu_start_ticks);
+    /* Only a confirmed hold: a rise not told yet may be the guest's deflate. */
+    bool held = vm->foreign_bytes && vm->foreign_confirmed;
+    r->foreign_bytes = held ? vm->foreign_bytes : 0;
+    r->foreign_since_s = held ? vm->foreign_real_us / G_USEC_PER_SEC : 0;
 }
 
 /* Every VM's record and the ones still waiting for their VM, on the file's clock. */

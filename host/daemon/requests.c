@@ -2,7 +2,8 @@
  * ballastd's control requests (docs/control-protocol.md): one request line
  * in, one reply line out. The handlers read the manager's state
  * (manager_private.h) and change only what a request is for: runtime
- * policy overrides, the dry-run switch, a parked agent (notify).
+ * policy overrides, the dry-run switch, a parked agent (notify), a foreign
+ * hold (resume).
  */
 #include "manager_private.h"
 
@@ -78,6 +79,15 @@ static void vm_status(struct manager *m, struct bd_vm *vm, struct ctl_vm_status 
     set_error_status(vm, s);
     s->grows = (int64_t)vm->grows;
     s->shrinks = (int64_t)vm->shrinks;
+    s->foreign_changes = (int64_t)vm->foreign_changes;
+    if (vm->foreign_bytes && vm->foreign_confirmed) { /* a rise not told yet: the reason says */
+        s->foreign_target_bytes = (int64_t)vm->foreign_bytes;
+        s->foreign_since_s = vm->foreign_real_us / G_USEC_PER_SEC;
+        ctl_copy(s->foreign_by, sizeof(s->foreign_by), vm->foreign_by);
+    }
+    s->deflate_on_oom = vm->balloon.deflate_on_oom;
+    if (vm->audited)
+        s->balloon_unreleased_bytes = vm->audit.flagged ? (int64_t)vm->audit.unreleased_bytes : 0;
     ksm_monitor_vm_status(&vm->ksm, s);
     gint64 now = now_ms();
     cost_monitor_vm_status(&vm->cost, now, &s->cost);
@@ -177,6 +187,34 @@ static void explain_decision(struct json_writer *w, struct manager *m, struct bd
     json_writer_member_string(w, "reason", vm->evaluated ? vm->out.reason : vm->status_reason);
 }
 
+/* Checks on the balloon: someone else's target the VM is held at (null when
+ * none), the audit of what its QEMU holds (null before a cost read), whether the
+ * balloon deflates on OOM by itself (null unknown). */
+static void explain_balloon_checks(struct json_writer *w, struct bd_vm *vm)
+{
+    json_writer_key(w, "foreign");
+    if (vm->foreign_bytes && vm->foreign_confirmed) {
+        json_writer_object_begin(w);
+        json_writer_member_int(w, "target_bytes", (int64_t)vm->foreign_bytes);
+        json_writer_member_int(w, "since_s", vm->foreign_real_us / G_USEC_PER_SEC);
+        json_writer_member_string(w, "by", vm->foreign_by);
+        json_writer_object_end(w);
+    } else {
+        json_writer_null(w);
+    }
+    json_writer_member_int(w, "foreign_changes", (int64_t)vm->foreign_changes);
+    json_writer_key(w, "balloon_unreleased_bytes");
+    if (vm->audited)
+        json_writer_int(w, vm->audit.flagged ? (int64_t)vm->audit.unreleased_bytes : 0);
+    else
+        json_writer_null(w);
+    json_writer_key(w, "deflate_on_oom");
+    if (vm->balloon.deflate_on_oom >= 0)
+        json_writer_bool(w, vm->balloon.deflate_on_oom == 1);
+    else
+        json_writer_null(w);
+}
+
 /* The balloon's figures, what ballastd sent it and how fast it followed. */
 static void explain_balloon(struct json_writer *w, struct bd_vm *vm)
 {
@@ -193,6 +231,7 @@ static void explain_balloon(struct json_writer *w, struct bd_vm *vm)
                                ? vm->pstate.deflate_hold_until_ms - now
                                : 0);
     json_writer_member_string(w, "restored", vm->restored);
+    explain_balloon_checks(w, vm);
     json_writer_member_int(w, "event_decisions", (int64_t)vm->event_decisions);
     json_writer_member_int(w, "balloon_queries", (int64_t)vm->balloon_queries);
     json_writer_member_int(w, "balloon_sets", (int64_t)vm->balloon_sets);
@@ -245,6 +284,7 @@ static void explain_params(struct json_writer *w, const struct policy_vm_params 
     json_writer_member_int(w, "min_bytes", (int64_t)p->min_bytes);
     json_writer_member_int(w, "max_bytes", (int64_t)p->max_bytes);
     json_writer_member_int(w, "fixed_bytes", (int64_t)p->fixed_bytes);
+    json_writer_member_int(w, "guaranteed_bytes", (int64_t)p->guaranteed_bytes);
     json_writer_member_int(w, "shares", p->shares);
     json_writer_member_string(w, "mode", policy_mode_name(p->mode));
     json_writer_member_bool(w, "agent_required", p->agent_required);
@@ -457,6 +497,26 @@ static char *set_policy_reply(struct manager *m, struct bd_vm *vm, const struct 
     return ctl_reply_end(&w);
 }
 
+/* `ballastctl resume VM`: a VM held at someone else's target is ballastd's again. */
+static char *resume_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
+{
+    bool was_held = manager_foreign_resume(vm);
+    char uid[16], pid[16];
+    peer_fields(m, uid, pid);
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "VM", vm->name, "PEER_UID", uid, "PEER_PID",
+                     pid, "MESSAGE", "%s: resume: %s (uid %s pid %s)", vm->name,
+                     was_held ? "handed back to ballastd" : "was not held", uid, pid);
+    if (was_held)
+        manager_state_note(m); /* a restart must not put the hold back */
+    struct json_writer w;
+    ctl_reply_begin(&w, g_string_sized_new(128), CTL_CMD_RESUME);
+    json_writer_object_begin(&w);
+    json_writer_member_string(&w, "vm", vm->name);
+    json_writer_member_bool(&w, "was_held", was_held);
+    json_writer_object_end(&w);
+    return ctl_reply_end(&w);
+}
+
 static char *dry_run_reply(struct manager *m, struct bd_vm *vm, const struct ctl_request *req)
 {
     if (m->dry_run != req->enabled) {
@@ -502,11 +562,9 @@ static const struct {
     bool names_vm; /* refused with no-such-vm unless req->vm is managed */
     char *(*reply)(struct manager *m, struct bd_vm *vm, const struct ctl_request *req);
 } handlers[] = {
-    {CTL_CMD_PING, false, ping_reply},
-    {CTL_CMD_STATUS, false, status_request},
-    {CTL_CMD_EXPLAIN, true, explain_reply},
-    {CTL_CMD_SET_POLICY, true, set_policy_reply},
-    {CTL_CMD_DRY_RUN, false, dry_run_reply},
+    {CTL_CMD_PING, false, ping_reply},       {CTL_CMD_STATUS, false, status_request},
+    {CTL_CMD_EXPLAIN, true, explain_reply},  {CTL_CMD_SET_POLICY, true, set_policy_reply},
+    {CTL_CMD_RESUME, true, resume_reply},    {CTL_CMD_DRY_RUN, false, dry_run_reply},
     {CTL_CMD_NOTIFY, false, notify_reply}, /* a hint: an unmanaged domain is no error */
     {CTL_CMD_METRICS, false, metrics_reply},
 };

@@ -50,6 +50,10 @@ static void encode_vm(struct json_writer *w, const struct vm_saved *r)
         json_writer_member_int(w, "stalled_at_bytes", (int64_t)r->stalled_at_bytes);
         json_writer_member_int(w, "stalled_until_ms", r->stalled_until_ms);
     }
+    if (r->foreign_bytes) {
+        json_writer_member_int(w, "foreign_bytes", (int64_t)r->foreign_bytes);
+        json_writer_member_int(w, "foreign_since_s", r->foreign_since_s);
+    }
     encode_overrides(w, &r->overrides);
     json_writer_object_end(w);
 }
@@ -150,6 +154,8 @@ enum int_member {
     M_DEFLATE_EVENTS,
     M_STALLED_AT,
     M_STALLED_UNTIL,
+    M_FOREIGN,
+    M_FOREIGN_SINCE,
 };
 static const struct {
     const char *name;
@@ -163,6 +169,8 @@ static const struct {
     [M_DEFLATE_EVENTS] = {"guest_deflate_events", 0, 1LL << 53},
     [M_STALLED_AT] = {"stalled_at_bytes", 1, (int64_t)VM_SAVED_MAX_BYTES},
     [M_STALLED_UNTIL] = {"stalled_until_ms", 0, INT64_MAX},
+    [M_FOREIGN] = {"foreign_bytes", 1, (int64_t)VM_SAVED_MAX_BYTES},
+    [M_FOREIGN_SINCE] = {"foreign_since_s", 0, INT64_MAX},
 };
 
 static void set_int(struct vm_saved *r, enum int_member m, int64_t v)
@@ -193,6 +201,12 @@ static void set_int(struct vm_saved *r, enum int_member m, int64_t v)
         break;
     case M_STALLED_UNTIL:
         r->stalled_until_ms = v;
+        break;
+    case M_FOREIGN:
+        r->foreign_bytes = (uint64_t)v;
+        break;
+    case M_FOREIGN_SINCE:
+        r->foreign_since_s = v;
         break;
     }
 }

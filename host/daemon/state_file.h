@@ -9,6 +9,7 @@
  *             "target_bytes": 402653184, "grow_ms": 90000,
  *             "deflate_hold_until_ms": 395000, "guest_deflate_events": 2,
  *             "stalled_at_bytes": 314572800, "stalled_until_ms": 200000,
+ *             "foreign_bytes": 4294967296, "foreign_since_s": 1796463012,
  *             "overrides": {"min_memory": "268435456"}}]}
  *
  * Times are CLOCK_BOOTTIME milliseconds: a restart keeps them meaningful

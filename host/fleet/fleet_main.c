@@ -126,7 +126,8 @@ static int load_spec(const char *dir, struct fleet_spec *spec, GError **error)
 /* Removes what a stopped guest must not leave behind (logs stay for reading). */
 static void remove_guest_runtime_files(const char *dir, const char *name)
 {
-    static const enum fleet_file files[] = {FLEET_FILE_QMP, FLEET_FILE_AGENT, FLEET_FILE_PID};
+    static const enum fleet_file files[] = {FLEET_FILE_QMP, FLEET_FILE_QMP_ADMIN, FLEET_FILE_AGENT,
+                                            FLEET_FILE_PID};
     for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
         g_autofree char *path = fleet_file_path(dir, name, files[i]);
         if (path)

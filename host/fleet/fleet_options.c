@@ -53,7 +53,7 @@ static const char usage_text[] =
     "  --timeout SEC          with --wait: give up after SEC (default 300)\n"
     "stop: SIGTERM, then SIGKILL after --timeout SEC (default 10).\n"
     "path: prints where a file of the state directory is, without looking:\n"
-    "  FILE dir, qmp, agent, pid, console, qemu-log: DIR/NAME[/file] (NAME required)\n"
+    "  FILE dir, qmp, qmp-admin, agent, pid, console, qemu-log: DIR/NAME[/file] (NAME required)\n"
     "  FILE state, lock: DIR/fleet.json, DIR/.lock\n"
     "  without --state: the file's name alone (qmp.sock, ...)\n"
     "See docs/fleet.md.\n";

@@ -155,12 +155,13 @@ static void add_boot(GPtrArray *argv, const struct fleet_spec *spec, unsigned in
     add(argv, cmdline);
 }
 
-/* The balloon, the agent's port, the QMP monitor, and daemonizing. */
+/* The balloon, the agent's port, the QMP monitors, and daemonizing. */
 static void add_devices(GPtrArray *argv, const struct fleet_spec *spec, const char *agent,
-                        const char *qmp, const char *pidfile)
+                        const char *qmp, const char *qmp_admin, const char *pidfile)
 {
     g_autofree char *agent_esc = fleet_qemu_escape(agent);
     g_autofree char *qmp_esc = fleet_qemu_escape(qmp);
+    g_autofree char *admin_esc = fleet_qemu_escape(qmp_admin);
     /* Free page reporting returns memory the guest freed without a balloon move;
      * off (--no-free-page-reporting) is QEMU's and libvirt's default. */
     add(argv, "-device");
@@ -177,6 +178,12 @@ static void add_devices(GPtrArray *argv, const struct fleet_spec *spec, const ch
     addf(argv, "socket,id=qmp,path=%s,server=on,wait=off", qmp_esc);
     add(argv, "-mon");
     add(argv, "chardev=qmp,mode=control");
+    /* ballastd holds qmp.sock (one client per monitor): a second monitor
+     * for an operator or another tool. */
+    add(argv, "-chardev");
+    addf(argv, "socket,id=qmp-admin,path=%s,server=on,wait=off", admin_esc);
+    add(argv, "-mon");
+    add(argv, "chardev=qmp-admin,mode=control");
     /* QEMU's parent exits once the guest runs: start returns when all do. */
     add(argv, "-daemonize");
     add(argv, "-pidfile");
@@ -188,9 +195,10 @@ GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
     g_autofree char *name = fleet_guest_name(spec->prefix, index);
     g_autofree char *console = fleet_file_path(spec->state_dir, name, FLEET_FILE_CONSOLE);
     g_autofree char *qmp = fleet_file_path(spec->state_dir, name, FLEET_FILE_QMP);
+    g_autofree char *qmp_admin = fleet_file_path(spec->state_dir, name, FLEET_FILE_QMP_ADMIN);
     g_autofree char *agent = fleet_file_path(spec->state_dir, name, FLEET_FILE_AGENT);
     g_autofree char *pidfile = fleet_file_path(spec->state_dir, name, FLEET_FILE_PID);
-    if (!console || !qmp || !agent || !pidfile)
+    if (!console || !qmp || !qmp_admin || !agent || !pidfile)
         return NULL; /* a path over its limit: start checks fleet_socket_paths_fit() first */
     GPtrArray *argv = g_ptr_array_new();
     add(argv, spec->qemu);
@@ -198,7 +206,7 @@ GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
     add(argv, name);
     add_machine(argv, spec, index);
     add_boot(argv, spec, index, console);
-    add_devices(argv, spec, agent, qmp, pidfile);
+    add_devices(argv, spec, agent, qmp, qmp_admin, pidfile);
     g_ptr_array_add(argv, NULL);
     return (GStrv)g_ptr_array_free(argv, FALSE);
 }

@@ -8,6 +8,7 @@ static const struct fleet_file_info files[FLEET_FILE_COUNT] = {
     /* key, file name, per guest, socket */
     [FLEET_FILE_GUEST_DIR] = {"dir", NULL, true, false},
     [FLEET_FILE_QMP] = {"qmp", FLEET_QMP_SOCKET, true, true},
+    [FLEET_FILE_QMP_ADMIN] = {"qmp-admin", FLEET_QMP_ADMIN_SOCKET, true, true},
     [FLEET_FILE_AGENT] = {"agent", FLEET_AGENT_SOCKET, true, true},
     [FLEET_FILE_PID] = {"pid", FLEET_PID_FILE, true, false},
     [FLEET_FILE_CONSOLE] = {"console", FLEET_CONSOLE_LOG, true, false},

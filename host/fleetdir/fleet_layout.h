@@ -5,7 +5,8 @@
  *
  *   DIR/fleet.json            the fleet's parameters
  *   DIR/.lock                 flock'd by the launcher's start and stop
- *   DIR/<name>/qmp.sock       QMP monitor (unix socket)
+ *   DIR/<name>/qmp.sock       QMP monitor (unix socket), ballastd's
+ *   DIR/<name>/qmp-admin.sock a second QMP monitor, for an operator or another tool
  *   DIR/<name>/agent.sock     host end of the agent's virtio-serial port
  *   DIR/<name>/pid            QEMU's pid
  *   DIR/<name>/console.log    the guest's serial console
@@ -21,13 +22,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define FLEET_QMP_SOCKET   "qmp.sock"
-#define FLEET_AGENT_SOCKET "agent.sock"
-#define FLEET_PID_FILE     "pid"
-#define FLEET_CONSOLE_LOG  "console.log"
-#define FLEET_QEMU_LOG     "qemu.log"
-#define FLEET_STATE_FILE   "fleet.json"
-#define FLEET_LOCK_FILE    ".lock"
+#define FLEET_QMP_SOCKET "qmp.sock"
+/* QEMU serves one client per monitor socket, and ballastd holds qmp.sock:
+ * an operator's or another tool's QMP client (the `balloon` ballastd then
+ * sees as a foreign target, docs/policy.md) connects here. */
+#define FLEET_QMP_ADMIN_SOCKET "qmp-admin.sock"
+#define FLEET_AGENT_SOCKET     "agent.sock"
+#define FLEET_PID_FILE         "pid"
+#define FLEET_CONSOLE_LOG      "console.log"
+#define FLEET_QEMU_LOG         "qemu.log"
+#define FLEET_STATE_FILE       "fleet.json"
+#define FLEET_LOCK_FILE        ".lock"
 
 /* sun_path holds 108 bytes, NUL included. */
 #define FLEET_LAYOUT_SOCKET_MAX 107
@@ -41,6 +46,7 @@
 enum fleet_file {
     FLEET_FILE_GUEST_DIR, /* DIR/<name> */
     FLEET_FILE_QMP,
+    FLEET_FILE_QMP_ADMIN,
     FLEET_FILE_AGENT,
     FLEET_FILE_PID,
     FLEET_FILE_CONSOLE,

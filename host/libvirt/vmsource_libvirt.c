@@ -237,6 +237,8 @@ static void add_vm(struct lv_source *ls, struct lv_dom_snapshot *s)
         .guest_total_bytes = -1,
         .guest_available_bytes = -1,
         .guest_free_bytes = -1,
+        .guest_stats_update_s = 0,
+        .deflate_on_oom = vm->info.autodeflate ? 1 : 0, /* <memballoon autodeflate='on'> */
     };
     vm->paused = s->paused;
     vm->pid = lv_find_qemu_pid("/proc", vm->name);

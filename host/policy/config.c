@@ -202,6 +202,12 @@ static const struct key_def keys[] = {
         "Never above this; capped at the VM's nominal size."),
     VMK("fixed_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "100%", 0, TIB_F * 64,
         META | RUNTIME, FIELD_CSIZE, fixed_memory, "The target in mode = fixed."),
+    /* 100% by default: every VM may grow to its max under host pressure,
+     * as before the key existed (docs/policy.md, "Guaranteed memory"). */
+    VMK("guaranteed_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "100%", 0, TIB_F * 64,
+        META | RUNTIME, FIELD_CSIZE, guaranteed_memory,
+        "Under host pressure, no growth past this (the VM lives on what it has), and the host "
+        "takes back what VMs hold over theirs before it squeezes VMs within theirs."),
     /* The engine only divides by shares, in doubles (policy.c, the host
      * pressure pass: weight = reclaimable bytes / shares): no integer
      * product to overflow, and a 1,000,000 : 1 ratio is still exact enough.
@@ -270,6 +276,7 @@ static void vm_policy_builtin(struct config_vm_policy *p)
         .min_memory = {CONFIG_SIZE_PCT, 0, 25.0},
         .max_memory = {CONFIG_SIZE_PCT, 0, 100.0},
         .fixed_memory = {CONFIG_SIZE_PCT, 0, 100.0},
+        .guaranteed_memory = {CONFIG_SIZE_PCT, 0, 100.0},
         .shares = 1000,
         .mode = POLICY_MODE_MANAGED,
         .agent_required = false,

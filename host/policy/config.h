@@ -47,6 +47,7 @@ struct config_vm_policy {
     struct config_size min_memory;
     struct config_size max_memory;
     struct config_size fixed_memory;
+    struct config_size guaranteed_memory; /* host pressure: growth past it is the VM's own */
     uint32_t shares;
     enum policy_mode mode;
     bool agent_required;

@@ -58,26 +58,114 @@ bool planner_event_takes(const struct policy_vm_out *out, uint64_t current_bytes
            out->target_bytes > current_bytes;
 }
 
+uint64_t planner_guarantee_target(double host_pressure, uint64_t want_bytes, uint64_t current_bytes,
+                                  uint64_t guaranteed_bytes)
+{
+    if (host_pressure <= 0.0 || want_bytes <= current_bytes || want_bytes <= guaranteed_bytes)
+        return want_bytes;
+    return current_bytes > guaranteed_bytes ? current_bytes : guaranteed_bytes;
+}
+
 /* --- balloon changes ---------------------------------------------------------------------- */
+
+/* The target in force when the change happened: at its stamp (0 when the
+ * history does not reach back), else the current one. */
+static uint64_t in_force_at(const struct planner_balloon_event *ev)
+{
+    return ev->changed_real_us ? target_history_at(ev->sent, ev->changed_real_us)
+                               : ev->target_set_bytes;
+}
 
 struct planner_balloon_verdict planner_classify_balloon(const struct planner_balloon_event *ev)
 {
-    struct planner_balloon_verdict v = {PLANNER_BALLOON_OURS, 0};
-    /* Our growth raises the target first and a shrink only lowers actual
-     * toward it: only a rise over the target in force is the guest's. */
-    if (ev->before_bytes < 0 || ev->actual_bytes <= ev->before_bytes)
+    struct planner_balloon_verdict v = {PLANNER_BALLOON_OURS, 0, 0};
+    if (ev->before_bytes < 0 || ev->actual_bytes == ev->before_bytes || ev->actual_bytes < 0)
         return v;
+    uint64_t actual = (uint64_t)ev->actual_bytes;
+    if (ev->actual_bytes < ev->before_bytes) {
+        /* Our shrink lowers actual toward the target, never under it (QEMU
+         * rounds to pages): only another balloon command inflates further. */
+        uint64_t in_force = in_force_at(ev);
+        if (in_force && actual + PLANNER_CONVERGED_BYTES <= in_force) {
+            v.change = PLANNER_BALLOON_FOREIGN;
+            v.foreign_bytes = actual;
+        }
+        return v;
+    }
+    /* Our growth raises the target first and a shrink only lowers actual
+     * toward it: only a rise over the target in force is not ours. */
     int64_t at = ev->changed_real_us;
     uint64_t in_force = ev->target_set_bytes;
     if (at)
         in_force = at > ev->raise_counted_real_us ? target_history_at(ev->sent, at) : 0;
-    if (!in_force || (uint64_t)ev->actual_bytes < in_force + PLANNER_CONVERGED_BYTES)
+    if (!in_force || actual < in_force + PLANNER_CONVERGED_BYTES)
         return v;
-    /* A foreign change would be told apart here (PLANNER_BALLOON_FOREIGN). */
-    v.change = PLANNER_BALLOON_GUEST_DEFLATE;
-    if (at)
-        v.raised_over_bytes = in_force;
+    /* A guest deflates on OOM only under pressure, and its pressure and the
+     * balloon's rise are read apart: pressure now or a moment ago is a
+     * deflate (the order that was once misread: PRESSURE, a calm report,
+     * then QEMU's event). Nothing known errs toward giving memory. */
+    if (ev->guest_pressure || planner_pressure_recent(ev->pressure_ms, ev->now_ms) ||
+        !ev->pressure_known) {
+        v.change = PLANNER_BALLOON_GUEST_DEFLATE;
+        if (at)
+            v.raised_over_bytes = in_force;
+        return v;
+    }
+    /* The guest says it has none, and showed none lately: someone raised
+     * its target (confirmed only if no pressure follows either). */
+    v.change = PLANNER_BALLOON_FOREIGN;
+    v.foreign_bytes = actual;
+    v.raised_over_bytes = in_force;
     return v;
+}
+
+bool planner_guest_pressed(const struct policy_vm_in *in, const struct policy_vm_state *s,
+                           const struct policy_tunables *t, bool *known)
+{
+    const struct policy_agent_report *a = &in->agent;
+    bool fresh = a->valid && a->age_ms <= t->agent_stale_ms;
+    *known = fresh || in->pressure_event;
+    if (in->pressure_event)
+        return true;
+    if (!fresh)
+        return false;
+    uint64_t max = in->params.max_bytes ? in->params.max_bytes : in->nominal_bytes;
+    uint64_t floor = (uint64_t)((double)max * t->guest_avail_floor_pct / 100.0);
+    if (floor < t->guest_avail_floor_bytes)
+        floor = t->guest_avail_floor_bytes;
+    bool oom_kill = s->oom_kill_seen && a->oom_kill_count > s->last_oom_kill_count;
+    /* A threshold of 0 is off (docs/config.md). */
+    bool psi = (t->guest_psi_some_pct > 0 && a->psi_some_avg10_pct >= t->guest_psi_some_pct) ||
+               (t->guest_psi_full_pct > 0 && a->psi_full_avg10_pct >= t->guest_psi_full_pct);
+    return psi || (a->mem_total_bytes && a->mem_available_bytes < floor) || oom_kill;
+}
+
+uint64_t planner_foreign_target(enum policy_decision decision, uint64_t want_bytes,
+                                uint64_t current_bytes)
+{
+    if (decision == POLICY_GROW_URGENT && want_bytes > current_bytes)
+        return want_bytes;
+    return current_bytes;
+}
+
+bool planner_pressure_recent(int64_t pressure_ms, int64_t now_ms)
+{
+    return pressure_ms > 0 && now_ms - pressure_ms <= PLANNER_DEFLATE_PRESSURE_MS;
+}
+
+enum planner_foreign_settle planner_foreign_settle(uint64_t rose_over_bytes, int64_t seen_ms,
+                                                   int64_t pressure_ms, int64_t now_ms)
+{
+    if (!rose_over_bytes)
+        return PLANNER_FOREIGN_CONFIRMED;
+    /* Either way round: a frame read just before the event counts too (the
+     * classifier may have been asked without it: an agent that reconnected). */
+    if (pressure_ms > 0 && pressure_ms >= seen_ms - PLANNER_DEFLATE_PRESSURE_MS &&
+        pressure_ms <= seen_ms + PLANNER_DEFLATE_PRESSURE_MS)
+        return PLANNER_FOREIGN_WAS_DEFLATE;
+    if (now_ms - seen_ms > PLANNER_DEFLATE_PRESSURE_MS)
+        return PLANNER_FOREIGN_CONFIRMED;
+    return PLANNER_FOREIGN_PENDING;
 }
 
 uint64_t planner_deflated_over_bytes(const struct policy_vm_in *in)
@@ -151,9 +239,9 @@ bool planner_poll_after_shrink(bool shrink_unseen, int64_t report_ms, int64_t la
     if (!shrink_unseen || target_bytes == 0 || actual_bytes == 0 ||
         !at_target(actual_bytes, target_bytes, tolerance_bytes))
         return false;
-    const bool report_before = report_ms <= last_set_ms || report_actual_bytes < 0 ||
-                               !at_target((uint64_t)report_actual_bytes, target_bytes,
-                                          tolerance_bytes);
+    const bool report_before =
+        report_ms <= last_set_ms || report_actual_bytes < 0 ||
+        !at_target((uint64_t)report_actual_bytes, target_bytes, tolerance_bytes);
     return report_before;
 }
 

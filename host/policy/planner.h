@@ -20,7 +20,11 @@
  *                 tick; the event path takes only a growth;
  *   balloon     - a change QEMU reports is our own command converging, or
  *                 the guest deflating on OOM (actual rose over the target in
- *                 force when QEMU stamped it), or someone else's (reserved);
+ *                 force when QEMU stamped it, the guest under pressure then
+ *                 or within PLANNER_DEFLATE_PRESSURE_MS either way), or
+ *                 someone else's (a `virsh setmem`, another QMP client),
+ *                 which holds the VM at its target until an operator hands
+ *                 it back;
  *                 after a growth, a watch measures when the balloon got there;
  *   schedule    - which quiet agents a tick POLLs, whether quiet and polled
  *                 reporting may be granted, when a tick asks a balloon's
@@ -95,6 +99,20 @@ const char *planner_would_move_verb(const struct planner_vm *vm, bool dry_run);
  */
 bool planner_event_takes(const struct policy_vm_out *out, uint64_t current_bytes);
 
+/*
+ * guaranteed_memory (docs/policy.md, "Guaranteed memory"): under host
+ * pressure (host_pressure > 0: the engine's level, MemAvailable under
+ * host_avail_high_pct or host PSI) no VM is grown past its guarantee -
+ * growth beyond it would have to come from squeezing the others, and a
+ * guest that claims pressure (honestly or not) must live on its own share.
+ * Returns the target to send: want_bytes, or cut to max(current_bytes,
+ * guaranteed_bytes); never lower than current_bytes (a VM over its
+ * guarantee keeps what it has; the engine's pass 2 takes the excess back
+ * first). Without host pressure, want_bytes.
+ */
+uint64_t planner_guarantee_target(double host_pressure, uint64_t want_bytes, uint64_t current_bytes,
+                                  uint64_t guaranteed_bytes);
+
 /* --- balloon changes ---------------------------------------------------------------------- */
 
 /* After a growth, query-balloon this often until actual is within
@@ -104,18 +122,40 @@ bool planner_event_takes(const struct policy_vm_out *out, uint64_t current_bytes
 #define PLANNER_CONVERGED_BYTES   (1u << 20)
 #define PLANNER_CONVERGE_WATCH_MS 10000
 
+/*
+ * A deflate on OOM shows on the balloon within this of the guest's pressure,
+ * either way round (docs/policy.md, "Other balloon controllers"): the
+ * agent's PRESSURE frame travels over virtio-serial and QEMU's
+ * BALLOON_CHANGE over QMP, either may be read first; QEMU sends at most one
+ * BALLOON_CHANGE a second and the guest's OOM notifier gives pages back a
+ * MiB a call, so the rise may trail the frame by a second or more; and a
+ * calm report (PSI avg10 is a 10 s average, MemAvailable recovers as soon
+ * as the pages are back) may come between them. Five report intervals at
+ * the default 1 s. A rise someone else made is held from the moment it is
+ * seen; only its warning, its count and the state file wait this long.
+ */
+#define PLANNER_DEFLATE_PRESSURE_MS 5000
+
 enum planner_balloon_change {
     /* Nothing to act on: the balloon moving toward the target we set (our
      * own command converging), the first figures, or a rise that is not
      * news (counted already, or stamped before any target we remember). */
     PLANNER_BALLOON_OURS,
     /* actual rose at least PLANNER_CONVERGED_BYTES over the target in force,
-     * without a command of ours: the guest deflated its balloon on OOM
-     * (deflate-on-oom). Urgent: decide for this VM now. */
+     * without a command of ours, and the guest shows pressure now or did
+     * within PLANNER_DEFLATE_PRESSURE_MS before (or nothing tells): the
+     * guest deflated its balloon on OOM (deflate-on-oom). Urgent: decide
+     * for this VM now. */
     PLANNER_BALLOON_GUEST_DEFLATE,
-    /* Someone else moved the balloon (another tool, an admin's `virsh
-     * setmem`). Reserved: not told apart yet, never returned; today such a
-     * rise is classified PLANNER_BALLOON_GUEST_DEFLATE. */
+    /* Someone else moved the balloon's target: an admin's `virsh setmem
+     * --live`, a `balloon` from a second QMP client, MOM or Proxmox on the
+     * same host. Either actual fell at least PLANNER_CONVERGED_BYTES under
+     * the target in force (nothing but a balloon command inflates a
+     * balloon: the guest never does), or it rose over it while a fresh
+     * agent report shows no pressure and none was seen for
+     * PLANNER_DEFLATE_PRESSURE_MS. Respected: the VM is held at
+     * foreign_bytes (planner_foreign_target); a rise is someone else's for
+     * good only when no pressure follows either (planner_foreign_settle). */
     PLANNER_BALLOON_FOREIGN,
 };
 
@@ -127,13 +167,30 @@ struct planner_balloon_event {
     uint64_t target_set_bytes;         /* the target in force now (last sent), 0 = none */
     const struct target_history *sent; /* targets sent, by wall-clock time */
     int64_t raise_counted_real_us;     /* changes stamped before this are counted already */
+    /* What the guest says of its pressure (planner_guest_pressed): known =
+     * a fresh agent report; without one a rise is read as the guest's
+     * deflate, the reading that errs toward giving memory. */
+    bool pressure_known;
+    bool guest_pressure;
+    /* Monotonic ms: now, and the guest's last sign of pressure (a PRESSURE
+     * frame, a report under pressure, an OOM kill count that rose), 0 =
+     * none seen: a deflate may be read after a calm report that followed
+     * the frame (PLANNER_DEFLATE_PRESSURE_MS). */
+    int64_t now_ms;
+    int64_t pressure_ms;
 };
 
 struct planner_balloon_verdict {
     enum planner_balloon_change change;
     /* GUEST_DEFLATE on a stamped change: the target it rose over, for the
-     * next decision (policy_vm_in.guest_raised_over_bytes); else 0. */
+     * next decision (policy_vm_in.guest_raised_over_bytes). FOREIGN: the
+     * target a rise rose over (planner_foreign_settle), 0 for a fall.
+     * Else 0. */
     uint64_t raised_over_bytes;
+    /* FOREIGN: the target someone else set, as far as the figures tell (QMP
+     * and libvirt events carry only actual: the balloon's size now; a later
+     * change of the same command moves it on). Else 0. */
+    uint64_t foreign_bytes;
 };
 
 /*
@@ -143,6 +200,51 @@ struct planner_balloon_verdict {
  * unstamped one (libvirt, query-balloon) is compared with the current target.
  */
 struct planner_balloon_verdict planner_classify_balloon(const struct planner_balloon_event *ev);
+
+/*
+ * Whether the guest shows pressure, for planner_classify_balloon: a
+ * PRESSURE frame not decided on yet, or a report no older than
+ * agent_stale_ms with PSI some or full at their thresholds, MemAvailable
+ * under the guest's floor, or an OOM kill since the last decision.
+ * *known: there is such a report (or a PRESSURE frame) to go by.
+ */
+bool planner_guest_pressed(const struct policy_vm_in *in, const struct policy_vm_state *s,
+                           const struct policy_tunables *t, bool *known);
+
+/*
+ * A foreign target holds the VM (docs/policy.md, "Other balloon
+ * controllers"): ballastd neither shrinks nor grows it past what someone
+ * else set, until an operator hands it back (`ballastctl resume VM`). Only
+ * an urgent growth (the guest under pressure, or deflating on OOM) goes
+ * past it: nobody's setting is worth an OOM kill. Returns the target to
+ * send given the engine's answer: want_bytes for an urgent growth over
+ * current_bytes, else current_bytes (the foreign target, or an urgent
+ * growth of ours since: a hold never shrinks).
+ */
+uint64_t planner_foreign_target(enum policy_decision decision, uint64_t want_bytes,
+                                uint64_t current_bytes);
+
+/* Whether the guest's last sign of pressure (pressure_ms, 0 = none) is
+ * recent enough at now_ms for a rise to be its deflate on OOM. */
+bool planner_pressure_recent(int64_t pressure_ms, int64_t now_ms);
+
+enum planner_foreign_settle {
+    PLANNER_FOREIGN_PENDING,     /* a rise, too recent to tell: held, not said yet */
+    PLANNER_FOREIGN_CONFIRMED,   /* someone else's: said, counted, kept over a restart */
+    PLANNER_FOREIGN_WAS_DEFLATE, /* the guest's deflate on OOM after all: the hold ends */
+};
+
+/*
+ * What became of a change classified FOREIGN, seen at seen_ms: a fall
+ * (rose_over_bytes 0; no guest inflates its own balloon) is someone
+ * else's at once. A rise is the guest's deflate on OOM after all when its
+ * pressure (pressure_ms, the last sign, 0 = none) shows within
+ * PLANNER_DEFLATE_PRESSURE_MS of it - the PRESSURE frame read after QEMU's
+ * event; someone else's once that window has passed without; pending
+ * until then.
+ */
+enum planner_foreign_settle planner_foreign_settle(uint64_t rose_over_bytes, int64_t seen_ms,
+                                                   int64_t pressure_ms, int64_t now_ms);
 
 /*
  * The target the guest deflated over, for the log of a decision that

@@ -80,6 +80,7 @@ void policy_vm_params_default(struct policy_vm_params *p, uint64_t nominal_bytes
         .min_bytes = nominal_bytes / 4,
         .max_bytes = nominal_bytes,
         .fixed_bytes = nominal_bytes,
+        .guaranteed_bytes = nominal_bytes,
         .shares = 1000,
         .mode = POLICY_MODE_MANAGED,
         .agent_required = false,
@@ -1331,14 +1332,54 @@ static void squeeze_vm(const struct policy_tunables *t, const struct policy_vm_i
     }
 }
 
+/* What a VM holds past its guarantee and past its goal: what the host takes
+ * back first (guaranteed_memory; 0 with the default guarantee, max). */
+static uint64_t over_guarantee(const struct policy_vm_in *in, const struct policy_vm_state *s,
+                               const struct policy_vm_out *o)
+{
+    return sub_sat(o->target_bytes, max_u64(s->goal_bytes, in->params.guaranteed_bytes));
+}
+
+/* Pass 2, first round: the deficit from what VMs hold over their
+ * guarantees, by that excess / shares, never below a guarantee. A VM that
+ * stays within its guarantee gives nothing here: growth past a guarantee is
+ * paid by whoever holds it, not by the others (docs/policy.md,
+ * "Guaranteed memory"). */
+static void share_out_over_guarantee(const struct policy_snapshot *snap,
+                                     const struct policy_vm_state *states,
+                                     struct policy_vm_out *out, double level, uint64_t remaining)
+{
+    double total_weight = 0.0;
+    for (size_t i = 0; i < snap->n_vms; i++) {
+        const struct policy_vm_in *in = &snap->vms[i];
+        if (squeezable(in, &states[i]))
+            total_weight += (double)over_guarantee(in, &states[i], &out[i]) /
+                            (double)(in->params.shares ? in->params.shares : 1);
+    }
+    for (size_t i = 0; i < snap->n_vms && total_weight > 0.0; i++) {
+        const struct policy_vm_in *in = &snap->vms[i];
+        if (!squeezable(in, &states[i]))
+            continue;
+        uint64_t over = over_guarantee(in, &states[i], &out[i]);
+        double w = (double)over / (double)(in->params.shares ? in->params.shares : 1);
+        uint64_t share = min_u64(scale_u64(remaining, w / total_weight), over);
+        squeeze_vm(snap->tunables, in, &states[i], &out[i], share, level);
+    }
+}
+
 /* Pass 2: host below its high watermark. Spread what the normal steps
- * leave of the deficit over the squeezable VMs by room / shares: most slack
- * and fewest shares give most. O(n), no sorting, no scratch memory. */
+ * leave of the deficit over the squeezable VMs: first from what they hold
+ * over their guarantees, then by room / shares: most slack and fewest
+ * shares give most. O(n), no sorting, no scratch memory. */
 static void share_out_deficit(const struct policy_snapshot *snap,
                               const struct policy_vm_state *states, struct policy_vm_out *out,
                               double level, uint64_t deficit)
 {
     uint64_t planned = planned_shrink(snap, out);
+    if (deficit <= planned)
+        return;
+    share_out_over_guarantee(snap, states, out, level, deficit - planned);
+    planned = planned_shrink(snap, out);
     if (deficit <= planned)
         return;
     uint64_t remaining = deficit - planned;

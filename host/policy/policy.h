@@ -79,7 +79,13 @@ struct policy_vm_params {
     uint64_t min_bytes;   /* never target below this */
     uint64_t max_bytes;   /* never target above this: the VM's nominal size */
     uint64_t fixed_bytes; /* mode fixed: the target; 0 = max_bytes */
-    uint32_t shares;      /* weight under host pressure: more shares, less squeezed */
+    /* Under host pressure the host takes back what a VM holds over this
+     * before it squeezes VMs within theirs (policy_evaluate's pass 2), and
+     * ballastd's manager grows no VM past it (planner_guarantee_target):
+     * growth beyond it comes from the VM's own share. max_bytes = always
+     * (the default, 100%). */
+    uint64_t guaranteed_bytes;
+    uint32_t shares; /* weight under host pressure: more shares, less squeezed */
     enum policy_mode mode;
     bool agent_required;  /* no fresh agent report -> never shrink */
     bool reclaim_allowed; /* may ask the agent to RECLAIM (drop caches) */

@@ -20,7 +20,7 @@ struct vm_override {
 
 /*
  * Sets (or with value "default" clears) one per-VM key that may be set at
- * runtime: min_memory, max_memory, fixed_memory, shares, mode,
+ * runtime: min_memory, max_memory, fixed_memory, guaranteed_memory, shares, mode,
  * agent_required, reclaim_allowed (ksm may not: QEMU registers its RAM with
  * KSM, or not, when it starts). '-' and '_' are interchangeable in key
  * names. Returns 0, -ENOENT for an unknown key or one not settable at

@@ -93,6 +93,7 @@ void vm_policy_resolve(const struct vm_policy_in *in, struct vm_policy *out)
         .min_bytes = resolve_size(&p.min_memory, nominal, 0),
         .max_bytes = max,
         .fixed_bytes = resolve_size(&p.fixed_memory, nominal, 0),
+        .guaranteed_bytes = resolve_size(&p.guaranteed_memory, nominal, max),
         .shares = p.shares ? p.shares : 1,
         .mode = out->config_error && !mode_overridden ? POLICY_MODE_SAFE : p.mode,
         .agent_required = p.agent_required,
@@ -102,6 +103,8 @@ void vm_policy_resolve(const struct vm_policy_in *in, struct vm_policy *out)
         o->min_bytes = o->max_bytes;
     if (o->fixed_bytes > o->max_bytes)
         o->fixed_bytes = o->max_bytes;
+    if (o->guaranteed_bytes > o->max_bytes)
+        o->guaranteed_bytes = o->max_bytes;
     out->ksm = p.ksm;
 }
 

@@ -99,8 +99,11 @@ const char *vm_saved_check(const struct vm_saved *r, int64_t now_ms)
         return "qemu_pid out of range";
     if (!r->qemu_pid && r->qemu_start_ticks)
         return "qemu_start_ticks without qemu_pid";
-    if (r->target_bytes > VM_SAVED_MAX_BYTES || r->stalled_at_bytes > VM_SAVED_MAX_BYTES)
+    if (r->target_bytes > VM_SAVED_MAX_BYTES || r->stalled_at_bytes > VM_SAVED_MAX_BYTES ||
+        r->foreign_bytes > VM_SAVED_MAX_BYTES)
         return "size out of range";
+    if (r->foreign_since_s < 0 || (r->foreign_since_s && !r->foreign_bytes))
+        return "foreign_since_s out of range or without foreign_bytes";
     if (r->guest_deflate_events > (1ULL << 53))
         return "guest_deflate_events out of range";
     const int64_t ahead =
@@ -123,6 +126,11 @@ enum vm_saved_match vm_saved_match(const struct vm_saved *r, int64_t qemu_pid,
         return VM_SAVED_UNKNOWN;
     return r->qemu_pid == qemu_pid && r->qemu_start_ticks == qemu_start_ticks ? VM_SAVED_SAME
                                                                               : VM_SAVED_OTHER;
+}
+
+uint64_t vm_saved_foreign(const struct vm_saved *r, enum vm_saved_match match)
+{
+    return match == VM_SAVED_SAME ? r->foreign_bytes : 0;
 }
 
 static int64_t min_s64(int64_t a, int64_t b)

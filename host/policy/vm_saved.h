@@ -14,7 +14,9 @@
  *     until stall_retry_ms);
  *   - the set-policy overrides (an admin's min_memory must not vanish);
  *   - the last target sent (which makes a later rise of the balloon above
- *     it a deflate on OOM, seen and held, rather than "no target of ours").
+ *     it a deflate on OOM, seen and held, rather than "no target of ours");
+ *   - someone else's target the VM is held at (an admin's `virsh setmem`:
+ *     a restart must not take it back).
  * The daemon captures this record after each decision, writes it to its
  * state file when it changed (host/daemon/state_file.c) and puts it back
  * into a VM that appears after a start: the hold-downs and the stall into
@@ -61,6 +63,11 @@ struct vm_saved {
     uint64_t stalled_at_bytes;        /* != 0: not below this ... */
     int64_t stalled_until_ms;         /* ... until then */
     struct config_vm_layer overrides; /* set-policy keys */
+    /* Someone else's balloon target the VM is held at (docs/policy.md,
+     * "Other balloon controllers"), 0 = none, and when that began (Unix
+     * seconds: shown, never waited on). Set by the caller after capture. */
+    uint64_t foreign_bytes;
+    int64_t foreign_since_s;
 };
 
 /*
@@ -98,6 +105,10 @@ enum vm_saved_match {
 };
 enum vm_saved_match vm_saved_match(const struct vm_saved *r, int64_t qemu_pid,
                                    uint64_t qemu_start_ticks);
+
+/* The foreign hold to put back, 0 for none: only into the same QEMU (the
+ * other controller's target was about that process, like our own). */
+uint64_t vm_saved_foreign(const struct vm_saved *r, enum vm_saved_match match);
 
 /*
  * Puts a checked record (times on the engine's clock) back into a fresh

@@ -309,6 +309,47 @@ struct vmcost_boot_sample {
 /* Pure: notes one report (see above). NULL pointers are ignored. */
 void vmcost_boot_reserve_note(struct vmcost_boot_reserve *b, const struct vmcost_boot_sample *s);
 
+/* ------------------------------------------------------------- the audit */
+
+/*
+ * The balloon's `actual` is written by the guest: a guest that claims to have
+ * given nominal - actual to its balloon must not hold those pages any more
+ * (QEMU discards each page the guest puts into the balloon, before the guest
+ * reports the new size). Its QEMU's resident guest RAM then stays at or
+ * under actual. A guest whose guest RAM stays resident above actual +
+ * tolerance for VMCOST_AUDIT_HOLD_MS (two cost reads at least) claims an
+ * inflation it did not release: a lying guest, or pages kept by transparent
+ * huge pages (ballooned 4 KiB pages inside a huge page wait on the
+ * deferred-split queue; docs/libvirt.md, ballast-qemu). ballastd flags it
+ * (status, one log line); nothing is decided on it.
+ */
+#define VMCOST_AUDIT_TOLERANCE_BYTES (16ULL << 20)
+#define VMCOST_AUDIT_TOLERANCE_PCT   5.0 /* of nominal: tolerance = max of the two */
+#define VMCOST_AUDIT_HOLD_MS         60000
+
+struct vmcost_audit {
+    bool over;                 /* the last read was over actual + tolerance */
+    int64_t over_since_ms;     /* ... since this read */
+    bool flagged;              /* over for VMCOST_AUDIT_HOLD_MS: said */
+    uint64_t unreleased_bytes; /* resident - actual at the last read while over, else 0 */
+};
+
+enum vmcost_audit_event {
+    VMCOST_AUDIT_QUIET,   /* nothing new to say */
+    VMCOST_AUDIT_RAISED,  /* flagged now: say it once */
+    VMCOST_AUDIT_CLEARED, /* was flagged, is not any more */
+};
+
+/* The excess over what the balloon claims: resident - actual when over
+ * actual + tolerance, else 0 (also with a size unknown: 0). */
+uint64_t vmcost_audit_excess(uint64_t nominal_bytes, uint64_t actual_bytes,
+                             uint64_t guest_ram_resident_bytes);
+
+/* Pure: notes one cost read at now_ms (monotonic). */
+enum vmcost_audit_event vmcost_audit_note(struct vmcost_audit *a, uint64_t nominal_bytes,
+                                          uint64_t actual_bytes, uint64_t guest_ram_resident_bytes,
+                                          int64_t now_ms);
+
 /* ---------------------------------------------------------- the schedule */
 
 /* Each VM's cost is read this often when nobody asks. */

@@ -79,6 +79,21 @@ static void on_stats_interval(QmpConn *conn, const GError *error, gpointer data)
         g_message("qmp %s: guest-stats polling not enabled: %s", fq->name, error->message);
 }
 
+/*
+ * qom-get free-page-reporting, then deflate-on-oom -> {"return": true}
+ * (qmp_balloon_read_features_async). Without deflate-on-oom a guest has no
+ * safety net while ballastd is down: ballastd says so.
+ */
+static void on_features(QmpConn *conn, const QmpBalloonFeatures *features, const GError *error,
+                        gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    if (fq->closing || error)
+        return; /* unknown stays unknown */
+    fq->balloon.deflate_on_oom = features->deflate_on_oom ? 1 : 0;
+    emit_balloon(fq);
+}
+
 static void on_balloon_path(QmpConn *conn, const char *qom_path, const GError *error, gpointer data)
 {
     struct fleet_qmp *fq = data;
@@ -92,6 +107,7 @@ static void on_balloon_path(QmpConn *conn, const char *qom_path, const GError *e
     fq->balloon_path = g_strdup(qom_path);
     qmp_balloon_set_stats_interval_async(conn, qom_path, FLEET_QMP_STATS_INTERVAL_S,
                                          FLEET_QMP_TIMEOUT_MS, on_stats_interval, fq);
+    qmp_balloon_read_features_async(conn, qom_path, FLEET_QMP_TIMEOUT_MS, on_features, fq);
 }
 
 static void on_connected(QmpConn *conn, const GError *error, gpointer data)
@@ -242,7 +258,7 @@ struct fleet_qmp *fleet_qmp_new(const char *socket_path, const char *name,
     fq->name = g_strdup(name);
     fq->events = events;
     fq->ctx = ctx;
-    fq->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0};
+    fq->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1};
     fq->conn = qmp_conn_new(socket_path);
     qmp_conn_set_state_func(fq->conn, on_state, fq, NULL);
     qmp_conn_subscribe(fq->conn, QMP_EVENT_BALLOON_CHANGE, on_balloon_change, fq, NULL);

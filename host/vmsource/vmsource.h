@@ -38,6 +38,10 @@ struct vmsource_balloon {
     /* Wall clock (us) when actual_bytes took its value, as the backend stamped
      * it (QMP BALLOON_CHANGE "timestamp"); 0 = unknown (a query reply). */
     int64_t actual_changed_real_us;
+    /* The balloon deflates on OOM (QEMU's virtio-balloon property
+     * deflate-on-oom, libvirt's autodeflate='on'): the guest's safety net
+     * while ballastd is down. 1, 0, -1 unknown. */
+    int deflate_on_oom;
 };
 
 /* Callbacks from a source into its owner (ballastd's manager). */

@@ -604,6 +604,67 @@ static void test_status_metrics_members(void)
     CU_ASSERT_STRING_EQUAL(again, "{\"cmd\":\"metrics\"}\n");
 }
 
+/* resume: one VM name, the same way back; the foreign and audit members of a status row. */
+static void test_resume_and_foreign(void)
+{
+    struct ctl_request r;
+    const char *code = NULL;
+    char *msg = NULL;
+    const char *line = "{\"cmd\":\"resume\",\"vm\":\"web-1\"}";
+    CU_ASSERT_EQUAL(ctl_request_parse(line, strlen(line), &r, &code, &msg), 0);
+    CU_ASSERT_EQUAL(r.cmd, CTL_CMD_RESUME);
+    CU_ASSERT_STRING_EQUAL(r.vm, "web-1");
+    line = "{\"cmd\":\"resume\"}";
+    CU_ASSERT_EQUAL(ctl_request_parse(line, strlen(line), &r, &code, &msg), -EINVAL);
+    g_free(msg);
+    msg = NULL;
+    struct ctl_request req = {.cmd = CTL_CMD_RESUME};
+    ctl_copy(req.vm, sizeof(req.vm), "web-1");
+    char *out = ctl_request_serialise(&req);
+    CU_ASSERT_STRING_EQUAL(out, "{\"cmd\":\"resume\",\"vm\":\"web-1\"}\n");
+    g_free(out);
+
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    struct ctl_vm_status vms[2];
+    ctl_vm_status_init(&vms[0]);
+    ctl_vm_status_init(&vms[1]);
+    ctl_copy(vms[0].name, sizeof(vms[0].name), "vm0");
+    vms[0].foreign_target_bytes = 4096LL << 20;
+    vms[0].foreign_since_s = 1796463012;
+    vms[0].foreign_changes = 3;
+    ctl_copy(vms[0].foreign_by, sizeof(vms[0].foreign_by), "another QMP client");
+    vms[0].deflate_on_oom = 0;
+    vms[0].balloon_unreleased_bytes = 0;
+    ctl_copy(vms[1].name, sizeof(vms[1].name), "vm1");
+    g_autofree char *reply = ctl_status_reply(&h, vms, 2);
+    JsonNode *node = NULL;
+    g_autofree char *ecode = NULL, *emsg = NULL;
+    CU_ASSERT_EQUAL_FATAL(ctl_reply_parse(reply, &node, &ecode, &emsg), 0);
+    JsonObject *v1 = json_array_get_object_element(
+        json_object_get_array_member(json_node_get_object(node), "vms"), 1);
+    CU_ASSERT_TRUE(json_object_get_null_member(v1, "foreign_target_bytes"));
+    CU_ASSERT_TRUE(json_object_get_null_member(v1, "deflate_on_oom"));
+    CU_ASSERT_TRUE(json_object_get_null_member(v1, "balloon_unreleased_bytes"));
+    CU_ASSERT_TRUE(json_object_get_null_member(v1, "foreign_by"));
+    struct ctl_host_status h2;
+    struct ctl_vm_status *back = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL_FATAL(ctl_status_from_json(node, &h2, &back, &n), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 2);
+    CU_ASSERT_EQUAL(back[0].foreign_target_bytes, 4096LL << 20);
+    CU_ASSERT_EQUAL(back[0].foreign_since_s, 1796463012);
+    CU_ASSERT_EQUAL(back[0].foreign_changes, 3);
+    CU_ASSERT_STRING_EQUAL(back[0].foreign_by, "another QMP client");
+    CU_ASSERT_EQUAL(back[0].deflate_on_oom, 0);
+    CU_ASSERT_EQUAL(back[0].balloon_unreleased_bytes, 0);
+    CU_ASSERT_EQUAL(back[1].foreign_target_bytes, -1);
+    CU_ASSERT_EQUAL(back[1].deflate_on_oom, -1);
+    CU_ASSERT_EQUAL(back[1].balloon_unreleased_bytes, -1);
+    g_free(back);
+    json_node_unref(node);
+}
+
 static void test_peer(void)
 {
     CU_ASSERT_TRUE(ctl_peer_allowed(0, 0));
@@ -628,6 +689,7 @@ static CU_TestInfo control_tests[] = {
     {"status cost members", test_status_cost},
     {"notify", test_notify},
     {"status members of metrics, the metrics request", test_status_metrics_members},
+    {"resume, foreign and audit members", test_resume_and_foreign},
     {"peer credentials", test_peer},
     CU_TEST_INFO_NULL,
 };

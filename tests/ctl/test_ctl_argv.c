@@ -61,7 +61,7 @@ static void expect(const char *line, const char *message)
     CU_ASSERT_STRING_EQUAL(got, message);
 }
 
-#define NAMES "(status, top, explain, metrics, set-policy, dry-run, ping or notify)"
+#define NAMES "(status, top, explain, metrics, set-policy, resume, dry-run, ping or notify)"
 
 static void test_mistakes(void)
 {
@@ -145,6 +145,7 @@ static void test_writes(void)
         {"set-policy vm0 shares=2", true},
         {"dry-run on", true},
         {"notify d1 started", true},
+        {"resume vm0", true}, /* hands a held VM back: a change, root only */
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         struct ctl_request r;

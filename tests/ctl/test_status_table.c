@@ -154,6 +154,39 @@ static void test_table_ksm_and_dry_run(void)
     g_string_free(out, TRUE);
 }
 
+/* What the operator must know of a VM beyond its row: a note after the table. */
+static void test_table_notes(void)
+{
+    struct ctl_host_status h;
+    struct ctl_vm_status v[2];
+    rows(&h, v);
+    v[0].foreign_target_bytes = 4096LL << 20;
+    v[0].foreign_since_s = 1796463012; /* 2026-12-05 09:30:12 UTC */
+    ctl_copy(v[0].foreign_by, sizeof(v[0].foreign_by), "another QMP client");
+    v[1].deflate_on_oom = 0;
+    v[1].balloon_unreleased_bytes = 120LL << 20;
+    GString *out = g_string_new(NULL);
+    status_table_format(out, &h, v, 2);
+    gchar **lines = g_strsplit(out->str, "\n", -1);
+    CU_ASSERT_EQUAL_FATAL(g_strv_length(lines), 8); /* host, header, 2 VMs, 3 notes, "" */
+    CU_ASSERT_STRING_EQUAL(lines[4], "vm0: foreign target 4.0 GiB set at 2026-12-05 09:30:12 UTC, "
+                                     "by another QMP client: held there (`ballastctl resume vm0` "
+                                     "hands it back)");
+    CU_ASSERT_TRUE(g_str_has_prefix(lines[5], "vm1: its QEMU holds 120.0 MiB of guest RAM over"));
+    CU_ASSERT_TRUE(g_str_has_prefix(lines[6], "vm1: balloon without deflate-on-oom"));
+    g_strfreev(lines);
+    /* Known and fine: no note. */
+    v[0].foreign_target_bytes = -1;
+    v[1].deflate_on_oom = 1;
+    v[1].balloon_unreleased_bytes = 0;
+    g_string_truncate(out, 0);
+    status_table_format(out, &h, v, 2);
+    CU_ASSERT_PTR_NULL(strstr(out->str, "foreign"));
+    CU_ASSERT_PTR_NULL(strstr(out->str, "deflate-on-oom"));
+    CU_ASSERT_PTR_NULL(strstr(out->str, "holds"));
+    g_string_free(out, TRUE);
+}
+
 /* The libvirt source's line: only with --libvirt, right under the host's. */
 static void test_table_libvirt(void)
 {
@@ -180,6 +213,8 @@ static CU_TestInfo table_tests[] = {
     {"status table: host cost column and fleet line", test_table_cost},
     {"status table: KSM column, dry run, empty", test_table_ksm_and_dry_run},
     {"status table: libvirt line", test_table_libvirt},
+    {"status table: notes (foreign target, unreleased balloon, no deflate-on-oom)",
+     test_table_notes},
     CU_TEST_INFO_NULL,
 };
 

@@ -113,6 +113,11 @@ out=$("$bin/ballastctl" --socket "$state/ctl.ro.sock" dry-run off 2>&1) && fail 
 [[ $out == "ballastctl: permission denied: writes need root (socket $state/ctl.sock)" ]] ||
   fail "read-only refusal said '$out'"
 status_json | jq -e '.host.dry_run' >/dev/null || fail "a refused change was applied"
+# resume hands a held VM back to ballastd: a change too, refused before the
+# VM is even looked up.
+out=$("$bin/ballastctl" --socket "$state/ctl.ro.sock" resume vm0 2>&1) && fail "resume over the read-only socket"
+[[ $out == "ballastctl: permission denied: writes need root (socket $state/ctl.sock)" ]] ||
+  fail "read-only refusal of resume said '$out'"
 "$bin/ballastctl" --socket "$state/ctl.ro.sock" --json status | jq -e '.host.dry_run' >/dev/null ||
   fail "status over the read-only socket"
 m=$("$bin/ballastctl" --socket "$state/ctl.ro.sock" metrics) || fail "metrics over the read-only socket"

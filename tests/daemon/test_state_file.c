@@ -73,6 +73,8 @@ static void two_records(struct vm_saved *a, struct vm_saved *b)
         g_free(msg);
     }
     vm_saved_capture(a, "web-1.example", &s, 384 * MIB, &o.layer, 4242, 77777);
+    a->foreign_bytes = 4096 * MIB; /* an admin's virsh setmem, held */
+    a->foreign_since_s = 1796463012;
     struct policy_vm_state none = {0};
     vm_saved_capture(b, "db", &none, 0, NULL, 0, 0);
 }
@@ -177,6 +179,8 @@ static void test_hostile_members(void)
         "{\"name\": \"vm\", \"guest_deflate_events\": 9007199254740993}",
         "{\"name\": \"vm\", \"stalled_at_bytes\": 1048576}", /* without its deadline */
         "{\"name\": \"vm\", \"stalled_until_ms\": 5}",       /* without its size */
+        "{\"name\": \"vm\", \"foreign_since_s\": 5}",        /* without its size */
+        "{\"name\": \"vm\", \"foreign_bytes\": 0}",          /* 0 is written as absent */
         "{\"name\": \"vm\", \"overrides\": []}",
         "{\"name\": \"vm\", \"overrides\": {\"shares\": 300}}",     /* not a string */
         "{\"name\": \"vm\", \"overrides\": {\"shares\": \"0\"}}",   /* out of range */

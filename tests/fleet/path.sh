@@ -29,6 +29,7 @@ expect_rc() {
 
 expect /s/vm0 --state /s vm0 dir
 expect /s/vm0/qmp.sock --state /s vm0 qmp
+expect /s/vm0/qmp-admin.sock --state /s vm0 qmp-admin
 expect /s/vm0/agent.sock --state /s vm0 agent
 expect /s/vm0/pid --state /s vm0 pid
 expect /s/vm0/console.log --state /s vm0 console

@@ -36,7 +36,7 @@ static void test_start_defaults(void)
     CU_ASSERT_EQUAL(o.accel, FLEET_ACCEL_AUTO);
     CU_ASSERT_EQUAL(o.tb_size_mib, FLEET_DEFAULT_TB_SIZE_MIB);
     CU_ASSERT_STRING_EQUAL(o.name_prefix, "vm");
-    CU_ASSERT_TRUE(o.deflate_on_oom); /* the OOM safety net is on by default */
+    CU_ASSERT_TRUE(o.deflate_on_oom);      /* the OOM safety net is on by default */
     CU_ASSERT_TRUE(o.free_page_reporting); /* freed guest memory goes back to the host */
     CU_ASSERT_FALSE(o.thp);
     CU_ASSERT_FALSE(o.kaslr); /* nokaslr: like guests' kernels merge under KSM */
@@ -276,7 +276,7 @@ static void test_path(void)
 
     expect_reject(ARGS("path", "--state", "/s"), "which FILE");
     expect_reject(ARGS("path", "--state", "/s", "vm0", "sock"), "unknown FILE 'sock'");
-    expect_reject(ARGS("path", "--state", "/s", "vm0", "qmp.sock"), "qmp, agent");
+    expect_reject(ARGS("path", "--state", "/s", "vm0", "qmp.sock"), "qmp, qmp-admin, agent");
     expect_reject(ARGS("path", "--state", "/s", "qmp"), "NAME");
     expect_reject(ARGS("path", "--state", "/s", "vm0", "lock"), "no NAME");
     expect_reject(ARGS("path", "--state", "/s", "..", "pid"), "'..' is not a guest name");

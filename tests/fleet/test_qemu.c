@@ -49,7 +49,7 @@ static void test_socket_paths(void)
 {
     unsigned longest;
     CU_ASSERT_TRUE(fleet_socket_paths_fit("/tmp/f", "vm", 16, &longest));
-    CU_ASSERT_EQUAL(longest, strlen("/tmp/f/vm15/agent.sock"));
+    CU_ASSERT_EQUAL(longest, strlen("/tmp/f/vm15/qmp-admin.sock"));
     char *deep = g_strnfill(100, 'd');
     deep[0] = '/';
     CU_ASSERT_FALSE(fleet_socket_paths_fit(deep, "vm", 1, &longest));
@@ -102,7 +102,9 @@ static void test_argv_too_deep(void)
     spec.state_dir = g_strnfill(100, 'd');
     spec.state_dir[0] = '/';
     CU_ASSERT_PTR_NULL(fleet_qemu_argv(&spec, 0));
-    spec.state_dir[90] = '\0'; /* "/ddd.../vm0/agent.sock": 105 bytes */
+    spec.state_dir[89] = '\0'; /* "/ddd.../vm0/qmp-admin.sock": 108 bytes */
+    CU_ASSERT_PTR_NULL(fleet_qemu_argv(&spec, 0));
+    spec.state_dir[88] = '\0'; /* 107 bytes: the longest socket fits */
     char **argv = fleet_qemu_argv(&spec, 0);
     CU_ASSERT_PTR_NOT_NULL(argv);
     g_strfreev(argv);
@@ -132,6 +134,10 @@ static void test_argv_tcg(void)
     CU_ASSERT(find_opt(argv, "-chardev",
                        "socket,id=qmp,path=/run/f/vm1/qmp.sock,server=on,wait=off") > 0);
     CU_ASSERT(find_opt(argv, "-mon", "chardev=qmp,mode=control") > 0);
+    CU_ASSERT(find_opt(argv, "-chardev",
+                       "socket,id=qmp-admin,path=/run/f/vm1/qmp-admin.sock,server=on,wait=off") >
+              0);
+    CU_ASSERT(find_opt(argv, "-mon", "chardev=qmp-admin,mode=control") > 0);
     CU_ASSERT(find_opt(argv, "-chardev",
                        "socket,id=agent,path=/run/f/vm1/agent.sock,server=on,wait=off") > 0);
     CU_ASSERT(find_opt(argv, "-device", "virtserialport,chardev=agent,name=org.ballast.agent.0") >
@@ -356,7 +362,7 @@ static void test_json_previous_version(void)
     CU_ASSERT_PTR_NULL(s.append);
     CU_ASSERT_FALSE(s.merge[0]);
     CU_ASSERT_TRUE(s.merge[1]);
-    CU_ASSERT_TRUE(s.kaslr); /* before --kaslr existed, guests booted with KASLR */
+    CU_ASSERT_TRUE(s.kaslr);               /* before --kaslr existed, guests booted with KASLR */
     CU_ASSERT_TRUE(s.free_page_reporting); /* and free page reporting was always on */
 
     const char *no_merge[] = {"vm0", "vm3", NULL};

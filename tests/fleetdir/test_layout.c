@@ -18,6 +18,7 @@ static void test_paths(void)
     } cases[] = {
         {"vm3", FLEET_FILE_GUEST_DIR, "/s/vm3"},
         {"vm3", FLEET_FILE_QMP, "/s/vm3/qmp.sock"},
+        {"vm3", FLEET_FILE_QMP_ADMIN, "/s/vm3/qmp-admin.sock"},
         {"vm3", FLEET_FILE_AGENT, "/s/vm3/agent.sock"},
         {"vm3", FLEET_FILE_PID, "/s/vm3/pid"},
         {"vm3", FLEET_FILE_CONSOLE, "/s/vm3/console.log"},
@@ -80,19 +81,19 @@ static void make_dir(char *dir, size_t n)
 
 static void test_socket_limit(void)
 {
-    /* "/ddd/vm0/agent.sock": dir + 15 bytes. 92 + 15 = 107 fits exactly. */
+    /* "/ddd/vm0/qmp-admin.sock", the longest socket: dir + 19 bytes. 88 + 19 = 107 fits exactly. */
     char dir[200], buf[FLEET_LAYOUT_SOCKET_BUF];
-    make_dir(dir, 92);
-    CU_ASSERT_EQUAL(fleet_layout_path(buf, sizeof(buf), dir, "vm0", FLEET_FILE_AGENT), 0);
+    make_dir(dir, 88);
+    CU_ASSERT_EQUAL(fleet_layout_path(buf, sizeof(buf), dir, "vm0", FLEET_FILE_QMP_ADMIN), 0);
     CU_ASSERT_EQUAL(strlen(buf), FLEET_LAYOUT_SOCKET_MAX);
     size_t longest = 0;
     CU_ASSERT_EQUAL(fleet_layout_guest_fits(dir, "vm0", &longest), 0);
     CU_ASSERT_EQUAL(longest, FLEET_LAYOUT_SOCKET_MAX);
 
     /* One byte more: the socket is refused whatever the buffer, the log is not. */
-    make_dir(dir, 93);
+    make_dir(dir, 89);
     char big[512];
-    CU_ASSERT_EQUAL(fleet_layout_path(big, sizeof(big), dir, "vm0", FLEET_FILE_AGENT),
+    CU_ASSERT_EQUAL(fleet_layout_path(big, sizeof(big), dir, "vm0", FLEET_FILE_QMP_ADMIN),
                     -ENAMETOOLONG);
     CU_ASSERT_STRING_EQUAL(big, "");
     CU_ASSERT_EQUAL(fleet_layout_path(big, sizeof(big), dir, "vm0", FLEET_FILE_QMP), 0);

@@ -45,7 +45,8 @@ static bool csize_eq(const struct config_size *a, const struct config_size *b)
 static bool policy_eq(const struct config_vm_policy *a, const struct config_vm_policy *b)
 {
     return csize_eq(&a->min_memory, &b->min_memory) && csize_eq(&a->max_memory, &b->max_memory) &&
-           csize_eq(&a->fixed_memory, &b->fixed_memory) && a->shares == b->shares &&
+           csize_eq(&a->fixed_memory, &b->fixed_memory) &&
+           csize_eq(&a->guaranteed_memory, &b->guaranteed_memory) && a->shares == b->shares &&
            a->mode == b->mode && a->agent_required == b->agent_required &&
            a->reclaim_allowed == b->reclaim_allowed && a->ksm == b->ksm;
 }
@@ -56,6 +57,7 @@ static void test_all_keys(void)
     CU_ASSERT_EQUAL(from_inner("<b:min_memory>64M</b:min_memory>"
                                "<b:max_memory>75%</b:max_memory>"
                                "<b:fixed_memory>100M</b:fixed_memory>"
+                               "<b:guaranteed_memory>50%</b:guaranteed_memory>"
                                "<b:shares>2500</b:shares>"
                                "<b:mode>observe</b:mode>"
                                "<b:agent_required>yes</b:agent_required>"
@@ -64,14 +66,16 @@ static void test_all_keys(void)
                                &p, NULL),
                     0);
     CU_ASSERT_TRUE(p.present);
-    CU_ASSERT_EQUAL(p.n_keys, 8);
-    CU_ASSERT_EQUAL(p.keys.set, 0xff);
+    CU_ASSERT_EQUAL(p.n_keys, 9);
+    CU_ASSERT_EQUAL(p.keys.set, 0x1ff);
     const struct config_vm_policy *v = &p.keys.v;
     CU_ASSERT_EQUAL(v->min_memory.kind, CONFIG_SIZE_BYTES);
     CU_ASSERT_EQUAL(v->min_memory.bytes, 64ULL << 20);
     CU_ASSERT_EQUAL(v->max_memory.kind, CONFIG_SIZE_PCT);
     CU_ASSERT_DOUBLE_EQUAL(v->max_memory.pct, 75.0, 1e-9);
     CU_ASSERT_EQUAL(v->fixed_memory.bytes, 100ULL << 20);
+    CU_ASSERT_EQUAL(v->guaranteed_memory.kind, CONFIG_SIZE_PCT);
+    CU_ASSERT_DOUBLE_EQUAL(v->guaranteed_memory.pct, 50.0, 1e-9);
     CU_ASSERT_EQUAL(v->shares, 2500);
     CU_ASSERT_EQUAL(v->mode, POLICY_MODE_OBSERVE);
     CU_ASSERT_TRUE(v->agent_required);

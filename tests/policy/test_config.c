@@ -36,8 +36,8 @@ static bool tunables_equal(const struct policy_tunables *a, const struct policy_
 
 static bool params_equal(const struct policy_vm_params *a, const struct policy_vm_params *b)
 {
-    return SAME(min_bytes) && SAME(max_bytes) && SAME(fixed_bytes) && SAME(shares) && SAME(mode) &&
-           SAME(agent_required) && SAME(reclaim_allowed);
+    return SAME(min_bytes) && SAME(max_bytes) && SAME(fixed_bytes) && SAME(guaranteed_bytes) &&
+           SAME(shares) && SAME(mode) && SAME(agent_required) && SAME(reclaim_allowed);
 }
 #undef SAME
 
@@ -107,7 +107,14 @@ static void test_merge_and_resolve(void)
     CU_ASSERT_EQUAL(p.min_bytes, (uint64_t)(0.30 * (double)GIB)); /* [defaults] 30% */
     CU_ASSERT_EQUAL(p.shares, 500);
     CU_ASSERT_EQUAL(p.mode, POLICY_MODE_OBSERVE);
+    CU_ASSERT_EQUAL(p.guaranteed_bytes, 384 * MIB);
     CU_ASSERT_TRUE(ksm);
+    /* guaranteed_memory 384M on a 256 MiB VM: capped at max */
+    config_vm_params(c, "small", 256 * MIB, &p, NULL, NULL);
+    CU_ASSERT_EQUAL(p.guaranteed_bytes, 128 * MIB);
+    /* not given: 100%, the VM's max */
+    config_vm_params(c, "web", 4 * GIB, &p, NULL, NULL);
+    CU_ASSERT_EQUAL(p.guaranteed_bytes, 2 * GIB);
 
     config_vm_params(c, "db", 4 * GIB, &p, NULL, NULL);
     CU_ASSERT_EQUAL(p.mode, POLICY_MODE_FIXED);

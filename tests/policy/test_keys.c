@@ -52,7 +52,8 @@ static bool size_eq(const struct config_size *a, const struct config_size *b)
 static bool policy_eq(const struct config_vm_policy *a, const struct config_vm_policy *b)
 {
     return size_eq(&a->min_memory, &b->min_memory) && size_eq(&a->max_memory, &b->max_memory) &&
-           size_eq(&a->fixed_memory, &b->fixed_memory) && a->shares == b->shares &&
+           size_eq(&a->fixed_memory, &b->fixed_memory) &&
+           size_eq(&a->guaranteed_memory, &b->guaranteed_memory) && a->shares == b->shares &&
            a->mode == b->mode && a->agent_required == b->agent_required &&
            a->reclaim_allowed == b->reclaim_allowed && a->ksm == b->ksm;
 }

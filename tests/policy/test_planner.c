@@ -7,6 +7,7 @@
 #include "cunit_main.h"
 #include "planner.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define MIB (1024ull * 1024)
@@ -158,6 +159,21 @@ static void test_event_takes_growth_only(void)
     CU_ASSERT_EQUAL(planner_current_bytes(150 * MIB, 128 * MIB), 150 * MIB);
 }
 
+static void test_guarantee(void)
+{
+    /* No host pressure: every growth as the engine wants it. */
+    CU_ASSERT_EQUAL(planner_guarantee_target(0.0, 900 * MIB, 300 * MIB, 400 * MIB), 900 * MIB);
+    /* Host pressure: growth up to the guarantee, not past it. */
+    CU_ASSERT_EQUAL(planner_guarantee_target(0.5, 900 * MIB, 300 * MIB, 400 * MIB), 400 * MIB);
+    CU_ASSERT_EQUAL(planner_guarantee_target(0.5, 350 * MIB, 300 * MIB, 400 * MIB), 350 * MIB);
+    /* Already over it: keeps what it has, no more, never less. */
+    CU_ASSERT_EQUAL(planner_guarantee_target(1.0, 900 * MIB, 500 * MIB, 400 * MIB), 500 * MIB);
+    /* A shrink is not the guarantee's business. */
+    CU_ASSERT_EQUAL(planner_guarantee_target(1.0, 200 * MIB, 500 * MIB, 400 * MIB), 200 * MIB);
+    /* The default guarantee is max: nothing changes. */
+    CU_ASSERT_EQUAL(planner_guarantee_target(1.0, 1024 * MIB, 300 * MIB, 1024 * MIB), 1024 * MIB);
+}
+
 static struct planner_balloon_event change(int64_t before_mib, int64_t actual_mib, uint64_t set_mib,
                                            const struct target_history *h)
 {
@@ -245,6 +261,294 @@ static void test_change_seen_late(void)
     CU_ASSERT_EQUAL(planner_deflated_over_bytes(&in), 256 * MIB);
 }
 
+static void test_change_foreign_shrink(void)
+{
+    struct target_history h = {0};
+    /* Unstamped: actual fell under the target in force: a second controller inflated it. */
+    struct planner_balloon_event ev = change(256, 150, 200, &h);
+    struct planner_balloon_verdict v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_FOREIGN);
+    CU_ASSERT_EQUAL(v.foreign_bytes, 150 * MIB);
+    CU_ASSERT_EQUAL(v.raised_over_bytes, 0);
+    /* Our own shrink landing a page under the target (QEMU rounds): ours. */
+    ev = change(256, 200, 200, &h);
+    ev.actual_bytes -= 4096;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    /* No target of ours (a start, a reconnect): nothing to compare with. */
+    ev = change(256, 150, 0, &h);
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    /* Stamped: 200 in force from t=1000, our 150 sent at t=6000. The fall
+     * to 150 stamped t=7000 is ours converging; the same fall stamped
+     * t=5000, before our command, was someone else's. */
+    target_history_push(&h, 200 * MIB, 1000);
+    target_history_push(&h, 150 * MIB, 6000);
+    ev = change(256, 150, 150, &h);
+    ev.changed_real_us = 7000;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+    ev.changed_real_us = 5000;
+    v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_FOREIGN);
+    CU_ASSERT_EQUAL(v.foreign_bytes, 150 * MIB);
+}
+
+static void test_change_foreign_rise(void)
+{
+    struct target_history h = {0};
+    /* A rise over our target, and a fresh report without pressure: someone set 180 MiB. */
+    struct planner_balloon_event ev = change(148, 180, 148, &h);
+    ev.pressure_known = true;
+    struct planner_balloon_verdict v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_FOREIGN);
+    CU_ASSERT_EQUAL(v.foreign_bytes, 180 * MIB);
+    CU_ASSERT_EQUAL(v.raised_over_bytes, 148 * MIB); /* a rise: settled later */
+    /* Calm now, but pressure a moment ago (PRESSURE, then a calm report):
+     * its deflate; long ago: someone else's. */
+    ev.now_ms = 20000;
+    ev.pressure_ms = 20000 - PLANNER_DEFLATE_PRESSURE_MS;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_GUEST_DEFLATE);
+    ev.pressure_ms = 19999 - PLANNER_DEFLATE_PRESSURE_MS;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_FOREIGN);
+    ev.pressure_ms = 0;
+    /* The same rise with the guest under pressure: its deflate on OOM. */
+    ev.guest_pressure = true;
+    v = planner_classify_balloon(&ev);
+    CU_ASSERT_EQUAL(v.change, PLANNER_BALLOON_GUEST_DEFLATE);
+    CU_ASSERT_EQUAL(v.foreign_bytes, 0);
+    /* Nothing known of the guest (no agent): read as its deflate (it grows). */
+    ev.pressure_known = ev.guest_pressure = false;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_GUEST_DEFLATE);
+    /* Our own growth converging stays ours whatever the guest says. */
+    ev = change(148, 180, 192, &h);
+    ev.pressure_known = true;
+    CU_ASSERT_EQUAL(planner_classify_balloon(&ev).change, PLANNER_BALLOON_OURS);
+}
+
+static void test_guest_pressed(void)
+{
+    struct policy_tunables t;
+    policy_tunables_default(&t);
+    struct policy_vm_state s;
+    policy_vm_state_init(&s);
+    struct policy_vm_in in = {.nominal_bytes = 1024 * MIB};
+    policy_vm_params_default(&in.params, 1024 * MIB);
+    bool known = true;
+    /* No report, no frame: nothing known. */
+    CU_ASSERT_FALSE(planner_guest_pressed(&in, &s, &t, &known));
+    CU_ASSERT_FALSE(known);
+    /* A PRESSURE frame is pressure, report or not. */
+    in.pressure_event = true;
+    CU_ASSERT_TRUE(planner_guest_pressed(&in, &s, &t, &known));
+    CU_ASSERT_TRUE(known);
+    in.pressure_event = false;
+    /* A fresh, calm report: known, no pressure. */
+    in.agent = (struct policy_agent_report){.valid = true,
+                                            .age_ms = 500,
+                                            .mem_total_bytes = 1000 * MIB,
+                                            .mem_available_bytes = 600 * MIB};
+    CU_ASSERT_FALSE(planner_guest_pressed(&in, &s, &t, &known));
+    CU_ASSERT_TRUE(known);
+    /* PSI some at its threshold, PSI full at its, MemAvailable under the floor. */
+    in.agent.psi_some_avg10_pct = t.guest_psi_some_pct;
+    CU_ASSERT_TRUE(planner_guest_pressed(&in, &s, &t, &known));
+    in.agent.psi_some_avg10_pct = 0;
+    in.agent.psi_full_avg10_pct = t.guest_psi_full_pct;
+    CU_ASSERT_TRUE(planner_guest_pressed(&in, &s, &t, &known));
+    in.agent.psi_full_avg10_pct = 0;
+    in.agent.mem_available_bytes = 4 * MIB;
+    CU_ASSERT_TRUE(planner_guest_pressed(&in, &s, &t, &known));
+    in.agent.mem_available_bytes = 600 * MIB;
+    /* A threshold of 0 is off, not "any PSI at all". */
+    t.guest_psi_some_pct = 0;
+    CU_ASSERT_FALSE(planner_guest_pressed(&in, &s, &t, &known));
+    policy_tunables_default(&t);
+    /* An OOM kill since the last decision. */
+    s.oom_kill_seen = true;
+    s.last_oom_kill_count = 3;
+    in.agent.oom_kill_count = 4;
+    CU_ASSERT_TRUE(planner_guest_pressed(&in, &s, &t, &known));
+    in.agent.oom_kill_count = 3;
+    CU_ASSERT_FALSE(planner_guest_pressed(&in, &s, &t, &known));
+    /* A stale report says nothing. */
+    in.agent.age_ms = t.agent_stale_ms + 1;
+    in.agent.psi_full_avg10_pct = 100;
+    CU_ASSERT_FALSE(planner_guest_pressed(&in, &s, &t, &known));
+    CU_ASSERT_FALSE(known);
+}
+
+static void test_foreign_hold(void)
+{
+    /* Held at 4096 MiB: the engine's shrink and its calm growth are not sent. */
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_SHRINK, 1024 * MIB, 4096 * MIB), 4096 * MIB);
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_GROW, 6144 * MIB, 4096 * MIB), 4096 * MIB);
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_HOLD, 4096 * MIB, 4096 * MIB), 4096 * MIB);
+    /* An urgent growth goes past it: nobody's setting is worth an OOM kill. */
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_GROW_URGENT, 6144 * MIB, 4096 * MIB), 6144 * MIB);
+    /* ... and is not taken back when the pressure ends: a hold never shrinks. */
+    CU_ASSERT_EQUAL(planner_foreign_target(POLICY_SHRINK, 4096 * MIB, 6144 * MIB), 6144 * MIB);
+}
+
+static void test_foreign_settle(void)
+{
+    const int64_t w = PLANNER_DEFLATE_PRESSURE_MS;
+    /* A fall is someone else's at once, whatever the guest says. */
+    CU_ASSERT_EQUAL(planner_foreign_settle(0, 10000, 10000, 10000), PLANNER_FOREIGN_CONFIRMED);
+    /* A rise over 148 MiB seen at t=10000, no pressure yet: pending until the window ends. */
+    CU_ASSERT_EQUAL(planner_foreign_settle(148 * MIB, 10000, 0, 10000), PLANNER_FOREIGN_PENDING);
+    CU_ASSERT_EQUAL(planner_foreign_settle(148 * MIB, 10000, 0, 10000 + w),
+                    PLANNER_FOREIGN_PENDING);
+    CU_ASSERT_EQUAL(planner_foreign_settle(148 * MIB, 10000, 0, 10001 + w),
+                    PLANNER_FOREIGN_CONFIRMED);
+    /* Pressure within the window, after the rise or just before it: a deflate. */
+    CU_ASSERT_EQUAL(planner_foreign_settle(148 * MIB, 10000, 10000 + w, 10000 + w),
+                    PLANNER_FOREIGN_WAS_DEFLATE);
+    CU_ASSERT_EQUAL(planner_foreign_settle(148 * MIB, 10000, 10000 - w, 10100),
+                    PLANNER_FOREIGN_WAS_DEFLATE);
+    /* Too early or too late: the guest's pressure is about something else. */
+    CU_ASSERT_EQUAL(planner_foreign_settle(148 * MIB, 10000, 9999 - w, 10100),
+                    PLANNER_FOREIGN_PENDING);
+    CU_ASSERT_EQUAL(planner_foreign_settle(148 * MIB, 10000, 10001 + w, 10001 + w),
+                    PLANNER_FOREIGN_CONFIRMED);
+    /* The recent-pressure test the classifier uses. */
+    CU_ASSERT_FALSE(planner_pressure_recent(0, 100));
+    CU_ASSERT_TRUE(planner_pressure_recent(1000, 1000 + w));
+    CU_ASSERT_FALSE(planner_pressure_recent(1000, 1001 + w));
+}
+
+/*
+ * Orders of events as ballastd reads them, the manager's part played here:
+ * each balloon change classified with what is known of the guest then, a
+ * FOREIGN rise held and settled (planner_foreign_settle) at every later
+ * step. Steps, one letter each at at_ms[i]:
+ *   P  a sign of the guest's pressure: a PRESSURE frame, a report under
+ *      pressure, an OOM kill count that rose (the latest report pressed)
+ *   C  a calm report (the latest report not pressed)
+ *   R  actual rises 148 -> 180 MiB over our target of 148 MiB
+ *   O  our own growth to 192 MiB, then actual rises 148 -> 180 toward it
+ *   F  actual falls 148 -> 100 MiB under our target
+ *   T  a tick: only the settle check
+ */
+/* ORDER_DEFLATE: read as the guest's deflate at once; ORDER_HELD_DEFLATE:
+ * held as a rise someone else may have made, then the deflate after all. */
+enum order_outcome { ORDER_OURS, ORDER_DEFLATE, ORDER_HELD_DEFLATE, ORDER_FOREIGN, ORDER_PENDING };
+
+struct order_case {
+    const char *name;
+    const char *steps;
+    int64_t at_ms[6];
+    enum order_outcome want;
+};
+
+struct order_state {
+    uint64_t target_mib;
+    bool known, pressed, held;
+    int64_t pressure_ms, seen_ms;
+    uint64_t rose_over_bytes;
+    enum order_outcome out;
+};
+
+static void order_change(struct order_state *st, int64_t actual_mib, int64_t t)
+{
+    struct target_history h = {0};
+    struct planner_balloon_event ev = change(148, actual_mib, st->target_mib, &h);
+    ev.pressure_known = st->known;
+    ev.guest_pressure = st->pressed;
+    ev.now_ms = t;
+    ev.pressure_ms = st->pressure_ms;
+    struct planner_balloon_verdict v = planner_classify_balloon(&ev);
+    if (v.change == PLANNER_BALLOON_GUEST_DEFLATE) {
+        st->out = ORDER_DEFLATE;
+    } else if (v.change == PLANNER_BALLOON_FOREIGN) {
+        st->held = true;
+        st->seen_ms = t;
+        st->rose_over_bytes = v.raised_over_bytes;
+        st->out = ORDER_PENDING;
+    }
+}
+
+static enum order_outcome run_order(const struct order_case *c)
+{
+    struct order_state st = {.target_mib = 148, .out = ORDER_OURS};
+    for (size_t i = 0; c->steps[i]; i++) {
+        int64_t t = 1000 + c->at_ms[i]; /* the monotonic clock does not start at 0 */
+        switch (c->steps[i]) {
+        case 'P':
+            st.known = st.pressed = true;
+            st.pressure_ms = t;
+            break;
+        case 'C':
+            st.known = true;
+            st.pressed = false;
+            break;
+        case 'O':
+            st.target_mib = 192;
+            order_change(&st, 180, t);
+            break;
+        case 'R':
+            order_change(&st, 180, t);
+            break;
+        case 'F':
+            order_change(&st, 100, t);
+            break;
+        }
+        if (!st.held)
+            continue;
+        switch (planner_foreign_settle(st.rose_over_bytes, st.seen_ms, st.pressure_ms, t)) {
+        case PLANNER_FOREIGN_PENDING:
+            break;
+        case PLANNER_FOREIGN_CONFIRMED:
+            st.out = ORDER_FOREIGN;
+            st.held = false;
+            break;
+        case PLANNER_FOREIGN_WAS_DEFLATE:
+            st.out = ORDER_HELD_DEFLATE;
+            st.held = false;
+            break;
+        }
+    }
+    return st.out;
+}
+
+static void test_event_orders(void)
+{
+    static const struct order_case cases[] = {
+        /* The order integration.daemon.restart caught: the fake guest's
+         * PRESSURE frame, a calm report, then QEMU's event 300 ms after
+         * the frame. Read as foreign before: a foreign hold beside the
+         * deflate's, kept over the restart. Now a deflate at once, never
+         * held as anyone else's, not even for the window. */
+        {"pressure, calm report, rise", "PCR", {0, 100, 300}, ORDER_DEFLATE},
+        {"pressure, rise", "PR", {0, 300}, ORDER_DEFLATE},
+        {"pressure, rise seconds later",
+         "PCR",
+         {0, 1000, PLANNER_DEFLATE_PRESSURE_MS},
+         ORDER_DEFLATE},
+        {"rise, then pressure", "CRP", {0, 100, 600}, ORDER_HELD_DEFLATE},
+        {"rise, pressure at the window's end",
+         "CRP",
+         {0, 100, 100 + PLANNER_DEFLATE_PRESSURE_MS},
+         ORDER_HELD_DEFLATE},
+        {"rise without pressure",
+         "CRT",
+         {0, 100, 101 + PLANNER_DEFLATE_PRESSURE_MS},
+         ORDER_FOREIGN},
+        {"rise, told, pressure later", "CRTP", {0, 100, 5200, 6000}, ORDER_FOREIGN},
+        {"rise, not told yet", "CRT", {0, 100, 3000}, ORDER_PENDING},
+        {"pressure long before the rise", "PCRT", {0, 100, 5100, 10200}, ORDER_FOREIGN},
+        {"rise, nothing known of the guest", "R", {0}, ORDER_DEFLATE},
+        {"our own command's echo", "CO", {0, 100}, ORDER_OURS},
+        {"our own growth's echo after pressure", "PO", {0, 100}, ORDER_OURS},
+        {"a second client's balloon command under our target", "CF", {0, 100}, ORDER_FOREIGN},
+        {"a second client's fall while the guest is pressed", "PF", {0, 100}, ORDER_FOREIGN},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        enum order_outcome got = run_order(&cases[i]);
+        if (got != cases[i].want)
+            fprintf(stderr, "\n  event order \"%s\": got %d, want %d\n", cases[i].name, got,
+                    cases[i].want);
+        CU_ASSERT_EQUAL(got, cases[i].want);
+    }
+}
+
 static void test_convergence_watch(void)
 {
     CU_ASSERT_FALSE(planner_grow_reached(0, 256 * (int64_t)MIB)); /* nothing watched */
@@ -273,13 +577,16 @@ static void test_poll_due(void)
     /* After an own shrink: poll as soon as the balloon is there, not before,
      * and only while the report predates the command. */
     CU_ASSERT_TRUE(planner_poll_after_shrink(true, 1000, 2000, -1, 200 * MIB, 200 * MIB, MIB));
-    CU_ASSERT_TRUE(planner_poll_after_shrink(true, 1000, 2000, -1, 200 * MIB + MIB, 200 * MIB, MIB));
+    CU_ASSERT_TRUE(
+        planner_poll_after_shrink(true, 1000, 2000, -1, 200 * MIB + MIB, 200 * MIB, MIB));
     CU_ASSERT_FALSE(planner_poll_after_shrink(true, 1000, 2000, -1, 220 * MIB, 200 * MIB, MIB));
     CU_ASSERT_TRUE(planner_poll_after_shrink(true, 2500, 2000, -1, 200 * MIB, 200 * MIB, MIB));
     /* A report after the command, made while the balloon was still moving: poll. */
-    CU_ASSERT_TRUE(planner_poll_after_shrink(true, 2500, 2000, 255 * MIB, 200 * MIB, 200 * MIB, MIB));
+    CU_ASSERT_TRUE(
+        planner_poll_after_shrink(true, 2500, 2000, 255 * MIB, 200 * MIB, 200 * MIB, MIB));
     /* A report after the command with the balloon there: the engine has what it needs. */
-    CU_ASSERT_FALSE(planner_poll_after_shrink(true, 2500, 2000, 200 * MIB, 200 * MIB, 200 * MIB, MIB));
+    CU_ASSERT_FALSE(
+        planner_poll_after_shrink(true, 2500, 2000, 200 * MIB, 200 * MIB, 200 * MIB, MIB));
     CU_ASSERT_FALSE(planner_poll_after_shrink(false, 1000, 2000, -1, 200 * MIB, 200 * MIB, MIB));
     CU_ASSERT_FALSE(planner_poll_after_shrink(true, 1000, 2000, -1, 0, 200 * MIB, MIB));
 }
@@ -440,9 +747,16 @@ static CU_TestInfo planner_tests[] = {
     {"shrink gap, never for growth", test_shrink_gap},
     {"dry-run, observe, safe: would move, logged once", test_would_move_once},
     {"event path takes only a growth", test_event_takes_growth_only},
+    {"guaranteed memory: no growth past it under host pressure", test_guarantee},
     {"balloon change: our command converging", test_change_ours},
     {"balloon change: guest deflate-on-oom", test_change_guest_deflate},
     {"balloon change: deflate seen late, counted once", test_change_seen_late},
+    {"balloon change: foreign shrink (inflated under our target)", test_change_foreign_shrink},
+    {"balloon change: foreign rise (no guest pressure)", test_change_foreign_rise},
+    {"guest pressure as the classifier reads it", test_guest_pressed},
+    {"foreign hold: no shrink, only urgent growth", test_foreign_hold},
+    {"foreign rise settled: someone else's, or a deflate after all", test_foreign_settle},
+    {"event orders: ours, the guest's deflate, someone else's", test_event_orders},
     {"convergence watch", test_convergence_watch},
     {"poll due, not due", test_poll_due},
     {"quiet and polled reporting grants", test_grants},

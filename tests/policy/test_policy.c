@@ -560,6 +560,38 @@ static void test_most_reclaimable_first(void)
               2 * (in[0].target_bytes - out[0].target_bytes));
 }
 
+/* Two idle VMs alike; a has guaranteed_memory 4 GiB of its 8, b the
+ * default (max). The host's deficit (about 2 GiB) comes from what a holds
+ * over its guarantee first: b gives only its own step, less than it gives
+ * when neither has a guarantee; a stays at or above its guarantee. */
+static void test_over_guarantee_pays_first(void)
+{
+    struct sim_guest g[2];
+    struct policy_vm_in in[2];
+    struct policy_vm_state st[2] = {0};
+    struct policy_vm_out out[2];
+    for (int i = 0; i < 2; i++) {
+        sim_guest_init(&g[i], 8192, 500, 0);
+        sim_guest_input(&g[i], i ? "b" : "a", &in[i]);
+    }
+    struct policy_snapshot snap = snapshot(1000, in, 2);
+    host_pressure(&snap, 12.0);
+    loose_caps();
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, st, out, NULL), 0);
+    uint64_t b_gave_alike = in[1].target_bytes - out[1].target_bytes;
+
+    memset(st, 0, sizeof(st));
+    in[0].params.guaranteed_bytes = 4 * GIB;
+    CU_ASSERT_EQUAL(policy_evaluate(&snap, st, out, NULL), 0);
+    uint64_t a_gave = in[0].target_bytes - out[0].target_bytes;
+    uint64_t b_gave = in[1].target_bytes - out[1].target_bytes;
+    CU_ASSERT(out[0].decision == POLICY_SHRINK);
+    CU_ASSERT(a_gave > 4 * b_gave);
+    CU_ASSERT(b_gave < b_gave_alike);
+    CU_ASSERT(out[0].target_bytes >= 4 * GIB);
+    CU_ASSERT(strstr(out[0].reason, "host") != NULL);
+}
+
 /* Comfortable host: nobody goes under working set + normal headroom. */
 static void test_comfortable_host_no_squeeze(void)
 {
@@ -1738,6 +1770,7 @@ static CU_TestInfo policy_tests[] = {
     {"host pressure tightens", test_host_pressure_tightens},
     {"host level and PSI", test_host_level_and_psi},
     {"shares under pressure", test_shares_under_pressure},
+    {"over its guarantee pays first under pressure", test_over_guarantee_pays_first},
     {"most reclaimable first", test_most_reclaimable_first},
     {"comfortable host no squeeze", test_comfortable_host_no_squeeze},
     {"host rate limit", test_host_rate_limit_fleet},

@@ -178,6 +178,25 @@ static void test_holds_cut_to_config(void)
 }
 
 /* Hostile records: each of these is refused. */
+/* Someone else's target held: back into the same QEMU only. */
+static void test_foreign_hold(void)
+{
+    struct policy_vm_state s = {0};
+    struct vm_saved r;
+    vm_saved_capture(&r, "web", &s, 4096 * MIB, NULL, 4242, 777);
+    r.foreign_bytes = 4096 * MIB;
+    r.foreign_since_s = 1796463012;
+    CU_ASSERT_PTR_NULL(vm_saved_check(&r, 100000));
+    CU_ASSERT_EQUAL(vm_saved_foreign(&r, VM_SAVED_SAME), 4096 * MIB);
+    CU_ASSERT_EQUAL(vm_saved_foreign(&r, VM_SAVED_UNKNOWN), 0);
+    CU_ASSERT_EQUAL(vm_saved_foreign(&r, VM_SAVED_OTHER), 0);
+    /* Part of the record: a change is a write. */
+    struct vm_saved none;
+    vm_saved_capture(&none, "web", &s, 4096 * MIB, NULL, 4242, 777);
+    CU_ASSERT_NOT_EQUAL(vm_saved_hash(&r), vm_saved_hash(&none));
+    CU_ASSERT_EQUAL(vm_saved_foreign(&none, VM_SAVED_SAME), 0);
+}
+
 static void test_check_hostile(void)
 {
     const int64_t now = 1000000;
@@ -186,7 +205,7 @@ static void test_check_hostile(void)
     vm_saved_capture(&good, "web", &s, 256 * MIB, NULL, 100, 5);
     CU_ASSERT_PTR_NULL(vm_saved_check(&good, now));
     struct vm_saved r;
-    for (int kind = 0; kind < 14; kind++) {
+    for (int kind = 0; kind < 17; kind++) {
         r = good;
         switch (kind) {
         case 0:
@@ -236,6 +255,17 @@ static void test_check_hostile(void)
         case 13:
             r.guest_deflate_events = UINT64_MAX;
             break;
+        case 14:
+            r.foreign_bytes = VM_SAVED_MAX_BYTES + 1;
+            r.foreign_since_s = 1;
+            break;
+        case 15:
+            r.foreign_since_s = 1796463012; /* a time without a hold */
+            break;
+        case 16:
+            r.foreign_bytes = MIB;
+            r.foreign_since_s = -1;
+            break;
         }
         const char *why = vm_saved_check(&r, now);
         CU_ASSERT_PTR_NOT_NULL(why);
@@ -266,6 +296,7 @@ static CU_TestInfo vm_saved_tests[] = {
     {"another QEMU gets nothing", test_other_qemu_gets_nothing},
     {"holds cut to the configuration", test_holds_cut_to_config},
     {"hostile records refused", test_check_hostile},
+    {"a foreign hold: same QEMU only", test_foreign_hold},
     CU_TEST_INFO_NULL,
 };
 
