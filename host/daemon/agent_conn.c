@@ -237,25 +237,36 @@ static const char *accept_frame(struct agent_conn *a, const struct proto_frame *
     return NULL;
 }
 
+uint8_t *agent_conn_input_space(struct agent_conn *a, size_t *room)
+{
+    if (!a->stream) {
+        a->stream = g_new(struct proto_stream, 1);
+        proto_stream_init(a->stream);
+    }
+    return proto_stream_space(a->stream, room);
+}
+
 /* The socket has input (or hung up): read once, dispatch every whole frame. */
 static void on_readable(struct fd_group_member *m, uint32_t events)
 {
     (void)events; /* a hang-up reads as 0 bytes */
     struct agent_conn *a = m->data;
-    if (!a->stream) {
-        a->stream = g_new(struct proto_stream, 1);
-        proto_stream_init(a->stream);
-    }
     size_t room;
-    uint8_t *space = proto_stream_space(a->stream, &room);
+    uint8_t *space = agent_conn_input_space(a, &room);
     ssize_t n = recv(a->fd, space, room, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        goto out;
-    if (n <= 0) {
+        agent_conn_input(a, 0);
+    else if (n <= 0)
         disconnect(a, false, n == 0 ? "closed by peer" : g_strerror(errno));
-        return;
-    }
-    proto_stream_commit(a->stream, (size_t)n);
+    else
+        agent_conn_input(a, (size_t)n);
+}
+
+void agent_conn_input(struct agent_conn *a, size_t n)
+{
+    if (n == 0)
+        goto out;
+    proto_stream_commit(a->stream, n);
 
     uint64_t garbage_before = a->stream->stats.garbage_bytes;
     const char *why = NULL;

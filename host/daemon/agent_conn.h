@@ -75,7 +75,7 @@ struct agent_conn {
     uint64_t frames;  /* valid frames received, all connections */
     uint64_t rejects; /* disconnects for misbehaviour */
     uint64_t connects;
-    uint64_t polls; /* POLL frames sent */
+    uint64_t polls;             /* POLL frames sent */
     struct agent_frames expect; /* what this connection waits for; reset at connect */
     uint64_t violations;        /* frames ignored as protocol violations, all connections */
     struct log_limit log;       /* lines this guest can cause; kept across connections */
@@ -95,6 +95,17 @@ void agent_conn_stop(struct agent_conn *a);
 /* Sends RECLAIM; -ENOTCONN when not READY, -EOPNOTSUPP without the capability. */
 int agent_conn_send_reclaim(struct agent_conn *a, uint64_t bytes);
 const char *agent_state_name(enum agent_state s);
+
+/*
+ * What the socket's read handler does with the bytes it read: recv() up to
+ * *room bytes into agent_conn_input_space(), then agent_conn_input(n) with
+ * the count (0: none, an empty buffer is dropped) decodes and acts on every
+ * whole frame, and may disconnect. Public for fuzz.daemon.agent_conn, which
+ * hands a guest's bytes in here the way one read would: the same decoder,
+ * state machine and limits, without three system calls per chunk.
+ */
+uint8_t *agent_conn_input_space(struct agent_conn *a, size_t *room);
+void agent_conn_input(struct agent_conn *a, size_t n);
 
 /*
  * Polled reporting (PROTO_CAP_POLL): a quiet agent that was granted POLL

@@ -1106,10 +1106,12 @@ static void note_budget_where(struct file_ctx *f, char **where)
     *where = line ? g_strdup_printf("%s:%u", f->path, line) : NULL;
 }
 
-/* Loads one file: a global file (g != NULL) into g's structs and the
- * [defaults] in vm_policy, a VM's file into vm_policy. Returns the number
- * of errors it added. */
-static guint load_file(const char *path, const struct global_dst *g, GPtrArray *errors,
+/* Loads one file's text (read_rc: how reading `path` went, 0 or -errno):
+ * a global file (g != NULL) into g's structs and the [defaults] in
+ * vm_policy, a VM's file into vm_policy. Returns the number of errors it
+ * added. */
+static guint load_file(const char *path, int read_rc, const char *text, size_t len,
+                       const struct global_dst *g, GPtrArray *errors,
                        struct config_vm_policy *vm_policy, char **first_error)
 {
     bool global = g != NULL;
@@ -1119,9 +1121,7 @@ static guint load_file(const char *path, const struct global_dst *g, GPtrArray *
         .errors = errors,
         .key_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL),
     };
-    g_autofree char *text = NULL;
-    size_t len = 0;
-    int rc = read_small_file(path, &text, &len);
+    int rc = read_rc;
     if (rc == -EFBIG)
         file_error(&f, 0, "file too large (max %d bytes)", CONFIG_MAX_FILE_BYTES);
     else if (rc == -EINVAL)
@@ -1179,6 +1179,31 @@ struct config *config_new_defaults(void)
     return config_alloc();
 }
 
+/* The global file, read (read_rc 0) or not: the base of every VM after it. */
+static void load_global(struct config *c, const char *path, int read_rc, const char *text,
+                        size_t len)
+{
+    struct global_dst g = {&c->tunables, &c->ksm, &c->budget, &c->daemon, &c->budget_where};
+    c->n_global_errors =
+        load_file(path, read_rc, text, len, &g, c->errors, &c->defaults, &c->global_error);
+    c->tick_interval_ms = c->tunables.tick_interval_ms;
+}
+
+/* One VM's file, read or not, on top of the defaults; safe mode on errors. */
+static void load_vm(struct config *c, const char *name, const char *path, int read_rc,
+                    const char *text, size_t len)
+{
+    struct config_vm *vm = g_new0(struct config_vm, 1);
+    vm->name = g_strdup(name);
+    vm->path = g_strdup(path);
+    vm->policy = c->defaults;
+    vm->n_errors =
+        load_file(path, read_rc, text, len, NULL, c->errors, &vm->policy, &vm->first_error);
+    if (vm->n_errors)
+        vm->policy.mode = POLICY_MODE_SAFE;
+    g_ptr_array_add(c->vms, vm);
+}
+
 static gint cmp_str(gconstpointer a, gconstpointer b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -1208,9 +1233,10 @@ struct config *config_load_dir(const char *dir)
     /* The global file first: its [defaults] are the base of every VM. */
     g_autofree char *global_path = g_build_filename(dir, CONFIG_GLOBAL_FILE, NULL);
     if (g_file_test(global_path, G_FILE_TEST_EXISTS)) {
-        struct global_dst g = {&c->tunables, &c->ksm, &c->budget, &c->daemon, &c->budget_where};
-        c->n_global_errors = load_file(global_path, &g, c->errors, &c->defaults, &c->global_error);
-        c->tick_interval_ms = c->tunables.tick_interval_ms;
+        g_autofree char *text = NULL;
+        size_t len = 0;
+        int rc = read_small_file(global_path, &text, &len);
+        load_global(c, global_path, rc, text, len);
     }
 
     /* Sorted, so errors and VMs come out in a stable order. */
@@ -1226,16 +1252,25 @@ struct config *config_load_dir(const char *dir)
 
     for (guint i = 0; i < names->len; i++) {
         const char *file = names->pdata[i];
-        struct config_vm *vm = g_new0(struct config_vm, 1);
-        vm->name = g_strndup(file, strlen(file) - strlen(".conf"));
-        vm->path = g_build_filename(dir, file, NULL);
-        vm->policy = c->defaults;
-        vm->n_errors = load_file(vm->path, NULL, c->errors, &vm->policy, &vm->first_error);
-        if (vm->n_errors)
-            vm->policy.mode = POLICY_MODE_SAFE;
-        g_ptr_array_add(c->vms, vm);
+        g_autofree char *vm_name = g_strndup(file, strlen(file) - strlen(".conf"));
+        g_autofree char *path = g_build_filename(dir, file, NULL);
+        g_autofree char *text = NULL;
+        size_t len = 0;
+        int rc = read_small_file(path, &text, &len);
+        load_vm(c, vm_name, path, rc, text, len);
     }
     return c;
+}
+
+void config_load_global_text(struct config *c, const char *path, const char *text, size_t len)
+{
+    load_global(c, path, len > CONFIG_MAX_FILE_BYTES ? -EFBIG : 0, text, len);
+}
+
+void config_load_vm_text(struct config *c, const char *name, const char *path, const char *text,
+                         size_t len)
+{
+    load_vm(c, name, path, len > CONFIG_MAX_FILE_BYTES ? -EFBIG : 0, text, len);
 }
 
 void config_free(struct config *c)

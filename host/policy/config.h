@@ -146,6 +146,18 @@ struct config *config_new_defaults(void);
  */
 struct config *config_load_dir(const char *dir);
 
+/*
+ * config_load_dir's own steps for a text already in memory (fuzz.config.load
+ * feeds its bytes here, without files): the global file's text, then each
+ * VM file's text, parsed and reported exactly as the file `path` would be
+ * (errors name `path`; a text over CONFIG_MAX_FILE_BYTES is refused as too
+ * large; it needs no NUL). The global text first: its [defaults] are the
+ * base of the VMs loaded after it. Start from config_new_defaults().
+ */
+void config_load_global_text(struct config *c, const char *path, const char *text, size_t len);
+void config_load_vm_text(struct config *c, const char *name, const char *path, const char *text,
+                         size_t len);
+
 void config_free(struct config *c);
 /* g_autoptr(BallastConfig) c = config_load_dir(dir); */
 typedef struct config BallastConfig;
