@@ -22,6 +22,7 @@ printf '[ballastd]\ntick_interval_ms = 1000\ngrow_hold_ms = 0\nksm_mode = observ
 log_count() { grep -c "$1" "$state/ballastd.log" || true; }
 
 start_fake 2 --memory 256 --used 64
+fake_pid=$FAKE_PID
 start_daemon --config-dir "$conf" --log-format=fields
 shrunk() { (($(actual_mib fake0) <= 200 && $(actual_mib fake1) <= 200)); }
 wait_for 30 shrunk || fail "the fakes were not shrunk: $(fake_cmd counts)"
@@ -84,8 +85,15 @@ ok "a deflate on OOM is counted, not taken for a foreign change"
 # someone else's, since the frame follows within PLANNER_DEFLATE_PRESSURE_MS:
 # it is the guest's deflate.
 [[ $(ctl resume fake1) == "fake1: handed back to ballastd" ]] || fail "resume fake1"
-shrunk1() { (($(actual_mib fake1) <= 130)); }
-wait_for 20 shrunk1 || fail "fake1 not shrunk after resume: $(vm_json fake1)"
+# Shrunk and settled (no command for 3 s): a shrink landing between the
+# rise and its frame would blur what this step is about.
+settled1() {
+  local n
+  n=$(sets fake1)
+  sleep 3
+  (($(sets fake1) == n && $(actual_mib fake1) <= 130))
+}
+wait_for 30 settled1 || fail "fake1 not shrunk and settled after resume: $(vm_json fake1)"
 warned=$(log_count 'not by ballastd and not by the guest')
 changes=$(vm_json fake1 | jq .foreign_changes)
 fake_cmd deflate-late fake1 16 >/dev/null
@@ -104,8 +112,10 @@ ok "a deflate whose PRESSURE frame comes after the rise: counted, not someone el
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || true
 daemon_pid=
-kill -TERM "$FAKE_PID"
-wait "$FAKE_PID" 2>/dev/null || true
+# bash unsets FAKE_PID once it has reaped the coprocess: keep the pid.
+[[ -n ${FAKE_PID:-} ]] || fail "the fake fleet exited before its stop (status $(wait "$fake_pid"; echo $?))"
+kill -TERM "$fake_pid" 2>/dev/null || true
+wait "$fake_pid" 2>/dev/null || true
 start_fake 2 --memory 256 --used 64 --deflate-on-oom off
 start_daemon --config-dir "$conf" --log-format=fields --state-file none
 nodeflate() { vm_json fake1 | jq -e '.deflate_on_oom == false'; }
