@@ -433,15 +433,25 @@ static int call_daemon(const char *path, const struct ctl_request *req, JsonNode
     return 0;
 }
 
+/* status and top's frames: the reply parsed, or said malformed (EXIT_RUNTIME). */
+static int parse_status(JsonNode *result, struct ctl_host_status *host, struct ctl_vm_status **vms,
+                        size_t *n)
+{
+    if (ctl_status_from_json(result, host, vms, n) < 0) {
+        fprintf(stderr, "ballastctl: malformed status\n");
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
 static int print_status(JsonNode *result)
 {
     struct ctl_host_status host;
     g_autofree struct ctl_vm_status *vms = NULL;
     size_t n;
-    if (ctl_status_from_json(result, &host, &vms, &n) < 0) {
-        fprintf(stderr, "ballastctl: malformed status\n");
-        return EXIT_RUNTIME;
-    }
+    int rc = parse_status(result, &host, &vms, &n);
+    if (rc)
+        return rc;
     g_autoptr(GString) out = g_string_new(NULL);
     status_table_format(out, &host, vms, n);
     fputs(out->str, stdout);
@@ -462,10 +472,9 @@ static int draw_top_frame(JsonNode *result, const struct top_options *t, bool tt
     struct ctl_host_status host;
     g_autofree struct ctl_vm_status *vms = NULL;
     size_t n;
-    if (ctl_status_from_json(result, &host, &vms, &n) < 0) {
-        fprintf(stderr, "ballastctl: malformed status\n");
-        return EXIT_RUNTIME;
-    }
+    int rc = parse_status(result, &host, &vms, &n);
+    if (rc)
+        return rc;
     struct winsize ws = {0};
     if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
         ws = (struct winsize){0};

@@ -20,8 +20,7 @@ static const struct {
     {CTL_CMD_PING, "ping"},       {CTL_CMD_STATUS, "status"},
     {CTL_CMD_EXPLAIN, "explain"}, {CTL_CMD_SET_POLICY, "set-policy"},
     {CTL_CMD_DRY_RUN, "dry-run"}, {CTL_CMD_NOTIFY, "notify"},
-    {CTL_CMD_METRICS, "metrics"},
-    {CTL_CMD_RESUME, "resume"},
+    {CTL_CMD_METRICS, "metrics"}, {CTL_CMD_RESUME, "resume"},
 };
 
 static const char *const notify_names[] = {

@@ -1,6 +1,8 @@
 /* The host cost as text (see cost_text.h). */
 #include "cost_text.h"
 
+#include <math.h>
+
 #include <inttypes.h>
 
 #define MIB (1024u * 1024u)
@@ -206,4 +208,17 @@ void cost_text_fleet(GString *out, const struct ctl_fleet_cost *f)
         "; KSM saved %s, zero pages %s\n",
         f->vms, total, m[0], m[1], m[2], m[3], beside(s->ksm_saved_bytes, a, sizeof(a)),
         beside(s->zero_pages_bytes, b, sizeof(b)));
+}
+
+const char *cost_text_pct(double pct, char *buf, size_t len)
+{
+    if (isnan(pct))
+        return "-";
+    g_snprintf(buf, len, "%.2f", pct);
+    return buf;
+}
+
+const char *cost_text_or_dash(const char *s)
+{
+    return s && *s ? s : "-";
 }

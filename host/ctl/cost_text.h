@@ -37,6 +37,11 @@ uint64_t cost_text_mib_parts(const uint64_t *bytes, size_t n, uint64_t *mib_out)
  */
 void cost_text_explain(GString *out, const struct ctl_vm_cost *c, const struct ctl_guest_mem *g);
 
+/* Shared by the status table and `top`: a percentage with two decimals,
+ * "-" when NaN (unknown); a string, "-" when NULL or empty. */
+const char *cost_text_pct(double pct, char *buf, size_t len);
+const char *cost_text_or_dash(const char *s);
+
 /* The table's column: "86M", "1.2G", "-" for unknown. */
 const char *cost_text_compact(int64_t bytes, char *buf, size_t len);
 

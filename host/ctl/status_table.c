@@ -13,19 +13,6 @@ static const char *fmt_bytes(int64_t bytes, char *buf, size_t len)
     return size_format((uint64_t)bytes, buf, len);
 }
 
-static const char *fmt_pct(double pct, char *buf, size_t len)
-{
-    if (isnan(pct))
-        return "-";
-    g_snprintf(buf, len, "%.2f", pct);
-    return buf;
-}
-
-static const char *or_dash(const char *s)
-{
-    return s && *s ? s : "-";
-}
-
 /* A signed byte figure (a profit): "-12.0 MiB", "-" when unknown. */
 static const char *fmt_sbytes(int64_t bytes, char *buf, size_t len)
 {
@@ -94,7 +81,7 @@ static void format_ksm_host(GString *out, const struct ctl_host_status *h)
                                    (h->ksm_reprobe_in_s + 59) / 60);
         g_string_append(out, ": ");
     }
-    g_string_append_printf(out, "%s\n", or_dash(h->ksm_reason));
+    g_string_append_printf(out, "%s\n", cost_text_or_dash(h->ksm_reason));
 }
 
 /* The budget's line, when the daemon has a budget or a cgroup: what it is,
@@ -114,7 +101,8 @@ static void format_budget(GString *out, const struct ctl_host_status *h)
         g_string_append_printf(out, ", cgroup %s%s", b->cgroup,
                                b->cgroup_error[0] ? " (unreadable: host figures used)" : "");
     g_string_append_printf(out, "; policy sees %s: total %s, available %s; fleet cost %s",
-                           or_dash(b->source), fmt_bytes(b->view_total_bytes, a, sizeof(a)),
+                           cost_text_or_dash(b->source),
+                           fmt_bytes(b->view_total_bytes, a, sizeof(a)),
                            fmt_bytes(b->view_available_bytes, c, sizeof(c)),
                            fmt_bytes(b->fleet_cost_bytes, d, sizeof(d)));
     if (b->floors_bytes >= 0)
@@ -162,7 +150,7 @@ static void format_vm_notes(GString *out, const struct ctl_vm_status *v)
                                "%s: foreign target %s set at %s, by %s: held there "
                                "(`ballastctl resume %s` hands it back)\n",
                                v->name, fmt_bytes(v->foreign_target_bytes, a, sizeof(a)), when,
-                               or_dash(v->foreign_by), v->name);
+                               cost_text_or_dash(v->foreign_by), v->name);
     }
     if (v->balloon_unreleased_bytes > 0)
         g_string_append_printf(out,
@@ -191,8 +179,8 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
     g_string_append_printf(out, "host: total %s, available %s, PSI some %s full %s%s\n",
                            fmt_bytes(host->mem_total_bytes, a, sizeof(a)),
                            fmt_bytes(host->mem_available_bytes, b, sizeof(b)),
-                           fmt_pct(host->psi_some_avg10_pct, c, sizeof(c)),
-                           fmt_pct(host->psi_full_avg10_pct, d, sizeof(d)),
+                           cost_text_pct(host->psi_some_avg10_pct, c, sizeof(c)),
+                           cost_text_pct(host->psi_full_avg10_pct, d, sizeof(d)),
                            host->dry_run ? ", DRY RUN" : "");
     format_budget(out, host);
     if (host->libvirt[0]) /* its guests' figures are only as fresh as this says */
@@ -211,13 +199,13 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
     g_string_append(out, " REASON\n");
     for (size_t i = 0; i < n_vms; i++) {
         const struct ctl_vm_status *v = &vms[i];
-        g_string_append_printf(out, "%-16s %11s %11s %11s %11s %6s %-8s %-10s %-10s",
-                               or_dash(v->name), fmt_bytes(v->nominal_bytes, a, sizeof(a)),
-                               fmt_bytes(v->target_bytes, b, sizeof(b)),
-                               fmt_bytes(v->actual_bytes, c, sizeof(c)),
-                               fmt_bytes(v->guest_available_bytes, d, sizeof(d)),
-                               fmt_pct(v->psi_some_avg10_pct, e, sizeof(e)), or_dash(v->mode),
-                               or_dash(v->qmp), or_dash(v->agent));
+        g_string_append_printf(
+            out, "%-16s %11s %11s %11s %11s %6s %-8s %-10s %-10s", cost_text_or_dash(v->name),
+            fmt_bytes(v->nominal_bytes, a, sizeof(a)), fmt_bytes(v->target_bytes, b, sizeof(b)),
+            fmt_bytes(v->actual_bytes, c, sizeof(c)),
+            fmt_bytes(v->guest_available_bytes, d, sizeof(d)),
+            cost_text_pct(v->psi_some_avg10_pct, e, sizeof(e)), cost_text_or_dash(v->mode),
+            cost_text_or_dash(v->qmp), cost_text_or_dash(v->agent));
         if (ksm)
             g_string_append_printf(
                 out, " %11s %11s %11s %5s",
@@ -228,7 +216,7 @@ void status_table_format(GString *out, const struct ctl_host_status *host,
         if (cost)
             g_string_append_printf(out, " %6s",
                                    cost_text_compact(v->cost.host_cost_bytes, a, sizeof(a)));
-        g_string_append_printf(out, " %s\n", or_dash(v->last_reason));
+        g_string_append_printf(out, " %s\n", cost_text_or_dash(v->last_reason));
     }
     format_set_errors(out, vms, n_vms);
     for (size_t i = 0; i < n_vms; i++)

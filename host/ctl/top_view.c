@@ -140,19 +140,6 @@ static void append_line(GString *out, const char *line, unsigned columns, const 
     g_string_append_c(out, '\n');
 }
 
-static const char *fmt_psi(double pct, char *buf, size_t len)
-{
-    if (isnan(pct))
-        return "-";
-    g_snprintf(buf, len, "%.2f", pct);
-    return buf;
-}
-
-static const char *or_dash(const char *s)
-{
-    return s && *s ? s : "-";
-}
-
 static void format_host(GString *line, const struct ctl_host_status *h,
                         const struct ctl_vm_status *vms, size_t n_vms,
                         const struct top_view_options *opt)
@@ -167,8 +154,9 @@ static void format_host(GString *line, const struct ctl_host_status *h,
         h->mem_available_bytes < 0 ? "-"
                                    : size_format((uint64_t)h->mem_available_bytes, a, sizeof(a)),
         h->mem_total_bytes < 0 ? "-" : size_format((uint64_t)h->mem_total_bytes, b, sizeof(b)),
-        fmt_psi(h->psi_some_avg10_pct, c, sizeof(c)), fmt_psi(h->psi_full_avg10_pct, d, sizeof(d)),
-        h->dry_run ? ", DRY RUN" : "", n_vms, n_vms == 1 ? "" : "s",
+        cost_text_pct(h->psi_some_avg10_pct, c, sizeof(c)),
+        cost_text_pct(h->psi_full_avg10_pct, d, sizeof(d)), h->dry_run ? ", DRY RUN" : "", n_vms,
+        n_vms == 1 ? "" : "s",
         fleet.vms ? cost_text_compact(fleet.sum.host_cost_bytes, e, sizeof(e)) : "-",
         top_sort_name(opt->sort));
 }
@@ -177,15 +165,16 @@ static void format_row(GString *line, const struct ctl_vm_status *v, unsigned na
                        const char *ellipsis)
 {
     char a[32], b[32], c[32], d[32], e[32];
-    g_autofree char *name = g_utf8_make_valid(or_dash(v->name), -1);
+    g_autofree char *name = g_utf8_make_valid(cost_text_or_dash(v->name), -1);
     append_cell(line, name, name_w, ellipsis);
     g_string_append_printf(line, " %6s %6s %6s %6s %6s %-8s %-10s %s",
                            cost_text_compact(v->cost.host_cost_bytes, a, sizeof(a)),
                            cost_text_compact(v->actual_bytes, b, sizeof(b)),
                            cost_text_compact(v->target_bytes, c, sizeof(c)),
                            cost_text_compact(v->guest_available_bytes, d, sizeof(d)),
-                           fmt_psi(v->psi_some_avg10_pct, e, sizeof(e)), or_dash(v->mode),
-                           or_dash(v->agent), or_dash(v->last_reason));
+                           cost_text_pct(v->psi_some_avg10_pct, e, sizeof(e)),
+                           cost_text_or_dash(v->mode), cost_text_or_dash(v->agent),
+                           cost_text_or_dash(v->last_reason));
 }
 
 /* The name column: the longest name, unless the terminal is too narrow. */
