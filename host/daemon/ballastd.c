@@ -286,14 +286,20 @@ static int run(const struct args *a, int sig_fd)
     int status = 0;
     struct ctlserver *ctl = NULL, *ro = NULL;
     g_autoptr(GError) error = NULL;
-    if (manager_start(d.manager, &error) < 0) {
-        g_critical("%s", error ? error->message : "cannot start");
-        status = EXIT_RUNTIME;
-        goto out;
-    }
+    /*
+     * The control socket first: binding it is how a second ballastd learns
+     * that one already runs, and it must learn that before manager_start
+     * reads the state file, takes over balloons or touches ksmd. Requests
+     * wait in the listen backlog until the loop runs, after the start.
+     */
     ctl = ctlserver_new(a->socket_path, manager_handle_request, d.manager, &error);
     if (!ctl) {
         g_critical("control socket: %s", error->message);
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    if (manager_start(d.manager, &error) < 0) {
+        g_critical("%s", error ? error->message : "cannot start");
         status = EXIT_RUNTIME;
         goto out;
     }

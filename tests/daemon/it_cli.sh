@@ -81,7 +81,16 @@ ok "exit codes, --version, usage messages"
 start_daemon --config-dir "$conf"
 [[ $(stat -c %a "$state/ctl.sock") == 600 ]] || fail "control socket mode is not 0600"
 [[ $(stat -c %a "$state/ctl.ro.sock") == 666 ]] || fail "read-only socket mode is not 0666"
-expect_rc 1 "$bin/ballastd" --fleet "$state" --socket "$state/ctl.sock" # second daemon
+# A second daemon on the same socket refuses before it reads the state file,
+# takes over a balloon or touches ksmd: the socket is bound first.
+second_rc=0
+"$bin/ballastd" --fleet "$state" --socket "$state/ctl.sock" -v >"$state/second.log" 2>&1 ||
+  second_rc=$?
+((second_rc == 1)) || fail "second ballastd exited $second_rc, expected 1"
+grep -q "another ballastd is listening" "$state/second.log" ||
+  fail "second ballastd did not say why: $(cat "$state/second.log")"
+! grep -qi "state file\|ksm\|fleet" "$state/second.log" ||
+  fail "second ballastd started work before refusing: $(cat "$state/second.log")"
 status_json | jq -e '.vms == [] and .host.mem_total_bytes > 0 and .host.dry_run == false' \
   >/dev/null || fail "empty fleet status wrong"
 ctl dry-run on >/dev/null

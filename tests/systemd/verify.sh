@@ -37,9 +37,9 @@ echo "ok: systemd-analyze verify $man_check: ${units[*]##*/}"
 
 # What the rest of ballast relies on.
 d=$root/units/ballastd.service
-for want in Type=notify RuntimeDirectory=ballast "EnvironmentFile=-/etc/default/ballast" \
+for want in Type=notify RuntimeDirectory=ballast RuntimeDirectoryPreserve=restart "EnvironmentFile=-/etc/default/ballast" \
   "ExecStart=$root/.*/ballastd \$BALLASTD_OPTS" OOMScoreAdjust=-900 ProtectSystem=strict \
   "ReadWritePaths=.*/sys/kernel/mm/ksm" "ReadWritePaths=.* /run/ballast" NoNewPrivileges=yes; do
   grep -qx "$want" "$d" || grep -q "^$want" "$d" || fail "ballastd.service lacks $want"
 done
-echo "ok: ballastd.service: notify, /run/ballast, /etc/default/ballast, OOM score, sandbox"
+echo "ok: ballastd.service: notify, /run/ballast kept across restarts, /etc/default/ballast, OOM score, sandbox"
