@@ -240,6 +240,42 @@ gboolean qmp_memdev_parse_list(JsonNode *result, QmpMemdevList *out, GError **er
     return TRUE;
 }
 
+typedef struct {
+    gpointer cb;
+    gpointer user_data;
+} MemdevOp;
+
+static MemdevOp *memdev_op_new(gpointer cb, gpointer user_data)
+{
+    MemdevOp *op = g_new0(MemdevOp, 1);
+    op->cb = cb;
+    op->user_data = user_data;
+    return op;
+}
+
+/* The list lives on this stack frame (<= 8 KiB, no allocation per
+ * device) for the callback's duration. */
+static void on_query(QmpConn *conn, JsonNode *result, const GError *error, gpointer data)
+{
+    MemdevOp *op = data;
+    g_autoptr(GError) local = NULL;
+    QmpMemdevList list;
+    if (!error && !qmp_memdev_parse_list(result, &list, &local))
+        error = local;
+    ((QmpMemdevQueryFunc)op->cb)(conn, error ? NULL : &list, error, op->user_data);
+    g_free(op);
+}
+
+/* -> {"execute": "query-memory-devices"}
+ * <- {"return": [...]} (quoted above qmp_memdev_parse_list) */
+void qmp_memdev_query_async(QmpConn *conn, guint timeout_ms, QmpMemdevQueryFunc cb,
+                            gpointer user_data)
+{
+    g_return_if_fail(conn && cb);
+    qmp_conn_execute_async(conn, "query-memory-devices", NULL, NULL, timeout_ms, on_query,
+                           memdev_op_new(cb, user_data));
+}
+
 /* ---- the gate -------------------------------------------------------- */
 
 gboolean qmp_memdev_check_request(const QmpMemdev *dev, guint64 requested_bytes, GError **error)
@@ -268,11 +304,6 @@ gboolean qmp_memdev_check_request(const QmpMemdev *dev, guint64 requested_bytes,
 /* ---- qom-set requested-size ------------------------------------------ */
 
 typedef struct {
-    QmpDoneFunc cb;
-    gpointer user_data;
-} MemdevOp;
-
-typedef struct {
     const char *path;
     gint64 value;
 } RequestedSizeArgs;
@@ -296,7 +327,7 @@ static void on_set_done(QmpConn *conn, JsonNode *result, const GError *error, gp
                                     "qom-set requested-size: the reply is not an object");
         error = local;
     }
-    op->cb(conn, error, op->user_data);
+    ((QmpDoneFunc)op->cb)(conn, error, op->user_data);
     g_free(op);
 }
 
@@ -315,9 +346,7 @@ void qmp_memdev_set_requested_size_async(QmpConn *conn, const QmpMemdev *dev,
                                          gpointer user_data)
 {
     g_return_if_fail(conn && dev && cb);
-    MemdevOp *op = g_new0(MemdevOp, 1);
-    op->cb = cb;
-    op->user_data = user_data;
+    MemdevOp *op = memdev_op_new(cb, user_data);
     GError *error = NULL;
     if (!dev->has_id || !qmp_memdev_id_valid(dev->id))
         fail(&error, QMP_ERROR_INVALID_ARGUMENTS,
