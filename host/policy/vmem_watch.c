@@ -30,7 +30,6 @@ static void attempt_start(struct vmem_watch *w, int64_t now_ms)
     w->attempt_open = w->requested_bytes != w->size_bytes;
     w->attempt_plug = w->requested_bytes > w->size_bytes;
     w->attempt_moved = false;
-    w->attempt_ms = now_ms;
     w->progress_ms = now_ms;
 }
 

@@ -80,8 +80,7 @@ struct vmem_watch {
     bool driver_seen;              /* the size ever moved, or was above 0 at the first feed */
     bool attempt_open;             /* size != requested: a move is under way */
     bool attempt_plug;             /* its direction: toward a larger size */
-    bool attempt_moved;            /* it moved at all */
-    int64_t attempt_ms;            /* when it started */
+    bool attempt_moved;            /* it moved toward requested since it started */
     int64_t progress_ms;           /* its last movement toward requested (else its start) */
     struct vmem_watch_hold unplug; /* floor: not below at_bytes */
     struct vmem_watch_hold plug;   /* ceiling: not above at_bytes (a stall or no driver) */

@@ -10,6 +10,7 @@
 #include "vmem_watch.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define KIB  1024ull
@@ -537,6 +538,99 @@ static void test_names(void)
     CU_ASSERT_STRING_EQUAL(actuator_kind_name((enum actuator_kind)9), "?");
 }
 
+/* docs/virtio-mem.md's reason table, read whole. */
+static char *read_doc(void)
+{
+    static char doc[64 * 1024];
+    FILE *f = fopen(BALLAST_FIXTURES "/../../docs/virtio-mem.md", "r");
+    if (f == NULL)
+        return NULL;
+    size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    return doc;
+}
+
+/* The doc's row for o's reason names o's actuator (or "any"). */
+static void check_doc_row(const char *doc, const struct actuator_out *o)
+{
+    char row[256];
+    snprintf(row, sizeof(row), "| `%s` | ", o->reason);
+    const char *p = strstr(doc, row);
+    if (p == NULL) {
+        fprintf(stderr, "docs/virtio-mem.md: no row for \"%s\"\n", o->reason);
+        CU_FAIL("reason missing from docs/virtio-mem.md");
+        return;
+    }
+    p += strlen(row);
+    const char *end = strchr(p, '\n');
+    char cell[128];
+    snprintf(cell, sizeof(cell), "%.*s", end ? (int)(end - p) : 0, p);
+    bool named = strstr(cell, actuator_kind_name(o->actuator)) || strstr(cell, "any");
+    if (!named)
+        fprintf(stderr, "docs/virtio-mem.md: \"%s\" says '%s', the plan '%s'\n", o->reason, cell,
+                actuator_kind_name(o->actuator));
+    CU_ASSERT_TRUE(named);
+}
+
+/* Every reason the plan can give, one scenario each, is a row of the doc's
+ * table with its actuator, and the table has no other rows; every watch
+ * state is in the doc's state table. */
+static void test_reasons_in_docs(void)
+{
+    const char *doc = read_doc();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+    enum { N = 17 };
+    struct actuator_in in[N];
+    for (int i = 0; i < N; i++)
+        in[i] = guest(BOOT + 101 * MIB, 102 * MIB); /* [0]: the fine step */
+    in[1].boot_bytes = 0;
+    in[2].vmem.block_bytes = 0;
+    in[3].vmem.present = false;
+    in[3].target_bytes = 300 * MIB;
+    in[4].vmem.watch.state = VMEM_WATCH_REMOVED;
+    in[4].target_bytes = 300 * MIB;
+    in[5].vmem.watch.state = VMEM_WATCH_DRIVER_MISSING;
+    in[6].vmem.present = in[6].has_balloon = false;
+    in[6].target_bytes = 300 * MIB;
+    in[7].target_bytes = BOOT + 2 * GIB;
+    in[8].vmem.watch.floor_bytes = 512 * MIB;
+    in[9].vmem.watch.capped = true;
+    in[9].vmem.watch.cap_bytes = 64 * MIB;
+    in[10].vmem.plugged_bytes = 64 * MIB;
+    in[11].has_balloon = false;
+    in[12].host_thp = true;
+    in[12].target_bytes = 300 * MIB;
+    in[13].host_thp = true;
+    in[14].deflate_on_oom = true;
+    in[14].vmem.plugged_bytes = 104 * MIB;
+    in[15].target_bytes = 300 * MIB;
+    in[16].target_bytes = BOOT + 100 * MIB;
+    const char *seen[N];
+    for (int i = 0; i < N; i++) {
+        struct actuator_out o;
+        actuator_plan(&in[i], &o);
+        seen[i] = o.reason;
+        for (int j = 0; j < i; j++)
+            CU_ASSERT_PTR_NOT_EQUAL(seen[j], o.reason); /* one scenario per reason */
+        check_doc_row(doc, &o);
+    }
+    /* No row without a reason behind it. */
+    const char *table = strstr(doc, "### What explain says");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(table);
+    const char *table_end = strstr(table + 1, "\n### ");
+    int rows = 0;
+    for (const char *p = strstr(table, "\n| `"); p && (!table_end || p < table_end);
+         p = strstr(p + 1, "\n| `"))
+        rows++;
+    CU_ASSERT_EQUAL(rows, N);
+    for (int s = VMEM_WATCH_CONVERGED; s <= VMEM_WATCH_REMOVED; s++) {
+        char row[64];
+        snprintf(row, sizeof(row), "| `%s` |", vmem_watch_state_name((enum vmem_watch_state)s));
+        CU_ASSERT_PTR_NOT_NULL(strstr(doc, row));
+    }
+}
+
 static CU_TestInfo actuator_tests[] = {
     {"block rounding", test_block_rounding},
     {"rounding sweep: whole blocks, total at or just over", test_rounding_sweep},
@@ -554,6 +648,7 @@ static CU_TestInfo actuator_tests[] = {
     {"bad input: target over boot + max", test_target_over_capacity},
     {"request gate", test_request_gate},
     {"names", test_names},
+    {"every reason in docs/virtio-mem.md", test_reasons_in_docs},
     CU_TEST_INFO_NULL,
 };
 
