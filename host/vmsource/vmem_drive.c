@@ -90,7 +90,6 @@ int vmem_drive_plan(struct vmem_drive *d, uint64_t target_bytes, int64_t now_ms,
         d->balloon_reached = d->balloon_raw >= 0 &&
                              abs_diff((uint64_t)d->balloon_raw, out->balloon_qmp_bytes) <
                                  VMEM_DRIVE_BALLOON_SLACK_BYTES;
-        d->size_basis_bytes = d->dev.plugged_bytes;
     }
     return rc;
 }
@@ -124,11 +123,13 @@ int64_t vmem_drive_actual_bytes(const struct vmem_drive *d)
     if (!d->target_bytes || real <= d->target_bytes)
         return (int64_t)real;
     /* What our own transition explains (vmem_drive.h); never below the target. */
-    uint64_t ours = size > d->size_basis_bytes ? size - d->size_basis_bytes : 0;
+    uint64_t ours = 0;
     if (d->has_balloon && d->balloon_sent_bytes && !d->balloon_reached &&
         raw > d->balloon_sent_bytes)
         ours += raw - d->balloon_sent_bytes;
-    if (d->last.total_bytes > d->target_bytes) /* a plan rounded up (THP: a block's step) */
+    /* The plan's own total over the target: a plug under way with the
+     * balloon left empty, or a block's step kept on a THP host. */
+    if (d->last.total_bytes > d->target_bytes)
         ours += d->last.total_bytes - d->target_bytes;
     return (int64_t)(real - min_u64(ours, real - d->target_bytes));
 }

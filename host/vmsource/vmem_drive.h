@@ -21,9 +21,9 @@
  * the manager would read that rise as a guest's deflate-on-OOM or someone
  * else's command (planner_classify_balloon). So the memory reported to the
  * manager (vmem_drive_actual_bytes) leaves out what our own transition
- * explains: the plugged size past what the balloon was planned with, and a
- * balloon still above the value we last sent it that has not reached it
- * yet. A balloon that rises after it reached our value is the guest's, and
+ * explains: what the last plan itself leaves over the target (the block's
+ * step while a plug is under way, or kept on a THP host), and a balloon
+ * still above the value we last sent it that has not reached it yet. A balloon that rises after it reached our value is the guest's, and
  * is reported as it is.
  */
 #ifndef BALLAST_VMEM_DRIVE_H
@@ -49,7 +49,6 @@ struct vmem_drive {
     struct actuator_vmem dev; /* figures as last seen (watch advice filled per plan) */
     struct vmem_watch watch;
     uint64_t target_bytes;        /* the manager's last target; 0 none yet */
-    uint64_t size_basis_bytes;    /* the size the balloon value in force was planned with */
     uint64_t balloon_sent_bytes;  /* QMP value last sent; 0 none */
     bool balloon_reached;         /* balloon_raw came within slack of it since */
     struct actuator_out last;     /* the last plan: actuator and reason for explain */
