@@ -92,6 +92,58 @@ static bool has_arg(char **argv, const char *arg)
     return g_strv_contains((const char *const *)argv, arg);
 }
 
+/*
+ * The whole argv of the default actuator (the balloon), word for word: every
+ * option added to the launcher must leave a balloon fleet's QEMU command line
+ * byte-identical (docs/fleet.md shows the same line).
+ */
+static const char golden_balloon_tcg[] =
+    "/usr/bin/qemu\n-name\nvm1\n-machine\nmicrovm,mem-merge=on\n-accel\ntcg,tb-size=16\n"
+    "-m\n128M\n-smp\n2\n-nodefaults\n-no-user-config\n-display\nnone\n-no-reboot\n"
+    "-chardev\nfile,id=console,path=/run/f/vm1/console.log\n-serial\nchardev:console\n"
+    "-kernel\n/img/vmlinuz\n-initrd\n/img/initramfs.cpio.gz\n"
+    "-append\nconsole=ttyS0 panic=-1 tsc_early_khz=2600000 nokaslr ballast.name=vm1 "
+    "ballast.workload=anon:32M loglevel=4\n"
+    "-device\nvirtio-balloon-device,id=balloon0,free-page-reporting=on,deflate-on-oom=on\n"
+    "-device\nvirtio-serial-device,id=vser0\n"
+    "-chardev\nsocket,id=agent,path=/run/f/vm1/agent.sock,server=on,wait=off\n"
+    "-device\nvirtserialport,chardev=agent,name=org.ballast.agent.0\n"
+    "-chardev\nsocket,id=qmp,path=/run/f/vm1/qmp.sock,server=on,wait=off\n"
+    "-mon\nchardev=qmp,mode=control\n"
+    "-chardev\nsocket,id=qmp-admin,path=/run/f/vm1/qmp-admin.sock,server=on,wait=off\n"
+    "-mon\nchardev=qmp-admin,mode=control\n"
+    "-daemonize\n-pidfile\n/run/f/vm1/pid";
+
+static const char golden_balloon_kvm_head[] =
+    "/usr/bin/qemu\n-name\nvm0\n-machine\nmicrovm,mem-merge=off\n-accel\nkvm\n-cpu\nhost\n"
+    "-m\n128M\n-smp\n2\n-nodefaults\n";
+
+static void test_argv_golden_balloon(void)
+{
+    struct fleet_spec spec;
+    make_spec(&spec, NULL, true, FLEET_ACCEL_TCG);
+    char **argv = fleet_qemu_argv(&spec, 1);
+    g_autofree char *joined = g_strjoinv("\n", argv);
+    CU_ASSERT_STRING_EQUAL(joined, golden_balloon_tcg);
+    g_strfreev(argv);
+    fleet_spec_clear(&spec);
+
+    const char *all[] = {"all", NULL};
+    make_spec(&spec, all, true, FLEET_ACCEL_KVM);
+    argv = fleet_qemu_argv(&spec, 0);
+    g_autofree char *kvm = g_strjoinv("\n", argv);
+    CU_ASSERT_TRUE(g_str_has_prefix(kvm, golden_balloon_kvm_head));
+    /* Under KVM only the accel words differ from TCG's line. */
+    g_autofree char *tail = g_strdup(strstr(kvm, "\n-no-user-config"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tail);
+    g_autofree char *tcg_tail = g_strdup(strstr(golden_balloon_tcg, "\n-no-user-config"));
+    g_autoptr(GString) want = g_string_new(tcg_tail);
+    g_string_replace(want, "vm1", "vm0", 0);
+    CU_ASSERT_STRING_EQUAL(tail, want->str);
+    g_strfreev(argv);
+    fleet_spec_clear(&spec);
+}
+
 /* A state directory too deep for the sockets gives no argv at all, not a QEMU
  * that fails to bind. */
 static void test_argv_too_deep(void)
@@ -494,6 +546,7 @@ static CU_TestInfo qemu_tests[] = {
     {"ksm opt-out from policy files", test_ksm_policy},
     {"socket paths fit sun_path", test_socket_paths},
     {"argv under tcg, mem-merge per guest", test_argv_tcg},
+    {"balloon argv word for word", test_argv_golden_balloon},
     {"argv refused for a too deep state directory", test_argv_too_deep},
     {"argv under kvm, deflate-on-oom", test_argv_kvm_deflate},
     {"argv with --no-free-page-reporting", test_argv_no_free_page_reporting},
