@@ -93,7 +93,7 @@ char *fleet_kernel_cmdline(const struct fleet_spec *spec, unsigned index)
         g_string_append(s, " nokaslr");
     /* Only where memory is hot-plugged: a balloon guest's line stays as it was. */
     if (fleet_actuator_has_vmem(spec->actuator))
-        g_string_append(s, " " FLEET_VMEM_KERNEL_ARG);
+        g_string_append(s, " " FLEET_VMEM_KERNEL_ARGS);
     g_string_append_printf(s, " ballast.name=%s", name);
     if (spec->workload)
         g_string_append_printf(s, " ballast.workload=%s", spec->workload);

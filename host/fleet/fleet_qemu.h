@@ -56,9 +56,9 @@ char *fleet_qemu_escape(const char *value);
 /*
  * Guest kernel command line:
  *   console=ttyS0 panic=-1 [tsc_early_khz=K] [nokaslr]
- *   [memhp_default_state=online_movable] ballast.name=NAME
+ *   [memhp_default_state=online_movable swiotlb=noforce] ballast.name=NAME
  *   [ballast.workload=SPEC] [APPEND]
- * (memhp_default_state only with a virtio-mem device.)
+ * (memhp_default_state and swiotlb only with a virtio-mem device.)
  */
 char *fleet_kernel_cmdline(const struct fleet_spec *spec, unsigned index);
 

@@ -352,7 +352,8 @@ static void test_argv_vmem(void)
               0);
     i = find_opt(argv, "-append", "");
     CU_ASSERT_STRING_EQUAL(argv[i], "console=ttyS0 panic=-1 tsc_early_khz=2600000 nokaslr "
-                                    "memhp_default_state=online_movable ballast.name=vm1 "
+                                    "memhp_default_state=online_movable swiotlb=noforce "
+                                    "ballast.name=vm1 "
                                     "ballast.workload=anon:32M loglevel=4");
     CU_ASSERT_TRUE(has_arg(argv, "-daemonize"));
     g_strfreev(argv);
