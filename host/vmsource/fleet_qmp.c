@@ -10,7 +10,6 @@
 
 #include <errno.h>
 
-
 /* The figures the manager sees: the balloon's own, or with a virtio-mem
  * device the guest's whole memory (vmem_drive.h). */
 void fleet_qmp_emit(struct fleet_qmp *fq)
@@ -257,7 +256,8 @@ struct fleet_qmp *fleet_qmp_new(const char *socket_path, const char *name,
     fq->name = g_strdup(name);
     fq->events = events;
     fq->ctx = ctx;
-    fq->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL};
+    fq->balloon =
+        (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL};
     fq->base_bytes = -1;
     fq->conn = qmp_conn_new(socket_path);
     fleet_vmem_init(fq);

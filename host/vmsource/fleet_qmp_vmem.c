@@ -75,8 +75,7 @@ static struct actuator_vmem to_actuator(const QmpMemdev *m)
     };
 }
 
-static void on_memdevs(QmpConn *conn, const QmpMemdevList *list, const GError *error,
-                       gpointer data)
+static void on_memdevs(QmpConn *conn, const QmpMemdevList *list, const GError *error, gpointer data)
 {
     struct fleet_qmp *fq = data;
     if (fq->closing)
@@ -117,8 +116,8 @@ static void on_memdevs(QmpConn *conn, const QmpMemdevList *list, const GError *e
 
 /* {"event": "MEMORY_DEVICE_SIZE_CHANGE", "data": {"id": "vmem0", "size": 134217728,
  *  "qom-path": "/machine/peripheral/vmem0"}} - at most one a second per device. */
-static void on_size_change(QmpConn *conn, const char *event, JsonObject *data,
-                           gint64 timestamp_us, gpointer user)
+static void on_size_change(QmpConn *conn, const char *event, JsonObject *data, gint64 timestamp_us,
+                           gpointer user)
 {
     struct fleet_qmp *fq = user;
     QmpMemdevSizeChange ev;
@@ -164,7 +163,7 @@ void fleet_vmem_balloon(struct fleet_qmp *fq, uint64_t raw_bytes)
 
 void fleet_vmem_fill(struct fleet_qmp *fq, struct vmsource_balloon *b)
 {
-    const struct vmem_drive *d = &fq->vmem;
+    struct vmem_drive *d = &fq->vmem;
     if (!d->active) {
         b->vmem_max_bytes = 0;
         return;
@@ -184,6 +183,9 @@ void fleet_vmem_fill(struct fleet_qmp *fq, struct vmsource_balloon *b)
     int64_t actual = vmem_drive_actual_bytes(d);
     if (actual >= 0)
         b->actual_bytes = actual;
+    /* A sum of two devices' figures has no one QEMU time: the manager reads
+     * it against the target in force now (vmem_drive.h). */
+    b->actual_changed_real_us = 0;
 }
 
 bool fleet_vmem_active(const struct fleet_qmp *fq)
@@ -196,10 +198,9 @@ bool fleet_vmem_set(struct fleet_qmp *fq, uint64_t target_bytes, QmpDoneFunc don
     struct vmem_drive_cmd cmd;
     vmem_drive_plan(&fq->vmem, target_bytes, mono_ms(), &cmd);
     if (cmd.send_vmem)
-        qmp_memdev_set_requested_size_async(fq->conn, &fq->memdev, cmd.vmem_requested_bytes,
-                                            FLEET_QMP_TIMEOUT_MS,
-                                            fq->vmem.has_balloon ? on_vmem_set : done,
-                                            fq->vmem.has_balloon ? (gpointer)fq : data);
+        qmp_memdev_set_requested_size_async(
+            fq->conn, &fq->memdev, cmd.vmem_requested_bytes, FLEET_QMP_TIMEOUT_MS,
+            fq->vmem.has_balloon ? on_vmem_set : done, fq->vmem.has_balloon ? (gpointer)fq : data);
     if (fq->vmem.has_balloon) {
         /* The command whose answer the manager waits for: always one. */
         uint64_t value = cmd.send_balloon ? cmd.balloon_qmp_bytes : fq->vmem.balloon_sent_bytes;

@@ -87,9 +87,9 @@ int vmem_drive_plan(struct vmem_drive *d, uint64_t target_bytes, int64_t now_ms,
         cmd->send_balloon = true;
         cmd->balloon_qmp_bytes = out->balloon_qmp_bytes;
         d->balloon_sent_bytes = out->balloon_qmp_bytes;
-        d->balloon_reached = d->balloon_raw >= 0 &&
-                             abs_diff((uint64_t)d->balloon_raw, out->balloon_qmp_bytes) <
-                                 VMEM_DRIVE_BALLOON_SLACK_BYTES;
+        d->balloon_reached =
+            d->balloon_raw >= 0 && abs_diff((uint64_t)d->balloon_raw, out->balloon_qmp_bytes) <
+                                       VMEM_DRIVE_BALLOON_SLACK_BYTES;
     }
     return rc;
 }
@@ -111,27 +111,39 @@ bool vmem_drive_hold_ended(const struct vmem_drive *d, int64_t now_ms)
     return d->active && d->hold_until_ms && now_ms >= d->hold_until_ms;
 }
 
-int64_t vmem_drive_actual_bytes(const struct vmem_drive *d)
+/* A move of ours under way: the device not at its request, or the balloon
+ * not yet at the value sent. */
+static bool in_transition(const struct vmem_drive *d)
+{
+    return d->dev.plugged_bytes != d->dev.requested_bytes ||
+           (d->has_balloon && d->balloon_sent_bytes && !d->balloon_reached);
+}
+
+int64_t vmem_drive_actual_bytes(struct vmem_drive *d)
 {
     if (!d->active || !d->boot_bytes)
         return d->balloon_raw;
     if (d->has_balloon && d->balloon_raw < 0)
         return -1;
     uint64_t raw = d->has_balloon ? (uint64_t)d->balloon_raw : d->boot_bytes;
-    uint64_t size = d->dev.plugged_bytes;
-    uint64_t real = raw + size;
-    if (!d->target_bytes || real <= d->target_bytes)
-        return (int64_t)real;
-    /* What our own transition explains (vmem_drive.h); never below the target. */
-    uint64_t ours = 0;
-    if (d->has_balloon && d->balloon_sent_bytes && !d->balloon_reached &&
-        raw > d->balloon_sent_bytes)
-        ours += raw - d->balloon_sent_bytes;
-    /* The plan's own total over the target: a plug under way with the
-     * balloon left empty, or a block's step kept on a THP host. */
-    if (d->last.total_bytes > d->target_bytes)
-        ours += d->last.total_bytes - d->target_bytes;
-    return (int64_t)(real - min_u64(ours, real - d->target_bytes));
+    uint64_t real = raw + d->dev.plugged_bytes;
+    uint64_t t = d->target_bytes;
+    /* The plan's own total over the target (a block's step kept on a THP
+     * host, a plug's slack not yet back in the balloon) is ours. */
+    if (t && real > t && d->last.total_bytes > t)
+        real -= min_u64(d->last.total_bytes - t, real - t);
+    uint64_t out = real;
+    if (t && d->reported_bytes && in_transition(d)) {
+        /* The device and the balloon move apart: their sum between two
+         * events goes toward the target, never past it and never back. */
+        uint64_t prev = d->reported_bytes;
+        if (prev > t)
+            out = real < t ? t : (real > prev ? prev : real);
+        else
+            out = real > t ? t : (real < prev ? prev : real);
+    }
+    d->reported_bytes = out;
+    return (int64_t)out;
 }
 
 int64_t vmem_drive_nominal_bytes(const struct vmem_drive *d)

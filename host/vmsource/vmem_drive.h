@@ -20,11 +20,19 @@
  * between the guest briefly has more than its target because of us, and
  * the manager would read that rise as a guest's deflate-on-OOM or someone
  * else's command (planner_classify_balloon). So the memory reported to the
- * manager (vmem_drive_actual_bytes) leaves out what our own transition
- * explains: what the last plan itself leaves over the target (the block's
- * step while a plug is under way, or kept on a THP host), and a balloon
- * still above the value we last sent it that has not reached it yet. A balloon that rises after it reached our value is the guest's, and
- * is reported as it is.
+ * manager (vmem_drive_actual_bytes) is, while a move of ours is under way
+ * (the device not at its request, or the balloon not at the value sent),
+ * held on its way from the figure last reported toward the target: never
+ * past the target, never back. A shrink whose balloon deflates by a few
+ * hundred KiB before the device's blocks go (a rise over the new target,
+ * the very reading of a guest's deflate or someone else's command) and a
+ * device that unplugs before the balloon has taken its part (a dip under
+ * it) both read as the one move toward the target that they are. The plan's
+ * own total over the target (a block's step) is left out throughout. Once
+ * both have arrived the figure is the real one: a balloon that moves after
+ * that is the guest's (deflate-on-OOM) or someone else's, and shows. The
+ * figures carry no QEMU time stamp (the sum mixes two devices' events):
+ * the manager compares them with the target in force.
  */
 #ifndef BALLAST_VMEM_DRIVE_H
 #define BALLAST_VMEM_DRIVE_H
@@ -48,11 +56,12 @@ struct vmem_drive {
     int64_t balloon_raw;      /* query-balloon / BALLOON_CHANGE actual; -1 unknown */
     struct actuator_vmem dev; /* figures as last seen (watch advice filled per plan) */
     struct vmem_watch watch;
-    uint64_t target_bytes;        /* the manager's last target; 0 none yet */
-    uint64_t balloon_sent_bytes;  /* QMP value last sent; 0 none */
-    bool balloon_reached;         /* balloon_raw came within slack of it since */
-    struct actuator_out last;     /* the last plan: actuator and reason for explain */
-    int64_t hold_until_ms;        /* a hold of the watch the last plan obeyed ends here; 0 none */
+    uint64_t target_bytes;       /* the manager's last target; 0 none yet */
+    uint64_t balloon_sent_bytes; /* QMP value last sent; 0 none */
+    bool balloon_reached;        /* balloon_raw came within slack of it since */
+    struct actuator_out last;    /* the last plan: actuator and reason for explain */
+    int64_t hold_until_ms;       /* a hold of the watch the last plan obeyed ends here; 0 none */
+    uint64_t reported_bytes;     /* the last vmem_drive_actual_bytes; 0 none yet */
 };
 
 /* What to send for one plan, in this order. */
@@ -87,7 +96,7 @@ bool vmem_drive_replan(struct vmem_drive *d, int64_t now_ms, struct vmem_drive_c
 bool vmem_drive_hold_ended(const struct vmem_drive *d, int64_t now_ms);
 
 /* The guest's memory for the manager (see above); -1 unknown. */
-int64_t vmem_drive_actual_bytes(const struct vmem_drive *d);
+int64_t vmem_drive_actual_bytes(struct vmem_drive *d);
 /* The most the guest can have: boot + the device's max; -1 unknown. */
 int64_t vmem_drive_nominal_bytes(const struct vmem_drive *d);
 

@@ -112,6 +112,62 @@ static void test_grow_then_guest_deflate(void)
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 202 * MIB);
 }
 
+/* With deflate-on-OOM a spare block sits in the balloon, so a shrink moves
+ * both: the device unplugs to 64 MiB before the balloon has deflated from
+ * 3 to 2 MiB held. Their sum in between (189) is nobody's move below the
+ * target (190): the balloon on its way counts at the value sent. */
+static void test_shrink_device_first(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    d.deflate_on_oom = true;
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 215 * MIB, 0, &cmd);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 90 * MIB); /* 88 + the spare block */
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 125 * MIB);
+    size_to(&d, 90 * MIB, 500);
+    vmem_drive_balloon(&d, 125 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 215 * MIB);
+    vmem_drive_plan(&d, 190 * MIB, 1000, &cmd);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 64 * MIB);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 126 * MIB);
+    size_to(&d, 64 * MIB, 1500);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 190 * MIB); /* 125 + 64 real */
+    vmem_drive_balloon(&d, 126 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 190 * MIB);
+    vmem_drive_balloon(&d, 125 * MIB); /* someone inflates it after: shown */
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 189 * MIB);
+}
+
+/* The other order, as a real guest did it: the balloon deflates by its
+ * step (3 -> 2 MiB held) at once, the blocks go a second later. The real
+ * sum rises over the old figure meanwhile (204 > 203): read as it is, a
+ * rise over the new target is a guest's deflate or someone else's command
+ * to the manager. Reported, it holds until the device follows. */
+static void test_shrink_balloon_first(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    d.deflate_on_oom = true;
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 203 * MIB, 0, &cmd);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 125 * MIB);
+    size_to(&d, 78 * MIB, 500);
+    vmem_drive_balloon(&d, 125 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 203 * MIB);
+    vmem_drive_plan(&d, 180 * MIB, 1000, &cmd);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 54 * MIB);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 126 * MIB);
+    vmem_drive_balloon(&d, 126 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 203 * MIB); /* 204 real: held, not a rise */
+    size_to(&d, 70 * MIB, 1500);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 196 * MIB);
+    size_to(&d, 54 * MIB, 2000);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 180 * MIB);
+    vmem_drive_balloon(&d, 127 * MIB); /* the guest deflates after: shown */
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 181 * MIB);
+}
+
 /* An unplug that stops part way: after the stall time the device is held
  * where it got and the balloon takes the rest of the target. */
 static void test_unplug_stall(void)
@@ -171,6 +227,8 @@ static CU_TestInfo vmem_drive_tests[] = {
     {"nominal and actual with a device", test_figures},
     {"shrink: blocks out, reported falls to the target", test_shrink},
     {"grow: plug first, our slack hidden, a guest deflate shown", test_grow_then_guest_deflate},
+    {"shrink: the device before the balloon is nobody's move", test_shrink_device_first},
+    {"shrink: the balloon before the device is no rise", test_shrink_balloon_first},
     {"unplug stall: held, the balloon takes the rest", test_unplug_stall},
     {"virtio-mem without a balloon", test_no_balloon},
     {"device removed", test_gone},
