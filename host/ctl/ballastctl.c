@@ -301,6 +301,22 @@ static void print_explain_set_errors(JsonObject *o)
     printf("\n");
 }
 
+/* "  actuator: both (virtio-mem 128 MiB of 128 MiB, converged); reason" */
+static void print_actuator(JsonObject *o)
+{
+    JsonNode *an = json_object_get_member(o, "actuator");
+    if (!an || !JSON_NODE_HOLDS_OBJECT(an))
+        return;
+    JsonObject *ao = json_node_get_object(an);
+    char a[32], b[32], c[32];
+    printf("  actuator: %s (virtio-mem %s plugged of %s, requested %s, %s)", obj_str(ao, "kind"),
+           obj_size(ao, "vmem_size_bytes", a, sizeof(a)),
+           obj_size(ao, "vmem_max_bytes", b, sizeof(b)),
+           obj_size(ao, "vmem_requested_bytes", c, sizeof(c)), obj_str(ao, "vmem_state"));
+    const char *why = obj_str(ao, "reason");
+    printf(why[0] ? ": %s\n" : "\n", why);
+}
+
 static void print_explain(JsonNode *result)
 {
     if (!result)
@@ -325,6 +341,7 @@ static void print_explain(JsonNode *result)
     if (dn && JSON_NODE_HOLDS_VALUE(dn) && json_node_get_value_type(dn) == G_TYPE_BOOLEAN &&
         !json_node_get_boolean(dn))
         printf("  balloon without deflate-on-oom: no safety net while ballastd is down\n");
+    print_actuator(o);
     print_cost(o);
     print_explain_set_errors(o);
     JsonNode *p = json_object_get_member(o, "params");

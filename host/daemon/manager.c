@@ -222,7 +222,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     if (vm->libvirt)
         vm->meta = g_new0(struct lv_policy, 1);
     vm->handle = handle;
-    vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1};
+    vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL};
     vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
     vm->budget_floor_bytes = -1;

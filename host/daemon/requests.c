@@ -215,6 +215,27 @@ static void explain_balloon_checks(struct json_writer *w, struct bd_vm *vm)
         json_writer_null(w);
 }
 
+/* Which actuator carries the target (docs/virtio-mem.md): null for a guest
+ * with a balloon only; with a virtio-mem device its figures, the watch's
+ * state and the plan's reason. */
+static void explain_actuator(struct json_writer *w, const struct vmsource_balloon *b)
+{
+    json_writer_key(w, "actuator");
+    if (b->vmem_max_bytes <= 0) {
+        json_writer_null(w);
+        return;
+    }
+    json_writer_object_begin(w);
+    json_writer_member_string(w, "kind", b->actuator ? b->actuator : "none yet");
+    json_writer_member_string(w, "reason", b->actuator_reason ? b->actuator_reason : "");
+    json_writer_member_int(w, "vmem_size_bytes", b->vmem_size_bytes);
+    json_writer_member_int(w, "vmem_requested_bytes", b->vmem_requested_bytes);
+    json_writer_member_int(w, "vmem_max_bytes", b->vmem_max_bytes);
+    json_writer_member_int(w, "vmem_block_bytes", b->vmem_block_bytes);
+    json_writer_member_string(w, "vmem_state", b->vmem_state ? b->vmem_state : "?");
+    json_writer_object_end(w);
+}
+
 /* The balloon's figures, what ballastd sent it and how fast it followed. */
 static void explain_balloon(struct json_writer *w, struct bd_vm *vm)
 {
@@ -232,6 +253,7 @@ static void explain_balloon(struct json_writer *w, struct bd_vm *vm)
                                : 0);
     json_writer_member_string(w, "restored", vm->restored);
     explain_balloon_checks(w, vm);
+    explain_actuator(w, &vm->balloon);
     json_writer_member_int(w, "event_decisions", (int64_t)vm->event_decisions);
     json_writer_member_int(w, "balloon_queries", (int64_t)vm->balloon_queries);
     json_writer_member_int(w, "balloon_sets", (int64_t)vm->balloon_sets);

@@ -494,6 +494,11 @@ static void say_started(const struct fleet_spec *spec, double elapsed_s)
            spec->count, spec->prefix, spec->prefix, spec->count - 1, spec->state_dir, mem,
            spec->cpus, fleet_accel_name(spec->accel), merging, spec->count,
            spec->thp ? "on" : "off", spec->free_page_reporting ? "on" : "off", elapsed_s);
+    if (fleet_actuator_has_vmem(spec->actuator))
+        printf("fleet: actuator %s: q35, %" G_GUINT64_FORMAT "M at boot, virtio-mem %s plugs "
+               "up to %" G_GUINT64_FORMAT "M\n",
+               fleet_actuator_name(spec->actuator), spec->boot_memory_bytes >> 20,
+               FLEET_VMEM_DEVICE_QOM, spec->max_memory_bytes >> 20);
     fflush(stdout);
 }
 
@@ -616,6 +621,12 @@ static void write_guest_json(struct json_writer *w, const char *dir, const struc
     json_writer_member_int(w, "rss_bytes", (int64_t)st->rss_bytes);
     json_writer_member_string(w, "accel", fleet_accel_name(spec->accel));
     json_writer_member_bool(w, "merge", spec->merge[index]);
+    json_writer_member_string(w, "actuator", fleet_actuator_name(spec->actuator));
+    if (fleet_actuator_has_vmem(spec->actuator)) {
+        json_writer_member_int(w, "boot_memory_bytes", (int64_t)spec->boot_memory_bytes);
+        json_writer_member_int(w, "max_memory_bytes", (int64_t)spec->max_memory_bytes);
+        json_writer_member_string(w, "virtio_mem_device", FLEET_VMEM_DEVICE_QOM);
+    }
     write_path_member(w, "qmp_socket", dir, st->name, FLEET_FILE_QMP);
     write_path_member(w, "agent_socket", dir, st->name, FLEET_FILE_AGENT);
     write_path_member(w, "console_log", dir, st->name, FLEET_FILE_CONSOLE);
@@ -625,7 +636,8 @@ static void write_guest_json(struct json_writer *w, const char *dir, const struc
 /* status --json, indented (docs/fleet.md):
  *   {"state_dir": "/run/f", "guests": [{"name": "vm0", "pid": 4242,
  *    "alive": true, "memory_bytes": 268435456, "rss_bytes": 61865984,
- *    "accel": "kvm", "merge": true, "qmp_socket": "/run/f/vm0/qmp.sock",
+ *    "accel": "kvm", "merge": true, "actuator": "balloon",
+ *    "qmp_socket": "/run/f/vm0/qmp.sock",
  *    "agent_socket": "/run/f/vm0/agent.sock", "console_log": ...}]} */
 static void print_status_json(const char *dir, const struct fleet_spec *spec,
                               const struct guest_status *st)

@@ -45,6 +45,11 @@ static const char usage_text[] =
     "  --config-dir DIR       ballastd policy files: a VM whose policy says\n"
     "                         ksm = false gets mem-merge=off (KSM opt-out)\n"
     "  --tsc-khz KHZ          guest tsc_early_khz (default: measured on the host)\n"
+    "  --actuator A           balloon (default, microvm), virtio-mem or both (q35): what\n"
+    "                         resizes the guests (docs/virtio-mem.md)\n"
+    "  --boot-memory SIZE     virtio-mem: RAM present at boot (default 128M); the guest\n"
+    "                         plugs the rest of --memory at boot, in 2 MiB blocks\n"
+    "  --max-memory SIZE      virtio-mem: most the guest may grow to (default --memory)\n"
     "  --cgroup DIR           run each guest's QEMU in the cgroup v2 directory DIR/NAME\n"
     "                         (DIR must have the memory controller; ballastd's\n"
     "                         memory_cgroup = DIR then budgets the fleet by DIR's limits)\n"
@@ -145,6 +150,9 @@ struct raw_options {
     char *config_dir;
     char *cgroup;
     char *tsc_khz;
+    char *actuator;
+    char *boot_memory;
+    char *max_memory;
     gboolean wait;
     int timeout;
     gboolean json;
@@ -165,6 +173,9 @@ static void raw_clear(struct raw_options *r)
     g_free(r->config_dir);
     g_free(r->cgroup);
     g_free(r->tsc_khz);
+    g_free(r->actuator);
+    g_free(r->boot_memory);
+    g_free(r->max_memory);
     g_strfreev(r->args);
 }
 
@@ -216,7 +227,7 @@ static int check_machine(const struct raw_options *r, struct fleet_options *opts
                     r->memory, FLEET_MIN_MEMORY_BYTES >> 20);
     if (opts->memory_bytes % (1ULL << 20) != 0)
         return fail(error, "--memory %s is not a whole number of MiB", r->memory);
-    if (opts->memory_bytes > (1ULL << 40))
+    if (opts->memory_bytes > FLEET_MAX_MEMORY_BYTES)
         return fail(error, "--memory %s is more than 1 TiB per guest", r->memory);
 
     if (r->cpus < 1 || r->cpus > FLEET_MAX_CPUS)
@@ -286,11 +297,68 @@ static int check_kernel(const struct raw_options *r, struct fleet_options *opts,
     return 0;
 }
 
+/* A size option in whole MiB (a bare number is MiB); 0 or fails saying which option. */
+static int parse_mib(const char *option, const char *text, uint64_t *out, GError **error)
+{
+    if (size_parse(text, 1ULL << 20, out) != 0)
+        return fail(error, "%s '%s' is not a size (e.g. 128M, 1G; a bare number is MiB)", option,
+                    text);
+    if (*out % (1ULL << 20) != 0)
+        return fail(error, "%s %s is not a whole number of MiB", option, text);
+    return 0;
+}
+
+/*
+ * --actuator, --boot-memory, --max-memory (fleet_vmem.h). A balloon guest
+ * boots with all of --memory, so boot = nominal = max and the sizes are
+ * refused; a virtio-mem guest without a balloon refuses the balloon's options.
+ */
+static int check_actuator(const struct raw_options *r, struct fleet_options *opts, GError **error)
+{
+    if (fleet_actuator_from_name(r->actuator, &opts->actuator) != 0)
+        return fail(error, "--actuator '%s' is not one of balloon, virtio-mem, both", r->actuator);
+    opts->boot_memory_bytes = opts->max_memory_bytes = opts->memory_bytes;
+    if (!fleet_actuator_has_vmem(opts->actuator)) {
+        if (r->boot_memory || r->max_memory)
+            return fail(error,
+                        "%s needs --actuator virtio-mem or both (a balloon guest boots with all "
+                        "of --memory)",
+                        r->boot_memory ? "--boot-memory" : "--max-memory");
+        return 0;
+    }
+    if (!fleet_actuator_has_balloon(opts->actuator) &&
+        (r->deflate_on_oom || r->no_deflate_on_oom || r->no_free_page_reporting))
+        return fail(error,
+                    "%s is a balloon option and --actuator virtio-mem has no balloon "
+                    "(--actuator both keeps it)",
+                    r->no_free_page_reporting ? "--no-free-page-reporting"
+                    : r->no_deflate_on_oom    ? "--no-deflate-on-oom"
+                                              : "--deflate-on-oom");
+    opts->boot_memory_bytes = FLEET_VMEM_DEFAULT_BOOT_BYTES;
+    if (r->boot_memory &&
+        parse_mib("--boot-memory", r->boot_memory, &opts->boot_memory_bytes, error) != 0)
+        return -EINVAL;
+    if (r->max_memory &&
+        parse_mib("--max-memory", r->max_memory, &opts->max_memory_bytes, error) != 0)
+        return -EINVAL;
+    const struct fleet_vmem_sizes sizes = {
+        .boot_bytes = opts->boot_memory_bytes,
+        .nominal_bytes = opts->memory_bytes,
+        .max_bytes = opts->max_memory_bytes,
+    };
+    g_autofree char *why = NULL;
+    if (fleet_vmem_check(&sizes, FLEET_MIN_MEMORY_BYTES, FLEET_MAX_MEMORY_BYTES, &why) != 0)
+        return fail(error, "%s", why);
+    return 0;
+}
+
 static int check_start(const struct raw_options *r, struct fleet_options *opts, GError **error)
 {
     if (r->count == 0 && !r->memory && !r->state)
         return fail(error, "start needs --count N --memory SIZE --state DIR");
     int rc = check_machine(r, opts, error);
+    if (rc == 0)
+        rc = check_actuator(r, opts, error);
     if (rc == 0)
         rc = check_names(r, opts, error);
     if (rc == 0)
@@ -371,6 +439,11 @@ static void add_start_entries(GOptionContext *ctx, struct raw_options *r)
         {"config-dir", 0, 0, G_OPTION_ARG_FILENAME, &r->config_dir,
          "ballastd policy files (ksm key)", "DIR"},
         {"tsc-khz", 0, 0, G_OPTION_ARG_STRING, &r->tsc_khz, "Guest tsc_early_khz", "KHZ"},
+        {"actuator", 0, 0, G_OPTION_ARG_STRING, &r->actuator, "balloon, virtio-mem or both", "A"},
+        {"boot-memory", 0, 0, G_OPTION_ARG_STRING, &r->boot_memory,
+         "virtio-mem: RAM present at boot", "SIZE"},
+        {"max-memory", 0, 0, G_OPTION_ARG_STRING, &r->max_memory,
+         "virtio-mem: most RAM the guest may grow to", "SIZE"},
         {"cgroup", 0, 0, G_OPTION_ARG_FILENAME, &r->cgroup, "cgroup v2 directory for the guests",
          "DIR"},
         {"wait", 0, 0, G_OPTION_ARG_NONE, &r->wait, "Wait for every ready marker", NULL},
@@ -514,6 +587,8 @@ int fleet_options_parse(int argc, char *const *argv, struct fleet_options *opts,
      */
     if (!r.accel)
         r.accel = g_strdup("auto");
+    if (!r.actuator)
+        r.actuator = g_strdup("balloon");
     if (!r.prefix)
         r.prefix = g_strdup(FLEET_DEFAULT_PREFIX);
     if (rc == 0 && opts->command == FLEET_CMD_START)

@@ -8,6 +8,7 @@
 #define BALLAST_FLEET_OPTIONS_H
 
 #include "fleet_layout.h"
+#include "fleet_vmem.h"
 
 #include <glib.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 
 /* The cloud kernel + initramfs does not boot in less (measured: 80 MiB). */
 #define FLEET_MIN_MEMORY_BYTES (80ULL << 20)
+#define FLEET_MAX_MEMORY_BYTES (1ULL << 40)
 #define FLEET_MAX_COUNT        1024
 #define FLEET_MAX_CPUS         64
 /* TCG code cache: counted in every QEMU's RSS; 16 MiB boots as fast as 1 GiB. */
@@ -45,18 +47,23 @@ struct fleet_options {
     char *state_dir; /* as given; made absolute by main, except for path (NULL: `path FILE`) */
     /* start */
     unsigned count;
-    uint64_t memory_bytes;
+    uint64_t memory_bytes; /* nominal: what the guest starts at */
+    /* --actuator; a balloon guest has boot = max = memory_bytes, a virtio-mem
+     * guest boot <= memory <= max, each a multiple of FLEET_VMEM_BLOCK_BYTES */
+    enum fleet_actuator actuator;
+    uint64_t boot_memory_bytes;
+    uint64_t max_memory_bytes;
     unsigned cpus;
     enum fleet_accel accel;
     unsigned tb_size_mib;
     bool deflate_on_oom; /* default on; --no-deflate-on-oom */
     /* default on; --no-free-page-reporting (off: libvirt's and QEMU's default) */
     bool free_page_reporting;
-    bool thp;            /* leave transparent huge pages on for QEMU */
-    bool kaslr;          /* keep the guest kernel's KASLR (default: nokaslr) */
-    char **no_merge;     /* NULL-terminated names, or {"all"}; never NULL after parse */
-    char *image_dir;     /* NULL: <build>/guest next to the binary */
-    char *qemu;          /* NULL: qemu-system-x86_64 from PATH */
+    bool thp;        /* leave transparent huge pages on for QEMU */
+    bool kaslr;      /* keep the guest kernel's KASLR (default: nokaslr) */
+    char **no_merge; /* NULL-terminated names, or {"all"}; never NULL after parse */
+    char *image_dir; /* NULL: <build>/guest next to the binary */
+    char *qemu;      /* NULL: qemu-system-x86_64 from PATH */
     char *name_prefix;
     char *workload;   /* NULL: none */
     char *append;     /* NULL: none */

@@ -24,6 +24,9 @@ int fleet_spec_from_options(const struct fleet_options *opts, const char *abs_st
     spec->prefix = g_strdup(opts->name_prefix);
     spec->count = opts->count;
     spec->memory_bytes = opts->memory_bytes;
+    spec->actuator = opts->actuator;
+    spec->boot_memory_bytes = opts->boot_memory_bytes;
+    spec->max_memory_bytes = opts->max_memory_bytes;
     spec->cpus = opts->cpus;
     spec->accel = accel;
     spec->tb_size_mib = opts->tb_size_mib;
@@ -88,6 +91,9 @@ char *fleet_kernel_cmdline(const struct fleet_spec *spec, unsigned index)
      */
     if (!spec->kaslr)
         g_string_append(s, " nokaslr");
+    /* Only where memory is hot-plugged: a balloon guest's line stays as it was. */
+    if (fleet_actuator_has_vmem(spec->actuator))
+        g_string_append(s, " " FLEET_VMEM_KERNEL_ARGS);
     g_string_append_printf(s, " ballast.name=%s", name);
     if (spec->workload)
         g_string_append_printf(s, " ballast.workload=%s", spec->workload);
@@ -111,12 +117,24 @@ static void addf(GPtrArray *argv, const char *fmt, ...)
     va_end(ap);
 }
 
+static struct fleet_vmem_sizes vmem_sizes(const struct fleet_spec *spec)
+{
+    return (struct fleet_vmem_sizes){
+        .boot_bytes = spec->boot_memory_bytes,
+        .nominal_bytes = spec->memory_bytes,
+        .max_bytes = spec->max_memory_bytes,
+    };
+}
+
 /* The machine: accel, memory, CPUs, and nothing QEMU would add by default. */
 static void add_machine(GPtrArray *argv, const struct fleet_spec *spec, unsigned index)
 {
-    /* microvm: no PCI, no firmware; devices are virtio-mmio. mem-merge is KSM. */
+    bool vmem = fleet_actuator_has_vmem(spec->actuator);
+    /* microvm: no PCI, no firmware; devices are virtio-mmio. virtio-mem is a
+     * PCI device only (QEMU 7.2), and microvm has no device memory region:
+     * q35 then, whose SeaBIOS boots slower. mem-merge is KSM. */
     add(argv, "-machine");
-    addf(argv, "microvm,mem-merge=%s", spec->merge[index] ? "on" : "off");
+    addf(argv, "%s,mem-merge=%s", vmem ? "q35" : "microvm", spec->merge[index] ? "on" : "off");
     add(argv, "-accel");
     if (spec->accel == FLEET_ACCEL_KVM) {
         add(argv, "kvm");
@@ -126,7 +144,12 @@ static void add_machine(GPtrArray *argv, const struct fleet_spec *spec, unsigned
         addf(argv, "tcg,tb-size=%u", spec->tb_size_mib);
     }
     add(argv, "-m");
-    addf(argv, "%" G_GUINT64_FORMAT "M", spec->memory_bytes >> 20);
+    if (vmem) {
+        struct fleet_vmem_sizes sizes = vmem_sizes(spec);
+        g_ptr_array_add(argv, fleet_vmem_memory_arg(&sizes));
+    } else {
+        addf(argv, "%" G_GUINT64_FORMAT "M", spec->memory_bytes >> 20);
+    }
     add(argv, "-smp");
     addf(argv, "%u", spec->cpus);
     /* -nodefaults drops the serial port too: the console is added back below. */
@@ -155,21 +178,34 @@ static void add_boot(GPtrArray *argv, const struct fleet_spec *spec, unsigned in
     add(argv, cmdline);
 }
 
-/* The balloon, the agent's port, the QMP monitors, and daemonizing. */
-static void add_devices(GPtrArray *argv, const struct fleet_spec *spec, const char *agent,
-                        const char *qmp, const char *qmp_admin, const char *pidfile)
+/* The balloon and the virtio-mem device, as the actuator says. */
+static void add_actuators(GPtrArray *argv, const struct fleet_spec *spec, unsigned index)
+{
+    /* virtio-mmio on microvm, PCI on q35. */
+    const char *bus = fleet_actuator_has_vmem(spec->actuator) ? "pci" : "device";
+    /* Free page reporting returns memory the guest freed without a balloon move;
+     * off (--no-free-page-reporting) is QEMU's and libvirt's default. */
+    if (fleet_actuator_has_balloon(spec->actuator)) {
+        add(argv, "-device");
+        addf(argv, "virtio-balloon-%s,id=balloon0,free-page-reporting=%s%s", bus,
+             spec->free_page_reporting ? "on" : "off",
+             spec->deflate_on_oom ? ",deflate-on-oom=on" : "");
+    }
+    if (fleet_actuator_has_vmem(spec->actuator)) {
+        struct fleet_vmem_sizes sizes = vmem_sizes(spec);
+        fleet_vmem_add_args(argv, &sizes, spec->merge[index]);
+    }
+    add(argv, "-device");
+    addf(argv, "virtio-serial-%s,id=vser0", bus);
+}
+
+/* The agent's port, the QMP monitors, and daemonizing. */
+static void add_devices(GPtrArray *argv, const char *agent, const char *qmp, const char *qmp_admin,
+                        const char *pidfile)
 {
     g_autofree char *agent_esc = fleet_qemu_escape(agent);
     g_autofree char *qmp_esc = fleet_qemu_escape(qmp);
     g_autofree char *admin_esc = fleet_qemu_escape(qmp_admin);
-    /* Free page reporting returns memory the guest freed without a balloon move;
-     * off (--no-free-page-reporting) is QEMU's and libvirt's default. */
-    add(argv, "-device");
-    addf(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=%s%s",
-         spec->free_page_reporting ? "on" : "off",
-         spec->deflate_on_oom ? ",deflate-on-oom=on" : "");
-    add(argv, "-device");
-    add(argv, "virtio-serial-device,id=vser0");
     add(argv, "-chardev");
     addf(argv, "socket,id=agent,path=%s,server=on,wait=off", agent_esc);
     add(argv, "-device");
@@ -206,7 +242,8 @@ GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
     add(argv, name);
     add_machine(argv, spec, index);
     add_boot(argv, spec, index, console);
-    add_devices(argv, spec, agent, qmp, qmp_admin, pidfile);
+    add_actuators(argv, spec, index);
+    add_devices(argv, agent, qmp, qmp_admin, pidfile);
     g_ptr_array_add(argv, NULL);
     return (GStrv)g_ptr_array_free(argv, FALSE);
 }
@@ -228,6 +265,21 @@ GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
  *     ]
  *   }
  */
+/*
+ * What ballastd needs to drive a virtio-mem guest (docs/fleet.md):
+ *   "actuator": "virtio-mem", "boot_memory_bytes": 134217728,
+ *   "max_memory_bytes": 536870912, "virtio_mem_block_bytes": 2097152,
+ *   "virtio_mem_device": "/machine/peripheral/vmem0"
+ */
+static void write_vmem_json(struct json_writer *w, const struct fleet_spec *spec)
+{
+    json_writer_member_string(w, "actuator", fleet_actuator_name(spec->actuator));
+    json_writer_member_int(w, "boot_memory_bytes", (int64_t)spec->boot_memory_bytes);
+    json_writer_member_int(w, "max_memory_bytes", (int64_t)spec->max_memory_bytes);
+    json_writer_member_int(w, "virtio_mem_block_bytes", (int64_t)FLEET_VMEM_BLOCK_BYTES);
+    json_writer_member_string(w, "virtio_mem_device", FLEET_VMEM_DEVICE_QOM);
+}
+
 char *fleet_spec_to_json(const struct fleet_spec *spec)
 {
     GString *out = g_string_new(NULL);
@@ -254,6 +306,8 @@ char *fleet_spec_to_json(const struct fleet_spec *spec)
     json_writer_member_string(&w, "append", spec->append);
     if (spec->cgroup_dir) /* absent otherwise: fleet.json of a fleet without stays as it was */
         json_writer_member_string(&w, "cgroup", spec->cgroup_dir);
+    if (spec->actuator != FLEET_ACTUATOR_BALLOON) /* absent: the balloon, as before */
+        write_vmem_json(&w, spec);
     json_writer_key(&w, "guests");
     json_writer_array_begin(&w);
     for (unsigned i = 0; i < spec->count; i++) {
@@ -299,6 +353,34 @@ static bool get_bool(JsonObject *o, const char *key, bool *out)
         return false;
     *out = json_node_get_boolean(n);
     return true;
+}
+
+/* The actuator members (absent: the balloon of a fleet.json from before
+ * them), checked as the command line is: a hostile file runs nothing odd. */
+static int vmem_from_object(JsonObject *o, struct fleet_spec *spec, GError **error)
+{
+    spec->actuator = FLEET_ACTUATOR_BALLOON;
+    spec->boot_memory_bytes = spec->max_memory_bytes = spec->memory_bytes;
+    if (!json_object_has_member(o, "actuator"))
+        return 0;
+    if (fleet_actuator_from_name(get_str(o, "actuator"), &spec->actuator) != 0)
+        return bad(error, "actuator");
+    if (!fleet_actuator_has_vmem(spec->actuator))
+        return 0;
+    gint64 boot, max, block;
+    if (!get_int(o, "boot_memory_bytes", 1, G_MAXINT64, &boot) ||
+        !get_int(o, "max_memory_bytes", 1, G_MAXINT64, &max))
+        return bad(error, "boot_memory_bytes/max_memory_bytes");
+    if (!get_int(o, "virtio_mem_block_bytes", 1, G_MAXINT64, &block) ||
+        block != (gint64)FLEET_VMEM_BLOCK_BYTES)
+        return bad(error, "virtio_mem_block_bytes");
+    spec->boot_memory_bytes = (uint64_t)boot;
+    spec->max_memory_bytes = (uint64_t)max;
+    const struct fleet_vmem_sizes sizes = {(uint64_t)boot, spec->memory_bytes, (uint64_t)max};
+    g_autofree char *why = NULL;
+    if (fleet_vmem_check(&sizes, FLEET_MIN_MEMORY_BYTES, FLEET_MAX_MEMORY_BYTES, &why) != 0)
+        return bad(error, "virtio-mem sizes");
+    return 0;
 }
 
 static int spec_from_object(JsonObject *o, struct fleet_spec *spec, GError **error)
@@ -349,6 +431,8 @@ static int spec_from_object(JsonObject *o, struct fleet_spec *spec, GError **err
     spec->workload = g_strdup(get_str(o, "workload"));
     spec->append = g_strdup(get_str(o, "append"));
     spec->cgroup_dir = g_strdup(get_str(o, "cgroup"));
+    if (vmem_from_object(o, spec, error) != 0)
+        return -EINVAL;
 
     JsonNode *gn = json_object_get_member(o, "guests");
     if (!gn || !JSON_NODE_HOLDS_ARRAY(gn))

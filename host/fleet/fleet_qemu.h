@@ -20,7 +20,13 @@ struct fleet_spec {
     char *initrd;
     char *prefix;
     unsigned count;
-    uint64_t memory_bytes;
+    uint64_t memory_bytes; /* nominal: what the guest starts at */
+    /* balloon: microvm, boot = max = memory_bytes; virtio-mem or both: q35,
+     * -m boot_memory_bytes,maxmem=max_memory_bytes and a virtio-mem device
+     * plugging the rest (fleet_vmem.h) */
+    enum fleet_actuator actuator;
+    uint64_t boot_memory_bytes;
+    uint64_t max_memory_bytes;
     unsigned cpus;
     enum fleet_accel accel; /* KVM or TCG, never AUTO */
     unsigned tb_size_mib;   /* TCG only */
@@ -49,8 +55,10 @@ char *fleet_qemu_escape(const char *value);
 
 /*
  * Guest kernel command line:
- *   console=ttyS0 panic=-1 [tsc_early_khz=K] [nokaslr] ballast.name=NAME
+ *   console=ttyS0 panic=-1 [tsc_early_khz=K] [nokaslr]
+ *   [memhp_default_state=online_movable swiotlb=noforce] ballast.name=NAME
  *   [ballast.workload=SPEC] [APPEND]
+ * (memhp_default_state and swiotlb only with a virtio-mem device.)
  */
 char *fleet_kernel_cmdline(const struct fleet_spec *spec, unsigned index);
 

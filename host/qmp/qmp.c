@@ -874,6 +874,12 @@ void qmp_conn_execute_async(QmpConn *conn, const char *command, QmpArgsFunc writ
     conn_rearm(conn);
 }
 
+void qmp_conn_fail_async(QmpConn *conn, QmpReplyFunc cb, gpointer user_data, GError *error)
+{
+    g_return_if_fail(conn && error);
+    conn_fail_later(conn, cb, user_data, error);
+}
+
 guint qmp_conn_subscribe(QmpConn *conn, const char *event, QmpEventFunc fn, gpointer user_data,
                          GDestroyNotify notify)
 {

@@ -66,7 +66,10 @@ typedef enum {
     QMP_ERROR_NOT_FOUND,
     /* The command's QmpArgsFunc did not write one complete "arguments"
      * object (a container left open, a key without its value): a bug on
-     * our side. Nothing was sent; the connection is unaffected. */
+     * our side. Also a request a vocabulary's gate refuses (a virtio-mem
+     * size outside the device's range or off its block size, a device
+     * without an id: qmp_memdev.h). Nothing was sent; the connection is
+     * unaffected. */
     QMP_ERROR_INVALID_ARGUMENTS,
 } QmpErrorCode;
 

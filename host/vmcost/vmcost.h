@@ -163,7 +163,10 @@ int vmcost_read(const char *proc_root, pid_t pid, uint64_t ram_bytes, struct vmc
  * page_tables_bytes         VmPTE of /proc/PID/status: the process's page
  *                           tables (KVM's own EPT/NPT tables are not in it).
  * balloon_held_bytes        nominal - actual: what the balloon keeps out of
- *                           the guest (not resident, not a cost);
+ *                           the guest (not resident, not a cost); with a
+ *                           virtio-mem device also its unplugged blocks
+ *                           (nominal is boot + the device's max; explain's
+ *                           actuator line splits the two);
  *                           balloon_known false when either is unknown.
  * thp_bytes                 AnonHugePages of the guest-RAM mappings: the part
  *                           of guest_ram_resident backed by transparent huge

@@ -4,32 +4,21 @@
  * when it drops, the fleet source rescans and the pid file decides whether
  * the guest is gone or only restarting; until then we retry with backoff.
  */
-#include "fleet_qmp.h"
+#include "fleet_qmp_private.h"
 
-#include "qmp.h"
 #include "qmp_balloon.h"
 
 #include <errno.h>
 
-struct fleet_qmp {
-    QmpConn *conn;
-    char *name;
-    const struct fleet_qmp_events *events;
-    void *ctx;
-    bool closing; /* set in free: late CANCELLED callbacks must not touch anything */
-    bool up;
-    bool query_pending;
-    bool stats_pending;
-    guint reconnect_id;
-    guint backoff_ms;
-    guint attempts;     /* failed connects since the last success (log once) */
-    char *balloon_path; /* QOM path of the balloon device, NULL until found */
-    struct vmsource_balloon balloon;
-};
-
-static void emit_balloon(struct fleet_qmp *fq)
+/* The figures the manager sees: the balloon's own, or with a virtio-mem
+ * device the guest's whole memory (vmem_drive.h). */
+void fleet_qmp_emit(struct fleet_qmp *fq)
 {
-    fq->events->balloon(fq->ctx, &fq->balloon);
+    struct vmsource_balloon *b = &fq->balloon;
+    if (fq->base_bytes > 0)
+        b->nominal_bytes = fq->base_bytes;
+    fleet_vmem_fill(fq, b);
+    fq->events->balloon(fq->ctx, b);
 }
 
 static void schedule_reconnect(struct fleet_qmp *fq);
@@ -68,8 +57,9 @@ static void on_memory_summary(QmpConn *conn, JsonNode *result, const GError *err
     JsonNode *base = json_object_get_member(json_node_get_object(result), "base-memory");
     if (!base || json_node_get_value_type(base) != G_TYPE_INT64 || json_node_get_int(base) <= 0)
         return;
-    fq->balloon.nominal_bytes = json_node_get_int(base);
-    emit_balloon(fq);
+    fq->base_bytes = json_node_get_int(base);
+    fq->vmem.boot_bytes = (uint64_t)fq->base_bytes;
+    fleet_qmp_emit(fq);
 }
 
 static void on_stats_interval(QmpConn *conn, const GError *error, gpointer data)
@@ -91,7 +81,8 @@ static void on_features(QmpConn *conn, const QmpBalloonFeatures *features, const
     if (fq->closing || error)
         return; /* unknown stays unknown */
     fq->balloon.deflate_on_oom = features->deflate_on_oom ? 1 : 0;
-    emit_balloon(fq);
+    fq->vmem.deflate_on_oom = features->deflate_on_oom;
+    fleet_qmp_emit(fq);
 }
 
 static void on_balloon_path(QmpConn *conn, const char *qom_path, const GError *error, gpointer data)
@@ -105,6 +96,7 @@ static void on_balloon_path(QmpConn *conn, const char *qom_path, const GError *e
     }
     g_free(fq->balloon_path);
     fq->balloon_path = g_strdup(qom_path);
+    fq->vmem.has_balloon = true;
     qmp_balloon_set_stats_interval_async(conn, qom_path, FLEET_QMP_STATS_INTERVAL_S,
                                          FLEET_QMP_TIMEOUT_MS, on_stats_interval, fq);
     qmp_balloon_read_features_async(conn, qom_path, FLEET_QMP_TIMEOUT_MS, on_features, fq);
@@ -131,6 +123,7 @@ static void on_connected(QmpConn *conn, const GError *error, gpointer data)
     qmp_conn_execute_async(conn, "query-memory-size-summary", NULL, NULL, FLEET_QMP_TIMEOUT_MS,
                            on_memory_summary, fq);
     qmp_balloon_find_device_async(conn, FLEET_QMP_TIMEOUT_MS, on_balloon_path, fq);
+    fleet_vmem_connected(fq);
     fleet_qmp_refresh(fq, false);
 }
 
@@ -157,9 +150,10 @@ static void on_balloon_change(QmpConn *conn, const char *event, JsonObject *data
     guint64 actual;
     if (fq->closing || !qmp_balloon_parse_change_event(data, &actual, NULL))
         return;
+    fleet_vmem_balloon(fq, actual);
     fq->balloon.actual_bytes = (int64_t)actual;
     fq->balloon.actual_changed_real_us = timestamp_us;
-    emit_balloon(fq);
+    fleet_qmp_emit(fq);
 }
 
 static void on_query(QmpConn *conn, guint64 actual_bytes, const GError *error, gpointer data)
@@ -170,9 +164,10 @@ static void on_query(QmpConn *conn, guint64 actual_bytes, const GError *error, g
     fq->query_pending = false;
     if (error)
         return; /* transport errors surface through on_state */
+    fleet_vmem_balloon(fq, actual_bytes);
     fq->balloon.actual_bytes = (int64_t)actual_bytes;
     fq->balloon.actual_changed_real_us = 0; /* a reply carries no time stamp */
-    emit_balloon(fq);
+    fleet_qmp_emit(fq);
 }
 
 static int64_t stat_or_unknown(guint64 v)
@@ -193,14 +188,15 @@ static void on_stats(QmpConn *conn, const QmpBalloonStats *stats, const GError *
     fq->balloon.guest_total_bytes = stat_or_unknown(stats->total_bytes);
     fq->balloon.guest_available_bytes = stat_or_unknown(stats->available_bytes);
     fq->balloon.guest_free_bytes = stat_or_unknown(stats->free_bytes);
-    emit_balloon(fq);
+    fleet_qmp_emit(fq);
 }
 
 void fleet_qmp_refresh(struct fleet_qmp *fq, bool guest_stats)
 {
     if (!fq || !fq->up)
         return;
-    if (!fq->query_pending) {
+    fleet_vmem_refresh(fq);
+    if (!fq->query_pending && (fq->balloon_path || !fleet_vmem_active(fq))) {
         fq->query_pending = true;
         qmp_balloon_query_async(fq->conn, FLEET_QMP_TIMEOUT_MS, on_query, fq);
     }
@@ -247,6 +243,8 @@ int fleet_qmp_set_target(struct fleet_qmp *fq, uint64_t target_bytes)
         return -ENOTCONN;
     struct set_call *call = g_new(struct set_call, 1);
     *call = (struct set_call){fq, target_bytes};
+    if (fleet_vmem_active(fq) && fleet_vmem_set(fq, target_bytes, on_set_target, call))
+        return 0; /* a device and the balloon: the split (fleet_qmp_vmem.c) */
     qmp_balloon_set_target_async(fq->conn, target_bytes, FLEET_QMP_TIMEOUT_MS, on_set_target, call);
     return 0;
 }
@@ -258,8 +256,11 @@ struct fleet_qmp *fleet_qmp_new(const char *socket_path, const char *name,
     fq->name = g_strdup(name);
     fq->events = events;
     fq->ctx = ctx;
-    fq->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1};
+    fq->balloon =
+        (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL};
+    fq->base_bytes = -1;
     fq->conn = qmp_conn_new(socket_path);
+    fleet_vmem_init(fq);
     qmp_conn_set_state_func(fq->conn, on_state, fq, NULL);
     qmp_conn_subscribe(fq->conn, QMP_EVENT_BALLOON_CHANGE, on_balloon_change, fq, NULL);
     qmp_conn_connect_async(fq->conn, FLEET_QMP_TIMEOUT_MS, on_connected, fq);

@@ -42,6 +42,19 @@ struct vmsource_balloon {
      * deflate-on-oom, libvirt's autodeflate='on'): the guest's safety net
      * while ballastd is down. 1, 0, -1 unknown. */
     int deflate_on_oom;
+    /*
+     * A virtio-mem device beside (or instead of) the balloon, when the
+     * source drives one (docs/virtio-mem.md); vmem_max_bytes 0 = none. Then
+     * nominal_bytes is boot + max and actual_bytes boot + plugged -
+     * ballooned, and set_target splits a target between the two.
+     */
+    int64_t vmem_max_bytes;
+    int64_t vmem_block_bytes;
+    int64_t vmem_size_bytes;      /* plugged now */
+    int64_t vmem_requested_bytes; /* requested-size in force */
+    const char *vmem_state;       /* static: vmem_watch_state_name(), or NULL */
+    const char *actuator;         /* static: "balloon", "virtio-mem", "both", or NULL */
+    const char *actuator_reason;  /* static, one line for explain, or NULL */
 };
 
 /* Callbacks from a source into its owner (ballastd's manager). */

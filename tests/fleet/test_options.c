@@ -49,6 +49,10 @@ static void test_start_defaults(void)
     CU_ASSERT_PTR_NULL(o.qemu);
     CU_ASSERT_EQUAL(o.tsc_khz, 0);
     CU_ASSERT_EQUAL(o.timeout_s, FLEET_DEFAULT_WAIT_S);
+    /* The balloon, booting with all of --memory. */
+    CU_ASSERT_EQUAL(o.actuator, FLEET_ACTUATOR_BALLOON);
+    CU_ASSERT_EQUAL(o.boot_memory_bytes, 128ULL << 20);
+    CU_ASSERT_EQUAL(o.max_memory_bytes, 128ULL << 20);
     fleet_options_clear(&o);
 }
 
@@ -139,6 +143,38 @@ static void test_free_page_reporting(void)
     fleet_options_clear(&o);
 }
 
+/* --actuator virtio-mem|both: boot 128M and max = --memory unless given. */
+static void test_actuator(void)
+{
+    struct fleet_options o;
+    char *msg;
+    CU_ASSERT_EQUAL(parse(&o, &msg,
+                          ARGS("start", "--count", "1", "--memory", "256M", "--state", "d",
+                               "--actuator", "virtio-mem")),
+                    0);
+    CU_ASSERT_EQUAL(o.actuator, FLEET_ACTUATOR_VIRTIO_MEM);
+    CU_ASSERT_EQUAL(o.boot_memory_bytes, FLEET_VMEM_DEFAULT_BOOT_BYTES);
+    CU_ASSERT_EQUAL(o.memory_bytes, 256ULL << 20);
+    CU_ASSERT_EQUAL(o.max_memory_bytes, 256ULL << 20);
+    fleet_options_clear(&o);
+    CU_ASSERT_EQUAL(
+        parse(&o, &msg,
+              ARGS("start", "--count", "1", "--memory", "256M", "--state", "d", "--actuator=both",
+                   "--boot-memory", "96", "--max-memory", "1G", "--no-free-page-reporting")),
+        0);
+    CU_ASSERT_EQUAL(o.actuator, FLEET_ACTUATOR_BOTH);
+    CU_ASSERT_EQUAL(o.boot_memory_bytes, 96ULL << 20);
+    CU_ASSERT_EQUAL(o.max_memory_bytes, 1ULL << 30);
+    CU_ASSERT_FALSE(o.free_page_reporting); /* both keeps the balloon and its options */
+    fleet_options_clear(&o);
+    CU_ASSERT_EQUAL(parse(&o, &msg,
+                          ARGS("start", "--count", "1", "--memory", "256M", "--state", "d",
+                               "--actuator", "balloon")),
+                    0);
+    CU_ASSERT_EQUAL(o.actuator, FLEET_ACTUATOR_BALLOON);
+    fleet_options_clear(&o);
+}
+
 /* Each case must fail and its message must name the problem. */
 static void expect_reject(const char *const *args, const char *needle)
 {
@@ -209,6 +245,45 @@ static void test_rejects_start(void)
                   "--bogus");
     expect_reject(ARGS("start", "--count", "1", "--memory", "128M", "--state", "d", "extra"),
                   "extra");
+}
+
+#define VMEM(...)                                                                                  \
+    ARGS("start", "--count", "1", "--state", "d", "--actuator", "virtio-mem", __VA_ARGS__)
+
+static void test_rejects_actuator(void)
+{
+    expect_reject(
+        ARGS("start", "--count", "1", "--memory", "256M", "--state", "d", "--actuator", "dimm"),
+        "--actuator 'dimm' is not one of balloon, virtio-mem, both");
+    /* Sizes of virtio-mem without it. */
+    expect_reject(
+        ARGS("start", "--count", "1", "--memory", "256M", "--state", "d", "--boot-memory", "128M"),
+        "--boot-memory needs --actuator virtio-mem");
+    expect_reject(ARGS("start", "--count", "1", "--memory", "256M", "--state", "d", "--actuator",
+                       "balloon", "--max-memory", "1G"),
+                  "--max-memory needs --actuator virtio-mem");
+    /* Balloon options without a balloon. */
+    expect_reject(VMEM("--memory", "256M", "--no-free-page-reporting"),
+                  "--no-free-page-reporting is a balloon option");
+    expect_reject(VMEM("--memory", "256M", "--no-deflate-on-oom"),
+                  "--no-deflate-on-oom is a balloon option");
+    expect_reject(VMEM("--memory", "256M", "--deflate-on-oom"), "--deflate-on-oom is a balloon");
+    /* Sizes that do not parse. */
+    expect_reject(VMEM("--memory", "256M", "--boot-memory", "lots"), "--boot-memory 'lots'");
+    expect_reject(VMEM("--memory", "256M", "--max-memory", "1.5T7"), "--max-memory '1.5T7'");
+    expect_reject(VMEM("--memory", "256M", "--boot-memory", "128.5M"), "whole number of MiB");
+    /* boot <= memory <= max, 2 MiB blocks, a boot the kernel survives. */
+    expect_reject(VMEM("--memory", "256M", "--boot-memory", "512M"), "more than --memory");
+    expect_reject(VMEM("--memory", "256M", "--max-memory", "200M"), "more than --max-memory");
+    expect_reject(VMEM("--memory", "255M"), "--memory 255 MiB is not a multiple");
+    expect_reject(VMEM("--memory", "256M", "--boot-memory", "129M"), "not a multiple");
+    expect_reject(VMEM("--memory", "256M", "--max-memory", "513M"), "not a multiple");
+    expect_reject(VMEM("--memory", "256M", "--boot-memory", "64M"), "too small");
+    /* The default boot (128M) with --memory 128M and no --max-memory: nothing to plug. */
+    expect_reject(VMEM("--memory", "128M"), "nothing to plug");
+    /* --memory under the default boot size. */
+    expect_reject(VMEM("--memory", "96M"), "--boot-memory 128 MiB is more than --memory 96 MiB");
+    expect_reject(VMEM("--memory", "256M", "--max-memory", "2T"), "more than");
 }
 
 static void test_long_append_rejected(void)
@@ -326,6 +401,8 @@ static CU_TestInfo options_tests[] = {
     {"free page reporting on by default, --no-free-page-reporting", test_free_page_reporting},
     {"--no-free-page-reporting refusals", test_free_page_reporting_rejects},
     {"start rejects bad input", test_rejects_start},
+    {"--actuator, --boot-memory, --max-memory", test_actuator},
+    {"--actuator refusals", test_rejects_actuator},
     {"over-long command line", test_long_append_rejected},
     {"stop and status", test_commands},
     {"path", test_path},

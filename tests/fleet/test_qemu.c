@@ -64,6 +64,8 @@ static void make_spec(struct fleet_spec *spec, const char *const *no_merge, bool
         .command = FLEET_CMD_START,
         .count = 4,
         .memory_bytes = 128ULL << 20,
+        .boot_memory_bytes = 128ULL << 20, /* the balloon boots with all of it */
+        .max_memory_bytes = 128ULL << 20,
         .cpus = 2,
         .tb_size_mib = 16,
         .deflate_on_oom = deflate,
@@ -90,6 +92,58 @@ static int find_opt(char **argv, const char *flag, const char *prefix)
 static bool has_arg(char **argv, const char *arg)
 {
     return g_strv_contains((const char *const *)argv, arg);
+}
+
+/*
+ * The whole argv of the default actuator (the balloon), word for word: every
+ * option added to the launcher must leave a balloon fleet's QEMU command line
+ * byte-identical (docs/fleet.md shows the same line).
+ */
+static const char golden_balloon_tcg[] =
+    "/usr/bin/qemu\n-name\nvm1\n-machine\nmicrovm,mem-merge=on\n-accel\ntcg,tb-size=16\n"
+    "-m\n128M\n-smp\n2\n-nodefaults\n-no-user-config\n-display\nnone\n-no-reboot\n"
+    "-chardev\nfile,id=console,path=/run/f/vm1/console.log\n-serial\nchardev:console\n"
+    "-kernel\n/img/vmlinuz\n-initrd\n/img/initramfs.cpio.gz\n"
+    "-append\nconsole=ttyS0 panic=-1 tsc_early_khz=2600000 nokaslr ballast.name=vm1 "
+    "ballast.workload=anon:32M loglevel=4\n"
+    "-device\nvirtio-balloon-device,id=balloon0,free-page-reporting=on,deflate-on-oom=on\n"
+    "-device\nvirtio-serial-device,id=vser0\n"
+    "-chardev\nsocket,id=agent,path=/run/f/vm1/agent.sock,server=on,wait=off\n"
+    "-device\nvirtserialport,chardev=agent,name=org.ballast.agent.0\n"
+    "-chardev\nsocket,id=qmp,path=/run/f/vm1/qmp.sock,server=on,wait=off\n"
+    "-mon\nchardev=qmp,mode=control\n"
+    "-chardev\nsocket,id=qmp-admin,path=/run/f/vm1/qmp-admin.sock,server=on,wait=off\n"
+    "-mon\nchardev=qmp-admin,mode=control\n"
+    "-daemonize\n-pidfile\n/run/f/vm1/pid";
+
+static const char golden_balloon_kvm_head[] =
+    "/usr/bin/qemu\n-name\nvm0\n-machine\nmicrovm,mem-merge=off\n-accel\nkvm\n-cpu\nhost\n"
+    "-m\n128M\n-smp\n2\n-nodefaults\n";
+
+static void test_argv_golden_balloon(void)
+{
+    struct fleet_spec spec;
+    make_spec(&spec, NULL, true, FLEET_ACCEL_TCG);
+    char **argv = fleet_qemu_argv(&spec, 1);
+    g_autofree char *joined = g_strjoinv("\n", argv);
+    CU_ASSERT_STRING_EQUAL(joined, golden_balloon_tcg);
+    g_strfreev(argv);
+    fleet_spec_clear(&spec);
+
+    const char *all[] = {"all", NULL};
+    make_spec(&spec, all, true, FLEET_ACCEL_KVM);
+    argv = fleet_qemu_argv(&spec, 0);
+    g_autofree char *kvm = g_strjoinv("\n", argv);
+    CU_ASSERT_TRUE(g_str_has_prefix(kvm, golden_balloon_kvm_head));
+    /* Under KVM only the accel words differ from TCG's line. */
+    g_autofree char *tail = g_strdup(strstr(kvm, "\n-no-user-config"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tail);
+    g_autofree char *tcg_tail = g_strdup(strstr(golden_balloon_tcg, "\n-no-user-config"));
+    g_autoptr(GString) want = g_string_new(tcg_tail);
+    g_string_replace(want, "vm1", "vm0", 0);
+    CU_ASSERT_STRING_EQUAL(tail, want->str);
+    g_strfreev(argv);
+    fleet_spec_clear(&spec);
 }
 
 /* A state directory too deep for the sockets gives no argv at all, not a QEMU
@@ -261,6 +315,140 @@ static void test_argv_no_free_page_reporting(void)
     g_strfreev(on);
     g_strfreev(off);
     fleet_spec_clear(&spec);
+}
+
+/* A balloon spec turned into a virtio-mem one: 128M at boot, 256M nominal, 512M max. */
+static void make_vmem_spec(struct fleet_spec *spec, enum fleet_actuator actuator)
+{
+    const char *no_merge[] = {"vm2", NULL};
+    make_spec(spec, no_merge, true, FLEET_ACCEL_TCG);
+    spec->actuator = actuator;
+    spec->memory_bytes = 256ULL << 20;
+    spec->boot_memory_bytes = 128ULL << 20;
+    spec->max_memory_bytes = 512ULL << 20;
+}
+
+/* --actuator virtio-mem: q35, -m BOOT,maxmem=MAX, the backend and device,
+ * PCI virtio, no balloon, the onlining policy on the kernel command line. */
+static void test_argv_vmem(void)
+{
+    struct fleet_spec spec;
+    make_vmem_spec(&spec, FLEET_ACTUATOR_VIRTIO_MEM);
+    char **argv = fleet_qemu_argv(&spec, 1);
+    int i = find_opt(argv, "-machine", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "q35,mem-merge=on");
+    i = find_opt(argv, "-m", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "128M,maxmem=512M");
+    i = find_opt(argv, "-object", "memory-backend-ram");
+    CU_ASSERT_FATAL(i > 0);
+    CU_ASSERT_STRING_EQUAL(argv[i], "memory-backend-ram,id=vmem0mem,size=384M,merge=on");
+    CU_ASSERT_STRING_EQUAL(argv[i + 1], "-device");
+    CU_ASSERT_STRING_EQUAL(argv[i + 2], "virtio-mem-pci,id=vmem0,memdev=vmem0mem,block-size=2M,"
+                                        "requested-size=128M");
+    CU_ASSERT(find_opt(argv, "-device", "virtio-balloon") < 0);
+    CU_ASSERT(find_opt(argv, "-device", "virtio-serial-device") < 0);
+    CU_ASSERT(find_opt(argv, "-device", "virtio-serial-pci,id=vser0") > 0);
+    CU_ASSERT(find_opt(argv, "-device", "virtserialport,chardev=agent,name=org.ballast.agent.0") >
+              0);
+    i = find_opt(argv, "-append", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "console=ttyS0 panic=-1 tsc_early_khz=2600000 nokaslr "
+                                    "memhp_default_state=online_movable swiotlb=noforce "
+                                    "ballast.name=vm1 "
+                                    "ballast.workload=anon:32M loglevel=4");
+    CU_ASSERT_TRUE(has_arg(argv, "-daemonize"));
+    g_strfreev(argv);
+    /* The guest out of KSM: its plugged memory too. */
+    argv = fleet_qemu_argv(&spec, 2);
+    i = find_opt(argv, "-machine", "");
+    CU_ASSERT_STRING_EQUAL(argv[i], "q35,mem-merge=off");
+    CU_ASSERT(find_opt(argv, "-object", "memory-backend-ram,id=vmem0mem,size=384M,merge=off") > 0);
+    g_strfreev(argv);
+    fleet_spec_clear(&spec);
+}
+
+/* --actuator both: the same q35 line plus the balloon, on PCI, with its options. */
+static void test_argv_both(void)
+{
+    struct fleet_spec spec;
+    make_vmem_spec(&spec, FLEET_ACTUATOR_BOTH);
+    spec.free_page_reporting = false;
+    char **both = fleet_qemu_argv(&spec, 0);
+    int i = find_opt(both, "-device", "virtio-balloon");
+    CU_ASSERT_FATAL(i > 0);
+    CU_ASSERT_STRING_EQUAL(both[i], "virtio-balloon-pci,id=balloon0,free-page-reporting=off,"
+                                    "deflate-on-oom=on");
+    CU_ASSERT(find_opt(both, "-device", "virtio-mem-pci,id=vmem0,") > 0);
+    /* Without the balloon's two words it is the virtio-mem line. */
+    spec.actuator = FLEET_ACTUATOR_VIRTIO_MEM;
+    char **vmem = fleet_qemu_argv(&spec, 0);
+    CU_ASSERT_EQUAL_FATAL(g_strv_length(both), g_strv_length(vmem) + 2);
+    for (int k = 0, j = 0; vmem[j]; k++) {
+        if (k == i - 1) {
+            k++; /* skip "-device" and the balloon */
+            continue;
+        }
+        CU_ASSERT_STRING_EQUAL(both[k], vmem[j]);
+        j++;
+    }
+    g_strfreev(both);
+    g_strfreev(vmem);
+    fleet_spec_clear(&spec);
+}
+
+/* fleet.json keeps the actuator and sizes (what ballastd reads); a balloon
+ * fleet's file has none of the new members. */
+static void test_json_vmem(void)
+{
+    struct fleet_spec a, b;
+    make_vmem_spec(&a, FLEET_ACTUATOR_BOTH);
+    g_autofree char *json = fleet_spec_to_json(&a);
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"actuator\": \"both\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"boot_memory_bytes\": 134217728"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"max_memory_bytes\": 536870912"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"virtio_mem_block_bytes\": 2097152"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"virtio_mem_device\": \"/machine/peripheral/vmem0\""));
+    GError *err = NULL;
+    CU_ASSERT_EQUAL_FATAL(fleet_spec_from_json(json, &b, &err), 0);
+    CU_ASSERT_EQUAL(b.actuator, FLEET_ACTUATOR_BOTH);
+    CU_ASSERT_EQUAL(b.boot_memory_bytes, 128ULL << 20);
+    CU_ASSERT_EQUAL(b.memory_bytes, 256ULL << 20);
+    CU_ASSERT_EQUAL(b.max_memory_bytes, 512ULL << 20);
+    for (unsigned g = 0; g < 4; g++) {
+        char **x = fleet_qemu_argv(&a, g), **y = fleet_qemu_argv(&b, g);
+        CU_ASSERT_TRUE(g_strv_equal((const char *const *)x, (const char *const *)y));
+        g_strfreev(x);
+        g_strfreev(y);
+    }
+    fleet_spec_clear(&b);
+    /* Hostile: sizes that the command line would refuse never run. */
+    const char *const edits[][2] = {
+        {"\"max_memory_bytes\": 536870912", "\"max_memory_bytes\": 134217728"},
+        {"\"boot_memory_bytes\": 134217728", "\"boot_memory_bytes\": 135266304"},
+        {"\"boot_memory_bytes\": 134217728", "\"boot_memory_bytes\": \"128M\""},
+        {"\"virtio_mem_block_bytes\": 2097152", "\"virtio_mem_block_bytes\": 4194304"},
+        {"\"actuator\": \"both\"", "\"actuator\": \"dimm\""},
+        {"\"max_memory_bytes\": 536870912,", ""},
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(edits); k++) {
+        g_autoptr(GString) bad = g_string_new(json);
+        CU_ASSERT_EQUAL_FATAL(g_string_replace(bad, edits[k][0], edits[k][1], 1), 1);
+        CU_ASSERT_NOT_EQUAL(fleet_spec_from_json(bad->str, &b, &err), 0);
+        CU_ASSERT_PTR_NOT_NULL(err);
+        CU_ASSERT_PTR_NULL(b.state_dir);
+        g_clear_error(&err);
+    }
+    fleet_spec_clear(&a);
+    /* The balloon: nothing new in fleet.json, and it reads back as the balloon. */
+    make_spec(&a, NULL, true, FLEET_ACCEL_TCG);
+    g_autofree char *plain = fleet_spec_to_json(&a);
+    CU_ASSERT_PTR_NULL(strstr(plain, "actuator"));
+    CU_ASSERT_PTR_NULL(strstr(plain, "virtio_mem"));
+    CU_ASSERT_EQUAL_FATAL(fleet_spec_from_json(plain, &b, &err), 0);
+    CU_ASSERT_EQUAL(b.actuator, FLEET_ACTUATOR_BALLOON);
+    CU_ASSERT_EQUAL(b.boot_memory_bytes, b.memory_bytes);
+    CU_ASSERT_EQUAL(b.max_memory_bytes, b.memory_bytes);
+    fleet_spec_clear(&a);
+    fleet_spec_clear(&b);
 }
 
 static void test_spec_rejects(void)
@@ -494,6 +682,10 @@ static CU_TestInfo qemu_tests[] = {
     {"ksm opt-out from policy files", test_ksm_policy},
     {"socket paths fit sun_path", test_socket_paths},
     {"argv under tcg, mem-merge per guest", test_argv_tcg},
+    {"balloon argv word for word", test_argv_golden_balloon},
+    {"argv with --actuator virtio-mem", test_argv_vmem},
+    {"argv with --actuator both", test_argv_both},
+    {"fleet.json with an actuator", test_json_vmem},
     {"argv refused for a too deep state directory", test_argv_too_deep},
     {"argv under kvm, deflate-on-oom", test_argv_kvm_deflate},
     {"argv with --no-free-page-reporting", test_argv_no_free_page_reporting},

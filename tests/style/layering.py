@@ -32,7 +32,7 @@ ALLOWED = {
     "fleetdir": {"common"},
     "qemuwrap": set(),
     "ctl": {"common", "json", "loop", "policy"},
-    "vmsource": {"common", "loop", "qmp", "fleetdir"},
+    "vmsource": {"common", "loop", "qmp", "fleetdir", "policy"},
     "libvirt": {"common", "proto", "loop", "policy", "vmsource"},
     "fleet": {"common", "proto", "json", "policy", "fleetdir"},
     "daemon": {"common", "json", "proto", "loop", "qmp", "ksm", "vmcost", "policy", "fleetdir",

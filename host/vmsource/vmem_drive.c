@@ -1,0 +1,154 @@
+/* A fleet guest's virtio-mem device beside its balloon (see vmem_drive.h). */
+#include "vmem_drive.h"
+
+#include <string.h>
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static uint64_t abs_diff(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+void vmem_drive_init(struct vmem_drive *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->balloon_raw = -1;
+    d->deflate_on_oom = false;
+    vmem_watch_init(&d->watch);
+}
+
+bool vmem_drive_device(struct vmem_drive *d, const struct actuator_vmem *dev, bool size_change,
+                       int64_t now_ms)
+{
+    enum vmem_watch_state before = d->watch.state;
+    bool was_there = d->active && d->dev.plugged_bytes == d->dev.requested_bytes;
+    d->dev = *dev;
+    d->dev.present = true;
+    d->active = actuator_vmem_valid(&d->dev);
+    struct vmem_watch_input in = {
+        .now_ms = now_ms,
+        .event = size_change ? VMEM_WATCH_SIZE_CHANGE : VMEM_WATCH_QUERY,
+        .requested_bytes = dev->requested_bytes,
+        .size_bytes = dev->plugged_bytes,
+    };
+    enum vmem_watch_state after = vmem_watch_feed(&d->watch, &in);
+    bool there = d->dev.plugged_bytes == d->dev.requested_bytes;
+    return after != before || (there && !was_there);
+}
+
+void vmem_drive_gone(struct vmem_drive *d, int64_t now_ms)
+{
+    if (!d->active)
+        return;
+    struct vmem_watch_input in = {.now_ms = now_ms, .event = VMEM_WATCH_GONE};
+    vmem_watch_feed(&d->watch, &in);
+    d->dev.plugged_bytes = 0; /* QEMU unplugs a virtio-mem device only when empty */
+    d->dev.requested_bytes = 0;
+}
+
+void vmem_drive_balloon(struct vmem_drive *d, uint64_t balloon_raw_bytes)
+{
+    d->balloon_raw = balloon_raw_bytes > INT64_MAX ? INT64_MAX : (int64_t)balloon_raw_bytes;
+    if (d->balloon_sent_bytes &&
+        abs_diff(balloon_raw_bytes, d->balloon_sent_bytes) < VMEM_DRIVE_BALLOON_SLACK_BYTES)
+        d->balloon_reached = true;
+}
+
+int vmem_drive_plan(struct vmem_drive *d, uint64_t target_bytes, int64_t now_ms,
+                    struct vmem_drive_cmd *cmd)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    d->target_bytes = target_bytes;
+    if (!d->active || !d->boot_bytes)
+        return 0;
+    struct actuator_in in = {
+        .target_bytes = target_bytes,
+        .floor_bytes = 0, /* the manager's target already keeps working set + headroom */
+        .boot_bytes = d->boot_bytes,
+        .has_balloon = d->has_balloon,
+        .deflate_on_oom = d->deflate_on_oom,
+        .host_thp = d->host_thp,
+        .vmem = d->dev,
+    };
+    vmem_watch_advise(&d->watch, now_ms, &in.vmem.watch);
+    d->hold_until_ms = in.vmem.watch.until_ms;
+    int rc = actuator_plan(&in, &d->last);
+    const struct actuator_out *out = &d->last;
+    if (out->vmem_valid && out->vmem_changed) {
+        cmd->send_vmem = true;
+        cmd->vmem_requested_bytes = out->vmem_requested_bytes;
+        d->dev.requested_bytes = out->vmem_requested_bytes; /* in force once sent */
+    }
+    if (out->balloon_valid && d->has_balloon) {
+        cmd->send_balloon = true;
+        cmd->balloon_qmp_bytes = out->balloon_qmp_bytes;
+        d->balloon_sent_bytes = out->balloon_qmp_bytes;
+        d->balloon_reached =
+            d->balloon_raw >= 0 && abs_diff((uint64_t)d->balloon_raw, out->balloon_qmp_bytes) <
+                                       VMEM_DRIVE_BALLOON_SLACK_BYTES;
+    }
+    return rc;
+}
+
+bool vmem_drive_replan(struct vmem_drive *d, int64_t now_ms, struct vmem_drive_cmd *cmd)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    if (!d->target_bytes || !d->active || !d->boot_bytes)
+        return false;
+    uint64_t sent = d->balloon_sent_bytes;
+    vmem_drive_plan(d, d->target_bytes, now_ms, cmd);
+    if (cmd->send_balloon && cmd->balloon_qmp_bytes == sent)
+        cmd->send_balloon = false; /* the value in force already */
+    return cmd->send_vmem || cmd->send_balloon;
+}
+
+bool vmem_drive_hold_ended(const struct vmem_drive *d, int64_t now_ms)
+{
+    return d->active && d->hold_until_ms && now_ms >= d->hold_until_ms;
+}
+
+/* A move of ours under way: the device not at its request, or the balloon
+ * not yet at the value sent. */
+static bool in_transition(const struct vmem_drive *d)
+{
+    return d->dev.plugged_bytes != d->dev.requested_bytes ||
+           (d->has_balloon && d->balloon_sent_bytes && !d->balloon_reached);
+}
+
+int64_t vmem_drive_actual_bytes(struct vmem_drive *d)
+{
+    if (!d->active || !d->boot_bytes)
+        return d->balloon_raw;
+    if (d->has_balloon && d->balloon_raw < 0)
+        return -1;
+    uint64_t raw = d->has_balloon ? (uint64_t)d->balloon_raw : d->boot_bytes;
+    uint64_t real = raw + d->dev.plugged_bytes;
+    uint64_t t = d->target_bytes;
+    /* The plan's own total over the target (a block's step kept on a THP
+     * host, a plug's slack not yet back in the balloon) is ours. */
+    if (t && real > t && d->last.total_bytes > t)
+        real -= min_u64(d->last.total_bytes - t, real - t);
+    uint64_t out = real;
+    if (t && d->reported_bytes && in_transition(d)) {
+        /* The device and the balloon move apart: their sum between two
+         * events goes toward the target, never past it and never back. */
+        uint64_t prev = d->reported_bytes;
+        if (prev > t)
+            out = real < t ? t : (real > prev ? prev : real);
+        else
+            out = real > t ? t : (real < prev ? prev : real);
+    }
+    d->reported_bytes = out;
+    return (int64_t)out;
+}
+
+int64_t vmem_drive_nominal_bytes(const struct vmem_drive *d)
+{
+    if (!d->active || !d->boot_bytes)
+        return -1;
+    return (int64_t)(d->boot_bytes + d->dev.max_bytes);
+}

@@ -1,0 +1,241 @@
+/*
+ * A fleet guest's virtio-mem device beside its balloon (vmem_drive.h): what
+ * a target sends, and the memory reported to the manager while our own
+ * moves are under way - which must never look like a guest's deflate-on-OOM
+ * or someone else's command - while a real deflate still shows.
+ */
+#include "cunit_main.h"
+#include "vmem_drive.h"
+
+#include <string.h>
+
+#define MIB  (1024ull * 1024ull)
+#define BOOT (128 * MIB)
+
+/* A 256 MiB fleet guest as `fleet start --actuator both` starts it: 128 MiB
+ * at boot, 128 MiB plugged of a 128 MiB device in 2 MiB blocks, a balloon
+ * without deflate-on-OOM (so no spare block), no THP, balloon at boot. */
+static void guest(struct vmem_drive *d)
+{
+    vmem_drive_init(d);
+    d->boot_bytes = BOOT;
+    d->has_balloon = true;
+    vmem_drive_balloon(d, BOOT);
+    struct actuator_vmem dev = {.present = true,
+                                .block_bytes = 2 * MIB,
+                                .max_bytes = 128 * MIB,
+                                .plugged_bytes = 128 * MIB,
+                                .requested_bytes = 128 * MIB};
+    vmem_drive_device(d, &dev, false, 0);
+}
+
+/* The device's size moved to size (a MEMORY_DEVICE_SIZE_CHANGE) at now_ms. */
+static bool size_to(struct vmem_drive *d, uint64_t size, int64_t now_ms)
+{
+    struct actuator_vmem dev = d->dev;
+    dev.plugged_bytes = size;
+    return vmem_drive_device(d, &dev, true, now_ms);
+}
+
+static void test_inactive(void)
+{
+    struct vmem_drive d;
+    vmem_drive_init(&d);
+    vmem_drive_balloon(&d, 200 * MIB);
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 100 * MIB, 0, &cmd);
+    CU_ASSERT_FALSE(cmd.send_vmem || cmd.send_balloon);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 200 * MIB); /* the balloon's own */
+    CU_ASSERT_EQUAL(vmem_drive_nominal_bytes(&d), -1);
+}
+
+static void test_figures(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    CU_ASSERT_TRUE(d.active);
+    CU_ASSERT_EQUAL(vmem_drive_nominal_bytes(&d), 256 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 256 * MIB); /* 128 balloon + 128 plugged */
+}
+
+/* An idle guest shrunk to 150 MiB: the device to 22 MiB (whole blocks), the
+ * balloon empty; while the blocks go, the memory reported falls toward the
+ * target, as a shrink of ours does. */
+static void test_shrink(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    struct vmem_drive_cmd cmd;
+    CU_ASSERT_EQUAL(vmem_drive_plan(&d, 150 * MIB, 1000, &cmd), 0);
+    CU_ASSERT_TRUE(cmd.send_vmem);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 22 * MIB);
+    CU_ASSERT_TRUE(cmd.send_balloon);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, BOOT); /* 128 + 22 = 150: the balloon holds nothing */
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 256 * MIB);
+    size_to(&d, 100 * MIB, 2000);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 228 * MIB);
+    CU_ASSERT_TRUE(size_to(&d, 22 * MIB, 3000)); /* reached: a replan is due */
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 150 * MIB);
+    CU_ASSERT_FALSE(vmem_drive_replan(&d, 3000, &cmd)); /* nothing new to send */
+    CU_ASSERT_STRING_EQUAL(actuator_kind_name(d.last.actuator), "virtio-mem");
+}
+
+/* Growth to 201 MiB: plug 74 MiB first, the balloon empty meanwhile; as the
+ * blocks arrive the guest has up to 1 MiB over its target (the block's
+ * step), which is ours and is not reported; the replan takes it back into
+ * the balloon. A deflate of the guest's own after that shows at once. */
+static void test_grow_then_guest_deflate(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 150 * MIB, 0, &cmd);
+    size_to(&d, 22 * MIB, 1000);
+    vmem_drive_plan(&d, 201 * MIB, 2000, &cmd);
+    CU_ASSERT_TRUE(cmd.send_vmem);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 74 * MIB);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, BOOT); /* plug pending: nothing held */
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 150 * MIB);
+    size_to(&d, 60 * MIB, 2100);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 188 * MIB);
+    CU_ASSERT_TRUE(size_to(&d, 74 * MIB, 2200));
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 201 * MIB); /* 202 real, 1 of it ours */
+    CU_ASSERT_TRUE(vmem_drive_replan(&d, 2200, &cmd));
+    CU_ASSERT_FALSE(cmd.send_vmem);
+    CU_ASSERT_TRUE(cmd.send_balloon);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 127 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 201 * MIB); /* the balloon still on its way */
+    vmem_drive_balloon(&d, 127 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 201 * MIB);
+    /* The guest takes its balloon back under OOM (1 MiB at a time). */
+    vmem_drive_balloon(&d, 128 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 202 * MIB);
+}
+
+/* With deflate-on-OOM a spare block sits in the balloon, so a shrink moves
+ * both: the device unplugs to 64 MiB before the balloon has deflated from
+ * 3 to 2 MiB held. Their sum in between (189) is nobody's move below the
+ * target (190): the balloon on its way counts at the value sent. */
+static void test_shrink_device_first(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    d.deflate_on_oom = true;
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 215 * MIB, 0, &cmd);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 90 * MIB); /* 88 + the spare block */
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 125 * MIB);
+    size_to(&d, 90 * MIB, 500);
+    vmem_drive_balloon(&d, 125 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 215 * MIB);
+    vmem_drive_plan(&d, 190 * MIB, 1000, &cmd);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 64 * MIB);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 126 * MIB);
+    size_to(&d, 64 * MIB, 1500);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 190 * MIB); /* 125 + 64 real */
+    vmem_drive_balloon(&d, 126 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 190 * MIB);
+    vmem_drive_balloon(&d, 125 * MIB); /* someone inflates it after: shown */
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 189 * MIB);
+}
+
+/* The other order, as a real guest did it: the balloon deflates by its
+ * step (3 -> 2 MiB held) at once, the blocks go a second later. The real
+ * sum rises over the old figure meanwhile (204 > 203): read as it is, a
+ * rise over the new target is a guest's deflate or someone else's command
+ * to the manager. Reported, it holds until the device follows. */
+static void test_shrink_balloon_first(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    d.deflate_on_oom = true;
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 203 * MIB, 0, &cmd);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 125 * MIB);
+    size_to(&d, 78 * MIB, 500);
+    vmem_drive_balloon(&d, 125 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 203 * MIB);
+    vmem_drive_plan(&d, 180 * MIB, 1000, &cmd);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 54 * MIB);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 126 * MIB);
+    vmem_drive_balloon(&d, 126 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 203 * MIB); /* 204 real: held, not a rise */
+    size_to(&d, 70 * MIB, 1500);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 196 * MIB);
+    size_to(&d, 54 * MIB, 2000);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 180 * MIB);
+    vmem_drive_balloon(&d, 127 * MIB); /* the guest deflates after: shown */
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 181 * MIB);
+}
+
+/* An unplug that stops part way: after the stall time the device is held
+ * where it got and the balloon takes the rest of the target. */
+static void test_unplug_stall(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 150 * MIB, 0, &cmd);
+    size_to(&d, 100 * MIB, 1000);
+    struct actuator_vmem dev = d.dev;
+    CU_ASSERT_FALSE(vmem_drive_device(&d, &dev, false, 1000 + VMEM_WATCH_STALL_MS - 1));
+    CU_ASSERT_TRUE(vmem_drive_device(&d, &dev, false, 1000 + VMEM_WATCH_STALL_MS + 1));
+    CU_ASSERT_EQUAL(d.watch.state, VMEM_WATCH_STALLED_UNPLUG);
+    CU_ASSERT_TRUE(vmem_drive_replan(&d, 1000 + VMEM_WATCH_STALL_MS + 1, &cmd));
+    CU_ASSERT_TRUE(cmd.send_vmem);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 100 * MIB); /* held where it got */
+    CU_ASSERT_TRUE(cmd.send_balloon);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 50 * MIB); /* 128 + 100 - 78 = 150 */
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.last.reason, "stalled"));
+    CU_ASSERT_NOT_EQUAL(d.hold_until_ms, 0);
+    CU_ASSERT_FALSE(vmem_drive_hold_ended(&d, d.hold_until_ms - 1));
+    CU_ASSERT_TRUE(vmem_drive_hold_ended(&d, d.hold_until_ms));
+}
+
+/* virtio-mem alone (no balloon device): the guest's memory is boot + plugged. */
+static void test_no_balloon(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    d.has_balloon = false;
+    d.balloon_raw = -1;
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 151 * MIB, 0, &cmd);
+    CU_ASSERT_TRUE(cmd.send_vmem);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 24 * MIB); /* rounded up: 152 */
+    CU_ASSERT_FALSE(cmd.send_balloon);
+    size_to(&d, 24 * MIB, 1000);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 151 * MIB); /* the rounding is ours */
+}
+
+/* The device unplugged from the VM: the balloon alone, the device counted as none. */
+static void test_gone(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    vmem_drive_gone(&d, 5000);
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 100 * MIB, 5000, &cmd);
+    CU_ASSERT_FALSE(cmd.send_vmem);
+    CU_ASSERT_TRUE(cmd.send_balloon);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 100 * MIB);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.last.reason, "removed"));
+}
+
+static CU_TestInfo vmem_drive_tests[] = {
+    {"no device: the balloon's figures", test_inactive},
+    {"nominal and actual with a device", test_figures},
+    {"shrink: blocks out, reported falls to the target", test_shrink},
+    {"grow: plug first, our slack hidden, a guest deflate shown", test_grow_then_guest_deflate},
+    {"shrink: the device before the balloon is nobody's move", test_shrink_device_first},
+    {"shrink: the balloon before the device is no rise", test_shrink_balloon_first},
+    {"unplug stall: held, the balloon takes the rest", test_unplug_stall},
+    {"virtio-mem without a balloon", test_no_balloon},
+    {"device removed", test_gone},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo ballast_test_suites[] = {
+    {"vmem_drive", NULL, NULL, NULL, NULL, vmem_drive_tests},
+    CU_SUITE_INFO_NULL,
+};
