@@ -23,6 +23,7 @@
  * command.
  */
 #include "qmp.h"
+#include "json_one_value.h"
 #include "json_writer.h"
 #include "qmp_framer.h"
 #include "qmp_json.h"
@@ -469,6 +470,10 @@ static void conn_handle_line(QmpConn *conn, const char *line, gsize len)
         return; /* blank line: nothing to do */
     if (!qmp_json_depth_ok(line, len, QMP_MAX_DEPTH)) {
         conn_protocol_error(conn, "JSON nested deeper than %d levels", QMP_MAX_DEPTH);
+        return;
+    }
+    if (!json_one_value(line, len)) {
+        conn_protocol_error(conn, "more than one JSON value on a line");
         return;
     }
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
