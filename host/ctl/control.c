@@ -8,7 +8,7 @@
 #include "control.h"
 
 #include "json_depth.h"
-#include "json_one_value.h"
+#include "json_glib_leak.h"
 
 #include <errno.h>
 #include <math.h>
@@ -150,9 +150,9 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, con
     if (json_depth(line, len) > CTL_MAX_JSON_DEPTH)
         return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL, "JSON nested deeper than %d",
                     CTL_MAX_JSON_DEPTH);
-    if (!json_one_value(line, len))
-        return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL,
-                    "more than one JSON value in the request");
+    const char *leak = json_glib_leak(line, len);
+    if (leak)
+        return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL, "%s", leak);
 
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     g_autoptr(GError) error = NULL;
@@ -314,7 +314,7 @@ int ctl_reply_parse(const char *line, JsonNode **result, char **err_code, char *
     /* ballastd's replies nest 4 levels; json-glib recurses once per level
      * and would overflow ballastctl's stack on a line of '[' (fuzz.ctl.reply). */
     size_t len = strlen(line);
-    if (json_depth(line, len) > CTL_MAX_JSON_DEPTH || !json_one_value(line, len))
+    if (json_depth(line, len) > CTL_MAX_JSON_DEPTH || json_glib_leak(line, len))
         return -EINVAL;
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, line, -1, NULL))

@@ -8,15 +8,16 @@ int json_depth(const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (quote) {
-            if (c == '\\')
+            if (c == '\\' && quote == '"')
                 i++; /* the escaped byte cannot end the string */
             else if (c == quote)
                 quote = 0;
             continue;
         }
-        /* json-glib's scanner also reads 'single-quoted' strings: a '"'
-         * inside one must not open a string here, or the brackets after it
-         * would hide from the count ("['\"', [[[..." nested unseen). */
+        /* json-glib's scanner also reads 'single-quoted' strings, without
+         * escapes: a '"' inside one must not open a string here, nor a
+         * backslash keep it open, or the brackets after it would hide from
+         * the count ("['\"', [[[..." and "['\\', [[[..." nested unseen). */
         if (c == '"' || c == '\'')
             quote = c;
         else if (c == '{' || c == '[') {

@@ -11,7 +11,8 @@
 
 /* The deepest nesting of objects and arrays in s[0..len), counting brackets
  * outside strings (double or single quoted, as json-glib reads both;
- * escapes honoured); unbalanced text counts as it goes. */
+ * backslash escapes in double-quoted ones only, as there); unbalanced text
+ * counts as it goes. */
 int json_depth(const char *s, size_t len);
 
 #endif

@@ -23,7 +23,7 @@
  * command.
  */
 #include "qmp.h"
-#include "json_one_value.h"
+#include "json_glib_leak.h"
 #include "json_writer.h"
 #include "qmp_framer.h"
 #include "qmp_json.h"
@@ -472,8 +472,9 @@ static void conn_handle_line(QmpConn *conn, const char *line, gsize len)
         conn_protocol_error(conn, "JSON nested deeper than %d levels", QMP_MAX_DEPTH);
         return;
     }
-    if (!json_one_value(line, len)) {
-        conn_protocol_error(conn, "more than one JSON value on a line");
+    const char *leak = json_glib_leak(line, len);
+    if (leak) {
+        conn_protocol_error(conn, "%s", leak);
         return;
     }
     g_autoptr(JsonParser) parser = json_parser_new_immutable();

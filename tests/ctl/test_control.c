@@ -118,9 +118,18 @@ static void test_hostile_sizes(void)
               &code),
         -EINVAL);
     CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
+    /* Nor a backslash in one: json-glib reads no escapes there. */
+    CU_ASSERT_EQUAL(
+        parse("{\"cmd\":\"ping\",\"x\":['\\',[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]}", &r,
+              &code),
+        -EINVAL);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
     /* Two requests on one line: json-glib 1.6 took the first and leaked the
      * second; refused before it reads them. */
     CU_ASSERT_EQUAL(parse("{\"cmd\":\"ping\"}{\"cmd\":\"status\"}", &r, &code), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
+    /* Half a surrogate pair: json-glib 1.6 lost the string's buffer. */
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"explain\",\"vm\":\"\\ud800\\u0041\"}", &r, &code), -EINVAL);
     CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
     /* A VM name that would not fit the fixed buffer is refused, not truncated. */
     GString *s = g_string_new("{\"cmd\":\"explain\",\"vm\":\"");
