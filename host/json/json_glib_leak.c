@@ -23,20 +23,29 @@ static int32_t u_escape(const char *s, size_t len, size_t i)
     return v;
 }
 
-/* Inside a "string" at s[i] == '\\': why its escape would leak, or NULL.
- * json-glib reads "\ud8" followed by anything but a hex digit as \ud800,
- * a high surrogate: a \u escape must have its four digits (as JSON says). */
-static const char *escape_leak(const char *s, size_t len, size_t i)
+/* At s[i] == '\\' in a "string": how many bytes its escape takes (12 for
+ * a surrogate pair), or 0 with *why when json-glib would leak on it. It
+ * reads any \u escape of a surrogate, high or low, as the start of a pair,
+ * and "\ud8" followed by anything but a hex digit as \ud800: a \u escape
+ * must have its four digits (as JSON says), and a surrogate must be the
+ * high half with the low half right after it. */
+static size_t escape_len(const char *s, size_t len, size_t i, const char **why)
 {
     if (len - i < 2 || s[i + 1] != 'u')
-        return NULL;
+        return len - i < 2 ? 1 : 2;
     int32_t hi = u_escape(s, len, i);
-    if (hi < 0)
-        return "a \\u escape without four hex digits";
-    if (hi < 0xd800 || hi > 0xdbff)
-        return NULL;
+    if (hi < 0) {
+        *why = "a \\u escape without four hex digits";
+        return 0;
+    }
+    if (hi < 0xd800 || hi > 0xdfff)
+        return 6;
     int32_t lo = u_escape(s, len, i + 6);
-    return lo >= 0xdc00 && lo <= 0xdfff ? NULL : "half a surrogate pair";
+    if (hi > 0xdbff || lo < 0xdc00 || lo > 0xdfff) {
+        *why = "half a surrogate pair";
+        return 0;
+    }
+    return 12;
 }
 
 const char *json_glib_leak(const char *s, size_t len)
@@ -48,10 +57,11 @@ const char *json_glib_leak(const char *s, size_t len)
         char c = s[i];
         if (quote) {
             if (c == '\\' && quote == '"') {
-                const char *why = escape_leak(s, len, i);
-                if (why)
+                const char *why = NULL;
+                size_t n = escape_len(s, len, i, &why);
+                if (n == 0)
                     return why;
-                i++; /* the escaped byte cannot end the string */
+                i += n - 1; /* no escaped byte can end the string */
             } else if (c == quote) {
                 quote = 0;
             }

@@ -13,11 +13,12 @@
  *    as the first value, reports success, and never frees the tree of the
  *    second (about 200 bytes a value, so a 64 KiB line of "{}" lost
  *    megabytes);
- *  - a \u escape of a high surrogate (D800-DBFF) not followed by the \u
- *    escape of a low one (DC00-DFFF): the string's buffer is lost with the
- *    "malformed surrogate pair" error (152 bytes a line). json-glib reads
- *    a \u escape of fewer than four hex digits as if zeros followed
- *    ("\ud8n" is \ud800), so those are refused too (JSON has none).
+ *  - a \u escape of a surrogate (D800-DFFF) that is not a high one
+ *    followed by the \u escape of a low one: the string's buffer is lost
+ *    with the "malformed surrogate pair" error (152 bytes a line).
+ *    json-glib reads a \u escape of fewer than four hex digits as if zeros
+ *    followed ("\ud8n" is \ud800), so those are refused too (JSON has
+ *    none).
  *
  * Strings are read as json-glib's scanner reads them: "double-quoted" with
  * backslash escapes, 'single-quoted' without any (a backslash in one is
