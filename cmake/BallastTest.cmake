@@ -60,7 +60,8 @@ function(ballast_fuzzer)
   set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${BALLAST_TEST_BIN_DIR})
   set(artifacts ${CMAKE_BINARY_DIR}/fuzz-artifacts/${T_NAME})
   # The kept corpus (tests/fuzz/corpus/<name>, minimised, regression seeds
-  # included) and dictionary (tests/fuzz/dict/<name>.dict) are required:
+  # included), dictionary (tests/fuzz/dict/<name>.dict) and input bound (a
+  # line in tests/fuzz/max_len) are required:
   # run-fuzzer.sh copies the corpus to a temp dir, so the run replays every
   # kept input first and never writes into the repository. scripts/fuzz runs
   # the long campaigns.
