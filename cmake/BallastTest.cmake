@@ -53,14 +53,15 @@ function(ballast_fuzzer)
     return()
   endif()
   string(REPLACE "." "_" exe "${T_NAME}")
-  add_executable(${exe} ${T_SOURCES} ${BALLAST_TESTS_DIR}/fuzz/asan_defaults.c)
+  add_executable(${exe} ${T_SOURCES} ${BALLAST_TESTS_DIR}/fuzz/fuzz_defaults.c)
   target_link_libraries(${exe} PRIVATE ${T_LIBS})
   target_compile_options(${exe} PRIVATE -fsanitize=fuzzer)
   target_link_options(${exe} PRIVATE -fsanitize=fuzzer)
   set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${BALLAST_TEST_BIN_DIR})
   set(artifacts ${CMAKE_BINARY_DIR}/fuzz-artifacts/${T_NAME})
   # The kept corpus (tests/fuzz/corpus/<name>, minimised, regression seeds
-  # included) and dictionary (tests/fuzz/dict/<name>.dict) are required:
+  # included), dictionary (tests/fuzz/dict/<name>.dict) and input bound (a
+  # line in tests/fuzz/max_len) are required:
   # run-fuzzer.sh copies the corpus to a temp dir, so the run replays every
   # kept input first and never writes into the repository. scripts/fuzz runs
   # the long campaigns.

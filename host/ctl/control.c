@@ -8,6 +8,7 @@
 #include "control.h"
 
 #include "json_depth.h"
+#include "json_glib_leak.h"
 
 #include <errno.h>
 #include <math.h>
@@ -149,6 +150,9 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *out, con
     if (json_depth(line, len) > CTL_MAX_JSON_DEPTH)
         return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL, "JSON nested deeper than %d",
                     CTL_MAX_JSON_DEPTH);
+    const char *leak = json_glib_leak(line, len);
+    if (leak)
+        return fail(err_code, err_msg, CTL_ERR_BAD_REQUEST, -EINVAL, "%s", leak);
 
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     g_autoptr(GError) error = NULL;
@@ -309,7 +313,8 @@ int ctl_reply_parse(const char *line, JsonNode **result, char **err_code, char *
     *err_msg = NULL;
     /* ballastd's replies nest 4 levels; json-glib recurses once per level
      * and would overflow ballastctl's stack on a line of '[' (fuzz.ctl.reply). */
-    if (json_depth(line, strlen(line)) > CTL_MAX_JSON_DEPTH)
+    size_t len = strlen(line);
+    if (json_depth(line, len) > CTL_MAX_JSON_DEPTH || json_glib_leak(line, len))
         return -EINVAL;
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, line, -1, NULL))

@@ -2,6 +2,7 @@
 #include "state_file.h"
 
 #include "json_depth.h"
+#include "json_glib_leak.h"
 #include "json_writer.h"
 #include "procfile.h"
 
@@ -362,6 +363,9 @@ int state_file_decode_host(const char *text, size_t len, const char *boot_id, in
         return refuse(why, -EINVAL, "a NUL byte: not text");
     if (json_depth(text, len) > STATE_FILE_MAX_DEPTH)
         return refuse(why, -EINVAL, "nested deeper than %d", STATE_FILE_MAX_DEPTH);
+    const char *leak = json_glib_leak(text, len);
+    if (leak)
+        return refuse(why, -EINVAL, "%s", leak);
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     g_autoptr(GError) err = NULL;
     if (!json_parser_load_from_data(parser, text, (gssize)len, &err))

@@ -1,25 +1,25 @@
 /* JSON nesting depth without parsing (see json_depth.h). */
 #include "json_depth.h"
 
-#include <stdbool.h>
-
 int json_depth(const char *s, size_t len)
 {
     int depth = 0, max = 0;
-    bool in_string = false, escaped = false;
+    char quote = 0; /* the quote that opened the current string, 0 outside */
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
+        if (quote) {
+            if (c == '\\' && quote == '"')
+                i++; /* the escaped byte cannot end the string */
+            else if (c == quote)
+                quote = 0;
             continue;
         }
-        if (c == '"')
-            in_string = true;
+        /* json-glib's scanner also reads 'single-quoted' strings, without
+         * escapes: a '"' inside one must not open a string here, nor a
+         * backslash keep it open, or the brackets after it would hide from
+         * the count ("['\"', [[[..." and "['\\', [[[..." nested unseen). */
+        if (c == '"' || c == '\'')
+            quote = c;
         else if (c == '{' || c == '[') {
             if (++depth > max)
                 max = depth;

@@ -10,7 +10,9 @@
 #include <stddef.h>
 
 /* The deepest nesting of objects and arrays in s[0..len), counting brackets
- * outside strings (escapes honoured); unbalanced text counts as it goes. */
+ * outside strings (double or single quoted, as json-glib reads both;
+ * backslash escapes in double-quoted ones only, as there); unbalanced text
+ * counts as it goes. */
 int json_depth(const char *s, size_t len);
 
 #endif

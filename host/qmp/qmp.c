@@ -23,6 +23,7 @@
  * command.
  */
 #include "qmp.h"
+#include "json_glib_leak.h"
 #include "json_writer.h"
 #include "qmp_framer.h"
 #include "qmp_json.h"
@@ -469,6 +470,11 @@ static void conn_handle_line(QmpConn *conn, const char *line, gsize len)
         return; /* blank line: nothing to do */
     if (!qmp_json_depth_ok(line, len, QMP_MAX_DEPTH)) {
         conn_protocol_error(conn, "JSON nested deeper than %d levels", QMP_MAX_DEPTH);
+        return;
+    }
+    const char *leak = json_glib_leak(line, len);
+    if (leak) {
+        conn_protocol_error(conn, "%s", leak);
         return;
     }
     g_autoptr(JsonParser) parser = json_parser_new_immutable();

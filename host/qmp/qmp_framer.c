@@ -137,14 +137,16 @@ gboolean qmp_json_depth_ok(const char *text, gsize len, guint max_depth)
     for (gsize i = 0; i < len; i++) {
         char c = text[i];
         if (quote) {
-            if (c == '\\')
+            if (c == '\\' && quote == '"')
                 i++; /* the escaped byte cannot end the string */
             else if (c == quote)
                 quote = 0;
             continue;
         }
         /* json-glib's scanner also knows 'single-quoted' strings: treat
-         * both as strings so brackets cannot hide from this count. */
+         * both as strings so brackets cannot hide from this count. It reads
+         * no escapes in single-quoted ones: "['\\', [[[..." is a string of
+         * one backslash, then the nesting. */
         if (c == '"' || c == '\'') {
             quote = c;
         } else if (c == '{' || c == '[') {

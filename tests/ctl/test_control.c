@@ -111,6 +111,26 @@ static void test_hostile_sizes(void)
     /* Brackets inside strings do not count as depth. */
     CU_ASSERT_EQUAL(
         parse("{\"cmd\":\"ping\",\"x\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[\"}", &r, &code), 0);
+    /* A '"' in a single-quoted string (json-glib reads those) hides no
+     * bracket from the depth check: 22 deep. */
+    CU_ASSERT_EQUAL(
+        parse("{\"cmd\":\"ping\",\"x\":['\"',[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]}", &r,
+              &code),
+        -EINVAL);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
+    /* Nor a backslash in one: json-glib reads no escapes there. */
+    CU_ASSERT_EQUAL(
+        parse("{\"cmd\":\"ping\",\"x\":['\\',[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]}", &r,
+              &code),
+        -EINVAL);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
+    /* Two requests on one line: json-glib 1.6 took the first and leaked the
+     * second; refused before it reads them. */
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"ping\"}{\"cmd\":\"status\"}", &r, &code), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
+    /* Half a surrogate pair: json-glib 1.6 lost the string's buffer. */
+    CU_ASSERT_EQUAL(parse("{\"cmd\":\"explain\",\"vm\":\"\\ud800\\u0041\"}", &r, &code), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(code, CTL_ERR_BAD_REQUEST);
     /* A VM name that would not fit the fixed buffer is refused, not truncated. */
     GString *s = g_string_new("{\"cmd\":\"explain\",\"vm\":\"");
     for (int i = 0; i < CTL_VM_NAME_MAX; i++)
@@ -175,6 +195,8 @@ static void test_replies(void)
     CU_ASSERT_EQUAL(ctl_reply_parse("garbage", &result, &code, &msg), -EINVAL);
     CU_ASSERT_EQUAL(ctl_reply_parse("{\"ok\":\"yes\"}", &result, &code, &msg), -EINVAL);
     CU_ASSERT_EQUAL(ctl_reply_parse("{\"ok\":false}", &result, &code, &msg), -EINVAL);
+    CU_ASSERT_EQUAL(ctl_reply_parse("{\"ok\":true}{\"ok\":true}", &result, &code, &msg), -EINVAL);
+    CU_ASSERT_PTR_NULL(result);
 }
 
 /* What fuzz.ctl.reply and fuzz.ctl.request found: a reply nested deeper

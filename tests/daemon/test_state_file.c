@@ -241,6 +241,9 @@ static void test_hostile_documents(void)
         {"{\"format\": \"ballastd-state\", \"version\": 1, \"boot_id\": \"" BOOT
          "\", \"vms\": [[[[[]]]]]}",
          -EINVAL}, /* deeper than the format */
+        {"{\"format\": \"ballastd-state\", \"version\": 1, \"boot_id\": \"" BOOT "\", \"vms\": []}"
+         "{\"format\": \"ballastd-state\"}",
+         -EINVAL}, /* two documents (json-glib 1.6 read the first, leaked the second) */
         {"{\"format\": \"ballastd-state\", \"version\": 1, \"boot_id\": \"" BOOT "\", \"vms\": [",
          -EINVAL},
     };

@@ -3,8 +3,9 @@
 # the kept corpus is copied to a temp dir, so the run replays every kept
 # input first (a regression seed that crashed once fails here at once) and
 # adds what it finds to the copy, never to the repository; the target's
-# dictionary guides it. A missing corpus or dictionary fails: every target
-# keeps both (tests/fuzz/README.md). scripts/fuzz runs the long campaigns.
+# dictionary guides it, and its line in tests/fuzz/max_len bounds its
+# inputs. A missing corpus, dictionary or max_len line fails: every target
+# keeps all three (tests/fuzz/README.md). scripts/fuzz runs the long campaigns.
 #   run-fuzzer.sh FUZZER CORPUS_DIR DICT SECONDS ARTIFACT_DIR
 set -euo pipefail
 if (($# != 5)); then
@@ -20,10 +21,16 @@ if [[ ! -f $dict ]]; then
   echo "FAIL: no dictionary at $dict" >&2
   exit 1
 fi
+# The target's name is its kept corpus's directory name.
+max_len=$(awk -v t="$(basename "$corpus")" '$1 == t { print $2 }' "$(dirname "$0")/max_len")
+if [[ ! $max_len =~ ^[1-9][0-9]*$ ]]; then
+  echo "FAIL: no line for $(basename "$corpus") in $(dirname "$0")/max_len" >&2
+  exit 1
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/ballast-fuzz-$(basename "$corpus").XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp -R "$corpus"/. "$work"/
 mkdir -p "$artifacts"
-echo "$(basename "$fuzzer"): $(find "$work" -type f | wc -l) kept inputs, $seconds s, dictionary $dict"
-"$fuzzer" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
+echo "$(basename "$fuzzer"): $(find "$work" -type f | wc -l) kept inputs, $seconds s, dictionary $dict, inputs up to $max_len bytes"
+"$fuzzer" -max_total_time="$seconds" -max_len="$max_len" -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
   -dict="$dict" -artifact_prefix="$artifacts/" "$work"

@@ -2,7 +2,7 @@
  * fuzz.qmp.balloon: any bytes as the "return" value of a balloon reply from
  * QEMU — guest-stats (qom-get), query-balloon, qom-list — or a
  * BALLOON_CHANGE event's data, through the checks qmp.c makes on every line
- * (the depth guard, then json-glib) and the pure extractors of
+ * (the depth guard, what json-glib would leak on, then json-glib) and the pure extractors of
  * qmp_balloon.c that the async commands call on it.
  *
  * Properties (abort on violation): no crash, leak, undefined behaviour or
@@ -14,6 +14,7 @@
  */
 #include "qmp.h"
 #include "qmp_balloon.h"
+#include "json_glib_leak.h"
 #include "qmp_framer.h"
 
 #include <stdint.h>
@@ -71,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         once = TRUE;
     }
     const char *text = (const char *)data;
-    if (!qmp_json_depth_ok(text, size, QMP_MAX_DEPTH))
+    if (!qmp_json_depth_ok(text, size, QMP_MAX_DEPTH) || json_glib_leak(text, size))
         return 0;
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, text, (gssize)size, NULL))

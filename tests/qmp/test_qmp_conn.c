@@ -495,6 +495,17 @@ static void test_malformed(void)
     g_autofree char *m3 = expect_protocol_error(too_deep, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(m3, "nested deeper"));
 
+    /* Two values on a line: json-glib 1.6 read the first and leaked the
+     * second; refused before it reads them. */
+    static const FakeStep two_values[] = {
+        FAKE_HANDSHAKE,
+        {.kind = FAKE_EXPECT, .command = "victim"},
+        {.kind = FAKE_SEND, .text = "{\"return\": {}, \"id\": 2}{\"return\": {}}\r\n"},
+        {.kind = FAKE_END},
+    };
+    g_autofree char *m4 = expect_protocol_error(two_values, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(m4, "more than one JSON value"));
+
     /* Not QMP at all: no greeting. */
     static const FakeStep no_greeting[] = {
         {.kind = FAKE_ACCEPT},

@@ -110,6 +110,11 @@ static void test_depth(void)
     CU_ASSERT_TRUE(qmp_json_depth_ok(s, strlen(s), 1));
     const char *sq = "['[[[[[[']";
     CU_ASSERT_TRUE(qmp_json_depth_ok(sq, strlen(sq), 1));
+    /* json-glib reads no escapes in single-quoted strings: a backslash in
+     * one does not hide the quote after it, nor the nesting after that. */
+    const char *sq_bs = "['\\', [[1]]]";
+    CU_ASSERT_FALSE(qmp_json_depth_ok(sq_bs, strlen(sq_bs), 2));
+    CU_ASSERT_TRUE(qmp_json_depth_ok(sq_bs, strlen(sq_bs), 3));
     char deep[1000];
     memset(deep, '[', sizeof(deep));
     CU_ASSERT_FALSE(qmp_json_depth_ok(deep, sizeof(deep), QMP_MAX_DEPTH));
