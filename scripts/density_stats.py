@@ -651,9 +651,8 @@ def vmem_table(rows: Sequence[dict]) -> list[str]:
         idle = idle_mib_per_guest(r)
         ref = VMEM_REFERENCE.get(key)
         vs = "-"
-        if ref is not None:
-            ref_idle = idle_mib_per_guest(have[ref]) if ref in have else None
-            vs = f"{fmt_ratio(ratio(idle, ref_idle))} of ({ref})"
+        if ref in have:
+            vs = f"{fmt_ratio(ratio(idle, idle_mib_per_guest(have[ref])))} of ({ref})"
         plugged, requested = vmem_mib_per_guest(r)
         dev = "-"
         if key in VMEM and (plugged is not None or requested is not None):
