@@ -31,7 +31,12 @@ unit.scripts.density_stats checks them on fixtures without a guest.
       wrote (numbers become numbers, "-" becomes null).
   density_stats.py merge --into FILE NEW
       Rows of NEW replace the rows of FILE for the same strategy; written
-      back in the order a..e.
+      back in the order a..h.
+  density_stats.py select [--only LIST] [--quick] [--virtio-mem]
+      The strategies to run, in table order, one a line: KEY, `managed`
+      (ballastd drives the fleet) or `observe`, then the strategy's
+      `fleet start` arguments. Without --only: a..e (b, e with --quick);
+      --virtio-mem adds f, g, h. An unknown name: a message, exit 2.
   density_stats.py report --data DIR --out FILE [--plot NAME]
       Writes the results (DIR/results.jsonl) into FILE: everything before
       its "## Method" heading is replaced, the rest is kept.
@@ -64,8 +69,36 @@ STRATEGIES = [
     ("c", "ksm-defaults", "KSM at kernel defaults (100 pages / 20 ms)"),
     ("d", "ksmtuned", "KSM by the ksmtuned / MOM formula"),
     ("e", "ballast", "ballast (ballastd, default config)"),
+    ("f", "ballast-vmem", "ballast, virtio-mem beside the balloon (THP off)"),
+    ("g", "ballast-vmem-thp", "ballast, virtio-mem beside the balloon, THP on"),
+    ("h", "ballast-thp", "ballast, balloon only, THP on"),
 ]
 KEYS = [k for k, _, _ in STRATEGIES]
+# What runs without --only: the full set, or --quick's pair. The virtio-mem
+# strategies only run when asked (--only, --virtio-mem): they would add
+# three fleets' worth of time to every full run.
+DEFAULT_KEYS = ["a", "b", "c", "d", "e"]
+QUICK_KEYS = ["b", "e"]
+VMEM_KEYS = ["f", "g", "h"]
+# How each strategy's fleet differs from the launcher's defaults (microvm,
+# balloon with free page reporting and deflate-on-OOM, THP off for QEMU):
+# `scripts/fleet start` arguments, the same in the main phase and packing.
+FLEET_ARGS = {
+    "a": ["--no-free-page-reporting"],
+    "f": ["--actuator", "both"],
+    "g": ["--actuator", "both", "--thp"],
+    "h": ["--thp"],
+}
+# ballastd with its default config (and memory_budget in packing) drives
+# these; for the others an observer ballastd only reads the agents.
+MANAGED = frozenset({"e", "f", "g", "h"})
+VMEM = frozenset(k for k, a in FLEET_ARGS.items() if "--actuator" in a)
+THP = frozenset(k for k, a in FLEET_ARGS.items() if "--thp" in a)
+# The virtio-mem table's rows and what each is held against: the balloon on
+# the same THP setting ((f) to (e), (g) to (h)), and THP's own cost to the
+# balloon ((h) to (e)).
+VMEM_TABLE_KEYS = ["e", "f", "g", "h"]
+VMEM_REFERENCE = {"f": "e", "g": "h", "h": "e"}
 BASELINE = "b"
 RESULTS_HEADING = "## Method"
 
@@ -76,6 +109,38 @@ def strategy_key(name: str) -> str | None:
         if name in (key, long):
             return key
     return None
+
+
+def unknown_strategy_text(name: str) -> str:
+    names = ", ".join(long for _, long, _ in STRATEGIES)
+    return f"unknown strategy '{name}' ({KEYS[0]}..{KEYS[-1]} or {names})"
+
+
+def select_strategies(only: str | None = None, quick: bool = False,
+                      virtio_mem: bool = False) -> list[str]:
+    """The strategies a run measures, in table order, each once: --only's
+    comma-separated keys or long names (else the full set, or --quick's
+    pair), plus (f), (g), (h) with --virtio-mem. ValueError names an unknown
+    strategy."""
+    if only is not None:
+        chosen = set()
+        for name in only.split(","):
+            key = strategy_key(name.strip())
+            if key is None:
+                raise ValueError(unknown_strategy_text(name.strip()))
+            chosen.add(key)
+    else:
+        chosen = set(QUICK_KEYS if quick else DEFAULT_KEYS)
+    if virtio_mem:
+        chosen |= set(VMEM_KEYS)
+    return [k for k in KEYS if k in chosen]
+
+
+def selection_lines(keys: Sequence[str]) -> list[str]:
+    """One line per strategy for the shell script: KEY, `managed` or
+    `observe` (which ballastd runs), then its `fleet start` arguments."""
+    return [" ".join([k, "managed" if k in MANAGED else "observe", *FLEET_ARGS.get(k, [])])
+            for k in keys]
 
 
 def label(key: str) -> str:
@@ -384,6 +449,27 @@ def spike_peak_mib_per_guest(row: dict) -> float | None:
     return (peak - before) / n / 1024
 
 
+def _per_guest_mib(m: dict, kib_key: str, vms_key: str) -> float | None:
+    kib, n = m.get(kib_key), m.get(vms_key)
+    if not isinstance(kib, (int, float)) or not isinstance(n, int) or n <= 0:
+        return None
+    return kib / n / 1024
+
+
+def thp_mib_per_guest(row: dict) -> float | None:
+    """Guest RAM in transparent huge pages at the idle window's end, per VM
+    whose host cost ballastd knew (status: cost.thp_bytes), MiB."""
+    return _per_guest_mib(row.get("main") or {}, "idle_thp_kib", "idle_cost_vms")
+
+
+def vmem_mib_per_guest(row: dict) -> tuple[float | None, float | None]:
+    """(plugged, requested) MiB per virtio-mem device at the idle window's
+    end (explain: actuator.vmem_size_bytes, vmem_requested_bytes)."""
+    m = row.get("main") or {}
+    return (_per_guest_mib(m, "idle_vmem_plugged_kib", "idle_vmem_vms"),
+            _per_guest_mib(m, "idle_vmem_requested_kib", "idle_vmem_vms"))
+
+
 def baseline_row(rows: Sequence[dict]) -> dict | None:
     return next((r for r in rows if r.get("strategy") == BASELINE), None)
 
@@ -408,7 +494,10 @@ def _latest_run(rows: Sequence[dict]) -> dict:
 
 def header_markdown(rows: Sequence[dict], plot: str | None) -> list[str]:
     run = _latest_run(rows)
-    lines = ["# Density benchmark: how many idle tiny guests fit, five ways", ""]
+    title = "# Density benchmark: how many idle tiny guests fit, five ways"
+    if any(r.get("strategy") in VMEM_KEYS for r in rows):
+        title += ", and virtio-mem and THP beside the balloon"
+    lines = [title, ""]
     lines.append("<!-- Everything above \"## Method\" is written by scripts/bench-density "
                  "(scripts/density_stats.py report); edit below it. -->")
     lines.append("")
@@ -482,6 +571,14 @@ def idle_table(rows: Sequence[dict]) -> list[str]:
     return out
 
 
+def growths_text(m: dict) -> str:
+    """ballastd's growths in the spike: "COUNT: MEDIAN / WORST ms", "-" unmeasured."""
+    if m.get("growths") is None:
+        return "-"
+    return (f"{fmt(m.get('growths'))}: {fmt(m.get('growth_latency_median_ms'))} / "
+            f"{fmt(m.get('growth_latency_max_ms'))} ms")
+
+
 def spike_table(rows: Sequence[dict]) -> list[str]:
     out = [
         "### Spike: every guest's working set jumps back to the peak",
@@ -496,17 +593,73 @@ def spike_table(rows: Sequence[dict]) -> list[str]:
         m = r.get("main")
         if not m:
             continue
-        growths = "-"
-        if m.get("growths") is not None:
-            growths = (f"{fmt(m.get('growths'))}: {fmt(m.get('growth_latency_median_ms'))} / "
-                       f"{fmt(m.get('growth_latency_max_ms'))} ms")
         out.append(
             f"| {label(r['strategy'])} | {fmt(m.get('spike_reached'))} of "
             f"{fmt(m.get('spike_bursts'))} | {fmt(m.get('spike_latency_median_ms'))} / "
-            f"{fmt(m.get('spike_latency_max_ms'))} ms | {growths} | "
+            f"{fmt(m.get('spike_latency_max_ms'))} ms | {growths_text(m)} | "
             f"{fmt(m.get('deflate_events'))} | {fmt(m.get('oom_kills'))} / "
             f"{fmt(m.get('agent_oom_kills'))} | {fmt(m.get('agents_ok'))} of "
             f"{fmt(m.get('guests'))} | {fmt(spike_peak_mib_per_guest(r))} |")
+    out.append("")
+    return out
+
+
+def _vmem_guests_text(key: str, run: dict, m: dict) -> str:
+    if key not in VMEM:
+        return "microvm, balloon"
+    boot, total = m.get("vmem_boot_mib"), run.get("memory_mib")
+    if isinstance(boot, int) and isinstance(total, int) and total > boot:
+        return f"q35, {boot} MiB at boot + {total - boot} MiB virtio-mem, balloon"
+    return "q35, virtio-mem + balloon"
+
+
+def _vmem_thp_text(key: str, m: dict) -> str:
+    if key not in THP:
+        return "off"
+    host = m.get("host_thp")
+    return f"on (host: {host})" if isinstance(host, str) and host else "on"
+
+
+def vmem_table(rows: Sequence[dict]) -> list[str]:
+    """(e)..(h) side by side, only when (f), (g) or (h) was measured: old
+    results without them render exactly as before. Rows without the newer
+    figures (an (e) from an older run) show "-" for them."""
+    have = {r.get("strategy"): r for r in rows if r.get("main")}
+    if not any(k in have for k in VMEM_KEYS):
+        return []
+    out = [
+        "### virtio-mem beside the balloon, THP on and off",
+        "",
+        "(f) and (g) boot q35 guests whose memory above boot is a virtio-mem device, with a "
+        "balloon beside it (`scripts/fleet start --actuator both`); (e) and (h) are the "
+        "microvm balloon guests. (g) and (h) leave transparent huge pages on for QEMU "
+        "(`--thp`). Each is held against the balloon on the same THP setting, and (h) "
+        "against (e): what THP costs the balloon. KSM saved and ksmd CPU for these rows "
+        "are in the idle table above.",
+        "",
+        "| strategy | guests | THP for QEMU | host MiB per idle guest | ratio to the balloon "
+        "| virtio-mem plugged per guest at idle, of requested (MiB) | THP-backed guest RAM "
+        "per guest at idle (MiB) | growths in the spike: count, latency median / worst "
+        "(ballastd log) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key in VMEM_TABLE_KEYS:
+        r = have.get(key)
+        if r is None:
+            continue
+        m, run = r["main"], r.get("run") or {}
+        idle = idle_mib_per_guest(r)
+        ref = VMEM_REFERENCE.get(key)
+        vs = "-"
+        if ref in have:
+            vs = f"{fmt_ratio(ratio(idle, idle_mib_per_guest(have[ref])))} of ({ref})"
+        plugged, requested = vmem_mib_per_guest(r)
+        dev = "-"
+        if key in VMEM and (plugged is not None or requested is not None):
+            dev = f"{fmt(plugged)} of {fmt(requested)}"
+        out.append(f"| {label(key)} | {_vmem_guests_text(key, run, m)} | "
+                   f"{_vmem_thp_text(key, m)} | {fmt(idle)} | {vs} | {dev} | "
+                   f"{fmt(thp_mib_per_guest(r))} | {growths_text(m)} |")
     out.append("")
     return out
 
@@ -566,6 +719,7 @@ def results_markdown(rows: Sequence[dict], plot: str | None = None) -> str:
     else:
         lines += idle_table(rows)
         lines += spike_table(rows)
+        lines += vmem_table(rows)
         lines += pack_table(rows)
     return "\n".join(lines) + "\n"
 
@@ -723,6 +877,10 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     s = sub.add_parser("oom")
     s.add_argument("files", nargs="*")
     sub.add_parser("median")
+    s = sub.add_parser("select")
+    s.add_argument("--only", default=None)
+    s.add_argument("--quick", action="store_true")
+    s.add_argument("--virtio-mem", action="store_true")
     s = sub.add_parser("row")
     s.add_argument("--strategy", required=True)
     s.add_argument("--run", required=True)
@@ -779,6 +937,14 @@ def _run(args: argparse.Namespace, p: argparse.ArgumentParser, out: TextIO) -> i
         m = median(values)
         print("-" if m is None else (str(int(m)) if float(m).is_integer() else f"{m:.1f}"),
               file=out)
+    elif args.cmd == "select":
+        try:
+            keys = select_strategies(args.only, args.quick, args.virtio_mem)
+        except ValueError as e:
+            print(f"--only: {e}", file=sys.stderr)
+            return 2
+        for line in selection_lines(keys):
+            print(line, file=out)
     elif args.cmd == "row":
         def kv(path):
             if not path:

@@ -6,7 +6,11 @@ bursts, reached, not reached, pending, a guest without any, a kernel message
 in front of a workload line, OOM kills), the key=value files turned into
 result rows, rows merged across runs, the markdown (ratios against (b), the
 warning for other QEMU processes, the splice that keeps docs/benchmarks/
-density.md's Method section), the gnuplot data and script; then
+density.md's Method section), the gnuplot data and script; the virtio-mem
+strategies (f) to (h): which run (--only, --virtio-mem, never by default),
+their fleet arguments, their table (plugged MiB, THP-backed RAM, growth
+latency, each against the balloon on the same THP setting), and old
+results without those figures rendering byte for byte as before; then
 scripts/bench-density itself on the paths that boot nothing: bad arguments,
 --dry-run, and --from-data (report and PNG from the fixture rows).
 """
@@ -223,6 +227,26 @@ def fixture_rows():
     return rows
 
 
+def vmem_fixture_rows():
+    """Rows (f), (g) with a packing test for (f) only, and (h) without."""
+    rows = []
+    for k in ("f", "g", "h"):
+        argv = ["row", "--strategy", k, "--run", fix(f"{k}.run.kv"), "--main", fix(f"{k}.main.kv")]
+        if os.path.exists(fix(f"{k}.pack.kv")):
+            argv += ["--pack", fix(f"{k}.pack.kv"), "--rounds", fix(f"{k}.rounds.tsv")]
+        rc, out, err = run(*argv)
+        assert rc == 0, err
+        rows.append(json.loads(out))
+    return rows
+
+
+def table_rows(md, heading):
+    """The rows ("| (x) ...") of the section under HEADING, up to the next one."""
+    part = md[md.index(heading) + len(heading):]
+    part = part[:part.find("\n### ")] if "\n### " in part else part
+    return [x for x in part.splitlines() if x.startswith("| (")]
+
+
 def fixture_data_dir(tmp):
     data = os.path.join(tmp, "data")
     os.makedirs(data)
@@ -280,8 +304,59 @@ class RowsTest(unittest.TestCase):
         for k, long, _ in ds.STRATEGIES:
             self.assertEqual(ds.strategy_key(k), k)
             self.assertEqual(ds.strategy_key(long), k)
-        self.assertIsNone(ds.strategy_key("f"))
-        self.assertEqual(ds.KEYS, ["a", "b", "c", "d", "e"])
+        self.assertIsNone(ds.strategy_key("i"))
+        self.assertIsNone(ds.strategy_key("F"))
+        self.assertEqual(ds.KEYS, ["a", "b", "c", "d", "e", "f", "g", "h"])
+        self.assertEqual(ds.strategy_key("ballast-vmem-thp"), "g")
+        self.assertEqual(ds.strategy_key("ballast-thp"), "h")
+
+    def test_merge_keeps_table_order_with_vmem(self):
+        b, e = fixture_rows()
+        f, g, h = vmem_fixture_rows()
+        rows = ds.merge_rows([h, e], [g, b, f])
+        self.assertEqual([r["strategy"] for r in rows], ["b", "e", "f", "g", "h"])
+        lines = [json.dumps(r) for r in (h, b, {"strategy": "i"}, f)]
+        self.assertEqual([r["strategy"] for r in ds.read_rows(lines)], ["h", "b", "f"])
+
+
+class SelectTest(unittest.TestCase):
+    def test_default_sets_leave_vmem_out(self):
+        self.assertEqual(ds.select_strategies(), ["a", "b", "c", "d", "e"])
+        self.assertEqual(ds.select_strategies(quick=True), ["b", "e"])
+
+    def test_virtio_mem_adds_fgh_to_any_set(self):
+        self.assertEqual(ds.select_strategies(virtio_mem=True), ds.KEYS)
+        self.assertEqual(ds.select_strategies(quick=True, virtio_mem=True),
+                         ["b", "e", "f", "g", "h"])
+        self.assertEqual(ds.select_strategies("b", virtio_mem=True), ["b", "f", "g", "h"])
+        self.assertEqual(ds.select_strategies("g,f", virtio_mem=True), ["f", "g", "h"])
+
+    def test_only(self):
+        # table order, once each, keys and long names mixed; --quick does not matter
+        self.assertEqual(ds.select_strategies("h,ballast-vmem,e,f", quick=True), ["e", "f", "h"])
+        self.assertEqual(ds.select_strategies("ballast-thp"), ["h"])
+        for bad in ("zz", "e,,f", "", "f g"):
+            with self.assertRaises(ValueError) as cm:
+                ds.select_strategies(bad)
+            self.assertIn("unknown strategy", str(cm.exception))
+        self.assertIn("ballast-vmem-thp", ds.unknown_strategy_text("x"))
+        self.assertIn("a..h", ds.unknown_strategy_text("x"))
+
+    def test_fleet_arguments_and_ballastd(self):
+        self.assertEqual(ds.selection_lines(ds.KEYS), [
+            "a observe --no-free-page-reporting", "b observe", "c observe", "d observe",
+            "e managed", "f managed --actuator both", "g managed --actuator both --thp",
+            "h managed --thp"])
+        self.assertEqual(ds.VMEM, {"f", "g"})
+        self.assertEqual(ds.THP, {"g", "h"})
+
+    def test_cli(self):
+        self.assertEqual(run("select", "--quick", "--virtio-mem")[:2],
+                         (0, "b observe\ne managed\nf managed --actuator both\n"
+                             "g managed --actuator both --thp\nh managed --thp\n"))
+        rc, out, err = run("select", "--only", "e,zz")
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("--only: unknown strategy 'zz'", err)
 
 
 class ReportTest(unittest.TestCase):
@@ -348,6 +423,77 @@ class ReportTest(unittest.TestCase):
             self.assertRegex(head, r"\| \(b\) [^|]* \| \d+ \| 1\.00x \|")
         spliced = ds.splice_doc(text, ds.results_markdown(fixture_rows()))
         self.assertEqual(spliced[spliced.index("\n## Method\n"):], text[text.index("\n## Method\n"):])
+
+
+class VmemReportTest(unittest.TestCase):
+    def test_old_data_renders_byte_for_byte(self):
+        """Rows without f..h and without the newer figures: the report the
+        code rendered before they existed (tests/fixtures/density/report-b-e.md)."""
+        self.assertEqual(ds.results_markdown(fixture_rows(), "density.png"),
+                         read(fix("report-b-e.md")))
+        self.assertEqual(ds.vmem_table(fixture_rows()), [])
+
+    def test_derived(self):
+        f, g, h = vmem_fixture_rows()
+        self.assertEqual(ds.vmem_mib_per_guest(f), (6.0, 8.0))
+        self.assertEqual(ds.vmem_mib_per_guest(g), (4.0, 4.0))
+        self.assertEqual(ds.vmem_mib_per_guest(h), (None, None))
+        self.assertEqual(ds.thp_mib_per_guest(f), 0.0)
+        self.assertEqual(ds.thp_mib_per_guest(g), 40.0)  # over the 7 VMs with a cost, not 8
+        self.assertEqual(ds.thp_mib_per_guest(h), 100.0)
+        _, e = fixture_rows()
+        self.assertIsNone(ds.thp_mib_per_guest(e))  # an old row has no such figure
+        for m in ({"idle_thp_kib": 1024, "idle_cost_vms": 0}, {"idle_thp_kib": 1024},
+                  {"idle_thp_kib": "x", "idle_cost_vms": 2}):
+            self.assertIsNone(ds.thp_mib_per_guest({"main": m}), m)
+        self.assertEqual(f["main"]["fleet_args"], "--actuator both")  # text stays text
+        self.assertEqual(g["main"]["host_thp"], "madvise")
+
+    def test_table(self):
+        md = ds.results_markdown(fixture_rows() + vmem_fixture_rows())
+        self.assertTrue(md.startswith("# Density benchmark: how many idle tiny guests fit, five "
+                                      "ways, and virtio-mem and THP beside the balloon\n"))
+        self.assertEqual(table_rows(md, "### virtio-mem beside the balloon"), [
+            "| (e) ballast (ballastd, default config) | microvm, balloon | off | 75 | - | - | - | "
+            "11: 240 / 1300 ms |",
+            "| (f) ballast, virtio-mem beside the balloon (THP off) | q35, 128 MiB at boot + "
+            "128 MiB virtio-mem, balloon | off | 60 | 0.80x of (e) | 6 of 8 | 0 | 9: 30 / 80 ms |",
+            "| (g) ballast, virtio-mem beside the balloon, THP on | q35, 128 MiB at boot + "
+            "128 MiB virtio-mem, balloon | on (host: madvise) | 70 | 0.50x of (h) | 4 of 4 | 40 | "
+            "5: 12 / 54 ms |",
+            "| (h) ballast, balloon only, THP on | microvm, balloon | on (host: madvise) | 140 | "
+            "1.87x of (e) | - | 100 | 7: 200 / 900 ms |"])
+        # between the spike and the packing tables
+        self.assertLess(md.index("### Spike"), md.index("### virtio-mem beside the balloon"))
+        self.assertLess(md.index("### virtio-mem beside the balloon"), md.index("### Packing"))
+        # the other tables carry f..h as rows of their own; (b) and (e) unchanged
+        old = read(fix("report-b-e.md"))
+        for line in old.splitlines():
+            if line.startswith("| (b) ") or line.startswith("| (e) "):
+                self.assertIn(line + "\n", md)
+        self.assertIn("| (f) ballast, virtio-mem beside the balloon (THP off) | 60 | 0.40x |", md)
+        self.assertIn("| (h) ballast, balloon only, THP on | 8 of 8 | 1300 / 2000 ms | "
+                      "7: 200 / 900 ms |", md)
+        self.assertIn("| (f) ballast, virtio-mem beside the balloon (THP off) | 2048 MiB | 22 | "
+                      "1.83x | 24: host cost 2100 MiB over the budget | 3 | 80 |", md)
+        self.assertNotIn("| (h) ballast, balloon only, THP on | 2048 MiB", md)  # no packing
+
+    def test_table_without_references(self):
+        """(g) alone: nothing to hold it against; (h) alone shows the table too."""
+        _, g, h = vmem_fixture_rows()
+        md = ds.results_markdown([g])
+        self.assertIn("| on (host: madvise) | 70 | - | 4 of 4 | 40 | 5: 12 / 54 ms |", md)
+        md = ds.results_markdown([h])
+        self.assertIn("### virtio-mem beside the balloon", md)
+        self.assertIn("| (h) ballast, balloon only, THP on | microvm, balloon | on (host: madvise) "
+                      "| 140 | - | - | 100 |", md)
+        # an (f) whose explain found no device, from a run without the fleet's boot size
+        f, _, _ = vmem_fixture_rows()
+        for k in ("idle_vmem_plugged_kib", "idle_vmem_requested_kib", "vmem_boot_mib"):
+            del f["main"][k]
+        f["main"]["idle_vmem_vms"] = 0
+        self.assertIn("| q35, virtio-mem + balloon | off | 60 | - | - | 0 |",
+                      ds.results_markdown([f]))
 
 
 class PlotTest(unittest.TestCase):
@@ -430,6 +576,34 @@ class ScriptTest(unittest.TestCase):
         p = self.script("--dry-run", "--no-pack", env={"BALLAST_BUILD_DIR": build})
         self.assertIn("strategies: a b c d e;", p.stdout)
         self.assertIn("packing: skipped", p.stdout)
+        self.assertNotIn("--actuator", p.stdout)
+        self.assertNotIn("--thp", p.stdout)
+
+    def test_dry_run_virtio_mem(self):
+        build = os.environ.get("BALLAST_BUILD_DIR", os.path.join(SRC, "build"))
+        env = {"BALLAST_BUILD_DIR": build}
+        p = self.script("--dry-run", "--only", "e,f,g,h", env=env)
+        self.assertIn("strategies: e f g h;", p.stdout)
+        for key, args in (("e", ""), ("f", " --actuator both"), ("g", " --actuator both --thp"),
+                          ("h", " --thp")):
+            self.assertRegex(p.stdout, rf"\({key}\) fleet start [^\n]*every=330s{args}\n"
+                                       r"      ballastd: default config \(packing: memory_budget\)")
+        self.assertIn("virtio-mem (--actuator both)", p.stdout)
+        self.assertIn("host THP: ", p.stdout)
+        p2 = self.script("--dry-run", "--virtio-mem", env=env)
+        self.assertIn("strategies: a b c d e f g h;", p2.stdout)
+        self.assertIn("(a) fleet start", p2.stdout)
+        p3 = self.script("--dry-run", "--quick", "--virtio-mem", "--only", "b", env=env)
+        self.assertIn("strategies: b f g h;", p3.stdout)
+        self.assertIn("(b) fleet start --count 8 --memory 256M --wait --workload "
+                      "spike:base=16M,peak=144M,after=20s,hold=30s,every=150s\n"
+                      "      ballastd: observer", p3.stdout)
+        if not os.path.exists(os.path.join(build, "bin", "ballastd")):
+            self.assertEqual(p.returncode, 1)
+            return
+        for x in (p, p2, p3):
+            self.assertEqual(x.returncode, 0, x.stdout + x.stderr)
+            self.assertIn("nothing booted", x.stdout)
 
     def test_from_data(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -449,6 +623,17 @@ class ScriptTest(unittest.TestCase):
                 self.assertIn("](density.png)", text)
                 with open(plot, "rb") as f:
                     self.assertEqual(f.read(4), b"\x89PNG")
+            # (f)..(h) added to the same data: their table, the old rows unchanged
+            new = os.path.join(tmp, "vmem.jsonl")
+            with open(new, "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in vmem_fixture_rows())
+            self.assertEqual(run("merge", "--into", os.path.join(data, "results.jsonl"), new)[0], 0)
+            p = self.script("--from-data", data, "--out", out, "--plot", plot)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            text = read(out)
+            self.assertIn("| (g) ballast, virtio-mem beside the balloon, THP on | q35, 128 MiB", text)
+            self.assertIn("| (e) ballast (ballastd, default config) | 75 | 0.50x |", text)
+            self.assertTrue(text.endswith(method[method.index("\n## Method\n"):]))
             p = self.script("--from-data", os.path.join(tmp, "nothing"))
             self.assertEqual(p.returncode, 1)
             self.assertIn("results.jsonl not found", p.stderr)
