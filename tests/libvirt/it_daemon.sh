@@ -54,18 +54,8 @@ fleet=$lvdir/fleet
 mkdir -p "$conf" "$fleet"
 printf '[ballastd]\ntick_interval_ms = 1000\n' >"$conf/ballastd.conf"
 sock=$lvdir/ctl.sock
-ctl() { "$ballastctl" --socket "$sock" "$@"; }
 status() { ctl --json status; }
 explain() { ctl --json explain "$1"; }
-# wait_for SECONDS CMD...: polls CMD every 0.25 s until it succeeds.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.25
-  done
-}
 actual_kib() { v dommemstat "$1" | awk '$1 == "actual" {print $2}'; }
 
 "$ballastd" --libvirt "$uri" --fleet "$fleet" --socket "$sock" --config-dir "$conf" \

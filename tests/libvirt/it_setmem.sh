@@ -15,10 +15,7 @@
 # On the code before, the rise was a deflate on OOM: a WARNING, a growth
 # past 150 MiB, a 300 s hold, then a shrink back.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ballastd=$build/bin/ballastd
-ballastctl=$build/bin/ballastctl
-[[ -x $ballastd && -x $ballastctl ]] || skip "ballastd/ballastctl not built in $build/bin"
-command -v jq >/dev/null || skip "jq not installed"
+need_daemon
 lv_setup
 
 mib=$((1 << 20))
@@ -39,16 +36,7 @@ fleet=$lvdir/fleet
 mkdir -p "$conf" "$fleet"
 printf '[ballastd]\ntick_interval_ms = 1000\ngrow_hold_ms = 0\n' >"$conf/ballastd.conf"
 sock=$lvdir/ctl.sock
-ctl() { "$ballastctl" --socket "$sock" "$@"; }
 vm_json() { ctl --json status | jq -c --arg n "$dom" '.vms[] | select(.name == $n)'; }
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.25
-  done
-}
 actual_kib() { v dommemstat "$dom" | awk '$1 == "actual" {print $2}'; }
 sets() { vm_json | jq -r .balloon_sets; }
 

@@ -16,10 +16,7 @@
 #             ballastd never stopped and exits 0 on SIGTERM.
 # The cleanup continues a stopped libvirtd before it stops it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ballastd=$build/bin/ballastd
-ballastctl=$build/bin/ballastctl
-[[ -x $ballastd && -x $ballastctl ]] || skip "ballastd/ballastctl not built in $build/bin"
-command -v jq >/dev/null || skip "jq not installed"
+need_daemon
 lv_setup
 
 mib=$((1 << 20))
@@ -44,17 +41,8 @@ fleet=$lvdir/fleet
 mkdir -p "$conf" "$fleet"
 printf '[ballastd]\ntick_interval_ms = 1000\ngrow_hold_ms = 0\n' >"$conf/ballastd.conf"
 sock=$lvdir/ctl.sock
-ctl() { "$ballastctl" --socket "$sock" "$@"; }
 vm_json() { ctl --json status | jq -c --arg n "$dom" '.vms[] | select(.name == $n)'; }
 host_libvirt() { ctl --json status | jq -r .host.libvirt; }
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.25
-  done
-}
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 actual_bytes() { vm_json | jq -r .actual_bytes; }
 

@@ -39,6 +39,26 @@ lv_cleanup() {
   exit "$rc"
 }
 
+# The ballastd tests: ballastd and ballastctl from the build, and jq.
+need_daemon() {
+  ballastd=$build/bin/ballastd
+  ballastctl=$build/bin/ballastctl
+  [[ -x $ballastd && -x $ballastctl ]] || skip "ballastd/ballastctl not built in $build/bin"
+  command -v jq >/dev/null || skip "jq not installed"
+}
+# ballastctl on the test's control socket.
+# shellcheck disable=SC2154 # $sock is set by the test before the first call
+ctl() { "$ballastctl" --socket "$sock" "$@"; }
+# wait_for SECONDS CMD...: polls CMD every 0.25 s until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.25
+  done
+}
+
 lv_setup() {
   [[ $(id -u) == 0 ]] || skip "needs root (starts libvirtd as libvirt-qemu)"
   command -v virsh >/dev/null || skip "virsh not installed (libvirt-clients)"
