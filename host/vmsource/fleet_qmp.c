@@ -285,3 +285,9 @@ bool fleet_qmp_connected(const struct fleet_qmp *fq)
 {
     return fq && fq->up;
 }
+
+void fleet_qmp_set_host_thp(struct fleet_qmp *fq, bool thp)
+{
+    if (fq)
+        fq->vmem.host_thp = thp;
+}

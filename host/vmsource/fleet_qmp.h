@@ -40,6 +40,10 @@ void fleet_qmp_free(struct fleet_qmp *fq);
 int fleet_qmp_set_target(struct fleet_qmp *fq, uint64_t target_bytes);
 /* query-balloon (+ guest-stats) now, unless a refresh is still in flight. */
 void fleet_qmp_refresh(struct fleet_qmp *fq, bool guest_stats);
+/* Whether the QEMU's guest RAM may sit in transparent huge pages
+ * (thp_mode.h): the virtio-mem plan keeps the balloon out of sub-block
+ * steps then (actuator.h, rule 4). */
+void fleet_qmp_set_host_thp(struct fleet_qmp *fq, bool thp);
 /* Whether the QMP session is up (negotiated). */
 bool fleet_qmp_connected(const struct fleet_qmp *fq);
 

@@ -6,6 +6,7 @@
 
 #include "fleet_layout.h"
 #include "fleet_qmp.h"
+#include "thp_mode.h"
 #include "fd_watch.h"
 #include "timer.h"
 
@@ -146,10 +147,24 @@ static gboolean on_idle_rescan(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static pid_t fleet_vm_pid(struct vmsource *base, struct vmsource_vm *vm);
+
+/* Read once per QMP connection: a QEMU's THP switch is set before it starts. */
+static void check_thp(struct vmsource_vm *vm)
+{
+    pid_t pid = fleet_vm_pid(&vm->src->base, vm);
+    bool thp = false;
+    if (pid <= 0 || thp_process_backed("/proc", "/sys", pid, &thp) < 0)
+        return; /* unknown: the plan keeps its default (no THP) */
+    fleet_qmp_set_host_thp(vm->qmp, thp);
+}
+
 static void on_qmp_state(void *ctx, bool connected)
 {
     struct vmsource_vm *vm = ctx;
     struct fleet_source *fs = vm->src;
+    if (connected)
+        check_thp(vm);
     if (!connected)
         vm->pid = 0; /* a QEMU that hung up may be gone: read the pid file again */
     fs->base.events->vm_backend(fs->base.events_ctx, vm->cookie, connected);

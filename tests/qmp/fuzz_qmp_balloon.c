@@ -14,8 +14,7 @@
  */
 #include "qmp.h"
 #include "qmp_balloon.h"
-#include "json_glib_leak.h"
-#include "qmp_framer.h"
+#include "fuzz_qmp_value.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -66,18 +65,8 @@ static void check_others(JsonNode *root)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static gboolean once;
-    if (!once) {
-        g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-        once = TRUE;
-    }
-    const char *text = (const char *)data;
-    if (!qmp_json_depth_ok(text, size, QMP_MAX_DEPTH) || json_glib_leak(text, size))
-        return 0;
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
-    if (!json_parser_load_from_data(parser, text, (gssize)size, NULL))
-        return 0;
-    JsonNode *root = json_parser_get_root(parser);
+    JsonNode *root = fuzz_qmp_value(parser, data, size);
     if (!root)
         return 0;
     check_stats(root);
