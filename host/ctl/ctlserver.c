@@ -12,6 +12,7 @@
 #include "timer.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -171,11 +172,27 @@ bool ctlserver_accept_pauses(int err)
 
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer data);
 
+/* The episode is over: said once. */
+static void accepting_again(struct ctlserver *srv)
+{
+    if (!srv->pause_logged)
+        return;
+    srv->pause_logged = false;
+    g_message("control: accepting connections again");
+}
+
 static gboolean on_resume(gpointer data)
 {
     struct ctlserver *srv = data;
     srv->resume_id = 0;
     srv->watch_id = fd_watch_add(srv->fd, G_IO_IN, on_accept, srv);
+    /* accept4 takes a descriptor before it looks at the queue: with none
+     * left it says EMFILE on an empty backlog too, so the pause may have
+     * begun after the last waiting client was served. Nothing waiting now
+     * is the end of the episode; a waiting client ends it in on_accept. */
+    struct pollfd p = {.fd = srv->fd, .events = POLLIN};
+    if (poll(&p, 1, 0) == 0)
+        accepting_again(srv);
     return G_SOURCE_REMOVE;
 }
 
@@ -212,10 +229,7 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
             }
             /* EAGAIN: the backlog is served, the episode is over (a drain
              * that runs short once more on the way is the same episode). */
-            if (srv->pause_logged) {
-                srv->pause_logged = false;
-                g_message("control: accepting connections again");
-            }
+            accepting_again(srv);
             break;
         }
         struct ucred cred;
