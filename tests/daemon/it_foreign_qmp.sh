@@ -45,6 +45,11 @@ check_held() { # MIB SECONDS
   ((a >= $1 - 1 && a <= $1 + 1)) || fail "balloon at $a MiB, not the client's $1 MiB"
 }
 
+# ballastd settled first: a client's command that crosses a shrink of ours
+# in flight is a race QEMU settles by order (the later command wins), and
+# ballastd would then hold the VM at its own target taken for theirs.
+settled() { local a; a=$(vm0_sets); sleep 3; (($(vm0_sets) == a)); }
+wait_for 90 settled || fail "ballastd did not settle: $(vm0)"
 qmp balloon "{\"value\": $((200 * mib))}" >/dev/null
 wait_for 15 held_at 200 || fail "rise: not held at 200 MiB: $(vm0)"
 check_held 200 8
