@@ -36,7 +36,8 @@ struct fleet_qmp {
 void fleet_vmem_init(struct fleet_qmp *fq);
 /* After connecting: list the memory devices (and subscribe once). */
 void fleet_vmem_connected(struct fleet_qmp *fq);
-/* The safety-net refresh: list again while the device is moving or held. */
+/* The safety-net refresh: list the devices again (the watch needs a query
+ * now and then to time a stall, and a removed device shows only there). */
 void fleet_vmem_refresh(struct fleet_qmp *fq);
 /* A balloon figure from QEMU (boot-relative). */
 void fleet_vmem_balloon(struct fleet_qmp *fq, uint64_t raw_bytes);

@@ -17,7 +17,6 @@ void vmem_drive_init(struct vmem_drive *d)
 {
     memset(d, 0, sizeof(*d));
     d->balloon_raw = -1;
-    d->deflate_on_oom = false;
     vmem_watch_init(&d->watch);
 }
 
