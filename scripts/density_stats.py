@@ -770,8 +770,10 @@ def gnuplot_script(png: str, data: str, main: Sequence[tuple[int, str]],
                           f"{gp_quote(t)}" for i, t in main)
         lines.append(f"plot {plots}")
     else:
+        # An empty panel: a line outside its own ranges (gnuplot refuses
+        # `plot 1/0`, "all points y value undefined", and the PNG is lost).
         lines.append("set label 1 'no data' at graph 0.5,0.5 center")
-        lines.append("plot 1/0 notitle")
+        lines.append("plot [0:1][0:1] -1 notitle")
         lines.append("unset label 1")
     lines.append("set title 'Packing: host memory used while guests are added "
                  "(minus before the first)'")
@@ -784,7 +786,7 @@ def gnuplot_script(png: str, data: str, main: Sequence[tuple[int, str]],
         lines.append("plot " + ", ".join(plots))
     else:
         lines.append("set label 1 'not measured' at graph 0.5,0.5 center")
-        lines.append("plot 1/0 notitle")
+        lines.append("plot [0:1][0:1] -1 notitle")
     lines.append("unset multiplot")
     return "\n".join(lines) + "\n"
 

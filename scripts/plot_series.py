@@ -314,7 +314,8 @@ def gnuplot_script(png: str, data: str, fig: Figure, index: Sequence[Sequence[in
             lines.append(f"plot {plots}")
         else:
             lines.append("set label 99 'no data' at graph 0.5,0.5 center")
-            lines.append("plot 1/0 notitle")
+            # a line outside the panel's own ranges: gnuplot refuses `plot 1/0`
+            lines.append("plot [0:1][0:1] -1 notitle")
             lines.append("unset label 99")
     lines.append("unset multiplot")
     return "\n".join(lines) + "\n"

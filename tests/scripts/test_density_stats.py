@@ -538,6 +538,25 @@ class PlotTest(unittest.TestCase):
                              "0\n")
 
 
+    def test_empty_panels_still_draw(self):
+        """--no-pack leaves the packing panel empty, a run with no results both:
+        gnuplot must still write the PNG (`plot 1/0` made it fail)."""
+        if not shutil.which("gnuplot"):
+            self.fail("gnuplot not installed (scripts/setup installs gnuplot-nox)")
+        with tempfile.TemporaryDirectory() as tmp:
+            dat = os.path.join(tmp, "plot.dat")
+            with open(dat, "w", encoding="utf-8") as f:
+                f.write(ds.plot_data([("b main", [(0.0, 1.0), (1.0, 2.0)])]))
+            for main in ([(0, "(b) x")], []):
+                png = os.path.join(tmp, f"p{len(main)}.png")
+                script = os.path.join(tmp, "p.gp")
+                with open(script, "w", encoding="utf-8") as f:
+                    f.write(ds.gnuplot_script(png, dat, main, [], None))
+                r = subprocess.run(["gnuplot", script], capture_output=True, text=True)
+                self.assertEqual((r.returncode, r.stderr), (0, ""))
+                with open(png, "rb") as f:
+                    self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
 @unittest.skipUnless(shutil.which("bash") and shutil.which("jq") and shutil.which("numfmt"),
                      "bash, jq or numfmt missing")
 class ScriptTest(unittest.TestCase):

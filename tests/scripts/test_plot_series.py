@@ -132,6 +132,18 @@ class DemoFigure(unittest.TestCase):
         data, index = ps.plot_data(fig)
         self.assertEqual(index, [[0], []])
         self.assertIn("'no data'", ps.gnuplot_script("p.png", "d", fig, index))
+        # and gnuplot draws it (`plot 1/0` failed: "all points y value undefined")
+        if not shutil.which("gnuplot"):
+            self.fail("gnuplot not installed (scripts/setup installs gnuplot-nox)")
+        with tempfile.TemporaryDirectory() as tmp:
+            dat, png, gp = (os.path.join(tmp, n) for n in ("d.dat", "p.png", "p.gp"))
+            with open(dat, "w", encoding="utf-8") as f:
+                f.write(data)
+            with open(gp, "w", encoding="utf-8") as f:
+                f.write(ps.gnuplot_script(png, dat, fig, index))
+            r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(ps.is_png(png))
 
 
 class Ksm(unittest.TestCase):
