@@ -6,6 +6,8 @@
 #include "lv_xml.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +37,17 @@ struct parse_state {
     char *channel_mode;
     char *channel_target_type;
     char *channel_target_name;
+    /* The first virtio-mem <memory> being read (lv_vmem_info). */
+    guint vmem_depth;       /* its depth, 0 = not inside */
+    GString *vmem_rec;      /* the element re-written as read; NULL once refused */
+    bool vmem_in_requested; /* its <requested>: the text is the mark */
+    char *vmem_unit;        /* unit of the figure being read */
 };
+
+/* Stands for the requested size in lv_vmem_info.update_template. XML 1.0
+ * text cannot hold U+0001 and g_markup_escape_text writes it as a character
+ * reference, so no recorded text or attribute value can contain it. */
+#define VMEM_MARK "\x01"
 
 static const char *attr(const char **names, const char **values, const char *want)
 {
@@ -86,6 +98,129 @@ G_GNUC_PRINTF(2, 3) static void policy_error(struct parse_state *st, const char 
     char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     g_ptr_array_add(st->out->policy_errors, msg);
+}
+
+G_GNUC_PRINTF(2, 3) static void vmem_error(struct parse_state *st, const char *fmt, ...)
+{
+    if (st->out->vmem.error)
+        return; /* the first reason is the one to show */
+    va_list ap;
+    va_start(ap, fmt);
+    st->out->vmem.error = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+}
+
+/* Appends to the recorded element; past LV_VMEM_XML_MAX the record is
+ * dropped and the device cannot be driven (no real one comes close). */
+static void vmem_record(struct parse_state *st, const char *text, size_t len)
+{
+    if (!st->vmem_rec)
+        return;
+    if (st->vmem_rec->len + len > LV_VMEM_XML_MAX) {
+        vmem_error(st, "its XML is over %d bytes", LV_VMEM_XML_MAX);
+        g_string_free(st->vmem_rec, TRUE);
+        st->vmem_rec = NULL;
+        return;
+    }
+    g_string_append_len(st->vmem_rec, text, (gssize)len);
+}
+
+static void vmem_start(struct parse_state *st, const char *element, const char **names,
+                       const char **values)
+{
+    struct lv_vmem_info *v = &st->out->vmem;
+    if (st->vmem_in_requested)
+        vmem_error(st, "<requested> holds <%s>: it must hold a number alone", element);
+    bool requested = PATH_IS(st, "domain", "devices", "memory", "target", "requested");
+    g_autoptr(GString) tag = g_string_new("<");
+    g_string_append(tag, element);
+    if (requested) {
+        /* Always written in KiB: the unit goes with the number ballastd puts in. */
+        g_string_append(tag, " unit='KiB'>" VMEM_MARK);
+    } else {
+        for (size_t i = 0; names[i]; i++) {
+            g_autofree char *value = g_markup_escape_text(values[i], -1);
+            g_string_append_printf(tag, " %s='%s'", names[i], value);
+        }
+        g_string_append_c(tag, '>');
+    }
+    vmem_record(st, tag->str, tag->len);
+    st->vmem_in_requested = requested;
+
+    if (PATH_IS(st, "domain", "devices", "memory", "target", "size") ||
+        PATH_IS(st, "domain", "devices", "memory", "target", "block") || requested ||
+        PATH_IS(st, "domain", "devices", "memory", "target", "current")) {
+        g_free(st->vmem_unit);
+        st->vmem_unit = g_strdup(attr(names, values, "unit"));
+    } else if (PATH_IS(st, "domain", "devices", "memory", "alias")) {
+        g_free(v->alias);
+        v->alias = g_strdup(attr(names, values, "name"));
+    }
+}
+
+static void vmem_end(struct parse_state *st, const char *element)
+{
+    struct lv_vmem_info *v = &st->out->vmem;
+    uint64_t *field = NULL;
+    if (PATH_IS(st, "domain", "devices", "memory", "target", "size")) {
+        field = &v->size_bytes;
+    } else if (PATH_IS(st, "domain", "devices", "memory", "target", "block")) {
+        field = &v->block_bytes;
+    } else if (PATH_IS(st, "domain", "devices", "memory", "target", "requested")) {
+        field = &v->requested_bytes;
+    } else if (PATH_IS(st, "domain", "devices", "memory", "target", "current")) {
+        field = &v->current_bytes;
+        v->has_current = true;
+    } else if (PATH_IS(st, "domain", "devices", "memory", "target", "node")) {
+        g_autofree char *t = g_strstrip(g_strdup(st->text->str));
+        guint64 node;
+        if (g_ascii_string_to_unsigned(t, 10, 0, G_MAXINT32, &node, NULL))
+            v->node = (int32_t)node;
+        else
+            vmem_error(st, "<node>%s</node> is not a NUMA node number", t);
+    }
+    if (field) {
+        g_autofree char *t = g_strstrip(g_strdup(st->text->str));
+        if (lv_memory_to_bytes(t, st->vmem_unit, field) < 0)
+            vmem_error(st, "<%s>%s</%s> unit '%s' is not a memory size", element, t, element,
+                       st->vmem_unit ? st->vmem_unit : "KiB");
+        g_clear_pointer(&st->vmem_unit, g_free);
+    }
+    st->vmem_in_requested = false;
+    g_autofree char *tag = g_strdup_printf("</%s>", element);
+    vmem_record(st, tag, strlen(tag));
+}
+
+/* The end of the recorded <memory>: the figures ballastd needs are there
+ * and the template has exactly one place for the requested size. */
+static void vmem_done(struct parse_state *st, const char *element)
+{
+    struct lv_vmem_info *v = &st->out->vmem;
+    g_autofree char *tag = g_strdup_printf("</%s>", element);
+    vmem_record(st, tag, strlen(tag));
+    char *rec = st->vmem_rec ? g_string_free(st->vmem_rec, FALSE) : NULL;
+    st->vmem_rec = NULL;
+    st->vmem_depth = 0;
+    size_t marks = 0;
+    for (const char *p = rec; p && (p = strstr(p, VMEM_MARK)); p++)
+        marks++;
+    if (v->size_bytes == 0)
+        vmem_error(st, "no <size> in its <target>");
+    else if (v->block_bytes == 0)
+        vmem_error(st, "no <block> in its <target>");
+    else if (marks != 1)
+        vmem_error(st, "%s <requested> in its <target>", marks ? "more than one" : "no");
+    else if (v->requested_bytes > v->size_bytes ||
+             (v->has_current && v->current_bytes > v->size_bytes))
+        vmem_error(st, "requested or current size over its size of %" PRIu64 " bytes",
+                   v->size_bytes);
+    else if (v->size_bytes % v->block_bytes)
+        vmem_error(st, "size of %" PRIu64 " bytes is not a whole number of %" PRIu64 "-byte blocks",
+                   v->size_bytes, v->block_bytes);
+    if (v->error)
+        g_free(rec);
+    else
+        v->update_template = rec;
 }
 
 static void on_start(GMarkupParseContext *ctx, const char *element, const char **names,
@@ -147,6 +282,21 @@ static void on_start(GMarkupParseContext *ctx, const char *element, const char *
     }
     if (st->policy_only)
         return;
+
+    if (PATH_IS(st, "domain", "devices", "memory") &&
+        g_strcmp0(attr(names, values, "model"), "virtio-mem") == 0) {
+        out->vmem.count++;
+        if (!out->vmem.present) {
+            out->vmem.present = true;
+            out->vmem.node = -1;
+            st->vmem_depth = depth;
+            st->vmem_rec = g_string_new(NULL);
+        }
+    }
+    if (st->vmem_depth) {
+        vmem_start(st, element, names, values);
+        return;
+    }
 
     if (PATH_IS(st, "domain")) {
         g_free(out->domain_type);
@@ -246,6 +396,11 @@ static void on_end(GMarkupParseContext *ctx, const char *element, gpointer data,
             st->policy_depth = 0;
         else if (depth == st->policy_depth + 1 && st->policy_key)
             policy_key_done(st);
+    } else if (st->vmem_depth) {
+        if (depth == st->vmem_depth)
+            vmem_done(st, element);
+        else
+            vmem_end(st, element);
     } else if (!st->policy_only) {
         if (PATH_IS(st, "domain", "name")) {
             g_free(out->name);
@@ -285,6 +440,10 @@ static void on_text(GMarkupParseContext *ctx, const char *text, gsize len, gpoin
                     GError **error)
 {
     struct parse_state *st = data;
+    if (st->vmem_depth && !st->vmem_in_requested) {
+        g_autofree char *escaped = g_markup_escape_text(text, (gssize)len);
+        vmem_record(st, escaped, strlen(escaped));
+    }
     /* Only leaf text is ever used; cap what a hostile value can make us hold. */
     if (st->text->len < LV_POLICY_MAX_VALUE * 4)
         g_string_append_len(st->text, text, (gssize)MIN(len, LV_POLICY_MAX_VALUE * 4));
@@ -307,6 +466,9 @@ void lv_domain_info_clear(struct lv_domain_info *info)
         g_ptr_array_unref(info->policy_values);
     if (info->policy_errors)
         g_ptr_array_unref(info->policy_errors);
+    g_free(info->vmem.alias);
+    g_free(info->vmem.error);
+    g_free(info->vmem.update_template);
     memset(info, 0, sizeof(*info));
 }
 
@@ -354,6 +516,9 @@ static int parse(const char *xml, gssize len, bool policy_only, struct lv_domain
     g_free(st.channel_mode);
     g_free(st.channel_target_type);
     g_free(st.channel_target_name);
+    if (st.vmem_rec)
+        g_string_free(st.vmem_rec, TRUE);
+    g_free(st.vmem_unit);
     if (!ok) {
         lv_domain_info_clear(out);
         return -EINVAL;
@@ -410,6 +575,28 @@ int lv_memory_to_bytes(const char *value, const char *unit, uint64_t *out_bytes)
         return -ERANGE;
     *out_bytes = v * mult;
     return 0;
+}
+
+char *lv_vmem_update_xml(const struct lv_vmem_info *vmem, uint64_t requested_bytes, GError **error)
+{
+    if (!vmem->present || !vmem->update_template) {
+        g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
+                    "no usable virtio-mem device%s%s", vmem->error ? ": " : "",
+                    vmem->error ? vmem->error : "");
+        return NULL;
+    }
+    if (requested_bytes > vmem->size_bytes || requested_bytes % vmem->block_bytes ||
+        requested_bytes % 1024) {
+        g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
+                    "requested size %" PRIu64 " bytes: not whole %" PRIu64
+                    "-byte blocks within the device's %" PRIu64 " bytes",
+                    requested_bytes, vmem->block_bytes, vmem->size_bytes);
+        return NULL;
+    }
+    char kib[24];
+    snprintf(kib, sizeof(kib), "%" PRIu64, requested_bytes / 1024);
+    g_auto(GStrv) parts = g_strsplit(vmem->update_template, VMEM_MARK, 0);
+    return g_strjoinv(kib, parts);
 }
 
 bool lv_machine_is_microvm(const char *machine)

@@ -31,6 +31,30 @@
 #define LV_POLICY_MAX_KEYS  32         /* more children than this: refused */
 #define LV_POLICY_MAX_VALUE 256        /* bytes of one value */
 #define LV_XML_MAX_BYTES    (4u << 20) /* a domain XML larger than this is refused */
+#define LV_VMEM_XML_MAX     8192       /* bytes of one virtio-mem element kept for updates */
+
+/*
+ * The domain's first <memory model='virtio-mem'> device, as libvirt prints
+ * it (docs/virtio-mem.md, "libvirt"). ballastd drives one device per guest,
+ * the first, as the fleet source does; the others are counted so status can
+ * say they are left alone. A device whose figures cannot be read leaves the
+ * domain usable (its balloon is still driven) and says why in error.
+ */
+struct lv_vmem_info {
+    bool present;             /* a virtio-mem device was found */
+    uint32_t count;           /* virtio-mem devices in the domain */
+    char *alias;              /* <alias name=...> ("virtiomem0"); NULL in an inactive XML */
+    int32_t node;             /* <target><node>; -1 when absent */
+    uint64_t size_bytes;      /* <target><size>: the most it can plug */
+    uint64_t block_bytes;     /* <target><block> */
+    uint64_t requested_bytes; /* <target><requested> */
+    uint64_t current_bytes;   /* <target><current>: plugged now (live XML, libvirt >= 7.9) */
+    bool has_current;
+    char *error; /* why the device cannot be driven; NULL when it can */
+    /* The element as read, its <requested> text replaced by a mark that no
+     * escaped text can contain: lv_vmem_update_xml's template. NULL with error. */
+    char *update_template;
+};
 
 struct lv_domain_info {
     char *name;
@@ -57,6 +81,8 @@ struct lv_domain_info {
     GPtrArray *policy_keys;   /* char *, in document order */
     GPtrArray *policy_values; /* char *, same index */
     GPtrArray *policy_errors; /* char *: structure errors found while collecting */
+
+    struct lv_vmem_info vmem;
 };
 
 void lv_domain_info_clear(struct lv_domain_info *info);
@@ -84,6 +110,18 @@ int lv_policy_xml_parse(const char *xml, gssize len, struct lv_domain_info *out,
  * number) / -ERANGE (overflow).
  */
 int lv_memory_to_bytes(const char *value, const char *unit, uint64_t *out_bytes);
+
+/*
+ * The device XML for virDomainUpdateDeviceFlags(VIR_DOMAIN_AFFECT_LIVE)
+ * asking the domain's virtio-mem device for requested_bytes: the element
+ * as libvirt printed it with only <requested> changed (in KiB). libvirt
+ * finds the device to update by comparing the rest of the element, which
+ * is why it is sent back as it came (virsh update-memory-device does the
+ * same). The last gate before libvirt: NULL with *error when there is no
+ * usable device, or requested_bytes is over the device's size or not a
+ * whole number of its blocks.
+ */
+char *lv_vmem_update_xml(const struct lv_vmem_info *vmem, uint64_t requested_bytes, GError **error);
 
 /* True when the machine type is microvm (virtio devices are virtio-mmio there). */
 bool lv_machine_is_microvm(const char *machine);

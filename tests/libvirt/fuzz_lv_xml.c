@@ -10,7 +10,11 @@
  * glib critical; a refusal comes with an error and leaves the info cleared;
  * a parsed policy holds matching keys and values, at most
  * LV_POLICY_MAX_KEYS of them, and each error the policy has is counted and
- * said once, with the first one kept.
+ * said once, with the first one kept. A virtio-mem device is either
+ * usable (a template, no error) or not (an error, no template); a usable
+ * one's update XML, asked for the device's own requested size rounded to
+ * its blocks, parses back inside a domain to the same device with that
+ * requested size, and asks for nothing outside the device.
  */
 #include "lv_policy.h"
 #include "lv_xml.h"
@@ -26,6 +30,48 @@ static void check_cleared(const struct lv_domain_info *info)
     static const struct lv_domain_info zero;
     if (memcmp(info, &zero, sizeof(zero)) != 0)
         abort();
+}
+
+static void check_vmem(const struct lv_vmem_info *v)
+{
+    if (!v->present) {
+        if (v->count || v->error || v->update_template || v->alias)
+            abort();
+        return;
+    }
+    if (!v->count || (v->error == NULL) != (v->update_template != NULL))
+        abort();
+    if (!v->update_template) {
+        if (lv_vmem_update_xml(v, 0, NULL))
+            abort();
+        return;
+    }
+    if (!v->block_bytes || v->size_bytes % v->block_bytes || v->requested_bytes > v->size_bytes)
+        abort();
+    uint64_t want = v->requested_bytes / v->block_bytes * v->block_bytes;
+    GError *error = NULL;
+    char *upd = lv_vmem_update_xml(v, want, &error);
+    if (want % 1024) { /* blocks of a byte count libvirt cannot write in KiB */
+        if (upd || !error)
+            abort();
+        g_clear_error(&error);
+        return;
+    }
+    if (!upd || error)
+        abort();
+    char *wrapped = g_strdup_printf("<domain><devices>%s</devices></domain>", upd);
+    struct lv_domain_info back;
+    if (lv_domain_info_parse(wrapped, -1, &back, NULL) < 0 || !back.vmem.present ||
+        back.vmem.error || back.vmem.requested_bytes != want ||
+        back.vmem.size_bytes != v->size_bytes || back.vmem.block_bytes != v->block_bytes ||
+        g_strcmp0(back.vmem.alias, v->alias) != 0)
+        abort();
+    lv_domain_info_clear(&back);
+    g_free(wrapped);
+    g_free(upd);
+    if (v->size_bytes <= UINT64_MAX - v->block_bytes &&
+        lv_vmem_update_xml(v, v->size_bytes + v->block_bytes, NULL))
+        abort(); /* never past the device */
 }
 
 static void check_policy(const struct lv_domain_info *info)
@@ -75,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_policy(&info);
     if (info.has_balloon && !info.balloon_model)
         abort();
+    check_vmem(&info.vmem);
     lv_domain_info_clear(&info);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "lv_xml.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static char *fixture(const char *name)
@@ -301,6 +302,175 @@ static void test_no_root(void)
     }
 }
 
+/* A live domain with a virtio-mem device beside the balloon, in the form
+ * libvirt 9.0 prints (formatdomain "Memory devices": <current> and <alias>
+ * only in the live XML). */
+static void test_vmem_live(void)
+{
+    g_autofree char *xml = fixture("virtio-mem-live.xml");
+    struct lv_domain_info info;
+    CU_ASSERT_EQUAL_FATAL(lv_domain_info_parse(xml, -1, &info, NULL), 0);
+    CU_ASSERT_TRUE(info.has_balloon); /* the balloon is still read */
+    CU_ASSERT_TRUE(info.autodeflate);
+    const struct lv_vmem_info *v = &info.vmem;
+    CU_ASSERT_TRUE(v->present);
+    CU_ASSERT_EQUAL(v->count, 1);
+    CU_ASSERT_STRING_EQUAL(v->alias, "virtiomem0");
+    CU_ASSERT_EQUAL(v->node, 0);
+    CU_ASSERT_EQUAL(v->size_bytes, 384ULL << 20);
+    CU_ASSERT_EQUAL(v->block_bytes, 2ULL << 20);
+    CU_ASSERT_EQUAL(v->requested_bytes, 128ULL << 20);
+    CU_ASSERT_TRUE(v->has_current);
+    CU_ASSERT_EQUAL(v->current_bytes, 128ULL << 20);
+    CU_ASSERT_PTR_NULL(v->error);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v->update_template);
+
+    /* The update asks for 64 MiB and keeps the rest of the element as it
+     * came: libvirt matches the device on it. */
+    g_autoptr(GError) err = NULL;
+    g_autofree char *upd = lv_vmem_update_xml(v, 64ULL << 20, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(upd);
+    CU_ASSERT_PTR_NOT_NULL(strstr(upd, "<requested unit='KiB'>65536</requested>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(upd, "<alias name='virtiomem0'>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(upd, "slot='0x02'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(upd, "<size unit='KiB'>393216</size>"));
+    CU_ASSERT_PTR_NULL(strstr(upd, "131072</requested>"));
+    CU_ASSERT_PTR_NULL(strchr(upd, '\x01'));
+    CU_ASSERT_TRUE(g_str_has_prefix(upd, "<memory model='virtio-mem'>"));
+    CU_ASSERT_TRUE(g_str_has_suffix(upd, "</memory>"));
+
+    /* Read back inside a domain it is the same device, 64 MiB requested. */
+    g_autofree char *wrapped = g_strdup_printf("<domain><devices>%s</devices></domain>", upd);
+    struct lv_domain_info back;
+    CU_ASSERT_EQUAL_FATAL(lv_domain_info_parse(wrapped, -1, &back, NULL), 0);
+    CU_ASSERT_TRUE(back.vmem.present);
+    CU_ASSERT_PTR_NULL(back.vmem.error);
+    CU_ASSERT_STRING_EQUAL(back.vmem.alias, "virtiomem0");
+    CU_ASSERT_EQUAL(back.vmem.size_bytes, v->size_bytes);
+    CU_ASSERT_EQUAL(back.vmem.block_bytes, v->block_bytes);
+    CU_ASSERT_EQUAL(back.vmem.requested_bytes, 64ULL << 20);
+    lv_domain_info_clear(&back);
+
+    /* The last gate before libvirt: over the size, not whole blocks. */
+    const uint64_t bad[] = {(384ULL << 20) + (2ULL << 20), 3ULL << 20, (2ULL << 20) + 512};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) e = NULL;
+        char *x = lv_vmem_update_xml(v, bad[i], &e);
+        CU_ASSERT_PTR_NULL(x);
+        CU_ASSERT_PTR_NOT_NULL(e);
+        g_free(x);
+    }
+    /* Zero and the whole device are fine. */
+    g_autofree char *zero = lv_vmem_update_xml(v, 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(zero, "<requested unit='KiB'>0</requested>"));
+    g_autofree char *full = lv_vmem_update_xml(v, 384ULL << 20, NULL);
+    CU_ASSERT_PTR_NOT_NULL(full);
+    lv_domain_info_clear(&info);
+}
+
+/* Devices ballastd must not drive: each leaves the domain parsed (its
+ * balloon is still managed) with the reason in vmem.error and no template. */
+static void test_vmem_unusable(void)
+{
+    static const struct {
+        const char *target;
+        const char *why; /* a word of the reason */
+    } cases[] = {
+        {"<size unit='MiB'>384</size><requested unit='MiB'>0</requested>", "<block>"},
+        {"<block unit='KiB'>2048</block><requested>0</requested>", "<size>"},
+        {"<size unit='MiB'>384</size><block unit='KiB'>2048</block>", "no <requested>"},
+        {"<size unit='MiB'>384</size><block unit='KiB'>2048</block><requested>0</requested>"
+         "<requested>0</requested>",
+         "more than one"},
+        {"<size unit='MiB'>384</size><block unit='KiB'>2048</block>"
+         "<requested unit='MiB'>512</requested>",
+         "over its size"},
+        {"<size unit='MiB'>384</size><block unit='KiB'>2048</block><requested>0</requested>"
+         "<current unit='GiB'>1</current>",
+         "over its size"},
+        {"<size unit='parsecs'>384</size><block unit='KiB'>2048</block><requested>0</requested>",
+         "parsecs"},
+        {"<size unit='MiB'>385</size><block unit='MiB'>2</block><requested>0</requested>",
+         "whole number"},
+        {"<size unit='MiB'>384</size><block unit='KiB'>2048</block><requested>0</requested>"
+         "<node>-1</node>",
+         "NUMA node"},
+        {"<size unit='MiB'>384</size><block unit='KiB'>2048</block><requested>4<x/>8</requested>",
+         "a number alone"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *xml = g_strdup_printf(
+            "<domain><devices><memballoon model='virtio'/>"
+            "<memory model='virtio-mem'><target>%s</target></memory></devices></domain>",
+            cases[i].target);
+        struct lv_domain_info info;
+        CU_ASSERT_EQUAL_FATAL(lv_domain_info_parse(xml, -1, &info, NULL), 0);
+        CU_ASSERT_TRUE(info.has_balloon);
+        CU_ASSERT_TRUE(info.vmem.present);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(info.vmem.error);
+        if (!strstr(info.vmem.error, cases[i].why))
+            fprintf(stderr, "case %zu: '%s' lacks '%s'\n", i, info.vmem.error, cases[i].why);
+        CU_ASSERT_PTR_NOT_NULL(strstr(info.vmem.error, cases[i].why));
+        CU_ASSERT_PTR_NULL(info.vmem.update_template);
+        g_autoptr(GError) err = NULL;
+        CU_ASSERT_PTR_NULL(lv_vmem_update_xml(&info.vmem, 0, &err));
+        CU_ASSERT_PTR_NOT_NULL(err);
+        lv_domain_info_clear(&info);
+    }
+
+    /* An element too large to keep (a 9000-byte alias). */
+    g_autofree char *longname = g_strnfill(9000, 'a');
+    g_autofree char *xml = g_strdup_printf(
+        "<domain><devices><memory model='virtio-mem'><target><size unit='MiB'>64</size>"
+        "<block unit='KiB'>2048</block><requested>0</requested></target>"
+        "<alias name='%s'/></memory></devices></domain>",
+        longname);
+    struct lv_domain_info info;
+    CU_ASSERT_EQUAL_FATAL(lv_domain_info_parse(xml, -1, &info, NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(info.vmem.error);
+    CU_ASSERT_PTR_NULL(info.vmem.update_template);
+    lv_domain_info_clear(&info);
+}
+
+/* Other memory models are not ours; of two virtio-mem devices the first is
+ * driven and both are counted; values that need escaping come back escaped. */
+static void test_vmem_models_and_escaping(void)
+{
+    const char *xml =
+        "<domain><devices>"
+        "<memory model='dimm'><target><size unit='MiB'>128</size><node>0</node></target></memory>"
+        "<memory model='virtio-mem'><target><size unit='MiB'>64</size><block unit='MiB'>2</block>"
+        "<requested unit='MiB'>8</requested></target><alias name='ua-a&amp;b&apos;c'/></memory>"
+        "<memory model='virtio-mem'><target><size unit='MiB'>32</size><block unit='MiB'>4</block>"
+        "<requested>0</requested></target><alias name='virtiomem1'/></memory>"
+        "</devices></domain>";
+    struct lv_domain_info info;
+    CU_ASSERT_EQUAL_FATAL(lv_domain_info_parse(xml, -1, &info, NULL), 0);
+    CU_ASSERT_TRUE(info.vmem.present);
+    CU_ASSERT_EQUAL(info.vmem.count, 2);
+    CU_ASSERT_STRING_EQUAL(info.vmem.alias, "ua-a&b'c");
+    CU_ASSERT_EQUAL(info.vmem.size_bytes, 64ULL << 20);
+    CU_ASSERT_EQUAL(info.vmem.requested_bytes, 8ULL << 20);
+    CU_ASSERT_FALSE(info.vmem.has_current);
+    g_autofree char *upd = lv_vmem_update_xml(&info.vmem, 4ULL << 20, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(upd);
+    g_autofree char *wrapped = g_strdup_printf("<domain><devices>%s</devices></domain>", upd);
+    struct lv_domain_info back;
+    CU_ASSERT_EQUAL_FATAL(lv_domain_info_parse(wrapped, -1, &back, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(back.vmem.alias, "ua-a&b'c");
+    CU_ASSERT_EQUAL(back.vmem.requested_bytes, 4ULL << 20);
+    lv_domain_info_clear(&back);
+    lv_domain_info_clear(&info);
+
+    /* No virtio-mem device: nothing present, nothing to send. */
+    g_autofree char *q35 = fixture("q35-live.xml");
+    CU_ASSERT_EQUAL_FATAL(lv_domain_info_parse(q35, -1, &info, NULL), 0);
+    CU_ASSERT_FALSE(info.vmem.present);
+    CU_ASSERT_EQUAL(info.vmem.count, 0);
+    CU_ASSERT_PTR_NULL(lv_vmem_update_xml(&info.vmem, 0, NULL));
+    lv_domain_info_clear(&info);
+}
+
 static CU_TestInfo xml_tests[] = {
     {"q35 live XML", test_q35_live},
     {"no root element", test_no_root},
@@ -313,6 +483,9 @@ static CU_TestInfo xml_tests[] = {
     {"rejects malformed", test_rejects},
     {"memory units", test_memory_units},
     {"qemu cmdline", test_cmdline},
+    {"virtio-mem live XML and its update", test_vmem_live},
+    {"virtio-mem devices that cannot be driven", test_vmem_unusable},
+    {"virtio-mem: other models, two devices, escaping", test_vmem_models_and_escaping},
     CU_TEST_INFO_NULL,
 };
 
