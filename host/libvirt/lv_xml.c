@@ -223,6 +223,28 @@ static void vmem_done(struct parse_state *st, const char *element)
         v->update_template = rec;
 }
 
+/* A virtio-mem <memory> begins, or an element inside the first one: true
+ * when it is the device's (recorded and read by vmem_start). */
+static bool vmem_on_start(struct parse_state *st, const char *element, const char **names,
+                          const char **values, guint depth)
+{
+    struct lv_domain_info *out = st->out;
+    if (PATH_IS(st, "domain", "devices", "memory") &&
+        g_strcmp0(attr(names, values, "model"), "virtio-mem") == 0) {
+        out->vmem.count++;
+        if (!out->vmem.present) {
+            out->vmem.present = true;
+            out->vmem.node = -1;
+            st->vmem_depth = depth;
+            st->vmem_rec = g_string_new(NULL);
+        }
+    }
+    if (!st->vmem_depth)
+        return false;
+    vmem_start(st, element, names, values);
+    return true;
+}
+
 static void on_start(GMarkupParseContext *ctx, const char *element, const char **names,
                      const char **values, gpointer data, GError **error)
 {
@@ -283,20 +305,8 @@ static void on_start(GMarkupParseContext *ctx, const char *element, const char *
     if (st->policy_only)
         return;
 
-    if (PATH_IS(st, "domain", "devices", "memory") &&
-        g_strcmp0(attr(names, values, "model"), "virtio-mem") == 0) {
-        out->vmem.count++;
-        if (!out->vmem.present) {
-            out->vmem.present = true;
-            out->vmem.node = -1;
-            st->vmem_depth = depth;
-            st->vmem_rec = g_string_new(NULL);
-        }
-    }
-    if (st->vmem_depth) {
-        vmem_start(st, element, names, values);
+    if (vmem_on_start(st, element, names, values, depth))
         return;
-    }
 
     if (PATH_IS(st, "domain")) {
         g_free(out->domain_type);
