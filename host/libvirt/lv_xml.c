@@ -125,13 +125,24 @@ static void vmem_record(struct parse_state *st, const char *text, size_t len)
     g_string_append_len(st->vmem_rec, text, (gssize)len);
 }
 
+/* The <target> child of the recorded <memory> being read ("size",
+ * "requested", ...), or NULL. Inside the record the path starts with
+ * domain/devices/memory (vmem_on_start). */
+static const char *vmem_target_child(const struct parse_state *st)
+{
+    if (st->path->len != 5 || strcmp(st->path->pdata[3], "target") != 0)
+        return NULL;
+    return st->path->pdata[4];
+}
+
 static void vmem_start(struct parse_state *st, const char *element, const char **names,
                        const char **values)
 {
     struct lv_vmem_info *v = &st->out->vmem;
     if (st->vmem_in_requested)
         vmem_error(st, "<requested> holds <%s>: it must hold a number alone", element);
-    bool requested = PATH_IS(st, "domain", "devices", "memory", "target", "requested");
+    const char *child = vmem_target_child(st);
+    bool requested = g_strcmp0(child, "requested") == 0;
     g_autoptr(GString) tag = g_string_new("<");
     g_string_append(tag, element);
     if (requested) {
@@ -147,9 +158,7 @@ static void vmem_start(struct parse_state *st, const char *element, const char *
     vmem_record(st, tag->str, tag->len);
     st->vmem_in_requested = requested;
 
-    if (PATH_IS(st, "domain", "devices", "memory", "target", "size") ||
-        PATH_IS(st, "domain", "devices", "memory", "target", "block") || requested ||
-        PATH_IS(st, "domain", "devices", "memory", "target", "current")) {
+    if (child) {
         g_free(st->vmem_unit);
         st->vmem_unit = g_strdup(attr(names, values, "unit"));
     } else if (PATH_IS(st, "domain", "devices", "memory", "alias")) {
@@ -158,46 +167,46 @@ static void vmem_start(struct parse_state *st, const char *element, const char *
     }
 }
 
+/* The end of an element inside the recorded <memory> (its end tag is
+ * recorded by the caller): a <target> figure is read. */
 static void vmem_end(struct parse_state *st, const char *element)
 {
     struct lv_vmem_info *v = &st->out->vmem;
+    const char *child = vmem_target_child(st);
+    g_autofree char *t = child ? g_strstrip(g_strdup(st->text->str)) : NULL;
     uint64_t *field = NULL;
-    if (PATH_IS(st, "domain", "devices", "memory", "target", "size")) {
+    if (!child) {
+        /* not a figure */
+    } else if (strcmp(child, "size") == 0) {
         field = &v->size_bytes;
-    } else if (PATH_IS(st, "domain", "devices", "memory", "target", "block")) {
+    } else if (strcmp(child, "block") == 0) {
         field = &v->block_bytes;
-    } else if (PATH_IS(st, "domain", "devices", "memory", "target", "requested")) {
+    } else if (strcmp(child, "requested") == 0) {
         field = &v->requested_bytes;
-    } else if (PATH_IS(st, "domain", "devices", "memory", "target", "current")) {
+    } else if (strcmp(child, "current") == 0) {
         field = &v->current_bytes;
         v->has_current = true;
-    } else if (PATH_IS(st, "domain", "devices", "memory", "target", "node")) {
-        g_autofree char *t = g_strstrip(g_strdup(st->text->str));
+    } else if (strcmp(child, "node") == 0) {
         guint64 node;
         if (g_ascii_string_to_unsigned(t, 10, 0, G_MAXINT32, &node, NULL))
             v->node = (int32_t)node;
         else
             vmem_error(st, "<node>%s</node> is not a NUMA node number", t);
     }
-    if (field) {
-        g_autofree char *t = g_strstrip(g_strdup(st->text->str));
-        if (lv_memory_to_bytes(t, st->vmem_unit, field) < 0)
-            vmem_error(st, "<%s>%s</%s> unit '%s' is not a memory size", element, t, element,
-                       st->vmem_unit ? st->vmem_unit : "KiB");
+    if (field && lv_memory_to_bytes(t, st->vmem_unit, field) < 0)
+        vmem_error(st, "<%s>%s</%s> unit '%s' is not a memory size", element, t, element,
+                   st->vmem_unit ? st->vmem_unit : "KiB");
+    if (child) /* an element nested in a figure leaves the figure's unit */
         g_clear_pointer(&st->vmem_unit, g_free);
-    }
     st->vmem_in_requested = false;
-    g_autofree char *tag = g_strdup_printf("</%s>", element);
-    vmem_record(st, tag, strlen(tag));
 }
 
-/* The end of the recorded <memory>: the figures ballastd needs are there
- * and the template has exactly one place for the requested size. */
-static void vmem_done(struct parse_state *st, const char *element)
+/* The end of the recorded <memory> (its end tag recorded): the figures
+ * ballastd needs are there and the template has exactly one place for the
+ * requested size. */
+static void vmem_done(struct parse_state *st)
 {
     struct lv_vmem_info *v = &st->out->vmem;
-    g_autofree char *tag = g_strdup_printf("</%s>", element);
-    vmem_record(st, tag, strlen(tag));
     char *rec = st->vmem_rec ? g_string_free(st->vmem_rec, FALSE) : NULL;
     st->vmem_rec = NULL;
     st->vmem_depth = 0;
@@ -407,8 +416,10 @@ static void on_end(GMarkupParseContext *ctx, const char *element, gpointer data,
         else if (depth == st->policy_depth + 1 && st->policy_key)
             policy_key_done(st);
     } else if (st->vmem_depth) {
+        g_autofree char *tag = g_strdup_printf("</%s>", element);
+        vmem_record(st, tag, strlen(tag));
         if (depth == st->vmem_depth)
-            vmem_done(st, element);
+            vmem_done(st);
         else
             vmem_end(st, element);
     } else if (!st->policy_only) {
