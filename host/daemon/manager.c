@@ -1298,6 +1298,7 @@ int manager_start(struct manager *m, GError **error)
         struct bd_source *bs = &m->sources[m->n_sources++];
         bs->m = m;
         bs->src = vmsource_fleet_new(m->fleet_dir, m->rescan_ms, &source_events, bs);
+        vmsource_fleet_set_vmem_peak_hold_ms(bs->src, m->cfg->daemon.vmem_peak_hold_ms);
         int rc = bs->src->ops->start(bs->src, error);
         if (rc < 0)
             return rc;

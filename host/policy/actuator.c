@@ -23,8 +23,10 @@ static const char R_THP_BOTH[] = "THP host: balloon pages return nothing; virtio
                                  "balloon for the rest";
 static const char R_THP_VMEM[] = "THP host: balloon pages return nothing; virtio-mem in whole "
                                  "blocks";
-static const char R_NET[] = "virtio-mem for bulk; a spare block in the balloon as the "
+static const char R_NET[] = "virtio-mem for bulk; plugged memory in the balloon as the "
                             "deflate-on-OOM net";
+static const char R_THP_NET[] = "THP host: virtio-mem for bulk; plugged memory in the balloon as "
+                                "the deflate-on-OOM net, returned whole when unplugged";
 static const char R_FINE[] = "virtio-mem for bulk, balloon for the step below a block";
 static const char R_BELOW_BOOT[] = "virtio-mem unplugged; the balloon takes boot memory, which "
                                    "cannot be unplugged";
@@ -145,13 +147,35 @@ static const char *vmem_reason(const struct actuator_in *in, uint64_t want, bool
         return R_NO_BALLOON;
     if (plugging)
         return R_PLUGGING;
+    if (net)
+        return in->host_thp ? R_THP_NET : R_NET;
     if (in->host_thp)
         return held > 0 ? R_THP_BOTH : R_THP_VMEM;
     if (held == 0)
         return R_VMEM;
-    if (net)
-        return R_NET;
     return want > in->boot_bytes ? R_FINE : R_BELOW_BOOT;
+}
+
+/*
+ * Rule 5, the deflate-on-OOM net: the blocks plugged above the target's own
+ * for the balloon to hold. At least one block; net_bytes when the caller
+ * knows more (the guest's recent peak, vmem_drive.h); no more than the
+ * device's max above the target's blocks, nor than the balloon can hold:
+ * boot RAM's worth (the QMP value is boot-relative), less a block so that
+ * the net and the step below a block leave that value above 0, which QEMU
+ * refuses.
+ */
+static uint64_t net_blocks(const struct actuator_in *in, uint64_t want, uint64_t blocks)
+{
+    const struct actuator_vmem *dev = &in->vmem;
+    uint64_t boot = in->boot_bytes, k = dev->block_bytes;
+    if (!in->has_balloon || !in->deflate_on_oom)
+        return 0;
+    uint64_t room = boot > k ? boot - k : 0;
+    uint64_t net = min_u64(max_u64(in->net_bytes, k), room);
+    uint64_t top = want + net; /* <= boot + max + boot: no overflow (ACTUATOR_MAX_BYTES) */
+    uint64_t top_blocks = top > boot ? min_u64(round_up(top - boot, k), dev->max_bytes) : 0;
+    return top_blocks > blocks ? top_blocks - blocks : 0;
 }
 
 /* The device usable: blocks for bulk, the balloon for the rest (actuator.h, rules 2-6). */
@@ -162,13 +186,12 @@ static void plan_vmem(const struct actuator_in *in, uint64_t want, struct actuat
     uint64_t need = want > boot ? want - boot : 0; /* <= max: want was held to boot + max */
     uint64_t blocks = round_up(need, k);
     uint64_t slack = blocks - need;
-    bool net = in->has_balloon && in->deflate_on_oom && !in->host_thp && need > 0 &&
-               blocks + k <= dev->max_bytes;
+    uint64_t spare = net_blocks(in, want, blocks);
     bool floored, capped;
-    uint64_t req = hold_request(dev, blocks + (net ? k : 0), &floored, &capped);
-    /* capped only trimming the spare block leaves nothing short. */
+    uint64_t req = hold_request(dev, blocks + spare, &floored, &capped);
+    /* capped only trimming the net leaves nothing short. */
     capped = capped && req < blocks;
-    net = net && req >= blocks + k;
+    bool net = spare > 0 && req > blocks;
 
     uint64_t held = boot + req > want ? boot + req - want : 0;
     if (in->host_thp)

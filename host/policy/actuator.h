@@ -33,10 +33,19 @@
  *     balloon is still the only actuator and still takes the rest.
  *  5. The balloon as the deflate-on-OOM safety net: virtio-mem has no
  *     equivalent (a guest cannot plug memory on its own). With
- *     deflate-on-OOM, off THP, one spare block is plugged and held in the
- *     balloon: free for the host while ballooned, and the guest takes it
- *     back by itself under OOM, faster than any round trip through ballastd
- *     (which then sees the deflate and grows the target, policy.h).
+ *     deflate-on-OOM, memory is plugged above the target and held in the
+ *     balloon: at least one block, up to net_bytes (the caller's estimate
+ *     of what a burst may take before ballastd can answer: the guest's
+ *     recent peak, vmem_drive.h). The guest takes it back by itself under
+ *     OOM, faster than any round trip through ballastd (which then sees the
+ *     deflate and grows the target, policy.h): a guest idling 100 MiB under
+ *     its peak that jumps by 128 MiB in 0.4 s is OOM-killed before a plug
+ *     request arrives (docs/virtio-mem.md, "Benchmark"). Off THP the net is
+ *     free for the host while ballooned. On a THP host the balloon's pages
+ *     may return nothing until the kernel splits their huge pages, so the
+ *     net can cost the host up to its size: the price of not killing the
+ *     guest; the blocks return whole once the peak ages out and they are
+ *     unplugged.
  *  6. Growth: plug first, deflate the balloon. The caller sends the
  *     device's request before the balloon's. While a plug is pending the
  *     balloon holds no more than leaves the guest its target on the memory
@@ -61,6 +70,10 @@
 #include <stdint.h>
 
 #include "vmem_watch.h"
+
+/* How long a guest's peak stays plugged as its net by default (rule 5; the
+ * ballastd.conf key vmem_peak_hold_ms, host/vmsource/vmem_drive.h). */
+#define ACTUATOR_NET_PEAK_MS (300 * 1000)
 
 /* The balloon moves in 4 KiB pages (VIRTIO_BALLOON_PFN_SHIFT). */
 #define ACTUATOR_BALLOON_PAGE_BYTES 4096ull
@@ -91,6 +104,10 @@ struct actuator_in {
     bool has_balloon;
     bool deflate_on_oom; /* the balloon has it: the guest may take pages back */
     bool host_thp;       /* the host backs guest RAM with transparent huge pages */
+    /* Rule 5: how much plugged memory the balloon should hold above the
+     * target as the deflate-on-OOM net; 0 = one block. Used only with a
+     * balloon that has deflate-on-OOM. */
+    uint64_t net_bytes;
     struct actuator_vmem vmem;
 };
 

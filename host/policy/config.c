@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actuator.h"
 #include "listen_addr.h"
 #include "size.h"
 #include "vm_policy.h"
@@ -194,6 +195,13 @@ static const struct key_def keys[] = {
     DMK("ro_socket_group", CONFIG_KEY_GROUP, "group", "none", 0, 0, FIELD_PATH, ro_socket_group,
         "Only this group may use the read-only control socket (mode 0660); none = every user "
         "(mode 0666). Read at start."),
+    /* 5 minutes, as the planner's hold-down after a deflate-on-OOM:
+     * docs/virtio-mem.md, rule 5. */
+    DMK("vmem_peak_hold_ms", CONFIG_KEY_UINT, "ms", "300000", 0, 86400000, FIELD_U64,
+        vmem_peak_hold_ms,
+        "A virtio-mem guest with a deflate-on-OOM balloon keeps the most memory it was given "
+        "plugged for this long to twice as long, the part above its target in the balloon for it "
+        "to take back by itself in a burst. 0 = one block. Read at start."),
 
     VMK("min_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "25%", 0, TIB_F * 64,
         META | RUNTIME, FIELD_CSIZE, min_memory, "Never set the balloon target below this."),
@@ -1168,6 +1176,7 @@ static struct config *config_alloc(void)
     c->tick_interval_ms = c->tunables.tick_interval_ms;
     ksm_builtin(&c->ksm);
     g_strlcpy(c->daemon.state_file, "auto", sizeof(c->daemon.state_file));
+    c->daemon.vmem_peak_hold_ms = ACTUATOR_NET_PEAK_MS;
     vm_policy_builtin(&c->defaults);
     c->vms = g_ptr_array_new_with_free_func(config_vm_free);
     c->errors = g_ptr_array_new_with_free_func(g_free);

@@ -108,6 +108,9 @@ struct config_daemon {
     /* ro_socket_group: the group that may use the read-only control socket
      * (mode 0660); "" for "none", the default: anyone may (mode 0666). */
     char ro_socket_group[CONFIG_CGROUP_PATH_MAX];
+    /* vmem_peak_hold_ms: how long a virtio-mem guest's recent peak stays
+     * plugged as its deflate-on-OOM net (vmem_drive.h); 0 = one block. */
+    uint64_t vmem_peak_hold_ms;
 };
 enum config_on_exit {
     CONFIG_ON_EXIT_KEEP = 0, /* leave every balloon where it is (the default) */

@@ -274,6 +274,7 @@ void fleet_qmp_free(struct fleet_qmp *fq)
     fq->closing = true;
     if (fq->reconnect_id)
         g_source_remove(fq->reconnect_id);
+    fleet_vmem_free(fq);
     /* Pending callbacks run (CANCELLED) inside this unref and see closing. */
     qmp_conn_unref(fq->conn);
     g_free(fq->balloon_path);

@@ -34,6 +34,10 @@ struct fleet_qmp *fleet_qmp_new(const char *socket_path, const char *name,
                                 const struct fleet_qmp_events *events, void *ctx);
 /* Disconnects; no callback runs during or after this. NULL is fine. */
 void fleet_qmp_free(struct fleet_qmp *fq);
+/* How long a virtio-mem guest's recent peak stays plugged as its net
+ * (config vmem_peak_hold_ms, vmem_drive.h); 0 = one block. Before the first
+ * target. */
+void fleet_qmp_set_vmem_peak_hold_ms(struct fleet_qmp *fq, uint64_t ms);
 
 /* 0 when the balloon command was sent (set_done follows, within
  * FLEET_QMP_TIMEOUT_MS), -ENOTCONN when QMP is not up. */

@@ -30,6 +30,7 @@ struct fleet_qmp {
     bool vmem_error_said;
     QmpMemdev memdev; /* as last listed: its id addresses qom-set */
     struct vmem_drive vmem;
+    guint vmem_timer_id; /* replans when a hold ends or the net's peak ages out */
 };
 
 /* fleet_qmp_vmem.c: the virtio-mem device beside the balloon. */
@@ -49,6 +50,8 @@ bool fleet_vmem_active(const struct fleet_qmp *fq);
  * the device first; done runs once with the outcome of the last command
  * sent (the balloon's, or the device's when the guest has no balloon). */
 bool fleet_vmem_set(struct fleet_qmp *fq, uint64_t target_bytes, QmpDoneFunc done, gpointer data);
+/* Stops fleet_vmem's timer (fleet_qmp_free). */
+void fleet_vmem_free(struct fleet_qmp *fq);
 /* fleet_qmp.c: hands the figures to the source (with fleet_vmem_fill). */
 void fleet_qmp_emit(struct fleet_qmp *fq);
 

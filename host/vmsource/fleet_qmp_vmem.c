@@ -54,6 +54,8 @@ static void send_cmd(struct fleet_qmp *fq, const struct vmem_drive_cmd *cmd)
                                      on_balloon_set, fq);
 }
 
+static void arm_timer(struct fleet_qmp *fq);
+
 /* The device moved, or the watch changed its mind: carry the target in force
  * over to the new figures (vmem_drive.h: the slack of a plug goes back into
  * the balloon, a stalled device hands over to the balloon). */
@@ -62,6 +64,42 @@ static void replan(struct fleet_qmp *fq)
     struct vmem_drive_cmd cmd;
     if (fq->up && vmem_drive_replan(&fq->vmem, mono_ms(), &cmd))
         send_cmd(fq, &cmd);
+    arm_timer(fq);
+}
+
+static gboolean on_vmem_timer(gpointer data)
+{
+    struct fleet_qmp *fq = data;
+    fq->vmem_timer_id = 0;
+    replan(fq);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * A hold of the watch and the net's peak end at times of their own
+ * (vmem_drive_next_ms), and nothing else need happen then: a guest whose
+ * agent reports is refreshed only every few minutes
+ * (PLANNER_BALLOON_REFRESH_MS). So a timer replans at that time, in whole
+ * seconds (it shares its wakeup with ballastd's others), at least 1 s on.
+ */
+static void arm_timer(struct fleet_qmp *fq)
+{
+    if (fq->vmem_timer_id)
+        g_source_remove(fq->vmem_timer_id);
+    fq->vmem_timer_id = 0;
+    int64_t next = vmem_drive_next_ms(&fq->vmem);
+    if (!next || fq->closing)
+        return;
+    int64_t wait_s = (next - mono_ms() + 999) / 1000;
+    fq->vmem_timer_id =
+        g_timeout_add_seconds((guint)CLAMP(wait_s, 1, 24 * 3600), on_vmem_timer, fq);
+}
+
+void fleet_vmem_free(struct fleet_qmp *fq)
+{
+    if (fq->vmem_timer_id)
+        g_source_remove(fq->vmem_timer_id);
+    fq->vmem_timer_id = 0;
 }
 
 static struct actuator_vmem to_actuator(const QmpMemdev *m)
@@ -141,6 +179,11 @@ void fleet_vmem_init(struct fleet_qmp *fq)
     qmp_conn_subscribe(fq->conn, QMP_EVENT_MEMORY_DEVICE_SIZE_CHANGE, on_size_change, fq, NULL);
 }
 
+void fleet_qmp_set_vmem_peak_hold_ms(struct fleet_qmp *fq, uint64_t ms)
+{
+    fq->vmem.peak_bucket_ms = ms > INT32_MAX ? INT32_MAX : (int64_t)ms;
+}
+
 void fleet_vmem_connected(struct fleet_qmp *fq)
 {
     fq->vmem_error_said = false;
@@ -197,6 +240,7 @@ bool fleet_vmem_set(struct fleet_qmp *fq, uint64_t target_bytes, QmpDoneFunc don
 {
     struct vmem_drive_cmd cmd;
     vmem_drive_plan(&fq->vmem, target_bytes, mono_ms(), &cmd);
+    arm_timer(fq);
     if (cmd.send_vmem)
         qmp_memdev_set_requested_size_async(
             fq->conn, &fq->memdev, cmd.vmem_requested_bytes, FLEET_QMP_TIMEOUT_MS,

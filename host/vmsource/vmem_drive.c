@@ -13,11 +13,55 @@ static uint64_t abs_diff(uint64_t a, uint64_t b)
     return a > b ? a - b : b - a;
 }
 
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+    return a > b ? a : b;
+}
+
 void vmem_drive_init(struct vmem_drive *d)
 {
     memset(d, 0, sizeof(*d));
     d->balloon_raw = -1;
+    d->peak_bucket_ms = VMEM_DRIVE_PEAK_MS;
     vmem_watch_init(&d->watch);
+}
+
+/*
+ * The guest's recent peak with target_bytes counted in (VMEM_DRIVE_PEAK_MS):
+ * two buckets, so a peak is remembered for one to two bucket lengths at the
+ * cost of two figures. Seeded at the first plan with the memory the guest
+ * has: until it has shown what it needs, what it was started with stays
+ * within reach. Returns the net above target_bytes; sets when it shrinks.
+ */
+static uint64_t note_peak(struct vmem_drive *d, uint64_t target_bytes, int64_t now_ms)
+{
+    int64_t bucket = d->peak_bucket_ms;
+    d->peak_next_ms = 0;
+    if (bucket <= 0)
+        return 0;
+    if (!d->peak_started) {
+        uint64_t raw =
+            d->has_balloon && d->balloon_raw >= 0 ? (uint64_t)d->balloon_raw : d->boot_bytes;
+        d->peak_started = true;
+        d->peak_since_ms = now_ms;
+        d->peak_prev_bytes = 0;
+        d->peak_cur_bytes = raw + d->dev.plugged_bytes;
+    } else if (now_ms - d->peak_since_ms >= 2 * bucket || now_ms < d->peak_since_ms) {
+        d->peak_since_ms = now_ms; /* both buckets old (or the clock went back) */
+        d->peak_prev_bytes = 0;
+        d->peak_cur_bytes = 0;
+    } else if (now_ms - d->peak_since_ms >= bucket) {
+        d->peak_since_ms += bucket;
+        d->peak_prev_bytes = d->peak_cur_bytes;
+        d->peak_cur_bytes = 0;
+    }
+    d->peak_cur_bytes = max_u64(d->peak_cur_bytes, target_bytes);
+    uint64_t peak = max_u64(d->peak_prev_bytes, d->peak_cur_bytes);
+    if (peak <= target_bytes)
+        return 0;
+    /* The net shrinks when the bucket holding the peak is dropped. */
+    d->peak_next_ms = d->peak_since_ms + (d->peak_prev_bytes > d->peak_cur_bytes ? 1 : 2) * bucket;
+    return peak - target_bytes;
 }
 
 bool vmem_drive_device(struct vmem_drive *d, const struct actuator_vmem *dev, bool size_change,
@@ -71,6 +115,7 @@ int vmem_drive_plan(struct vmem_drive *d, uint64_t target_bytes, int64_t now_ms,
         .has_balloon = d->has_balloon,
         .deflate_on_oom = d->deflate_on_oom,
         .host_thp = d->host_thp,
+        .net_bytes = note_peak(d, target_bytes, now_ms),
         .vmem = d->dev,
     };
     vmem_watch_advise(&d->watch, now_ms, &in.vmem.watch);
@@ -105,9 +150,20 @@ bool vmem_drive_replan(struct vmem_drive *d, int64_t now_ms, struct vmem_drive_c
     return cmd->send_vmem || cmd->send_balloon;
 }
 
+int64_t vmem_drive_next_ms(const struct vmem_drive *d)
+{
+    if (!d->active)
+        return 0;
+    int64_t a = d->hold_until_ms, b = d->peak_next_ms;
+    if (!a || !b)
+        return a ? a : b;
+    return a < b ? a : b;
+}
+
 bool vmem_drive_hold_ended(const struct vmem_drive *d, int64_t now_ms)
 {
-    return d->active && d->hold_until_ms && now_ms >= d->hold_until_ms;
+    return d->active && ((d->hold_until_ms && now_ms >= d->hold_until_ms) ||
+                         (d->peak_next_ms && now_ms >= d->peak_next_ms));
 }
 
 /* A move of ours under way: the device not at its request, or the balloon

@@ -47,6 +47,19 @@
  * back 1 MiB at a time (VIRTIO_BALLOON_OOM_NR_PAGES), which must show. */
 #define VMEM_DRIVE_BALLOON_SLACK_BYTES (256u << 10)
 
+/*
+ * The deflate-on-OOM net (actuator.h, rule 5) is the guest's recent peak:
+ * the most memory the manager gave it (or, at the first plan, the memory it
+ * had) in the last 5 to 10 minutes, kept in two buckets of this length. The
+ * plan keeps that peak plugged and the balloon holds what lies above the
+ * target, which the guest takes back by itself under OOM. A burst the
+ * guest made once is expected again; memory it has not needed for a
+ * bucket or two is unplugged. 5 minutes matches the planner's hold-down
+ * after a deflate-on-OOM (policy.h): a guest that burst keeps its memory
+ * at least as long either way.
+ */
+#define VMEM_DRIVE_PEAK_MS ACTUATOR_NET_PEAK_MS
+
 struct vmem_drive {
     bool active;         /* a usable virtio-mem device was seen */
     uint64_t boot_bytes; /* query-memory-size-summary base-memory; 0 unknown */
@@ -62,6 +75,12 @@ struct vmem_drive {
     struct actuator_out last;    /* the last plan: actuator and reason for explain */
     int64_t hold_until_ms;       /* a hold of the watch the last plan obeyed ends here; 0 none */
     uint64_t reported_bytes;     /* the last vmem_drive_actual_bytes; 0 none yet */
+    int64_t peak_bucket_ms;      /* VMEM_DRIVE_PEAK_MS; 0 = no memory, a one-block net */
+    bool peak_started;           /* peak_* below are set */
+    int64_t peak_since_ms;       /* the current bucket began */
+    uint64_t peak_cur_bytes;     /* the most in the current bucket */
+    uint64_t peak_prev_bytes;    /* the most in the one before */
+    int64_t peak_next_ms;        /* the net shrinks at this time (a replan is due); 0 none */
 };
 
 /* What to send for one plan, in this order. */
@@ -92,7 +111,11 @@ int vmem_drive_plan(struct vmem_drive *d, uint64_t target_bytes, int64_t now_ms,
  * ended; false (and nothing to send) when there is no target yet or the
  * plan sends nothing new. */
 bool vmem_drive_replan(struct vmem_drive *d, int64_t now_ms, struct vmem_drive_cmd *cmd);
-/* Whether a hold of the watch ends by now_ms (a replan is due). */
+/* When the next hold of the watch ends or the net's peak ages out (a replan
+ * is due then); 0 none. */
+int64_t vmem_drive_next_ms(const struct vmem_drive *d);
+/* Whether a hold of the watch ends, or the net's peak ages out, by now_ms
+ * (a replan is due). */
 bool vmem_drive_hold_ended(const struct vmem_drive *d, int64_t now_ms);
 
 /* The guest's memory for the manager (see above); -1 unknown. */

@@ -6,6 +6,7 @@
 
 #include "fleet_layout.h"
 #include "fleet_qmp.h"
+#include "vmem_drive.h"
 #include "thp_mode.h"
 #include "fd_watch.h"
 #include "timer.h"
@@ -52,6 +53,7 @@ struct fleet_source {
     guint burst_id;
     guint idle_id; /* a rescan asked for from inside a callback */
     gint64 burst_until_us;
+    uint64_t vmem_peak_hold_ms; /* for each guest's fleet_qmp */
 };
 
 /* -1 when the pid file is absent or unreadable, 0 when it names no live process, else the pid. */
@@ -237,6 +239,7 @@ static void fleet_rescan(struct vmsource *base)
         vm->cookie = base->events->vm_added(base->events_ctx, vm, name);
         static const struct fleet_qmp_events qev = {on_qmp_state, on_qmp_balloon, on_qmp_set_done};
         vm->qmp = fleet_qmp_new(vm->qmp_path, name, &qev, vm);
+        fleet_qmp_set_vmem_peak_hold_ms(vm->qmp, fs->vmem_peak_hold_ms);
     }
 
     g_hash_table_iter_init(&it, fs->vms);
@@ -387,5 +390,11 @@ struct vmsource *vmsource_fleet_new(const char *dir, unsigned rescan_ms,
     fs->rescan_ms = rescan_ms ? rescan_ms : FLEET_RESCAN_MS;
     fs->vms = g_hash_table_new(g_str_hash, g_str_equal);
     fs->inotify_fd = -1;
+    fs->vmem_peak_hold_ms = VMEM_DRIVE_PEAK_MS;
     return &fs->base;
+}
+
+void vmsource_fleet_set_vmem_peak_hold_ms(struct vmsource *src, uint64_t ms)
+{
+    ((struct fleet_source *)src)->vmem_peak_hold_ms = ms;
 }

@@ -27,6 +27,10 @@
 struct vmsource *vmsource_fleet_new(const char *dir, unsigned rescan_ms,
                                     const struct vmsource_events *events, void *events_ctx);
 
+/* config vmem_peak_hold_ms for the guests found from now on (default
+ * VMEM_DRIVE_PEAK_MS; vmem_drive.h). */
+void vmsource_fleet_set_vmem_peak_hold_ms(struct vmsource *src, uint64_t ms);
+
 /* Whether the caller already knows name's QEMU to be alive (NULL: none is). */
 typedef bool (*fleet_scan_live_fn)(const char *name, void *ctx);
 

@@ -16,6 +16,7 @@
 #       device plugs blocks back, and nobody is OOM-killed (the guest's
 #       deflate-on-OOM may take the spare block the plan keeps in the
 #       balloon: counted, not a failure).
+# A burst faster than any plug is integration.daemon.vmem_burst's.
 # Each guest is a fleet of its own (its own workload) linked into the
 # directory ballastd watches, as scripts/soak does.
 source "$(dirname "$0")/lib.sh"
@@ -48,6 +49,10 @@ boot t "spike:peak=150M,after=1s,hold=4s" --no-free-page-reporting
 boot g "sawtooth:min=8M,max=136M,step=8M,tick=500ms,start=${ramp_at_s}s,high=112M"
 booted=$SECONDS
 fast_config
+# The deflate-on-OOM net keeps each guest's recent peak plugged (at first,
+# what it booted with) for one to two of these: 20 s here instead of 5 min,
+# so that t0's unplug also shows the peak ageing out.
+echo 'vmem_peak_hold_ms = 20000' >>"$conf/ballastd.conf"
 start_daemon --config-dir "$conf"
 
 vm_json() { ctl --json explain "$1"; }

@@ -216,11 +216,18 @@ static void test_thp_host(void)
     CU_ASSERT_EQUAL(o.actuator, ACTUATOR_VIRTIO_MEM);
     CU_ASSERT_STRING_EQUAL(o.reason,
                            "THP host: balloon pages return nothing; virtio-mem in whole blocks");
-    /* Deflate-on-OOM changes nothing on THP: a spare block would cost the host. */
+    /* With deflate-on-OOM the net is kept on THP too (it may cost the host
+     * what it holds; a guest killed by a burst costs more): one block
+     * plugged above and held, the block's slack still left to the guest. */
     in.deflate_on_oom = true;
+    in.vmem.plugged_bytes = in.vmem.requested_bytes = 104 * MIB;
     CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
-    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 102 * MIB);
-    CU_ASSERT_EQUAL(o.balloon_held_bytes, 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 104 * MIB);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 2 * MIB);
+    CU_ASSERT_EQUAL(o.total_bytes, BOOT + 102 * MIB);
+    CU_ASSERT_EQUAL(o.actuator, ACTUATOR_BOTH);
+    CU_ASSERT_TRUE(has(o.reason, "THP host") && has(o.reason, "deflate-on-OOM net"));
+    check_invariants(&in, &o);
 
     /* Below boot the balloon is still the only way down. */
     in = guest(300 * MIB, 0);
@@ -230,6 +237,99 @@ static void test_thp_host(void)
     CU_ASSERT_EQUAL(o.actuator, ACTUATOR_BOTH);
     CU_ASSERT_STRING_EQUAL(o.reason, "THP host: balloon pages return nothing; virtio-mem for "
                                      "bulk, balloon for the rest");
+}
+
+/* The net as large as the caller asks (the guest's recent peak): plugged
+ * above the target and held by the balloon, so a burst of that size is the
+ * guest's to take back by itself; bounded by the device and by what the
+ * balloon can hold; none without deflate-on-OOM. */
+static void test_deflate_net_sized(void)
+{
+    struct actuator_out o;
+    /* Converged with the net plugged: the balloon holds it. */
+    struct actuator_in in = guest(BOOT + 101 * MIB, 202 * MIB);
+    in.deflate_on_oom = true;
+    in.net_bytes = 100 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 202 * MIB); /* 101 + 100, rounded up */
+    CU_ASSERT_FALSE(o.vmem_changed);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 101 * MIB);
+    CU_ASSERT_EQUAL(o.total_bytes, BOOT + 101 * MIB);
+    CU_ASSERT_EQUAL(o.actuator, ACTUATOR_BOTH);
+    CU_ASSERT_STRING_EQUAL(o.reason, "virtio-mem for bulk; plugged memory in the balloon as the "
+                                     "deflate-on-OOM net");
+    check_invariants(&in, &o);
+
+    /* From 102 MiB plugged the net is a plug like any other: the balloon
+     * holds nothing the guest has not got yet. */
+    in.vmem.plugged_bytes = in.vmem.requested_bytes = 102 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 202 * MIB);
+    CU_ASSERT_TRUE(o.vmem_changed);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 1 * MIB);
+    CU_ASSERT_EQUAL(o.total_now_bytes, BOOT + 101 * MIB);
+    check_invariants(&in, &o);
+
+    /* Without deflate-on-OOM the balloon is no net: the plain split. */
+    in = guest(BOOT + 101 * MIB, 202 * MIB);
+    in.net_bytes = 100 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 102 * MIB);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 1 * MIB);
+
+    /* No more than the device has: capped at its max. */
+    in = guest(BOOT + 1400 * MIB, 1536 * MIB);
+    in.deflate_on_oom = true;
+    in.net_bytes = 400 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 1536 * MIB);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 136 * MIB);
+    CU_ASSERT_EQUAL(o.short_bytes, 0);
+    check_invariants(&in, &o);
+
+    /* No more than the balloon can hold: boot RAM's worth, less a block so
+     * that the QMP value stays above 0 (QEMU refuses 0). 2 GiB asked of a
+     * 512 MiB boot: a net of 510 MiB. */
+    in = guest(BOOT + 101 * MIB, 612 * MIB);
+    in.deflate_on_oom = true;
+    in.net_bytes = 2 * GIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 612 * MIB); /* 101 + 510, rounded up */
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 511 * MIB);
+    CU_ASSERT_EQUAL(o.balloon_qmp_bytes, 1 * MIB);
+    CU_ASSERT_EQUAL(o.total_bytes, BOOT + 101 * MIB);
+    check_invariants(&in, &o);
+
+    /* Below boot RAM the balloon already holds boot memory the guest can
+     * take back: a net that fits in it plugs nothing... */
+    in = guest(300 * MIB, 0);
+    in.deflate_on_oom = true;
+    in.net_bytes = 150 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 0);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 212 * MIB);
+    /* ... a larger one plugs the rest, held too. */
+    in = guest(300 * MIB, 38 * MIB);
+    in.deflate_on_oom = true;
+    in.net_bytes = 250 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 38 * MIB);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 250 * MIB);
+    CU_ASSERT_EQUAL(o.total_bytes, 300 * MIB);
+    check_invariants(&in, &o);
+
+    /* A plug cap (the watch) trimming the net only: nothing short, the net
+     * as large as the cap allows. */
+    in = guest(BOOT + 101 * MIB, 150 * MIB);
+    in.deflate_on_oom = true;
+    in.net_bytes = 100 * MIB;
+    in.vmem.watch.capped = true;
+    in.vmem.watch.cap_bytes = 150 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 150 * MIB);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 49 * MIB);
+    CU_ASSERT_EQUAL(o.short_bytes, 0);
+    CU_ASSERT_TRUE(has(o.reason, "deflate-on-OOM net"));
 }
 
 /* Off THP, with deflate-on-OOM: one spare block plugged and ballooned. */
@@ -580,7 +680,7 @@ static void test_reasons_in_docs(void)
 {
     const char *doc = read_doc();
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
-    enum { N = 17 };
+    enum { N = 18 };
     struct actuator_in in[N];
     for (int i = 0; i < N; i++)
         in[i] = guest(BOOT + 101 * MIB, 102 * MIB); /* [0]: the fine step */
@@ -606,6 +706,8 @@ static void test_reasons_in_docs(void)
     in[14].vmem.plugged_bytes = 104 * MIB;
     in[15].target_bytes = 300 * MIB;
     in[16].target_bytes = BOOT + 100 * MIB;
+    in[17].host_thp = in[17].deflate_on_oom = true;
+    in[17].vmem.plugged_bytes = in[17].vmem.requested_bytes = 104 * MIB;
     const char *seen[N];
     for (int i = 0; i < N; i++) {
         struct actuator_out o;
@@ -636,8 +738,9 @@ static CU_TestInfo actuator_tests[] = {
     {"rounding sweep: whole blocks, total at or just over", test_rounding_sweep},
     {"floor never crossed", test_floor_never_crossed},
     {"QMP balloon value relative to boot RAM", test_qmp_balloon_arithmetic},
-    {"THP host: no balloon inside blocks", test_thp_host},
+    {"THP host: no balloon inside blocks but the net", test_thp_host},
     {"deflate-on-OOM spare block", test_deflate_net},
+    {"deflate-on-OOM net sized by the caller, bounded", test_deflate_net_sized},
     {"growth plugs first", test_growth_plugs_first},
     {"fallback: no device, no balloon", test_fallback_no_device},
     {"fallback: removed, no driver", test_fallback_removed_and_no_driver},

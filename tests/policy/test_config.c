@@ -4,6 +4,7 @@
  * safe-mode-on-error, and the key table against docs/config.md.
  */
 #include "cunit_main.h"
+#include "actuator.h"
 #include "config.h"
 
 #include <errno.h>
@@ -668,6 +669,39 @@ static void test_access_keys(void)
     rm_tree(d);
 }
 
+/* vmem_peak_hold_ms: 5 minutes by default (the actuator plan's), 0 allowed
+ * (a one-block net), a bad value an error with file:line that keeps the
+ * default. */
+static void test_vmem_peak_hold(void)
+{
+    g_autoptr(BallastConfig) dflt = config_new_defaults();
+    CU_ASSERT_EQUAL(dflt->daemon.vmem_peak_hold_ms, ACTUATOR_NET_PEAK_MS);
+    CU_ASSERT_EQUAL(dflt->daemon.vmem_peak_hold_ms, 300000);
+    g_autofree char *d = tmpdir();
+    static const char *const good[][2] = {{"20000", "20000"}, {"0", "0"}, {"86400000", "86400000"}};
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autofree char *conf = g_strdup_printf("[ballastd]\nvmem_peak_hold_ms = %s\n", good[i][0]);
+        write_file(d, "ballastd.conf", conf, strlen(conf));
+        g_autoptr(BallastConfig) c = config_load_dir(d);
+        CU_ASSERT_EQUAL(c->errors->len, 0);
+        CU_ASSERT_EQUAL(c->daemon.vmem_peak_hold_ms, g_ascii_strtoull(good[i][1], NULL, 10));
+    }
+    static const char *const bad[] = {"-1", "5m", "86400001"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *conf = g_strdup_printf("[ballastd]\nvmem_peak_hold_ms = %s\n", bad[i]);
+        write_file(d, "ballastd.conf", conf, strlen(conf));
+        g_autoptr(BallastConfig) c = config_load_dir(d);
+        g_autofree char *where = g_strdup_printf("%s/ballastd.conf:2: ", d);
+        bool said = false;
+        for (guint e = 0; e < c->errors->len; e++)
+            said |= g_str_has_prefix(c->errors->pdata[e], where) &&
+                    strstr(c->errors->pdata[e], "vmem_peak_hold_ms") != NULL;
+        CU_ASSERT_TRUE(said);
+        CU_ASSERT_EQUAL(c->daemon.vmem_peak_hold_ms, 300000);
+    }
+    rm_tree(d);
+}
+
 /* Bad budgets are errors with file:line, like every other key: the global
  * file then puts every VM in safe mode and the budget stays unset. */
 static void test_budget_errors(void)
@@ -780,6 +814,7 @@ static CU_TestInfo config_tests[] = {
     {"budget keys", test_budget_keys},
     {"daemon keys", test_daemon_keys},
     {"access keys (metrics_listen, ro_socket_group)", test_access_keys},
+    {"vmem_peak_hold_ms: default, 0, bad values", test_vmem_peak_hold},
     {"budget errors", test_budget_errors},
     {"check dir", test_check_dir},
     {"reload", test_reload},

@@ -112,7 +112,8 @@ static void test_grow_then_guest_deflate(void)
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 202 * MIB);
 }
 
-/* With deflate-on-OOM a spare block sits in the balloon, so a shrink moves
+/* With deflate-on-OOM and no peak remembered, one spare block sits in the
+ * balloon, so a shrink moves
  * both: the device unplugs to 64 MiB before the balloon has deflated from
  * 3 to 2 MiB held. Their sum in between (189) is nobody's move below the
  * target (190): the balloon on its way counts at the value sent. */
@@ -121,6 +122,7 @@ static void test_shrink_device_first(void)
     struct vmem_drive d;
     guest(&d);
     d.deflate_on_oom = true;
+    d.peak_bucket_ms = 0; /* no peak: the one-block net */
     struct vmem_drive_cmd cmd;
     vmem_drive_plan(&d, 215 * MIB, 0, &cmd);
     CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 90 * MIB); /* 88 + the spare block */
@@ -149,6 +151,7 @@ static void test_shrink_balloon_first(void)
     struct vmem_drive d;
     guest(&d);
     d.deflate_on_oom = true;
+    d.peak_bucket_ms = 0; /* no peak: the one-block net */
     struct vmem_drive_cmd cmd;
     vmem_drive_plan(&d, 203 * MIB, 0, &cmd);
     CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 125 * MIB);
@@ -166,6 +169,71 @@ static void test_shrink_balloon_first(void)
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 180 * MIB);
     vmem_drive_balloon(&d, 127 * MIB); /* the guest deflates after: shown */
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 181 * MIB);
+}
+
+/* The net is the guest's recent peak (VMEM_DRIVE_PEAK_MS): at first what
+ * it booted with stays plugged and the balloon holds what lies above the
+ * target, for the guest to take back by itself; once no target that high
+ * was given for a bucket or two the blocks are unplugged down to a
+ * one-block net, and a burst seen again is remembered again. */
+static void test_peak_net(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    d.deflate_on_oom = true;
+    struct vmem_drive_cmd cmd;
+    const int64_t B = VMEM_DRIVE_PEAK_MS;
+    CU_ASSERT_EQUAL(vmem_drive_plan(&d, 200 * MIB, 0, &cmd), 0);
+    CU_ASSERT_FALSE(cmd.send_vmem); /* 128 stays plugged: the boot size is the peak */
+    CU_ASSERT_TRUE(cmd.send_balloon);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 72 * MIB); /* 56 held: 128 + 128 - 56 = 200 */
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.last.reason, "deflate-on-OOM net"));
+    vmem_drive_balloon(&d, 72 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 200 * MIB);
+    /* The guest takes 1 MiB of the net back under OOM: shown. */
+    vmem_drive_balloon(&d, 73 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 201 * MIB);
+    vmem_drive_balloon(&d, 72 * MIB);
+
+    /* One bucket on the peak is still remembered: nothing to send. */
+    CU_ASSERT_EQUAL(vmem_drive_next_ms(&d), 2 * B); /* when the source's timer replans */
+    CU_ASSERT_FALSE(vmem_drive_hold_ended(&d, 2 * B - 1));
+    CU_ASSERT_FALSE(vmem_drive_replan(&d, B, &cmd));
+    CU_ASSERT_EQUAL(d.dev.requested_bytes, 128 * MIB);
+    /* Two buckets on, it has aged out: a replan is due and unplugs down to
+     * the target's blocks and one spare. */
+    CU_ASSERT_TRUE(vmem_drive_hold_ended(&d, 2 * B));
+    CU_ASSERT_TRUE(vmem_drive_replan(&d, 2 * B, &cmd));
+    CU_ASSERT_TRUE(cmd.send_vmem);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 74 * MIB);
+    CU_ASSERT_TRUE(cmd.send_balloon);
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 126 * MIB); /* 2 held */
+    CU_ASSERT_FALSE(vmem_drive_hold_ended(&d, 3 * B)); /* nothing left to age */
+    CU_ASSERT_EQUAL(vmem_drive_next_ms(&d), 0);
+    size_to(&d, 74 * MIB, 2 * B + 1000);
+    vmem_drive_balloon(&d, 126 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 200 * MIB);
+
+    /* A burst: ballastd grows the guest to 240 MiB, then shrinks it back
+     * to 200. The peak is remembered: its blocks stay plugged, the balloon
+     * holds the 40 MiB above the target; only the spare block above the
+     * burst's own target goes, the net now covering it. */
+    vmem_drive_plan(&d, 240 * MIB, 2 * B + 2000, &cmd);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 114 * MIB); /* 112 + a spare block */
+    size_to(&d, 114 * MIB, 2 * B + 3000);
+    vmem_drive_plan(&d, 200 * MIB, 2 * B + 4000, &cmd);
+    CU_ASSERT_TRUE(cmd.send_vmem);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 112 * MIB); /* the peak: 128 + 112 = 240 */
+    CU_ASSERT_EQUAL(cmd.balloon_qmp_bytes, 88 * MIB);     /* 40 held: 128 + 112 - 40 */
+    CU_ASSERT_NOT_EQUAL(d.peak_next_ms, 0);
+
+    /* No memory of peaks (peak_bucket_ms 0): the one-block net at once. */
+    guest(&d);
+    d.deflate_on_oom = true;
+    d.peak_bucket_ms = 0;
+    vmem_drive_plan(&d, 200 * MIB, 0, &cmd);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 74 * MIB);
+    CU_ASSERT_EQUAL(d.peak_next_ms, 0);
 }
 
 /* An unplug that stops part way: after the stall time the device is held
@@ -229,6 +297,7 @@ static CU_TestInfo vmem_drive_tests[] = {
     {"grow: plug first, our slack hidden, a guest deflate shown", test_grow_then_guest_deflate},
     {"shrink: the device before the balloon is nobody's move", test_shrink_device_first},
     {"shrink: the balloon before the device is no rise", test_shrink_balloon_first},
+    {"the net: the recent peak plugged, held in the balloon, aged out", test_peak_net},
     {"unplug stall: held, the balloon takes the rest", test_unplug_stall},
     {"virtio-mem without a balloon", test_no_balloon},
     {"device removed", test_gone},
