@@ -171,6 +171,10 @@ static uint64_t net_blocks(const struct actuator_in *in, uint64_t want, uint64_t
     uint64_t boot = in->boot_bytes, k = dev->block_bytes;
     if (!in->has_balloon || !in->deflate_on_oom)
         return 0;
+    /* On a THP host only a net the caller sized: a bare spare block would
+     * cost a huge page for a net too small to matter. */
+    if (in->host_thp && in->net_bytes == 0)
+        return 0;
     uint64_t room = boot > k ? boot - k : 0;
     uint64_t net = min_u64(max_u64(in->net_bytes, k), room);
     uint64_t top = want + net; /* <= boot + max + boot: no overflow (ACTUATOR_MAX_BYTES) */

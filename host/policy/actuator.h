@@ -45,7 +45,9 @@
  *     may return nothing until the kernel splits their huge pages, so the
  *     net can cost the host up to its size: the price of not killing the
  *     guest; the blocks return whole once the peak ages out and they are
- *     unplugged.
+ *     unplugged. There the net is kept only when net_bytes asks for one:
+ *     a bare spare block would cost a huge page for a net too small to
+ *     matter.
  *  6. Growth: plug first, deflate the balloon. The caller sends the
  *     device's request before the balloon's. While a plug is pending the
  *     balloon holds no more than leaves the guest its target on the memory

@@ -16,7 +16,7 @@
 #       device plugs blocks back, and nobody is OOM-killed (the guest's
 #       deflate-on-OOM may take the spare block the plan keeps in the
 #       balloon: counted, not a failure).
-# A burst faster than any plug is integration.daemon.vmem_burst's.
+# A burst faster than any plug: tests/daemon/it_vmem_burst.sh (not in the suite yet).
 # Each guest is a fleet of its own (its own workload) linked into the
 # directory ballastd watches, as scripts/soak does.
 source "$(dirname "$0")/lib.sh"
@@ -50,9 +50,12 @@ boot g "sawtooth:min=8M,max=136M,step=8M,tick=500ms,start=${ramp_at_s}s,high=112
 booted=$SECONDS
 fast_config
 # The deflate-on-OOM net keeps each guest's recent peak plugged (at first,
-# what it booted with) for one to two of these: 20 s here instead of 5 min,
-# so that t0's unplug also shows the peak ageing out.
-echo 'vmem_peak_hold_ms = 20000' >>"$conf/ballastd.conf"
+# what it booted with) for 5 to 10 minutes by default; 0 here: the one-block
+# net, so that t0 unplugs within the test. (With a 20 s hold both guests'
+# working sets read ~100 MiB higher at the moment the net aged out and both
+# were grown for nothing - docs/virtio-mem.md, "Known problems";
+# tests/daemon/it_vmem_burst.sh is the net's own reproducer.)
+echo 'vmem_peak_hold_ms = 0' >>"$conf/ballastd.conf"
 start_daemon --config-dir "$conf"
 
 vm_json() { ctl --json explain "$1"; }

@@ -216,14 +216,20 @@ static void test_thp_host(void)
     CU_ASSERT_EQUAL(o.actuator, ACTUATOR_VIRTIO_MEM);
     CU_ASSERT_STRING_EQUAL(o.reason,
                            "THP host: balloon pages return nothing; virtio-mem in whole blocks");
-    /* With deflate-on-OOM the net is kept on THP too (it may cost the host
-     * what it holds; a guest killed by a burst costs more): one block
-     * plugged above and held, the block's slack still left to the guest. */
+    /* Deflate-on-OOM alone changes nothing on THP: a bare spare block would
+     * cost a huge page for a net too small to matter. */
     in.deflate_on_oom = true;
-    in.vmem.plugged_bytes = in.vmem.requested_bytes = 104 * MIB;
     CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
-    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 104 * MIB);
-    CU_ASSERT_EQUAL(o.balloon_held_bytes, 2 * MIB);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 102 * MIB);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 0);
+    /* A net the caller sized (the guest's recent peak) is kept on THP too:
+     * it may cost the host what it holds; a guest killed by a burst costs
+     * more. Plugged above and held, the block's slack still the guest's. */
+    in.net_bytes = 10 * MIB;
+    in.vmem.plugged_bytes = in.vmem.requested_bytes = 112 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 112 * MIB);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 10 * MIB);
     CU_ASSERT_EQUAL(o.total_bytes, BOOT + 102 * MIB);
     CU_ASSERT_EQUAL(o.actuator, ACTUATOR_BOTH);
     CU_ASSERT_TRUE(has(o.reason, "THP host") && has(o.reason, "deflate-on-OOM net"));
@@ -707,7 +713,8 @@ static void test_reasons_in_docs(void)
     in[15].target_bytes = 300 * MIB;
     in[16].target_bytes = BOOT + 100 * MIB;
     in[17].host_thp = in[17].deflate_on_oom = true;
-    in[17].vmem.plugged_bytes = in[17].vmem.requested_bytes = 104 * MIB;
+    in[17].net_bytes = 10 * MIB;
+    in[17].vmem.plugged_bytes = in[17].vmem.requested_bytes = 112 * MIB;
     const char *seen[N];
     for (int i = 0; i < N; i++) {
         struct actuator_out o;
@@ -738,7 +745,7 @@ static CU_TestInfo actuator_tests[] = {
     {"rounding sweep: whole blocks, total at or just over", test_rounding_sweep},
     {"floor never crossed", test_floor_never_crossed},
     {"QMP balloon value relative to boot RAM", test_qmp_balloon_arithmetic},
-    {"THP host: no balloon inside blocks but the net", test_thp_host},
+    {"THP host: no balloon inside blocks but a sized net", test_thp_host},
     {"deflate-on-OOM spare block", test_deflate_net},
     {"deflate-on-OOM net sized by the caller, bounded", test_deflate_net_sized},
     {"growth plugs first", test_growth_plugs_first},
