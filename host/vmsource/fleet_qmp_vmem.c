@@ -84,9 +84,7 @@ static gboolean on_vmem_timer(gpointer data)
  */
 static void arm_timer(struct fleet_qmp *fq)
 {
-    if (fq->vmem_timer_id)
-        g_source_remove(fq->vmem_timer_id);
-    fq->vmem_timer_id = 0;
+    fleet_vmem_free(fq);
     int64_t next = vmem_drive_next_ms(&fq->vmem);
     if (!next || fq->closing)
         return;

@@ -162,8 +162,8 @@ int64_t vmem_drive_next_ms(const struct vmem_drive *d)
 
 bool vmem_drive_hold_ended(const struct vmem_drive *d, int64_t now_ms)
 {
-    return d->active && ((d->hold_until_ms && now_ms >= d->hold_until_ms) ||
-                         (d->peak_next_ms && now_ms >= d->peak_next_ms));
+    int64_t next = vmem_drive_next_ms(d);
+    return next && now_ms >= next;
 }
 
 /* A move of ours under way: the device not at its request, or the balloon
