@@ -64,7 +64,10 @@ kill -STOP "$lvd_pid"
 log "libvirtd $lvd_pid stopped"
 ctl set-policy "$dom" min_memory=150M >/dev/null || fail "set-policy failed while libvirtd is stopped"
 stalled() { host_libvirt | grep -Eq '^stalled: call [A-Za-z]+ pending for [0-9]+ s'; }
-if wait_for 12 stalled; then
+# 20 s: keepalive (2 s x 2) can cut the balloon call before it counts as
+# stalled (LV_CALL_STALL_MS, 5 s); the reconnect's virConnectOpen then
+# needs its own 5 s. CI once saw "connecting" at a 12 s deadline.
+if wait_for 20 stalled; then
   ok "stall: $(host_libvirt)"
 else
   fail "status does not show a stalled call: $(host_libvirt)"
