@@ -145,10 +145,12 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
     struct bd_vm *vm = ctx;
     vm->report = *r;
     vm->report_ms = now_ms();
-    vm->report_actual_bytes = vm->balloon.actual_bytes;
+    const struct vmsource_balloon *b = &vm->balloon;
+    vm->report_actual_bytes = b->present_actual_bytes > 0 ? b->present_actual_bytes : b->actual_bytes;
+    vm->report_present_bytes = b->present_bytes > 0 ? b->present_bytes : MAX(0, b->nominal_bytes);
     vm->report_valid = true;
     const struct vmcost_boot_sample boot = {
-        .nominal_bytes = vm->balloon.nominal_bytes > 0 ? (uint64_t)vm->balloon.nominal_bytes : 0,
+        .nominal_bytes = (uint64_t)vm->report_present_bytes,
         .actual_bytes = vm->report_actual_bytes > 0 ? (uint64_t)vm->report_actual_bytes : 0,
         .balloon_in_total = vm->pstate.balloon_in_total,
         .r = r,
@@ -222,7 +224,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     if (vm->libvirt)
         vm->meta = g_new0(struct lv_policy, 1);
     vm->handle = handle;
-    vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL};
+    vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
     vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
     vm->budget_floor_bytes = -1;
@@ -513,6 +515,7 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
         a->oom_kill_count = rfield(r, PROTO_R_OOM_KILL, r->oom_kill);
         a->balloon_actual_bytes =
             vm->report_actual_bytes > 0 ? (uint64_t)vm->report_actual_bytes : 0;
+        a->present_bytes = vm->report_present_bytes > 0 ? (uint64_t)vm->report_present_bytes : 0;
     }
 
     const struct vmsource_balloon *b = &vm->balloon;

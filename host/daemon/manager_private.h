@@ -45,7 +45,12 @@ struct bd_vm {
     struct agent_conn agent;
     struct proto_report report;
     gint64 report_ms;
-    int64_t report_actual_bytes; /* balloon actual when the report arrived, -1 unknown */
+    /* When the report arrived: the balloon's actual as the devices had it
+     * (vmsource_balloon.present_actual_bytes for a virtio-mem guest), -1
+     * unknown; and what the guest had before the balloon (boot + plugged,
+     * or nominal), 0 unknown. The guest's figures are relative to these. */
+    int64_t report_actual_bytes;
+    int64_t report_present_bytes;
     bool report_valid;
     struct vmcost_boot_reserve boot_reserve; /* learned from the reports (guest_mem) */
     /* A report of the guest arrived since ballastd started (agent, or

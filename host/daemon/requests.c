@@ -28,9 +28,9 @@ static void guest_in(const struct bd_vm *vm, gint64 now, struct cost_monitor_gue
         .reserve = &vm->boot_reserve,
     };
     /* deflate-on-oom: the balloon's pages are inside MemTotal, counted as used. */
-    int64_t nominal = vm->balloon.nominal_bytes, actual = vm->report_actual_bytes;
-    if (vm->pstate.balloon_in_total && actual > 0 && nominal > actual)
-        g->balloon_in_used_bytes = (uint64_t)(nominal - actual);
+    int64_t present = vm->report_present_bytes, actual = vm->report_actual_bytes;
+    if (vm->pstate.balloon_in_total && actual > 0 && present > actual)
+        g->balloon_in_used_bytes = (uint64_t)(present - actual);
 }
 
 /* Failed balloon commands: how many, the last error and its age. */

@@ -88,7 +88,7 @@ static struct posted *posted_new(const struct lv_call *call)
 {
     struct posted *p = g_new0(struct posted, 1);
     p->r.call = *call;
-    p->r.stats = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL};
+    p->r.stats = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
     return p;
 }
 

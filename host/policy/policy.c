@@ -378,8 +378,10 @@ static void agent_need(const struct policy_vm_in *in, const struct policy_tunabl
         /* MemTotal - MemAvailable counts the balloon as used: take off
          * the balloon as it was when the report arrived. The kernel's
          * share is nominal - MemTotal, whatever the balloon does, so
-         * no learned overhead is needed. */
-        uint64_t nominal = vm_nominal(in);
+         * no learned overhead is needed. For a virtio-mem guest "nominal"
+         * is what it had plugged then, not the device's max: unplugged
+         * memory is neither in MemTotal nor in the balloon. */
+        uint64_t nominal = a->present_bytes ? a->present_bytes : vm_nominal(in);
         uint64_t at_report = a->balloon_actual_bytes ? a->balloon_actual_bytes : in->actual_bytes;
         g->used_bytes = sub_sat(g->used_bytes, sub_sat(nominal, at_report));
         g->need_bytes = add_sat(g->used_bytes, sub_sat(nominal, a->mem_total_bytes));

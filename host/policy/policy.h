@@ -168,6 +168,10 @@ struct policy_agent_report {
     /* The balloon's actual size when this report arrived (the caller's last
      * query-balloon / BALLOON_CHANGE then); 0 = unknown, actual_bytes is used. */
     uint64_t balloon_actual_bytes;
+    /* What the guest had before the balloon then (boot + plugged for a
+     * virtio-mem guest): a balloon inside MemTotal is this less the
+     * balloon's actual. 0 = nominal. */
+    uint64_t present_bytes;
 };
 
 /* QEMU's guest-stats (qom-get .../guest-stats), used when there is no agent.

@@ -257,7 +257,7 @@ struct fleet_qmp *fleet_qmp_new(const char *socket_path, const char *name,
     fq->events = events;
     fq->ctx = ctx;
     fq->balloon =
-        (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL};
+        (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
     fq->base_bytes = -1;
     fq->conn = qmp_conn_new(socket_path);
     fleet_vmem_init(fq);

@@ -207,6 +207,7 @@ void fleet_vmem_fill(struct fleet_qmp *fq, struct vmsource_balloon *b)
     struct vmem_drive *d = &fq->vmem;
     if (!d->active) {
         b->vmem_max_bytes = 0;
+        b->present_bytes = b->present_actual_bytes = 0;
         return;
     }
     b->vmem_max_bytes = (int64_t)d->dev.max_bytes;
@@ -224,6 +225,9 @@ void fleet_vmem_fill(struct fleet_qmp *fq, struct vmsource_balloon *b)
     int64_t actual = vmem_drive_actual_bytes(d);
     if (actual >= 0)
         b->actual_bytes = actual;
+    int64_t present = vmem_drive_present_bytes(d), present_actual = vmem_drive_present_actual_bytes(d);
+    b->present_bytes = present > 0 ? present : 0;
+    b->present_actual_bytes = present > 0 && present_actual > 0 ? present_actual : 0;
     /* A sum of two devices' figures has no one QEMU time: the manager reads
      * it against the target in force now (vmem_drive.h). */
     b->actual_changed_real_us = 0;

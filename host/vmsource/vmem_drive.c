@@ -201,6 +201,21 @@ int64_t vmem_drive_actual_bytes(struct vmem_drive *d)
     return (int64_t)out;
 }
 
+int64_t vmem_drive_present_bytes(const struct vmem_drive *d)
+{
+    if (!d->active || !d->boot_bytes)
+        return -1;
+    return (int64_t)(d->boot_bytes + d->dev.plugged_bytes);
+}
+
+int64_t vmem_drive_present_actual_bytes(const struct vmem_drive *d)
+{
+    if (!d->active || !d->boot_bytes || (d->has_balloon && d->balloon_raw < 0))
+        return -1;
+    uint64_t raw = d->has_balloon ? (uint64_t)d->balloon_raw : d->boot_bytes;
+    return (int64_t)(raw + d->dev.plugged_bytes);
+}
+
 int64_t vmem_drive_nominal_bytes(const struct vmem_drive *d)
 {
     if (!d->active || !d->boot_bytes)

@@ -55,6 +55,16 @@ struct vmsource_balloon {
     const char *vmem_state;       /* static: vmem_watch_state_name(), or NULL */
     const char *actuator;         /* static: "balloon", "virtio-mem", "both", or NULL */
     const char *actuator_reason;  /* static, one line for explain, or NULL */
+    /*
+     * What the guest's own figures are relative to, now: present_bytes the
+     * memory its kernel has before the balloon (boot + plugged), and
+     * present_actual_bytes that less what the balloon holds, as the devices
+     * say. actual_bytes may differ from it while a move of ours is under
+     * way (held on its way to the target, vmem_drive.h); a guest's
+     * MemTotal never is. 0 = nominal_bytes and actual_bytes (no device).
+     */
+    int64_t present_bytes;
+    int64_t present_actual_bytes;
 };
 
 /* Callbacks from a source into its owner (ballastd's manager). */

@@ -1181,6 +1181,21 @@ static void test_balloon_in_total(void)
     CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW_URGENT);
     CU_ASSERT(st.need_bytes == g.overhead_bytes + g.used_bytes);
 
+    /* The same guest with a virtio-mem device of which 1 GiB is unplugged:
+     * nominal (boot + the device's max) is 1 GiB above what the guest has.
+     * The report is relative to what it had plugged (present_bytes), and
+     * its working set reads the same. Read against nominal, the unplugged
+     * GiB would count as balloon and saturate the guest's use at 0. */
+    struct policy_vm_state vst = st;
+    sim_guest_input(&g, "vm", &in);
+    in.nominal_bytes = g.nominal_bytes + 1 * GIB;
+    policy_vm_params_default(&in.params, in.nominal_bytes);
+    in.agent.present_bytes = g.nominal_bytes;
+    o = eval1(&snap, &in, &vst);
+    CU_ASSERT_EQUAL(vst.need_bytes, g.overhead_bytes + g.used_bytes);
+    CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW);
+    CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW_URGENT);
+
     /* A guest whose MemTotal does shrink is never taken for one that does
      * not, even by a report taken just before a big shrink (the old, larger
      * MemTotal above the new actual). */

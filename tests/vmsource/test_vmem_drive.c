@@ -47,6 +47,8 @@ static void test_inactive(void)
     CU_ASSERT_FALSE(cmd.send_vmem || cmd.send_balloon);
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 200 * MIB); /* the balloon's own */
     CU_ASSERT_EQUAL(vmem_drive_nominal_bytes(&d), -1);
+    CU_ASSERT_EQUAL(vmem_drive_present_bytes(&d), -1);
+    CU_ASSERT_EQUAL(vmem_drive_present_actual_bytes(&d), -1);
 }
 
 static void test_figures(void)
@@ -74,6 +76,9 @@ static void test_shrink(void)
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 256 * MIB);
     size_to(&d, 100 * MIB, 2000);
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 228 * MIB);
+    /* What the guest's own figures are relative to is not held. */
+    CU_ASSERT_EQUAL(vmem_drive_present_bytes(&d), BOOT + 100 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_present_actual_bytes(&d), BOOT + 100 * MIB);
     CU_ASSERT_TRUE(size_to(&d, 22 * MIB, 3000)); /* reached: a replan is due */
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 150 * MIB);
     CU_ASSERT_FALSE(vmem_drive_replan(&d, 3000, &cmd)); /* nothing new to send */
@@ -100,6 +105,7 @@ static void test_grow_then_guest_deflate(void)
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 188 * MIB);
     CU_ASSERT_TRUE(size_to(&d, 74 * MIB, 2200));
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 201 * MIB); /* 202 real, 1 of it ours */
+    CU_ASSERT_EQUAL(vmem_drive_present_actual_bytes(&d), 202 * MIB);
     CU_ASSERT_TRUE(vmem_drive_replan(&d, 2200, &cmd));
     CU_ASSERT_FALSE(cmd.send_vmem);
     CU_ASSERT_TRUE(cmd.send_balloon);
