@@ -174,19 +174,27 @@ static bool in_transition(const struct vmem_drive *d)
            (d->has_balloon && d->balloon_sent_bytes && !d->balloon_reached);
 }
 
+/* The device and the balloon's sum as they stand. The plan's own total over
+ * the target (a block's step kept on a THP host, a plug's slack not yet back
+ * in the balloon) is ours: the guest's figures at the plan read as at the
+ * target, or the policy would wait forever for a shrink to show. */
+static uint64_t real_bytes(const struct vmem_drive *d)
+{
+    uint64_t raw = d->has_balloon ? (uint64_t)d->balloon_raw : d->boot_bytes;
+    uint64_t real = raw + d->dev.plugged_bytes;
+    uint64_t t = d->target_bytes;
+    if (t && real > t && d->last.total_bytes > t)
+        real -= min_u64(d->last.total_bytes - t, real - t);
+    return real;
+}
+
 int64_t vmem_drive_actual_bytes(struct vmem_drive *d)
 {
     if (!d->active || !d->boot_bytes)
         return d->balloon_raw;
     if (d->has_balloon && d->balloon_raw < 0)
         return -1;
-    uint64_t raw = d->has_balloon ? (uint64_t)d->balloon_raw : d->boot_bytes;
-    uint64_t real = raw + d->dev.plugged_bytes;
-    uint64_t t = d->target_bytes;
-    /* The plan's own total over the target (a block's step kept on a THP
-     * host, a plug's slack not yet back in the balloon) is ours. */
-    if (t && real > t && d->last.total_bytes > t)
-        real -= min_u64(d->last.total_bytes - t, real - t);
+    uint64_t real = real_bytes(d), t = d->target_bytes;
     uint64_t out = real;
     if (t && d->reported_bytes && in_transition(d)) {
         /* The device and the balloon move apart: their sum between two
@@ -212,8 +220,7 @@ int64_t vmem_drive_present_actual_bytes(const struct vmem_drive *d)
 {
     if (!d->active || !d->boot_bytes || (d->has_balloon && d->balloon_raw < 0))
         return -1;
-    uint64_t raw = d->has_balloon ? (uint64_t)d->balloon_raw : d->boot_bytes;
-    return (int64_t)(raw + d->dev.plugged_bytes);
+    return (int64_t)real_bytes(d);
 }
 
 int64_t vmem_drive_nominal_bytes(const struct vmem_drive *d)

@@ -123,7 +123,8 @@ int64_t vmem_drive_actual_bytes(struct vmem_drive *d);
 /* What the guest has before the balloon now, boot + plugged, and that less
  * the balloon, without the holding vmem_drive_actual_bytes does: what the
  * guest's own MemTotal is relative to (vmsource_balloon.present_bytes);
- * -1 unknown. */
+ * -1 unknown. The second, like the first's figure, counts the plan's own
+ * step over the target (a whole block) as at the target. */
 int64_t vmem_drive_present_bytes(const struct vmem_drive *d);
 int64_t vmem_drive_present_actual_bytes(const struct vmem_drive *d);
 /* The most the guest can have: boot + the device's max; -1 unknown. */
