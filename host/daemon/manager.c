@@ -37,6 +37,7 @@
 #include "timer.h"
 #include "vm_override.h"
 #include "vm_policy.h"
+#include "vmem_watch.h"
 #include "vmsource_fleet.h"
 #include "vmsource_libvirt.h"
 
@@ -364,6 +365,14 @@ static void on_vm_balloon(void *ctx, void *cookie, const struct vmsource_balloon
         .now_ms = now_ms(),
         .pressure_ms = vm->pressure_seen_ms,
     };
+    /* A device moving, or its last move landing: the guest's figures and
+     * the host's disagree until a report after it (policy.h). A stalled
+     * device is not moving: it is held where it got. */
+    vm->device_moving = b->vmem_max_bytes > 0 && b->vmem_size_bytes != b->vmem_requested_bytes &&
+                        g_strcmp0(b->vmem_state, vmem_watch_state_name(VMEM_WATCH_CONVERGING)) == 0;
+    if (vm->device_moving ||
+        (b->vmem_max_bytes > 0 && b->vmem_size_bytes != vm->balloon.vmem_size_bytes))
+        vm->device_moved_ms = ev.now_ms;
     vm->balloon = *b;
     check_deflate_on_oom(vm);
     guest_pressure_now(vm, &ev);
@@ -517,6 +526,7 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
             vm->report_actual_bytes > 0 ? (uint64_t)vm->report_actual_bytes : 0;
         a->present_bytes = vm->report_present_bytes > 0 ? (uint64_t)vm->report_present_bytes : 0;
     }
+    in->device_moved_ms = vm->device_moving ? now : vm->device_moved_ms;
 
     const struct vmsource_balloon *b = &vm->balloon;
     struct policy_guest_stats *s = &in->stats;

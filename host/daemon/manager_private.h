@@ -51,6 +51,11 @@ struct bd_vm {
      * or nominal), 0 unknown. The guest's figures are relative to these. */
     int64_t report_actual_bytes;
     int64_t report_present_bytes;
+    /* When the host last saw the virtio-mem device move (policy_vm_in's
+     * device_moved_ms), 0 never; and whether it is still on its way (then
+     * the move is "now" at every decision). */
+    gint64 device_moved_ms;
+    bool device_moving;
     bool report_valid;
     struct vmcost_boot_reserve boot_reserve; /* learned from the reports (guest_mem) */
     /* A report of the guest arrived since ballastd started (agent, or

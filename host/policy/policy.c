@@ -401,7 +401,7 @@ static void agent_need(const struct policy_vm_in *in, const struct policy_tunabl
      */
     const bool moved = diff_u64(in->actual_bytes, s->last_actual_bytes) > t->stall_tolerance_bytes;
     uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
-    if (s->overhead_known && (moved || s->shrink_unseen))
+    if (s->overhead_known && (moved || s->shrink_unseen || s->device_unseen))
         overhead = s->overhead_bytes;
     g->need_bytes = add_sat(g->used_bytes, overhead);
 }
@@ -683,6 +683,36 @@ static void note_balloon_in_total(const struct vm_view *v, struct policy_vm_stat
 }
 
 /*
+ * A device of ours moved (a virtio-mem device plugging or unplugging, also
+ * with no target change: the recent peak's net ageing out moves blocks from
+ * the device to nowhere and pages out of the balloon at once). While it
+ * moves the guest's figures and the host's disagree by up to the whole
+ * move: the guest offlines what it unplugs before QEMU's size drops, and
+ * QEMU throttles the size event. That read as 60-100 MiB more working set
+ * the moment a net aged out and grew both guests of integration.daemon.vmem
+ * for nothing (docs/virtio-mem.md). So figures that arrived before the host
+ * last saw the device move are guarded as for an unseen shrink: growth on
+ * real pressure only, nothing learned; the first report after it reads the
+ * guest again.
+ */
+static void note_device_seen(const struct vm_view *v, struct policy_vm_state *s)
+{
+    const struct policy_vm_in *in = v->in;
+    if (in->device_moved_ms > s->device_moved_ms) {
+        s->device_moved_ms = in->device_moved_ms;
+        s->device_unseen = true;
+    }
+    if (!s->device_unseen || !v->g.have)
+        return;
+    const uint64_t since_ms = v->now_ms > s->device_moved_ms
+                                  ? (uint64_t)(v->now_ms - s->device_moved_ms)
+                                  : 0;
+    const uint64_t age_ms = v->g.from_agent ? in->agent.age_ms : in->stats.age_ms;
+    if (age_ms < since_ms)
+        s->device_unseen = false;
+}
+
+/*
  * Our own shrink, read late. After a shrink the guest's next figures may
  * have arrived before it, or be read against a balloon size ballastd has
  * not caught up with (query-balloon and BALLOON_CHANGE lag the balloon;
@@ -700,6 +730,8 @@ static void note_shrink_seen(struct vm_view *v, struct policy_vm_state *s)
 {
     const struct policy_vm_in *in = v->in;
     const struct guest_view *g = &v->g;
+    note_device_seen(v, s);
+    v->guarded = s->device_unseen;
     if (!s->shrink_unseen || !g->have)
         return;
     const uint64_t at = add_sat(v->cur_bytes, v->t->stall_tolerance_bytes);
@@ -712,7 +744,7 @@ static void note_shrink_seen(struct vm_view *v, struct policy_vm_state *s)
     if (age_ms < since_ms && in->actual_bytes <= at && seen_at <= at)
         s->shrink_unseen = false;
     const bool balloon_free = g->from_agent && !s->balloon_in_total && s->overhead_known;
-    v->guarded = s->shrink_unseen && !balloon_free;
+    v->guarded = (s->shrink_unseen && !balloon_free) || s->device_unseen;
 }
 
 /* What this call's guest figures teach the next one: the oom_kill counter,
@@ -1001,7 +1033,12 @@ static bool rule_hold_shrink_unseen(const struct vm_view *v, struct policy_vm_st
         return false;
     const uint64_t cur = v->cur_bytes, actual = v->in->actual_bytes;
     decide(out, POLICY_HOLD, cur);
-    if (actual > add_sat(cur, v->t->stall_tolerance_bytes))
+    if (s->device_unseen && !s->shrink_unseen)
+        reason_set(out,
+                   "memory device moved since the guest's figures: holding at %llu MiB; "
+                   "growth on pressure only",
+                   MIBS(cur));
+    else if (actual > add_sat(cur, v->t->stall_tolerance_bytes))
         reason_set(out,
                    "waiting for balloon: actual %llu MiB, target %llu MiB; growth on pressure only",
                    MIBS(actual), MIBS(cur));

@@ -201,6 +201,13 @@ struct policy_vm_in {
      * start): whatever the rules decide, the target is not lowered yet.
      * Growth passes. The caller clears it at the first such report. */
     bool awaiting_report;
+    /* now_ms-clock time a device of ours last moved (a virtio-mem device
+     * plugging or unplugging, as the host last saw it); 0 = never. The
+     * guest's figures lag or lead the host's there: an unplug is offlined
+     * in the guest before QEMU's size says so, a plug counted by QEMU before
+     * the guest onlines it. A report that arrived before then is read as an
+     * unseen shrink is (policy.c note_moves_seen). */
+    int64_t device_moved_ms;
     struct policy_agent_report agent;
     struct policy_guest_stats stats;
 };
@@ -218,6 +225,8 @@ struct policy_vm_state {
     int64_t last_shrink_ms;       /* last shrink actuated (paces the next one) */
     bool shrunk;                  /* last_shrink_ms is meaningful */
     bool shrink_unseen;           /* that shrink not in the guest's figures yet */
+    int64_t device_moved_ms;      /* the last device move taken from the input */
+    bool device_unseen;           /* that move not in the guest's figures yet */
     uint64_t need_smoothed_bytes; /* working set, fast up / slow down */
     uint32_t stall_ticks;         /* consecutive calls without convergence */
     uint64_t stalled_at_bytes;    /* != 0: do not shrink below this ... */

@@ -1137,6 +1137,72 @@ static void test_not_a_deflate(void)
 }
 
 /*
+ * A virtio-mem device moving: the guest offlines what it unplugs before the
+ * host's figures say so (QEMU throttles its size event), so a report can
+ * show 60 MiB less MemTotal and MemAvailable against a device the host still
+ * counts whole - 60 MiB more working set that is not there (measured: the
+ * net ageing out grew both guests of integration.daemon.vmem for nothing).
+ * Figures that arrived before the host last saw the device move grow the
+ * guest on pressure only; the first report after the move reads it again.
+ */
+static void test_device_moved(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 1024, 200, 0);
+    g.in_total = true;
+    struct policy_vm_state st = {0};
+    int64_t now = 1000;
+    run_ticks(&g, &st, &now, 200, NULL);
+    CU_ASSERT_TRUE_FATAL(st.balloon_in_total);
+    const uint64_t need = g.overhead_bytes + g.used_bytes;
+    CU_ASSERT_EQUAL(st.need_bytes, need);
+
+    /* The skewed report (arrived 500 ms ago), the device seen moving 100 ms ago. */
+    struct policy_vm_in in;
+    sim_guest_input(&g, "vm", &in);
+    in.agent.present_bytes = g.nominal_bytes;
+    in.agent.mem_total_bytes -= 60 * MIB; /* MemAvailable stays over its floor */
+    in.agent.mem_available_bytes -= 60 * MIB;
+    in.device_moved_ms = now - 100;
+    struct policy_snapshot snap = snapshot(now, &in, 1);
+    struct policy_vm_state held = st;
+    struct policy_vm_out o = eval1(&snap, &in, &held);
+    CU_ASSERT_EQUAL(o.decision, POLICY_HOLD);
+    CU_ASSERT_FALSE(o.actuate);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.reason, "memory device moved"));
+    CU_ASSERT_TRUE(held.device_unseen);
+    CU_ASSERT_EQUAL(held.need_smoothed_bytes, st.need_smoothed_bytes); /* nothing learned */
+
+    /* The guard is what holds: the same report read after the move takes
+     * the skew for working set, which the next rules grow for. */
+    struct policy_vm_state late = st;
+    in.device_moved_ms = now - 5000;
+    eval1(&snap, &in, &late);
+    CU_ASSERT_FALSE(late.device_unseen);
+    CU_ASSERT_EQUAL(late.need_bytes, need + 60 * MIB);
+    CU_ASSERT(late.need_smoothed_bytes >= st.need_smoothed_bytes + 60 * MIB);
+
+    /* Real pressure still grows while the move is unseen. */
+    struct policy_vm_state pressed = held;
+    in.device_moved_ms = now - 100;
+    in.pressure_event = true;
+    o = eval1(&snap, &in, &pressed);
+    CU_ASSERT_EQUAL(o.decision, POLICY_GROW_URGENT);
+
+    /* A report after the move, consistent again: read as before, unguarded. */
+    now += 1000;
+    sim_guest_input(&g, "vm", &in);
+    in.agent.present_bytes = g.nominal_bytes;
+    in.device_moved_ms = now - 1100;
+    snap = snapshot(now, &in, 1);
+    o = eval1(&snap, &in, &held);
+    CU_ASSERT_FALSE(held.device_unseen);
+    CU_ASSERT_EQUAL(held.need_bytes, need);
+    CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW);
+    CU_ASSERT_NOT_EQUAL(o.decision, POLICY_GROW_URGENT);
+}
+
+/*
  * deflate-on-oom balloons stay inside the guest's MemTotal (the balloon shows
  * as used memory). The engine must read such a guest as well as one whose
  * MemTotal shrinks: converge on the same goal, grow on a spike, and not count
@@ -1780,6 +1846,7 @@ static CU_TestInfo policy_tests[] = {
     {"guest deflate-on-oom seen late, after our growth", test_guest_deflate_seen_late},
     {"shrinks, stalls and restarts are not deflates", test_not_a_deflate},
     {"deflate-on-oom balloon inside MemTotal", test_balloon_in_total},
+    {"a device moving: figures from before it guarded", test_device_moved},
     {"deadband", test_deadband},
     {"per-VM rate limit", test_vm_rate_limit},
     {"host pressure tightens", test_host_pressure_tightens},
