@@ -17,7 +17,7 @@
 #       device plugs blocks back, and nobody is OOM-killed (the guest's
 #       deflate-on-OOM may take the spare block the plan keeps in the
 #       balloon: counted, not a failure).
-# A burst faster than any plug: tests/daemon/it_vmem_burst.sh (not in the suite yet).
+# A burst faster than any plug: tests/daemon/it_vmem_burst.sh (integration.daemon.vmem_burst).
 # Each guest is a fleet of its own (its own workload) linked into the
 # directory ballastd watches, as scripts/soak does.
 source "$(dirname "$0")/lib.sh"

@@ -1,8 +1,5 @@
 #!/usr/bin/env bash
-# NOT IN THE SUITE YET (tests/daemon/CMakeLists.txt): 2 of 9 runs end in an
-# OOM kill; the reproducer of docs/virtio-mem.md, "Known problems". Run:
-#   BALLAST_BUILD_DIR=build BALLAST_SOURCE_DIR=. tests/daemon/it_vmem_burst.sh
-# A burst faster than any plug, on virtio-mem
+# integration.daemon.vmem_burst: a burst faster than any plug, on virtio-mem
 # (docs/virtio-mem.md, rule 5 and "Benchmark"). One q35 guest of 256 MiB,
 # 128 of them in a virtio-mem device beside a deflate-on-OOM balloon
 # (`fleet start --actuator both`), THP off, the default policy with a 1 s
