@@ -353,10 +353,12 @@ static void apply_list(struct lv_source *ls, GPtrArray *doms, bool full)
         /* After a reconnect or a rescan: the metadata may have changed meanwhile. */
         if (full && s->info_valid)
             apply_policy(ls, vm, &s->info);
-        /* The list read the live XML: a virtio-mem device added, moved or gone. */
+        /* The list read the live XML: a virtio-mem device added, moved or
+         * gone. Domains without one are told nothing new here. */
         if (s->info_valid) {
             lv_vmem_drive_xml(&vm->vmem, &s->info);
-            emit_balloon(ls, vm);
+            if (vm->vmem.has_device || vm->vmem.d.active)
+                emit_balloon(ls, vm);
         }
         schedule_refresh(ls, vm);
     }
