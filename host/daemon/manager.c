@@ -147,7 +147,8 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
     vm->report = *r;
     vm->report_ms = now_ms();
     const struct vmsource_balloon *b = &vm->balloon;
-    vm->report_actual_bytes = b->present_actual_bytes > 0 ? b->present_actual_bytes : b->actual_bytes;
+    vm->report_actual_bytes =
+        b->present_actual_bytes > 0 ? b->present_actual_bytes : b->actual_bytes;
     vm->report_present_bytes = b->present_bytes > 0 ? b->present_bytes : MAX(0, b->nominal_bytes);
     vm->report_valid = true;
     const struct vmcost_boot_sample boot = {
@@ -225,7 +226,8 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     if (vm->libvirt)
         vm->meta = g_new0(struct lv_policy, 1);
     vm->handle = handle;
-    vm->balloon = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
+    vm->balloon =
+        (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
     vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
     vm->budget_floor_bytes = -1;
@@ -1323,6 +1325,8 @@ int manager_start(struct manager *m, GError **error)
         struct bd_source *bs = &m->sources[m->n_sources++];
         struct vmsource_libvirt_options lo = {
             .uri = m->libvirt_uri,
+            .vmem_peak_hold_given = true,
+            .vmem_peak_hold_ms = m->cfg->daemon.vmem_peak_hold_ms,
             .policy_changed = on_vm_policy,
         };
         bs->m = m;

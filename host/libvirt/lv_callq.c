@@ -4,9 +4,14 @@
 #include <string.h>
 
 static const char *const call_names[LV_CALL_KINDS] = {
-    [LV_CALL_CONNECT] = "virConnectOpen",        [LV_CALL_LIST] = "virConnectListAllDomains",
-    [LV_CALL_METADATA] = "virDomainGetMetadata", [LV_CALL_SET] = "virDomainSetMemoryFlags",
-    [LV_CALL_STATS] = "virDomainMemoryStats",    [LV_CALL_DISCONNECT] = "virConnectClose",
+    [LV_CALL_CONNECT] = "virConnectOpen",
+    [LV_CALL_LIST] = "virConnectListAllDomains",
+    [LV_CALL_METADATA] = "virDomainGetMetadata",
+    [LV_CALL_SET] = "virDomainSetMemoryFlags",
+    [LV_CALL_STATS] = "virDomainMemoryStats",
+    [LV_CALL_DISCONNECT] = "virConnectClose",
+    [LV_CALL_VMEM_SET] = "virDomainUpdateDeviceFlags",
+    [LV_CALL_XML] = "virDomainGetXMLDesc",
 };
 
 const char *lv_call_name(enum lv_call_kind kind)
@@ -16,7 +21,8 @@ const char *lv_call_name(enum lv_call_kind kind)
 
 bool lv_call_is_domain(enum lv_call_kind kind)
 {
-    return kind == LV_CALL_METADATA || kind == LV_CALL_SET || kind == LV_CALL_STATS;
+    return kind == LV_CALL_METADATA || kind == LV_CALL_SET || kind == LV_CALL_STATS ||
+           kind == LV_CALL_VMEM_SET || kind == LV_CALL_XML;
 }
 
 bool lv_call_merge(struct lv_call *queued, const struct lv_call *incoming)
@@ -29,8 +35,11 @@ bool lv_call_merge(struct lv_call *queued, const struct lv_call *incoming)
     }
     if (!lv_call_is_domain(incoming->kind) || strcmp(queued->uuid, incoming->uuid) != 0)
         return false;
-    if (incoming->kind == LV_CALL_SET)
+    queued->value_bytes = incoming->value_bytes; /* the newest value wins */
+    if (incoming->kind == LV_CALL_SET && !incoming->step) {
         queued->target_bytes = incoming->target_bytes; /* the newest target wins */
+        queued->step = false;                          /* and is answered */
+    }
     queued->merged++;
     return true;
 }

@@ -31,6 +31,8 @@ enum lv_call_kind {
     LV_CALL_SET,        /* virDomainSetMemoryFlags of one domain */
     LV_CALL_STATS,      /* virDomainMemoryStats of one domain */
     LV_CALL_DISCONNECT, /* deregister the callbacks, virConnectClose */
+    LV_CALL_VMEM_SET,   /* virDomainUpdateDeviceFlags: a virtio-mem device's requested size */
+    LV_CALL_XML,        /* virDomainGetXMLDesc of one domain: its virtio-mem device again */
     LV_CALL_KINDS,
 };
 
@@ -38,7 +40,17 @@ struct lv_call {
     enum lv_call_kind kind;
     char uuid[LV_UUID_BUFLEN]; /* the domain; "" for the connection's calls */
     uint64_t target_bytes;     /* LV_CALL_SET: the newest target asked for */
-    unsigned merged;           /* later requests folded into this one */
+    /*
+     * LV_CALL_SET: the balloon value to send, when not target_bytes (0): a
+     * domain with a virtio-mem device gets the plan's boot-relative value
+     * (vmem_drive.h). LV_CALL_VMEM_SET: the device's requested size.
+     */
+    uint64_t value_bytes;
+    /* LV_CALL_SET: a balloon step of the virtio-mem plan (a replan after the
+     * device moved), which nobody waits for: no vm_set_done. A manager's set
+     * folded into it (or it into one) is answered as usual. */
+    bool step;
+    unsigned merged; /* later requests folded into this one */
 };
 
 /* The libvirt function a call is named by in logs and status ("virConnectOpen"). */
@@ -49,7 +61,8 @@ bool lv_call_is_domain(enum lv_call_kind kind);
 
 /*
  * Folds incoming into queued when both are the same domain call for the
- * same domain (the newest target wins); false, and queued untouched,
+ * same domain (the newest target and value win; a set stays answered when
+ * either was, with the newest answered target); false, and queued untouched,
  * otherwise. Connection calls (connect, disconnect) never merge, and a list
  * merges with a list.
  */

@@ -26,7 +26,7 @@ struct lv_conn {
     unsigned stats_period_s;
     struct lv_link *link;
     virConnectPtr conn;
-    int cb_lifecycle, cb_balloon, cb_metadata; /* -1 when not registered */
+    int cb_lifecycle, cb_balloon, cb_metadata, cb_vmem; /* -1 when not registered */
     bool close_cb;
     GHashTable *doms; /* uuid -> virDomainPtr (a reference of ours) */
 };
@@ -79,6 +79,7 @@ static gboolean deliver(gpointer data)
     if (p->r.doms)
         g_ptr_array_unref(p->r.doms);
     lv_domain_info_clear(&p->r.meta);
+    lv_domain_info_clear(&p->r.info);
     lv_link_unref(p->link);
     g_free(p);
     return G_SOURCE_REMOVE;
@@ -88,7 +89,8 @@ static struct posted *posted_new(const struct lv_call *call)
 {
     struct posted *p = g_new0(struct posted, 1);
     p->r.call = *call;
-    p->r.stats = (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
+    p->r.stats =
+        (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
     return p;
 }
 
@@ -126,6 +128,19 @@ static int on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, co
     return 0;
 }
 
+#if LIBVIR_CHECK_VERSION(7, 9, 0)
+/* VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE is an enum value, not a
+ * macro: the libvirt version it came with guards it. */
+#define LV_HAVE_VMEM_EVENT 1
+static void on_vmem_size(virConnectPtr conn, virDomainPtr dom, const char *alias,
+                         unsigned long long size_kib, void *opaque)
+{
+    struct lv_link *l = opaque;
+    if (l->owner)
+        l->vmem_size(l->owner, dom, alias, size_kib);
+}
+#endif
+
 struct closed_notice {
     struct lv_link *link;
     int reason;
@@ -156,7 +171,7 @@ static void disconnect(struct lv_conn *c)
 {
     if (!c->conn)
         return;
-    int *ids[] = {&c->cb_lifecycle, &c->cb_balloon, &c->cb_metadata};
+    int *ids[] = {&c->cb_lifecycle, &c->cb_balloon, &c->cb_metadata, &c->cb_vmem};
     for (size_t i = 0; i < G_N_ELEMENTS(ids); i++) {
         if (*ids[i] >= 0)
             virConnectDomainEventDeregisterAny(c->conn, *ids[i]);
@@ -203,6 +218,18 @@ static int register_events(struct lv_conn *c, struct posted *p)
         lv_link_unref(c->link);
         p->r.no_metadata_events = true;
     }
+    /* Without it (libvirt or libvirtd before 7.9) a virtio-mem device is
+     * followed by reading the live XML again (LV_VMEM_READ_MS). */
+    p->r.no_vmem_events = true;
+#ifdef LV_HAVE_VMEM_EVENT
+    c->cb_vmem = virConnectDomainEventRegisterAny(
+        c->conn, NULL, VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE,
+        VIR_DOMAIN_EVENT_CALLBACK(on_vmem_size), lv_link_ref(c->link), lv_link_unref);
+    if (c->cb_vmem < 0)
+        lv_link_unref(c->link);
+    else
+        p->r.no_vmem_events = false;
+#endif
     return 0;
 }
 
@@ -356,6 +383,43 @@ static void call_stats(virDomainPtr dom, struct posted *p)
     }
 }
 
+/* The live XML, parsed into *info (cleared by the caller); *error when not. */
+static void read_xml(virDomainPtr dom, struct lv_domain_info *info, char **error)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autoptr(GError) err = NULL;
+    if (!xml)
+        *error = g_strdup_printf("XML: %s", lv_last_error());
+    else if (lv_domain_info_parse(xml, -1, info, &err) < 0)
+        *error = g_strdup_printf("unreadable XML: %s", err->message);
+}
+
+/*
+ * The device's requested size, as `virsh update-memory-device --live` asks
+ * for it: the element read from the live XML just now, with only
+ * <requested> changed (lv_vmem_update_xml, whose gate refuses a size over
+ * the device or not whole blocks before libvirt sees it), given to
+ * virDomainUpdateDeviceFlags(AFFECT_LIVE). libvirt finds the device by the
+ * rest of the element and sets QEMU's requested-size. Read afresh rather
+ * than kept from the last read: the element libvirt compares is the one it
+ * prints now.
+ */
+static void call_vmem_set(virDomainPtr dom, uint64_t requested_bytes, struct posted *p)
+{
+    struct lv_domain_info info = {0};
+    read_xml(dom, &info, &p->r.error);
+    if (p->r.error)
+        return;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *dev = lv_vmem_update_xml(&info.vmem, requested_bytes, &err);
+    lv_domain_info_clear(&info);
+    if (!dev)
+        p->r.error = g_strdup_printf("not sent: %s", err->message);
+    else if (virDomainUpdateDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_LIVE) < 0)
+        p->r.error = g_strdup_printf("requested size %" G_GUINT64_FORMAT " KiB: %s",
+                                     requested_bytes / 1024, lv_last_error());
+}
+
 static void call_domain(struct lv_conn *c, const struct lv_call *call, struct posted *p)
 {
     virDomainPtr dom = dom_of(c, call->uuid);
@@ -368,13 +432,23 @@ static void call_domain(struct lv_conn *c, const struct lv_call *call, struct po
         call_metadata(c, dom, p);
         break;
     case LV_CALL_SET: {
-        unsigned long kib = (unsigned long)(call->target_bytes / 1024);
+        /* With a virtio-mem device the value is the plan's, boot-relative:
+         * libvirt hands it to QEMU's balloon as it is (lv_vmem.h). */
+        uint64_t bytes = call->value_bytes ? call->value_bytes : call->target_bytes;
+        unsigned long kib = (unsigned long)(bytes / 1024);
         if (virDomainSetMemoryFlags(dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
             p->r.error = g_strdup_printf("set memory %lu KiB: %s", kib, lv_last_error());
         break;
     }
     case LV_CALL_STATS:
         call_stats(dom, p);
+        break;
+    case LV_CALL_VMEM_SET:
+        call_vmem_set(dom, call->value_bytes, p);
+        break;
+    case LV_CALL_XML:
+        read_xml(dom, &p->r.info, &p->r.error);
+        p->r.info_valid = !p->r.error;
         break;
     default:
         break;
@@ -417,7 +491,7 @@ struct lv_conn *lv_conn_new(const char *uri, unsigned stats_period_s, struct lv_
     c->uri = g_strdup(uri);
     c->stats_period_s = stats_period_s;
     c->link = lv_link_ref(link);
-    c->cb_lifecycle = c->cb_balloon = c->cb_metadata = -1;
+    c->cb_lifecycle = c->cb_balloon = c->cb_metadata = c->cb_vmem = -1;
     c->doms = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, dom_unref);
     return c;
 }

@@ -5,7 +5,8 @@
  * Every RPC to libvirtd happens here, on the worker thread: connect (with
  * keepalive, the close callback and the domain event callbacks), the domain
  * list with each domain's live XML and state, the stats period, metadata,
- * balloon set, memory stats, disconnect. The worker owns the connection and
+ * balloon set, memory stats, a virtio-mem device's requested size and its
+ * live XML read again, disconnect. The worker owns the connection and
  * one virDomainPtr per running domain (by UUID); the main loop never holds
  * either, and sees only results (struct lv_result), posted to the default
  * GMainContext in the order the calls ran.
@@ -45,6 +46,9 @@ struct lv_link {
     int (*lifecycle)(void *owner, virDomainPtr dom, int event, int detail);
     void (*balloon)(void *owner, virDomainPtr dom, unsigned long long actual_kib);
     void (*metadata)(void *owner, virDomainPtr dom, int type, const char *nsuri);
+    /* MEMORY_DEVICE_SIZE_CHANGE: the device's new current size, in KiB. */
+    void (*vmem_size)(void *owner, virDomainPtr dom, const char *alias,
+                      unsigned long long size_kib);
 };
 
 struct lv_link *lv_link_ref(struct lv_link *link);
@@ -71,10 +75,14 @@ struct lv_result {
     bool no_metadata_events; /* CONNECT: libvirt has no metadata-change events */
     char *no_keepalive;      /* CONNECT: why virConnectSetKeepAlive failed */
     char *no_close_callback; /* CONNECT: why the close callback could not be set */
+    bool no_vmem_events;     /* CONNECT: no MEMORY_DEVICE_SIZE_CHANGE (libvirt before 7.9) */
     /* METADATA: the policy fields of the element (an absent one: has_policy false). */
     struct lv_domain_info meta;
     /* STATS: the figures libvirt returned; -1 (update 0) for those it did not. */
     struct vmsource_balloon stats;
+    /* XML: the live domain XML read again, when info_valid. */
+    bool info_valid;
+    struct lv_domain_info info;
 };
 
 /* The worker's side: the connection and its domains (worker thread only). */

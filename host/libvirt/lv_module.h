@@ -19,7 +19,8 @@
 
 #include <stddef.h>
 
-#define LV_MODULE_ABI_VERSION 4 /* 3: vmsource_events.vm_set_done, 4: describe */
+/* 3: vmsource_events.vm_set_done, 4: describe, 5: options.vmem_peak_hold_ms */
+#define LV_MODULE_ABI_VERSION 5
 #define LV_MODULE_ENTRY       "ballast_libvirt_module"
 #define LV_MODULE_FILE        "ballast-libvirt.so"
 

@@ -42,6 +42,7 @@ struct parse_state {
     GString *vmem_rec;      /* the element re-written as read; NULL once refused */
     bool vmem_in_requested; /* its <requested>: the text is the mark */
     char *vmem_unit;        /* unit of the figure being read */
+    char *memdev_unit;      /* unit of any memory device's <target><size> being read */
 };
 
 /* Stands for the requested size in lv_vmem_info.update_template. XML 1.0
@@ -254,6 +255,79 @@ static bool vmem_on_start(struct parse_state *st, const char *element, const cha
     return true;
 }
 
+/* <cell id='0' cpus='0' memory='131072' unit='KiB'/>: added to the boot
+ * memory. A cell that cannot be read makes it unknown, never a guess. */
+static void numa_cell(struct parse_state *st, const char **names, const char **values)
+{
+    struct lv_domain_info *out = st->out;
+    uint64_t bytes;
+    if (lv_memory_to_bytes(attr(names, values, "memory"), attr(names, values, "unit"), &bytes) <
+            0 ||
+        bytes > UINT64_MAX - out->numa_memory_bytes)
+        out->numa_invalid = true;
+    else
+        out->numa_memory_bytes += bytes;
+}
+
+/* The end of any memory device's <target><size> (the text is read). */
+static void memdev_size_done(struct parse_state *st)
+{
+    struct lv_domain_info *out = st->out;
+    g_autofree char *v = g_strstrip(g_strdup(st->text->str));
+    uint64_t bytes;
+    if (lv_memory_to_bytes(v, st->memdev_unit, &bytes) < 0 ||
+        bytes > UINT64_MAX - out->memory_devices_bytes)
+        out->memory_devices_invalid = true;
+    else
+        out->memory_devices_bytes += bytes;
+    g_clear_pointer(&st->memdev_unit, g_free);
+}
+
+/* The domain's own elements ballastd reads (not the policy, not the
+ * virtio-mem device's). */
+static void domain_element(struct parse_state *st, const char *element, const char **names,
+                           const char **values)
+{
+    struct lv_domain_info *out = st->out;
+    if (PATH_IS(st, "domain")) {
+        g_free(out->domain_type);
+        out->domain_type = g_strdup(attr(names, values, "type"));
+    } else if (PATH_IS(st, "domain", "os", "type")) {
+        g_free(out->machine);
+        out->machine = g_strdup(attr(names, values, "machine"));
+    } else if (PATH_IS(st, "domain", "memory") || PATH_IS(st, "domain", "currentMemory")) {
+        g_free(st->memory_unit);
+        st->memory_unit = g_strdup(attr(names, values, "unit"));
+    } else if (PATH_IS(st, "domain", "devices", "memballoon")) {
+        const char *model = attr(names, values, "model");
+        g_free(out->balloon_model);
+        out->balloon_model = g_strdup(model ? model : "");
+        out->has_balloon = model && g_str_has_prefix(model, "virtio");
+        out->free_page_reporting = g_strcmp0(attr(names, values, "freePageReporting"), "on") == 0;
+        out->autodeflate = g_strcmp0(attr(names, values, "autodeflate"), "on") == 0;
+    } else if (PATH_IS(st, "domain", "devices", "memballoon", "stats")) {
+        const char *p = attr(names, values, "period");
+        guint64 v = 0;
+        if (p && g_ascii_string_to_unsigned(p, 10, 0, G_MAXUINT32, &v, NULL))
+            out->stats_period_s = (uint32_t)v;
+    } else if (PATH_IS(st, "domain", "devices", "memballoon", "address")) {
+        out->balloon_virtio_mmio = g_strcmp0(attr(names, values, "type"), "virtio-mmio") == 0;
+    } else if (PATH_IS(st, "domain", "devices", "channel")) {
+        st->in_channel = true;
+        st->channel_unix = g_strcmp0(attr(names, values, "type"), "unix") == 0;
+    } else if (st->in_channel && PATH_IS(st, "domain", "devices", "channel", "source")) {
+        g_free(st->channel_path);
+        g_free(st->channel_mode);
+        st->channel_path = g_strdup(attr(names, values, "path"));
+        st->channel_mode = g_strdup(attr(names, values, "mode"));
+    } else if (st->in_channel && PATH_IS(st, "domain", "devices", "channel", "target")) {
+        g_free(st->channel_target_type);
+        g_free(st->channel_target_name);
+        st->channel_target_type = g_strdup(attr(names, values, "type"));
+        st->channel_target_name = g_strdup(attr(names, values, "name"));
+    }
+}
+
 static void on_start(GMarkupParseContext *ctx, const char *element, const char **names,
                      const char **values, gpointer data, GError **error)
 {
@@ -314,46 +388,18 @@ static void on_start(GMarkupParseContext *ctx, const char *element, const char *
     if (st->policy_only)
         return;
 
+    if (PATH_IS(st, "domain", "devices", "memory", "target", "size")) {
+        g_free(st->memdev_unit);
+        st->memdev_unit = g_strdup(attr(names, values, "unit"));
+    }
     if (vmem_on_start(st, element, names, values, depth))
         return;
-
-    if (PATH_IS(st, "domain")) {
-        g_free(out->domain_type);
-        out->domain_type = g_strdup(attr(names, values, "type"));
-    } else if (PATH_IS(st, "domain", "os", "type")) {
-        g_free(out->machine);
-        out->machine = g_strdup(attr(names, values, "machine"));
-    } else if (PATH_IS(st, "domain", "memory") || PATH_IS(st, "domain", "currentMemory")) {
-        g_free(st->memory_unit);
-        st->memory_unit = g_strdup(attr(names, values, "unit"));
-    } else if (PATH_IS(st, "domain", "devices", "memballoon")) {
-        const char *model = attr(names, values, "model");
-        g_free(out->balloon_model);
-        out->balloon_model = g_strdup(model ? model : "");
-        out->has_balloon = model && g_str_has_prefix(model, "virtio");
-        out->free_page_reporting = g_strcmp0(attr(names, values, "freePageReporting"), "on") == 0;
-        out->autodeflate = g_strcmp0(attr(names, values, "autodeflate"), "on") == 0;
-    } else if (PATH_IS(st, "domain", "devices", "memballoon", "stats")) {
-        const char *p = attr(names, values, "period");
-        guint64 v = 0;
-        if (p && g_ascii_string_to_unsigned(p, 10, 0, G_MAXUINT32, &v, NULL))
-            out->stats_period_s = (uint32_t)v;
-    } else if (PATH_IS(st, "domain", "devices", "memballoon", "address")) {
-        out->balloon_virtio_mmio = g_strcmp0(attr(names, values, "type"), "virtio-mmio") == 0;
-    } else if (PATH_IS(st, "domain", "devices", "channel")) {
-        st->in_channel = true;
-        st->channel_unix = g_strcmp0(attr(names, values, "type"), "unix") == 0;
-    } else if (st->in_channel && PATH_IS(st, "domain", "devices", "channel", "source")) {
-        g_free(st->channel_path);
-        g_free(st->channel_mode);
-        st->channel_path = g_strdup(attr(names, values, "path"));
-        st->channel_mode = g_strdup(attr(names, values, "mode"));
-    } else if (st->in_channel && PATH_IS(st, "domain", "devices", "channel", "target")) {
-        g_free(st->channel_target_type);
-        g_free(st->channel_target_name);
-        st->channel_target_type = g_strdup(attr(names, values, "type"));
-        st->channel_target_name = g_strdup(attr(names, values, "name"));
+    if (PATH_IS(st, "domain", "cpu", "numa", "cell")) {
+        numa_cell(st, names, values);
+        return;
     }
+
+    domain_element(st, element, names, values);
 }
 
 static void channel_done(struct parse_state *st)
@@ -410,6 +456,8 @@ static void on_end(GMarkupParseContext *ctx, const char *element, gpointer data,
     struct lv_domain_info *out = st->out;
     guint depth = st->path->len;
 
+    if (!st->policy_only && PATH_IS(st, "domain", "devices", "memory", "target", "size"))
+        memdev_size_done(st);
     if (st->policy_depth) {
         if (depth == st->policy_depth)
             st->policy_depth = 0;
@@ -540,6 +588,7 @@ static int parse(const char *xml, gssize len, bool policy_only, struct lv_domain
     if (st.vmem_rec)
         g_string_free(st.vmem_rec, TRUE);
     g_free(st.vmem_unit);
+    g_free(st.memdev_unit);
     if (!ok) {
         lv_domain_info_clear(out);
         return -EINVAL;

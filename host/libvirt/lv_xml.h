@@ -63,6 +63,16 @@ struct lv_domain_info {
     char *machine;         /* <os><type machine=...>: "pc-q35-7.2", "microvm"; NULL when absent */
     uint64_t memory_bytes; /* <memory>: the maximum (boot) size; 0 when absent */
     uint64_t current_memory_bytes; /* <currentMemory>; 0 when absent */
+    /* The sum of <cpu><numa><cell memory=...>: with memory devices, the
+     * memory the guest has at boot (libvirt's initial memory, QEMU's -m);
+     * 0 when there is no cell or one cannot be read (numa_invalid). */
+    uint64_t numa_memory_bytes;
+    bool numa_invalid;
+    /* The sum of every <devices><memory><target><size>, any model: <memory>
+     * less it is the boot memory too; memory_devices_invalid when one of
+     * them cannot be read. */
+    uint64_t memory_devices_bytes;
+    bool memory_devices_invalid;
 
     bool has_balloon;         /* a <memballoon> of a virtio model */
     char *balloon_model;      /* as written ("virtio", "none", "xen"...); NULL when no element */

@@ -25,8 +25,10 @@
 #include "lv_calls.h"
 #include "lv_event.h"
 #include "lv_pid.h"
+#include "lv_vmem_drive.h"
 #include "lv_worker.h"
 #include "lv_xml.h"
+#include "thp_mode.h"
 
 #include <errno.h>
 #include <string.h>
@@ -47,14 +49,21 @@ struct vmsource_vm {
     bool paused;
     pid_t pid;
     /* Last figures of each kind: a balloon-change event carries only actual,
-     * a stats read may lack the guest figures (microvm); neither erases the other. */
+     * a stats read may lack the guest figures (microvm); neither erases the other.
+     * actual_bytes is the balloon's own (QEMU's, boot-relative): with a
+     * driven virtio-mem device the manager is given the guest's whole
+     * memory instead (emit_balloon). */
     struct vmsource_balloon balloon;
+    /* The domain's virtio-mem device, driven beside the balloon when it has
+     * a usable one (lv_vmem_drive.h). */
+    struct lv_vmem_drive vmem;
 };
 
 struct lv_source {
     struct vmsource base;
     char *uri;
     unsigned stats_period_s;
+    uint64_t vmem_peak_hold_ms; /* each domain's virtio-mem net (vmem_drive.h) */
     void (*policy_changed)(void *ctx, void *cookie, const struct lv_policy *policy);
 
     struct lv_worker *worker;
@@ -89,8 +98,18 @@ static void emit_backend(struct vmsource_vm *vm, bool up)
     vm->src->base.events->vm_backend(vm->src->base.events_ctx, vm->cookie, up);
 }
 
+/* The figures to the manager: the balloon's, or with a driven virtio-mem
+ * device the guest's whole memory (vmem_drive.h). */
+static void emit_balloon(struct lv_source *ls, struct vmsource_vm *vm)
+{
+    struct vmsource_balloon b = vm->balloon;
+    lv_vmem_drive_fill(&vm->vmem, &b);
+    ls->base.events->vm_balloon(ls->base.events_ctx, vm->cookie, &b);
+}
+
 static void vm_free(struct vmsource_vm *vm)
 {
+    lv_vmem_drive_clear(&vm->vmem);
     lv_domain_info_clear(&vm->info);
     lv_policy_clear(&vm->policy);
     g_free(vm->uuid);
@@ -166,6 +185,12 @@ static void queue_domain_call(struct lv_source *ls, enum lv_call_kind kind, cons
     queue_call(ls, &call);
 }
 
+static void queue_vm_call(struct lv_source *ls, const struct vmsource_vm *vm, struct lv_call call)
+{
+    g_strlcpy(call.uuid, vm->uuid, sizeof(call.uuid));
+    queue_call(ls, &call);
+}
+
 static void queue_list(struct lv_source *ls, bool full)
 {
     ls->list_full |= full;
@@ -185,10 +210,36 @@ static void relist_after_event(struct lv_source *ls)
         queue_list(ls, false);
 }
 
+/* Memory stats, and for a domain with a virtio-mem device its live XML now
+ * and then (LV_VMEM_READ_MS): the device's safety net beside its events. */
 static void schedule_refresh(struct lv_source *ls, struct vmsource_vm *vm)
 {
-    if (ls->state == LV_UP && !vm->paused)
-        queue_domain_call(ls, LV_CALL_STATS, vm->uuid, 0);
+    if (ls->state != LV_UP || vm->paused)
+        return;
+    queue_domain_call(ls, LV_CALL_STATS, vm->uuid, 0);
+    if (lv_vmem_drive_read_due(&vm->vmem))
+        queue_domain_call(ls, LV_CALL_XML, vm->uuid, 0);
+}
+
+/* A replan of a virtio-mem domain (lv_vmem_drive.h): the device's request,
+ * then a balloon step nobody waits for. Dropped while not connected: the
+ * re-list after a reconnect plans again. */
+static void vmem_send(void *ctx, const struct vmem_drive_cmd *cmd)
+{
+    struct vmsource_vm *vm = ctx;
+    struct lv_source *ls = vm->src;
+    if (ls->state != LV_UP)
+        return;
+    if (cmd->send_vmem)
+        queue_vm_call(
+            ls, vm,
+            (struct lv_call){.kind = LV_CALL_VMEM_SET, .value_bytes = cmd->vmem_requested_bytes});
+    if (cmd->send_balloon)
+        queue_vm_call(ls, vm,
+                      (struct lv_call){.kind = LV_CALL_SET,
+                                       .target_bytes = vm->vmem.d.target_bytes,
+                                       .value_bytes = cmd->balloon_qmp_bytes,
+                                       .step = true});
 }
 
 /* --- policy -------------------------------------------------------------------------------- */
@@ -210,6 +261,19 @@ static void apply_policy(struct lv_source *ls, struct vmsource_vm *vm,
 }
 
 /* --- discovery ----------------------------------------------------------------------------- */
+
+static const struct lv_vmem_drive_ops vmem_ops = {.send = vmem_send};
+
+/* Whether the domain's QEMU may back guest RAM with huge pages: the
+ * virtio-mem plan keeps the balloon out of sub-block steps then (actuator.h,
+ * rule 4). Unknown (no pid yet) counts as off, as for a fleet guest. */
+static void note_thp(struct vmsource_vm *vm)
+{
+    bool thp = false;
+    if (vm->pid > 0 && thp_process_backed("/proc", "/sys", vm->pid, &thp) < 0)
+        thp = false;
+    lv_vmem_drive_set_thp(&vm->vmem, thp);
+}
 
 static void add_vm(struct lv_source *ls, struct lv_dom_snapshot *s)
 {
@@ -242,6 +306,9 @@ static void add_vm(struct lv_source *ls, struct lv_dom_snapshot *s)
     };
     vm->paused = s->paused;
     vm->pid = lv_find_qemu_pid("/proc", vm->name);
+    lv_vmem_drive_init(&vm->vmem, vm->name, ls->vmem_peak_hold_ms, &vmem_ops, vm);
+    note_thp(vm);
+    lv_vmem_drive_xml(&vm->vmem, &vm->info);
     g_hash_table_insert(ls->vms, vm->uuid, vm);
     vm->seen = true;
 
@@ -259,6 +326,8 @@ static void add_vm(struct lv_source *ls, struct lv_dom_snapshot *s)
                   vm->name, s->stats_period_error);
     apply_policy(ls, vm, &vm->info);
     emit_backend(vm, !vm->paused);
+    if (lv_vmem_drive_active(&vm->vmem))
+        emit_balloon(ls, vm); /* the manager sees boot + max from the start */
     schedule_refresh(ls, vm);
 }
 
@@ -284,6 +353,13 @@ static void apply_list(struct lv_source *ls, GPtrArray *doms, bool full)
         /* After a reconnect or a rescan: the metadata may have changed meanwhile. */
         if (full && s->info_valid)
             apply_policy(ls, vm, &s->info);
+        /* The list read the live XML: a virtio-mem device added, moved or
+         * gone. Domains without one are told nothing new here. */
+        if (s->info_valid) {
+            lv_vmem_drive_xml(&vm->vmem, &s->info);
+            if (vm->vmem.has_device || vm->vmem.d.active)
+                emit_balloon(ls, vm);
+        }
         schedule_refresh(ls, vm);
     }
 
@@ -331,6 +407,10 @@ static void connect_done(struct lv_source *ls, const struct lv_result *r)
         g_warning("libvirt: no close callback on %s: %s", ls->uri, r->no_close_callback);
     if (r->no_metadata_events)
         g_message("libvirt: no metadata-change events on %s: policy read at start only", ls->uri);
+    if (r->no_vmem_events)
+        g_message("libvirt: no memory-device size events on %s: virtio-mem devices followed by "
+                  "reading their XML every %d s",
+                  ls->uri, LV_VMEM_READ_MS / 1000);
     g_message("libvirt: connected to %s", ls->uri);
     if (r->list_error)
         g_warning("libvirt: %s", r->list_error);
@@ -346,9 +426,24 @@ static void domain_done(struct lv_source *ls, const struct lv_result *r)
     const struct vmsource_events *ev = ls->base.events;
     switch (r->call.kind) {
     case LV_CALL_SET:
-        /* After a close the manager expects no answer (its backend went down). */
-        if (ls->state == LV_UP)
+        /* After a close the manager expects no answer (its backend went down);
+         * a virtio-mem replan's balloon step was nobody's to answer. */
+        if (ls->state == LV_UP && !r->call.step)
             ev->vm_set_done(ls->base.events_ctx, vm->cookie, r->call.target_bytes, r->error);
+        else if (r->error)
+            g_message("libvirt: domain %s: balloon step after a virtio-mem move: %s", vm->name,
+                      r->error);
+        break;
+    case LV_CALL_VMEM_SET:
+        lv_vmem_drive_request_done(&vm->vmem, r->error);
+        break;
+    case LV_CALL_XML:
+        if (r->error) {
+            g_debug("libvirt: domain %s: %s", vm->name, r->error);
+            break;
+        }
+        lv_vmem_drive_xml(&vm->vmem, &r->info);
+        emit_balloon(ls, vm);
         break;
     case LV_CALL_STATS: {
         if (r->error) {
@@ -366,7 +461,9 @@ static void domain_done(struct lv_source *ls, const struct lv_result *r)
                 *dst[i] = src[i];
         if (s->guest_stats_update_s)
             b->guest_stats_update_s = s->guest_stats_update_s;
-        ev->vm_balloon(ls->base.events_ctx, vm->cookie, b);
+        if (s->actual_bytes >= 0)
+            lv_vmem_drive_balloon(&vm->vmem, (uint64_t)s->actual_bytes);
+        emit_balloon(ls, vm);
         break;
     }
     case LV_CALL_METADATA:
@@ -499,7 +596,20 @@ static void on_balloon_change(void *owner, virDomainPtr dom, unsigned long long 
     if (!vm)
         return;
     vm->balloon.actual_bytes = (int64_t)actual_kib * 1024;
-    ls->base.events->vm_balloon(ls->base.events_ctx, vm->cookie, &vm->balloon);
+    lv_vmem_drive_balloon(&vm->vmem, (uint64_t)actual_kib * 1024);
+    emit_balloon(ls, vm);
+}
+
+/* The guest moved its virtio-mem device (libvirt >= 7.9, at most once a
+ * second per device: QEMU throttles the event); libvirt has updated the
+ * live XML's <current> already. */
+static void on_vmem_size(void *owner, virDomainPtr dom, const char *alias,
+                         unsigned long long size_kib)
+{
+    struct lv_source *ls = owner;
+    struct vmsource_vm *vm = find_vm(ls, dom);
+    if (vm && lv_vmem_drive_size_change(&vm->vmem, alias, size_kib))
+        emit_balloon(ls, vm);
 }
 
 static void on_metadata_change(void *owner, virDomainPtr dom, int type, const char *nsuri)
@@ -578,7 +688,22 @@ static int lv_set_target(struct vmsource *base, struct vmsource_vm *vm, uint64_t
     struct lv_source *ls = (struct lv_source *)base;
     if (ls->state != LV_UP)
         return -ENOTCONN;
-    queue_domain_call(ls, LV_CALL_SET, vm->uuid, target_bytes);
+    if (!lv_vmem_drive_active(&vm->vmem)) {
+        queue_domain_call(ls, LV_CALL_SET, vm->uuid, target_bytes);
+        return 0;
+    }
+    /* A driven virtio-mem device: the split (lv_vmem_drive.h), the device's
+     * request first, then the balloon's value, whose answer is the set's. */
+    struct vmem_drive_cmd cmd;
+    uint64_t balloon_bytes = lv_vmem_drive_plan(&vm->vmem, target_bytes, &cmd);
+    if (cmd.send_vmem)
+        queue_vm_call(
+            ls, vm,
+            (struct lv_call){.kind = LV_CALL_VMEM_SET, .value_bytes = cmd.vmem_requested_bytes});
+    queue_vm_call(ls, vm,
+                  (struct lv_call){.kind = LV_CALL_SET,
+                                   .target_bytes = target_bytes,
+                                   .value_bytes = balloon_bytes});
     return 0;
 }
 
@@ -667,6 +792,8 @@ struct vmsource *vmsource_libvirt_new(const struct vmsource_libvirt_options *opt
     ls->stats_period_s =
         opts && opts->stats_period_s ? opts->stats_period_s : LV_DEFAULT_STATS_PERIOD_S;
     ls->policy_changed = opts ? opts->policy_changed : NULL;
+    ls->vmem_peak_hold_ms =
+        opts && opts->vmem_peak_hold_given ? opts->vmem_peak_hold_ms : VMEM_DRIVE_PEAK_MS;
     ls->backoff_ms = LV_RECONNECT_MIN_MS;
     ls->vms = g_hash_table_new(g_str_hash, g_str_equal);
     ls->unmanaged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -679,6 +806,7 @@ struct vmsource *vmsource_libvirt_new(const struct vmsource_libvirt_options *opt
         .lifecycle = on_lifecycle,
         .balloon = on_balloon_change,
         .metadata = on_metadata_change,
+        .vmem_size = on_vmem_size,
     };
     virSetErrorFunc(NULL, quiet_errors);
     return &ls->base;

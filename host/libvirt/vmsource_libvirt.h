@@ -7,7 +7,13 @@
  *               reconnect; then lifecycle events only, no polling
  *               (STARTED/RESUMED add, STOPPED/UNDEFINED remove, SUSPENDED
  *               marks the backend down until RESUMED, CRASHED is logged);
- *   target      virDomainSetMemoryFlags(AFFECT_LIVE) in KiB;
+ *   target      virDomainSetMemoryFlags(AFFECT_LIVE) in KiB; with a usable
+ *               virtio-mem device (<memory model='virtio-mem'>) the target
+ *               is split (lv_vmem_drive.h): the device's requested size by
+ *               virDomainUpdateDeviceFlags(AFFECT_LIVE) first, then the
+ *               balloon's boot-relative value;
+ *   virtio-mem  VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE (libvirt >= 7.9)
+ *               and the live XML read again every LV_VMEM_READ_MS on refresh;
  *   balloon     VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, and virDomainMemoryStats
  *               on refresh (after virDomainSetMemoryStatsPeriod when the
  *               domain had no stats period);
@@ -87,6 +93,11 @@ static inline uint64_t lv_keepalive_stall_ms(unsigned interval_s, unsigned count
 struct vmsource_libvirt_options {
     const char *uri;         /* NULL: LV_DEFAULT_URI */
     unsigned stats_period_s; /* 0: LV_DEFAULT_STATS_PERIOD_S; never lowers an existing period */
+    /* How long a virtio-mem domain's recent peak stays plugged as its net
+     * (config vmem_peak_hold_ms, vmem_drive.h; 0 = one block), when given;
+     * else VMEM_DRIVE_PEAK_MS. */
+    bool vmem_peak_hold_given;
+    uint64_t vmem_peak_hold_ms;
     /* Optional: a VM's metadata policy was read or changed (cookie as in vmsource_events). */
     void (*policy_changed)(void *ctx, void *cookie, const struct lv_policy *policy);
 };

@@ -229,3 +229,34 @@ int64_t vmem_drive_nominal_bytes(const struct vmem_drive *d)
         return -1;
     return (int64_t)(d->boot_bytes + d->dev.max_bytes);
 }
+
+void vmem_drive_fill(struct vmem_drive *d, int64_t now_ms, struct vmsource_balloon *b)
+{
+    if (!d->active) {
+        b->vmem_max_bytes = 0;
+        b->present_bytes = b->present_actual_bytes = 0;
+        return;
+    }
+    b->vmem_max_bytes = (int64_t)d->dev.max_bytes;
+    b->vmem_block_bytes = (int64_t)d->dev.block_bytes;
+    b->vmem_size_bytes = (int64_t)d->dev.plugged_bytes;
+    b->vmem_requested_bytes = (int64_t)d->dev.requested_bytes;
+    struct vmem_watch_advice adv;
+    vmem_watch_advise(&d->watch, now_ms, &adv);
+    b->vmem_state = vmem_watch_state_name(adv.state);
+    b->actuator = d->target_bytes ? actuator_kind_name(d->last.actuator) : NULL;
+    b->actuator_reason = d->target_bytes ? d->last.reason : NULL;
+    int64_t nominal = vmem_drive_nominal_bytes(d);
+    if (nominal > 0)
+        b->nominal_bytes = nominal;
+    int64_t actual = vmem_drive_actual_bytes(d);
+    if (actual >= 0)
+        b->actual_bytes = actual;
+    int64_t present = vmem_drive_present_bytes(d),
+            present_actual = vmem_drive_present_actual_bytes(d);
+    b->present_bytes = present > 0 ? present : 0;
+    b->present_actual_bytes = present > 0 && present_actual > 0 ? present_actual : 0;
+    /* A sum of two devices' figures has no one QEMU time: the manager reads
+     * it against the target in force now (vmem_drive.h). */
+    b->actual_changed_real_us = 0;
+}

@@ -38,6 +38,7 @@
 #define BALLAST_VMEM_DRIVE_H
 
 #include "actuator.h"
+#include "vmsource.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -129,5 +130,15 @@ int64_t vmem_drive_present_bytes(const struct vmem_drive *d);
 int64_t vmem_drive_present_actual_bytes(const struct vmem_drive *d);
 /* The most the guest can have: boot + the device's max; -1 unknown. */
 int64_t vmem_drive_nominal_bytes(const struct vmem_drive *d);
+
+/*
+ * The manager's figures of a guest whose device is driven, into b (the
+ * fleet's and the libvirt source's alike): nominal = boot + max, actual =
+ * vmem_drive_actual_bytes, the present figures, the device's vmem_* fields
+ * and explain's actuator line. Without a usable device only the vmem and
+ * present fields are cleared: b keeps the balloon's own figures. Not pure
+ * in one way: it moves the held figure on (vmem_drive_actual_bytes).
+ */
+void vmem_drive_fill(struct vmem_drive *d, int64_t now_ms, struct vmsource_balloon *b);
 
 #endif

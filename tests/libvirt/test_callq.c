@@ -226,8 +226,44 @@ static void test_worker_left_behind(void)
     CU_ASSERT_EQUAL(g_atomic_int_get(&freed), 1);
 }
 
+/* A virtio-mem domain's sets (vmem_drive.h): the balloon value travels
+ * beside the manager's target, a replan's step is nobody's to answer, and
+ * merging keeps the newest value while an answered target stays answered. */
+static void test_merge_vmem(void)
+{
+    struct lv_call q = dcall(LV_CALL_SET, "a", 300u << 20);
+    q.value_bytes = 120u << 20;
+    struct lv_call step = dcall(LV_CALL_SET, "a", 300u << 20);
+    step.value_bytes = 110u << 20;
+    step.step = true;
+    CU_ASSERT_TRUE(lv_call_merge(&q, &step));
+    CU_ASSERT_EQUAL(q.value_bytes, step.value_bytes); /* the newest plan is sent */
+    CU_ASSERT_FALSE(q.step);                          /* the manager still gets its answer */
+    CU_ASSERT_EQUAL(q.target_bytes, 300u << 20);
+
+    struct lv_call s2 = step;
+    struct lv_call answered = dcall(LV_CALL_SET, "a", 250u << 20);
+    answered.value_bytes = 100u << 20;
+    CU_ASSERT_TRUE(lv_call_merge(&s2, &answered));
+    CU_ASSERT_FALSE(s2.step); /* a step that took a manager's set answers it */
+    CU_ASSERT_EQUAL(s2.target_bytes, answered.target_bytes);
+    CU_ASSERT_EQUAL(s2.value_bytes, answered.value_bytes);
+
+    struct lv_call v1 = dcall(LV_CALL_VMEM_SET, "a", 0), v2 = dcall(LV_CALL_VMEM_SET, "a", 0);
+    v1.value_bytes = 64u << 20;
+    v2.value_bytes = 32u << 20;
+    CU_ASSERT_TRUE(lv_call_merge(&v1, &v2));
+    CU_ASSERT_EQUAL(v1.value_bytes, v2.value_bytes); /* the newest request wins */
+    CU_ASSERT_FALSE(lv_call_merge(&v1, &step));      /* a request is no balloon set */
+    struct lv_call x1 = dcall(LV_CALL_XML, "a", 0), x2 = dcall(LV_CALL_XML, "a", 0);
+    CU_ASSERT_TRUE(lv_call_merge(&x1, &x2)); /* one re-read per domain waits */
+    CU_ASSERT_TRUE(lv_call_is_domain(LV_CALL_VMEM_SET) && lv_call_is_domain(LV_CALL_XML));
+    CU_ASSERT_STRING_EQUAL(lv_call_name(LV_CALL_VMEM_SET), "virDomainUpdateDeviceFlags");
+}
+
 static CU_TestInfo callq_tests[] = {
     {"merge rules", test_merge_rules},
+    {"merge: a virtio-mem domain's value and steps", test_merge_vmem},
     {"queue bounded under a hang", test_queue_bounded},
     {"no merge across a connection call", test_no_merge_across_connection},
     {"stall bound", test_stall_bound},

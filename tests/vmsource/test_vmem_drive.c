@@ -300,6 +300,48 @@ static void test_gone(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(d.last.reason, "removed"));
 }
 
+/* The manager's figures (vmem_drive_fill, shared by the fleet and libvirt
+ * sources): without a device the balloon's own figures stay; with one,
+ * nominal, actual and the present figures are the drive's, the device's
+ * fields are its figures, and the actuator line appears with a target. */
+static void test_fill(void)
+{
+    struct vmsource_balloon b = {.nominal_bytes = 200 * MIB,
+                                 .actual_bytes = 150 * MIB,
+                                 .vmem_max_bytes = 7,
+                                 .present_bytes = 9,
+                                 .present_actual_bytes = 9,
+                                 .actual_changed_real_us = 42};
+    struct vmem_drive d;
+    vmem_drive_init(&d);
+    vmem_drive_fill(&d, 0, &b);
+    CU_ASSERT_EQUAL(b.vmem_max_bytes, 0); /* no device driven */
+    CU_ASSERT_EQUAL(b.present_bytes, 0);
+    CU_ASSERT_EQUAL(b.present_actual_bytes, 0);
+    CU_ASSERT_EQUAL(b.nominal_bytes, 200 * MIB); /* the balloon's own, untouched */
+    CU_ASSERT_EQUAL(b.actual_bytes, 150 * MIB);
+
+    guest(&d);
+    vmem_drive_fill(&d, 0, &b);
+    CU_ASSERT_EQUAL(b.nominal_bytes, vmem_drive_nominal_bytes(&d));
+    CU_ASSERT_EQUAL(b.nominal_bytes, (int64_t)(BOOT + d.dev.max_bytes));
+    CU_ASSERT_EQUAL(b.actual_bytes, (int64_t)(BOOT + d.dev.plugged_bytes));
+    CU_ASSERT_EQUAL(b.present_bytes, (int64_t)(BOOT + d.dev.plugged_bytes));
+    CU_ASSERT_EQUAL(b.vmem_max_bytes, (int64_t)d.dev.max_bytes);
+    CU_ASSERT_EQUAL(b.vmem_block_bytes, (int64_t)d.dev.block_bytes);
+    CU_ASSERT_EQUAL(b.vmem_size_bytes, (int64_t)d.dev.plugged_bytes);
+    CU_ASSERT_PTR_NULL(b.actuator);               /* no target yet: nothing chosen */
+    CU_ASSERT_EQUAL(b.actual_changed_real_us, 0); /* a sum has no one QEMU time */
+
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 151 * MIB, 0, &cmd);
+    vmem_drive_fill(&d, 0, &b);
+    CU_ASSERT_EQUAL(b.vmem_requested_bytes, (int64_t)cmd.vmem_requested_bytes);
+    CU_ASSERT_STRING_EQUAL(b.actuator, actuator_kind_name(d.last.actuator));
+    CU_ASSERT_PTR_EQUAL(b.actuator_reason, d.last.reason);
+    CU_ASSERT_STRING_EQUAL(b.vmem_state, vmem_watch_state_name(d.watch.state));
+}
+
 static CU_TestInfo vmem_drive_tests[] = {
     {"no device: the balloon's figures", test_inactive},
     {"nominal and actual with a device", test_figures},
@@ -311,6 +353,7 @@ static CU_TestInfo vmem_drive_tests[] = {
     {"unplug stall: held, the balloon takes the rest", test_unplug_stall},
     {"virtio-mem without a balloon", test_no_balloon},
     {"device removed", test_gone},
+    {"the manager's figures (vmem_drive_fill)", test_fill},
     CU_TEST_INFO_NULL,
 };
 
