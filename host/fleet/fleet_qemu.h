@@ -56,7 +56,8 @@ char *fleet_qemu_escape(const char *value);
 /*
  * Guest kernel command line:
  *   console=ttyS0 panic=-1 [tsc_early_khz=K] [nokaslr]
- *   [memhp_default_state=online_movable swiotlb=noforce] ballast.name=NAME
+ *   [memhp_default_state=online_movable swiotlb=noforce
+ *    sysctl.vm.lowmem_reserve_ratio="256 8"] ballast.name=NAME
  *   [ballast.workload=SPEC] [APPEND]
  * (memhp_default_state and swiotlb only with a virtio-mem device.)
  */

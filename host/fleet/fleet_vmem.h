@@ -50,9 +50,19 @@ enum fleet_actuator {
  * - swiotlb=noforce: the device region lies above 4 GiB, so the kernel would
  *   reserve a 64 MiB bounce buffer out of the boot RAM (measured: 112 MiB
  *   reserved of 128 at boot, and an OOM panic before /init). virtio without
- *   VIRTIO_F_ACCESS_PLATFORM never bounces; the guest has no other DMA.
+ *   VIRTIO_F_ACCESS_PLATFORM never bounces; the guest has no other DMA;
+ * - vm.lowmem_reserve_ratio "256 8": the kernel's own allocations cannot use
+ *   ZONE_MOVABLE, so its memory is the boot RAM's DMA32 alone; a burst that
+ *   found the movable zone held by the balloon spilled into DMA32 and a page
+ *   table then found nothing (bench-density (f), (g): OOM kills with 85-114
+ *   MiB free in ZONE_MOVABLE, docs/virtio-mem.md). 8 keeps movable/8 of
+ *   DMA32 (16 MiB with 128 MiB plugged, less as the device unplugs) from
+ *   allocations that could go to ZONE_MOVABLE, so a burst meets the OOM
+ *   notifier, and the balloon's pages, first.
  */
-#define FLEET_VMEM_KERNEL_ARGS "memhp_default_state=online_movable swiotlb=noforce"
+#define FLEET_VMEM_KERNEL_ARGS                                                                 \
+    "memhp_default_state=online_movable swiotlb=noforce "                                     \
+    "sysctl.vm.lowmem_reserve_ratio=\"256 8\""
 
 const char *fleet_actuator_name(enum fleet_actuator a);
 int fleet_actuator_from_name(const char *name, enum fleet_actuator *out);

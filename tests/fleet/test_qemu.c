@@ -353,6 +353,7 @@ static void test_argv_vmem(void)
     i = find_opt(argv, "-append", "");
     CU_ASSERT_STRING_EQUAL(argv[i], "console=ttyS0 panic=-1 tsc_early_khz=2600000 nokaslr "
                                     "memhp_default_state=online_movable swiotlb=noforce "
+                                    "sysctl.vm.lowmem_reserve_ratio=\"256 8\" "
                                     "ballast.name=vm1 "
                                     "ballast.workload=anon:32M loglevel=4");
     CU_ASSERT_TRUE(has_arg(argv, "-daemonize"));
