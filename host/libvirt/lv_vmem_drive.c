@@ -67,11 +67,9 @@ static gboolean on_timer(gpointer data)
 static void arm_timer(struct lv_vmem_drive *v)
 {
     stop_timer(v);
-    int64_t next = vmem_drive_next_ms(&v->d);
-    if (!next)
-        return;
-    int64_t wait_s = (next - mono_ms() + 999) / 1000;
-    v->timer_id = g_timeout_add_seconds((guint)CLAMP(wait_s, 1, 24 * 3600), on_timer, v);
+    unsigned wait_s = vmem_drive_timer_s(&v->d, mono_ms());
+    if (wait_s)
+        v->timer_id = g_timeout_add_seconds(wait_s, on_timer, v);
 }
 
 /* Says once per reason why the domain's device is not driven. */

@@ -85,12 +85,9 @@ static gboolean on_vmem_timer(gpointer data)
 static void arm_timer(struct fleet_qmp *fq)
 {
     fleet_vmem_free(fq);
-    int64_t next = vmem_drive_next_ms(&fq->vmem);
-    if (!next || fq->closing)
-        return;
-    int64_t wait_s = (next - mono_ms() + 999) / 1000;
-    fq->vmem_timer_id =
-        g_timeout_add_seconds((guint)CLAMP(wait_s, 1, 24 * 3600), on_vmem_timer, fq);
+    unsigned wait_s = vmem_drive_timer_s(&fq->vmem, mono_ms());
+    if (wait_s && !fq->closing)
+        fq->vmem_timer_id = g_timeout_add_seconds(wait_s, on_vmem_timer, fq);
 }
 
 void fleet_vmem_free(struct fleet_qmp *fq)

@@ -160,6 +160,15 @@ int64_t vmem_drive_next_ms(const struct vmem_drive *d)
     return a < b ? a : b;
 }
 
+unsigned vmem_drive_timer_s(const struct vmem_drive *d, int64_t now_ms)
+{
+    int64_t next = vmem_drive_next_ms(d);
+    if (!next)
+        return 0;
+    int64_t wait_s = (next - now_ms + 999) / 1000;
+    return (unsigned)(wait_s < 1 ? 1 : wait_s > 24 * 3600 ? 24 * 3600 : wait_s);
+}
+
 bool vmem_drive_hold_ended(const struct vmem_drive *d, int64_t now_ms)
 {
     int64_t next = vmem_drive_next_ms(d);

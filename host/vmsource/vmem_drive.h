@@ -118,6 +118,10 @@ int64_t vmem_drive_next_ms(const struct vmem_drive *d);
 /* Whether a hold of the watch ends, or the net's peak ages out, by now_ms
  * (a replan is due). */
 bool vmem_drive_hold_ended(const struct vmem_drive *d, int64_t now_ms);
+/* Whole seconds from now_ms to vmem_drive_next_ms, at least 1 and at most a
+ * day, for the owner's replan timer (it shares its wakeup with ballastd's
+ * other second timers); 0 when nothing is due. */
+unsigned vmem_drive_timer_s(const struct vmem_drive *d, int64_t now_ms);
 
 /* The guest's memory for the manager (see above); -1 unknown. */
 int64_t vmem_drive_actual_bytes(struct vmem_drive *d);
