@@ -428,9 +428,14 @@ static void domain_done(struct lv_source *ls, const struct lv_result *r)
     case LV_CALL_SET:
         /* After a close the manager expects no answer (its backend went down);
          * a virtio-mem replan's balloon step was nobody's to answer. */
-        if (ls->state == LV_UP && !r->call.step)
+        if (ls->state == LV_UP && !r->call.step) {
             ev->vm_set_done(ls->base.events_ctx, vm->cookie, r->call.target_bytes, r->error);
-        else if (r->error)
+            /* A target the virtio-mem free net already covers moves
+             * neither device and brings no event: the figures follow the
+             * plan now (as fleet_qmp.c's on_set_target). */
+            if (!r->error && lv_vmem_drive_active(&vm->vmem))
+                emit_balloon(ls, vm);
+        } else if (r->error)
             g_message("libvirt: domain %s: balloon step after a virtio-mem move: %s", vm->name,
                       r->error);
         break;

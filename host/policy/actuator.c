@@ -27,6 +27,8 @@ static const char R_NET[] = "virtio-mem for bulk; plugged memory in the balloon 
                             "deflate-on-OOM net";
 static const char R_THP_NET[] = "THP host: virtio-mem for bulk; plugged memory in the balloon as "
                                 "the deflate-on-OOM net, returned whole when unplugged";
+static const char R_FREE_NET[] = "virtio-mem for bulk; no deflate-on-OOM balloon, so the recent "
+                                 "peak stays plugged as free headroom";
 static const char R_FINE[] = "virtio-mem for bulk, balloon for the step below a block";
 static const char R_BELOW_BOOT[] = "virtio-mem unplugged; the balloon takes boot memory, which "
                                    "cannot be unplugged";
@@ -140,9 +142,11 @@ static uint64_t hold_request(const struct actuator_vmem *dev, uint64_t want_bloc
     return r;
 }
 
-static const char *vmem_reason(const struct actuator_in *in, uint64_t want, bool net, bool plugging,
-                               uint64_t held)
+static const char *vmem_reason(const struct actuator_in *in, uint64_t want, bool net,
+                               bool free_net, bool plugging, uint64_t held)
 {
+    if (free_net && !plugging)
+        return R_FREE_NET;
     if (!in->has_balloon)
         return R_NO_BALLOON;
     if (plugging)
@@ -182,6 +186,28 @@ static uint64_t net_blocks(const struct actuator_in *in, uint64_t want, uint64_t
     return top_blocks > blocks ? top_blocks - blocks : 0;
 }
 
+/*
+ * Rule 5 without a balloon that can take its net back (no balloon, or one
+ * without deflate-on-OOM): the blocks plugged above the target's own and
+ * left free in the guest, up to net_bytes (the recent peak) and the
+ * device's max. Only a net the caller sized: one spare block is too small
+ * to save a burst and would only cost the host.
+ */
+static uint64_t free_net_blocks(const struct actuator_in *in, uint64_t want, uint64_t blocks)
+{
+    const struct actuator_vmem *dev = &in->vmem;
+    uint64_t boot = in->boot_bytes, k = dev->block_bytes;
+    if ((in->has_balloon && in->deflate_on_oom) || in->net_bytes == 0)
+        return 0;
+    /* The net is counted from the target, which may lie below boot RAM:
+     * only the sum is held to the device's max (a target of 72 MiB on 128
+     * at boot with a 256 MiB peak keeps all 128 MiB of the device). */
+    uint64_t net = min_u64(in->net_bytes, ACTUATOR_MAX_BYTES);
+    uint64_t top = want + net; /* <= 2 * ACTUATOR_MAX_BYTES: no overflow */
+    uint64_t top_blocks = top > boot ? min_u64(round_up(top - boot, k), dev->max_bytes) : 0;
+    return top_blocks > blocks ? top_blocks - blocks : 0;
+}
+
 /* The device usable: blocks for bulk, the balloon for the rest (actuator.h, rules 2-6). */
 static void plan_vmem(const struct actuator_in *in, uint64_t want, struct actuator_out *out)
 {
@@ -191,13 +217,17 @@ static void plan_vmem(const struct actuator_in *in, uint64_t want, struct actuat
     uint64_t blocks = round_up(need, k);
     uint64_t slack = blocks - need;
     uint64_t spare = net_blocks(in, want, blocks);
+    uint64_t free_spare = free_net_blocks(in, want, blocks);
     bool floored, capped;
-    uint64_t req = hold_request(dev, blocks + spare, &floored, &capped);
+    uint64_t req = hold_request(dev, blocks + spare + free_spare, &floored, &capped);
     /* capped only trimming the net leaves nothing short. */
     capped = capped && req < blocks;
     bool net = spare > 0 && req > blocks;
+    /* The free net (what of it the holds let through) is the guest's to use:
+     * the balloon never holds it. */
+    uint64_t free_got = free_spare > 0 && req > blocks ? min_u64(req - blocks, free_spare) : 0;
 
-    uint64_t held = boot + req > want ? boot + req - want : 0;
+    uint64_t held = boot + req > want + free_got ? boot + req - want - free_got : 0;
     if (in->host_thp)
         held = held > slack ? held - slack : 0;
     bool plugging = false;
@@ -218,7 +248,7 @@ static void plan_vmem(const struct actuator_in *in, uint64_t want, struct actuat
         return;
     }
     out->actuator = out->balloon_held_bytes > 0 ? ACTUATOR_BOTH : ACTUATOR_VIRTIO_MEM;
-    out->reason = vmem_reason(in, want, net, plugging, out->balloon_held_bytes);
+    out->reason = vmem_reason(in, want, net, free_got > 0, plugging, out->balloon_held_bytes);
 }
 
 int actuator_plan(const struct actuator_in *in, struct actuator_out *out)

@@ -48,6 +48,10 @@
  *     unplugged. There the net is kept only when net_bytes asks for one:
  *     a bare spare block would cost a huge page for a net too small to
  *     matter.
+ *     Without a balloon that can take the net back (no balloon, or one
+ *     without deflate-on-OOM) the net is the same peak plugged and left
+ *     free in the guest (never held in a balloon): the only net that needs
+ *     no round trip. Only a net the caller sized, as on a THP host.
  *  6. Growth: plug first, deflate the balloon. The caller sends the
  *     device's request before the balloon's. While a plug is pending the
  *     balloon holds no more than leaves the guest its target on the memory

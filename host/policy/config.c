@@ -196,12 +196,14 @@ static const struct key_def keys[] = {
         "Only this group may use the read-only control socket (mode 0660); none = every user "
         "(mode 0666). Read at start."),
     /* 5 minutes, as the planner's hold-down after a deflate-on-OOM:
-     * docs/virtio-mem.md, rule 5. */
+     * docs/virtio-mem.md, rules 5 and 5b. */
     DMK("vmem_peak_hold_ms", CONFIG_KEY_UINT, "ms", "300000", 0, 86400000, FIELD_U64,
         vmem_peak_hold_ms,
-        "A virtio-mem guest with a deflate-on-OOM balloon keeps the most memory it was given "
-        "plugged for this long to twice as long, the part above its target in the balloon for it "
-        "to take back by itself in a burst. 0 = one block. Read at start."),
+        "A virtio-mem guest keeps the most memory it was given plugged for this long to twice as "
+        "long: with a deflate-on-OOM balloon the part above its target in the balloon, for it to "
+        "take back by itself in a burst; without one (or without deflate-on-OOM) free in the "
+        "guest (docs/virtio-mem.md, rules 5 and 5b). 0 = one block in a deflate-on-OOM balloon, "
+        "else none. Read at start."),
 
     VMK("min_memory", CONFIG_KEY_SIZE_PCT, "bytes or % of nominal", "25%", 0, TIB_F * 64,
         META | RUNTIME, FIELD_CSIZE, min_memory, "Never set the balloon target below this."),

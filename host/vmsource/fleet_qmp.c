@@ -228,6 +228,13 @@ static void on_set_target(QmpConn *conn, const GError *error, gpointer data)
         return; /* a disconnect: on_state tells the manager */
     if (!error) {
         fq->events->set_done(fq->ctx, call->target_bytes, NULL);
+        /* With a virtio-mem device a new target may move neither device:
+         * one the free net already covers (actuator.h, rule 5) leaves the
+         * request and the balloon where they are, and QEMU sends no event.
+         * The figures follow the plan now, or the manager would read the
+         * unchanged sum as a balloon stuck above its target. */
+        if (fleet_vmem_active(fq))
+            fleet_qmp_emit(fq);
         return;
     }
     /* QEMU's class first when it refused: "DeviceNotActive: No balloon device ..." */

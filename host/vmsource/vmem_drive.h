@@ -53,7 +53,9 @@
  * the most memory the manager gave it (or, at the first plan, the memory it
  * had) in the last 5 to 10 minutes, kept in two buckets of this length. The
  * plan keeps that peak plugged and the balloon holds what lies above the
- * target, which the guest takes back by itself under OOM. A burst the
+ * target, which the guest takes back by itself under OOM; with no balloon
+ * that can do that, the part above the target stays free in the guest
+ * (the free net, rule 5). A burst the
  * guest made once is expected again; memory it has not needed for a
  * bucket or two is unplugged. 5 minutes matches the planner's hold-down
  * after a deflate-on-OOM (policy.h): a guest that burst keeps its memory

@@ -276,12 +276,16 @@ static void test_deflate_net_sized(void)
     CU_ASSERT_EQUAL(o.total_now_bytes, BOOT + 101 * MIB);
     check_invariants(&in, &o);
 
-    /* Without deflate-on-OOM the balloon is no net: the plain split. */
+    /* Without deflate-on-OOM the balloon is no net: the peak stays plugged
+     * and free in the guest; the balloon holds only the step below a block. */
     in = guest(BOOT + 101 * MIB, 202 * MIB);
     in.net_bytes = 100 * MIB;
     CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
-    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 102 * MIB);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 202 * MIB);
     CU_ASSERT_EQUAL(o.balloon_held_bytes, 1 * MIB);
+    CU_ASSERT_EQUAL(o.total_bytes, BOOT + 201 * MIB);
+    CU_ASSERT_TRUE(has(o.reason, "peak stays plugged as free headroom"));
+    check_invariants(&in, &o);
 
     /* No more than the device has: capped at its max. */
     in = guest(BOOT + 1400 * MIB, 1536 * MIB);
@@ -336,6 +340,88 @@ static void test_deflate_net_sized(void)
     CU_ASSERT_EQUAL(o.balloon_held_bytes, 49 * MIB);
     CU_ASSERT_EQUAL(o.short_bytes, 0);
     CU_ASSERT_TRUE(has(o.reason, "deflate-on-OOM net"));
+}
+
+/* No balloon to take a net back (--actuator virtio-mem, or a balloon
+ * without deflate-on-OOM): the recent peak stays plugged and free in the
+ * guest, so a burst up to it needs no round trip through ballastd. */
+static void test_free_net(void)
+{
+    struct actuator_out o;
+    struct actuator_in in = guest(BOOT + 101 * MIB, 102 * MIB);
+    in.has_balloon = false;
+    in.net_bytes = 100 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 202 * MIB); /* 101 + 100, rounded up */
+    CU_ASSERT_TRUE(o.vmem_changed);
+    CU_ASSERT_FALSE(o.balloon_valid);
+    CU_ASSERT_EQUAL(o.total_bytes, BOOT + 202 * MIB);
+    CU_ASSERT_EQUAL(o.actuator, ACTUATOR_VIRTIO_MEM);
+    CU_ASSERT_STRING_EQUAL(o.reason, "virtio-mem for bulk; no deflate-on-OOM balloon, so the "
+                                     "recent peak stays plugged as free headroom");
+    check_invariants(&in, &o);
+
+    /* No peak above the target (net_bytes 0): the plain plan, no spare
+     * block that would only cost the host. */
+    in.net_bytes = 0;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 102 * MIB);
+    CU_ASSERT_TRUE(has(o.reason, "no balloon"));
+
+    /* Capped at the device's max, nothing short. */
+    in = guest(BOOT + 1400 * MIB, 1400 * MIB);
+    in.has_balloon = false;
+    in.net_bytes = 400 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 1536 * MIB);
+    CU_ASSERT_EQUAL(o.short_bytes, 0);
+    check_invariants(&in, &o);
+
+    /* A target below boot RAM with a peak above it: the net counts from
+     * the target, so the device keeps the peak's blocks (300 + 1700 = 2000:
+     * 1488 MiB above boot), not a max's worth above the target. */
+    in = guest(300 * MIB, 1536 * MIB);
+    in.has_balloon = false;
+    in.net_bytes = 1700 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 1488 * MIB);
+    CU_ASSERT_EQUAL(o.total_bytes, 2000 * MIB);
+    check_invariants(&in, &o);
+
+    /* A peak under boot RAM needs nothing plugged: boot memory is the net. */
+    in = guest(300 * MIB, 0);
+    in.has_balloon = false;
+    in.net_bytes = 150 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 0);
+    CU_ASSERT_FALSE(o.vmem_changed);
+
+    /* A balloon without deflate-on-OOM while the net plugs: the balloon
+     * leaves the guest its target on what it has now, and never holds the
+     * net once the blocks are there. */
+    in = guest(BOOT + 101 * MIB, 50 * MIB);
+    in.net_bytes = 100 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 202 * MIB);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 0);
+    CU_ASSERT_TRUE(has(o.reason, "plugging first"));
+    check_invariants(&in, &o);
+    in.vmem.plugged_bytes = in.vmem.requested_bytes = 202 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 1 * MIB);
+    CU_ASSERT_EQUAL(o.total_now_bytes, BOOT + 201 * MIB);
+
+    /* A plug cap (the watch) trims the free net, not the target's blocks. */
+    in = guest(BOOT + 101 * MIB, 150 * MIB);
+    in.has_balloon = false;
+    in.net_bytes = 100 * MIB;
+    in.vmem.watch.capped = true;
+    in.vmem.watch.cap_bytes = 150 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 150 * MIB);
+    CU_ASSERT_EQUAL(o.short_bytes, 0);
+    CU_ASSERT_TRUE(has(o.reason, "free headroom"));
+    check_invariants(&in, &o);
 }
 
 /* Off THP, with deflate-on-OOM: one spare block plugged and ballooned. */
@@ -686,7 +772,7 @@ static void test_reasons_in_docs(void)
 {
     const char *doc = read_doc();
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
-    enum { N = 18 };
+    enum { N = 19 };
     struct actuator_in in[N];
     for (int i = 0; i < N; i++)
         in[i] = guest(BOOT + 101 * MIB, 102 * MIB); /* [0]: the fine step */
@@ -715,6 +801,8 @@ static void test_reasons_in_docs(void)
     in[17].host_thp = in[17].deflate_on_oom = true;
     in[17].net_bytes = 10 * MIB;
     in[17].vmem.plugged_bytes = in[17].vmem.requested_bytes = 112 * MIB;
+    in[18].has_balloon = false;
+    in[18].net_bytes = 100 * MIB;
     const char *seen[N];
     for (int i = 0; i < N; i++) {
         struct actuator_out o;
@@ -748,6 +836,7 @@ static CU_TestInfo actuator_tests[] = {
     {"THP host: no balloon inside blocks but a sized net", test_thp_host},
     {"deflate-on-OOM spare block", test_deflate_net},
     {"deflate-on-OOM net sized by the caller, bounded", test_deflate_net_sized},
+    {"no deflate-on-OOM balloon: the peak plugged, free", test_free_net},
     {"growth plugs first", test_growth_plugs_first},
     {"fallback: no device, no balloon", test_fallback_no_device},
     {"fallback: removed, no driver", test_fallback_removed_and_no_driver},

@@ -14,10 +14,12 @@
 
 /* A 256 MiB fleet guest as `fleet start --actuator both` starts it: 128 MiB
  * at boot, 128 MiB plugged of a 128 MiB device in 2 MiB blocks, a balloon
- * without deflate-on-OOM (so no spare block), no THP, balloon at boot. */
+ * without deflate-on-OOM, no THP, balloon at boot. No memory of peaks, so
+ * no net of any kind (the plain split; the nets have tests of their own). */
 static void guest(struct vmem_drive *d)
 {
     vmem_drive_init(d);
+    d->peak_bucket_ms = 0;
     d->boot_bytes = BOOT;
     d->has_balloon = true;
     vmem_drive_balloon(d, BOOT);
@@ -191,6 +193,7 @@ static void test_peak_net(void)
     struct vmem_drive d;
     guest(&d);
     d.deflate_on_oom = true;
+    d.peak_bucket_ms = VMEM_DRIVE_PEAK_MS;
     struct vmem_drive_cmd cmd;
     const int64_t B = VMEM_DRIVE_PEAK_MS;
     CU_ASSERT_EQUAL(vmem_drive_plan(&d, 200 * MIB, 0, &cmd), 0);
@@ -286,6 +289,38 @@ static void test_no_balloon(void)
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 151 * MIB); /* the rounding is ours */
 }
 
+/* virtio-mem alone, with the recent peak remembered (the default): no
+ * balloon can hold a net, so the peak stays plugged and free in the guest
+ * (actuator.h, rule 5), reported at the target; once it ages out the
+ * device unplugs to the target's blocks. */
+static void test_no_balloon_peak(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    d.has_balloon = false;
+    d.balloon_raw = -1;
+    d.peak_bucket_ms = VMEM_DRIVE_PEAK_MS;
+    const int64_t B = VMEM_DRIVE_PEAK_MS;
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 151 * MIB, 0, &cmd);
+    CU_ASSERT_FALSE(cmd.send_vmem); /* the boot size (256) is the peak: all stays plugged */
+    CU_ASSERT_FALSE(cmd.send_balloon);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.last.reason, "free headroom"));
+    CU_ASSERT_EQUAL(d.last.total_bytes, 256 * MIB);
+    /* The free net is ours, not the guest's: the manager sees the target. */
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 151 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_present_actual_bytes(&d), 151 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_present_bytes(&d), 256 * MIB);
+    /* Aged out: down to the target's blocks. */
+    CU_ASSERT_TRUE(vmem_drive_hold_ended(&d, 2 * B));
+    CU_ASSERT_TRUE(vmem_drive_replan(&d, 2 * B, &cmd));
+    CU_ASSERT_TRUE(cmd.send_vmem);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 24 * MIB);
+    CU_ASSERT_FALSE(cmd.send_balloon);
+    size_to(&d, 24 * MIB, 2 * B + 1000);
+    CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 151 * MIB);
+}
+
 /* The device unplugged from the VM: the balloon alone, the device counted as none. */
 static void test_gone(void)
 {
@@ -352,6 +387,7 @@ static CU_TestInfo vmem_drive_tests[] = {
     {"the net: the recent peak plugged, held in the balloon, aged out", test_peak_net},
     {"unplug stall: held, the balloon takes the rest", test_unplug_stall},
     {"virtio-mem without a balloon", test_no_balloon},
+    {"virtio-mem without a balloon: the peak plugged, free, aged out", test_no_balloon_peak},
     {"device removed", test_gone},
     {"the manager's figures (vmem_drive_fill)", test_fill},
     CU_TEST_INFO_NULL,
