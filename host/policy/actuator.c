@@ -142,8 +142,8 @@ static uint64_t hold_request(const struct actuator_vmem *dev, uint64_t want_bloc
     return r;
 }
 
-static const char *vmem_reason(const struct actuator_in *in, uint64_t want, bool net,
-                               bool free_net, bool plugging, uint64_t held)
+static const char *vmem_reason(const struct actuator_in *in, uint64_t want, bool net, bool free_net,
+                               bool plugging, uint64_t held)
 {
     if (free_net && !plugging)
         return R_FREE_NET;
