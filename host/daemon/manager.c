@@ -150,10 +150,14 @@ static void on_agent_report(void *ctx, const struct proto_report *r, bool pressu
     vm->report_actual_bytes =
         b->present_actual_bytes > 0 ? b->present_actual_bytes : b->actual_bytes;
     vm->report_present_bytes = b->present_bytes > 0 ? b->present_bytes : MAX(0, b->nominal_bytes);
+    vm->report_extra_bytes = b->present_bytes > 0 ? MAX(0, b->present_extra_bytes) : 0;
     vm->report_valid = true;
+    /* The guest's MemTotal is relative to what it holds, free extra included. */
     const struct vmcost_boot_sample boot = {
         .nominal_bytes = (uint64_t)vm->report_present_bytes,
-        .actual_bytes = vm->report_actual_bytes > 0 ? (uint64_t)vm->report_actual_bytes : 0,
+        .actual_bytes = vm->report_actual_bytes > 0
+                            ? (uint64_t)(vm->report_actual_bytes + vm->report_extra_bytes)
+                            : 0,
         .balloon_in_total = vm->pstate.balloon_in_total,
         .r = r,
     };
@@ -226,8 +230,7 @@ static void *on_vm_added(void *ctx, struct vmsource_vm *handle, const char *name
     if (vm->libvirt)
         vm->meta = g_new0(struct lv_policy, 1);
     vm->handle = handle;
-    vm->balloon =
-        (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
+    vm->balloon = vmsource_balloon_unknown();
     vm->grow_latency_ms = -1;
     vm->ksm.pid = -1;
     vm->budget_floor_bytes = -1;
@@ -527,6 +530,7 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
         a->balloon_actual_bytes =
             vm->report_actual_bytes > 0 ? (uint64_t)vm->report_actual_bytes : 0;
         a->present_bytes = vm->report_present_bytes > 0 ? (uint64_t)vm->report_present_bytes : 0;
+        a->free_extra_bytes = (uint64_t)vm->report_extra_bytes;
     }
     in->device_moved_ms = vm->device_moving ? now : vm->device_moved_ms;
 

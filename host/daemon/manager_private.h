@@ -51,6 +51,9 @@ struct bd_vm {
      * or nominal), 0 unknown. The guest's figures are relative to these. */
     int64_t report_actual_bytes;
     int64_t report_present_bytes;
+    /* And what the actuator kept free in the guest above that actual
+     * (vmsource_balloon.present_extra_bytes), 0 none. */
+    int64_t report_extra_bytes;
     /* When the host last saw the virtio-mem device move (policy_vm_in's
      * device_moved_ms), 0 never; and whether it is still on its way (then
      * the move is "now" at every decision). */

@@ -29,6 +29,8 @@ static void guest_in(const struct bd_vm *vm, gint64 now, struct cost_monitor_gue
     };
     /* deflate-on-oom: the balloon's pages are inside MemTotal, counted as used. */
     int64_t present = vm->report_present_bytes, actual = vm->report_actual_bytes;
+    if (actual > 0)
+        actual += vm->report_extra_bytes; /* kept free in the guest: not the balloon's */
     if (vm->pstate.balloon_in_total && actual > 0 && present > actual)
         g->balloon_in_used_bytes = (uint64_t)(present - actual);
 }

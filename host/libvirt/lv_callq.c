@@ -36,6 +36,7 @@ bool lv_call_merge(struct lv_call *queued, const struct lv_call *incoming)
     if (!lv_call_is_domain(incoming->kind) || strcmp(queued->uuid, incoming->uuid) != 0)
         return false;
     queued->value_bytes = incoming->value_bytes; /* the newest value wins */
+    queued->answer_only = incoming->answer_only;
     if (incoming->kind == LV_CALL_SET && !incoming->step) {
         queued->target_bytes = incoming->target_bytes; /* the newest target wins */
         queued->step = false;                          /* and is answered */

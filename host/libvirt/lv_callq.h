@@ -50,6 +50,10 @@ struct lv_call {
      * device moved), which nobody waits for: no vm_set_done. A manager's set
      * folded into it (or it into one) is answered as usual. */
     bool step;
+    /* LV_CALL_SET of a domain without a balloon whose virtio-mem device
+     * carries the target (the device's request queued before it): nothing
+     * to call, only the manager's answer, in order after the request. */
+    bool answer_only;
     unsigned merged; /* later requests folded into this one */
 };
 

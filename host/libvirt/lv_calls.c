@@ -89,8 +89,7 @@ static struct posted *posted_new(const struct lv_call *call)
 {
     struct posted *p = g_new0(struct posted, 1);
     p->r.call = *call;
-    p->r.stats =
-        (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
+    p->r.stats = vmsource_balloon_unknown();
     return p;
 }
 
@@ -432,6 +431,8 @@ static void call_domain(struct lv_conn *c, const struct lv_call *call, struct po
         call_metadata(c, dom, p);
         break;
     case LV_CALL_SET: {
+        if (call->answer_only)
+            break; /* no balloon: the device's request carried the target */
         /* With a virtio-mem device the value is the plan's, boot-relative:
          * libvirt hands it to QEMU's balloon as it is (lv_vmem.h). */
         uint64_t bytes = call->value_bytes ? call->value_bytes : call->target_bytes;

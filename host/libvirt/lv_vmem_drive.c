@@ -33,6 +33,7 @@ void lv_vmem_drive_clear(struct lv_vmem_drive *v)
     g_free(v->name);
     g_free(v->alias);
     g_free(v->not_driven_why);
+    g_free(v->request_error);
     memset(v, 0, sizeof(*v));
 }
 
@@ -188,6 +189,8 @@ void lv_vmem_drive_balloon(struct lv_vmem_drive *v, uint64_t reported_bytes)
 
 void lv_vmem_drive_request_done(struct lv_vmem_drive *v, const char *error)
 {
+    g_free(v->request_error);
+    v->request_error = g_strdup(error);
     if (!error) {
         v->error_said = false;
         return;

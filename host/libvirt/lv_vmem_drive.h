@@ -41,6 +41,7 @@ struct lv_vmem_drive {
     int64_t read_ms;      /* the last re-read of the XML was queued; 0 never */
     char *not_driven_why; /* the reason last said, so it is said once */
     bool error_said;      /* a failed request said since the last that worked */
+    char *request_error;  /* the last request's error; NULL when it worked */
     bool balloon_said;    /* a balloon figure over boot memory said */
     guint timer_id;       /* replans when a hold ends or the net's peak ages out */
     const struct lv_vmem_drive_ops *ops;

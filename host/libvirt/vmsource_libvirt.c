@@ -282,10 +282,18 @@ static void add_vm(struct lv_source *ls, struct lv_dom_snapshot *s)
         return;
     }
     const struct lv_domain_info *info = &s->info;
-    if (!info->has_balloon) {
+    /* A virtio-mem device can carry the target alone (memballoon
+     * model='none'): managed if ballastd can drive it. */
+    struct actuator_vmem fig;
+    const char *why = NULL;
+    bool vmem_alone = !info->has_balloon && lv_vmem_figures(info, &fig, &why) == 0 &&
+                      lv_vmem_boot_bytes(info) > 0;
+    if (!info->has_balloon && !vmem_alone) {
         if (g_hash_table_add(ls->unmanaged, g_strdup(s->uuid))) /* said once per domain */
-            g_message("libvirt: domain %s has no virtio memballoon (model %s): not managed",
-                      s->name, info->balloon_model ? info->balloon_model : "absent");
+            g_message("libvirt: domain %s has no virtio memballoon (model %s) and no virtio-mem "
+                      "device ballastd can drive%s%s: not managed",
+                      s->name, info->balloon_model ? info->balloon_model : "absent",
+                      why ? ": " : "", why ? why : "");
         return;
     }
     struct vmsource_vm *vm = g_new0(struct vmsource_vm, 1);
@@ -302,7 +310,10 @@ static void add_vm(struct lv_source *ls, struct lv_dom_snapshot *s)
         .guest_available_bytes = -1,
         .guest_free_bytes = -1,
         .guest_stats_update_s = 0,
-        .deflate_on_oom = vm->info.autodeflate ? 1 : 0, /* <memballoon autodeflate='on'> */
+        /* <memballoon autodeflate='on'>; no balloon, no such setting (-1) */
+        .deflate_on_oom = !vm->info.has_balloon  ? -1
+                          : vm->info.autodeflate ? 1
+                                                 : 0,
     };
     vm->paused = s->paused;
     vm->pid = lv_find_qemu_pid("/proc", vm->name);
@@ -315,7 +326,9 @@ static void add_vm(struct lv_source *ls, struct lv_dom_snapshot *s)
     info = &vm->info;
     g_message("libvirt: domain %s (%s, %s, %s) managed; agent channel %s", vm->name,
               info->domain_type ? info->domain_type : "?", info->machine ? info->machine : "?",
-              info->free_page_reporting ? "free page reporting" : "no free page reporting",
+              !info->has_balloon          ? "no balloon: virtio-mem alone"
+              : info->free_page_reporting ? "free page reporting"
+                                          : "no free page reporting",
               info->agent_socket_path ? info->agent_socket_path : "none");
     vm->cookie = ls->base.events->vm_added(ls->base.events_ctx, vm, vm->name);
     if (s->stats_period_set_s)
@@ -429,11 +442,18 @@ static void domain_done(struct lv_source *ls, const struct lv_result *r)
         /* After a close the manager expects no answer (its backend went down);
          * a virtio-mem replan's balloon step was nobody's to answer. */
         if (ls->state == LV_UP && !r->call.step) {
-            ev->vm_set_done(ls->base.events_ctx, vm->cookie, r->call.target_bytes, r->error);
+            /* Without a balloon the answer is the device request's (queued
+             * just before: done already), or that nothing can be driven. */
+            const char *error = r->error;
+            if (r->call.answer_only)
+                error = !lv_vmem_drive_active(&vm->vmem)
+                            ? "no balloon and no virtio-mem device ballastd can drive"
+                            : vm->vmem.request_error;
+            ev->vm_set_done(ls->base.events_ctx, vm->cookie, r->call.target_bytes, error);
             /* A target the virtio-mem free net already covers moves
              * neither device and brings no event: the figures follow the
              * plan now (as fleet_qmp.c's on_set_target). */
-            if (!r->error && lv_vmem_drive_active(&vm->vmem))
+            if (!error && lv_vmem_drive_active(&vm->vmem))
                 emit_balloon(ls, vm);
         } else if (r->error)
             g_message("libvirt: domain %s: balloon step after a virtio-mem move: %s", vm->name,
@@ -694,7 +714,13 @@ static int lv_set_target(struct vmsource *base, struct vmsource_vm *vm, uint64_t
     if (ls->state != LV_UP)
         return -ENOTCONN;
     if (!lv_vmem_drive_active(&vm->vmem)) {
-        queue_domain_call(ls, LV_CALL_SET, vm->uuid, target_bytes);
+        /* Without a balloon nothing can carry the target now (the device
+         * went away or cannot be driven): answered with an error, in order,
+         * so the manager backs off and says it once (set_retry.h). */
+        queue_vm_call(ls, vm,
+                      (struct lv_call){.kind = LV_CALL_SET,
+                                       .target_bytes = target_bytes,
+                                       .answer_only = !vm->info.has_balloon});
         return 0;
     }
     /* A driven virtio-mem device: the split (lv_vmem_drive.h), the device's
@@ -708,7 +734,8 @@ static int lv_set_target(struct vmsource *base, struct vmsource_vm *vm, uint64_t
     queue_vm_call(ls, vm,
                   (struct lv_call){.kind = LV_CALL_SET,
                                    .target_bytes = target_bytes,
-                                   .value_bytes = balloon_bytes});
+                                   .value_bytes = balloon_bytes,
+                                   .answer_only = !vm->info.has_balloon});
     return 0;
 }
 

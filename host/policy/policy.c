@@ -340,8 +340,11 @@ static bool agent_plausible(const struct policy_vm_in *in, const struct policy_v
         return false;
     }
     /* With deflate-on-oom the balloon stays inside MemTotal: the bound is then
-     * the VM's nominal size, not the balloon's actual. */
-    uint64_t bound = s->balloon_in_total ? vm_nominal(in) : in->actual_bytes;
+     * the VM's nominal size, not the balloon's actual. Memory the actuator
+     * keeps free in the guest above its actual (free_extra_bytes) is inside
+     * MemTotal too. */
+    uint64_t bound =
+        s->balloon_in_total ? vm_nominal(in) : add_sat(in->actual_bytes, a->free_extra_bytes);
     if (a->mem_total_bytes > add_sat(bound, slack_bytes)) {
         snprintf(why, why_len, "agent MemTotal %llu MiB > balloon actual %llu MiB",
                  MIBS(a->mem_total_bytes), MIBS(in->actual_bytes));
@@ -383,6 +386,9 @@ static void agent_need(const struct policy_vm_in *in, const struct policy_tunabl
          * memory is neither in MemTotal nor in the balloon. */
         uint64_t nominal = a->present_bytes ? a->present_bytes : vm_nominal(in);
         uint64_t at_report = a->balloon_actual_bytes ? a->balloon_actual_bytes : in->actual_bytes;
+        /* Free memory the actuator kept above the actual is not the
+         * balloon's: only the balloon's pages count as used. */
+        at_report = add_sat(at_report, a->free_extra_bytes);
         g->used_bytes = sub_sat(g->used_bytes, sub_sat(nominal, at_report));
         g->need_bytes = add_sat(g->used_bytes, sub_sat(nominal, a->mem_total_bytes));
         return;
@@ -400,7 +406,7 @@ static void agent_need(const struct policy_vm_in *in, const struct policy_tunabl
      * stood still is used instead.
      */
     const bool moved = diff_u64(in->actual_bytes, s->last_actual_bytes) > t->stall_tolerance_bytes;
-    uint64_t overhead = sub_sat(in->actual_bytes, a->mem_total_bytes);
+    uint64_t overhead = sub_sat(add_sat(in->actual_bytes, a->free_extra_bytes), a->mem_total_bytes);
     if (s->overhead_known && (moved || s->shrink_unseen || s->device_unseen))
         overhead = s->overhead_bytes;
     g->need_bytes = add_sat(g->used_bytes, overhead);
@@ -663,12 +669,14 @@ static void note_balloon_in_total(const struct vm_view *v, struct policy_vm_stat
 {
     const struct policy_vm_in *in = v->in;
     const struct policy_tunables *t = v->t;
-    uint64_t total = 0, seen_at = in->actual_bytes;
+    uint64_t total = 0, seen_at = in->actual_bytes, extra = 0;
     bool from_stats = false;
     if (agent_fresh(in, t)) {
-        /* Only when the caller says which balloon the report saw. */
+        /* Only when the caller says which balloon the report saw. Memory
+         * kept free above the actual (free_extra_bytes) is no balloon. */
         total = in->agent.balloon_actual_bytes ? in->agent.mem_total_bytes : 0;
         seen_at = in->agent.balloon_actual_bytes;
+        extra = in->agent.free_extra_bytes;
     } else if (in->stats.valid && in->stats.age_ms <= t->stats_stale_ms &&
                in->stats.total_bytes != POLICY_UNKNOWN) {
         total = in->stats.total_bytes;
@@ -678,7 +686,8 @@ static void note_balloon_in_total(const struct vm_view *v, struct policy_vm_stat
     const uint64_t tolerance = t->stall_tolerance_bytes;
     if (s->initialized && diff_u64(in->actual_bytes, seen_at) <= tolerance &&
         (!from_stats || diff_u64(in->actual_bytes, s->last_actual_bytes) <= tolerance) &&
-        total > add_sat(in->actual_bytes, slack) && total <= add_sat(vm_nominal(in), slack))
+        total > add_sat(add_sat(in->actual_bytes, extra), slack) &&
+        total <= add_sat(vm_nominal(in), slack))
         s->balloon_in_total = true;
 }
 
@@ -704,9 +713,8 @@ static void note_device_seen(const struct vm_view *v, struct policy_vm_state *s)
     }
     if (!s->device_unseen || !v->g.have)
         return;
-    const uint64_t since_ms = v->now_ms > s->device_moved_ms
-                                  ? (uint64_t)(v->now_ms - s->device_moved_ms)
-                                  : 0;
+    const uint64_t since_ms =
+        v->now_ms > s->device_moved_ms ? (uint64_t)(v->now_ms - s->device_moved_ms) : 0;
     const uint64_t age_ms = v->g.from_agent ? in->agent.age_ms : in->stats.age_ms;
     if (age_ms < since_ms)
         s->device_unseen = false;

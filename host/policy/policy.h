@@ -172,6 +172,11 @@ struct policy_agent_report {
      * virtio-mem guest): a balloon inside MemTotal is this less the
      * balloon's actual. 0 = nominal. */
     uint64_t present_bytes;
+    /* Memory the actuator kept in the guest above balloon_actual_bytes
+     * then and left free (a virtio-mem free net, a block's step:
+     * vmsource_balloon.present_extra_bytes): inside MemTotal, neither used
+     * nor the balloon's. 0 = none. */
+    uint64_t free_extra_bytes;
 };
 
 /* QEMU's guest-stats (qom-get .../guest-stats), used when there is no agent.

@@ -263,8 +263,7 @@ struct fleet_qmp *fleet_qmp_new(const char *socket_path, const char *name,
     fq->name = g_strdup(name);
     fq->events = events;
     fq->ctx = ctx;
-    fq->balloon =
-        (struct vmsource_balloon){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0};
+    fq->balloon = vmsource_balloon_unknown();
     fq->base_bytes = -1;
     fq->conn = qmp_conn_new(socket_path);
     fleet_vmem_init(fq);

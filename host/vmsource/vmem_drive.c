@@ -225,6 +225,14 @@ int64_t vmem_drive_present_bytes(const struct vmem_drive *d)
     return (int64_t)(d->boot_bytes + d->dev.plugged_bytes);
 }
 
+int64_t vmem_drive_present_extra_bytes(const struct vmem_drive *d)
+{
+    if (!d->active || !d->boot_bytes || (d->has_balloon && d->balloon_raw < 0))
+        return 0;
+    uint64_t raw = d->has_balloon ? (uint64_t)d->balloon_raw : d->boot_bytes;
+    return (int64_t)(raw + d->dev.plugged_bytes - real_bytes(d));
+}
+
 int64_t vmem_drive_present_actual_bytes(const struct vmem_drive *d)
 {
     if (!d->active || !d->boot_bytes || (d->has_balloon && d->balloon_raw < 0))
@@ -243,7 +251,7 @@ void vmem_drive_fill(struct vmem_drive *d, int64_t now_ms, struct vmsource_ballo
 {
     if (!d->active) {
         b->vmem_max_bytes = 0;
-        b->present_bytes = b->present_actual_bytes = 0;
+        b->present_bytes = b->present_actual_bytes = b->present_extra_bytes = 0;
         return;
     }
     b->vmem_max_bytes = (int64_t)d->dev.max_bytes;
@@ -265,6 +273,7 @@ void vmem_drive_fill(struct vmem_drive *d, int64_t now_ms, struct vmsource_ballo
             present_actual = vmem_drive_present_actual_bytes(d);
     b->present_bytes = present > 0 ? present : 0;
     b->present_actual_bytes = present > 0 && present_actual > 0 ? present_actual : 0;
+    b->present_extra_bytes = b->present_actual_bytes ? vmem_drive_present_extra_bytes(d) : 0;
     /* A sum of two devices' figures has no one QEMU time: the manager reads
      * it against the target in force now (vmem_drive.h). */
     b->actual_changed_real_us = 0;

@@ -134,6 +134,10 @@ int64_t vmem_drive_actual_bytes(struct vmem_drive *d);
  * step over the target (a whole block) as at the target. */
 int64_t vmem_drive_present_bytes(const struct vmem_drive *d);
 int64_t vmem_drive_present_actual_bytes(const struct vmem_drive *d);
+/* What the second leaves out: the plan's own memory over the target that
+ * the guest holds free (a block's step, a plug's slack, the free net of
+ * actuator.h rule 5), inside its MemTotal but not used; 0 when none. */
+int64_t vmem_drive_present_extra_bytes(const struct vmem_drive *d);
 /* The most the guest can have: boot + the device's max; -1 unknown. */
 int64_t vmem_drive_nominal_bytes(const struct vmem_drive *d);
 

@@ -65,7 +65,30 @@ struct vmsource_balloon {
      */
     int64_t present_bytes;
     int64_t present_actual_bytes;
+    /*
+     * Memory the actuator keeps in the guest above present_actual_bytes and
+     * leaves free: a virtio-mem device's free net (its recent peak kept
+     * plugged without a balloon to hold it, actuator.h rule 5), a block's
+     * step. It is inside the guest's MemTotal but neither used nor the
+     * balloon's; present_actual_bytes reads as at the target without it. 0
+     * = none.
+     */
+    int64_t present_extra_bytes;
 };
+
+/* A balloon nobody has read yet: every figure unknown, no device. Named
+ * members, so that a member added to the struct cannot shift the others. */
+static inline struct vmsource_balloon vmsource_balloon_unknown(void)
+{
+    return (struct vmsource_balloon){
+        .nominal_bytes = -1,
+        .actual_bytes = -1,
+        .guest_total_bytes = -1,
+        .guest_available_bytes = -1,
+        .guest_free_bytes = -1,
+        .deflate_on_oom = -1,
+    };
+}
 
 /* Callbacks from a source into its owner (ballastd's manager). */
 struct vmsource_events {

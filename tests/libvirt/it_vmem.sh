@@ -31,12 +31,21 @@
 #   no OOM    no OOM kill in the guest (agent count, console).
 # The net (the recent peak kept plugged) is 20 s here, as in
 # integration.daemon.vmem, so the device unplugs within the test.
+#
+# `it_vmem.sh no-balloon` (integration.libvirt.vmem_no_balloon): the same
+# domain with <memballoon model='none'/>, the device alone. It must be
+# managed (before 2026-12-06 a domain without a balloon was not), every set
+# answered without a virDomainSetMemoryFlags (there is no balloon to set),
+# and the same unplug, ramp and no-OOM checks hold; the balloon checks are
+# moot.
+variant=${1:-balloon}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_daemon
 lv_setup
 
 mib=$((1 << 20))
 dom=$tag-vmem
+[[ $variant == balloon ]] || dom=$tag-vmem-nb
 ramp_at_s=100
 daemon_pid=
 lv_cleanup_extra() {
@@ -50,6 +59,10 @@ xml=$(lv_domain_xml ballast-virtio-mem "$dom" 1)
 workload="sawtooth:min=8M,max=136M,step=8M,tick=500ms,start=${ramp_at_s}s,high=112M"
 sed -i "s|ballast.name=$dom|ballast.workload=$workload ballast.name=$dom|" "$xml"
 grep -q "ballast.workload=" "$xml" || { fail "workload not in the domain XML"; exit 1; }
+if [[ $variant == no-balloon ]]; then
+  sed -i "/<memballoon /,/<\/memballoon>/c\    <memballoon model='none'/>" "$xml"
+  grep -q "<memballoon model='none'/>" "$xml" || { fail "memballoon not replaced"; exit 1; }
+fi
 v define "$xml" >/dev/null
 v start "$dom" >/dev/null
 booted=$SECONDS
@@ -86,6 +99,10 @@ if wait_for 120 managed; then
 else
   fail "no virtio-mem device or no agent in explain: $(explain | jq -c '{actuator, agent: .agent.report_valid}')"
   exit 1
+fi
+if [[ $variant == no-balloon ]]; then
+  grep -q "domain $dom .*no balloon: virtio-mem alone.* managed" "$lvdir/ballastd.log" ||
+    fail "ballastd did not say it manages $dom by its device alone: $(grep "$dom" "$lvdir/ballastd.log" | head -3)"
 fi
 grep -q "virtio-mem device virtiomem0: .* boot memory 128 MiB" "$lvdir/ballastd.log" ||
   fail "ballastd did not say it drives virtiomem0 with 128 MiB of boot memory: $(grep -i 'virtio-mem' "$lvdir/ballastd.log" | head -3)"
@@ -132,7 +149,8 @@ sample() {
       fail "idle: target $((target / mib)) MiB under the working set $((ws / mib)) MiB" 2>&3
     }
   fi
-  b=$(balloon_kib)
+  b=
+  [[ $variant != balloon ]] || b=$(balloon_kib)
   [[ -z $b ]] || ((b <= 128 * 1024)) || [[ -n $said_balloon ]] || {
     said_balloon=1
     fail "QEMU's balloon at $b KiB, over the 128 MiB of boot memory" 2>&3

@@ -259,6 +259,19 @@ static void test_merge_vmem(void)
     CU_ASSERT_TRUE(lv_call_merge(&x1, &x2)); /* one re-read per domain waits */
     CU_ASSERT_TRUE(lv_call_is_domain(LV_CALL_VMEM_SET) && lv_call_is_domain(LV_CALL_XML));
     CU_ASSERT_STRING_EQUAL(lv_call_name(LV_CALL_VMEM_SET), "virDomainUpdateDeviceFlags");
+
+    /* A domain without a balloon: its sets are answers only, and stay so
+     * when folded (the newest says what the call is). */
+    struct lv_call a1 = dcall(LV_CALL_SET, "a", 300u << 20);
+    a1.answer_only = true;
+    struct lv_call a2 = a1;
+    a2.target_bytes = 200u << 20;
+    CU_ASSERT_TRUE(lv_call_merge(&a1, &a2));
+    CU_ASSERT_TRUE(a1.answer_only);
+    CU_ASSERT_EQUAL(a1.target_bytes, 200u << 20);
+    a2.answer_only = false;
+    CU_ASSERT_TRUE(lv_call_merge(&a1, &a2));
+    CU_ASSERT_FALSE(a1.answer_only);
 }
 
 static CU_TestInfo callq_tests[] = {

@@ -1203,6 +1203,46 @@ static void test_device_moved(void)
 }
 
 /*
+ * Memory an actuator keeps free in the guest above the actual it reports
+ * (a virtio-mem guest's free net: its recent peak plugged with no balloon to
+ * hold it, actuator.h rule 5) is inside MemTotal and MemAvailable but is
+ * neither used nor a balloon's. Given as free_extra_bytes it changes
+ * nothing the engine reads: the report is plausible, the working set the
+ * same, and no balloon is taken to sit inside MemTotal. Without it a net of
+ * 100 MiB was read as 100 MiB of balloon and taken off the working set.
+ */
+static void test_free_extra(void)
+{
+    for (int in_total = 0; in_total <= 1; in_total++) {
+        struct sim_guest g;
+        sim_guest_init(&g, 1024, 200, 0);
+        g.in_total = in_total;
+        struct policy_vm_state st = {0};
+        int64_t now = 1000;
+        run_ticks(&g, &st, &now, 200, NULL);
+        CU_ASSERT_EQUAL_FATAL(st.balloon_in_total, (bool)in_total);
+        const uint64_t need = st.need_bytes;
+
+        struct policy_vm_in in;
+        sim_guest_input(&g, "vm", &in);
+        in.agent.present_bytes = g.nominal_bytes + 100 * MIB;
+        in.agent.mem_total_bytes += 100 * MIB;
+        in.agent.mem_available_bytes += 100 * MIB;
+        in.agent.free_extra_bytes = 100 * MIB;
+        now += 1000;
+        struct policy_snapshot snap = snapshot(now, &in, 1);
+        struct policy_vm_state s = st;
+        for (int i = 0; i < 5; i++) {
+            struct policy_vm_out o = eval1(&snap, &in, &s);
+            CU_ASSERT_NOT_EQUAL(o.decision, POLICY_NO_DATA);
+            CU_ASSERT_PTR_NULL(strstr(o.reason, "implausible"));
+        }
+        CU_ASSERT_EQUAL(s.balloon_in_total, (bool)in_total);
+        CU_ASSERT_EQUAL(s.need_bytes, need);
+    }
+}
+
+/*
  * deflate-on-oom balloons stay inside the guest's MemTotal (the balloon shows
  * as used memory). The engine must read such a guest as well as one whose
  * MemTotal shrinks: converge on the same goal, grow on a spike, and not count
@@ -1847,6 +1887,7 @@ static CU_TestInfo policy_tests[] = {
     {"shrinks, stalls and restarts are not deflates", test_not_a_deflate},
     {"deflate-on-oom balloon inside MemTotal", test_balloon_in_total},
     {"a device moving: figures from before it guarded", test_device_moved},
+    {"memory kept free above the actual: not the balloon's, not used", test_free_extra},
     {"deadband", test_deadband},
     {"per-VM rate limit", test_vm_rate_limit},
     {"host pressure tightens", test_host_pressure_tightens},

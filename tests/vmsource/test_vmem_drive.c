@@ -311,6 +311,13 @@ static void test_no_balloon_peak(void)
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 151 * MIB);
     CU_ASSERT_EQUAL(vmem_drive_present_actual_bytes(&d), 151 * MIB);
     CU_ASSERT_EQUAL(vmem_drive_present_bytes(&d), 256 * MIB);
+    /* ... and the net is said as memory kept free in the guest, so that its
+     * MemTotal is not read as a balloon's (policy_agent_report). */
+    CU_ASSERT_EQUAL(vmem_drive_present_extra_bytes(&d), 105 * MIB);
+    struct vmsource_balloon b = vmsource_balloon_unknown();
+    vmem_drive_fill(&d, 0, &b);
+    CU_ASSERT_EQUAL(b.present_extra_bytes, 105 * MIB);
+    CU_ASSERT_EQUAL(b.present_actual_bytes, 151 * MIB);
     /* Aged out: down to the target's blocks. */
     CU_ASSERT_TRUE(vmem_drive_hold_ended(&d, 2 * B));
     CU_ASSERT_TRUE(vmem_drive_replan(&d, 2 * B, &cmd));
@@ -319,6 +326,7 @@ static void test_no_balloon_peak(void)
     CU_ASSERT_FALSE(cmd.send_balloon);
     size_to(&d, 24 * MIB, 2 * B + 1000);
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 151 * MIB);
+    CU_ASSERT_EQUAL(vmem_drive_present_extra_bytes(&d), 1 * MIB); /* the block's step */
 }
 
 /* The device unplugged from the VM: the balloon alone, the device counted as none. */
