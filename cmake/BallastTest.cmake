@@ -55,6 +55,7 @@ function(ballast_fuzzer)
   string(REPLACE "." "_" exe "${T_NAME}")
   add_executable(${exe} ${T_SOURCES} ${BALLAST_TESTS_DIR}/fuzz/fuzz_defaults.c)
   target_link_libraries(${exe} PRIVATE ${T_LIBS})
+  target_include_directories(${exe} PRIVATE ${BALLAST_TESTS_DIR}) # fuzz/fuzz_log.h
   target_compile_options(${exe} PRIVATE -fsanitize=fuzzer)
   target_link_options(${exe} PRIVATE -fsanitize=fuzzer)
   set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${BALLAST_TEST_BIN_DIR})

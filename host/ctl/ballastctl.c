@@ -267,7 +267,7 @@ static void print_explain_ksm(JsonObject *ko)
                         : json_node_get_boolean(mg)     ? "yes"
                                                         : "no";
     printf("  ksm: policy %s, mergeable %s, saved by sharing %s, by zero pages %s, rmap %s\n",
-           json_object_get_boolean_member_with_default(ko, "allowed", TRUE) ? "on" : "off", merge,
+           ctl_json_bool(ko, "allowed", TRUE) ? "on" : "off", merge,
            obj_size(ko, "saved_sharing_bytes", a, sizeof(a)),
            obj_size(ko, "saved_zero_bytes", b, sizeof(b)),
            obj_size(ko, "rmap_cost_bytes", c, sizeof(c)));
@@ -287,15 +287,14 @@ static void print_explain_ksm(JsonObject *ko)
 /* explain's failed balloon commands (docs/policy.md, "Failed commands"), when any failed. */
 static void print_explain_set_errors(JsonObject *o)
 {
-    gint64 failures = json_object_get_int_member_with_default(o, "balloon_set_failures", 0);
+    gint64 failures = ctl_json_int(o, "balloon_set_failures", 0);
     if (failures <= 0)
         return;
     printf("  balloon commands failed: %" G_GINT64_FORMAT " (%" G_GINT64_FORMAT
            " in a row), last %" G_GINT64_FORMAT " s ago: %s",
-           failures, json_object_get_int_member_with_default(o, "set_failures_in_a_row", 0),
-           json_object_get_int_member_with_default(o, "last_set_error_age_ms", 0) / 1000,
-           obj_str(o, "last_set_error"));
-    gint64 retry_ms = json_object_get_int_member_with_default(o, "set_retry_in_ms", 0);
+           failures, ctl_json_int(o, "set_failures_in_a_row", 0),
+           ctl_json_int(o, "last_set_error_age_ms", 0) / 1000, obj_str(o, "last_set_error"));
+    gint64 retry_ms = ctl_json_int(o, "set_retry_in_ms", 0);
     if (retry_ms > 0)
         printf("; retry in %" G_GINT64_FORMAT " ms", retry_ms);
     printf("\n");
@@ -349,7 +348,7 @@ static void print_explain(JsonNode *result)
         JsonObject *po = json_node_get_object(p);
         printf("  policy: min %s, max %s, mode %s, shares %" G_GINT64_FORMAT "\n",
                obj_size(po, "min_bytes", a, sizeof(a)), obj_size(po, "max_bytes", b, sizeof(b)),
-               obj_str(po, "mode"), json_object_get_int_member_with_default(po, "shares", 0));
+               obj_str(po, "mode"), ctl_json_int(po, "shares", 0));
     }
     JsonNode *ov = json_object_get_member(o, "overrides");
     if (ov && JSON_NODE_HOLDS_ARRAY(ov) && json_array_get_length(json_node_get_array(ov))) {
@@ -365,11 +364,8 @@ static void print_explain(JsonNode *result)
         JsonObject *mo = json_node_get_object(md);
         printf("  libvirt %s: metadata policy %s, %" G_GINT64_FORMAT " key(s), %" G_GINT64_FORMAT
                " error(s)%s%s\n",
-               obj_str(mo, "machine"),
-               json_object_get_boolean_member_with_default(mo, "present", FALSE) ? "present"
-                                                                                 : "absent",
-               json_object_get_int_member_with_default(mo, "keys", 0),
-               json_object_get_int_member_with_default(mo, "errors", 0),
+               obj_str(mo, "machine"), ctl_json_bool(mo, "present", FALSE) ? "present" : "absent",
+               ctl_json_int(mo, "keys", 0), ctl_json_int(mo, "errors", 0),
                strcmp(obj_str(mo, "error"), "-") ? ": " : "",
                strcmp(obj_str(mo, "error"), "-") ? obj_str(mo, "error") : "");
     }
@@ -383,9 +379,8 @@ static void print_explain(JsonNode *result)
                " ms, rejects %" G_GINT64_FORMAT "\n",
                obj_str(ao, "state"), obj_size(ao, "mem_available_bytes", a, sizeof(a)),
                obj_size(ao, "mem_total_bytes", b, sizeof(b)),
-               json_object_get_double_member_with_default(ao, "psi_some_avg10_pct", 0),
-               json_object_get_int_member_with_default(ao, "age_ms", 0),
-               json_object_get_int_member_with_default(ao, "rejects", 0));
+               ctl_json_double(ao, "psi_some_avg10_pct", 0), ctl_json_int(ao, "age_ms", 0),
+               ctl_json_int(ao, "rejects", 0));
     }
     JsonNode *ks = json_object_get_member(o, "ksm");
     if (ks && JSON_NODE_HOLDS_OBJECT(ks))
@@ -393,10 +388,9 @@ static void print_explain(JsonNode *result)
     JsonNode *gs = json_object_get_member(o, "guest_stats");
     if (gs && JSON_NODE_HOLDS_OBJECT(gs)) {
         JsonObject *go = json_node_get_object(gs);
-        if (json_object_get_boolean_member_with_default(go, "valid", FALSE))
+        if (ctl_json_bool(go, "valid", FALSE))
             printf("  balloon guest-stats: available %s, age %" G_GINT64_FORMAT " ms\n",
-                   obj_size(go, "available_bytes", a, sizeof(a)),
-                   json_object_get_int_member_with_default(go, "age_ms", 0));
+                   obj_size(go, "available_bytes", a, sizeof(a)), ctl_json_int(go, "age_ms", 0));
     }
     print_explain_budget(o);
 }
@@ -591,8 +585,7 @@ static int print_result(const struct ctl_request *req, JsonNode *result)
     case CTL_CMD_RESUME:
         if (result && JSON_NODE_HOLDS_OBJECT(result))
             printf("%s: %s\n", req->vm,
-                   json_object_get_boolean_member_with_default(json_node_get_object(result),
-                                                               "was_held", FALSE)
+                   ctl_json_bool(json_node_get_object(result), "was_held", FALSE)
                        ? "handed back to ballastd"
                        : "was not held (nothing to hand back)");
         break;

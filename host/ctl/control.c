@@ -756,7 +756,7 @@ int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct 
         get_ints(ho, host, host_sints, G_N_ELEMENTS(host_sints));
         get_pcts(ho, host, host_pcts, G_N_ELEMENTS(host_pcts));
         get_strs(ho, host, host_strs, G_N_ELEMENTS(host_strs));
-        host->dry_run = json_object_get_boolean_member_with_default(ho, "dry_run", FALSE);
+        host->dry_run = ctl_json_bool(ho, "dry_run", FALSE);
     }
     JsonNode *b = json_object_get_member(root, "budget");
     if (b && JSON_NODE_HOLDS_OBJECT(b)) {
@@ -791,4 +791,28 @@ int ctl_status_from_json(JsonNode *result, struct ctl_host_status *host, struct 
     *vms = out;
     *n_vms = kept;
     return 0;
+}
+
+static JsonNode *scalar_member(JsonObject *o, const char *name)
+{
+    JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+    return n && JSON_NODE_HOLDS_VALUE(n) ? n : NULL;
+}
+
+gint64 ctl_json_int(JsonObject *o, const char *name, gint64 def)
+{
+    JsonNode *n = scalar_member(o, name);
+    return n ? json_node_get_int(n) : def;
+}
+
+gboolean ctl_json_bool(JsonObject *o, const char *name, gboolean def)
+{
+    JsonNode *n = scalar_member(o, name);
+    return n ? json_node_get_boolean(n) : def;
+}
+
+gdouble ctl_json_double(JsonObject *o, const char *name, gdouble def)
+{
+    JsonNode *n = scalar_member(o, name);
+    return n ? json_node_get_double(n) : def;
 }

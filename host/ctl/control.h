@@ -380,4 +380,14 @@ const char *ctl_socket_path(const char *option);
  */
 bool ctl_peer_allowed(uid_t peer_uid, uid_t daemon_uid);
 
+/*
+ * A member of a reply as a number or a boolean, or def when it is missing,
+ * null, or not a scalar. json-glib's *_member_with_default getters raise a
+ * glib critical on an object or an array where a scalar was expected (a
+ * reply is untrusted: fuzz.ctl.reply found it); these never do.
+ */
+gint64 ctl_json_int(JsonObject *o, const char *name, gint64 def);
+gboolean ctl_json_bool(JsonObject *o, const char *name, gboolean def);
+gdouble ctl_json_double(JsonObject *o, const char *name, gdouble def);
+
 #endif

@@ -288,6 +288,16 @@ static int decode_host(JsonObject *root, int64_t version, struct state_file_host
     return 0;
 }
 
+/* A string member, or NULL when it is missing or not a string (json-glib's
+ * getter raises a critical on an object or array: a foreign file must not). */
+static const char *member_str(JsonObject *o, const char *name)
+{
+    JsonNode *n = json_object_get_member(o, name);
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+        return NULL;
+    return json_node_get_string(n);
+}
+
 /* The root's members: format and version first, then the boot, the host, then the VMs. */
 static int decode_root(JsonObject *root, const char *boot_id, struct state_file_host *host,
                        char **why)
@@ -300,7 +310,7 @@ static int decode_root(JsonObject *root, const char *boot_id, struct state_file_
         if (strcmp(key, "format") && strcmp(key, "version") && strcmp(key, "boot_id") &&
             strcmp(key, "ksmd_started") && strcmp(key, "vms"))
             return refuse(why, -EINVAL, "unknown member '%.40s'", key);
-    const char *format = json_object_get_string_member_with_default(root, "format", NULL);
+    const char *format = member_str(root, "format");
     if (!format || strcmp(format, STATE_FILE_FORMAT) != 0)
         return refuse(why, -EPROTONOSUPPORT, "not a ballastd state file (no \"format\": \"%s\")",
                       STATE_FILE_FORMAT);
@@ -311,7 +321,7 @@ static int decode_root(JsonObject *root, const char *boot_id, struct state_file_
         !get_int(version, "version", STATE_FILE_VERSION_MIN, STATE_FILE_VERSION, &v, &bad))
         return refuse(why, -EPROTONOSUPPORT, "version not %d..%d (what this ballastd reads)",
                       STATE_FILE_VERSION_MIN, STATE_FILE_VERSION);
-    const char *boot = json_object_get_string_member_with_default(root, "boot_id", NULL);
+    const char *boot = member_str(root, "boot_id");
     if (!boot)
         return refuse(why, -EINVAL, "no boot_id");
     if (strcmp(boot, boot_id) != 0)

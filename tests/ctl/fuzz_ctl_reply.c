@@ -15,6 +15,7 @@
  */
 int ballastctl_main(int argc, char **argv);
 #define main ballastctl_main
+#include "fuzz/fuzz_log.h"
 #include "../../host/ctl/ballastctl.c"
 #undef main
 
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool once;
     if (!once) {
-        g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+        fuzz_log_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
         if (!freopen("/dev/null", "w", stdout))
             abort();
         once = true;

@@ -10,6 +10,7 @@
  * serialises (ctl_request_serialise, ballastctl's side) to a line that
  * parses to the same request.
  */
+#include "fuzz/fuzz_log.h"
 #include "control.h"
 
 #include <errno.h>
@@ -47,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool once;
     if (!once) {
-        g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+        fuzz_log_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
         once = true;
     }
     struct ctl_request req;

@@ -4,8 +4,11 @@
  * violation): no crash or out-of-bounds access (ASan), no failure without a
  * reason and no success with one, every accepted record passes
  * vm_saved_check, and an accepted document re-encodes to one that decodes
- * to exactly the same records (the writer and the reader agree).
+ * to exactly the same records (the writer and the reader agree), and no
+ * glib critical (a member of the wrong kind read with a getter that warns:
+ * crash-format-not-scalar).
  */
+#include "fuzz/fuzz_log.h"
 #include "state_file.h"
 
 #include <stdint.h>
@@ -19,6 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static bool once;
+    if (!once) {
+        fuzz_log_fatal(G_LOG_LEVEL_CRITICAL);
+        once = true;
+    }
     GPtrArray *out = NULL;
     char *why = NULL;
     int rc = state_file_decode((const char *)data, size, BOOT, NOW, &out, &why);

@@ -16,6 +16,7 @@
  * its blocks, parses back inside a domain to the same device with that
  * requested size, and asks for nothing outside the device.
  */
+#include "fuzz/fuzz_log.h"
 #include "lv_policy.h"
 #include "lv_xml.h"
 
@@ -98,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool once;
     if (!once) {
-        g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
+        fuzz_log_fatal(G_LOG_LEVEL_CRITICAL);
         once = true;
     }
     if (size == 0)

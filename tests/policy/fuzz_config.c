@@ -17,12 +17,18 @@
 #include <glib.h>
 
 #include "config.h"
+#include "fuzz/fuzz_log.h"
 
 #define DIR "/etc/ballast"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static bool once;
+    if (!once) {
+        fuzz_log_fatal(G_LOG_LEVEL_CRITICAL); /* a critical is a bug, whatever the input */
+        once = true;
+    }
     struct config *c = config_new_defaults();
     /* First half as the global file, all of it as a VM file. */
     config_load_global_text(c, DIR "/" CONFIG_GLOBAL_FILE, (const char *)data, size / 2);

@@ -11,6 +11,7 @@
  * file keeps) parses back to the very same value; a size in bytes printed
  * as a bare number, or with "B", parses back to itself.
  */
+#include "fuzz/fuzz_log.h"
 #include "config.h"
 #include "size.h"
 
@@ -115,8 +116,10 @@ static void check_size(const char *text)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static size_t n_keys;
-    if (!n_keys)
+    if (!n_keys) {
+        fuzz_log_fatal(G_LOG_LEVEL_CRITICAL); /* a critical is a bug, whatever the input */
         n_keys = n_vm_keys();
+    }
     if (size == 0 || size > 4096)
         return 0;
     g_autofree char *value = g_strndup((const char *)data + 1, size - 1);

@@ -5,6 +5,7 @@
  * limit. Checks that every command's callback runs exactly once and that
  * glib never warns (a warning is a crash here).
  */
+#include "fuzz/fuzz_log.h"
 #include "qmp.h"
 #include "qmp_private.h"
 
@@ -36,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t len)
 {
     static gboolean once;
     if (!once) {
-        g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+        fuzz_log_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
         once = TRUE;
     }
     QmpConn *conn = qmp_conn_new_detached();

@@ -8,6 +8,7 @@
 #ifndef BALLAST_FUZZ_QMP_VALUE_H
 #define BALLAST_FUZZ_QMP_VALUE_H
 
+#include "fuzz/fuzz_log.h"
 #include "json_glib_leak.h"
 #include "qmp.h"
 #include "qmp_framer.h"
@@ -18,7 +19,7 @@ static inline JsonNode *fuzz_qmp_value(JsonParser *parser, const uint8_t *data, 
 {
     static gboolean once;
     if (!once) {
-        g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+        fuzz_log_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
         once = TRUE;
     }
     const char *text = (const char *)data;
