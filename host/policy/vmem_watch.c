@@ -174,6 +174,16 @@ enum vmem_watch_state vmem_watch_feed(struct vmem_watch *w, const struct vmem_wa
     return w->state;
 }
 
+int64_t vmem_watch_stall_due_ms(const struct vmem_watch *w)
+{
+    if (!w->started || !w->attempt_open || w->state == VMEM_WATCH_REMOVED)
+        return 0;
+    const struct vmem_watch_hold *own = state_hold((struct vmem_watch *)w);
+    if (own && own->held)
+        return 0; /* held where it got: the hold's end comes first */
+    return w->progress_ms + VMEM_WATCH_STALL_MS;
+}
+
 static void advise_until(struct vmem_watch_advice *out, int64_t until_ms)
 {
     if (out->until_ms == 0 || until_ms < out->until_ms)

@@ -106,6 +106,16 @@ enum vmem_watch_state vmem_watch_feed(struct vmem_watch *w, const struct vmem_wa
  * still running, and the state with any hold that ended by now ended. */
 void vmem_watch_advise(const struct vmem_watch *w, int64_t now_ms, struct vmem_watch_advice *out);
 
+/*
+ * When the move under way becomes a stall if nothing moves until then
+ * (its last progress + VMEM_WATCH_STALL_MS); 0 when no move is open or the
+ * device is held. A stall is only entered by a feed: a device that stops
+ * moving sends no event, so the caller feeds the figures it has again at
+ * this time (vmem_drive_replan), or a stuck unplug would wait for the next
+ * listing, minutes away.
+ */
+int64_t vmem_watch_stall_due_ms(const struct vmem_watch *w);
+
 /* The hold after the n-th stall in a row (n >= 1): 60 s doubling, at most
  * 30 min; 0 for n = 0. */
 int64_t vmem_watch_hold_ms(uint32_t stalls);

@@ -72,6 +72,7 @@ static gboolean on_vmem_timer(gpointer data)
     struct fleet_qmp *fq = data;
     fq->vmem_timer_id = 0;
     replan(fq);
+    fleet_qmp_emit(fq); /* a stall the replan found shows in status at once */
     return G_SOURCE_REMOVE;
 }
 

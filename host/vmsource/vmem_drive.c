@@ -138,9 +138,25 @@ int vmem_drive_plan(struct vmem_drive *d, uint64_t target_bytes, int64_t now_ms,
     return rc;
 }
 
+/* The figures we have, fed again at now_ms: a device that stopped moving
+ * sends no event, and only a feed turns a move past its time into a stall. */
+static void tick_watch(struct vmem_drive *d, int64_t now_ms)
+{
+    if (!d->active || !d->watch.started)
+        return;
+    struct vmem_watch_input in = {
+        .now_ms = now_ms,
+        .event = VMEM_WATCH_QUERY,
+        .requested_bytes = d->dev.requested_bytes,
+        .size_bytes = d->dev.plugged_bytes,
+    };
+    vmem_watch_feed(&d->watch, &in);
+}
+
 bool vmem_drive_replan(struct vmem_drive *d, int64_t now_ms, struct vmem_drive_cmd *cmd)
 {
     memset(cmd, 0, sizeof(*cmd));
+    tick_watch(d, now_ms);
     if (!d->target_bytes || !d->active || !d->boot_bytes)
         return false;
     uint64_t sent = d->balloon_sent_bytes;
@@ -154,10 +170,13 @@ int64_t vmem_drive_next_ms(const struct vmem_drive *d)
 {
     if (!d->active)
         return 0;
-    int64_t a = d->hold_until_ms, b = d->peak_next_ms;
-    if (!a || !b)
-        return a ? a : b;
-    return a < b ? a : b;
+    /* A hold's end, the net's ageing, a move's stall time (vmem_watch.h). */
+    const int64_t times[] = {d->hold_until_ms, d->peak_next_ms, vmem_watch_stall_due_ms(&d->watch)};
+    int64_t next = 0;
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+        if (times[i] && (!next || times[i] < next))
+            next = times[i];
+    return next;
 }
 
 unsigned vmem_drive_timer_s(const struct vmem_drive *d, int64_t now_ms)

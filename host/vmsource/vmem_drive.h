@@ -114,11 +114,12 @@ int vmem_drive_plan(struct vmem_drive *d, uint64_t target_bytes, int64_t now_ms,
  * ended; false (and nothing to send) when there is no target yet or the
  * plan sends nothing new. */
 bool vmem_drive_replan(struct vmem_drive *d, int64_t now_ms, struct vmem_drive_cmd *cmd);
-/* When the next hold of the watch ends or the net's peak ages out (a replan
- * is due then); 0 none. */
+/* When the next hold of the watch ends, the net's peak ages out or a move
+ * under way turns into a stall if nothing moves (a replan is due then: it
+ * feeds the watch the figures it has first); 0 none. */
 int64_t vmem_drive_next_ms(const struct vmem_drive *d);
-/* Whether a hold of the watch ends, or the net's peak ages out, by now_ms
- * (a replan is due). */
+/* Whether such a time (vmem_drive_next_ms) has come by now_ms (a replan is
+ * due). */
 bool vmem_drive_hold_ended(const struct vmem_drive *d, int64_t now_ms);
 /* Whole seconds from now_ms to vmem_drive_next_ms, at least 1 and at most a
  * day, for the owner's replan timer (it shares its wakeup with ballastd's

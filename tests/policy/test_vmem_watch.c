@@ -318,7 +318,33 @@ static void test_names_and_reasons(void)
     CU_ASSERT_STRING_EQUAL(vmem_watch_reason((enum vmem_watch_state) - 1), "?");
 }
 
+/* When a move turns into a stall if nothing moves: what the caller's timer
+ * waits for, since a stopped device sends no event (integration.daemon.
+ * vmem_stall sat "converging" at 116 of 128 MiB for minutes without it). */
+static void test_stall_due(void)
+{
+    struct vmem_watch w;
+    vmem_watch_init(&w);
+    CU_ASSERT_EQUAL(vmem_watch_stall_due_ms(&w), 0); /* nothing seen */
+    start(&w, 512 * MIB);
+    CU_ASSERT_EQUAL(vmem_watch_stall_due_ms(&w), 0); /* converged */
+    feed(&w, 1000, 256 * MIB, 512 * MIB);
+    CU_ASSERT_EQUAL(vmem_watch_stall_due_ms(&w), 1000 + STALL);
+    feed(&w, 5000, 256 * MIB, 400 * MIB); /* progress */
+    CU_ASSERT_EQUAL(vmem_watch_stall_due_ms(&w), 5000 + STALL);
+    feed(&w, 9000, 256 * MIB, 400 * MIB); /* none: the due time stays */
+    CU_ASSERT_EQUAL(vmem_watch_stall_due_ms(&w), 5000 + STALL);
+    /* Fed again at that time with the same figures: stalled, held, and no
+     * stall is due while the hold runs. */
+    CU_ASSERT_EQUAL(feed(&w, 5000 + STALL, 256 * MIB, 400 * MIB), VMEM_WATCH_STALLED_UNPLUG);
+    CU_ASSERT_EQUAL(vmem_watch_stall_due_ms(&w), 0);
+    /* Reached: nothing open. */
+    feed(&w, 200000, 400 * MIB, 400 * MIB);
+    CU_ASSERT_EQUAL(vmem_watch_stall_due_ms(&w), 0);
+}
+
 static CU_TestInfo vmem_watch_tests[] = {
+    {"stall due time", test_stall_due},
     {"hold length", test_hold_ms},
     {"converges", test_converges},
     {"stall at exactly 20 s", test_stall_boundary},

@@ -289,6 +289,32 @@ static void test_no_balloon(void)
     CU_ASSERT_EQUAL(vmem_drive_actual_bytes(&d), 151 * MIB); /* the rounding is ours */
 }
 
+/* An unplug that stops part way sends no more events: the drive's timer
+ * (vmem_drive_next_ms) comes at the stall time and its replan feeds the
+ * watch the figures it has, which holds the device where it got. */
+static void test_stall_without_events(void)
+{
+    struct vmem_drive d;
+    guest(&d);
+    d.has_balloon = false;
+    d.balloon_raw = -1;
+    struct vmem_drive_cmd cmd;
+    vmem_drive_plan(&d, 150 * MIB, 1000, &cmd);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 22 * MIB);
+    size_to(&d, 116 * MIB, 2000); /* then nothing more */
+    CU_ASSERT_EQUAL(vmem_drive_next_ms(&d), 2000 + VMEM_WATCH_STALL_MS);
+    CU_ASSERT_FALSE(vmem_drive_hold_ended(&d, 2000 + VMEM_WATCH_STALL_MS - 1));
+    CU_ASSERT_TRUE(vmem_drive_hold_ended(&d, 2000 + VMEM_WATCH_STALL_MS));
+    CU_ASSERT_TRUE(vmem_drive_replan(&d, 2000 + VMEM_WATCH_STALL_MS, &cmd));
+    CU_ASSERT_EQUAL(d.watch.state, VMEM_WATCH_STALLED_UNPLUG);
+    CU_ASSERT_TRUE(cmd.send_vmem);
+    CU_ASSERT_EQUAL(cmd.vmem_requested_bytes, 116 * MIB); /* held where it got */
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.last.reason, "unplug stalled"));
+    /* The next time due is the hold's end, not another stall. */
+    CU_ASSERT_EQUAL(vmem_drive_next_ms(&d),
+                    2000 + VMEM_WATCH_STALL_MS + vmem_watch_hold_ms(1));
+}
+
 /* virtio-mem alone, with the recent peak remembered (the default): no
  * balloon can hold a net, so the peak stays plugged and free in the guest
  * (actuator.h, rule 5), reported at the target; once it ages out the
@@ -396,6 +422,7 @@ static CU_TestInfo vmem_drive_tests[] = {
     {"unplug stall: held, the balloon takes the rest", test_unplug_stall},
     {"virtio-mem without a balloon", test_no_balloon},
     {"virtio-mem without a balloon: the peak plugged, free, aged out", test_no_balloon_peak},
+    {"an unplug that stops, no event: stalled on the timer", test_stall_without_events},
     {"device removed", test_gone},
     {"the manager's figures (vmem_drive_fill)", test_fill},
     CU_TEST_INFO_NULL,
