@@ -543,6 +543,7 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
         s->free_bytes = b->guest_free_bytes < 0 ? POLICY_UNKNOWN : (uint64_t)b->guest_free_bytes;
         s->available_bytes =
             b->guest_available_bytes < 0 ? POLICY_UNKNOWN : (uint64_t)b->guest_available_bytes;
+        s->free_extra_bytes = b->present_bytes > 0 ? (uint64_t)MAX(0, b->present_extra_bytes) : 0;
     }
 }
 

@@ -62,6 +62,12 @@ bool lv_callq_push(struct lv_callq *q, const struct lv_call *c)
         struct lv_call *queued = l->data;
         if (queued->kind == LV_CALL_CONNECT || queued->kind == LV_CALL_DISCONNECT)
             break;
+        /* A domain's set goes after its virtio-mem request queued before
+         * it (plug first; without a balloon the set is that request's
+         * answer): never folded into a set ahead of that request. */
+        if (c->kind == LV_CALL_SET && queued->kind == LV_CALL_VMEM_SET &&
+            strcmp(queued->uuid, c->uuid) == 0)
+            break;
         if (lv_call_merge(queued, c))
             return true;
     }

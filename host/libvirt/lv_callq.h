@@ -80,7 +80,8 @@ struct lv_callq {
 void lv_callq_init(struct lv_callq *q);
 void lv_callq_clear(struct lv_callq *q);
 /* Queues c, or folds it into a waiting one (lv_call_merge, not across a
- * connection call queued after that one); true when it was folded. */
+ * connection call queued after that one, nor a domain's set across that
+ * domain's virtio-mem request); true when it was folded. */
 bool lv_callq_push(struct lv_callq *q, const struct lv_call *c);
 /* Takes the oldest call into *out; false when the queue is empty. */
 bool lv_callq_pop(struct lv_callq *q, struct lv_call *out);

@@ -37,12 +37,19 @@ void lv_vmem_drive_clear(struct lv_vmem_drive *v)
     memset(v, 0, sizeof(*v));
 }
 
+static void arm_timer(struct lv_vmem_drive *v);
+
+void lv_vmem_drive_set_running(struct lv_vmem_drive *v, bool running)
+{
+    vmem_drive_set_running(&v->d, running, mono_ms());
+    if (v->d.active)
+        arm_timer(v); /* the stall time moved, or is no longer counted */
+}
+
 void lv_vmem_drive_set_thp(struct lv_vmem_drive *v, bool thp)
 {
     v->d.host_thp = thp;
 }
-
-static void arm_timer(struct lv_vmem_drive *v);
 
 /* The device moved, or the watch changed its mind: carry the target in
  * force over to the new figures (the slack of a plug back into the

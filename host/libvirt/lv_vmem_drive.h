@@ -53,6 +53,9 @@ void lv_vmem_drive_init(struct lv_vmem_drive *v, const char *name, uint64_t peak
                         const struct lv_vmem_drive_ops *ops, void *ctx);
 /* Stops the timer and frees; nothing is sent after this. */
 void lv_vmem_drive_clear(struct lv_vmem_drive *v);
+/* The domain runs and answers (true), or is paused or out of reach: the
+ * watch does not time a move meanwhile (vmem_drive_set_running). */
+void lv_vmem_drive_set_running(struct lv_vmem_drive *v, bool running);
 /* Whether the QEMU's guest RAM may sit in huge pages (thp_mode.h). */
 void lv_vmem_drive_set_thp(struct lv_vmem_drive *v, bool thp);
 

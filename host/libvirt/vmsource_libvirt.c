@@ -95,6 +95,7 @@ static void emit_backend(struct vmsource_vm *vm, bool up)
     if (vm->backend_up == up)
         return;
     vm->backend_up = up;
+    lv_vmem_drive_set_running(&vm->vmem, up); /* a paused guest's device is not timed */
     vm->src->base.events->vm_backend(vm->src->base.events_ctx, vm->cookie, up);
 }
 
@@ -727,6 +728,11 @@ static int lv_set_target(struct vmsource *base, struct vmsource_vm *vm, uint64_t
      * request first, then the balloon's value, whose answer is the set's. */
     struct vmem_drive_cmd cmd;
     uint64_t balloon_bytes = lv_vmem_drive_plan(&vm->vmem, target_bytes, &cmd);
+    /* Without a balloon the answer is the request's: a set that sends none
+     * (a target the free net covers) must not be answered with the error
+     * of an older one. */
+    if (!cmd.send_vmem && !vm->info.has_balloon)
+        g_clear_pointer(&vm->vmem.request_error, g_free);
     if (cmd.send_vmem)
         queue_vm_call(
             ls, vm,

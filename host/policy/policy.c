@@ -472,7 +472,9 @@ static bool guest_from_stats(const struct policy_vm_in *in, const struct policy_
     /* stat-available-memory needs a 4.16+ guest; MemFree understates
      * what the guest could give, which only errs on the safe side. */
     uint64_t avail = st->available_bytes != POLICY_UNKNOWN ? st->available_bytes : st->free_bytes;
-    uint64_t bound = s->balloon_in_total ? vm_nominal(in) : in->actual_bytes;
+    /* Memory kept free above the actual (free_extra_bytes) is in the stats too. */
+    uint64_t held_actual = add_sat(in->actual_bytes, st->free_extra_bytes);
+    uint64_t bound = s->balloon_in_total ? vm_nominal(in) : held_actual;
     if (avail > st->total_bytes || st->free_bytes > st->total_bytes ||
         st->total_bytes > add_sat(bound, total_slack(in->params.max_bytes))) {
         if (!ignored[0])
@@ -482,7 +484,7 @@ static bool guest_from_stats(const struct policy_vm_in *in, const struct policy_
     g->have = true;
     g->available_bytes = avail;
     g->free_bytes = st->free_bytes;
-    g->need_bytes = sub_sat(in->actual_bytes, avail);
+    g->need_bytes = sub_sat(held_actual, avail);
     if (in->pressure_event) {
         g->urgent = true;
         g->cause = POLICY_CAUSE_PRESSURE;
@@ -680,6 +682,7 @@ static void note_balloon_in_total(const struct vm_view *v, struct policy_vm_stat
     } else if (in->stats.valid && in->stats.age_ms <= t->stats_stale_ms &&
                in->stats.total_bytes != POLICY_UNKNOWN) {
         total = in->stats.total_bytes;
+        extra = in->stats.free_extra_bytes;
         from_stats = true;
     }
     const uint64_t slack = total_slack(v->p.max_bytes);
@@ -792,7 +795,8 @@ static void learn_from_guest(struct vm_view *v, struct policy_vm_state *s)
         if (s->initialized && !s->balloon_in_total && !s->shrink_unseen &&
             diff_u64(in->actual_bytes, s->last_actual_bytes) <= tolerance &&
             diff_u64(in->actual_bytes, seen_at) <= tolerance) {
-            s->overhead_bytes = sub_sat(in->actual_bytes, in->agent.mem_total_bytes);
+            s->overhead_bytes = sub_sat(add_sat(in->actual_bytes, in->agent.free_extra_bytes),
+                                        in->agent.mem_total_bytes);
             s->overhead_known = true;
         }
     }

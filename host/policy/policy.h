@@ -187,6 +187,8 @@ struct policy_guest_stats {
     uint64_t total_bytes;     /* stat-total-memory */
     uint64_t free_bytes;      /* stat-free-memory */
     uint64_t available_bytes; /* stat-available-memory */
+    /* As policy_agent_report.free_extra_bytes, now. 0 = none. */
+    uint64_t free_extra_bytes;
 };
 
 struct policy_vm_in {

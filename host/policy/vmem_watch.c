@@ -184,6 +184,12 @@ int64_t vmem_watch_stall_due_ms(const struct vmem_watch *w)
     return w->progress_ms + VMEM_WATCH_STALL_MS;
 }
 
+void vmem_watch_restart_clock(struct vmem_watch *w, int64_t now_ms)
+{
+    if (w->started && w->attempt_open && now_ms > w->progress_ms)
+        w->progress_ms = now_ms;
+}
+
 static void advise_until(struct vmem_watch_advice *out, int64_t until_ms)
 {
     if (out->until_ms == 0 || until_ms < out->until_ms)

@@ -116,6 +116,11 @@ void vmem_watch_advise(const struct vmem_watch *w, int64_t now_ms, struct vmem_w
  */
 int64_t vmem_watch_stall_due_ms(const struct vmem_watch *w);
 
+/* The guest could not move its device for a while (paused, or its QEMU out
+ * of reach): a move still open gets a full stall time from now_ms, not the
+ * time it sat there. */
+void vmem_watch_restart_clock(struct vmem_watch *w, int64_t now_ms);
+
 /* The hold after the n-th stall in a row (n >= 1): 60 s doubling, at most
  * 30 min; 0 for n = 0. */
 int64_t vmem_watch_hold_ms(uint32_t stalls);

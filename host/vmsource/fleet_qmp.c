@@ -134,6 +134,7 @@ static void on_state(QmpConn *conn, QmpState state, const GError *error, gpointe
         return;
     bool was_up = fq->up;
     fq->up = false;
+    fleet_vmem_disconnected(fq);
     fq->query_pending = fq->stats_pending = false;
     if (was_up) {
         g_message("qmp %s: disconnected: %s", fq->name, error ? error->message : "closed");

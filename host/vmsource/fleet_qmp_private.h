@@ -30,13 +30,15 @@ struct fleet_qmp {
     bool vmem_error_said;
     QmpMemdev memdev; /* as last listed: its id addresses qom-set */
     struct vmem_drive vmem;
-    guint vmem_timer_id; /* replans when a hold ends or the net's peak ages out */
+    guint vmem_timer_id; /* replans when a hold ends, the net's peak ages out, a move stalls */
 };
 
 /* fleet_qmp_vmem.c: the virtio-mem device beside the balloon. */
 void fleet_vmem_init(struct fleet_qmp *fq);
 /* After connecting: list the memory devices (and subscribe once). */
 void fleet_vmem_connected(struct fleet_qmp *fq);
+/* QEMU out of reach: no replan timer, no stall counted until it is back. */
+void fleet_vmem_disconnected(struct fleet_qmp *fq);
 /* The safety-net refresh: list the devices again (the watch needs a query
  * now and then to time a stall, and a removed device shows only there). */
 void fleet_vmem_refresh(struct fleet_qmp *fq);

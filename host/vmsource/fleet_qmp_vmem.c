@@ -87,7 +87,7 @@ static void arm_timer(struct fleet_qmp *fq)
 {
     fleet_vmem_free(fq);
     unsigned wait_s = vmem_drive_timer_s(&fq->vmem, mono_ms());
-    if (wait_s && !fq->closing)
+    if (wait_s && !fq->closing && fq->up) /* after a reconnect on_memdevs arms it again */
         fq->vmem_timer_id = g_timeout_add_seconds(wait_s, on_vmem_timer, fq);
 }
 
@@ -145,6 +145,8 @@ static void on_memdevs(QmpConn *conn, const QmpMemdevList *list, const GError *e
                   dev->block_size_bytes >> 10, list->n_devices > 1 ? "; only this one driven" : "");
     if (moved || vmem_drive_hold_ended(&fq->vmem, mono_ms()))
         replan(fq);
+    else
+        arm_timer(fq); /* the times due may have changed (a reconnect, a new listing) */
     fleet_qmp_emit(fq);
 }
 
@@ -180,8 +182,15 @@ void fleet_qmp_set_vmem_peak_hold_ms(struct fleet_qmp *fq, uint64_t ms)
     fq->vmem.peak_bucket_ms = ms > INT32_MAX ? INT32_MAX : (int64_t)ms;
 }
 
+void fleet_vmem_disconnected(struct fleet_qmp *fq)
+{
+    fleet_vmem_free(fq); /* no replans while QEMU is out of reach */
+    vmem_drive_set_running(&fq->vmem, false, mono_ms());
+}
+
 void fleet_vmem_connected(struct fleet_qmp *fq)
 {
+    vmem_drive_set_running(&fq->vmem, true, mono_ms());
     fq->vmem_error_said = false;
     fq->memdev_pending = true;
     qmp_memdev_query_async(fq->conn, FLEET_QMP_TIMEOUT_MS, on_memdevs, fq);

@@ -142,7 +142,7 @@ int vmem_drive_plan(struct vmem_drive *d, uint64_t target_bytes, int64_t now_ms,
  * sends no event, and only a feed turns a move past its time into a stall. */
 static void tick_watch(struct vmem_drive *d, int64_t now_ms)
 {
-    if (!d->active || !d->watch.started)
+    if (!d->active || !d->watch.started || d->stopped)
         return;
     struct vmem_watch_input in = {
         .now_ms = now_ms,
@@ -171,12 +171,20 @@ int64_t vmem_drive_next_ms(const struct vmem_drive *d)
     if (!d->active)
         return 0;
     /* A hold's end, the net's ageing, a move's stall time (vmem_watch.h). */
-    const int64_t times[] = {d->hold_until_ms, d->peak_next_ms, vmem_watch_stall_due_ms(&d->watch)};
+    const int64_t times[] = {d->hold_until_ms, d->peak_next_ms,
+                             d->stopped ? 0 : vmem_watch_stall_due_ms(&d->watch)};
     int64_t next = 0;
     for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
         if (times[i] && (!next || times[i] < next))
             next = times[i];
     return next;
+}
+
+void vmem_drive_set_running(struct vmem_drive *d, bool running, int64_t now_ms)
+{
+    if (running && d->stopped)
+        vmem_watch_restart_clock(&d->watch, now_ms);
+    d->stopped = !running;
 }
 
 unsigned vmem_drive_timer_s(const struct vmem_drive *d, int64_t now_ms)

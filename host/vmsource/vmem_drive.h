@@ -67,6 +67,7 @@ struct vmem_drive {
     bool active;         /* a usable virtio-mem device was seen */
     uint64_t boot_bytes; /* query-memory-size-summary base-memory; 0 unknown */
     bool has_balloon;    /* a balloon device was found */
+    bool stopped;        /* the guest paused or out of reach: no stall is counted */
     bool deflate_on_oom;
     bool host_thp;            /* the QEMU process's RAM may sit in huge pages */
     int64_t balloon_raw;      /* query-balloon / BALLOON_CHANGE actual; -1 unknown */
@@ -118,6 +119,10 @@ bool vmem_drive_replan(struct vmem_drive *d, int64_t now_ms, struct vmem_drive_c
  * under way turns into a stall if nothing moves (a replan is due then: it
  * feeds the watch the figures it has first); 0 none. */
 int64_t vmem_drive_next_ms(const struct vmem_drive *d);
+/* The guest runs and its QEMU answers (true), or not: while not, a move
+ * under way is not timed (a paused guest moves nothing), and when it runs
+ * again the move gets a full stall time. */
+void vmem_drive_set_running(struct vmem_drive *d, bool running, int64_t now_ms);
 /* Whether such a time (vmem_drive_next_ms) has come by now_ms (a replan is
  * due). */
 bool vmem_drive_hold_ended(const struct vmem_drive *d, int64_t now_ms);

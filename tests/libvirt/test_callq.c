@@ -229,6 +229,38 @@ static void test_worker_left_behind(void)
 /* A virtio-mem domain's sets (vmem_drive.h): the balloon value travels
  * beside the manager's target, a replan's step is nobody's to answer, and
  * merging keeps the newest value while an answered target stays answered. */
+/* set(a) waits; the device's request for b and set(b) come: set(b) must
+ * not fold into set(a) ahead of its request (it would be answered with the
+ * older request's outcome, and the balloon would move before the plug). */
+static void test_no_merge_across_vmem_request(void)
+{
+    struct lv_callq q;
+    lv_callq_init(&q);
+    struct lv_call a = dcall(LV_CALL_SET, "d", 300u << 20);
+    a.answer_only = true;
+    struct lv_call req = dcall(LV_CALL_VMEM_SET, "d", 0);
+    req.value_bytes = 64u << 20;
+    struct lv_call b = dcall(LV_CALL_SET, "d", 200u << 20);
+    b.answer_only = true;
+    CU_ASSERT_FALSE(lv_callq_push(&q, &a));
+    CU_ASSERT_FALSE(lv_callq_push(&q, &req));
+    CU_ASSERT_FALSE(lv_callq_push(&q, &b)); /* appended, not folded into a */
+    CU_ASSERT_EQUAL(lv_callq_length(&q), 3);
+    struct lv_call out;
+    CU_ASSERT_TRUE(lv_callq_pop(&q, &out));
+    CU_ASSERT_EQUAL(out.target_bytes, 300u << 20);
+    CU_ASSERT_TRUE(lv_callq_pop(&q, &out));
+    CU_ASSERT_EQUAL(out.kind, LV_CALL_VMEM_SET);
+    CU_ASSERT_TRUE(lv_callq_pop(&q, &out));
+    CU_ASSERT_EQUAL(out.target_bytes, 200u << 20);
+    /* Another domain's request is no barrier. */
+    struct lv_call other = dcall(LV_CALL_VMEM_SET, "e", 0);
+    CU_ASSERT_FALSE(lv_callq_push(&q, &a));
+    CU_ASSERT_FALSE(lv_callq_push(&q, &other));
+    CU_ASSERT_TRUE(lv_callq_push(&q, &b));
+    lv_callq_clear(&q);
+}
+
 static void test_merge_vmem(void)
 {
     struct lv_call q = dcall(LV_CALL_SET, "a", 300u << 20);
@@ -277,6 +309,7 @@ static void test_merge_vmem(void)
 static CU_TestInfo callq_tests[] = {
     {"merge rules", test_merge_rules},
     {"merge: a virtio-mem domain's value and steps", test_merge_vmem},
+    {"no merge of a set across its virtio-mem request", test_no_merge_across_vmem_request},
     {"queue bounded under a hang", test_queue_bounded},
     {"no merge across a connection call", test_no_merge_across_connection},
     {"stall bound", test_stall_bound},
