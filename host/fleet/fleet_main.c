@@ -123,11 +123,12 @@ static int load_spec(const char *dir, struct fleet_spec *spec, GError **error)
     return fleet_spec_from_json(text, spec, error);
 }
 
-/* Removes what a stopped guest must not leave behind (logs stay for reading). */
+/* Removes what a stopped guest must not leave behind (logs stay for reading;
+ * the scratch disk goes: only its guest could make sense of it). */
 static void remove_guest_runtime_files(const char *dir, const char *name)
 {
     static const enum fleet_file files[] = {FLEET_FILE_QMP, FLEET_FILE_QMP_ADMIN, FLEET_FILE_AGENT,
-                                            FLEET_FILE_PID};
+                                            FLEET_FILE_PID, FLEET_FILE_DISK};
     for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
         g_autofree char *path = fleet_file_path(dir, name, files[i]);
         if (path)
@@ -405,15 +406,34 @@ static int guest_cgroup(const char *dir, const char *name)
     return rc;
 }
 
-/* Creates guest INDEX's directory, clears what a previous run left, spawns its QEMU. */
+/*
+ * The scratch disk of --disk (fleet_qemu.c, add_disk): a sparse file of
+ * MIB MiB, made fresh so that no data of a previous run is read back (the
+ * caller has unlinked the old one; O_TRUNC empties one that came back).
+ * Returns 0 or -errno.
+ */
+static int make_disk(const char *path, unsigned mib)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int rc = ftruncate(fd, (off_t)mib << 20) == 0 ? 0 : -errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    return rc;
+}
+
+/* Creates guest INDEX's directory, clears what a previous run left, makes its
+ * scratch disk (--disk), spawns its QEMU. */
 static int spawn_guest(const struct fleet_spec *spec, unsigned index, pid_t *launcher)
 {
     g_autofree char *name = fleet_guest_name(spec->prefix, index);
     g_autofree char *gdir = fleet_file_path(spec->state_dir, name, FLEET_FILE_GUEST_DIR);
     g_autofree char *qlog = fleet_file_path(spec->state_dir, name, FLEET_FILE_QEMU_LOG);
     g_autofree char *clog = fleet_file_path(spec->state_dir, name, FLEET_FILE_CONSOLE);
+    g_autofree char *disk = fleet_file_path(spec->state_dir, name, FLEET_FILE_DISK);
     g_auto(GStrv) argv = fleet_qemu_argv(spec, index);
-    if (!gdir || !qlog || !clog || !argv) {
+    if (!gdir || !qlog || !clog || !disk || !argv) {
         say("%s: its paths under %s are too long", name, spec->state_dir);
         return -ENAMETOOLONG;
     }
@@ -425,6 +445,13 @@ static int spawn_guest(const struct fleet_spec *spec, unsigned index, pid_t *lau
     remove_guest_runtime_files(spec->state_dir, name);
     g_unlink(qlog);
     g_unlink(clog);
+    if (spec->disk_mib) {
+        int rc = make_disk(disk, spec->disk_mib);
+        if (rc != 0) {
+            say("%s: cannot create its disk %s: %s", name, disk, g_strerror(-rc));
+            return rc;
+        }
+    }
     int procs = spec->cgroup_dir ? guest_cgroup(spec->cgroup_dir, name) : -1;
     if (spec->cgroup_dir && procs < 0)
         return procs;
@@ -499,6 +526,9 @@ static void say_started(const struct fleet_spec *spec, double elapsed_s)
                "up to %" G_GUINT64_FORMAT "M\n",
                fleet_actuator_name(spec->actuator), spec->boot_memory_bytes >> 20,
                FLEET_VMEM_DEVICE_QOM, spec->max_memory_bytes >> 20);
+    if (spec->disk_mib)
+        printf("fleet: scratch disk %uM per guest (" FLEET_DISK_FILE ", /dev/vda, cache=none)\n",
+               spec->disk_mib);
     fflush(stdout);
 }
 

@@ -27,6 +27,10 @@ static const char usage_text[] =
     "  --cpus N               vCPUs per guest (default 1)\n"
     "  --accel auto|kvm|tcg   default auto: kvm on hardware virtualization, tcg otherwise\n"
     "  --tb-size MIB          TCG code cache per guest (default 8)\n"
+    "  --disk MIB             a scratch disk per guest (1..65536 MiB; default 0, none):\n"
+    "                         a fresh sparse DIR/NAME/disk.raw, the guest's /dev/vda,\n"
+    "                         cache=none (no host page cache); workloads write to it\n"
+    "                         to leave guest page cache behind\n"
     "  --no-deflate-on-oom    balloon without deflate-on-oom (default: on, the guest\n"
     "                         takes pages back from the balloon before it OOM-kills)\n"
     "  --no-free-page-reporting\n"
@@ -58,7 +62,8 @@ static const char usage_text[] =
     "  --timeout SEC          with --wait: give up after SEC (default 300)\n"
     "stop: SIGTERM, then SIGKILL after --timeout SEC (default 10).\n"
     "path: prints where a file of the state directory is, without looking:\n"
-    "  FILE dir, qmp, qmp-admin, agent, pid, console, qemu-log: DIR/NAME[/file] (NAME required)\n"
+    "  FILE dir, qmp, qmp-admin, agent, pid, console, qemu-log, disk: DIR/NAME[/file]\n"
+    "    (NAME required)\n"
     "  FILE state, lock: DIR/fleet.json, DIR/.lock\n"
     "  without --state: the file's name alone (qmp.sock, ...)\n"
     "See docs/fleet.md.\n";
@@ -136,6 +141,7 @@ struct raw_options {
     int cpus;
     char *accel;
     int tb_size;
+    int disk;
     gboolean deflate_on_oom; /* the default; still accepted */
     gboolean no_deflate_on_oom;
     gboolean no_free_page_reporting;
@@ -206,7 +212,7 @@ static bool workload_valid(const char *spec)
     return true;
 }
 
-/* --count, --memory, --cpus, --accel, --tb-size: what QEMU and the guest image can run. */
+/* --count, --memory, --cpus, --accel, --tb-size, --disk: what QEMU and the guest image can run. */
 static int check_machine(const struct raw_options *r, struct fleet_options *opts, GError **error)
 {
     if (r->count == 0)
@@ -240,6 +246,10 @@ static int check_machine(const struct raw_options *r, struct fleet_options *opts
         return fail(error, "--tb-size %d is out of range 1..%d (MiB)", r->tb_size,
                     FLEET_MAX_TB_SIZE_MIB);
     opts->tb_size_mib = (unsigned)r->tb_size;
+    if (r->disk < 0 || r->disk > FLEET_MAX_DISK_MIB)
+        return fail(error, "--disk %d is out of range 1..%d (MiB; 0 for no disk)", r->disk,
+                    FLEET_MAX_DISK_MIB);
+    opts->disk_mib = (unsigned)r->disk;
     return 0;
 }
 
@@ -422,6 +432,7 @@ static void add_start_entries(GOptionContext *ctx, struct raw_options *r)
         {"cpus", 0, 0, G_OPTION_ARG_INT, &r->cpus, "vCPUs per guest", "N"},
         {"accel", 0, 0, G_OPTION_ARG_STRING, &r->accel, "auto, kvm or tcg", "A"},
         {"tb-size", 0, 0, G_OPTION_ARG_INT, &r->tb_size, "TCG code cache (MiB)", "MIB"},
+        {"disk", 0, 0, G_OPTION_ARG_INT, &r->disk, "Scratch disk per guest (MiB)", "MIB"},
         {"deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r->deflate_on_oom,
          "Balloon deflate-on-oom (the default)", NULL},
         {"no-deflate-on-oom", 0, 0, G_OPTION_ARG_NONE, &r->no_deflate_on_oom,

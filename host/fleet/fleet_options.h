@@ -28,6 +28,9 @@
 #define FLEET_DEFAULT_STOP_S      10
 /* x86 COMMAND_LINE_SIZE, terminating NUL included. */
 #define FLEET_MAX_CMDLINE_LEN 2048
+/* start --disk: a scratch disk per guest, 64 GiB at most (sparse: the host
+ * only stores what the guest writes). 0, the default, is none. */
+#define FLEET_MAX_DISK_MIB 65536
 
 enum fleet_command {
     FLEET_CMD_START,
@@ -56,6 +59,8 @@ struct fleet_options {
     unsigned cpus;
     enum fleet_accel accel;
     unsigned tb_size_mib;
+    /* --disk: MiB of the guest's scratch disk, 0 for none (the default) */
+    unsigned disk_mib;
     bool deflate_on_oom; /* default on; --no-deflate-on-oom */
     /* default on; --no-free-page-reporting (off: libvirt's and QEMU's default) */
     bool free_page_reporting;

@@ -30,6 +30,7 @@ int fleet_spec_from_options(const struct fleet_options *opts, const char *abs_st
     spec->cpus = opts->cpus;
     spec->accel = accel;
     spec->tb_size_mib = opts->tb_size_mib;
+    spec->disk_mib = opts->disk_mib;
     spec->deflate_on_oom = opts->deflate_on_oom;
     spec->free_page_reporting = opts->free_page_reporting;
     spec->thp = opts->thp;
@@ -199,6 +200,30 @@ static void add_actuators(GPtrArray *argv, const struct fleet_spec *spec, unsign
     addf(argv, "virtio-serial-%s,id=vser0", bus);
 }
 
+/*
+ * The scratch disk (--disk): DIR/NAME/disk.raw, made by start, the guest's
+ * /dev/vda. Why a disk at all: a guest that ran something keeps page cache
+ * behind, which free page reporting cannot return (the cache is not free)
+ * and KSM cannot merge (its content is the guest's own); only the guest's
+ * reclaim gives it back. Workloads (cache=SIZE) write to this disk to leave
+ * such cache behind. cache=none opens the file O_DIRECT: the host keeps none
+ * of the disk's data in its own page cache, which would otherwise count as
+ * host memory beside the guests' (benchmarks measure host memory).
+ * aio=threads needs neither io_uring nor libaio in QEMU's build. virtio-mmio
+ * on microvm, PCI on q35, as add_actuators.
+ */
+static void add_disk(GPtrArray *argv, const struct fleet_spec *spec, const char *disk)
+{
+    if (spec->disk_mib == 0)
+        return;
+    g_autofree char *disk_esc = fleet_qemu_escape(disk);
+    add(argv, "-drive");
+    addf(argv, "file=%s,if=none,id=scratch,format=raw,cache=none,aio=threads", disk_esc);
+    add(argv, "-device");
+    addf(argv, "virtio-blk-%s,drive=scratch",
+         fleet_actuator_has_vmem(spec->actuator) ? "pci" : "device");
+}
+
 /* The agent's port, the QMP monitors, and daemonizing. */
 static void add_devices(GPtrArray *argv, const char *agent, const char *qmp, const char *qmp_admin,
                         const char *pidfile)
@@ -234,7 +259,8 @@ GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
     g_autofree char *qmp_admin = fleet_file_path(spec->state_dir, name, FLEET_FILE_QMP_ADMIN);
     g_autofree char *agent = fleet_file_path(spec->state_dir, name, FLEET_FILE_AGENT);
     g_autofree char *pidfile = fleet_file_path(spec->state_dir, name, FLEET_FILE_PID);
-    if (!console || !qmp || !qmp_admin || !agent || !pidfile)
+    g_autofree char *disk = fleet_file_path(spec->state_dir, name, FLEET_FILE_DISK);
+    if (!console || !qmp || !qmp_admin || !agent || !pidfile || !disk)
         return NULL; /* a path over its limit: start checks fleet_socket_paths_fit() first */
     GPtrArray *argv = g_ptr_array_new();
     add(argv, spec->qemu);
@@ -243,6 +269,7 @@ GStrv fleet_qemu_argv(const struct fleet_spec *spec, unsigned index)
     add_machine(argv, spec, index);
     add_boot(argv, spec, index, console);
     add_actuators(argv, spec, index);
+    add_disk(argv, spec, disk);
     add_devices(argv, agent, qmp, qmp_admin, pidfile);
     g_ptr_array_add(argv, NULL);
     return (GStrv)g_ptr_array_free(argv, FALSE);
@@ -297,6 +324,8 @@ char *fleet_spec_to_json(const struct fleet_spec *spec)
     json_writer_member_int(&w, "cpus", spec->cpus);
     json_writer_member_string(&w, "accel", fleet_accel_name(spec->accel));
     json_writer_member_int(&w, "tb_size_mib", spec->tb_size_mib);
+    if (spec->disk_mib) /* absent: no disk, and fleet.json of a fleet without stays as it was */
+        json_writer_member_int(&w, "disk_mib", spec->disk_mib);
     json_writer_member_bool(&w, "deflate_on_oom", spec->deflate_on_oom);
     json_writer_member_bool(&w, "thp", spec->thp);
     json_writer_member_bool(&w, "kaslr", spec->kaslr);
@@ -414,6 +443,12 @@ static int spec_from_object(JsonObject *o, struct fleet_spec *spec, GError **err
     if (!get_int(o, "tb_size_mib", 1, FLEET_MAX_TB_SIZE_MIB, &v))
         return bad(error, "tb_size_mib");
     spec->tb_size_mib = (unsigned)v;
+    /* fleet.json from before --disk existed (or a fleet without one): no disk. */
+    if (json_object_has_member(o, "disk_mib")) {
+        if (!get_int(o, "disk_mib", 0, FLEET_MAX_DISK_MIB, &v))
+            return bad(error, "disk_mib");
+        spec->disk_mib = (unsigned)v;
+    }
     if (!get_int(o, "tsc_khz", 0, G_MAXINT64, &v))
         return bad(error, "tsc_khz");
     spec->tsc_khz = (uint64_t)v;

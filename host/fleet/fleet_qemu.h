@@ -30,6 +30,7 @@ struct fleet_spec {
     unsigned cpus;
     enum fleet_accel accel; /* KVM or TCG, never AUTO */
     unsigned tb_size_mib;   /* TCG only */
+    unsigned disk_mib;      /* 0: no scratch disk (FLEET_DISK_FILE) */
     bool deflate_on_oom;
     bool free_page_reporting;
     bool thp;

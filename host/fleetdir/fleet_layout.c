@@ -13,6 +13,7 @@ static const struct fleet_file_info files[FLEET_FILE_COUNT] = {
     [FLEET_FILE_PID] = {"pid", FLEET_PID_FILE, true, false},
     [FLEET_FILE_CONSOLE] = {"console", FLEET_CONSOLE_LOG, true, false},
     [FLEET_FILE_QEMU_LOG] = {"qemu-log", FLEET_QEMU_LOG, true, false},
+    [FLEET_FILE_DISK] = {"disk", FLEET_DISK_FILE, true, false},
     [FLEET_FILE_STATE] = {"state", FLEET_STATE_FILE, false, false},
     [FLEET_FILE_LOCK] = {"lock", FLEET_LOCK_FILE, false, false},
 };

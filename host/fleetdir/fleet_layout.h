@@ -11,6 +11,7 @@
  *   DIR/<name>/pid            QEMU's pid
  *   DIR/<name>/console.log    the guest's serial console
  *   DIR/<name>/qemu.log       QEMU's own stdout and stderr
+ *   DIR/<name>/disk.raw       the guest's scratch disk (start --disk), /dev/vda
  *
  * Plain C, no glib, no heap: a path is built into the caller's buffer and
  * checked against the limit of what it is used for, a unix socket address
@@ -31,6 +32,7 @@
 #define FLEET_PID_FILE         "pid"
 #define FLEET_CONSOLE_LOG      "console.log"
 #define FLEET_QEMU_LOG         "qemu.log"
+#define FLEET_DISK_FILE        "disk.raw" /* start --disk only */
 #define FLEET_STATE_FILE       "fleet.json"
 #define FLEET_LOCK_FILE        ".lock"
 
@@ -51,6 +53,7 @@ enum fleet_file {
     FLEET_FILE_PID,
     FLEET_FILE_CONSOLE,
     FLEET_FILE_QEMU_LOG,
+    FLEET_FILE_DISK,  /* only with start --disk */
     FLEET_FILE_STATE, /* DIR/fleet.json */
     FLEET_FILE_LOCK,  /* DIR/.lock */
     FLEET_FILE_COUNT

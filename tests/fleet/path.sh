@@ -34,6 +34,7 @@ expect /s/vm0/agent.sock --state /s vm0 agent
 expect /s/vm0/pid --state /s vm0 pid
 expect /s/vm0/console.log --state /s vm0 console
 expect /s/vm0/qemu.log --state /s vm0 qemu-log
+expect /s/vm0/disk.raw --state /s vm0 disk
 expect /s/fleet.json --state /s state
 expect /s/.lock --state /s lock
 expect rel/web-1/pid --state rel web-1 pid # as given: not made absolute

@@ -35,6 +35,7 @@ static void test_start_defaults(void)
     CU_ASSERT_EQUAL(o.cpus, 1);
     CU_ASSERT_EQUAL(o.accel, FLEET_ACCEL_AUTO);
     CU_ASSERT_EQUAL(o.tb_size_mib, FLEET_DEFAULT_TB_SIZE_MIB);
+    CU_ASSERT_EQUAL(o.disk_mib, 0); /* no scratch disk */
     CU_ASSERT_STRING_EQUAL(o.name_prefix, "vm");
     CU_ASSERT_TRUE(o.deflate_on_oom);      /* the OOM safety net is on by default */
     CU_ASSERT_TRUE(o.free_page_reporting); /* freed guest memory goes back to the host */
@@ -63,16 +64,18 @@ static void test_start_all_options(void)
     CU_ASSERT_EQUAL_FATAL(
         parse(&o, &msg,
               ARGS("start", "--count=4", "--memory", "1G", "--state", "d", "--cpus", "2", "--accel",
-                   "tcg", "--tb-size", "64", "--deflate-on-oom", "--no-free-page-reporting",
-                   "--thp", "--kaslr", "--no-merge", "g1,g3", "--no-merge", "g0", "--image", "/img",
-                   "--qemu", "/q", "--name-prefix", "g", "--workload", "anon:64M", "--append",
-                   "loglevel=3 quiet", "--tsc-khz", "2600000", "--wait", "--timeout", "30")),
+                   "tcg", "--tb-size", "64", "--disk", "80", "--deflate-on-oom",
+                   "--no-free-page-reporting", "--thp", "--kaslr", "--no-merge", "g1,g3",
+                   "--no-merge", "g0", "--image", "/img", "--qemu", "/q", "--name-prefix", "g",
+                   "--workload", "anon:64M", "--append", "loglevel=3 quiet", "--tsc-khz", "2600000",
+                   "--wait", "--timeout", "30")),
         0);
     CU_ASSERT_EQUAL(o.count, 4);
     CU_ASSERT_EQUAL(o.memory_bytes, 1ULL << 30);
     CU_ASSERT_EQUAL(o.cpus, 2);
     CU_ASSERT_EQUAL(o.accel, FLEET_ACCEL_TCG);
     CU_ASSERT_EQUAL(o.tb_size_mib, 64);
+    CU_ASSERT_EQUAL(o.disk_mib, 80);
     CU_ASSERT_TRUE(o.deflate_on_oom);
     CU_ASSERT_FALSE(o.free_page_reporting);
     CU_ASSERT_TRUE(o.thp);
@@ -189,6 +192,49 @@ static void expect_reject(const char *const *args, const char *needle)
     CU_ASSERT_PTR_NULL(o.state_dir); /* nothing half-filled survives a failure */
     g_free(msg);
     fleet_options_clear(&o);
+}
+
+/* --disk MIB: 0 is no disk (the default, spelt out), 1..65536 a disk of that
+ * many MiB, with either actuator; anything else is refused naming --disk. */
+static void test_disk(void)
+{
+    static const struct {
+        const char *value;
+        unsigned want;
+    } ok[] = {{"0", 0}, {"1", 1}, {"64", 64}, {"65536", FLEET_MAX_DISK_MIB}};
+    for (size_t i = 0; i < G_N_ELEMENTS(ok); i++) {
+        struct fleet_options o;
+        char *msg;
+        CU_ASSERT_EQUAL(parse(&o, &msg,
+                              ARGS("start", "--count", "1", "--memory", "96", "--state", "d",
+                                   "--disk", ok[i].value)),
+                        0);
+        CU_ASSERT_EQUAL(o.disk_mib, ok[i].want);
+        fleet_options_clear(&o);
+    }
+    struct fleet_options o;
+    char *msg;
+    CU_ASSERT_EQUAL(parse(&o, &msg,
+                          ARGS("start", "--count", "1", "--memory", "256M", "--state", "d",
+                               "--actuator", "virtio-mem", "--disk=32")),
+                    0);
+    CU_ASSERT_EQUAL(o.disk_mib, 32);
+    fleet_options_clear(&o);
+
+    expect_reject(ARGS("start", "--count", "1", "--memory", "96", "--state", "d", "--disk", "-1"),
+                  "--disk -1 is out of range 1..65536");
+    expect_reject(
+        ARGS("start", "--count", "1", "--memory", "96", "--state", "d", "--disk", "65537"),
+        "--disk 65537 is out of range 1..65536");
+    expect_reject(ARGS("start", "--count", "1", "--memory", "96", "--state", "d", "--disk", "64M"),
+                  "--disk");
+    expect_reject(
+        ARGS("start", "--count", "1", "--memory", "96", "--state", "d", "--disk", "99999999999"),
+        "--disk");
+    expect_reject(ARGS("start", "--count", "1", "--memory", "96", "--state", "d", "--disk"),
+                  "--disk");
+    /* start's only. */
+    expect_reject(ARGS("stop", "--state", "d", "--disk", "64"), "--disk");
 }
 
 /* --no-free-page-reporting belongs to start only. */
@@ -338,6 +384,9 @@ static void test_path(void)
     CU_ASSERT_STRING_EQUAL(o.guest_name, "vm1");
     CU_ASSERT_EQUAL(o.file, FLEET_FILE_QEMU_LOG);
     fleet_options_clear(&o);
+    CU_ASSERT_EQUAL(parse(&o, &msg, ARGS("path", "--state", "/s", "vm0", "disk")), 0);
+    CU_ASSERT_EQUAL(o.file, FLEET_FILE_DISK);
+    fleet_options_clear(&o);
     /* The fleet's own files take no NAME. */
     CU_ASSERT_EQUAL(parse(&o, &msg, ARGS("path", "--state", "/s", "state")), 0);
     CU_ASSERT_PTR_NULL(o.guest_name);
@@ -401,6 +450,7 @@ static CU_TestInfo options_tests[] = {
     {"free page reporting on by default, --no-free-page-reporting", test_free_page_reporting},
     {"--no-free-page-reporting refusals", test_free_page_reporting_rejects},
     {"start rejects bad input", test_rejects_start},
+    {"--disk", test_disk},
     {"--actuator, --boot-memory, --max-memory", test_actuator},
     {"--actuator refusals", test_rejects_actuator},
     {"over-long command line", test_long_append_rejected},

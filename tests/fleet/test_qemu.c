@@ -317,6 +317,86 @@ static void test_argv_no_free_page_reporting(void)
     fleet_spec_clear(&spec);
 }
 
+/* The -drive of --disk, word for word: the guest's own file, QEMU-escaped,
+ * cache=none (no copy in the host's page cache). */
+#define DISK_DRIVE(path) "file=" path ",if=none,id=scratch,format=raw,cache=none,aio=threads"
+
+/* argv[i..] is exactly want (NULL-terminated), or i < 0. */
+static void assert_words_at(char **argv, int i, const char *const *want)
+{
+    CU_ASSERT_FATAL(i >= 0);
+    for (size_t k = 0; want[k]; k++) {
+        CU_ASSERT_PTR_NOT_NULL_FATAL(argv[i + (int)k]);
+        CU_ASSERT_STRING_EQUAL(argv[i + (int)k], want[k]);
+    }
+}
+
+/* Index of word in argv, or -1. */
+static int index_of(char **argv, const char *word)
+{
+    for (int i = 0; argv[i]; i++) {
+        if (strcmp(argv[i], word) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* --disk on microvm: -drive and a virtio-mmio virtio-blk, right after the
+ * actuators (before the serial device's port); nothing else moves. Without
+ * --disk: no -drive at all (the golden line). */
+static void test_argv_disk_microvm(void)
+{
+    struct fleet_spec spec;
+    make_spec(&spec, NULL, true, FLEET_ACCEL_TCG);
+    CU_ASSERT_EQUAL(spec.disk_mib, 0);
+    char **none = fleet_qemu_argv(&spec, 1);
+    CU_ASSERT_EQUAL(index_of(none, "-drive"), -1);
+    CU_ASSERT(find_opt(none, "-device", "virtio-blk") < 0);
+    spec.disk_mib = 64;
+    char **disk = fleet_qemu_argv(&spec, 1);
+    int at = index_of(disk, "-drive");
+    const char *const want[] = {"-drive", DISK_DRIVE("/run/f/vm1/disk.raw"), "-device",
+                                "virtio-blk-device,drive=scratch", NULL};
+    assert_words_at(disk, at, want);
+    CU_ASSERT_STRING_EQUAL(disk[at - 1], "virtio-serial-device,id=vser0");
+    CU_ASSERT(find_opt(disk, "-device", "virtio-blk-pci") < 0);
+    /* The rest is the line without a disk. */
+    CU_ASSERT_EQUAL_FATAL(g_strv_length(disk), g_strv_length(none) + 4);
+    for (int k = 0; none[k]; k++)
+        CU_ASSERT_STRING_EQUAL(none[k], disk[k < at ? k : k + 4]);
+    g_strfreev(none);
+    g_strfreev(disk);
+    /* Under KVM the same words. */
+    spec.accel = FLEET_ACCEL_KVM;
+    disk = fleet_qemu_argv(&spec, 0);
+    const char *const want0[] = {"-drive", DISK_DRIVE("/run/f/vm0/disk.raw"), "-device",
+                                 "virtio-blk-device,drive=scratch", NULL};
+    assert_words_at(disk, index_of(disk, "-drive"), want0);
+    g_strfreev(disk);
+    fleet_spec_clear(&spec);
+}
+
+/* A comma in the state directory is doubled in -drive file= like the other paths. */
+static void test_argv_disk_escaped(void)
+{
+    struct fleet_options o = {.count = 1,
+                              .memory_bytes = 96ULL << 20,
+                              .cpus = 1,
+                              .tb_size_mib = 8,
+                              .disk_mib = 16,
+                              .name_prefix = (char *)"vm"};
+    struct fleet_spec spec;
+    CU_ASSERT_EQUAL_FATAL(
+        fleet_spec_from_options(&o, "/tmp/x,y", "/img", "/q", FLEET_ACCEL_TCG, 0, &spec), 0);
+    CU_ASSERT_EQUAL(spec.disk_mib, 16);
+    char **argv = fleet_qemu_argv(&spec, 0);
+    int i = find_opt(argv, "-drive", "");
+    CU_ASSERT_FATAL(i > 0);
+    CU_ASSERT_STRING_EQUAL(argv[i], DISK_DRIVE("/tmp/x,,y/vm0/disk.raw"));
+    g_strfreev(argv);
+    fleet_spec_clear(&spec);
+}
+
 /* A balloon spec turned into a virtio-mem one: 128M at boot, 256M nominal, 512M max. */
 static void make_vmem_spec(struct fleet_spec *spec, enum fleet_actuator actuator)
 {
@@ -394,6 +474,30 @@ static void test_argv_both(void)
     g_strfreev(both);
     g_strfreev(vmem);
     fleet_spec_clear(&spec);
+}
+
+/* --disk on q35 (virtio-mem or both): the same -drive, a PCI virtio-blk. */
+static void test_argv_disk_q35(void)
+{
+    const enum fleet_actuator actuators[] = {FLEET_ACTUATOR_VIRTIO_MEM, FLEET_ACTUATOR_BOTH};
+    for (size_t a = 0; a < G_N_ELEMENTS(actuators); a++) {
+        struct fleet_spec spec;
+        make_vmem_spec(&spec, actuators[a]);
+        char **none = fleet_qemu_argv(&spec, 2);
+        CU_ASSERT_EQUAL(index_of(none, "-drive"), -1);
+        spec.disk_mib = 1024;
+        char **disk = fleet_qemu_argv(&spec, 2);
+        int at = index_of(disk, "-drive");
+        const char *const want[] = {"-drive", DISK_DRIVE("/run/f/vm2/disk.raw"), "-device",
+                                    "virtio-blk-pci,drive=scratch", NULL};
+        assert_words_at(disk, at, want);
+        CU_ASSERT_STRING_EQUAL(disk[at - 1], "virtio-serial-pci,id=vser0");
+        CU_ASSERT(find_opt(disk, "-device", "virtio-blk-device") < 0);
+        CU_ASSERT_EQUAL(g_strv_length(disk), g_strv_length(none) + 4);
+        g_strfreev(none);
+        g_strfreev(disk);
+        fleet_spec_clear(&spec);
+    }
 }
 
 /* fleet.json keeps the actuator and sizes (what ballastd reads); a balloon
@@ -518,8 +622,44 @@ static void test_json_round_trip(void)
         g_strfreev(y);
     }
     g_free(json);
-    fleet_spec_clear(&a);
     fleet_spec_clear(&b);
+    /* --disk is kept: stop, status and a restart see the guests' disks. */
+    CU_ASSERT_EQUAL(a.disk_mib, 0);
+    json = fleet_spec_to_json(&a);
+    CU_ASSERT_PTR_NULL(strstr(json, "disk")); /* without --disk, fleet.json as before */
+    g_free(json);
+    a.disk_mib = 80;
+    json = fleet_spec_to_json(&a);
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"disk_mib\": 80"));
+    CU_ASSERT_EQUAL_FATAL(fleet_spec_from_json(json, &b, &err), 0);
+    CU_ASSERT_EQUAL(b.disk_mib, 80);
+    for (unsigned g = 0; g < 4; g++) {
+        char **x = fleet_qemu_argv(&a, g), **y = fleet_qemu_argv(&b, g);
+        CU_ASSERT_TRUE(g_strv_equal((const char *const *)x, (const char *const *)y));
+        CU_ASSERT(find_opt(y, "-drive", "file=/run/f/vm") > 0);
+        g_strfreev(x);
+        g_strfreev(y);
+    }
+    fleet_spec_clear(&b);
+    /* Hostile: a disk the command line would refuse never runs. */
+    const char *const bad_disks[] = {"\"disk_mib\": -1", "\"disk_mib\": 65537",
+                                     "\"disk_mib\": \"80\"", "\"disk_mib\": null"};
+    for (size_t k = 0; k < G_N_ELEMENTS(bad_disks); k++) {
+        g_autoptr(GString) bad = g_string_new(json);
+        CU_ASSERT_EQUAL_FATAL(g_string_replace(bad, "\"disk_mib\": 80", bad_disks[k], 1), 1);
+        CU_ASSERT_NOT_EQUAL(fleet_spec_from_json(bad->str, &b, &err), 0);
+        CU_ASSERT_PTR_NOT_NULL(err);
+        CU_ASSERT_PTR_NULL(b.state_dir);
+        g_clear_error(&err);
+    }
+    /* Written as 0 by hand: no disk either. */
+    g_autoptr(GString) zero = g_string_new(json);
+    g_string_replace(zero, "\"disk_mib\": 80", "\"disk_mib\": 0", 1);
+    CU_ASSERT_EQUAL_FATAL(fleet_spec_from_json(zero->str, &b, &err), 0);
+    CU_ASSERT_EQUAL(b.disk_mib, 0);
+    fleet_spec_clear(&b);
+    g_free(json);
+    fleet_spec_clear(&a);
 }
 
 /* The same JSON, member order included, whatever the whitespace. */
@@ -553,6 +693,7 @@ static void test_json_previous_version(void)
     CU_ASSERT_TRUE(s.merge[1]);
     CU_ASSERT_TRUE(s.kaslr);               /* before --kaslr existed, guests booted with KASLR */
     CU_ASSERT_TRUE(s.free_page_reporting); /* and free page reporting was always on */
+    CU_ASSERT_EQUAL(s.disk_mib, 0);        /* and there was no --disk */
 
     const char *no_merge[] = {"vm0", "vm3", NULL};
     struct fleet_spec now;
@@ -690,6 +831,9 @@ static CU_TestInfo qemu_tests[] = {
     {"argv refused for a too deep state directory", test_argv_too_deep},
     {"argv under kvm, deflate-on-oom", test_argv_kvm_deflate},
     {"argv with --no-free-page-reporting", test_argv_no_free_page_reporting},
+    {"argv with --disk on microvm, none without", test_argv_disk_microvm},
+    {"argv with --disk on q35", test_argv_disk_q35},
+    {"--disk path escaped", test_argv_disk_escaped},
     {"kernel command line", test_kernel_cmdline},
     {"commas in paths", test_comma_escaping},
     {"spec rejects", test_spec_rejects},

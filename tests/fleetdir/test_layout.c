@@ -23,6 +23,7 @@ static void test_paths(void)
         {"vm3", FLEET_FILE_PID, "/s/vm3/pid"},
         {"vm3", FLEET_FILE_CONSOLE, "/s/vm3/console.log"},
         {"vm3", FLEET_FILE_QEMU_LOG, "/s/vm3/qemu.log"},
+        {"vm3", FLEET_FILE_DISK, "/s/vm3/disk.raw"},
         {NULL, FLEET_FILE_STATE, "/s/fleet.json"},
         {NULL, FLEET_FILE_LOCK, "/s/.lock"},
     };
