@@ -8,6 +8,10 @@
  * go back to the guest at once. With high=SIZE it first moves itself into
  * its own cgroup with that memory.high: going over it then throttles the
  * workload in reclaim, which is memory pressure (PSI) without an OOM kill.
+ * With cache=SIZE, after each burst it writes SIZE of unique data to the
+ * guest's disk (/dev/vda, the launcher's --disk) through the page cache
+ * and syncs it: the clean page cache a guest keeps after it ran something,
+ * which free page reporting and KSM cannot give back, only reclaim can.
  */
 #include "workload_spec.h"
 
@@ -23,6 +27,7 @@
 #define CHUNK_BYTES (1u << 20)
 #define MAX_CHUNKS  16384 /* 16 GiB */
 #define CGROUP      "/sys/fs/cgroup"
+#define CACHE_DISK  "/dev/vda"
 
 static void *chunks[MAX_CHUNKS];
 static size_t chunk_count;
@@ -75,6 +80,43 @@ static int grow(void)
     return 0;
 }
 
+/*
+ * cache=SIZE: SIZE bytes from offset 0 of the disk, one unique word per page
+ * (KSM cannot merge them, as with the anonymous chunks), then fdatasync so
+ * the pages are clean cache, reclaimable without I/O. The same range each
+ * time: the cache left behind stays SIZE, it does not grow. Returns 0 or
+ * -errno; a guest without the disk says so once and goes on without.
+ */
+static int write_cache(uint64_t bytes)
+{
+    static char buf[CHUNK_BYTES];
+    static uint64_t serial;
+    /* Held open for good: the kernel drops a block device's whole page cache
+     * when its last opener closes it (as a mounted file system never does). */
+    static int fd = -1;
+    if (fd < 0)
+        fd = open(CACHE_DISK, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    long page = sysconf(_SC_PAGESIZE);
+    int rc = 0;
+    for (uint64_t off = 0; off < bytes && rc == 0; off += CHUNK_BYTES) {
+        size_t n = bytes - off < CHUNK_BYTES ? (size_t)(bytes - off) : CHUNK_BYTES;
+        for (size_t p = 0; p < n; p += (size_t)page) {
+            uint64_t v = ++serial ^ ((uint64_t)getpid() << 40) ^ (1ull << 63);
+            memcpy(buf + p, &v, sizeof(v));
+        }
+        ssize_t w = pwrite(fd, buf, n, (off_t)off);
+        if (w < 0)
+            rc = -errno;
+        else if ((size_t)w != n)
+            rc = -ENOSPC; /* the disk is smaller than cache= */
+    }
+    if (rc == 0 && fdatasync(fd) < 0)
+        rc = -errno;
+    return rc;
+}
+
 static void shrink(void)
 {
     munmap(chunks[--chunk_count], CHUNK_BYTES);
@@ -93,6 +135,9 @@ int main(int argc, char **argv)
         own_cgroup(spec.high_bytes);
     uint64_t t0 = now_ms();
     size_t announced = (size_t)-1;
+    uint64_t prev_target = UINT64_MAX, target = UINT64_MAX;
+    unsigned cache_writes = 0;
+    int cache_failed = 0;
     for (;;) {
         uint64_t elapsed = now_ms() - t0;
         size_t want = (size_t)(workload_target_bytes(&spec, elapsed) / CHUNK_BYTES);
@@ -117,6 +162,25 @@ int main(int argc, char **argv)
         }
         while (chunk_count > want)
             shrink();
+        if ((uint64_t)want * CHUNK_BYTES != target) {
+            prev_target = target;
+            target = (uint64_t)want * CHUNK_BYTES;
+        }
+        if (!cache_failed &&
+            workload_cache_due(&spec, prev_target, target, chunk_count == want, cache_writes)) {
+            int rc = write_cache(spec.cache_bytes);
+            if (rc < 0) {
+                fprintf(stderr, "ballast-workload: cache=: writing %s: %s (going on without)\n",
+                        CACHE_DISK, strerror(-rc));
+                cache_failed = 1;
+            } else {
+                printf("ballast-workload: t=%llu ms left %llu MiB of page cache on %s\n",
+                       (unsigned long long)(now_ms() - t0),
+                       (unsigned long long)(spec.cache_bytes >> 20), CACHE_DISK);
+            }
+            cache_writes++;
+            prev_target = target; /* once per drop */
+        }
         if (chunk_count == want) {
             struct timespec nap = {0, 50 * 1000000};
             nanosleep(&nap, NULL);

@@ -45,10 +45,11 @@ struct key {
         n, offsetof(struct workload_spec, f), s                                                    \
     }
 static const struct key keys[] = {
-    K("size", peak_bytes, 1), K("peak", peak_bytes, 1), K("max", peak_bytes, 1),
-    K("base", base_bytes, 1), K("min", base_bytes, 1),  K("step", step_bytes, 1),
-    K("high", high_bytes, 1), K("start", start_ms, 0),  K("after", after_ms, 0),
-    K("hold", hold_ms, 0),    K("every", every_ms, 0),  K("tick", tick_ms, 0),
+    K("size", peak_bytes, 1),   K("peak", peak_bytes, 1), K("max", peak_bytes, 1),
+    K("base", base_bytes, 1),   K("min", base_bytes, 1),  K("step", step_bytes, 1),
+    K("high", high_bytes, 1),   K("start", start_ms, 0),  K("after", after_ms, 0),
+    K("hold", hold_ms, 0),      K("every", every_ms, 0),  K("tick", tick_ms, 0),
+    K("cache", cache_bytes, 1),
 };
 
 static int set_param(struct workload_spec *s, const char *param)
@@ -123,4 +124,14 @@ uint64_t workload_target_bytes(const struct workload_spec *s, uint64_t elapsed_m
     default:
         return 0;
     }
+}
+
+int workload_cache_due(const struct workload_spec *s, uint64_t prev_target, uint64_t target,
+                       int held, unsigned writes)
+{
+    if (s->cache_bytes == 0 || !held)
+        return 0;
+    if (s->kind == WORKLOAD_STEADY || s->kind == WORKLOAD_IDLE)
+        return writes == 0;
+    return prev_target != UINT64_MAX && target < prev_target;
 }

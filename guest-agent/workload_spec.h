@@ -26,6 +26,8 @@ struct workload_spec {
     uint64_t every_ms; /* 0: once */
     uint64_t tick_ms;
     uint64_t high_bytes; /* memory.high of the workload's own cgroup; 0: none */
+    uint64_t
+        cache_bytes; /* written to the disk after each drop (see workload_cache_due); 0: none */
 };
 
 /* Returns 0 or -EINVAL (unknown kind or key, bad size or duration). */
@@ -33,5 +35,16 @@ int workload_spec_parse(const char *text, struct workload_spec *out);
 
 /* Bytes the workload should hold elapsed_ms after it started. */
 uint64_t workload_target_bytes(const struct workload_spec *s, uint64_t elapsed_ms);
+
+/*
+ * Whether the workload writes its cache= bytes to the disk now: after each
+ * drop of its target (a spike's end, a sawtooth's fall), once it holds the
+ * lower target, so the guest idles with page cache left behind, as a guest
+ * that ran something does; steady writes once, when it first holds its size.
+ * prev_target is the target before this one (UINT64_MAX at the start),
+ * held whether the workload holds target now, writes how many times it wrote.
+ */
+int workload_cache_due(const struct workload_spec *s, uint64_t prev_target, uint64_t target,
+                       int held, unsigned writes);
 
 #endif

@@ -397,11 +397,39 @@ static void test_workload_spec(void)
         CU_ASSERT_EQUAL(workload_spec_parse(bad[i], &s), -EINVAL);
 }
 
+/* cache=: when the workload leaves page cache behind (after a drop, or once for steady). */
+static void test_workload_cache(void)
+{
+    struct workload_spec s;
+    const uint64_t M = 1 << 20;
+    CU_ASSERT_EQUAL(
+        workload_spec_parse("spike:base=16M,peak=144M,after=20s,hold=30s,cache=64M", &s), 0);
+    CU_ASSERT_EQUAL(s.cache_bytes, 64 * M);
+    CU_ASSERT_FALSE(workload_cache_due(&s, UINT64_MAX, 16 * M, 1, 0)); /* the start: nothing ran */
+    CU_ASSERT_FALSE(workload_cache_due(&s, 16 * M, 144 * M, 1, 0));    /* the burst begins */
+    CU_ASSERT_FALSE(workload_cache_due(&s, 144 * M, 16 * M, 0, 0));    /* not yet back at base */
+    CU_ASSERT_TRUE(workload_cache_due(&s, 144 * M, 16 * M, 1, 0));     /* the burst is over */
+    CU_ASSERT_TRUE(workload_cache_due(&s, 144 * M, 16 * M, 1, 3));     /* and after every burst */
+    CU_ASSERT_FALSE(workload_cache_due(&s, 16 * M, 16 * M, 1, 1));     /* idling at base */
+
+    CU_ASSERT_EQUAL(workload_spec_parse("steady:64M,cache=8M", &s), 0);
+    CU_ASSERT_FALSE(workload_cache_due(&s, UINT64_MAX, 64 * M, 0, 0)); /* still growing */
+    CU_ASSERT_TRUE(workload_cache_due(&s, UINT64_MAX, 64 * M, 1, 0));  /* held: once */
+    CU_ASSERT_FALSE(workload_cache_due(&s, 64 * M, 64 * M, 1, 1));
+
+    CU_ASSERT_EQUAL(workload_spec_parse("spike:base=16M,peak=144M,after=1s", &s), 0);
+    CU_ASSERT_EQUAL(s.cache_bytes, 0);
+    CU_ASSERT_FALSE(workload_cache_due(&s, 144 * M, 16 * M, 1, 0)); /* no cache= */
+    CU_ASSERT_EQUAL(workload_spec_parse("spike:peak=8M,cache=", &s), -EINVAL);
+    CU_ASSERT_EQUAL(workload_spec_parse("spike:peak=8M,cache=1Q", &s), -EINVAL);
+}
+
 static CU_TestInfo loop_tests[] = {
     {"loop against a fake host", test_loop_against_fake_host},
     {"report from hostile readings", test_fill_report},
     {"kernel command line", test_cmdline},
     {"workload schedule", test_workload_spec},
+    {"workload page cache left behind", test_workload_cache},
     CU_TEST_INFO_NULL,
 };
 
