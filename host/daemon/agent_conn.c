@@ -187,6 +187,11 @@ static const char *dispatch(struct agent_conn *a, const struct proto_frame *f)
     case PROTO_RECLAIM_DONE: {
         const struct proto_reclaim_done *d = &f->u.reclaim_done;
         int e = proto_error_errno(d->status);
+        /* The guest's word: never more than was asked counts. */
+        uint64_t freed = MIN(d->freed_bytes, d->requested_bytes);
+        a->reclaims++;
+        a->reclaimed_bytes =
+            a->reclaimed_bytes > G_MAXUINT64 - freed ? G_MAXUINT64 : a->reclaimed_bytes + freed;
         guest_line(a, G_LOG_LEVEL_INFO, NULL,
                    "agent %s: reclaim done (%s), freed %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
                    " bytes",

@@ -524,6 +524,7 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
         a->mem_free_bytes = rfield(r, PROTO_R_MEM_FREE, r->mem_free_bytes);
         a->mem_available_bytes = rfield(r, PROTO_R_MEM_AVAILABLE, r->mem_available_bytes);
         a->cached_bytes = rfield(r, PROTO_R_CACHED, r->cached_bytes);
+        a->inactive_file_bytes = rfield(r, PROTO_R_INACTIVE_FILE, r->inactive_file_bytes);
         a->psi_some_avg10_pct = rfield(r, PROTO_R_PSI_SOME, r->psi_some_avg10_bp) / 100.0;
         a->psi_full_avg10_pct = rfield(r, PROTO_R_PSI_FULL, r->psi_full_avg10_bp) / 100.0;
         a->oom_kill_count = rfield(r, PROTO_R_OOM_KILL, r->oom_kill);

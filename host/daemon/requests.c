@@ -348,6 +348,9 @@ static void explain_agent(struct json_writer *w, struct bd_vm *vm)
     json_writer_member_int(w, "violations", (int64_t)vm->agent.violations);
     json_writer_member_int(w, "log_suppressed", (int64_t)vm->agent.log.held_total);
     json_writer_member_int(w, "polls", (int64_t)vm->agent.polls);
+    json_writer_member_int(w, "reclaims", (int64_t)MIN(vm->agent.reclaims, (uint64_t)G_MAXINT64));
+    json_writer_member_int(w, "reclaimed_bytes",
+                           (int64_t)MIN(vm->agent.reclaimed_bytes, (uint64_t)G_MAXINT64));
     json_writer_member_bool(w, "polled", vm->has_agent && agent_conn_pollable(&vm->agent));
     json_writer_key(w, "proto_version"); /* this connection's, null while not connected */
     if (vm->has_agent && vm->agent.state == AGENT_READY)

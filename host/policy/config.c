@@ -148,6 +148,12 @@ static const struct key_def keys[] = {
         "QEMU guest-stats older than this are ignored."),
     TUN("blind_release_ms", CONFIG_KEY_UINT, "ms", "120000", 0, 86400000, FIELD_U64,
         blind_release_ms, "No guest data for this long: grow back to max. 0 = never."),
+    TUN("idle_reclaim_after_ms", CONFIG_KEY_UINT, "ms", "30000", 0, 86400000, FIELD_U64,
+        idle_reclaim_after_ms,
+        "A VM held this long without guest memory pressure is asked to RECLAIM its cold page "
+        "cache (Inactive(file)), which free page reporting then returns. 0 = off."),
+    TUN("idle_reclaim_min", CONFIG_KEY_SIZE, "bytes", "4M", 0, TIB_F, FIELD_U64,
+        idle_reclaim_min_bytes, "Cold page cache under this is not worth an idle RECLAIM."),
     KSMK("ksm_mode", CONFIG_KEY_KSM_MODE, "enum", "auto", 0, 0, FIELD_U32, mode,
          "KSM tuning: auto (on while it yields or memory is needed, scan rate within the CPU "
          "budget), advisor (the kernel's scan-time advisor paces), fixed, off, or observe "

@@ -71,6 +71,8 @@ void policy_tunables_default(struct policy_tunables *t)
         .agent_stale_ms = 15000,
         .stats_stale_ms = 30000,
         .blind_release_ms = 120000,
+        .idle_reclaim_after_ms = 30000,
+        .idle_reclaim_min_bytes = 4 * MIB,
     };
 }
 
@@ -1509,6 +1511,45 @@ static void request_reclaim(const struct policy_tunables *t, const struct policy
         o->reclaim_bytes = step;
 }
 
+/*
+ * Idle reclaim. Page cache a guest keeps after it ran something is neither
+ * free (free page reporting cannot return it) nor like other guests' (KSM
+ * cannot merge it), and MemAvailable counts it as available, so the balloon
+ * leaves what fits in the headroom in place: on the host it costs as much
+ * as the guest's working set. Once a VM has been held at its target with no
+ * memory pressure in the guest (PSI some avg10 under 1%, no PRESSURE frame)
+ * for idle_reclaim_after_ms, it is asked to RECLAIM its cold page cache,
+ * Inactive(file): the kernel's own verdict of what was not used lately, so
+ * hot file pages (binaries, libraries) stay. Free page reporting then
+ * returns the freed pages to the host. Feedback: a guest that needs the data
+ * again reads it back, its PSI or a PRESSURE frame resets the idle clock,
+ * and the next idle reclaim waits for another whole idle period, so a busy
+ * guest is never trimmed twice in a row; a RECLAIM for a shrink step
+ * (request_reclaim) goes first.
+ */
+static void request_idle_reclaim(const struct policy_tunables *t, const struct policy_vm_in *in,
+                                 struct policy_vm_state *s, int64_t now_ms, struct policy_vm_out *o)
+{
+    bool idle = s->initialized && o->decision == POLICY_HOLD && !in->pressure_event &&
+                agent_fresh(in, t) && in->agent.psi_some_avg10_pct < 1.0 &&
+                in->agent.psi_full_avg10_pct <= 0.0;
+    if (!idle || s->idle_since_ms == 0 || now_ms < s->idle_since_ms) {
+        s->idle_since_ms = now_ms;
+        return;
+    }
+    if (t->idle_reclaim_after_ms == 0 || !in->params.reclaim_allowed || o->reclaim_bytes > 0 ||
+        (uint64_t)(now_ms - s->idle_since_ms) < t->idle_reclaim_after_ms)
+        return;
+    uint64_t cold = in->agent.inactive_file_bytes;
+    if (cold == 0 || cold < t->idle_reclaim_min_bytes || cold > in->agent.mem_total_bytes)
+        return; /* nothing worth a request, or an implausible report */
+    o->reclaim_bytes = cold;
+    reason_append(o, "; idle %llu s: reclaim %llu MiB of cold page cache",
+                  (unsigned long long)((uint64_t)(now_ms - s->idle_since_ms) / 1000),
+                  (unsigned long long)(cold >> 20));
+    s->idle_since_ms = now_ms; /* the next one after another idle period */
+}
+
 /* Whether to set the target now: any change in managed mode; never in
  * observe (nor RECLAIM); in safe mode only a raise (see enum policy_mode). */
 static void actuate_by_mode(const struct policy_vm_in *in, struct policy_vm_out *o)
@@ -1612,6 +1653,7 @@ int policy_evaluate(const struct policy_snapshot *snap, struct policy_vm_state *
     cap_host_rate(snap, states, out, level);
     for (size_t i = 0; i < snap->n_vms; i++) {
         request_reclaim(snap->tunables, &snap->vms[i], &out[i]);
+        request_idle_reclaim(snap->tunables, &snap->vms[i], &states[i], snap->now_ms, &out[i]);
         actuate_by_mode(&snap->vms[i], &out[i]);
         summary_add(&sum, &snap->vms[i], &out[i]);
         remember_call(snap->now_ms, &snap->vms[i], &out[i], &states[i]);

@@ -143,6 +143,13 @@ struct policy_tunables {
     uint64_t agent_stale_ms;   /* agent report older than this is ignored */
     uint64_t stats_stale_ms;   /* guest-stats older than this are ignored */
     uint64_t blind_release_ms; /* no data at all this long -> give memory back (max); 0 = never */
+
+    /* Idle reclaim: a VM held at its target, its guest without memory
+     * pressure, for idle_reclaim_after_ms is asked to RECLAIM its cold page
+     * cache (Inactive(file)) when that is at least idle_reclaim_min_bytes.
+     * 0 = off. */
+    uint64_t idle_reclaim_after_ms;
+    uint64_t idle_reclaim_min_bytes;
 };
 
 struct policy_host {
@@ -162,6 +169,7 @@ struct policy_agent_report {
     uint64_t mem_free_bytes;
     uint64_t mem_available_bytes;
     uint64_t cached_bytes;
+    uint64_t inactive_file_bytes; /* cold page cache; 0 = none or not reported */
     double psi_some_avg10_pct;
     double psi_full_avg10_pct;
     uint64_t oom_kill_count; /* /proc/vmstat oom_kill, monotonic in an honest guest */
@@ -263,6 +271,9 @@ struct policy_vm_state {
     uint64_t need_bytes;     /* working set as seen: actual - MemAvailable */
     uint64_t step_cap_bytes; /* largest shrink step allowed this call */
     bool shrinkable;         /* eligible for host-pressure reclaim this call */
+    /* Idle reclaim: held, without guest pressure, since this time (reset by
+     * any change, pressure or idle RECLAIM). */
+    int64_t idle_since_ms;
 };
 
 struct policy_vm_out {

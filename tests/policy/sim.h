@@ -23,7 +23,9 @@ struct sim_guest {
     uint64_t target_bytes;           /* balloon target as set */
     uint64_t stuck_at_bytes;         /* balloon cannot go below this (0 = no limit) */
     uint64_t inflate_bytes_per_tick; /* 0 = reaches the target at once */
-    bool in_total; /* deflate-on-oom: the balloon stays inside MemTotal, as used */
+    bool in_total;   /* deflate-on-oom: the balloon stays inside MemTotal, as used */
+    bool cold_cache; /* the cache is reported as Inactive(file) (idle reclaim) */
+    double psi_some_pct;
 };
 
 static inline void sim_guest_init(struct sim_guest *g, uint64_t nominal_mib, uint64_t used_mib,
@@ -52,6 +54,8 @@ static inline void sim_guest_report(const struct sim_guest *g, struct policy_age
     r->mem_available_bytes = total - used;
     r->mem_free_bytes = total - used - cache;
     r->cached_bytes = cache;
+    r->inactive_file_bytes = g->cold_cache ? cache : 0;
+    r->psi_some_avg10_pct = g->psi_some_pct;
     if (g->in_total) /* the balloon's pages are allocated inside MemTotal */
         r->mem_total_bytes = g->nominal_bytes - g->overhead_bytes;
 }

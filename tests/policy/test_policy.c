@@ -237,6 +237,71 @@ static void test_uses_memavailable(void)
     CU_ASSERT_EQUAL(o.reclaim_bytes, 0);
 }
 
+/* Idle reclaim: a guest held at its target with cold page cache and no
+ * pressure is asked to drop that cache once idle_reclaim_after_ms (30 s)
+ * has passed since the last change, and not again before another idle
+ * period; pressure, reclaim_allowed = false or the key at 0 stop it. */
+static void test_idle_reclaim(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 256, 40, 64);
+    g.cold_cache = true;
+    struct policy_vm_state st = {0};
+    int64_t now = 1000, last_change = 0, first = -1, second = -1;
+    uint64_t asked = 0;
+    for (int i = 0; i < 60; i++) { /* 5 min of 5 s ticks */
+        struct policy_vm_in in;
+        sim_guest_input(&g, "vm", &in);
+        struct policy_snapshot snap = snapshot(now, &in, 1);
+        struct policy_vm_out o = eval1(&snap, &in, &st);
+        if (o.actuate)
+            last_change = now;
+        if (o.reclaim_bytes > 0 && o.decision == POLICY_HOLD) {
+            CU_ASSERT(now - last_change >= 30000); /* a whole idle period after the change */
+            CU_ASSERT_EQUAL(o.reclaim_bytes, in.agent.inactive_file_bytes);
+            CU_ASSERT(strstr(o.reason, "idle") != NULL);
+            CU_ASSERT(strstr(o.reason, "cold page cache") != NULL);
+            if (first < 0) {
+                first = now;
+                asked = o.reclaim_bytes;
+                g.cache_bytes = 6 * MIB; /* the guest dropped most of it */
+            } else if (second < 0) {
+                second = now;
+            }
+        }
+        sim_guest_apply(&g, &o);
+        now += (int64_t)tun.tick_interval_ms;
+    }
+    CU_ASSERT(first > 0);
+    CU_ASSERT(asked >= 4 * MIB);
+    /* 6 MiB is still over idle_reclaim_min (4): asked again, a period later */
+    CU_ASSERT(second > 0 && second - first >= 30000);
+
+    /* Under idle_reclaim_min: never. Pressure in the guest: never. */
+    struct policy_vm_params params;
+    policy_vm_params_default(&params, 256 * MIB);
+    for (int variant = 0; variant < 4; variant++) {
+        sim_guest_init(&g, 256, 40, variant == 0 ? 3 : 64);
+        g.cold_cache = true;
+        g.psi_some_pct = variant == 1 ? 5.0 : 0.0;
+        struct policy_vm_state s2 = {0};
+        int64_t t = 1000;
+        for (int i = 0; i < 60; i++) {
+            struct policy_vm_in in;
+            sim_guest_input(&g, "vm", &in);
+            if (variant == 2)
+                in.params.reclaim_allowed = false;
+            struct policy_snapshot snap = snapshot(t, &in, 1);
+            if (variant == 3)
+                tun.idle_reclaim_after_ms = 0;
+            struct policy_vm_out o = eval1(&snap, &in, &s2);
+            CU_ASSERT(o.decision != POLICY_HOLD || o.reclaim_bytes == 0);
+            sim_guest_apply(&g, &o);
+            t += (int64_t)tun.tick_interval_ms;
+        }
+    }
+}
+
 /* After settling small, the guest's load jumps: PRESSURE arrives and the
  * engine gives back enough at once, whatever the host's state. */
 static void test_spike_grows_at_once(void)
@@ -1881,6 +1946,7 @@ static CU_TestInfo policy_tests[] = {
     {"idle shrink converges and holds", test_idle_shrink_converges},
     {"no oscillation with noise", test_no_oscillation_with_noise},
     {"uses MemAvailable not MemFree", test_uses_memavailable},
+    {"idle reclaim of cold page cache", test_idle_reclaim},
     {"spike grows at once", test_spike_grows_at_once},
     {"urgent signals", test_urgent_signals},
     {"grow on rising usage", test_grow_on_rising_usage},
