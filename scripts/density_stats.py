@@ -507,9 +507,14 @@ def header_markdown(rows: Sequence[dict], plot: str | None) -> list[str]:
                  f"({run.get('cpu', '?')}), {fmt(run.get('mem_total_mib'))} MiB, kernel "
                  f"{run.get('kernel', '?')}, QEMU {run.get('qemu', '?')}, guests under "
                  f"**{str(run.get('accel', '?')).upper()}**  ")
+    cache = ""
+    if run.get("cache_mib") is not None:  # rows from before --cache have none
+        cache = (f"; each guest leaves {fmt(run.get('cache_mib'))} MiB of page cache after "
+                 "every burst (--cache)" if run.get("cache_mib") else
+                 "; no page cache left behind (--cache 0)")
     lines.append(f"Fleet: {fmt(run.get('guests'))} guests x {fmt(run.get('memory_mib'))} MiB; "
                  f"packing budget {fmt(run.get('budget_mib'))} MiB"
-                 f"{' (--quick)' if run.get('quick') else ''}")
+                 f"{' (--quick)' if run.get('quick') else ''}{cache}")
     lines.append("")
     others = [r for r in rows if ((r.get("run") or {}).get("others_at_start") or 0) > 0]
     if others:
@@ -527,12 +532,22 @@ def header_markdown(rows: Sequence[dict], plot: str | None) -> list[str]:
         lines.append("Rows come from more than one run (`--only`, or `--quick` after a full "
                      "run; `density-data/results.jsonl` keeps a row per strategy):")
         lines.append("")
-        lines.append("| strategy | date | commit | other QEMU processes at start |")
-        lines.append("|---|---|---|---|")
+        # Rows whose workloads differ (page cache left or not) say so: their
+        # figures are not comparable.
+        caches = {(r.get("run") or {}).get("cache_mib") for r in rows}
+        with_cache = len(caches) > 1
+        lines.append("| strategy | date | commit | other QEMU processes at start |"
+                     + (" page cache left per guest (MiB) |" if with_cache else ""))
+        lines.append("|---|---|---|---|" + ("---|" if with_cache else ""))
         for r in rows:
             run_r = r.get("run") or {}
+            cell = ""
+            if with_cache:
+                c = run_r.get("cache_mib")
+                cell = f" {fmt(c) if c is not None else '0 (before --cache)'} |"
             lines.append(f"| {label(r['strategy'])} | {run_r.get('date', '?')} | "
-                         f"{run_r.get('commit', '?')} | {fmt(run_r.get('others_at_start'))} |")
+                         f"{run_r.get('commit', '?')} | {fmt(run_r.get('others_at_start'))} |"
+                         + cell)
         lines.append("")
     if plot:
         lines.append(f"![fleet host memory over time, per strategy]({plot})")

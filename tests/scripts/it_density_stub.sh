@@ -159,6 +159,11 @@ cat "$tmp/run.log"
 # The fleet of (g), under a managing ballastd.
 [[ $(cat "$tmp/fleet-starts") == *"--workload spike:"*" --actuator both --thp" ]] ||
   fail "fleet started with: $(cat "$tmp/fleet-starts")"
+# The default --cache 64: every guest leaves 64 MiB of page cache on an 80 MiB disk.
+[[ $(cat "$tmp/fleet-starts") == *"--workload spike:"*",cache=64M --disk 80 --actuator both --thp" ]] ||
+  fail "fleet started without the page cache workload: $(cat "$tmp/fleet-starts")"
+grep -q '^Fleet: 2 guests x 256 MiB; .*each guest leaves 64 MiB of page cache after every burst' \
+  "$tmp/doc/density.md" || fail "report's fleet line: $(grep '^Fleet:' "$tmp/doc/density.md")"
 [[ $(cat "$tmp/ballastd-configs") == conf-default ]] || fail "ballastd configs: $(cat "$tmp/ballastd-configs")"
 # Its row: 2 devices at 6 of 8 MiB, 4 MiB of THP each read --fresh, 2 growths of 40 ms.
 jq -e '.strategy == "g" and .main.fleet_args == "--actuator both --thp" and .main.vmem_boot_mib == 128

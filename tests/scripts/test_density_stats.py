@@ -386,6 +386,21 @@ class ReportTest(unittest.TestCase):
         self.assertIn("Rows come from more than one run", md)
         self.assertNotIn("Not yet run", md)
 
+    def test_markdown_page_cache(self):
+        # Rows from before --cache say nothing of it; a run with it says how
+        # much each guest left, and rows of different workloads are marked.
+        b, e = fixture_rows()
+        self.assertNotIn("page cache", ds.results_markdown([b, e]))
+        b["run"] = dict(b["run"], cache_mib=64)
+        md = ds.results_markdown([b])
+        self.assertIn("each guest leaves 64 MiB of page cache after every burst (--cache)", md)
+        md = ds.results_markdown([b, e])
+        self.assertIn("| page cache left per guest (MiB) |", md)
+        self.assertRegex(md, r"\| \(b\) unmanaged, free page reporting on \| [^\n]* \| 64 \|\n")
+        self.assertRegex(md, r"\| \(e\) ballast [^\n]* \| 0 \(before --cache\) \|\n")
+        b["run"]["cache_mib"] = 0
+        self.assertIn("no page cache left behind (--cache 0)", ds.results_markdown([b]))
+
     def test_markdown_clean_and_empty(self):
         b, _ = fixture_rows()
         md = ds.results_markdown([b])
@@ -571,7 +586,8 @@ class ScriptTest(unittest.TestCase):
         for args, needle in [(["--guests", "1"], "--guests"), (["--guests", "x"], "--guests"),
                              (["--budget", "2Q"], "--budget"), (["--budget", "100M"], "512M"),
                              (["--only", "zz"], "unknown strategy"), (["--frobnicate"], "unknown"),
-                             (["--out"], "needs a value")]:
+                             (["--out"], "needs a value"), (["--cache", "200"], "--cache"),
+                             (["--cache", "x"], "--cache")]:
             p = self.script(*args)
             self.assertEqual(p.returncode, 2, (args, p.stderr))
             self.assertIn(needle, p.stderr, args)
@@ -597,6 +613,10 @@ class ScriptTest(unittest.TestCase):
         self.assertIn("packing: skipped", p.stdout)
         self.assertNotIn("--actuator", p.stdout)
         self.assertNotIn("--thp", p.stdout)
+        # --cache 0: the disk-less workload of the runs before it
+        p0 = self.script("--dry-run", "--no-pack", "--cache", "0", env={"BALLAST_BUILD_DIR": build})
+        self.assertNotIn("cache=", p0.stdout)
+        self.assertNotIn("--disk", p0.stdout)
 
     def test_dry_run_virtio_mem(self):
         build = os.environ.get("BALLAST_BUILD_DIR", os.path.join(SRC, "build"))
@@ -605,7 +625,8 @@ class ScriptTest(unittest.TestCase):
         self.assertIn("strategies: e f g h;", p.stdout)
         for key, args in (("e", ""), ("f", " --actuator both"), ("g", " --actuator both --thp"),
                           ("h", " --thp")):
-            self.assertRegex(p.stdout, rf"\({key}\) fleet start [^\n]*every=330s{args}\n"
+            self.assertRegex(p.stdout, rf"\({key}\) fleet start [^\n]*every=330s,cache=64M "
+                                       rf"--disk 80{args}\n"
                                        r"      ballastd: default config \(packing: memory_budget\)")
         self.assertIn("virtio-mem (--actuator both)", p.stdout)
         self.assertIn("host THP: ", p.stdout)
@@ -615,7 +636,7 @@ class ScriptTest(unittest.TestCase):
         p3 = self.script("--dry-run", "--quick", "--virtio-mem", "--only", "b", env=env)
         self.assertIn("strategies: b f g h;", p3.stdout)
         self.assertIn("(b) fleet start --count 8 --memory 256M --wait --workload "
-                      "spike:base=16M,peak=144M,after=20s,hold=30s,every=150s\n"
+                      "spike:base=16M,peak=144M,after=20s,hold=30s,every=150s,cache=64M --disk 80\n"
                       "      ballastd: observer", p3.stdout)
         if not os.path.exists(os.path.join(build, "bin", "ballastd")):
             self.assertEqual(p.returncode, 1)
