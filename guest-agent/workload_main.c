@@ -3,8 +3,9 @@
  * touches and frees memory on the schedule given as its one argument (the
  * ballast.workload= value the agent passes on), so tests and benchmarks can
  * make a guest use a known amount at a known time. Memory is taken in 1 MiB
- * mmap chunks and every page is written with a value unique to it, so it is
- * really resident and KSM cannot merge it; freeing is munmap, so the pages
+ * mmap chunks and every page is written with a value unique to it (and to
+ * this run: a random salt), so it is really resident and KSM cannot merge
+ * it, within a guest or across like guests; freeing is munmap, so the pages
  * go back to the guest at once. With high=SIZE it first moves itself into
  * its own cgroup with that memory.high: going over it then throttles the
  * workload in reclaim, which is memory pressure (PSI) without an OOM kill.
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +33,20 @@
 
 static void *chunks[MAX_CHUNKS];
 static size_t chunk_count;
+/* Mixed into every page's word. The serial alone (or with the PID, which is
+ * the same in every tiny guest: the boot is deterministic) would give like
+ * guests the same pages, and KSM would merge what is meant to be each
+ * guest's own memory. */
+static uint64_t salt;
+
+static void init_salt(void)
+{
+    if (getrandom(&salt, sizeof(salt), GRND_NONBLOCK) == (ssize_t)sizeof(salt))
+        return;
+    struct timespec ts; /* no entropy yet: the boot's nanoseconds differ too */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    salt = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 48);
+}
 
 static uint64_t now_ms(void)
 {
@@ -73,7 +89,7 @@ static int grow(void)
     static uint64_t page_serial;
     long page = sysconf(_SC_PAGESIZE);
     for (size_t off = 0; off < CHUNK_BYTES; off += (size_t)page) {
-        uint64_t v = ++page_serial ^ ((uint64_t)getpid() << 40);
+        uint64_t v = ++page_serial ^ salt;
         memcpy((char *)p + off, &v, sizeof(v));
     }
     chunks[chunk_count++] = p;
@@ -103,7 +119,7 @@ static int write_cache(uint64_t bytes)
     for (uint64_t off = 0; off < bytes && rc == 0; off += CHUNK_BYTES) {
         size_t n = bytes - off < CHUNK_BYTES ? (size_t)(bytes - off) : CHUNK_BYTES;
         for (size_t p = 0; p < n; p += (size_t)page) {
-            uint64_t v = ++serial ^ ((uint64_t)getpid() << 40) ^ (1ull << 63);
+            uint64_t v = ++serial ^ salt ^ (1ull << 63);
             memcpy(buf + p, &v, sizeof(v));
         }
         ssize_t w = pwrite(fd, buf, n, (off_t)off);
@@ -131,6 +147,7 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IONBF, 0);
+    init_salt();
     if (spec.high_bytes)
         own_cgroup(spec.high_bytes);
     uint64_t t0 = now_ms();

@@ -534,7 +534,7 @@ def header_markdown(rows: Sequence[dict], plot: str | None) -> list[str]:
         lines.append("")
         # Rows whose workloads differ (page cache left or not) say so: their
         # figures are not comparable.
-        caches = {(r.get("run") or {}).get("cache_mib") for r in rows}
+        caches = {(r.get("run") or {}).get("cache_mib") or 0 for r in rows}  # none: 0
         with_cache = len(caches) > 1
         lines.append("| strategy | date | commit | other QEMU processes at start |"
                      + (" page cache left per guest (MiB) |" if with_cache else ""))

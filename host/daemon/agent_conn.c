@@ -187,8 +187,8 @@ static const char *dispatch(struct agent_conn *a, const struct proto_frame *f)
     case PROTO_RECLAIM_DONE: {
         const struct proto_reclaim_done *d = &f->u.reclaim_done;
         int e = proto_error_errno(d->status);
-        /* The guest's word: never more than was asked counts. */
-        uint64_t freed = MIN(d->freed_bytes, d->requested_bytes);
+        /* The guest's word: never more than we asked counts. */
+        uint64_t freed = MIN(d->freed_bytes, a->reclaim_asked_bytes);
         a->reclaims++;
         a->reclaimed_bytes =
             a->reclaimed_bytes > G_MAXUINT64 - freed ? G_MAXUINT64 : a->reclaimed_bytes + freed;
@@ -427,6 +427,7 @@ int agent_conn_send_reclaim(struct agent_conn *a, uint64_t bytes)
         return -EOPNOTSUPP;
     struct proto_frame f = {.type = PROTO_RECLAIM};
     f.u.reclaim.request_bytes = bytes;
+    a->reclaim_asked_bytes = bytes;
     int rc = send_frame(a, &f);
     if (rc < 0)
         disconnect(a, false, "cannot send RECLAIM");

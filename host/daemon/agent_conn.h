@@ -75,12 +75,13 @@ struct agent_conn {
     uint64_t frames;  /* valid frames received, all connections */
     uint64_t rejects; /* disconnects for misbehaviour */
     uint64_t connects;
-    uint64_t polls;             /* POLL frames sent */
-    uint64_t reclaims;          /* RECLAIM_DONE frames taken, all connections */
-    uint64_t reclaimed_bytes;   /* their freed bytes (each capped at its request) */
-    struct agent_frames expect; /* what this connection waits for; reset at connect */
-    uint64_t violations;        /* frames ignored as protocol violations, all connections */
-    struct log_limit log;       /* lines this guest can cause; kept across connections */
+    uint64_t polls;               /* POLL frames sent */
+    uint64_t reclaims;            /* RECLAIM_DONE frames taken, all connections */
+    uint64_t reclaimed_bytes;     /* their freed bytes (each capped at what we asked) */
+    uint64_t reclaim_asked_bytes; /* the last RECLAIM sent: caps the guest's answer */
+    struct agent_frames expect;   /* what this connection waits for; reset at connect */
+    uint64_t violations;          /* frames ignored as protocol violations, all connections */
+    struct log_limit log;         /* lines this guest can cause; kept across connections */
     const struct agent_events *events;
     void *ctx;
 };

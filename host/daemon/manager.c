@@ -534,6 +534,7 @@ static void fill_inputs(struct manager *m, struct bd_vm *vm, gint64 now, gint64 
         a->free_extra_bytes = (uint64_t)vm->report_extra_bytes;
     }
     in->device_moved_ms = vm->device_moving ? now : vm->device_moved_ms;
+    in->no_free_page_reporting = vm->balloon.free_page_reporting == 0;
 
     const struct vmsource_balloon *b = &vm->balloon;
     struct policy_guest_stats *s = &in->stats;
@@ -1006,7 +1007,16 @@ static void tick_actuate(struct manager *m, struct bd_vm **vms, size_t n, gint64
         actuate(m, vms[order[k]], &plan[order[k]], now, &budget);
     for (size_t i = 0; i < n; i++) {
         struct bd_vm *vm = vms[i];
-        if (!m->dry_run && vm->out.reclaim_bytes > 0 && vm->has_agent)
+        if (m->dry_run || vm->out.reclaim_bytes == 0 || !vm->has_agent)
+            continue;
+        /* A shrink step's RECLAIM goes with its logged move; an idle one
+         * (policy.c request_idle_reclaim, at most once an idle period) is
+         * said here. */
+        if (vm->out.decision == POLICY_HOLD &&
+            agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes) == 0)
+            g_message("%s: idle: RECLAIM %" G_GUINT64_FORMAT " MiB of cold page cache", vm->name,
+                      vm->out.reclaim_bytes >> 20);
+        else if (vm->out.decision != POLICY_HOLD)
             agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes);
     }
 }

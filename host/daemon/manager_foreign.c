@@ -96,7 +96,7 @@ void manager_foreign_apply(struct bd_vm *vm)
     struct policy_vm_out *out = &vm->out;
     uint64_t cur = planner_current_bytes(vm->target_set_bytes, vm->in.actual_bytes);
     uint64_t held = planner_foreign_target(out->decision, out->target_bytes, cur);
-    out->reclaim_bytes = 0; /* RECLAIM serves a shrink: none while held */
+    out->reclaim_bytes = 0; /* no RECLAIM (a shrink's or an idle one) while held */
     if (held == out->target_bytes && out->decision == POLICY_GROW_URGENT)
         return; /* the guest under pressure: its growth passes */
     char a[32];

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -412,11 +413,22 @@ static int guest_cgroup(const char *dir, const char *name)
  * caller has unlinked the old one; O_TRUNC empties one that came back).
  * Returns 0 or -errno.
  */
+#define FLEET_TMPFS_MAGIC 0x01021994 /* linux/magic.h TMPFS_MAGIC */
+
+/* The scratch disk, sparse. Refused on tmpfs (-EXDEV): its blocks would be
+ * host memory, counted against the very fleet it serves, and QEMU's
+ * cache=none (O_DIRECT) fails there before Linux 6.6. */
 static int make_disk(const char *path, unsigned mib)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
+    struct statfs fs;
+    if (fstatfs(fd, &fs) == 0 && (unsigned long)fs.f_type == FLEET_TMPFS_MAGIC) {
+        close(fd);
+        g_unlink(path);
+        return -EXDEV;
+    }
     int rc = ftruncate(fd, (off_t)mib << 20) == 0 ? 0 : -errno;
     if (close(fd) != 0 && rc == 0)
         rc = -errno;
@@ -448,7 +460,12 @@ static int spawn_guest(const struct fleet_spec *spec, unsigned index, pid_t *lau
     if (spec->disk_mib) {
         int rc = make_disk(disk, spec->disk_mib);
         if (rc != 0) {
-            say("%s: cannot create its disk %s: %s", name, disk, g_strerror(-rc));
+            if (rc == -EXDEV)
+                say("%s: its disk %s would be on tmpfs, that is host memory (and no "
+                    "cache=none): give --state a directory on a disk-backed file system",
+                    name, disk);
+            else
+                say("%s: cannot create its disk %s: %s", name, disk, g_strerror(-rc));
             return rc;
         }
     }

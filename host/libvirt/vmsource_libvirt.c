@@ -315,6 +315,9 @@ static void add_vm(struct lv_source *ls, struct lv_dom_snapshot *s)
         .deflate_on_oom = !vm->info.has_balloon  ? -1
                           : vm->info.autodeflate ? 1
                                                  : 0,
+        .free_page_reporting = !vm->info.has_balloon          ? -1
+                               : vm->info.free_page_reporting ? 1
+                                                              : 0,
     };
     vm->paused = s->paused;
     vm->pid = lv_find_qemu_pid("/proc", vm->name);

@@ -236,7 +236,9 @@ static const struct key_def keys[] = {
         agent_required,
         "Never shrink without a fresh report from ballast-agent (guest-stats are not enough)."),
     VMK("reclaim_allowed", CONFIG_KEY_BOOL, "bool", "true", 0, 1, META | RUNTIME, FIELD_BOOL,
-        reclaim_allowed, "ballastd may ask the agent to RECLAIM (drop caches) before a shrink."),
+        reclaim_allowed,
+        "ballastd may ask the agent to RECLAIM: before a shrink step, at a stall, and an idle "
+        "guest's cold page cache."),
     /* Not at runtime: whether QEMU registers the VM's RAM with KSM is
      * decided when QEMU starts (the fleet launcher's mem-merge=off). */
     VMK("ksm", CONFIG_KEY_BOOL, "bool", "true", 0, 1, META, FIELD_BOOL, ksm,

@@ -603,6 +603,7 @@ static void note_growth(const struct vm_view *v, struct policy_vm_state *s)
     s->last_grow_ms = v->now_ms;
     s->grown = true;
     s->shrink_unseen = false; /* the target is up again: nothing to read late */
+    s->idle_since_ms = 0;     /* pressure, even at max: not idle */
 }
 
 /* The VM's policy and the timing of this call: all that the rules before
@@ -865,6 +866,7 @@ static void note_guest_deflate(struct vm_view *v, struct policy_vm_state *s,
     }
     s->deflate_held = true;
     s->deflate_hold_until_ms = v->now_ms + (int64_t)v->t->deflate_hold_ms;
+    s->idle_since_ms = 0; /* the guest needed memory: not idle */
     if (above_now && !v->g.heavy) {
         v->g.urgent = true;
         v->g.cause = POLICY_CAUSE_GUEST_DEFLATE;
@@ -1527,26 +1529,58 @@ static void request_reclaim(const struct policy_tunables *t, const struct policy
  * guest is never trimmed twice in a row; a RECLAIM for a shrink step
  * (request_reclaim) goes first.
  */
+/* Whether the last idle RECLAIM paid, from the first report made 2 s or
+ * more after it (the agent answers within about a second): the cold cache
+ * fell by idle_reclaim_min or more. One that did not (pages pinned or dirty,
+ * a guest that cannot reclaim) is not repeated every period: the wait
+ * doubles, up to 16 periods, and is back to one once a reclaim pays. A
+ * cache that grew again later is not held against the reclaim. */
+static void idle_reclaim_judge(const struct policy_tunables *t, const struct policy_vm_in *in,
+                               struct policy_vm_state *s, int64_t now_ms)
+{
+    const struct policy_agent_report *a = &in->agent;
+    if (!s->idle_judge_pending || !a->valid || a->age_ms > (uint64_t)INT64_MAX ||
+        now_ms - (int64_t)a->age_ms < s->idle_reclaim_ms + 2000)
+        return;
+    s->idle_judge_pending = false;
+    uint64_t wait = s->idle_wait_ms ? s->idle_wait_ms : t->idle_reclaim_after_ms;
+    if (add_sat(a->inactive_file_bytes, t->idle_reclaim_min_bytes) > s->idle_cold_asked_bytes)
+        s->idle_wait_ms = min_u64(2 * wait, 16 * t->idle_reclaim_after_ms);
+    else
+        s->idle_wait_ms = t->idle_reclaim_after_ms;
+}
+
 static void request_idle_reclaim(const struct policy_tunables *t, const struct policy_vm_in *in,
                                  struct policy_vm_state *s, int64_t now_ms, struct policy_vm_out *o)
 {
+    const struct policy_agent_report *a = &in->agent;
+    idle_reclaim_judge(t, in, s, now_ms);
+    char why[96];
     bool idle = s->initialized && o->decision == POLICY_HOLD && !in->pressure_event &&
-                agent_fresh(in, t) && in->agent.psi_some_avg10_pct < 1.0 &&
-                in->agent.psi_full_avg10_pct <= 0.0;
+                !in->guest_raised_over_bytes && agent_fresh(in, t) &&
+                agent_plausible(in, s, total_slack(in->params.max_bytes), why, sizeof(why)) &&
+                psi_plausible(a->psi_some_avg10_pct) && a->psi_some_avg10_pct < 1.0 &&
+                psi_plausible(a->psi_full_avg10_pct) && a->psi_full_avg10_pct <= 0.0;
     if (!idle || s->idle_since_ms == 0 || now_ms < s->idle_since_ms) {
         s->idle_since_ms = now_ms;
         return;
     }
-    if (t->idle_reclaim_after_ms == 0 || !in->params.reclaim_allowed || o->reclaim_bytes > 0 ||
-        (uint64_t)(now_ms - s->idle_since_ms) < t->idle_reclaim_after_ms)
+    uint64_t wait = s->idle_wait_ms ? s->idle_wait_ms : t->idle_reclaim_after_ms;
+    if (t->idle_reclaim_after_ms == 0 || in->params.mode != POLICY_MODE_MANAGED ||
+        !in->params.reclaim_allowed || in->no_free_page_reporting || o->reclaim_bytes > 0 ||
+        (uint64_t)(now_ms - s->idle_since_ms) < wait)
         return;
-    uint64_t cold = in->agent.inactive_file_bytes;
-    if (cold == 0 || cold < t->idle_reclaim_min_bytes || cold > in->agent.mem_total_bytes)
-        return; /* nothing worth a request, or an implausible report */
+    /* The guest's figure, bounded by what it can hold at all. */
+    uint64_t cold = min_u64(a->inactive_file_bytes, min_u64(a->mem_total_bytes, vm_cur(in)));
+    if (cold == 0 || cold < t->idle_reclaim_min_bytes)
+        return; /* nothing worth a request */
     o->reclaim_bytes = cold;
     reason_append(o, "; idle %llu s: reclaim %llu MiB of cold page cache",
                   (unsigned long long)((uint64_t)(now_ms - s->idle_since_ms) / 1000),
                   (unsigned long long)(cold >> 20));
+    s->idle_cold_asked_bytes = cold;
+    s->idle_reclaim_ms = now_ms;
+    s->idle_judge_pending = true;
     s->idle_since_ms = now_ms; /* the next one after another idle period */
 }
 

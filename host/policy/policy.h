@@ -223,6 +223,10 @@ struct policy_vm_in {
      * the guest onlines it. A report that arrived before then is read as an
      * unseen shrink is (policy.c note_moves_seen). */
     int64_t device_moved_ms;
+    /* The balloon is known to run without free page reporting: memory the
+     * guest frees stays with the host's copy, so an idle reclaim would cost
+     * the guest its cache for nothing. false = on or unknown. */
+    bool no_free_page_reporting;
     struct policy_agent_report agent;
     struct policy_guest_stats stats;
 };
@@ -274,6 +278,15 @@ struct policy_vm_state {
     /* Idle reclaim: held, without guest pressure, since this time (reset by
      * any change, pressure or idle RECLAIM). */
     int64_t idle_since_ms;
+    /* The wait before the next idle RECLAIM: idle_reclaim_after_ms, doubled
+     * (up to 16x) while reclaims leave the cold cache where it was; 0 =
+     * idle_reclaim_after_ms. The last one asked idle_cold_asked_bytes at
+     * idle_reclaim_ms; idle_judge_pending until a later report shows whether
+     * it paid. */
+    uint64_t idle_wait_ms;
+    uint64_t idle_cold_asked_bytes;
+    int64_t idle_reclaim_ms;
+    bool idle_judge_pending;
 };
 
 struct policy_vm_out {

@@ -81,6 +81,7 @@ static void on_features(QmpConn *conn, const QmpBalloonFeatures *features, const
     if (fq->closing || error)
         return; /* unknown stays unknown */
     fq->balloon.deflate_on_oom = features->deflate_on_oom ? 1 : 0;
+    fq->balloon.free_page_reporting = features->free_page_reporting ? 1 : 0;
     fq->vmem.deflate_on_oom = features->deflate_on_oom;
     fleet_qmp_emit(fq);
 }

@@ -42,6 +42,10 @@ struct vmsource_balloon {
      * deflate-on-oom, libvirt's autodeflate='on'): the guest's safety net
      * while ballastd is down. 1, 0, -1 unknown. */
     int deflate_on_oom;
+    /* The balloon reports the guest's free pages to the host (QEMU's
+     * free-page-reporting, libvirt's freePageReporting='on'): memory the
+     * guest frees goes back by itself. 1, 0, -1 unknown. */
+    int free_page_reporting;
     /*
      * A virtio-mem device beside (or instead of) the balloon, when the
      * source drives one (docs/virtio-mem.md); vmem_max_bytes 0 = none. Then
@@ -87,6 +91,7 @@ static inline struct vmsource_balloon vmsource_balloon_unknown(void)
         .guest_available_bytes = -1,
         .guest_free_bytes = -1,
         .deflate_on_oom = -1,
+        .free_page_reporting = -1,
     };
 }
 

@@ -277,10 +277,10 @@ static void test_idle_reclaim(void)
     /* 6 MiB is still over idle_reclaim_min (4): asked again, a period later */
     CU_ASSERT(second > 0 && second - first >= 30000);
 
-    /* Under idle_reclaim_min: never. Pressure in the guest: never. */
-    struct policy_vm_params params;
-    policy_vm_params_default(&params, 256 * MIB);
-    for (int variant = 0; variant < 4; variant++) {
+    /* Under idle_reclaim_min, guest pressure, reclaim_allowed = false, the
+     * key at 0, a balloon without free page reporting, safe and observe
+     * mode, an implausible report: never. */
+    for (int variant = 0; variant < 8; variant++) {
         sim_guest_init(&g, 256, 40, variant == 0 ? 3 : 64);
         g.cold_cache = true;
         g.psi_some_pct = variant == 1 ? 5.0 : 0.0;
@@ -291,15 +291,62 @@ static void test_idle_reclaim(void)
             sim_guest_input(&g, "vm", &in);
             if (variant == 2)
                 in.params.reclaim_allowed = false;
+            if (variant == 4)
+                in.no_free_page_reporting = true;
+            if (variant == 5)
+                in.params.mode = POLICY_MODE_SAFE;
+            if (variant == 6)
+                in.params.mode = POLICY_MODE_OBSERVE;
+            if (variant == 7)
+                in.agent.mem_available_bytes = in.agent.mem_total_bytes + MIB; /* a lie */
             struct policy_snapshot snap = snapshot(t, &in, 1);
             if (variant == 3)
                 tun.idle_reclaim_after_ms = 0;
             struct policy_vm_out o = eval1(&snap, &in, &s2);
             CU_ASSERT(o.decision != POLICY_HOLD || o.reclaim_bytes == 0);
+            CU_ASSERT(strstr(o.reason, "cold page cache") == NULL);
             sim_guest_apply(&g, &o);
             t += (int64_t)tun.tick_interval_ms;
         }
     }
+}
+
+/* An idle reclaim that does not pay (the cold cache stays) is not repeated
+ * every period: the wait doubles up to 16 periods, and is one period again
+ * once a reclaim pays. */
+static void test_idle_reclaim_backoff(void)
+{
+    struct sim_guest g;
+    sim_guest_init(&g, 256, 40, 64);
+    g.cold_cache = true;
+    struct policy_vm_state st = {0};
+    int64_t now = 1000, times[6];
+    int n = 0;
+    bool refilled = false;
+    for (int i = 0; i < 12 * 60 * 2 && n < 6; i++) { /* 2 h of 5 s ticks */
+        struct policy_vm_in in;
+        sim_guest_input(&g, "vm", &in);
+        struct policy_snapshot snap = snapshot(now, &in, 1);
+        struct policy_vm_out o = eval1(&snap, &in, &st);
+        if (o.reclaim_bytes > 0 && o.decision == POLICY_HOLD) {
+            times[n++] = now;
+            if (n == 5)
+                g.cache_bytes = 0; /* the fifth one pays */
+        } else if (n == 5 && !refilled && now - times[4] >= 10000) {
+            g.cache_bytes = 64 * MIB; /* and the guest reads as much again */
+            refilled = true;
+        }
+        sim_guest_apply(&g, &o);
+        now += (int64_t)tun.tick_interval_ms;
+    }
+    CU_ASSERT_EQUAL_FATAL(n, 6);
+    /* gaps: 60, 120, 240 s (doubling while nothing falls), then 480 */
+    CU_ASSERT(times[1] - times[0] >= 60000 && times[1] - times[0] < 70000);
+    CU_ASSERT(times[2] - times[1] >= 120000 && times[2] - times[1] < 130000);
+    CU_ASSERT(times[3] - times[2] >= 240000 && times[3] - times[2] < 250000);
+    CU_ASSERT(times[4] - times[3] >= 480000 && times[4] - times[3] < 490000);
+    /* the fifth paid (cache 64 -> 0): the next wait is one period again */
+    CU_ASSERT(times[5] - times[4] >= 30000 && times[5] - times[4] < 40000);
 }
 
 /* After settling small, the guest's load jumps: PRESSURE arrives and the
@@ -1947,6 +1994,7 @@ static CU_TestInfo policy_tests[] = {
     {"no oscillation with noise", test_no_oscillation_with_noise},
     {"uses MemAvailable not MemFree", test_uses_memavailable},
     {"idle reclaim of cold page cache", test_idle_reclaim},
+    {"idle reclaim backs off when it does not pay", test_idle_reclaim_backoff},
     {"spike grows at once", test_spike_grows_at_once},
     {"urgent signals", test_urgent_signals},
     {"grow on rising usage", test_grow_on_rising_usage},
