@@ -132,6 +132,6 @@ int workload_cache_due(const struct workload_spec *s, uint64_t prev_target, uint
     if (s->cache_bytes == 0 || !held)
         return 0;
     if (s->kind == WORKLOAD_STEADY || s->kind == WORKLOAD_IDLE)
-        return writes == 0 && (s->kind == WORKLOAD_IDLE || (target > 0 && target != UINT64_MAX));
+        return writes == 0 && (s->kind == WORKLOAD_IDLE || target > 0);
     return prev_target != UINT64_MAX && target < prev_target;
 }

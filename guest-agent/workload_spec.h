@@ -25,9 +25,8 @@ struct workload_spec {
     uint64_t hold_ms;
     uint64_t every_ms; /* 0: once */
     uint64_t tick_ms;
-    uint64_t high_bytes; /* memory.high of the workload's own cgroup; 0: none */
-    uint64_t
-        cache_bytes; /* written to the disk after each drop (see workload_cache_due); 0: none */
+    uint64_t high_bytes;  /* memory.high of the workload's own cgroup; 0: none */
+    uint64_t cache_bytes; /* written to the disk after each drop (workload_cache_due); 0: none */
 };
 
 /* Returns 0 or -EINVAL (unknown kind or key, bad size or duration). */

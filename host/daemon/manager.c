@@ -1012,12 +1012,10 @@ static void tick_actuate(struct manager *m, struct bd_vm **vms, size_t n, gint64
         /* A shrink step's RECLAIM goes with its logged move; an idle one
          * (policy.c request_idle_reclaim, at most once an idle period) is
          * said here. */
-        if (vm->out.decision == POLICY_HOLD &&
-            agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes) == 0)
+        if (agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes) == 0 &&
+            vm->out.decision == POLICY_HOLD)
             g_message("%s: idle: RECLAIM %" G_GUINT64_FORMAT " MiB of cold page cache", vm->name,
                       vm->out.reclaim_bytes >> 20);
-        else if (vm->out.decision != POLICY_HOLD)
-            agent_conn_send_reclaim(&vm->agent, vm->out.reclaim_bytes);
     }
 }
 

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <glib/gstdio.h>
 #include <limits.h>
 #include <stdio.h>
@@ -411,20 +412,17 @@ static int guest_cgroup(const char *dir, const char *name)
  * The scratch disk of --disk (fleet_qemu.c, add_disk): a sparse file of
  * MIB MiB, made fresh so that no data of a previous run is read back (the
  * caller has unlinked the old one; O_TRUNC empties one that came back).
- * Returns 0 or -errno.
+ * Refused on tmpfs (-EXDEV): its blocks would be host memory, counted
+ * against the very fleet it serves, and QEMU's cache=none (O_DIRECT) fails
+ * there before Linux 6.6. Returns 0 or -errno.
  */
-#define FLEET_TMPFS_MAGIC 0x01021994 /* linux/magic.h TMPFS_MAGIC */
-
-/* The scratch disk, sparse. Refused on tmpfs (-EXDEV): its blocks would be
- * host memory, counted against the very fleet it serves, and QEMU's
- * cache=none (O_DIRECT) fails there before Linux 6.6. */
 static int make_disk(const char *path, unsigned mib)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
     struct statfs fs;
-    if (fstatfs(fd, &fs) == 0 && (unsigned long)fs.f_type == FLEET_TMPFS_MAGIC) {
+    if (fstatfs(fd, &fs) == 0 && (unsigned long)fs.f_type == TMPFS_MAGIC) {
         close(fd);
         g_unlink(path);
         return -EXDEV;

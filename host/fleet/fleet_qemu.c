@@ -179,11 +179,17 @@ static void add_boot(GPtrArray *argv, const struct fleet_spec *spec, unsigned in
     add(argv, cmdline);
 }
 
+/* The suffix of a virtio device's QEMU name: virtio-mmio ("-device") on
+ * microvm, PCI on q35 (the machine a virtio-mem actuator needs). */
+static const char *virtio_bus(const struct fleet_spec *spec)
+{
+    return fleet_actuator_has_vmem(spec->actuator) ? "pci" : "device";
+}
+
 /* The balloon and the virtio-mem device, as the actuator says. */
 static void add_actuators(GPtrArray *argv, const struct fleet_spec *spec, unsigned index)
 {
-    /* virtio-mmio on microvm, PCI on q35. */
-    const char *bus = fleet_actuator_has_vmem(spec->actuator) ? "pci" : "device";
+    const char *bus = virtio_bus(spec);
     /* Free page reporting returns memory the guest freed without a balloon move;
      * off (--no-free-page-reporting) is QEMU's and libvirt's default. */
     if (fleet_actuator_has_balloon(spec->actuator)) {
@@ -209,8 +215,7 @@ static void add_actuators(GPtrArray *argv, const struct fleet_spec *spec, unsign
  * such cache behind. cache=none opens the file O_DIRECT: the host keeps none
  * of the disk's data in its own page cache, which would otherwise count as
  * host memory beside the guests' (benchmarks measure host memory).
- * aio=threads needs neither io_uring nor libaio in QEMU's build. virtio-mmio
- * on microvm, PCI on q35, as add_actuators.
+ * aio=threads needs neither io_uring nor libaio in QEMU's build.
  */
 static void add_disk(GPtrArray *argv, const struct fleet_spec *spec, const char *disk)
 {
@@ -220,8 +225,7 @@ static void add_disk(GPtrArray *argv, const struct fleet_spec *spec, const char 
     add(argv, "-drive");
     addf(argv, "file=%s,if=none,id=scratch,format=raw,cache=none,aio=threads", disk_esc);
     add(argv, "-device");
-    addf(argv, "virtio-blk-%s,drive=scratch",
-         fleet_actuator_has_vmem(spec->actuator) ? "pci" : "device");
+    addf(argv, "virtio-blk-%s,drive=scratch", virtio_bus(spec));
 }
 
 /* The agent's port, the QMP monitors, and daemonizing. */

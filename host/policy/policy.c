@@ -1513,22 +1513,12 @@ static void request_reclaim(const struct policy_tunables *t, const struct policy
         o->reclaim_bytes = step;
 }
 
-/*
- * Idle reclaim. Page cache a guest keeps after it ran something is neither
- * free (free page reporting cannot return it) nor like other guests' (KSM
- * cannot merge it), and MemAvailable counts it as available, so the balloon
- * leaves what fits in the headroom in place: on the host it costs as much
- * as the guest's working set. Once a VM has been held at its target with no
- * memory pressure in the guest (PSI some avg10 under 1%, no PRESSURE frame)
- * for idle_reclaim_after_ms, it is asked to RECLAIM its cold page cache,
- * Inactive(file): the kernel's own verdict of what was not used lately, so
- * hot file pages (binaries, libraries) stay. Free page reporting then
- * returns the freed pages to the host. Feedback: a guest that needs the data
- * again reads it back, its PSI or a PRESSURE frame resets the idle clock,
- * and the next idle reclaim waits for another whole idle period, so a busy
- * guest is never trimmed twice in a row; a RECLAIM for a shrink step
- * (request_reclaim) goes first.
- */
+/* The idle time the next idle RECLAIM waits for (idle_reclaim_judge's). */
+static uint64_t idle_wait(const struct policy_tunables *t, const struct policy_vm_state *s)
+{
+    return s->idle_wait_ms ? s->idle_wait_ms : t->idle_reclaim_after_ms;
+}
+
 /* Whether the last idle RECLAIM paid, from the first report made 2 s or
  * more after it (the agent answers within about a second): the cold cache
  * fell by idle_reclaim_min or more. One that did not (pages pinned or dirty,
@@ -1543,13 +1533,28 @@ static void idle_reclaim_judge(const struct policy_tunables *t, const struct pol
         now_ms - (int64_t)a->age_ms < s->idle_reclaim_ms + 2000)
         return;
     s->idle_judge_pending = false;
-    uint64_t wait = s->idle_wait_ms ? s->idle_wait_ms : t->idle_reclaim_after_ms;
     if (add_sat(a->inactive_file_bytes, t->idle_reclaim_min_bytes) > s->idle_cold_asked_bytes)
-        s->idle_wait_ms = min_u64(2 * wait, 16 * t->idle_reclaim_after_ms);
+        s->idle_wait_ms = min_u64(2 * idle_wait(t, s), 16 * t->idle_reclaim_after_ms);
     else
         s->idle_wait_ms = t->idle_reclaim_after_ms;
 }
 
+/*
+ * Idle reclaim. Page cache a guest keeps after it ran something is neither
+ * free (free page reporting cannot return it) nor like other guests' (KSM
+ * cannot merge it), and MemAvailable counts it as available, so the balloon
+ * leaves what fits in the headroom in place: on the host it costs as much
+ * as the guest's working set. Once a VM has been held at its target with no
+ * memory pressure in the guest (PSI some avg10 under 1%, no PRESSURE frame)
+ * for idle_reclaim_after_ms, it is asked to RECLAIM as much as its cold page
+ * cache, Inactive(file): the kernel's own verdict of what was not used
+ * lately (the agent's memory.reclaim then takes the coldest pages). Free
+ * page reporting then returns the freed pages to the host. Feedback: a
+ * guest that needs the data again reads it back, its PSI or a PRESSURE
+ * frame resets the idle clock, and the next idle reclaim waits for another
+ * whole idle period, so a busy guest is never trimmed twice in a row; a
+ * RECLAIM for a shrink step (request_reclaim) goes first.
+ */
 static void request_idle_reclaim(const struct policy_tunables *t, const struct policy_vm_in *in,
                                  struct policy_vm_state *s, int64_t now_ms, struct policy_vm_out *o)
 {
@@ -1565,10 +1570,9 @@ static void request_idle_reclaim(const struct policy_tunables *t, const struct p
         s->idle_since_ms = now_ms;
         return;
     }
-    uint64_t wait = s->idle_wait_ms ? s->idle_wait_ms : t->idle_reclaim_after_ms;
     if (t->idle_reclaim_after_ms == 0 || in->params.mode != POLICY_MODE_MANAGED ||
         !in->params.reclaim_allowed || in->no_free_page_reporting || o->reclaim_bytes > 0 ||
-        (uint64_t)(now_ms - s->idle_since_ms) < wait)
+        (uint64_t)(now_ms - s->idle_since_ms) < idle_wait(t, s))
         return;
     /* The guest's figure, bounded by what it can hold at all. */
     uint64_t cold = min_u64(a->inactive_file_bytes, min_u64(a->mem_total_bytes, vm_cur(in)));
