@@ -512,6 +512,9 @@ def header_markdown(rows: Sequence[dict], plot: str | None) -> list[str]:
         cache = (f"; each guest leaves {fmt(run.get('cache_mib'))} MiB of page cache after "
                  "every burst (--cache)" if run.get("cache_mib") else
                  "; no page cache left behind (--cache 0)")
+    if run.get("pack_every_s") is not None:  # rows from before had every guest burst each round
+        cache += (f"; packing guests repeat their workload every {fmt(run.get('pack_every_s'))} s "
+                  "and idle between")
     lines.append(f"Fleet: {fmt(run.get('guests'))} guests x {fmt(run.get('memory_mib'))} MiB; "
                  f"packing budget {fmt(run.get('budget_mib'))} MiB"
                  f"{' (--quick)' if run.get('quick') else ''}{cache}")
@@ -709,8 +712,15 @@ def pack_table(rows: Sequence[dict]) -> list[str]:
         out.append(f"| {label(r['strategy'])} | {fmt(p.get('budget_mib'))} MiB | {fit_text} | "
                    f"{fmt_ratio(ratio(fit, b_fit))} | {why} | {len(rounds)} | {fmt(per)} |")
     out.append("")
-    out.append("Rounds (each: the fleet at that size observed for one spike period; cost = "
-               "MemTotal - MemAvailable over the round minus before the first guest):")
+    window = next(((r.get("run") or {}).get("pack_window_s") for r in have
+                   if (r.get("run") or {}).get("pack_window_s") is not None), None)
+    if window is None:  # rows from before: every guest burst each round
+        out.append("Rounds (each: the fleet at that size observed for one spike period; cost = "
+                   "MemTotal - MemAvailable over the round minus before the first guest):")
+    else:
+        out.append(f"Rounds (each: the newest pair's first burst, then {fmt(window)} s of the "
+                   "fleet at that size; cost = MemTotal - MemAvailable over those seconds minus "
+                   "before the first guest):")
     out.append("")
     out.append("| strategy | guests | cost median (MiB) | cost max (MiB) | verdict |")
     out.append("|---|---|---|---|---|")

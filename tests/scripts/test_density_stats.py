@@ -401,6 +401,21 @@ class ReportTest(unittest.TestCase):
         b["run"]["cache_mib"] = 0
         self.assertIn("no page cache left behind (--cache 0)", ds.results_markdown([b]))
 
+    def test_markdown_idle_packing(self):
+        # Rows from before pack_every_s had every guest burst each round and
+        # say so; a run with it names the repeat and the round's window.
+        b, e = fixture_rows()
+        md = ds.results_markdown([b, e])
+        self.assertIn("observed for one spike period", md)
+        self.assertNotIn("repeat their workload", md)
+        for r in (b, e):
+            r["run"] = dict(r["run"], pack_every_s=600, pack_window_s=90)
+        md = ds.results_markdown([b, e])
+        self.assertIn("packing guests repeat their workload every 600 s and idle between", md)
+        self.assertIn("Rounds (each: the newest pair's first burst, then 90 s of the fleet at "
+                      "that size;", md)
+        self.assertNotIn("one spike period", md)
+
     def test_markdown_clean_and_empty(self):
         b, _ = fixture_rows()
         md = ds.results_markdown([b])
