@@ -403,6 +403,34 @@ static void test_merging_resumes(void)
     CU_ASSERT_TRUE(new_rate(&out, &in.cur) > 2000);
 }
 
+/*
+ * Freshly booted guests: their RAM is mostly absent, so ksmd's full scans
+ * take seconds, and their pages still change, so nothing merges yet. Two
+ * such scans 12 s after the start are no verdict; min_on_ms is (the
+ * integration.ksm.fleet flake this case pins).
+ */
+static void test_fast_scans_over_volatile_pages_wait_min_on(void)
+{
+    struct ksm_tuner_input in = running(856, 1.3, 0, 1);
+    in.state.full_scans_at_start = 3; /* cur.full_scans = 6: two "full" scans since */
+    in.state.since_change_ms = 12 * 1000;
+    in.state.phase = KSM_PHASE_PROBING;
+    in.cur.general_profit_bytes = -(15 << 20);
+    struct ksm_tuner_output out;
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&in, &out), 0);
+    CU_ASSERT_FALSE(sets(&out, KSM_S_RUN) && out.settings.run == 0);
+    CU_ASSERT_FALSE(out.state.stopped_unprofitable);
+    CU_ASSERT_NOT_EQUAL(out.state.phase, KSM_PHASE_BACKED_OFF);
+
+    /* Still nothing merged and no profit once min_on_ms has passed: now it stops. */
+    in.state.since_change_ms = cfg.min_on_ms - in.interval_ms;
+    CU_ASSERT_EQUAL(ksm_tuner_decide(&in, &out), 0);
+    CU_ASSERT_TRUE(sets(&out, KSM_S_RUN));
+    CU_ASSERT_EQUAL(out.settings.run, 0);
+    CU_ASSERT_TRUE(out.state.stopped_unprofitable);
+    CU_ASSERT_PTR_NOT_NULL(strstr(reason_of(&out, KSM_S_RUN), "does not pay"));
+}
+
 static void test_unprofitable_stops_and_waits_for_growth(void)
 {
     struct ksm_tuner_input in = running(1000, 5.0, 0, 1);
@@ -1174,6 +1202,7 @@ static CU_TestInfo tuner_tests[] = {
     {"slow rate uses longer sleep", test_slow_rate_uses_longer_sleep},
     {"merging resumes", test_merging_resumes},
     {"unprofitable stops and waits", test_unprofitable_stops_and_waits_for_growth},
+    {"fast scans over volatile pages wait min_on", test_fast_scans_over_volatile_pages_wait_min_on},
     {"first pass paced for the merging pass", test_first_pass_paced_for_merging},
     {"closed loop holds budget", test_closed_loop_holds_budget},
     {"like fleet merges without commitment", test_like_fleet_merges_without_commitment},
