@@ -16,6 +16,11 @@ static const char R_OVER[] = "target above boot + virtio-mem max: planned at the
 static const char R_UNPLUG_STALLED[] = "virtio-mem unplug stalled (memory the guest cannot move): "
                                        "held where it got, balloon for the rest";
 static const char R_PLUG_STALLED[] = "virtio-mem plug stalled: held where it got, balloon only";
+/* The same stalls on a guest without a balloon: nothing takes the rest. */
+static const char R_UNPLUG_STALLED_NB[] = "virtio-mem unplug stalled (memory the guest cannot "
+                                          "move): held where it got; no balloon for the rest";
+static const char R_PLUG_STALLED_NB[] = "virtio-mem plug stalled: held where it got; no balloon "
+                                        "to make up the difference";
 static const char R_PLUGGING[] = "virtio-mem plugging first; the balloon deflated until the "
                                  "blocks are there";
 static const char R_NO_BALLOON[] = "no balloon: virtio-mem in whole blocks, boot memory stays";
@@ -244,7 +249,10 @@ static void plan_vmem(const struct actuator_in *in, uint64_t want, struct actuat
 
     if (floored || capped) {
         out->actuator = in->has_balloon ? ACTUATOR_BALLOON : ACTUATOR_VIRTIO_MEM;
-        out->reason = floored ? R_UNPLUG_STALLED : R_PLUG_STALLED;
+        if (in->has_balloon)
+            out->reason = floored ? R_UNPLUG_STALLED : R_PLUG_STALLED;
+        else
+            out->reason = floored ? R_UNPLUG_STALLED_NB : R_PLUG_STALLED_NB;
         return;
     }
     out->actuator = out->balloon_held_bytes > 0 ? ACTUATOR_BOTH : ACTUATOR_VIRTIO_MEM;

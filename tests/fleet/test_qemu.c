@@ -341,38 +341,46 @@ static int index_of(char **argv, const char *word)
     return -1;
 }
 
-/* --disk on microvm: -drive and a virtio-mmio virtio-blk, right after the
- * actuators (before the serial device's port); nothing else moves. Without
- * --disk: no -drive at all (the golden line). */
+/*
+ * --disk adds exactly four words to guest idx's line: -drive DRIVE -device
+ * BLK,drive=scratch, right after the serial controller (before its port),
+ * and nothing else moves; the other transport's virtio-blk never appears.
+ * Without --disk: no -drive at all (the golden line).
+ */
+static void assert_disk_inserted(struct fleet_spec *spec, unsigned idx, const char *drive,
+                                 const char *blk, const char *other_blk, const char *serial)
+{
+    spec->disk_mib = 0;
+    char **none = fleet_qemu_argv(spec, idx);
+    CU_ASSERT_EQUAL(index_of(none, "-drive"), -1);
+    CU_ASSERT(find_opt(none, "-device", "virtio-blk") < 0);
+    spec->disk_mib = 64;
+    char **disk = fleet_qemu_argv(spec, idx);
+    int at = index_of(disk, "-drive");
+    char *dev = g_strdup_printf("%s,drive=scratch", blk);
+    const char *const want[] = {"-drive", drive, "-device", dev, NULL};
+    assert_words_at(disk, at, want);
+    CU_ASSERT_STRING_EQUAL(disk[at - 1], serial);
+    CU_ASSERT(find_opt(disk, "-device", other_blk) < 0);
+    CU_ASSERT_EQUAL_FATAL(g_strv_length(disk), g_strv_length(none) + 4);
+    for (int k = 0; none[k]; k++)
+        CU_ASSERT_STRING_EQUAL(none[k], disk[k < at ? k : k + 4]);
+    g_free(dev);
+    g_strfreev(none);
+    g_strfreev(disk);
+}
+
+/* --disk on microvm: a virtio-mmio virtio-blk, under TCG and KVM alike. */
 static void test_argv_disk_microvm(void)
 {
     struct fleet_spec spec;
     make_spec(&spec, NULL, true, FLEET_ACCEL_TCG);
     CU_ASSERT_EQUAL(spec.disk_mib, 0);
-    char **none = fleet_qemu_argv(&spec, 1);
-    CU_ASSERT_EQUAL(index_of(none, "-drive"), -1);
-    CU_ASSERT(find_opt(none, "-device", "virtio-blk") < 0);
-    spec.disk_mib = 64;
-    char **disk = fleet_qemu_argv(&spec, 1);
-    int at = index_of(disk, "-drive");
-    const char *const want[] = {"-drive", DISK_DRIVE("/run/f/vm1/disk.raw"), "-device",
-                                "virtio-blk-device,drive=scratch", NULL};
-    assert_words_at(disk, at, want);
-    CU_ASSERT_STRING_EQUAL(disk[at - 1], "virtio-serial-device,id=vser0");
-    CU_ASSERT(find_opt(disk, "-device", "virtio-blk-pci") < 0);
-    /* The rest is the line without a disk. */
-    CU_ASSERT_EQUAL_FATAL(g_strv_length(disk), g_strv_length(none) + 4);
-    for (int k = 0; none[k]; k++)
-        CU_ASSERT_STRING_EQUAL(none[k], disk[k < at ? k : k + 4]);
-    g_strfreev(none);
-    g_strfreev(disk);
-    /* Under KVM the same words. */
+    assert_disk_inserted(&spec, 1, DISK_DRIVE("/run/f/vm1/disk.raw"), "virtio-blk-device",
+                         "virtio-blk-pci", "virtio-serial-device,id=vser0");
     spec.accel = FLEET_ACCEL_KVM;
-    disk = fleet_qemu_argv(&spec, 0);
-    const char *const want0[] = {"-drive", DISK_DRIVE("/run/f/vm0/disk.raw"), "-device",
-                                 "virtio-blk-device,drive=scratch", NULL};
-    assert_words_at(disk, index_of(disk, "-drive"), want0);
-    g_strfreev(disk);
+    assert_disk_inserted(&spec, 0, DISK_DRIVE("/run/f/vm0/disk.raw"), "virtio-blk-device",
+                         "virtio-blk-pci", "virtio-serial-device,id=vser0");
     fleet_spec_clear(&spec);
 }
 
@@ -483,19 +491,8 @@ static void test_argv_disk_q35(void)
     for (size_t a = 0; a < G_N_ELEMENTS(actuators); a++) {
         struct fleet_spec spec;
         make_vmem_spec(&spec, actuators[a]);
-        char **none = fleet_qemu_argv(&spec, 2);
-        CU_ASSERT_EQUAL(index_of(none, "-drive"), -1);
-        spec.disk_mib = 1024;
-        char **disk = fleet_qemu_argv(&spec, 2);
-        int at = index_of(disk, "-drive");
-        const char *const want[] = {"-drive", DISK_DRIVE("/run/f/vm2/disk.raw"), "-device",
-                                    "virtio-blk-pci,drive=scratch", NULL};
-        assert_words_at(disk, at, want);
-        CU_ASSERT_STRING_EQUAL(disk[at - 1], "virtio-serial-pci,id=vser0");
-        CU_ASSERT(find_opt(disk, "-device", "virtio-blk-device") < 0);
-        CU_ASSERT_EQUAL(g_strv_length(disk), g_strv_length(none) + 4);
-        g_strfreev(none);
-        g_strfreev(disk);
+        assert_disk_inserted(&spec, 2, DISK_DRIVE("/run/f/vm2/disk.raw"), "virtio-blk-pci",
+                             "virtio-blk-device", "virtio-serial-pci,id=vser0");
         fleet_spec_clear(&spec);
     }
 }

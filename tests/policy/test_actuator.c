@@ -605,6 +605,38 @@ static void test_fallback_stalled(void)
     CU_ASSERT_EQUAL(o.balloon_qmp_bytes, 300 * MIB);
 }
 
+/* The same stalls on a guest without a balloon (--actuator virtio-mem): the
+ * request is held just the same, and the reason promises no balloon. */
+static void test_stalled_without_balloon(void)
+{
+    struct actuator_out o;
+    struct actuator_in in = guest(BOOT + 100 * MIB, 512 * MIB);
+    in.has_balloon = false;
+    in.vmem.requested_bytes = 100 * MIB;
+    in.vmem.watch.state = VMEM_WATCH_STALLED_UNPLUG;
+    in.vmem.watch.floor_bytes = 512 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 512 * MIB);
+    CU_ASSERT_EQUAL(o.balloon_held_bytes, 0);
+    CU_ASSERT_EQUAL(o.actuator, ACTUATOR_VIRTIO_MEM);
+    CU_ASSERT_TRUE(has(o.reason, "unplug stalled"));
+    CU_ASSERT_TRUE(has(o.reason, "no balloon"));
+
+    in = guest(BOOT + 200 * MIB, 64 * MIB);
+    in.has_balloon = false;
+    in.vmem.requested_bytes = 200 * MIB;
+    in.vmem.watch.state = VMEM_WATCH_STALLED_PLUG;
+    in.vmem.watch.capped = true;
+    in.vmem.watch.cap_bytes = 64 * MIB;
+    CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
+    CU_ASSERT_EQUAL(o.vmem_requested_bytes, 64 * MIB);
+    CU_ASSERT_EQUAL(o.short_bytes, 136 * MIB);
+    CU_ASSERT_EQUAL(o.actuator, ACTUATOR_VIRTIO_MEM);
+    CU_ASSERT_TRUE(has(o.reason, "plug stalled"));
+    CU_ASSERT_TRUE(has(o.reason, "no balloon"));
+    CU_ASSERT_FALSE(has(o.reason, "balloon only"));
+}
+
 /* The watch and the plan together: a guest without the driver. */
 static void test_watch_to_plan(void)
 {
@@ -772,7 +804,7 @@ static void test_reasons_in_docs(void)
 {
     const char *doc = read_doc();
     CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
-    enum { N = 19 };
+    enum { N = 21 };
     struct actuator_in in[N];
     for (int i = 0; i < N; i++)
         in[i] = guest(BOOT + 101 * MIB, 102 * MIB); /* [0]: the fine step */
@@ -803,6 +835,11 @@ static void test_reasons_in_docs(void)
     in[17].vmem.plugged_bytes = in[17].vmem.requested_bytes = 112 * MIB;
     in[18].has_balloon = false;
     in[18].net_bytes = 100 * MIB;
+    in[19].vmem.watch.floor_bytes = 512 * MIB; /* [8] and [9] without a balloon */
+    in[19].has_balloon = false;
+    in[20].vmem.watch.capped = true;
+    in[20].vmem.watch.cap_bytes = 64 * MIB;
+    in[20].has_balloon = false;
     const char *seen[N];
     for (int i = 0; i < N; i++) {
         struct actuator_out o;
@@ -841,6 +878,7 @@ static CU_TestInfo actuator_tests[] = {
     {"fallback: no device, no balloon", test_fallback_no_device},
     {"fallback: removed, no driver", test_fallback_removed_and_no_driver},
     {"fallback: stalled unplug and plug", test_fallback_stalled},
+    {"stalls without a balloon say so", test_stalled_without_balloon},
     {"watch to plan", test_watch_to_plan},
     {"bad input: boot", test_bad_boot},
     {"bad input: device figures", test_bad_device},
