@@ -331,7 +331,7 @@ static void test_auto_tunes_and_logs(void)
     CU_ASSERT_DOUBLE_EQUAL(h.ksmd_cpu_avg_pct, 50.0, 0.01);
     /* 500 * 0.8 * 10 / 50 = 80 pages per 20 ms. */
     CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), "80");
-    CU_ASSERT_PTR_NOT_NULL(strstr(logbuf->str, "over the 10.0% budget"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(logbuf->str, "over 90% of the 10.0% budget"));
     CU_ASSERT_PTR_NOT_NULL(strstr(h.ksm_reason, "ksmd 50.0% of a core"));
 
     /* Dry run: the tuner proposes, nothing is written, the proposal is logged once. */
