@@ -565,14 +565,34 @@ static void test_fallback_removed_and_no_driver(void)
     check_invariants(&in, &o);
 }
 
+/* 100 MiB asked of a device whose unplug stalled at 512 MiB plugged. */
+static struct actuator_in stalled_unplug(bool has_balloon)
+{
+    struct actuator_in in = guest(BOOT + 100 * MIB, 512 * MIB);
+    in.has_balloon = has_balloon;
+    in.vmem.requested_bytes = 100 * MIB;
+    in.vmem.watch.state = VMEM_WATCH_STALLED_UNPLUG;
+    in.vmem.watch.floor_bytes = 512 * MIB;
+    return in;
+}
+
+/* 200 MiB asked of a device whose plug stalled at 64 MiB. */
+static struct actuator_in stalled_plug(bool has_balloon)
+{
+    struct actuator_in in = guest(BOOT + 200 * MIB, 64 * MIB);
+    in.has_balloon = has_balloon;
+    in.vmem.requested_bytes = 200 * MIB;
+    in.vmem.watch.state = VMEM_WATCH_STALLED_PLUG;
+    in.vmem.watch.capped = true;
+    in.vmem.watch.cap_bytes = 64 * MIB;
+    return in;
+}
+
 static void test_fallback_stalled(void)
 {
     struct actuator_out o;
     /* Unplug stalled at 512 MiB: held there, the balloon shrinks the guest. */
-    struct actuator_in in = guest(BOOT + 100 * MIB, 512 * MIB);
-    in.vmem.requested_bytes = 100 * MIB;
-    in.vmem.watch.state = VMEM_WATCH_STALLED_UNPLUG;
-    in.vmem.watch.floor_bytes = 512 * MIB;
+    struct actuator_in in = stalled_unplug(true);
     CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
     CU_ASSERT_EQUAL(o.vmem_requested_bytes, 512 * MIB);
     CU_ASSERT_TRUE(o.vmem_changed);
@@ -587,11 +607,7 @@ static void test_fallback_stalled(void)
     CU_ASSERT_NOT_EQUAL(o.actuator, ACTUATOR_BALLOON);
 
     /* Plug stalled at 64 MiB: no more plugging, the guest stays short. */
-    in = guest(BOOT + 200 * MIB, 64 * MIB);
-    in.vmem.requested_bytes = 200 * MIB;
-    in.vmem.watch.state = VMEM_WATCH_STALLED_PLUG;
-    in.vmem.watch.capped = true;
-    in.vmem.watch.cap_bytes = 64 * MIB;
+    in = stalled_plug(true);
     CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
     CU_ASSERT_EQUAL(o.vmem_requested_bytes, 64 * MIB);
     CU_ASSERT_EQUAL(o.balloon_held_bytes, 0);
@@ -610,11 +626,7 @@ static void test_fallback_stalled(void)
 static void test_stalled_without_balloon(void)
 {
     struct actuator_out o;
-    struct actuator_in in = guest(BOOT + 100 * MIB, 512 * MIB);
-    in.has_balloon = false;
-    in.vmem.requested_bytes = 100 * MIB;
-    in.vmem.watch.state = VMEM_WATCH_STALLED_UNPLUG;
-    in.vmem.watch.floor_bytes = 512 * MIB;
+    struct actuator_in in = stalled_unplug(false);
     CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
     CU_ASSERT_EQUAL(o.vmem_requested_bytes, 512 * MIB);
     CU_ASSERT_EQUAL(o.balloon_held_bytes, 0);
@@ -622,12 +634,7 @@ static void test_stalled_without_balloon(void)
     CU_ASSERT_TRUE(has(o.reason, "unplug stalled"));
     CU_ASSERT_TRUE(has(o.reason, "no balloon"));
 
-    in = guest(BOOT + 200 * MIB, 64 * MIB);
-    in.has_balloon = false;
-    in.vmem.requested_bytes = 200 * MIB;
-    in.vmem.watch.state = VMEM_WATCH_STALLED_PLUG;
-    in.vmem.watch.capped = true;
-    in.vmem.watch.cap_bytes = 64 * MIB;
+    in = stalled_plug(false);
     CU_ASSERT_EQUAL(actuator_plan(&in, &o), 0);
     CU_ASSERT_EQUAL(o.vmem_requested_bytes, 64 * MIB);
     CU_ASSERT_EQUAL(o.short_bytes, 136 * MIB);
