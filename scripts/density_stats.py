@@ -12,8 +12,11 @@ unit.scripts.density_stats checks them on fixtures without a guest.
       key=value lines over the samples with T0 <= t_s <= T1:
         samples, used_median_kib (over the last S seconds with --mem-tail),
         used_min_kib, used_max_kib, guests_max,
-        ksmd_cpu_median_pct, ksmd_cpu_worst_pct (ksmd's CPU in % of one
-        core over consecutive slices of S seconds, 10 by default), slices.
+        ksmd_cpu_median_pct (ksmd's CPU in % of one core over consecutive
+        slices of S seconds, 10 by default), slices, and ksmd_cpu_worst_pct:
+        the worst slice of S seconds starting at any sample (a sliding
+        window: an overrun that straddles two consecutive slices counts
+        whole).
       "-" for a figure without data.
   density_stats.py bursts --peak MIB [--index K] FILE[:LINE]...
       Guest consoles (from line LINE on, 1 = all): the workload's bursts to
@@ -215,6 +218,28 @@ def cpu_slices(samples: Sequence[Sample], clk_tck: int, slice_s: float = 10.0) -
     return out
 
 
+def cpu_worst_slice(samples: Sequence[Sample], clk_tck: int,
+                    slice_s: float = 10.0) -> float | None:
+    """ksmd's worst CPU in % of one core over any slice_s seconds: a slice
+    from every sample to the first sample slice_s or more later (samples come
+    every second, so this is the sliding window the budget caps). A counter
+    that went back gives no value for the slices across it."""
+    pts = [(s.t_s, s.ksmd_ticks) for s in samples if s.ksmd_ticks is not None]
+    worst = None
+    j = 0
+    for i, (ta, a) in enumerate(pts):
+        j = max(j, i + 1)
+        while j < len(pts) and pts[j][0] - ta < slice_s:
+            j += 1
+        if j >= len(pts):
+            break
+        tb, b = pts[j]
+        if b >= a and tb > ta:
+            v = (b - a) / clk_tck / (tb - ta) * 100.0
+            worst = v if worst is None or v > worst else worst
+    return worst
+
+
 def window_summary(samples: Sequence[Sample], t0: float, t1: float, clk_tck: int = 100,
                    slice_s: float = 10.0, mem_tail_s: float | None = None) -> dict:
     w = window(samples, t0, t1)
@@ -231,7 +256,7 @@ def window_summary(samples: Sequence[Sample], t0: float, t1: float, clk_tck: int
         "used_max_kib": max(all_used, default=None),
         "guests_max": max(guests, default=None),
         "ksmd_cpu_median_pct": median(sl),
-        "ksmd_cpu_worst_pct": max(sl, default=None),
+        "ksmd_cpu_worst_pct": cpu_worst_slice(w, clk_tck, slice_s),
         "slices": len(sl),
     }
 
@@ -589,6 +614,39 @@ def idle_table(rows: Sequence[dict]) -> list[str]:
     return out
 
 
+def ksmd_table(rows: Sequence[dict]) -> list[str]:
+    """ksmd's worst 10 s slice beyond the idle window: over the whole main
+    phase and over the packing phase. Only rows that measured them (rows from
+    before have the idle window's figures only, in the idle table)."""
+    have = [r for r in rows
+            if _get(r, "main", "all_ksmd_cpu_worst_pct") is not None
+            or _get(r, "pack", "all_ksmd_cpu_worst_pct") is not None]
+    if not have:
+        return []
+    out = [
+        "### ksmd's CPU over the whole run",
+        "",
+        "The idle table gives ksmd's CPU in the idle window; its budget caps every 10 s "
+        "slice, so here is the worst slice of the whole main phase (boot, first burst, idle, "
+        "spike) and of the packing phase: % of one core over the 10 s starting at any 1 s "
+        "sample of /proc/<ksmd>/stat. ballastd's budget, for (e) and the other strategies it "
+        "drives: 10% of a core (`ksm_cpu_budget_pct`); (c) and (d) have none.",
+        "",
+        "| strategy | worst 10 s slice, idle window | worst, whole main phase | worst, packing "
+        "phase | median, whole main phase |",
+        "|---|---|---|---|---|",
+    ]
+    for r in have:
+        m = r.get("main") or {}
+        out.append(
+            f"| {label(r['strategy'])} | {fmt(m.get('idle_ksmd_cpu_worst_pct'), '.1f', '%')} | "
+            f"{fmt(m.get('all_ksmd_cpu_worst_pct'), '.1f', '%')} | "
+            f"{fmt(_get(r, 'pack', 'all_ksmd_cpu_worst_pct'), '.1f', '%')} | "
+            f"{fmt(m.get('all_ksmd_cpu_median_pct'), '.1f', '%')} |")
+    out.append("")
+    return out
+
+
 def growths_text(m: dict) -> str:
     """ballastd's growths in the spike: "COUNT: MEDIAN / WORST ms", "-" unmeasured."""
     if m.get("growths") is None:
@@ -743,6 +801,7 @@ def results_markdown(rows: Sequence[dict], plot: str | None = None) -> str:
         lines.append("")
     else:
         lines += idle_table(rows)
+        lines += ksmd_table(rows)
         lines += spike_table(rows)
         lines += vmem_table(rows)
         lines += pack_table(rows)

@@ -438,6 +438,83 @@ void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem
     km->prev_ticks_valid = ticks_valid;
 }
 
+/* --- the slice guard ---------------------------------------------------------------------- */
+
+bool ksm_monitor_guard_wanted(const struct ksm_monitor *km)
+{
+    return km->tcfg.mode == KSM_MODE_AUTO && !km->dry_run && km->host_valid && km->decided &&
+           km->ksmd_pid > 0 && !km->other_tuner_pid && ksm_host_has(&km->cur, KSM_F_RUN) &&
+           km->cur.run == 1;
+}
+
+void ksm_monitor_guard(struct ksm_monitor *km, uint64_t now_ms)
+{
+    if (!ksm_monitor_guard_wanted(km)) {
+        km->guard_valid = false;
+        return;
+    }
+    uint64_t ticks;
+    if (ksm_ksmd_cpu_ticks(km->proc_root, km->ksmd_pid, &ticks) < 0) {
+        km->guard_valid = false; /* the tuner's next reading warns and finds ksmd again */
+        return;
+    }
+    bool had = km->guard_valid && km->guard_pid == km->ksmd_pid && ticks >= km->guard_ticks &&
+               now_ms > km->guard_ms;
+    uint64_t then_ticks = km->guard_ticks, then_ms = km->guard_ms;
+    if (had && now_ms - then_ms < KSM_GUARD_PERIOD_MS / 2)
+        return; /* too short a window to weigh: keep the older reading */
+    km->guard_valid = true;
+    km->guard_pid = km->ksmd_pid;
+    km->guard_ticks = ticks;
+    km->guard_ms = now_ms;
+    if (!had || now_ms - then_ms >= KSM_SLICE_MS)
+        return; /* a first reading, or a gap (a stalled loop): the rate loop judges that */
+    struct ksm_guard_input in = {
+        .cfg = &km->tcfg,
+        .cur = km->cur,
+        .window_ms = now_ms - then_ms,
+    };
+    if (ksm_cpu_pct(then_ticks, ticks, in.window_ms, km->clk_tck, &in.ksmd_cpu_pct) < 0 ||
+        ksm_cpu_pct(0, 1, in.window_ms, km->clk_tck, &in.resolution_pct) < 0)
+        return;
+    struct ksm_guard_output out;
+    if (ksm_guard_decide(&in, &out) < 0 || !out.settings.mask)
+        return;
+    enum ksm_setting failed = KSM_S_COUNT;
+    int rc = ksm_apply(km->sysfs_root, &out.settings, &failed);
+    if (rc < 0) {
+        g_warning("ksm: writing %s under %s failed: %s", ksm_setting_name(failed), km->sysfs_root,
+                  g_strerror(-rc));
+        return;
+    }
+    struct ksm_tuner_change ch = {.setting = KSM_S_PAGES_TO_SCAN,
+                                  .old_value = km->cur.pages_to_scan,
+                                  .new_value = km->cur.pages_to_scan};
+    g_strlcpy(ch.reason, out.reason, sizeof(ch.reason));
+    if (out.settings.mask & KSM_BIT(KSM_S_SLEEP_MS)) {
+        ch.setting = KSM_S_SLEEP_MS;
+        ch.old_value = km->cur.sleep_ms;
+        ch.new_value = out.settings.sleep_ms;
+        log_change(km, &ch, "");
+        km->cur.sleep_ms = km->prev.sleep_ms = out.settings.sleep_ms;
+        km->changes++;
+    }
+    if (out.settings.mask & KSM_BIT(KSM_S_PAGES_TO_SCAN)) {
+        ch.setting = KSM_S_PAGES_TO_SCAN;
+        ch.old_value = km->cur.pages_to_scan;
+        ch.new_value = out.settings.pages_to_scan;
+        log_change(km, &ch, "");
+        /* The knobs the next decision starts from: a guard's write is ours,
+         * not another writer's (knobs_moved). */
+        km->cur.pages_to_scan = km->prev.pages_to_scan = out.settings.pages_to_scan;
+        km->changes++;
+    }
+    g_snprintf(km->last_change, sizeof(km->last_change),
+               "%s %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT ": %s",
+               ksm_setting_name(ch.setting), ch.old_value, ch.new_value, ch.reason);
+    km->guard_cuts++;
+}
+
 /* --- who owns ksmd ----------------------------------------------------------------------- */
 
 bool ksm_monitor_owns_ksmd(const struct ksm_monitor *km)

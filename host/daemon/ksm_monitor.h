@@ -95,6 +95,12 @@ struct ksm_monitor {
     char last_change[CTL_KSM_REASON_MAX];
     uint64_t changes;          /* settings written since start */
     uint32_t dry_run_proposal; /* hash of the last logged dry-run proposal */
+
+    /* The slice guard (ksm_monitor_guard): ksmd's CPU at its last reading. */
+    bool guard_valid;
+    pid_t guard_pid;
+    uint64_t guard_ticks, guard_ms;
+    uint64_t guard_cuts; /* rate cuts since start */
 };
 
 /* Sets up km (roots NULL = the real /sys/kernel/mm/ksm and /proc) and finds ksmd. */
@@ -128,6 +134,16 @@ void ksm_monitor_tick_vm(struct ksm_monitor *km, struct ksm_monitor_vm *vm, cons
  */
 void ksm_monitor_tick_tune(struct ksm_monitor *km, uint64_t now_ms, uint64_t mem_total_bytes,
                            uint64_t mem_available_bytes, uint64_t committed_bytes, unsigned guests);
+
+/*
+ * The slice guard (ksm.h, ksm_guard_decide). Wanted while ballast paces a
+ * running ksmd: auto mode, no ksmtuned or momd, not a dry run, ksmd found.
+ * ksm_monitor_guard reads ksmd's CPU (one /proc read) and, over the budget,
+ * cuts the scan rate at once; the manager calls it every
+ * KSM_GUARD_PERIOD_MS while it is wanted.
+ */
+bool ksm_monitor_guard_wanted(const struct ksm_monitor *km);
+void ksm_monitor_guard(struct ksm_monitor *km, uint64_t now_ms);
 
 /*
  * Who owns ksmd (docs/ksm.md, "Who owns ksmd"). ksmd is host-wide and

@@ -743,6 +743,34 @@ void manager_ksm_fresh_vms(struct manager *m)
         ksm_read_vms(m, now);
 }
 
+static gboolean on_ksm_guard(gpointer data)
+{
+    struct manager *m = data;
+    ksm_monitor_guard(&m->ksm, (uint64_t)now_ms());
+    if (ksm_monitor_guard_wanted(&m->ksm))
+        return G_SOURCE_CONTINUE;
+    m->ksm_guard_id = 0;
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * The slice guard runs while ballast paces a running ksmd: the rate loop
+ * below decides every KSM interval (10 s), and a jump in ksmd's cost per
+ * page would overrun the budget for that whole interval (ksm.h, "slice
+ * guard"). One /proc read a second, and none while ksmd is off.
+ */
+static void ksm_guard_arm(struct manager *m)
+{
+    bool want = ksm_monitor_guard_wanted(&m->ksm) && !m->exiting;
+    if (want && !m->ksm_guard_id) {
+        ksm_monitor_guard(&m->ksm, (uint64_t)now_ms()); /* the first reading */
+        m->ksm_guard_id = g_timeout_add(KSM_GUARD_PERIOD_MS, on_ksm_guard, m);
+    } else if (!want && m->ksm_guard_id) {
+        g_source_remove(m->ksm_guard_id);
+        m->ksm_guard_id = 0;
+    }
+}
+
 static void ksm_tick(struct manager *m, gint64 now)
 {
     /* KSM figures move at ksmd's pace (a full scan takes tens of seconds):
@@ -770,6 +798,7 @@ static void ksm_tick(struct manager *m, gint64 now)
     }
     ksm_monitor_tick_tune(&m->ksm, (uint64_t)now, m->host_valid ? m->host.mem_total_bytes : 0,
                           m->host.mem_available_bytes, committed, mergeable_vms);
+    ksm_guard_arm(m);
 }
 
 /* Under host pressure no growth past guaranteed_memory (planner_guarantee_target). */
@@ -1369,6 +1398,8 @@ void manager_free(struct manager *m)
         g_source_remove(m->collect_id);
     if (m->watch_id)
         g_source_remove(m->watch_id);
+    if (m->ksm_guard_id)
+        g_source_remove(m->ksm_guard_id);
     if (m->notify_id)
         g_source_remove(m->notify_id);
     manager_metrics_stop(m);

@@ -17,7 +17,7 @@
 static void stop_deciding(struct manager *m)
 {
     m->exiting = true;
-    guint *ids[] = {&m->tick_id, &m->soon_id, &m->collect_id, &m->watch_id};
+    guint *ids[] = {&m->tick_id, &m->soon_id, &m->collect_id, &m->watch_id, &m->ksm_guard_id};
     for (size_t i = 0; i < G_N_ELEMENTS(ids); i++)
         if (*ids[i]) {
             g_source_remove(*ids[i]);

@@ -173,6 +173,7 @@ struct manager {
     uint64_t event_ticks;  /* ticks run at once for a PRESSURE frame or a report */
     guint watch_id;        /* fast query-balloon polling while a growth converges */
     gint64 ksm_read_ms;    /* last host KSM read (ksm_tick) */
+    guint ksm_guard_id;    /* ksmd's CPU each second while ballast paces it (ksm_guard_arm) */
     gint64 ksm_vm_read_ms; /* last per-VM ksm_stat read (ksm_read_vms) */
     struct proto_config agent_config;
     bool exiting; /* on_exit = release under way: nothing is decided any more */

@@ -431,4 +431,62 @@ int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *
  */
 int ksm_tuner_ksmtuned(const struct ksm_tuner_input *in, struct ksm_tuner_output *out);
 
+/* The rate loop's setpoint: ksmd's CPU aims at 80% of the budget. */
+#define KSM_RATE_SETPOINT_FRAC 0.80
+
+/*
+ * A scan rate (pages/s) as (pages_to_scan, sleep_ms): the configured sleep,
+ * longer only below min_pages_to_scan; pages clamped to max_pages_to_scan.
+ */
+void ksm_rate_settings(const struct ksm_tuner_config *c, double rate, uint64_t *pages,
+                       uint64_t *sleep_ms);
+/* The slowest rate the tuner sets: min_pages_to_scan per max_sleep_ms. */
+double ksm_rate_min(const struct ksm_tuner_config *c);
+
+/* ------------------------------------------------------------- slice guard */
+
+/*
+ * The budget caps every 10 s slice of ksmd's CPU, but the rate loop
+ * (ksm_tuner_decide) measures whole intervals (ksm_interval_ms, 10 s): when
+ * the cost per page jumps (merging begins over a booting fleet, guests'
+ * pages churn under a burst), ksmd runs over for a whole interval before the
+ * loop sees it (bench-density measured 16% slices against 10%). So while
+ * ballast paces a running ksmd (auto mode), ballastd reads ksmd's CPU every
+ * KSM_GUARD_PERIOD_MS; a window over the budget (by more than one clock
+ * tick's worth) cuts the scan rate at once, to the rate that brings the
+ * slice the window opens back to the setpoint:
+ *
+ *   target CPU = (setpoint x budget x 10 s - CPU x window) / (10 s - window)
+ *
+ * (at least the tuner's slowest rate). Within the budget it does nothing:
+ * raising the rate stays the loop's job, which resumes from the rate the
+ * guard left. Worst case, a 3x step in cost: one 1 s window at 30%, then
+ * 5.6% for the rest: the slice stays at 8%.
+ */
+#define KSM_SLICE_MS        10000
+#define KSM_GUARD_PERIOD_MS 1000
+
+struct ksm_guard_input {
+    const struct ksm_tuner_config *cfg;
+    struct ksm_host_sample cur; /* ksmd's settings now */
+    double ksmd_cpu_pct;        /* ksmd over the window, % of a core */
+    double resolution_pct;      /* one clock tick over the window, % of a core */
+    uint64_t window_ms;         /* > 0 and < KSM_SLICE_MS */
+};
+
+struct ksm_guard_output {
+    struct ksm_settings settings; /* only what changes; mask 0: within the budget */
+    double rate_pages_s;          /* the rate ksmd ran at */
+    double target_rate_pages_s;   /* the rate cut to (= rate_pages_s when nothing changes) */
+    char reason[KSM_TUNER_REASON_LEN];
+};
+
+/*
+ * Pure: the guard's decision for one window (see above). Acts only in auto
+ * mode on a running ksmd. Returns 0, or -EINVAL for NULL pointers, an
+ * inconsistent config, a window of 0 or of a whole slice or more, or a CPU
+ * figure that is negative or not finite.
+ */
+int ksm_guard_decide(const struct ksm_guard_input *in, struct ksm_guard_output *out);
+
 #endif

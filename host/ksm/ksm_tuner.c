@@ -77,7 +77,7 @@
 #define MIB (1024.0 * 1024.0)
 
 /* Rate controller constants (fractions of the budget); see the top comment. */
-#define SETPOINT_FRAC 0.80
+#define SETPOINT_FRAC KSM_RATE_SETPOINT_FRAC
 #define LOW_EDGE_FRAC 0.60
 /* Over 90% of the budget the rate is cut to the setpoint: the budget caps
  * any 10 s slice, and an interval held just under 100% left no room for the
@@ -304,9 +304,8 @@ static double rate_of(uint64_t pages_to_scan, uint64_t sleep_ms)
     return (double)pages_to_scan * 1000.0 / (double)(sleep_ms ? sleep_ms : 1);
 }
 
-/* A rate as (pages_to_scan, sleep_ms): the configured sleep, longer only below the floor. */
-static void settings_for_rate(const struct ksm_tuner_config *c, double rate, uint64_t *pages,
-                              uint64_t *sleep_ms)
+void ksm_rate_settings(const struct ksm_tuner_config *c, double rate, uint64_t *pages,
+                       uint64_t *sleep_ms)
 {
     double p = rate * (double)c->sleep_ms / 1000.0;
     *sleep_ms = c->sleep_ms;
@@ -323,9 +322,20 @@ static void settings_for_rate(const struct ksm_tuner_config *c, double rate, uin
     *pages = (uint64_t)llround(p);
 }
 
-static double min_rate(const struct ksm_tuner_config *c)
+double ksm_rate_min(const struct ksm_tuner_config *c)
 {
     return rate_of(c->min_pages_to_scan, c->max_sleep_ms);
+}
+
+static double min_rate(const struct ksm_tuner_config *c)
+{
+    return ksm_rate_min(c);
+}
+
+static void settings_for_rate(const struct ksm_tuner_config *c, double rate, uint64_t *pages,
+                              uint64_t *sleep_ms)
+{
+    ksm_rate_settings(c, rate, pages, sleep_ms);
 }
 
 static double max_rate(const struct ksm_tuner_config *c)

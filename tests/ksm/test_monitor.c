@@ -361,6 +361,95 @@ static void test_auto_tunes_and_logs(void)
     ksm_monitor_clear(&km);
 }
 
+/*
+ * The slice guard: ksmd's CPU read every second while ballast paces it. A
+ * second over the budget cuts pages_to_scan at once, logs why and counts as
+ * a change; a second within it writes nothing; a dry run, observe mode and
+ * a stopped ksmd do not arm it at all.
+ */
+static void test_guard_cuts_within_the_slice(void)
+{
+    reset_tree();
+    struct ksm_monitor km;
+    ksm_monitor_init(&km, sysfs, proc, 0);
+    g_autoptr(BallastConfig) c = config_mode(KSM_MODE_AUTO, 10);
+    ksm_monitor_configure(&km, c);
+    const uint64_t total = 24 * GiB, avail = 20 * GiB, committed = 6 * GiB;
+    CU_ASSERT_FALSE(ksm_monitor_guard_wanted(&km)); /* nothing decided yet */
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 0, total, avail, committed, 8);
+    CU_ASSERT_STRING_EQUAL(get("run"), "1");
+    CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), "500");
+    CU_ASSERT_TRUE(ksm_monitor_guard_wanted(&km));
+
+    ksmd_ticks(1000);
+    ksm_monitor_guard(&km, 1000); /* the first reading: a baseline */
+    ksmd_ticks(1009);
+    ksm_monitor_guard(&km, 2000); /* 9% in 1 s: within the 10% budget */
+    CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), "500");
+    ksmd_ticks(1020);
+    ksm_monitor_guard(&km, 3000); /* 11%: the budget plus one tick's rounding, held */
+    CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), "500");
+    CU_ASSERT_EQUAL(km.guard_cuts, 0);
+
+    g_string_truncate(logbuf, 0);
+    uint64_t changes = km.changes;
+    ksmd_ticks(1050);
+    ksm_monitor_guard(&km, 3400); /* under half a period: kept for a longer window */
+    CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), "500");
+    ksm_monitor_guard(&km, 4000); /* 30 ticks in 1 s: 30%, 3x the budget */
+    /* (0.8 x 10 x 10 s - 30 x 1 s) / 9 s = 5.56%: 500 x 5.56 / 30 = 92.6 pages per 20 ms. */
+    CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), "93");
+    CU_ASSERT_EQUAL(km.guard_cuts, 1);
+    CU_ASSERT_EQUAL(km.changes, changes + 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(logbuf->str, "ksm: pages_to_scan 500 -> 93 (ksmd used 30.0% "
+                                               "of a core over the last 1.0 s"));
+    struct ctl_host_status h;
+    ctl_host_status_init(&h);
+    ksm_monitor_host_status(&km, &h);
+    CU_ASSERT_PTR_NOT_NULL(strstr(h.ksm_last_change, "pages_to_scan 500 -> 93: ksmd used 30.0%"));
+
+    /* The next decision starts from the guard's rate and does not take the
+     * guard's write for another writer's (no walk of /proc for ksmtuned). */
+    g_string_truncate(logbuf, 0);
+    ksmd_ticks(1060); /* 60 ticks in 10 s: 6%, within the band */
+    put(sysfs, "pages_sharing", "90000\n");
+    ksm_monitor_tick_host(&km);
+    ksm_monitor_tick_tune(&km, 10000, total, avail, committed, 8);
+    /* Still the first full scan: paced to a quarter of the budget, from 93. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(logbuf->str, "ksm: pages_to_scan 93 -> "));
+    CU_ASSERT_PTR_NULL(strstr(logbuf->str, "ksmtuned"));
+    char after[32];
+    g_strlcpy(after, get("pages_to_scan"), sizeof(after));
+
+    /* A gap of a whole slice (a stalled loop) is the rate loop's to judge. */
+    ksmd_ticks(5000);
+    ksm_monitor_guard(&km, 30000);
+    CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), after);
+
+    /* A dry run writes nothing, so it does not arm the guard. */
+    ksm_monitor_set_dry_run(&km, true);
+    CU_ASSERT_FALSE(ksm_monitor_guard_wanted(&km));
+    ksmd_ticks(6000);
+    ksm_monitor_guard(&km, 31000);
+    CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), after);
+    ksm_monitor_set_dry_run(&km, false);
+
+    /* ksmd gone: no reading, no write, no crash. */
+    char stat_path[PATH_MAX + 32];
+    g_snprintf(stat_path, sizeof(stat_path), "%s/37/stat", proc);
+    CU_ASSERT_EQUAL(unlink(stat_path), 0);
+    ksm_monitor_guard(&km, 32000);
+    ksm_monitor_guard(&km, 33000);
+    CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), after);
+
+    /* Observe mode: not wanted. */
+    g_autoptr(BallastConfig) o = config_mode(KSM_MODE_OBSERVE, 10);
+    ksm_monitor_configure(&km, o);
+    CU_ASSERT_FALSE(ksm_monitor_guard_wanted(&km));
+    ksm_monitor_clear(&km);
+}
+
 /* A kernel without KSM: no figures, no writes, no crash. */
 static void test_no_ksm(void)
 {
@@ -596,6 +685,7 @@ static CU_TestInfo monitor_tests[] = {
     {"accounting and status", test_accounting_and_status},
     {"auto tunes and logs", test_auto_tunes_and_logs},
     {"no ksm", test_no_ksm},
+    {"guard cuts within the slice", test_guard_cuts_within_the_slice},
     {"peer found when knobs move", test_peer_found_when_knobs_move},
     {"fleet probe and yield in status", test_fleet_probe_and_yield_in_status},
     CU_TEST_INFO_NULL,

@@ -9,7 +9,9 @@
  * closed-loop simulations against a ksmd model (a linear CPU cost with noise
  * and a sudden change of cost; a fleet whose pages merge on their second
  * look) that must hold the budget without oscillating. Also the
- * ksmtuned/MOM formula used by the benchmark.
+ * ksmtuned/MOM formula used by the benchmark, and the slice guard
+ * (ksm_guard_decide) alone and, a second at a time, with the rate loop
+ * against steps in ksmd's cost per page: no 10 s slice over the budget.
  */
 #include "cunit_main.h"
 #include "ksm.h"
@@ -104,6 +106,12 @@ static double new_rate(const struct ksm_tuner_output *out, const struct ksm_host
         sets(out, KSM_S_PAGES_TO_SCAN) ? out->settings.pages_to_scan : cur->pages_to_scan;
     uint64_t sleep = sets(out, KSM_S_SLEEP_MS) ? out->settings.sleep_ms : cur->sleep_ms;
     return (double)pages * 1000.0 / (double)sleep;
+}
+
+static bool sets_guard_pages(const struct ksm_guard_output *out, uint64_t pages)
+{
+    return (out->settings.mask & KSM_BIT(KSM_S_PAGES_TO_SCAN)) &&
+           out->settings.pages_to_scan == pages;
 }
 
 static int setup(void)
@@ -1193,6 +1201,224 @@ static void test_foreign_ksmd_not_stopped(void)
     CU_ASSERT_EQUAL(out.settings.run, 0);
 }
 
+/* ------------------------------------------------------------ slice guard */
+
+static struct ksm_guard_input guard_in(uint64_t pages, double cpu_pct, uint64_t window_ms)
+{
+    struct ksm_guard_input in = {.cfg = &cfg,
+                                 .cur = host(1, pages, 20),
+                                 .ksmd_cpu_pct = cpu_pct,
+                                 .resolution_pct = 1.0,
+                                 .window_ms = window_ms};
+    return in;
+}
+
+static void test_guard_within_budget_writes_nothing(void)
+{
+    struct ksm_guard_output out;
+    const double within[] = {0, 5, 8, 10, 11}; /* 11: the budget plus one tick's rounding */
+    for (size_t i = 0; i < sizeof(within) / sizeof(within[0]); i++) {
+        struct ksm_guard_input in = guard_in(500, within[i], 1000);
+        CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), 0);
+        CU_ASSERT_EQUAL(out.settings.mask, 0);
+        CU_ASSERT_DOUBLE_EQUAL(out.target_rate_pages_s, 25000, 1e-6);
+        CU_ASSERT_STRING_EQUAL(out.reason, "");
+    }
+}
+
+/* Over the budget: the rest of the 10 s slice brings it back to the setpoint. */
+static void test_guard_cuts_for_the_rest_of_the_slice(void)
+{
+    struct ksm_guard_output out;
+    struct ksm_guard_input in = guard_in(500, 20, 1000); /* twice the budget for 1 s */
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), 0);
+    /* (0.8 x 10 x 10 - 20 x 1) / 9 = 6.67%: 25000 x 6.67 / 20 = 8333 pages/s. */
+    CU_ASSERT_DOUBLE_EQUAL(out.target_rate_pages_s, 25000.0 * (60.0 / 9.0) / 20.0, 1e-6);
+    CU_ASSERT_TRUE(sets_guard_pages(&out, 167)); /* 8333 x 20 ms */
+    double slice = 20 * 1 + (out.target_rate_pages_s / 25000.0) * 20 * 9;
+    CU_ASSERT_DOUBLE_EQUAL(slice / 10, 8.0, 1e-9); /* the slice at the setpoint */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out.reason, "ksmd used 20.0% of a core over the last 1.0 s, "
+                                              "over its 10.0% budget: scan 25000 -> 8333"));
+
+    /* A 2 s window pays for two seconds over. */
+    in = guard_in(500, 20, 2000);
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), 0);
+    CU_ASSERT_DOUBLE_EQUAL(out.target_rate_pages_s, 25000.0 * (40.0 / 8.0) / 20.0, 1e-6);
+
+    /* So far over that the slice cannot be saved: the slowest rate. */
+    in = guard_in(500, 90, 1000);
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), 0);
+    CU_ASSERT_DOUBLE_EQUAL(out.target_rate_pages_s, ksm_rate_min(&cfg), 1e-9);
+    CU_ASSERT_TRUE(sets_guard_pages(&out, cfg.min_pages_to_scan));
+    CU_ASSERT_TRUE(out.settings.mask & KSM_BIT(KSM_S_SLEEP_MS));
+    CU_ASSERT_EQUAL(out.settings.sleep_ms, cfg.max_sleep_ms);
+
+    /* Already at the slowest rate: nothing slower to write. */
+    in = guard_in(cfg.min_pages_to_scan, 90, 1000);
+    in.cur.sleep_ms = cfg.max_sleep_ms;
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), 0);
+    CU_ASSERT_EQUAL(out.settings.mask, 0);
+}
+
+/* Only a running ksmd that auto mode paces. */
+static void test_guard_only_paces_auto(void)
+{
+    struct ksm_guard_output out;
+    const enum ksm_mode others[] = {KSM_MODE_OFF, KSM_MODE_ADVISOR, KSM_MODE_FIXED,
+                                    KSM_MODE_OBSERVE};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        cfg.mode = others[i];
+        struct ksm_guard_input in = guard_in(500, 50, 1000);
+        CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), 0);
+        CU_ASSERT_EQUAL(out.settings.mask, 0);
+    }
+    cfg.mode = KSM_MODE_AUTO;
+    struct ksm_guard_input in = guard_in(500, 50, 1000);
+    in.cur.run = 0;
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), 0);
+    CU_ASSERT_EQUAL(out.settings.mask, 0);
+    in = guard_in(500, 50, 1000);
+    in.cur.present &= ~KSM_BIT(KSM_F_PAGES_TO_SCAN);
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), 0);
+    CU_ASSERT_EQUAL(out.settings.mask, 0);
+}
+
+static void test_guard_bad_input(void)
+{
+    struct ksm_guard_output out;
+    struct ksm_guard_input in = guard_in(500, 20, 1000);
+    CU_ASSERT_EQUAL(ksm_guard_decide(NULL, &out), -EINVAL);
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, NULL), -EINVAL);
+    const uint64_t windows[] = {0, KSM_SLICE_MS, KSM_SLICE_MS + 1};
+    for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+        in = guard_in(500, 20, windows[i]);
+        CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), -EINVAL);
+    }
+    const double cpus[] = {-1, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof(cpus) / sizeof(cpus[0]); i++) {
+        in = guard_in(500, cpus[i], 1000);
+        CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), -EINVAL);
+        in = guard_in(500, 20, 1000);
+        in.resolution_pct = cpus[i];
+        CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), -EINVAL);
+    }
+    in = guard_in(500, 20, 1000);
+    in.cfg = NULL;
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), -EINVAL);
+    struct ksm_tuner_config bad = cfg;
+    bad.budget_pct = 0;
+    in = guard_in(500, 20, 1000);
+    in.cfg = &bad;
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), -EINVAL);
+    bad = cfg;
+    bad.sleep_ms = 0;
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), -EINVAL);
+    /* sleep_millisecs 0 (an admin's, or garbage read as 0): no division by zero. */
+    in = guard_in(500, 20, 1000);
+    in.cur.sleep_ms = 0;
+    CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), 0);
+    CU_ASSERT_TRUE(isfinite(out.target_rate_pages_s));
+}
+
+/*
+ * The rate loop and the guard together against a ksmd model, one step a
+ * second as ballastd runs them: the tuner every 10 s on the CPU of the
+ * whole interval, the guard every second on the last second's, both read in
+ * whole clock ticks (CLK_TCK 100). ksmd's CPU is its rate times a cost per
+ * page, with 10% noise; the cost steps up twice, 2x and then 3x (a merging
+ * pass over a booting fleet, pages churning under a burst). Every 10 s slice
+ * must stay within the budget; the same plant with the rate loop alone runs
+ * a slice over at each step (16% in bench-density), which is why the guard
+ * exists.
+ */
+struct slice_run {
+    double worst_slice_pct; /* the worst 10 s slice, % of a core */
+    double median_late_pct; /* ksmd's median CPU over the last 100 s */
+    unsigned guard_cuts;
+};
+
+static struct slice_run run_slices(bool with_guard)
+{
+    struct plant_loop l = {.cur = host(0, 100, 20)};
+    l.cur.pages_unshared = 2000000;
+    l.prev = l.cur;
+    struct slice_run res = {0};
+    double cost = 0.0001, cum_cpu_s = 0, scanned = 0, sec_cpu[900];
+    uint64_t ticks_at_decision = 0, ticks_at_guard = 0;
+    unsigned seed = 4242;
+    const int seconds = 900;
+    for (int t = 0; t < seconds; t++) {
+        uint64_t ticks = (uint64_t)(cum_cpu_s * 100.0); /* what /proc/<ksmd>/stat shows */
+        if (t % 10 == 0) {
+            l.cpu = (double)(ticks - ticks_at_decision) / 10.0; /* 10 ticks in 10 s: 1% */
+            ticks_at_decision = ticks;
+            struct ksm_tuner_output out;
+            (void)loop_step(&l, &out);
+        } else if (with_guard && l.cur.run == 1) {
+            struct ksm_guard_input in = {
+                .cfg = &cfg,
+                .cur = l.cur,
+                .ksmd_cpu_pct = (double)(ticks - ticks_at_guard), /* 1 tick in 1 s: 1% */
+                .resolution_pct = 1.0,
+                .window_ms = 1000};
+            struct ksm_guard_output out;
+            CU_ASSERT_EQUAL(ksm_guard_decide(&in, &out), 0);
+            if (out.settings.mask & KSM_BIT(KSM_S_PAGES_TO_SCAN))
+                l.cur.pages_to_scan = l.prev.pages_to_scan = out.settings.pages_to_scan;
+            if (out.settings.mask & KSM_BIT(KSM_S_SLEEP_MS))
+                l.cur.sleep_ms = l.prev.sleep_ms = out.settings.sleep_ms;
+            res.guard_cuts += out.settings.mask != 0;
+        }
+        ticks_at_guard = ticks;
+        if (t == 300)
+            cost *= 2;
+        if (t == 600)
+            cost *= 1.5; /* 3x the first */
+        double rate =
+            l.cur.run == 1 ? (double)l.cur.pages_to_scan * 1000.0 / (double)l.cur.sleep_ms : 0;
+        seed = seed * 1103515245 + 12345;
+        double noise = 0.9 + 0.2 * (double)((seed >> 16) & 0x7fff) / 32767.0;
+        sec_cpu[t] = cost * rate * noise; /* % of a core this second */
+        cum_cpu_s += sec_cpu[t] / 100.0;
+        scanned += rate;
+        l.cur.full_scans = (uint64_t)(scanned / 2000000);
+        if (t % 10 == 9)
+            l.cur.pages_sharing += 5000; /* merges keep coming: never converged */
+    }
+    for (int t = 10; t <= seconds; t++) {
+        double sum = 0;
+        for (int i = t - 10; i < t; i++)
+            sum += sec_cpu[i];
+        if (sum / 10 > res.worst_slice_pct)
+            res.worst_slice_pct = sum / 10;
+    }
+    double late[100];
+    for (int i = 0; i < 100; i++)
+        late[i] = sec_cpu[seconds - 100 + i];
+    for (int i = 1; i < 100; i++) /* insertion sort: 100 values */
+        for (int j = i; j > 0 && late[j] < late[j - 1]; j--) {
+            double x = late[j];
+            late[j] = late[j - 1];
+            late[j - 1] = x;
+        }
+    res.median_late_pct = (late[49] + late[50]) / 2;
+    return res;
+}
+
+static void test_guard_holds_every_slice(void)
+{
+    struct slice_run alone = run_slices(false);
+    struct slice_run guarded = run_slices(true);
+    /* The rate loop alone overruns a slice when the cost steps up. */
+    CU_ASSERT_TRUE(alone.worst_slice_pct > cfg.budget_pct);
+    CU_ASSERT_EQUAL(alone.guard_cuts, 0);
+    /* With the guard, no slice does, and the budget is still used. */
+    CU_ASSERT_TRUE(guarded.worst_slice_pct <= cfg.budget_pct);
+    CU_ASSERT_TRUE(guarded.guard_cuts >= 2);  /* one per step at least */
+    CU_ASSERT_TRUE(guarded.guard_cuts <= 10); /* and not at every noisy second */
+    CU_ASSERT_TRUE(guarded.median_late_pct >= 0.5 * cfg.budget_pct);
+}
+
 static CU_TestInfo tuner_tests[] = {
     {"idle host stays off", test_idle_host_stays_off},
     {"no guests stops", test_no_guests_stops},
@@ -1235,6 +1461,11 @@ static CU_TestInfo tuner_tests[] = {
     {"bad config", test_bad_config},
     {"mode names", test_mode_names},
     {"ksmtuned formula", test_ksmtuned_formula},
+    {"guard: within the budget writes nothing", test_guard_within_budget_writes_nothing},
+    {"guard: cuts for the rest of the slice", test_guard_cuts_for_the_rest_of_the_slice},
+    {"guard: only paces auto", test_guard_only_paces_auto},
+    {"guard: bad input", test_guard_bad_input},
+    {"guard: holds every 10 s slice", test_guard_holds_every_slice},
     CU_TEST_INFO_NULL,
 };
 

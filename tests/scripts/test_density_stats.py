@@ -117,6 +117,26 @@ class SamplesTest(unittest.TestCase):
         # clock ticks other than 100
         self.assertEqual(ds.cpu_slices([S(0, 1, 0), S(10, 1, 250)], 250), [10.0])
 
+    def test_worst_slice_slides(self):
+        S = ds.Sample
+        # 5 ticks/s (5%), but 20 ticks/s in seconds 5..14: the overrun
+        # straddles two consecutive slices (12.5% each); the worst 10 s
+        # starting at any sample holds it whole (20%).
+        ticks, pts = 0, []
+        for t in range(21):
+            pts.append(S(float(t), 1, ticks))
+            ticks += 20 if 5 <= t < 15 else 5
+        self.assertEqual(ds.cpu_slices(pts, 100), [12.5, 12.5])
+        self.assertAlmostEqual(ds.cpu_worst_slice(pts, 100), 20.0)
+        w = ds.window_summary(pts, 0, 20)
+        self.assertAlmostEqual(w["ksmd_cpu_median_pct"], 12.5)
+        self.assertAlmostEqual(w["ksmd_cpu_worst_pct"], 20.0)
+        self.assertIsNone(ds.cpu_worst_slice([], 100))
+        self.assertIsNone(ds.cpu_worst_slice(pts[:10], 100))  # under a slice
+        # a counter that went back (another ksmd): no value across it
+        self.assertAlmostEqual(ds.cpu_worst_slice(
+            [S(0, 1, 900), S(5, 1, 10), S(15, 1, 110), S(16, 1, 120)], 100), 10.0)
+
     def test_cli(self):
         rc, out, err = run("window", fix("samples-window.tsv"), "--from", "0", "--to", "24.5",
                            "--mem-tail", "5")
@@ -385,6 +405,21 @@ class ReportTest(unittest.TestCase):
         self.assertIn("![fleet host memory over time, per strategy](density.png)", md)
         self.assertIn("Rows come from more than one run", md)
         self.assertNotIn("Not yet run", md)
+
+    def test_markdown_ksmd_whole_run(self):
+        # Rows from before have only the idle window's ksmd figures: no table.
+        b, e = fixture_rows()
+        self.assertNotIn("ksmd's CPU over the whole run", ds.results_markdown([b, e]))
+        e["main"] = dict(e["main"], all_ksmd_cpu_worst_pct=9.1, all_ksmd_cpu_median_pct=2.04)
+        e["pack"] = dict(e["pack"], all_ksmd_cpu_worst_pct=8.36)
+        md = ds.results_markdown([b, e])
+        self.assertIn("### ksmd's CPU over the whole run", md)
+        self.assertIn("| (e) ballast (ballastd, default config) | 6.2% | 9.1% | 8.4% | 2.0% |\n",
+                      md)
+        self.assertNotIn("| (b) unmanaged, free page reporting on | - | - | - | - |", md)
+        del e["pack"]  # --no-pack
+        self.assertIn("| (e) ballast (ballastd, default config) | 6.2% | 9.1% | - | 2.0% |\n",
+                      ds.results_markdown([b, e]))
 
     def test_markdown_page_cache(self):
         # Rows from before --cache say nothing of it; a run with it says how

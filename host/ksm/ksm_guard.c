@@ -1,0 +1,67 @@
+/*
+ * The slice guard: ksmd's CPU over the last second against its budget, so
+ * that no 10 s slice runs over while the rate loop (ksm_tuner.c) waits for
+ * the end of its interval. Pure: the daemon reads ksmd's CPU, passes it in
+ * and writes what comes out. ksm.h has the rule and the arithmetic.
+ */
+#include "ksm.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+
+static bool guard_config_ok(const struct ksm_tuner_config *c)
+{
+    return c->budget_pct > 0 && c->budget_pct <= 100 && c->sleep_ms > 0 &&
+           c->min_pages_to_scan > 0 && c->min_pages_to_scan <= c->max_pages_to_scan &&
+           c->max_sleep_ms >= c->sleep_ms;
+}
+
+int ksm_guard_decide(const struct ksm_guard_input *in, struct ksm_guard_output *out)
+{
+    if (!in || !out || !in->cfg || !guard_config_ok(in->cfg) || in->window_ms == 0 ||
+        in->window_ms >= KSM_SLICE_MS || !isfinite(in->ksmd_cpu_pct) || in->ksmd_cpu_pct < 0 ||
+        !isfinite(in->resolution_pct) || in->resolution_pct < 0)
+        return -EINVAL;
+    const struct ksm_tuner_config *c = in->cfg;
+    const struct ksm_host_sample *cur = &in->cur;
+    *out = (struct ksm_guard_output){0};
+    uint64_t sleep_ms = cur->sleep_ms ? cur->sleep_ms : 1;
+    out->rate_pages_s = (double)cur->pages_to_scan * 1000.0 / (double)sleep_ms;
+    out->target_rate_pages_s = out->rate_pages_s;
+    /* Only a ksmd ballast paces: auto mode, running. Fixed and advisor
+     * modes have their own pace; off and observe write nothing. */
+    if (c->mode != KSM_MODE_AUTO || !ksm_host_has(cur, KSM_F_RUN) || cur->run != 1 ||
+        !ksm_host_has(cur, KSM_F_PAGES_TO_SCAN) || !ksm_host_has(cur, KSM_F_SLEEP_MILLISECS))
+        return 0;
+    const double budget = c->budget_pct, cpu = in->ksmd_cpu_pct;
+    /* A reading is a whole number of clock ticks: one tick more than the
+     * budget is what the setpoint can show by rounding alone. */
+    if (cpu <= budget + in->resolution_pct)
+        return 0;
+    double window = (double)in->window_ms, rest = (double)KSM_SLICE_MS - window;
+    double target_cpu =
+        (KSM_RATE_SETPOINT_FRAC * budget * (double)KSM_SLICE_MS - cpu * window) / rest;
+    double target = target_cpu > 0 ? out->rate_pages_s * target_cpu / cpu : 0;
+    double floor = ksm_rate_min(c);
+    if (target < floor)
+        target = floor;
+    if (target >= out->rate_pages_s)
+        return 0; /* already at the slowest rate: nothing slower to set */
+    uint64_t pages, new_sleep;
+    ksm_rate_settings(c, target, &pages, &new_sleep);
+    out->target_rate_pages_s = target;
+    snprintf(out->reason, sizeof(out->reason),
+             "ksmd used %.1f%% of a core over the last %.1f s, over its %.1f%% budget: scan "
+             "%.0f -> %.0f pages/s, so that this 10 s slice averages %.0f%% of the budget",
+             cpu, window / 1000.0, budget, out->rate_pages_s, target, KSM_RATE_SETPOINT_FRAC * 100);
+    if (pages != cur->pages_to_scan) {
+        out->settings.mask |= KSM_BIT(KSM_S_PAGES_TO_SCAN);
+        out->settings.pages_to_scan = pages;
+    }
+    if (new_sleep != cur->sleep_ms) {
+        out->settings.mask |= KSM_BIT(KSM_S_SLEEP_MS);
+        out->settings.sleep_ms = new_sleep;
+    }
+    return 0;
+}
