@@ -19,9 +19,9 @@ ksm=/sys/kernel/mm/ksm
 BUDGET=5       # ksm_cpu_budget_pct given to ballastd
 INTERVAL_MS=3000
 # Tolerance on ksmd's average CPU over the steady part of the run: the loop
-# aims at 80% of the budget and holds anywhere in [60%, 100%]; a reading over
-# budget is cut back at the next decision, but the interval that produced it
-# is already spent, and the cost per page moves as merging progresses (fresh
+# aims at 80% of the budget and holds anywhere in [60%, 90%]; a second over
+# budget is cut back by the slice guard (a reading a second), and a
+# reading over 90% at the next decision, but what produced it is already spent, and the cost per page moves as merging progresses (fresh
 # pages merge, then mostly unique ones are rescanned). One such interval at up
 # to twice the budget in a ~10-interval window adds ~10% of the budget; clock
 # ticks (10 ms) add ~0.1%. 1.5x the budget leaves room for both, and still
