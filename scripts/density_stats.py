@@ -196,13 +196,12 @@ def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def cpu_slices(samples: Sequence[Sample], clk_tck: int, slice_s: float = 10.0) -> list[float]:
-    """ksmd's CPU in % of one core over consecutive slices of slice_s seconds:
-    each slice runs from a sample to the first sample slice_s or more later.
-    Samples without ksmd ticks are skipped; a counter that went back (ksmd
-    gone, another pid) ends the slice without a value."""
+def _slices(samples: Sequence[Sample], clk_tck: int, slice_s: float, sliding: bool):
+    """ksmd's CPU in % of one core per slice, from a sample to the first
+    sample slice_s or more later: the next slice starts at the next sample
+    (sliding) or where this one ended. None for a slice across a counter that
+    went back (ksmd gone, another pid)."""
     pts = [(s.t_s, s.ksmd_ticks) for s in samples if s.ksmd_ticks is not None]
-    out: list[float] = []
     i = 0
     while i < len(pts):
         ta, a = pts[i]
@@ -210,12 +209,18 @@ def cpu_slices(samples: Sequence[Sample], clk_tck: int, slice_s: float = 10.0) -
         while j < len(pts) and pts[j][0] - ta < slice_s:
             j += 1
         if j >= len(pts):
-            break
+            return
         tb, b = pts[j]
-        if b >= a and tb > ta:
-            out.append((b - a) / clk_tck / (tb - ta) * 100.0)
-        i = j
-    return out
+        yield (b - a) / clk_tck / (tb - ta) * 100.0 if b >= a and tb > ta else None
+        i = i + 1 if sliding else j
+
+
+def cpu_slices(samples: Sequence[Sample], clk_tck: int, slice_s: float = 10.0) -> list[float]:
+    """ksmd's CPU in % of one core over consecutive slices of slice_s seconds:
+    each slice runs from a sample to the first sample slice_s or more later.
+    Samples without ksmd ticks are skipped; a counter that went back (ksmd
+    gone, another pid) ends the slice without a value."""
+    return [v for v in _slices(samples, clk_tck, slice_s, False) if v is not None]
 
 
 def cpu_worst_slice(samples: Sequence[Sample], clk_tck: int,
@@ -224,20 +229,8 @@ def cpu_worst_slice(samples: Sequence[Sample], clk_tck: int,
     from every sample to the first sample slice_s or more later (samples come
     every second, so this is the sliding window the budget caps). A counter
     that went back gives no value for the slices across it."""
-    pts = [(s.t_s, s.ksmd_ticks) for s in samples if s.ksmd_ticks is not None]
-    worst = None
-    j = 0
-    for i, (ta, a) in enumerate(pts):
-        j = max(j, i + 1)
-        while j < len(pts) and pts[j][0] - ta < slice_s:
-            j += 1
-        if j >= len(pts):
-            break
-        tb, b = pts[j]
-        if b >= a and tb > ta:
-            v = (b - a) / clk_tck / (tb - ta) * 100.0
-            worst = v if worst is None or v > worst else worst
-    return worst
+    return max((v for v in _slices(samples, clk_tck, slice_s, True) if v is not None),
+               default=None)
 
 
 def window_summary(samples: Sequence[Sample], t0: float, t1: float, clk_tck: int = 100,

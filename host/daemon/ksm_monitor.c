@@ -320,15 +320,20 @@ static bool other_tuner_runs(struct ksm_monitor *km, uint64_t now_ms)
 }
 
 /* The change of a decision that says most (run or pages_to_scan), for status. */
+static void set_last_change(struct ksm_monitor *km, const struct ksm_tuner_change *ch)
+{
+    g_snprintf(km->last_change, sizeof(km->last_change),
+               "%s %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT ": %s",
+               ksm_setting_name(ch->setting), ch->old_value, ch->new_value, ch->reason);
+}
+
 static void note_last_change(struct ksm_monitor *km, const struct ksm_tuner_output *out)
 {
     const struct ksm_tuner_change *last = &out->changes[out->n_changes - 1];
     for (unsigned i = 0; i < out->n_changes; i++)
         if (out->changes[i].setting == KSM_S_RUN || out->changes[i].setting == KSM_S_PAGES_TO_SCAN)
             last = &out->changes[i];
-    g_snprintf(km->last_change, sizeof(km->last_change),
-               "%s %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT ": %s",
-               ksm_setting_name(last->setting), last->old_value, last->new_value, last->reason);
+    set_last_change(km, last);
 }
 
 /* Whether the tuner's mode runs the yield rule (and has a phase to show). */
@@ -447,6 +452,19 @@ bool ksm_monitor_guard_wanted(const struct ksm_monitor *km)
            km->cur.run == 1;
 }
 
+/* Logs and counts one setting the guard wrote, and keeps it as ksmd's. */
+static struct ksm_tuner_change guard_wrote(struct ksm_monitor *km, enum ksm_setting setting,
+                                           uint64_t *cur, uint64_t *prev, uint64_t value,
+                                           const char *reason)
+{
+    struct ksm_tuner_change ch = {.setting = setting, .old_value = *cur, .new_value = value};
+    g_strlcpy(ch.reason, reason, sizeof(ch.reason));
+    log_change(km, &ch, "");
+    *cur = *prev = value;
+    km->changes++;
+    return ch;
+}
+
 void ksm_monitor_guard(struct ksm_monitor *km, uint64_t now_ms)
 {
     if (!ksm_monitor_guard_wanted(km)) {
@@ -487,31 +505,16 @@ void ksm_monitor_guard(struct ksm_monitor *km, uint64_t now_ms)
                   g_strerror(-rc));
         return;
     }
-    struct ksm_tuner_change ch = {.setting = KSM_S_PAGES_TO_SCAN,
-                                  .old_value = km->cur.pages_to_scan,
-                                  .new_value = km->cur.pages_to_scan};
-    g_strlcpy(ch.reason, out.reason, sizeof(ch.reason));
-    if (out.settings.mask & KSM_BIT(KSM_S_SLEEP_MS)) {
-        ch.setting = KSM_S_SLEEP_MS;
-        ch.old_value = km->cur.sleep_ms;
-        ch.new_value = out.settings.sleep_ms;
-        log_change(km, &ch, "");
-        km->cur.sleep_ms = km->prev.sleep_ms = out.settings.sleep_ms;
-        km->changes++;
-    }
-    if (out.settings.mask & KSM_BIT(KSM_S_PAGES_TO_SCAN)) {
-        ch.setting = KSM_S_PAGES_TO_SCAN;
-        ch.old_value = km->cur.pages_to_scan;
-        ch.new_value = out.settings.pages_to_scan;
-        log_change(km, &ch, "");
-        /* The knobs the next decision starts from: a guard's write is ours,
-         * not another writer's (knobs_moved). */
-        km->cur.pages_to_scan = km->prev.pages_to_scan = out.settings.pages_to_scan;
-        km->changes++;
-    }
-    g_snprintf(km->last_change, sizeof(km->last_change),
-               "%s %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT ": %s",
-               ksm_setting_name(ch.setting), ch.old_value, ch.new_value, ch.reason);
+    /* What the next decision starts from: a guard's write is ours, not
+     * another writer's (knobs_moved compares prev with what sysfs shows). */
+    struct ksm_tuner_change ch = {0}; /* the mask holds one of the two at least */
+    if (out.settings.mask & KSM_BIT(KSM_S_SLEEP_MS))
+        ch = guard_wrote(km, KSM_S_SLEEP_MS, &km->cur.sleep_ms, &km->prev.sleep_ms,
+                         out.settings.sleep_ms, out.reason);
+    if (out.settings.mask & KSM_BIT(KSM_S_PAGES_TO_SCAN))
+        ch = guard_wrote(km, KSM_S_PAGES_TO_SCAN, &km->cur.pages_to_scan, &km->prev.pages_to_scan,
+                         out.settings.pages_to_scan, out.reason);
+    set_last_change(km, &ch);
     km->guard_cuts++;
 }
 

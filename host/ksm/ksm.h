@@ -440,6 +440,10 @@ int ksm_tuner_ksmtuned(const struct ksm_tuner_input *in, struct ksm_tuner_output
  */
 void ksm_rate_settings(const struct ksm_tuner_config *c, double rate, uint64_t *pages,
                        uint64_t *sleep_ms);
+/* Nominal scan rate of (pages_to_scan, sleep_ms), pages per second; sleep 0 counts as 1 ms. */
+double ksm_rate_of(uint64_t pages_to_scan, uint64_t sleep_ms);
+/* Whether a tuner config is consistent (what ksm_tuner_decide and ksm_guard_decide accept). */
+bool ksm_tuner_config_ok(const struct ksm_tuner_config *c);
 /* The slowest rate the tuner sets: min_pages_to_scan per max_sleep_ms. */
 double ksm_rate_min(const struct ksm_tuner_config *c);
 

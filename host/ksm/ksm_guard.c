@@ -10,24 +10,16 @@
 #include <math.h>
 #include <stdio.h>
 
-static bool guard_config_ok(const struct ksm_tuner_config *c)
-{
-    return c->budget_pct > 0 && c->budget_pct <= 100 && c->sleep_ms > 0 &&
-           c->min_pages_to_scan > 0 && c->min_pages_to_scan <= c->max_pages_to_scan &&
-           c->max_sleep_ms >= c->sleep_ms;
-}
-
 int ksm_guard_decide(const struct ksm_guard_input *in, struct ksm_guard_output *out)
 {
-    if (!in || !out || !in->cfg || !guard_config_ok(in->cfg) || in->window_ms == 0 ||
+    if (!in || !out || !in->cfg || !ksm_tuner_config_ok(in->cfg) || in->window_ms == 0 ||
         in->window_ms >= KSM_SLICE_MS || !isfinite(in->ksmd_cpu_pct) || in->ksmd_cpu_pct < 0 ||
         !isfinite(in->resolution_pct) || in->resolution_pct < 0)
         return -EINVAL;
     const struct ksm_tuner_config *c = in->cfg;
     const struct ksm_host_sample *cur = &in->cur;
     *out = (struct ksm_guard_output){0};
-    uint64_t sleep_ms = cur->sleep_ms ? cur->sleep_ms : 1;
-    out->rate_pages_s = (double)cur->pages_to_scan * 1000.0 / (double)sleep_ms;
+    out->rate_pages_s = ksm_rate_of(cur->pages_to_scan, cur->sleep_ms);
     out->target_rate_pages_s = out->rate_pages_s;
     /* Only a ksmd ballast paces: auto mode, running. Fixed and advisor
      * modes have their own pace; off and observe write nothing. */

@@ -173,7 +173,7 @@ const char *ksm_phase_name(enum ksm_phase phase)
     return "?";
 }
 
-static bool config_ok(const struct ksm_tuner_config *c)
+bool ksm_tuner_config_ok(const struct ksm_tuner_config *c)
 {
     return c->mode <= KSM_MODE_OBSERVE && c->budget_pct > 0 && c->budget_pct <= 100 &&
            c->stop_commit_pct < c->start_commit_pct && c->start_avail_pct < c->stop_avail_pct &&
@@ -298,8 +298,7 @@ __attribute__((format(printf, 2, 3))) static void summary(struct ksm_tuner_outpu
 
 /* ---------------------------------------------------------- rate helpers */
 
-/* Nominal scan rate of the current settings, pages per second. */
-static double rate_of(uint64_t pages_to_scan, uint64_t sleep_ms)
+double ksm_rate_of(uint64_t pages_to_scan, uint64_t sleep_ms)
 {
     return (double)pages_to_scan * 1000.0 / (double)(sleep_ms ? sleep_ms : 1);
 }
@@ -324,23 +323,12 @@ void ksm_rate_settings(const struct ksm_tuner_config *c, double rate, uint64_t *
 
 double ksm_rate_min(const struct ksm_tuner_config *c)
 {
-    return rate_of(c->min_pages_to_scan, c->max_sleep_ms);
-}
-
-static double min_rate(const struct ksm_tuner_config *c)
-{
-    return ksm_rate_min(c);
-}
-
-static void settings_for_rate(const struct ksm_tuner_config *c, double rate, uint64_t *pages,
-                              uint64_t *sleep_ms)
-{
-    ksm_rate_settings(c, rate, pages, sleep_ms);
+    return ksm_rate_of(c->min_pages_to_scan, c->max_sleep_ms);
 }
 
 static double max_rate(const struct ksm_tuner_config *c)
 {
-    return rate_of(c->max_pages_to_scan, c->sleep_ms);
+    return ksm_rate_of(c->max_pages_to_scan, c->sleep_ms);
 }
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
@@ -432,7 +420,7 @@ static void account_interval(const struct ksm_tuner_input *in, const struct view
     const unsigned n = in->cfg->yield_window;
     double pct = in->ksmd_cpu_valid ? in->ksmd_cpu_pct : in->cfg->budget_pct;
     double cpu_s = pct / 100.0 * (double)in->interval_ms / 1000.0;
-    double rate = rate_of(in->prev.pages_to_scan, in->prev.sleep_ms); /* in force throughout */
+    double rate = ksm_rate_of(in->prev.pages_to_scan, in->prev.sleep_ms); /* in force throughout */
     if (in->ksmd_cpu_valid && in->ksmd_cpu_pct > 0 && rate > 0)
         st->cost_pct_per_pps = in->ksmd_cpu_pct / rate;
     st->probe_saved_pages = add_sat_i64(st->probe_saved_pages, v->progress_pages);
@@ -530,15 +518,15 @@ static void start_rate(const struct ksm_tuner_input *in, struct ksm_tuner_output
 {
     const struct ksm_tuner_config *c = in->cfg;
     const double cost = out->state.cost_pct_per_pps;
-    double rate = rate_of(c->start_pages_to_scan, c->sleep_ms);
+    double rate = ksm_rate_of(c->start_pages_to_scan, c->sleep_ms);
     want(in, out, KSM_S_ADVISOR_MODE, KSM_ADVISOR_NONE,
          "ballast sets the scan rate itself: kernel advisor off");
     if (cost > 0 && SETPOINT_FRAC * c->budget_pct / FIRST_PASS_COST / cost < rate) {
         rate = SETPOINT_FRAC * c->budget_pct / FIRST_PASS_COST / cost;
-        if (rate < min_rate(c))
-            rate = min_rate(c);
+        if (rate < ksm_rate_min(c))
+            rate = ksm_rate_min(c);
         uint64_t pages, sleep_ms;
-        settings_for_rate(c, rate, &pages, &sleep_ms);
+        ksm_rate_settings(c, rate, &pages, &sleep_ms);
         char why[KSM_TUNER_REASON_LEN];
         snprintf(why, sizeof(why),
                  "restart at %.0f pages/s: the last run measured %.2f%% of a core per 1000 "
@@ -959,7 +947,7 @@ static double speed_up(const struct ksm_tuner_config *c, const struct view *v, b
                  "candidate pages every %llu s",
                  (long long)v->progress_pages, (unsigned long long)v->candidates,
                  (unsigned long long)c->maintenance_scan_s);
-        return maint < min_rate(c) ? min_rate(c) : maint;
+        return maint < ksm_rate_min(c) ? ksm_rate_min(c) : maint;
     }
     if (r->cpu < NOISE_FRAC * c->budget_pct) {
         snprintf(why, why_len,
@@ -989,7 +977,7 @@ static void decide_rate(const struct ksm_tuner_input *in, const struct view *v,
     const struct ksm_tuner_config *c = in->cfg;
     struct ksm_tuner_state *st = &out->state;
     struct rate_step r = {
-        .rate = rate_of(in->cur.pages_to_scan, in->cur.sleep_ms),
+        .rate = ksm_rate_of(in->cur.pages_to_scan, in->cur.sleep_ms),
         .secs = (double)in->interval_ms / 1000.0,
     };
     char why[KSM_TUNER_REASON_LEN] = "";
@@ -1021,8 +1009,8 @@ static void decide_rate(const struct ksm_tuner_input *in, const struct view *v,
     double target;
     if (!slow_down(c, &r, &target, why, sizeof(why)))
         target = speed_up(c, v, st->converged, &r, why, sizeof(why));
-    if (target < min_rate(c))
-        target = min_rate(c);
+    if (target < ksm_rate_min(c))
+        target = ksm_rate_min(c);
     if (target > max_rate(c))
         target = max_rate(c);
     out->target_rate_pages_s = target;
@@ -1036,7 +1024,7 @@ static void decide_rate(const struct ksm_tuner_input *in, const struct view *v,
     if (!why[0])
         snprintf(why, sizeof(why), "scan rate %.0f -> %.0f pages/s within limits", r.rate, target);
     uint64_t pages, sleep_ms;
-    settings_for_rate(c, target, &pages, &sleep_ms);
+    ksm_rate_settings(c, target, &pages, &sleep_ms);
     want(in, out, KSM_S_SLEEP_MS, sleep_ms, "%s", why);
     want(in, out, KSM_S_PAGES_TO_SCAN, pages, "%s", why);
 }
@@ -1084,7 +1072,7 @@ static void decide_fixed(const struct ksm_tuner_input *in, struct ksm_tuner_outp
         out->state.since_change_ms = 0;
     summary(out, "fixed: %llu pages every %llu ms", (unsigned long long)c->fixed_pages_to_scan,
             (unsigned long long)c->fixed_sleep_ms);
-    out->target_rate_pages_s = rate_of(c->fixed_pages_to_scan, c->fixed_sleep_ms);
+    out->target_rate_pages_s = ksm_rate_of(c->fixed_pages_to_scan, c->fixed_sleep_ms);
 }
 
 /*
@@ -1128,7 +1116,7 @@ static void advance_state(const struct ksm_tuner_input *in, struct ksm_tuner_sta
 
 int ksm_tuner_decide(const struct ksm_tuner_input *in, struct ksm_tuner_output *out)
 {
-    if (!in || !out || !in->cfg || !config_ok(in->cfg))
+    if (!in || !out || !in->cfg || !ksm_tuner_config_ok(in->cfg))
         return -EINVAL;
     const struct ksm_tuner_config *c = in->cfg;
     memset(out, 0, sizeof(*out));
@@ -1212,6 +1200,6 @@ int ksm_tuner_ksmtuned(const struct ksm_tuner_input *in, struct ksm_tuner_output
     want(in, out, KSM_S_RUN, 1, "ksmtuned: committed + 20%% > RAM or free < 20%%");
     summary(out, "ksmtuned: on, %lld pages every %llu ms", (long long)pages,
             (unsigned long long)sleep_ms);
-    out->target_rate_pages_s = rate_of((uint64_t)pages, sleep_ms);
+    out->target_rate_pages_s = ksm_rate_of((uint64_t)pages, sleep_ms);
     return 0;
 }

@@ -113,6 +113,25 @@ static void reset_tree(void)
     g_string_truncate(logbuf, 0);
 }
 
+static struct config *config_mode(unsigned mode, double budget);
+
+/*
+ * A fresh tree and km in auto mode (budget 10%) after its first decision:
+ * 8 guests committing 6 of 24 GiB, 20 available. Returns whether the guard was wanted before that
+ * decision.
+ */
+static bool auto_started(struct ksm_monitor *km)
+{
+    reset_tree();
+    ksm_monitor_init(km, sysfs, proc, 0);
+    g_autoptr(BallastConfig) c = config_mode(KSM_MODE_AUTO, 10);
+    ksm_monitor_configure(km, c);
+    bool wanted_before = ksm_monitor_guard_wanted(km);
+    ksm_monitor_tick_host(km);
+    ksm_monitor_tick_tune(km, 0, 24 * GiB, 20 * GiB, 6 * GiB, 8);
+    return wanted_before;
+}
+
 static struct config *config_mode(unsigned mode, double budget)
 {
     struct config *c = config_new_defaults();
@@ -369,15 +388,9 @@ static void test_auto_tunes_and_logs(void)
  */
 static void test_guard_cuts_within_the_slice(void)
 {
-    reset_tree();
     struct ksm_monitor km;
-    ksm_monitor_init(&km, sysfs, proc, 0);
-    g_autoptr(BallastConfig) c = config_mode(KSM_MODE_AUTO, 10);
-    ksm_monitor_configure(&km, c);
+    CU_ASSERT_FALSE(auto_started(&km)); /* nothing decided before the first decision */
     const uint64_t total = 24 * GiB, avail = 20 * GiB, committed = 6 * GiB;
-    CU_ASSERT_FALSE(ksm_monitor_guard_wanted(&km)); /* nothing decided yet */
-    ksm_monitor_tick_host(&km);
-    ksm_monitor_tick_tune(&km, 0, total, avail, committed, 8);
     CU_ASSERT_STRING_EQUAL(get("run"), "1");
     CU_ASSERT_STRING_EQUAL(get("pages_to_scan"), "500");
     CU_ASSERT_TRUE(ksm_monitor_guard_wanted(&km));
@@ -479,14 +492,9 @@ static void test_no_ksm(void)
  */
 static void test_peer_found_when_knobs_move(void)
 {
-    reset_tree();
     struct ksm_monitor km;
-    ksm_monitor_init(&km, sysfs, proc, 0);
-    g_autoptr(BallastConfig) c = config_mode(KSM_MODE_AUTO, 10);
-    ksm_monitor_configure(&km, c);
+    auto_started(&km);
     const uint64_t total = 24 * GiB, avail = 20 * GiB, committed = 6 * GiB;
-    ksm_monitor_tick_host(&km);
-    ksm_monitor_tick_tune(&km, 0, total, avail, committed, 8);
     CU_ASSERT_STRING_EQUAL(get("run"), "1"); /* no peer yet: ballast tunes */
 
     /* ksmtuned appears; its knobs are still ours: no walk, ballast keeps tuning. */
